@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Params } from 'nestjs-pino';
+
+const REQUEST_ID_HEADER = 'x-request-id';
+const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * The request id of a request: the caller's `X-Request-Id` when it is a sane token (so a trace
+ * can cross a load balancer or another Kiln process), a fresh UUID otherwise. It is echoed in the
+ * response so a person reporting an error can quote it.
+ */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  const id = typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader(REQUEST_ID_HEADER, id);
+  return id;
+}
+
+/** Probes are polled every few seconds; logging each would drown the lines that matter. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** nestjs-pino options shared by every Kiln process: JSON lines on stdout, secrets redacted. */
+export function loggerParams(app: string, level: string): Params {
+  return {
+    pinoHttp: {
+      level,
+      base: { app },
+      genReqId: requestId,
+      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-gitlab-token"]',
+          'req.headers["x-hub-signature"]',
+          'req.headers["x-hub-signature-256"]',
+          'req.headers["x-gitea-signature"]',
+          'req.headers["x-forgejo-signature"]',
+          'res.headers["set-cookie"]',
+        ],
+        censor: '[redacted]',
+      },
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import {
+  ValidationPipe,
+  type DynamicModule,
+  type INestApplication,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger, PinoLogger } from 'nestjs-pino';
+import { HttpErrorFilter } from './http-error.filter';
+import { loggerParams } from './logging';
+
+export interface HttpAppOptions {
+  /** Process name used in messages and logs, e.g. `kiln-server`. */
+  name: string;
+  logLevel: string;
+  module: Type | DynamicModule;
+  host: string;
+  port: number;
+  /** After a signal, how long in-flight work may take before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  nestOptions?: NestApplicationOptions;
+  /** Last touches before listening (extra middleware, static files, OpenAPI). */
+  configure?: (app: NestExpressApplication) => void | Promise<void>;
+}
+
+/**
+ * Boots a Kiln HTTP process the same way for every app: pino logs, one validation pipe, one error
+ * filter, and a shutdown on SIGTERM/SIGINT that drains before it exits.
+ *
+ * Nest closes in this order: `onModuleDestroy` and `beforeApplicationShutdown` (stop workers and
+ * timers), then the HTTP server (stop accepting, let in-flight requests finish), then
+ * `onApplicationShutdown` (close database and Redis connections). Modules put their cleanup in
+ * the hook that matches that order.
+ */
+export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressApplication> {
+  // The JSON logger exists before Nest does, so even a failed boot logs in the same format.
+  const params = loggerParams(options.name, options.logLevel);
+  const logger = new Logger(new PinoLogger(params), params);
+  const app = await NestFactory.create<NestExpressApplication>(options.module, {
+    logger,
+    // Without this Nest calls process.abort() on a failed boot; we want a clear message instead.
+    abortOnError: false,
+    ...options.nestOptions,
+  });
+  app.disable('x-powered-by');
+  app.useGlobalPipes(
+    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+  );
+  app.useGlobalFilters(new HttpErrorFilter(app.get(HttpAdapterHost)));
+  await options.configure?.(app);
+  closeOnSignals(app, logger, options);
+  try {
+    await app.listen(options.port, options.host);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  return app;
+}
+
+function closeOnSignals(app: INestApplication, logger: Logger, options: HttpAppOptions): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      logger.warn(`${options.name}: second ${signal}, exiting without waiting`);
+      process.exit(130);
+    }
+    closing = true;
+    logger.log(`${options.name}: ${signal} received, shutting down`);
+    setTimeout(() => {
+      logger.error(`${options.name}: shutdown took over ${options.shutdownTimeoutMs} ms, exiting`);
+      process.exit(1);
+    }, options.shutdownTimeoutMs).unref();
+    app.close().then(
+      () => {
+        logger.log(`${options.name}: stopped`);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, `${options.name}: shutdown failed`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** Ends a process whose boot failed with one readable line on stderr and exit code 1. */
+export function exitOnBootFailure(name: string): (error: unknown) => never {
+  return (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${name}: cannot start: ${message}\n`);
+    process.exit(1);
+  };
+}

@@ -1,0 +1,4 @@
+import { ServerEnv } from './server.env';
+
+/** Every app's configuration class, by app: the README documents each variable they read. */
+export const ENVIRONMENTS = { server: ServerEnv } as const;

@@ -1,0 +1,59 @@
+import { redactUrl } from '@kiln/common';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Pool, types } from 'pg';
+import type { Database, Dialect } from './schema';
+
+export interface DatabaseOptions {
+  /** A postgres:// URL; unset means embedded SQLite under `dataDir`. */
+  url?: string;
+  dataDir: string;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+}
+
+export interface DatabaseConnection {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data is, safe to print: the SQLite file or the URL without its password. */
+  location: string;
+}
+
+export const SQLITE_FILE = 'kiln.sqlite';
+
+// COUNT(*) and BIGINT come back from pg as strings by default; Kiln's counts and sizes fit in a
+// double, and SQLite returns numbers, so both dialects return numbers.
+types.setTypeParser(types.builtins.INT8, (value: string) => Number(value));
+
+/** Opens the database the options name. Nothing is migrated here: see `migrateToLatest`. */
+export function connectDatabase(options: DatabaseOptions): DatabaseConnection {
+  if (options.url !== undefined) {
+    const pool = new Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+    });
+    return {
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      location: redactUrl(options.url),
+    };
+  }
+  const dir = resolve(options.dataDir);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, SQLITE_FILE);
+  const sqlite = new SqliteDatabase(file);
+  // WAL lets readers (the UI, the API) proceed while a writer commits; busy_timeout makes a
+  // second writer wait instead of failing with SQLITE_BUSY.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+    dialect: 'sqlite',
+    location: file,
+  };
+}

@@ -1,0 +1,2 @@
+/** Injection token of the open, migrated `DatabaseConnection`. */
+export const DATABASE = Symbol('kiln:database');

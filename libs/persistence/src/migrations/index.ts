@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_repositories';
+
+/**
+ * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
+ * that has run somewhere is never edited; a change is a new migration.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001_repositories': m0001,
+};

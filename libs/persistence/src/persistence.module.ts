@@ -1,0 +1,67 @@
+import {
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { connectDatabase, type DatabaseConnection, type DatabaseOptions } from './connect';
+import { DatabaseHealth } from './database.health';
+import { DATABASE } from './database.token';
+import { migrateToLatest } from './migrate';
+import { RepositoriesRepository } from './repositories/repositories.repository';
+
+const repositories = [RepositoriesRepository];
+
+/**
+ * Opens the database and migrates it before anything else starts: a process never serves on a
+ * schema it does not know. A database that cannot be reached fails the boot with its location.
+ */
+@Module({})
+export class PersistenceModule implements OnApplicationShutdown {
+  private readonly logger = new Logger(PersistenceModule.name);
+
+  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+
+  static forRoot(options: DatabaseOptions): DynamicModule {
+    return {
+      module: PersistenceModule,
+      global: true,
+      providers: [
+        {
+          provide: DATABASE,
+          useFactory: () => openMigrated(options),
+        },
+        DatabaseHealth,
+        ...repositories,
+      ],
+      exports: [DATABASE, DatabaseHealth, ...repositories],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.connection.db.destroy();
+    this.logger.log(`closed the ${this.connection.dialect} database`);
+  }
+}
+
+/** Connects and migrates, failing with a message that says which database could not be used. */
+export async function openMigrated(options: DatabaseOptions): Promise<DatabaseConnection> {
+  const connection = connectDatabase(options);
+  const logger = new Logger(PersistenceModule.name);
+  try {
+    const ran = await migrateToLatest(connection.db);
+    logger.log(
+      `${connection.dialect} database at ${connection.location} is ready` +
+        (ran.length > 0 ? ` (migrated: ${ran.join(', ')})` : ''),
+    );
+    return connection;
+  } catch (error) {
+    await connection.db.destroy().catch(() => undefined);
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `the ${connection.dialect} database at ${connection.location} cannot be used: ${why}`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,64 @@
+import { ENVIRONMENTS, envVariables, loadEnv } from '@kiln/config';
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = resolve(__dirname, '../..');
+const README = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+
+/** Rows of the README's configuration table: variable → default column. */
+function documentedVariables(): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const match of README.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|/gm)) {
+    rows.set(match[1]!, match[2]!.trim());
+  }
+  return rows;
+}
+
+describe('README configuration table', () => {
+  const documented = documentedVariables();
+
+  it.each(Object.entries(ENVIRONMENTS))('documents every variable %s reads', (_app, env) => {
+    const missing = envVariables(env).filter((name) => !documented.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it.each(Object.entries(ENVIRONMENTS))('states the defaults %s really uses', (_app, env) => {
+    const defaults = loadEnv(env, {}) as unknown as Record<string, unknown>;
+    for (const name of envVariables(env)) {
+      const value = defaults[name];
+      const expected =
+        value === undefined ? 'unset' : `\`${JSON.stringify(value).replaceAll('"', '')}\``;
+      expect(`${name}: ${documented.get(name)}`).toBe(`${name}: ${expected}`);
+    }
+  });
+});
+
+describe('docker/compose.yaml', () => {
+  const compose = parse(readFileSync(resolve(ROOT, 'docker/compose.yaml'), 'utf8'), {
+    merge: true,
+  }) as {
+    services: Record<string, { image?: string; command?: string[]; environment?: object }>;
+  };
+  const roles = readdirSync(resolve(ROOT, 'apps')).filter((app) =>
+    ['server', 'master', 'agent'].includes(app),
+  );
+
+  it('runs every role this repository builds from the one kiln image', () => {
+    expect(roles).toContain('server');
+    for (const role of roles) {
+      expect(compose.services[role], `service ${role}`).toMatchObject({
+        image: 'kiln:latest',
+        command: [role],
+      });
+    }
+  });
+
+  it('gives the roles PostgreSQL and Redis', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis']));
+    const env = compose.services.server?.environment as Record<string, string> | undefined;
+    expect(env?.KILN_DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
+    expect(env?.REDIS_URL).toBe('redis://redis:6379');
+  });
+});
