@@ -20,14 +20,31 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
 /** Probes are polled every few seconds; logging each would drown the lines that matter. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
+/**
+ * Cluster calls (heartbeats, status updates, offers answered) come many times a second: their
+ * successes are logged at debug, their failures as usual.
+ */
+const CHATTY_PATHS = new Set(['/api/v1/agent', '/api/v1/scheduler']);
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '').split('?')[0] ?? '';
+}
+
 /** nestjs-pino options shared by every Kiln process: JSON lines on stdout, secrets redacted. */
 export function loggerParams(app: string, level: string): Params {
   return {
     pinoHttp: {
       level,
       base: { app },
+      // Lines logged while serving a request carry its id, not the whole request again.
+      quietReqLogger: true,
       genReqId: requestId,
-      autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
+      autoLogging: { ignore: (req) => QUIET_PATHS.has(pathOf(req)) },
+      customLogLevel: (req, res, error) => {
+        if (error !== undefined || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return CHATTY_PATHS.has(pathOf(req)) ? 'debug' : 'info';
+      },
       redact: {
         paths: [
           'req.headers.authorization',

@@ -1,7 +1,7 @@
 import {
   ValidationPipe,
   type DynamicModule,
-  type INestApplication,
+  type INestApplicationContext,
   type NestApplicationOptions,
   type Type,
 } from '@nestjs/common';
@@ -60,7 +60,34 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
   return app;
 }
 
-function closeOnSignals(app: INestApplication, logger: Logger, options: HttpAppOptions): void {
+export interface DaemonOptions {
+  name: string;
+  logLevel: string;
+  module: Type | DynamicModule;
+  shutdownTimeoutMs: number;
+}
+
+/**
+ * Boots a Kiln process that serves no HTTP (the agent): the same logging and the same shutdown
+ * on SIGTERM/SIGINT as {@link runHttpApp}; its modules start their work in their init hooks.
+ */
+export async function runDaemon(options: DaemonOptions): Promise<INestApplicationContext> {
+  const params = loggerParams(options.name, options.logLevel);
+  const logger = new Logger(new PinoLogger(params), params);
+  const app = await NestFactory.createApplicationContext(options.module, {
+    logger,
+    abortOnError: false,
+  });
+  closeOnSignals(app, logger, options);
+  await app.init();
+  return app;
+}
+
+function closeOnSignals(
+  app: INestApplicationContext,
+  logger: Logger,
+  options: { name: string; shutdownTimeoutMs: number },
+): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing) {

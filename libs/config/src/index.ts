@@ -1,3 +1,4 @@
+export * from './cluster.env';
 export * from './common.env';
 export * from './decorators';
 export * from './environments';

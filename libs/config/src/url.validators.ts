@@ -28,3 +28,6 @@ export const IsPostgresUrl = (): PropertyDecorator =>
 
 export const IsRedisUrl = (): PropertyDecorator =>
   urlWithScheme(['redis', 'rediss'], 'redis://127.0.0.1:6379');
+
+export const IsHttpUrl = (): PropertyDecorator =>
+  urlWithScheme(['http', 'https'], 'http://127.0.0.1:5050');

@@ -1,18 +1,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../../..');
 
-export type KilnApp = 'server';
+export type KilnApp = 'server' | 'master' | 'agent';
+
+/** The line each app prints once it serves, with its URL where it has one. */
+const READY: Record<KilnApp, RegExp> = {
+  server: /Kiln is up: open (\S+)/,
+  master: /Kiln master is up: (\S+)/,
+  agent: /registered with the master at (\S+)/,
+};
+
+const PORT_VARIABLE: Partial<Record<KilnApp, string>> = {
+  server: 'KILN_PORT',
+  master: 'KILN_MASTER_PORT',
+};
 
 /**
  * One Kiln process started from the build in `dist/`, the way `npm start` and the image run it.
  * Its output is kept for assertions and printed when a test fails.
  */
 export class KilnProcess {
+  /** Every process started in this test file, so a failing test can show what they printed. */
+  static readonly started: KilnProcess[] = [];
   output = '';
   private readonly exited: Promise<number | null>;
 
@@ -29,16 +43,23 @@ export class KilnProcess {
     this.exited = once(child, 'exit').then(([code]) => code as number | null);
   }
 
-  static start(app: KilnApp, env: Record<string, string> = {}): KilnProcess {
+  static start(app: KilnApp, env: Record<string, string | undefined> = {}): KilnProcess {
     const main = join(ROOT, 'dist/apps', app, 'src/main.js');
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
     const dataDir = env.KILN_DATA_DIR ?? mkdtempSync(join(tmpdir(), `kiln-e2e-${app}-`));
     const child = spawn(process.execPath, [main], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, KILN_PORT: '0', ...env, KILN_DATA_DIR: dataDir },
+      env: {
+        PATH: process.env.PATH,
+        ...(PORT_VARIABLE[app] === undefined ? {} : { [PORT_VARIABLE[app]]: '0' }),
+        ...env,
+        KILN_DATA_DIR: dataDir,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new KilnProcess(app, child, dataDir);
+    const started = new KilnProcess(app, child, dataDir);
+    KilnProcess.started.push(started);
+    return started;
   }
 
   get pid(): number | undefined {
@@ -62,10 +83,15 @@ export class KilnProcess {
     }
   }
 
-  /** The URL the process printed once it was listening. */
-  async url(): Promise<string> {
-    const [, url] = await this.waitFor(/Kiln is up: open (\S+)/);
-    return url!.replace('localhost', '127.0.0.1');
+  /** Waits until the process serves; resolves with the URL it printed. */
+  async url(timeoutMs?: number): Promise<string> {
+    const [, url] = await this.waitFor(READY[this.app], timeoutMs);
+    return url!.replace('localhost', '127.0.0.1').replace('[::1]', '127.0.0.1');
+  }
+
+  /** Output printed after `mark` (an earlier length of {@link output}). */
+  since(mark: number): string {
+    return this.output.slice(mark);
   }
 
   /** Resolves with the exit code, or fails after `timeoutMs`. */
@@ -88,12 +114,37 @@ export class KilnProcess {
     this.child.kill(signal);
   }
 
-  /** Kills the process if it still runs and removes its data directory. */
+  /**
+   * Kills the process if it still runs, then whatever it left running in its data directory
+   * (tasks of a killed agent), and removes the directory.
+   */
   async dispose(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
+    killProcessesUnder(this.dataDir);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** SIGKILLs every process whose working directory is inside `dir`. */
+export function killProcessesUnder(dir: string): number {
+  let killed = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed += 1;
+    } catch {
+      // Exited between the scan and the kill.
+    }
+  }
+  return killed;
 }

@@ -1,0 +1,409 @@
+import { backoffDelay, errorMessage, sleep } from '@kiln/common';
+import { AgentEnv } from '@kiln/config';
+import {
+  isTerminal,
+  type AgentEvent,
+  type AgentInfo,
+  type AgentLaunch,
+  type AgentTask,
+  type ContainerizerName,
+  type TaskReason,
+  type TaskState,
+  type TaskStatus,
+} from '@kiln/contracts';
+import type { Containerizer, Termination } from '@kiln/containerizer';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CONTAINERIZERS } from './containerizers.token';
+import { fingerprint } from './fingerprint/fingerprint';
+import { MasterClient, MasterCallError } from './master/master-client';
+import { StatusUpdateManager } from './tasks/status-update-manager';
+import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
+
+const VERSION = '0.1.0';
+const RECONNECT_BASE_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+/** Missing this many master heartbeats in a row means the stream is dead, even if still open. */
+const MISSED_MASTER_HEARTBEATS = 3;
+
+/**
+ * A Kiln agent: registers this host's resources with the master, runs the tasks it is sent
+ * through a containerizer, and reports their states at least once. It keeps every task it runs
+ * on disk, so after a restart (its own or the master's) it re-registers with them and carries on.
+ */
+@Injectable()
+export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(AgentService.name);
+  private readonly dataDir: string;
+  private readonly agentId: string;
+  private readonly store: TaskStore;
+  private readonly updates: StatusUpdateManager;
+  private readonly master: MasterClient;
+  private readonly stopping = new AbortController();
+  private streamId: string | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly byName: Map<string, Containerizer>;
+
+  constructor(
+    private readonly env: AgentEnv,
+    @Inject(CONTAINERIZERS) private readonly containerizers: readonly Containerizer[],
+  ) {
+    this.dataDir = resolve(env.KILN_DATA_DIR);
+    mkdirSync(this.dataDir, { recursive: true });
+    this.agentId = this.loadAgentId();
+    this.store = new TaskStore(this.dataDir);
+    this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
+    this.updates = new StatusUpdateManager(
+      this.store,
+      (frameworkId, status) => this.sendUpdate(frameworkId, status),
+      (checkpoint) => this.logger.log(`task ${checkpoint.taskInfo.taskId} is done`),
+    );
+    this.byName = new Map(containerizers.map((c): [string, Containerizer] => [c.name, c]));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.recover();
+    this.running = this.connectLoop();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    // Tasks keep running: a restarted agent re-attaches to them (Mesos' agent recovery).
+    this.stopping.abort();
+    clearInterval(this.heartbeatTimer);
+    this.updates.stop();
+    await this.running;
+  }
+
+  get id(): string {
+    return this.agentId;
+  }
+
+  // ---- Connection -----------------------------------------------------------------------------
+
+  private async connectLoop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping.signal.aborted) {
+      const connection = new AbortController();
+      const abortConnection = (): void => connection.abort();
+      this.stopping.signal.addEventListener('abort', abortConnection, { once: true });
+      try {
+        const subscription = await this.master.subscribe(this.subscribeCall(), connection.signal);
+        this.streamId = subscription.streamId;
+        let watchdog: NodeJS.Timeout | undefined;
+        let heartbeatMs = 5_000;
+        const feed = (): void => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => {
+            this.logger.warn('the master stopped sending heartbeats: reconnecting');
+            connection.abort();
+          }, heartbeatMs * MISSED_MASTER_HEARTBEATS).unref();
+        };
+        feed();
+        for await (const event of subscription.events) {
+          if (event.type === 'SUBSCRIBED' && event.subscribed) {
+            heartbeatMs = event.subscribed.heartbeatIntervalMs;
+            attempt = 0;
+            this.onSubscribed(heartbeatMs);
+          }
+          feed();
+          this.onEvent(event);
+        }
+        clearTimeout(watchdog);
+        if (!this.stopping.signal.aborted) this.logger.warn('the master ended the stream');
+      } catch (error) {
+        if (!this.stopping.signal.aborted) {
+          const unauthorized = error instanceof MasterCallError && error.status === 401;
+          this.logger.warn(
+            `cannot reach the master at ${this.env.KILN_MASTER_URL}: ${errorMessage(error)}` +
+              (unauthorized ? ' (check KILN_CLUSTER_TOKEN)' : ''),
+          );
+        }
+      } finally {
+        this.stopping.signal.removeEventListener('abort', abortConnection);
+        connection.abort();
+      }
+      this.onDisconnected();
+      attempt += 1;
+      await sleep(backoffDelay(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS), this.stopping.signal);
+    }
+  }
+
+  private subscribeCall(): { agentInfo: AgentInfo; tasks: AgentTask[] } {
+    const found = fingerprint(
+      this.dataDir,
+      this.env.KILN_AGENT_RESOURCES,
+      this.env.KILN_AGENT_ATTRIBUTES,
+    );
+    return {
+      agentInfo: {
+        id: this.agentId,
+        hostname: this.env.KILN_AGENT_HOSTNAME ?? hostname(),
+        resources: found.resources,
+        attributes: found.attributes,
+        containerizers: this.containerizers
+          .map((c) => c.name)
+          .filter((name): name is ContainerizerName => name !== 'composing'),
+        version: VERSION,
+      },
+      tasks: this.updates.checkpoints().map((c) => ({
+        frameworkId: c.frameworkId,
+        role: c.role,
+        taskInfo: c.taskInfo,
+        state: c.state,
+      })),
+    };
+  }
+
+  private onSubscribed(heartbeatMs: number): void {
+    this.logger.log(`registered with the master at ${this.env.KILN_MASTER_URL} as ${this.agentId}`);
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      const streamId = this.streamId;
+      if (streamId === undefined) return;
+      this.master
+        .call({ type: 'HEARTBEAT', agentId: this.agentId }, streamId)
+        .catch((error: unknown) => {
+          this.logger.debug(`heartbeat failed: ${errorMessage(error)}`);
+        });
+    }, heartbeatMs);
+    this.heartbeatTimer.unref();
+    this.updates.setConnected(true);
+  }
+
+  private onDisconnected(): void {
+    this.streamId = undefined;
+    clearInterval(this.heartbeatTimer);
+    this.updates.setConnected(false);
+  }
+
+  private onEvent(event: AgentEvent): void {
+    switch (event.type) {
+      case 'LAUNCH':
+        if (event.launch) void this.launch(event.launch);
+        return;
+      case 'KILL':
+        if (event.kill) void this.kill(event.kill.frameworkId, event.kill.taskId);
+        return;
+      case 'ACKNOWLEDGED':
+        if (event.acknowledged) {
+          this.updates.acknowledged(event.acknowledged.taskId, event.acknowledged.uuid);
+        }
+        return;
+      case 'SUBSCRIBED':
+      case 'HEARTBEAT':
+        return;
+    }
+  }
+
+  private async sendUpdate(frameworkId: string, status: TaskStatus): Promise<void> {
+    const streamId = this.streamId;
+    if (streamId === undefined) throw new Error('not connected to the master');
+    await this.master.call(
+      { type: 'UPDATE', agentId: this.agentId, update: { frameworkId, status } },
+      streamId,
+    );
+  }
+
+  // ---- Tasks ----------------------------------------------------------------------------------
+
+  private async launch({ frameworkId, role, task }: AgentLaunch): Promise<void> {
+    const taskId = task.taskId;
+    if (this.updates.get(taskId) !== undefined) {
+      this.logger.warn(`ignoring a second LAUNCH of task ${taskId}`);
+      return;
+    }
+    const wanted = task.container?.type ?? this.containerizers[0]?.name ?? 'process';
+    const containerizer = this.byName.get(wanted);
+    const checkpoint: TaskCheckpoint = {
+      frameworkId,
+      role,
+      taskInfo: task,
+      state: 'TASK_STAGING',
+      containerizer: wanted,
+      pending: [],
+    };
+    this.updates.track(checkpoint);
+    if (containerizer === undefined) {
+      // Never run a task some other way than it asked for: refuse it with the reason.
+      this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
+        message: `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})`,
+      });
+      return;
+    }
+    this.report(taskId, 'TASK_STARTING');
+    const sandbox = join(this.dataDir, 'sandboxes', taskId);
+    try {
+      mkdirSync(sandbox, { recursive: true });
+      const result = await containerizer.launch({
+        containerId: taskId,
+        command: task.command.shell
+          ? { shell: true, value: task.command.value }
+          : { shell: false, value: task.command.value, arguments: task.command.arguments ?? [] },
+        environment: {
+          ...task.command.environment,
+          KILN_TASK_ID: taskId,
+          KILN_SANDBOX: sandbox,
+        },
+        sandbox,
+        resources: task.resources,
+        ...(task.maxCompletionTimeSeconds === undefined
+          ? {}
+          : { maxCompletionTimeMs: task.maxCompletionTimeSeconds * 1000 }),
+        ...(task.container?.image === undefined ? {} : { image: task.container.image }),
+        ...(task.container?.network === undefined ? {} : { network: task.container.network }),
+      });
+      if (result.status === 'not-supported') {
+        this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
+          message: result.reason,
+        });
+        return;
+      }
+    } catch (error) {
+      this.report(taskId, 'TASK_FAILED', 'CONTAINER_LAUNCH_FAILED', {
+        message: errorMessage(error),
+      });
+      await containerizer.destroy(taskId).catch(() => undefined);
+      return;
+    }
+    checkpoint.container = containerizer.checkpoint(taskId);
+    this.report(taskId, 'TASK_RUNNING');
+    await this.awaitTermination(containerizer, taskId);
+  }
+
+  private async awaitTermination(containerizer: Containerizer, taskId: string): Promise<void> {
+    const termination = await containerizer.wait(taskId);
+    if (termination === undefined) {
+      this.report(taskId, 'TASK_FAILED', 'AGENT_RESTARTED', {
+        message: 'the task was gone when the agent restarted',
+      });
+    } else {
+      this.reportTermination(taskId, termination);
+    }
+    await containerizer.destroy(taskId).catch((error: unknown) => {
+      this.logger.error(`destroying the container of ${taskId} failed: ${errorMessage(error)}`);
+    });
+  }
+
+  private async kill(frameworkId: string, taskId: string): Promise<void> {
+    const checkpoint = this.updates.get(taskId);
+    if (checkpoint === undefined) {
+      // A kill for a task this agent never had (or already forgot): say so, acknowledged like
+      // any update, so the framework stops waiting for it.
+      this.updates.track({
+        frameworkId,
+        role: '',
+        taskInfo: {
+          taskId,
+          name: taskId,
+          command: { shell: true, value: '' },
+          resources: { cpus: 0, mem: 0, disk: 0, ports: [] },
+        },
+        state: 'TASK_STAGING',
+        containerizer: 'none',
+        pending: [],
+      });
+      this.report(taskId, 'TASK_DROPPED', undefined, {
+        message: 'the agent does not know this task',
+      });
+      return;
+    }
+    if (isTerminal(checkpoint.state)) return;
+    const containerizer = this.byName.get(checkpoint.containerizer);
+    await containerizer?.kill(taskId, {
+      gracePeriodMs: this.env.KILN_AGENT_KILL_GRACE_MS,
+      reason: 'KILLED_BY_FRAMEWORK',
+    });
+  }
+
+  private reportTermination(taskId: string, termination: Termination): void {
+    this.report(taskId, termination.state, termination.reason, {
+      message: termination.message,
+      ...(termination.exitCode === undefined ? {} : { exitCode: termination.exitCode }),
+      ...(termination.usage === undefined ? {} : { usage: finalUsage(termination.usage) }),
+    });
+  }
+
+  private report(
+    taskId: string,
+    state: TaskState,
+    reason?: TaskReason,
+    extra: Pick<TaskStatus, 'message' | 'exitCode' | 'usage'> = {},
+  ): void {
+    const status: TaskStatus = {
+      taskId,
+      state,
+      source: 'AGENT',
+      uuid: randomUUID(),
+      timestamp: Date.now() / 1000,
+      agentId: this.agentId,
+      ...extra,
+    };
+    if (reason !== undefined) status.reason = reason;
+    this.updates.update(taskId, status).catch((error: unknown) => {
+      // A disk that refuses the checkpoint is an agent that cannot keep its promises.
+      this.logger.error(`checkpointing ${state} of task ${taskId} failed: ${errorMessage(error)}`);
+    });
+  }
+
+  // ---- Recovery -------------------------------------------------------------------------------
+
+  /** Picks up the tasks of a previous run of this agent: re-attach, or report what happened. */
+  private async recover(): Promise<void> {
+    const checkpoints = this.store.loadAll((file, error) =>
+      this.logger.error(`skipping unreadable task checkpoint ${file}: ${errorMessage(error)}`),
+    );
+    for (const containerizer of this.containerizers) {
+      const mine = checkpoints.filter(
+        (c) => c.containerizer === containerizer.name && !isTerminal(c.state),
+      );
+      await containerizer.recover(
+        mine.map((c) => ({
+          containerId: c.taskInfo.taskId,
+          sandbox: join(this.dataDir, 'sandboxes', c.taskInfo.taskId),
+          ...(c.container === undefined ? {} : { checkpoint: c.container }),
+        })),
+      );
+    }
+    for (const checkpoint of checkpoints) {
+      this.updates.track(checkpoint);
+      if (isTerminal(checkpoint.state)) continue;
+      const containerizer = this.byName.get(checkpoint.containerizer);
+      const taskId = checkpoint.taskInfo.taskId;
+      if (containerizer === undefined) {
+        this.report(taskId, 'TASK_FAILED', 'AGENT_RESTARTED', {
+          message: `the ${checkpoint.containerizer} containerizer is not available after the restart`,
+        });
+        continue;
+      }
+      this.logger.log(`recovered task ${taskId} (${checkpoint.state})`);
+      void this.awaitTermination(containerizer, taskId);
+    }
+  }
+
+  private loadAgentId(): string {
+    const file = join(this.dataDir, 'agent-id');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const id = randomUUID();
+    writeFileSync(file, `${id}\n`);
+    return id;
+  }
+}
+
+/** What a terminal status says of usage: totals, not the last instant's memory. */
+function finalUsage(usage: NonNullable<Termination['usage']>): NonNullable<TaskStatus['usage']> {
+  const { cpuSeconds, memPeakBytes } = usage;
+  return {
+    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
+    ...(memPeakBytes === undefined ? {} : { memPeakBytes }),
+  };
+}

@@ -1,0 +1,29 @@
+import { SchedulerCall, STREAM_ID_HEADER } from '@kiln/contracts';
+import { Body, Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { MasterService } from '../cluster/master.service';
+import { EventStream } from '../streams/event-stream';
+
+/** The scheduler API, modelled on Mesos v1's `/api/v1/scheduler`. */
+@Controller('api/v1/scheduler')
+export class SchedulerController {
+  constructor(private readonly master: MasterService) {}
+
+  /** SUBSCRIBE answers 200 with a stream of events; every other call answers 202 Accepted. */
+  @Post()
+  call(
+    @Body() call: SchedulerCall,
+    @Headers(STREAM_ID_HEADER) streamId: string | undefined,
+    @Res() res: Response,
+  ): void {
+    if (call.type === 'SUBSCRIBE' && call.subscribe !== undefined) {
+      const stream: EventStream = new EventStream(res, () =>
+        this.master.frameworkDisconnected(frameworkId, stream),
+      );
+      const frameworkId = this.master.subscribeFramework(call.subscribe.frameworkInfo, stream);
+      return;
+    }
+    this.master.handleSchedulerCall(call, streamId);
+    res.status(HttpStatus.ACCEPTED).end();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './allocator/drf-sorter';
+export * from './allocator/hierarchical-drf.allocator';

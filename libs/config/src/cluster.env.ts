@@ -1,0 +1,80 @@
+import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
+import { CommonEnv } from './common.env';
+import { EnvInt, EnvPort, WhenSet } from './decorators';
+import { IsHttpUrl } from './url.validators';
+
+/** Variables of every process that talks to the cluster master. */
+export class ClusterClientEnv extends CommonEnv {
+  /** Shared secret of the cluster: frameworks and agents present it to the master. */
+  @IsString({
+    message: 'KILN_CLUSTER_TOKEN must be set (a shared secret of at least 16 characters)',
+  })
+  @MinLength(16, { message: 'KILN_CLUSTER_TOKEN must be at least 16 characters' })
+  readonly KILN_CLUSTER_TOKEN!: string;
+}
+
+/** Configuration of `apps/master`. */
+export class MasterEnv extends ClusterClientEnv {
+  @IsString()
+  readonly KILN_MASTER_HOST: string = '127.0.0.1';
+
+  @EnvPort()
+  readonly KILN_MASTER_PORT: number = 5050;
+
+  /** Period of the allocation cycle (offers are also made at once on events). */
+  @EnvInt(10, 600_000)
+  readonly KILN_MASTER_ALLOCATION_INTERVAL_MS: number = 1_000;
+
+  /** An offer not answered within this is rescinded, so no framework can hoard the cluster. */
+  @EnvInt(100, 3_600_000)
+  readonly KILN_MASTER_OFFER_TIMEOUT_MS: number = 30_000;
+
+  /** An agent silent for this long is unreachable; its tasks' frameworks are told. */
+  @EnvInt(100, 3_600_000)
+  readonly KILN_MASTER_AGENT_TIMEOUT_MS: number = 15_000;
+
+  /** How often agents are asked to heartbeat. */
+  @EnvInt(50, 600_000)
+  readonly KILN_MASTER_AGENT_HEARTBEAT_MS: number = 5_000;
+
+  /** How often frameworks get a HEARTBEAT event, so they can tell a dead stream. */
+  @EnvInt(50, 600_000)
+  readonly KILN_MASTER_FRAMEWORK_HEARTBEAT_MS: number = 15_000;
+
+  /** Role weights for DRF, e.g. `ci=2,batch=1`; unnamed roles weigh 1. */
+  @WhenSet()
+  @Matches(/^\s*[a-z0-9][a-z0-9_.-]*=\d+(\.\d+)?\s*(,\s*[a-z0-9][a-z0-9_.-]*=\d+(\.\d+)?\s*)*$/, {
+    message: 'KILN_MASTER_ROLE_WEIGHTS must look like ci=2,batch=1',
+  })
+  readonly KILN_MASTER_ROLE_WEIGHTS?: string;
+
+  /** Role quotas (upper limits), e.g. `ci=cpus:8;mem:16384|batch=cpus:2`. */
+  @IsOptional()
+  @IsString()
+  readonly KILN_MASTER_ROLE_QUOTAS?: string;
+}
+
+/** Configuration of `apps/agent`. */
+export class AgentEnv extends ClusterClientEnv {
+  @IsHttpUrl()
+  readonly KILN_MASTER_URL: string = 'http://127.0.0.1:5050';
+
+  /** Overrides fingerprinted resources, e.g. `cpus:2;mem:4096` (unnamed kinds are detected). */
+  @IsOptional()
+  @IsString()
+  readonly KILN_AGENT_RESOURCES?: string;
+
+  /** Extra attributes, e.g. `rack:a1;zone:eu`; `os` and `arch` are always set. */
+  @IsOptional()
+  @IsString()
+  readonly KILN_AGENT_ATTRIBUTES?: string;
+
+  /** The name the agent reports; defaults to the host name. */
+  @IsOptional()
+  @IsString()
+  readonly KILN_AGENT_HOSTNAME?: string;
+
+  /** How long a killed task gets between SIGTERM and SIGKILL. */
+  @EnvInt(0, 600_000)
+  readonly KILN_AGENT_KILL_GRACE_MS: number = 3_000;
+}

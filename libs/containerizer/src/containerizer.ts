@@ -1,0 +1,222 @@
+import type { Resources, TaskReason } from '@kiln/contracts';
+
+/**
+ * The kinds of containerizer an agent can have, and advertises when it registers: native cgroups
+ * and namespaces, Docker (the only one that runs images), and a plain process where neither is
+ * possible (a laptop without root).
+ */
+export const CONTAINERIZER_NAMES = ['cgroup', 'docker', 'process'] as const;
+export type ContainerizerName = (typeof CONTAINERIZER_NAMES)[number];
+
+/** What to run, where, and within which limits. Plain data: the agent builds it from a LAUNCH. */
+export interface ContainerSpec {
+  /**
+   * Unique per task launch (a relaunch of the same task gets a new id). It names files, cgroups
+   * and Docker containers, hence the character set: see {@link CONTAINER_ID_PATTERN}.
+   */
+  containerId: string;
+  /**
+   * `shell: true` runs `value` with `/bin/sh -c`; `shell: false` executes `value` (looked up on
+   * the task's own `PATH`) with `arguments` as its arguments, no shell in between.
+   */
+  command: { shell: true; value: string } | { shell: false; value: string; arguments: string[] };
+  /**
+   * The task's whole environment: nothing of the agent's leaks in. An implementation may only add
+   * what a process cannot run without (a default `PATH` when none is given), and answers
+   * `not-supported` for variables it cannot pass on exactly.
+   */
+  environment: Record<string, string>;
+  /**
+   * The absolute path of an existing directory, created and later garbage-collected by the agent,
+   * never by the containerizer: the task's working directory. The task's standard output and error
+   * are appended to the files `stdout` and `stderr` inside it, written directly by the task so that
+   * they survive an agent restart. Standard input is empty.
+   */
+  sandbox: string;
+  /** What the task was given by its offer; implementations that can, enforce it. */
+  resources: Resources;
+  /** The task is killed with reason `TIMEOUT` once it has run this long. */
+  maxCompletionTimeMs?: number;
+  /** A container image; only `docker` runs images, the others answer `not-supported`. */
+  image?: string;
+  /** `host` (the default) shares the agent's network; `none` gives the task only a loopback. */
+  network?: 'host' | 'none';
+}
+
+/**
+ * `launched`: the task's process has started (the agent may report TASK_RUNNING). `already-
+ * launched`: a container with this id exists already (running or terminated but not destroyed);
+ * nothing was started. `not-supported`: this containerizer cannot run the spec as asked (an image
+ * without Docker, an isolation it cannot provide); nothing was started and a composing
+ * containerizer tries the next one. `reason` is for people.
+ */
+export type LaunchResult =
+  | { status: 'launched' }
+  | { status: 'already-launched' }
+  | { status: 'not-supported'; reason: string };
+
+/** What a container has used. Fields an implementation cannot measure are left out. */
+export interface ResourceUsage {
+  /** User plus system CPU time of every process of the container. */
+  cpuSeconds?: number;
+  /** The container's resident memory now (0 once it has terminated). */
+  memBytes?: number;
+  /** The highest resident memory the container reached. */
+  memPeakBytes?: number;
+}
+
+/** How a container ended: what the agent turns into the task's terminal status. */
+export interface Termination {
+  state: 'TASK_FINISHED' | 'TASK_FAILED' | 'TASK_KILLED';
+  reason?: TaskReason;
+  /** For people, e.g. "exited with code 3". */
+  message: string;
+  /** The command's exit code, when it exited rather than being ended by a signal. */
+  exitCode?: number;
+  /** The signal that ended the command, as a name (`SIGKILL`), when one did. */
+  signal?: string;
+  /** The last measurement taken before the container ended. */
+  usage?: ResourceUsage;
+}
+
+/** A container the agent knew of before it restarted, with what it checkpointed for it. */
+export interface RecoverableContainer {
+  containerId: string;
+  sandbox: string;
+  /**
+   * What {@link Containerizer.checkpoint} returned for this container, stored by the agent as
+   * opaque JSON. A composing containerizer wraps its children's checkpoints with the child's name
+   * so that its `recover` can hand each container to the child that launched it.
+   */
+  checkpoint?: Record<string, unknown>;
+}
+
+export interface KillOptions {
+  /** How long the container has between SIGTERM and SIGKILL; default 3000 ms. 0: at once. */
+  gracePeriodMs?: number;
+  /** The reason the termination carries; default `KILLED_BY_FRAMEWORK`. */
+  reason?: TaskReason;
+}
+
+/**
+ * Runs tasks in containers on one agent: the seam between the agent and the way a task is
+ * isolated (`process`, `cgroup`, `docker`, or a `composing` containerizer choosing among those),
+ * modelled on Mesos' `Containerizer` and Nomad's task driver.
+ *
+ * Life of a container: `launch` → any number of `wait`, `usage`, `checkpoint` and `kill` calls →
+ * `destroy`. The agent calls `recover` once, before its first `launch`, after every start.
+ *
+ * Concurrency: everything runs on the agent's one JS thread, but calls interleave at every
+ * `await`, so every method may be called while others are in flight, for the same container or
+ * another, and each implementation must give the same answers as if the calls had run one after
+ * the other in the order they were made. In particular: two concurrent `launch` calls with one id
+ * start one process (one gets `launched`, the other `already-launched`); `wait`, `kill`,
+ * `usage` and `destroy` called while a `launch` of that id is in flight act once it has settled;
+ * any number of `wait` calls may be pending at once and all get the same termination object.
+ *
+ * What every implementation guarantees:
+ * - A container ends when its command's main process ends: whatever that process left running
+ *   (background children) is killed before `wait` resolves, so a terminated container holds no
+ *   process, and after `destroy` nothing the container started is left on the host.
+ * - A termination is decided once and never changes: a `kill` after the container ended does not
+ *   turn TASK_FINISHED into TASK_KILLED, and a container that was asked to die is TASK_KILLED
+ *   even if it then exits 0 in its SIGTERM handler.
+ * - `exitCode` 0 is TASK_FINISHED; any other code is TASK_FAILED with reason
+ *   `COMMAND_EXITED_NONZERO`; a signal nobody asked for is TASK_FAILED with `signal` set (as far as
+ *   the implementation can tell a signal from an exit code: see its notes); a limit the
+ *   implementation enforces is TASK_FAILED with its `CONTAINER_LIMITATION_*` reason.
+ * - A running container keeps the agent's event loop alive, as a child process does, so that a
+ *   pending `wait` is never dropped by Node exiting under it; once the container has terminated,
+ *   no timer or watcher of it is left.
+ * - The sandbox is the agent's: a containerizer writes only `stdout`, `stderr` and its own
+ *   dot-files into it, and never deletes it.
+ */
+export interface Containerizer {
+  readonly name: ContainerizerName | 'composing';
+
+  /**
+   * After an agent restart, takes the containers the agent knew of back: each container of this
+   * containerizer whose process still runs is watched again (its `wait` resolves when it ends);
+   * one that ended while the agent was away gets its termination at once (from the exit code it
+   * left behind if the implementation keeps one, else TASK_FAILED with reason `AGENT_RESTARTED`).
+   * Returns the ids of those containers, which `wait`, `kill`, `usage` and `destroy` then know;
+   * ids it does not recognize as its own are left out, and the agent reports them lost. Containers
+   * this containerizer started that are not in `known` (orphans, e.g. the agent died between
+   * launch and checkpoint) are destroyed before it returns.
+   */
+  recover(known: readonly RecoverableContainer[]): Promise<string[]>;
+
+  /**
+   * Starts the spec's command and resolves once it runs (not once it ends). Rejects with a
+   * {@link ContainerLaunchError} when the spec is invalid or the container cannot be started; the
+   * id is then unknown again and may be launched anew. After `destroy` an id is forgotten and a
+   * new `launch` of it starts a new container.
+   */
+  launch(spec: ContainerSpec): Promise<LaunchResult>;
+
+  /**
+   * Resolves once the container has terminated and everything in it is gone, or at once if it
+   * already has; `undefined` for an id this containerizer does not know (never launched, a failed
+   * launch, or destroyed). Callable any number of times, concurrently; never rejects.
+   */
+  wait(containerId: string): Promise<Termination | undefined>;
+
+  /**
+   * Asks the whole container to stop: SIGTERM to every process in it, then SIGKILL to whatever is
+   * still alive `gracePeriodMs` later. Resolves once the container has terminated; its
+   * termination is TASK_KILLED with the given reason. A no-op for an unknown or terminated
+   * container. Calling it again while a kill is under way keeps the first reason but may shorten
+   * the grace period (a later deadline never postpones an earlier SIGKILL).
+   */
+  kill(containerId: string, options?: KillOptions): Promise<void>;
+
+  /**
+   * Kills the container at once if it is still running (SIGKILL, no grace), waits until it has
+   * terminated, and releases everything the containerizer holds for it (processes, cgroups,
+   * Docker containers, checkpoint files, timers); then forgets the id. Idempotent and safe for
+   * unknown ids; concurrent calls share one destruction. Pending `wait` calls still resolve.
+   */
+  destroy(containerId: string): Promise<void>;
+
+  /**
+   * What the container uses now (measured at the call) or, once it has terminated, what it had
+   * used at the end; `undefined` for an unknown id.
+   */
+  usage(containerId: string): Promise<ResourceUsage | undefined>;
+
+  /**
+   * The JSON record the agent stores for a launched container so that a later `recover` can find
+   * its process again (e.g. pid and start time, to tell it from a reused pid). Synchronous so the
+   * agent can store it in the same step as the task's state. `undefined` while a launch is in
+   * flight and for unknown ids.
+   */
+  checkpoint(containerId: string): Record<string, unknown> | undefined;
+}
+
+/**
+ * A container id: it names files, cgroups and Docker containers, so it is restricted to characters
+ * safe in all of them, and cannot be `.` or `..`.
+ */
+export const CONTAINER_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
+
+/** Why `launch` rejected: the reason the agent reports the task with, and a message for people. */
+export class ContainerLaunchError extends Error {
+  constructor(
+    readonly reason: Extract<TaskReason, 'TASK_INVALID' | 'CONTAINER_LAUNCH_FAILED'>,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ContainerLaunchError';
+  }
+}
+
+/** Throws a `TASK_INVALID` {@link ContainerLaunchError} unless `id` is a valid container id. */
+export function assertValidContainerId(id: string): void {
+  if (!CONTAINER_ID_PATTERN.test(id) || id === '.' || id === '..') {
+    throw new ContainerLaunchError(
+      'TASK_INVALID',
+      `invalid container id ${JSON.stringify(id)}: it must be 1 to 200 of A-Z a-z 0-9 _ . - and not . or ..`,
+    );
+  }
+}

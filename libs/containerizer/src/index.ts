@@ -1,0 +1,2 @@
+export * from './containerizer';
+export * from './process/process.containerizer';

@@ -1,0 +1,446 @@
+import { withTimeout } from '@kiln/common';
+import { resources } from '@kiln/contracts';
+import {
+  describeContainerizerContract,
+  eventually,
+  exists,
+  isAlive,
+  launchFromAnotherAgent,
+  livingGroupMembers,
+  readIfExists,
+  TempDirs,
+  uniqueContainerId,
+} from '@kiln/containerizer/testing';
+import { spawn } from 'node:child_process';
+import { realpath, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ContainerSpec } from '../containerizer';
+import { DEFAULT_PATH, EXIT_CODE_FILE, ProcessContainerizer } from './process.containerizer';
+import { readProcStatSync } from './proc';
+
+describeContainerizerContract(ProcessContainerizer.name, {
+  async setup() {
+    const dirs = new TempDirs();
+    const runtimeDir = await dirs.make('kiln-runtime-');
+    return {
+      containerizer: new ProcessContainerizer({ runtimeDir }),
+      teardown: () => dirs.removeAll(),
+    };
+  },
+});
+
+describe(ProcessContainerizer.name, () => {
+  const dirs = new TempDirs();
+  const containerizers: ProcessContainerizer[] = [];
+  const launched: string[] = [];
+  /** Process groups that may outlive a failed test: killed whatever happened. */
+  const groups = new Set<number>();
+
+  afterEach(async () => {
+    try {
+      const ids = launched.splice(0);
+      const destroyed = containerizers.splice(0).flatMap((c) => ids.map((id) => c.destroy(id)));
+      await withTimeout(Promise.all(destroyed), 20_000);
+    } finally {
+      for (const pgid of groups) {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          // Already gone, as it should be.
+        }
+      }
+      groups.clear();
+      await dirs.removeAll();
+    }
+  });
+
+  async function newContainerizer(runtimeDir?: string): Promise<ProcessContainerizer> {
+    const containerizer = new ProcessContainerizer({
+      runtimeDir: runtimeDir ?? (await dirs.make('kiln-runtime-')),
+    });
+    containerizers.push(containerizer);
+    return containerizer;
+  }
+
+  async function specOf(
+    command: string | ContainerSpec['command'],
+    overrides: Partial<ContainerSpec> = {},
+  ): Promise<ContainerSpec> {
+    const containerId = uniqueContainerId('process');
+    launched.push(containerId);
+    return {
+      containerId,
+      command: typeof command === 'string' ? { shell: true, value: command } : command,
+      environment: { PATH: '/usr/bin:/bin' },
+      sandbox: await dirs.make(),
+      resources: resources({ cpus: 0.1, mem: 32 }),
+      ...overrides,
+    };
+  }
+
+  /** Launches `spec`, expecting it to start, and returns the pid that leads its group. */
+  async function start(containerizer: ProcessContainerizer, spec: ContainerSpec): Promise<number> {
+    expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+    const pgid = pidOf(containerizer.checkpoint(spec.containerId));
+    groups.add(pgid);
+    return pgid;
+  }
+
+  function pidOf(checkpoint: Record<string, unknown> | undefined): number {
+    const pid = checkpoint?.pid;
+    if (typeof pid !== 'number') throw new Error(`no pid in ${JSON.stringify(checkpoint)}`);
+    return pid;
+  }
+
+  const read = (spec: ContainerSpec, file: string) => readIfExists(join(spec.sandbox, file));
+  const ready = (spec: ContainerSpec, file = 'ready') =>
+    eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+
+  it('cannot run images or isolate the network, and says so', async () => {
+    const containerizer = await newContainerizer();
+    expect(await containerizer.launch(await specOf('true', { image: 'busybox' }))).toEqual({
+      status: 'not-supported',
+      reason: 'the process containerizer cannot run images; docker is needed',
+    });
+    expect(await containerizer.launch(await specOf('true', { network: 'none' }))).toMatchObject({
+      status: 'not-supported',
+    });
+    // Host networking is what a process has anyway.
+    const host = await specOf('true', { network: 'host' });
+    expect(await containerizer.launch(host)).toEqual({ status: 'launched' });
+  });
+
+  it('passes exactly the given environment, the variables a shell manages included', async () => {
+    const containerizer = await newContainerizer();
+    const environment = {
+      PATH: '/usr/bin:/bin',
+      MULTI: 'line one\nline two',
+      PWD: '/not/the/sandbox',
+      IFS: ':',
+      OPTIND: '7',
+      EMPTY: '',
+    };
+    const spec = await specOf(
+      { shell: false, value: 'env', arguments: ['--null'] },
+      { environment },
+    );
+    await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
+    expect(parseEnv(await read(spec, 'stdout'))).toEqual(environment);
+  });
+
+  it('adds a default PATH when none is given, and nothing else', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf(
+      { shell: false, value: '/usr/bin/env', arguments: ['--null'] },
+      { environment: { ONLY: 'this' } },
+    );
+    await start(containerizer, spec);
+    await containerizer.wait(spec.containerId);
+    expect(parseEnv(await read(spec, 'stdout'))).toEqual({ ONLY: 'this', PATH: DEFAULT_PATH });
+  });
+
+  it('refuses variable names a shell would drop', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('true', { environment: { 'NOT-AN-IDENTIFIER': 'x' } });
+    expect(await containerizer.launch(spec)).toMatchObject({
+      status: 'not-supported',
+      reason: expect.stringContaining('NOT-AN-IDENTIFIER') as unknown,
+    });
+  });
+
+  it('runs the command in the sandbox, as the leader of its own process group', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('pwd -P; echo up > ready; sleep 1000');
+    const pgid = await start(containerizer, spec);
+    await ready(spec);
+    expect(await read(spec, 'stdout')).toBe(`${await realpath(spec.sandbox)}\n`);
+    expect(readProcStatSync(pgid)?.pgrp).toBe(pgid);
+    expect(readProcStatSync(process.pid)?.pgrp).not.toBe(pgid);
+  });
+
+  it('checkpoints the pid and start time of the leader', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('sleep 1000', { maxCompletionTimeMs: 60_000 });
+    const pid = await start(containerizer, spec);
+    expect(containerizer.checkpoint(spec.containerId)).toEqual({
+      pid,
+      startTime: readProcStatSync(pid)?.startTime,
+      maxCompletionTimeMs: 60_000,
+      deadline: expect.any(Number) as unknown,
+    });
+  });
+
+  it('leaves no process of the group alive after a kill', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf(
+      'sleep 1000 & echo $! > background; sh -c "sleep 1000 & echo \\$! > nested; wait" & ' +
+        'while [ ! -s nested ]; do sleep 0.02; done; echo up > ready; wait',
+    );
+    const pgid = await start(containerizer, spec);
+    await ready(spec);
+    const background = Number(await read(spec, 'background'));
+    const nested = Number(await read(spec, 'nested'));
+    expect(await isAlive(background)).toBe(true);
+    expect(await isAlive(nested)).toBe(true);
+
+    await containerizer.kill(spec.containerId);
+    expect(await livingGroupMembers(pgid)).toEqual([]);
+    expect(await isAlive(background)).toBe(false);
+    expect(await isAlive(nested)).toBe(false);
+  });
+
+  it('SIGKILLs a group that ignores SIGTERM and reports the signal', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf("trap '' TERM; sleep 1000 & echo up > ready; wait");
+    const pgid = await start(containerizer, spec);
+    await ready(spec);
+    await containerizer.kill(spec.containerId, { gracePeriodMs: 200 });
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({
+      state: 'TASK_KILLED',
+      reason: 'KILLED_BY_FRAMEWORK',
+      signal: 'SIGKILL',
+    });
+    expect(await livingGroupMembers(pgid)).toEqual([]);
+  });
+
+  it('fails a task with the signal that killed its group unasked', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('echo up > ready; sleep 1000');
+    const pgid = await start(containerizer, spec);
+    await ready(spec);
+    process.kill(-pgid, 'SIGKILL');
+    const termination = await containerizer.wait(spec.containerId);
+    expect(termination).toMatchObject({ state: 'TASK_FAILED', signal: 'SIGKILL' });
+    expect(termination?.message).toBe('killed by SIGKILL');
+    expect(termination?.exitCode).toBeUndefined();
+  });
+
+  it("names the signal a shell's exit code stands for when the command alone is killed", async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf({ shell: false, value: 'sleep', arguments: ['1000'] });
+    const pgid = await start(containerizer, spec);
+    let sleeper: number | undefined;
+    await eventually('sleep runs under the wrapper', async () => {
+      sleeper = (await livingGroupMembers(pgid)).find((pid) => pid !== pgid);
+      return sleeper !== undefined;
+    });
+    process.kill(sleeper!, 'SIGKILL');
+    const termination = await containerizer.wait(spec.containerId);
+    expect(termination).toMatchObject({
+      state: 'TASK_FAILED',
+      reason: 'COMMAND_EXITED_NONZERO',
+      exitCode: 137,
+    });
+    expect(termination?.message).toBe(
+      'exited with code 137 (as a shell reports a command killed by SIGKILL)',
+    );
+  });
+
+  it('records the exit code in the sandbox', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('exit 5');
+    await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 5 });
+    expect(await read(spec, EXIT_CODE_FILE)).toBe('5\n');
+  });
+
+  it('fails the launch of a program that is not on the PATH, naming it', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf({ shell: false, value: 'kiln-no-such-program', arguments: [] });
+    await expect(containerizer.launch(spec)).rejects.toMatchObject({
+      reason: 'CONTAINER_LAUNCH_FAILED',
+      message: expect.stringContaining('"kiln-no-such-program"') as unknown,
+    });
+    expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+  });
+
+  it('refuses to write the output through a link planted in the sandbox', async () => {
+    const containerizer = await newContainerizer();
+    const spec = await specOf('echo written');
+    const elsewhere = join(await dirs.make(), 'elsewhere');
+    await writeFile(elsewhere, 'untouched\n');
+    await symlink(elsewhere, join(spec.sandbox, 'stdout'));
+    await expect(containerizer.launch(spec)).rejects.toMatchObject({
+      reason: 'CONTAINER_LAUNCH_FAILED',
+    });
+    expect(await readIfExists(elsewhere)).toBe('untouched\n');
+  });
+
+  describe('recover', () => {
+    it('re-attaches to a task an earlier agent launched, and reports its real exit code', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const spec = await specOf(
+        'echo up > ready; while [ ! -e release ]; do sleep 0.02; done; echo done; exit 7',
+      );
+      const { result, checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+      expect(result).toEqual({ status: 'launched' });
+      const pgid = pidOf(checkpoint);
+      groups.add(pgid);
+      await ready(spec);
+      // Its agent is gone: the wrapper is nobody's child in this process.
+      expect(readProcStatSync(pgid)?.ppid).not.toBe(process.pid);
+
+      const containerizer = await newContainerizer(runtimeDir);
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
+      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(containerizer.checkpoint(spec.containerId)).toEqual(checkpoint);
+      expect(await containerizer.usage(spec.containerId)).toMatchObject({
+        cpuSeconds: expect.any(Number) as unknown,
+      });
+      const ending = containerizer.wait(spec.containerId);
+      await writeFile(join(spec.sandbox, 'release'), '');
+      expect(await ending).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'COMMAND_EXITED_NONZERO',
+        exitCode: 7,
+      });
+      expect(await read(spec, 'stdout')).toBe('done\n');
+      await containerizer.destroy(spec.containerId);
+      expect(await exists(join(runtimeDir, `${spec.containerId}.json`))).toBe(false);
+    });
+
+    it('finds the checkpoint in its own records when the agent has none', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const spec = await specOf('echo up > ready; sleep 1000');
+      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+      const pgid = pidOf(checkpoint);
+      groups.add(pgid);
+      await ready(spec);
+
+      const containerizer = await newContainerizer(runtimeDir);
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox }];
+      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(containerizer.checkpoint(spec.containerId)).toEqual(checkpoint);
+      await containerizer.destroy(spec.containerId);
+      expect(await livingGroupMembers(pgid)).toEqual([]);
+    });
+
+    it('can kill a recovered task, and keeps its timeout', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const killed = await specOf('echo up > ready; sleep 1000');
+      const timed = await specOf('echo up > ready; sleep 1000', { maxCompletionTimeMs: 3_000 });
+      const checkpoints = [];
+      for (const spec of [killed, timed]) {
+        const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+        groups.add(pidOf(checkpoint));
+        checkpoints.push({ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint });
+        await ready(spec);
+      }
+      const containerizer = await newContainerizer(runtimeDir);
+      expect((await containerizer.recover(checkpoints)).sort()).toEqual(
+        [killed.containerId, timed.containerId].sort(),
+      );
+
+      await containerizer.kill(killed.containerId);
+      expect(await containerizer.wait(killed.containerId)).toMatchObject({
+        state: 'TASK_KILLED',
+        reason: 'KILLED_BY_FRAMEWORK',
+      });
+      expect(await livingGroupMembers(pidOf(checkpoints[0]?.checkpoint))).toEqual([]);
+
+      const timeout = await containerizer.wait(timed.containerId);
+      expect(timeout).toMatchObject({ state: 'TASK_KILLED', reason: 'TIMEOUT' });
+      expect(timeout?.message).toContain('3000 ms');
+      expect(await livingGroupMembers(pidOf(checkpoints[1]?.checkpoint))).toEqual([]);
+    });
+
+    it('reports the recorded exit code of a task that ended while the agent was away', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const spec = await specOf('exit 3');
+      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+      await eventually('the task has ended', async () => !(await isAlive(pidOf(checkpoint))));
+
+      const containerizer = await newContainerizer(runtimeDir);
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
+      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'COMMAND_EXITED_NONZERO',
+        exitCode: 3,
+      });
+    });
+
+    it('reports a task that vanished without an exit code as failed by the restart', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const spec = await specOf('echo up > ready; sleep 1000');
+      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+      const pgid = pidOf(checkpoint);
+      groups.add(pgid);
+      await ready(spec);
+      // SIGKILL gives the wrapper no chance to write the exit code.
+      process.kill(-pgid, 'SIGKILL');
+      await eventually(
+        'the group is gone',
+        async () => (await livingGroupMembers(pgid)).length === 0,
+      );
+
+      const containerizer = await newContainerizer(runtimeDir);
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
+      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'AGENT_RESTARTED',
+      });
+    });
+
+    it('leaves alone a process that got the pid of a vanished task', async () => {
+      const stranger = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+      const pid = stranger.pid!;
+      groups.add(pid);
+      const startTime = readProcStatSync(pid)!.startTime;
+      const spec = await specOf('true');
+      const containerizer = await newContainerizer();
+      const known = [
+        {
+          containerId: spec.containerId,
+          sandbox: spec.sandbox,
+          checkpoint: { pid, startTime: startTime - 1 },
+        },
+      ];
+      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'AGENT_RESTARTED',
+      });
+      await containerizer.destroy(spec.containerId);
+      expect(await isAlive(pid)).toBe(true);
+    });
+
+    it('destroys the orphans it finds that the agent did not know of', async () => {
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const orphan = await specOf(`echo up > ready; sh -c 'sleep 1000' & sleep 1000`);
+      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, orphan);
+      const pgid = pidOf(checkpoint);
+      groups.add(pgid);
+      await ready(orphan);
+
+      const containerizer = await newContainerizer(runtimeDir);
+      expect(await containerizer.recover([])).toEqual([]);
+      expect(await livingGroupMembers(pgid)).toEqual([]);
+      expect(await exists(join(runtimeDir, `${orphan.containerId}.json`))).toBe(false);
+      expect(await containerizer.wait(orphan.containerId)).toBeUndefined();
+    });
+
+    it('recognizes nothing that is not its own', async () => {
+      const containerizer = await newContainerizer();
+      const spec = await specOf('true');
+      const unknown = [
+        { containerId: spec.containerId, sandbox: spec.sandbox },
+        { containerId: uniqueContainerId(), sandbox: spec.sandbox, checkpoint: { image: 'x' } },
+      ];
+      expect(await containerizer.recover(unknown)).toEqual([]);
+    });
+  });
+});
+
+/** `env --null` output as a map. */
+function parseEnv(output: string | undefined): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const entry of (output ?? '').split('\0').filter((e) => e !== '')) {
+    const equals = entry.indexOf('=');
+    environment[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  return environment;
+}

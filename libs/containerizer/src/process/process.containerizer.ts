@@ -1,0 +1,668 @@
+import { errorMessage } from '@kiln/common';
+import type { TaskReason } from '@kiln/contracts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, constants as fsConstants, openSync, renameSync, writeFileSync } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  assertValidContainerId,
+  CONTAINER_ID_PATTERN,
+  ContainerLaunchError,
+  type Containerizer,
+  type ContainerSpec,
+  type KillOptions,
+  type LaunchResult,
+  type RecoverableContainer,
+  type ResourceUsage,
+  type Termination,
+} from '../containerizer';
+import { GroupUsage } from './group-usage';
+import {
+  clockTicksPerSecond,
+  hasExited,
+  listProcesses,
+  readProcMemory,
+  readProcStatSync,
+  type ProcStat,
+} from './proc';
+import { killMessage, terminationOf, type KillRequest, type LeaderExit } from './termination';
+import { environmentProblem, parseExitCodeFile, wrapperArguments } from './wrapper';
+
+export interface ProcessContainerizerOptions {
+  /**
+   * A directory of the agent's own that outlives agent restarts (e.g. under `KILN_DATA_DIR`),
+   * where a record of every live container is kept so that `recover` can find and destroy the
+   * orphans the agent never checkpointed. Created when first needed. One agent per directory.
+   */
+  runtimeDir: string;
+  /** The kill grace period when `kill` is given none, and for timeouts; default 3000 ms. */
+  defaultGracePeriodMs?: number;
+  /** How often running containers are measured; default 250 ms. */
+  sampleIntervalMs?: number;
+}
+
+/** What `checkpoint` returns and `recover` takes back. */
+export interface ProcessCheckpoint {
+  /** The wrapper's pid, which is also the container's process group id. */
+  pid: number;
+  /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
+  startTime: number;
+  maxCompletionTimeMs?: number;
+  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
+  deadline?: number;
+}
+
+/** The file in the sandbox where the wrapper leaves the command's exit code. */
+export const EXIT_CODE_FILE = '.exit_code';
+
+/** The `PATH` a task gets when its environment has none: what Mesos gives its tasks. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const DEFAULT_GRACE_PERIOD_MS = 3_000;
+const DEFAULT_SAMPLE_INTERVAL_MS = 250;
+/** How often a container's process group is checked for survivors once its leader has ended. */
+const GROUP_POLL_MS = 50;
+/** How long survivors get after SIGKILL before the container is declared ended anyway. */
+const SIGKILL_PATIENCE_MS = 10_000;
+
+type Phase = 'launching' | 'running' | 'ending' | 'terminated';
+
+interface Container {
+  readonly id: string;
+  readonly sandbox: string;
+  phase: Phase;
+  /** Settles when `launch` (or `recover`) has: true if the container exists. */
+  readonly launched: Promise<boolean>;
+  settleLaunch(launched: boolean): void;
+  checkpoint?: ProcessCheckpoint;
+  /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
+  child?: ChildProcess;
+  readonly usage: GroupUsage;
+  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
+  timeout?: NodeJS.Timeout;
+  readonly termination: Promise<Termination>;
+  terminate(termination: Termination): void;
+  final?: Termination;
+  destroyed?: Promise<void>;
+}
+
+interface RuntimeRecord {
+  containerId: string;
+  sandbox: string;
+  checkpoint: ProcessCheckpoint;
+}
+
+/**
+ * Runs each task as a plain process group on the agent's host: no isolation and no enforced
+ * limits (the resources are the scheduler's bookkeeping only), for hosts where neither cgroups nor
+ * Docker can be had. `network: 'none'` and images are therefore not supported.
+ *
+ * Each container is a process group led by a small `/bin/sh` wrapper (see `wrapper.ts`) in its
+ * own session (`detached`), so the agent can signal the whole group and the task survives the
+ * agent. The wrapper records the command's exit code in `<sandbox>/.exit_code`, which is how a
+ * recovered container's end is told. Limits of a process group, which the cgroup containerizer
+ * has not: a process that leaves the group (`setsid`, `setpgid`) escapes kill and destroy, and a
+ * signal the agent did not send that ends the command alone shows as the exit code a shell reports
+ * for it (128 + n), not as a signal.
+ */
+export class ProcessContainerizer implements Containerizer {
+  readonly name = 'process' as const;
+
+  private readonly containers = new Map<string, Container>();
+  private readonly runtimeDir: string;
+  private readonly defaultGracePeriodMs: number;
+  private readonly sampleIntervalMs: number;
+  private sampler: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> | undefined;
+
+  constructor(options: ProcessContainerizerOptions) {
+    this.runtimeDir = resolve(options.runtimeDir);
+    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+  }
+
+  async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
+    await mkdir(this.runtimeDir, { recursive: true });
+    const records = await this.readRuntimeRecords();
+    const recovered: string[] = [];
+    for (const { containerId, sandbox, checkpoint } of known) {
+      const record = records.get(containerId);
+      records.delete(containerId);
+      if (this.containers.has(containerId)) {
+        recovered.push(containerId);
+        continue;
+      }
+      const found = parseCheckpoint(checkpoint) ?? record?.checkpoint;
+      if (found === undefined || !CONTAINER_ID_PATTERN.test(containerId)) continue;
+      await this.reattach(containerId, sandbox, found);
+      recovered.push(containerId);
+    }
+    for (const orphan of records.values()) {
+      if (this.containers.has(orphan.containerId)) continue;
+      await this.reattach(orphan.containerId, orphan.sandbox, orphan.checkpoint);
+      await this.destroy(orphan.containerId);
+    }
+    return recovered;
+  }
+
+  async launch(spec: ContainerSpec): Promise<LaunchResult> {
+    assertValidContainerId(spec.containerId);
+    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
+    assertValidSpec(spec);
+    if (spec.image !== undefined) {
+      return {
+        status: 'not-supported',
+        reason: 'the process containerizer cannot run images; docker is needed',
+      };
+    }
+    if (spec.network === 'none') {
+      return {
+        status: 'not-supported',
+        reason: 'the process containerizer cannot isolate the network; cgroup or docker is needed',
+      };
+    }
+    const problem = environmentProblem(spec.environment);
+    if (problem !== undefined) return { status: 'not-supported', reason: problem };
+
+    const container = this.register(spec.containerId, spec.sandbox);
+    try {
+      await this.start(container, spec);
+    } catch (error) {
+      this.containers.delete(container.id);
+      container.settleLaunch(false);
+      if (error instanceof ContainerLaunchError) throw error;
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `container ${container.id} could not be started: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    container.settleLaunch(true);
+    return { status: 'launched' };
+  }
+
+  async wait(containerId: string): Promise<Termination | undefined> {
+    const container = await this.launched(containerId);
+    return container?.termination;
+  }
+
+  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
+    const container = await this.launched(containerId);
+    if (container === undefined) return;
+    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
+    this.stop(
+      container,
+      options.gracePeriodMs ?? this.defaultGracePeriodMs,
+      reason,
+      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
+    );
+    await container.termination;
+  }
+
+  destroy(containerId: string): Promise<void> {
+    const container = this.containers.get(containerId);
+    if (container === undefined) return Promise.resolve();
+    container.destroyed ??= this.release(container);
+    return container.destroyed;
+  }
+
+  async usage(containerId: string): Promise<ResourceUsage | undefined> {
+    const container = await this.launched(containerId);
+    if (container === undefined) return undefined;
+    if (container.final === undefined) await this.sample();
+    return (container.final ? container.final.usage : container.usage.usage) ?? {};
+  }
+
+  checkpoint(containerId: string): Record<string, unknown> | undefined {
+    const checkpoint = this.containers.get(containerId)?.checkpoint;
+    return checkpoint === undefined ? undefined : { ...checkpoint };
+  }
+
+  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
+  private async launched(containerId: string): Promise<Container | undefined> {
+    const container = this.containers.get(containerId);
+    return container !== undefined && (await container.launched) ? container : undefined;
+  }
+
+  private register(id: string, sandbox: string): Container {
+    let settleLaunch!: (launched: boolean) => void;
+    let terminate!: (termination: Termination) => void;
+    const container: Container = {
+      id,
+      sandbox,
+      phase: 'launching',
+      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
+      settleLaunch: (launched) => settleLaunch(launched),
+      usage: new GroupUsage(clockTicksPerSecond()),
+      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
+      terminate: (termination) => terminate(termination),
+    };
+    this.containers.set(id, container);
+    return container;
+  }
+
+  private async start(container: Container, spec: ContainerSpec): Promise<void> {
+    const { sandbox } = spec;
+    const sandboxStat = await stat(sandbox).catch(() => undefined);
+    if (!sandboxStat?.isDirectory()) {
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `the sandbox ${sandbox} is not an existing directory`,
+      );
+    }
+    const environment = { ...spec.environment };
+    environment.PATH ??= DEFAULT_PATH;
+    const argv = spec.command.shell
+      ? ['/bin/sh', '-c', spec.command.value]
+      : [
+          await findExecutable(spec.command.value, environment.PATH, sandbox),
+          ...spec.command.arguments,
+        ];
+    const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
+    // An exit code left by an earlier run in this sandbox would be taken for this one's.
+    await rm(exitCodeFile, { force: true });
+    await mkdir(this.runtimeDir, { recursive: true });
+
+    // From the spawn on, nothing awaits until the container is registered as running, so its
+    // exit cannot be observed half-launched.
+    const stdout = openOutput(join(sandbox, 'stdout'));
+    let child: ChildProcess;
+    try {
+      const stderr = openOutput(join(sandbox, 'stderr'));
+      try {
+        child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
+          cwd: sandbox,
+          env: environment,
+          stdio: ['ignore', stdout, stderr],
+          detached: true,
+        });
+      } finally {
+        closeSync(stderr);
+      }
+    } finally {
+      closeSync(stdout);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const [error] = (await once(child, 'error')) as [Error];
+      throw error;
+    }
+    try {
+      // The wrapper cannot have been reaped yet (that takes the event loop), so its stat is there.
+      const leader = readProcStatSync(pid);
+      if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
+      const timeoutMs = spec.maxCompletionTimeMs;
+      container.checkpoint = {
+        pid,
+        startTime: leader.startTime,
+        ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+        ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+      };
+      this.writeRuntimeRecord(container);
+    } catch (error) {
+      signalGroup(pid, undefined, 'SIGKILL');
+      throw error;
+    }
+    container.child = child;
+    child.once('exit', (code, signal) => {
+      void this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code });
+    });
+    this.running(container);
+  }
+
+  /** Watches a container the agent knew of before its restart. */
+  private async reattach(id: string, sandbox: string, checkpoint: ProcessCheckpoint) {
+    const container = this.register(id, sandbox);
+    container.checkpoint = checkpoint;
+    container.settleLaunch(true);
+    const leader = readProcStatSync(checkpoint.pid);
+    if (isLeader(leader, checkpoint) && !hasExited(leader)) {
+      this.writeRuntimeRecord(container);
+      this.running(container);
+      return;
+    }
+    container.phase = 'running';
+    await this.end(container, (await this.recordedExit(container)) ?? { unknown: 'vanished' });
+  }
+
+  private running(container: Container): void {
+    container.phase = 'running';
+    const deadline = container.checkpoint?.deadline;
+    if (deadline !== undefined) {
+      container.timeout = setTimeout(
+        () => {
+          const timeout = container.checkpoint?.maxCompletionTimeMs;
+          this.stop(
+            container,
+            this.defaultGracePeriodMs,
+            'TIMEOUT',
+            killMessage('TIMEOUT', timeout),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      container.timeout.unref();
+    }
+    this.updateSampler();
+    // A first measurement at once, so that even a short task's termination carries one.
+    void this.sample();
+  }
+
+  /**
+   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
+   * later one can only bring the SIGKILL forward.
+   */
+  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
+    const deadline = Date.now() + Math.max(0, gracePeriodMs);
+    if (container.kill === undefined) {
+      // Once the leader has ended, how it ended stands: a kill cannot rewrite it.
+      if (container.phase !== 'running') return;
+      container.kill = { reason, message, deadline };
+      this.signal(container, 'SIGTERM');
+    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
+      container.kill.deadline = deadline;
+    } else {
+      return;
+    }
+    const kill = container.kill;
+    clearTimeout(kill.timer);
+    if (gracePeriodMs <= 0) {
+      this.signal(container, 'SIGKILL');
+    } else {
+      kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
+      kill.timer.unref();
+    }
+  }
+
+  /**
+   * The leader has ended, so the container ends: whatever it left behind is killed (at once, or
+   * when a kill under way reaches its SIGKILL), and once the group is empty the termination is
+   * decided. Never rejects: it runs from event handlers.
+   */
+  private async end(container: Container, exit: LeaderExit): Promise<void> {
+    if (container.phase !== 'running') return;
+    container.phase = 'ending';
+    clearTimeout(container.timeout);
+    try {
+      await this.untilGroupGone(container);
+    } catch {
+      // /proc unreadable: nothing more can be learnt about the group; end the container anyway.
+    }
+    clearTimeout(container.kill?.timer);
+    container.usage.ended();
+    const termination = terminationOf(exit, container.kill, container.usage.usage);
+    container.phase = 'terminated';
+    container.final = termination;
+    container.terminate(termination);
+    this.updateSampler();
+  }
+
+  private async untilGroupGone(container: Container): Promise<void> {
+    const checkpoint = container.checkpoint;
+    if (checkpoint === undefined) return;
+    let sigkillSince: number | undefined;
+    while (await groupAlive(checkpoint)) {
+      const now = Date.now();
+      if (container.kill === undefined || now >= container.kill.deadline) {
+        sigkillSince ??= now;
+        if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
+        this.signal(container, 'SIGKILL');
+      }
+      await sleep(GROUP_POLL_MS);
+    }
+  }
+
+  private signal(container: Container, signal: NodeJS.Signals): void {
+    const checkpoint = container.checkpoint;
+    if (checkpoint !== undefined) signalGroup(checkpoint.pid, checkpoint.startTime, signal);
+  }
+
+  private async release(container: Container): Promise<void> {
+    try {
+      if (await container.launched) {
+        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
+        await container.termination;
+        // Should this fail, the next recover takes the record for an orphan's and removes it.
+        await rm(this.runtimeRecordPath(container.id), { force: true });
+      }
+    } finally {
+      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
+    }
+  }
+
+  /** What the wrapper left in the sandbox; `undefined` if it left nothing readable. */
+  private async recordedExit(container: Container): Promise<LeaderExit | undefined> {
+    try {
+      const code = parseExitCodeFile(
+        await readFile(join(container.sandbox, EXIT_CODE_FILE), 'utf8'),
+      );
+      return code === undefined ? undefined : { code };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * One sampler for all containers, running while any does: one scan of /proc measures every
+   * container and notices when a recovered container's leader (not our child, so no exit event)
+   * has gone. It keeps the event loop alive only for recovered containers; the others' child
+   * process handles already do.
+   */
+  private updateSampler(): void {
+    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
+    if (live.length === 0) {
+      clearInterval(this.sampler);
+      this.sampler = undefined;
+      return;
+    }
+    this.sampler ??= setInterval(() => void this.sample(), this.sampleIntervalMs);
+    if (live.some((container) => container.child === undefined)) this.sampler.ref();
+    else this.sampler.unref();
+  }
+
+  /** Measures every running container; concurrent callers share one scan. */
+  private sample(): Promise<void> {
+    this.sampling ??= this.scan()
+      .catch(() => {
+        // A failed scan is a missed sample; the next one will do.
+      })
+      .finally(() => (this.sampling = undefined));
+    return this.sampling;
+  }
+
+  private async scan(): Promise<void> {
+    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
+    if (live.length === 0) return;
+    const byPid = new Map<number, ProcStat>();
+    const groups = new Map<number, ProcStat[]>();
+    for (const stat of await listProcesses()) {
+      byPid.set(stat.pid, stat);
+      const members = groups.get(stat.pgrp) ?? [];
+      members.push(stat);
+      groups.set(stat.pgrp, members);
+    }
+    await Promise.all(
+      live.map(async (container) => {
+        const checkpoint = container.checkpoint;
+        if (checkpoint === undefined) return;
+        const leader = byPid.get(checkpoint.pid);
+        // Another process has the leader's pid: the group it led has been empty for a while.
+        const reused = leader !== undefined && !isLeader(leader, checkpoint);
+        const members = reused ? [] : (groups.get(checkpoint.pid) ?? []);
+        const samples = await Promise.all(
+          members.map(async (member) => ({ stat: member, ...(await readProcMemory(member.pid)) })),
+        );
+        if (container.phase !== 'running') return;
+        if (samples.length > 0) container.usage.record(samples);
+        if (
+          container.child === undefined &&
+          (leader === undefined || reused || hasExited(leader))
+        ) {
+          const exit = (await this.recordedExit(container)) ?? { unknown: 'unrecorded' };
+          // Not awaited: the group may take a grace period to empty, and sampling goes on.
+          void this.end(container, exit);
+        }
+      }),
+    );
+  }
+
+  private runtimeRecordPath(containerId: string): string {
+    return join(this.runtimeDir, `${containerId}.json`);
+  }
+
+  /** Written synchronously right after the spawn, to keep the window for orphans small. */
+  private writeRuntimeRecord(container: Container): void {
+    if (container.checkpoint === undefined) return;
+    const record: RuntimeRecord = {
+      containerId: container.id,
+      sandbox: container.sandbox,
+      checkpoint: container.checkpoint,
+    };
+    const path = this.runtimeRecordPath(container.id);
+    // Written aside and renamed, so a crash never leaves half a record.
+    writeFileSync(`${path}.tmp`, JSON.stringify(record));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private async readRuntimeRecords(): Promise<Map<string, RuntimeRecord>> {
+    const records = new Map<string, RuntimeRecord>();
+    let names: string[];
+    try {
+      names = await readdir(this.runtimeDir);
+    } catch {
+      return records;
+    }
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        const record = parseRuntimeRecord(
+          JSON.parse(await readFile(join(this.runtimeDir, name), 'utf8')),
+        );
+        if (record !== undefined) records.set(record.containerId, record);
+      } catch {
+        // Not a record of ours: leave it alone.
+      }
+    }
+    return records;
+  }
+}
+
+function assertValidSpec(spec: ContainerSpec): void {
+  const invalid = (why: string) =>
+    new ContainerLaunchError('TASK_INVALID', `invalid container spec ${spec.containerId}: ${why}`);
+  if (!isAbsolute(spec.sandbox)) throw invalid(`the sandbox ${spec.sandbox} is not absolute`);
+  if (spec.command.value === '') throw invalid('the command is empty');
+  const strings = spec.command.shell ? [] : spec.command.arguments;
+  if ([spec.command.value, ...strings].some((s) => s.includes('\0'))) {
+    throw invalid('the command contains a NUL character');
+  }
+  for (const [name, value] of Object.entries(spec.environment)) {
+    if (name === '' || name.includes('=') || name.includes('\0') || value.includes('\0')) {
+      throw invalid(`${JSON.stringify(name)} cannot be an environment variable`);
+    }
+  }
+  const timeout = spec.maxCompletionTimeMs;
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    throw invalid(`maxCompletionTimeMs must be a positive number of milliseconds, got ${timeout}`);
+  }
+}
+
+/**
+ * Looks `command` up as `execvp` would, on the task's own `PATH` and relative to its sandbox, so
+ * that a missing program fails the launch with a message rather than the task with exit code 127.
+ */
+async function findExecutable(command: string, path: string, sandbox: string): Promise<string> {
+  const candidates = command.includes('/')
+    ? [resolve(sandbox, command)]
+    : path.split(delimiter).map((dir) => resolve(sandbox, dir, command));
+  for (const candidate of candidates) {
+    const isFile = await stat(candidate).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (
+      isFile &&
+      (await access(candidate, fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      return candidate;
+    }
+  }
+  throw new ContainerLaunchError(
+    'CONTAINER_LAUNCH_FAILED',
+    command.includes('/')
+      ? `cannot run ${JSON.stringify(command)}: no executable file there`
+      : `cannot run ${JSON.stringify(command)}: no executable of that name on the task's PATH (${path})`,
+  );
+}
+
+/**
+ * Opens a sandbox output file for appending, refusing a symlink: the sandbox is the task's to
+ * write in, and a link planted there must not make the agent append to a file elsewhere.
+ */
+function openOutput(path: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
+  return openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+}
+
+function isLeader(stat: ProcStat | undefined, checkpoint: ProcessCheckpoint): stat is ProcStat {
+  return (
+    stat !== undefined && stat.pid === checkpoint.pid && stat.startTime === checkpoint.startTime
+  );
+}
+
+/**
+ * Signals process group `pgid` unless its leader's pid now belongs to another process: then the
+ * group has long been empty (a pid is not reused while it names a group with members) and the
+ * new process's group may be anyone's. Errors are ignored: an empty group is not one.
+ */
+function signalGroup(pgid: number, startTime: number | undefined, signal: NodeJS.Signals): void {
+  if (startTime !== undefined) {
+    const leader = readProcStatSync(pgid);
+    if (leader !== undefined && leader.startTime !== startTime) return;
+  }
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nobody left in the group.
+  }
+}
+
+/** Whether any process of the group is still running (zombies have ended already). */
+async function groupAlive(checkpoint: ProcessCheckpoint): Promise<boolean> {
+  try {
+    process.kill(-checkpoint.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  // Someone is in the group, but zombies count for kill(2) and may wait long for their reaper.
+  const processes = await listProcesses();
+  const leader = processes.find((p) => p.pid === checkpoint.pid);
+  if (leader !== undefined && !isLeader(leader, checkpoint)) return false;
+  return processes.some((p) => p.pgrp === checkpoint.pid && !hasExited(p));
+}
+
+function parseCheckpoint(value: unknown): ProcessCheckpoint | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { pid, startTime, maxCompletionTimeMs, deadline } = value as Record<string, unknown>;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+  if (!isCount(pid) || !Number.isSafeInteger(startTime)) return undefined;
+  return {
+    pid,
+    startTime: startTime as number,
+    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
+    ...(typeof deadline === 'number' ? { deadline } : {}),
+  };
+}
+
+function parseRuntimeRecord(value: unknown): RuntimeRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { containerId, sandbox, checkpoint } = value as Record<string, unknown>;
+  const parsed = parseCheckpoint(checkpoint);
+  if (typeof containerId !== 'string' || !CONTAINER_ID_PATTERN.test(containerId)) return undefined;
+  if (typeof sandbox !== 'string' || parsed === undefined) return undefined;
+  return { containerId, sandbox, checkpoint: parsed };
+}

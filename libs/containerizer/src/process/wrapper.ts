@@ -1,0 +1,66 @@
+/**
+ * The `/bin/sh` program that leads every process container. It exists for recovery: after an
+ * agent restart the task is no longer the agent's child, so the agent can no longer learn its exit
+ * code; the wrapper, which is the task's parent, writes it to a file before it exits.
+ *
+ * It runs as `/bin/sh -c WRAPPER kiln-container EXIT_FILE FIX... -- COMMAND ARG...`, the command
+ * passed as arguments and never pasted into the script, so no quoting can go wrong. Its rules:
+ * - It sets no variable: its environment is the task's, and a variable the task also has (`c`,
+ *   `f`…) would be exported to the command changed. Positional parameters and functions only.
+ * - A shell changes a few variables of its environment on its own (`PWD` always; `IFS`, `OPTIND`,
+ *   `PPID` when given); the FIX arguments (`NAME=value` to restore, `-NAME` to remove) undo that.
+ * - SIGTERM to the process group must reach the command, yet the wrapper must outlive it to write
+ *   the exit code: it traps TERM with a no-op, which the command does not inherit (exec resets
+ *   caught signals to their default); SIGKILL still ends both.
+ */
+const WRAPPER = [
+  'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
+  'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
+  `kiln_exit() { printf '%s\\n' "$1" > "$2"; exit "$1"; }`,
+  'trap : TERM',
+  'kiln_env "$@"',
+  'kiln_run "$@"',
+  'kiln_exit "$?" "$1"',
+].join('\n');
+
+/** Variables `/bin/sh` sets itself at startup, whatever the environment said. */
+const SHELL_MANAGED = ['PWD', 'IFS', 'OPTIND', 'PPID'] as const;
+
+/** The arguments of `/bin/sh` that run `argv` with exactly `environment`, recording its exit code. */
+export function wrapperArguments(
+  exitCodeFile: string,
+  environment: Readonly<Record<string, string>>,
+  argv: readonly string[],
+): string[] {
+  const fixes = SHELL_MANAGED.flatMap((name) => {
+    const value = Object.hasOwn(environment, name) ? environment[name] : undefined;
+    if (value !== undefined) return [`${name}=${value}`];
+    // dash exports PWD even when it was not given; the others only when they were.
+    return name === 'PWD' ? ['-PWD'] : [];
+  });
+  return ['-c', WRAPPER, 'kiln-container', exitCodeFile, ...fixes, '--', ...argv];
+}
+
+/**
+ * Why `/bin/sh` cannot pass `environment` on exactly, if it cannot: a shell drops variables whose
+ * names are not shell identifiers, and dash refuses to start with a non-numeric `OPTIND`.
+ */
+export function environmentProblem(
+  environment: Readonly<Record<string, string>>,
+): string | undefined {
+  for (const [name, value] of Object.entries(environment)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      return `the process containerizer can only pass environment variables named like shell identifiers, not ${JSON.stringify(name)}`;
+    }
+    if (name === 'OPTIND' && !/^\d+$/.test(value)) {
+      return `the process containerizer runs tasks under /bin/sh, which refuses a non-numeric OPTIND (${JSON.stringify(value)})`;
+    }
+  }
+  return undefined;
+}
+
+/** The exit code the wrapper recorded, or `undefined` if it left none (or half of one). */
+export function parseExitCodeFile(text: string): number | undefined {
+  const match = /^(\d{1,3})\n$/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,0 +1,3 @@
+export * from './containerizer-contract';
+export * from './helpers';
+export * from './other-agent';

@@ -1,0 +1,202 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import {
+  CONTAINERIZERS,
+  ResourcesMessage,
+  TaskInfo,
+  TaskStatus,
+  type ContainerizerName,
+} from './task.messages';
+import { ID_PATTERN, IsStringRecord } from './validation';
+import { TASK_STATES, type TaskState } from './task-state';
+
+// The agent API: `POST /api/v1/agent`. An agent SUBSCRIBEs (registers, or re-registers with the
+// tasks it runs) and gets a stream of AgentEvents (LAUNCH, KILL, ACKNOWLEDGED); HEARTBEAT and
+// UPDATE are separate requests carrying the agent id and the stream id. Agents open every
+// connection: they need no listening port, so they work behind NAT and firewalls.
+
+export const AGENT_CALL_TYPES = ['SUBSCRIBE', 'HEARTBEAT', 'UPDATE'] as const;
+export type AgentCallType = (typeof AGENT_CALL_TYPES)[number];
+
+export class AgentInfo {
+  /** Stable across agent restarts (kept in the agent's data directory). */
+  @Matches(ID_PATTERN)
+  id!: string;
+
+  @IsString()
+  @MaxLength(255)
+  hostname!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ResourcesMessage)
+  resources!: ResourcesMessage;
+
+  @IsStringRecord(100)
+  attributes!: Record<string, string>;
+
+  @IsArray()
+  @IsIn(CONTAINERIZERS, { each: true })
+  containerizers!: ContainerizerName[];
+
+  @IsString()
+  @MaxLength(64)
+  version!: string;
+}
+
+/** A task the agent still knows when it (re-)subscribes, so the master can reconcile it. */
+export class AgentTask {
+  @Matches(ID_PATTERN)
+  frameworkId!: string;
+
+  @IsString()
+  role!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TaskInfo)
+  taskInfo!: TaskInfo;
+
+  /** The latest state the agent knows, acknowledged or not. */
+  @IsIn(TASK_STATES)
+  state!: TaskState;
+}
+
+export class AgentSubscribe {
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentInfo)
+  agentInfo!: AgentInfo;
+
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsDefined()
+  @ValidateNested({ each: true })
+  @Type(() => AgentTask)
+  tasks!: AgentTask[];
+}
+
+export class AgentUpdate {
+  @Matches(ID_PATTERN)
+  frameworkId!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TaskStatus)
+  status!: TaskStatus;
+}
+
+export class AgentCall {
+  @IsIn(AGENT_CALL_TYPES)
+  type!: AgentCallType;
+
+  @ValidateIf((call: AgentCall) => call.type !== 'SUBSCRIBE')
+  @IsDefined()
+  @Matches(ID_PATTERN)
+  agentId?: string;
+
+  @ValidateIf((call: AgentCall) => call.type === 'SUBSCRIBE')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentSubscribe)
+  subscribe?: AgentSubscribe;
+
+  @ValidateIf((call: AgentCall) => call.type === 'UPDATE')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentUpdate)
+  update?: AgentUpdate;
+}
+
+// ---- Events: master → agent --------------------------------------------------------------------
+
+export const AGENT_EVENT_TYPES = [
+  'SUBSCRIBED',
+  'LAUNCH',
+  'KILL',
+  'ACKNOWLEDGED',
+  'HEARTBEAT',
+] as const;
+export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
+
+export class AgentSubscribed {
+  @Matches(ID_PATTERN)
+  agentId!: string;
+
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  heartbeatIntervalMs!: number;
+}
+
+export class AgentLaunch {
+  @Matches(ID_PATTERN)
+  frameworkId!: string;
+
+  @IsString()
+  role!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => TaskInfo)
+  task!: TaskInfo;
+}
+
+export class AgentKill {
+  @Matches(ID_PATTERN)
+  frameworkId!: string;
+
+  @Matches(ID_PATTERN)
+  taskId!: string;
+}
+
+export class AgentAcknowledged {
+  @Matches(ID_PATTERN)
+  taskId!: string;
+
+  @IsString()
+  @MaxLength(64)
+  uuid!: string;
+}
+
+export class AgentEvent {
+  @IsIn(AGENT_EVENT_TYPES)
+  type!: AgentEventType;
+
+  @ValidateIf((event: AgentEvent) => event.type === 'SUBSCRIBED')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentSubscribed)
+  subscribed?: AgentSubscribed;
+
+  @ValidateIf((event: AgentEvent) => event.type === 'LAUNCH')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentLaunch)
+  launch?: AgentLaunch;
+
+  @ValidateIf((event: AgentEvent) => event.type === 'KILL')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentKill)
+  kill?: AgentKill;
+
+  @ValidateIf((event: AgentEvent) => event.type === 'ACKNOWLEDGED')
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AgentAcknowledged)
+  acknowledged?: AgentAcknowledged;
+}

@@ -1,0 +1,6 @@
+export * from './agent.messages';
+export * from './resources';
+export * from './scheduler.messages';
+export * from './task-state';
+export * from './task.messages';
+export * from './validation';

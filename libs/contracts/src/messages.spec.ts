@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { AgentEvent } from './agent.messages';
+import { SchedulerCall } from './scheduler.messages';
+import { InvalidMessageError, parseMessage } from './validation';
+
+const task = {
+  taskId: 'build-1',
+  name: 'build',
+  command: { shell: true, value: 'make' },
+  resources: { cpus: 1, mem: 128, disk: 0, ports: [] },
+};
+
+describe(parseMessage.name, () => {
+  it('accepts a well-formed ACCEPT with a LAUNCH', () => {
+    const call = parseMessage(SchedulerCall, {
+      type: 'ACCEPT',
+      frameworkId: 'fw-1',
+      accept: {
+        offerIds: ['o-1'],
+        operations: [{ type: 'LAUNCH', launch: { taskInfos: [task] } }],
+      },
+    });
+    expect(call.accept?.operations[0]?.launch.taskInfos[0]?.taskId).toBe('build-1');
+  });
+
+  it('names every invalid field with its path', () => {
+    const error = (() => {
+      try {
+        parseMessage(SchedulerCall, {
+          type: 'ACCEPT',
+          frameworkId: 'fw-1',
+          accept: {
+            offerIds: ['o-1'],
+            operations: [
+              {
+                type: 'LAUNCH',
+                launch: {
+                  taskInfos: [
+                    { ...task, taskId: '../etc', resources: { ...task.resources, cpus: -1 } },
+                  ],
+                },
+              },
+            ],
+          },
+        });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    const problems = (error as InvalidMessageError).problems.join('\n');
+    expect(problems).toContain(
+      'accept.operations.0.launch.taskInfos.0.taskId must be 1-128 characters',
+    );
+    expect(problems).toContain(
+      'accept.operations.0.launch.taskInfos.0.resources.cpus must not be less than 0',
+    );
+  });
+
+  it('requires the payload of the call type and the framework id', () => {
+    expect(() => parseMessage(SchedulerCall, { type: 'DECLINE', frameworkId: 'fw' })).toThrow(
+      /decline/,
+    );
+    expect(() => parseMessage(SchedulerCall, { type: 'REVIVE' })).toThrow(/frameworkId/);
+    expect(() => parseMessage(SchedulerCall, { type: 'SUBSCRIBE' })).toThrow(/subscribe/);
+  });
+
+  it('refuses unknown fields and non-objects', () => {
+    expect(() =>
+      parseMessage(SchedulerCall, { type: 'REVIVE', frameworkId: 'fw', extra: 1 }),
+    ).toThrow(/property extra should not exist/);
+    expect(() => parseMessage(SchedulerCall, [])).toThrow(/expected a JSON object/);
+  });
+
+  it('validates what the master sends an agent', () => {
+    expect(
+      parseMessage(AgentEvent, { type: 'LAUNCH', launch: { frameworkId: 'fw', role: 'ci', task } })
+        .launch?.task.name,
+    ).toBe('build');
+    expect(() =>
+      parseMessage(AgentEvent, { type: 'LAUNCH', launch: { frameworkId: 'fw', role: 'ci' } }),
+    ).toThrow(/launch.task/);
+  });
+});

@@ -1,0 +1,322 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { ResourcesMessage, TaskInfo, TaskStatus } from './task.messages';
+import { ID_PATTERN } from './validation';
+
+// The scheduler API, modelled on Mesos v1: `POST /api/v1/scheduler` with a SchedulerCall.
+// SUBSCRIBE answers with a stream of SchedulerEvents (NDJSON, the stream id in a header);
+// every other call is a separate request carrying the framework id and that stream id.
+
+export const SCHEDULER_CALL_TYPES = [
+  'SUBSCRIBE',
+  'ACCEPT',
+  'DECLINE',
+  'REVIVE',
+  'SUPPRESS',
+  'KILL',
+  'ACKNOWLEDGE',
+  'RECONCILE',
+  'TEARDOWN',
+] as const;
+export type SchedulerCallType = (typeof SCHEDULER_CALL_TYPES)[number];
+
+/** Header that carries the id of an event stream, on SUBSCRIBE's answer and on later calls. */
+export const STREAM_ID_HEADER = 'kiln-stream-id';
+
+const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+export class FrameworkInfo {
+  @IsString()
+  @MaxLength(128)
+  name!: string;
+
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(16)
+  @Matches(ROLE_PATTERN, { each: true, message: 'each role must be lowercase [a-z0-9_.-]' })
+  roles!: string[];
+
+  /** Set when re-subscribing (failover or after a master restart): keeps the framework's tasks. */
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  id?: string;
+
+  /** How long the master keeps the framework's tasks while it is disconnected. */
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  @Max(7 * 24 * 3600)
+  failoverTimeoutSeconds?: number;
+}
+
+export class Subscribe {
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => FrameworkInfo)
+  frameworkInfo!: FrameworkInfo;
+}
+
+export class OfferFilters {
+  /** How long the declined agent is not offered to this framework again (default 5 s). */
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  @Max(365 * 24 * 3600)
+  refuseSeconds?: number;
+}
+
+export class LaunchOperation {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @IsDefined()
+  @ValidateNested({ each: true })
+  @Type(() => TaskInfo)
+  taskInfos!: TaskInfo[];
+}
+
+export class Operation {
+  @IsIn(['LAUNCH'])
+  type!: 'LAUNCH';
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => LaunchOperation)
+  launch!: LaunchOperation;
+}
+
+export class Accept {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(ID_PATTERN, { each: true })
+  offerIds!: string[];
+
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsDefined()
+  @ValidateNested({ each: true })
+  @Type(() => Operation)
+  operations!: Operation[];
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OfferFilters)
+  filters?: OfferFilters;
+}
+
+export class Decline {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @Matches(ID_PATTERN, { each: true })
+  offerIds!: string[];
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => OfferFilters)
+  filters?: OfferFilters;
+}
+
+export class RolesSelection {
+  /** Unset: every role of the framework. */
+  @IsOptional()
+  @IsArray()
+  @Matches(ROLE_PATTERN, { each: true })
+  roles?: string[];
+}
+
+export class Kill {
+  @Matches(ID_PATTERN)
+  taskId!: string;
+}
+
+export class Acknowledge {
+  @Matches(ID_PATTERN)
+  agentId!: string;
+
+  @Matches(ID_PATTERN)
+  taskId!: string;
+
+  @IsString()
+  @MaxLength(64)
+  uuid!: string;
+}
+
+export class ReconcileTask {
+  @Matches(ID_PATTERN)
+  taskId!: string;
+
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  agentId?: string;
+}
+
+export class Reconcile {
+  /** Empty: implicit reconciliation, the latest state of every task the master knows. */
+  @IsArray()
+  @ArrayMaxSize(100_000)
+  @IsDefined()
+  @ValidateNested({ each: true })
+  @Type(() => ReconcileTask)
+  tasks!: ReconcileTask[];
+}
+
+const is =
+  (...types: SchedulerCallType[]) =>
+  (call: SchedulerCall): boolean =>
+    types.includes(call.type);
+
+export class SchedulerCall {
+  @IsIn(SCHEDULER_CALL_TYPES)
+  type!: SchedulerCallType;
+
+  /** Every call but SUBSCRIBE names the framework the master gave at SUBSCRIBED. */
+  @ValidateIf((call: SchedulerCall) => call.type !== 'SUBSCRIBE')
+  @IsDefined()
+  @Matches(ID_PATTERN)
+  frameworkId?: string;
+
+  @ValidateIf(is('SUBSCRIBE'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Subscribe)
+  subscribe?: Subscribe;
+
+  @ValidateIf(is('ACCEPT'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Accept)
+  accept?: Accept;
+
+  @ValidateIf(is('DECLINE'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Decline)
+  decline?: Decline;
+
+  @ValidateIf(is('REVIVE'))
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RolesSelection)
+  revive?: RolesSelection;
+
+  @ValidateIf(is('SUPPRESS'))
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RolesSelection)
+  suppress?: RolesSelection;
+
+  @ValidateIf(is('KILL'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Kill)
+  kill?: Kill;
+
+  @ValidateIf(is('ACKNOWLEDGE'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Acknowledge)
+  acknowledge?: Acknowledge;
+
+  @ValidateIf(is('RECONCILE'))
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => Reconcile)
+  reconcile?: Reconcile;
+}
+
+// ---- Events: master → framework ---------------------------------------------------------------
+
+export class Offer {
+  @Matches(ID_PATTERN)
+  id!: string;
+
+  @Matches(ID_PATTERN)
+  frameworkId!: string;
+
+  @Matches(ID_PATTERN)
+  agentId!: string;
+
+  @IsString()
+  hostname!: string;
+
+  @IsString()
+  role!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ResourcesMessage)
+  resources!: ResourcesMessage;
+
+  @IsOptional()
+  attributes?: Record<string, string>;
+
+  /** Containerizers the agent can run tasks with. */
+  @IsArray()
+  @IsString({ each: true })
+  containerizers!: string[];
+}
+
+export const SCHEDULER_EVENT_TYPES = [
+  'SUBSCRIBED',
+  'OFFERS',
+  'RESCIND',
+  'UPDATE',
+  'FAILURE',
+  'ERROR',
+  'HEARTBEAT',
+] as const;
+export type SchedulerEventType = (typeof SCHEDULER_EVENT_TYPES)[number];
+
+export interface SubscribedEvent {
+  type: 'SUBSCRIBED';
+  subscribed: { frameworkId: string; heartbeatIntervalSeconds: number };
+}
+export interface OffersEvent {
+  type: 'OFFERS';
+  offers: { offers: Offer[] };
+}
+export interface RescindEvent {
+  type: 'RESCIND';
+  rescind: { offerId: string };
+}
+export interface UpdateEvent {
+  type: 'UPDATE';
+  update: { status: TaskStatus };
+}
+export interface FailureEvent {
+  type: 'FAILURE';
+  failure: { agentId: string; message: string };
+}
+export interface ErrorEvent {
+  type: 'ERROR';
+  error: { message: string };
+}
+export interface HeartbeatEvent {
+  type: 'HEARTBEAT';
+}
+
+export type SchedulerEvent =
+  | SubscribedEvent
+  | OffersEvent
+  | RescindEvent
+  | UpdateEvent
+  | FailureEvent
+  | ErrorEvent
+  | HeartbeatEvent;

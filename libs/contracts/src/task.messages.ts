@@ -1,0 +1,173 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsDefined,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import type { Resources, PortRange } from './resources';
+import { TASK_REASONS, TASK_STATES, type TaskReason, type TaskState } from './task-state';
+import { ID_PATTERN, IsPortRanges, IsStringRecord } from './validation';
+
+export const CONTAINERIZERS = ['process', 'cgroup', 'docker'] as const;
+export type ContainerizerName = (typeof CONTAINERIZERS)[number];
+
+/** {@link Resources} on the wire. */
+export class ResourcesMessage implements Resources {
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  cpus!: number;
+
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  mem!: number;
+
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  disk!: number;
+
+  @IsPortRanges()
+  ports!: PortRange[];
+}
+
+export class CommandInfo {
+  /** true: `value` is a shell script run by `/bin/sh -c`; false: `value` is the executable. */
+  @IsBoolean()
+  shell!: boolean;
+
+  @IsString()
+  @MaxLength(1_000_000)
+  value!: string;
+
+  @IsOptional()
+  @IsString({ each: true })
+  @ArrayMaxSize(10_000)
+  arguments?: string[];
+
+  @IsOptional()
+  @IsStringRecord()
+  environment?: Record<string, string>;
+}
+
+export class ContainerInfo {
+  @IsIn(CONTAINERIZERS)
+  type!: ContainerizerName;
+
+  /** Required by (and only allowed with) the docker containerizer. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  image?: string;
+
+  @IsOptional()
+  @IsIn(['host', 'none'])
+  network?: 'host' | 'none';
+}
+
+/** What a framework launches: a command, the resources it may use and how to contain it. */
+export class TaskInfo {
+  @Matches(ID_PATTERN, { message: 'taskId must be 1-128 characters of A-Z a-z 0-9 _ . : -' })
+  taskId!: string;
+
+  @IsString()
+  @MaxLength(256)
+  name!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => CommandInfo)
+  command!: CommandInfo;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => ResourcesMessage)
+  resources!: ResourcesMessage;
+
+  /** Unset: the agent's default containerizer. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ContainerInfo)
+  container?: ContainerInfo;
+
+  /** After this long the task is killed with reason TIMEOUT. */
+  @IsOptional()
+  @IsNumber()
+  @Min(0.001)
+  @Max(7 * 24 * 3600)
+  maxCompletionTimeSeconds?: number;
+
+  @IsOptional()
+  @IsStringRecord(100)
+  labels?: Record<string, string>;
+}
+
+export class ResourceUsageMessage {
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  cpuSeconds?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  memPeakBytes?: number;
+}
+
+export const STATUS_SOURCES = ['MASTER', 'AGENT'] as const;
+
+/** A task's state change, from the agent (acknowledged, with a uuid) or the master (no uuid). */
+export class TaskStatus {
+  @Matches(ID_PATTERN)
+  taskId!: string;
+
+  @IsIn(TASK_STATES)
+  state!: TaskState;
+
+  @IsOptional()
+  @IsIn(TASK_REASONS)
+  reason?: TaskReason;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  message?: string;
+
+  @IsOptional()
+  @IsInt()
+  exitCode?: number;
+
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  agentId?: string;
+
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  frameworkId?: string;
+
+  /** Set on updates that must be acknowledged (the agent's); absent on the master's own. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  uuid?: string;
+
+  @IsIn(STATUS_SOURCES)
+  source!: (typeof STATUS_SOURCES)[number];
+
+  /** Seconds since the epoch, fractional. */
+  @IsNumber()
+  timestamp!: number;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ResourceUsageMessage)
+  usage?: ResourceUsageMessage;
+}

@@ -1,0 +1,152 @@
+import { failedResponseMessage, readNdjson } from '@kiln/common';
+import {
+  SCHEDULER_EVENT_TYPES,
+  STREAM_ID_HEADER,
+  type FrameworkInfo,
+  type SchedulerCall,
+  type SchedulerEvent,
+  type TaskInfo,
+  type TaskStatus,
+} from '@kiln/contracts';
+
+export class SchedulerCallError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SchedulerCallError';
+  }
+}
+
+export interface SchedulerClientOptions {
+  masterUrl: string;
+  token: string;
+}
+
+/**
+ * A framework's side of the master's scheduler API: one SUBSCRIBE stream of events, and the
+ * calls that go with it. It does not reconnect by itself: what a framework must do after a lost
+ * stream (re-subscribe with its id, then reconcile) is the framework's decision.
+ */
+export class SchedulerClient {
+  private readonly endpoint: string;
+  private stream: string | undefined;
+  private framework: string | undefined;
+
+  constructor(private readonly options: SchedulerClientOptions) {
+    this.endpoint = new URL('/api/v1/scheduler', options.masterUrl).toString();
+  }
+
+  get frameworkId(): string | undefined {
+    return this.framework;
+  }
+
+  get streamId(): string | undefined {
+    return this.stream;
+  }
+
+  /**
+   * Subscribes (or re-subscribes, when `info.id` is set) and returns the event stream; the
+   * framework id is known once this resolves, as SUBSCRIBED is always the first event.
+   */
+  async subscribe(
+    info: FrameworkInfo,
+    signal?: AbortSignal,
+  ): Promise<AsyncGenerator<SchedulerEvent>> {
+    const res = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify({ type: 'SUBSCRIBE', subscribe: { frameworkInfo: info } }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    if (res.status !== 200 || res.body === null) throw await callError(res);
+    this.stream = res.headers.get(STREAM_ID_HEADER) ?? undefined;
+    const events = parseEvents(readNdjson(res.body));
+    const first = await events.next();
+    if (first.done === true || first.value.type !== 'SUBSCRIBED') {
+      throw new SchedulerCallError(res.status, 'the master did not confirm the subscription');
+    }
+    this.framework = first.value.subscribed.frameworkId;
+    return events;
+  }
+
+  async call(call: Omit<SchedulerCall, 'frameworkId'>): Promise<void> {
+    if (this.framework === undefined || this.stream === undefined) {
+      throw new Error('subscribe before calling the master');
+    }
+    const res = await fetch(this.endpoint, {
+      method: 'POST',
+      headers: { ...this.headers(), [STREAM_ID_HEADER]: this.stream },
+      body: JSON.stringify({ ...call, frameworkId: this.framework }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 202) throw await callError(res);
+    await res.body?.cancel();
+  }
+
+  accept(offerIds: string[], tasks: TaskInfo[], refuseSeconds?: number): Promise<void> {
+    return this.call({
+      type: 'ACCEPT',
+      accept: {
+        offerIds,
+        operations: tasks.length === 0 ? [] : [{ type: 'LAUNCH', launch: { taskInfos: tasks } }],
+        ...(refuseSeconds === undefined ? {} : { filters: { refuseSeconds } }),
+      },
+    });
+  }
+
+  decline(offerIds: string[], refuseSeconds?: number): Promise<void> {
+    return this.call({
+      type: 'DECLINE',
+      decline: { offerIds, ...(refuseSeconds === undefined ? {} : { filters: { refuseSeconds } }) },
+    });
+  }
+
+  revive(roles?: string[]): Promise<void> {
+    return this.call({ type: 'REVIVE', ...(roles === undefined ? {} : { revive: { roles } }) });
+  }
+
+  suppress(roles?: string[]): Promise<void> {
+    return this.call({ type: 'SUPPRESS', ...(roles === undefined ? {} : { suppress: { roles } }) });
+  }
+
+  kill(taskId: string): Promise<void> {
+    return this.call({ type: 'KILL', kill: { taskId } });
+  }
+
+  /** Acknowledges an agent's update; master-generated updates (no uuid) need none. */
+  async acknowledge(status: TaskStatus): Promise<void> {
+    if (status.uuid === undefined || status.agentId === undefined) return;
+    await this.call({
+      type: 'ACKNOWLEDGE',
+      acknowledge: { agentId: status.agentId, taskId: status.taskId, uuid: status.uuid },
+    });
+  }
+
+  reconcile(tasks: { taskId: string; agentId?: string }[]): Promise<void> {
+    return this.call({ type: 'RECONCILE', reconcile: { tasks } });
+  }
+
+  teardown(): Promise<void> {
+    return this.call({ type: 'TEARDOWN' });
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' };
+  }
+}
+
+async function* parseEvents(lines: AsyncGenerator<unknown>): AsyncGenerator<SchedulerEvent> {
+  for await (const line of lines) {
+    const type = (line as { type?: unknown } | null)?.type;
+    if (!SCHEDULER_EVENT_TYPES.includes(type as SchedulerEvent['type'])) {
+      throw new Error(`unexpected event from the master: ${JSON.stringify(line).slice(0, 200)}`);
+    }
+    yield line as SchedulerEvent;
+  }
+}
+
+async function callError(res: Response): Promise<SchedulerCallError> {
+  return new SchedulerCallError(res.status, `master ${await failedResponseMessage(res)}`);
+}
