@@ -188,7 +188,8 @@ function steadyDeclines(cycles: number): { samples: Sample[]; declineSeconds: nu
  * (3) The filters' worst case: idle frameworks that decline instead of suppressing. Holding
  * nothing, they come first for every agent, and each has declined nine agents in ten for an hour,
  * so the allocator walks past all of a role's idle frameworks for almost every agent. The filters
- * are installed directly (a small use counted, then declined), as if each had declined an offer.
+ * are installed directly (the whole agent counted, then declined), as if each had declined an
+ * offer of the whole agent: a filter refuses only offers within what was declined.
  */
 function idleCrowd(cycles: number): Sample[] {
   const allocator = buildCluster();
@@ -196,15 +197,15 @@ function idleCrowd(cycles: number): Sample[] {
     { length: IDLE_FRAMEWORKS },
     (_, i) => i * (FRAMEWORKS / IDLE_FRAMEWORKS),
   );
-  const nibble = resources({ cpus: 1 });
+  const whole = AGENT_TOTAL;
   for (let agent = 0; agent < AGENTS; agent++) {
     const agentId = `agent-${agent}`;
     const refuseSeconds = refuseOn(agentId, 3_600);
     if (refuseSeconds === 0) continue;
     for (const framework of decliners) {
       const frameworkId = `framework-${framework}`;
-      allocator.addAllocated(agentId, frameworkId, roleOf(framework), nibble);
-      allocator.recoverResources(frameworkId, agentId, roleOf(framework), nibble, refuseSeconds, 0);
+      allocator.addAllocated(agentId, frameworkId, roleOf(framework), whole);
+      allocator.recoverResources(frameworkId, agentId, roleOf(framework), whole, refuseSeconds, 0);
     }
   }
   const samples: Sample[] = [];

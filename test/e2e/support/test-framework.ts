@@ -117,12 +117,13 @@ export class TestFramework {
     try {
       for await (const event of events) {
         this.events.push(event);
-        if (event.type === 'OFFERS') await this.onOffers(event.offers.offers);
+        // Answered without holding up the stream: a real framework keeps reading while it calls.
+        if (event.type === 'OFFERS') void this.onOffers(event.offers.offers);
         if (event.type === 'UPDATE') {
           const { status } = event.update;
           this.updates.push(status);
           this.arrivals.push({ taskId: status.taskId, state: status.state, at: Date.now() });
-          await this.client.acknowledge(event.update.status).catch(() => undefined);
+          this.client.acknowledge(status).catch(() => undefined);
         }
       }
     } catch {
@@ -131,36 +132,46 @@ export class TestFramework {
   }
 
   private async onOffers(offers: Offer[]): Promise<void> {
-    for (const offer of offers) {
-      let left = resources(offer.resources);
-      const tasks: TaskInfo[] = [];
-      for (let i = 0; i < this.queue.length;) {
-        const task = this.queue[i]!;
-        const type = task.container?.type;
-        if (
-          contains(left, resources(task.resources)) &&
-          (type === undefined || offer.containerizers.includes(type))
-        ) {
-          tasks.push(task);
-          left = subtract(left, resources(task.resources));
-          this.queue.splice(i, 1);
-        } else {
-          i += 1;
+    // Tasks are matched to all offers at once, then the answers go out together.
+    const answers = offers.map((offer) => ({ offer, tasks: this.take(offer) }));
+    await Promise.all(
+      answers.map(async ({ offer, tasks }) => {
+        try {
+          if (tasks.length > 0) {
+            const at = Date.now();
+            for (const task of tasks) {
+              this.launched.push({ taskId: task.taskId, agentId: offer.agentId, at });
+            }
+            await this.client.accept([offer.id], tasks, 0);
+          } else if (!this.holdOffers) {
+            await this.client.decline([offer.id], this.refuseSeconds);
+          }
+        } catch {
+          this.queue.unshift(...tasks);
         }
-      }
-      try {
-        if (tasks.length > 0) {
-          await this.client.accept([offer.id], tasks, 0);
-          const at = Date.now();
-          for (const task of tasks)
-            this.launched.push({ taskId: task.taskId, agentId: offer.agentId, at });
-        } else if (!this.holdOffers) {
-          await this.client.decline([offer.id], this.refuseSeconds);
-        }
-      } catch {
-        this.queue.unshift(...tasks);
+      }),
+    );
+  }
+
+  /** First fit: the queued tasks `offer` can hold, removed from the queue. */
+  private take(offer: Offer): TaskInfo[] {
+    let left = resources(offer.resources);
+    const taken: TaskInfo[] = [];
+    const kept: TaskInfo[] = [];
+    for (const task of this.queue) {
+      const type = task.container?.type;
+      const fits =
+        contains(left, resources(task.resources)) &&
+        (type === undefined || offer.containerizers.includes(type));
+      if (fits) {
+        taken.push(task);
+        left = subtract(left, resources(task.resources));
+      } else {
+        kept.push(task);
       }
     }
+    this.queue.splice(0, this.queue.length, ...kept);
+    return taken;
   }
 }
 

@@ -179,7 +179,7 @@ function zero(): Resources {
 }
 
 function allocatable(r: Resources): boolean {
-  return (r.cpus >= 0.01 || r.mem >= 32) && !isEmpty(r);
+  return r.cpus >= 0.01 && r.mem >= 32 && !isEmpty(r);
 }
 
 function compareNames(a: string, b: string): number {

@@ -341,32 +341,32 @@ describe(HierarchicalDrfAllocator.name, () => {
       allocator.addAgent('a1', agentOf(4, 4 * GiB));
       allocator.addAgent('a2', agentOf(4, 4 * GiB));
       allocator.addFramework('capped', ['limited']);
-      allocator.setQuota('limited', { cpus: 6 });
+      allocator.setQuota('limited', { cpus: 6, mem: 6 * GiB });
 
       const first = allocator.allocate(0);
       expect(first.map((a) => [a.agentId, a.resources])).toEqual([
         ['a1', agentOf(4, 4 * GiB)],
-        ['a2', agentOf(2, 4 * GiB)],
+        ['a2', agentOf(2, 2 * GiB)],
       ]);
       expect(allocator.allocate(1)).toEqual([]);
 
       allocator.addFramework('free', ['open']);
       expect(allocator.allocate(2)).toEqual([
-        { frameworkId: 'free', role: 'open', agentId: 'a2', resources: agentOf(2, 0) },
+        { frameworkId: 'free', role: 'open', agentId: 'a2', resources: agentOf(2, 2 * GiB) },
       ]);
       expect(allocator.snapshot().roles.find((r) => r.role === 'limited')).toMatchObject({
-        quota: { cpus: 6 },
-        allocated: agentOf(6, 8 * GiB),
+        quota: { cpus: 6, mem: 6 * GiB },
+        allocated: agentOf(6, 6 * GiB),
       });
     });
 
-    it('still offers the scalars that have headroom when one scalar is used up', () => {
+    it('offers nothing to a role whose cpus quota is used up, however much memory is free', () => {
       const allocator = cluster(1, agentOf(8, 8 * GiB));
       allocator.setQuota('ci', { cpus: 2 });
       allocator.addAllocated('a1', 'f1', 'ci', agentOf(2, GiB));
 
-      // As in Mesos: what is capped to the headroom is offered if it is still allocatable.
-      expect(allocator.allocate(0).map((a) => a.resources)).toEqual([agentOf(0, 7 * GiB)]);
+      // Memory without cpus runs no task: such an offer would only inflate the role's share.
+      expect(allocator.allocate(0)).toEqual([]);
     });
 
     it('counts resources in use toward the quota and offers again once they come back', () => {
@@ -375,8 +375,8 @@ describe(HierarchicalDrfAllocator.name, () => {
       allocator.addAllocated('a1', 'f1', 'ci', agentOf(4, 4 * GiB));
       expect(allocator.allocate(0)).toEqual([]);
 
-      allocator.recoverResources('f1', 'a1', 'ci', agentOf(1, 0), 0, 0);
-      expect(allocator.allocate(1).map((a) => a.resources)).toEqual([agentOf(1, 0)]);
+      allocator.recoverResources('f1', 'a1', 'ci', agentOf(1, GiB), 0, 0);
+      expect(allocator.allocate(1).map((a) => a.resources)).toEqual([agentOf(1, GiB)]);
 
       allocator.setQuota('ci', undefined);
       expect(allocator.allocate(2).map((a) => a.resources)).toEqual([agentOf(4, 4 * GiB)]);
@@ -436,20 +436,20 @@ describe(HierarchicalDrfAllocator.name, () => {
   });
 
   describe('minAllocatable', () => {
-    it('does not offer an agent with less than 0.01 cpus and less than 32 MiB free', () => {
+    it('does not offer an agent with less than 0.01 cpus or less than 32 MiB free', () => {
       const allocator = cluster(1, agentOf(1, 64));
-      allocator.addAllocated('a1', 'f1', 'ci', agentOf(0.995, 40));
+      allocator.addAllocated('a1', 'f1', 'ci', agentOf(0.995, 0));
       expect(allocator.allocate(0)).toEqual([]);
     });
 
-    it('offers an agent that has enough of either cpus or mem', () => {
+    it('offers only agents that have enough of both cpus and mem', () => {
       const allocator = new HierarchicalDrfAllocator({ minAllocatable: { cpus: 1, mem: 1024 } });
-      allocator.addAgent('cpu-rich', agentOf(1, 0));
-      allocator.addAgent('mem-rich', agentOf(0.5, 1024));
-      allocator.addAgent('poor', agentOf(0.5, 1023));
+      allocator.addAgent('rich', agentOf(1, 1024));
+      allocator.addAgent('cpu-only', agentOf(4, 1000));
+      allocator.addAgent('mem-only', agentOf(0.5, 4096));
       allocator.addFramework('f1', ['ci']);
 
-      expect(allocator.allocate(0).map((a) => a.agentId)).toEqual(['cpu-rich', 'mem-rich']);
+      expect(allocator.allocate(0).map((a) => a.agentId)).toEqual(['rich']);
     });
   });
 

@@ -30,7 +30,11 @@ export interface Allocation {
 export type QuotaLimit = Partial<Record<Scalar, number>>;
 
 export interface AllocatorOptions {
-  /** Agents whose free resources are below this are not offered (Mesos min_allocatable_resources: cpus 0.01 OR mem 32). */
+  /**
+   * Agents with less free than this are not offered (default cpus 0.01 AND mem 32 MiB). Mesos'
+   * default is either one; but every task needs both, and an offer of memory without cpus
+   * only counts against the framework's share until it is declined.
+   */
   minAllocatable?: { cpus: number; mem: number };
 }
 
@@ -484,8 +488,7 @@ export class HierarchicalDrfAllocator {
 
   private isAllocatable(free: Resources): boolean {
     return (
-      (free.cpus >= this.minAllocatable.cpus || free.mem >= this.minAllocatable.mem) &&
-      !isEmpty(free)
+      free.cpus >= this.minAllocatable.cpus && free.mem >= this.minAllocatable.mem && !isEmpty(free)
     );
   }
 

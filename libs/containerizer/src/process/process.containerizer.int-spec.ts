@@ -269,22 +269,32 @@ describe(ProcessContainerizer.name, () => {
   });
 
   describe('recover', () => {
-    it('re-attaches to a task an earlier agent launched, and reports its real exit code', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const spec = await specOf(
-        'echo up > ready; while [ ! -e release ]; do sleep 0.02; done; echo done; exit 7',
-      );
-      const { result, checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
+    /** A task launched by an agent that has since died, and what a new agent knows of it. */
+    async function launchedByDeadAgent(
+      command: string,
+      overrides: Partial<ContainerSpec> = {},
+      runtimeDir?: string,
+    ) {
+      const dir = runtimeDir ?? (await dirs.make('kiln-runtime-'));
+      const spec = await specOf(command, overrides);
+      const { result, checkpoint } = await launchFromAnotherAgent(dir, spec);
       expect(result).toEqual({ status: 'launched' });
       const pgid = pidOf(checkpoint);
       groups.add(pgid);
+      const known = { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint };
+      return { runtimeDir: dir, spec, checkpoint, pgid, known };
+    }
+
+    it('re-attaches to a task an earlier agent launched, and reports its real exit code', async () => {
+      const { runtimeDir, spec, checkpoint, pgid, known } = await launchedByDeadAgent(
+        'echo up > ready; while [ ! -e release ]; do sleep 0.02; done; echo done; exit 7',
+      );
       await ready(spec);
       // Its agent is gone: the wrapper is nobody's child in this process.
       expect(readProcStatSync(pgid)?.ppid).not.toBe(process.pid);
 
       const containerizer = await newContainerizer(runtimeDir);
-      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
-      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.recover([known])).toEqual([spec.containerId]);
       expect(containerizer.checkpoint(spec.containerId)).toEqual(checkpoint);
       expect(await containerizer.usage(spec.containerId)).toMatchObject({
         cpuSeconds: expect.any(Number) as unknown,
@@ -302,11 +312,9 @@ describe(ProcessContainerizer.name, () => {
     });
 
     it('finds the checkpoint in its own records when the agent has none', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const spec = await specOf('echo up > ready; sleep 1000');
-      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
-      const pgid = pidOf(checkpoint);
-      groups.add(pgid);
+      const { runtimeDir, spec, checkpoint, pgid } = await launchedByDeadAgent(
+        'echo up > ready; sleep 1000',
+      );
       await ready(spec);
 
       const containerizer = await newContainerizer(runtimeDir);
@@ -318,43 +326,37 @@ describe(ProcessContainerizer.name, () => {
     });
 
     it('can kill a recovered task, and keeps its timeout', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const killed = await specOf('echo up > ready; sleep 1000');
-      const timed = await specOf('echo up > ready; sleep 1000', { maxCompletionTimeMs: 3_000 });
-      const checkpoints = [];
-      for (const spec of [killed, timed]) {
-        const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
-        groups.add(pidOf(checkpoint));
-        checkpoints.push({ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint });
-        await ready(spec);
-      }
-      const containerizer = await newContainerizer(runtimeDir);
-      expect((await containerizer.recover(checkpoints)).sort()).toEqual(
-        [killed.containerId, timed.containerId].sort(),
+      const killed = await launchedByDeadAgent('echo up > ready; sleep 1000');
+      const timed = await launchedByDeadAgent(
+        'echo up > ready; sleep 1000',
+        { maxCompletionTimeMs: 3_000 },
+        killed.runtimeDir,
       );
+      await ready(killed.spec);
+      await ready(timed.spec);
+      const containerizer = await newContainerizer(killed.runtimeDir);
+      const ids = [killed.spec.containerId, timed.spec.containerId];
+      expect((await containerizer.recover([killed.known, timed.known])).sort()).toEqual(ids.sort());
 
-      await containerizer.kill(killed.containerId);
-      expect(await containerizer.wait(killed.containerId)).toMatchObject({
+      await containerizer.kill(killed.spec.containerId);
+      expect(await containerizer.wait(killed.spec.containerId)).toMatchObject({
         state: 'TASK_KILLED',
         reason: 'KILLED_BY_FRAMEWORK',
       });
-      expect(await livingGroupMembers(pidOf(checkpoints[0]?.checkpoint))).toEqual([]);
+      expect(await livingGroupMembers(killed.pgid)).toEqual([]);
 
-      const timeout = await containerizer.wait(timed.containerId);
+      const timeout = await containerizer.wait(timed.spec.containerId);
       expect(timeout).toMatchObject({ state: 'TASK_KILLED', reason: 'TIMEOUT' });
       expect(timeout?.message).toContain('3000 ms');
-      expect(await livingGroupMembers(pidOf(checkpoints[1]?.checkpoint))).toEqual([]);
+      expect(await livingGroupMembers(timed.pgid)).toEqual([]);
     });
 
     it('reports the recorded exit code of a task that ended while the agent was away', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const spec = await specOf('exit 3');
-      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
-      await eventually('the task has ended', async () => !(await isAlive(pidOf(checkpoint))));
+      const { runtimeDir, spec, pgid, known } = await launchedByDeadAgent('exit 3');
+      await eventually('the task has ended', async () => !(await isAlive(pgid)));
 
       const containerizer = await newContainerizer(runtimeDir);
-      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
-      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.recover([known])).toEqual([spec.containerId]);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_FAILED',
         reason: 'COMMAND_EXITED_NONZERO',
@@ -363,11 +365,9 @@ describe(ProcessContainerizer.name, () => {
     });
 
     it('reports a task that vanished without an exit code as failed by the restart', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const spec = await specOf('echo up > ready; sleep 1000');
-      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, spec);
-      const pgid = pidOf(checkpoint);
-      groups.add(pgid);
+      const { runtimeDir, spec, pgid, known } = await launchedByDeadAgent(
+        'echo up > ready; sleep 1000',
+      );
       await ready(spec);
       // SIGKILL gives the wrapper no chance to write the exit code.
       process.kill(-pgid, 'SIGKILL');
@@ -377,8 +377,7 @@ describe(ProcessContainerizer.name, () => {
       );
 
       const containerizer = await newContainerizer(runtimeDir);
-      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
-      expect(await containerizer.recover(known)).toEqual([spec.containerId]);
+      expect(await containerizer.recover([known])).toEqual([spec.containerId]);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_FAILED',
         reason: 'AGENT_RESTARTED',
@@ -392,13 +391,8 @@ describe(ProcessContainerizer.name, () => {
       const startTime = readProcStatSync(pid)!.startTime;
       const spec = await specOf('true');
       const containerizer = await newContainerizer();
-      const known = [
-        {
-          containerId: spec.containerId,
-          sandbox: spec.sandbox,
-          checkpoint: { pid, startTime: startTime - 1 },
-        },
-      ];
+      const checkpoint = { pid, startTime: startTime - 1 };
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint }];
       expect(await containerizer.recover(known)).toEqual([spec.containerId]);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_FAILED',
@@ -409,18 +403,16 @@ describe(ProcessContainerizer.name, () => {
     });
 
     it('destroys the orphans it finds that the agent did not know of', async () => {
-      const runtimeDir = await dirs.make('kiln-runtime-');
-      const orphan = await specOf(`echo up > ready; sh -c 'sleep 1000' & sleep 1000`);
-      const { checkpoint } = await launchFromAnotherAgent(runtimeDir, orphan);
-      const pgid = pidOf(checkpoint);
-      groups.add(pgid);
-      await ready(orphan);
+      const { runtimeDir, spec, pgid } = await launchedByDeadAgent(
+        `echo up > ready; sh -c 'sleep 1000' & sleep 1000`,
+      );
+      await ready(spec);
 
       const containerizer = await newContainerizer(runtimeDir);
       expect(await containerizer.recover([])).toEqual([]);
       expect(await livingGroupMembers(pgid)).toEqual([]);
-      expect(await exists(join(runtimeDir, `${orphan.containerId}.json`))).toBe(false);
-      expect(await containerizer.wait(orphan.containerId)).toBeUndefined();
+      expect(await exists(join(runtimeDir, `${spec.containerId}.json`))).toBe(false);
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
     });
 
     it('recognizes nothing that is not its own', async () => {

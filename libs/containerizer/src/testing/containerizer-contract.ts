@@ -48,8 +48,7 @@ export function describeContainerizerContract(
     afterEach(async () => {
       try {
         const ids = launched.splice(0);
-        await withTimeout(Promise.all(ids.map((id) => containerizer.destroy(id), 20_000)),
-        );
+        await withTimeout(Promise.all(ids.map((id) => containerizer.destroy(id))), 20_000);
       } finally {
         await teardown();
         await dirs.removeAll();
