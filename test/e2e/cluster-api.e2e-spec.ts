@@ -172,6 +172,27 @@ describe('scheduler API refuses bad calls and changes nothing', () => {
     await framework.waitForState('t1', 'TASK_FINISHED');
   });
 
+  it('counts offers, tasks and agents in Prometheus metrics, without a token', async () => {
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^kiln_master_offers_made_total [1-9]/m);
+    expect(text).toMatch(/^kiln_master_offers_accepted_total [1-9]/m);
+    expect(text).toMatch(/^kiln_master_agents\{state="ACTIVE"\} 1$/m);
+    expect(text).toMatch(/^kiln_master_tasks\{state="TASK_FINISHED"\} 1$/m);
+    expect(text).toMatch(/^kiln_master_allocation_cycle_seconds_count [1-9]/m);
+  });
+
+  it('shows roles with their weights and shares in the state', async () => {
+    const res = await fetch(`${url}/api/v1/state`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const body = (await res.json()) as { roles: { role: string; weight: number; share: number }[] };
+    expect(body.roles).toEqual(
+      expect.arrayContaining([expect.objectContaining({ role: 'ci', weight: 1 })]),
+    );
+  });
+
   it('reports the refusal to a client as a typed error', async () => {
     const error = await framework.client.decline(['gone']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SchedulerCallError);

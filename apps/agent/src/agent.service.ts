@@ -21,6 +21,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CONTAINERIZERS } from './containerizers.token';
@@ -28,6 +29,7 @@ import { fingerprint } from './fingerprint/fingerprint';
 import { MasterClient, MasterCallError } from './master/master-client';
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
+import { checkoutSource } from './workspace/source-checkout';
 
 const VERSION = '0.1.0';
 const RECONNECT_BASE_MS = 100;
@@ -66,7 +68,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.updates = new StatusUpdateManager(
       this.store,
       (frameworkId, status) => this.sendUpdate(frameworkId, status),
-      (checkpoint) => this.logger.log(`task ${checkpoint.taskInfo.taskId} is done`),
+      (checkpoint) => this.onTaskDone(checkpoint),
     );
     this.byName = new Map(containerizers.map((c): [string, Containerizer] => [c.name, c]));
   }
@@ -222,7 +224,12 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`ignoring a second LAUNCH of task ${taskId}`);
       return;
     }
-    const wanted = task.container?.type ?? this.containerizers[0]?.name ?? 'process';
+    // A task with an image needs Docker; one without takes the agent's first choice (cgroups
+    // where they work, like DC/OS's default).
+    const wanted =
+      task.container?.type ??
+      (task.container?.image === undefined ? this.containerizers[0]?.name : 'docker') ??
+      'process';
     const containerizer = this.byName.get(wanted);
     const checkpoint: TaskCheckpoint = {
       frameworkId,
@@ -236,14 +243,32 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     if (containerizer === undefined) {
       // Never run a task some other way than it asked for: refuse it with the reason.
       this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
-        message: `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})`,
+        message:
+          `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})` +
+          (wanted === 'docker' ? ': a task with an image needs Docker' : ''),
+      });
+      return;
+    }
+    if (task.container?.image !== undefined && wanted !== 'docker') {
+      this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
+        message: `a task with an image needs the docker containerizer, not ${wanted}`,
       });
       return;
     }
     this.report(taskId, 'TASK_STARTING');
-    const sandbox = join(this.dataDir, 'sandboxes', taskId);
+    const sandbox = this.sandboxOf(taskId);
+    mkdirSync(sandbox, { recursive: true });
+    if (task.source !== undefined) {
+      try {
+        await checkoutSource(sandbox, task.source);
+      } catch (error) {
+        this.report(taskId, 'TASK_FAILED', 'SOURCE_CHECKOUT_FAILED', {
+          message: errorMessage(error),
+        });
+        return;
+      }
+    }
     try {
-      mkdirSync(sandbox, { recursive: true });
       const result = await containerizer.launch({
         containerId: taskId,
         command: task.command.shell
@@ -369,7 +394,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       await containerizer.recover(
         mine.map((c) => ({
           containerId: c.taskInfo.taskId,
-          sandbox: join(this.dataDir, 'sandboxes', c.taskInfo.taskId),
+          sandbox: this.sandboxOf(c.taskInfo.taskId),
           ...(c.container === undefined ? {} : { checkpoint: c.container }),
         })),
       );
@@ -388,6 +413,23 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.log(`recovered task ${taskId} (${checkpoint.state})`);
       void this.awaitTermination(containerizer, taskId);
     }
+  }
+
+  private sandboxOf(taskId: string): string {
+    return join(this.dataDir, 'sandboxes', taskId);
+  }
+
+  /** The framework has the task's final state: its sandbox goes, unless kept for a post-mortem. */
+  private onTaskDone(checkpoint: TaskCheckpoint): void {
+    const taskId = checkpoint.taskInfo.taskId;
+    const failed = checkpoint.state !== 'TASK_FINISHED';
+    if (failed && this.env.KILN_AGENT_KEEP_FAILED_SANDBOXES) {
+      this.logger.log(`task ${taskId} ended ${checkpoint.state}: keeping its sandbox`);
+      return;
+    }
+    rm(this.sandboxOf(taskId), { recursive: true, force: true }).catch((error: unknown) => {
+      this.logger.warn(`removing the sandbox of ${taskId} failed: ${errorMessage(error)}`);
+    });
   }
 
   private loadAgentId(): string {

@@ -1,6 +1,6 @@
 import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
 import { CommonEnv } from './common.env';
-import { EnvInt, EnvPort, WhenSet } from './decorators';
+import { EnvBool, EnvInt, EnvPort, WhenSet } from './decorators';
 import { IsHttpUrl } from './url.validators';
 
 /** Variables of every process that talks to the cluster master. */
@@ -77,4 +77,8 @@ export class AgentEnv extends ClusterClientEnv {
   /** How long a killed task gets between SIGTERM and SIGKILL. */
   @EnvInt(0, 600_000)
   readonly KILN_AGENT_KILL_GRACE_MS: number = 3_000;
+
+  /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
+  @EnvBool()
+  readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;
 }

@@ -48,6 +48,10 @@ export const TASK_REASONS = [
   'CONTAINER_LIMITATION_PIDS',
   /** The container could not be created or started. */
   'CONTAINER_LAUNCH_FAILED',
+  /** The task's source could not be checked out. */
+  'SOURCE_CHECKOUT_FAILED',
+  /** A signal nobody asked for ended the task. */
+  'COMMAND_SIGNALED',
   /** No containerizer on the agent can run the task as specified. */
   'CONTAINERIZER_NOT_SUPPORTED',
   /** The task description is invalid (checked by the master or the agent). */

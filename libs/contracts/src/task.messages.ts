@@ -73,6 +73,37 @@ export class ContainerInfo {
   network?: 'host' | 'none';
 }
 
+/** Where a task's source comes from: the agent checks out exactly `sha` before the command runs. */
+export class SourceInfo {
+  /** http(s), git, ssh or file URL of the repository. */
+  @Matches(/^(https?|git|ssh|file):\/\/\S+$/, {
+    message: 'source.url must be an http(s), git, ssh or file URL',
+  })
+  @MaxLength(2048)
+  url!: string;
+
+  /** The exact commit (SHA-1 or SHA-256, lowercase hex). */
+  @Matches(/^([0-9a-f]{40}|[0-9a-f]{64})$/, { message: 'source.sha must be a full commit id' })
+  sha!: string;
+
+  /** The ref the commit is on, fetched when the server refuses to serve a bare sha. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  ref?: string;
+
+  /** For http(s) URLs: sent as basic authentication, never written to the checkout. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  username?: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  password?: string;
+}
+
 /** What a framework launches: a command, the resources it may use and how to contain it. */
 export class TaskInfo {
   @Matches(ID_PATTERN, { message: 'taskId must be 1-128 characters of A-Z a-z 0-9 _ . : -' })
@@ -97,6 +128,12 @@ export class TaskInfo {
   @ValidateNested()
   @Type(() => ContainerInfo)
   container?: ContainerInfo;
+
+  /** Checked out into the task's sandbox, its working directory, before the command runs. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => SourceInfo)
+  source?: SourceInfo;
 
   /** After this long the task is killed with reason TIMEOUT. */
   @IsOptional()

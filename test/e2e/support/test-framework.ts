@@ -25,6 +25,8 @@ export class TestFramework {
   private reading: Promise<void> | undefined;
   /** Decline filter for offers that fit nothing. */
   refuseSeconds = 1;
+  /** Launch only on agents that advertise the task's containerizer (off: let the agent judge). */
+  matchContainerizers = true;
 
   private constructor(
     readonly client: SchedulerClient,
@@ -162,7 +164,7 @@ export class TestFramework {
       const type = task.container?.type;
       const fits =
         contains(left, resources(task.resources)) &&
-        (type === undefined || offer.containerizers.includes(type));
+        (type === undefined || !this.matchContainerizers || offer.containerizers.includes(type));
       if (fits) {
         taken.push(task);
         left = subtract(left, resources(task.resources));

@@ -314,8 +314,8 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         throw new ConflictException(`task id ${task.taskId} is already in use`);
       }
       seen.add(task.taskId);
-      const problem = this.unsupported(agent.info, task);
-      if (problem !== undefined) throw new BadRequestException(`task ${task.taskId}: ${problem}`);
+      // Whether the agent can contain the task is the agent's call: it answers TASK_ERROR with
+      // the reason, which the framework sees like any other outcome of the task.
       wanted = add(wanted, resources(task.resources));
     }
     if (!contains(offered, wanted)) {
@@ -342,18 +342,6 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     const refuse = accept.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS;
     this.recover(framework.id, agentId, role, unused, refuse);
     this.scheduleAllocation();
-  }
-
-  /** Why `agent` cannot run `task`, or undefined when it can. */
-  private unsupported(agent: AgentInfo, task: TaskInfo): string | undefined {
-    const type = task.container?.type;
-    if (task.container?.image !== undefined && type !== 'docker') {
-      return 'an image needs the docker containerizer';
-    }
-    if (type !== undefined && !agent.containerizers.includes(type)) {
-      return `agent ${agent.id} has no ${type} containerizer (it has ${agent.containerizers.join(', ')})`;
-    }
-    return undefined;
   }
 
   private kill(framework: FrameworkRecord, taskId: string): void {

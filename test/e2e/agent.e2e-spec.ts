@@ -1,0 +1,118 @@
+import { freePort } from '@kiln/queue/testing';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GitDaemon } from './support/git-daemon';
+import { KilnProcess } from './support/kiln-process';
+import { printProcessesOnFailure } from './support/on-failure';
+import { shellTask, TestFramework } from './support/test-framework';
+
+const TOKEN = 'e2e-agent-token-0123456789abc';
+
+describe('agent: sources, capabilities and recovery', () => {
+  beforeEach(printProcessesOnFailure);
+  const processes: KilnProcess[] = [];
+  const frameworks: TestFramework[] = [];
+  let masterUrl: string;
+  let git: GitDaemon;
+
+  function startAgent(env: Record<string, string> = {}): KilnProcess {
+    const agent = KilnProcess.start('agent', {
+      KILN_CLUSTER_TOKEN: TOKEN,
+      KILN_MASTER_URL: masterUrl,
+      KILN_AGENT_RESOURCES: 'cpus:2;mem:1024;disk:100',
+      ...env,
+    });
+    processes.push(agent);
+    return agent;
+  }
+
+  async function framework(): Promise<TestFramework> {
+    const fw = await TestFramework.start(masterUrl, TOKEN, { name: 'agent-e2e', roles: ['ci'] });
+    frameworks.push(fw);
+    return fw;
+  }
+
+  beforeAll(async () => {
+    const master = KilnProcess.start('master', {
+      KILN_CLUSTER_TOKEN: TOKEN,
+      KILN_MASTER_AGENT_TIMEOUT_MS: '10000',
+    });
+    processes.push(master);
+    masterUrl = await master.url();
+    git = await GitDaemon.start(await freePort());
+  });
+
+  afterEach(async () => {
+    await Promise.all(frameworks.splice(0).map((f) => f.close()));
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.dispose()));
+    await git.stop();
+  });
+
+  it('checks out the exact commit the task names, not the newest', async () => {
+    await startAgent().url();
+    const commit = git.createRepository('app');
+    const older = commit({ 'version.txt': 'one\n' }, 'first');
+    const newer = commit({ 'version.txt': 'two\n' }, 'second');
+    expect(newer).not.toBe(older);
+
+    const fw = await framework();
+    fw.launch(
+      shellTask(
+        'checkout',
+        `test "$(git rev-parse HEAD)" = "${older}" && test "$(cat version.txt)" = one && test -z "$(git status --porcelain)"`,
+        { source: { url: git.url('app'), sha: older, ref: 'main' } },
+      ),
+      shellTask('missing', 'true', {
+        source: { url: git.url('app'), sha: 'f'.repeat(40), ref: 'main' },
+      }),
+    );
+    const finished = await fw.waitFor(() =>
+      fw
+        .statusesOf('checkout')
+        .find((s) => s.state !== 'TASK_STARTING' && s.state !== 'TASK_RUNNING'),
+    );
+    expect(finished).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
+    expect(finished.exitCode).toBe(0);
+    const failed = await fw.waitForState('missing', 'TASK_FAILED');
+    expect(failed.reason).toBe('SOURCE_CHECKOUT_FAILED');
+    expect(failed.message).toContain(`no commit ${'f'.repeat(40)}`);
+  });
+
+  it('refuses a task with an image on an agent without Docker, naming Docker', async () => {
+    await startAgent().url();
+    const fw = await framework();
+    // Deliberately sent where it cannot run: the agent, not the framework, must refuse it.
+    fw.matchContainerizers = false;
+    fw.launch(
+      shellTask('imaged', 'true', { container: { type: 'docker', image: 'kiln-test/busybox' } }),
+    );
+    const error = await fw.waitForState('imaged', 'TASK_ERROR');
+    expect(error.reason).toBe('CONTAINERIZER_NOT_SUPPORTED');
+    expect(error.message).toMatch(/Docker/);
+  });
+
+  it('after kill -9 and a restart, re-attaches to its task and reports its real end', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-agent-restart-'));
+    const first = startAgent({ KILN_DATA_DIR: dataDir, KILN_AGENT_RESOURCES: 'cpus:4;mem:1024' });
+    await first.url();
+    const fw = await framework();
+    // Only this agent has 3 cpus free, so the task lands on it.
+    const task = shellTask('survivor', 'sleep 3; exit 7');
+    fw.launch({ ...task, resources: { ...task.resources, cpus: 3 } });
+    await fw.waitForState('survivor', 'TASK_RUNNING');
+
+    first.signal('SIGKILL');
+    await first.exitCode();
+    const second = startAgent({ KILN_DATA_DIR: dataDir, KILN_AGENT_RESOURCES: 'cpus:4;mem:1024' });
+    await second.url();
+
+    const failed = await fw.waitForState('survivor', 'TASK_FAILED', 20_000);
+    expect(failed).toMatchObject({ exitCode: 7, reason: 'COMMAND_EXITED_NONZERO' });
+    expect(second.output).toContain('recovered task survivor');
+  });
+});
