@@ -10,6 +10,8 @@ PG_PORT=5432
 DOCKER_WAIT_SECONDS=60
 LOG_DIR=/var/log/kiln-services
 BUSYBOX_IMAGE=kiln-test/busybox:latest
+REGISTRY_ADDR=127.0.0.1:5000
+REGISTRY_WAIT_SECONDS=20
 
 failures=0
 apt_updated=0
@@ -163,10 +165,62 @@ ensure_busybox_image() {
   rm -rf "$rootfs"
 }
 
+# --- Local registry (for the docker containerizer's pull tests; loopback only) ----------------
+# The engine pulls from 127.0.0.1 over plain HTTP: 127.0.0.0/8 is an insecure registry by default.
+registry_up() { curl -fs -o /dev/null "http://$REGISTRY_ADDR/v2/" 2>/dev/null; }
+
+ensure_registry() {
+  docker_up || return
+  have curl || apt_install curl || return
+  if registry_up; then
+    say "a registry answers on $REGISTRY_ADDR"
+  else
+    have docker-registry || apt_install docker-registry || return
+    local dir
+    dir=/var/lib/kiln-registry
+    mkdir -p "$dir/storage" 2>/dev/null || dir=$(mktemp -d)
+    mkdir -p "$dir/storage"
+    cat >"$dir/config.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+http:
+  addr: $REGISTRY_ADDR
+YAML
+    say "starting a registry on $REGISTRY_ADDR (storage in $dir/storage)"
+    setsid nohup docker-registry serve "$dir/config.yml" >"$LOG_DIR/registry.log" 2>&1 </dev/null &
+    if wait_until "$REGISTRY_WAIT_SECONDS" registry_up; then
+      say "the registry is up"
+    else
+      fail "the registry did not answer within ${REGISTRY_WAIT_SECONDS} s (see $LOG_DIR/registry.log)"
+      return
+    fi
+  fi
+  local pushed="$REGISTRY_ADDR/$BUSYBOX_IMAGE"
+  local name=${BUSYBOX_IMAGE%:*} tag=${BUSYBOX_IMAGE##*:}
+  if curl -fs -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY_ADDR/v2/$name/manifests/$tag"; then
+    say "image $pushed is in the registry"
+    return
+  fi
+  docker image inspect "$BUSYBOX_IMAGE" >/dev/null 2>&1 || {
+    fail "cannot push $pushed: image $BUSYBOX_IMAGE is missing"
+    return
+  }
+  say "pushing $BUSYBOX_IMAGE to the registry as $pushed"
+  if docker tag "$BUSYBOX_IMAGE" "$pushed" && docker push "$pushed" >/dev/null; then
+    say "image $pushed is in the registry"
+  else
+    fail "docker push $pushed failed"
+  fi
+}
+
 ensure_redis
 ensure_postgres
 ensure_docker
 ensure_busybox_image
+ensure_registry
 
 if [ "$failures" -gt 0 ]; then
   say "$failures service(s) could not be made ready; see the messages above"

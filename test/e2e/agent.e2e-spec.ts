@@ -84,16 +84,26 @@ describe('agent: sources, capabilities and recovery', () => {
   });
 
   it('refuses a task with an image on an agent without Docker, naming Docker', async () => {
-    await startAgent().url();
+    // Only this agent has room for the task: the one of the first test has 2 cpus.
+    const dockerless = startAgent({
+      KILN_AGENT_CONTAINERIZERS: 'cgroup,process',
+      KILN_AGENT_RESOURCES: 'cpus:4;mem:1024',
+    });
+    await dockerless.url();
     const fw = await framework();
     // Deliberately sent where it cannot run: the agent, not the framework, must refuse it.
     fw.matchContainerizers = false;
     fw.launch(
-      shellTask('imaged', 'true', { container: { type: 'docker', image: 'kiln-test/busybox' } }),
+      shellTask('imaged', 'true', {
+        container: { type: 'docker', image: 'kiln-test/busybox' },
+        resources: { cpus: 3, mem: 32, disk: 0, ports: [] },
+      }),
     );
     const error = await fw.waitForState('imaged', 'TASK_ERROR');
     expect(error.reason).toBe('CONTAINERIZER_NOT_SUPPORTED');
     expect(error.message).toMatch(/Docker/);
+    // Out of the way of the next test, which needs its own agent to get the task.
+    await dockerless.dispose();
   });
 
   it('after kill -9 and a restart, re-attaches to its task and reports its real end', async () => {

@@ -1,9 +1,10 @@
 import { AgentEnv } from '@kiln/config';
-import { ProcessContainerizer } from '@kiln/containerizer';
+import type { Containerizer } from '@kiln/containerizer';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { join, resolve } from 'node:path';
+import { AGENT_ID, loadAgentId } from './agent-identity';
 import { AgentService } from './agent.service';
 import { CONTAINERIZERS } from './containerizers.token';
+import { workingContainerizers } from './fingerprint/containerizers';
 
 @Module({})
 export class AgentModule {
@@ -12,15 +13,12 @@ export class AgentModule {
       module: AgentModule,
       providers: [
         { provide: AgentEnv, useValue: env },
-        // `process` runs anywhere; cgroup and docker join it once they are fingerprinted.
+        { provide: AGENT_ID, useFactory: () => loadAgentId(env.KILN_DATA_DIR) },
         {
           provide: CONTAINERIZERS,
-          useFactory: () => [
-            new ProcessContainerizer({
-              runtimeDir: join(resolve(env.KILN_DATA_DIR), 'runtime', 'process'),
-              defaultGracePeriodMs: env.KILN_AGENT_KILL_GRACE_MS,
-            }),
-          ],
+          inject: [AGENT_ID],
+          useFactory: (agentId: string): Promise<Containerizer[]> =>
+            workingContainerizers(env, agentId),
         },
         AgentService,
       ],

@@ -20,10 +20,11 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { AGENT_ID } from './agent-identity';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
 import { MasterClient, MasterCallError } from './master/master-client';
@@ -59,10 +60,11 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly env: AgentEnv,
     @Inject(CONTAINERIZERS) private readonly containerizers: readonly Containerizer[],
+    @Inject(AGENT_ID) agentId: string,
   ) {
     this.dataDir = resolve(env.KILN_DATA_DIR);
     mkdirSync(this.dataDir, { recursive: true });
-    this.agentId = this.loadAgentId();
+    this.agentId = agentId;
     this.store = new TaskStore(this.dataDir);
     this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
     this.updates = new StatusUpdateManager(
@@ -430,14 +432,6 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     rm(this.sandboxOf(taskId), { recursive: true, force: true }).catch((error: unknown) => {
       this.logger.warn(`removing the sandbox of ${taskId} failed: ${errorMessage(error)}`);
     });
-  }
-
-  private loadAgentId(): string {
-    const file = join(this.dataDir, 'agent-id');
-    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-    const id = randomUUID();
-    writeFileSync(file, `${id}\n`);
-    return id;
   }
 }
 

@@ -78,6 +78,18 @@ export class AgentEnv extends ClusterClientEnv {
   @EnvInt(0, 600_000)
   readonly KILN_AGENT_KILL_GRACE_MS: number = 3_000;
 
+  /** Limit the containerizers the agent may use, e.g. `process` (default: every one that works). */
+  @IsOptional()
+  @Matches(/^\s*(cgroup|process|docker)\s*(,\s*(cgroup|process|docker)\s*)*$/, {
+    message: 'KILN_AGENT_CONTAINERIZERS must be a comma-separated list of cgroup, process, docker',
+  })
+  readonly KILN_AGENT_CONTAINERIZERS?: string;
+
+  /** Registry credentials for image pulls: `{"host":{"username":"…","password":"…"}}`. */
+  @IsOptional()
+  @IsString()
+  readonly KILN_AGENT_REGISTRY_AUTH?: string;
+
   /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
   @EnvBool()
   readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;

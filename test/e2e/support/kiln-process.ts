@@ -1,6 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -124,6 +132,7 @@ export class KilnProcess {
       await this.exited;
     }
     killProcessesUnder(this.dataDir);
+    if (this.app === 'agent') removeAgentCgroups(this.dataDir);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
@@ -147,4 +156,49 @@ export function killProcessesUnder(dir: string): number {
     }
   }
   return killed;
+}
+
+/**
+ * Removes the cgroups a killed agent left (`kiln/<agent id>` in every hierarchy), deepest first,
+ * once {@link killProcessesUnder} has emptied them: a test run leaves nothing behind.
+ */
+export function removeAgentCgroups(dataDir: string): void {
+  let agentId: string;
+  try {
+    agentId = readFileSync(join(dataDir, 'agent-id'), 'utf8').trim();
+  } catch {
+    return; // the agent never started far enough to have an id
+  }
+  const root = '/sys/fs/cgroup';
+  let hierarchies: string[];
+  try {
+    hierarchies = readdirSync(root).map((name) => join(root, name));
+  } catch {
+    return;
+  }
+  for (const hierarchy of [root, ...hierarchies]) {
+    removeTree(join(hierarchy, 'kiln', agentId));
+    try {
+      rmdirSync(join(hierarchy, 'kiln')); // the shared parent, once no agent uses it
+    } catch {
+      // Another agent still has cgroups there, or it never existed.
+    }
+  }
+}
+
+function removeTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+  } catch {
+    return;
+  }
+  for (const child of entries) removeTree(join(dir, child));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Still busy, or not a cgroup: leave it for the containerizer's own recovery.
+  }
 }

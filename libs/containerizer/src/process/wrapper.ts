@@ -47,13 +47,15 @@ export function wrapperArguments(
  */
 export function environmentProblem(
   environment: Readonly<Record<string, string>>,
+  /** Who says so: the cgroup containerizer runs its tasks under the same wrapper. */
+  containerizer: 'process' | 'cgroup' = 'process',
 ): string | undefined {
   for (const [name, value] of Object.entries(environment)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      return `the process containerizer can only pass environment variables named like shell identifiers, not ${JSON.stringify(name)}`;
+      return `the ${containerizer} containerizer can only pass environment variables named like shell identifiers, not ${JSON.stringify(name)}`;
     }
     if (name === 'OPTIND' && !/^\d+$/.test(value)) {
-      return `the process containerizer runs tasks under /bin/sh, which refuses a non-numeric OPTIND (${JSON.stringify(value)})`;
+      return `the ${containerizer} containerizer runs tasks under /bin/sh, which refuses a non-numeric OPTIND (${JSON.stringify(value)})`;
     }
   }
   return undefined;

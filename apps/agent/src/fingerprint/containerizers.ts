@@ -1,0 +1,110 @@
+import { errorMessage } from '@kiln/common';
+import type { AgentEnv } from '@kiln/config';
+import {
+  CgroupContainerizer,
+  DockerContainerizer,
+  ProcessContainerizer,
+  type Containerizer,
+} from '@kiln/containerizer';
+import type { ContainerizerName } from '@kiln/contracts';
+import { Logger } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+
+const logger = new Logger('Fingerprint');
+
+/**
+ * The containerizers that work on this host, in order of preference for a task that names none:
+ * native cgroups where the agent is root and the hierarchies are writable (DC/OS's default),
+ * else a plain process; Docker is there for tasks that name an image. Each is probed, and what
+ * is missing is logged with the reason, so an operator knows why an agent advertises what it does.
+ */
+export async function workingContainerizers(
+  env: AgentEnv,
+  agentId: string,
+): Promise<Containerizer[]> {
+  const dataDir = resolve(env.KILN_DATA_DIR);
+  const allowed = allowedNames(env.KILN_AGENT_CONTAINERIZERS);
+  const found: Containerizer[] = [];
+  const grace = env.KILN_AGENT_KILL_GRACE_MS;
+
+  if (allowed.has('cgroup')) {
+    const detection = await CgroupContainerizer.detect().catch((error: unknown) => ({
+      supported: false as const,
+      reason: errorMessage(error),
+    }));
+    if (detection.supported) {
+      // Each agent owns its own parent cgroup: its recovery destroys unknown cgroups there.
+      found.push(
+        new CgroupContainerizer({ parent: `kiln/${agentId}`, defaultGracePeriodMs: grace }),
+      );
+    } else {
+      logger.warn(`no cgroup containerizer: ${detection.reason}`);
+    }
+  }
+  if (allowed.has('process')) {
+    found.push(
+      new ProcessContainerizer({
+        runtimeDir: join(dataDir, 'runtime', 'process'),
+        defaultGracePeriodMs: grace,
+      }),
+    );
+  }
+  if (allowed.has('docker')) {
+    const detection = await DockerContainerizer.detect();
+    if (detection.available) {
+      found.push(
+        new DockerContainerizer({
+          owner: agentId,
+          defaultGracePeriodMs: grace,
+          ...(env.KILN_AGENT_REGISTRY_AUTH === undefined
+            ? {}
+            : { registryAuth: parseRegistryAuth(env.KILN_AGENT_REGISTRY_AUTH) }),
+        }),
+      );
+    } else {
+      logger.warn(`no docker containerizer: ${detection.reason}`);
+    }
+  }
+  logger.log(`containerizers: ${found.map((c) => c.name).join(', ')}`);
+  return found;
+}
+
+function allowedNames(list: string | undefined): Set<ContainerizerName> {
+  const all: ContainerizerName[] = ['cgroup', 'process', 'docker'];
+  if (list === undefined) return new Set(all);
+  const names = list.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!all.includes(name as ContainerizerName)) {
+      throw new Error(
+        `KILN_AGENT_CONTAINERIZERS: unknown containerizer "${name}" (${all.join(', ')})`,
+      );
+    }
+  }
+  return new Set(names as ContainerizerName[]);
+}
+
+/** `{"registry.example.com":{"username":"u","password":"p"}}` → credentials per registry host. */
+export function parseRegistryAuth(
+  json: string,
+): Record<string, { username: string; password: string }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new Error('KILN_AGENT_REGISTRY_AUTH must be JSON: {"host":{"username":…,"password":…}}');
+  }
+  const valid =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    Object.values(parsed).every(
+      (c) =>
+        typeof c === 'object' &&
+        c !== null &&
+        typeof (c as { username?: unknown }).username === 'string' &&
+        typeof (c as { password?: unknown }).password === 'string',
+    );
+  if (!valid) {
+    throw new Error('KILN_AGENT_REGISTRY_AUTH must map registry hosts to {username, password}');
+  }
+  return parsed as Record<string, { username: string; password: string }>;
+}

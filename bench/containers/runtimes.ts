@@ -1,0 +1,43 @@
+import {
+  CgroupContainerizer,
+  DockerContainerizer,
+  ProcessContainerizer,
+  type Containerizer,
+} from '@kiln/containerizer';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The small local image `scripts/services.sh` builds. */
+export const BENCH_IMAGE = 'kiln-test/busybox:latest';
+
+/** The containerizers this machine can run, and why any is missing. */
+export async function availableContainerizers(root: string): Promise<{
+  containerizers: Containerizer[];
+  dockerCli: boolean;
+  skipped: string[];
+}> {
+  const containerizers: Containerizer[] = [
+    new ProcessContainerizer({ runtimeDir: join(root, 'runtime-process') }),
+  ];
+  const skipped: string[] = [];
+  const cgroups = await CgroupContainerizer.detect();
+  if (cgroups.supported) {
+    containerizers.push(new CgroupContainerizer({ parent: 'kiln-bench' }));
+  } else {
+    skipped.push(`cgroup: ${cgroups.reason}`);
+  }
+  let dockerCli = false;
+  const docker = await DockerContainerizer.detect();
+  if (docker.available) {
+    containerizers.push(new DockerContainerizer({ owner: 'bench' }));
+    try {
+      execFileSync('docker', ['image', 'inspect', BENCH_IMAGE], { stdio: 'ignore' });
+      dockerCli = true;
+    } catch {
+      skipped.push(`the docker CLI, or ${BENCH_IMAGE} (run scripts/services.sh)`);
+    }
+  } else {
+    skipped.push(`docker: ${docker.reason}`);
+  }
+  return { containerizers, dockerCli, skipped };
+}

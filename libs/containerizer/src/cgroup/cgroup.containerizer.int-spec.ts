@@ -1,0 +1,367 @@
+import { withTimeout } from '@kiln/common';
+import { resources } from '@kiln/contracts';
+import {
+  describeContainerizerContract,
+  eventually,
+  exists,
+  expectNoMoreWrites,
+  isAlive,
+  readIfExists,
+  TempDirs,
+  uniqueContainerId,
+} from '@kiln/containerizer/testing';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerSpec, LaunchResult } from '../containerizer';
+import { CgroupContainerizer, type CgroupContainerizerOptions } from './cgroup.containerizer';
+import { detectCgroups, v1Hierarchies } from './detect';
+import { CONTROLLER_NAMES } from './controllers';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const ROOT = resolve(__dirname, '../../../..');
+
+/** A parent cgroup of this test file's own, so that its orphan hunts touch nothing else. */
+const PARENT = `kiln-test-${randomUUID()}`;
+const HIERARCHIES = v1Hierarchies(CONTROLLER_NAMES);
+
+/** These tests need root and cgroup v1, as on the CI hosts; {@link detectCgroups} says more. */
+
+/** The directories of a cgroup under the test parent in every v1 hierarchy. */
+function cgroupDirs(name?: string): string[] {
+  return HIERARCHIES.map((h) =>
+    join(CGROUP_ROOT, h, PARENT, ...(name === undefined ? [] : [name])),
+  );
+}
+
+async function anyExists(paths: readonly string[]): Promise<boolean> {
+  return (await Promise.all(paths.map(exists))).some(Boolean);
+}
+
+/** The pids in a container's cgroup, as the host sees them. */
+async function cgroupPids(containerId: string): Promise<number[]> {
+  const text = await readIfExists(
+    join(CGROUP_ROOT, 'freezer', PARENT, containerId, 'cgroup.procs'),
+  );
+  return (text ?? '')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(Number);
+}
+
+afterAll(async () => {
+  // The parent cgroup is this file's: every test has removed its children by now.
+  for (const dir of cgroupDirs()) await rmdir(dir).catch(() => undefined);
+});
+
+describe('cgroup containerizer on this host', () => {
+  // These tests need root and cgroup v1 hierarchies (Kiln's test machines): a host without them
+  // fails here, naming why, rather than skipping.
+  beforeAll(async () => {
+    const detection = await detectCgroups();
+    if (!detection.supported)
+      throw new Error(`cannot test the cgroup containerizer: ${detection.reason}`);
+  });
+
+  describeContainerizerContract(CgroupContainerizer.name, {
+    setup() {
+      return Promise.resolve({
+        containerizer: new CgroupContainerizer({ parent: PARENT, defaultGracePeriodMs: 1_000 }),
+        teardown: () => Promise.resolve(),
+      });
+    },
+  });
+
+  describe(CgroupContainerizer.name, () => {
+    const dirs = new TempDirs();
+    const containerizers: CgroupContainerizer[] = [];
+    const launched: string[] = [];
+
+    afterEach(async () => {
+      try {
+        const ids = launched.splice(0);
+        const destroyed = containerizers.splice(0).flatMap((c) => ids.map((id) => c.destroy(id)));
+        await withTimeout(Promise.all(destroyed), 20_000);
+        // Whatever a failed test left: an orphan hunt of a fresh containerizer removes it.
+        await new CgroupContainerizer({ parent: PARENT }).recover([]);
+      } finally {
+        await dirs.removeAll();
+      }
+    });
+
+    function newContainerizer(options: CgroupContainerizerOptions = {}): CgroupContainerizer {
+      const containerizer = new CgroupContainerizer({
+        parent: PARENT,
+        defaultGracePeriodMs: 500,
+        ...options,
+      });
+      containerizers.push(containerizer);
+      return containerizer;
+    }
+
+    async function specOf(
+      command: string | ContainerSpec['command'],
+      overrides: Partial<ContainerSpec> = {},
+    ): Promise<ContainerSpec> {
+      const containerId = uniqueContainerId('cgroup');
+      launched.push(containerId);
+      return {
+        containerId,
+        command: typeof command === 'string' ? { shell: true, value: command } : command,
+        environment: { PATH: '/usr/bin:/bin' },
+        sandbox: await dirs.make(),
+        resources: resources({ cpus: 0.5, mem: 64 }),
+        ...overrides,
+      };
+    }
+
+    async function start(containerizer: CgroupContainerizer, spec: ContainerSpec) {
+      expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+    }
+
+    const ready = (spec: ContainerSpec, file = 'ready') =>
+      eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+
+    it('is detected as runnable here, with cgroup v1', async () => {
+      expect(await CgroupContainerizer.detect()).toMatchObject({ supported: true, version: 'v1' });
+    });
+
+    it('cannot run images, and says so', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('true', { image: 'busybox' });
+      expect(await containerizer.launch(spec)).toEqual({
+        status: 'not-supported',
+        reason: 'the cgroup containerizer cannot run images; docker is needed',
+      });
+    });
+
+    it('fails a task over its memory limit with CONTAINER_LIMITATION_MEMORY', async () => {
+      const containerizer = newContainerizer();
+      // tail keeps the last line, and /dev/zero has no line ends: it holds all 200 MiB.
+      const spec = await specOf('head -c 200m /dev/zero | tail', {
+        resources: resources({ cpus: 1, mem: 32 }),
+      });
+      await start(containerizer, spec);
+      const termination = await containerizer.wait(spec.containerId);
+      expect(termination).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'CONTAINER_LIMITATION_MEMORY',
+      });
+      expect(termination?.message).toContain('32 MiB');
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+    });
+
+    it('contains a fork bomb within its pids limit, and leaves nothing of it', async () => {
+      const containerizer = newContainerizer({ pidsMax: 64 });
+      const spec = await specOf('bomb() { bomb | bomb & }; bomb; sleep 1000', {
+        maxCompletionTimeMs: 3_000,
+      });
+      await start(containerizer, spec);
+      const pidsDir = join(CGROUP_ROOT, 'pids', PARENT, spec.containerId);
+      await eventually('the bomb hits the pids limit', async () => {
+        const events = await readIfExists(join(pidsDir, 'pids.events'));
+        return /^max [1-9]/m.test(events ?? '');
+      });
+      expect(await readIfExists(join(pidsDir, 'pids.max'))).toBe('64\n');
+      const pids = await cgroupPids(spec.containerId);
+      // The agent stays healthy: it can still start processes of its own.
+      await promisify(execFile)('/bin/true');
+      const termination = await containerizer.wait(spec.containerId);
+      expect(['TASK_FAILED', 'TASK_KILLED']).toContain(termination?.state);
+      if (termination?.state === 'TASK_FAILED') {
+        expect(termination.reason).toBe('CONTAINER_LIMITATION_PIDS');
+      } else {
+        expect(termination?.reason).toBe('TIMEOUT');
+      }
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      for (const pid of pids) expect(await isAlive(pid)).toBe(false);
+    });
+
+    it('gives the task its own PID namespace, whose pid 1 is its init', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf(
+        "ls /proc | grep -E '^[0-9]+$' | sort -n > pids; ps -e -o pid=,comm= > ps",
+      );
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FINISHED',
+      });
+      const pids = (await readIfExists(join(spec.sandbox, 'pids')))!.trim().split('\n');
+      expect(pids[0]).toBe('1');
+      // The wrapper, the command's shell, ls, grep and sort: nothing of the host.
+      expect(pids.length).toBeLessThan(10);
+      const ps = (await readIfExists(join(spec.sandbox, 'ps')))!.trim().split('\n');
+      expect(ps[0]?.trim()).toMatch(/^1 sh$/);
+      expect(ps.length).toBeLessThan(10);
+    });
+
+    it('kills a background child along with the task, and removes the cgroups', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('sleep 1000 & echo up > ready; wait');
+      await start(containerizer, spec);
+      await ready(spec);
+      const pids = await cgroupPids(spec.containerId);
+      // The launcher turned unshare, the wrapper, the command's shell and its sleep.
+      expect(pids.length).toBeGreaterThanOrEqual(4);
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(true);
+      await containerizer.kill(spec.containerId);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
+      for (const pid of pids) expect(await isAlive(pid)).toBe(false);
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      await containerizer.destroy(spec.containerId);
+      await containerizer.destroy(spec.containerId);
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+    });
+
+    it("leaves a task of network 'none' only a loopback, and shares the host's otherwise", async () => {
+      const containerizer = newContainerizer();
+      const interfaces = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' > interfaces";
+      const none = await specOf(interfaces, { network: 'none' });
+      const host = await specOf(interfaces);
+      await start(containerizer, none);
+      await start(containerizer, host);
+      await containerizer.wait(none.containerId);
+      await containerizer.wait(host.containerId);
+      expect(await readIfExists(join(none.sandbox, 'interfaces'))).toBe('lo\n');
+      const hostInterfaces = await readFile('/proc/net/dev', 'utf8');
+      const own = (await readIfExists(join(host.sandbox, 'interfaces')))!.trim().split('\n');
+      for (const name of own) expect(hostInterfaces).toContain(`${name}:`);
+    });
+
+    it('gives the task a private /tmp, and its sandbox still at its own path', async () => {
+      const containerizer = newContainerizer();
+      const name = `kiln-private-${randomUUID()}`;
+      const spec = await specOf(
+        `echo secret > /tmp/${name}; ls -A /tmp > listing; echo there > "$SANDBOX/marker"`,
+      );
+      spec.environment = { ...spec.environment, SANDBOX: spec.sandbox };
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FINISHED',
+      });
+      expect(await exists(join('/tmp', name))).toBe(false);
+      expect(await readIfExists(join(spec.sandbox, 'marker'))).toBe('there\n');
+      // Only its own file and the way to its sandbox: nothing of the host's /tmp.
+      const listing = (await readIfExists(join(spec.sandbox, 'listing')))!.trim().split('\n');
+      expect(listing.sort()).toEqual([name, spec.sandbox.split('/')[2]].sort());
+    });
+
+    it('sets the CPU quota of its cpus, and measures CPU time and peak memory', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('echo up > ready; while :; do :; done', {
+        resources: resources({ cpus: 0.25, mem: 64 }),
+      });
+      await start(containerizer, spec);
+      await ready(spec);
+      const cpuDir = join(CGROUP_ROOT, 'cpu', PARENT, spec.containerId);
+      expect(await readIfExists(join(cpuDir, 'cpu.cfs_quota_us'))).toBe('25000\n');
+      expect(await readIfExists(join(cpuDir, 'cpu.cfs_period_us'))).toBe('100000\n');
+      const memDir = join(CGROUP_ROOT, 'memory', PARENT, spec.containerId);
+      expect(await readIfExists(join(memDir, 'memory.limit_in_bytes'))).toBe(
+        `${64 * 1024 * 1024}\n`,
+      );
+      await eventually('the busy task has used CPU', async () => {
+        const usage = await containerizer.usage(spec.containerId);
+        return (usage?.cpuSeconds ?? 0) > 0;
+      });
+      const usage = await containerizer.usage(spec.containerId);
+      expect(usage?.memPeakBytes).toBeGreaterThan(0);
+      expect(usage?.memBytes).toBeGreaterThan(0);
+      await containerizer.kill(spec.containerId, { gracePeriodMs: 0 });
+      const termination = await containerizer.wait(spec.containerId);
+      expect(termination?.usage?.cpuSeconds).toBeGreaterThan(0);
+      expect(termination?.usage?.memPeakBytes).toBeGreaterThan(0);
+      expect(termination?.usage?.memBytes).toBe(0);
+    });
+
+    it('sets the minimum quota of 1 ms for a tiny share of a CPU', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('echo up > ready; sleep 1000', {
+        resources: resources({ cpus: 0.001, mem: 64 }),
+      });
+      await start(containerizer, spec);
+      await ready(spec);
+      const quota = join(CGROUP_ROOT, 'cpu', PARENT, spec.containerId, 'cpu.cfs_quota_us');
+      expect(await readIfExists(quota)).toBe('1000\n');
+    });
+
+    describe('recover', () => {
+      /** Launches `spec` from another Node process that then exits, as a dying agent would. */
+      async function launchFromAnotherAgent(
+        spec: ContainerSpec,
+      ): Promise<{ result: LaunchResult; checkpoint: Record<string, unknown> }> {
+        const script = resolve(__dirname, 'agent-process.fixture.ts');
+        const { stdout } = await promisify(execFile)(
+          process.execPath,
+          ['--import', 'tsx', script, JSON.stringify({ parent: PARENT }), JSON.stringify(spec)],
+          // tsx reads tsconfig.json's paths from the working directory.
+          { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+        );
+        const launched = JSON.parse(stdout) as {
+          result: LaunchResult;
+          checkpoint?: Record<string, unknown>;
+        };
+        expect(launched.result).toEqual({ status: 'launched' });
+        if (launched.checkpoint === undefined) throw new Error('no checkpoint');
+        return { result: launched.result, checkpoint: launched.checkpoint };
+      }
+
+      it('re-attaches to a task an earlier agent launched, and reports its real exit code', async () => {
+        const spec = await specOf(
+          'echo up > ready; while [ ! -e go ]; do sleep 0.02; done; exit 5',
+        );
+        const { checkpoint } = await launchFromAnotherAgent(spec);
+        expect(checkpoint).toMatchObject({ cgroup: `${PARENT}/${spec.containerId}` });
+        await ready(spec);
+        const containerizer = newContainerizer();
+        expect(
+          await containerizer.recover([
+            { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint },
+          ]),
+        ).toEqual([spec.containerId]);
+        const ending = containerizer.wait(spec.containerId);
+        expect((await containerizer.usage(spec.containerId))?.memBytes).toBeGreaterThan(0);
+        await writeFile(join(spec.sandbox, 'go'), '');
+        expect(await ending).toMatchObject({ state: 'TASK_FAILED', exitCode: 5 });
+        expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      });
+
+      it('can kill a recovered task, whole', async () => {
+        const spec = await specOf(
+          '(while :; do echo x >> tick; sleep 0.02; done) & echo up > ready; sleep 1000',
+        );
+        const { checkpoint } = await launchFromAnotherAgent(spec);
+        await ready(spec);
+        const containerizer = newContainerizer();
+        await containerizer.recover([
+          { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint },
+        ]);
+        await containerizer.kill(spec.containerId);
+        expect(await containerizer.wait(spec.containerId)).toMatchObject({
+          state: 'TASK_KILLED',
+        });
+        await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+        expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      });
+
+      it('destroys the orphan cgroups it finds that the agent did not know of', async () => {
+        const spec = await specOf(
+          '(while :; do echo x >> tick; sleep 0.02; done) & echo up > ready; sleep 1000',
+        );
+        await launchFromAnotherAgent(spec);
+        await ready(spec);
+        const pids = await cgroupPids(spec.containerId);
+        expect(pids.length).toBeGreaterThan(0);
+        const containerizer = newContainerizer();
+        expect(await containerizer.recover([])).toEqual([]);
+        expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+        for (const pid of pids) expect(await isAlive(pid)).toBe(false);
+        await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+        expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+      });
+    });
+  });
+});

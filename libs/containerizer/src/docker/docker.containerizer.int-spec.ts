@@ -1,0 +1,309 @@
+import { withTimeout } from '@kiln/common';
+import { resources } from '@kiln/contracts';
+import {
+  describeContainerizerContract,
+  eventually,
+  exists,
+  readIfExists,
+  TempDirs,
+  uniqueContainerId,
+} from '@kiln/containerizer/testing';
+import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { ContainerSpec, LaunchResult } from '../containerizer';
+import { DockerContainerizer, LABELS, SANDBOX_MOUNT_PATH } from './docker.containerizer';
+
+const IMAGE = 'kiln-test/busybox:latest';
+/** Pushed there by `scripts/services.sh` (ensure_registry). */
+const REGISTRY_IMAGE = '127.0.0.1:5000/kiln-test/busybox:latest';
+const ENVIRONMENT = { PATH: '/bin' };
+const ROOT = resolve(__dirname, '../../../..');
+
+const docker = new Docker();
+/** This run's containers only: other agents or test runs may share the engine. */
+const OWNER = `test-${randomUUID()}`;
+
+async function ownContainers(): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.managed}=true`, `${LABELS.owner}=${OWNER}`] },
+  });
+}
+
+afterAll(async () => {
+  const left = await ownContainers();
+  // Removed whatever happened, so a failure here does not leak containers into the next run.
+  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  expect(left.map((c) => c.Names)).toEqual([]);
+});
+
+describeContainerizerContract(DockerContainerizer.name, {
+  setup() {
+    return Promise.resolve({
+      containerizer: new DockerContainerizer({ owner: OWNER }),
+      teardown: async () => expect(await ownContainers()).toEqual([]),
+    });
+  },
+  spec: { image: IMAGE },
+});
+
+describe(DockerContainerizer.name, () => {
+  const dirs = new TempDirs();
+  const containerizers: DockerContainerizer[] = [];
+  const launched: string[] = [];
+
+  afterEach(async () => {
+    try {
+      const ids = launched.splice(0);
+      const destroyed = containerizers.splice(0).flatMap((c) => ids.map((id) => c.destroy(id)));
+      await withTimeout(Promise.all(destroyed), 20_000);
+      expect(await ownContainers()).toEqual([]);
+    } finally {
+      await dirs.removeAll();
+    }
+  });
+
+  function newContainerizer(): DockerContainerizer {
+    const containerizer = new DockerContainerizer({ owner: OWNER });
+    containerizers.push(containerizer);
+    return containerizer;
+  }
+
+  async function specOf(
+    command: string | ContainerSpec['command'],
+    overrides: Partial<ContainerSpec> = {},
+  ): Promise<ContainerSpec> {
+    const containerId = uniqueContainerId('docker');
+    launched.push(containerId);
+    return {
+      containerId,
+      command: typeof command === 'string' ? { shell: true, value: command } : command,
+      environment: ENVIRONMENT,
+      sandbox: await dirs.make(),
+      resources: resources({ cpus: 0.5, mem: 64 }),
+      image: IMAGE,
+      ...overrides,
+    };
+  }
+
+  async function start(containerizer: DockerContainerizer, spec: ContainerSpec) {
+    expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+  }
+
+  function dockerIdOf(containerizer: DockerContainerizer, spec: ContainerSpec): string {
+    const dockerId = containerizer.checkpoint(spec.containerId)?.dockerId;
+    if (typeof dockerId !== 'string') throw new Error(`no dockerId for ${spec.containerId}`);
+    return dockerId;
+  }
+
+  const read = (spec: ContainerSpec, file: string) => readIfExists(join(spec.sandbox, file));
+  const ready = (spec: ContainerSpec, file = 'ready') =>
+    eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+
+  it('detects the engine, and says why when it does not answer', async () => {
+    expect(await DockerContainerizer.detect(docker)).toEqual({ available: true });
+    const nowhere = new Docker({ socketPath: join(await dirs.make(), 'no.sock') });
+    expect(await DockerContainerizer.detect(nowhere)).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('does not answer') as unknown,
+    });
+  });
+
+  it('propagates the exit code', async () => {
+    const containerizer = newContainerizer();
+    const spec = await specOf({ shell: false, value: 'sh', arguments: ['-c', 'exit 42'] });
+    await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({
+      state: 'TASK_FAILED',
+      reason: 'COMMAND_EXITED_NONZERO',
+      exitCode: 42,
+    });
+  });
+
+  it('fails a task that outgrows its memory with CONTAINER_LIMITATION_MEMORY', async () => {
+    const containerizer = newContainerizer();
+    // tail buffers a line that never ends: it grows until the limit stops it.
+    const spec = await specOf('tail /dev/zero', { resources: resources({ cpus: 0.5, mem: 32 }) });
+    await start(containerizer, spec);
+    const termination = await containerizer.wait(spec.containerId);
+    expect(termination).toMatchObject({
+      state: 'TASK_FAILED',
+      reason: 'CONTAINER_LIMITATION_MEMORY',
+    });
+    expect(termination?.message).toContain('32 MiB');
+  });
+
+  it('confines the container: unprivileged, few capabilities, only the sandbox mounted', async () => {
+    const containerizer = newContainerizer();
+    const spec = await specOf('echo up > ready; sleep 1000', {
+      network: 'none',
+      resources: resources({ cpus: 0.25, mem: 48 }),
+    });
+    await start(containerizer, spec);
+    await ready(spec);
+    const info = await docker.getContainer(dockerIdOf(containerizer, spec)).inspect();
+    expect(info.HostConfig.Privileged).toBe(false);
+    expect(info.HostConfig.CapDrop).toEqual(['ALL']);
+    expect(info.HostConfig.CapAdd).not.toContain('SYS_ADMIN');
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges']);
+    expect(info.HostConfig.NetworkMode).toBe('none');
+    expect(info.HostConfig.NanoCpus).toBe(0.25e9);
+    expect(info.HostConfig.Memory).toBe(48 * 1024 * 1024);
+    expect(info.HostConfig.MemorySwap).toBe(48 * 1024 * 1024);
+    expect(info.HostConfig.PidsLimit).toBe(1024);
+    expect(info.HostConfig.Binds ?? []).toEqual([]);
+    expect(
+      info.Mounts.map((m) => ({ type: m.Type, source: m.Source, target: m.Destination })),
+    ).toEqual([{ type: 'bind', source: spec.sandbox, target: SANDBOX_MOUNT_PATH }]);
+    expect(info.Config.Labels).toMatchObject({
+      [LABELS.managed]: 'true',
+      [LABELS.containerId]: spec.containerId,
+    });
+    expect(info.Config.WorkingDir).toBe(SANDBOX_MOUNT_PATH);
+  });
+
+  it('shares the host network when the spec names none', async () => {
+    const containerizer = newContainerizer();
+    const spec = await specOf('true');
+    await start(containerizer, spec);
+    const info = await docker.getContainer(dockerIdOf(containerizer, spec)).inspect();
+    expect(info.HostConfig.NetworkMode).toBe('host');
+  });
+
+  it('pulls an absent image from a registry', async () => {
+    await docker
+      .getImage(REGISTRY_IMAGE)
+      .remove()
+      .catch(() => undefined);
+    await expect(docker.getImage(REGISTRY_IMAGE).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    const containerizer = newContainerizer();
+    const spec = await specOf('echo pulled', { image: REGISTRY_IMAGE });
+    await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
+    expect(await read(spec, 'stdout')).toBe('pulled\n');
+    expect((await docker.getImage(REGISTRY_IMAGE).inspect()).RepoTags).toContain(REGISTRY_IMAGE);
+  });
+
+  it('fails the launch of an image that cannot be pulled, naming it', async () => {
+    const containerizer = newContainerizer();
+    const image = `127.0.0.1:5000/kiln-test/no-such-image-${randomUUID()}:latest`;
+    const spec = await specOf('true', { image });
+    await expect(containerizer.launch(spec)).rejects.toMatchObject({
+      name: 'ContainerLaunchError',
+      reason: 'CONTAINER_LAUNCH_FAILED',
+      message: expect.stringContaining(image) as unknown,
+    });
+    expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+  });
+
+  it('leaves no container behind when a task with a background child is cancelled', async () => {
+    const containerizer = newContainerizer();
+    const spec = await specOf('sleep 1000 & echo up > ready; wait');
+    await start(containerizer, spec);
+    await ready(spec);
+    const dockerId = dockerIdOf(containerizer, spec);
+    await containerizer.kill(spec.containerId, { gracePeriodMs: 0 });
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
+    await containerizer.destroy(spec.containerId);
+    await expect(docker.getContainer(dockerId).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
+  it('reports the peak memory with the termination', async () => {
+    const containerizer = newContainerizer();
+    const spec = await specOf('echo up > ready; while [ ! -e go ]; do sleep 0.02; done');
+    await start(containerizer, spec);
+    await ready(spec);
+    await eventually('the task has been measured', async () => {
+      const usage = await containerizer.usage(spec.containerId);
+      return (usage?.memPeakBytes ?? 0) > 0;
+    });
+    await writeFile(join(spec.sandbox, 'go'), '');
+    const termination = await containerizer.wait(spec.containerId);
+    expect(termination?.usage?.memPeakBytes).toBeGreaterThan(0);
+    expect(termination?.usage?.memBytes).toBe(0);
+  });
+
+  describe('recover', () => {
+    /** Launches `spec` from an agent process that then exits, leaving the container running. */
+    async function launchedByDeadAgent(spec: ContainerSpec) {
+      const script = resolve(__dirname, 'dying-docker-agent.ts');
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', script, OWNER, JSON.stringify(spec)],
+        { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+      );
+      const { result, checkpoint } = JSON.parse(stdout) as {
+        result: LaunchResult;
+        checkpoint: Record<string, unknown>;
+      };
+      expect(result).toEqual({ status: 'launched' });
+      return { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint };
+    }
+
+    it('re-attaches to a running container, resuming its output and its end', async () => {
+      const spec = await specOf(
+        'echo before; echo up > ready; while [ ! -e release ]; do sleep 0.02; done; ' +
+          'echo after; echo oops >&2; exit 7',
+      );
+      await writeFile(join(spec.sandbox, 'stdout'), 'from before\n');
+      const known = await launchedByDeadAgent(spec);
+      await ready(spec);
+
+      const containerizer = newContainerizer();
+      expect(await containerizer.recover([known])).toEqual([spec.containerId]);
+      expect(containerizer.checkpoint(spec.containerId)).toEqual(known.checkpoint);
+      const ending = containerizer.wait(spec.containerId);
+      await writeFile(join(spec.sandbox, 'release'), '');
+      expect(await ending).toMatchObject({
+        state: 'TASK_FAILED',
+        reason: 'COMMAND_EXITED_NONZERO',
+        exitCode: 7,
+      });
+      expect(await read(spec, 'stdout')).toBe('from before\nbefore\nafter\n');
+      expect(await read(spec, 'stderr')).toBe('oops\n');
+    });
+
+    it('re-attaches without a checkpoint, by label, and can kill', async () => {
+      const spec = await specOf('echo up > ready; sleep 1000');
+      const known = await launchedByDeadAgent(spec);
+      await ready(spec);
+      const containerizer = newContainerizer();
+      const withoutCheckpoint = { containerId: known.containerId, sandbox: known.sandbox };
+      expect(await containerizer.recover([withoutCheckpoint])).toEqual([spec.containerId]);
+      expect(containerizer.checkpoint(spec.containerId)).toEqual(known.checkpoint);
+      await containerizer.kill(spec.containerId, { gracePeriodMs: 0 });
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
+    });
+
+    it('removes the labelled containers the agent does not know of', async () => {
+      const spec = await specOf('echo up > ready; sleep 1000');
+      await launchedByDeadAgent(spec);
+      await ready(spec);
+      expect(await ownContainers()).toHaveLength(1);
+
+      const containerizer = newContainerizer();
+      expect(await containerizer.recover([])).toEqual([]);
+      expect(await ownContainers()).toEqual([]);
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+    });
+
+    it('recognizes nothing that is not its own', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('true');
+      const unknown = [
+        { containerId: spec.containerId, sandbox: spec.sandbox },
+        { containerId: uniqueContainerId(), sandbox: spec.sandbox, checkpoint: { pid: 1 } },
+      ];
+      expect(await containerizer.recover(unknown)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,764 @@
+import { errorMessage, withTimeout } from '@kiln/common';
+import type { TaskReason } from '@kiln/contracts';
+import Docker from 'dockerode';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import {
+  assertValidContainerId,
+  CONTAINER_ID_PATTERN,
+  ContainerLaunchError,
+  type Containerizer,
+  type ContainerSpec,
+  type KillOptions,
+  type LaunchResult,
+  type RecoverableContainer,
+  type ResourceUsage,
+  type Termination,
+} from '../containerizer';
+import { assertValidSpec } from '../launching';
+import { killMessage, terminationOf, type KillRequest } from '../process/termination';
+import {
+  mergeUsage,
+  registryHostOf,
+  SandboxOutput,
+  usageOfStats,
+  type DockerStatsSample,
+} from './docker-support';
+
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+export interface DockerContainerizerOptions {
+  /** The engine to use; default: dockerode's default, `/var/run/docker.sock` or `DOCKER_HOST`. */
+  docker?: Docker;
+  /** Credentials per registry host (`registry.example.com:5000`, `docker.io`) for pulls. */
+  registryAuth?: Record<string, RegistryCredentials>;
+  /** The most processes a container may have (a fork bomb's ceiling); default 1024. */
+  pidsLimit?: number;
+  /**
+   * Written into every container's `io.kiln.owner` label, so that agents sharing one engine
+   * (or tests running side by side) recover and clean up only their own containers. One agent per
+   * owner. Default `agent`.
+   */
+  owner?: string;
+  /** The kill grace period when `kill` is given none, and for timeouts; default 3000 ms. */
+  defaultGracePeriodMs?: number;
+  /** How often running containers are measured; default 1000 ms. */
+  sampleIntervalMs?: number;
+}
+
+/** What `checkpoint` returns and `recover` takes back. */
+export interface DockerCheckpoint {
+  /** The engine's id of the container. */
+  dockerId: string;
+  /** The sizes of `stdout` and `stderr` in the sandbox before the task wrote to them. */
+  stdoutOffset: number;
+  stderrOffset: number;
+  maxCompletionTimeMs?: number;
+  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
+  deadline?: number;
+}
+
+export type DockerDetection = { available: true } | { available: false; reason: string };
+
+/** Where the sandbox appears inside the container; the task's working directory. */
+export const SANDBOX_MOUNT_PATH = '/workspace';
+
+/** Labels of every container this containerizer creates: how `recover` finds them again. */
+export const LABELS = {
+  managed: 'io.kiln.managed',
+  containerId: 'io.kiln.container-id',
+  owner: 'io.kiln.owner',
+  stdoutOffset: 'io.kiln.stdout-offset',
+  stderrOffset: 'io.kiln.stderr-offset',
+  maxCompletionTimeMs: 'io.kiln.max-completion-time-ms',
+  deadline: 'io.kiln.deadline',
+} as const;
+
+/**
+ * The capabilities a task keeps out of Docker's default set (all others are dropped): what a
+ * build running as root in its image ordinarily needs, and nothing that reaches beyond the
+ * container (no NET_RAW, NET_ADMIN, SYS_*, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE).
+ */
+export const CAPABILITIES = [
+  // Package managers and `tar -x` give the files they unpack their owners.
+  'CHOWN',
+  // Root reading and writing files it does not own, e.g. the agent's files in the sandbox.
+  'DAC_OVERRIDE',
+  // chmod/utime on files root does not own, e.g. files of the image's layers.
+  'FOWNER',
+  // Dropping from root to an unprivileged user (`su`, `gosu`, test suites refusing to run as
+  // root); `no-new-privileges` still stops gaining privileges back through setuid binaries.
+  'SETGID',
+  'SETUID',
+  // Signalling processes of another user inside the container, e.g. after such a drop.
+  'KILL',
+] as const;
+
+const DEFAULT_PIDS_LIMIT = 1024;
+const DEFAULT_OWNER = 'agent';
+const DEFAULT_GRACE_PERIOD_MS = 3_000;
+const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
+/** How long the output streams get to drain after the container has ended. */
+const OUTPUT_DRAIN_MS = 10_000;
+const PING_TIMEOUT_MS = 5_000;
+
+type Phase = 'launching' | 'running' | 'ending' | 'terminated';
+
+interface Output {
+  /** Settles once everything the engine sent has been appended to the sandbox files. */
+  readonly done: Promise<void>;
+  /** Gives up on the engine's stream, keeping what was written. */
+  abort(): void;
+}
+
+interface Container {
+  readonly id: string;
+  readonly sandbox: string;
+  phase: Phase;
+  /** Settles when `launch` (or `recover`) has: true if the container exists. */
+  readonly launched: Promise<boolean>;
+  settleLaunch(launched: boolean): void;
+  docker?: Docker.Container;
+  checkpoint?: DockerCheckpoint;
+  output?: Output;
+  usage?: ResourceUsage;
+  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
+  timeout?: NodeJS.Timeout;
+  readonly termination: Promise<Termination>;
+  terminate(termination: Termination): void;
+  final?: Termination;
+  destroyed?: Promise<void>;
+}
+
+/**
+ * Runs each task in a Docker container from its spec's image: the only containerizer that runs
+ * images. The engine enforces the cpu, memory (without swap) and process limits; the container is
+ * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges, and sees of the host
+ * only the sandbox (mounted at {@link SANDBOX_MOUNT_PATH}, its working directory) and, with
+ * `network: 'host'` (the default, as the spec says), the host's network.
+ *
+ * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to it
+ * (a shell as PID 1 would ignore it) and reaps orphans; when the command ends, the engine kills
+ * whatever it left in the container. The output is taken from the engine (attached before the
+ * start, so nothing is missed) and appended to the sandbox files by the agent; after an agent
+ * restart the engine's log is replayed, skipping what was already written.
+ *
+ * Limits: the engine reports a command that a signal ended as exit code 128 + n, so an unasked
+ * signal shows as that exit code, not as `signal`. Besides the spec's environment the task sees
+ * the image's own `ENV` and the `HOSTNAME` and `HOME` the engine sets, nothing of the agent's. A
+ * program missing from the image fails the task with exit code 127 rather than the launch.
+ */
+export class DockerContainerizer implements Containerizer {
+  readonly name = 'docker' as const;
+
+  private readonly docker: Docker;
+  private readonly registryAuth: Record<string, RegistryCredentials>;
+  private readonly pidsLimit: number;
+  private readonly owner: string;
+  private readonly defaultGracePeriodMs: number;
+  private readonly sampleIntervalMs: number;
+  private readonly containers = new Map<string, Container>();
+  /** Pulls in flight by image, so that tasks launched together pull their image once. */
+  private readonly pulls = new Map<string, Promise<void>>();
+  private sampler: NodeJS.Timeout | undefined;
+
+  constructor(options: DockerContainerizerOptions = {}) {
+    this.docker = options.docker ?? new Docker();
+    this.registryAuth = options.registryAuth ?? {};
+    this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    this.owner = options.owner ?? DEFAULT_OWNER;
+    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+  }
+
+  /** Whether the engine answers, for the agent's fingerprint; the reason when it does not. */
+  static async detect(docker: Docker = new Docker()): Promise<DockerDetection> {
+    try {
+      await withTimeout(docker.ping(), PING_TIMEOUT_MS);
+      return { available: true };
+    } catch (error) {
+      return {
+        available: false,
+        reason: `the Docker engine does not answer: ${errorMessage(error)}`,
+      };
+    }
+  }
+
+  async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
+    const listed = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.managed}=true`, `${LABELS.owner}=${this.owner}`] },
+    });
+    const byTask = new Map<string, Docker.ContainerInfo>();
+    const orphans: Docker.ContainerInfo[] = [];
+    for (const info of listed) {
+      const id = info.Labels[LABELS.containerId];
+      if (id === undefined || byTask.has(id)) orphans.push(info);
+      else byTask.set(id, info);
+    }
+    const recovered: string[] = [];
+    for (const { containerId, sandbox, checkpoint } of known) {
+      const info = byTask.get(containerId);
+      byTask.delete(containerId);
+      if (this.containers.has(containerId)) {
+        recovered.push(containerId);
+        continue;
+      }
+      const saved = parseCheckpoint(checkpoint);
+      if (!CONTAINER_ID_PATTERN.test(containerId)) continue;
+      if (info !== undefined) {
+        await this.reattach(containerId, sandbox, checkpointOf(info, saved));
+      } else if (saved !== undefined) {
+        this.vanished(containerId, sandbox, saved);
+      } else {
+        continue;
+      }
+      recovered.push(containerId);
+    }
+    orphans.push(...byTask.values());
+    await Promise.all(orphans.map((orphan) => this.removeDockerContainer(orphan.Id)));
+    return recovered;
+  }
+
+  async launch(spec: ContainerSpec): Promise<LaunchResult> {
+    assertValidContainerId(spec.containerId);
+    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
+    assertValidDockerSpec(spec);
+    if (spec.image === undefined) {
+      return { status: 'not-supported', reason: 'the docker containerizer runs images only' };
+    }
+    const container = this.register(spec.containerId, spec.sandbox);
+    try {
+      await this.start(container, { ...spec, image: spec.image });
+    } catch (error) {
+      this.containers.delete(container.id);
+      container.settleLaunch(false);
+      if (error instanceof ContainerLaunchError) throw error;
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `container ${container.id} could not be started: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+    container.settleLaunch(true);
+    return { status: 'launched' };
+  }
+
+  async wait(containerId: string): Promise<Termination | undefined> {
+    const container = await this.launched(containerId);
+    return container?.termination;
+  }
+
+  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
+    const container = await this.launched(containerId);
+    if (container === undefined) return;
+    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
+    this.stop(
+      container,
+      options.gracePeriodMs ?? this.defaultGracePeriodMs,
+      reason,
+      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
+    );
+    await container.termination;
+  }
+
+  destroy(containerId: string): Promise<void> {
+    const container = this.containers.get(containerId);
+    if (container === undefined) return Promise.resolve();
+    container.destroyed ??= this.release(container);
+    return container.destroyed;
+  }
+
+  async usage(containerId: string): Promise<ResourceUsage | undefined> {
+    const container = await this.launched(containerId);
+    if (container === undefined) return undefined;
+    if (container.final === undefined) await this.sample(container);
+    return (container.final ? container.final.usage : container.usage) ?? {};
+  }
+
+  checkpoint(containerId: string): Record<string, unknown> | undefined {
+    const checkpoint = this.containers.get(containerId)?.checkpoint;
+    return checkpoint === undefined ? undefined : { ...checkpoint };
+  }
+
+  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
+  private async launched(containerId: string): Promise<Container | undefined> {
+    const container = this.containers.get(containerId);
+    return container !== undefined && (await container.launched) ? container : undefined;
+  }
+
+  private register(id: string, sandbox: string): Container {
+    let settleLaunch!: (launched: boolean) => void;
+    let terminate!: (termination: Termination) => void;
+    const container: Container = {
+      id,
+      sandbox,
+      phase: 'launching',
+      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
+      settleLaunch: (launched) => settleLaunch(launched),
+      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
+      terminate: (termination) => terminate(termination),
+    };
+    this.containers.set(id, container);
+    return container;
+  }
+
+  private async start(container: Container, spec: ContainerSpec & { image: string }) {
+    const sandboxStat = await stat(spec.sandbox).catch(() => undefined);
+    if (!sandboxStat?.isDirectory()) {
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `the sandbox ${spec.sandbox} is not an existing directory`,
+      );
+    }
+    await this.ensureImage(spec.image);
+
+    const stdoutPath = join(spec.sandbox, 'stdout');
+    const stderrPath = join(spec.sandbox, 'stderr');
+    const stdout = await new SandboxOutput(stdoutPath).opened();
+    const stderr = await new SandboxOutput(stderrPath).opened().catch((error: unknown) => {
+      stdout.destroy();
+      throw error;
+    });
+    const timeoutMs = spec.maxCompletionTimeMs;
+    const checkpoint: Omit<DockerCheckpoint, 'dockerId'> = {
+      // Opened already, so these are the sizes before the task's first byte.
+      stdoutOffset: (await stat(stdoutPath)).size,
+      stderrOffset: (await stat(stderrPath)).size,
+      ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+    };
+
+    let created: Docker.Container;
+    try {
+      created = await this.docker.createContainer(this.createOptions(spec, checkpoint));
+    } catch (error) {
+      stdout.destroy();
+      stderr.destroy();
+      throw error;
+    }
+    try {
+      // Attached before the start, so that not a byte of a short task's output is missed.
+      const stream = await created.attach({ stream: true, stdout: true, stderr: true });
+      container.output = this.pipeOutput(stream, stdout, stderr);
+      await created.start();
+    } catch (error) {
+      stdout.destroy();
+      stderr.destroy();
+      await this.removeDockerContainer(created.id);
+      throw error;
+    }
+    container.docker = created;
+    container.checkpoint = { dockerId: created.id, ...checkpoint };
+    this.running(container);
+  }
+
+  private createOptions(
+    spec: ContainerSpec & { image: string },
+    checkpoint: Omit<DockerCheckpoint, 'dockerId'>,
+  ): Docker.ContainerCreateOptions {
+    const argv = spec.command.shell
+      ? ['/bin/sh', '-c', spec.command.value]
+      : [spec.command.value, ...spec.command.arguments];
+    const labels: Record<string, string> = {
+      [LABELS.managed]: 'true',
+      [LABELS.containerId]: spec.containerId,
+      [LABELS.owner]: this.owner,
+      [LABELS.stdoutOffset]: String(checkpoint.stdoutOffset),
+      [LABELS.stderrOffset]: String(checkpoint.stderrOffset),
+    };
+    if (checkpoint.maxCompletionTimeMs !== undefined && checkpoint.deadline !== undefined) {
+      labels[LABELS.maxCompletionTimeMs] = String(checkpoint.maxCompletionTimeMs);
+      labels[LABELS.deadline] = String(checkpoint.deadline);
+    }
+    const { cpus, mem } = spec.resources;
+    const memBytes = Math.round(mem * 1024 * 1024);
+    return {
+      // Named after the task so that a second launch of the id anywhere on the engine collides.
+      name: `kiln-${spec.containerId}`,
+      Image: spec.image,
+      // The command replaces the image's entrypoint too: the spec says exactly what runs.
+      Entrypoint: argv,
+      Env: Object.entries(spec.environment).map(([name, value]) => `${name}=${value}`),
+      WorkingDir: SANDBOX_MOUNT_PATH,
+      Labels: labels,
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      OpenStdin: false,
+      Tty: false,
+      HostConfig: {
+        // tini as PID 1: forwards SIGTERM to the command and reaps what it orphans.
+        Init: true,
+        Privileged: false,
+        CapDrop: ['ALL'],
+        CapAdd: [...CAPABILITIES],
+        SecurityOpt: ['no-new-privileges'],
+        NetworkMode: spec.network ?? 'host',
+        ...(cpus > 0 ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
+        // Swap equal to memory: no swap, so the limit is the task's real memory.
+        ...(memBytes > 0 ? { Memory: memBytes, MemorySwap: memBytes } : {}),
+        PidsLimit: this.pidsLimit,
+        // Never a socket or anything else of the host: the sandbox is the only mount.
+        Mounts: [{ Type: 'bind', Source: spec.sandbox, Target: SANDBOX_MOUNT_PATH }],
+        // The engine's log is what a recovering agent replays: pinned to a driver that keeps it.
+        LogConfig: { Type: 'json-file', Config: {} },
+        RestartPolicy: { Name: 'no' },
+        AutoRemove: false,
+      },
+    };
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) {
+        throw new ContainerLaunchError(
+          'CONTAINER_LAUNCH_FAILED',
+          `image ${image} could not be inspected: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    let pull = this.pulls.get(image);
+    if (pull === undefined) {
+      pull = this.pull(image).finally(() => this.pulls.delete(image));
+      this.pulls.set(image, pull);
+    }
+    await pull;
+  }
+
+  private async pull(image: string): Promise<void> {
+    const host = registryHostOf(image);
+    const credentials = this.registryAuth[host];
+    const options = credentials ? { authconfig: { ...credentials, serveraddress: host } } : {};
+    try {
+      const stream = await this.docker.pull(image, options);
+      const events = await new Promise<{ error?: string }[]>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null, output: unknown[]) =>
+          error ? reject(error) : resolve(output as { error?: string }[]),
+        );
+      });
+      // The engine reports a failure half-way through the pull as an event, not as an error.
+      const failed = events.find((event) => event.error !== undefined);
+      if (failed !== undefined) throw new Error(failed.error);
+    } catch (error) {
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `image ${image} could not be pulled: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Appends the engine's multiplexed output stream to the sandbox files. */
+  private pipeOutput(
+    stream: NodeJS.ReadableStream,
+    stdout: SandboxOutput,
+    stderr: SandboxOutput,
+  ): Output {
+    let ended = false;
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => {
+      end = () => {
+        if (ended) return;
+        ended = true;
+        stdout.end();
+        stderr.end();
+        Promise.all([finished(stdout), finished(stderr)]).then(
+          () => resolve(),
+          () => resolve(),
+        );
+      };
+    });
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    stream.once('end', end);
+    stream.once('close', end);
+    stream.once('error', end);
+    return {
+      done,
+      abort: () => {
+        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+        end();
+      },
+    };
+  }
+
+  /** Watches a container the engine still has, after an agent restart. */
+  private async reattach(id: string, sandbox: string, checkpoint: DockerCheckpoint) {
+    const container = this.register(id, sandbox);
+    container.checkpoint = checkpoint;
+    container.docker = this.docker.getContainer(checkpoint.dockerId);
+    try {
+      const [stdout, stderr] = await Promise.all([
+        this.resumedOutput(join(sandbox, 'stdout'), checkpoint.stdoutOffset),
+        this.resumedOutput(join(sandbox, 'stderr'), checkpoint.stderrOffset),
+      ]);
+      // Replays the whole log and, while the container runs, follows it.
+      const stream = await container.docker.logs({ follow: true, stdout: true, stderr: true });
+      container.output = this.pipeOutput(stream, stdout, stderr);
+    } catch {
+      // The output is lost (sandbox gone, log unreadable); the end can still be told.
+    }
+    container.settleLaunch(true);
+    this.running(container);
+  }
+
+  private async resumedOutput(path: string, offset: number): Promise<SandboxOutput> {
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
+    return new SandboxOutput(path, size - offset).opened();
+  }
+
+  /** A container the agent checkpointed that the engine no longer has. */
+  private vanished(id: string, sandbox: string, checkpoint: DockerCheckpoint): void {
+    const container = this.register(id, sandbox);
+    container.checkpoint = checkpoint;
+    container.settleLaunch(true);
+    container.phase = 'terminated';
+    container.final = {
+      state: 'TASK_FAILED',
+      reason: 'AGENT_RESTARTED',
+      message: 'its Docker container vanished while the agent was away',
+    };
+    container.terminate(container.final);
+  }
+
+  private running(container: Container): void {
+    container.phase = 'running';
+    const deadline = container.checkpoint?.deadline;
+    if (deadline !== undefined) {
+      container.timeout = setTimeout(
+        () => {
+          const timeout = container.checkpoint?.maxCompletionTimeMs;
+          this.stop(
+            container,
+            this.defaultGracePeriodMs,
+            'TIMEOUT',
+            killMessage('TIMEOUT', timeout),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      // The pending wait request keeps the event loop alive while the container runs.
+      container.timeout.unref();
+    }
+    this.updateSampler();
+    // A first measurement at once, so that even a short task's termination may carry one.
+    void this.sample(container);
+    void this.watch(container);
+  }
+
+  /** Waits for the container's end; never rejects. */
+  private async watch(container: Container): Promise<void> {
+    let exitCode: number | undefined;
+    try {
+      const result = (await container.docker?.wait()) as { StatusCode?: unknown } | undefined;
+      if (typeof result?.StatusCode === 'number') exitCode = result.StatusCode;
+    } catch {
+      // Gone or unreachable: the inspection in `end` tells what it can.
+    }
+    await this.end(container, exitCode);
+  }
+
+  /**
+   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
+   * later one can only bring the SIGKILL forward.
+   */
+  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
+    const deadline = Date.now() + Math.max(0, gracePeriodMs);
+    if (container.kill === undefined) {
+      // Once the container has ended, how it ended stands: a kill cannot rewrite it.
+      if (container.phase !== 'running') return;
+      container.kill = { reason, message, deadline };
+      if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
+    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
+      container.kill.deadline = deadline;
+    } else {
+      return;
+    }
+    const kill = container.kill;
+    clearTimeout(kill.timer);
+    if (gracePeriodMs <= 0) {
+      this.signal(container, 'SIGKILL');
+    } else {
+      kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
+      kill.timer.unref();
+    }
+  }
+
+  private signal(container: Container, signal: NodeJS.Signals): void {
+    container.docker?.kill({ signal }).catch(() => {
+      // 409: not running any more, which is what was wanted.
+    });
+  }
+
+  /**
+   * The container has ended (the engine has killed whatever its command left): reads how, lets
+   * the output drain, and decides the termination. Never rejects.
+   */
+  private async end(container: Container, exitCode: number | undefined): Promise<void> {
+    if (container.phase !== 'running') return;
+    container.phase = 'ending';
+    clearTimeout(container.timeout);
+    let oomKilled = false;
+    let memoryLimit = 0;
+    try {
+      const info = await container.docker?.inspect();
+      oomKilled = info?.State.OOMKilled ?? false;
+      memoryLimit = info?.HostConfig.Memory ?? 0;
+      exitCode ??= info?.State.ExitCode;
+    } catch {
+      // Removed under us: only the wait's exit code, if any, is known.
+    }
+    if (container.output !== undefined) {
+      await withTimeout(container.output.done, OUTPUT_DRAIN_MS).catch(() =>
+        container.output?.abort(),
+      );
+    }
+    clearTimeout(container.kill?.timer);
+    const usage =
+      container.usage === undefined ? {} : { usage: { ...container.usage, memBytes: 0 } };
+    let termination: Termination;
+    if (container.kill === undefined && oomKilled) {
+      termination = {
+        state: 'TASK_FAILED',
+        reason: 'CONTAINER_LIMITATION_MEMORY',
+        message: `killed for exceeding its memory limit of ${memoryLimit / 1024 / 1024} MiB`,
+        ...(exitCode === undefined ? {} : { exitCode }),
+        ...usage,
+      };
+    } else if (exitCode !== undefined) {
+      termination = terminationOf({ code: exitCode }, container.kill, usage.usage);
+    } else {
+      termination = container.kill
+        ? terminationOf({ unknown: 'unrecorded' }, container.kill, usage.usage)
+        : {
+            state: 'TASK_FAILED',
+            message: 'its Docker container vanished, leaving no exit code',
+            ...usage,
+          };
+    }
+    container.phase = 'terminated';
+    container.final = termination;
+    container.terminate(termination);
+    this.updateSampler();
+  }
+
+  private async release(container: Container): Promise<void> {
+    try {
+      if (await container.launched) {
+        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
+        await container.termination;
+        const dockerId = container.checkpoint?.dockerId;
+        if (dockerId !== undefined) await this.removeDockerContainer(dockerId);
+      }
+    } finally {
+      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
+    }
+  }
+
+  /** Removes a container with whatever still runs in it; one already gone is fine. */
+  private async removeDockerContainer(dockerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(dockerId).remove({ force: true, v: true });
+    } catch (error) {
+      // 404: gone; 409: a removal is already under way.
+      const status = statusCodeOf(error);
+      if (status !== 404 && status !== 409) throw error;
+    }
+  }
+
+  /** One timer for all containers, running while any runs; it never holds the event loop. */
+  private updateSampler(): void {
+    const live = [...this.containers.values()].some((c) => c.phase === 'running');
+    if (!live) {
+      clearInterval(this.sampler);
+      this.sampler = undefined;
+      return;
+    }
+    this.sampler ??= setInterval(() => {
+      for (const container of this.containers.values()) {
+        if (container.phase === 'running') void this.sample(container);
+      }
+    }, this.sampleIntervalMs);
+    this.sampler.unref();
+  }
+
+  /** Measures a running container; a failed measurement is a missed sample. Never rejects. */
+  private async sample(container: Container): Promise<void> {
+    try {
+      // one-shot: the engine answers at once instead of waiting for a second sample.
+      const stats = (await container.docker?.stats({
+        stream: false,
+        'one-shot': true,
+      })) as DockerStatsSample | undefined;
+      const usage = stats === undefined ? undefined : usageOfStats(stats);
+      if (usage !== undefined && container.phase === 'running') {
+        container.usage = mergeUsage(container.usage, usage);
+      }
+    } catch {
+      // Ended or unreachable meanwhile.
+    }
+  }
+}
+
+/** The shared checks, and a network Docker can give on an engine without a bridge. */
+function assertValidDockerSpec(spec: ContainerSpec): void {
+  assertValidSpec(spec);
+  if (spec.network !== undefined && spec.network !== 'host' && spec.network !== 'none') {
+    throw new ContainerLaunchError(
+      'TASK_INVALID',
+      `invalid container spec ${spec.containerId}: unknown network ${JSON.stringify(spec.network)}`,
+    );
+  }
+}
+
+function statusCodeOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** What `recover` knows of a container: the agent's checkpoint, else the container's labels. */
+function checkpointOf(info: Docker.ContainerInfo, saved: DockerCheckpoint | undefined) {
+  if (saved !== undefined && saved.dockerId === info.Id) return saved;
+  const number = (label: string) => {
+    const value = Number(info.Labels[label]);
+    return Number.isFinite(value) ? value : undefined;
+  };
+  const timeoutMs = number(LABELS.maxCompletionTimeMs);
+  const deadline = number(LABELS.deadline);
+  const checkpoint: DockerCheckpoint = {
+    dockerId: info.Id,
+    stdoutOffset: number(LABELS.stdoutOffset) ?? 0,
+    stderrOffset: number(LABELS.stderrOffset) ?? 0,
+    ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+    ...(deadline === undefined ? {} : { deadline }),
+  };
+  return checkpoint;
+}
+
+function parseCheckpoint(value: unknown): DockerCheckpoint | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { dockerId, stdoutOffset, stderrOffset, maxCompletionTimeMs, deadline } = value as Record<
+    string,
+    unknown
+  >;
+  const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (typeof dockerId !== 'string' || !/^[0-9a-f]{64}$/.test(dockerId)) return undefined;
+  return {
+    dockerId,
+    stdoutOffset: isSize(stdoutOffset) ? stdoutOffset : 0,
+    stderrOffset: isSize(stderrOffset) ? stderrOffset : 0,
+    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
+    ...(typeof deadline === 'number' ? { deadline } : {}),
+  };
+}
