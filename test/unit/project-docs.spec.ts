@@ -1,4 +1,5 @@
 import { ENVIRONMENTS, envVariables, loadEnv } from '@kiln/config';
+import { compilePipeline } from '@kiln/pipeline';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,4 +64,24 @@ describe('docker/compose.yaml', () => {
     expect(env?.KILN_DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
     expect(env?.REDIS_URL).toBe('redis://redis:6379');
   });
+});
+
+describe('docs/pipeline.md', () => {
+  const doc = readFileSync(resolve(ROOT, 'docs/pipeline.md'), 'utf8');
+  // Whole pipelines only: fragments that show one key have no top-level `jobs:`.
+  const examples = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((match) => match[1] ?? '')
+    .filter((yaml) => /^jobs:/m.test(yaml));
+
+  it('has whole-pipeline examples', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(examples.map((yaml, i) => [i + 1, yaml] as const))(
+    'example %i compiles to a plan with jobs',
+    (_index, yaml) => {
+      const plan = compilePipeline(yaml, { event: 'push', branch: 'main', changedFiles: [] });
+      expect('jobs' in plan && plan.jobs.length > 0).toBe(true);
+    },
+  );
 });

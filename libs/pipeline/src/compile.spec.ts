@@ -1,0 +1,414 @@
+import { describe, expect, it } from 'vitest';
+import { compilePipeline } from './compile';
+import { PipelineConfigError, type PipelineProblem } from './errors';
+import type { ExecutionPlan, TriggerContext } from './types';
+
+const push: TriggerContext = { event: 'push', branch: 'main' };
+
+function compile(source: string, context: TriggerContext = push): ExecutionPlan {
+  const result = compilePipeline(source, context);
+  if ('skippedPipeline' in result) throw new Error(`pipeline skipped: ${result.skippedPipeline}`);
+  return result;
+}
+
+function problemsOf(source: string): string[] {
+  try {
+    compilePipeline(source, push);
+  } catch (error) {
+    if (error instanceof PipelineConfigError) {
+      return error.problems.map(
+        (p: PipelineProblem) => `${p.line}:${p.column} ${p.path}: ${p.message}`,
+      );
+    }
+    throw error;
+  }
+  throw new Error('expected a PipelineConfigError');
+}
+
+const example = `when:
+  event: [push, pull_request]
+  branch: [main, 'release/*']
+env:
+  NODE_ENV: test
+  SHARED: pipeline
+jobs:
+  build:
+    image: node:20
+    steps:
+      - run: npm ci
+      - name: test
+        run: npm test
+    env: { CI: 'true', SHARED: job, node: job }
+    resources: { cpus: 2, mem: 2048 }
+    needs: [lint]
+    matrix: { node: ['18', 20] }
+    timeout: 1h30m
+    retry: 2
+    allow_failure: true
+    secrets: [NPM_TOKEN]
+    artifacts: ['dist/**', 'coverage/lcov.info']
+  lint:
+    steps: [{ run: npm run lint }]
+`;
+
+describe(compilePipeline.name, () => {
+  describe('a valid pipeline', () => {
+    it('compiles steps, merged env, matrix expansions and needs in topological order', () => {
+      const plan = compile(example);
+      expect(plan.skipped).toEqual([]);
+      expect(plan.jobs.map((job) => job.key)).toEqual([
+        'lint',
+        'build (node=18)',
+        'build (node=20)',
+      ]);
+      const [, build18] = plan.jobs;
+      expect(build18).toEqual({
+        key: 'build (node=18)',
+        name: 'build',
+        matrix: { node: '18' },
+        image: 'node:20',
+        steps: [
+          { name: 'npm ci', run: 'npm ci' },
+          { name: 'test', run: 'npm test' },
+        ],
+        // pipeline < job < matrix
+        env: { NODE_ENV: 'test', SHARED: 'job', CI: 'true', node: '18' },
+        resources: { cpus: 2, mem: 2048 },
+        needs: ['lint'],
+        timeoutSeconds: 5400,
+        retry: 2,
+        allowFailure: true,
+        secrets: ['NPM_TOKEN'],
+        artifacts: ['dist/**', 'coverage/lcov.info'],
+      });
+    });
+
+    it('applies the defaults: no image, 1 cpu, 1024 MiB, 60m, no retry', () => {
+      const [lint] = compile('jobs:\n  lint:\n    steps: [{ run: npm run lint }]\n').jobs;
+      expect(lint).toEqual({
+        key: 'lint',
+        name: 'lint',
+        steps: [{ name: 'npm run lint', run: 'npm run lint' }],
+        env: {},
+        resources: { cpus: 1, mem: 1024 },
+        needs: [],
+        timeoutSeconds: 3600,
+        retry: 0,
+        allowFailure: false,
+        secrets: [],
+        artifacts: [],
+      });
+    });
+
+    it('keeps numbers as written when they become env values (1.10 stays 1.10)', () => {
+      const [job] = compile(
+        'env: { V: 1.10, B: true }\njobs:\n  a:\n    steps: [{ run: x }]\n',
+      ).jobs;
+      expect(job?.env).toEqual({ V: '1.10', B: 'true' });
+    });
+
+    it('orders a DAG so every job follows what it needs, keeping file order for ties', () => {
+      const plan = compile(`jobs:
+  deploy: { needs: [b, c], steps: [{ run: x }] }
+  c: { needs: [a], steps: [{ run: x }] }
+  b: { needs: [a], steps: [{ run: x }] }
+  a: { steps: [{ run: x }] }
+`);
+      expect(plan.jobs.map((job) => job.key)).toEqual(['a', 'c', 'b', 'deploy']);
+    });
+  });
+
+  describe('matrix', () => {
+    it('expands the cartesian product, first variable slowest, and needs all expansions', () => {
+      const plan = compile(`jobs:
+  build:
+    matrix: { node: [18, 20], os: [linux, mac] }
+    steps: [{ run: x }]
+  publish: { needs: [build], steps: [{ run: x }] }
+`);
+      expect(plan.jobs.map((job) => job.key)).toEqual([
+        'build (node=18, os=linux)',
+        'build (node=18, os=mac)',
+        'build (node=20, os=linux)',
+        'build (node=20, os=mac)',
+        'publish',
+      ]);
+      expect(plan.jobs[4]?.needs).toEqual(plan.jobs.slice(0, 4).map((job) => job.key));
+      expect(plan.jobs[3]?.matrix).toEqual({ node: '20', os: 'mac' });
+    });
+
+    it('rejects a job expanding to more than 50 jobs', () => {
+      expect(
+        problemsOf(`jobs:
+  a:
+    steps: [{ run: x }]
+    matrix: { n: [1, 2, 3, 4, 5, 6, 7, 8], m: [1, 2, 3, 4, 5, 6, 7] }
+`),
+      ).toEqual(['4:13 jobs.a.matrix: expands to 56 jobs, more than the limit of 50 per job']);
+    });
+
+    it('rejects a pipeline expanding to more than 200 jobs', () => {
+      const values = Array.from({ length: 50 }, (_, i) => i).join(', ');
+      const jobs = ['a', 'b', 'c', 'd', 'e']
+        .map((name) => `  ${name}: { matrix: { n: [${values}] }, steps: [{ run: x }] }`)
+        .join('\n');
+      expect(problemsOf(`jobs:\n${jobs}\n`)).toEqual([
+        '1:1 jobs: the pipeline expands to 250 jobs, more than the limit of 200',
+      ]);
+    });
+
+    it('rejects empty, non-scalar and duplicate matrix values', () => {
+      expect(
+        problemsOf(`jobs:
+  a:
+    steps: [{ run: x }]
+    matrix:
+      os: []
+      node: [18, { x: 1 }, 18]
+`),
+      ).toEqual([
+        '5:11 jobs.a.matrix.os: must be a non-empty list of strings, numbers or booleans',
+        '6:18 jobs.a.matrix.node: must be a string, number or boolean',
+        '6:28 jobs.a.matrix.node: duplicate value "18"',
+      ]);
+    });
+  });
+
+  describe('errors', () => {
+    it('reports the example unknown need at its line and column', () => {
+      try {
+        compilePipeline(
+          'jobs:\n  lint:\n    steps: [{ run: x }]\n  build:\n    steps:\n      - run: x\n    needs: [lnt]\n',
+          push,
+        );
+        expect.fail('expected an error');
+      } catch (error) {
+        expect(error).toBeInstanceOf(PipelineConfigError);
+        expect((error as Error).message).toContain(
+          '.kiln.yml:7:13: jobs.build.needs: unknown job "lnt"',
+        );
+      }
+    });
+
+    it('names the file it was given in the message', () => {
+      expect(() => compilePipeline('jobs: 1\n', push, 'ci/.kiln.yml')).toThrow(
+        'ci/.kiln.yml:1:7: jobs: must be a mapping',
+      );
+    });
+
+    it('reports every problem at once, in file order', () => {
+      expect(
+        problemsOf(`jobs:
+  build:
+    steps:
+      - run: npm ci
+      - npm test
+      - name: ''
+        run: ''
+    foo: 1
+    needs: [build]
+    resources: { cpus: 0, mem: 99999999 }
+    retry: 9
+    allow_failure: yes
+    image: 3
+  Bad:
+    steps: []
+  nosteps:
+    image: x
+`),
+      ).toEqual([
+        '5:9 jobs.build.steps: item 2 must be a mapping',
+        '6:15 jobs.build.steps[2].name: must not be empty',
+        '7:14 jobs.build.steps[2].run: must not be empty',
+        '8:5 jobs.build.foo: unknown key "foo"',
+        '9:13 jobs.build.needs: job "build" cannot need itself',
+        '10:24 jobs.build.resources.cpus: must be positive',
+        '10:32 jobs.build.resources.mem: must be at most 262144 (MiB)',
+        '11:12 jobs.build.retry: must be at most 5',
+        '12:20 jobs.build.allow_failure: must be true or false',
+        '13:12 jobs.build.image: must be a string',
+        '14:3 jobs.Bad: invalid job name "Bad": use lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters',
+        '15:12 jobs.Bad.steps: must have at least one step',
+        '16:3 jobs.nosteps.steps: is required',
+      ]);
+    });
+
+    it('rejects unknown keys at the top level and in when', () => {
+      expect(problemsOf('jobz: 1\nwhen: { events: [push] }\n')).toEqual([
+        '1:1 jobz: unknown key "jobz"',
+        '1:1 jobs: is required',
+        '2:9 when.events: unknown key "events"',
+      ]);
+    });
+
+    it('rejects a missing or empty jobs mapping and a file that is not a mapping', () => {
+      expect(problemsOf('jobs: {}\n')).toEqual(['1:7 jobs: must define at least one job']);
+      expect(problemsOf('')).toEqual(['1:1 : the file must be a mapping with a `jobs` key']);
+      expect(problemsOf('- a\n')).toEqual(['1:1 : the file must be a mapping with a `jobs` key']);
+    });
+
+    it('reports YAML syntax errors with their position', () => {
+      expect(problemsOf('jobs:\n  a: { steps: [{ run: x }]\n  b: 1\n')[0]).toMatch(/^3:\d+ : /);
+      expect(problemsOf('jobs:\n  a: 1\n  a: 2\n')).toEqual(['3:3 : Map keys must be unique']);
+    });
+
+    it('reports a cycle as a path at the need that closes it', () => {
+      expect(
+        problemsOf(`jobs:
+  a: { needs: b, steps: [{ run: x }] }
+  b: { needs: [c], steps: [{ run: x }] }
+  c: { needs: [a], steps: [{ run: x }] }
+`),
+      ).toEqual(['4:16 jobs.c.needs: cycle: a → b → c → a']);
+    });
+
+    it('rejects bad env and secret names and non-scalar env values', () => {
+      expect(
+        problemsOf(`env:
+  1X: a
+  OK: [1]
+jobs:
+  a:
+    steps: [{ run: x }]
+    env: { 'A-B': x, N: ~ }
+    secrets: [NPM_TOKEN, bad-name]
+`),
+      ).toEqual([
+        '2:3 env.1X: invalid variable name "1X"',
+        '3:7 env.OK: must be a string, number or boolean',
+        '7:12 jobs.a.env.A-B: invalid variable name "A-B"',
+        '7:25 jobs.a.env.N: must be a string, number or boolean',
+        '8:26 jobs.a.secrets: invalid secret name "bad-name"',
+      ]);
+    });
+
+    it('rejects absolute artifact paths and ".." segments', () => {
+      expect(
+        problemsOf(`jobs:
+  a:
+    steps: [{ run: x }]
+    artifacts: [/etc/passwd, 'dist/../..', 'C:\\x', ok/**]
+`),
+      ).toEqual([
+        '4:17 jobs.a.artifacts: "/etc/passwd" must be relative to the workspace',
+        '4:30 jobs.a.artifacts: "dist/../.." must not contain ".." segments',
+        '4:44 jobs.a.artifacts: "C:\\x" must be relative to the workspace',
+      ]);
+    });
+
+    it('rejects unknown events in when', () => {
+      expect(
+        problemsOf('when: { event: [push, merge] }\njobs:\n  a: { steps: [{ run: x }] }\n'),
+      ).toEqual([
+        '1:23 when.event: unknown event "merge", expected one of push, pull_request, tag, manual, cron, promote',
+      ]);
+    });
+  });
+
+  describe('timeout', () => {
+    const withTimeout = (timeout: string) =>
+      `jobs:\n  a:\n    steps: [{ run: x }]\n    timeout: ${timeout}\n`;
+
+    it.each([
+      ['90s', 90],
+      ['5m', 300],
+      ['1h30m', 5400],
+      ['1h2m3s', 3723],
+      ['24h', 86400],
+    ])('parses %s as %i seconds', (text, seconds) => {
+      expect(compile(withTimeout(text)).jobs[0]?.timeoutSeconds).toBe(seconds);
+    });
+
+    it.each([
+      ['30', 'invalid duration "30", expected e.g. 90s, 5m or 1h30m'],
+      ['5 min', 'invalid duration "5 min", expected e.g. 90s, 5m or 1h30m'],
+      ['0s', 'must be longer than 0s'],
+      ['25h', '"25h" is longer than the limit of 24h'],
+    ])('rejects %s with the offending text', (text, message) => {
+      expect(problemsOf(withTimeout(text))).toEqual([`4:14 jobs.a.timeout: ${message}`]);
+    });
+  });
+
+  describe('when', () => {
+    const pipeline = `jobs:
+  lint: { steps: [{ run: x }] }
+  test: { steps: [{ run: x }], when: { event: [pull_request] } }
+  release: { steps: [{ run: x }], when: { branch: ['release/*', 'hotfix/**'] } }
+  docs: { steps: [{ run: x }], when: { path: ['docs/**', '*.md'] } }
+  deploy: { steps: [{ run: x }], needs: [release], when: { environment: [staging] } }
+  notify: { steps: [{ run: x }], needs: [deploy] }
+`;
+    const keys = (plan: ExecutionPlan) => plan.jobs.map((job) => job.key);
+
+    it('matches events, branch globs, changed paths and environments', () => {
+      const plan = compile(pipeline, {
+        event: 'push',
+        branch: 'release/1.2',
+        changedFiles: ['src/a.ts', 'docs/guide/intro.md'],
+        environment: 'staging',
+      });
+      expect(keys(plan)).toEqual(['lint', 'release', 'docs', 'deploy', 'notify']);
+      expect(plan.skipped).toEqual([
+        { key: 'test', reason: 'event "push" is not in [pull_request]' },
+      ]);
+    });
+
+    it('keeps "*" within one branch segment while "**" crosses segments', () => {
+      const nested = compile(pipeline, {
+        event: 'push',
+        branch: 'release/1.2/rc',
+        environment: 'staging',
+      });
+      expect(nested.skipped[1]).toEqual({
+        key: 'release',
+        reason: 'branch "release/1.2/rc" matches none of [release/*, hotfix/**]',
+      });
+      expect(
+        keys(compile(pipeline, { event: 'push', branch: 'hotfix/a/b', environment: 'staging' })),
+      ).toContain('release');
+    });
+
+    it('lets path filters pass when the changed files are unknown, and skips when none match', () => {
+      expect(keys(compile(pipeline, push))).toContain('docs');
+      const plan = compile(pipeline, { ...push, changedFiles: ['src/a.ts'] });
+      expect(plan.skipped).toContainEqual({
+        key: 'docs',
+        reason: 'no changed file matches [docs/**, *.md]',
+      });
+      expect(keys(compile(pipeline, { ...push, changedFiles: ['README.md'] }))).toContain('docs');
+    });
+
+    it('skips the jobs that need a skipped job, naming it', () => {
+      const plan = compile(pipeline, { event: 'push', branch: 'release/2', environment: 'prod' });
+      expect(plan.skipped).toEqual([
+        { key: 'test', reason: 'event "push" is not in [pull_request]' },
+        { key: 'deploy', reason: 'environment "prod" is not in [staging]' },
+        { key: 'notify', reason: 'needs skipped job "deploy"' },
+      ]);
+    });
+
+    it('skips every expansion of a matrix job', () => {
+      const plan = compile(
+        'jobs:\n  a: { matrix: { n: [1, 2] }, when: { event: tag }, steps: [{ run: x }] }\n',
+      );
+      expect(plan).toEqual({
+        jobs: [],
+        skipped: [
+          { key: 'a (n=1)', reason: 'event "push" is not in [tag]' },
+          { key: 'a (n=2)', reason: 'event "push" is not in [tag]' },
+        ],
+      });
+    });
+
+    it('skips the whole pipeline when its own when does not match', () => {
+      const source = `when: { event: [push], branch: [main] }\njobs:\n  a: { steps: [{ run: x }] }\n`;
+      expect(compilePipeline(source, { event: 'push', branch: 'dev' })).toEqual({
+        skippedPipeline: 'pipeline when: branch "dev" matches none of [main]',
+      });
+      expect(compilePipeline(source, { event: 'tag', tag: 'v1' })).toEqual({
+        skippedPipeline: 'pipeline when: event "tag" is not in [push]',
+      });
+      expect(compile(source).jobs).toHaveLength(1);
+    });
+  });
+});

@@ -1,0 +1,464 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { parseDuration } from './duration';
+import { JobDto, PipelineDto } from './dto';
+import { PipelineConfigError, type PipelineProblem } from './errors';
+import { matchesGlob } from './glob';
+import { SourceMap, type Path } from './source-map';
+import {
+  EVENTS,
+  type ExecutionPlan,
+  type PlanJob,
+  type SkippedPipeline,
+  type TriggerContext,
+} from './types';
+
+export const JOB_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const DEFAULTS = { cpus: 1, mem: 1024, timeoutSeconds: 60 * 60, retry: 0 } as const;
+export const LIMITS = { matrixPerJob: 50, jobsPerRun: 200, timeoutSeconds: 24 * 60 * 60 } as const;
+
+interface When {
+  event?: string[];
+  branch?: string[];
+  path?: string[];
+  environment?: string[];
+}
+
+/** A job that passed validation, before matrix expansion. */
+interface JobSpec {
+  name: string;
+  image?: string;
+  steps: { name: string; run: string }[];
+  env: Record<string, string>;
+  resources: { cpus: number; mem: number };
+  needs: string[];
+  when?: When;
+  matrix: [string, string[]][];
+  timeoutSeconds: number;
+  retry: number;
+  allowFailure: boolean;
+  secrets: string[];
+  artifacts: string[];
+}
+
+type Plain = Record<string, unknown>;
+
+const isPlain = (value: unknown): value is Plain =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Parses, validates and compiles a `.kiln.yml` into the jobs to run for `context`.
+ *
+ * Pure: the file's text in, a plan out; fetching the file and running the plan are the caller's.
+ * Throws a {@link PipelineConfigError} listing every problem, each at its line and column.
+ */
+export function compilePipeline(
+  source: string,
+  context: TriggerContext,
+  fileName = '.kiln.yml',
+): ExecutionPlan | SkippedPipeline {
+  const map = new SourceMap(source);
+  if (map.syntaxProblems.length > 0) throw new PipelineConfigError(fileName, map.syntaxProblems);
+  const checked = new Checker(map).check();
+  if (checked.problems.length > 0) throw new PipelineConfigError(fileName, checked.problems);
+  const { when, jobs } = checked;
+  const pipelineMiss = when === undefined ? undefined : mismatch(when, context);
+  if (pipelineMiss !== undefined) return { skippedPipeline: `pipeline when: ${pipelineMiss}` };
+  return plan(jobs, context);
+}
+
+/** Collects every problem of a parsed document and, when there are none, the validated jobs. */
+class Checker {
+  private readonly problems: PipelineProblem[] = [];
+
+  constructor(private readonly map: SourceMap) {}
+
+  check(): { problems: PipelineProblem[]; when?: When; jobs: JobSpec[] } {
+    const root = this.map.value;
+    if (!isPlain(root)) {
+      this.report([], 'the file must be a mapping with a `jobs` key');
+      return { problems: this.problems, jobs: [] };
+    }
+    this.shape(PipelineDto, root, []);
+    const when = this.when(root.when, ['when']);
+    const env = this.env(root.env, ['env']);
+    const jobsValue = root.jobs;
+    const jobs: JobSpec[] = [];
+    if (isPlain(jobsValue)) {
+      const names = Object.keys(jobsValue);
+      if (names.length === 0) this.report(['jobs'], 'must define at least one job');
+      for (const name of names) {
+        const spec = this.job(name, jobsValue[name], names, env);
+        if (spec !== undefined) jobs.push(spec);
+      }
+      this.cycles(jobs);
+      const total = jobs.reduce((sum, job) => sum + expansionCount(job), 0);
+      if (total > LIMITS.jobsPerRun) {
+        this.report(
+          ['jobs'],
+          `the pipeline expands to ${total} jobs, more than the limit of ${LIMITS.jobsPerRun}`,
+          'key',
+        );
+      }
+    }
+    // In file order, as a compiler lists them, whatever order the checks ran in.
+    this.problems.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { problems: this.problems, when, jobs };
+  }
+
+  private report(path: Path, message: string, at: 'key' | 'value' = 'value'): void {
+    this.problems.push(this.map.problem(path, message, at));
+  }
+
+  /** Runs a class-validator DTO over `value` and reports its errors at their own nodes. */
+  private shape(cls: new () => object, value: Plain, path: Path): boolean {
+    const errors = validateSync(plainToInstance(cls, value), {
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      stopAtFirstError: true,
+    });
+    const before = this.problems.length;
+    this.validationErrors(errors, path, value);
+    return this.problems.length === before;
+  }
+
+  private validationErrors(errors: ValidationError[], path: Path, parent: unknown): void {
+    for (const error of errors) {
+      const segment =
+        Array.isArray(parent) && /^\d+$/.test(error.property)
+          ? Number(error.property)
+          : error.property;
+      const childPath = [...path, segment];
+      for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+        if (constraint === 'whitelistValidation') {
+          this.report(childPath, `unknown key "${error.property}"`, 'key');
+        } else if (constraint === 'nestedValidation') {
+          // The shown path drops a trailing index, so the message names the item instead.
+          const item = typeof segment === 'number' ? `item ${segment + 1} ` : '';
+          this.report(childPath, `${item}must be a mapping`);
+        } else {
+          this.report(childPath, message);
+        }
+      }
+      this.validationErrors(error.children ?? [], childPath, error.value);
+    }
+  }
+
+  private job(name: string, value: unknown, names: string[], pipelineEnv: Record<string, string>) {
+    const path = ['jobs', name];
+    if (!JOB_NAME.test(name)) {
+      this.report(
+        path,
+        `invalid job name "${name}": use lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters`,
+        'key',
+      );
+    }
+    if (!isPlain(value)) {
+      this.report(path, 'must be a mapping with `steps`');
+      return undefined;
+    }
+    const before = this.problems.length;
+    const shapeOk = this.shape(JobDto, value, path);
+    const job = value as Partial<Record<keyof JobDto, unknown>>;
+    const env = this.env(job.env, [...path, 'env']);
+    const when = this.when(job.when, [...path, 'when']);
+    const needs = this.needs(job.needs, [...path, 'needs'], name, names);
+    const matrix = this.matrix(job.matrix, [...path, 'matrix']);
+    const timeoutSeconds = this.timeout(job.timeout, [...path, 'timeout']);
+    const secrets = this.strings(job.secrets, [...path, 'secrets'], (secret) =>
+      ENV_NAME.test(secret) ? undefined : `invalid secret name "${secret}"`,
+    );
+    const artifacts = this.strings(job.artifacts, [...path, 'artifacts'], artifactProblem);
+    if (!shapeOk || this.problems.length > before) return undefined;
+
+    const dto = value as unknown as JobDto;
+    return {
+      name,
+      image: dto.image,
+      steps: dto.steps.map((step) => ({
+        name: step.name ?? defaultStepName(step.run),
+        run: step.run,
+      })),
+      env: { ...pipelineEnv, ...env },
+      resources: {
+        cpus: dto.resources?.cpus ?? DEFAULTS.cpus,
+        mem: dto.resources?.mem ?? DEFAULTS.mem,
+      },
+      needs: [...new Set(needs)],
+      when,
+      matrix,
+      timeoutSeconds,
+      retry: dto.retry ?? DEFAULTS.retry,
+      allowFailure: dto.allow_failure ?? false,
+      secrets: [...new Set(secrets)],
+      artifacts,
+    } satisfies JobSpec;
+  }
+
+  /**
+   * The items of a string-or-list value with their paths, checking each with `check`. Type
+   * errors were already reported by the DTO, so non-strings are skipped silently here.
+   */
+  private strings(
+    value: unknown,
+    path: Path,
+    check: (item: string) => string | undefined = () => undefined,
+  ): string[] {
+    const items: [string, Path][] =
+      typeof value === 'string'
+        ? [[value, path]]
+        : Array.isArray(value)
+          ? value.flatMap((item, i): [string, Path][] =>
+              typeof item === 'string' ? [[item, [...path, i]]] : [],
+            )
+          : [];
+    for (const [item, itemPath] of items) {
+      const problem = check(item);
+      if (problem !== undefined) this.report(itemPath, problem);
+    }
+    return items.map(([item]) => item);
+  }
+
+  private when(value: unknown, path: Path): When | undefined {
+    if (value === undefined || !isPlain(value)) return undefined;
+    const when: When = {};
+    const eventNames: readonly string[] = EVENTS;
+    if (value.event !== undefined) {
+      when.event = this.strings(value.event, [...path, 'event'], (event) =>
+        eventNames.includes(event)
+          ? undefined
+          : `unknown event "${event}", expected one of ${EVENTS.join(', ')}`,
+      );
+    }
+    if (value.branch !== undefined) when.branch = this.strings(value.branch, [...path, 'branch']);
+    if (value.path !== undefined) when.path = this.strings(value.path, [...path, 'path']);
+    if (value.environment !== undefined) {
+      when.environment = this.strings(value.environment, [...path, 'environment']);
+    }
+    return when;
+  }
+
+  /** Env keys must be valid shell names; scalar values become strings as written in the file. */
+  private env(value: unknown, path: Path): Record<string, string> {
+    const env: Record<string, string> = {};
+    if (!isPlain(value)) return env;
+    for (const [key, raw] of Object.entries(value)) {
+      const keyPath = [...path, key];
+      if (!ENV_NAME.test(key)) this.report(keyPath, `invalid variable name "${key}"`, 'key');
+      const text = this.scalarText(raw, keyPath);
+      if (text === undefined) this.report(keyPath, 'must be a string, number or boolean');
+      else env[key] = text;
+    }
+    return env;
+  }
+
+  /** Uses the source text for numbers so `1.10` stays `1.10` instead of becoming `1.1`. */
+  private scalarText(value: unknown, path: Path): string | undefined {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      return this.map.sourceText(path) ?? String(value);
+    }
+    return undefined;
+  }
+
+  private needs(value: unknown, path: Path, self: string, names: string[]): string[] {
+    return this.strings(value, path, (need) => {
+      if (need === self) return `job "${self}" cannot need itself`;
+      if (!names.includes(need)) return `unknown job "${need}"`;
+      return undefined;
+    });
+  }
+
+  private matrix(value: unknown, path: Path): [string, string[]][] {
+    if (!isPlain(value)) return [];
+    const axes: [string, string[]][] = [];
+    if (Object.keys(value).length === 0) this.report(path, 'must define at least one variable');
+    for (const [name, values] of Object.entries(value)) {
+      const axisPath = [...path, name];
+      if (!ENV_NAME.test(name)) this.report(axisPath, `invalid variable name "${name}"`, 'key');
+      if (!Array.isArray(values) || values.length === 0) {
+        this.report(axisPath, 'must be a non-empty list of strings, numbers or booleans');
+        continue;
+      }
+      const texts: string[] = [];
+      values.forEach((item, i) => {
+        const text = this.scalarText(item, [...axisPath, i]);
+        if (text === undefined) {
+          this.report([...axisPath, i], 'must be a string, number or boolean');
+        } else if (texts.includes(text)) {
+          this.report([...axisPath, i], `duplicate value "${text}"`);
+        } else {
+          texts.push(text);
+        }
+      });
+      axes.push([name, texts]);
+    }
+    const count = axes.reduce((product, [, values]) => product * values.length, 1);
+    if (count > LIMITS.matrixPerJob) {
+      this.report(
+        path,
+        `expands to ${count} jobs, more than the limit of ${LIMITS.matrixPerJob} per job`,
+      );
+    }
+    return axes;
+  }
+
+  private timeout(value: unknown, path: Path): number {
+    if (value === undefined) return DEFAULTS.timeoutSeconds;
+    const text = this.scalarText(value, path);
+    const seconds = text === undefined ? undefined : parseDuration(text);
+    if (seconds === undefined) {
+      const shown = text === undefined ? JSON.stringify(value) : `"${text}"`;
+      this.report(path, `invalid duration ${shown}, expected e.g. 90s, 5m or 1h30m`);
+    } else if (seconds === 0) {
+      this.report(path, 'must be longer than 0s');
+    } else if (seconds > LIMITS.timeoutSeconds) {
+      this.report(path, `"${text}" is longer than the limit of 24h`);
+    } else {
+      return seconds;
+    }
+    return DEFAULTS.timeoutSeconds;
+  }
+
+  /** Reports each cycle in `needs` once, as the path a user can follow: `a → b → a`. */
+  private cycles(jobs: JobSpec[]): void {
+    const byName = new Map(jobs.map((job) => [job.name, job]));
+    const state = new Map<string, 'visiting' | 'done'>();
+    const stack: string[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      state.set(name, 'visiting');
+      stack.push(name);
+      const needs = byName.get(name)?.needs ?? [];
+      needs.forEach((need, i) => {
+        if (state.get(need) === 'visiting') {
+          const cycle = [...stack.slice(stack.indexOf(need)), need];
+          const id = [...new Set(cycle)].sort().join(',');
+          if (seen.has(id)) return;
+          seen.add(id);
+          // Point at the need that closes the cycle (a scalar `needs: a` has no index: the
+          // missing item falls back to `needs` itself).
+          this.report(['jobs', name, 'needs', i], `cycle: ${cycle.join(' → ')}`);
+        } else if (state.get(need) === undefined && byName.has(need)) {
+          visit(need);
+        }
+      });
+      stack.pop();
+      state.set(name, 'done');
+    };
+    for (const job of jobs) if (state.get(job.name) === undefined) visit(job.name);
+  }
+}
+
+function artifactProblem(path: string): string | undefined {
+  if (path.trim() === '') return 'must not be empty';
+  if (/^([A-Za-z]:)?[\\/]/.test(path)) return `"${path}" must be relative to the workspace`;
+  if (path.split(/[\\/]/).includes('..')) return `"${path}" must not contain ".." segments`;
+  return undefined;
+}
+
+/** Like GitHub Actions' "Run npm ci": the first line of the command, shortened. */
+function defaultStepName(run: string): string {
+  const line = run.trim().split('\n')[0] ?? '';
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
+function expansionCount(job: JobSpec): number {
+  return job.matrix.reduce((product, [, values]) => product * values.length, 1);
+}
+
+/** Every combination of the matrix values, in the order written, first variable slowest. */
+function expand(job: JobSpec): { key: string; matrix?: Record<string, string> }[] {
+  if (job.matrix.length === 0) return [{ key: job.name }];
+  let combos: Record<string, string>[] = [{}];
+  for (const [name, values] of job.matrix) {
+    combos = combos.flatMap((combo) => values.map((value) => ({ ...combo, [name]: value })));
+  }
+  return combos.map((matrix) => ({
+    key: `${job.name} (${Object.entries(matrix)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(', ')})`,
+    matrix,
+  }));
+}
+
+/** Why `when` does not match `context`, or undefined when it does. */
+function mismatch(when: When, context: TriggerContext): string | undefined {
+  const list = (items: string[]) => `[${items.join(', ')}]`;
+  if (when.event !== undefined && !when.event.includes(context.event)) {
+    return `event "${context.event}" is not in ${list(when.event)}`;
+  }
+  if (when.branch !== undefined) {
+    const branch = context.branch;
+    if (branch === undefined)
+      return `branch filter ${list(when.branch)} but the trigger has no branch`;
+    if (!when.branch.some((glob) => matchesGlob(branch, glob))) {
+      return `branch "${branch}" matches none of ${list(when.branch)}`;
+    }
+  }
+  if (when.path !== undefined && context.changedFiles !== undefined) {
+    const globs = when.path;
+    if (!context.changedFiles.some((file) => globs.some((glob) => matchesGlob(file, glob)))) {
+      return `no changed file matches ${list(globs)}`;
+    }
+  }
+  if (when.environment !== undefined) {
+    const environment = context.environment;
+    if (environment === undefined || !when.environment.includes(environment)) {
+      return `environment ${environment === undefined ? '(none)' : `"${environment}"`} is not in ${list(when.environment)}`;
+    }
+  }
+  return undefined;
+}
+
+/** Orders jobs so each comes after its needs; ties keep the file's order, so plans are stable. */
+function topological(jobs: JobSpec[]): JobSpec[] {
+  const ordered: JobSpec[] = [];
+  const placed = new Set<string>();
+  while (ordered.length < jobs.length) {
+    const next = jobs.find(
+      (job) => !placed.has(job.name) && job.needs.every((need) => placed.has(need)),
+    );
+    // Unreachable: cycles were rejected during validation.
+    if (next === undefined) throw new Error('cycle in needs after validation');
+    ordered.push(next);
+    placed.add(next.name);
+  }
+  return ordered;
+}
+
+function plan(jobs: JobSpec[], context: TriggerContext): ExecutionPlan {
+  const keysOf = new Map(jobs.map((job) => [job.name, expand(job).map((e) => e.key)]));
+  const skippedNames = new Map<string, string>();
+  const result: ExecutionPlan = { jobs: [], skipped: [] };
+  for (const job of topological(jobs)) {
+    const own = job.when === undefined ? undefined : mismatch(job.when, context);
+    const blocker = job.needs.find((need) => skippedNames.has(need));
+    const reason = own ?? (blocker === undefined ? undefined : `needs skipped job "${blocker}"`);
+    if (reason !== undefined) skippedNames.set(job.name, reason);
+    for (const { key, matrix } of expand(job)) {
+      if (reason !== undefined) {
+        result.skipped.push({ key, reason });
+        continue;
+      }
+      const planJob: PlanJob = {
+        key,
+        name: job.name,
+        ...(matrix === undefined ? {} : { matrix }),
+        ...(job.image === undefined ? {} : { image: job.image }),
+        steps: job.steps.map((step) => ({ ...step })),
+        env: { ...job.env, ...matrix },
+        resources: { ...job.resources },
+        needs: job.needs.flatMap((need) => keysOf.get(need) ?? []),
+        timeoutSeconds: job.timeoutSeconds,
+        retry: job.retry,
+        allowFailure: job.allowFailure,
+        secrets: [...job.secrets],
+        artifacts: [...job.artifacts],
+      };
+      result.jobs.push(planJob);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,5 @@
+export { compilePipeline } from './compile';
+export { PipelineConfigError, formatProblem, type PipelineProblem } from './errors';
+export { parseDuration } from './duration';
+export { matchesGlob } from './glob';
+export * from './types';
