@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, reportSection, table } from '../support/report';
-import { availableContainerizers, BENCH_IMAGE } from './runtimes';
+import { availableContainerizers, BENCH_IMAGE, removeBenchCgroupParent } from './runtimes';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
@@ -147,6 +147,7 @@ export async function runContainersBenchmark(): Promise<string> {
     );
   } finally {
     rmSync(root, { recursive: true, force: true });
+    removeBenchCgroupParent();
   }
 }
 

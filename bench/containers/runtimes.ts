@@ -5,7 +5,30 @@ import {
   type Containerizer,
 } from '@kiln/containerizer';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+
+const BENCH_CGROUP_PARENT = 'kiln-bench';
+
+/** Every task's cgroup is gone by now (destroy removes it); the parent goes too. */
+export function removeBenchCgroupParent(): void {
+  const root = '/sys/fs/cgroup';
+  for (const dir of [root, ...safeList(root).map((name) => join(root, name))]) {
+    try {
+      rmdirSync(join(dir, BENCH_CGROUP_PARENT));
+    } catch {
+      // Not there (another hierarchy layout), or not ours to remove.
+    }
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 /** The small local image `scripts/services.sh` builds. */
 export const BENCH_IMAGE = 'kiln-test/busybox:latest';
@@ -22,7 +45,7 @@ export async function availableContainerizers(root: string): Promise<{
   const skipped: string[] = [];
   const cgroups = await CgroupContainerizer.detect();
   if (cgroups.supported) {
-    containerizers.push(new CgroupContainerizer({ parent: 'kiln-bench' }));
+    containerizers.push(new CgroupContainerizer({ parent: BENCH_CGROUP_PARENT }));
   } else {
     skipped.push(`cgroup: ${cgroups.reason}`);
   }

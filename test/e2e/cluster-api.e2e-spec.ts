@@ -168,8 +168,10 @@ describe('scheduler API refuses bad calls and changes nothing', () => {
   it('accepts the same offer once, then refuses it as used (400)', async () => {
     const used = await raw(acceptBody([offer.id]));
     expect(used.status).toBe(202);
-    await refused(() => raw(acceptBody([offer.id])), 400, /not an outstanding offer/);
     await framework.waitForState('t1', 'TASK_FINISHED');
+    // Once the task is over and acknowledged, nothing moves: a refused call must change nothing.
+    await framework.waitFor(async () => ((await state()).tasks.length === 0 ? true : undefined));
+    await refused(() => raw(acceptBody([offer.id])), 400, /not an outstanding offer/);
   });
 
   it('counts offers, tasks and agents in Prometheus metrics, without a token', async () => {

@@ -132,7 +132,13 @@ export class KilnProcess {
       await this.exited;
     }
     killProcessesUnder(this.dataDir);
-    if (this.app === 'agent') removeAgentCgroups(this.dataDir);
+    if (this.app === 'agent') {
+      // SIGKILLed tasks take a moment to leave their cgroups; until then rmdir says busy.
+      const deadline = Date.now() + 5_000;
+      while (!removeAgentCgroups(this.dataDir) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
@@ -160,30 +166,35 @@ export function killProcessesUnder(dir: string): number {
 
 /**
  * Removes the cgroups a killed agent left (`kiln/<agent id>` in every hierarchy), deepest first,
- * once {@link killProcessesUnder} has emptied them: a test run leaves nothing behind.
+ * once {@link killProcessesUnder} has emptied them: a test run leaves nothing behind. True when
+ * none is left.
  */
-export function removeAgentCgroups(dataDir: string): void {
+export function removeAgentCgroups(dataDir: string): boolean {
   let agentId: string;
   try {
     agentId = readFileSync(join(dataDir, 'agent-id'), 'utf8').trim();
   } catch {
-    return; // the agent never started far enough to have an id
+    return true; // the agent never started far enough to have an id
   }
   const root = '/sys/fs/cgroup';
   let hierarchies: string[];
   try {
     hierarchies = readdirSync(root).map((name) => join(root, name));
   } catch {
-    return;
+    return true;
   }
+  let clean = true;
   for (const hierarchy of [root, ...hierarchies]) {
-    removeTree(join(hierarchy, 'kiln', agentId));
+    const mine = join(hierarchy, 'kiln', agentId);
+    removeTree(mine);
+    if (existsSync(mine)) clean = false;
     try {
       rmdirSync(join(hierarchy, 'kiln')); // the shared parent, once no agent uses it
     } catch {
       // Another agent still has cgroups there, or it never existed.
     }
   }
+  return clean;
 }
 
 function removeTree(dir: string): void {

@@ -84,10 +84,14 @@ export class TestFramework {
     return this.updates.filter((u) => u.taskId === taskId);
   }
 
-  async waitFor<T>(find: () => T | undefined, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  async waitFor<T>(
+    find: () => T | undefined | Promise<T | undefined>,
+    timeoutMs = 20_000,
+    what = 'condition',
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = find();
+      const found = await find();
       if (found !== undefined && found !== false) return found;
       if (Date.now() > deadline) {
         throw new Error(
