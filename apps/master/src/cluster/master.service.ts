@@ -596,7 +596,14 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     status.agentId = agent.info.id;
     status.frameworkId = update.frameworkId;
-    const task = this.tasks.get(status.taskId);
+    const task =
+      this.tasks.get(status.taskId) ?? this.completed.find((t) => t.info.taskId === status.taskId);
+    if (task !== undefined && progress(status.state) < progress(task.state)) {
+      // A retry of an update that was overtaken (its first send timed out on the agent's side
+      // but reached us late): a framework must never see a task go back, say run again after
+      // it ended. The agent has moved on; nothing waits for an acknowledgement of this one.
+      return;
+    }
     if (task !== undefined && task.frameworkId === update.frameworkId) {
       task.state = status.state;
       task.status = status;
@@ -902,6 +909,19 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     for (const framework of this.frameworks.values()) {
       this.metrics.frameworks.inc({ connected: String(framework.stream !== undefined) });
     }
+  }
+}
+
+/** How far along its life a task is: states only ever move forward. */
+function progress(state: TaskState): number {
+  if (isTerminal(state)) return 3;
+  switch (state) {
+    case 'TASK_STAGING':
+      return 0;
+    case 'TASK_STARTING':
+      return 1;
+    default:
+      return 2; // running, killing, unreachable: a re-registered agent may say RUNNING again
   }
 }
 
