@@ -3,7 +3,7 @@ import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -32,7 +32,7 @@ import {
   type KillRequest,
   type LeaderExit,
 } from '../process/termination';
-import { environmentProblem, parseExitCodeFile, wrapperArguments } from '../process/wrapper';
+import { environmentProblem, readRecordedExit, wrapperArguments } from '../process/wrapper';
 import { enableControllers, listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
 import {
   CONTROLLER_NAMES,
@@ -48,6 +48,7 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { launcherArguments } from './launcher';
+import { SharedSampler } from '../shared-sampler';
 
 export interface CgroupContainerizerOptions {
   /**
@@ -151,10 +152,8 @@ export class CgroupContainerizer implements Containerizer {
   private readonly pidsMax: number;
   private readonly tmpSizeMiB: number | undefined;
   private readonly defaultGracePeriodMs: number;
-  private readonly sampleIntervalMs: number;
   private detection: Promise<CgroupDetection> | undefined;
-  private sampler: NodeJS.Timeout | undefined;
-  private sampling: Promise<void> | undefined;
+  private readonly sampler: SharedSampler;
 
   constructor(options: CgroupContainerizerOptions = {}) {
     const parent = options.parent ?? DEFAULT_PARENT;
@@ -166,7 +165,9 @@ export class CgroupContainerizer implements Containerizer {
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+    this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
+      this.sampleAll(),
+    );
   }
 
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
@@ -448,7 +449,10 @@ export class CgroupContainerizer implements Containerizer {
       return;
     }
     container.phase = 'running';
-    await this.end(container, (await this.recordedExit(container)) ?? { unknown: 'vanished' });
+    await this.end(
+      container,
+      (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
+    );
   }
 
   private running(container: Container): void {
@@ -471,7 +475,7 @@ export class CgroupContainerizer implements Containerizer {
     }
     this.updateSampler();
     // A first measurement at once, so that even a short task's termination carries one.
-    void this.sample();
+    void this.sampler.now();
   }
 
   /**
@@ -607,44 +611,13 @@ export class CgroupContainerizer implements Containerizer {
     }
   }
 
-  /** What the wrapper left in the sandbox; `undefined` if it left nothing readable. */
-  private async recordedExit(container: Container): Promise<LeaderExit | undefined> {
-    try {
-      const code = parseExitCodeFile(
-        await readFile(join(container.sandbox, EXIT_CODE_FILE), 'utf8'),
-      );
-      return code === undefined ? undefined : { code };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * One sampler for all containers, running while any does: it measures every container and
-   * notices when a recovered container's leader (not our child, so no exit event) has gone. It
-   * keeps the event loop alive only for recovered containers; the others' child process handles
-   * already do.
-   */
+  /** Ticks while any container runs; keeps the process alive only for recovered ones. */
   private updateSampler(): void {
     const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    if (live.length === 0) {
-      clearInterval(this.sampler);
-      this.sampler = undefined;
-      return;
-    }
-    this.sampler ??= setInterval(() => void this.sample(), this.sampleIntervalMs);
-    if (live.some((container) => container.child === undefined)) this.sampler.ref();
-    else this.sampler.unref();
-  }
-
-  /** Measures every running container; concurrent callers share one round. */
-  private sample(): Promise<void> {
-    this.sampling ??= this.sampleAll()
-      .catch(() => {
-        // A failed round is a missed sample; the next one will do.
-      })
-      .finally(() => (this.sampling = undefined));
-    return this.sampling;
+    this.sampler.update(
+      live.length,
+      live.some((container) => container.child === undefined),
+    );
   }
 
   private async sampleAll(): Promise<void> {
@@ -656,7 +629,9 @@ export class CgroupContainerizer implements Containerizer {
         if (container.child !== undefined || container.phase !== 'running') return;
         const leader = checkpoint && readProcStatSync(checkpoint.pid);
         if (checkpoint === undefined || !isLeader(leader, checkpoint) || hasExited(leader)) {
-          const exit = (await this.recordedExit(container)) ?? { unknown: 'unrecorded' };
+          const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
+            unknown: 'unrecorded',
+          };
           // Not awaited: the cgroup may take a grace period to empty, and sampling goes on.
           void this.end(container, exit);
         }

@@ -35,7 +35,8 @@ import {
   type ProcStat,
 } from './proc';
 import { killMessage, terminationOf, type KillRequest, type LeaderExit } from './termination';
-import { environmentProblem, parseExitCodeFile, wrapperArguments } from './wrapper';
+import { environmentProblem, readRecordedExit, wrapperArguments } from './wrapper';
+import { SharedSampler } from '../shared-sampler';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
@@ -117,14 +118,14 @@ export class ProcessContainerizer implements Containerizer {
   private readonly containers = new Map<string, Container>();
   private readonly runtimeDir: string;
   private readonly defaultGracePeriodMs: number;
-  private readonly sampleIntervalMs: number;
-  private sampler: NodeJS.Timeout | undefined;
-  private sampling: Promise<void> | undefined;
+  private readonly sampler: SharedSampler;
 
   constructor(options: ProcessContainerizerOptions) {
     this.runtimeDir = resolve(options.runtimeDir);
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+    this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
+      this.scan(),
+    );
   }
 
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
@@ -215,7 +216,7 @@ export class ProcessContainerizer implements Containerizer {
   async usage(containerId: string): Promise<ResourceUsage | undefined> {
     const container = await this.launched(containerId);
     if (container === undefined) return undefined;
-    if (container.final === undefined) await this.sample();
+    if (container.final === undefined) await this.sampler.now();
     return (container.final ? container.final.usage : container.usage.usage) ?? {};
   }
 
@@ -328,7 +329,10 @@ export class ProcessContainerizer implements Containerizer {
       return;
     }
     container.phase = 'running';
-    await this.end(container, (await this.recordedExit(container)) ?? { unknown: 'vanished' });
+    await this.end(
+      container,
+      (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
+    );
   }
 
   private running(container: Container): void {
@@ -351,7 +355,7 @@ export class ProcessContainerizer implements Containerizer {
     }
     this.updateSampler();
     // A first measurement at once, so that even a short task's termination carries one.
-    void this.sample();
+    void this.sampler.now();
   }
 
   /**
@@ -436,44 +440,13 @@ export class ProcessContainerizer implements Containerizer {
     }
   }
 
-  /** What the wrapper left in the sandbox; `undefined` if it left nothing readable. */
-  private async recordedExit(container: Container): Promise<LeaderExit | undefined> {
-    try {
-      const code = parseExitCodeFile(
-        await readFile(join(container.sandbox, EXIT_CODE_FILE), 'utf8'),
-      );
-      return code === undefined ? undefined : { code };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * One sampler for all containers, running while any does: one scan of /proc measures every
-   * container and notices when a recovered container's leader (not our child, so no exit event)
-   * has gone. It keeps the event loop alive only for recovered containers; the others' child
-   * process handles already do.
-   */
+  /** Ticks while any container runs; keeps the process alive only for recovered ones. */
   private updateSampler(): void {
     const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    if (live.length === 0) {
-      clearInterval(this.sampler);
-      this.sampler = undefined;
-      return;
-    }
-    this.sampler ??= setInterval(() => void this.sample(), this.sampleIntervalMs);
-    if (live.some((container) => container.child === undefined)) this.sampler.ref();
-    else this.sampler.unref();
-  }
-
-  /** Measures every running container; concurrent callers share one scan. */
-  private sample(): Promise<void> {
-    this.sampling ??= this.scan()
-      .catch(() => {
-        // A failed scan is a missed sample; the next one will do.
-      })
-      .finally(() => (this.sampling = undefined));
-    return this.sampling;
+    this.sampler.update(
+      live.length,
+      live.some((container) => container.child === undefined),
+    );
   }
 
   private async scan(): Promise<void> {
@@ -504,7 +477,9 @@ export class ProcessContainerizer implements Containerizer {
           container.child === undefined &&
           (leader === undefined || reused || hasExited(leader))
         ) {
-          const exit = (await this.recordedExit(container)) ?? { unknown: 'unrecorded' };
+          const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
+            unknown: 'unrecorded',
+          };
           // Not awaited: the group may take a grace period to empty, and sampling goes on.
           void this.end(container, exit);
         }

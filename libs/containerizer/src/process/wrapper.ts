@@ -13,6 +13,10 @@
  *   the exit code: it traps TERM with a no-op, which the command does not inherit (exec resets
  *   caught signals to their default); SIGKILL still ends both.
  */
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXIT_CODE_FILE } from '../launching';
 const WRAPPER = [
   'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
   'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
@@ -65,4 +69,14 @@ export function environmentProblem(
 export function parseExitCodeFile(text: string): number | undefined {
   const match = /^(\d{1,3})\n$/.exec(text);
   return match ? Number(match[1]) : undefined;
+}
+
+/** How the wrapper says the command ended, from `<sandbox>/.exit_code`; undefined if unreadable. */
+export async function readRecordedExit(sandbox: string): Promise<{ code: number } | undefined> {
+  try {
+    const code = parseExitCodeFile(await readFile(join(sandbox, EXIT_CODE_FILE), 'utf8'));
+    return code === undefined ? undefined : { code };
+  } catch {
+    return undefined;
+  }
 }
