@@ -1,7 +1,7 @@
-import { IsString } from 'class-validator';
+import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
 import { EnvInt, EnvPort, WhenSet } from './decorators';
 import { RedisEnv } from './common.env';
-import { IsPostgresUrl } from './url.validators';
+import { IsHttpUrl, IsPostgresUrl } from './url.validators';
 
 /** Configuration of `apps/server`. */
 export class ServerEnv extends RedisEnv {
@@ -20,4 +20,45 @@ export class ServerEnv extends RedisEnv {
   /** How long a SIGTERM/SIGINT waits for in-flight work before the process exits anyway. */
   @EnvInt(0, 600_000)
   readonly KILN_SHUTDOWN_TIMEOUT_MS: number = 10_000;
+
+  /** The cluster master the build framework subscribes to. */
+  @IsHttpUrl()
+  readonly KILN_MASTER_URL: string = 'http://127.0.0.1:5050';
+
+  /** Shared secret of the cluster (see the master). */
+  @IsString({
+    message: 'KILN_CLUSTER_TOKEN must be set (a shared secret of at least 16 characters)',
+  })
+  @MinLength(16, { message: 'KILN_CLUSTER_TOKEN must be at least 16 characters' })
+  readonly KILN_CLUSTER_TOKEN!: string;
+
+  /**
+   * The address people and agents reach this server at: links in commit statuses, where agents
+   * send logs. Unset: the address the server listens on.
+   */
+  @WhenSet()
+  @IsHttpUrl()
+  readonly KILN_PUBLIC_URL?: string;
+
+  /**
+   * Seals secrets at rest (AES-256-GCM): 64 hex digits. Unset: a key generated on first start
+   * in KILN_DATA_DIR/secret.key. Servers that share a database must share it.
+   */
+  @IsOptional()
+  @IsString()
+  readonly KILN_SECRET_KEY?: string;
+
+  /** Bearer token of the API. Unset: one generated on first start in KILN_DATA_DIR/api-token. */
+  @WhenSet()
+  @IsString()
+  @MinLength(16, { message: 'KILN_API_TOKEN must be at least 16 characters' })
+  readonly KILN_API_TOKEN?: string;
+
+  /** The cluster role the build framework's tasks run in (DRF weights and quotas apply to it). */
+  @Matches(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'KILN_BUILD_ROLE must look like ci' })
+  readonly KILN_BUILD_ROLE: string = 'ci';
+
+  /** How many queued jobs the build framework matches against offers at once. */
+  @EnvInt(1, 10_000)
+  readonly KILN_BUILD_CONCURRENCY: number = 200;
 }

@@ -14,6 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { LogSinkInfo } from './log.messages';
 import type { Resources, PortRange } from './resources';
 import { TASK_REASONS, TASK_STATES, type TaskReason, type TaskState } from './task-state';
 import { ID_PATTERN, IsPortRanges, IsStringRecord } from './validation';
@@ -145,6 +146,12 @@ export class TaskInfo {
   @IsOptional()
   @IsStringRecord(100)
   labels?: Record<string, string>;
+
+  /** Where the agent streams the task's standard output as it is written; unset: kept local. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LogSinkInfo)
+  logSink?: LogSinkInfo;
 }
 
 export class ResourceUsageMessage {

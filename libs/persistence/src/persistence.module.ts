@@ -9,9 +9,23 @@ import { connectDatabase, type DatabaseConnection, type DatabaseOptions } from '
 import { DatabaseHealth } from './database.health';
 import { DATABASE } from './database.token';
 import { migrateToLatest } from './migrate';
+import { JobsRepository } from './repositories/jobs.repository';
 import { RepositoriesRepository } from './repositories/repositories.repository';
+import { RepositorySecretsRepository } from './repositories/repository-secrets.repository';
+import { RunsRepository } from './repositories/runs.repository';
+import { SchedulesRepository } from './repositories/schedules.repository';
+import { SettingsRepository } from './repositories/settings.repository';
+import { TaskLogsRepository } from './repositories/task-logs.repository';
 
-const repositories = [RepositoriesRepository];
+const repositories = [
+  RepositoriesRepository,
+  RepositorySecretsRepository,
+  RunsRepository,
+  JobsRepository,
+  SchedulesRepository,
+  SettingsRepository,
+  TaskLogsRepository,
+];
 
 /**
  * Opens the database and migrates it before anything else starts: a process never serves on a

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Insertable } from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable } from 'kysely';
 
 /**
  * The database as Kysely sees it. Column types are the ones both dialects return unchanged:
@@ -6,6 +6,14 @@ import type { Kysely, Selectable, Insertable } from 'kysely';
  */
 export interface Database {
   repositories: RepositoriesTable;
+  repository_secrets: RepositorySecretsTable;
+  schedules: SchedulesTable;
+  runs: RunsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  jobs: JobsTable;
+  task_logs: TaskLogsTable;
+  task_steps: TaskStepsTable;
+  settings: SettingsTable;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -19,9 +27,138 @@ export interface RepositoriesTable {
   clone_url: string;
   default_branch: string;
   created_at: string;
+  /** Sealed (see the server's SecretBox); null only for rows from before secrets existed. */
+  webhook_secret: string | null;
+  forge_token: string | null;
+  api_url: string | null;
+  auto_cancel_pull_requests: Generated<number>;
+  run_counter: Generated<number>;
+}
+
+export interface RepositorySecretsTable {
+  repository_id: string;
+  name: string;
+  sealed_value: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SchedulesTable {
+  id: string;
+  repository_id: string;
+  name: string;
+  cron: string;
+  branch: string;
+  created_at: string;
+}
+
+export const RUN_STATES = [
+  'pending',
+  'running',
+  'success',
+  'failure',
+  'error',
+  'canceled',
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const RUN_EVENTS = ['push', 'pull_request', 'tag', 'manual', 'cron', 'promote'] as const;
+export type RunEvent = (typeof RUN_EVENTS)[number];
+
+export interface RunsTable {
+  id: string;
+  repository_id: string;
+  number: number;
+  state: RunState;
+  event: RunEvent;
+  ref: string;
+  branch: string | null;
+  tag: string | null;
+  sha: string;
+  message: string | null;
+  author: string | null;
+  pull_request: number | null;
+  from_fork: number;
+  changed_files: string | null;
+  errors: string | null;
+  rerun_of: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  forge: Forge;
+  delivery_id: string;
+  repository_id: string;
+  event: string;
+  run_id: string | null;
+  received_at: string;
+}
+
+export const JOB_STATES = [
+  'blocked',
+  'queued',
+  'running',
+  'success',
+  'failure',
+  'canceled',
+  'skipped',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface JobsTable {
+  id: string;
+  run_id: string;
+  key: string;
+  position: Generated<number>;
+  state: JobState;
+  plan: string;
+  attempt: number;
+  task_id: string | null;
+  earlier_task_ids: Generated<string>;
+  agent_id: string | null;
+  status_message: string | null;
+  exit_code: number | null;
+  reason: string | null;
+  usage: string | null;
+  created_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TaskLogsTable {
+  task_id: string;
+  /** Where this chunk starts in the task's output, in bytes. */
+  byte_offset: number;
+  bytes: number;
+  /** The number (from 1) of the chunk's first line in the task's output. */
+  first_line: number;
+  line_count: number;
+  text: string;
+  eof: Generated<number>;
+  created_at: string;
+}
+
+export interface TaskStepsTable {
+  task_id: string;
+  idx: number;
+  name: string;
+  first_line: number;
+  exit_code: number | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
 }
 
 export type RepositoryRow = Selectable<RepositoriesTable>;
+export type RunRow = Selectable<RunsTable>;
+export type JobRow = Selectable<JobsTable>;
 export type NewRepositoryRow = Insertable<RepositoriesTable>;
 
 export type KilnDatabase = Kysely<Database>;

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_repositories';
+import * as m0002 from './0002_pipelines';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -7,4 +8,5 @@ import * as m0001 from './0001_repositories';
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_repositories': m0001,
+  '0002_pipelines': m0002,
 };

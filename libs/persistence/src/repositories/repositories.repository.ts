@@ -9,6 +9,11 @@ export interface NewRepository {
   fullName: string;
   cloneUrl: string;
   defaultBranch: string;
+  /** Sealed by the caller: this layer never sees a secret in the clear. */
+  sealedWebhookSecret?: string;
+  sealedForgeToken?: string;
+  apiUrl?: string;
+  autoCancelPullRequests?: boolean;
 }
 
 export interface Repository {
@@ -18,6 +23,18 @@ export interface Repository {
   cloneUrl: string;
   defaultBranch: string;
   createdAt: Date;
+  sealedWebhookSecret?: string;
+  sealedForgeToken?: string;
+  apiUrl?: string;
+  autoCancelPullRequests: boolean;
+}
+
+/** What may change after registration; `null` clears an optional value. */
+export interface RepositoryChanges {
+  defaultBranch?: string;
+  sealedForgeToken?: string | null;
+  apiUrl?: string | null;
+  autoCancelPullRequests?: boolean;
 }
 
 /** Thrown when a repository with the same forge and full name is already registered. */
@@ -41,6 +58,11 @@ export class RepositoriesRepository {
       clone_url: input.cloneUrl,
       default_branch: input.defaultBranch,
       created_at: now.toISOString(),
+      webhook_secret: input.sealedWebhookSecret ?? null,
+      forge_token: input.sealedForgeToken ?? null,
+      api_url: input.apiUrl ?? null,
+      auto_cancel_pull_requests: input.autoCancelPullRequests === false ? 0 : 1,
+      run_counter: 0,
     };
     // The unique key decides, not a read before the write: two concurrent registrations of one
     // repository must not both succeed.
@@ -73,6 +95,40 @@ export class RepositoriesRepository {
     return row && toRepository(row);
   }
 
+  async update(id: string, changes: RepositoryChanges): Promise<Repository | undefined> {
+    const values: Partial<RepositoryRow> = {};
+    if (changes.defaultBranch !== undefined) values.default_branch = changes.defaultBranch;
+    if (changes.sealedForgeToken !== undefined) values.forge_token = changes.sealedForgeToken;
+    if (changes.apiUrl !== undefined) values.api_url = changes.apiUrl;
+    if (changes.autoCancelPullRequests !== undefined) {
+      values.auto_cancel_pull_requests = changes.autoCancelPullRequests ? 1 : 0;
+    }
+    if (Object.keys(values).length > 0) {
+      await this.connection.db
+        .updateTable('repositories')
+        .set(values)
+        .where('id', '=', id)
+        .execute();
+    }
+    return this.findById(id);
+  }
+
+  async setWebhookSecret(id: string, sealed: string): Promise<void> {
+    await this.connection.db
+      .updateTable('repositories')
+      .set({ webhook_secret: sealed })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.connection.db
+      .deleteFrom('repositories')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   /** All repositories, by name. */
   async list(): Promise<Repository[]> {
     const rows = await this.connection.db
@@ -93,5 +149,9 @@ function toRepository(row: RepositoryRow): Repository {
     cloneUrl: row.clone_url,
     defaultBranch: row.default_branch,
     createdAt: new Date(row.created_at),
+    ...(row.webhook_secret === null ? {} : { sealedWebhookSecret: row.webhook_secret }),
+    ...(row.forge_token === null ? {} : { sealedForgeToken: row.forge_token }),
+    ...(row.api_url === null ? {} : { apiUrl: row.api_url }),
+    autoCancelPullRequests: row.auto_cancel_pull_requests !== 0,
   };
 }

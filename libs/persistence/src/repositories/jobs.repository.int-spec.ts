@@ -1,0 +1,276 @@
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JobsRepository, type Job } from './jobs.repository';
+import { RepositoriesRepository } from './repositories.repository';
+import { RunsRepository, type NewJob } from './runs.repository';
+
+describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
+  let database: TestDatabase;
+  let runs: RunsRepository;
+  let jobs: JobsRepository;
+  let repositoryId: string;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect);
+    runs = new RunsRepository(database);
+    jobs = new JobsRepository(database);
+    const repository = await new RepositoriesRepository(database).create({
+      forge: 'github',
+      fullName: 'acme/kiln',
+      cloneUrl: 'https://github.com/acme/kiln.git',
+      defaultBranch: 'main',
+    });
+    repositoryId = repository.id;
+  });
+  afterEach(() => database.drop());
+
+  /** A started run with the given jobs; answers them by key. */
+  async function startRun(
+    planned: NewJob[],
+    now = new Date('2026-01-01T00:00:00.000Z'),
+  ): Promise<Map<string, Job>> {
+    const created = await runs.create({
+      repositoryId,
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: 'a'.repeat(40),
+      fromFork: false,
+    });
+    if (!('run' in created)) throw new Error('expected a new run');
+    expect(await runs.start(created.run.id, planned, now)).toBe(true);
+    return new Map((await jobs.listByRun(created.run.id)).map((j) => [j.key, j]));
+  }
+
+  async function oneJob(state: NewJob['state'] = 'queued'): Promise<Job> {
+    const job = (await startRun([{ key: 'build', state, plan: { image: 'alpine' } }])).get('build');
+    if (job === undefined) throw new Error('job not inserted');
+    return job;
+  }
+
+  it('reads a job back by id, with its plan parsed', async () => {
+    const job = await oneJob();
+    expect(job).toMatchObject({
+      key: 'build',
+      state: 'queued',
+      attempt: 1,
+      plan: { image: 'alpine' },
+      earlierTaskIds: [],
+    });
+    expect(job.taskId).toBeUndefined();
+    expect(await jobs.findById(job.id)).toEqual(job);
+    expect(await jobs.findById('missing')).toBeUndefined();
+  });
+
+  it('transition moves a job only from the given states (compare-and-set)', async () => {
+    const job = await oneJob();
+    expect(await jobs.transition(job.id, ['running'], 'success')).toBeUndefined();
+    expect((await jobs.findById(job.id))?.state).toBe('queued');
+
+    const running = await jobs.transition(job.id, ['queued'], 'running', { agentId: 'agent-1' });
+    expect(running).toMatchObject({ state: 'running', agentId: 'agent-1' });
+    expect(await jobs.transition(job.id, ['queued'], 'running')).toBeUndefined();
+    expect(await jobs.transition('missing', ['queued'], 'running')).toBeUndefined();
+  });
+
+  it('transition with an attempt moves the job only while it is at that attempt', async () => {
+    const job = await oneJob();
+    expect(await jobs.transition(job.id, ['queued'], 'running', {}, 2)).toBeUndefined();
+    expect((await jobs.findById(job.id))?.state).toBe('queued');
+    expect(await jobs.transition(job.id, ['queued'], 'running', {}, 1)).toMatchObject({
+      state: 'running',
+      attempt: 1,
+    });
+  });
+
+  it('lets exactly one of two concurrent transitions win', async () => {
+    const job = await oneJob();
+    await jobs.transition(job.id, ['queued'], 'running');
+    const results = await Promise.all([
+      jobs.transition(job.id, ['running'], 'success', { exitCode: 0 }),
+      jobs.transition(job.id, ['running'], 'canceled', { reason: 'canceled by ada' }),
+    ]);
+    const winners = results.filter((r) => r !== undefined);
+    expect(winners).toHaveLength(1);
+    expect(await jobs.findById(job.id)).toEqual(winners[0]);
+  });
+
+  it('records when a job was queued, started and finished; a requeue clears start and end', async () => {
+    const job = await oneJob('blocked');
+    expect(job.queuedAt).toBeUndefined();
+    const t = (minute: number) => new Date(`2026-01-01T00:0${minute}:00.000Z`);
+
+    const queued = await jobs.transition(job.id, ['blocked'], 'queued', { now: t(1) });
+    expect(queued).toMatchObject({ queuedAt: t(1) });
+    const running = await jobs.transition(job.id, ['queued'], 'running', { now: t(2) });
+    expect(running).toMatchObject({ queuedAt: t(1), startedAt: t(2) });
+    const failed = await jobs.transition(job.id, ['running'], 'failure', { now: t(3) });
+    expect(failed).toMatchObject({ queuedAt: t(1), startedAt: t(2), finishedAt: t(3) });
+
+    const requeued = await jobs.transition(job.id, ['failure'], 'queued', {
+      attempt: 2,
+      now: t(4),
+    });
+    expect(requeued).toMatchObject({ attempt: 2, queuedAt: t(4) });
+    expect(requeued?.startedAt).toBeUndefined();
+    expect(requeued?.finishedAt).toBeUndefined();
+  });
+
+  it('records the outcome of a task and clears a value given as null', async () => {
+    const job = await oneJob();
+    await jobs.transition(job.id, ['queued'], 'running', {
+      agentId: 'agent-1',
+      statusMessage: 'on agent-1',
+    });
+    const failed = await jobs.transition(job.id, ['running'], 'failure', {
+      exitCode: 137,
+      reason: 'oom-killed',
+      usage: { cpuSeconds: 1.5, memPeakBytes: 1_048_576 },
+      statusMessage: null,
+    });
+    expect(failed).toMatchObject({
+      state: 'failure',
+      agentId: 'agent-1',
+      exitCode: 137,
+      reason: 'oom-killed',
+      usage: { cpuSeconds: 1.5, memPeakBytes: 1_048_576 },
+    });
+    expect(failed?.statusMessage).toBeUndefined();
+
+    const retried = await jobs.transition(job.id, ['failure'], 'queued', {
+      agentId: null,
+      exitCode: null,
+      reason: null,
+      usage: null,
+    });
+    expect(retried).toBeDefined();
+    for (const key of ['agentId', 'exitCode', 'reason', 'usage'] as const) {
+      expect(retried?.[key]).toBeUndefined();
+    }
+  });
+
+  it('assigns one task per attempt: a second assignment returns false', async () => {
+    const job = await oneJob();
+    expect(await jobs.assignTask(job.id, 1, 'task-1')).toBe(true);
+    expect(await jobs.assignTask(job.id, 1, 'task-2')).toBe(false);
+    expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
+  });
+
+  it('assigns exactly one of many concurrent tasks to an attempt', async () => {
+    const job = await oneJob();
+    const taskIds = ['t-a', 't-b', 't-c', 't-d', 't-e'];
+    const results = await Promise.all(taskIds.map((t) => jobs.assignTask(job.id, 1, t)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = taskIds[results.indexOf(true)];
+    expect((await jobs.findById(job.id))?.taskId).toBe(winner);
+  });
+
+  it('assigns a task only to a queued job at the given attempt', async () => {
+    const blocked = await oneJob('blocked');
+    expect(await jobs.assignTask(blocked.id, 1, 'task-1')).toBe(false);
+
+    const queued = await oneJob();
+    expect(await jobs.assignTask(queued.id, 2, 'task-1')).toBe(false);
+    await jobs.transition(queued.id, ['queued'], 'canceled');
+    expect(await jobs.assignTask(queued.id, 1, 'task-1')).toBe(false);
+    expect((await jobs.findById(queued.id))?.taskId).toBeUndefined();
+    expect(await jobs.assignTask('missing', 1, 'task-1')).toBe(false);
+  });
+
+  it('releases only the named task of a queued job, so another can be assigned', async () => {
+    const job = await oneJob();
+    await jobs.assignTask(job.id, 1, 'task-1');
+    expect(await jobs.releaseTask(job.id, 'task-other')).toBe(false);
+    expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
+
+    expect(await jobs.releaseTask(job.id, 'task-1')).toBe(true);
+    expect((await jobs.findById(job.id))?.taskId).toBeUndefined();
+    expect(await jobs.releaseTask(job.id, 'task-1')).toBe(false);
+    expect(await jobs.assignTask(job.id, 1, 'task-2')).toBe(true);
+    expect((await jobs.findById(job.id))?.taskId).toBe('task-2');
+  });
+
+  it('does not release the task of a job that is no longer queued', async () => {
+    const job = await oneJob();
+    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.transition(job.id, ['queued'], 'running');
+    expect(await jobs.releaseTask(job.id, 'task-1')).toBe(false);
+    expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
+  });
+
+  it('keeps the tasks of earlier attempts, oldest first, when a transition clears the task', async () => {
+    const job = await oneJob();
+    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.transition(job.id, ['queued'], 'running');
+    await jobs.transition(job.id, ['running'], 'failure');
+    const second = await jobs.transition(job.id, ['failure'], 'queued', {
+      attempt: 2,
+      taskId: null,
+    });
+    expect(second).toMatchObject({ attempt: 2, earlierTaskIds: ['task-1'] });
+    expect(second?.taskId).toBeUndefined();
+
+    expect(await jobs.assignTask(job.id, 1, 'stale')).toBe(false);
+    expect(await jobs.assignTask(job.id, 2, 'task-2')).toBe(true);
+    await jobs.transition(job.id, ['queued'], 'running');
+    await jobs.transition(job.id, ['running'], 'failure');
+    const third = await jobs.transition(job.id, ['failure'], 'queued', {
+      attempt: 3,
+      taskId: null,
+    });
+    expect(third).toMatchObject({ attempt: 3, earlierTaskIds: ['task-1', 'task-2'] });
+    expect(third?.taskId).toBeUndefined();
+  });
+
+  it('adds nothing to the earlier tasks when the cleared attempt had no task', async () => {
+    const job = await oneJob();
+    const canceled = await jobs.transition(job.id, ['queued'], 'canceled', { taskId: null });
+    expect(canceled).toMatchObject({ state: 'canceled', earlierTaskIds: [] });
+  });
+
+  it('finds a job by the task of its current attempt only', async () => {
+    const job = await oneJob();
+    expect(await jobs.findByTaskId('task-1')).toBeUndefined();
+    await jobs.assignTask(job.id, 1, 'task-1');
+    expect((await jobs.findByTaskId('task-1'))?.id).toBe(job.id);
+    await jobs.transition(job.id, ['queued'], 'failure');
+    await jobs.transition(job.id, ['failure'], 'queued', { attempt: 2, taskId: null });
+    expect(await jobs.findByTaskId('task-1')).toBeUndefined();
+  });
+
+  it('lists the jobs in the given states, first queued first', async () => {
+    const early = await startRun(
+      [
+        { key: 'a', state: 'queued', plan: {} },
+        { key: 'b', state: 'blocked', plan: {} },
+        { key: 'c', state: 'skipped', plan: {} },
+      ],
+      new Date('2026-01-01T00:00:00.000Z'),
+    );
+    const late = await startRun(
+      [{ key: 'x', state: 'queued', plan: {} }],
+      new Date('2026-01-01T00:01:00.000Z'),
+    );
+    const id = (jobsByKey: Map<string, Job>, key: string) => jobsByKey.get(key)?.id;
+
+    expect((await jobs.listByState(['queued'])).map((j) => j.id)).toEqual([
+      id(early, 'a'),
+      id(late, 'x'),
+    ]);
+    expect((await jobs.listByState(['blocked', 'skipped'])).map((j) => j.key).sort()).toEqual([
+      'b',
+      'c',
+    ]);
+    expect(await jobs.listByState(['running'])).toEqual([]);
+  });
+
+  it('sets the status message without changing the state', async () => {
+    const job = await oneJob();
+    await jobs.setStatusMessage(job.id, 'waiting for an agent with 4 CPUs');
+    expect(await jobs.findById(job.id)).toMatchObject({
+      state: 'queued',
+      statusMessage: 'waiting for an agent with 4 CPUs',
+    });
+    await jobs.setStatusMessage(job.id, null);
+    expect((await jobs.findById(job.id))?.statusMessage).toBeUndefined();
+  });
+});

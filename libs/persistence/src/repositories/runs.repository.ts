@@ -1,0 +1,284 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { DatabaseConnection } from '../connect';
+import { DATABASE } from '../database.token';
+import type { Forge, JobState, RunEvent, RunRow, RunState } from '../schema';
+
+export interface NewRun {
+  repositoryId: string;
+  event: RunEvent;
+  ref: string;
+  branch?: string;
+  tag?: string;
+  sha: string;
+  message?: string;
+  author?: string;
+  pullRequest?: number;
+  fromFork: boolean;
+  changedFiles?: string[];
+  rerunOf?: string;
+}
+
+export interface Run extends Omit<NewRun, 'rerunOf'> {
+  id: string;
+  number: number;
+  state: RunState;
+  errors?: string[];
+  rerunOf?: string;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+/** The webhook delivery a run comes from: recorded with it, so a redelivery creates nothing. */
+export interface Delivery {
+  forge: Forge;
+  deliveryId: string;
+  event: string;
+}
+
+export type CreateRunResult = { run: Run } | { duplicateOf: string | undefined };
+
+export interface RunPage {
+  runs: Run[];
+  /** Pass as `before` for the next (older) page; absent on the last page. */
+  next?: number;
+}
+
+/** A job as the trigger worker inserts it with its run. */
+export interface NewJob {
+  key: string;
+  state: Extract<JobState, 'blocked' | 'queued' | 'skipped'>;
+  /** The compiled plan job, stored as JSON. */
+  plan: unknown;
+  statusMessage?: string;
+}
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', 'error', 'canceled'];
+
+/** Runs, the webhook deliveries that created them, and run numbers. */
+@Injectable()
+export class RunsRepository {
+  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+
+  /**
+   * Creates a run in state `pending` with the next number of its repository. With a delivery, the
+   * delivery is recorded in the same transaction: a delivery seen before creates nothing and
+   * returns the run it created then.
+   */
+  async create(input: NewRun, delivery?: Delivery, now = new Date()): Promise<CreateRunResult> {
+    return this.connection.db.transaction().execute(async (tx) => {
+      const id = randomUUID();
+      if (delivery !== undefined) {
+        const recorded = await tx
+          .insertInto('webhook_deliveries')
+          .values({
+            forge: delivery.forge,
+            delivery_id: delivery.deliveryId,
+            repository_id: input.repositoryId,
+            event: delivery.event,
+            run_id: id,
+            received_at: now.toISOString(),
+          })
+          .onConflict((oc) => oc.columns(['forge', 'delivery_id']).doNothing())
+          .returning('delivery_id')
+          .executeTakeFirst();
+        if (recorded === undefined) {
+          const earlier = await tx
+            .selectFrom('webhook_deliveries')
+            .select('run_id')
+            .where('forge', '=', delivery.forge)
+            .where('delivery_id', '=', delivery.deliveryId)
+            .executeTakeFirst();
+          return { duplicateOf: earlier?.run_id ?? undefined };
+        }
+      }
+      // The row lock of this update serializes concurrent runs of one repository on PostgreSQL.
+      const counter = await tx
+        .updateTable('repositories')
+        .set((eb) => ({ run_counter: eb('run_counter', '+', 1) }))
+        .where('id', '=', input.repositoryId)
+        .returning('run_counter')
+        .executeTakeFirstOrThrow();
+      const row: RunRow = {
+        id,
+        repository_id: input.repositoryId,
+        number: counter.run_counter,
+        state: 'pending',
+        event: input.event,
+        ref: input.ref,
+        branch: input.branch ?? null,
+        tag: input.tag ?? null,
+        sha: input.sha,
+        message: input.message ?? null,
+        author: input.author ?? null,
+        pull_request: input.pullRequest ?? null,
+        from_fork: input.fromFork ? 1 : 0,
+        changed_files: input.changedFiles === undefined ? null : JSON.stringify(input.changedFiles),
+        errors: null,
+        rerun_of: input.rerunOf ?? null,
+        created_at: now.toISOString(),
+        started_at: null,
+        finished_at: null,
+      };
+      await tx.insertInto('runs').values(row).execute();
+      return { run: toRun(row) };
+    });
+  }
+
+  async findById(id: string): Promise<Run | undefined> {
+    const row = await this.connection.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async findByNumber(repositoryId: string, number: number): Promise<Run | undefined> {
+    const row = await this.connection.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  /** A repository's runs, newest first, `limit` at a time. */
+  async list(repositoryId: string, options: { limit: number; before?: number }): Promise<RunPage> {
+    let query = this.connection.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .orderBy('number', 'desc')
+      .limit(options.limit + 1);
+    if (options.before !== undefined) query = query.where('number', '<', options.before);
+    const rows = await query.execute();
+    const runs = rows.slice(0, options.limit).map(toRun);
+    const last = runs.at(-1);
+    return rows.length > options.limit && last !== undefined
+      ? { runs, next: last.number }
+      : { runs };
+  }
+
+  /** Runs in the given states, oldest first: what a restarted server must pick up again. */
+  async listByState(states: readonly RunState[]): Promise<Run[]> {
+    const rows = await this.connection.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('state', 'in', states)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toRun);
+  }
+
+  /** The unfinished runs of a pull request, but `exceptId`: what a new push to it supersedes. */
+  async listActiveForPullRequest(
+    repositoryId: string,
+    pullRequest: number,
+    exceptId: string,
+  ): Promise<Run[]> {
+    const rows = await this.connection.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .where('pull_request', '=', pullRequest)
+      .where('state', 'in', ['pending', 'running'])
+      .where('id', '!=', exceptId)
+      .execute();
+    return rows.map(toRun);
+  }
+
+  /**
+   * Moves a run from one of `from` to `to` (compare-and-set: of two concurrent transitions one
+   * wins); answers the run as it is now, or undefined when it was in none of `from`.
+   */
+  async transition(
+    id: string,
+    from: readonly RunState[],
+    to: RunState,
+    extra: { errors?: string[]; now?: Date } = {},
+  ): Promise<Run | undefined> {
+    const now = (extra.now ?? new Date()).toISOString();
+    const terminal = TERMINAL_RUN_STATES.includes(to);
+    const result = await this.connection.db
+      .updateTable('runs')
+      .set((eb) => ({
+        state: to,
+        ...(extra.errors === undefined ? {} : { errors: JSON.stringify(extra.errors) }),
+        ...(to === 'running'
+          ? { started_at: eb.fn.coalesce('started_at', eb.val(now)), finished_at: null }
+          : {}),
+        ...(terminal ? { finished_at: now } : {}),
+      }))
+      .where('id', '=', id)
+      .where('state', 'in', from)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return undefined;
+    return this.findById(id);
+  }
+
+  /**
+   * Starts a pending run with its jobs, atomically: either the run is `running` with all its jobs,
+   * or nothing changed (it was not pending any more: canceled, or started by a redelivery).
+   */
+  async start(id: string, jobs: NewJob[], now = new Date()): Promise<boolean> {
+    return this.connection.db.transaction().execute(async (tx) => {
+      const started = await tx
+        .updateTable('runs')
+        .set({ state: 'running', started_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('state', '=', 'pending')
+        .executeTakeFirst();
+      if (started.numUpdatedRows === 0n) return false;
+      if (jobs.length > 0) {
+        await tx
+          .insertInto('jobs')
+          .values(
+            jobs.map((job, position) => ({
+              id: randomUUID(),
+              run_id: id,
+              key: job.key,
+              position,
+              state: job.state,
+              plan: JSON.stringify(job.plan),
+              attempt: job.state === 'skipped' ? 0 : 1,
+              status_message: job.statusMessage ?? null,
+              created_at: now.toISOString(),
+              queued_at: job.state === 'queued' ? now.toISOString() : null,
+              finished_at: job.state === 'skipped' ? now.toISOString() : null,
+            })),
+          )
+          .execute();
+      }
+      return true;
+    });
+  }
+}
+
+function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    repositoryId: row.repository_id,
+    number: row.number,
+    state: row.state,
+    event: row.event,
+    ref: row.ref,
+    ...(row.branch === null ? {} : { branch: row.branch }),
+    ...(row.tag === null ? {} : { tag: row.tag }),
+    sha: row.sha,
+    ...(row.message === null ? {} : { message: row.message }),
+    ...(row.author === null ? {} : { author: row.author }),
+    ...(row.pull_request === null ? {} : { pullRequest: row.pull_request }),
+    fromFork: row.from_fork !== 0,
+    ...(row.changed_files === null
+      ? {}
+      : { changedFiles: JSON.parse(row.changed_files) as string[] }),
+    ...(row.errors === null ? {} : { errors: JSON.parse(row.errors) as string[] }),
+    ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
+    createdAt: new Date(row.created_at),
+    ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
+    ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
+  };
+}
