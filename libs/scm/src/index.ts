@@ -12,3 +12,14 @@ export type {
 } from './webhook/types';
 export { verifyWebhook } from './webhook/verify';
 export { WebhookError } from './webhook/webhook-error';
+export { defaultApiUrl } from './status/api-url';
+export { CommitStatusError } from './status/commit-status-error';
+export { commitStatusRequest } from './status/request';
+export { sendCommitStatus } from './status/send';
+export type { SendCommitStatusOptions } from './status/send';
+export type {
+  CommitState,
+  CommitStatus,
+  CommitStatusRequest,
+  CommitStatusTarget,
+} from './status/types';
