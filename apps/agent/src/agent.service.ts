@@ -21,12 +21,13 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AGENT_ID } from './agent-identity';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
+import { LogShipping } from './logs/log-shipping';
 import { MasterClient, MasterCallError } from './master/master-client';
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
@@ -37,6 +38,10 @@ const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 /** Missing this many master heartbeats in a row means the stream is dead, even if still open. */
 const MISSED_MASTER_HEARTBEATS = 3;
+/** How long a task's terminal state waits for its log to reach the server. */
+const LOG_END_WAIT_MS = 5_000;
+/** How long a done task's sandbox is kept for its log shipper to finish. */
+const LOG_RELEASE_WAIT_MS = 30_000;
 
 /**
  * A Kiln agent: registers this host's resources with the master, runs the tasks it is sent
@@ -50,6 +55,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly agentId: string;
   private readonly store: TaskStore;
   private readonly updates: StatusUpdateManager;
+  private readonly logs: LogShipping;
   private readonly master: MasterClient;
   private readonly stopping = new AbortController();
   private streamId: string | undefined;
@@ -66,6 +72,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     mkdirSync(this.dataDir, { recursive: true });
     this.agentId = agentId;
     this.store = new TaskStore(this.dataDir);
+    this.logs = new LogShipping(this.store);
     this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
     this.updates = new StatusUpdateManager(
       this.store,
@@ -85,7 +92,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopping.abort();
     clearInterval(this.heartbeatTimer);
     this.updates.stop();
-    await this.running;
+    await Promise.all([this.running, this.logs.stop()]);
   }
 
   get id(): string {
@@ -244,29 +251,39 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.updates.track(checkpoint);
     if (containerizer === undefined) {
       // Never run a task some other way than it asked for: refuse it with the reason.
-      this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
-        message:
-          `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})` +
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_ERROR',
+        'CONTAINERIZER_NOT_SUPPORTED',
+        `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})` +
           (wanted === 'docker' ? ': a task with an image needs Docker' : ''),
-      });
+      );
       return;
     }
     if (task.container?.image !== undefined && wanted !== 'docker') {
-      this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
-        message: `a task with an image needs the docker containerizer, not ${wanted}`,
-      });
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_ERROR',
+        'CONTAINERIZER_NOT_SUPPORTED',
+        `a task with an image needs the docker containerizer, not ${wanted}`,
+      );
       return;
     }
     this.report(taskId, 'TASK_STARTING');
     const sandbox = this.sandboxOf(taskId);
     mkdirSync(sandbox, { recursive: true });
+    this.logs.start(checkpoint, this.stdoutOf(taskId));
     if (task.source !== undefined) {
       try {
         await checkoutSource(sandbox, task.source);
       } catch (error) {
-        this.report(taskId, 'TASK_FAILED', 'SOURCE_CHECKOUT_FAILED', {
-          message: errorMessage(error),
-        });
+        await this.reportUnrun(
+          checkpoint,
+          'TASK_FAILED',
+          'SOURCE_CHECKOUT_FAILED',
+          errorMessage(error),
+          'source checkout failed',
+        );
         return;
       }
     }
@@ -290,30 +307,46 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         ...(task.container?.network === undefined ? {} : { network: task.container.network }),
       });
       if (result.status === 'not-supported') {
-        this.report(taskId, 'TASK_ERROR', 'CONTAINERIZER_NOT_SUPPORTED', {
-          message: result.reason,
-        });
+        await this.reportUnrun(
+          checkpoint,
+          'TASK_ERROR',
+          'CONTAINERIZER_NOT_SUPPORTED',
+          result.reason,
+        );
         return;
       }
     } catch (error) {
-      this.report(taskId, 'TASK_FAILED', 'CONTAINER_LAUNCH_FAILED', {
-        message: errorMessage(error),
-      });
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_FAILED',
+        'CONTAINER_LAUNCH_FAILED',
+        errorMessage(error),
+        'the container failed to start',
+      );
       await containerizer.destroy(taskId).catch(() => undefined);
       return;
     }
     checkpoint.container = containerizer.checkpoint(taskId);
     this.report(taskId, 'TASK_RUNNING');
-    await this.awaitTermination(containerizer, taskId);
+    await this.awaitTermination(containerizer, checkpoint);
   }
 
-  private async awaitTermination(containerizer: Containerizer, taskId: string): Promise<void> {
+  private async awaitTermination(
+    containerizer: Containerizer,
+    checkpoint: TaskCheckpoint,
+  ): Promise<void> {
+    const taskId = checkpoint.taskInfo.taskId;
     const termination = await containerizer.wait(taskId);
     if (termination === undefined) {
-      this.report(taskId, 'TASK_FAILED', 'AGENT_RESTARTED', {
-        message: 'the task was gone when the agent restarted',
-      });
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_FAILED',
+        'AGENT_RESTARTED',
+        'the task was gone when the agent restarted',
+      );
     } else {
+      // A server that sees the task's end should have its whole log: ship it first (bounded).
+      await this.logs.end(taskId, LOG_END_WAIT_MS);
       this.reportTermination(taskId, termination);
     }
     await containerizer.destroy(taskId).catch((error: unknown) => {
@@ -360,6 +393,35 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /**
+   * Reports a task that ends without its command having run to its end, after writing why into
+   * its output and shipping that (bounded), so a user reading the build log sees the reason.
+   */
+  private async reportUnrun(
+    checkpoint: TaskCheckpoint,
+    state: TaskState,
+    reason: TaskReason,
+    message: string,
+    what?: string,
+  ): Promise<void> {
+    const taskId = checkpoint.taskInfo.taskId;
+    if (checkpoint.taskInfo.logSink !== undefined) {
+      const sandbox = this.sandboxOf(taskId);
+      try {
+        await mkdir(sandbox, { recursive: true });
+        await appendFile(
+          this.stdoutOf(taskId),
+          `kiln: ${what === undefined ? '' : `${what}: `}${message}\n`,
+        );
+      } catch (error) {
+        this.logger.warn(`writing the end of the log of ${taskId} failed: ${errorMessage(error)}`);
+      }
+      this.logs.start(checkpoint, this.stdoutOf(taskId));
+      await this.logs.end(taskId, LOG_END_WAIT_MS);
+    }
+    this.report(taskId, state, reason, { message });
+  }
+
   private report(
     taskId: string,
     state: TaskState,
@@ -403,17 +465,26 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
     for (const checkpoint of checkpoints) {
       this.updates.track(checkpoint);
-      if (isTerminal(checkpoint.state)) continue;
-      const containerizer = this.byName.get(checkpoint.containerizer);
       const taskId = checkpoint.taskInfo.taskId;
+      // Resumes from the checkpointed cursor; the server ignores what it already has.
+      this.logs.start(checkpoint, this.stdoutOf(taskId));
+      if (isTerminal(checkpoint.state)) {
+        // Its end was reported before its log was complete: the rest follows in the background.
+        void this.logs.end(taskId, LOG_END_WAIT_MS);
+        continue;
+      }
+      const containerizer = this.byName.get(checkpoint.containerizer);
       if (containerizer === undefined) {
-        this.report(taskId, 'TASK_FAILED', 'AGENT_RESTARTED', {
-          message: `the ${checkpoint.containerizer} containerizer is not available after the restart`,
-        });
+        void this.reportUnrun(
+          checkpoint,
+          'TASK_FAILED',
+          'AGENT_RESTARTED',
+          `the ${checkpoint.containerizer} containerizer is not available after the restart`,
+        );
         continue;
       }
       this.logger.log(`recovered task ${taskId} (${checkpoint.state})`);
-      void this.awaitTermination(containerizer, taskId);
+      void this.awaitTermination(containerizer, checkpoint);
     }
   }
 
@@ -421,8 +492,19 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     return join(this.dataDir, 'sandboxes', taskId);
   }
 
+  private stdoutOf(taskId: string): string {
+    return join(this.sandboxOf(taskId), 'stdout');
+  }
+
   /** The framework has the task's final state: its sandbox goes, unless kept for a post-mortem. */
   private onTaskDone(checkpoint: TaskCheckpoint): void {
+    // The log shipper reads the sandbox: it finishes (bounded) before the sandbox goes.
+    void this.logs
+      .release(checkpoint.taskInfo.taskId, LOG_RELEASE_WAIT_MS)
+      .then(() => this.removeSandbox(checkpoint));
+  }
+
+  private removeSandbox(checkpoint: TaskCheckpoint): void {
     const taskId = checkpoint.taskInfo.taskId;
     const failed = checkpoint.state !== 'TASK_FINISHED';
     if (failed && this.env.KILN_AGENT_KEEP_FAILED_SANDBOXES) {

@@ -2,6 +2,7 @@ import type { TaskInfo, TaskState, TaskStatus } from '@kiln/contracts';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LogProgress } from '../logs/log-shipper';
 
 /** What the agent keeps on disk about one task, so a restart loses nothing. */
 export interface TaskCheckpoint {
@@ -15,6 +16,8 @@ export interface TaskCheckpoint {
   container?: Record<string, unknown>;
   /** Status updates not yet acknowledged, oldest first: sent one at a time, in order. */
   pending: TaskStatus[];
+  /** How far the task's output has been shipped to its `logSink`; unset: not started. */
+  log?: LogProgress;
 }
 
 /**
