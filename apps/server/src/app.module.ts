@@ -1,24 +1,59 @@
 import { loggerParams } from '@kiln/common';
 import { ServerEnv } from '@kiln/config';
 import { PersistenceModule } from '@kiln/persistence';
-import { RedisModule } from '@kiln/queue';
+import { QUEUE_PREFIX, REDIS, RedisModule } from '@kiln/queue';
+import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
+import { join, resolve } from 'node:path';
+import { ApiToken, ApiTokenGuard } from './auth/api-token.guard';
 import { HealthModule } from './health/health.module';
+import { LogsModule } from './logs/logs.module';
+import { RepositoriesModule } from './repositories/repositories.module';
+import { RunsModule } from './runs/runs.module';
+import { fileBackedValue } from './secrets/keys';
+import { SecretBox } from './secrets/secret-box';
+import { ServerUrl } from './server-url';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
   static forRoot(env: ServerEnv): DynamicModule {
+    const dataDir = resolve(env.KILN_DATA_DIR);
     return {
       module: AppModule,
       imports: [
         LoggerModule.forRoot(loggerParams('kiln-server', env.KILN_LOG_LEVEL)),
         PersistenceModule.forRoot({ url: env.KILN_DATABASE_URL, dataDir: env.KILN_DATA_DIR }),
         RedisModule.forRoot({ url: env.REDIS_URL, connectionName: 'kiln-server' }),
+        BullModule.forRootAsync({
+          inject: [REDIS],
+          useFactory: (redis: Redis) => ({ connection: redis, prefix: QUEUE_PREFIX }),
+        }),
         HealthModule,
+        RepositoriesModule,
+        RunsModule,
+        WebhooksModule,
+        LogsModule,
       ],
-      providers: [{ provide: ServerEnv, useValue: env }],
-      exports: [ServerEnv],
+      providers: [
+        { provide: ServerEnv, useValue: env },
+        { provide: ServerUrl, useValue: new ServerUrl(env.KILN_PUBLIC_URL) },
+        {
+          provide: SecretBox,
+          useValue: SecretBox.fromConfig(env.KILN_SECRET_KEY, join(dataDir, 'secret.key')),
+        },
+        {
+          provide: ApiToken,
+          useValue: new ApiToken(
+            env.KILN_API_TOKEN ?? fileBackedValue(join(dataDir, 'api-token'), 24),
+          ),
+        },
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
+      ],
+      exports: [ServerEnv, ServerUrl, SecretBox, ApiToken],
       global: true,
     };
   }

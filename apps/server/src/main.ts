@@ -2,6 +2,11 @@ import 'reflect-metadata';
 import { exitOnBootFailure, runHttpApp } from '@kiln/common';
 import { loadEnv, ServerEnv } from '@kiln/config';
 import { AppModule } from './app.module';
+import { ApiToken } from './auth/api-token.guard';
+import { ServerUrl } from './server-url';
+
+/** GitHub sends webhook payloads of up to 25 MB. */
+const WEBHOOK_BODY_LIMIT = '25mb';
 
 async function main(): Promise<void> {
   const env = loadEnv(ServerEnv);
@@ -12,9 +17,19 @@ async function main(): Promise<void> {
     host: env.KILN_HOST,
     port: env.KILN_PORT,
     shutdownTimeoutMs: env.KILN_SHUTDOWN_TIMEOUT_MS,
+    // Webhook signatures are computed over the exact bytes received.
+    nestOptions: { rawBody: true, bodyParser: false },
+    configure: (app) => {
+      // One limit for every JSON body: the webhooks' (25 MB) covers log chunks' (2 MB) too.
+      app.useBodyParser('json', { limit: WEBHOOK_BODY_LIMIT });
+      app.useBodyParser('urlencoded', { limit: WEBHOOK_BODY_LIMIT, extended: false });
+    },
   });
   const url = await app.getUrl();
-  process.stdout.write(`\nKiln is up: open ${url.replace('[::1]', 'localhost')}\n\n`);
+  app.get(ServerUrl).listening(url);
+  const shown = url.replace('[::1]', 'localhost');
+  const token = env.KILN_API_TOKEN === undefined ? app.get(ApiToken).value : '(KILN_API_TOKEN)';
+  process.stdout.write(`\nKiln is up: open ${shown}\nAPI token: ${token}\n\n`);
 }
 
 main().catch(exitOnBootFailure('kiln-server'));

@@ -1,0 +1,387 @@
+import { backoffDelay, errorMessage, sleep } from '@kiln/common';
+import { ServerEnv } from '@kiln/config';
+import { isTerminal, type Offer, type TaskInfo, type TaskStatus } from '@kiln/contracts';
+import { SettingsRepository } from '@kiln/persistence';
+import { SchedulerClient, type SchedulerCallError } from '@kiln/scheduler';
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { BuildOutcomes } from './build-outcomes';
+import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
+
+export const FRAMEWORK_NAME = 'kiln-builds';
+const FRAMEWORK_ID_SETTING = 'build-framework-id';
+/** How long the master keeps our tasks while the server is away (restarts, upgrades). */
+const FAILOVER_TIMEOUT_SECONDS = 24 * 3600;
+/** Offers that fit no demand are refused this long (Mesos' default). */
+const REFUSE_SECONDS = 5;
+/** How long reconciliation may take before launching resumes anyway (the master answers
+ *  unknown tasks after its own recovery window, one agent timeout). */
+const RECONCILE_TIMEOUT_MS = 30_000;
+
+export type PlaceOutcome =
+  | { outcome: 'launched'; taskId: string }
+  | { outcome: 'dropped' }
+  | { outcome: 'unplaceable'; reason: string };
+
+interface Demand {
+  jobId: string;
+  attempt: number;
+  task: TaskInfo;
+  image: string | undefined;
+  since: number;
+  /** An offer is being accepted for it: not offered to another at the same time. */
+  placing: boolean;
+  settle: (outcome: PlaceOutcome) => void;
+}
+
+/**
+ * Kiln's CI as a framework of its own cluster (Mesos' two-level scheduling): queued jobs become
+ * demands; with demand it REVIVEs, without it SUPPRESSes; offers are matched to demands by
+ * resources and containerizer, ACCEPTed with LAUNCHes, and the rest DECLINEd with a refuse
+ * filter. Task updates are acknowledged after the runs service has recorded them, so none is
+ * lost across a restart. After every (re)subscription it reconciles the tasks the database says
+ * are out there before launching anything new: no job runs twice.
+ */
+@Injectable()
+export class BuildFrameworkService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger(BuildFrameworkService.name);
+  private readonly client: SchedulerClient;
+  private readonly cluster: ClusterStateClient;
+  private readonly demands = new Map<string, Demand>();
+  private readonly stopSignal = new AbortController();
+  private running: Promise<void> | undefined;
+  private connected = false;
+  /** Launching waits for this after each subscription: reconciliation comes first. */
+  private reconciled: Promise<void> = Promise.resolve();
+  private awaitingReconcile = new Set<string>();
+  private finishReconcile: (() => void) | undefined;
+  /** What the master was last told: undefined = unknown (after a subscription). */
+  private suppressed: boolean | undefined;
+  private interest: Promise<void> = Promise.resolve();
+  private readonly kills = new Set<string>();
+
+  constructor(
+    private readonly env: ServerEnv,
+    private readonly outcomes: BuildOutcomes,
+    private readonly settings: SettingsRepository,
+  ) {
+    this.client = new SchedulerClient({
+      masterUrl: env.KILN_MASTER_URL,
+      token: env.KILN_CLUSTER_TOKEN,
+    });
+    this.cluster = new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = this.connectLoop();
+  }
+
+  /** Before the queues close: their workers wait for the demands this settles. */
+  beforeApplicationShutdown(): void {
+    // Tasks keep running: the next server re-subscribes with this framework id and reconciles.
+    this.stopSignal.abort();
+    for (const demand of this.demands.values()) demand.settle({ outcome: 'dropped' });
+    this.demands.clear();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.running;
+  }
+
+  get stopping(): boolean {
+    return this.stopSignal.signal.aborted;
+  }
+
+  get frameworkId(): string | undefined {
+    return this.client.frameworkId;
+  }
+
+  /**
+   * Asks the cluster for room for a job attempt's task; resolves once it is launched (handed to
+   * an agent through the master), dropped (the job moved on, or the server stops), or found
+   * unplaceable on the cluster as it is.
+   */
+  async place(jobId: string, attempt: number, task: TaskInfo): Promise<PlaceOutcome> {
+    const image = task.container?.image;
+    const need = {
+      cpus: task.resources.cpus,
+      mem: task.resources.mem,
+      ...(image ? { image } : {}),
+    };
+    try {
+      const reason = unplaceableReason(await this.cluster.agents(), need);
+      if (reason !== undefined) return { outcome: 'unplaceable', reason };
+    } catch (error) {
+      this.logger.debug(`cannot read the cluster's agents: ${errorMessage(error)}`);
+    }
+    await this.outcomes.waiting(
+      jobId,
+      `waiting for an offer of ${need.cpus} cpus and ${need.mem} MB` +
+        (image === undefined ? '' : ' on an agent with Docker'),
+    );
+    return new Promise<PlaceOutcome>((resolve) => {
+      this.demands.set(task.taskId, {
+        jobId,
+        attempt,
+        task,
+        image,
+        since: Date.now(),
+        placing: false,
+        settle: resolve,
+      });
+      this.updateInterest();
+    });
+  }
+
+  /** Kills a task; repeated when the task shows up again before it has ended. */
+  kill(taskId: string): void {
+    const demand = this.demands.get(taskId);
+    if (demand !== undefined) {
+      this.demands.delete(taskId);
+      demand.settle({ outcome: 'dropped' });
+      this.updateInterest();
+    }
+    this.kills.add(taskId);
+    if (this.connected) this.sendKill(taskId);
+  }
+
+  // ---- Connection -----------------------------------------------------------------------------
+
+  private async connectLoop(): Promise<void> {
+    let attempt = 0;
+    let lastFailure: string | undefined;
+    while (!this.stopSignal.signal.aborted) {
+      try {
+        const id = await this.settings.get(FRAMEWORK_ID_SETTING);
+        const events = await this.client.subscribe(
+          {
+            name: FRAMEWORK_NAME,
+            roles: [this.env.KILN_BUILD_ROLE],
+            failoverTimeoutSeconds: FAILOVER_TIMEOUT_SECONDS,
+            ...(id === undefined ? {} : { id }),
+          },
+          this.stopSignal.signal,
+        );
+        const frameworkId = this.client.frameworkId;
+        if (frameworkId !== undefined && frameworkId !== id) {
+          await this.settings.set(FRAMEWORK_ID_SETTING, frameworkId);
+        }
+        this.logger.log(
+          `subscribed to the master at ${this.env.KILN_MASTER_URL} as ${FRAMEWORK_NAME} (${frameworkId})`,
+        );
+        attempt = 0;
+        lastFailure = undefined;
+        this.connected = true;
+        this.suppressed = undefined;
+        this.startReconciliation();
+        this.updateInterest();
+        for (const taskId of this.kills) this.sendKill(taskId);
+        for await (const event of events) {
+          switch (event.type) {
+            case 'OFFERS':
+              await this.onOffers(event.offers.offers);
+              break;
+            case 'UPDATE':
+              await this.onUpdate(event.update.status);
+              break;
+            case 'ERROR':
+              this.logger.error(`the master says: ${event.error.message}`);
+              break;
+            case 'FAILURE':
+              this.logger.warn(`agent ${event.failure.agentId} failed: ${event.failure.message}`);
+              break;
+            case 'RESCIND':
+            case 'HEARTBEAT':
+            case 'SUBSCRIBED':
+              break;
+          }
+        }
+        if (!this.stopSignal.signal.aborted) this.logger.warn('the master ended the stream');
+      } catch (error) {
+        if (!this.stopSignal.signal.aborted) {
+          const status = (error as Partial<SchedulerCallError>).status;
+          const message =
+            `cannot subscribe to the master at ${this.env.KILN_MASTER_URL}: ${errorMessage(error)}` +
+            (status === 401 ? ' (check KILN_CLUSTER_TOKEN)' : '');
+          // One warning per kind of failure, not one per retry.
+          if (message === lastFailure) this.logger.debug(message);
+          else this.logger.warn(message);
+          lastFailure = message;
+        }
+      }
+      this.connected = false;
+      attempt += 1;
+      await sleep(backoffDelay(attempt, 100, 5_000), this.stopSignal.signal);
+    }
+  }
+
+  private startReconciliation(): void {
+    this.finishReconcile?.();
+    this.reconciled = new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.finishReconcile === done) this.finishReconcile = undefined;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        if (this.awaitingReconcile.size > 0) {
+          this.logger.warn(
+            `${this.awaitingReconcile.size} task(s) still unreconciled after ${RECONCILE_TIMEOUT_MS} ms; launching anyway`,
+          );
+        }
+        this.awaitingReconcile.clear();
+        done();
+      }, RECONCILE_TIMEOUT_MS);
+      this.finishReconcile = done;
+      this.outcomes
+        .activeTasks()
+        .then(async (taskIds) => {
+          if (taskIds.length === 0) return done();
+          this.awaitingReconcile = new Set(taskIds);
+          this.logger.log(`reconciling ${taskIds.length} task(s) before launching`);
+          await this.client.reconcile(taskIds.map((taskId) => ({ taskId })));
+        })
+        .catch((error: unknown) => {
+          this.logger.error(`reconciliation failed: ${errorMessage(error)}`);
+          done();
+        });
+    });
+  }
+
+  private reconciledOne(taskId: string): void {
+    if (!this.awaitingReconcile.delete(taskId)) return;
+    if (this.awaitingReconcile.size === 0) this.finishReconcile?.();
+  }
+
+  /** REVIVE with demand, SUPPRESS without; calls are serialized so the last word wins. */
+  private updateInterest(): void {
+    if (!this.connected) return;
+    this.interest = this.interest.then(async () => {
+      const want = this.demands.size > 0;
+      if (this.suppressed === !want) return;
+      try {
+        if (want) await this.client.revive();
+        else await this.client.suppress();
+        this.suppressed = !want;
+      } catch (error) {
+        this.logger.debug(`${want ? 'REVIVE' : 'SUPPRESS'} failed: ${errorMessage(error)}`);
+      }
+    });
+  }
+
+  private sendKill(taskId: string): void {
+    this.client.kill(taskId).catch((error: unknown) => {
+      this.logger.warn(`KILL of ${taskId} failed: ${errorMessage(error)}`);
+    });
+  }
+
+  // ---- Offers ---------------------------------------------------------------------------------
+
+  private async onOffers(offers: Offer[]): Promise<void> {
+    await this.reconciled;
+    for (const offer of offers) {
+      const chosen = this.match(offer);
+      if (chosen.length === 0) {
+        await this.decline(offer, this.demands.size > 0 ? REFUSE_SECONDS : 60);
+        continue;
+      }
+      for (const demand of chosen) demand.placing = true;
+      const claims = await Promise.all(
+        chosen.map((d) => this.outcomes.claimLaunch(d.jobId, d.attempt, d.task.taskId)),
+      );
+      const launches = chosen.filter((demand, i) => {
+        if (claims[i] === true) return true;
+        this.settle(demand, { outcome: 'dropped' });
+        return false;
+      });
+      if (launches.length === 0) {
+        await this.decline(offer, 0);
+        continue;
+      }
+      try {
+        await this.client.accept(
+          [offer.id],
+          launches.map((d) => d.task),
+          REFUSE_SECONDS,
+        );
+        for (const demand of launches) {
+          this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
+        }
+      } catch (error) {
+        // The master launched nothing (a rescinded offer, say): the demands wait for another.
+        this.logger.warn(`ACCEPT of offer ${offer.id} failed: ${errorMessage(error)}`);
+        for (const demand of launches) {
+          demand.placing = false;
+          await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+        }
+      }
+    }
+    this.updateInterest();
+  }
+
+  /** First fit, oldest demand first, on what the offer has. */
+  private match(offer: Offer): Demand[] {
+    let cpus = offer.resources.cpus;
+    let mem = offer.resources.mem;
+    const chosen: Demand[] = [];
+    const runsImages = offer.containerizers.includes('docker');
+    const runsPlain = offer.containerizers.some((c) => c === 'cgroup' || c === 'process');
+    const waiting = [...this.demands.values()]
+      .filter((d) => !d.placing)
+      .sort((a, b) => a.since - b.since);
+    for (const demand of waiting) {
+      if (demand.image === undefined ? !runsPlain : !runsImages) continue;
+      const need = demand.task.resources;
+      if (need.cpus > cpus + 1e-9 || need.mem > mem) continue;
+      cpus -= need.cpus;
+      mem -= need.mem;
+      chosen.push(demand);
+    }
+    return chosen;
+  }
+
+  private settle(demand: Demand, outcome: PlaceOutcome): void {
+    this.demands.delete(demand.task.taskId);
+    demand.settle(outcome);
+  }
+
+  private async decline(offer: Offer, refuseSeconds: number): Promise<void> {
+    await this.client.decline([offer.id], refuseSeconds).catch((error: unknown) => {
+      this.logger.debug(`DECLINE of offer ${offer.id} failed: ${errorMessage(error)}`);
+    });
+  }
+
+  // ---- Updates --------------------------------------------------------------------------------
+
+  private async onUpdate(status: TaskStatus): Promise<void> {
+    const taskId = status.taskId;
+    try {
+      if (status.state === 'TASK_UNKNOWN') {
+        await this.outcomes.taskUnknown(taskId);
+      } else if (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE') {
+        // A build on an agent that went away is not waited for: its job fails (and may retry).
+        this.kills.delete(taskId);
+        await this.outcomes.taskEnded(status);
+      } else {
+        const keep = await this.outcomes.taskStarted(status);
+        if (!keep || this.kills.has(taskId)) this.kill(taskId);
+      }
+    } catch (error) {
+      // Not acknowledged: the agent resends it, and we try again.
+      this.logger.error(`recording ${status.state} of ${taskId} failed: ${errorMessage(error)}`);
+      return;
+    } finally {
+      this.reconciledOne(taskId);
+    }
+    await this.client.acknowledge(status).catch((error: unknown) => {
+      this.logger.debug(`ACKNOWLEDGE of ${taskId} failed: ${errorMessage(error)}`);
+    });
+  }
+}

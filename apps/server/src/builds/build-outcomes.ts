@@ -1,0 +1,26 @@
+import type { TaskInfo, TaskStatus } from '@kiln/contracts';
+
+/**
+ * What the build framework needs of the runs it serves, implemented by the runs service: the
+ * framework knows tasks and offers, the runs service knows jobs. Every method is idempotent: a
+ * status can arrive twice (at-least-once), before or after a restart.
+ */
+export abstract class BuildOutcomes {
+  /** The task for a queued job attempt, with a fresh task id; undefined: nothing to launch. */
+  abstract prepareLaunch(jobId: string, attempt: number): Promise<TaskInfo | undefined>;
+  /** Records the task id before the launch; false: the job moved on (canceled), do not launch. */
+  abstract claimLaunch(jobId: string, attempt: number, taskId: string): Promise<boolean>;
+  /** The launch did not happen: forget the task id so a later launch can claim another. */
+  abstract releaseLaunch(jobId: string, taskId: string): Promise<void>;
+  /** No agent of the cluster could ever run the job: it fails now, with the reason. */
+  abstract unplaceable(jobId: string, attempt: number, reason: string): Promise<void>;
+  /** Why a queued job still waits, for people. */
+  abstract waiting(jobId: string, reason: string): Promise<void>;
+  /** The task runs (or starts); `false`: its job has ended meanwhile (canceled), kill it. */
+  abstract taskStarted(status: TaskStatus): Promise<boolean>;
+  abstract taskEnded(status: TaskStatus): Promise<void>;
+  /** The cluster never heard of the task (it was claimed, the launch was lost in a crash). */
+  abstract taskUnknown(taskId: string): Promise<void>;
+  /** Tasks claimed or running that are not known to have ended: reconciled after (re)subscribing. */
+  abstract activeTasks(): Promise<string[]>;
+}

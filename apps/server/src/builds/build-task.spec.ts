@@ -1,0 +1,213 @@
+import type { TaskInfo } from '@kiln/contracts';
+import type { PlanJob } from '@kiln/pipeline';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { buildTask, newTaskId, type BuildContext } from './build-task';
+
+const NONCE = 'n0nce_-XYZ';
+
+function context(
+  plan: Partial<PlanJob> = {},
+  overrides: Partial<Omit<BuildContext, 'job'>> = {},
+): BuildContext {
+  return {
+    repository: {
+      fullName: 'acme/widget',
+      forge: 'github',
+      cloneUrl: 'https://github.com/acme/widget.git',
+    },
+    run: {
+      id: 'run-1',
+      number: 7,
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: 'c'.repeat(40),
+      branch: 'main',
+    },
+    job: {
+      id: 'job-1',
+      attempt: 2,
+      plan: {
+        key: 'test',
+        name: 'test',
+        steps: [{ name: 'one', run: 'echo one' }],
+        env: {},
+        resources: { cpus: 1.5, mem: 512 },
+        needs: [],
+        timeoutSeconds: 300,
+        retry: 0,
+        allowFailure: false,
+        secrets: [],
+        artifacts: [],
+        ...plan,
+      },
+    },
+    secrets: {},
+    taskId: 'job-job-1-2-abcdef',
+    logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
+    stepNonce: NONCE,
+    ...overrides,
+  };
+}
+
+/** Runs the task's command as the agent does: `/bin/sh -c` with the task's environment. */
+function run(task: TaskInfo): { output: string; code: number | null } {
+  expect(task.command.shell).toBe(true);
+  const result = spawnSync('/bin/sh', ['-c', task.command.value], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...task.command.environment },
+    encoding: 'utf8',
+  });
+  return { output: result.stdout, code: result.status };
+}
+
+const steps = (...runs: string[]): PlanJob['steps'] =>
+  runs.map((text, idx) => ({ name: `step ${idx}`, run: text }));
+
+describe(buildTask.name, () => {
+  it('runs the steps in order between markers and stops at the first failing one', () => {
+    const task = buildTask(context({ steps: steps('echo one', 'exit 3', 'echo never') }));
+
+    expect(run(task)).toEqual({
+      output: [
+        `::kiln-step-start ${NONCE} 0`,
+        'one',
+        `::kiln-step-end ${NONCE} 0 0`,
+        `::kiln-step-start ${NONCE} 1`,
+        `::kiln-step-end ${NONCE} 1 3`,
+        '',
+      ].join('\n'),
+      code: 3,
+    });
+  });
+
+  it('exits 0 after every step succeeded, with stderr in the output', () => {
+    const task = buildTask(context({ steps: steps('echo out; echo err >&2', 'true') }));
+
+    const { output, code } = run(task);
+
+    expect(code).toBe(0);
+    expect(output).toContain('out\nerr\n');
+    expect(output).toContain(`::kiln-step-end ${NONCE} 1 0`);
+  });
+
+  it('stops a step at its first failing command (each step is sh -e)', () => {
+    const task = buildTask(context({ steps: steps('false\necho after') }));
+
+    const { output, code } = run(task);
+
+    expect(code).toBe(1);
+    expect(output).not.toContain('after');
+  });
+
+  it('passes step scripts as environment variables, never inside the script text', () => {
+    const tricky = `printf '%s\\n' "it's \\"quoted\\" \\$HOME"; echo '$(id)' \`echo x\``;
+    const task = buildTask(context({ steps: steps(tricky, 'echo second') }));
+
+    expect(task.command.value).not.toContain(tricky);
+    expect(task.command.value).not.toContain('quoted');
+    expect(task.command.value).not.toContain('echo second');
+    expect(task.command.environment).toMatchObject({
+      KILN_STEP_0: tricky,
+      KILN_STEP_1: 'echo second',
+    });
+    const { output, code } = run(task);
+    expect(code).toBe(0);
+    expect(output).toContain(`\nit's "quoted" $HOME\n$(id) x\n`);
+    expect(output).toContain('\nsecond\n');
+  });
+
+  it('runs in a Docker container only when the job has an image', () => {
+    expect(buildTask(context({ image: 'node:22' })).container).toEqual({
+      type: 'docker',
+      image: 'node:22',
+    });
+    expect(buildTask(context()).container).toBeUndefined();
+    expect(buildTask(context())).not.toHaveProperty('container');
+  });
+
+  it('turns the forge token into basic-auth credentials for an http(s) clone URL', () => {
+    const withToken = (cloneUrl: string, forge: BuildContext['repository']['forge'] = 'github') =>
+      buildTask(
+        context(
+          {},
+          { repository: { fullName: 'acme/widget', forge, cloneUrl, forgeToken: 'ghs_token' } },
+        ),
+      ).source;
+
+    expect(withToken('https://github.com/acme/widget.git')).toEqual({
+      url: 'https://github.com/acme/widget.git',
+      sha: 'c'.repeat(40),
+      ref: 'refs/heads/main',
+      username: 'x-access-token',
+      password: 'ghs_token',
+    });
+    expect(withToken('http://gitlab.local/acme/widget.git', 'gitlab')).toMatchObject({
+      username: 'oauth2',
+      password: 'ghs_token',
+    });
+    for (const url of ['git@github.com:acme/widget.git', 'ssh://git@github.com/acme/widget.git']) {
+      const source = withToken(url);
+      expect(source).not.toHaveProperty('username');
+      expect(source).not.toHaveProperty('password');
+    }
+    expect(buildTask(context()).source).not.toHaveProperty('password');
+  });
+
+  it('puts env and secrets into the environment, and secrets in the clear for the steps', () => {
+    const task = buildTask(
+      context(
+        { env: { MODE: 'ci', SHARED: 'from-env' }, steps: steps('echo "$API_KEY"') },
+        { secrets: { API_KEY: 'hunter2', SHARED: 'from-secret' } },
+      ),
+    );
+
+    expect(task.command.environment).toMatchObject({
+      MODE: 'ci',
+      API_KEY: 'hunter2',
+      SHARED: 'from-secret',
+    });
+    expect(task.command.value).not.toContain('hunter2');
+    expect(run(task).output).toContain('\nhunter2\n');
+  });
+
+  it('describes the run to the build with KILN_* variables', () => {
+    const task = buildTask(
+      context({}, { run: { ...context().run, pullRequest: 12, event: 'pull_request' } }),
+    );
+
+    expect(task.command.environment).toMatchObject({
+      CI: 'true',
+      KILN: 'true',
+      KILN_REPOSITORY: 'acme/widget',
+      KILN_RUN_ID: 'run-1',
+      KILN_RUN_NUMBER: '7',
+      KILN_JOB: 'test',
+      KILN_JOB_ID: 'job-1',
+      KILN_JOB_ATTEMPT: '2',
+      KILN_EVENT: 'pull_request',
+      KILN_REF: 'refs/heads/main',
+      KILN_COMMIT_SHA: 'c'.repeat(40),
+      KILN_BRANCH: 'main',
+      KILN_PULL_REQUEST: '12',
+    });
+    expect(task.command.environment).not.toHaveProperty('KILN_TAG');
+  });
+
+  it("sizes, names and limits the task from the job's plan", () => {
+    const task = buildTask(context());
+
+    expect(task).toMatchObject({
+      taskId: 'job-job-1-2-abcdef',
+      name: 'acme/widget #7 test',
+      resources: { cpus: 1.5, mem: 512, disk: 0, ports: [] },
+      maxCompletionTimeSeconds: 300,
+      labels: { 'kiln.run': 'run-1', 'kiln.job': 'job-1' },
+      logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
+    });
+  });
+
+  it('gives every launch of an attempt its own task id', () => {
+    expect(newTaskId('j1', 2, 'aaa')).toBe('job-j1-2-aaa');
+    expect(newTaskId('j1', 2, 'bbb')).not.toBe(newTaskId('j1', 2, 'aaa'));
+  });
+});

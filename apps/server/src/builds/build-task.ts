@@ -1,0 +1,96 @@
+import type { Forge } from '@kiln/persistence';
+import type { PlanJob } from '@kiln/pipeline';
+import type { TaskInfo } from '@kiln/contracts';
+import { stepEndMarker, stepStartMarker } from '../logs/step-markers';
+
+/** Everything about a job's run that its task needs, resolved by the runs service. */
+export interface BuildContext {
+  repository: { fullName: string; forge: Forge; cloneUrl: string; forgeToken?: string };
+  run: {
+    id: string;
+    number: number;
+    event: string;
+    ref: string;
+    sha: string;
+    branch?: string;
+    tag?: string;
+    pullRequest?: number;
+  };
+  job: { id: string; attempt: number; plan: PlanJob };
+  /** The job's secrets in the clear; empty for a fork's pull request. */
+  secrets: Record<string, string>;
+  taskId: string;
+  logSink: { url: string; token: string };
+  stepNonce: string;
+}
+
+/** Git's basic-auth user name for an access token, per forge (the token is the password). */
+const TOKEN_USERS: Record<Forge, string> = {
+  github: 'x-access-token',
+  gitlab: 'oauth2',
+  gitea: 'kiln',
+  forgejo: 'kiln',
+  bitbucket: 'x-token-auth',
+};
+
+/** A fresh task id for each launch of a job attempt (a relaunch must not collide). */
+export function newTaskId(jobId: string, attempt: number, nonce: string): string {
+  return `job-${jobId}-${attempt}-${nonce}`;
+}
+
+/**
+ * The cluster task that runs one job attempt: its steps, in order, in one container, each in its
+ * own `sh -e`, stopping at the first failure. Step scripts travel as environment variables, never
+ * spliced into the script text, so no quoting can break out of them; markers around each step
+ * (with a nonce the build cannot guess) let the server record step boundaries and exit codes.
+ */
+export function buildTask(context: BuildContext): TaskInfo {
+  const { run, job, repository } = context;
+  const plan = job.plan;
+  const stepEnv: Record<string, string> = {};
+  const lines = ['exec 2>&1'];
+  plan.steps.forEach((step, idx) => {
+    stepEnv[`KILN_STEP_${idx}`] = step.run;
+    lines.push(
+      `printf '%s\\n' "${stepStartMarker(context.stepNonce, idx)}"`,
+      `sh -ec "$KILN_STEP_${idx}"`,
+      'kiln_code=$?',
+      `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}"`,
+      '[ "$kiln_code" -eq 0 ] || exit "$kiln_code"',
+    );
+  });
+  const environment: Record<string, string> = {
+    ...plan.env,
+    ...context.secrets,
+    ...stepEnv,
+    CI: 'true',
+    KILN: 'true',
+    KILN_REPOSITORY: repository.fullName,
+    KILN_RUN_ID: run.id,
+    KILN_RUN_NUMBER: String(run.number),
+    KILN_JOB: plan.key,
+    KILN_JOB_ID: job.id,
+    KILN_JOB_ATTEMPT: String(job.attempt),
+    KILN_EVENT: run.event,
+    KILN_REF: run.ref,
+    KILN_COMMIT_SHA: run.sha,
+    ...(run.branch === undefined ? {} : { KILN_BRANCH: run.branch }),
+    ...(run.tag === undefined ? {} : { KILN_TAG: run.tag }),
+    ...(run.pullRequest === undefined ? {} : { KILN_PULL_REQUEST: String(run.pullRequest) }),
+  };
+  const credentials =
+    repository.forgeToken !== undefined && /^https?:/.test(repository.cloneUrl)
+      ? { username: TOKEN_USERS[repository.forge], password: repository.forgeToken }
+      : {};
+  return {
+    taskId: context.taskId,
+    name: `${repository.fullName} #${run.number} ${plan.key}`.slice(0, 256),
+    command: { shell: true, value: lines.join('\n'), environment },
+    resources: { cpus: plan.resources.cpus, mem: plan.resources.mem, disk: 0, ports: [] },
+    ...(plan.image === undefined ? {} : { container: { type: 'docker', image: plan.image } }),
+    source: { url: repository.cloneUrl, sha: run.sha, ref: run.ref, ...credentials },
+    maxCompletionTimeSeconds: plan.timeoutSeconds,
+    labels: { 'kiln.run': run.id, 'kiln.job': job.id },
+    logSink: context.logSink,
+  };
+}

@@ -1,0 +1,336 @@
+import { freePort } from '@kiln/queue/testing';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
+import { GitMirror, GitMirrorError } from './git-mirror';
+
+const UNKNOWN_SHA = 'deadbeef'.repeat(5);
+const ZERO_SHA = '0'.repeat(40);
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Kiln Test',
+      GIT_AUTHOR_EMAIL: 'test@kiln.invalid',
+      GIT_COMMITTER_NAME: 'Kiln Test',
+      GIT_COMMITTER_EMAIL: 'test@kiln.invalid',
+    },
+  }).trim();
+}
+
+/** An upstream repository reached through a file:// URL, with files in subdirectories. */
+class Upstream {
+  readonly bare: string;
+  readonly work: string;
+
+  constructor(dir: string) {
+    this.bare = join(dir, 'upstream.git');
+    this.work = join(dir, 'work');
+    mkdirSync(this.bare, { recursive: true });
+    git(this.bare, 'init', '--bare', '--quiet', '--initial-branch=main');
+    mkdirSync(this.work, { recursive: true });
+    git(this.work, 'init', '--quiet', '--initial-branch=main');
+    git(this.work, 'remote', 'add', 'origin', this.bare);
+  }
+
+  get url(): string {
+    return `file://${this.bare}`;
+  }
+
+  commit(files: Record<string, string>): string {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(this.work, path)), { recursive: true });
+      writeFileSync(join(this.work, path), content);
+    }
+    git(this.work, 'add', '-A');
+    git(this.work, 'commit', '--quiet', '-m', 'change');
+    git(this.work, 'push', '--quiet', 'origin', 'main');
+    return git(this.work, 'rev-parse', 'HEAD');
+  }
+}
+
+async function caught(promise: Promise<unknown>): Promise<GitMirrorError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(GitMirrorError);
+  return error as GitMirrorError;
+}
+
+describe(GitMirror.name, () => {
+  let daemon: GitDaemon;
+  let dir: string;
+  let root: string;
+  let mirror: GitMirror;
+  let upstream: Upstream;
+
+  beforeAll(async () => {
+    daemon = await GitDaemon.start(await freePort());
+  });
+
+  afterAll(async () => {
+    await daemon.stop();
+  });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-mirror-'));
+    root = join(dir, 'mirrors');
+    mirror = new GitMirror(root);
+    upstream = new Upstream(join(dir, 'upstream'));
+  });
+
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads a file at an older commit after a newer one was pushed (git daemon)', async () => {
+    const name = `older-${randomUUID()}`;
+    const commit = daemon.createRepository(name);
+    const first = commit({ '.kiln.yml': 'steps: [one]\n' });
+    const second = commit({ '.kiln.yml': 'steps: [two]\n' });
+
+    await expect(mirror.readFile('repo-1', daemon.url(name), first, '.kiln.yml')).resolves.toBe(
+      'steps: [one]\n',
+    );
+    await expect(mirror.readFile('repo-1', daemon.url(name), second, '.kiln.yml')).resolves.toBe(
+      'steps: [two]\n',
+    );
+  });
+
+  it('reads files in subdirectories and returns undefined for a missing file or a directory', async () => {
+    const sha = upstream.commit({ 'ci/build.yml': 'build\n', '.kiln.yml': 'x: 1\n' });
+
+    await expect(mirror.readFile('repo', upstream.url, sha, 'ci/build.yml')).resolves.toBe(
+      'build\n',
+    );
+    await expect(
+      mirror.readFile('repo', upstream.url, sha, 'missing.yml'),
+    ).resolves.toBeUndefined();
+    await expect(mirror.readFile('repo', upstream.url, sha, 'ci')).resolves.toBeUndefined();
+  });
+
+  it('throws a GitMirrorError naming the sha when the remote has no such commit', async () => {
+    upstream.commit({ '.kiln.yml': 'x: 1\n' });
+
+    const error = await caught(mirror.readFile('repo', upstream.url, UNKNOWN_SHA, '.kiln.yml'));
+
+    expect(error.message).toContain(UNKNOWN_SHA);
+    expect(error.message).toContain(upstream.url);
+  });
+
+  it('resolves a branch, a full ref and an annotated tag to the commit they point to now', async () => {
+    const first = upstream.commit({ a: '1' });
+    git(upstream.work, 'tag', '-a', 'v1', '-m', 'release');
+    git(upstream.work, 'push', '--quiet', 'origin', 'v1');
+    await expect(mirror.resolveRef('repo', upstream.url, 'main')).resolves.toBe(first);
+
+    const second = upstream.commit({ a: '2' });
+
+    await expect(mirror.resolveRef('repo', upstream.url, 'main')).resolves.toBe(second);
+    await expect(mirror.resolveRef('repo', upstream.url, 'refs/heads/main')).resolves.toBe(second);
+    await expect(mirror.resolveRef('repo', upstream.url, 'v1')).resolves.toBe(first);
+    const error = await caught(mirror.resolveRef('repo', upstream.url, 'no-such-branch'));
+    expect(error.message).toContain('no-such-branch');
+  });
+
+  it('resolves a branch served by git daemon', async () => {
+    const name = `branch-${randomUUID()}`;
+    const sha = daemon.createRepository(name)({ a: '1' });
+
+    await expect(mirror.resolveRef('repo', daemon.url(name), 'main')).resolves.toBe(sha);
+  });
+
+  it('lists the paths changed between two commits, renames as a delete and an add', async () => {
+    const from = upstream.commit({ 'keep.txt': 'same', 'old/name.txt': 'moved', 'edit.txt': '1' });
+    git(upstream.work, 'mv', 'old/name.txt', 'new-name.txt');
+    const to = upstream.commit({ 'edit.txt': '2', 'src/added.ts': 'new' });
+
+    const changed = await mirror.changedFiles('repo', upstream.url, from, to);
+
+    expect(changed?.sort()).toEqual(['edit.txt', 'new-name.txt', 'old/name.txt', 'src/added.ts']);
+  });
+
+  it('has no changed files to report for a new branch or a base the remote lost', async () => {
+    const to = upstream.commit({ a: '1' });
+
+    await expect(mirror.changedFiles('repo', upstream.url, ZERO_SHA, to)).resolves.toBeUndefined();
+    await expect(
+      mirror.changedFiles('repo', upstream.url, UNKNOWN_SHA, to),
+    ).resolves.toBeUndefined();
+    const error = await caught(mirror.changedFiles('repo', upstream.url, to, UNKNOWN_SHA));
+    expect(error.message).toContain(UNKNOWN_SHA);
+  });
+
+  it('serves 20 concurrent reads of 2 new commits on a fresh mirror, leaving it consistent', async () => {
+    const name = `burst-${randomUUID()}`;
+    const commit = daemon.createRepository(name);
+    const first = commit({ '.kiln.yml': 'first\n' });
+    const second = commit({ '.kiln.yml': 'second\n' });
+    const key = randomUUID();
+
+    const reads = Array.from({ length: 20 }, (_, i) =>
+      mirror.readFile(key, daemon.url(name), i % 2 === 0 ? first : second, '.kiln.yml'),
+    );
+
+    const texts = await Promise.all(reads);
+    expect(texts).toEqual(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'first\n' : 'second\n')),
+    );
+    expect(readdirSync(root)).toEqual([`${key}.git`]);
+    const bare = join(root, `${key}.git`);
+    expect(() => git(bare, 'fsck', '--strict', '--no-progress')).not.toThrow();
+    expect(git(bare, 'rev-parse', '--is-bare-repository')).toBe('true');
+    expect(git(bare, 'cat-file', '-t', first)).toBe('commit');
+    expect(git(bare, 'cat-file', '-t', second)).toBe('commit');
+  });
+
+  it('reads a known commit again without the network once git daemon is gone', async () => {
+    const own = await GitDaemon.start(await freePort());
+    const name = `offline-${randomUUID()}`;
+    const sha = own.createRepository(name)({ '.kiln.yml': 'cached\n' });
+    await expect(mirror.readFile('repo', own.url(name), sha, '.kiln.yml')).resolves.toBe(
+      'cached\n',
+    );
+
+    await own.stop();
+
+    await expect(mirror.readFile('repo', own.url(name), sha, '.kiln.yml')).resolves.toBe(
+      'cached\n',
+    );
+    // The remote really is unreachable: anything not yet in the mirror fails.
+    await caught(mirror.readFile('repo', own.url(name), UNKNOWN_SHA, '.kiln.yml'));
+  });
+
+  it('reads a known commit again without the network once a file:// upstream is gone', async () => {
+    const sha = upstream.commit({ '.kiln.yml': 'cached\n' });
+    await mirror.readFile('repo', upstream.url, sha, '.kiln.yml');
+    const to = upstream.commit({ 'b.txt': 'b' });
+    await mirror.changedFiles('repo', upstream.url, sha, to);
+
+    renameSync(upstream.bare, `${upstream.bare}.gone`);
+
+    await expect(mirror.readFile('repo', upstream.url, sha, '.kiln.yml')).resolves.toBe('cached\n');
+    await expect(mirror.changedFiles('repo', upstream.url, sha, to)).resolves.toEqual(['b.txt']);
+    await caught(mirror.readFile('repo', upstream.url, UNKNOWN_SHA, '.kiln.yml'));
+  });
+
+  it('sends credentials as a header and never shows them in errors or on disk', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const server = createHttpServer((request, response) => {
+      seen.push(request.headers);
+      response.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kiln"' }).end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const url = `http://alice:url-secret-42@127.0.0.1:${port}/owner/repo.git`;
+    const auth = { username: 'kiln', password: 'auth-secret-7' };
+    const basic = Buffer.from('kiln:auth-secret-7').toString('base64');
+
+    try {
+      const errors = [
+        await caught(mirror.readFile('repo', url, UNKNOWN_SHA, '.kiln.yml', auth)),
+        await caught(mirror.resolveRef('repo', url, 'main', auth)),
+        await caught(mirror.readFile('repo', url, UNKNOWN_SHA, '.kiln.yml')),
+      ];
+
+      for (const error of errors) {
+        expect(error.message).toContain(`127.0.0.1:${port}/owner/repo.git`);
+        for (const secret of ['url-secret-42', 'auth-secret-7', basic]) {
+          expect(error.message).not.toContain(secret);
+          expect(error.stack).not.toContain(secret);
+        }
+      }
+      expect(seen.map((headers) => headers.authorization)).toContain(`Basic ${basic}`);
+      for (const file of filesUnder(root)) {
+        const text = readFileSync(file, 'latin1');
+        expect(text).not.toContain('auth-secret-7');
+        expect(text).not.toContain(basic);
+        expect(text).not.toContain('url-secret-42');
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives up on a remote that never answers after the timeout', async () => {
+    const sockets: Socket[] = [];
+    const server = createTcpServer((socket) => sockets.push(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const impatient = new GitMirror(root, { timeoutMs: 500 });
+
+    try {
+      const error = await caught(
+        impatient.readFile('repo', `git://127.0.0.1:${port}/repo.git`, UNKNOWN_SHA, '.kiln.yml'),
+      );
+      expect(error.message).toContain('timed out after 500 ms');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('refuses a file larger than 1 MiB', async () => {
+    const sha = upstream.commit({ '.kiln.yml': 'x'.repeat(1024 * 1024 + 1) });
+
+    const error = await caught(mirror.readFile('repo', upstream.url, sha, '.kiln.yml'));
+
+    expect(error.message).toMatch(/\.kiln\.yml .* is 1048577 bytes, over the limit/);
+  });
+
+  it('replaces a mirror left half-created by a crash', async () => {
+    const sha = upstream.commit({ '.kiln.yml': 'ok\n' });
+    mkdirSync(join(root, 'repo.git', 'objects'), { recursive: true });
+    mkdirSync(join(root, '.repo.git.abc123', 'refs'), { recursive: true });
+
+    await expect(mirror.readFile('repo', upstream.url, sha, '.kiln.yml')).resolves.toBe('ok\n');
+    expect(readdirSync(root)).toEqual(['repo.git']);
+  });
+
+  it.each([
+    ['a key that escapes the root', () => mirror.readFile('../x', upstream.url, ZERO_SHA, 'a')],
+    ['a sha that is not hex', () => mirror.readFile('repo', upstream.url, 'HEAD', 'a')],
+    ['a short sha', () => mirror.readFile('repo', upstream.url, 'abc123', 'a')],
+    ['a path with ..', () => mirror.readFile('repo', upstream.url, ZERO_SHA, 'a/../../b')],
+    ['an absolute path', () => mirror.readFile('repo', upstream.url, ZERO_SHA, '/etc/passwd')],
+    ['a ref that is an option', () => mirror.resolveRef('repo', upstream.url, '--upload-pack=x')],
+    ['a ref with ..', () => mirror.resolveRef('repo', upstream.url, 'main..evil')],
+    ['a ref with a space', () => mirror.resolveRef('repo', upstream.url, 'a b')],
+    ['an ext:: URL', () => mirror.resolveRef('repo', 'ext::sh -c touch% /tmp/pwned', 'main')],
+    ['a URL that is an option', () => mirror.resolveRef('repo', '--upload-pack=x', 'main')],
+  ])('rejects %s before running git', async (_, call) => {
+    await caught(call());
+
+    expect(existsSync(root)).toBe(false);
+  });
+});
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((entry) => join(dir, entry))
+    .filter((path) => statSync(path).isFile());
+}

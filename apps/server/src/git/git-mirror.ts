@@ -1,0 +1,376 @@
+import { errorMessage, redactUrl } from '@kiln/common';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
+import { KeyedMutex } from './keyed-mutex';
+
+/** Credentials for http(s) clone URLs. Sent per command; never written to disk or git config. */
+export interface GitAuth {
+  username: string;
+  password: string;
+}
+
+/** A git operation failed: what, for which repository (URL redacted), and git's own words. */
+export class GitMirrorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GitMirrorError';
+  }
+}
+
+const KEY = /^[A-Za-z0-9_-]+$/;
+const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
+const ALL_ZERO = /^0+$/;
+const SCP_LIKE_URL = /^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^\s]+$/;
+const URL_SCHEMES = new Set(['http:', 'https:', 'git:', 'ssh:', 'file:']);
+/** A `.kiln.yml` is a few kilobytes: anything this big is a mistake or an attack on memory. */
+const MAX_FILE_BYTES = 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** Commits fetched by id are kept under a ref so that `git gc` does not prune them. */
+const FETCHED_COMMITS = 'refs/kiln/commits/';
+/**
+ * The only variables git sees. Passing all of `process.env` would hand git a user's PAGER or
+ * EDITOR, which simple-git refuses as unsafe, and any GIT_* variable that redirects the repo.
+ */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'SSH_AUTH_SOCK',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'GIT_SSL_CAINFO',
+  'GIT_SSL_CAPATH',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+];
+
+/** One repository as seen by one call: where its mirror lives and how to reach its remote. */
+interface Remote {
+  key: string;
+  dir: string;
+  url: string;
+  auth?: GitAuth;
+}
+
+/**
+ * Bare mirrors of the repositories the server builds, one per repository in
+ * `<rootDir>/<key>.git`, filled on demand so the server can read a file at the exact commit of a
+ * push. A commit already in the mirror is read without touching the network.
+ *
+ * Thread-safety: calls may run concurrently. Writes to a mirror (creating it, fetching into it)
+ * are serialized per key within this process; reads run in parallel with each other and with
+ * fetches, which git makes safe by writing objects before the refs that name them.
+ */
+export class GitMirror {
+  private readonly writes = new KeyedMutex();
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly rootDir: string,
+    options: { timeoutMs?: number } = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /**
+   * The file's text at that commit; undefined when the commit has no such file (or the path is a
+   * directory, a symlink or a submodule). Fetches the commit when the mirror lacks it; throws
+   * {@link GitMirrorError} when the commit cannot be found on the remote.
+   */
+  async readFile(
+    key: string,
+    cloneUrl: string,
+    sha: string,
+    path: string,
+    auth?: GitAuth,
+  ): Promise<string | undefined> {
+    const commit = checkSha(sha);
+    checkPath(path);
+    const remote = await this.open(key, cloneUrl, auth);
+    await this.requireCommit(remote, commit);
+    const listing = await this.git(
+      remote,
+      ['--literal-pathspecs', 'ls-tree', '-z', '-l', commit, '--', path],
+      `list ${path} at ${commit}`,
+    );
+    const entry = listing
+      .split('\0')
+      .map((line) => /^(\d{6}) (\w+) ([0-9a-f]+) +(\d+|-)\t(.*)$/s.exec(line))
+      .find((match) => match?.[5] === path);
+    if (entry === undefined || entry === null) return undefined;
+    const [, mode, , object = '', size = '0'] = entry;
+    if (mode !== '100644' && mode !== '100755') return undefined;
+    if (Number(size) > MAX_FILE_BYTES) {
+      throw new GitMirrorError(
+        `${path} at ${commit} of ${redactUrl(cloneUrl)} is ${size} bytes, over the limit of ${MAX_FILE_BYTES}`,
+      );
+    }
+    return this.git(remote, ['cat-file', 'blob', object], `read ${path} at ${commit}`);
+  }
+
+  /** The commit a branch (or tag, or full ref) points to on the remote now (fetches). */
+  async resolveRef(key: string, cloneUrl: string, ref: string, auth?: GitAuth): Promise<string> {
+    checkRef(ref);
+    const remote = await this.open(key, cloneUrl, auth);
+    const candidates = ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+    const advertised = await this.git(
+      remote,
+      ['ls-remote', remote.url, ...candidates],
+      `list ref ${ref}`,
+    );
+    const names = new Set(advertised.split('\n').map((line) => line.split('\t')[1]));
+    const name = candidates.find((candidate) => names.has(candidate));
+    if (name === undefined) {
+      throw new GitMirrorError(`${redactUrl(cloneUrl)} has no branch or tag ${ref}`);
+    }
+    return this.writes.run(key, async () => {
+      await this.git(
+        remote,
+        ['fetch', '--quiet', '--no-tags', remote.url, `+${name}:${name}`],
+        `fetch ${name}`,
+      );
+      const resolved = await this.git(
+        remote,
+        ['rev-parse', '--verify', `${name}^{commit}`],
+        `resolve ${name}`,
+      );
+      return resolved.trim();
+    });
+  }
+
+  /**
+   * Paths changed between two commits (`git diff --name-only from to`, renames listed as a delete
+   * and an add), fetching both as needed; undefined when `from` is all-zero (a new branch) or not
+   * on the remote (history rewritten by a force push).
+   */
+  async changedFiles(
+    key: string,
+    cloneUrl: string,
+    from: string,
+    to: string,
+    auth?: GitAuth,
+  ): Promise<string[] | undefined> {
+    const base = checkSha(from);
+    const target = checkSha(to);
+    const remote = await this.open(key, cloneUrl, auth);
+    await this.requireCommit(remote, target);
+    if (ALL_ZERO.test(base) || !(await this.ensureCommit(remote, base))) return undefined;
+    const diff = await this.git(
+      remote,
+      ['diff', '--name-only', '--no-renames', '--no-ext-diff', '-z', base, target, '--'],
+      `compare ${base} with ${target}`,
+    );
+    return diff.split('\0').filter((path) => path !== '');
+  }
+
+  /** Validates the repository's key and URL, and makes sure its mirror exists. */
+  private async open(key: string, url: string, auth: GitAuth | undefined): Promise<Remote> {
+    if (!KEY.test(key)) throw new GitMirrorError(`invalid repository key ${JSON.stringify(key)}`);
+    checkUrl(url);
+    const remote: Remote = { key, dir: join(this.rootDir, `${key}.git`), url, auth };
+    if (!isRepository(remote.dir)) {
+      await this.writes.run(key, () => this.create(remote));
+    }
+    return remote;
+  }
+
+  /**
+   * Creates the bare mirror in a temporary directory and renames it into place, so a crash never
+   * leaves a half-made mirror under the real name. A directory that is there but is not a
+   * repository (made some other way, or damaged) is replaced.
+   */
+  private async create(remote: Remote): Promise<void> {
+    if (isRepository(remote.dir)) return;
+    await mkdir(this.rootDir, { recursive: true });
+    const tempPrefix = `.${remote.key}.git.`;
+    for (const entry of await readdir(this.rootDir)) {
+      if (entry.startsWith(tempPrefix)) {
+        await rm(join(this.rootDir, entry), { recursive: true, force: true });
+      }
+    }
+    await rm(remote.dir, { recursive: true, force: true });
+    const temp = join(this.rootDir, `${tempPrefix}${randomBytes(6).toString('hex')}`);
+    await this.git(
+      { ...remote, dir: this.rootDir },
+      ['init', '--bare', '--quiet', temp],
+      'create the mirror',
+    );
+    await rename(temp, remote.dir);
+  }
+
+  private async requireCommit(remote: Remote, sha: string): Promise<void> {
+    if (!(await this.ensureCommit(remote, sha))) {
+      throw new GitMirrorError(`${redactUrl(remote.url)} has no commit ${sha}`);
+    }
+  }
+
+  /** Whether the commit is in the mirror, fetching it if needed; false when the remote lacks it. */
+  private async ensureCommit(remote: Remote, sha: string): Promise<boolean> {
+    if (await this.hasCommit(remote, sha)) return true;
+    return this.writes.run(remote.key, async () => {
+      // Another caller may have fetched it while this one waited.
+      if (await this.hasCommit(remote, sha)) return true;
+      try {
+        await this.git(
+          remote,
+          ['fetch', '--quiet', '--no-tags', remote.url, `+${sha}:${FETCHED_COMMITS}${sha}`],
+          `fetch commit ${sha}`,
+        );
+      } catch {
+        // Servers that only serve advertised refs (plain `git daemon`) refuse a commit by id.
+        await this.git(
+          remote,
+          [
+            'fetch',
+            '--quiet',
+            '--no-tags',
+            remote.url,
+            '+refs/heads/*:refs/heads/*',
+            '+refs/tags/*:refs/tags/*',
+          ],
+          `fetch branches and tags looking for ${sha}`,
+        );
+      }
+      return this.hasCommit(remote, sha);
+    });
+  }
+
+  private async hasCommit(remote: Remote, sha: string): Promise<boolean> {
+    try {
+      await this.git(remote, ['cat-file', '-e', `${sha}^{commit}`], `look up ${sha}`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Runs one git command in `remote.dir`, killed after the timeout. */
+  private async git(remote: Remote, args: string[], what: string): Promise<string> {
+    const config: string[] = [];
+    if (remote.auth !== undefined && /^https?:/i.test(remote.url)) {
+      config.push(`http.extraHeader=Authorization: Basic ${basicCredentials(remote.auth)}`);
+    }
+    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+    for (const name of INHERITED_ENV) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
+    }
+    const git = simpleGit({
+      baseDir: remote.dir,
+      config,
+      abort: AbortSignal.timeout(this.timeoutMs),
+      errors: failOnExitCode,
+    }).env(env);
+    try {
+      return await git.raw(args);
+    } catch (error) {
+      const why =
+        error instanceof GitPluginError && error.plugin === 'abort'
+          ? `timed out after ${this.timeoutMs} ms`
+          : gitLine(errorMessage(error));
+      throw new GitMirrorError(
+        redact(`cannot ${what} of ${redactUrl(remote.url)}: ${why}`, remote),
+      );
+    }
+  }
+}
+
+/** simple-git only fails a command that wrote to stderr; a silent non-zero exit fails too here. */
+const failOnExitCode: SimpleGitOptions['errors'] = (error, result) => {
+  if (error !== undefined || result.exitCode === 0) return error;
+  const stderr = Buffer.concat(result.stdErr);
+  return stderr.length > 0 ? stderr : new Error(`git exited with code ${result.exitCode}`);
+};
+
+/** The line of git's stderr that says what went wrong (`fatal:` first), not its progress chatter. */
+function gitLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  return (
+    lines.find((line) => line.startsWith('fatal:')) ??
+    lines.find((line) => line.startsWith('error:')) ??
+    lines.at(-1) ??
+    'git failed'
+  );
+}
+
+function basicCredentials(auth: GitAuth): string {
+  return Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+}
+
+/** Removes every form in which a credential could show up in git's output. */
+function redact(message: string, remote: Remote): string {
+  const secrets: string[] = [];
+  if (remote.auth !== undefined) {
+    secrets.push(remote.auth.password, basicCredentials(remote.auth));
+  }
+  if (URL.canParse(remote.url)) {
+    const password = new URL(remote.url).password;
+    secrets.push(password, safeDecode(password));
+  }
+  let safe = message.replace(/(\/\/[^/\s:@]*):[^/\s@]*@/g, '$1:***@');
+  for (const secret of secrets.filter((value) => value.length > 0)) {
+    safe = safe.split(secret).join('***');
+  }
+  return safe;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function isRepository(dir: string): boolean {
+  return ['HEAD', 'objects', 'refs'].every((entry) => existsSync(join(dir, entry)));
+}
+
+function checkSha(sha: string): string {
+  if (!SHA.test(sha)) throw new GitMirrorError(`invalid commit id ${JSON.stringify(sha)}`);
+  return sha.toLowerCase();
+}
+
+/** A path inside the repository: relative, no `.` or `..` segments, nothing git would rewrite. */
+function checkPath(path: string): void {
+  const valid =
+    path !== '' &&
+    !path.includes('\0') &&
+    path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+  if (!valid) throw new GitMirrorError(`invalid path ${JSON.stringify(path)}`);
+}
+
+/** The rules of `git check-ref-format`, so a ref can never be read as an option or a range. */
+function checkRef(ref: string): void {
+  const valid =
+    ref !== '' &&
+    ref.length <= 255 &&
+    ref !== '@' &&
+    !ref.startsWith('-') &&
+    !ref.includes('..') &&
+    !ref.includes('@{') &&
+    // eslint-disable-next-line no-control-regex
+    !/[\x00-\x20\x7f~^:?*[\\]/.test(ref) &&
+    !ref.endsWith('.') &&
+    ref.split('/').every((part) => part !== '' && !part.startsWith('.') && !part.endsWith('.lock'));
+  if (!valid) throw new GitMirrorError(`invalid ref ${JSON.stringify(ref)}`);
+}
+
+/** Only transports a forge uses; `ext::` and friends could run commands on the server. */
+function checkUrl(url: string): void {
+  const valid =
+    !url.startsWith('-') &&
+    !/\s/.test(url) &&
+    (URL.canParse(url) ? URL_SCHEMES.has(new URL(url).protocol) : SCP_LIKE_URL.test(url));
+  if (!valid) throw new GitMirrorError(`unsupported clone URL ${redactUrl(url)}`);
+}

@@ -1,0 +1,198 @@
+import type { LogChunkMessage, LogSinkInfo } from '@kiln/contracts';
+import { TaskLogsRepository, type TaskStepEvent } from '@kiln/persistence';
+import {
+  BadRequestException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
+import { LogBus } from './log-bus';
+import { LogFollower, toStepView, type LogEventSink, type StepView } from './log-follower';
+import { LogTasks } from './log-tasks';
+import { LogsConfig } from './logs.config';
+import { secretMasker } from './mask';
+import { extractStepMarkers } from './step-markers';
+import { TaskTokens } from './task-tokens';
+
+/** How a chunk was taken: stored or seen before (`accepted`), or refused for a gap. */
+export interface LogIngestResult {
+  accepted: boolean;
+  /** The offset the server expects next. */
+  nextOffset: number;
+}
+
+/** What ingest needs of a task, prepared once per task and kept for a short while. */
+interface IngestContext {
+  nonce: string;
+  stepNames: readonly string[];
+  mask: (text: string) => string;
+}
+
+/** Past this many tasks remembered, the expired ones are forgotten at the next insert. */
+const INGEST_CACHE_SWEEP_SIZE = 1_000;
+
+/**
+ * Build logs: takes tasks' output from their agents (masked, with its step markers turned into
+ * steps), serves it whole or live, and the steps seen in it.
+ */
+@Injectable()
+export class LogsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(LogsService.name);
+  private readonly ingestContexts = new Map<string, { expires: number; context: IngestContext }>();
+  private readonly followers = new Set<LogFollower>();
+
+  constructor(
+    private readonly logs: TaskLogsRepository,
+    private readonly tasks: LogTasks,
+    private readonly tokens: TaskTokens,
+    private readonly bus: LogBus,
+    private readonly config: LogsConfig,
+  ) {}
+
+  /** Where and how a task's agent sends its output; `serverUrl` is this server's public root. */
+  logSink(taskId: string, serverUrl: string): LogSinkInfo {
+    const path = `/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
+    return { url: new URL(path, serverUrl).toString(), token: this.tokens.logToken(taskId) };
+  }
+
+  /** Stores the part of a chunk not seen yet (the caller has checked the task's token). */
+  async ingest(taskId: string, chunk: LogChunkMessage): Promise<LogIngestResult> {
+    if (chunk.taskId !== taskId) {
+      throw new BadRequestException(`the chunk is of task ${chunk.taskId}, not of task ${taskId}`);
+    }
+    // A decoding is never shorter than its bytes (an invalid byte decodes to 3 bytes, U+FFFD).
+    if (Buffer.byteLength(chunk.data) < chunk.bytes) {
+      throw new BadRequestException(`data is shorter than the ${chunk.bytes} bytes it covers`);
+    }
+    const context = await this.ingestContext(taskId);
+    const result = await this.logs.append(
+      taskId,
+      { offset: chunk.offset, bytes: chunk.bytes, data: chunk.data, eof: chunk.eof === true },
+      (data, firstLine) => render(context, data, firstLine),
+    );
+    switch (result.outcome) {
+      case 'appended':
+        this.bus.publish({ chunk: result.chunk, steps: result.steps });
+        return { accepted: true, nextOffset: result.nextOffset };
+      case 'seen':
+        return { accepted: true, nextOffset: result.nextOffset };
+      case 'gap':
+        return { accepted: false, nextOffset: result.nextOffset };
+    }
+  }
+
+  /** The stored text of a job's attempt (the latest by default), read page by page. */
+  async text(jobId: string, attempt?: number): Promise<AsyncIterable<string>> {
+    const taskId = await this.taskOf(jobId, attempt);
+    const { logs } = this;
+    const { pageSize } = this.config;
+    return (async function* () {
+      if (taskId === undefined) return;
+      let from = 0;
+      for (;;) {
+        const chunks = await logs.readFromOffset(taskId, from, pageSize);
+        for (const chunk of chunks) if (chunk.text !== '') yield chunk.text;
+        const last = chunks.at(-1);
+        if (last === undefined || last.eof || chunks.length < pageSize) return;
+        from = last.offset + last.bytes;
+      }
+    })();
+  }
+
+  /** The steps of a job's attempt (the latest by default). */
+  async steps(jobId: string, attempt?: number): Promise<StepView[]> {
+    const taskId = await this.taskOf(jobId, attempt);
+    if (taskId === undefined) return [];
+    return (await this.logs.listSteps(taskId)).map(toStepView);
+  }
+
+  /**
+   * Prepares to follow a job's log: the attempt is chosen now (the latest by default), so an
+   * unknown job fails before anything is streamed. The returned function streams to a sink
+   * until the log ends or the receiver goes.
+   */
+  async follow(
+    jobId: string,
+    options: { attempt?: number; from?: number },
+  ): Promise<(sink: LogEventSink) => Promise<void>> {
+    const taskId = await this.taskOf(jobId, options.attempt);
+    return async (sink) => {
+      const follower = new LogFollower(
+        {
+          logs: this.logs,
+          bus: this.bus,
+          tasks: this.tasks,
+          config: this.config,
+          logger: this.logger,
+        },
+        jobId,
+        taskId,
+        options.from ?? 0,
+        sink,
+      );
+      this.followers.add(follower);
+      try {
+        await follower.run();
+      } finally {
+        this.followers.delete(follower);
+      }
+    };
+  }
+
+  /** Live streams would hold the HTTP server open: end them (their clients reconnect). */
+  beforeApplicationShutdown(): void {
+    for (const follower of this.followers) follower.stop();
+  }
+
+  /** The task of a job's attempt; undefined when the job has none yet. */
+  private async taskOf(jobId: string, attempt: number | undefined): Promise<string | undefined> {
+    const job = await this.tasks.ofJob(jobId);
+    if (job === undefined) throw new NotFoundException(`job ${jobId} does not exist`);
+    if (attempt === undefined) return job.taskIds.at(-1);
+    const taskId = job.taskIds[attempt - 1];
+    if (taskId === undefined) {
+      throw new NotFoundException(
+        `job ${jobId} has no attempt ${attempt} (it has ${job.taskIds.length})`,
+      );
+    }
+    return taskId;
+  }
+
+  private async ingestContext(taskId: string): Promise<IngestContext> {
+    const now = Date.now();
+    const cached = this.ingestContexts.get(taskId);
+    if (cached !== undefined && cached.expires > now) return cached.context;
+    const task = await this.tasks.forIngest(taskId);
+    if (task === undefined) throw new NotFoundException(`task ${taskId} does not exist`);
+    const context: IngestContext = {
+      nonce: this.tokens.stepNonce(taskId),
+      stepNames: task.stepNames,
+      mask: secretMasker(task.secrets),
+    };
+    if (this.ingestContexts.size >= INGEST_CACHE_SWEEP_SIZE) {
+      for (const [id, entry] of this.ingestContexts) {
+        if (entry.expires <= now) this.ingestContexts.delete(id);
+      }
+    }
+    this.ingestContexts.set(taskId, { expires: now + this.config.ingestCacheMs, context });
+    return context;
+  }
+}
+
+/** Markers out first (they are not text), then the secrets masked in what is left. */
+function render(
+  context: IngestContext,
+  data: string,
+  firstLine: number,
+): { text: string; steps: TaskStepEvent[] } {
+  const { text, steps } = extractStepMarkers(data, context.nonce, firstLine);
+  return {
+    text: context.mask(text),
+    steps: steps.map((step) =>
+      step.kind === 'start'
+        ? { ...step, name: context.stepNames[step.idx] ?? `step ${step.idx}` }
+        : step,
+    ),
+  };
+}

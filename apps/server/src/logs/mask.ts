@@ -1,0 +1,57 @@
+/** What a secret becomes in a stored log. */
+export const MASK = '***';
+
+/**
+ * Values shorter than this are not masked: a 1-3 character secret ("1", "yes", "dev") occurs by
+ * chance all over a build log, and masking every occurrence would wreck the log while hiding
+ * little. Such secrets are not worth the name anyway.
+ */
+export const MIN_MASKED_LENGTH = 4;
+
+/**
+ * A function that replaces every occurrence of each secret value in a text with {@link MASK},
+ * and the forms a build is likely to print it in: base64 (also the start of the base64 of the
+ * value followed by more text, as `echo "$SECRET" | base64` prints) and URL encoding. A value of
+ * several lines is masked line by line (lines of at least {@link MIN_MASKED_LENGTH} characters),
+ * so masking never removes a newline and line numbers stay those of the output. Build it once
+ * per set of secrets: it compiles one pattern, longest values first, so a value that contains
+ * another is masked whole.
+ */
+export function secretMasker(secrets: readonly string[]): (text: string) => string {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    for (const form of maskedForms(secret)) forms.add(form);
+  }
+  if (forms.size === 0) return (text) => text;
+  const pattern = new RegExp(
+    [...forms]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  );
+  return (text) => text.replace(pattern, MASK);
+}
+
+/** {@link secretMasker} for one text. */
+export function maskSecrets(text: string, secrets: readonly string[]): string {
+  return secretMasker(secrets)(text);
+}
+
+function maskedForms(secret: string): string[] {
+  if (secret.length < MIN_MASKED_LENGTH) return [];
+  const forms: string[] = [];
+  const lines = secret.split('\n').map((line) => line.replace(/\r$/, ''));
+  if (lines.length > 1) forms.push(...lines);
+  else forms.push(secret);
+  const bytes = Buffer.from(secret, 'utf8');
+  const base64 = bytes.toString('base64');
+  forms.push(base64, base64.slice(0, Math.floor(bytes.length / 3) * 4));
+  forms.push(bytes.toString('base64url'));
+  forms.push(encodeURIComponent(secret));
+  return forms.filter((form) => form.length >= MIN_MASKED_LENGTH && !form.includes('\n'));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}

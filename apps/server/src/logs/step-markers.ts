@@ -1,0 +1,99 @@
+/**
+ * Step markers: lines the build script prints around each step so the server can tell the steps
+ * apart in a task's output. They carry the task's step nonce (see `TaskTokens.stepNonce`), which
+ * the build's own output cannot know, so a build cannot forge or fake the end of a step.
+ */
+
+export type StepMarker =
+  { kind: 'start'; idx: number } | { kind: 'end'; idx: number; exitCode: number };
+
+const START = '::kiln-step-start';
+const END = '::kiln-step-end';
+const NONCE = /^[A-Za-z0-9_-]+$/;
+// At most 9 digits: indexes and exit codes fit a 32-bit integer column.
+const MARKER = /^(::kiln-step-start|::kiln-step-end) (\S+) (\d{1,9})(?: (-?\d{1,9}))?\r?\n?$/;
+
+/** The line printed before step `idx` (without its newline). */
+export function stepStartMarker(nonce: string, idx: number): string {
+  return `${START} ${checkNonce(nonce)} ${checkIdx(idx)}`;
+}
+
+/**
+ * The line printed after step `idx` (without its newline). `exitCodeShellExpr` goes in as is, for
+ * the shell to expand when it prints the line (e.g. `$?` or `$status`).
+ */
+export function stepEndMarker(nonce: string, idx: number, exitCodeShellExpr: string): string {
+  return `${END} ${checkNonce(nonce)} ${checkIdx(idx)} ${exitCodeShellExpr}`;
+}
+
+/** The marker a whole line (its newline optional) is, or undefined when it is ordinary text. */
+export function parseStepMarker(line: string, nonce: string): StepMarker | undefined {
+  if (!line.startsWith('::kiln-step-')) return undefined;
+  const match = MARKER.exec(line);
+  if (match === null || match[2] !== nonce) return undefined;
+  const idx = Number(match[3]);
+  const exitCode = match[4];
+  if (match[1] === START) return exitCode === undefined ? { kind: 'start', idx } : undefined;
+  return exitCode === undefined ? undefined : { kind: 'end', idx, exitCode: Number(exitCode) };
+}
+
+export type StepBoundary =
+  | { kind: 'start'; idx: number; firstLine: number }
+  | { kind: 'end'; idx: number; exitCode: number };
+
+/**
+ * Takes the marker lines out of a piece of output whose first line is number `firstLine`. A
+ * step's first line is the number the next line kept gets: line numbers count kept lines only.
+ * The piece is taken to start at a line start (chunks end on newlines but for lines longer than
+ * a chunk, which are no markers); a marker must end its line, newline included.
+ */
+export function extractStepMarkers(
+  data: string,
+  nonce: string,
+  firstLine: number,
+): { text: string; steps: StepBoundary[] } {
+  if (!data.includes('::kiln-step-')) return { text: data, steps: [] };
+  const steps: StepBoundary[] = [];
+  let text = '';
+  let line = firstLine;
+  let start = 0;
+  while (start < data.length) {
+    const newline = data.indexOf('\n', start);
+    const end = newline < 0 ? data.length : newline + 1;
+    let piece = data.slice(start, end);
+    let marker = newline < 0 ? undefined : parseStepMarker(piece, nonce);
+    // A step whose output did not end with a newline leaves the end marker at the end of its
+    // last line: keep that line (ended) and take the marker.
+    const at = piece.lastIndexOf('::kiln-step-');
+    if (marker === undefined && newline >= 0 && at > 0) {
+      marker = parseStepMarker(piece.slice(at), nonce);
+      if (marker !== undefined) {
+        text += `${piece.slice(0, at)}\n`;
+        line++;
+        piece = '';
+      }
+    }
+    if (marker === undefined) {
+      text += piece;
+      if (newline >= 0) line++;
+    } else if (marker.kind === 'start') {
+      steps.push({ kind: 'start', idx: marker.idx, firstLine: line });
+    } else {
+      steps.push(marker);
+    }
+    start = end;
+  }
+  return { text, steps };
+}
+
+function checkNonce(nonce: string): string {
+  if (!NONCE.test(nonce)) throw new Error(`a step nonce is base64url text, not "${nonce}"`);
+  return nonce;
+}
+
+function checkIdx(idx: number): number {
+  if (!Number.isInteger(idx) || idx < 0 || idx > 999_999_999) {
+    throw new Error(`a step index is an integer from 0, not ${idx}`);
+  }
+  return idx;
+}

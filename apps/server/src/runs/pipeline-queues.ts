@@ -1,0 +1,81 @@
+import {
+  BuildPayload,
+  QUEUES,
+  SchedulePayload,
+  StatusPayload,
+  TriggerPayload,
+  type REPORTED_STATES,
+} from '@kiln/queue';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+
+const KEEP = { removeOnComplete: true, removeOnFail: 1_000 } as const;
+
+/**
+ * The pipeline's queues, behind one adapter so services never touch BullMQ. Job ids make every
+ * add idempotent while the earlier job exists; the database stays the truth (a restarted server
+ * re-adds what the database says is due).
+ */
+@Injectable()
+export class PipelineQueues {
+  constructor(
+    @InjectQueue(QUEUES.triggers) private readonly triggers: Queue<TriggerPayload>,
+    @InjectQueue(QUEUES.builds) private readonly builds: Queue<BuildPayload>,
+    @InjectQueue(QUEUES.statuses) private readonly statuses: Queue<StatusPayload>,
+    @InjectQueue(QUEUES.schedules) private readonly schedules: Queue<SchedulePayload>,
+  ) {}
+
+  /**
+   * Fires `scheduleId` on its cron pattern (UTC), replacing an earlier pattern; throws on a
+   * pattern BullMQ's cron parser refuses.
+   */
+  async schedule(scheduleId: string, cron: string): Promise<void> {
+    await this.schedules.upsertJobScheduler(
+      scheduleId,
+      { pattern: cron, tz: 'UTC' },
+      { name: 'schedule', data: { scheduleId }, opts: KEEP },
+    );
+  }
+
+  async unschedule(scheduleId: string): Promise<void> {
+    await this.schedules.removeJobScheduler(scheduleId);
+  }
+
+  async trigger(runId: string): Promise<void> {
+    await this.triggers.add(
+      'trigger',
+      { runId },
+      { jobId: runId, attempts: 5, backoff: { type: 'exponential', delay: 1_000 }, ...KEEP },
+    );
+  }
+
+  /** A queued job attempt; lower `priority` numbers go first (BullMQ: 0 = none, 1 = highest). */
+  async build(jobId: string, attempt: number, priority = 0): Promise<void> {
+    await this.builds.add(
+      'build',
+      { jobId, attempt },
+      {
+        jobId: `${jobId}-${attempt}`,
+        priority,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1_000 },
+        ...KEEP,
+      },
+    );
+  }
+
+  async status(runId: string, state: (typeof REPORTED_STATES)[number]): Promise<void> {
+    await this.statuses.add(
+      'status',
+      { runId, state },
+      // Forges are down at times: keep trying for about an hour, then give up on that state.
+      {
+        jobId: `${runId}-${state}`,
+        attempts: 12,
+        backoff: { type: 'exponential', delay: 2_000 },
+        ...KEEP,
+      },
+    );
+  }
+}

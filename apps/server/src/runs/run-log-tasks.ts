@@ -1,0 +1,35 @@
+import { JobsRepository, RunsRepository, TERMINAL_JOB_STATES } from '@kiln/persistence';
+import { Injectable } from '@nestjs/common';
+import { LogTasks } from '../logs/log-tasks';
+import { planOf } from './job-plan';
+import { RunProgressService } from './run-progress.service';
+
+/** What the logs need of jobs and their tasks: the values to mask, the steps, the attempts. */
+@Injectable()
+export class RunLogTasks extends LogTasks {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly runs: RunsRepository,
+    private readonly progress: RunProgressService,
+  ) {
+    super();
+  }
+
+  async forIngest(taskId: string): Promise<{ secrets: string[]; stepNames: string[] } | undefined> {
+    const job = await this.jobs.findByTaskId(taskId);
+    const run = job && (await this.runs.findById(job.runId));
+    if (job === undefined || run === undefined) return undefined;
+    const plan = planOf(job);
+    const secrets = await this.progress.secretsFor(run, plan.secrets);
+    return { secrets: Object.values(secrets), stepNames: plan.steps.map((step) => step.name) };
+  }
+
+  async ofJob(jobId: string): Promise<{ taskIds: string[]; ended: boolean } | undefined> {
+    const job = await this.jobs.findById(jobId);
+    if (job === undefined) return undefined;
+    return {
+      taskIds: [...job.earlierTaskIds, ...(job.taskId === undefined ? [] : [job.taskId])],
+      ended: TERMINAL_JOB_STATES.includes(job.state),
+    };
+  }
+}

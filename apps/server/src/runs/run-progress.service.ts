@@ -1,0 +1,279 @@
+import { errorMessage } from '@kiln/common';
+import type { TaskInfo, TaskStatus } from '@kiln/contracts';
+import {
+  JobsRepository,
+  RepositoriesRepository,
+  RepositorySecretsRepository,
+  RunsRepository,
+  TERMINAL_JOB_STATES,
+  type Job,
+  type JobState,
+  type Run,
+  type RunState,
+} from '@kiln/persistence';
+import { Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { BuildOutcomes } from '../builds/build-outcomes';
+import { buildTask, newTaskId } from '../builds/build-task';
+import { TaskTokens } from '../logs/task-tokens';
+import { SecretBox } from '../secrets/secret-box';
+import { ServerUrl } from '../server-url';
+import { planOf } from './job-plan';
+import { PipelineQueues } from './pipeline-queues';
+
+/**
+ * The state machines of runs and jobs, driven by what happens to their tasks. A job ends with its
+ * task (success, failure, or a retry as a new attempt); then its dependants are queued when every
+ * need succeeded (or failed but may) and skipped otherwise; the run ends when all its jobs have.
+ * Every transition is a compare-and-set in the database, so duplicate or concurrent events (an
+ * update delivered twice, two jobs ending at once) change things once.
+ */
+@Injectable()
+export class RunProgressService extends BuildOutcomes {
+  private readonly logger = new Logger(RunProgressService.name);
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly jobs: JobsRepository,
+    private readonly repositories: RepositoriesRepository,
+    private readonly secrets: RepositorySecretsRepository,
+    private readonly queues: PipelineQueues,
+    private readonly box: SecretBox,
+    private readonly tokens: TaskTokens,
+    private readonly serverUrl: ServerUrl,
+  ) {
+    super();
+  }
+
+  // ---- Launching ------------------------------------------------------------------------------
+
+  async prepareLaunch(jobId: string, attempt: number): Promise<TaskInfo | undefined> {
+    const job = await this.jobs.findById(jobId);
+    if (job?.state !== 'queued' || job.attempt !== attempt || job.taskId !== undefined) {
+      return undefined;
+    }
+    const run = await this.runs.findById(job.runId);
+    const repository = run && (await this.repositories.findById(run.repositoryId));
+    if (run === undefined || repository === undefined) return undefined;
+    const plan = planOf(job);
+    const taskId = newTaskId(job.id, attempt, randomBytes(3).toString('hex'));
+    return buildTask({
+      repository: {
+        fullName: repository.fullName,
+        forge: repository.forge,
+        cloneUrl: repository.cloneUrl,
+        ...(repository.sealedForgeToken === undefined
+          ? {}
+          : { forgeToken: this.box.open(repository.sealedForgeToken) }),
+      },
+      run: {
+        id: run.id,
+        number: run.number,
+        event: run.event,
+        ref: run.ref,
+        sha: run.sha,
+        ...(run.branch === undefined ? {} : { branch: run.branch }),
+        ...(run.tag === undefined ? {} : { tag: run.tag }),
+        ...(run.pullRequest === undefined ? {} : { pullRequest: run.pullRequest }),
+      },
+      job: { id: job.id, attempt, plan },
+      secrets: await this.secretsFor(run, plan.secrets),
+      taskId,
+      logSink: {
+        url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/logs`),
+        token: this.tokens.logToken(taskId),
+      },
+      stepNonce: this.tokens.stepNonce(taskId),
+    });
+  }
+
+  /** The job's secrets in the clear, or none at all for a fork's pull request (untrusted code). */
+  async secretsFor(run: Run, names: readonly string[]): Promise<Record<string, string>> {
+    if (run.fromFork || names.length === 0) return {};
+    const sealed = await this.secrets.sealedValues(run.repositoryId, names);
+    return Object.fromEntries([...sealed].map(([name, value]) => [name, this.box.open(value)]));
+  }
+
+  claimLaunch(jobId: string, attempt: number, taskId: string): Promise<boolean> {
+    return this.jobs.assignTask(jobId, attempt, taskId);
+  }
+
+  async releaseLaunch(jobId: string, taskId: string): Promise<void> {
+    await this.jobs.releaseTask(jobId, taskId);
+  }
+
+  async unplaceable(jobId: string, attempt: number, reason: string): Promise<void> {
+    const job = await this.jobs.transition(
+      jobId,
+      ['queued'],
+      'failure',
+      { statusMessage: `cannot run on this cluster: ${reason}`, reason: 'UNPLACEABLE' },
+      attempt,
+    );
+    if (job !== undefined) await this.advance(job.runId);
+  }
+
+  async waiting(jobId: string, reason: string): Promise<void> {
+    await this.jobs.setStatusMessage(jobId, reason);
+  }
+
+  // ---- Task updates ---------------------------------------------------------------------------
+
+  async taskStarted(status: TaskStatus): Promise<boolean> {
+    const job = await this.jobs.findByTaskId(status.taskId);
+    if (job === undefined) return false;
+    if (TERMINAL_JOB_STATES.includes(job.state)) return false;
+    if (job.state === 'queued' && status.state === 'TASK_RUNNING') {
+      const started = await this.jobs.transition(job.id, ['queued'], 'running', {
+        agentId: status.agentId ?? null,
+        statusMessage: null,
+      });
+      if (started !== undefined) await this.reportStarted(started);
+    }
+    return true;
+  }
+
+  async taskEnded(status: TaskStatus): Promise<void> {
+    const job = await this.jobs.findByTaskId(status.taskId);
+    if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return;
+    const { state, message } = outcomeOf(status, planOf(job).timeoutSeconds);
+    const details = {
+      statusMessage: message,
+      exitCode: status.exitCode ?? null,
+      reason: status.reason ?? null,
+      usage: status.usage ?? null,
+      ...(status.agentId === undefined ? {} : { agentId: status.agentId }),
+    };
+    if (state === 'failure' && job.attempt <= planOf(job).retry) {
+      // `retry: N` gives N more attempts, each a new task (and log) of the same job.
+      const next = job.attempt + 1;
+      const retried = await this.jobs.transition(
+        job.id,
+        ['queued', 'running'],
+        'queued',
+        { ...details, attempt: next, taskId: null, statusMessage: `retrying: ${message}` },
+        job.attempt,
+      );
+      if (retried !== undefined) await this.queues.build(job.id, next);
+      return;
+    }
+    const ended = await this.jobs.transition(job.id, ['queued', 'running'], state, details);
+    if (ended !== undefined) await this.advance(job.runId);
+  }
+
+  async taskUnknown(taskId: string): Promise<void> {
+    const job = await this.jobs.findByTaskId(taskId);
+    if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return;
+    if (job.state === 'queued') {
+      // Claimed but never launched (the server died in between): launch it now.
+      if (await this.jobs.releaseTask(job.id, taskId)) await this.queues.build(job.id, job.attempt);
+      return;
+    }
+    await this.taskEnded({
+      taskId,
+      state: 'TASK_LOST',
+      source: 'MASTER',
+      reason: 'RECONCILIATION',
+      message: 'the cluster no longer knows the task',
+      timestamp: Date.now() / 1000,
+    });
+  }
+
+  async activeTasks(): Promise<string[]> {
+    const jobs = await this.jobs.listByState(['queued', 'running']);
+    return jobs.flatMap((job) => (job.taskId === undefined ? [] : [job.taskId]));
+  }
+
+  // ---- The DAG --------------------------------------------------------------------------------
+
+  /**
+   * Moves a run on after one of its jobs ended: queues the jobs whose needs are now all met,
+   * skips those with a failed need, and ends the run when every job has.
+   */
+  async advance(runId: string): Promise<void> {
+    for (;;) {
+      const jobs = await this.jobs.listByRun(runId);
+      const byKey = new Map(jobs.map((job) => [job.key, job]));
+      let changed = false;
+      for (const job of jobs) {
+        if (job.state !== 'blocked') continue;
+        const needs = planOf(job).needs.map((key) => byKey.get(key));
+        if (needs.some((need) => need !== undefined && !TERMINAL_JOB_STATES.includes(need.state))) {
+          continue;
+        }
+        const blocker = needs.find(
+          (need) =>
+            need !== undefined &&
+            need.state !== 'success' &&
+            !(need.state === 'failure' && planOf(need).allowFailure),
+        );
+        if (blocker === undefined) {
+          const queued = await this.jobs.transition(job.id, ['blocked'], 'queued', {
+            statusMessage: null,
+          });
+          if (queued !== undefined) await this.queues.build(queued.id, queued.attempt);
+        } else {
+          await this.jobs.transition(job.id, ['blocked'], 'skipped', {
+            statusMessage: `skipped: needs ${blocker.key}, which ended ${blocker.state}`,
+          });
+        }
+        changed = true;
+      }
+      if (!changed) {
+        await this.finishIfDone(runId, jobs);
+        return;
+      }
+    }
+  }
+
+  private async finishIfDone(runId: string, jobs: Job[]): Promise<void> {
+    if (jobs.some((job) => !TERMINAL_JOB_STATES.includes(job.state))) return;
+    const outcome: RunState = jobs.some(
+      (job) => job.state === 'failure' && !planOf(job).allowFailure,
+    )
+      ? 'failure'
+      : jobs.some((job) => job.state === 'canceled')
+        ? 'canceled'
+        : 'success';
+    const run = await this.runs.transition(runId, ['running'], outcome);
+    if (run !== undefined) await this.report(run, outcome);
+  }
+
+  /** Every start says `running`; the status worker reports it once (it drops repeats). */
+  private async reportStarted(job: Job): Promise<void> {
+    const run = await this.runs.findById(job.runId);
+    if (run?.state === 'running') await this.report(run, 'running');
+  }
+
+  /** Queues the run's state for its forge; a lost status is worth a log line, not a failure. */
+  async report(run: Run, state: 'pending' | RunState): Promise<void> {
+    await this.queues.status(run.id, state).catch((error: unknown) => {
+      this.logger.warn(`cannot queue the ${state} status of run ${run.id}: ${errorMessage(error)}`);
+    });
+  }
+}
+
+/** What a terminal task status means for its job. */
+function outcomeOf(
+  status: TaskStatus,
+  timeoutSeconds: number,
+): { state: Extract<JobState, 'success' | 'failure' | 'canceled'>; message: string } {
+  switch (status.state) {
+    case 'TASK_FINISHED':
+      return { state: 'success', message: 'exited with code 0' };
+    case 'TASK_KILLED':
+      if (status.reason === 'TIMEOUT') {
+        return { state: 'failure', message: `timed out after ${timeoutSeconds} s` };
+      }
+      return status.reason === 'KILLED_BY_FRAMEWORK'
+        ? { state: 'canceled', message: 'canceled' }
+        : { state: 'failure', message: status.message ?? 'killed' };
+    default: {
+      const why = status.message ?? status.state;
+      return {
+        state: 'failure',
+        message: status.reason === undefined ? why : `${why} (${status.reason})`,
+      };
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { ServerEnv } from '@kiln/config';
+import { QUEUES } from '@kiln/queue';
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Module } from '@nestjs/common';
+import { join, resolve } from 'node:path';
+import { BuildFrameworkService } from '../builds/build-framework.service';
+import { BuildOutcomes } from '../builds/build-outcomes';
+import { BuildsWorker } from '../builds/builds.worker';
+import { GitMirror } from '../git/git-mirror';
+import { LogTasks } from '../logs/log-tasks';
+import { LogsModule } from '../logs/logs.module';
+import { RepositoriesModule } from '../repositories/repositories.module';
+import { CommitStatuses } from '../statuses/commit-statuses';
+import { StatusesWorker } from '../statuses/statuses.worker';
+import { PipelineQueues } from './pipeline-queues';
+import { RunLogTasks } from './run-log-tasks';
+import { RunProgressService } from './run-progress.service';
+import { RunsController } from './runs.controller';
+import { RunsService } from './runs.service';
+import { TriggerService } from './trigger.service';
+import { SchedulesService } from './schedules.service';
+import { SchedulesWorker } from './schedules.worker';
+import { TriggerWorker } from './trigger.worker';
+
+/**
+ * The pipeline: runs and jobs, the trigger worker, the build framework that runs jobs on the
+ * cluster, and the commit status reporter. One module, because they are one state machine.
+ */
+@Global()
+@Module({
+  imports: [
+    RepositoriesModule,
+    LogsModule,
+    BullModule.registerQueue(
+      { name: QUEUES.triggers },
+      { name: QUEUES.builds },
+      { name: QUEUES.statuses },
+      { name: QUEUES.schedules },
+    ),
+  ],
+  controllers: [RunsController],
+  providers: [
+    PipelineQueues,
+    RunsService,
+    RunProgressService,
+    TriggerService,
+    TriggerWorker,
+    SchedulesService,
+    SchedulesWorker,
+    BuildFrameworkService,
+    BuildsWorker,
+    StatusesWorker,
+    CommitStatuses,
+    { provide: BuildOutcomes, useExisting: RunProgressService },
+    { provide: LogTasks, useClass: RunLogTasks },
+    {
+      provide: GitMirror,
+      inject: [ServerEnv],
+      useFactory: (env: ServerEnv) => new GitMirror(join(resolve(env.KILN_DATA_DIR), 'mirrors')),
+    },
+  ],
+  exports: [RunsService, LogTasks],
+})
+export class RunsModule {}

@@ -1,0 +1,204 @@
+import {
+  JobsRepository,
+  RunsRepository,
+  TERMINAL_JOB_STATES,
+  TERMINAL_RUN_STATES,
+  type CreateRunResult,
+  type Delivery,
+  type Job,
+  type NewRun,
+  type Repository,
+  type Run,
+  type RunPage,
+} from '@kiln/persistence';
+import {
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { BuildFrameworkService } from '../builds/build-framework.service';
+import { GitMirror, GitMirrorError } from '../git/git-mirror';
+import { PipelineQueues } from './pipeline-queues';
+import { RunProgressService } from './run-progress.service';
+import { mirrorAuth } from './mirror-auth';
+import { SecretBox } from '../secrets/secret-box';
+
+export interface RunDetails extends Run {
+  jobs: Job[];
+}
+
+/**
+ * Creates runs (webhooks, manual triggers, schedules, reruns), cancels them, and answers what
+ * they look like. Heavy work (reading `.kiln.yml`, compiling) is the trigger worker's.
+ */
+@Injectable()
+export class RunsService {
+  private readonly logger = new Logger(RunsService.name);
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly jobs: JobsRepository,
+    private readonly queues: PipelineQueues,
+    private readonly progress: RunProgressService,
+    private readonly framework: BuildFrameworkService,
+    private readonly mirror: GitMirror,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op. */
+  async create(input: NewRun, delivery?: Delivery): Promise<CreateRunResult> {
+    const result = await this.runs.create(input, delivery);
+    if ('run' in result) await this.queues.trigger(result.run.id);
+    return result;
+  }
+
+  /** A run of the head of `branch` (or of `sha` on it), started by a person or a schedule. */
+  async createFromBranch(
+    repository: Repository,
+    event: 'manual' | 'cron',
+    branch: string,
+    sha?: string,
+    author?: string,
+  ): Promise<Run> {
+    const commit = sha ?? (await this.headOf(repository, branch));
+    const result = await this.create({
+      repositoryId: repository.id,
+      event,
+      ref: `refs/heads/${branch}`,
+      branch,
+      sha: commit,
+      fromFork: false,
+      ...(author === undefined ? {} : { author }),
+    });
+    if (!('run' in result)) throw new Error('a run without a delivery cannot be a duplicate');
+    return result.run;
+  }
+
+  private async headOf(repository: Repository, branch: string): Promise<string> {
+    try {
+      return await this.mirror.resolveRef(
+        repository.id,
+        repository.cloneUrl,
+        `refs/heads/${branch}`,
+        mirrorAuth(repository, this.box),
+      );
+    } catch (error) {
+      if (error instanceof GitMirrorError) throw new UnprocessableEntityException(error.message);
+      throw error;
+    }
+  }
+
+  async get(runId: string): Promise<RunDetails> {
+    const run = await this.runs.findById(runId);
+    if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    return { ...run, jobs: await this.jobs.listByRun(runId) };
+  }
+
+  list(repositoryId: string, limit: number, before?: number): Promise<RunPage> {
+    return this.runs.list(repositoryId, { limit, ...(before === undefined ? {} : { before }) });
+  }
+
+  /**
+   * Cancels a run: queued and blocked jobs end at once, running ones are killed (their task's
+   * KILLED update finds the job already ended). Canceling an ended run is a 409.
+   */
+  async cancel(runId: string, why = 'canceled'): Promise<RunDetails> {
+    const run = await this.runs.findById(runId);
+    if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    const canceled = await this.runs.transition(runId, ['pending', 'running'], 'canceled');
+    if (canceled === undefined) {
+      throw new ConflictException(`run #${run.number} has already ended (${run.state})`);
+    }
+    for (const job of await this.jobs.listByRun(runId)) {
+      if (TERMINAL_JOB_STATES.includes(job.state)) continue;
+      const ended = await this.jobs.transition(
+        job.id,
+        ['blocked', 'queued', 'running'],
+        'canceled',
+        { statusMessage: why },
+      );
+      if (ended?.taskId !== undefined) this.framework.kill(ended.taskId);
+    }
+    await this.progress.report(canceled, 'canceled');
+    this.logger.log(`run ${runId} canceled: ${why}`);
+    return this.get(runId);
+  }
+
+  /** Cancels the unfinished runs of a pull request that a newer push has superseded. */
+  async supersede(run: Run): Promise<void> {
+    if (run.pullRequest === undefined) return;
+    const older = await this.runs.listActiveForPullRequest(
+      run.repositoryId,
+      run.pullRequest,
+      run.id,
+    );
+    for (const old of older.filter((o) => o.number < run.number)) {
+      await this.cancel(old.id, `superseded by run #${run.number}`).catch(() => undefined);
+    }
+  }
+
+  /** A new run of the same commit and trigger. */
+  async rerun(runId: string): Promise<Run> {
+    const run = await this.runs.findById(runId);
+    if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    const result = await this.create({
+      repositoryId: run.repositoryId,
+      event: run.event,
+      ref: run.ref,
+      sha: run.sha,
+      fromFork: run.fromFork,
+      rerunOf: run.id,
+      ...(run.branch === undefined ? {} : { branch: run.branch }),
+      ...(run.tag === undefined ? {} : { tag: run.tag }),
+      ...(run.message === undefined ? {} : { message: run.message }),
+      ...(run.author === undefined ? {} : { author: run.author }),
+      ...(run.pullRequest === undefined ? {} : { pullRequest: run.pullRequest }),
+      ...(run.changedFiles === undefined ? {} : { changedFiles: run.changedFiles }),
+    });
+    if (!('run' in result)) throw new Error('a rerun cannot be a duplicate');
+    return result.run;
+  }
+
+  /**
+   * Runs the failed, canceled and skipped jobs of an ended run again, in the same run, each as a
+   * new attempt; jobs that succeeded keep their result (GitHub's "re-run failed jobs").
+   */
+  async rerunFailed(runId: string): Promise<RunDetails> {
+    const run = await this.runs.findById(runId);
+    if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    if (!TERMINAL_RUN_STATES.includes(run.state) || run.state === 'error') {
+      throw new ConflictException(
+        run.state === 'error'
+          ? `run #${run.number} has no jobs to rerun (its pipeline is invalid)`
+          : `run #${run.number} has not ended yet (${run.state})`,
+      );
+    }
+    const jobs = await this.jobs.listByRun(runId);
+    const again = jobs.filter((job) => job.state !== 'success' && job.attempt > 0);
+    const skippedByFailure = jobs.filter(
+      (job) => job.state === 'skipped' && job.statusMessage?.startsWith('skipped: needs') === true,
+    );
+    if (again.length + skippedByFailure.length === 0) {
+      throw new ConflictException(`run #${run.number} has no failed jobs`);
+    }
+    if ((await this.runs.transition(runId, [run.state], 'running')) === undefined) {
+      throw new ConflictException(`run #${run.number} changed meanwhile; try again`);
+    }
+    for (const job of [...again, ...skippedByFailure]) {
+      await this.jobs.transition(job.id, [job.state], 'blocked', {
+        attempt: job.attempt + 1,
+        taskId: null,
+        agentId: null,
+        exitCode: null,
+        reason: null,
+        usage: null,
+        statusMessage: null,
+      });
+    }
+    await this.progress.report({ ...run, state: 'running' }, 'pending');
+    await this.progress.advance(runId);
+    return this.get(runId);
+  }
+}

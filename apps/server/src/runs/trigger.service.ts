@@ -1,0 +1,149 @@
+import { errorMessage } from '@kiln/common';
+import {
+  RepositoriesRepository,
+  RepositorySecretsRepository,
+  RunsRepository,
+  type NewJob,
+  type Run,
+} from '@kiln/persistence';
+import {
+  compilePipeline,
+  formatProblem,
+  PipelineConfigError,
+  type TriggerContext,
+  type TriggerEvent,
+} from '@kiln/pipeline';
+import { Injectable, Logger } from '@nestjs/common';
+import { GitMirror } from '../git/git-mirror';
+import { SecretBox } from '../secrets/secret-box';
+import { skippedPlan } from './job-plan';
+import { mirrorAuth } from './mirror-auth';
+import { PipelineQueues } from './pipeline-queues';
+import { RunProgressService } from './run-progress.service';
+import { RunsService } from './runs.service';
+
+export const PIPELINE_FILE = '.kiln.yml';
+
+/** A failure worth retrying (the forge or the network); anything else ends the run in `error`. */
+export class TransientTriggerError extends Error {}
+
+/**
+ * Turns a pending run into jobs: reads `.kiln.yml` at the run's exact commit from the
+ * repository's mirror, compiles it for the run's trigger, stores the jobs and queues the ready
+ * ones. A file that does not compile ends the run in `error` with every problem at its
+ * `line:column`; nothing here throws a user's mistake back at the queue.
+ */
+@Injectable()
+export class TriggerService {
+  private readonly logger = new Logger(TriggerService.name);
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly repositories: RepositoriesRepository,
+    private readonly secrets: RepositorySecretsRepository,
+    private readonly mirror: GitMirror,
+    private readonly box: SecretBox,
+    private readonly queues: PipelineQueues,
+    private readonly progress: RunProgressService,
+    private readonly runsService: RunsService,
+  ) {}
+
+  /** `lastAttempt`: a transient failure now ends the run instead of asking for a retry. */
+  async start(runId: string, lastAttempt: boolean): Promise<void> {
+    const run = await this.runs.findById(runId);
+    if (run?.state !== 'pending') return;
+    const repository = await this.repositories.findById(run.repositoryId);
+    if (repository === undefined) return;
+    let source: string | undefined;
+    try {
+      source = await this.mirror.readFile(
+        repository.id,
+        repository.cloneUrl,
+        run.sha,
+        PIPELINE_FILE,
+        mirrorAuth(repository, this.box),
+      );
+    } catch (error) {
+      // The forge may be down or the push not replicated yet: the queue retries with backoff.
+      if (!lastAttempt) throw new TransientTriggerError(errorMessage(error));
+      return this.fail(run, [
+        `${PIPELINE_FILE}: cannot read it at ${run.sha}: ${errorMessage(error)}`,
+      ]);
+    }
+    if (source === undefined) {
+      return this.fail(run, [`${PIPELINE_FILE}: the commit ${run.sha} has no ${PIPELINE_FILE}`]);
+    }
+    let compiled;
+    try {
+      compiled = compilePipeline(source, contextOf(run), PIPELINE_FILE);
+    } catch (error) {
+      if (error instanceof PipelineConfigError) {
+        return this.fail(
+          run,
+          error.problems.map((p) => formatProblem(PIPELINE_FILE, p)),
+        );
+      }
+      throw error;
+    }
+    if ('skippedPipeline' in compiled) {
+      this.logger.log(`run ${run.id}: ${compiled.skippedPipeline}`);
+      if (await this.runs.start(run.id, [])) await this.progress.advance(run.id);
+      return;
+    }
+    const wanted = [...new Set(compiled.jobs.flatMap((job) => job.secrets))];
+    const defined = await this.secrets.sealedValues(repository.id, wanted);
+    const missing = compiled.jobs.flatMap((job) =>
+      job.secrets
+        .filter((name) => !defined.has(name))
+        .map(
+          (name) =>
+            `${PIPELINE_FILE}: jobs.${job.name}.secrets: ${name} is not a secret of ${repository.fullName}`,
+        ),
+    );
+    if (missing.length > 0) return this.fail(run, [...new Set(missing)]);
+
+    const jobs: NewJob[] = [
+      ...compiled.jobs.map((job): NewJob => ({
+        key: job.key,
+        state: job.needs.length === 0 ? 'queued' : 'blocked',
+        plan: job,
+      })),
+      ...compiled.skipped.map((skipped): NewJob => ({
+        key: skipped.key,
+        state: 'skipped',
+        plan: skippedPlan(skipped.key),
+        statusMessage: `skipped: ${skipped.reason}`,
+      })),
+    ];
+    if (!(await this.runs.start(run.id, jobs))) return;
+    await this.progress.report(run, 'pending');
+    const started = await this.runs.findById(run.id);
+    for (const job of await this.jobsOf(run.id)) {
+      if (job.state === 'queued') await this.queues.build(job.id, job.attempt);
+    }
+    if (started?.pullRequest !== undefined && repository.autoCancelPullRequests) {
+      await this.runsService.supersede(started);
+    }
+    // A run whose jobs were all skipped by `when` is done already.
+    if (compiled.jobs.length === 0) await this.progress.advance(run.id);
+  }
+
+  private async jobsOf(runId: string): Promise<{ id: string; state: string; attempt: number }[]> {
+    return (await this.runsService.get(runId)).jobs;
+  }
+
+  private async fail(run: Run, errors: string[]): Promise<void> {
+    const failed = await this.runs.transition(run.id, ['pending'], 'error', { errors });
+    if (failed !== undefined) await this.progress.report(failed, 'error');
+  }
+}
+
+function contextOf(run: Run): TriggerContext {
+  const event: TriggerEvent = run.event;
+  return {
+    event,
+    ...(run.branch === undefined ? {} : { branch: run.branch }),
+    ...(run.tag === undefined ? {} : { tag: run.tag }),
+    ...(run.changedFiles === undefined ? {} : { changedFiles: run.changedFiles }),
+  };
+}
