@@ -38,7 +38,11 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'integration',
-          include: ['apps/**/*.int-spec.ts', 'libs/**/*.int-spec.ts'],
+          include: [
+            'apps/**/*.int-spec.ts',
+            'libs/**/*.int-spec.ts',
+            'test/integration/**/*.int-spec.ts',
+          ],
           exclude: ['**/node_modules/**', 'apps/web/**'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

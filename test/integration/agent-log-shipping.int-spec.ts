@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MasterModule } from '../../../master/src/master.module';
-import { shellTask, TestFramework } from '../../../../test/e2e/support/test-framework';
-import { AgentModule } from '../agent.module';
-import { FakeLogSink } from './fake-log-sink';
-import { LogShipping } from './log-shipping';
+import { MasterModule } from '../../apps/master/src/master.module';
+import { shellTask, TestFramework } from '../e2e/support/test-framework';
+import { AgentModule } from '../../apps/agent/src/agent.module';
+import { FakeLogSink } from '../../apps/agent/src/logs/fake-log-sink';
+import { LogShipping } from '../../apps/agent/src/logs/log-shipping';
 
 const TOKEN = 'log-shipping-int-token-0123456789';
 
