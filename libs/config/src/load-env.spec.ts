@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, envVariables, loadEnv } from './load-env';
 import { ServerEnv } from './server.env';
 
+/** What the server cannot start without: everything else has a default. */
+const REQUIRED = { KILN_CLUSTER_TOKEN: 'a-cluster-token-of-16+' };
+
 function problemsOf(env: Record<string, string>): string[] {
   try {
-    loadEnv(ServerEnv, env);
+    loadEnv(ServerEnv, { ...REQUIRED, ...env });
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems];
     throw error;
@@ -13,8 +16,8 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe(loadEnv.name, () => {
-  it('applies the documented defaults when nothing is set', () => {
-    const env = loadEnv(ServerEnv, {});
+  it('applies the documented defaults when nothing else is set', () => {
+    const env = loadEnv(ServerEnv, REQUIRED);
     expect(env).toMatchObject({
       KILN_HOST: '127.0.0.1',
       KILN_PORT: 8080,
@@ -27,6 +30,7 @@ describe(loadEnv.name, () => {
 
   it('converts numbers and keeps given values', () => {
     const env = loadEnv(ServerEnv, {
+      ...REQUIRED,
       KILN_PORT: '9000',
       KILN_DATABASE_URL: 'postgresql://kiln:pw@db:5432/kiln',
       REDIS_URL: 'rediss://cache:6380/2',
@@ -37,7 +41,9 @@ describe(loadEnv.name, () => {
   });
 
   it('treats an empty variable as unset', () => {
-    expect(loadEnv(ServerEnv, { KILN_DATABASE_URL: '', KILN_PORT: ' ' }).KILN_PORT).toBe(8080);
+    expect(
+      loadEnv(ServerEnv, { ...REQUIRED, KILN_DATABASE_URL: '', KILN_PORT: ' ' }).KILN_PORT,
+    ).toBe(8080);
   });
 
   it('names the variable, what was expected and what was given', () => {
@@ -65,8 +71,12 @@ describe(loadEnv.name, () => {
     ]);
   });
 
+  it('names a required variable that is not set', () => {
+    expect(() => loadEnv(ServerEnv, {})).toThrow(/KILN_CLUSTER_TOKEN must be/);
+  });
+
   it('ignores variables the class does not declare', () => {
-    expect(loadEnv(ServerEnv, { PATH: '/bin', HOME: '/root' })).not.toHaveProperty('PATH');
+    expect(loadEnv(ServerEnv, { ...REQUIRED, PATH: '/bin' })).not.toHaveProperty('PATH');
   });
 });
 

@@ -45,6 +45,8 @@ export class GitDaemon {
       execFileSync('git', args, {
         cwd,
         encoding: 'utf8',
+        // git push reports on stderr: keep it out of the test's output.
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...process.env,
           GIT_AUTHOR_NAME: 'Kiln Test',
