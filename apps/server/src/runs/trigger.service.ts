@@ -62,6 +62,7 @@ export class TriggerService {
         run.sha,
         PIPELINE_FILE,
         mirrorAuth(repository, this.box),
+        run.ref,
       );
     } catch (error) {
       // The forge may be down or the push not replicated yet: the queue retries with backoff.
