@@ -102,6 +102,7 @@ describe(GitMirror.name, () => {
   });
 
   afterEach(() => {
+    mirror.onApplicationShutdown();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,9 +1,10 @@
-import { errorMessage, redactUrl } from '@kiln/common';
+import { errorMessage, redactUrl, TimeoutError, withTimeout } from '@kiln/common';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
+import { CatFileBatch, parseTree } from './cat-file-batch';
 import { KeyedMutex } from './keyed-mutex';
 
 /** Credentials for http(s) clone URLs. Sent per command; never written to disk or git config. */
@@ -28,6 +29,8 @@ const URL_SCHEMES = new Set(['http:', 'https:', 'git:', 'ssh:', 'file:']);
 /** A `.kiln.yml` is a few kilobytes: anything this big is a mistake or an attack on memory. */
 const MAX_FILE_BYTES = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** Long-lived object readers kept at once (one per recently used repository). */
+const MAX_READERS = 16;
 /** Commits fetched by id are kept under a ref so that `git gc` does not prune them. */
 const FETCHED_COMMITS = 'refs/kiln/commits/';
 /**
@@ -70,6 +73,7 @@ interface Remote {
  */
 export class GitMirror {
   private readonly writes = new KeyedMutex();
+  private readonly batches = new Map<string, CatFileBatch>();
   private readonly timeoutMs: number;
 
   constructor(
@@ -97,24 +101,86 @@ export class GitMirror {
     if (ref !== undefined) checkRef(ref);
     const remote = await this.open(key, cloneUrl, auth);
     await this.requireCommit(remote, commit, ref);
-    const listing = await this.git(
-      remote,
-      ['--literal-pathspecs', 'ls-tree', '-z', '-l', commit, '--', path],
-      `list ${path} at ${commit}`,
-    );
-    const entry = listing
-      .split('\0')
-      .map((line) => /^(\d{6}) (\w+) ([0-9a-f]+) +(\d+|-)\t(.*)$/s.exec(line))
-      .find((match) => match?.[5] === path);
-    if (entry === undefined || entry === null) return undefined;
-    const [, mode, , object = '', size = '0'] = entry;
-    if (mode !== '100644' && mode !== '100755') return undefined;
-    if (Number(size) > MAX_FILE_BYTES) {
+    const entry = await this.lookUp(remote, commit, path);
+    if (entry === undefined || (entry.mode !== '100644' && entry.mode !== '100755')) {
+      return undefined;
+    }
+    const batch = this.batchFor(remote);
+    const info = await this.withDeadline(remote, batch.info(entry.oid), `size up ${path}`);
+    if (info === undefined) return undefined;
+    if (info.size > MAX_FILE_BYTES) {
       throw new GitMirrorError(
-        `${path} at ${commit} of ${redactUrl(cloneUrl)} is ${size} bytes, over the limit of ${MAX_FILE_BYTES}`,
+        `${path} at ${commit} of ${redactUrl(cloneUrl)} is ${info.size} bytes, over the limit of ${MAX_FILE_BYTES}`,
       );
     }
-    return this.git(remote, ['cat-file', 'blob', object], `read ${path} at ${commit}`);
+    const blob = await this.withDeadline(remote, batch.contents(entry.oid), `read ${path}`);
+    return blob?.content.toString('utf8');
+  }
+
+  /** Stops the mirrors' reader processes. */
+  onApplicationShutdown(): void {
+    for (const batch of this.batches.values()) batch.close();
+    this.batches.clear();
+  }
+
+  /** The tree entry of `path` at `commit` (walking its directories), or undefined. */
+  private async lookUp(
+    remote: Remote,
+    commit: string,
+    path: string,
+  ): Promise<{ mode: string; oid: string } | undefined> {
+    const batch = this.batchFor(remote);
+    let tree = await this.withDeadline(
+      remote,
+      batch.contents(`${commit}^{tree}`),
+      `list ${commit}`,
+    );
+    const parts = path.split('/');
+    for (const [i, part] of parts.entries()) {
+      if (tree?.object.type !== 'tree') return undefined;
+      const entry = parseTree(tree.content, tree.object.oid.length / 2).find(
+        (e) => e.name === part,
+      );
+      if (entry === undefined || i === parts.length - 1) return entry;
+      if (entry.mode !== '40000') return undefined;
+      tree = await this.withDeadline(remote, batch.contents(entry.oid), `list ${part}`);
+    }
+    return undefined;
+  }
+
+  /** The mirror's long-lived object reader; a few are kept, the least recently used go. */
+  private batchFor(remote: Remote): CatFileBatch {
+    let batch = this.batches.get(remote.key);
+    if (batch !== undefined && batch.alive) {
+      // Map order is use order: move it to the end.
+      this.batches.delete(remote.key);
+      this.batches.set(remote.key, batch);
+      return batch;
+    }
+    batch = new CatFileBatch(remote.dir, gitEnv());
+    this.batches.set(remote.key, batch);
+    if (this.batches.size > MAX_READERS) {
+      const [oldest, reader] = this.batches.entries().next().value as [string, CatFileBatch];
+      reader.close();
+      this.batches.delete(oldest);
+    }
+    return batch;
+  }
+
+  /** A reader that does not answer within the timeout is closed; the next call starts another. */
+  private async withDeadline<T>(remote: Remote, answer: Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(answer, this.timeoutMs);
+    } catch (error) {
+      const batch = this.batches.get(remote.key);
+      if (error instanceof TimeoutError && batch !== undefined) {
+        batch.close();
+        this.batches.delete(remote.key);
+      }
+      throw new GitMirrorError(
+        redact(`cannot ${what} of ${redactUrl(remote.url)}: ${errorMessage(error)}`, remote),
+      );
+    }
   }
 
   /** The commit a branch (or tag, or full ref) points to on the remote now (fetches). */
@@ -253,12 +319,12 @@ export class GitMirror {
   }
 
   private async hasCommit(remote: Remote, sha: string): Promise<boolean> {
-    try {
-      await this.git(remote, ['cat-file', '-t', `${sha}^{commit}`], `look up ${sha}`);
-      return true;
-    } catch {
-      return false;
-    }
+    const object = await this.withDeadline(
+      remote,
+      this.batchFor(remote).info(`${sha}^{commit}`),
+      `look up ${sha}`,
+    );
+    return object?.type === 'commit';
   }
 
   /**
@@ -271,11 +337,7 @@ export class GitMirror {
     if (remote.auth !== undefined && /^https?:/i.test(remote.url)) {
       config.push(`http.extraHeader=Authorization: Basic ${basicCredentials(remote.auth)}`);
     }
-    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
-    for (const name of INHERITED_ENV) {
-      const value = process.env[name];
-      if (value !== undefined) env[name] = value;
-    }
+    const env = gitEnv();
     const git = simpleGit({
       baseDir: remote.dir,
       config,
@@ -294,6 +356,16 @@ export class GitMirror {
       );
     }
   }
+}
+
+/** What git sees of the environment: {@link INHERITED_ENV}, and never a prompt. */
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  for (const name of INHERITED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /** simple-git only fails a command that wrote to stderr; a silent non-zero exit fails too here. */
