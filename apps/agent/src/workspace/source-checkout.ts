@@ -34,27 +34,31 @@ export async function checkoutSource(dir: string, source: SourceInfo): Promise<v
   const git = simpleGit({ baseDir: dir, config }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0' });
   try {
     await git.init();
-    await fetchCommit(git, source);
-    await git.checkout(['--detach', source.sha]);
+    await fetchAndCheckOut(git, source);
     await appendFile(join(dir, '.git', 'info', 'exclude'), `${SANDBOX_FILES.join('\n')}\n`);
   } catch (error) {
     throw new SourceCheckoutError(source, redact(errorMessage(error), source));
   }
 }
 
-async function fetchCommit(git: SimpleGit, source: SourceInfo): Promise<void> {
+async function fetchAndCheckOut(git: SimpleGit, source: SourceInfo): Promise<void> {
   // Fetched by URL, not through a remote: nothing of the source is written to the config.
   const fetch = (...args: string[]): Promise<boolean> =>
     git.fetch(['--verbose', '--no-tags', ...args]).then(
       () => true,
       () => false,
     );
+  // A checkout that fails means the commit is not there (yet): one command where a lookup and
+  // a checkout would be two.
+  const checkOut = (): Promise<boolean> =>
+    git.checkout(['--detach', source.sha]).then(
+      () => true,
+      () => false,
+    );
   if (source.ref !== undefined && (await fetch('--depth', '1', source.url, source.ref))) {
-    if (await hasCommit(git, source.sha)) return;
+    if (await checkOut()) return;
   }
-  if ((await fetch('--depth', '1', source.url, source.sha)) && (await hasCommit(git, source.sha))) {
-    return;
-  }
+  if ((await fetch('--depth', '1', source.url, source.sha)) && (await checkOut())) return;
   // The ref moved on and the server refuses commits by id: all of the history it advertises.
   const shallow = (await git.raw(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
   await git.fetch([
@@ -64,18 +68,7 @@ async function fetchCommit(git: SimpleGit, source: SourceInfo): Promise<void> {
     source.url,
     '+refs/heads/*:refs/remotes/origin/*',
   ]);
-  if (!(await hasCommit(git, source.sha))) {
-    throw new Error(`the repository has no commit ${source.sha}`);
-  }
-}
-
-async function hasCommit(git: SimpleGit, sha: string): Promise<boolean> {
-  try {
-    await git.raw(['cat-file', '-t', `${sha}^{commit}`]);
-    return true;
-  } catch {
-    return false;
-  }
+  if (!(await checkOut())) throw new Error(`the repository has no commit ${source.sha}`);
 }
 
 function redactedUrl(url: string): string {

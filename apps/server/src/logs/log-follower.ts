@@ -152,8 +152,6 @@ export class LogFollower {
     const signal = new AbortController();
     void this.closed.then(() => signal.abort());
     while (!this.done) {
-      await sleep(this.deps.config.idleMs, signal.signal);
-      if (this.done) return undefined;
       const job = await this.deps.tasks.ofJob(this.jobId);
       const latest = job?.taskIds.at(-1);
       if (latest !== undefined) return latest;
@@ -161,6 +159,7 @@ export class LogFollower {
         await this.end('job-ended');
         return undefined;
       }
+      await sleep(this.deps.config.taskPollMs, signal.signal);
     }
     return undefined;
   }

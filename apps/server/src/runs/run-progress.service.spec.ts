@@ -2,6 +2,7 @@ import type { TaskReason, TaskState, TaskStatus } from '@kiln/contracts';
 import {
   JobsRepository,
   RepositoriesRepository,
+  type Repository,
   RepositorySecretsRepository,
   RunsRepository,
   TERMINAL_JOB_STATES,
@@ -177,7 +178,11 @@ describe(RunProgressService.name, () => {
     service = new RunProgressService(
       strict<RunsRepository>('RunsRepository', runs),
       strict<JobsRepository>('JobsRepository', jobs),
-      strict<RepositoriesRepository>('RepositoriesRepository', {}),
+      strict<RepositoriesRepository>('RepositoriesRepository', {
+        // A repository with a forge token: its runs' states are reported.
+        findById: (id: string) =>
+          Promise.resolve({ id, sealedForgeToken: 'sealed' } as unknown as Repository),
+      }),
       strict<RepositorySecretsRepository>('RepositorySecretsRepository', secrets),
       strict<PipelineQueues>('PipelineQueues', queues),
       box,

@@ -247,6 +247,9 @@ export class RunProgressService extends BuildOutcomes {
 
   /** Queues the run's state for its forge; a lost status is worth a log line, not a failure. */
   async report(run: Run, state: 'pending' | RunState): Promise<void> {
+    // A repository without a forge token or API URL has nowhere to report to.
+    const repository = await this.repositories.findById(run.repositoryId);
+    if (repository?.sealedForgeToken === undefined && repository?.apiUrl === undefined) return;
     await this.queues.status(run.id, state).catch((error: unknown) => {
       this.logger.warn(`cannot queue the ${state} status of run ${run.id}: ${errorMessage(error)}`);
     });

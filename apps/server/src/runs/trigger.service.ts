@@ -1,5 +1,6 @@
 import { errorMessage } from '@kiln/common';
 import {
+  JobsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   RunsRepository,
@@ -39,6 +40,7 @@ export class TriggerService {
 
   constructor(
     private readonly runs: RunsRepository,
+    private readonly jobs: JobsRepository,
     private readonly repositories: RepositoriesRepository,
     private readonly secrets: RepositorySecretsRepository,
     private readonly mirror: GitMirror,
@@ -118,19 +120,14 @@ export class TriggerService {
     ];
     if (!(await this.runs.start(run.id, jobs))) return;
     await this.progress.report(run, 'pending');
-    const started = await this.runs.findById(run.id);
-    for (const job of await this.jobsOf(run.id)) {
+    for (const job of await this.jobs.listByRun(run.id)) {
       if (job.state === 'queued') await this.queues.build(job.id, job.attempt);
     }
-    if (started?.pullRequest !== undefined && repository.autoCancelPullRequests) {
-      await this.runsService.supersede(started);
+    if (run.pullRequest !== undefined && repository.autoCancelPullRequests) {
+      await this.runsService.supersede(run);
     }
     // A run whose jobs were all skipped by `when` is done already.
     if (compiled.jobs.length === 0) await this.progress.advance(run.id);
-  }
-
-  private async jobsOf(runId: string): Promise<{ id: string; state: string; attempt: number }[]> {
-    return (await this.runsService.get(runId)).jobs;
   }
 
   private async fail(run: Run, errors: string[]): Promise<void> {
