@@ -8,7 +8,10 @@ import { APP_GUARD } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { join, resolve } from 'node:path';
-import { ApiToken, ApiTokenGuard } from './auth/api-token.guard';
+import { AccountsModule } from './accounts/accounts.module';
+import { BootstrapToken } from './accounts/accounts.service';
+import { AuthGuard } from './auth/auth.guard';
+import { ResourceResolver } from './auth/resource-resolver';
 import { HealthModule } from './health/health.module';
 import { LogsModule } from './logs/logs.module';
 import { RepositoriesModule } from './repositories/repositories.module';
@@ -33,6 +36,7 @@ export class AppModule {
           useFactory: (redis: Redis) => ({ connection: redis, prefix: QUEUE_PREFIX }),
         }),
         HealthModule,
+        AccountsModule,
         RepositoriesModule,
         RunsModule,
         WebhooksModule,
@@ -46,14 +50,15 @@ export class AppModule {
           useValue: SecretBox.fromConfig(env.KILN_SECRET_KEY, join(dataDir, 'secret.key')),
         },
         {
-          provide: ApiToken,
-          useValue: new ApiToken(
+          provide: BootstrapToken,
+          useValue: new BootstrapToken(
             env.KILN_API_TOKEN ?? fileBackedValue(join(dataDir, 'api-token'), 24),
           ),
         },
-        { provide: APP_GUARD, useClass: ApiTokenGuard },
+        ResourceResolver,
+        { provide: APP_GUARD, useClass: AuthGuard },
       ],
-      exports: [ServerEnv, ServerUrl, SecretBox, ApiToken],
+      exports: [ServerEnv, ServerUrl, SecretBox, BootstrapToken, ResourceResolver],
       global: true,
     };
   }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { exitOnBootFailure, runHttpApp } from '@kiln/common';
 import { loadEnv, ServerEnv } from '@kiln/config';
 import { AppModule } from './app.module';
-import { ApiToken } from './auth/api-token.guard';
+import { BootstrapToken } from './accounts/accounts.service';
 import { ServerUrl } from './server-url';
 
 /** GitHub sends webhook payloads of up to 25 MB. */
@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const url = await app.getUrl();
   app.get(ServerUrl).listening(url);
   const shown = url.replace('[::1]', 'localhost');
-  const token = env.KILN_API_TOKEN === undefined ? app.get(ApiToken).value : '(KILN_API_TOKEN)';
+  const token =
+    env.KILN_API_TOKEN === undefined ? app.get(BootstrapToken).value : '(KILN_API_TOKEN)';
   process.stdout.write(`\nKiln is up: open ${shown}\nAPI token: ${token}\n\n`);
 }
 

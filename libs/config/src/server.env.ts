@@ -48,11 +48,23 @@ export class ServerEnv extends RedisEnv {
   @IsString()
   readonly KILN_SECRET_KEY?: string;
 
-  /** Bearer token of the API. Unset: one generated on first start in KILN_DATA_DIR/api-token. */
+  /**
+   * An API token of the first administrator, made valid at every start. Unset: one generated
+   * on first start into KILN_DATA_DIR/api-token.
+   */
   @WhenSet()
   @IsString()
   @MinLength(16, { message: 'KILN_API_TOKEN must be at least 16 characters' })
   readonly KILN_API_TOKEN?: string;
+
+  /**
+   * The first administrator's password, used when the first start creates the account. Unset:
+   * one generated into KILN_DATA_DIR/admin-password.
+   */
+  @WhenSet()
+  @IsString()
+  @MinLength(12, { message: 'KILN_ADMIN_PASSWORD must be at least 12 characters' })
+  readonly KILN_ADMIN_PASSWORD?: string;
 
   /** The cluster role the build framework's tasks run in (DRF weights and quotas apply to it). */
   @Matches(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'KILN_BUILD_ROLE must look like ci' })

@@ -9,6 +9,7 @@ import { connectDatabase, type DatabaseConnection, type DatabaseOptions } from '
 import { DatabaseHealth } from './database.health';
 import { DATABASE } from './database.token';
 import { migrateToLatest } from './migrate';
+import { AccountsRepository } from './repositories/accounts.repository';
 import { JobsRepository } from './repositories/jobs.repository';
 import { RepositoriesRepository } from './repositories/repositories.repository';
 import { RepositorySecretsRepository } from './repositories/repository-secrets.repository';
@@ -18,6 +19,7 @@ import { SettingsRepository } from './repositories/settings.repository';
 import { TaskLogsRepository } from './repositories/task-logs.repository';
 
 const repositories = [
+  AccountsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   RunsRepository,

@@ -14,6 +14,10 @@ export interface Database {
   task_logs: TaskLogsTable;
   task_steps: TaskStepsTable;
   settings: SettingsTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
+  repository_roles: RepositoryRolesTable;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -164,3 +168,38 @@ export type NewRepositoryRow = Insertable<RepositoriesTable>;
 export type KilnDatabase = Kysely<Database>;
 
 export type Dialect = 'sqlite' | 'postgres';
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
+/** Per repository, from least to most: each role may do what the ones before it may. */
+export const REPOSITORY_ROLES = ['viewer', 'developer', 'release-manager'] as const;
+export type RepositoryRole = (typeof REPOSITORY_ROLES)[number];
+
+export interface RepositoryRolesTable {
+  repository_id: string;
+  user_id: string;
+  role: RepositoryRole;
+}

@@ -1,10 +1,10 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { Public } from '../auth/public.decorator';
+import { Allow } from '../auth/access';
 import { HealthService, type Readiness } from './health.service';
 
 /** Probes for orchestrators and load balancers: no token, and nothing in them to protect. */
-@Public()
+@Allow.public()
 @Controller()
 export class HealthController {
   constructor(private readonly health: HealthService) {}

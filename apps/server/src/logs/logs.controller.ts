@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { Readable } from 'node:stream';
-import { Public } from '../auth/public.decorator';
+import { Allow } from '../auth/access';
 import type { StepView } from './log-follower';
 import { LogsConfig } from './logs.config';
 import { JobLogQuery, JobLogStreamQuery, LogChunkAnswer, offsetFromLastEventId } from './logs.dto';
@@ -32,7 +32,7 @@ export class LogsController {
   ) {}
 
   /** An agent's chunk of a task's output; 409 `{ nextOffset }` when it would leave a gap. */
-  @Public()
+  @Allow.public()
   @UseGuards(TaskLogTokenGuard)
   @Post('tasks/:taskId/logs')
   @HttpCode(HttpStatus.OK)
@@ -46,6 +46,7 @@ export class LogsController {
     return { nextOffset };
   }
 
+  @Allow.repository('viewer', 'job', 'jobId')
   @Get('jobs/:jobId/log')
   @Header('x-content-type-options', 'nosniff')
   @Header('cache-control', 'no-store')
@@ -54,12 +55,14 @@ export class LogsController {
     return new StreamableFile(Readable.from(text), { type: 'text/plain; charset=utf-8' });
   }
 
+  @Allow.repository('viewer', 'job', 'jobId')
   @Get('jobs/:jobId/steps')
   steps(@Param('jobId') jobId: string, @Query() query: JobLogQuery): Promise<StepView[]> {
     return this.logs.steps(jobId, query.attempt);
   }
 
   /** Server-Sent Events: `log`, `step`, then `end`; see LogFollower. */
+  @Allow.repository('viewer', 'job', 'jobId')
   @Get('jobs/:jobId/log/stream')
   async stream(
     @Param('jobId') jobId: string,

@@ -12,6 +12,8 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { AccountsService } from '../accounts/accounts.service';
+import type { Principal } from '../auth/principal';
 import { SecretBox } from '../secrets/secret-box';
 import {
   SECRET_NAME,
@@ -28,6 +30,7 @@ export class RepositoriesService {
     private readonly repositories: RepositoriesRepository,
     private readonly secrets: RepositorySecretsRepository,
     private readonly box: SecretBox,
+    private readonly accounts: AccountsService,
   ) {}
 
   /** Registers a repository; the answer is the only time its webhook secret is shown. */
@@ -55,8 +58,10 @@ export class RepositoriesService {
     }
   }
 
-  async list(): Promise<RepositoryView[]> {
-    return (await this.repositories.list()).map(toView);
+  async list(principal: Principal): Promise<RepositoryView[]> {
+    const visible = await this.accounts.visibleRepositories(principal);
+    const all = await this.repositories.list();
+    return all.filter((r) => visible === undefined || visible.has(r.id)).map(toView);
   }
 
   async get(id: string): Promise<RepositoryView> {

@@ -10,6 +10,7 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import { Allow } from '../auth/access';
 import { RepositoriesService } from '../repositories/repositories.service';
 import { CreateScheduleDto, ListRunsQuery, TriggerRunDto } from './runs.dto';
 import { RunsService, type RunDetails } from './runs.service';
@@ -25,6 +26,7 @@ export class RunsController {
     private readonly schedules: SchedulesService,
   ) {}
 
+  @Allow.repository('viewer', 'repository', 'id')
   @Get('repositories/:id/runs')
   async list(@Uuid('id') id: string, @Query() query: ListRunsQuery): Promise<RunPage> {
     await this.repositories.find(id);
@@ -32,6 +34,7 @@ export class RunsController {
   }
 
   /** A manual run of a branch (default: the repository's default branch). */
+  @Allow.repository('developer', 'repository', 'id')
   @Post('repositories/:id/runs')
   @HttpCode(202)
   async trigger(@Uuid('id') id: string, @Body() dto: TriggerRunDto): Promise<Run> {
@@ -44,17 +47,20 @@ export class RunsController {
     );
   }
 
+  @Allow.repository('viewer', 'run', 'runId')
   @Get('runs/:runId')
   get(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.get(runId);
   }
 
+  @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/cancel')
   cancel(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.cancel(runId);
   }
 
   /** A new run of the same commit. */
+  @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/rerun')
   @HttpCode(202)
   rerun(@Uuid('runId') runId: string): Promise<Run> {
@@ -62,22 +68,26 @@ export class RunsController {
   }
 
   /** The failed (and canceled, and thereby skipped) jobs again, in the same run. */
+  @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/rerun-failed')
   @HttpCode(202)
   rerunFailed(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.rerunFailed(runId);
   }
 
+  @Allow.repository('developer', 'repository', 'id')
   @Post('repositories/:id/schedules')
   createSchedule(@Uuid('id') id: string, @Body() dto: CreateScheduleDto): Promise<Schedule> {
     return this.schedules.create(id, dto);
   }
 
+  @Allow.repository('viewer', 'repository', 'id')
   @Get('repositories/:id/schedules')
   listSchedules(@Uuid('id') id: string): Promise<Schedule[]> {
     return this.schedules.list(id);
   }
 
+  @Allow.repository('developer', 'schedule', 'scheduleId')
   @Delete('schedules/:scheduleId')
   @HttpCode(204)
   deleteSchedule(@Uuid('scheduleId') scheduleId: string): Promise<void> {

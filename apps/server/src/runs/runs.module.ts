@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { BuildFrameworkService } from '../builds/build-framework.service';
 import { BuildOutcomes } from '../builds/build-outcomes';
 import { BuildsWorker } from '../builds/builds.worker';
+import { ClusterController } from '../builds/cluster.controller';
 import { GitMirror } from '../git/git-mirror';
 import { LogTasks } from '../logs/log-tasks';
 import { LogsModule } from '../logs/logs.module';
@@ -38,7 +39,7 @@ import { TriggerWorker } from './trigger.worker';
       { name: QUEUES.schedules },
     ),
   ],
-  controllers: [RunsController],
+  controllers: [RunsController, ClusterController],
   providers: [
     PipelineQueues,
     RunsService,

@@ -1,6 +1,6 @@
 import { Controller, Headers, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Public } from '../auth/public.decorator';
+import { Allow } from '../auth/access';
 import { WebhooksService } from './webhooks.service';
 
 type RawRequest = Request & { rawBody?: Buffer };
@@ -9,7 +9,7 @@ type RawRequest = Request & { rawBody?: Buffer };
  * `POST /hooks/<forge>`: the forge's webhook, authenticated by its signature (not an API token).
  * `POST /hooks/<forge>/<repository id>` does the same for a repository named by Kiln's id.
  */
-@Public()
+@Allow.public()
 @Controller('hooks')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}

@@ -1,0 +1,27 @@
+import { ServerEnv } from '@kiln/config';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { errorMessage } from '@kiln/common';
+import { Allow } from '../auth/access';
+import { ClusterStateClient, type AgentSummary } from './cluster-state.client';
+
+/** The cluster as developers see it: which agents there are and how busy. */
+@Controller('api/v1')
+export class ClusterController {
+  private readonly cluster: ClusterStateClient;
+
+  constructor(env: ServerEnv) {
+    this.cluster = new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, 1_000);
+  }
+
+  @Allow.user()
+  @Get('agents')
+  async agents(): Promise<{ agents: AgentSummary[] }> {
+    try {
+      return { agents: await this.cluster.agents() };
+    } catch (error) {
+      throw new ServiceUnavailableException(
+        `the cluster master cannot be read: ${errorMessage(error)}`,
+      );
+    }
+  }
+}

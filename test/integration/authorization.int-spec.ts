@@ -1,0 +1,337 @@
+import { runHttpApp } from '@kiln/common';
+import { loadEnv, ServerEnv } from '@kiln/config';
+import { EphemeralRedis } from '@kiln/queue/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppModule } from '../../apps/server/src/app.module';
+
+/**
+ * Who may call what. Every route of the server's router is listed here with its rule; a route
+ * missing from this table (or listed but gone) fails the test, so no route ships without a rule.
+ * `repository` rules name the least role on the route's repository; admins may do everything.
+ */
+/** `task`: an agent's route, for the task's own log token only (no user token opens it). */
+type Rule = 'public' | 'task' | 'user' | 'admin' | 'viewer' | 'developer' | 'release-manager';
+const TABLE: Record<string, Rule> = {
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'POST /hooks/:forge': 'public',
+  'POST /hooks/:forge/:repositoryId': 'public',
+  'POST /api/v1/tasks/:taskId/logs': 'task',
+  'POST /api/v1/session': 'public',
+  'DELETE /api/v1/session': 'user',
+  'GET /api/v1/me': 'user',
+  'GET /api/v1/tokens': 'user',
+  'POST /api/v1/tokens': 'user',
+  'DELETE /api/v1/tokens/:tokenId': 'user',
+  'GET /api/v1/users': 'admin',
+  'POST /api/v1/users': 'admin',
+  'GET /api/v1/agents': 'user',
+  'GET /api/v1/repositories': 'user',
+  'POST /api/v1/repositories': 'admin',
+  'GET /api/v1/repositories/:id': 'viewer',
+  'PATCH /api/v1/repositories/:id': 'admin',
+  'DELETE /api/v1/repositories/:id': 'admin',
+  'POST /api/v1/repositories/:id/webhook-secret': 'admin',
+  'GET /api/v1/repositories/:id/secrets': 'developer',
+  'PUT /api/v1/repositories/:id/secrets/:name': 'release-manager',
+  'DELETE /api/v1/repositories/:id/secrets/:name': 'release-manager',
+  'GET /api/v1/repositories/:id/members': 'viewer',
+  'PUT /api/v1/repositories/:id/members/:userId': 'admin',
+  'DELETE /api/v1/repositories/:id/members/:userId': 'admin',
+  'GET /api/v1/repositories/:id/runs': 'viewer',
+  'POST /api/v1/repositories/:id/runs': 'developer',
+  'GET /api/v1/repositories/:id/schedules': 'viewer',
+  'POST /api/v1/repositories/:id/schedules': 'developer',
+  'DELETE /api/v1/schedules/:scheduleId': 'developer',
+  'GET /api/v1/runs/:runId': 'viewer',
+  'POST /api/v1/runs/:runId/cancel': 'developer',
+  'POST /api/v1/runs/:runId/rerun': 'developer',
+  'POST /api/v1/runs/:runId/rerun-failed': 'developer',
+  'GET /api/v1/jobs/:jobId/log': 'viewer',
+  'GET /api/v1/jobs/:jobId/steps': 'viewer',
+  'GET /api/v1/jobs/:jobId/log/stream': 'viewer',
+};
+const ROLES = ['viewer', 'developer', 'release-manager'] as const;
+
+interface Caller {
+  name: string;
+  token?: string;
+  admin?: boolean;
+  /** Role on repository A (the one every request targets). */
+  role?: (typeof ROLES)[number];
+}
+
+describe('authorization: every route, every role', () => {
+  let redis: EphemeralRedis;
+  let app: NestExpressApplication;
+  let url: string;
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-authz-'));
+  const adminToken = 'authz-admin-token-0123456789';
+  const callers: Caller[] = [{ name: 'anonymous' }];
+  const ids: Record<string, string> = {};
+
+  async function call(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: { message?: unknown } & Record<string, unknown> }> {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = path.endsWith('/stream') ? '' : await res.text();
+    if (path.endsWith('/stream')) await res.body?.cancel();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // Text answers (logs) have no JSON body.
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  async function ok<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token = adminToken,
+  ): Promise<T> {
+    const res = await call(method, path, token, body);
+    if (res.status >= 300)
+      throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as T;
+  }
+
+  /** A user with a personal token, signed in the way a person would be: session, then token. */
+  async function user(name: string, admin = false): Promise<{ id: string; token: string }> {
+    const password = `${name}-password-long-enough`;
+    const created = await ok<{ id: string }>('POST', '/api/v1/users', {
+      username: name,
+      password,
+      admin,
+    });
+    const login = await fetch(`${url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name, password }),
+    });
+    expect(login.status).toBe(200);
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const withoutCsrf = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cli' }),
+    });
+    expect(withoutCsrf.status).toBe(403);
+    const res = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+      body: JSON.stringify({ name: 'cli' }),
+    });
+    expect(res.status).toBe(201);
+    const { token } = (await res.json()) as { token: string };
+    return { id: created.id, token };
+  }
+
+  beforeAll(async () => {
+    redis = await EphemeralRedis.start();
+    const env = loadEnv(ServerEnv, {
+      KILN_DATA_DIR: join(dir, 'data'),
+      KILN_PORT: '0',
+      REDIS_URL: redis.url,
+      KILN_CLUSTER_TOKEN: 'authz-cluster-token-0123',
+      // Nothing listens here: the build framework keeps retrying, which the test does not need.
+      KILN_MASTER_URL: 'http://127.0.0.1:9',
+      KILN_API_TOKEN: adminToken,
+      KILN_LOG_LEVEL: 'error',
+    });
+    app = await runHttpApp({
+      name: 'kiln-server',
+      logLevel: 'error',
+      module: AppModule.forRoot(env),
+      host: '127.0.0.1',
+      port: 0,
+      shutdownTimeoutMs: 5_000,
+      nestOptions: { rawBody: true },
+    });
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+
+    // Repository A, with a run that has a job, a schedule and a secret; repository B.
+    const upstream = join(dir, 'upstream');
+    mkdirSync(upstream);
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, {
+        cwd: upstream,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@t',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@t',
+        },
+      }).trim();
+    git('init', '--quiet', '--initial-branch=main');
+    writeFileSync(join(upstream, '.kiln.yml'), 'jobs:\n  a:\n    steps:\n      - run: echo a\n');
+    git('add', '-A');
+    git('commit', '--quiet', '-m', 'one');
+    const repoA = await ok<{ id: string }>('POST', '/api/v1/repositories', {
+      forge: 'github',
+      fullName: 'acme/a',
+      cloneUrl: `file://${upstream}`,
+    });
+    const repoB = await ok<{ id: string }>('POST', '/api/v1/repositories', {
+      forge: 'github',
+      fullName: 'acme/b',
+      cloneUrl: `file://${upstream}`,
+    });
+    ids.id = repoA.id;
+    ids.repositoryId = repoA.id;
+    const run = await ok<{ id: string }>('POST', `/api/v1/repositories/${repoA.id}/runs`, {});
+    ids.runId = run.id;
+    for (let i = 0; ; i++) {
+      const details = await ok<{ jobs: { id: string }[] }>('GET', `/api/v1/runs/${run.id}`);
+      if (details.jobs[0] !== undefined) {
+        ids.jobId = details.jobs[0].id;
+        break;
+      }
+      if (i > 200) throw new Error('the run got no job');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await ok('PUT', `/api/v1/repositories/${repoA.id}/secrets/TOKEN`, { value: 'x' });
+    ids.name = 'TOKEN';
+    ids.forge = 'github';
+    ids.taskId = 'task-1';
+
+    for (const role of ROLES) {
+      const member = await user(`a-${role}`);
+      await ok('PUT', `/api/v1/repositories/${repoA.id}/members/${member.id}`, { role });
+      callers.push({ name: `${role} of A`, token: member.token, role });
+    }
+    const stranger = await user('b-developer');
+    await ok('PUT', `/api/v1/repositories/${repoB.id}/members/${stranger.id}`, {
+      role: 'developer',
+    });
+    callers.push({ name: 'developer of B only', token: stranger.token });
+    const target = await user('target');
+    ids.userId = target.id;
+    ids.tokenId = '7d1e6a4e-8a51-4c35-9d61-0b4f1f8f9a11';
+    callers.push({ name: 'admin', token: adminToken, admin: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function routes(): string[] {
+    const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;
+    return (
+      router.stack
+        // Nest's catch-all (`/{*path}`, for its 404 answer) is not a route of the API.
+        .filter((layer) => layer.route !== undefined && !layer.route.path.includes('{*'))
+        .flatMap((layer) =>
+          Object.keys(layer.route!.methods)
+            .filter((m) => m !== '_all')
+            .map((m) => `${m.toUpperCase()} ${layer.route!.path}`),
+        )
+    );
+  }
+
+  it('has a rule for every route of the router, and a route for every rule', () => {
+    expect(routes().sort()).toEqual(Object.keys(TABLE).sort());
+  });
+
+  /** What `caller` must get from a route with `rule`: allowed, or the status that denies. */
+  function expected(rule: Rule, caller: Caller): 'allowed' | 401 | 403 | 404 {
+    if (rule === 'public') return 'allowed';
+    if (rule === 'task') return 401;
+    if (caller.token === undefined) return 401;
+    if (caller.admin === true || rule === 'user') return 'allowed';
+    if (rule === 'admin') return 403;
+    if (caller.role === undefined) return 404;
+    return ROLES.indexOf(caller.role) >= ROLES.indexOf(rule) ? 'allowed' : 403;
+  }
+
+  /** A fresh object for routes that would destroy the shared one. */
+  async function paramsFor(route: string): Promise<Record<string, string>> {
+    if (route === 'DELETE /api/v1/schedules/:scheduleId') {
+      const schedule = await ok<{ id: string }>(
+        'POST',
+        `/api/v1/repositories/${ids.id}/schedules`,
+        {
+          name: `s-${Math.random().toString(36).slice(2, 8)}`,
+          cron: '0 3 * * *',
+        },
+      );
+      return { ...ids, scheduleId: schedule.id };
+    }
+    const schedule =
+      ids.scheduleId ??
+      (ids.scheduleId = (
+        await ok<{ id: string }>('POST', `/api/v1/repositories/${ids.id}/schedules`, {
+          name: 'nightly',
+          cron: '0 3 * * *',
+        })
+      ).id);
+    return { ...ids, scheduleId: schedule };
+  }
+
+  const BODIES: Record<string, unknown> = {
+    'PUT /api/v1/repositories/:id/members/:userId': { role: 'viewer' },
+    'PUT /api/v1/repositories/:id/secrets/:name': { value: 'x' },
+    'POST /api/v1/tokens': { name: 'another' },
+  };
+
+  // Deleting repository A comes last: everything else needs it.
+  const ordered = Object.keys(TABLE).sort(
+    (a, b) =>
+      Number(a === 'DELETE /api/v1/repositories/:id') -
+      Number(b === 'DELETE /api/v1/repositories/:id'),
+  );
+
+  it.each(ordered)('%s answers each caller as its rule says', async (route) => {
+    const rule = TABLE[route]!;
+    const [method, pattern] = route.split(' ') as [string, string];
+    // The admin goes last, so a destructive call by an allowed caller happens after the checks.
+    for (const caller of callers) {
+      const params = await paramsFor(route);
+      const path = pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? 'x');
+      const res = await call(
+        method,
+        path,
+        caller.token,
+        BODIES[route] ?? (method === 'GET' || method === 'DELETE' ? undefined : {}),
+      );
+      const want = expected(rule, caller);
+      const context = `${caller.name}: ${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`;
+      if (want === 'allowed') {
+        expect([401, 403], context).not.toContain(res.status);
+        // A 404 from the service is fine (a secret that is not there); one from the guard is not.
+        if (res.status === 404)
+          expect(String(res.body.message), context).not.toMatch(
+            /^(repository|run|job|schedule) \S+ does not exist$/,
+          );
+      } else {
+        expect(res.status, context).toBe(want);
+      }
+    }
+  });
+});
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
