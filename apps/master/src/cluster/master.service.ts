@@ -599,9 +599,15 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     const task =
       this.tasks.get(status.taskId) ?? this.completed.find((t) => t.info.taskId === status.taskId);
     if (task !== undefined && progress(status.state) < progress(task.state)) {
-      // A retry of an update that was overtaken (its first send timed out on the agent's side
-      // but reached us late): a framework must never see a task go back, say run again after
-      // it ended. The agent has moved on; nothing waits for an acknowledgement of this one.
+      // An update overtaken by a later one: a retry that reached us late, or one a restarted
+      // agent resends because its acknowledgement was lost with the agent. A framework must
+      // never see a task go back (say run again after it ended), so it is not forwarded; but
+      // the agent waits for its acknowledgement before it sends the next, so the master gives
+      // it, on the framework's behalf, or the task's later updates would never leave the agent.
+      agent.stream?.send({
+        type: 'ACKNOWLEDGED',
+        acknowledged: { taskId: status.taskId, uuid: status.uuid },
+      });
       return;
     }
     if (task !== undefined && task.frameworkId === update.frameworkId) {
