@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { describe, type ApiClient } from '../api-client';
+import { CommandContext, positiveInteger, uuidArgument, type CliIo } from '../context';
+import { ApiError } from '../errors';
+import { followEventStream } from '../sse';
+
+interface LogsOptions {
+  follow?: boolean;
+  attempt?: number;
+}
+
+export function registerLogs(program: Command, io: CliIo): void {
+  program
+    .command('logs')
+    .description("print a job's log; with -f follow it live until the job ends")
+    .argument('<job-id>', 'the job', uuidArgument('the job id'))
+    .option('-f, --follow', 'stream the log as it is written, until it ends')
+    .option('--attempt <n>', 'which attempt (default: the latest)', positiveInteger('--attempt'))
+    .addHelpText(
+      'after',
+      '\nThe log is written raw to stdout. With -f --json, one line per event:\n' +
+        '{"event":"log"|"step"|"end","id":…,"data":{…}}.',
+    )
+    .action(async (jobId: string, options: LogsOptions, command: Command) => {
+      const ctx = CommandContext.of(io, command);
+      const client = ctx.client();
+      if (options.follow === true) return follow(ctx, client, jobId, options.attempt);
+      const stream = await client.jobLog(jobId, options.attempt);
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of stream) {
+        const part = decoder.decode(chunk, { stream: true });
+        if (ctx.json) text += part;
+        else ctx.out(part);
+      }
+      const rest = decoder.decode();
+      if (ctx.json) ctx.printJson({ jobId, text: text + rest });
+      else ctx.out(rest);
+    });
+}
+
+type LogEventData =
+  { text?: string } | { reason?: 'eof' | 'job-ended' | 'retried'; taskId?: string | null };
+
+/** Follows the log over SSE; a job retried meanwhile is followed into its next attempt. */
+async function follow(
+  ctx: CommandContext,
+  client: ApiClient,
+  jobId: string,
+  attempt: number | undefined,
+): Promise<void> {
+  for (;;) {
+    const events = followEventStream({
+      open: (lastEventId, signal) =>
+        client.jobLogStream(jobId, {
+          ...(attempt === undefined ? {} : { attempt }),
+          ...(lastEventId === undefined ? {} : { lastEventId }),
+          signal,
+        }),
+      retryable: (error) => !(error instanceof ApiError) || error.transient,
+      onReconnect: (_failures, delayMs, error) =>
+        ctx.note(`the log stream dropped (${describe(error)}); reconnecting in ${delayMs} ms`),
+    });
+    let reason: string | undefined;
+    for await (const event of events) {
+      let data: LogEventData;
+      try {
+        data = JSON.parse(event.data) as LogEventData;
+      } catch {
+        throw new ApiError(`the server sent a malformed ${event.event} event`, undefined);
+      }
+      if (ctx.json) {
+        ctx.printJsonLine({
+          event: event.event,
+          ...(event.event === 'log' ? { id: event.lastEventId } : {}),
+          data,
+        });
+      } else if (event.event === 'log' && 'text' in data && typeof data.text === 'string') {
+        ctx.out(data.text);
+      }
+      if (event.event === 'end') {
+        reason = 'reason' in data ? data.reason : undefined;
+        break;
+      }
+    }
+    if (reason !== 'retried' || attempt !== undefined) return;
+    ctx.note('the job is being retried: following its next attempt');
+  }
+}

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { describe } from '../api-client';
+import type { RunDetails } from '../api-types';
+import { CommandContext, positiveInteger, uuidArgument, type CliIo } from '../context';
+import { ExitCode, ExitWith } from '../errors';
+import { clock, elapsed, shortSha, table } from '../output';
+import { watchRun, type WatchChange } from '../watch';
+
+export function registerRun(program: Command, io: CliIo): void {
+  const run = program.command('run').description('look at one run');
+
+  run
+    .command('view')
+    .description('show a run and its jobs')
+    .argument('<run-id>', 'the run', uuidArgument('the run id'))
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      const ctx = CommandContext.of(io, command);
+      const details = await ctx.client().getRun(runId);
+      if (ctx.json) return ctx.printJson(details);
+      printRun(ctx, details);
+    });
+
+  run
+    .command('watch')
+    .description('follow a run live, one line per change; exits 0 if it succeeds, 1 if not')
+    .argument('<run-id>', 'the run', uuidArgument('the run id'))
+    .option('--interval <ms>', 'how often to look', positiveInteger('--interval', 60_000), 300)
+    .addHelpText(
+      'after',
+      '\nWith --json, one JSON object per line for each change ({"kind":"run"|"job",…}), then the\nended run.',
+    )
+    .action(async (runId: string, options: { interval: number }, command: Command) => {
+      const ctx = CommandContext.of(io, command);
+      const client = ctx.client();
+      let width = 0;
+      const ended = await watchRun(() => client.getRun(runId), {
+        intervalMs: options.interval,
+        now: () => io.now(),
+        sleep: (ms) => io.sleep(ms),
+        onChange: (change) => {
+          if (ctx.json) return ctx.printJsonLine(change);
+          const label = labelOf(change);
+          width = Math.max(width, label.length);
+          ctx.out(
+            `${clock(new Date(change.at))}  ${label.padEnd(width)}  ${describeChange(ctx, change)}\n`,
+          );
+        },
+        onConnection: (lost, error) =>
+          ctx.note(lost ? `lost ${client.server} (${describe(error)}); retrying` : 'reconnected'),
+      });
+      if (ctx.json) ctx.printJsonLine(ended);
+      else printSummary(ctx, ended);
+      if (ended.state !== 'success') throw new ExitWith(ExitCode.RunFailed);
+    });
+}
+
+function labelOf(change: WatchChange): string {
+  return change.kind === 'run' ? `run #${change.number}` : change.key;
+}
+
+function describeChange(ctx: CommandContext, change: WatchChange): string {
+  let text = ctx.painter.state(change.to);
+  if (change.kind === 'job') {
+    if (change.attempt > 1) text += ` (attempt ${change.attempt})`;
+    // The server's reason names the exit code when there is one; say it ourselves otherwise.
+    if (change.statusMessage !== undefined) text += `: ${change.statusMessage}`;
+    else if (change.exitCode !== undefined && change.to === 'failure') {
+      text += ` (exit ${change.exitCode})`;
+    }
+  }
+  return text;
+}
+
+function printSummary(ctx: CommandContext, run: RunDetails): void {
+  const took = elapsed(run.startedAt ?? run.createdAt, run.finishedAt, ctx.io.now());
+  ctx.out(`run #${run.number} ${ctx.painter.state(run.state)} in ${took}\n`);
+  for (const error of run.errors ?? []) ctx.out(`  ${error}\n`);
+}
+
+function printRun(ctx: CommandContext, run: RunDetails): void {
+  const now = ctx.io.now();
+  ctx.out(
+    `run #${run.number} ${ctx.painter.state(run.state)}  ${run.event} ${run.branch ?? run.tag ?? run.ref} ` +
+      `${shortSha(run.sha)}  ${elapsed(run.startedAt, run.finishedAt, now)}\n`,
+  );
+  for (const error of run.errors ?? []) ctx.out(`  ${error}\n`);
+  if (run.jobs.length === 0) return;
+  ctx.out('\n');
+  ctx.out(
+    table(
+      ['JOB', 'ID', 'STATE', 'ATTEMPT', 'DURATION', 'WHY'],
+      run.jobs.map((job) => [
+        job.key,
+        job.id,
+        job.state,
+        String(job.attempt),
+        elapsed(job.startedAt, job.finishedAt, now),
+        job.statusMessage ?? (job.exitCode === undefined ? '' : `exit ${job.exitCode}`),
+      ]),
+      (column, value) => (column === 2 ? ctx.painter.state(value) : value),
+    ),
+  );
+}

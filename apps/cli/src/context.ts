@@ -1,0 +1,142 @@
+import type { Command } from 'commander';
+import { ApiClient } from './api-client';
+import type { Repository } from './api-types';
+import { configPath, readStoredConfig, resolveConfig, type ResolvedConfig } from './config';
+import { NotFoundError, UsageError } from './errors';
+import { colorEnabled, Painter } from './output';
+
+export interface OutputStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/** The process around a command, injected so tests run commands in-process. */
+export interface CliIo {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  stdin: AsyncIterable<Buffer | string> & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+  fetch?: typeof fetch;
+  version: string;
+}
+
+/** The options every command takes. */
+export interface GlobalOptions {
+  server?: string;
+  token?: string;
+  json?: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What a command needs: its options, the configuration, the API, and where to print. */
+export class CommandContext {
+  readonly painter: Painter;
+  private resolved: ResolvedConfig | undefined;
+
+  constructor(
+    readonly io: CliIo,
+    readonly options: GlobalOptions,
+  ) {
+    this.painter = new Painter(colorEnabled(io.stdout, io.env));
+  }
+
+  static of(io: CliIo, command: Command): CommandContext {
+    return new CommandContext(io, command.optsWithGlobals<GlobalOptions>());
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  get configPath(): string {
+    return configPath(this.io.env);
+  }
+
+  get config(): ResolvedConfig {
+    this.resolved ??= resolveConfig({
+      flags: this.options,
+      env: this.io.env,
+      stored: readStoredConfig(this.configPath),
+    });
+    return this.resolved;
+  }
+
+  client(config: Pick<ResolvedConfig, 'server' | 'token'> = this.config): ApiClient {
+    return new ApiClient({
+      server: config.server,
+      ...(config.token === undefined ? {} : { token: config.token }),
+      userAgent: `kiln-cli/${this.io.version}`,
+      ...(this.io.fetch === undefined ? {} : { fetch: this.io.fetch }),
+    });
+  }
+
+  out(text: string): void {
+    this.io.stdout.write(text);
+  }
+
+  /** One JSON document (pretty on a terminal, compact in a pipe). */
+  printJson(value: unknown): void {
+    const indent = this.io.stdout.isTTY === true ? 2 : undefined;
+    this.out(`${JSON.stringify(value, null, indent)}\n`);
+  }
+
+  /** One JSON object on one line (NDJSON), for streams of changes. */
+  printJsonLine(value: unknown): void {
+    this.out(`${JSON.stringify(value)}\n`);
+  }
+
+  /** A note for people, on stderr, so stdout stays the command's output. */
+  note(text: string): void {
+    this.io.stderr.write(`kiln: ${text}\n`);
+  }
+
+  /**
+   * A repository named by id or by `owner/name` (or `forge:owner/name` when two forges share a
+   * name), looked up in the list.
+   */
+  async repository(ref: string): Promise<Pick<Repository, 'id'> & Partial<Repository>> {
+    if (UUID.test(ref)) return { id: ref.toLowerCase() };
+    const match = /^(?:([a-z]+):)?(.+)$/.exec(ref);
+    const forge = match?.[1];
+    const name = match?.[2] ?? ref;
+    if (!name.includes('/')) {
+      throw new UsageError(`'${ref}' is neither a repository id nor owner/name`);
+    }
+    const all = await this.client().listRepositories();
+    const candidates = all.filter((r) => forge === undefined || r.forge === forge);
+    let found = candidates.filter((r) => r.fullName === name);
+    if (found.length === 0) {
+      found = candidates.filter((r) => r.fullName.toLowerCase() === name.toLowerCase());
+    }
+    if (found.length === 0) throw new NotFoundError(`repository ${ref} is not registered`);
+    if (found.length > 1) {
+      const names = found.map((r) => `${r.forge}:${r.fullName}`).join(', ');
+      throw new UsageError(`'${ref}' names ${found.length} repositories: say which (${names})`);
+    }
+    return found[0]!;
+  }
+}
+
+/** Checks an id argument client-side: a typo is a usage error, not a server round trip. */
+export function uuidArgument(what: string): (value: string) => string {
+  return (value) => {
+    if (!UUID.test(value)) throw new UsageError(`${what} must be a UUID, got '${value}'`);
+    return value.toLowerCase();
+  };
+}
+
+export function positiveInteger(
+  what: string,
+  max = Number.MAX_SAFE_INTEGER,
+): (value: string) => number {
+  return (value) => {
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+      throw new UsageError(`${what} must be a whole number from 1 to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}

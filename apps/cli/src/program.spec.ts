@@ -1,0 +1,237 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunDetails } from './api-types';
+import { ExitCode } from './errors';
+import { runCli } from './program';
+import { FakeApi, json, memoryIo } from './testing/fake-api';
+
+const REPO = {
+  id: '0b6f1d0e-3c1a-4d7e-9a55-1f2e3d4c5b6a',
+  forge: 'github',
+  fullName: 'acme/app',
+  defaultBranch: 'main',
+};
+const RUN_ID = '7d1e6a4e-8a51-4c35-9d61-0b4f1f8f9a11';
+
+function runDetails(state: RunDetails['state'], jobState: string): RunDetails {
+  return {
+    id: RUN_ID,
+    repositoryId: REPO.id,
+    number: 3,
+    state,
+    event: 'push',
+    ref: 'refs/heads/main',
+    branch: 'main',
+    sha: 'abcdef1234567890abcdef1234567890abcdef12',
+    createdAt: '2025-01-10T11:59:00Z',
+    startedAt: '2025-01-10T11:59:00Z',
+    jobs: [
+      {
+        id: 'j1',
+        runId: RUN_ID,
+        key: 'build',
+        state: jobState as 'running',
+        attempt: 1,
+        createdAt: '2025-01-10T11:59:00Z',
+      },
+    ],
+  };
+}
+
+describe(runCli.name, () => {
+  let api: FakeApi;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(async () => {
+    api = await FakeApi.start();
+    env = { KILN_SERVER: api.url, KILN_TOKEN: 'tok', XDG_CONFIG_HOME: '/nonexistent-kiln-test' };
+  });
+  afterEach(() => api.stop());
+
+  it('prints the repositories as a table, with the bearer token, or as the API JSON', async () => {
+    api.reply('GET /api/v1/repositories', [REPO]);
+    const io = memoryIo(env);
+    expect(await runCli(['repos'], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toBe(
+      'ID                                    FORGE   NAME      DEFAULT BRANCH\n' +
+        `${REPO.id}  github  acme/app  main\n`,
+    );
+    expect(api.requests[0]?.headers.authorization).toBe('Bearer tok');
+    const jsonIo = memoryIo(env);
+    expect(await runCli(['repos', '--json'], jsonIo)).toBe(ExitCode.Ok);
+    expect(JSON.parse(jsonIo.stdoutText())).toEqual([REPO]);
+  });
+
+  it('resolves owner/name through the list, and exits 4 for one not registered', async () => {
+    api.reply('GET /api/v1/repositories', [REPO]);
+    api.reply(`GET /api/v1/repositories/${REPO.id}/runs?limit=5`, {
+      runs: [runDetails('success', 'success')],
+    });
+    const io = memoryIo(env, { now: new Date('2025-01-10T12:00:00Z') });
+    expect(await runCli(['runs', 'ACME/app', '-L', '5'], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toMatch(
+      /^#\s+STATE\s+EVENT\s+BRANCH\s+SHA\s+STARTED\s+DURATION\n3\s+success\s+push\s+main\s+abcdef1\s+1m ago\s+1m00s\n$/,
+    );
+    const missing = memoryIo(env);
+    expect(await runCli(['runs', 'acme/nope'], missing)).toBe(ExitCode.NotFound);
+    expect(missing.stderrText()).toBe('kiln: repository acme/nope is not registered\n');
+  });
+
+  it('exits 1 when the watched run fails, 0 when it succeeds', async () => {
+    const looks = [runDetails('running', 'running'), runDetails('failure', 'failure')];
+    api.on(`GET /api/v1/runs/${RUN_ID}`, (_req, res) =>
+      json(res, 200, looks.length > 1 ? looks.shift() : looks[0]),
+    );
+    const io = memoryIo(env);
+    expect(await runCli(['run', 'watch', RUN_ID], io)).toBe(ExitCode.RunFailed);
+    expect(io.stdoutText()).toMatch(
+      /build\s+running\n.*build\s+failure\n.*run #3\s+failure\nrun #3 failure in /,
+    );
+    expect(io.stderrText()).toBe('');
+    api.reply(`GET /api/v1/runs/${RUN_ID}`, runDetails('success', 'success'));
+    const ok = memoryIo(env);
+    expect(await runCli(['run', 'watch', RUN_ID, '--json'], ok)).toBe(ExitCode.Ok);
+    const lines = ok
+      .stdoutText()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind?: string; state?: string });
+    expect(lines.map((l) => l.kind ?? l.state)).toEqual(['job', 'run', 'success']);
+  });
+
+  it('exits 4 with the server message for what does not exist or is refused', async () => {
+    api.reply(
+      `GET /api/v1/runs/${RUN_ID}`,
+      { statusCode: 404, error: 'Not Found', message: `run ${RUN_ID} does not exist` },
+      404,
+    );
+    const io = memoryIo(env);
+    expect(await runCli(['run', 'watch', RUN_ID], io)).toBe(ExitCode.NotFound);
+    expect(io.stderrText()).toBe(`kiln: run ${RUN_ID} does not exist\n`);
+    api.reply(
+      'GET /api/v1/repositories',
+      { statusCode: 401, message: 'an API token is required' },
+      401,
+    );
+    const anonymous = memoryIo({ ...env, KILN_TOKEN: '' });
+    expect(await runCli(['repos'], anonymous)).toBe(ExitCode.NotFound);
+    expect(anonymous.stderrText()).toMatch(
+      /^kiln: an API token is required \(log in with `kiln login` or set KILN_TOKEN\)\n$/,
+    );
+    expect(api.requests.at(-1)?.headers.authorization).toBeUndefined();
+  });
+
+  it('exits 3 for a refused call or a server that cannot be reached', async () => {
+    api.reply(
+      `POST /api/v1/runs/${RUN_ID}/cancel`,
+      { statusCode: 409, message: 'run #3 has already ended (success)' },
+      409,
+    );
+    const io = memoryIo(env);
+    expect(await runCli(['cancel', RUN_ID], io)).toBe(ExitCode.Api);
+    expect(io.stderrText()).toBe('kiln: run #3 has already ended (success)\n');
+    const url = api.url;
+    await api.stop();
+    const down = memoryIo({ ...env, KILN_SERVER: url });
+    expect(await runCli(['repos'], down)).toBe(ExitCode.Api);
+    expect(down.stderrText()).toMatch(
+      /^kiln: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+    );
+    api = await FakeApi.start();
+  });
+
+  it('exits 2 for usage errors, before any call', async () => {
+    for (const argv of [
+      ['nope'],
+      ['runs'],
+      ['run', 'watch', 'x'],
+      ['runs', 'acme/app', '--limit', '0'],
+      ['--server', 'ftp://x', 'repos'],
+      ['secrets', 'set', 'acme/app', '1BAD'],
+    ]) {
+      const io = memoryIo(env);
+      expect(await runCli(argv, io), argv.join(' ')).toBe(ExitCode.Usage);
+      expect(io.stderrText()).toMatch(/^kiln: /);
+    }
+    expect(api.requests).toEqual([]);
+    const help = memoryIo(env);
+    expect(await runCli(['--help'], help)).toBe(ExitCode.Ok);
+    expect(help.stdoutText()).toContain('Exit codes: 0 done');
+  });
+
+  it('reads a secret from stdin, never from arguments, less its final newline', async () => {
+    api.reply('GET /api/v1/repositories', [REPO]);
+    api.reply(`PUT /api/v1/repositories/${REPO.id}/secrets/NPM_TOKEN`, {
+      name: 'NPM_TOKEN',
+      created: true,
+    });
+    const io = memoryIo(env, { stdin: 'line one\nline two\n' });
+    expect(await runCli(['secrets', 'set', 'acme/app', 'NPM_TOKEN', '--json'], io)).toBe(
+      ExitCode.Ok,
+    );
+    expect(JSON.parse(io.stdoutText())).toEqual({ name: 'NPM_TOKEN', created: true });
+    expect(JSON.parse(api.requests.at(-1)!.body)).toEqual({ value: 'line one\nline two' });
+    const empty = memoryIo(env, { stdin: '' });
+    expect(await runCli(['secrets', 'set', 'acme/app', 'NPM_TOKEN'], empty)).toBe(ExitCode.Usage);
+  });
+
+  it('lists agents, or explains that the server has no cluster view yet', async () => {
+    const io = memoryIo(env);
+    expect(await runCli(['agents'], io)).toBe(ExitCode.NotFound);
+    expect(io.stderrText()).toMatch(/has no cluster view \(GET \/api\/v1\/agents answered 404\)/);
+    api.reply('GET /api/v1/agents', {
+      agents: [
+        {
+          id: 'a1',
+          hostname: 'box',
+          state: 'active',
+          containerizers: ['process', 'docker'],
+          resources: { total: { cpus: 4, mem: 4096 }, used: { cpus: 1.5, mem: 512 } },
+        },
+      ],
+    });
+    const listed = memoryIo(env);
+    expect(await runCli(['agents'], listed)).toBe(ExitCode.Ok);
+    expect(listed.stdoutText()).toBe(
+      'ID  HOSTNAME  STATE   CONTAINERIZERS  CPUS   MEM (MB)\n' +
+        'a1  box       active  process,docker  1.5/4  512/4096\n',
+    );
+  });
+
+  it("reads agents' use from the total and free a server may answer instead", async () => {
+    api.reply('GET /api/v1/agents', {
+      agents: [
+        {
+          id: 'a2',
+          hostname: 'h',
+          state: 'ACTIVE',
+          containerizers: ['cgroup'],
+          total: { cpus: 4, mem: 4096 },
+          free: { cpus: 3, mem: 3072 },
+        },
+      ],
+    });
+    const io = memoryIo(env);
+    expect(await runCli(['agents'], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toMatch(/a2\s+h\s+ACTIVE\s+cgroup\s+1\/4\s+1024\/4096\n$/);
+  });
+
+  it('follows a log over SSE, resuming after the last event id when the stream drops', async () => {
+    const JOB = '3f0e2c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6';
+    let connections = 0;
+    api.on(`GET /api/v1/jobs/${JOB}/log/stream`, (req, res) => {
+      connections += 1;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (connections === 1) {
+        res.end(': connected\n\nid: 6\nevent: log\ndata: {"text":"hello\\n"}\n\n');
+      } else {
+        expect(req.headers['last-event-id']).toBe('6');
+        res.end(
+          'id: 12\nevent: log\ndata: {"text":"world\\n"}\n\nevent: end\ndata: {"taskId":"t","reason":"eof"}\n\n',
+        );
+      }
+    });
+    const io = memoryIo(env);
+    expect(await runCli(['logs', '-f', JOB], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toBe('hello\nworld\n');
+    expect(io.stderrText()).toMatch(/^kiln: the log stream dropped/);
+  });
+});
