@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  ServiceUnavailableException,
   Body,
   Controller,
   Get,
@@ -26,6 +27,11 @@ class ThingsController {
   @Get('broken')
   broken(): never {
     throw new Error('connection string postgres://admin:hunter2@db leaked?');
+  }
+
+  @Get('unavailable')
+  unavailable(): never {
+    throw new ServiceUnavailableException('the cluster master cannot be reached');
   }
 
   @Get('refused')
@@ -79,6 +85,18 @@ describe(HttpErrorFilter.name, () => {
     expect(body.errorId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.message).toBe(`Internal error; it was logged with id ${body.errorId}`);
     expect(JSON.stringify(body)).not.toContain('hunter2');
+    const logged = logger.errors.find(([entry]) => JSON.stringify(entry).includes(body.errorId!));
+    expect(logged).toBeDefined();
+  });
+
+  it('keeps a chosen 5xx status and its message, logged under an error id', async () => {
+    const [status, body] = await call('/things/unavailable');
+    expect(status).toBe(503);
+    expect(body).toMatchObject({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'the cluster master cannot be reached',
+    });
     const logged = logger.errors.find(([entry]) => JSON.stringify(entry).includes(body.errorId!));
     expect(logged).toBeDefined();
   });

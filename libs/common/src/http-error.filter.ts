@@ -42,6 +42,13 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   private toBody(exception: unknown): ErrorBody {
     const status = statusOf(exception);
+    if (exception instanceof HttpException && status >= 500) {
+      // A 5xx the code chose (503: a dependency is down) keeps its status, so clients and load
+      // balancers can tell "try later" from a bug; it is logged like any server error.
+      const errorId = randomUUID();
+      this.logger.error({ err: exception, errorId }, 'request failed');
+      return { ...fromHttpException(exception, status), errorId };
+    }
     if (status >= 500 || !(exception instanceof HttpException || isClientError(exception))) {
       const errorId = randomUUID();
       this.logger.error({ err: exception, errorId }, 'request failed with an unexpected error');
