@@ -1,6 +1,7 @@
 // @ts-check
 import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -24,6 +25,12 @@ export default tseslint.config(
       curly: ['error', 'multi-line'],
       'no-console': 'error',
     },
+  },
+  {
+    // The web app (React): hooks called by the rules, effects with their real dependencies.
+    files: ['apps/web/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { ...reactHooks.configs.recommended.rules },
   },
   {
     files: ['**/*.mjs', '**/*.js'],

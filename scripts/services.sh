@@ -216,11 +216,21 @@ YAML
   fi
 }
 
+# --- Chromium (the web UI's browser tests drive it with playwright-core) -----------------------
+ensure_chromium() {
+  if have chromium; then
+    say "Chromium is installed ($(chromium --version 2>/dev/null | head -n 1))"
+    return
+  fi
+  apt_install chromium && say "Chromium is installed"
+}
+
 ensure_redis
 ensure_postgres
 ensure_docker
 ensure_busybox_image
 ensure_registry
+ensure_chromium
 
 if [ "$failures" -gt 0 ]; then
   say "$failures service(s) could not be made ready; see the messages above"

@@ -23,6 +23,7 @@ const TABLE: Record<string, Rule> = {
   'POST /hooks/:forge/:repositoryId': 'public',
   'POST /api/v1/tasks/:taskId/logs': 'task',
   'POST /api/v1/session': 'public',
+  'GET /api/v1/session': 'user',
   'DELETE /api/v1/session': 'user',
   'GET /api/v1/me': 'user',
   'GET /api/v1/tokens': 'user',

@@ -3,7 +3,9 @@ import { exitOnBootFailure, runHttpApp } from '@kiln/common';
 import { loadEnv, ServerEnv } from '@kiln/config';
 import { AppModule } from './app.module';
 import { BootstrapToken } from './accounts/accounts.service';
+import { setupOpenApi } from './openapi';
 import { ServerUrl } from './server-url';
+import { serveWebApp } from './web-app';
 
 /** GitHub sends webhook payloads of up to 25 MB. */
 const WEBHOOK_BODY_LIMIT = '25mb';
@@ -23,6 +25,9 @@ async function main(): Promise<void> {
       // One limit for every JSON body: the webhooks' (25 MB) covers log chunks' (2 MB) too.
       app.useBodyParser('json', { limit: WEBHOOK_BODY_LIMIT });
       app.useBodyParser('urlencoded', { limit: WEBHOOK_BODY_LIMIT, extended: false });
+      serveWebApp(app);
+      // The OpenAPI document at /api/openapi.json, browsable at /api/docs.
+      setupOpenApi(app);
     },
   });
   const url = await app.getUrl();

@@ -104,6 +104,20 @@ export class AccountsService implements OnApplicationBootstrap {
     return { sessionId, csrfToken, expiresAt, user: found.user };
   }
 
+  /**
+   * Who is signed in, with the session's CSRF token when it is a cookie session (a reloaded page
+   * gets its token back); a token caller needs none.
+   */
+  async session(
+    principal: Principal,
+    sessionId: string | undefined,
+  ): Promise<{ user: User; csrfToken?: string }> {
+    const user = await this.me(principal);
+    if (principal.via !== 'session' || sessionId === undefined) return { user };
+    const session = await this.accounts.findSession(digestOf(sessionId));
+    return session === undefined ? { user } : { user, csrfToken: session.csrfToken };
+  }
+
   async logout(sessionId: string): Promise<void> {
     await this.accounts.deleteSession(digestOf(sessionId));
   }

@@ -1,10 +1,14 @@
 import { ServerEnv } from '@kiln/config';
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { errorMessage } from '@kiln/common';
+import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { ClusterStateClient, type AgentSummary } from './cluster-state.client';
+import { AgentsResponse } from './cluster.dto';
 
 /** The cluster as developers see it: which agents there are and how busy. */
+@ApiTags('cluster')
 @Controller('api/v1')
 export class ClusterController {
   private readonly cluster: ClusterStateClient;
@@ -15,6 +19,9 @@ export class ClusterController {
 
   @Allow.user()
   @Get('agents')
+  @ApiOperation({ summary: "The cluster's agents, their containerizers and resources" })
+  @ApiOkResponse({ type: AgentsResponse })
+  @ApiErrors({ 503: 'The cluster master cannot be read (the error is logged under `errorId`)' })
   async agents(): Promise<{ agents: AgentSummary[] }> {
     try {
       return { agents: await this.cluster.agents() };

@@ -14,16 +14,33 @@ import {
   StreamableFile,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Readable } from 'node:stream';
+import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import type { StepView } from './log-follower';
 import { LogsConfig } from './logs.config';
-import { JobLogQuery, JobLogStreamQuery, LogChunkAnswer, offsetFromLastEventId } from './logs.dto';
+import {
+  JobLogQuery,
+  JobLogStreamQuery,
+  LogChunkAnswer,
+  LogChunkBody,
+  offsetFromLastEventId,
+  StepResponse,
+} from './logs.dto';
 import { LogsService } from './logs.service';
 import { SseStream } from './sse-stream';
 import { TaskLogTokenGuard } from './task-log-token.guard';
 
+@ApiTags('logs')
 @Controller('api/v1')
 export class LogsController {
   constructor(
@@ -31,11 +48,20 @@ export class LogsController {
     private readonly config: LogsConfig,
   ) {}
 
-  /** An agent's chunk of a task's output; 409 `{ nextOffset }` when it would leave a gap. */
   @Allow.public()
   @UseGuards(TaskLogTokenGuard)
   @Post('tasks/:taskId/logs')
   @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: "An agent's chunk of a task's output",
+    description:
+      'For agents: `Authorization: Bearer <log token>`, a token good for this one task only ' +
+      "(not a user's API token). Idempotent by byte offset.",
+  })
+  @ApiBody({ type: LogChunkBody })
+  @ApiOkResponse({ type: LogChunkAnswer, description: 'Stored (or seen before)' })
+  @ApiConflictResponse({ type: LogChunkAnswer, description: 'The chunk would leave a gap' })
+  @ApiErrors({ 401: "No log token, or not this task's" })
   async ingest(
     @Param('taskId') taskId: string,
     @Body() chunk: LogChunkMessage,
@@ -50,6 +76,12 @@ export class LogsController {
   @Get('jobs/:jobId/log')
   @Header('x-content-type-options', 'nosniff')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: "A job's log as text (secret values masked)" })
+  @ApiOkResponse({
+    description: 'The log so far',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
+  @ApiErrors({ 404: 'The job has no such attempt' })
   async text(@Param('jobId') jobId: string, @Query() query: JobLogQuery): Promise<StreamableFile> {
     const text = await this.logs.text(jobId, query.attempt);
     return new StreamableFile(Readable.from(text), { type: 'text/plain; charset=utf-8' });
@@ -57,6 +89,9 @@ export class LogsController {
 
   @Allow.repository('viewer', 'job', 'jobId')
   @Get('jobs/:jobId/steps')
+  @ApiOperation({ summary: "A job's steps: where each starts in the log, how it ended" })
+  @ApiOkResponse({ type: [StepResponse] })
+  @ApiErrors({ 404: 'The job has no such attempt' })
   steps(@Param('jobId') jobId: string, @Query() query: JobLogQuery): Promise<StepView[]> {
     return this.logs.steps(jobId, query.attempt);
   }
@@ -64,6 +99,22 @@ export class LogsController {
   /** Server-Sent Events: `log`, `step`, then `end`; see LogFollower. */
   @Allow.repository('viewer', 'job', 'jobId')
   @Get('jobs/:jobId/log/stream')
+  @ApiOperation({
+    summary: "A job's log, live, as Server-Sent Events",
+    description:
+      'Events `log` (`id`: the byte offset after it), `step` (a step whenever it changes), then ' +
+      '`end`. Reconnecting with `Last-Event-ID` resumes where the stream stopped.',
+  })
+  @ApiHeader({
+    name: 'last-event-id',
+    required: false,
+    description: 'The `id` of the last `log` event received: resume after it',
+  })
+  @ApiOkResponse({
+    description: 'The event stream',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiErrors({ 404: 'The job has no such attempt' })
   async stream(
     @Param('jobId') jobId: string,
     @Query() query: JobLogStreamQuery,

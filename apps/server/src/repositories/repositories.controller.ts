@@ -11,43 +11,68 @@ import {
   Post,
   Put,
 } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
 import {
+  CreatedRepositoryResponse,
   CreateRepositoryDto,
   PutSecretDto,
+  PutSecretResponse,
+  RepositoryResponse,
+  SecretResponse,
   UpdateRepositoryDto,
+  WebhookSecretResponse,
   type RepositoryView,
 } from './repository.dto';
 import { RepositoriesService } from './repositories.service';
 
 const Id = (): ParameterDecorator => Param('id', new ParseUUIDPipe({ version: '4' }));
 
+@ApiTags('repositories')
 @Controller('api/v1/repositories')
 export class RepositoriesController {
   constructor(private readonly repositories: RepositoriesService) {}
 
   @Allow.admin()
   @Post()
+  @ApiOperation({ summary: 'Register a repository' })
+  @ApiCreatedResponse({ type: CreatedRepositoryResponse })
+  @ApiErrors({ 409: 'The repository is registered already' })
   create(@Body() dto: CreateRepositoryDto): Promise<RepositoryView & { webhookSecret: string }> {
     return this.repositories.create(dto);
   }
 
-  /** The repositories the caller has a role on (all, for an administrator). */
   @Allow.user()
   @Get()
+  @ApiOperation({
+    summary: 'The repositories the caller has a role on (all, for an administrator)',
+  })
+  @ApiOkResponse({ type: [RepositoryResponse] })
   list(@CurrentPrincipal() principal: Principal): Promise<RepositoryView[]> {
     return this.repositories.list(principal);
   }
 
   @Allow.repository('viewer', 'repository', 'id')
   @Get(':id')
+  @ApiOperation({ summary: 'A repository' })
+  @ApiOkResponse({ type: RepositoryResponse })
   get(@Id() id: string): Promise<RepositoryView> {
     return this.repositories.get(id);
   }
 
   @Allow.admin()
   @Patch(':id')
+  @ApiOperation({ summary: 'Change a repository' })
+  @ApiOkResponse({ type: RepositoryResponse })
+  @ApiErrors({ 404: 'The repository does not exist' })
   update(@Id() id: string, @Body() dto: UpdateRepositoryDto): Promise<RepositoryView> {
     return this.repositories.update(id, dto);
   }
@@ -55,24 +80,35 @@ export class RepositoriesController {
   @Allow.admin()
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a repository, its runs and secrets' })
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiErrors({ 404: 'The repository does not exist' })
   delete(@Id() id: string): Promise<void> {
     return this.repositories.delete(id);
   }
 
   @Allow.admin()
   @Post(':id/webhook-secret')
+  @ApiOperation({ summary: 'A new webhook secret, shown once' })
+  @ApiCreatedResponse({ type: WebhookSecretResponse })
+  @ApiErrors({ 404: 'The repository does not exist' })
   rotateWebhookSecret(@Id() id: string): Promise<{ webhookSecret: string }> {
     return this.repositories.rotateWebhookSecret(id);
   }
 
   @Allow.repository('developer', 'repository', 'id')
   @Get(':id/secrets')
+  @ApiOperation({ summary: "A repository's build secrets: names only" })
+  @ApiOkResponse({ type: [SecretResponse] })
   listSecrets(@Id() id: string): Promise<SecretInfo[]> {
     return this.repositories.listSecrets(id);
   }
 
   @Allow.repository('release-manager', 'repository', 'id')
   @Put(':id/secrets/:name')
+  @ApiOperation({ summary: 'Create or replace a build secret (sealed at rest)' })
+  @ApiOkResponse({ type: PutSecretResponse })
+  @ApiErrors({ 400: 'The name is not an environment variable name' })
   putSecret(
     @Id() id: string,
     @Param('name') name: string,
@@ -84,6 +120,12 @@ export class RepositoriesController {
   @Allow.repository('release-manager', 'repository', 'id')
   @Delete(':id/secrets/:name')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a build secret' })
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiErrors({
+    400: 'The name is not an environment variable name',
+    404: 'The repository has no such secret',
+  })
   deleteSecret(@Id() id: string, @Param('name') name: string): Promise<void> {
     return this.repositories.deleteSecret(id, name);
   }

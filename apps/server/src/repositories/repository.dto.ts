@@ -1,4 +1,5 @@
-import { FORGES, type Forge, type Repository } from '@kiln/persistence';
+import { FORGES, type Forge, type Repository, type SecretInfo } from '@kiln/persistence';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsIn,
@@ -14,23 +15,41 @@ const CLONE_URL = /^(https?|git|ssh|file):\/\/\S+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/;
 
 export class CreateRepositoryDto {
+  @ApiProperty({ enum: [...FORGES], enumName: 'Forge', example: 'github' })
   @IsIn(FORGES, { message: `forge must be one of ${FORGES.join(', ')}` })
   forge!: Forge;
 
   /** `owner/name` as the forge spells it (GitLab: `group/subgroup/name`). */
+  @ApiProperty({
+    description: '`owner/name` as the forge spells it (GitLab: `group/subgroup/name`).',
+    maxLength: 255,
+    example: 'acme/widgets',
+  })
   @Matches(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'fullName must look like owner/name' })
   @MaxLength(255)
   fullName!: string;
 
+  @ApiProperty({
+    description: 'An http(s), git, ssh or file URL.',
+    maxLength: 2048,
+    example: 'https://github.com/acme/widgets.git',
+  })
   @Matches(CLONE_URL, { message: 'cloneUrl must be an http(s), git, ssh or file URL' })
   @MaxLength(2048)
   cloneUrl!: string;
 
+  @ApiPropertyOptional({ description: 'Unset: `main`.', example: 'main' })
   @IsOptional()
   @Matches(BRANCH, { message: 'defaultBranch must be a branch name' })
   defaultBranch?: string;
 
   /** For commit statuses (and private clones); stored sealed, never returned. */
+  @ApiPropertyOptional({
+    description: 'For commit statuses (and private clones); stored sealed, never returned.',
+    minLength: 1,
+    maxLength: 4096,
+    writeOnly: true,
+  })
   @IsOptional()
   @IsString()
   @MinLength(1)
@@ -38,21 +57,38 @@ export class CreateRepositoryDto {
   forgeToken?: string;
 
   /** The forge's API root; unset: derived from the forge and the clone URL. */
+  @ApiPropertyOptional({
+    description: "The forge's API root; unset: derived from the forge and the clone URL.",
+    example: 'https://api.github.com',
+  })
   @IsOptional()
   @Matches(/^https?:\/\/\S+$/, { message: 'apiUrl must be an http(s) URL' })
   apiUrl?: string;
 
+  @ApiPropertyOptional({
+    description: 'New pushes to a pull request cancel its older unfinished runs.',
+    default: true,
+  })
   @IsOptional()
   @IsBoolean()
   autoCancelPullRequests?: boolean;
 }
 
 export class UpdateRepositoryDto {
+  @ApiPropertyOptional({ example: 'main' })
   @IsOptional()
   @Matches(BRANCH, { message: 'defaultBranch must be a branch name' })
   defaultBranch?: string;
 
   /** `null` removes the token. */
+  @ApiPropertyOptional({
+    description: '`null` removes the token.',
+    type: String,
+    nullable: true,
+    minLength: 1,
+    maxLength: 4096,
+    writeOnly: true,
+  })
   @IsOptional()
   @ValidateIf((_o, v) => v !== null)
   @IsString()
@@ -60,17 +96,31 @@ export class UpdateRepositoryDto {
   @MaxLength(4096)
   forgeToken?: string | null;
 
+  @ApiPropertyOptional({
+    description: '`null`: derived from the forge and the clone URL again.',
+    type: String,
+    nullable: true,
+  })
   @IsOptional()
   @ValidateIf((_o, v) => v !== null)
   @Matches(/^https?:\/\/\S+$/, { message: 'apiUrl must be an http(s) URL' })
   apiUrl?: string | null;
 
+  @ApiPropertyOptional({
+    description: 'New pushes to a pull request cancel its older unfinished runs.',
+    default: true,
+  })
   @IsOptional()
   @IsBoolean()
   autoCancelPullRequests?: boolean;
 }
 
 export class PutSecretDto {
+  @ApiProperty({
+    description: 'Stored sealed; never shown again.',
+    maxLength: 65_536,
+    writeOnly: true,
+  })
   @IsString()
   @MaxLength(65_536)
   value!: string;
@@ -106,4 +156,68 @@ export function toView(repository: Repository): RepositoryView {
     webhookPath: `/hooks/${repository.forge}`,
     createdAt: repository.createdAt,
   };
+}
+
+export class RepositoryResponse implements RepositoryView {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ enum: [...FORGES], enumName: 'Forge', example: 'github' })
+  forge!: Forge;
+
+  @ApiProperty({ example: 'acme/widgets' })
+  fullName!: string;
+
+  @ApiProperty({ example: 'https://github.com/acme/widgets.git' })
+  cloneUrl!: string;
+
+  @ApiProperty({ example: 'main' })
+  defaultBranch!: string;
+
+  @ApiPropertyOptional({ example: 'https://api.github.com' })
+  apiUrl?: string;
+
+  @ApiProperty({ description: 'Whether a forge token is set (it is never shown).' })
+  hasForgeToken!: boolean;
+
+  @ApiProperty()
+  autoCancelPullRequests!: boolean;
+
+  @ApiProperty({
+    description: "Where the forge sends webhooks (relative to the server's address).",
+    example: '/hooks/github',
+  })
+  webhookPath!: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: Date;
+}
+
+export class WebhookSecretResponse {
+  @ApiProperty({ description: 'The secret the forge signs webhooks with; shown this once.' })
+  webhookSecret!: string;
+}
+
+export class CreatedRepositoryResponse extends RepositoryResponse implements WebhookSecretResponse {
+  @ApiProperty({ description: 'The secret the forge signs webhooks with; shown this once.' })
+  webhookSecret!: string;
+}
+
+export class SecretResponse implements SecretInfo {
+  @ApiProperty({ pattern: SECRET_NAME.source, example: 'NPM_TOKEN' })
+  name!: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: Date;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  updatedAt!: Date;
+}
+
+export class PutSecretResponse {
+  @ApiProperty({ example: 'NPM_TOKEN' })
+  name!: string;
+
+  @ApiProperty({ description: 'Whether the secret is new (else it was replaced).' })
+  created!: boolean;
 }

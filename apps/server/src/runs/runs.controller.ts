@@ -10,14 +10,32 @@ import {
   Post,
   Query,
 } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { RepositoriesService } from '../repositories/repositories.service';
-import { CreateScheduleDto, ListRunsQuery, TriggerRunDto } from './runs.dto';
+import {
+  CreateScheduleDto,
+  ListRunsQuery,
+  RunDetailsResponse,
+  RunPageResponse,
+  RunResponse,
+  ScheduleResponse,
+  TriggerRunDto,
+} from './runs.dto';
 import { RunsService, type RunDetails } from './runs.service';
 import { SchedulesService } from './schedules.service';
 
 const Uuid = (name: string): ParameterDecorator => Param(name, new ParseUUIDPipe({ version: '4' }));
 
+@ApiTags('runs')
 @Controller('api/v1')
 export class RunsController {
   constructor(
@@ -28,15 +46,21 @@ export class RunsController {
 
   @Allow.repository('viewer', 'repository', 'id')
   @Get('repositories/:id/runs')
+  @ApiOperation({ summary: "A repository's runs, newest first" })
+  @ApiOkResponse({ type: RunPageResponse })
   async list(@Uuid('id') id: string, @Query() query: ListRunsQuery): Promise<RunPage> {
-    await this.repositories.find(id);
-    return this.runs.list(id, query.limit ?? 50, query.before);
+    const { limit = 50, ...filters } = query;
+    return this.runs.list(id, { limit, ...filters });
   }
 
-  /** A manual run of a branch (default: the repository's default branch). */
   @Allow.repository('developer', 'repository', 'id')
   @Post('repositories/:id/runs')
   @HttpCode(202)
+  @ApiOperation({
+    summary: "A manual run of a branch (default: the repository's default branch)",
+  })
+  @ApiAcceptedResponse({ type: RunResponse, description: 'Created; its jobs follow' })
+  @ApiErrors({ 422: 'The branch or commit cannot be fetched from the clone URL' })
   async trigger(@Uuid('id') id: string, @Body() dto: TriggerRunDto): Promise<Run> {
     const repository = await this.repositories.find(id);
     return this.runs.createFromBranch(
@@ -49,40 +73,58 @@ export class RunsController {
 
   @Allow.repository('viewer', 'run', 'runId')
   @Get('runs/:runId')
+  @ApiOperation({ summary: 'A run with its jobs' })
+  @ApiOkResponse({ type: RunDetailsResponse })
   get(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.get(runId);
   }
 
   @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/cancel')
+  @ApiOperation({ summary: 'Cancel a run: end its queued jobs, kill its running tasks' })
+  @ApiCreatedResponse({ type: RunDetailsResponse, description: 'Canceled' })
+  @ApiErrors({ 409: 'The run has already ended' })
   cancel(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.cancel(runId);
   }
 
-  /** A new run of the same commit. */
   @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/rerun')
   @HttpCode(202)
+  @ApiOperation({ summary: 'A new run of the same commit' })
+  @ApiAcceptedResponse({ type: RunResponse, description: 'The new run' })
   rerun(@Uuid('runId') runId: string): Promise<Run> {
     return this.runs.rerun(runId);
   }
 
-  /** The failed (and canceled, and thereby skipped) jobs again, in the same run. */
   @Allow.repository('developer', 'run', 'runId')
   @Post('runs/:runId/rerun-failed')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'The failed (and canceled, and thereby skipped) jobs again, in the same run',
+  })
+  @ApiAcceptedResponse({ type: RunDetailsResponse })
+  @ApiErrors({ 409: 'The run has not ended, has no failed jobs, or changed meanwhile' })
   rerunFailed(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.rerunFailed(runId);
   }
 
   @Allow.repository('developer', 'repository', 'id')
   @Post('repositories/:id/schedules')
+  @ApiOperation({ summary: 'A cron schedule (UTC) that starts runs of a branch' })
+  @ApiCreatedResponse({ type: ScheduleResponse })
+  @ApiErrors({
+    400: 'The cron pattern does not parse',
+    409: 'The repository has a schedule of that name already',
+  })
   createSchedule(@Uuid('id') id: string, @Body() dto: CreateScheduleDto): Promise<Schedule> {
     return this.schedules.create(id, dto);
   }
 
   @Allow.repository('viewer', 'repository', 'id')
   @Get('repositories/:id/schedules')
+  @ApiOperation({ summary: "A repository's cron schedules" })
+  @ApiOkResponse({ type: [ScheduleResponse] })
   listSchedules(@Uuid('id') id: string): Promise<Schedule[]> {
     return this.schedules.list(id);
   }
@@ -90,6 +132,8 @@ export class RunsController {
   @Allow.repository('developer', 'schedule', 'scheduleId')
   @Delete('schedules/:scheduleId')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a schedule' })
+  @ApiNoContentResponse({ description: 'Removed' })
   deleteSchedule(@Uuid('scheduleId') scheduleId: string): Promise<void> {
     return this.schedules.delete(scheduleId);
   }

@@ -1,19 +1,43 @@
+import {
+  JOB_STATES,
+  RUN_EVENTS,
+  RUN_STATES,
+  type Job,
+  type JobState,
+  type JobUsage,
+  type Run,
+  type RunEvent,
+  type RunPage,
+  type RunState,
+  type Schedule,
+} from '@kiln/persistence';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+
+const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/;
+const SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+const SCHEDULE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export class TriggerRunDto {
   /** Unset: the repository's default branch. */
+  @ApiPropertyOptional({ description: "Unset: the repository's default branch.", example: 'main' })
   @IsOptional()
-  @Matches(/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/, { message: 'branch must be a branch name' })
+  @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
 
   /** Unset: the branch's head now. */
+  @ApiPropertyOptional({
+    description: "A full commit id; unset: the branch's head now.",
+    pattern: SHA.source,
+  })
   @IsOptional()
-  @Matches(/^([0-9a-f]{40}|[0-9a-f]{64})$/, { message: 'sha must be a full commit id' })
+  @Matches(SHA, { message: 'sha must be a full commit id' })
   sha?: string;
 }
 
 export class ListRunsQuery {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -22,24 +46,228 @@ export class ListRunsQuery {
   limit?: number;
 
   /** A run number: answers the runs before it (the `next` of the previous page). */
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: 'A run number: answers the runs before it (the `next` of the previous page).',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   before?: number;
+
+  @ApiPropertyOptional({ description: 'Only runs of this branch.', example: 'main' })
+  @IsOptional()
+  @Matches(BRANCH, { message: 'branch must be a branch name' })
+  branch?: string;
+
+  @ApiPropertyOptional({ enum: RUN_EVENTS, description: 'Only runs started by this event.' })
+  @IsOptional()
+  @IsIn(RUN_EVENTS, { message: `event must be one of ${RUN_EVENTS.join(', ')}` })
+  event?: RunEvent;
+
+  @ApiPropertyOptional({ enum: RUN_STATES, description: 'Only runs in this state.' })
+  @IsOptional()
+  @IsIn(RUN_STATES, { message: `state must be one of ${RUN_STATES.join(', ')}` })
+  state?: RunState;
+
+  @ApiPropertyOptional({ description: "Only runs of this author (the forge's user name)." })
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  author?: string;
 }
 
 export class CreateScheduleDto {
-  @Matches(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+  @ApiProperty({ pattern: SCHEDULE_NAME.source, example: 'nightly' })
+  @Matches(SCHEDULE_NAME, {
     message: 'name must be 1-63 lowercase letters, digits, - or _',
   })
   name!: string;
 
   /** Five fields (minute hour day month weekday), or six with seconds, in UTC. */
+  @ApiProperty({
+    description: 'Five fields (minute hour day month weekday), or six with seconds, in UTC.',
+    example: '0 3 * * *',
+  })
   @Matches(/^\S+( \S+){4,5}$/, { message: 'cron must be a cron pattern such as "0 3 * * *"' })
   cron!: string;
 
+  @ApiPropertyOptional({ description: "Unset: the repository's default branch.", example: 'main' })
   @IsOptional()
-  @Matches(/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/, { message: 'branch must be a branch name' })
+  @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
+}
+
+export class RunResponse implements Run {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  repositoryId!: string;
+
+  @ApiProperty({ type: 'integer', description: 'From 1, per repository.', example: 42 })
+  number!: number;
+
+  @ApiProperty({ enum: [...RUN_STATES], enumName: 'RunState' })
+  state!: RunState;
+
+  @ApiProperty({ enum: [...RUN_EVENTS], enumName: 'RunEvent' })
+  event!: RunEvent;
+
+  @ApiProperty({ example: 'refs/heads/main' })
+  ref!: string;
+
+  @ApiPropertyOptional({ example: 'main' })
+  branch?: string;
+
+  @ApiPropertyOptional({ example: 'v1.2.0' })
+  tag?: string;
+
+  @ApiProperty({ example: '3f786850e387550fdab836ed7e6dc881de23001b' })
+  sha!: string;
+
+  @ApiPropertyOptional({ description: 'The commit message.' })
+  message?: string;
+
+  @ApiPropertyOptional()
+  author?: string;
+
+  @ApiPropertyOptional({ type: 'integer', description: 'The pull request it builds.' })
+  pullRequest?: number;
+
+  @ApiProperty({ description: 'A pull request from a fork: no secrets are injected.' })
+  fromFork!: boolean;
+
+  @ApiPropertyOptional({ type: [String] })
+  changedFiles?: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'Why the run ended in `error`: `.kiln.yml:line:col: path: message` each.',
+  })
+  errors?: string[];
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'The run this one reruns.' })
+  rerunOf?: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  startedAt?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  finishedAt?: Date;
+}
+
+export class RunPageResponse implements RunPage {
+  @ApiProperty({ type: [RunResponse], description: 'Newest first.' })
+  runs!: RunResponse[];
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'Pass as `before` for the next (older) page; absent on the last page.',
+  })
+  next?: number;
+}
+
+export class JobUsageResponse implements JobUsage {
+  @ApiPropertyOptional({ example: 12.5 })
+  cpuSeconds?: number;
+
+  @ApiPropertyOptional({ type: 'integer', example: 268_435_456 })
+  memPeakBytes?: number;
+}
+
+export class JobResponse implements Job {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  runId!: string;
+
+  @ApiProperty({ description: 'The job as `.kiln.yml` names it.', example: 'test' })
+  key!: string;
+
+  @ApiProperty({ enum: [...JOB_STATES], enumName: 'JobState' })
+  state!: JobState;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The compiled job: image, steps, resources, needs.',
+  })
+  plan!: unknown;
+
+  @ApiProperty({
+    type: 'integer',
+    description: '1 for the first try; a retry or a rerun adds one. 0: never queued (skipped).',
+  })
+  attempt!: number;
+
+  @ApiPropertyOptional()
+  taskId?: string;
+
+  @ApiProperty({ type: [String], description: 'The tasks of earlier attempts, oldest first.' })
+  earlierTaskIds!: string[];
+
+  @ApiPropertyOptional()
+  agentId?: string;
+
+  @ApiPropertyOptional({
+    description: 'Why it waits, or how it ended.',
+    example: 'needs 8 cpus; the largest agent has 2',
+  })
+  statusMessage?: string;
+
+  @ApiPropertyOptional({ type: 'integer' })
+  exitCode?: number;
+
+  @ApiPropertyOptional({
+    description: "Why the job's task ended, as a code.",
+    example: 'TIMEOUT',
+  })
+  reason?: string;
+
+  @ApiPropertyOptional({ type: JobUsageResponse })
+  usage?: JobUsageResponse;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  queuedAt?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  startedAt?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  finishedAt?: Date;
+}
+
+export class RunDetailsResponse extends RunResponse {
+  @ApiProperty({ type: [JobResponse] })
+  jobs!: JobResponse[];
+}
+
+export class ScheduleResponse implements Schedule {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  repositoryId!: string;
+
+  @ApiProperty({ example: 'nightly' })
+  name!: string;
+
+  @ApiProperty({ description: 'In UTC.', example: '0 3 * * *' })
+  cron!: string;
+
+  @ApiProperty({ example: 'main' })
+  branch!: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: Date;
 }

@@ -9,6 +9,7 @@ import {
   type NewRun,
   type Repository,
   type Run,
+  type RunListOptions,
   type RunPage,
 } from '@kiln/persistence';
 import {
@@ -96,8 +97,8 @@ export class RunsService {
     return { ...run, jobs: await this.jobs.listByRun(runId) };
   }
 
-  list(repositoryId: string, limit: number, before?: number): Promise<RunPage> {
-    return this.runs.list(repositoryId, { limit, ...(before === undefined ? {} : { before }) });
+  list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
+    return this.runs.list(repositoryId, options);
   }
 
   /**

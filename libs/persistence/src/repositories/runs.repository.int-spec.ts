@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobsRepository } from './jobs.repository';
 import { RepositoriesRepository } from './repositories.repository';
 import {
+  type RunListOptions,
   RunsRepository,
   type CreateRunResult,
   type Delivery,
@@ -201,6 +202,23 @@ describe.each(TEST_DIALECTS)(`${RunsRepository.name} on %s`, (dialect) => {
     const exact = await runs.list(repositoryId, { limit: 5 });
     expect(exact.runs).toHaveLength(5);
     expect('next' in exact).toBe(false);
+  });
+
+  it('filters a list by branch, event, state and author, all of them at once', async () => {
+    await create({ branch: 'main', author: 'ada' }); // 1
+    await create({ branch: 'dev', author: 'ada' }); // 2
+    await create({ branch: 'main', author: 'bob', event: 'pull_request', pullRequest: 7 }); // 3
+    await create({ branch: 'main', author: 'ada' }); // 4
+    const first = await runs.list(repositoryId, { limit: 10 });
+    await runs.transition(first.runs[0]!.id, ['pending'], 'running');
+    const numbers = async (options: Omit<RunListOptions, 'limit'>): Promise<number[]> =>
+      (await runs.list(repositoryId, { limit: 10, ...options })).runs.map((r) => r.number);
+    expect(await numbers({ branch: 'main' })).toEqual([4, 3, 1]);
+    expect(await numbers({ event: 'pull_request' })).toEqual([3]);
+    expect(await numbers({ author: 'ada', branch: 'main' })).toEqual([4, 1]);
+    expect(await numbers({ state: 'running' })).toEqual([4]);
+    expect(await numbers({ branch: 'main', before: 4, author: 'ada' })).toEqual([1]);
+    expect(await numbers({ branch: 'nope' })).toEqual([]);
   });
 
   it('lists runs in the given states, oldest first', async () => {

@@ -39,6 +39,17 @@ export interface Delivery {
 
 export type CreateRunResult = { run: Run } | { duplicateOf: string | undefined };
 
+/** A page of a repository's runs, newest first, optionally filtered (all filters must hold). */
+export interface RunListOptions {
+  limit: number;
+  /** A run number: only runs before it (the `next` of the previous page). */
+  before?: number;
+  branch?: string;
+  event?: RunEvent;
+  state?: RunState;
+  author?: string;
+}
+
 export interface RunPage {
   runs: Run[];
   /** Pass as `before` for the next (older) page; absent on the last page. */
@@ -146,7 +157,7 @@ export class RunsRepository {
   }
 
   /** A repository's runs, newest first, `limit` at a time. */
-  async list(repositoryId: string, options: { limit: number; before?: number }): Promise<RunPage> {
+  async list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
     let query = this.connection.db
       .selectFrom('runs')
       .selectAll()
@@ -154,6 +165,10 @@ export class RunsRepository {
       .orderBy('number', 'desc')
       .limit(options.limit + 1);
     if (options.before !== undefined) query = query.where('number', '<', options.before);
+    if (options.branch !== undefined) query = query.where('branch', '=', options.branch);
+    if (options.event !== undefined) query = query.where('event', '=', options.event);
+    if (options.state !== undefined) query = query.where('state', '=', options.state);
+    if (options.author !== undefined) query = query.where('author', '=', options.author);
     const rows = await query.execute();
     const runs = rows.slice(0, options.limit).map(toRun);
     const last = runs.at(-1);

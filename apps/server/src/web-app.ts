@@ -1,0 +1,75 @@
+import { Logger } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { existsSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+
+/** Where `npm run build:web` writes the web app: `dist/web`, beside `dist/apps/server/src`. */
+export const WEB_APP_DIR = resolve(__dirname, '../../../web');
+
+/** Paths the server's own routes answer: never the web app's. */
+const SERVER_PATHS = /^\/(?:api|hooks|healthz|readyz)(?:\/|$)/;
+/** Vite puts a content hash in every file name under `assets/`: they never change. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+// The app loads nothing but its own files and talks only to its own origin.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+/**
+ * Serves the built web app at `/`: its files, and `index.html` for every other page path
+ * (the app routes in the browser). Returns false, serving nothing, when it is not built.
+ * Runs before Nest's routes: it answers only GET/HEAD outside {@link SERVER_PATHS}.
+ */
+export function serveWebApp(app: NestExpressApplication, dir = WEB_APP_DIR): boolean {
+  const index = join(dir, 'index.html');
+  if (!existsSync(index)) {
+    new Logger('WebApp').warn(`no web app at ${dir} (npm run build:web): serving the API only`);
+    return false;
+  }
+  const assets = join(dir, 'assets') + sep;
+  app.useStaticAssets(dir, {
+    index: false,
+    redirect: false,
+    setHeaders: (res: ServerResponse, path: string) => {
+      if (path.startsWith(assets)) {
+        res.setHeader('cache-control', IMMUTABLE);
+      } else {
+        res.setHeader('cache-control', 'no-cache');
+        if (path.endsWith('.html')) setPageHeaders(res);
+      }
+    },
+  });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // A missing file (`/assets/old-hash.js`) is a 404, not the page.
+    const isPage =
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      !SERVER_PATHS.test(req.path) &&
+      extname(req.path) === '';
+    if (!isPage) {
+      next();
+      return;
+    }
+    res.setHeader('cache-control', 'no-cache');
+    setPageHeaders(res);
+    res.sendFile(index, (error?: Error) => {
+      if (error !== undefined) next(error);
+    });
+  });
+  return true;
+}
+
+function setPageHeaders(res: ServerResponse): void {
+  res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('referrer-policy', 'same-origin');
+}

@@ -1,0 +1,167 @@
+/** The server's API as the web app sees it: JSON over same-origin fetch, the session cookie. */
+
+export type RunState = 'pending' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
+export type JobState =
+  'blocked' | 'queued' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
+export type RepositoryRole = 'viewer' | 'developer' | 'release-manager';
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', 'error', 'canceled'];
+
+export interface User {
+  id: string;
+  username: string;
+  isAdmin: boolean;
+}
+
+export interface Repository {
+  id: string;
+  forge: string;
+  fullName: string;
+  defaultBranch: string;
+}
+
+export interface Run {
+  id: string;
+  repositoryId: string;
+  number: number;
+  state: RunState;
+  event: string;
+  ref: string;
+  branch?: string;
+  tag?: string;
+  sha: string;
+  message?: string;
+  author?: string;
+  pullRequest?: number;
+  errors?: string[];
+  rerunOf?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface Job {
+  id: string;
+  runId: string;
+  key: string;
+  state: JobState;
+  attempt: number;
+  statusMessage?: string;
+  exitCode?: number;
+  reason?: string;
+  createdAt: string;
+  queuedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface RunDetails extends Run {
+  jobs: Job[];
+}
+
+export interface Membership {
+  userId: string;
+  username: string;
+  role: RepositoryRole;
+}
+
+export interface StepView {
+  idx: number;
+  name: string;
+  firstLine: number;
+  exitCode: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** A non-2xx answer; `message` is the server's own (`{ statusCode, error, message }`). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+// The CSRF token lives in memory only; a reloaded page asks the server for it again
+// (`GET /api/v1/session`, readable by this origin only).
+let csrfToken: string | undefined;
+let onSignedOut: (() => void) | undefined;
+
+/** Called whenever the server answers 401: the session is gone. */
+export function whenSignedOut(listener: () => void): void {
+  onSignedOut = listener;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken !== undefined) headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  const json: unknown =
+    text !== '' && (res.headers.get('content-type') ?? '').includes('json')
+      ? JSON.parse(text)
+      : undefined;
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/api/v1/session') onSignedOut?.();
+    throw new ApiError(res.status, messageOf(json) ?? `${res.status} ${res.statusText}`);
+  }
+  return json as T;
+}
+
+function messageOf(json: unknown): string | undefined {
+  if (typeof json !== 'object' || json === null || !('message' in json)) return undefined;
+  const { message } = json;
+  if (typeof message === 'string') return message;
+  if (Array.isArray(message)) return message.map(String).join('; ');
+  return undefined;
+}
+
+export const api = {
+  async signIn(username: string, password: string): Promise<User> {
+    const answer = await request<{ user: User; csrfToken: string }>('POST', '/api/v1/session', {
+      username,
+      password,
+    });
+    csrfToken = answer.csrfToken;
+    return answer.user;
+  },
+  async signOut(): Promise<void> {
+    try {
+      await request<void>('DELETE', '/api/v1/session');
+    } finally {
+      csrfToken = undefined;
+    }
+  },
+  /** Who is signed in, restoring the session's CSRF token after a reload. */
+  async me(): Promise<User> {
+    const answer = await request<{ user: User; csrfToken?: string }>('GET', '/api/v1/session');
+    csrfToken = answer.csrfToken;
+    return answer.user;
+  },
+  repositories: (): Promise<Repository[]> => request('GET', '/api/v1/repositories'),
+  repository: (id: string): Promise<Repository> =>
+    request('GET', `/api/v1/repositories/${encodeURIComponent(id)}`),
+  members: (id: string): Promise<Membership[]> =>
+    request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
+  runs: (repositoryId: string): Promise<{ runs: Run[]; next?: number }> =>
+    request('GET', `/api/v1/repositories/${encodeURIComponent(repositoryId)}/runs?limit=50`),
+  run: (id: string): Promise<RunDetails> =>
+    request('GET', `/api/v1/runs/${encodeURIComponent(id)}`),
+  cancel: (id: string): Promise<RunDetails> =>
+    request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`),
+  rerun: (id: string): Promise<Run> =>
+    request('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun`),
+  rerunFailed: (id: string): Promise<RunDetails> =>
+    request('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun-failed`),
+};
+
+export const logUrl = (jobId: string): string => `/api/v1/jobs/${encodeURIComponent(jobId)}/log`;

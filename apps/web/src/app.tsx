@@ -1,0 +1,76 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { api, whenSignedOut, type User } from './api';
+import { JobLogPage } from './pages/job-log';
+import { RepositoriesPage } from './pages/repositories';
+import { RepositoryPage } from './pages/repository';
+import { RunPage } from './pages/run';
+import { SignInPage } from './pages/sign-in';
+import { Link, match, navigate, usePath } from './router';
+
+export function App(): ReactNode {
+  // undefined: not known yet; null: signed out.
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const path = usePath();
+
+  useEffect(() => {
+    whenSignedOut(() => setUser(null));
+    api.me().then(setUser, () => setUser(null));
+  }, []);
+
+  if (user === undefined) return <main className="loading" aria-busy="true" />;
+  if (user === null || path === '/sign-in') {
+    return (
+      <SignInPage
+        onSignedIn={(signedIn) => {
+          setUser(signedIn);
+          if (path === '/sign-in') navigate('/', { replace: true });
+        }}
+      />
+    );
+  }
+  const signOut = (): void => {
+    void api.signOut().finally(() => setUser(null));
+  };
+  return (
+    <>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          Kiln
+        </Link>
+        <nav>
+          <Link to="/">Repositories</Link>
+        </nav>
+        <span className="who">
+          {user.username}
+          {user.isAdmin ? ' (admin)' : ''}
+        </span>
+        <button type="button" className="link" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main>{route(path, user)}</main>
+    </>
+  );
+}
+
+function route(path: string, user: User): ReactNode {
+  let params: Record<string, string> | undefined;
+  if (match('/', path) !== undefined) return <RepositoriesPage />;
+  if ((params = match('/repositories/:id', path)) !== undefined) {
+    return <RepositoryPage key={params.id} id={params.id ?? ''} />;
+  }
+  if ((params = match('/runs/:runId', path)) !== undefined) {
+    return <RunPage key={params.runId} runId={params.runId ?? ''} user={user} />;
+  }
+  if ((params = match('/runs/:runId/jobs/:jobId', path)) !== undefined) {
+    return <JobLogPage key={params.jobId} runId={params.runId ?? ''} jobId={params.jobId ?? ''} />;
+  }
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        Nothing lives at this address. <Link to="/">Back to the repositories</Link>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,17 @@
+import type { ReactNode } from 'react';
+import type { JobState, RunState } from './api';
+
+/** A run's or a job's state, coloured by the stylesheet (`state-<name>`). */
+export function StateBadge(props: { state: RunState | JobState }): ReactNode {
+  return <span className={`state state-${props.state}`}>{props.state}</span>;
+}
+
+export function ErrorNote(props: { error: Error | string | undefined }): ReactNode {
+  if (props.error === undefined) return null;
+  const message = typeof props.error === 'string' ? props.error : props.error.message;
+  return (
+    <p className="error" role="alert">
+      {message}
+    </p>
+  );
+}
