@@ -44,7 +44,8 @@ describe('kiln server process', () => {
 
   it('writes JSON log lines that carry the request id it echoes', async () => {
     const kiln = start();
-    const res = await fetch(`${await kiln.url()}/no-such-page`, {
+    // Under /api: other paths are the web UI's, answered with its page.
+    const res = await fetch(`${await kiln.url()}/api/v1/no-such-route`, {
       headers: { 'x-request-id': 'trace-1234' },
     });
     expect(res.status).toBe(404);

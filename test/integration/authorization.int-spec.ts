@@ -32,6 +32,7 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
   'GET /api/v1/agents': 'user',
+  'GET /api/v1/queue': 'user',
   'GET /api/v1/repositories': 'user',
   'POST /api/v1/repositories': 'admin',
   'GET /api/v1/repositories/:id': 'viewer',

@@ -40,6 +40,17 @@ export interface Run {
   finishedAt?: string;
 }
 
+/** The part of a job's compiled plan the UI reads. */
+export interface JobPlan {
+  needs?: string[];
+  resources?: { cpus: number; mem: number };
+}
+
+export interface JobUsage {
+  cpuSeconds?: number;
+  memPeakBytes?: number;
+}
+
 export interface Job {
   id: string;
   runId: string;
@@ -49,6 +60,8 @@ export interface Job {
   statusMessage?: string;
   exitCode?: number;
   reason?: string;
+  plan?: JobPlan;
+  usage?: JobUsage;
   createdAt: string;
   queuedAt?: string;
   startedAt?: string;
@@ -63,6 +76,36 @@ export interface Membership {
   userId: string;
   username: string;
   role: RepositoryRole;
+}
+
+/** A job that waits to run (`GET /api/v1/queue`). */
+export interface WaitingJob {
+  jobId: string;
+  runId: string;
+  repositoryId: string;
+  repositoryName: string;
+  runNumber: number;
+  key: string;
+  state: 'queued' | 'blocked';
+  waitingSince: string;
+  statusMessage?: string;
+}
+
+/** An agent of the cluster; memory in MiB. */
+export interface Agent {
+  id: string;
+  hostname: string;
+  state: string;
+  containerizers: string[];
+  total: { cpus: number; mem: number };
+  free: { cpus: number; mem: number };
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt?: string;
 }
 
 export interface StepView {
@@ -162,6 +205,14 @@ export const api = {
     request('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun`),
   rerunFailed: (id: string): Promise<RunDetails> =>
     request('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun-failed`),
+  queue: (): Promise<WaitingJob[]> => request('GET', '/api/v1/queue'),
+  agents: async (): Promise<Agent[]> =>
+    (await request<{ agents: Agent[] }>('GET', '/api/v1/agents')).agents,
+  tokens: (): Promise<ApiToken[]> => request('GET', '/api/v1/tokens'),
+  createToken: (name: string): Promise<ApiToken & { token: string }> =>
+    request('POST', '/api/v1/tokens', { name }),
+  revokeToken: (id: string): Promise<void> =>
+    request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
 };
 
 export const logUrl = (jobId: string): string => `/api/v1/jobs/${encodeURIComponent(jobId)}/log`;

@@ -1,10 +1,13 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, whenSignedOut, type User } from './api';
+import { ClusterPage } from './pages/cluster';
 import { JobLogPage } from './pages/job-log';
+import { QueuePage } from './pages/queue';
 import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { RunPage } from './pages/run';
 import { SignInPage } from './pages/sign-in';
+import { TokensPage } from './pages/tokens';
 import { Link, match, navigate, usePath } from './router';
 
 export function App(): ReactNode {
@@ -38,7 +41,11 @@ export function App(): ReactNode {
           Kiln
         </Link>
         <nav>
-          <Link to="/">Repositories</Link>
+          {NAVIGATION.map(({ to, label }) => (
+            <Link key={to} to={to} className={section(path) === to ? 'active' : undefined}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <span className="who">
           {user.username}
@@ -53,9 +60,24 @@ export function App(): ReactNode {
   );
 }
 
+const NAVIGATION = [
+  { to: '/', label: 'Repositories' },
+  { to: '/queue', label: 'Queue' },
+  { to: '/cluster', label: 'Cluster' },
+  { to: '/tokens', label: 'Tokens' },
+] as const;
+
+/** The header link a page belongs under: runs and jobs belong to the repositories. */
+function section(path: string): string {
+  return NAVIGATION.find(({ to }) => to !== '/' && match(to, path) !== undefined)?.to ?? '/';
+}
+
 function route(path: string, user: User): ReactNode {
   let params: Record<string, string> | undefined;
   if (match('/', path) !== undefined) return <RepositoriesPage />;
+  if (match('/queue', path) !== undefined) return <QueuePage />;
+  if (match('/cluster', path) !== undefined) return <ClusterPage />;
+  if (match('/tokens', path) !== undefined) return <TokensPage />;
   if ((params = match('/repositories/:id', path)) !== undefined) {
     return <RepositoryPage key={params.id} id={params.id ?? ''} />;
   }

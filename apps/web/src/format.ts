@@ -35,3 +35,25 @@ export function when(at: string | undefined, now = Date.now()): string {
 export function absolute(at: string | undefined): string {
   return at === undefined ? '' : ABSOLUTE.format(new Date(at));
 }
+
+/** `512 MiB`, `1.5 GiB`; empty when unknown. */
+export function bytes(count: number | undefined): string {
+  if (count === undefined) return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = count;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${units[unit] ?? ''}`;
+}
+
+/** CPU time: `0.42s`, `12.5s`, `3m 05s`; empty when unknown. */
+export function cpuTime(seconds: number | undefined): string {
+  if (seconds === undefined) return '';
+  if (seconds < 10) return `${seconds.toFixed(2)}s`;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  return duration(new Date(0).toISOString(), new Date(seconds * 1000).toISOString());
+}

@@ -1,6 +1,11 @@
-import { useSyncExternalStore, type MouseEvent, type ReactNode } from 'react';
+import {
+  useSyncExternalStore,
+  type AnchorHTMLAttributes,
+  type MouseEvent,
+  type ReactNode,
+} from 'react';
 
-/** A few lines of history-API routing: the app has five screens, not worth a router library. */
+/** A few lines of history-API routing: the app has a handful of screens, not worth a router library. */
 const listeners = new Set<() => void>();
 const notify = (): void => listeners.forEach((listener) => listener());
 window.addEventListener('popstate', notify);
@@ -39,18 +44,25 @@ export function match(pattern: string, path: string): Record<string, string> | u
   return params;
 }
 
-export function Link(props: { to: string; className?: string; children: ReactNode }): ReactNode {
+/** An in-app link; other anchor attributes (`title`, `style`, `data-*`) pass through. */
+export function Link(
+  props: { to: string; children: ReactNode } & Omit<
+    AnchorHTMLAttributes<HTMLAnchorElement> & Record<`data-${string}`, string>,
+    'href' | 'onClick'
+  >,
+): ReactNode {
+  const { to, children, ...rest } = props;
   const onClick = (event: MouseEvent<HTMLAnchorElement>): void => {
     // Let the browser open new tabs and windows itself.
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
       return;
     }
     event.preventDefault();
-    navigate(props.to);
+    navigate(to);
   };
   return (
-    <a href={props.to} className={props.className} onClick={onClick}>
-      {props.children}
+    <a {...rest} href={to} onClick={onClick}>
+      {children}
     </a>
   );
 }

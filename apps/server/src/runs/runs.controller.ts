@@ -1,4 +1,4 @@
-import type { Run, RunPage, Schedule } from '@kiln/persistence';
+import type { Run, RunPage, Schedule, WaitingJob } from '@kiln/persistence';
 import {
   Body,
   Controller,
@@ -20,6 +20,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
+import { CurrentPrincipal, type Principal } from '../auth/principal';
 import { RepositoriesService } from '../repositories/repositories.service';
 import {
   CreateScheduleDto,
@@ -29,7 +30,9 @@ import {
   RunResponse,
   ScheduleResponse,
   TriggerRunDto,
+  WaitingJobResponse,
 } from './runs.dto';
+import { QueueService } from './queue.service';
 import { RunsService, type RunDetails } from './runs.service';
 import { SchedulesService } from './schedules.service';
 
@@ -42,7 +45,19 @@ export class RunsController {
     private readonly runs: RunsService,
     private readonly repositories: RepositoriesService,
     private readonly schedules: SchedulesService,
+    private readonly queue: QueueService,
   ) {}
+
+  @Allow.user()
+  @Get('queue')
+  @ApiOperation({
+    summary: 'The jobs that wait (queued or blocked), longest waiting first, and why',
+    description: 'Only jobs of repositories the caller has a role on (administrators: all).',
+  })
+  @ApiOkResponse({ type: [WaitingJobResponse] })
+  waiting(@CurrentPrincipal() principal: Principal): Promise<WaitingJob[]> {
+    return this.queue.waiting(principal);
+  }
 
   @Allow.repository('viewer', 'repository', 'id')
   @Get('repositories/:id/runs')

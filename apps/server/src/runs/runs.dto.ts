@@ -10,6 +10,7 @@ import {
   type RunPage,
   type RunState,
   type Schedule,
+  type WaitingJob,
 } from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
@@ -250,6 +251,42 @@ export class JobResponse implements Job {
 export class RunDetailsResponse extends RunResponse {
   @ApiProperty({ type: [JobResponse] })
   jobs!: JobResponse[];
+}
+
+export class WaitingJobResponse implements WaitingJob {
+  @ApiProperty({ format: 'uuid' })
+  jobId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  runId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  repositoryId!: string;
+
+  @ApiProperty({ example: 'acme/kiln' })
+  repositoryName!: string;
+
+  @ApiProperty({ type: 'integer', example: 42 })
+  runNumber!: number;
+
+  @ApiProperty({ description: 'The job as `.kiln.yml` names it.', example: 'test' })
+  key!: string;
+
+  @ApiProperty({ enum: ['queued', 'blocked'] })
+  state!: 'queued' | 'blocked';
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    description: 'Queued: since it was queued; blocked: since its run started.',
+  })
+  waitingSince!: Date;
+
+  @ApiPropertyOptional({
+    description: 'Why it waits; for a blocked job, the jobs it needs that have not ended.',
+    example: 'waits for build (running)',
+  })
+  statusMessage?: string;
 }
 
 export class ScheduleResponse implements Schedule {

@@ -16,6 +16,7 @@ import { StatusesWorker } from '../statuses/statuses.worker';
 import { PipelineQueues } from './pipeline-queues';
 import { RunLogTasks } from './run-log-tasks';
 import { RunProgressService } from './run-progress.service';
+import { QueueService } from './queue.service';
 import { RunsController } from './runs.controller';
 import { RunsService } from './runs.service';
 import { TriggerService } from './trigger.service';
@@ -44,6 +45,7 @@ import { TriggerWorker } from './trigger.worker';
     PipelineQueues,
     RunsService,
     RunProgressService,
+    QueueService,
     TriggerService,
     TriggerWorker,
     SchedulesService,

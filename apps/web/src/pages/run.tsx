@@ -7,7 +7,8 @@ import {
   type RunDetails,
   type User,
 } from '../api';
-import { absolute, duration, firstLine, shortSha, when } from '../format';
+import { absolute, bytes, cpuTime, duration, firstLine, shortSha, when } from '../format';
+import { JobGraph } from '../job-graph';
 import { RepositoryLink } from '../repository-link';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
@@ -99,23 +100,31 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
           {run.state === 'pending' ? 'Reading .kiln.yml…' : 'This run has no jobs.'}
         </p>
       ) : (
-        <table className="jobs">
-          <thead>
-            <tr>
-              <th>Job</th>
-              <th>State</th>
-              <th>Attempt</th>
-              <th>Started</th>
-              <th>Duration</th>
-              <th>Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {run.jobs.map((job) => (
-              <JobRow key={job.id} runId={run.id} job={job} />
-            ))}
-          </tbody>
-        </table>
+        <>
+          <div className="graph-scroll">
+            <JobGraph runId={run.id} jobs={run.jobs} />
+          </div>
+          <table className="jobs">
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>State</th>
+                <th>Attempt</th>
+                <th>Waited</th>
+                <th>Started</th>
+                <th>Duration</th>
+                <th>CPU</th>
+                <th>Peak memory</th>
+                <th>Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {run.jobs.map((job) => (
+                <JobRow key={job.id} runId={run.id} job={job} />
+              ))}
+            </tbody>
+          </table>
+        </>
       )}
       <ErrorNote error={error} />
     </section>
@@ -164,8 +173,15 @@ function JobRow({ runId, job }: { runId: string; job: Job }): ReactNode {
         <StateBadge state={job.state} />
       </td>
       <td>{job.attempt === 0 ? '' : job.attempt}</td>
+      <td title={absolute(job.queuedAt)}>
+        {job.queuedAt === undefined || job.state === 'skipped'
+          ? ''
+          : duration(job.queuedAt, job.startedAt ?? job.finishedAt)}
+      </td>
       <td title={absolute(job.startedAt)}>{when(job.startedAt)}</td>
       <td>{duration(job.startedAt, job.finishedAt)}</td>
+      <td className="usage-cpu">{cpuTime(job.usage?.cpuSeconds)}</td>
+      <td className="usage-mem">{bytes(job.usage?.memPeakBytes)}</td>
       <td className="status">{[...new Set(status)].join(' · ')}</td>
     </tr>
   );

@@ -263,6 +263,67 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
     expect(await jobs.listByState(['running'])).toEqual([]);
   });
 
+  it('lists the waiting jobs with run and repository, longest waiting first, of the given repositories', async () => {
+    const t = (minute: number) => new Date(`2026-01-01T00:0${minute}:00.000Z`);
+    const first = await startRun(
+      [
+        { key: 'a', state: 'queued', plan: {}, statusMessage: 'needs 8 cpus' },
+        { key: 'b', state: 'blocked', plan: {} },
+        { key: 'c', state: 'skipped', plan: {} },
+      ],
+      t(0),
+    );
+    const a = first.get('a');
+    if (a === undefined) throw new Error('job not inserted');
+    await jobs.transition(a.id, ['queued'], 'running', { now: t(1) });
+    await jobs.transition(a.id, ['running'], 'failure', { now: t(2) });
+    await jobs.transition(a.id, ['failure'], 'queued', { attempt: 2, now: t(3) });
+    const other = await new RepositoriesRepository(database).create({
+      forge: 'gitlab',
+      fullName: 'acme/other',
+      cloneUrl: 'https://gitlab.com/acme/other.git',
+      defaultBranch: 'main',
+    });
+    const created = await runs.create({
+      repositoryId: other.id,
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: 'b'.repeat(40),
+      fromFork: false,
+    });
+    if (!('run' in created)) throw new Error('expected a new run');
+    await runs.start(created.run.id, [{ key: 'x', state: 'queued', plan: {} }], t(1));
+    await startRun([{ key: 'done', state: 'skipped', plan: {} }], t(2));
+
+    const all = await jobs.listWaiting();
+    expect(all).toEqual([
+      {
+        jobId: first.get('b')?.id,
+        runId: a.runId,
+        repositoryId,
+        repositoryName: 'acme/kiln',
+        runNumber: 1,
+        key: 'b',
+        state: 'blocked',
+        waitingSince: t(0),
+      },
+      expect.objectContaining({ repositoryName: 'acme/other', runNumber: 1, key: 'x' }),
+      {
+        jobId: a.id,
+        runId: a.runId,
+        repositoryId,
+        repositoryName: 'acme/kiln',
+        runNumber: 1,
+        key: 'a',
+        state: 'queued',
+        waitingSince: t(3),
+        statusMessage: 'needs 8 cpus',
+      },
+    ]);
+    expect((await jobs.listWaiting(new Set([other.id]))).map((j) => j.key)).toEqual(['x']);
+    expect(await jobs.listWaiting(new Set())).toEqual([]);
+  });
+
   it('sets the status message without changing the state', async () => {
     const job = await oneJob();
     await jobs.setStatusMessage(job.id, 'waiting for an agent with 4 CPUs');

@@ -44,6 +44,20 @@ export interface JobChanges {
   now?: Date;
 }
 
+/** A job that waits (queued or blocked), with where it comes from: the queue as people see it. */
+export interface WaitingJob {
+  jobId: string;
+  runId: string;
+  repositoryId: string;
+  repositoryName: string;
+  runNumber: number;
+  key: string;
+  state: 'queued' | 'blocked';
+  /** Queued: since it was queued; blocked: since its run started (or it was created). */
+  waitingSince: Date;
+  statusMessage?: string;
+}
+
 export const TERMINAL_JOB_STATES: readonly JobState[] = [
   'success',
   'failure',
@@ -94,6 +108,51 @@ export class JobsRepository {
       .orderBy('position')
       .execute();
     return rows.map(toJob);
+  }
+
+  /**
+   * The jobs that wait, longest waiting first, with their run's number and repository's name; with
+   * `repositoryIds`, only jobs of those repositories.
+   */
+  async listWaiting(repositoryIds?: ReadonlySet<string>): Promise<WaitingJob[]> {
+    if (repositoryIds?.size === 0) return [];
+    let query = this.connection.db
+      .selectFrom('jobs')
+      .innerJoin('runs', 'runs.id', 'jobs.run_id')
+      .innerJoin('repositories', 'repositories.id', 'runs.repository_id')
+      .select([
+        'jobs.id as job_id',
+        'jobs.run_id',
+        'runs.repository_id',
+        'repositories.full_name',
+        'runs.number',
+        'jobs.key',
+        'jobs.state',
+        'jobs.status_message',
+        'jobs.created_at',
+        'jobs.queued_at',
+        'runs.started_at',
+      ])
+      .where('jobs.state', 'in', ['queued', 'blocked']);
+    if (repositoryIds !== undefined) {
+      query = query.where('runs.repository_id', 'in', [...repositoryIds]);
+    }
+    const rows = await query.orderBy('jobs.created_at').orderBy('jobs.position').execute();
+    const waiting = rows.map((row): WaitingJob => ({
+      jobId: row.job_id,
+      runId: row.run_id,
+      repositoryId: row.repository_id,
+      repositoryName: row.full_name,
+      runNumber: row.number,
+      key: row.key,
+      state: row.state === 'queued' ? 'queued' : 'blocked',
+      waitingSince: new Date(
+        (row.state === 'queued' ? row.queued_at : row.started_at) ?? row.created_at,
+      ),
+      ...(row.status_message === null ? {} : { statusMessage: row.status_message }),
+    }));
+    // Stable: jobs waiting since the same moment keep their run's order.
+    return waiting.sort((a, b) => a.waitingSince.getTime() - b.waitingSince.getTime());
   }
 
   /**
