@@ -1,13 +1,9 @@
-import { runHttpApp } from '@kiln/common';
-import { loadEnv, ServerEnv } from '@kiln/config';
-import { EphemeralRedis } from '@kiln/queue/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppModule } from '../../apps/server/src/app.module';
+import { startServerApp, type ServerApp } from './support/server-app';
 
 /**
  * Who may call what. Every route of the server's router is listed here with its rule; a route
@@ -69,10 +65,10 @@ interface Caller {
 }
 
 describe('authorization: every route, every role', () => {
-  let redis: EphemeralRedis;
+  let server: ServerApp;
+  let dir: string;
   let app: NestExpressApplication;
   let url: string;
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-authz-'));
   const adminToken = 'authz-admin-token-0123456789';
   const callers: Caller[] = [{ name: 'anonymous' }];
   const ids: Record<string, string> = {};
@@ -148,27 +144,8 @@ describe('authorization: every route, every role', () => {
   }
 
   beforeAll(async () => {
-    redis = await EphemeralRedis.start();
-    const env = loadEnv(ServerEnv, {
-      KILN_DATA_DIR: join(dir, 'data'),
-      KILN_PORT: '0',
-      REDIS_URL: redis.url,
-      KILN_CLUSTER_TOKEN: 'authz-cluster-token-0123',
-      // Nothing listens here: the build framework keeps retrying, which the test does not need.
-      KILN_MASTER_URL: 'http://127.0.0.1:9',
-      KILN_API_TOKEN: adminToken,
-      KILN_LOG_LEVEL: 'error',
-    });
-    app = await runHttpApp({
-      name: 'kiln-server',
-      logLevel: 'error',
-      module: AppModule.forRoot(env),
-      host: '127.0.0.1',
-      port: 0,
-      shutdownTimeoutMs: 5_000,
-      nestOptions: { rawBody: true },
-    });
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    server = await startServerApp({ env: { KILN_API_TOKEN: adminToken } });
+    ({ app, url, dir } = server);
 
     // Repository A, with a run that has a job, a schedule and a secret; repository B.
     const upstream = join(dir, 'upstream');
@@ -233,11 +210,7 @@ describe('authorization: every route, every role', () => {
     callers.push({ name: 'admin', token: adminToken, admin: true });
   }, 60_000);
 
-  afterAll(async () => {
-    await app?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.close());
 
   function routes(): string[] {
     const router = (app.getHttpAdapter().getInstance() as { router: { stack: Layer[] } }).router;

@@ -1,59 +1,29 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { runHttpApp } from '@kiln/common';
-import { loadEnv, ServerEnv } from '@kiln/config';
-import { EphemeralRedis } from '@kiln/queue/testing';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { OpenAPIObject, OperationObject, PathItemObject } from '@nestjs/swagger';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppModule } from '../../apps/server/src/app.module';
 import { ACCESS, type Access } from '../../apps/server/src/auth/access';
 import { API_DOCS_PATH, OPENAPI_JSON_PATH, setupOpenApi } from '../../apps/server/src/openapi';
+import { startServerApp, type ServerApp } from './support/server-app';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'] as const;
 
 /** The OpenAPI document as the server serves it, checked against the router and the guard's rules. */
 describe('OpenAPI document', () => {
-  let redis: EphemeralRedis;
+  let server: ServerApp;
   let app: NestExpressApplication;
   let url: string;
   let document: OpenAPIObject;
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-openapi-'));
 
   beforeAll(async () => {
-    redis = await EphemeralRedis.start();
-    const env = loadEnv(ServerEnv, {
-      KILN_DATA_DIR: join(dir, 'data'),
-      KILN_PORT: '0',
-      REDIS_URL: redis.url,
-      KILN_CLUSTER_TOKEN: 'openapi-cluster-token-0123',
-      // Nothing listens here: the build framework keeps retrying, which the test does not need.
-      KILN_MASTER_URL: 'http://127.0.0.1:9',
-      KILN_LOG_LEVEL: 'error',
-    });
-    app = await runHttpApp({
-      name: 'kiln-server',
-      logLevel: 'error',
-      module: AppModule.forRoot(env),
-      host: '127.0.0.1',
-      port: 0,
-      shutdownTimeoutMs: 5_000,
-      nestOptions: { rawBody: true },
-      configure: setupOpenApi,
-    });
-    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    server = await startServerApp({ configure: setupOpenApi });
+    ({ app, url } = server);
   }, 60_000);
 
-  afterAll(async () => {
-    await app?.close();
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.close());
 
   /** Every operation of the document as `METHOD /path/:param`, the router's way of writing it. */
   function operations(): Map<string, OperationObject> {
