@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useReducer, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
 import { api, logUrl, type StepView } from '../api';
 import { duration } from '../format';
 import { LogView } from '../log/log-view';
@@ -15,26 +15,13 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
   const run = usePoll(`run:${props.runId}`, () => api.run(props.runId), 2_000);
   const job = run.data?.jobs.find((j) => j.id === props.jobId);
   const stream = useLogStream(props.jobId, job === undefined ? undefined : job.attempt);
-  const [follow, setFollow] = useState(true);
+  // A link to a line (`#L123`) shows that line, not the end.
+  const [follow, setFollow] = useState(() => !/^#L\d+$/.test(window.location.hash));
   const { refresh } = run;
   // The job's own state catches up with its log's end at once, not at the next poll.
   useEffect(() => {
     if (stream.state === 'ended') refresh();
   }, [stream.state, refresh]);
-  const scroller = useRef<HTMLDivElement>(null);
-
-  useLayoutEffect(() => {
-    const box = scroller.current;
-    if (follow && box !== null) box.scrollTop = box.scrollHeight;
-  }, [follow, stream.version]);
-
-  const onScroll = (): void => {
-    const box = scroller.current;
-    // Scrolling up to read stops following; the toggle turns it back on.
-    if (box !== null && follow && box.scrollHeight - box.scrollTop - box.clientHeight > 40) {
-      setFollow(false);
-    }
-  };
 
   return (
     <section className="job-log">
@@ -80,9 +67,14 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
       {job?.attempt === 0 ? (
         <p className="empty">This job never ran, so it has no log.</p>
       ) : (
-        <div className="log-scroll" ref={scroller} onScroll={onScroll}>
-          <LogView lines={stream.lines.lines} steps={stream.steps} version={stream.version} />
-        </div>
+        <LogView
+          lines={stream.lines}
+          steps={stream.steps}
+          version={stream.version}
+          ended={stream.state === 'ended'}
+          follow={follow}
+          onFollowChange={setFollow}
+        />
       )}
     </section>
   );
@@ -114,12 +106,22 @@ interface LogStream {
 /**
  * Follows `/api/v1/jobs/:id/log/stream` for one attempt. EventSource resumes by itself after a
  * dropped connection (`Last-Event-ID` is the byte offset); the `end` event closes it for good.
+ * A long log replays as hundreds of chunks in a burst: each is appended at once (cheap), and the
+ * page renders at most once an animation frame.
  */
 function useLogStream(jobId: string, attempt: number | undefined): LogStream {
   const lines = useRef(new LogLines()).current;
   const steps = useRef(new Map<number, StepView>()).current;
-  const [version, bump] = useReducer((n: number) => n + 1, 0);
+  const [version, bumpNow] = useReducer((n: number) => n + 1, 0);
   const [state, setState] = useState<StreamState>('connecting');
+  const frame = useRef<number | undefined>(undefined);
+  const bump = useRef((): void => {
+    if (frame.current !== undefined) return;
+    frame.current = requestAnimationFrame(() => {
+      frame.current = undefined;
+      bumpNow();
+    });
+  }).current;
 
   useEffect(() => {
     if (attempt === undefined || attempt === 0) return;
@@ -142,17 +144,29 @@ function useLogStream(jobId: string, attempt: number | undefined): LogStream {
     });
     source.addEventListener('end', () => {
       source.close();
+      lines.close();
+      bump();
       setState('ended');
     });
     source.onerror = () => {
       setState(source.readyState === EventSource.CLOSED ? 'failed' : 'reconnecting');
     };
-    return () => source.close();
-  }, [jobId, attempt, lines, steps]);
+    return () => {
+      source.close();
+      if (frame.current !== undefined) cancelAnimationFrame(frame.current);
+      frame.current = undefined;
+    };
+  }, [jobId, attempt, lines, steps, bump]);
 
+  // A new array only when a step changed: the log view's rows are computed from it.
+  const sorted = useMemo(
+    () => [...steps.values()].sort((a, b) => a.idx - b.idx),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `version` changes with the map.
+    [steps, version],
+  );
   return {
     lines,
-    steps: [...steps.values()].sort((a, b) => a.idx - b.idx),
+    steps: sorted,
     state,
     version,
   };

@@ -1,0 +1,138 @@
+import { freePort } from '@kiln/queue/testing';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FakeForge, githubPush, webhookHeaders } from './support/forge';
+import { GitDaemon } from './support/git-daemon';
+import { printProcessesOnFailure } from './support/on-failure';
+import { PipelineStack } from './support/pipeline-stack';
+
+const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
+// MACHINE.md: Debian's chromium, headless, as root, with nothing reaching out to the network.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+const ADMIN_PASSWORD = 'e2e-web-log-admin-password';
+const LINES = 200_000;
+const PIPELINE = `
+jobs:
+  numbers:
+    steps:
+      - name: count
+        run: seq 1 ${LINES}
+`;
+
+// On CI a missing browser is a failure; on a developer machine without Chromium, a skip.
+const runnable = existsSync(CHROMIUM) || process.env.CI === 'true';
+
+describe.skipIf(!runnable)('log view in Chromium: a 200,000-line log, virtual', () => {
+  beforeEach(printProcessesOnFailure);
+  let stack: PipelineStack;
+  let git: GitDaemon;
+  let forge: FakeForge;
+  let browser: Browser;
+  let page: Page;
+  let logPath: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (npm run services)`);
+    }
+    git = await GitDaemon.start(await freePort());
+    forge = await FakeForge.start();
+    stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+
+    const commit = git.createRepository('numbers');
+    const repo = await stack.ok<{ id: string; webhookSecret: string }>(
+      'POST',
+      '/api/v1/repositories',
+      {
+        forge: 'github',
+        fullName: 'acme/numbers',
+        cloneUrl: git.url('numbers'),
+        forgeToken: 'forge-token',
+        apiUrl: forge.url,
+      },
+    );
+    const sha = commit({ '.kiln.yml': PIPELINE }, 'Count');
+    const raw = Buffer.from(JSON.stringify(githubPush('acme/numbers', sha, 'Count')));
+    const res = await stack.webhook(
+      '/hooks/github',
+      webhookHeaders('github', 'push', raw, repo.webhookSecret),
+      raw,
+    );
+    const runId = res.body.runId as string;
+    const run = await stack.waitForRun(runId);
+    expect(run.state).toBe('success');
+    logPath = `/runs/${runId}/jobs/${run.jobs[0]?.id ?? ''}`;
+
+    await page.goto(`${stack.serverUrl}/`);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
+  });
+
+  it('follows to the last line, with far fewer than 1,000 lines in the DOM', async () => {
+    await page.goto(`${stack.serverUrl}${logPath}`);
+    const last = page.locator(`#L${LINES}`);
+    await last.waitFor({ timeout: 30_000 });
+    expect(await last.locator('.text').textContent()).toBe(String(LINES));
+    expect(await page.getByRole('checkbox', { name: 'Follow' }).isChecked()).toBe(true);
+    await expectInView(page, `#L${LINES}`);
+    const inDom = await page.locator('.log .line').count();
+    expect(inDom).toBeGreaterThan(10);
+    expect(inDom).toBeLessThan(200);
+  });
+
+  it('searches case-insensitively across all lines and jumps to a match', async () => {
+    await page.getByLabel('Search the log').fill('199999');
+    await page.locator('.log-search-count').getByText('1 of 1').waitFor();
+    const line = page.locator('#L199999');
+    await line.locator('mark.hit.current').getByText('199999').waitFor();
+    await expectInView(page, '#L199999');
+    expect(await page.getByRole('checkbox', { name: 'Follow' }).isChecked()).toBe(false);
+
+    // "1999" occurs 140 times in 1 … 200000 (`seq 1 200000 | grep -o 1999 | wc -l`), last in 199999.
+    await page.getByLabel('Search the log').fill('1999');
+    await page.locator('.log-search-count').getByText('1 of 140').waitFor();
+    await page.getByRole('button', { name: 'Previous match' }).click();
+    await page.locator('.log-search-count').getByText('140 of 140').waitFor();
+    await page.locator('#L199999 mark.hit.current').waitFor();
+    expect(await page.locator('.log .line').count()).toBeLessThan(200);
+  });
+
+  it('opens a #L150000 link at that line, highlighted', async () => {
+    await page.goto(`${stack.serverUrl}${logPath}#L150000`);
+    const line = page.locator('#L150000.target');
+    await line.waitFor({ timeout: 30_000 });
+    expect(await line.locator('.text').textContent()).toBe('150000');
+    await expectInView(page, '#L150000');
+    expect(await page.getByRole('checkbox', { name: 'Follow' }).isChecked()).toBe(false);
+    expect(await line.locator('a.ln').getAttribute('href')).toBe('#L150000');
+  });
+});
+
+/** The element is inside the log's scroll box, not only in the DOM. */
+async function expectInView(page: Page, selector: string): Promise<void> {
+  const box = await page.locator('.log-scroll').boundingBox();
+  const element = await page.locator(selector).boundingBox();
+  expect(box).not.toBeNull();
+  expect(element).not.toBeNull();
+  if (box === null || element === null) return;
+  expect(element.y).toBeGreaterThanOrEqual(box.y);
+  expect(element.y + element.height).toBeLessThanOrEqual(box.y + box.height + 1);
+}
