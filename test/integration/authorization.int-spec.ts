@@ -18,6 +18,7 @@ const TABLE: Record<string, Rule> = {
   'POST /hooks/:forge': 'public',
   'POST /hooks/:forge/:repositoryId': 'public',
   'POST /api/v1/tasks/:taskId/logs': 'task',
+  'PUT /api/v1/tasks/:taskId/artifacts/*path': 'task',
   'POST /api/v1/session': 'public',
   'GET /api/v1/session': 'user',
   'DELETE /api/v1/session': 'user',
@@ -53,6 +54,8 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/jobs/:jobId/log': 'viewer',
   'GET /api/v1/jobs/:jobId/steps': 'viewer',
   'GET /api/v1/jobs/:jobId/log/stream': 'viewer',
+  'GET /api/v1/jobs/:jobId/artifacts': 'viewer',
+  'GET /api/v1/jobs/:jobId/artifacts/*path': 'viewer',
 };
 const ROLES = ['viewer', 'developer', 'release-manager'] as const;
 

@@ -25,6 +25,7 @@ import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AGENT_ID } from './agent-identity';
+import { uploadArtifacts } from './artifacts/artifact-uploader';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
 import { LogShipping } from './logs/log-shipping';
@@ -40,6 +41,8 @@ const RECONNECT_MAX_MS = 5_000;
 const MISSED_MASTER_HEARTBEATS = 3;
 /** How long a task's terminal state waits for its log to reach the server. */
 const LOG_END_WAIT_MS = 5_000;
+/** How long a succeeded task's artifacts may take to upload, all of them. */
+const ARTIFACT_UPLOAD_WAIT_MS = 10 * 60_000;
 /** How long a done task's sandbox is kept for its log shipper to finish. */
 const LOG_RELEASE_WAIT_MS = 30_000;
 
@@ -345,6 +348,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         'the task was gone when the agent restarted',
       );
     } else {
+      // A server that sees the task's end has its artifacts: they go first (bounded), then the
+      // log, which says what became of them.
+      if (termination.state === 'TASK_FINISHED') await this.shipArtifacts(checkpoint);
       // A server that sees the task's end should have its whole log: ship it first (bounded).
       await this.logs.end(taskId, LOG_END_WAIT_MS);
       this.reportTermination(taskId, termination);
@@ -352,6 +358,32 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     await containerizer.destroy(taskId).catch((error: unknown) => {
       this.logger.error(`destroying the container of ${taskId} failed: ${errorMessage(error)}`);
     });
+  }
+
+  /** Uploads the artifacts of a succeeded task, writing what became of each into its output. */
+  private async shipArtifacts(checkpoint: TaskCheckpoint): Promise<void> {
+    const sink = checkpoint.taskInfo.artifacts;
+    if (sink === undefined) return;
+    const taskId = checkpoint.taskInfo.taskId;
+    let lines: string[];
+    try {
+      const report = await uploadArtifacts(
+        this.sandboxOf(taskId),
+        sink,
+        AbortSignal.timeout(ARTIFACT_UPLOAD_WAIT_MS),
+      );
+      lines = report.lines;
+      if (report.failed > 0) this.logger.warn(`${report.failed} artifacts of ${taskId} failed`);
+    } catch (error) {
+      lines = [`kiln: artifacts: ${errorMessage(error)}`];
+    }
+    try {
+      await appendFile(this.stdoutOf(taskId), lines.map((line) => `${line}\n`).join(''));
+    } catch (error) {
+      this.logger.warn(
+        `writing the artifacts of ${taskId} to its log failed: ${errorMessage(error)}`,
+      );
+    }
   }
 
   private async kill(frameworkId: string, taskId: string): Promise<void> {

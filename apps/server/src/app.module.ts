@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { join, resolve } from 'node:path';
 import { AccountsModule } from './accounts/accounts.module';
+import { ArtifactsModule } from './artifacts/artifacts.module';
 import { BootstrapToken } from './accounts/accounts.service';
 import { AuthGuard } from './auth/auth.guard';
 import { ResourceResolver } from './auth/resource-resolver';
@@ -41,6 +42,7 @@ export class AppModule {
         RunsModule,
         WebhooksModule,
         LogsModule,
+        ArtifactsModule,
       ],
       providers: [
         { provide: ServerEnv, useValue: env },

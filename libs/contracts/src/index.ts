@@ -1,4 +1,5 @@
 export * from './agent.messages';
+export * from './artifact.messages';
 export * from './log.messages';
 export * from './resources';
 export * from './scheduler.messages';

@@ -14,6 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { ArtifactSinkInfo } from './artifact.messages';
 import { LogSinkInfo } from './log.messages';
 import type { Resources, PortRange } from './resources';
 import { TASK_REASONS, TASK_STATES, type TaskReason, type TaskState } from './task-state';
@@ -152,6 +153,12 @@ export class TaskInfo {
   @ValidateNested()
   @Type(() => LogSinkInfo)
   logSink?: LogSinkInfo;
+
+  /** Where the agent uploads the task's artifacts after it succeeds; unset: none are kept. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ArtifactSinkInfo)
+  artifacts?: ArtifactSinkInfo;
 }
 
 export class ResourceUsageMessage {

@@ -4,6 +4,7 @@ export * from './database.token';
 export * from './migrate';
 export * from './persistence.module';
 export * from './repositories/accounts.repository';
+export * from './repositories/artifacts.repository';
 export * from './repositories/jobs.repository';
 export * from './repositories/repositories.repository';
 export * from './repositories/repository-secrets.repository';

@@ -10,6 +10,7 @@ import { DatabaseHealth } from './database.health';
 import { DATABASE } from './database.token';
 import { migrateToLatest } from './migrate';
 import { AccountsRepository } from './repositories/accounts.repository';
+import { ArtifactsRepository } from './repositories/artifacts.repository';
 import { JobsRepository } from './repositories/jobs.repository';
 import { RepositoriesRepository } from './repositories/repositories.repository';
 import { RepositorySecretsRepository } from './repositories/repository-secrets.repository';
@@ -20,6 +21,7 @@ import { TaskLogsRepository } from './repositories/task-logs.repository';
 
 const repositories = [
   AccountsRepository,
+  ArtifactsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   RunsRepository,

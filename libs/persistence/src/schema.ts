@@ -13,6 +13,7 @@ export interface Database {
   jobs: JobsTable;
   task_logs: TaskLogsTable;
   task_steps: TaskStepsTable;
+  artifacts: ArtifactsTable;
   settings: SettingsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -153,6 +154,16 @@ export interface TaskStepsTable {
   exit_code: number | null;
   started_at: string;
   finished_at: string | null;
+}
+
+export interface ArtifactsTable {
+  job_id: string;
+  attempt: number;
+  task_id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  created_at: string;
 }
 
 export interface SettingsTable {

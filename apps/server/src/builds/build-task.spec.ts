@@ -45,6 +45,10 @@ function context(
     secrets: {},
     taskId: 'job-job-1-2-abcdef',
     logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
+    artifactSink: {
+      url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/artifacts',
+      token: 'tok',
+    },
     stepNonce: NONCE,
     ...overrides,
   };
@@ -203,6 +207,15 @@ describe(buildTask.name, () => {
       maxCompletionTimeSeconds: 300,
       labels: { 'kiln.run': 'run-1', 'kiln.job': 'job-1' },
       logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
+    });
+  });
+
+  it('asks for artifacts only when the plan keeps some', () => {
+    expect(buildTask(context()).artifacts).toBeUndefined();
+    expect(buildTask(context({ artifacts: ['out/**', 'a.txt'] })).artifacts).toEqual({
+      patterns: ['out/**', 'a.txt'],
+      url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/artifacts',
+      token: 'tok',
     });
   });
 

@@ -21,6 +21,8 @@ export interface BuildContext {
   secrets: Record<string, string>;
   taskId: string;
   logSink: { url: string; token: string };
+  /** Where the job's artifacts go (with the log's token), if its plan keeps any. */
+  artifactSink: { url: string; token: string };
   stepNonce: string;
 }
 
@@ -92,5 +94,8 @@ export function buildTask(context: BuildContext): TaskInfo {
     maxCompletionTimeSeconds: plan.timeoutSeconds,
     labels: { 'kiln.run': run.id, 'kiln.job': job.id },
     logSink: context.logSink,
+    ...(plan.artifacts.length === 0
+      ? {}
+      : { artifacts: { patterns: [...plan.artifacts], ...context.artifactSink } }),
   };
 }

@@ -83,6 +83,10 @@ export class RunProgressService extends BuildOutcomes {
         url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/logs`),
         token: this.tokens.logToken(taskId),
       },
+      artifactSink: {
+        url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/artifacts`),
+        token: this.tokens.logToken(taskId),
+      },
       stepNonce: this.tokens.stepNonce(taskId),
     });
   }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_repositories';
 import * as m0002 from './0002_pipelines';
 import * as m0003 from './0003_accounts';
+import * as m0004 from './0004_artifacts';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -11,4 +12,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0001_repositories': m0001,
   '0002_pipelines': m0002,
   '0003_accounts': m0003,
+  '0004_artifacts': m0004,
 };

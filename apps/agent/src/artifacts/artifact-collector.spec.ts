@@ -1,0 +1,94 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collectArtifacts } from './artifact-collector';
+
+describe(collectArtifacts.name, () => {
+  let dir: string;
+  let sandbox: string;
+
+  beforeEach(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'kiln-artifacts-')));
+    sandbox = join(dir, 'sandbox');
+    mkdirSync(join(sandbox, 'out', 'sub'), { recursive: true });
+    writeFileSync(join(sandbox, 'stdout'), 'the log\n');
+    writeFileSync(join(sandbox, 'out', 'a.txt'), 'hello\n');
+    writeFileSync(join(sandbox, 'out', '.hidden'), 'h');
+    writeFileSync(join(sandbox, 'out', 'sub', 'b.bin'), 'bb');
+    writeFileSync(join(dir, 'secret'), 'outside');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('matches files of the sandbox, dot files included, never its log', async () => {
+    const { files, refused } = await collectArtifacts(sandbox, ['out/**', '*']);
+    expect(files).toEqual([
+      { name: 'out/.hidden', path: join(sandbox, 'out', '.hidden'), size: 1 },
+      { name: 'out/a.txt', path: join(sandbox, 'out', 'a.txt'), size: 6 },
+      { name: 'out/sub/b.bin', path: join(sandbox, 'out', 'sub', 'b.bin'), size: 2 },
+    ]);
+    expect(refused).toEqual([]);
+  });
+
+  it('refuses a symbolic link out of the sandbox, and one to nothing', async () => {
+    symlinkSync('/etc/passwd', join(sandbox, 'out', 'leak'));
+    symlinkSync(join(dir, 'secret'), join(sandbox, 'out', 'sibling'));
+    symlinkSync('../../secret', join(sandbox, 'out', 'relative'));
+    symlinkSync('/nonexistent/x', join(sandbox, 'out', 'dangling'));
+    const { files, refused } = await collectArtifacts(sandbox, ['out/*']);
+    expect(files.map((f) => f.name)).toEqual(['out/.hidden', 'out/a.txt']);
+    expect(refused).toEqual([
+      { name: 'out/dangling', reason: 'it is a symbolic link to nothing' },
+      { name: 'out/leak', reason: 'it is a symbolic link to /etc/passwd, outside the workspace' },
+      {
+        name: 'out/relative',
+        reason: `it is a symbolic link to ${join(dir, 'secret')}, outside the workspace`,
+      },
+      {
+        name: 'out/sibling',
+        reason: `it is a symbolic link to ${join(dir, 'secret')}, outside the workspace`,
+      },
+    ]);
+  });
+
+  it('takes a symbolic link to a file inside the sandbox, never walks a linked directory', async () => {
+    symlinkSync('a.txt', join(sandbox, 'out', 'alias'));
+    symlinkSync('sub', join(sandbox, 'out', 'inner'));
+    symlinkSync(dir, join(sandbox, 'out', 'up'));
+    const { files, refused } = await collectArtifacts(sandbox, [
+      'out/alias',
+      'out/up/**',
+      'out/inner/*',
+    ]);
+    expect(files).toEqual([{ name: 'out/alias', path: join(sandbox, 'out', 'a.txt'), size: 6 }]);
+    expect(refused).toEqual([
+      { name: 'out/up', reason: `it is a symbolic link to ${dir}, outside the workspace` },
+    ]);
+  });
+
+  it('refuses patterns that reach outside the sandbox (as the compiler does)', async () => {
+    const { files, refused } = await collectArtifacts(sandbox, [
+      '../secret',
+      'out/../../secret',
+      '/etc/passwd',
+      'out/a.txt',
+    ]);
+    expect(files.map((f) => f.name)).toEqual(['out/a.txt']);
+    expect(refused.map((r) => r.name)).toEqual(['../secret', 'out/../../secret', '/etc/passwd']);
+    expect(refused.every((r) => r.reason === 'the pattern reaches outside the workspace')).toBe(
+      true,
+    );
+  });
+
+  it('refuses a file name that is not a valid artifact name, and a file too large', async () => {
+    writeFileSync(join(sandbox, 'out', 'new\nline'), 'x');
+    writeFileSync(join(sandbox, 'out', 'back\\slash'), 'x');
+    const { files, refused } = await collectArtifacts(sandbox, ['out/*'], 5);
+    expect(files.map((f) => f.name)).toEqual(['out/.hidden']);
+    expect(refused).toEqual([
+      { name: 'out/a.txt', reason: 'it is larger than 5 bytes (6)' },
+      { name: 'out/back\\slash', reason: 'it contains a backslash' },
+      { name: 'out/new\nline', reason: 'it contains a NUL or control character' },
+    ]);
+  });
+});

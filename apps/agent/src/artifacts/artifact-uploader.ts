@@ -1,0 +1,98 @@
+import { backoffDelay, errorMessage, sleep } from '@kiln/common';
+import { ARTIFACT_SHA256_HEADER, type ArtifactSinkInfo } from '@kiln/contracts';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { collectArtifacts, type ArtifactFile } from './artifact-collector';
+
+const ATTEMPTS = 3;
+
+/** What uploading a task's artifacts did, one line per file, for the job's log. */
+export interface ArtifactUploadReport {
+  uploaded: number;
+  failed: number;
+  lines: string[];
+}
+
+/**
+ * Uploads the artifacts of a finished task's sandbox to the server: each file hashed first,
+ * then streamed (`PUT <url>/<name>`), a failed upload retried a few times; what was refused or
+ * failed is said in `lines` (`kiln: artifact …`), never thrown. `signal` bounds the whole.
+ */
+export async function uploadArtifacts(
+  sandbox: string,
+  sink: ArtifactSinkInfo,
+  signal: AbortSignal,
+): Promise<ArtifactUploadReport> {
+  const report: ArtifactUploadReport = { uploaded: 0, failed: 0, lines: [] };
+  const { files, refused } = await collectArtifacts(sandbox, sink.patterns);
+  for (const { name, reason } of refused) {
+    report.lines.push(`kiln: artifact ${name}: refused: ${reason}`);
+  }
+  if (files.length === 0 && refused.length === 0) {
+    report.lines.push(`kiln: artifacts: nothing matches ${sink.patterns.join(', ')}`);
+  }
+  for (const file of files) {
+    try {
+      await uploadOne(file, sink, signal);
+      report.uploaded += 1;
+      report.lines.push(`kiln: artifact ${file.name}: uploaded (${file.size} bytes)`);
+    } catch (error) {
+      report.failed += 1;
+      report.lines.push(`kiln: artifact ${file.name}: upload failed: ${errorMessage(error)}`);
+      if (signal.aborted) break;
+    }
+  }
+  return report;
+}
+
+async function uploadOne(
+  file: ArtifactFile,
+  sink: ArtifactSinkInfo,
+  signal: AbortSignal,
+): Promise<void> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file.path), hash, { signal });
+  const sha256 = hash.digest('hex');
+  const url = `${sink.url.replace(/\/+$/, '')}/${file.name.split('/').map(encodeURIComponent).join('/')}`;
+  for (let attempt = 1; ; attempt++) {
+    let failure: string;
+    try {
+      const res = await fetch(url, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${sink.token}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(file.size),
+          [ARTIFACT_SHA256_HEADER]: sha256,
+        },
+        body: Readable.toWeb(createReadStream(file.path)) as ReadableStream<Uint8Array>,
+        duplex: 'half',
+        signal,
+      });
+      const text = await res.text();
+      if (res.ok) return;
+      failure = `${res.status} ${serverMessage(text)}`;
+      // A refusal is the same the next time: only a server error is worth another try.
+      if (res.status < 500) throw new UploadRefused(failure);
+    } catch (error) {
+      if (error instanceof UploadRefused || signal.aborted) throw error;
+      failure = errorMessage(error);
+    }
+    if (attempt >= ATTEMPTS) throw new Error(failure);
+    await sleep(backoffDelay(attempt, 200, 2_000), signal);
+  }
+}
+
+class UploadRefused extends Error {}
+
+function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body.message === 'string') return body.message;
+  } catch {
+    // Not JSON: the text itself.
+  }
+  return text.slice(0, 200);
+}

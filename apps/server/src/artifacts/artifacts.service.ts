@@ -1,0 +1,100 @@
+import { ARTIFACT_MAX_BYTES, ArtifactNameError, normalizeArtifactName } from '@kiln/contracts';
+import { ArtifactsRepository, JobsRepository, type Job } from '@kiln/persistence';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { ArtifactRejectedError, ArtifactStorage } from './artifact-storage';
+import { toArtifactResponse, type ArtifactResponse } from './artifacts.dto';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Jobs' artifacts: taken from the agents of their tasks, listed and served per attempt. */
+@Injectable()
+export class ArtifactsService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly artifacts: ArtifactsRepository,
+    private readonly storage: ArtifactStorage,
+  ) {}
+
+  /**
+   * Stores an artifact of the task's attempt (the caller has checked the task's token). `path`
+   * is the name as the route gave it, segment by segment, decoded.
+   */
+  async upload(
+    taskId: string,
+    path: string | string[],
+    sha256: string | undefined,
+    body: Readable,
+  ): Promise<ArtifactResponse> {
+    const name = artifactName(path);
+    if (sha256 === undefined || !SHA256.test(sha256)) {
+      throw new BadRequestException('x-kiln-sha256 must be the lowercase hex SHA-256 of the body');
+    }
+    const job = await this.jobs.findByTaskId(taskId);
+    if (job === undefined) {
+      throw new NotFoundException(`task ${taskId} is not the current task of a job`);
+    }
+    const key = { runId: job.runId, jobId: job.id, attempt: job.attempt, name };
+    let stored;
+    try {
+      stored = await this.storage.put(key, body, { sha256, maxBytes: ARTIFACT_MAX_BYTES });
+    } catch (error) {
+      if (error instanceof ArtifactRejectedError) throw new BadRequestException(error.message);
+      throw error;
+    }
+    const artifact = await this.artifacts.upsert({
+      jobId: job.id,
+      attempt: job.attempt,
+      taskId,
+      name,
+      size: stored.size,
+      sha256: stored.sha256,
+    });
+    return toArtifactResponse(artifact);
+  }
+
+  /** The artifacts of a job's attempt (the latest by default). */
+  async list(jobId: string, attempt?: number): Promise<ArtifactResponse[]> {
+    const job = await this.jobOf(jobId, attempt);
+    const artifacts = await this.artifacts.list(job.id, attempt ?? job.attempt);
+    return artifacts.map(toArtifactResponse);
+  }
+
+  /** One artifact of a job's attempt (the latest by default): what it is and its bytes. */
+  async download(
+    jobId: string,
+    path: string | string[],
+    attempt?: number,
+  ): Promise<{ artifact: ArtifactResponse; body: Readable }> {
+    const name = artifactName(path);
+    const job = await this.jobOf(jobId, attempt);
+    const chosen = attempt ?? job.attempt;
+    const artifact = await this.artifacts.find(job.id, chosen, name);
+    const body =
+      artifact &&
+      (await this.storage.open({ runId: job.runId, jobId: job.id, attempt: chosen, name }));
+    if (artifact === undefined || body === undefined) {
+      throw new NotFoundException(`attempt ${chosen} of job ${jobId} has no artifact ${name}`);
+    }
+    return { artifact: toArtifactResponse(artifact), body };
+  }
+
+  private async jobOf(jobId: string, attempt: number | undefined): Promise<Job> {
+    const job = await this.jobs.findById(jobId);
+    if (job === undefined) throw new NotFoundException(`job ${jobId} does not exist`);
+    if (attempt !== undefined && attempt > job.attempt) {
+      throw new NotFoundException(`job ${jobId} has no attempt ${attempt} (it has ${job.attempt})`);
+    }
+    return job;
+  }
+}
+
+/** The route's wildcard (Express 5 gives its segments) as a normalised name, or a 400. */
+function artifactName(path: string | string[]): string {
+  try {
+    return normalizeArtifactName(Array.isArray(path) ? path.join('/') : path);
+  } catch (error) {
+    if (error instanceof ArtifactNameError) throw new BadRequestException(error.message);
+    throw error;
+  }
+}
