@@ -3,24 +3,18 @@
 // whole log loaded (following to the last line), scrolling (frame times while the mouse wheel
 // scrolls 100 screens), a search of every line, and the JS heap once loaded.
 import { freePort } from '@kiln/queue/testing';
-import { existsSync } from 'node:fs';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import {
+  CHROMIUM,
+  chromiumAvailable,
+  launchChromium,
+  signIn,
+} from '../../test/e2e/support/browser';
 import { FakeForge, githubPush, webhookHeaders } from '../../test/e2e/support/forge';
 import { GitDaemon } from '../../test/e2e/support/git-daemon';
 import { PipelineStack } from '../../test/e2e/support/pipeline-stack';
 import { percentile, table } from '../support/report';
 
-const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
-// MACHINE.md: Debian's chromium, headless, as root, with nothing reaching out to the network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const LOG_BYTES = Number(process.env.BENCH_LOG_BYTES ?? 100_000_000);
 const LINE = 'the quick brown fox jumps over the lazy dog 0123456789';
 const ADMIN_PASSWORD = 'bench-log-view-admin-password';
@@ -29,13 +23,13 @@ const AIM_P95_FRAME_MS = 50;
 
 /** What a run of the log view benchmark found, as markdown (a paragraph and a table). */
 export async function runLogViewBenchmark(): Promise<string> {
-  if (!existsSync(CHROMIUM)) {
+  if (!chromiumAvailable()) {
     return `**Log view**: not measured, ${CHROMIUM} is missing (apt-get install -y chromium).`;
   }
   const git = await GitDaemon.start(await freePort());
   const forge = await FakeForge.start();
   let stack: PipelineStack | undefined;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     stack = await PipelineStack.start({
       serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD },
@@ -85,11 +79,7 @@ jobs:
     const page = await (
       await browser.newContext({ viewport: { width: 1280, height: 800 } })
     ).newPage();
-    await page.goto(`${stack.serverUrl}/`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+    await signIn(page, stack.serverUrl, 'admin', ADMIN_PASSWORD);
 
     const opened = performance.now();
     await page.goto(`${stack.serverUrl}/runs/${run.id}/jobs/${job.id}`);

@@ -1,23 +1,12 @@
 import { freePort } from '@kiln/queue/testing';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeForge, githubPush, webhookHeaders } from './support/forge';
+import { browserTestsRunnable, launchChromium, signIn } from './support/browser';
 import { GitDaemon } from './support/git-daemon';
 import { printProcessesOnFailure } from './support/on-failure';
 import { PipelineStack } from './support/pipeline-stack';
 
-const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
-// MACHINE.md: Debian's chromium, headless, as root, with nothing reaching out to the network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const ADMIN_PASSWORD = 'e2e-web-log-admin-password';
 const LINES = 200_000;
 const PIPELINE = `
@@ -28,10 +17,7 @@ jobs:
         run: seq 1 ${LINES}
 `;
 
-// On CI a missing browser is a failure; on a developer machine without Chromium, a skip.
-const runnable = existsSync(CHROMIUM) || process.env.CI === 'true';
-
-describe.skipIf(!runnable)('log view in Chromium: a 200,000-line log, virtual', () => {
+describe.skipIf(!browserTestsRunnable)('log view in Chromium: a 200,000-line log, virtual', () => {
   beforeEach(printProcessesOnFailure);
   let stack: PipelineStack;
   let git: GitDaemon;
@@ -41,13 +27,10 @@ describe.skipIf(!runnable)('log view in Chromium: a 200,000-line log, virtual', 
   let logPath: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (npm run services)`);
-    }
     git = await GitDaemon.start(await freePort());
     forge = await FakeForge.start();
     stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
 
     const commit = git.createRepository('numbers');
@@ -74,11 +57,7 @@ describe.skipIf(!runnable)('log view in Chromium: a 200,000-line log, virtual', 
     expect(run.state).toBe('success');
     logPath = `/runs/${runId}/jobs/${run.jobs[0]?.id ?? ''}`;
 
-    await page.goto(`${stack.serverUrl}/`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Repositories' }).waitFor();
+    await signIn(page, stack.serverUrl, 'admin', ADMIN_PASSWORD);
   });
 
   afterAll(async () => {

@@ -1,25 +1,14 @@
 import { freePort } from '@kiln/queue/testing';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeForge, githubPush, webhookHeaders } from './support/forge';
+import { browserTestsRunnable, launchChromium, SCREENSHOTS, signIn } from './support/browser';
 import { GitDaemon } from './support/git-daemon';
 import { printProcessesOnFailure } from './support/on-failure';
 import { PipelineStack, type RunView } from './support/pipeline-stack';
 
-const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
-// MACHINE.md: Debian's chromium, headless, as root, with nothing reaching out to the network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-const SCREENSHOTS = resolve(__dirname, '../../docs/screenshots');
 const ADMIN_PASSWORD = 'e2e-web-pages-admin-password';
 
 // a → b, a → c: a graph of two columns.
@@ -60,176 +49,169 @@ interface JobWithUsage {
   usage?: { cpuSeconds?: number; memPeakBytes?: number };
 }
 
-// On CI a missing browser is a failure; on a developer machine without Chromium, a skip.
-const runnable = existsSync(CHROMIUM) || process.env.CI === 'true';
+describe.skipIf(!browserTestsRunnable)(
+  'web UI in Chromium: job graph, queue, cluster, tokens',
+  () => {
+    beforeEach(printProcessesOnFailure);
+    let stack: PipelineStack;
+    let git: GitDaemon;
+    let forge: FakeForge;
+    let browser: Browser;
+    let page: Page;
+    const dialogs: string[] = [];
+    let repo: { id: string; webhookSecret: string };
+    let commit: (files: Record<string, string>, message?: string) => string;
 
-describe.skipIf(!runnable)('web UI in Chromium: job graph, queue, cluster, tokens', () => {
-  beforeEach(printProcessesOnFailure);
-  let stack: PipelineStack;
-  let git: GitDaemon;
-  let forge: FakeForge;
-  let browser: Browser;
-  let page: Page;
-  const dialogs: string[] = [];
-  let repo: { id: string; webhookSecret: string };
-  let commit: (files: Record<string, string>, message?: string) => string;
+    beforeAll(async () => {
+      git = await GitDaemon.start(await freePort());
+      forge = await FakeForge.start();
+      stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+      browser = await launchChromium();
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      page = await context.newPage();
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      commit = git.createRepository('pages');
+      repo = await stack.ok('POST', '/api/v1/repositories', {
+        forge: 'github',
+        fullName: 'acme/pages',
+        cloneUrl: git.url('pages'),
+        forgeToken: 'forge-token',
+        apiUrl: forge.url,
+      });
+      mkdirSync(SCREENSHOTS, { recursive: true });
 
-  beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (npm run services)`);
+      await signIn(page, stack.serverUrl, 'admin', ADMIN_PASSWORD);
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
+    });
+
+    async function push(files: Record<string, string>, message: string): Promise<string> {
+      const sha = commit(files, message);
+      const raw = Buffer.from(JSON.stringify(githubPush('acme/pages', sha, message)));
+      const res = await stack.webhook(
+        '/hooks/github',
+        webhookHeaders('github', 'push', raw, repo.webhookSecret),
+        raw,
+      );
+      expect(res.status).toBe(202);
+      return res.body.runId as string;
     }
-    git = await GitDaemon.start(await freePort());
-    forge = await FakeForge.start();
-    stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    commit = git.createRepository('pages');
-    repo = await stack.ok('POST', '/api/v1/repositories', {
-      forge: 'github',
-      fullName: 'acme/pages',
-      cloneUrl: git.url('pages'),
-      forgeToken: 'forge-token',
-      apiUrl: forge.url,
-    });
-    mkdirSync(SCREENSHOTS, { recursive: true });
 
-    await page.goto(`${stack.serverUrl}/`);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Repositories' }).waitFor();
-  });
+    /** In-app navigation: a reload would drop the CSRF token the app keeps in memory. */
+    async function openFromHeader(name: string): Promise<void> {
+      await page.locator('.topbar nav').getByRole('link', { name, exact: true }).click();
+      await page.waitForURL(
+        (url) => url.pathname === (name === 'Repositories' ? '/' : `/${name.toLowerCase()}`),
+      );
+    }
 
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
-  });
+    it('draws the run as a graph of its needs, with each job’s usage once it ends', async () => {
+      const runId = await push({ '.kiln.yml': GRAPH_PIPELINE }, 'A graph');
+      const ended = await stack.waitForRun(runId);
+      expect(ended.state).toBe('success');
 
-  async function push(files: Record<string, string>, message: string): Promise<string> {
-    const sha = commit(files, message);
-    const raw = Buffer.from(JSON.stringify(githubPush('acme/pages', sha, message)));
-    const res = await stack.webhook(
-      '/hooks/github',
-      webhookHeaders('github', 'push', raw, repo.webhookSecret),
-      raw,
-    );
-    expect(res.status).toBe(202);
-    return res.body.runId as string;
-  }
+      await page.getByRole('link', { name: 'acme/pages' }).click();
+      await page.locator('tr[data-run="1"]').getByRole('link', { name: '#1' }).click();
+      await page.getByRole('heading', { name: /Run #1/ }).waitFor();
+      const graph = page.locator('.job-graph');
+      await graph.locator('[data-node="c"]').getByText('success').waitFor();
+      expect(await graph.locator('[data-node]').count()).toBe(3);
+      const edges = await graph.locator('path[data-edge]').all();
+      const edgeNames = await Promise.all(edges.map((edge) => edge.getAttribute('data-edge')));
+      expect(edgeNames.sort()).toEqual(['a->b', 'a->c']);
+      // a in the first column, b and c side by side in the second.
+      const box = async (key: string) => graph.locator(`[data-node="${key}"]`).boundingBox();
+      const [a, b, c] = await Promise.all([box('a'), box('b'), box('c')]);
+      expect(b?.x).toBe(c?.x);
+      expect(b?.x ?? 0).toBeGreaterThan((a?.x ?? 0) + (a?.width ?? 0));
 
-  /** In-app navigation: a reload would drop the CSRF token the app keeps in memory. */
-  async function openFromHeader(name: string): Promise<void> {
-    await page.locator('.topbar nav').getByRole('link', { name, exact: true }).click();
-    await page.waitForURL(
-      (url) => url.pathname === (name === 'Repositories' ? '/' : `/${name.toLowerCase()}`),
-    );
-  }
-
-  it('draws the run as a graph of its needs, with each job’s usage once it ends', async () => {
-    const runId = await push({ '.kiln.yml': GRAPH_PIPELINE }, 'A graph');
-    const ended = await stack.waitForRun(runId);
-    expect(ended.state).toBe('success');
-
-    await page.getByRole('link', { name: 'acme/pages' }).click();
-    await page.locator('tr[data-run="1"]').getByRole('link', { name: '#1' }).click();
-    await page.getByRole('heading', { name: /Run #1/ }).waitFor();
-    const graph = page.locator('.job-graph');
-    await graph.locator('[data-node="c"]').getByText('success').waitFor();
-    expect(await graph.locator('[data-node]').count()).toBe(3);
-    const edges = await graph.locator('path[data-edge]').all();
-    const edgeNames = await Promise.all(edges.map((edge) => edge.getAttribute('data-edge')));
-    expect(edgeNames.sort()).toEqual(['a->b', 'a->c']);
-    // a in the first column, b and c side by side in the second.
-    const box = async (key: string) => graph.locator(`[data-node="${key}"]`).boundingBox();
-    const [a, b, c] = await Promise.all([box('a'), box('b'), box('c')]);
-    expect(b?.x).toBe(c?.x);
-    expect(b?.x ?? 0).toBeGreaterThan((a?.x ?? 0) + (a?.width ?? 0));
-
-    const jobs = ended.jobs as unknown as JobWithUsage[];
-    for (const job of jobs) {
-      const row = page.locator(`tr[data-job="${job.key}"]`);
-      expect(job.usage?.cpuSeconds, `${job.key} has usage`).toBeDefined();
-      expect(await row.locator('td.usage-cpu').textContent()).toMatch(/^\d+(\.\d+)?s$/);
-      if (job.usage?.memPeakBytes !== undefined) {
-        expect(await row.locator('td.usage-mem').textContent()).toMatch(/^\d+(\.\d)? [KMG]?i?B$/);
+      const jobs = ended.jobs as unknown as JobWithUsage[];
+      for (const job of jobs) {
+        const row = page.locator(`tr[data-job="${job.key}"]`);
+        expect(job.usage?.cpuSeconds, `${job.key} has usage`).toBeDefined();
+        expect(await row.locator('td.usage-cpu').textContent()).toMatch(/^\d+(\.\d+)?s$/);
+        if (job.usage?.memPeakBytes !== undefined) {
+          expect(await row.locator('td.usage-mem').textContent()).toMatch(/^\d+(\.\d)? [KMG]?i?B$/);
+        }
+        expect(await row.locator('td.status').textContent()).toContain('exited with code 0');
       }
-      expect(await row.locator('td.status').textContent()).toContain('exited with code 0');
-    }
-    await page.screenshot({ path: join(SCREENSHOTS, 'run-graph.png') });
+      await page.screenshot({ path: join(SCREENSHOTS, 'run-graph.png') });
 
-    await graph.locator('[data-node="b"]').click();
-    await page.waitForURL(/\/runs\/[^/]+\/jobs\/[^/]+$/);
-    const bId = ended.jobs.find((j) => j.key === 'b')?.id ?? '';
-    expect(new URL(page.url()).pathname).toBe(`/runs/${runId}/jobs/${bId}`);
-  });
+      await graph.locator('[data-node="b"]').click();
+      await page.waitForURL(/\/runs\/[^/]+\/jobs\/[^/]+$/);
+      const bId = ended.jobs.find((j) => j.key === 'b')?.id ?? '';
+      expect(new URL(page.url()).pathname).toBe(`/runs/${runId}/jobs/${bId}`);
+    });
 
-  it('shows in the queue what waits and why, until the run is canceled', async () => {
-    const runId = await push({ '.kiln.yml': WAITING_PIPELINE }, 'Too big together');
-    await stack.waitForRun(
-      runId,
-      (run: RunView) => run.jobs.find((j) => j.key === 'hog')?.state === 'running',
-      30_000,
-    );
-    await openFromHeader('Queue');
-    await page.getByRole('heading', { name: 'Queue' }).waitFor();
-    const after = page.locator('tr[data-job="after"]');
-    await after.locator('.state').getByText('blocked').waitFor();
-    expect(await after.getByRole('link', { name: 'acme/pages' }).count()).toBe(1);
-    expect(await after.getByRole('link', { name: '#2' }).count()).toBe(1);
-    expect(await after.locator('td.status').textContent()).toBe('waits for hog (running)');
-    const squeeze = page.locator('tr[data-job="squeeze"]');
-    await squeeze.locator('.state').getByText('queued').waitFor();
-    await squeeze.locator('td.status').getByText(/2048/).waitFor();
-    expect(await page.locator('tr[data-job="hog"]').count()).toBe(0);
-    await page.screenshot({ path: join(SCREENSHOTS, 'queue.png') });
+    it('shows in the queue what waits and why, until the run is canceled', async () => {
+      const runId = await push({ '.kiln.yml': WAITING_PIPELINE }, 'Too big together');
+      await stack.waitForRun(
+        runId,
+        (run: RunView) => run.jobs.find((j) => j.key === 'hog')?.state === 'running',
+        30_000,
+      );
+      await openFromHeader('Queue');
+      await page.getByRole('heading', { name: 'Queue' }).waitFor();
+      const after = page.locator('tr[data-job="after"]');
+      await after.locator('.state').getByText('blocked').waitFor();
+      expect(await after.getByRole('link', { name: 'acme/pages' }).count()).toBe(1);
+      expect(await after.getByRole('link', { name: '#2' }).count()).toBe(1);
+      expect(await after.locator('td.status').textContent()).toBe('waits for hog (running)');
+      const squeeze = page.locator('tr[data-job="squeeze"]');
+      await squeeze.locator('.state').getByText('queued').waitFor();
+      await squeeze.locator('td.status').getByText(/2048/).waitFor();
+      expect(await page.locator('tr[data-job="hog"]').count()).toBe(0);
+      await page.screenshot({ path: join(SCREENSHOTS, 'queue.png') });
 
-    await stack.ok('POST', `/api/v1/runs/${runId}/cancel`);
-    await page.getByText('Nothing waits').waitFor({ timeout: 10_000 });
-  });
+      await stack.ok('POST', `/api/v1/runs/${runId}/cancel`);
+      await page.getByText('Nothing waits').waitFor({ timeout: 10_000 });
+    });
 
-  it('shows the agent and how much of it is in use', async () => {
-    await openFromHeader('Cluster');
-    const agent = page.locator('tr[data-agent]');
-    await agent.first().waitFor();
-    expect(await agent.count()).toBe(1);
-    expect(await agent.locator('td').nth(1).textContent()).toBe('ACTIVE');
-    expect(await agent.locator('[role="meter"]').count()).toBe(2);
-    expect(await agent.locator('.usage-text').last().textContent()).toMatch(/of 4\.0 GiB$/);
-  });
+    it('shows the agent and how much of it is in use', async () => {
+      await openFromHeader('Cluster');
+      const agent = page.locator('tr[data-agent]');
+      await agent.first().waitFor();
+      expect(await agent.count()).toBe(1);
+      expect(await agent.locator('td').nth(1).textContent()).toBe('ACTIVE');
+      expect(await agent.locator('[role="meter"]').count()).toBe(2);
+      expect(await agent.locator('.usage-text').last().textContent()).toMatch(/of 4\.0 GiB$/);
+    });
 
-  it('creates a token shown once that works on the API, and revokes it', async () => {
-    await openFromHeader('Tokens');
-    await page.getByRole('heading', { name: 'API tokens' }).waitFor();
-    await page.getByLabel('Name').fill('e2e <laptop>');
-    await page.getByRole('button', { name: 'Create token' }).click();
-    const shown = page.locator('code[data-token]');
-    await shown.waitFor();
-    const token = (await shown.textContent()) ?? '';
-    expect(token.length).toBeGreaterThan(20);
-    const row = page.locator('tr[data-token-name="e2e <laptop>"]');
-    await row.waitFor();
-    expect(await row.locator('td').first().textContent()).toBe('e2e <laptop>');
+    it('creates a token shown once that works on the API, and revokes it', async () => {
+      await openFromHeader('Tokens');
+      await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+      await page.getByLabel('Name').fill('e2e <laptop>');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      const shown = page.locator('code[data-token]');
+      await shown.waitFor();
+      const token = (await shown.textContent()) ?? '';
+      expect(token.length).toBeGreaterThan(20);
+      const row = page.locator('tr[data-token-name="e2e <laptop>"]');
+      await row.waitFor();
+      expect(await row.locator('td').first().textContent()).toBe('e2e <laptop>');
 
-    const me = (): Promise<Response> =>
-      fetch(`${stack.serverUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-    const answer = await me();
-    expect(answer.status).toBe(200);
-    expect(((await answer.json()) as { username: string }).username).toBe('admin');
+      const me = (): Promise<Response> =>
+        fetch(`${stack.serverUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      const answer = await me();
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { username: string }).username).toBe('admin');
 
-    // Shown once: leaving the page forgets it.
-    await openFromHeader('Repositories');
-    await openFromHeader('Tokens');
-    await row.waitFor();
-    expect(await shown.count()).toBe(0);
+      // Shown once: leaving the page forgets it.
+      await openFromHeader('Repositories');
+      await openFromHeader('Tokens');
+      await row.waitFor();
+      expect(await shown.count()).toBe(0);
 
-    await row.getByRole('button', { name: 'Revoke' }).click();
-    await row.waitFor({ state: 'detached' });
-    expect((await me()).status).toBe(401);
-    expect(dialogs).toEqual([]);
-  });
-});
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await row.waitFor({ state: 'detached' });
+      expect((await me()).status).toBe(401);
+      expect(dialogs).toEqual([]);
+    });
+  },
+);
