@@ -5,8 +5,6 @@ import {
   Delete,
   Get,
   HttpCode,
-  Param,
-  ParseUUIDPipe,
   Post,
   Put,
   Req,
@@ -24,6 +22,7 @@ import { Throttle, ThrottlerGuard } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
+import { UuidParam } from '../auth/uuid-param';
 import { cookie, SESSION_COOKIE } from '../auth/auth.guard';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
 import {
@@ -40,7 +39,7 @@ import {
 } from './accounts.dto';
 import { AccountsService } from './accounts.service';
 
-const Uuid = (name: string): ParameterDecorator => Param(name, new ParseUUIDPipe({ version: '4' }));
+const Uuid = UuidParam;
 
 @ApiTags('accounts')
 @Controller('api/v1')

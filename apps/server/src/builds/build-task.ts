@@ -1,6 +1,7 @@
 import type { Forge } from '@kiln/persistence';
 import type { PlanJob } from '@kiln/pipeline';
 import type { TaskInfo } from '@kiln/contracts';
+import { forgeGitCredentials } from '../git/forge-credentials';
 import { stepEndMarker, stepStartMarker } from '../logs/step-markers';
 
 /** Everything about a job's run that its task needs, resolved by the runs service. */
@@ -25,15 +26,6 @@ export interface BuildContext {
   artifactSink: { url: string; token: string };
   stepNonce: string;
 }
-
-/** Git's basic-auth user name for an access token, per forge (the token is the password). */
-const TOKEN_USERS: Record<Forge, string> = {
-  github: 'x-access-token',
-  gitlab: 'oauth2',
-  gitea: 'kiln',
-  forgejo: 'kiln',
-  bitbucket: 'x-token-auth',
-};
 
 /** A fresh task id for each launch of a job attempt (a relaunch must not collide). */
 export function newTaskId(jobId: string, attempt: number, nonce: string): string {
@@ -81,9 +73,7 @@ export function buildTask(context: BuildContext): TaskInfo {
     ...(run.pullRequest === undefined ? {} : { KILN_PULL_REQUEST: String(run.pullRequest) }),
   };
   const credentials =
-    repository.forgeToken !== undefined && /^https?:/.test(repository.cloneUrl)
-      ? { username: TOKEN_USERS[repository.forge], password: repository.forgeToken }
-      : {};
+    forgeGitCredentials(repository.forge, repository.cloneUrl, repository.forgeToken) ?? {};
   return {
     taskId: context.taskId,
     name: `${repository.fullName} #${run.number} ${plan.key}`.slice(0, 256),

@@ -1,16 +1,5 @@
 import type { SecretInfo } from '@kiln/persistence';
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Patch,
-  Post,
-  Put,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -20,6 +9,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
+import { UuidParam } from '../auth/uuid-param';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
 import {
   CreatedRepositoryResponse,
@@ -34,7 +24,7 @@ import {
 } from './repository.dto';
 import { RepositoriesService } from './repositories.service';
 
-const Id = (): ParameterDecorator => Param('id', new ParseUUIDPipe({ version: '4' }));
+const Id = (): ParameterDecorator => UuidParam('id');
 
 @ApiTags('repositories')
 @Controller('api/v1/repositories')

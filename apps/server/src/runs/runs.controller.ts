@@ -1,15 +1,5 @@
 import type { Run, RunPage, Schedule, WaitingJob } from '@kiln/persistence';
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiCreatedResponse,
@@ -20,6 +10,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
+import { UuidParam } from '../auth/uuid-param';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
 import { RepositoriesService } from '../repositories/repositories.service';
 import {
@@ -36,7 +27,7 @@ import { QueueService } from './queue.service';
 import { RunsService, type RunDetails } from './runs.service';
 import { SchedulesService } from './schedules.service';
 
-const Uuid = (name: string): ParameterDecorator => Param(name, new ParseUUIDPipe({ version: '4' }));
+const Uuid = UuidParam;
 
 @ApiTags('runs')
 @Controller('api/v1')
