@@ -11,7 +11,10 @@ import { DATABASE } from './database.token';
 import { migrateToLatest } from './migrate';
 import { AccountsRepository } from './repositories/accounts.repository';
 import { ArtifactsRepository } from './repositories/artifacts.repository';
+import { AuditRepository } from './repositories/audit.repository';
+import { EnvironmentsRepository } from './repositories/environments.repository';
 import { JobsRepository } from './repositories/jobs.repository';
+import { PromotionsRepository } from './repositories/promotions.repository';
 import { RepositoriesRepository } from './repositories/repositories.repository';
 import { RepositorySecretsRepository } from './repositories/repository-secrets.repository';
 import { RunsRepository } from './repositories/runs.repository';
@@ -22,6 +25,9 @@ import { TaskLogsRepository } from './repositories/task-logs.repository';
 const repositories = [
   AccountsRepository,
   ArtifactsRepository,
+  AuditRepository,
+  EnvironmentsRepository,
+  PromotionsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   RunsRepository,

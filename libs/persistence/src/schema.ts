@@ -19,6 +19,10 @@ export interface Database {
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   repository_roles: RepositoryRolesTable;
+  environments: EnvironmentsTable;
+  promotions: PromotionsTable;
+  promotion_decisions: PromotionDecisionsTable;
+  audit_events: AuditEventsTable;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -38,6 +42,8 @@ export interface RepositoriesTable {
   api_url: string | null;
   auto_cancel_pull_requests: Generated<number>;
   run_counter: Generated<number>;
+  artifact_retention_days: number | null;
+  artifact_retention_runs: number | null;
 }
 
 export interface RepositorySecretsTable {
@@ -87,6 +93,8 @@ export interface RunsTable {
   changed_files: string | null;
   errors: string | null;
   rerun_of: string | null;
+  environment: string | null;
+  promoted_run_id: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -213,4 +221,78 @@ export interface RepositoryRolesTable {
   repository_id: string;
   user_id: string;
   role: RepositoryRole;
+}
+
+export interface EnvironmentsTable {
+  id: string;
+  repository_id: string;
+  name: string;
+  previous_id: string | null;
+  required_approvals: number;
+  /** JSON list of branch globs; null: any branch. */
+  allowed_branches: string | null;
+  approval_timeout_minutes: number;
+  /** The deploy lock: the promotion deploying now, if any. */
+  deploying_promotion_id: string | null;
+  created_at: string;
+}
+
+export const PROMOTION_STATES = [
+  /** Needs more approvals. */
+  'awaiting-approval',
+  /** Approved (or needs none), waiting for the environment's deploy lock. */
+  'queued',
+  /** Its promote run is running; it holds the lock. */
+  'deploying',
+  /** Its promote run succeeded. */
+  'deployed',
+  /** Its promote run failed, errored, or could not start. */
+  'failed',
+  'canceled',
+  'rejected',
+  'expired',
+] as const;
+export type PromotionState = (typeof PROMOTION_STATES)[number];
+
+export interface PromotionsTable {
+  id: string;
+  repository_id: string;
+  environment_id: string;
+  run_id: string;
+  deploy_run_id: string | null;
+  state: PromotionState;
+  rollback: number;
+  requested_by: string;
+  comment: string | null;
+  required_approvals: number;
+  status_message: string | null;
+  requested_at: string;
+  expires_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export const PROMOTION_DECISIONS = ['approve', 'reject'] as const;
+export type PromotionDecision = (typeof PROMOTION_DECISIONS)[number];
+
+export interface PromotionDecisionsTable {
+  promotion_id: string;
+  user_id: string;
+  decision: PromotionDecision;
+  comment: string | null;
+  created_at: string;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: string;
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  object_type: string;
+  object_id: string;
+  repository_id: string | null;
+  summary: string;
+  /** JSON object. */
+  details: string;
 }

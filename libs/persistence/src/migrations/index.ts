@@ -3,6 +3,7 @@ import * as m0001 from './0001_repositories';
 import * as m0002 from './0002_pipelines';
 import * as m0003 from './0003_accounts';
 import * as m0004 from './0004_artifacts';
+import * as m0005 from './0005_releases';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -13,4 +14,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002_pipelines': m0002,
   '0003_accounts': m0003,
   '0004_artifacts': m0004,
+  '0005_releases': m0005,
 };

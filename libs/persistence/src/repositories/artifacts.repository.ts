@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Selectable } from 'kysely';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
-import type { ArtifactsTable } from '../schema';
+import type { ArtifactsTable, RunState } from '../schema';
 
 /** A file a job's attempt kept; its bytes are in the artifact storage. */
 export interface Artifact {
@@ -15,6 +15,18 @@ export interface Artifact {
   /** Lowercase hex. */
   sha256: string;
   createdAt: Date;
+}
+
+/** The artifacts of one run, of all its jobs and attempts together: what retention weighs. */
+export interface RunArtifacts {
+  runId: string;
+  runNumber: number;
+  runState: RunState;
+  count: number;
+  /** In bytes. */
+  size: number;
+  /** When its newest artifact was stored. */
+  newestAt: Date;
 }
 
 /** The artifacts of jobs' attempts: one per (job, attempt, name), the last upload winning. */
@@ -69,6 +81,61 @@ export class ArtifactsRepository {
       .where('name', '=', name)
       .executeTakeFirst();
     return row && toArtifact(row);
+  }
+
+  /** The artifacts of a run: each job's latest attempt's, by job position then name. */
+  async listByRun(runId: string): Promise<(Artifact & { jobKey: string })[]> {
+    const rows = await this.connection.db
+      .selectFrom('artifacts')
+      .innerJoin('jobs', 'jobs.id', 'artifacts.job_id')
+      .selectAll('artifacts')
+      .select('jobs.key as job_key')
+      .where('jobs.run_id', '=', runId)
+      .whereRef('artifacts.attempt', '=', 'jobs.attempt')
+      .orderBy('jobs.position')
+      .orderBy('artifacts.name')
+      .execute();
+    return rows.map((row) => ({ ...toArtifact(row), jobKey: row.job_key }));
+  }
+
+  /** The runs of a repository that have artifacts, newest (highest number) first. */
+  async listRunsWithArtifacts(repositoryId: string): Promise<RunArtifacts[]> {
+    const rows = await this.connection.db
+      .selectFrom('artifacts')
+      .innerJoin('jobs', 'jobs.id', 'artifacts.job_id')
+      .innerJoin('runs', 'runs.id', 'jobs.run_id')
+      .select((eb) => [
+        'runs.id as run_id',
+        'runs.number as run_number',
+        'runs.state as run_state',
+        eb.fn.countAll().as('count'),
+        eb.fn.sum<number | string>('artifacts.size').as('size'),
+        eb.fn.max('artifacts.created_at').as('newest_at'),
+      ])
+      .where('runs.repository_id', '=', repositoryId)
+      .groupBy(['runs.id', 'runs.number', 'runs.state'])
+      .orderBy('runs.number', 'desc')
+      .execute();
+    // PostgreSQL answers counts and sums of bigints as strings.
+    return rows.map((row) => ({
+      runId: row.run_id,
+      runNumber: row.run_number,
+      runState: row.run_state,
+      count: Number(row.count),
+      size: Number(row.size),
+      newestAt: new Date(row.newest_at),
+    }));
+  }
+
+  /** Forgets every artifact of a run (its bytes are the storage's to delete); how many. */
+  async deleteByRun(runId: string): Promise<number> {
+    const result = await this.connection.db
+      .deleteFrom('artifacts')
+      .where('job_id', 'in', (eb) =>
+        eb.selectFrom('jobs').select('jobs.id').where('jobs.run_id', '=', runId),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 

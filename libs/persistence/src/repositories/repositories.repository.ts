@@ -27,6 +27,15 @@ export interface Repository {
   sealedForgeToken?: string;
   apiUrl?: string;
   autoCancelPullRequests: boolean;
+  artifactRetention: ArtifactRetention;
+}
+
+/** How long a repository keeps its runs' artifacts; an absent measure keeps them by it. */
+export interface ArtifactRetention {
+  /** Artifacts older than this many days are deleted. */
+  days?: number;
+  /** Only the artifacts of the newest this many runs are kept. */
+  runs?: number;
 }
 
 /** What may change after registration; `null` clears an optional value. */
@@ -35,6 +44,8 @@ export interface RepositoryChanges {
   sealedForgeToken?: string | null;
   apiUrl?: string | null;
   autoCancelPullRequests?: boolean;
+  artifactRetentionDays?: number | null;
+  artifactRetentionRuns?: number | null;
 }
 
 /** Thrown when a repository with the same forge and full name is already registered. */
@@ -63,6 +74,8 @@ export class RepositoriesRepository {
       api_url: input.apiUrl ?? null,
       auto_cancel_pull_requests: input.autoCancelPullRequests === false ? 0 : 1,
       run_counter: 0,
+      artifact_retention_days: null,
+      artifact_retention_runs: null,
     };
     // The unique key decides, not a read before the write: two concurrent registrations of one
     // repository must not both succeed.
@@ -102,6 +115,12 @@ export class RepositoriesRepository {
     if (changes.apiUrl !== undefined) values.api_url = changes.apiUrl;
     if (changes.autoCancelPullRequests !== undefined) {
       values.auto_cancel_pull_requests = changes.autoCancelPullRequests ? 1 : 0;
+    }
+    if (changes.artifactRetentionDays !== undefined) {
+      values.artifact_retention_days = changes.artifactRetentionDays;
+    }
+    if (changes.artifactRetentionRuns !== undefined) {
+      values.artifact_retention_runs = changes.artifactRetentionRuns;
     }
     if (Object.keys(values).length > 0) {
       await this.connection.db
@@ -153,5 +172,9 @@ function toRepository(row: RepositoryRow): Repository {
     ...(row.forge_token === null ? {} : { sealedForgeToken: row.forge_token }),
     ...(row.api_url === null ? {} : { apiUrl: row.api_url }),
     autoCancelPullRequests: row.auto_cancel_pull_requests !== 0,
+    artifactRetention: {
+      ...(row.artifact_retention_days === null ? {} : { days: row.artifact_retention_days }),
+      ...(row.artifact_retention_runs === null ? {} : { runs: row.artifact_retention_runs }),
+    },
   };
 }

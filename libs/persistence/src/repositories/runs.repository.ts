@@ -17,6 +17,10 @@ export interface NewRun {
   fromFork: boolean;
   changedFiles?: string[];
   rerunOf?: string;
+  /** A promote run: the environment it deploys to. */
+  environment?: string;
+  /** A promote run: the run whose commit and artifacts it deploys. */
+  promotedRunId?: string;
 }
 
 export interface Run extends Omit<NewRun, 'rerunOf'> {
@@ -128,6 +132,8 @@ export class RunsRepository {
         changed_files: input.changedFiles === undefined ? null : JSON.stringify(input.changedFiles),
         errors: null,
         rerun_of: input.rerunOf ?? null,
+        environment: input.environment ?? null,
+        promoted_run_id: input.promotedRunId ?? null,
         created_at: now.toISOString(),
         started_at: null,
         finished_at: null,
@@ -292,6 +298,8 @@ function toRun(row: RunRow): Run {
       : { changedFiles: JSON.parse(row.changed_files) as string[] }),
     ...(row.errors === null ? {} : { errors: JSON.parse(row.errors) as string[] }),
     ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
+    ...(row.environment === null ? {} : { environment: row.environment }),
+    ...(row.promoted_run_id === null ? {} : { promotedRunId: row.promoted_run_id }),
     createdAt: new Date(row.created_at),
     ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),

@@ -13,6 +13,10 @@ export const QUEUES = {
   statuses: 'statuses',
   /** Cron schedules fire here (BullMQ job schedulers). */
   schedules: 'schedules',
+  /** Promotions' follow-ups: a deploy run ended (free the lock), an approval request expired. */
+  promotions: 'promotions',
+  /** Artifact retention sweeps: an hourly job scheduler, and one sweep after every start. */
+  artifactRetention: 'artifact-retention',
 } as const;
 
 export class TriggerPayload {
@@ -49,6 +53,17 @@ export class StatusPayload {
 export class SchedulePayload {
   @IsUUID()
   scheduleId!: string;
+}
+
+export const PROMOTION_EVENTS = ['deploy-ended', 'expire'] as const;
+
+/** `deploy-ended`: `id` is a promote run that ended; `expire`: `id` is a promotion. */
+export class PromotionPayload {
+  @IsIn(PROMOTION_EVENTS)
+  kind!: (typeof PROMOTION_EVENTS)[number];
+
+  @IsUUID()
+  id!: string;
 }
 
 /** A queue payload failed validation: retrying cannot help. */

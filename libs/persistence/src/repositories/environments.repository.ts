@@ -1,0 +1,124 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Selectable } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { DatabaseConnection } from '../connect';
+import { DATABASE } from '../database.token';
+import type { EnvironmentsTable } from '../schema';
+
+/** A place a repository's runs are promoted to (staging, production), with its policy. */
+export interface Environment {
+  id: string;
+  repositoryId: string;
+  name: string;
+  /** The environment a run must have been deployed to before it may come here. */
+  previousId?: string;
+  /** Distinct release managers, never the requester. */
+  requiredApprovals: number;
+  /** Branch globs; absent: any branch. */
+  allowedBranches?: string[];
+  approvalTimeoutMinutes: number;
+  /** The promotion holding the deploy lock, if one is deploying. */
+  deployingPromotionId?: string;
+  createdAt: Date;
+}
+
+/** An environment's policy as an admin sets it; `null` clears an optional value. */
+export interface EnvironmentPolicy {
+  previousId: string | null;
+  requiredApprovals: number;
+  allowedBranches: string[] | null;
+  approvalTimeoutMinutes: number;
+}
+
+/** Environments per repository. */
+@Injectable()
+export class EnvironmentsRepository {
+  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+
+  /** Creates the environment, or sets the policy of the one of that name. */
+  async save(
+    repositoryId: string,
+    name: string,
+    policy: EnvironmentPolicy,
+    now = new Date(),
+  ): Promise<Environment> {
+    const values = {
+      previous_id: policy.previousId,
+      required_approvals: policy.requiredApprovals,
+      allowed_branches:
+        policy.allowedBranches === null ? null : JSON.stringify(policy.allowedBranches),
+      approval_timeout_minutes: policy.approvalTimeoutMinutes,
+    };
+    const row = await this.connection.db
+      .insertInto('environments')
+      .values({
+        id: randomUUID(),
+        repository_id: repositoryId,
+        name,
+        ...values,
+        deploying_promotion_id: null,
+        created_at: now.toISOString(),
+      })
+      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet(values))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toEnvironment(row);
+  }
+
+  async findById(id: string): Promise<Environment | undefined> {
+    const row = await this.connection.db
+      .selectFrom('environments')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toEnvironment(row);
+  }
+
+  async findByName(repositoryId: string, name: string): Promise<Environment | undefined> {
+    const row = await this.connection.db
+      .selectFrom('environments')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toEnvironment(row);
+  }
+
+  /** A repository's environments, oldest first (the service orders them by their chain). */
+  async list(repositoryId: string): Promise<Environment[]> {
+    const rows = await this.connection.db
+      .selectFrom('environments')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .orderBy('created_at')
+      .orderBy('name')
+      .execute();
+    return rows.map(toEnvironment);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.connection.db
+      .deleteFrom('environments')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+}
+
+function toEnvironment(row: Selectable<EnvironmentsTable>): Environment {
+  return {
+    id: row.id,
+    repositoryId: row.repository_id,
+    name: row.name,
+    ...(row.previous_id === null ? {} : { previousId: row.previous_id }),
+    requiredApprovals: row.required_approvals,
+    ...(row.allowed_branches === null
+      ? {}
+      : { allowedBranches: JSON.parse(row.allowed_branches) as string[] }),
+    approvalTimeoutMinutes: row.approval_timeout_minutes,
+    ...(row.deploying_promotion_id === null
+      ? {}
+      : { deployingPromotionId: row.deploying_promotion_id }),
+    createdAt: new Date(row.created_at),
+  };
+}

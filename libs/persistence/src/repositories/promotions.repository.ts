@@ -1,0 +1,371 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Selectable } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { DatabaseConnection } from '../connect';
+import { DATABASE } from '../database.token';
+import type {
+  PromotionDecision,
+  PromotionDecisionsTable,
+  PromotionState,
+  PromotionsTable,
+} from '../schema';
+
+/** A request to deploy a run that passed to an environment, and what became of it. */
+export interface Promotion {
+  id: string;
+  repositoryId: string;
+  environmentId: string;
+  /** The run promoted: a build that passed. */
+  runId: string;
+  /** The `promote` run deploying it, once started. */
+  deployRunId?: string;
+  state: PromotionState;
+  /** The run is older than what was deployed when it was asked, and was deployed there before. */
+  rollback: boolean;
+  /** A user id. */
+  requestedBy: string;
+  comment?: string;
+  requiredApprovals: number;
+  statusMessage?: string;
+  requestedAt: Date;
+  /** While awaiting approval: when it expires. */
+  expiresAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+export type NewPromotion = Pick<
+  Promotion,
+  | 'repositoryId'
+  | 'environmentId'
+  | 'runId'
+  | 'state'
+  | 'rollback'
+  | 'requestedBy'
+  | 'comment'
+  | 'requiredApprovals'
+  | 'expiresAt'
+>;
+
+/** One person's approval or rejection of a promotion. */
+export interface PromotionDecisionRecord {
+  promotionId: string;
+  userId: string;
+  decision: PromotionDecision;
+  comment?: string;
+  at: Date;
+}
+
+/** Promotions that have not ended: each environment has at most one `deploying`. */
+export const ACTIVE_PROMOTION_STATES: readonly PromotionState[] = [
+  'awaiting-approval',
+  'queued',
+  'deploying',
+];
+
+/** Promotions, their approvals, and the environments' deploy locks. */
+@Injectable()
+export class PromotionsRepository {
+  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+
+  async create(input: NewPromotion, now = new Date()): Promise<Promotion> {
+    const row: Selectable<PromotionsTable> = {
+      id: randomUUID(),
+      repository_id: input.repositoryId,
+      environment_id: input.environmentId,
+      run_id: input.runId,
+      deploy_run_id: null,
+      state: input.state,
+      rollback: input.rollback ? 1 : 0,
+      requested_by: input.requestedBy,
+      comment: input.comment ?? null,
+      required_approvals: input.requiredApprovals,
+      status_message: null,
+      requested_at: now.toISOString(),
+      expires_at: input.expiresAt?.toISOString() ?? null,
+      started_at: null,
+      finished_at: null,
+    };
+    await this.connection.db.insertInto('promotions').values(row).execute();
+    return toPromotion(row);
+  }
+
+  async findById(id: string): Promise<Promotion | undefined> {
+    const row = await this.connection.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toPromotion(row);
+  }
+
+  /** The promotion a `promote` run deploys. */
+  async findByDeployRun(runId: string): Promise<Promotion | undefined> {
+    const row = await this.connection.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('deploy_run_id', '=', runId)
+      .executeTakeFirst();
+    return row && toPromotion(row);
+  }
+
+  /** An environment's promotions, newest first: its history. */
+  async listByEnvironment(
+    environmentId: string,
+    options: { limit: number; before?: Date; states?: readonly PromotionState[] },
+  ): Promise<Promotion[]> {
+    let query = this.connection.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .orderBy('requested_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(options.limit);
+    if (options.before !== undefined) {
+      query = query.where('requested_at', '<', options.before.toISOString());
+    }
+    if (options.states !== undefined) query = query.where('state', 'in', options.states);
+    return (await query.execute()).map(toPromotion);
+  }
+
+  /** Promotions in `states`, oldest first, optionally of some environments or runs only. */
+  async listByState(
+    states: readonly PromotionState[],
+    filter: {
+      environmentIds?: readonly string[];
+      runId?: string;
+      repositoryIds?: readonly string[];
+    } = {},
+  ): Promise<Promotion[]> {
+    if (filter.environmentIds?.length === 0 || filter.repositoryIds?.length === 0) return [];
+    let query = this.connection.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('state', 'in', states)
+      .orderBy('requested_at')
+      .orderBy('id');
+    if (filter.environmentIds !== undefined) {
+      query = query.where('environment_id', 'in', filter.environmentIds);
+    }
+    if (filter.repositoryIds !== undefined) {
+      query = query.where('repository_id', 'in', filter.repositoryIds);
+    }
+    if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+    return (await query.execute()).map(toPromotion);
+  }
+
+  /** The latest deployment to an environment that succeeded: what runs there now. */
+  async current(environmentId: string): Promise<Promotion | undefined> {
+    const row = await this.connection.db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('environment_id', '=', environmentId)
+      .where('state', '=', 'deployed')
+      .orderBy('finished_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    return row && toPromotion(row);
+  }
+
+  /**
+   * The runs whose artifacts a repository still needs: those deployed now in one of its
+   * environments and those a promotion is about to deploy. Retention never deletes these.
+   */
+  async runsInUse(repositoryId: string): Promise<Set<string>> {
+    const inUse = new Set<string>();
+    const active = await this.connection.db
+      .selectFrom('promotions')
+      .select('run_id')
+      .where('repository_id', '=', repositoryId)
+      .where('state', 'in', ACTIVE_PROMOTION_STATES)
+      .execute();
+    for (const row of active) inUse.add(row.run_id);
+    const environments = await this.connection.db
+      .selectFrom('environments')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .execute();
+    for (const environment of environments) {
+      const current = await this.current(environment.id);
+      if (current !== undefined) inUse.add(current.runId);
+    }
+    return inUse;
+  }
+
+  /** The ids of the runs ever deployed (successfully) to an environment, of `runIds`. */
+  async deployedRuns(environmentId: string, runIds?: readonly string[]): Promise<Set<string>> {
+    if (runIds?.length === 0) return new Set();
+    let query = this.connection.db
+      .selectFrom('promotions')
+      .select('run_id')
+      .distinct()
+      .where('environment_id', '=', environmentId)
+      .where('state', '=', 'deployed');
+    if (runIds !== undefined) query = query.where('run_id', 'in', runIds);
+    return new Set((await query.execute()).map((row) => row.run_id));
+  }
+
+  /**
+   * Moves a promotion from one of `from` to `to` (compare-and-set); answers it as it is now, or
+   * undefined when it was in none of `from`. Ending states stamp `finished_at`.
+   */
+  async transition(
+    id: string,
+    from: readonly PromotionState[],
+    to: PromotionState,
+    extra: { statusMessage?: string | null; now?: Date } = {},
+  ): Promise<Promotion | undefined> {
+    const now = (extra.now ?? new Date()).toISOString();
+    const result = await this.connection.db
+      .updateTable('promotions')
+      .set({
+        state: to,
+        ...(extra.statusMessage === undefined ? {} : { status_message: extra.statusMessage }),
+        ...(ACTIVE_PROMOTION_STATES.includes(to) ? {} : { finished_at: now }),
+      })
+      .where('id', '=', id)
+      .where('state', 'in', from)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return undefined;
+    return this.findById(id);
+  }
+
+  /**
+   * Takes the environment's deploy lock for a queued promotion and marks it deploying, in one
+   * transaction; false when another promotion holds the lock or this one is no longer queued.
+   */
+  async startDeploying(promotion: Promotion, now = new Date()): Promise<boolean> {
+    return this.connection.db
+      .transaction()
+      .execute(async (tx) => {
+        const locked = await tx
+          .updateTable('environments')
+          .set({ deploying_promotion_id: promotion.id })
+          .where('id', '=', promotion.environmentId)
+          .where('deploying_promotion_id', 'is', null)
+          .executeTakeFirst();
+        if (locked.numUpdatedRows === 0n) return false;
+        const started = await tx
+          .updateTable('promotions')
+          .set({ state: 'deploying', started_at: now.toISOString(), status_message: null })
+          .where('id', '=', promotion.id)
+          .where('state', '=', 'queued')
+          .executeTakeFirst();
+        // Rolls the lock back with it: a promotion canceled meanwhile must not hold it.
+        if (started.numUpdatedRows === 0n) throw new NotQueued();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof NotQueued) return false;
+        throw error;
+      });
+  }
+
+  /** Records the promote run that deploys a promotion. */
+  async setDeployRun(id: string, runId: string): Promise<void> {
+    await this.connection.db
+      .updateTable('promotions')
+      .set({ deploy_run_id: runId })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /**
+   * Ends a deploying promotion and releases its environment's lock, in one transaction; false
+   * when it was not deploying (ended already).
+   */
+  async finishDeploying(
+    promotion: Promotion,
+    to: Extract<PromotionState, 'deployed' | 'failed' | 'canceled'>,
+    statusMessage?: string,
+    now = new Date(),
+  ): Promise<boolean> {
+    return this.connection.db.transaction().execute(async (tx) => {
+      const ended = await tx
+        .updateTable('promotions')
+        .set({
+          state: to,
+          finished_at: now.toISOString(),
+          ...(statusMessage === undefined ? {} : { status_message: statusMessage }),
+        })
+        .where('id', '=', promotion.id)
+        .where('state', '=', 'deploying')
+        .executeTakeFirst();
+      await tx
+        .updateTable('environments')
+        .set({ deploying_promotion_id: null })
+        .where('id', '=', promotion.environmentId)
+        .where('deploying_promotion_id', '=', promotion.id)
+        .execute();
+      return ended.numUpdatedRows > 0n;
+    });
+  }
+
+  /** Records one person's decision; false when they had decided on it already. */
+  async decide(decision: Omit<PromotionDecisionRecord, 'at'>, now = new Date()): Promise<boolean> {
+    const inserted = await this.connection.db
+      .insertInto('promotion_decisions')
+      .values({
+        promotion_id: decision.promotionId,
+        user_id: decision.userId,
+        decision: decision.decision,
+        comment: decision.comment ?? null,
+        created_at: now.toISOString(),
+      })
+      .onConflict((oc) => oc.columns(['promotion_id', 'user_id']).doNothing())
+      .executeTakeFirst();
+    return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
+  /** The decisions on each of `promotionIds`, oldest first. */
+  async decisions(
+    promotionIds: readonly string[],
+  ): Promise<Map<string, PromotionDecisionRecord[]>> {
+    const byPromotion = new Map<string, PromotionDecisionRecord[]>();
+    if (promotionIds.length === 0) return byPromotion;
+    const rows = await this.connection.db
+      .selectFrom('promotion_decisions')
+      .selectAll()
+      .where('promotion_id', 'in', promotionIds)
+      .orderBy('created_at')
+      .execute();
+    for (const row of rows) {
+      const list = byPromotion.get(row.promotion_id) ?? [];
+      list.push(toDecision(row));
+      byPromotion.set(row.promotion_id, list);
+    }
+    return byPromotion;
+  }
+}
+
+class NotQueued extends Error {}
+
+function toPromotion(row: Selectable<PromotionsTable>): Promotion {
+  return {
+    id: row.id,
+    repositoryId: row.repository_id,
+    environmentId: row.environment_id,
+    runId: row.run_id,
+    ...(row.deploy_run_id === null ? {} : { deployRunId: row.deploy_run_id }),
+    state: row.state,
+    rollback: row.rollback !== 0,
+    requestedBy: row.requested_by,
+    ...(row.comment === null ? {} : { comment: row.comment }),
+    requiredApprovals: row.required_approvals,
+    ...(row.status_message === null ? {} : { statusMessage: row.status_message }),
+    requestedAt: new Date(row.requested_at),
+    ...(row.expires_at === null ? {} : { expiresAt: new Date(row.expires_at) }),
+    ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
+    ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
+  };
+}
+
+function toDecision(row: Selectable<PromotionDecisionsTable>): PromotionDecisionRecord {
+  return {
+    promotionId: row.promotion_id,
+    userId: row.user_id,
+    decision: row.decision,
+    ...(row.comment === null ? {} : { comment: row.comment }),
+    at: new Date(row.created_at),
+  };
+}
