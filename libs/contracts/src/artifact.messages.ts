@@ -1,4 +1,20 @@
-import { ArrayMaxSize, IsString, Matches, MaxLength } from 'class-validator';
+// @Type reads design-time metadata: this file may be loaded before validation.ts loads the polyfill.
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  registerDecorator,
+  ValidateNested,
+  type ValidationArguments,
+  type ValidationOptions,
+} from 'class-validator';
 
 /** The largest artifact file an agent uploads and a server takes. */
 export const ARTIFACT_MAX_BYTES = 1024 ** 3;
@@ -60,4 +76,74 @@ export function normalizeArtifactName(name: string): string {
   if (segments.includes('.')) refuse('it contains a "." segment');
   if (segments.includes('')) refuse('it contains an empty segment');
   return segments.join('/');
+}
+
+/** Why `value` is not an artifact's name in its canonical form, or undefined when it is. */
+function artifactNameProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'it is not a string';
+  try {
+    normalizeArtifactName(value);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ArtifactNameError) return error.problem;
+    throw error;
+  }
+}
+
+/**
+ * A name {@link normalizeArtifactName} keeps as it is. The message says what is wrong with it,
+ * because "invalid name" leaves a person guessing which of the rules a path broke.
+ */
+export function IsArtifactName(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'isArtifactName',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: {
+        validate: (value: unknown) => artifactNameProblem(value) === undefined,
+        defaultMessage: (args?: ValidationArguments) =>
+          `$property is not an artifact name: ${artifactNameProblem(args?.value) ?? 'unknown'}`,
+      },
+    });
+  };
+}
+
+/** One file of another run's artifacts that a task needs in its sandbox. */
+export class ArtifactInputFile {
+  /** Where the file goes, relative to the sandbox. */
+  @IsArtifactName()
+  name!: string;
+
+  /** Lowercase hex SHA-256 of the bytes: what the agent checks them against before placing them. */
+  @Matches(/^[0-9a-f]{64}$/, { message: '$property must be 64 lowercase hex digits' })
+  sha256!: string;
+
+  @IsInt()
+  @Min(0)
+  @Max(ARTIFACT_MAX_BYTES)
+  size!: number;
+
+  @Matches(/^https?:\/\/\S+$/, { message: '$property must be an http(s) URL' })
+  @MaxLength(2048)
+  url!: string;
+}
+
+/**
+ * Artifacts of an earlier run that a task starts with (a promotion ships what its promoted run
+ * built). The agent GETs each file's `url` with `Authorization: Bearer <token>` and writes the
+ * bytes at the file's `name` in the sandbox after the source checkout, before the command runs;
+ * bytes whose size or sha256 differ from the file's are not placed and fail the task.
+ */
+export class ArtifactInputsInfo {
+  @IsString()
+  @MaxLength(512)
+  token!: string;
+
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => ArtifactInputFile)
+  files!: ArtifactInputFile[];
 }

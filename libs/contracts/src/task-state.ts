@@ -50,6 +50,8 @@ export const TASK_REASONS = [
   'CONTAINER_LAUNCH_FAILED',
   /** The task's source could not be checked out. */
   'SOURCE_CHECKOUT_FAILED',
+  /** The task's artifact inputs could not be fetched or placed in its sandbox. */
+  'ARTIFACT_INPUTS_FAILED',
   /** A signal nobody asked for ended the task. */
   'COMMAND_SIGNALED',
   /** No containerizer on the agent can run the task as specified. */

@@ -14,7 +14,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { ArtifactSinkInfo } from './artifact.messages';
+import { ArtifactInputsInfo, ArtifactSinkInfo } from './artifact.messages';
 import { LogSinkInfo } from './log.messages';
 import type { Resources, PortRange } from './resources';
 import { TASK_REASONS, TASK_STATES, type TaskReason, type TaskState } from './task-state';
@@ -159,6 +159,12 @@ export class TaskInfo {
   @ValidateNested()
   @Type(() => ArtifactSinkInfo)
   artifacts?: ArtifactSinkInfo;
+
+  /** Artifacts placed in the sandbox after the source checkout, before the command runs. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ArtifactInputsInfo)
+  inputs?: ArtifactInputsInfo;
 }
 
 export class ResourceUsageMessage {

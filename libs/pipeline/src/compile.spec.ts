@@ -411,4 +411,83 @@ jobs:
       expect(compile(source).jobs).toHaveLength(1);
     });
   });
+
+  describe('promote', () => {
+    const pipeline = `jobs:
+  build:
+    matrix: { arch: [amd64, arm64] }
+    steps: [{ run: make }]
+    artifacts: [dist/**]
+  test: { needs: [build], steps: [{ run: make test }] }
+  lint: { when: { branch: [main] }, steps: [{ run: make lint }] }
+  deploy-staging:
+    needs: [build, test]
+    when: { event: promote, environment: staging }
+    steps: [{ run: ./deploy staging }]
+  deploy-production:
+    needs: [build]
+    when: { event: [push, promote], environment: [production] }
+    steps: [{ run: ./deploy production }]
+  smoke: { needs: [deploy-production], when: { event: promote }, steps: [{ run: ./smoke }] }
+`;
+    const promote = (environment: string): TriggerContext => ({
+      event: 'promote',
+      branch: 'main',
+      environment,
+    });
+
+    it('runs a deploy job alone on a promotion to its environment, its needs on builds met', () => {
+      const plan = compile(pipeline, promote('staging'));
+      expect(plan.jobs.map((job) => job.key)).toEqual(['deploy-staging']);
+      expect(plan.jobs[0]?.needs).toEqual([]);
+    });
+
+    it('skips a promote job for another environment with the reason, and the jobs needing it', () => {
+      const plan = compile(pipeline, promote('staging'));
+      expect(plan.skipped).toContainEqual({
+        key: 'deploy-production',
+        reason: 'environment "staging" is not in [production]',
+      });
+      expect(plan.skipped).toContainEqual({
+        key: 'smoke',
+        reason: 'needs skipped job "deploy-production"',
+      });
+    });
+
+    it('keeps a need on another promote job that takes part', () => {
+      const plan = compile(pipeline, promote('production'));
+      expect(plan.jobs.map((job) => ({ key: job.key, needs: job.needs }))).toEqual([
+        { key: 'deploy-production', needs: [] },
+        { key: 'smoke', needs: ['deploy-production'] },
+      ]);
+    });
+
+    it('skips every job not asking for promote explicitly as built in the promoted run', () => {
+      const plan = compile(pipeline, promote('staging'));
+      const built = plan.skipped.filter((s) => s.reason === 'built in the promoted run');
+      // No `when`, a `when` without `event` and every matrix expansion alike.
+      expect(built.map((s) => s.key)).toEqual([
+        'build (arch=amd64)',
+        'build (arch=arm64)',
+        'test',
+        'lint',
+      ]);
+      expect(plan.skipped).toHaveLength(6);
+    });
+
+    it('leaves push runs as they were: promote-only jobs skipped, the rest needing builds', () => {
+      const plan = compile(pipeline, { event: 'push', branch: 'main', environment: 'production' });
+      expect(plan.jobs.map((job) => ({ key: job.key, needs: job.needs }))).toEqual([
+        { key: 'build (arch=amd64)', needs: [] },
+        { key: 'build (arch=arm64)', needs: [] },
+        { key: 'test', needs: ['build (arch=amd64)', 'build (arch=arm64)'] },
+        { key: 'lint', needs: [] },
+        { key: 'deploy-production', needs: ['build (arch=amd64)', 'build (arch=arm64)'] },
+      ]);
+      expect(plan.skipped).toEqual([
+        { key: 'deploy-staging', reason: 'event "push" is not in [promote]' },
+        { key: 'smoke', reason: 'event "push" is not in [promote]' },
+      ]);
+    });
+  });
 });

@@ -428,13 +428,37 @@ function topological(jobs: JobSpec[]): JobSpec[] {
   return ordered;
 }
 
+const BUILT_IN_PROMOTED_RUN = 'built in the promoted run';
+
+/**
+ * The jobs a promote run leaves out: every job whose `when.event` does not name `promote`.
+ * A job without `when` runs for every event, but a promotion ships what the promoted run built
+ * instead of building it again, so it takes part only by asking for `promote` explicitly.
+ */
+function builtInPromotedRun(jobs: JobSpec[], context: TriggerContext): Set<string> {
+  if (context.event !== 'promote') return new Set();
+  return new Set(
+    jobs.filter((job) => job.when?.event?.includes('promote') !== true).map((job) => job.name),
+  );
+}
+
 function plan(jobs: JobSpec[], context: TriggerContext): ExecutionPlan {
   const keysOf = new Map(jobs.map((job) => [job.name, expand(job).map((e) => e.key)]));
   const skippedNames = new Map<string, string>();
+  const builtBefore = builtInPromotedRun(jobs, context);
   const result: ExecutionPlan = { jobs: [], skipped: [] };
   for (const job of topological(jobs)) {
+    if (builtBefore.has(job.name)) {
+      for (const { key } of expand(job)) {
+        result.skipped.push({ key, reason: BUILT_IN_PROMOTED_RUN });
+      }
+      continue;
+    }
+    // `deploy: { needs: [build] }` reads naturally; in a promotion that need was met by the
+    // promoted run, whose artifacts the job gets, so it is no reason to wait nor to skip.
+    const needs = job.needs.filter((need) => !builtBefore.has(need));
     const own = job.when === undefined ? undefined : mismatch(job.when, context);
-    const blocker = job.needs.find((need) => skippedNames.has(need));
+    const blocker = needs.find((need) => skippedNames.has(need));
     const reason = own ?? (blocker === undefined ? undefined : `needs skipped job "${blocker}"`);
     if (reason !== undefined) skippedNames.set(job.name, reason);
     for (const { key, matrix } of expand(job)) {
@@ -450,7 +474,7 @@ function plan(jobs: JobSpec[], context: TriggerContext): ExecutionPlan {
         steps: job.steps.map((step) => ({ ...step })),
         env: { ...job.env, ...matrix },
         resources: { ...job.resources },
-        needs: job.needs.flatMap((need) => keysOf.get(need) ?? []),
+        needs: needs.flatMap((need) => keysOf.get(need) ?? []),
         timeoutSeconds: job.timeoutSeconds,
         retry: job.retry,
         allowFailure: job.allowFailure,

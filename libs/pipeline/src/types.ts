@@ -40,7 +40,10 @@ export interface PlanJob {
 export interface ExecutionPlan {
   /** Topologically ordered: every job comes after the jobs it needs. */
   jobs: PlanJob[];
-  /** Jobs whose `when` does not match the trigger, or that need such a job. */
+  /**
+   * Jobs whose `when` does not match the trigger, or that need such a job; in a promote run,
+   * also every job whose `when.event` does not name `promote` (built in the promoted run).
+   */
   skipped: { key: string; reason: string }[];
 }
 

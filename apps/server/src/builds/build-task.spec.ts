@@ -1,4 +1,4 @@
-import type { TaskInfo } from '@kiln/contracts';
+import { parseMessage, TaskInfo } from '@kiln/contracts';
 import type { PlanJob } from '@kiln/pipeline';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -217,6 +217,44 @@ describe(buildTask.name, () => {
       url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/artifacts',
       token: 'tok',
     });
+  });
+
+  it('tells a promote run its environment and the run it promotes, over any job env', () => {
+    const promotion = { environment: 'staging', promotedRun: { id: 'run-0', number: 5 } };
+    const task = buildTask(
+      context(
+        { env: { KILN_ENVIRONMENT: 'production' } },
+        { run: { ...context().run, event: 'promote' }, promotion },
+      ),
+    );
+
+    expect(task.command.environment).toMatchObject({
+      KILN_EVENT: 'promote',
+      KILN_ENVIRONMENT: 'staging',
+      KILN_PROMOTED_RUN: '5',
+      KILN_PROMOTED_RUN_ID: 'run-0',
+    });
+    const plain = buildTask(context()).command.environment;
+    for (const name of ['KILN_ENVIRONMENT', 'KILN_PROMOTED_RUN', 'KILN_PROMOTED_RUN_ID']) {
+      expect(plain).not.toHaveProperty(name);
+    }
+  });
+
+  it('hands the agent the artifact inputs when there are files, as a valid task', () => {
+    const file = {
+      name: 'dist/app.tgz',
+      sha256: 'ab'.repeat(32),
+      size: 1234,
+      url: 'http://kiln.test/api/v1/runs/run-0/artifacts/dist/app.tgz',
+    };
+    const task = buildTask(context({}, { inputs: { token: 'in-tok', files: [file] } }));
+
+    expect(task.inputs).toEqual({ token: 'in-tok', files: [file] });
+    expect(parseMessage(TaskInfo, JSON.parse(JSON.stringify(task))).inputs).toEqual(task.inputs);
+    expect(buildTask(context({}, { inputs: { token: 'in-tok', files: [] } }))).not.toHaveProperty(
+      'inputs',
+    );
+    expect(buildTask(context())).not.toHaveProperty('inputs');
   });
 
   it('gives every launch of an attempt its own task id', () => {

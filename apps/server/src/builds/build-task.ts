@@ -1,6 +1,6 @@
 import type { Forge } from '@kiln/persistence';
 import type { PlanJob } from '@kiln/pipeline';
-import type { TaskInfo } from '@kiln/contracts';
+import type { ArtifactInputsInfo, TaskInfo } from '@kiln/contracts';
 import { forgeGitCredentials } from '../git/forge-credentials';
 import { stepEndMarker, stepStartMarker } from '../logs/step-markers';
 
@@ -25,6 +25,10 @@ export interface BuildContext {
   /** Where the job's artifacts go (with the log's token), if its plan keeps any. */
   artifactSink: { url: string; token: string };
   stepNonce: string;
+  /** Set on a promote run: where it deploys to and the run whose artifacts it ships. */
+  promotion?: { environment: string; promotedRun: { id: string; number: number } };
+  /** Artifacts of the promoted run for the agent to place in the sandbox before the steps. */
+  inputs?: ArtifactInputsInfo;
 }
 
 /** A fresh task id for each launch of a job attempt (a relaunch must not collide). */
@@ -71,6 +75,13 @@ export function buildTask(context: BuildContext): TaskInfo {
     ...(run.branch === undefined ? {} : { KILN_BRANCH: run.branch }),
     ...(run.tag === undefined ? {} : { KILN_TAG: run.tag }),
     ...(run.pullRequest === undefined ? {} : { KILN_PULL_REQUEST: String(run.pullRequest) }),
+    ...(context.promotion === undefined
+      ? {}
+      : {
+          KILN_ENVIRONMENT: context.promotion.environment,
+          KILN_PROMOTED_RUN: String(context.promotion.promotedRun.number),
+          KILN_PROMOTED_RUN_ID: context.promotion.promotedRun.id,
+        }),
   };
   const credentials =
     forgeGitCredentials(repository.forge, repository.cloneUrl, repository.forgeToken) ?? {};
@@ -87,5 +98,13 @@ export function buildTask(context: BuildContext): TaskInfo {
     ...(plan.artifacts.length === 0
       ? {}
       : { artifacts: { patterns: [...plan.artifacts], ...context.artifactSink } }),
+    ...(context.inputs === undefined || context.inputs.files.length === 0
+      ? {}
+      : {
+          inputs: {
+            token: context.inputs.token,
+            files: context.inputs.files.map((file) => ({ ...file })),
+          },
+        }),
   };
 }
