@@ -2,6 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnvironmentsRepository, PromotionsRepository } from '@kiln/persistence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerApp, type ServerApp } from './support/server-app';
 
@@ -19,6 +20,7 @@ const TABLE: Record<string, Rule> = {
   'POST /hooks/:forge/:repositoryId': 'public',
   'POST /api/v1/tasks/:taskId/logs': 'task',
   'PUT /api/v1/tasks/:taskId/artifacts/*path': 'task',
+  'GET /api/v1/tasks/:taskId/inputs/:jobId/*path': 'task',
   'POST /api/v1/session': 'public',
   'GET /api/v1/session': 'user',
   'DELETE /api/v1/session': 'user',
@@ -28,6 +30,7 @@ const TABLE: Record<string, Rule> = {
   'DELETE /api/v1/tokens/:tokenId': 'user',
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
+  'GET /api/v1/audit': 'admin',
   'GET /api/v1/agents': 'user',
   'GET /api/v1/queue': 'user',
   'GET /api/v1/repositories': 'user',
@@ -56,6 +59,16 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/jobs/:jobId/log/stream': 'viewer',
   'GET /api/v1/jobs/:jobId/artifacts': 'viewer',
   'GET /api/v1/jobs/:jobId/artifacts/*path': 'viewer',
+  'GET /api/v1/repositories/:id/environments': 'viewer',
+  'PUT /api/v1/repositories/:id/environments/:name': 'admin',
+  'GET /api/v1/repositories/:id/environments/:name/deployments': 'viewer',
+  'DELETE /api/v1/repositories/:id/environments/:name': 'admin',
+  'POST /api/v1/runs/:runId/promotions': 'release-manager',
+  'GET /api/v1/promotions/:promotionId': 'viewer',
+  'POST /api/v1/promotions/:promotionId/approve': 'release-manager',
+  'POST /api/v1/promotions/:promotionId/reject': 'release-manager',
+  'POST /api/v1/promotions/:promotionId/cancel': 'release-manager',
+  'GET /api/v1/approvals': 'user',
 };
 const ROLES = ['viewer', 'developer', 'release-manager'] as const;
 
@@ -209,6 +222,24 @@ describe('authorization: every route, every role', () => {
     callers.push({ name: 'developer of B only', token: stranger.token });
     const target = await user('target');
     ids.userId = target.id;
+    // A promotion of A's run awaiting approval (runs do not run here: no cluster), asked by
+    // `target`, so every release manager may decide on it.
+    const environment = await app.get(EnvironmentsRepository).save(repoA.id, 'qa', {
+      previousId: null,
+      requiredApprovals: 5,
+      allowedBranches: null,
+      approvalTimeoutMinutes: 60,
+    });
+    const promotion = await app.get(PromotionsRepository).create({
+      repositoryId: repoA.id,
+      environmentId: environment.id,
+      runId: run.id,
+      state: 'awaiting-approval',
+      rollback: false,
+      requestedBy: target.id,
+      requiredApprovals: 5,
+    });
+    ids.promotionId = promotion.id;
     ids.tokenId = '7d1e6a4e-8a51-4c35-9d61-0b4f1f8f9a11';
     callers.push({ name: 'admin', token: adminToken, admin: true });
   }, 60_000);
@@ -301,7 +332,7 @@ describe('authorization: every route, every role', () => {
         // A 404 from the service is fine (a secret that is not there); one from the guard is not.
         if (res.status === 404)
           expect(String(res.body.message), context).not.toMatch(
-            /^(repository|run|job|schedule) \S+ does not exist$/,
+            /^(repository|run|job|schedule|promotion) \S+ does not exist$/,
           );
       } else {
         expect(res.status, context).toBe(want);

@@ -10,11 +10,13 @@ import { LoggerModule } from 'nestjs-pino';
 import { join, resolve } from 'node:path';
 import { AccountsModule } from './accounts/accounts.module';
 import { ArtifactsModule } from './artifacts/artifacts.module';
+import { AuditModule } from './audit/audit.module';
 import { BootstrapToken } from './accounts/accounts.service';
 import { AuthGuard } from './auth/auth.guard';
 import { ResourceResolver } from './auth/resource-resolver';
 import { HealthModule } from './health/health.module';
 import { LogsModule } from './logs/logs.module';
+import { ReleasesModule } from './releases/releases.module';
 import { RepositoriesModule } from './repositories/repositories.module';
 import { RunsModule } from './runs/runs.module';
 import { fileBackedValue } from './secrets/keys';
@@ -37,12 +39,14 @@ export class AppModule {
           useFactory: (redis: Redis) => ({ connection: redis, prefix: QUEUE_PREFIX }),
         }),
         HealthModule,
+        AuditModule,
         AccountsModule,
         RepositoriesModule,
         RunsModule,
         WebhooksModule,
         LogsModule,
         ArtifactsModule,
+        ReleasesModule,
       ],
       providers: [
         { provide: ServerEnv, useValue: env },

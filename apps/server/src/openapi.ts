@@ -67,6 +67,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('logs', "Jobs' logs and steps; agents' log uploads")
     .addTag('accounts', 'Sessions, personal API tokens, users')
     .addTag('webhooks', "Forges' webhooks, authenticated by their signature")
+    .addTag('releases', 'Environments, promotions with approvals, deployment history')
+    .addTag('artifacts', "Jobs' artifacts: agents' uploads, listing and downloads")
+    .addTag('audit', 'Who did what, when (administrators)')
     .addTag('cluster', "The cluster's agents")
     .addTag('health', 'Probes for orchestrators and load balancers')
     .build();

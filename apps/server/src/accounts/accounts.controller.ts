@@ -156,8 +156,8 @@ export class AccountsController {
   @ApiOperation({ summary: 'Create a user' })
   @ApiCreatedResponse({ type: UserResponse })
   @ApiErrors({ 409: 'A user of that name exists already' })
-  createUser(@Body() dto: CreateUserDto): Promise<User> {
-    return this.accounts.createUser(dto);
+  createUser(@CurrentPrincipal() principal: Principal, @Body() dto: CreateUserDto): Promise<User> {
+    return this.accounts.createUser(principal, dto);
   }
 
   @Allow.repository('viewer', 'repository', 'id')
@@ -179,11 +179,12 @@ export class AccountsController {
     404: 'The repository or the user does not exist',
   })
   setRole(
+    @CurrentPrincipal() principal: Principal,
     @Uuid('id') id: string,
     @Uuid('userId') userId: string,
     @Body() dto: SetRoleDto,
   ): Promise<Membership[]> {
-    return this.accounts.setRole(id, userId, dto.role);
+    return this.accounts.setRole(principal, id, userId, dto.role);
   }
 
   @Allow.admin()
@@ -195,7 +196,11 @@ export class AccountsController {
     400: '`id` or `userId` is not a UUID',
     404: 'The user has no role on the repository',
   })
-  removeRole(@Uuid('id') id: string, @Uuid('userId') userId: string): Promise<void> {
-    return this.accounts.removeRole(id, userId);
+  removeRole(
+    @CurrentPrincipal() principal: Principal,
+    @Uuid('id') id: string,
+    @Uuid('userId') userId: string,
+  ): Promise<void> {
+    return this.accounts.removeRole(principal, id, userId);
   }
 }

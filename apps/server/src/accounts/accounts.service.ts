@@ -17,6 +17,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { join, resolve } from 'node:path';
+import { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { fileBackedValue } from '../secrets/keys';
 import { digestOf, newApiToken, newSecret } from './credentials';
@@ -39,7 +40,8 @@ export interface SessionGrant {
 
 /**
  * Accounts: the first administrator (created on first start), passwords (scrypt), browser
- * sessions, personal API tokens (shown once, stored as digests) and roles per repository.
+ * sessions, personal API tokens (shown once, stored as digests) and roles per repository. Users,
+ * tokens and roles are changes the audit log records, with who made them.
  */
 @Injectable()
 export class AccountsService implements OnApplicationBootstrap {
@@ -52,6 +54,7 @@ export class AccountsService implements OnApplicationBootstrap {
     private readonly accounts: AccountsRepository,
     private readonly repositories: RepositoriesRepository,
     private readonly bootstrapToken: BootstrapToken,
+    private readonly audit: AuditLog,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -128,9 +131,13 @@ export class AccountsService implements OnApplicationBootstrap {
     return user;
   }
 
-  async createUser(input: { username: string; password: string; admin?: boolean }): Promise<User> {
+  async createUser(
+    principal: Principal,
+    input: { username: string; password: string; admin?: boolean },
+  ): Promise<User> {
+    let user: User;
     try {
-      return await this.accounts.createUser({
+      user = await this.accounts.createUser({
         username: input.username,
         passwordHash: await hashPassword(input.password),
         isAdmin: input.admin === true,
@@ -139,6 +146,14 @@ export class AccountsService implements OnApplicationBootstrap {
       if (error instanceof DuplicateUserError) throw new ConflictException(error.message);
       throw error;
     }
+    await this.audit.record(
+      principal,
+      'user.created',
+      { type: 'user', id: user.id },
+      `${principal.username} created ${user.isAdmin ? 'administrator' : 'user'} ${user.username}`,
+      { username: user.username, admin: user.isAdmin },
+    );
+    return user;
   }
 
   listUsers(): Promise<User[]> {
@@ -149,6 +164,13 @@ export class AccountsService implements OnApplicationBootstrap {
   async createToken(principal: Principal, name: string): Promise<ApiTokenInfo & { token: string }> {
     const token = newApiToken();
     const info = await this.accounts.createToken(principal.userId, name, digestOf(token));
+    await this.audit.record(
+      principal,
+      'token.created',
+      { type: 'token', id: info.id },
+      `${principal.username} created API token "${info.name}"`,
+      { name: info.name },
+    );
     return { ...info, token };
   }
 
@@ -157,9 +179,20 @@ export class AccountsService implements OnApplicationBootstrap {
   }
 
   async deleteToken(principal: Principal, tokenId: string): Promise<void> {
+    // Its name, for the record: gone once deleted.
+    const name = (await this.accounts.listTokens(principal.userId)).find(
+      (t) => t.id === tokenId,
+    )?.name;
     if (!(await this.accounts.deleteToken(principal.userId, tokenId))) {
       throw new NotFoundException(`token ${tokenId} does not exist`);
     }
+    await this.audit.record(
+      principal,
+      'token.revoked',
+      { type: 'token', id: tokenId },
+      `${principal.username} revoked API token "${name ?? tokenId}"`,
+      name === undefined ? {} : { name },
+    );
   }
 
   /** Ids of the repositories the caller may see; undefined: every one (an administrator). */
@@ -171,20 +204,47 @@ export class AccountsService implements OnApplicationBootstrap {
     return this.accounts.members(repositoryId);
   }
 
-  async setRole(repositoryId: string, userId: string, role: RepositoryRole): Promise<Membership[]> {
-    if ((await this.repositories.findById(repositoryId)) === undefined) {
+  async setRole(
+    principal: Principal,
+    repositoryId: string,
+    userId: string,
+    role: RepositoryRole,
+  ): Promise<Membership[]> {
+    const repository = await this.repositories.findById(repositoryId);
+    if (repository === undefined) {
       throw new NotFoundException(`repository ${repositoryId} does not exist`);
     }
-    if ((await this.accounts.findUser(userId)) === undefined) {
-      throw new NotFoundException(`user ${userId} does not exist`);
-    }
+    const user = await this.accounts.findUser(userId);
+    if (user === undefined) throw new NotFoundException(`user ${userId} does not exist`);
+    const previousRole = await this.accounts.roleOf(repositoryId, userId);
     await this.accounts.setRole(repositoryId, userId, role);
+    await this.audit.record(
+      principal,
+      'role.granted',
+      { type: 'role', id: userId, repositoryId },
+      `${principal.username} gave ${user.username} the ${role} role on ${repository.fullName}`,
+      {
+        username: user.username,
+        role,
+        ...(previousRole === undefined ? {} : { previousRole }),
+      },
+    );
     return this.accounts.members(repositoryId);
   }
 
-  async removeRole(repositoryId: string, userId: string): Promise<void> {
-    if (!(await this.accounts.removeRole(repositoryId, userId))) {
+  async removeRole(principal: Principal, repositoryId: string, userId: string): Promise<void> {
+    // Who had which role, for the record: gone once removed.
+    const member = (await this.accounts.members(repositoryId)).find((m) => m.userId === userId);
+    if (member === undefined || !(await this.accounts.removeRole(repositoryId, userId))) {
       throw new NotFoundException(`user ${userId} has no role on repository ${repositoryId}`);
     }
+    const repository = await this.repositories.findById(repositoryId);
+    await this.audit.record(
+      principal,
+      'role.revoked',
+      { type: 'role', id: userId, repositoryId },
+      `${principal.username} took the ${member.role} role on ${repository?.fullName ?? repositoryId} from ${member.username}`,
+      { username: member.username, role: member.role },
+    );
   }
 }

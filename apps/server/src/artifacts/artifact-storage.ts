@@ -38,4 +38,10 @@ export abstract class ArtifactStorage {
 
   /** The artifact's bytes, or undefined when the storage has none under the key. */
   abstract open(key: ArtifactKey): Promise<Readable | undefined>;
+
+  /**
+   * Deletes every artifact of a run, of all its jobs and attempts. Idempotent: a run with
+   * nothing stored (or deleted already) is not an error.
+   */
+  abstract deleteRun(runId: string): Promise<void>;
 }

@@ -24,6 +24,7 @@ import type { Request, Response } from 'express';
 import { posix } from 'node:path';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
+import { UuidParam } from '../auth/uuid-param';
 import { JobLogQuery } from '../logs/logs.dto';
 import { TaskLogTokenGuard } from '../logs/task-log-token.guard';
 import { ArtifactResponse } from './artifacts.dto';
@@ -65,6 +66,38 @@ export class ArtifactsController {
     @Req() req: Request,
   ): Promise<ArtifactResponse> {
     return this.artifacts.upload(taskId, path, sha256, req);
+  }
+
+  @Allow.public()
+  @UseGuards(TaskLogTokenGuard)
+  @Get('tasks/:taskId/inputs/:jobId/*path')
+  @Header('x-content-type-options', 'nosniff')
+  @ApiOperation({
+    summary: 'An artifact of the run a promote task deploys, for its agent',
+    description:
+      "For agents: `Authorization: Bearer <task token>`. The latest attempt's artifact of a job " +
+      'of the promoted run, which the agent writes into the workspace before the job runs.',
+  })
+  @ApiParam(NAME_PARAM)
+  @ApiOkResponse({
+    description: 'The bytes',
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiErrors({
+    400: 'Not an artifact name',
+    401: "No task token, or not this task's",
+    404: 'Not an artifact of the run the task deploys',
+  })
+  async input(
+    @Param('taskId') taskId: string,
+    @UuidParam('jobId') jobId: string,
+    @Param('path') path: string | string[],
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const { artifact, body } = await this.artifacts.input(taskId, jobId, path);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader(ARTIFACT_SHA256_HEADER, artifact.sha256);
+    return new StreamableFile(body, { length: artifact.size });
   }
 
   @Allow.repository('viewer', 'job', 'jobId')

@@ -1,5 +1,5 @@
 import { ARTIFACT_MAX_BYTES, ArtifactNameError, normalizeArtifactName } from '@kiln/contracts';
-import { ArtifactsRepository, JobsRepository, type Job } from '@kiln/persistence';
+import { ArtifactsRepository, JobsRepository, RunsRepository, type Job } from '@kiln/persistence';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { ArtifactRejectedError, ArtifactStorage } from './artifact-storage';
@@ -14,6 +14,7 @@ export class ArtifactsService {
     private readonly jobs: JobsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly storage: ArtifactStorage,
+    private readonly runs: RunsRepository,
   ) {}
 
   /**
@@ -77,6 +78,27 @@ export class ArtifactsService {
       throw new NotFoundException(`attempt ${chosen} of job ${jobId} has no artifact ${name}`);
     }
     return { artifact: toArtifactResponse(artifact), body };
+  }
+
+  /**
+   * An artifact of the run a `promote` task deploys, for that task's agent (the caller has
+   * checked the task's token): a task reads only the artifacts of the run it deploys.
+   */
+  async input(
+    taskId: string,
+    jobId: string,
+    path: string | string[],
+  ): Promise<{ artifact: ArtifactResponse; body: Readable }> {
+    const job = await this.jobs.findByTaskId(taskId);
+    const run = job && (await this.runs.findById(job.runId));
+    if (run === undefined) {
+      throw new NotFoundException(`task ${taskId} is not the current task of a job`);
+    }
+    const source = await this.jobs.findById(jobId);
+    if (run.promotedRunId === undefined || source?.runId !== run.promotedRunId) {
+      throw new NotFoundException(`job ${jobId} is not a job of the run task ${taskId} deploys`);
+    }
+    return this.download(jobId, path);
   }
 
   private async jobOf(jobId: string, attempt: number | undefined): Promise<Job> {

@@ -82,4 +82,34 @@ describe(FilesystemArtifactStorage.name, () => {
     ).rejects.toThrow(/clashes with another artifact/);
     expect(files()).toEqual(['r1/j1/2/out/a']);
   });
+
+  it("deletes a run's artifacts, of every job and attempt, and no other run's", async () => {
+    const put = (runId: string, jobId: string, attempt: number, name: string) =>
+      storage.put({ runId, jobId, attempt, name }, body('x'), {
+        sha256: sha256('x'),
+        maxBytes: 100,
+      });
+    await put('r1', 'j1', 1, 'out/a');
+    await put('r1', 'j1', 2, 'out/a');
+    await put('r1', 'j2', 1, 'b');
+    await put('r2', 'j3', 1, 'out/a');
+    await storage.deleteRun('r1');
+    expect(files()).toEqual(['r2/j3/1/out/a']);
+    expect(readdirSync(root).sort()).toEqual(['.tmp', 'r2']);
+    expect(await storage.open({ runId: 'r1', jobId: 'j1', attempt: 1, name: 'out/a' })).toBe(
+      undefined,
+    );
+    // Again, and a run that never stored anything: nothing to do, no error.
+    await storage.deleteRun('r1');
+    await storage.deleteRun('r9');
+    expect(files()).toEqual(['r2/j3/1/out/a']);
+  });
+
+  it('deletes nothing for a run id that is not one name under the root', async () => {
+    await storage.put(key('a'), body('x'), { sha256: sha256('x'), maxBytes: 100 });
+    for (const runId of ['', '.', '..', '.tmp', '../r1', 'r1/j1']) {
+      await expect(storage.deleteRun(runId)).rejects.toThrow(/is not a run id/);
+    }
+    expect(files()).toEqual(['r1/j1/2/a']);
+  });
 });

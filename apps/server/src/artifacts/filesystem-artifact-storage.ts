@@ -79,10 +79,18 @@ export class FilesystemArtifactStorage extends ArtifactStorage {
     return createReadStream(path);
   }
 
+  async deleteRun(runId: string): Promise<void> {
+    // A dot would name `.tmp` (or the root itself): never a run's directory.
+    if (!isSegment(runId) || runId.startsWith('.')) {
+      throw new Error(`${JSON.stringify(runId)} is not a run id`);
+    }
+    await rm(join(this.root, runId), { recursive: true, force: true });
+  }
+
   /** The key's file; the name was normalised already, this is a second line of defence. */
   private pathOf(key: ArtifactKey): string {
     const parts = [key.runId, key.jobId, String(key.attempt), ...key.name.split('/')];
-    if (parts.some((p) => p === '' || p === '.' || p === '..' || p.includes(sep))) {
+    if (!parts.every(isSegment)) {
       throw new ArtifactRejectedError(`${JSON.stringify(key.name)} is not an artifact name`);
     }
     const path = resolve(this.root, ...parts);
@@ -92,6 +100,11 @@ export class FilesystemArtifactStorage extends ArtifactStorage {
     }
     return path;
   }
+}
+
+/** One name of a path: not empty, not `.` or `..`, no separator. */
+function isSegment(part: string): boolean {
+  return part !== '' && part !== '.' && part !== '..' && !part.includes(sep);
 }
 
 function isCode(error: unknown, code: string): boolean {

@@ -2,7 +2,7 @@ import { SetMetadata } from '@nestjs/common';
 import type { RepositoryRole } from '@kiln/persistence';
 
 /** What identifies the repository a route acts on: the route parameter and what it names. */
-export type ResourceKind = 'repository' | 'run' | 'job' | 'schedule';
+export type ResourceKind = 'repository' | 'run' | 'job' | 'schedule' | 'promotion';
 
 export type Access =
   | { kind: 'public' }

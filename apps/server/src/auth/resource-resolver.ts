@@ -1,4 +1,9 @@
-import { JobsRepository, RunsRepository, SchedulesRepository } from '@kiln/persistence';
+import {
+  JobsRepository,
+  PromotionsRepository,
+  RunsRepository,
+  SchedulesRepository,
+} from '@kiln/persistence';
 import { Injectable } from '@nestjs/common';
 import type { ResourceKind } from './access';
 
@@ -8,13 +13,14 @@ export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
 
-/** Which repository a run, job or schedule belongs to: what object-level checks are made on. */
+/** Which repository a run, job, schedule or promotion belongs to: what object-level checks are made on. */
 @Injectable()
 export class ResourceResolver {
   constructor(
     private readonly runs: RunsRepository,
     private readonly jobs: JobsRepository,
     private readonly schedules: SchedulesRepository,
+    private readonly promotions: PromotionsRepository,
   ) {}
 
   /** The repository id, or undefined when there is no such object (or the id is malformed). */
@@ -31,6 +37,8 @@ export class ResourceResolver {
       }
       case 'schedule':
         return (await this.schedules.findById(id))?.repositoryId;
+      case 'promotion':
+        return (await this.promotions.findById(id))?.repositoryId;
     }
   }
 }

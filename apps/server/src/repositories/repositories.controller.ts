@@ -36,8 +36,11 @@ export class RepositoriesController {
   @ApiOperation({ summary: 'Register a repository' })
   @ApiCreatedResponse({ type: CreatedRepositoryResponse })
   @ApiErrors({ 409: 'The repository is registered already' })
-  create(@Body() dto: CreateRepositoryDto): Promise<RepositoryView & { webhookSecret: string }> {
-    return this.repositories.create(dto);
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateRepositoryDto,
+  ): Promise<RepositoryView & { webhookSecret: string }> {
+    return this.repositories.create(dto, principal);
   }
 
   @Allow.user()
@@ -63,8 +66,12 @@ export class RepositoriesController {
   @ApiOperation({ summary: 'Change a repository' })
   @ApiOkResponse({ type: RepositoryResponse })
   @ApiErrors({ 404: 'The repository does not exist' })
-  update(@Id() id: string, @Body() dto: UpdateRepositoryDto): Promise<RepositoryView> {
-    return this.repositories.update(id, dto);
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @Id() id: string,
+    @Body() dto: UpdateRepositoryDto,
+  ): Promise<RepositoryView> {
+    return this.repositories.update(id, dto, principal);
   }
 
   @Allow.admin()
@@ -73,8 +80,8 @@ export class RepositoriesController {
   @ApiOperation({ summary: 'Remove a repository, its runs and secrets' })
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiErrors({ 404: 'The repository does not exist' })
-  delete(@Id() id: string): Promise<void> {
-    return this.repositories.delete(id);
+  delete(@CurrentPrincipal() principal: Principal, @Id() id: string): Promise<void> {
+    return this.repositories.delete(id, principal);
   }
 
   @Allow.admin()
@@ -82,8 +89,11 @@ export class RepositoriesController {
   @ApiOperation({ summary: 'A new webhook secret, shown once' })
   @ApiCreatedResponse({ type: WebhookSecretResponse })
   @ApiErrors({ 404: 'The repository does not exist' })
-  rotateWebhookSecret(@Id() id: string): Promise<{ webhookSecret: string }> {
-    return this.repositories.rotateWebhookSecret(id);
+  rotateWebhookSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Id() id: string,
+  ): Promise<{ webhookSecret: string }> {
+    return this.repositories.rotateWebhookSecret(id, principal);
   }
 
   @Allow.repository('developer', 'repository', 'id')
@@ -100,11 +110,12 @@ export class RepositoriesController {
   @ApiOkResponse({ type: PutSecretResponse })
   @ApiErrors({ 400: 'The name is not an environment variable name' })
   putSecret(
+    @CurrentPrincipal() principal: Principal,
     @Id() id: string,
     @Param('name') name: string,
     @Body() dto: PutSecretDto,
   ): Promise<{ name: string; created: boolean }> {
-    return this.repositories.putSecret(id, name, dto.value);
+    return this.repositories.putSecret(id, name, dto.value, principal);
   }
 
   @Allow.repository('release-manager', 'repository', 'id')
@@ -116,7 +127,11 @@ export class RepositoriesController {
     400: 'The name is not an environment variable name',
     404: 'The repository has no such secret',
   })
-  deleteSecret(@Id() id: string, @Param('name') name: string): Promise<void> {
-    return this.repositories.deleteSecret(id, name);
+  deleteSecret(
+    @CurrentPrincipal() principal: Principal,
+    @Id() id: string,
+    @Param('name') name: string,
+  ): Promise<void> {
+    return this.repositories.deleteSecret(id, name, principal);
   }
 }

@@ -13,6 +13,7 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AccountsService } from '../accounts/accounts.service';
+import { AuditLog, type Actor } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { SecretBox } from '../secrets/secret-box';
 import {
@@ -31,10 +32,14 @@ export class RepositoriesService {
     private readonly secrets: RepositorySecretsRepository,
     private readonly box: SecretBox,
     private readonly accounts: AccountsService,
+    private readonly audit: AuditLog,
   ) {}
 
   /** Registers a repository; the answer is the only time its webhook secret is shown. */
-  async create(dto: CreateRepositoryDto): Promise<RepositoryView & { webhookSecret: string }> {
+  async create(
+    dto: CreateRepositoryDto,
+    actor: Actor,
+  ): Promise<RepositoryView & { webhookSecret: string }> {
     const webhookSecret = randomBytes(32).toString('hex');
     try {
       const repository = await this.repositories.create({
@@ -51,6 +56,14 @@ export class RepositoriesService {
           ? {}
           : { autoCancelPullRequests: dto.autoCancelPullRequests }),
       });
+      await this.audit.record(
+        actor,
+        'repository.created',
+        { type: 'repository', id: repository.id, repositoryId: repository.id },
+        `${actor.username} registered ${repository.fullName}`,
+        // Not the clone URL: it may carry credentials (https://user:token@host/…).
+        { forge: repository.forge, fullName: repository.fullName },
+      );
       return { ...toView(repository), webhookSecret };
     } catch (error) {
       if (error instanceof DuplicateRepositoryError) throw new ConflictException(error.message);
@@ -74,7 +87,7 @@ export class RepositoriesService {
     return repository;
   }
 
-  async update(id: string, dto: UpdateRepositoryDto): Promise<RepositoryView> {
+  async update(id: string, dto: UpdateRepositoryDto, actor: Actor): Promise<RepositoryView> {
     await this.find(id);
     const updated = await this.repositories.update(id, {
       ...(dto.defaultBranch === undefined ? {} : { defaultBranch: dto.defaultBranch }),
@@ -85,33 +98,73 @@ export class RepositoriesService {
       ...(dto.autoCancelPullRequests === undefined
         ? {}
         : { autoCancelPullRequests: dto.autoCancelPullRequests }),
+      ...(dto.artifactRetentionDays === undefined
+        ? {}
+        : { artifactRetentionDays: dto.artifactRetentionDays }),
+      ...(dto.artifactRetentionRuns === undefined
+        ? {}
+        : { artifactRetentionRuns: dto.artifactRetentionRuns }),
     });
     if (updated === undefined) throw new NotFoundException(`repository ${id} does not exist`);
+    // The names of the fields only: one of them (the forge token) is a secret.
+    const fields = Object.entries(dto)
+      .filter(([, value]) => value !== undefined)
+      .map(([field]) => field);
+    await this.audit.record(
+      actor,
+      'repository.updated',
+      { type: 'repository', id, repositoryId: id },
+      `${actor.username} changed ${fields.join(', ') || 'nothing'} of ${updated.fullName}`,
+      { fields },
+    );
     return toView(updated);
   }
 
   /** A new webhook secret, shown once; the old one stops working at once. */
-  async rotateWebhookSecret(id: string): Promise<{ webhookSecret: string }> {
-    await this.find(id);
+  async rotateWebhookSecret(id: string, actor: Actor): Promise<{ webhookSecret: string }> {
+    const repository = await this.find(id);
     const webhookSecret = randomBytes(32).toString('hex');
     await this.repositories.setWebhookSecret(id, this.box.seal(webhookSecret));
+    await this.audit.record(
+      actor,
+      'repository.webhook-secret-rotated',
+      { type: 'repository', id, repositoryId: id },
+      `${actor.username} rotated the webhook secret of ${repository.fullName}`,
+    );
     return { webhookSecret };
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, actor: Actor): Promise<void> {
+    const repository = await this.find(id);
     if (!(await this.repositories.delete(id))) {
       throw new NotFoundException(`repository ${id} does not exist`);
     }
+    await this.audit.record(
+      actor,
+      'repository.deleted',
+      { type: 'repository', id, repositoryId: id },
+      `${actor.username} removed ${repository.fullName}`,
+      { forge: repository.forge, fullName: repository.fullName },
+    );
   }
 
   async putSecret(
     id: string,
     name: string,
     value: string,
+    actor: Actor,
   ): Promise<{ name: string; created: boolean }> {
     checkSecretName(name);
-    await this.find(id);
+    const repository = await this.find(id);
     const existed = await this.secrets.put(id, name, this.box.seal(value));
+    // The name only, never the value.
+    await this.audit.record(
+      actor,
+      'secret.set',
+      { type: 'secret', id: name, repositoryId: id },
+      `${actor.username} ${existed ? 'replaced' : 'added'} secret ${name} of ${repository.fullName}`,
+      { name, created: !existed },
+    );
     return { name, created: !existed };
   }
 
@@ -120,12 +173,19 @@ export class RepositoriesService {
     return this.secrets.list(id);
   }
 
-  async deleteSecret(id: string, name: string): Promise<void> {
+  async deleteSecret(id: string, name: string, actor: Actor): Promise<void> {
     checkSecretName(name);
-    await this.find(id);
+    const repository = await this.find(id);
     if (!(await this.secrets.delete(id, name))) {
       throw new NotFoundException(`repository ${id} has no secret ${name}`);
     }
+    await this.audit.record(
+      actor,
+      'secret.deleted',
+      { type: 'secret', id: name, repositoryId: id },
+      `${actor.username} removed secret ${name} of ${repository.fullName}`,
+      { name },
+    );
   }
 }
 

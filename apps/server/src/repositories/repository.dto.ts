@@ -1,18 +1,29 @@
-import { FORGES, type Forge, type Repository, type SecretInfo } from '@kiln/persistence';
+import {
+  FORGES,
+  type ArtifactRetention,
+  type Forge,
+  type Repository,
+  type SecretInfo,
+} from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsBoolean,
   IsIn,
+  IsInt,
   IsOptional,
   IsString,
   Matches,
+  Max,
   MaxLength,
+  Min,
   MinLength,
   ValidateIf,
 } from 'class-validator';
 
 const CLONE_URL = /^(https?|git|ssh|file):\/\/\S+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/;
+const MAX_RETENTION_DAYS = 36_500;
+const MAX_RETENTION_RUNS = 1_000_000;
 
 export class CreateRepositoryDto {
   @ApiProperty({ enum: [...FORGES], enumName: 'Forge', example: 'github' })
@@ -113,6 +124,40 @@ export class UpdateRepositoryDto {
   @IsOptional()
   @IsBoolean()
   autoCancelPullRequests?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      "Delete a run's artifacts once its newest artifact is older than this many days " +
+      '(never those of a run deployed now or being promoted); `null`: no age limit.',
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_RETENTION_DAYS,
+    example: 30,
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RETENTION_DAYS)
+  artifactRetentionDays?: number | null;
+
+  @ApiPropertyOptional({
+    description:
+      'Keep the artifacts of only the newest this many runs that have artifacts (and of runs ' +
+      'deployed now or being promoted); `null`: no limit.',
+    type: 'integer',
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_RETENTION_RUNS,
+    example: 20,
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_RETENTION_RUNS)
+  artifactRetentionRuns?: number | null;
 }
 
 export class PutSecretDto {
@@ -138,6 +183,8 @@ export interface RepositoryView {
   apiUrl?: string;
   hasForgeToken: boolean;
   autoCancelPullRequests: boolean;
+  /** How long its runs' artifacts are kept; an absent measure does not limit. */
+  artifactRetention: ArtifactRetention;
   /** Where the forge sends webhooks (relative to the server's address). */
   webhookPath: string;
   createdAt: Date;
@@ -153,9 +200,26 @@ export function toView(repository: Repository): RepositoryView {
     ...(repository.apiUrl === undefined ? {} : { apiUrl: repository.apiUrl }),
     hasForgeToken: repository.sealedForgeToken !== undefined,
     autoCancelPullRequests: repository.autoCancelPullRequests,
+    artifactRetention: { ...repository.artifactRetention },
     webhookPath: `/hooks/${repository.forge}`,
     createdAt: repository.createdAt,
   };
+}
+
+export class ArtifactRetentionResponse implements ArtifactRetention {
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: "A run's artifacts go once its newest artifact is older than this many days.",
+  })
+  days?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    description: 'Only the newest this many runs that have artifacts keep them.',
+  })
+  runs?: number;
 }
 
 export class RepositoryResponse implements RepositoryView {
@@ -182,6 +246,15 @@ export class RepositoryResponse implements RepositoryView {
 
   @ApiProperty()
   autoCancelPullRequests!: boolean;
+
+  @ApiProperty({
+    type: ArtifactRetentionResponse,
+    description:
+      "How long its runs' artifacts are kept; an absent measure does not limit, none: kept " +
+      'forever. Runs deployed now or being promoted keep theirs.',
+    example: { runs: 20, days: 30 },
+  })
+  artifactRetention!: ArtifactRetentionResponse;
 
   @ApiProperty({
     description: "Where the forge sends webhooks (relative to the server's address).",

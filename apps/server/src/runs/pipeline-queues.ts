@@ -1,5 +1,6 @@
 import {
   BuildPayload,
+  PromotionPayload,
   QUEUES,
   SchedulePayload,
   StatusPayload,
@@ -24,6 +25,7 @@ export class PipelineQueues {
     @InjectQueue(QUEUES.builds) private readonly builds: Queue<BuildPayload>,
     @InjectQueue(QUEUES.statuses) private readonly statuses: Queue<StatusPayload>,
     @InjectQueue(QUEUES.schedules) private readonly schedules: Queue<SchedulePayload>,
+    @InjectQueue(QUEUES.promotions) private readonly promotions: Queue<PromotionPayload>,
   ) {}
 
   /**
@@ -74,6 +76,35 @@ export class PipelineQueues {
         jobId: `${runId}-${state}`,
         attempts: 12,
         backoff: { type: 'exponential', delay: 2_000 },
+        ...KEEP,
+      },
+    );
+  }
+
+  /** A promote run ended: its promotion ends and frees its environment's deploy lock. */
+  async deployEnded(runId: string): Promise<void> {
+    await this.promotions.add(
+      'deploy-ended',
+      { kind: 'deploy-ended', id: runId },
+      {
+        jobId: `deploy-ended-${runId}`,
+        attempts: 10,
+        backoff: { type: 'exponential', delay: 500 },
+        ...KEEP,
+      },
+    );
+  }
+
+  /** Ends a promotion still awaiting approval at `at` (a no-op if it was decided by then). */
+  async expirePromotion(promotionId: string, at: Date): Promise<void> {
+    await this.promotions.add(
+      'expire',
+      { kind: 'expire', id: promotionId },
+      {
+        jobId: `expire-${promotionId}`,
+        delay: Math.max(0, at.getTime() - Date.now()),
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 },
         ...KEEP,
       },
     );

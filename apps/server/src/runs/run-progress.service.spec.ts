@@ -1,5 +1,6 @@
 import type { TaskReason, TaskState, TaskStatus } from '@kiln/contracts';
 import {
+  ArtifactsRepository,
   JobsRepository,
   RepositoriesRepository,
   type Repository,
@@ -188,6 +189,7 @@ describe(RunProgressService.name, () => {
       box,
       new TaskTokens(box),
       new ServerUrl('http://kiln.test'),
+      strict<ArtifactsRepository>('ArtifactsRepository', {}),
     );
     runs.rows.set(RUN_ID, {
       id: RUN_ID,

@@ -1,11 +1,13 @@
 import { errorMessage } from '@kiln/common';
-import type { TaskInfo, TaskStatus } from '@kiln/contracts';
+import type { ArtifactInputFile, TaskInfo, TaskStatus } from '@kiln/contracts';
 import {
+  ArtifactsRepository,
   JobsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   RunsRepository,
   TERMINAL_JOB_STATES,
+  TERMINAL_RUN_STATES,
   type Job,
   type JobState,
   type Run,
@@ -14,7 +16,7 @@ import {
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { BuildOutcomes } from '../builds/build-outcomes';
-import { buildTask, newTaskId } from '../builds/build-task';
+import { buildTask, newTaskId, type BuildContext } from '../builds/build-task';
 import { TaskTokens } from '../logs/task-tokens';
 import { SecretBox } from '../secrets/secret-box';
 import { ServerUrl } from '../server-url';
@@ -41,6 +43,7 @@ export class RunProgressService extends BuildOutcomes {
     private readonly box: SecretBox,
     private readonly tokens: TaskTokens,
     private readonly serverUrl: ServerUrl,
+    private readonly artifacts: ArtifactsRepository,
   ) {
     super();
   }
@@ -88,7 +91,41 @@ export class RunProgressService extends BuildOutcomes {
         token: this.tokens.logToken(taskId),
       },
       stepNonce: this.tokens.stepNonce(taskId),
+      ...(await this.promotionOf(run, taskId)),
     });
+  }
+
+  /**
+   * What a `promote` run's task gets beyond a build's: where it deploys, which run, and that
+   * run's artifacts to fetch into its workspace (each job's latest attempt; where two jobs kept
+   * the same name, the later job's wins, as its files would have overwritten the earlier's).
+   */
+  private async promotionOf(
+    run: Run,
+    taskId: string,
+  ): Promise<Pick<BuildContext, 'promotion' | 'inputs'>> {
+    if (run.environment === undefined || run.promotedRunId === undefined) return {};
+    const promoted = await this.runs.findById(run.promotedRunId);
+    if (promoted === undefined) return {};
+    const byName = new Map<string, ArtifactInputFile>();
+    for (const artifact of await this.artifacts.listByRun(promoted.id)) {
+      const path = artifact.name.split('/').map(encodeURIComponent).join('/');
+      byName.set(artifact.name, {
+        name: artifact.name,
+        sha256: artifact.sha256,
+        size: artifact.size,
+        url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/inputs/${artifact.jobId}/${path}`),
+      });
+    }
+    return {
+      promotion: {
+        environment: run.environment,
+        promotedRun: { id: promoted.id, number: promoted.number },
+      },
+      ...(byName.size === 0
+        ? {}
+        : { inputs: { token: this.tokens.logToken(taskId), files: [...byName.values()] } }),
+    };
   }
 
   /** The job's secrets in the clear, or none at all for a fork's pull request (untrusted code). */
@@ -249,8 +286,17 @@ export class RunProgressService extends BuildOutcomes {
     if (run?.state === 'running') await this.report(run, 'running');
   }
 
-  /** Queues the run's state for its forge; a lost status is worth a log line, not a failure. */
+  /**
+   * Tells those waiting on a run's state: the promotion a `promote` run deploys, when it ends,
+   * and the forge (a commit status). A lost status is worth a log line, not a failure.
+   */
   async report(run: Run, state: 'pending' | RunState): Promise<void> {
+    if (run.event === 'promote' && TERMINAL_RUN_STATES.includes(state)) {
+      await this.queues.deployEnded(run.id).catch((error: unknown) => {
+        // The promotions' startup reconciliation ends it then.
+        this.logger.warn(`cannot queue the end of deploy run ${run.id}: ${errorMessage(error)}`);
+      });
+    }
     // A repository without a forge token or API URL has nowhere to report to.
     const repository = await this.repositories.findById(run.repositoryId);
     if (repository?.sealedForgeToken === undefined && repository?.apiUrl === undefined) return;

@@ -90,8 +90,11 @@ export class RunsController {
   @ApiOperation({ summary: 'Cancel a run: end its queued jobs, kill its running tasks' })
   @ApiCreatedResponse({ type: RunDetailsResponse, description: 'Canceled' })
   @ApiErrors({ 409: 'The run has already ended' })
-  cancel(@Uuid('runId') runId: string): Promise<RunDetails> {
-    return this.runs.cancel(runId);
+  cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Uuid('runId') runId: string,
+  ): Promise<RunDetails> {
+    return this.runs.cancel(runId, `canceled by ${principal.username}`, principal);
   }
 
   @Allow.repository('developer', 'run', 'runId')

@@ -153,6 +153,15 @@ export class RunResponse implements Run {
   @ApiPropertyOptional({ format: 'uuid', description: 'The run this one reruns.' })
   rerunOf?: string;
 
+  @ApiPropertyOptional({
+    example: 'production',
+    description: 'A `promote` run: the environment it deploys to.',
+  })
+  environment?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'A `promote` run: the run it deploys.' })
+  promotedRunId?: string;
+
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
 
@@ -248,9 +257,26 @@ export class JobResponse implements Job {
   finishedAt?: Date;
 }
 
+export class PromotedRunResponse {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ type: 'integer' })
+  number!: number;
+}
+
 export class RunDetailsResponse extends RunResponse {
   @ApiProperty({ type: [JobResponse] })
   jobs!: JobResponse[];
+
+  @ApiPropertyOptional({
+    type: PromotedRunResponse,
+    description: 'A `promote` run: the run it deploys.',
+  })
+  promotedRun?: PromotedRunResponse;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'A `promote` run: its promotion.' })
+  promotionId?: string;
 }
 
 export class WaitingJobResponse implements WaitingJob {

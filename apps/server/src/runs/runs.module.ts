@@ -38,6 +38,7 @@ import { TriggerWorker } from './trigger.worker';
       { name: QUEUES.builds },
       { name: QUEUES.statuses },
       { name: QUEUES.schedules },
+      { name: QUEUES.promotions },
     ),
   ],
   controllers: [RunsController, ClusterController],
@@ -62,6 +63,6 @@ import { TriggerWorker } from './trigger.worker';
       useFactory: (env: ServerEnv) => new GitMirror(join(resolve(env.KILN_DATA_DIR), 'mirrors')),
     },
   ],
-  exports: [RunsService, LogTasks],
+  exports: [RunsService, RunProgressService, PipelineQueues, LogTasks],
 })
 export class RunsModule {}

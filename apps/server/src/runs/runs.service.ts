@@ -1,5 +1,7 @@
 import {
   JobsRepository,
+  PromotionsRepository,
+  RepositoriesRepository,
   RunsRepository,
   TERMINAL_JOB_STATES,
   TERMINAL_RUN_STATES,
@@ -19,6 +21,7 @@ import {
   NotFoundException,
   UnprocessableEntityException,
 } from '@nestjs/common';
+import { AuditLog, type Actor } from '../audit/audit-log';
 import { BuildFrameworkService } from '../builds/build-framework.service';
 import { GitMirror, GitMirrorError } from '../git/git-mirror';
 import { PipelineQueues } from './pipeline-queues';
@@ -28,6 +31,9 @@ import { SecretBox } from '../secrets/secret-box';
 
 export interface RunDetails extends Run {
   jobs: Job[];
+  /** A promote run: the run it deploys, and its promotion. */
+  promotedRun?: { id: string; number: number };
+  promotionId?: string;
 }
 
 /**
@@ -46,6 +52,9 @@ export class RunsService {
     private readonly framework: BuildFrameworkService,
     private readonly mirror: GitMirror,
     private readonly box: SecretBox,
+    private readonly promotions: PromotionsRepository,
+    private readonly audit: AuditLog,
+    private readonly repositories: RepositoriesRepository,
   ) {}
 
   /** Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op. */
@@ -94,7 +103,20 @@ export class RunsService {
   async get(runId: string): Promise<RunDetails> {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
-    return { ...run, jobs: await this.jobs.listByRun(runId) };
+    const jobs = await this.jobs.listByRun(runId);
+    if (run.promotedRunId === undefined) return { ...run, jobs };
+    const [promoted, promotion] = await Promise.all([
+      this.runs.findById(run.promotedRunId),
+      this.promotions.findByDeployRun(run.id),
+    ]);
+    return {
+      ...run,
+      jobs,
+      ...(promoted === undefined
+        ? {}
+        : { promotedRun: { id: promoted.id, number: promoted.number } }),
+      ...(promotion === undefined ? {} : { promotionId: promotion.id }),
+    };
   }
 
   list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
@@ -105,7 +127,7 @@ export class RunsService {
    * Cancels a run: queued and blocked jobs end at once, running ones are killed (their task's
    * KILLED update finds the job already ended). Canceling an ended run is a 409.
    */
-  async cancel(runId: string, why = 'canceled'): Promise<RunDetails> {
+  async cancel(runId: string, why = 'canceled', actor?: Actor): Promise<RunDetails> {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
     const canceled = await this.runs.transition(runId, ['pending', 'running'], 'canceled');
@@ -124,6 +146,16 @@ export class RunsService {
     }
     await this.progress.report(canceled, 'canceled');
     this.logger.log(`run ${runId} canceled: ${why}`);
+    // Kiln's own cancels (a superseded pull request run) are recorded too, without an actor.
+    const repository = await this.repositories.findById(run.repositoryId);
+    const of = `run #${run.number} of ${repository?.fullName ?? run.repositoryId}`;
+    await this.audit.record(
+      actor,
+      'run.canceled',
+      { type: 'run', id: run.id, repositoryId: run.repositoryId },
+      actor === undefined ? `Kiln canceled ${of}: ${why}` : `${actor.username} canceled ${of}`,
+      { number: run.number, reason: why },
+    );
     return this.get(runId);
   }
 

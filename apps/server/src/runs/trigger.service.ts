@@ -88,6 +88,13 @@ export class TriggerService {
       }
       throw error;
     }
+    if (run.event === 'promote' && ('skippedPipeline' in compiled || compiled.jobs.length === 0)) {
+      // A deployment that deploys nothing would read as a success: say what is missing.
+      return this.fail(run, [
+        `${PIPELINE_FILE}: no job runs on event promote to environment ${run.environment ?? '(none)'}` +
+          `: give the deploy jobs \`when: { event: promote, environment: ${run.environment ?? '…'} }\``,
+      ]);
+    }
     if ('skippedPipeline' in compiled) {
       this.logger.log(`run ${run.id}: ${compiled.skippedPipeline}`);
       if (await this.runs.start(run.id, [])) await this.progress.advance(run.id);
@@ -143,5 +150,6 @@ function contextOf(run: Run): TriggerContext {
     ...(run.branch === undefined ? {} : { branch: run.branch }),
     ...(run.tag === undefined ? {} : { tag: run.tag }),
     ...(run.changedFiles === undefined ? {} : { changedFiles: run.changedFiles }),
+    ...(run.environment === undefined ? {} : { environment: run.environment }),
   };
 }

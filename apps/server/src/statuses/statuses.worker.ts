@@ -68,7 +68,8 @@ export class StatusesWorker extends WorkerHost {
         },
         {
           state,
-          context: CONTEXT,
+          // A deployment is not the build: its own context, so it never overwrites the build's.
+          context: run.environment === undefined ? CONTEXT : `${CONTEXT}/deploy/${run.environment}`,
           description: `Kiln run #${run.number} ${DESCRIPTIONS[state]}`,
           targetUrl: this.serverUrl.resolve(`/repositories/${repository.id}/runs/${run.number}`),
         },

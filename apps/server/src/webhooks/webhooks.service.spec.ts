@@ -100,6 +100,7 @@ describe(WebhooksService.name, () => {
         createdAt: new Date(),
         sealedWebhookSecret: box.seal(SECRET),
         autoCancelPullRequests: true,
+        artifactRetention: {},
       },
     ];
     const repositories = {

@@ -1,0 +1,94 @@
+import { matchesGlob } from '@kiln/pipeline';
+
+/** What the policy looks at in the run asked to be promoted. */
+export interface PromotionCandidate {
+  number: number;
+  state: string;
+  event: string;
+  branch?: string;
+  /** For a promote run: the number of the run it deploys. */
+  promotedRunNumber?: number;
+}
+
+/** What the policy looks at in the environment it is asked to go to. */
+export interface PromotionTarget {
+  name: string;
+  allowedBranches?: readonly string[];
+  /** The name of the environment the run must have been deployed to first. */
+  previous?: string;
+}
+
+/**
+ * Why `run` may not be promoted to `target`, for people, or undefined when it may. Pure: the
+ * caller says whether the run has been deployed to the previous environment.
+ */
+export function promotionRefusal(
+  run: PromotionCandidate,
+  target: PromotionTarget,
+  deployedToPrevious: boolean,
+): string | undefined {
+  if (run.event === 'promote') {
+    const of = run.promotedRunNumber === undefined ? '' : ` of run #${run.promotedRunNumber}`;
+    const instead =
+      run.promotedRunNumber === undefined ? '' : `: promote run #${run.promotedRunNumber} instead`;
+    return `run #${run.number} is a deployment${of}, not a build${instead}`;
+  }
+  if (run.state !== 'success') {
+    return `run #${run.number} ended ${run.state}: only a successful run can be promoted`;
+  }
+  const allowed = target.allowedBranches;
+  if (allowed !== undefined) {
+    const branch = run.branch;
+    if (branch === undefined || !allowed.some((glob) => matchesGlob(branch, glob))) {
+      const which =
+        branch === undefined ? `run #${run.number} has no branch and` : `branch ${branch}`;
+      return `${which} is not allowed in ${target.name} (allowed: ${allowed.join(', ')})`;
+    }
+  }
+  if (target.previous !== undefined && !deployedToPrevious) {
+    return `run #${run.number} has not been deployed to ${target.previous}: promote it to ${target.previous} first`;
+  }
+  return undefined;
+}
+
+/**
+ * Environments in promotion order: each after the one it follows (`previous`), those without
+ * one first, ties by the given order. Cycles cannot be saved; any left over come last.
+ */
+export function chainOrder<T extends { id: string; previousId?: string }>(
+  environments: readonly T[],
+): T[] {
+  const ordered: T[] = [];
+  const placed = new Set<string>();
+  const ids = new Set(environments.map((environment) => environment.id));
+  let progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (const environment of environments) {
+      if (placed.has(environment.id)) continue;
+      const previous = environment.previousId;
+      if (previous === undefined || !ids.has(previous) || placed.has(previous)) {
+        ordered.push(environment);
+        placed.add(environment.id);
+        progressed = true;
+      }
+    }
+  }
+  return [...ordered, ...environments.filter((environment) => !placed.has(environment.id))];
+}
+
+/** Whether making `previousId` the previous environment of `id` would close a cycle. */
+export function closesCycle(
+  environments: readonly { id: string; previousId?: string }[],
+  id: string,
+  previousId: string,
+): boolean {
+  const previousOf = new Map(environments.map((e) => [e.id, e.previousId]));
+  previousOf.set(id, previousId);
+  const seen = new Set<string>();
+  for (let at: string | undefined = id; at !== undefined; at = previousOf.get(at)) {
+    if (seen.has(at)) return true;
+    seen.add(at);
+  }
+  return false;
+}

@@ -1,0 +1,405 @@
+import { freePort } from '@kiln/queue/testing';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TaskTokens } from '../../apps/server/src/logs/task-tokens';
+import { SecretBox } from '../../apps/server/src/secrets/secret-box';
+import { GitDaemon } from './support/git-daemon';
+import { printProcessesOnFailure } from './support/on-failure';
+import { PipelineStack, type RunView } from './support/pipeline-stack';
+
+// The build keeps a file unique to its run (so a rebuild would show as a new digest) and tries
+// to keep a link to /etc/passwd; the deploy jobs print the digest of what they were given.
+const PIPELINE = `
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist && echo "app of run $KILN_RUN_NUMBER, $(date +%s%N)" > dist/app.txt && ln -s /etc/passwd dist/leak
+    artifacts: [dist/**]
+  deploy-staging:
+    needs: [build]
+    when: { event: promote, environment: staging }
+    steps:
+      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt && sleep 1
+  deploy-production:
+    needs: [build]
+    when: { event: promote, environment: production }
+    steps:
+      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt
+`;
+
+interface Promotion {
+  id: string;
+  state: string;
+  environment: string;
+  rollback: boolean;
+  run: { id: string; number: number; sha: string };
+  deployRun?: { id: string; number: number; state: string };
+  requestedBy: string;
+  approvals: { user: string; decision: string }[];
+  startedAt?: string;
+  finishedAt?: string;
+  artifacts: { job: string; name: string; sha256: string }[];
+}
+
+/** A run as GET /runs/:id shows a promote run. */
+interface DeployRunView extends RunView {
+  event: string;
+  environment?: string;
+  promotedRun?: { id: string; number: number };
+  createdAt: string;
+  finishedAt?: string;
+}
+
+interface ApiAnswer<T> {
+  status: number;
+  body: T;
+}
+
+/** A signed-in user of the API: a personal token made through a session, as a person would. */
+class User {
+  private constructor(
+    readonly name: string,
+    private readonly serverUrl: string,
+    private readonly token: string,
+  ) {}
+
+  static async create(stack: PipelineStack, name: string): Promise<User> {
+    const password = `${name}-password-long-enough`;
+    await stack.ok('POST', '/api/v1/users', { username: name, password });
+    const session = await fetch(`${stack.serverUrl}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name, password }),
+    });
+    const { csrfToken } = (await session.json()) as { csrfToken: string };
+    const created = await fetch(`${stack.serverUrl}/api/v1/tokens`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        cookie: (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+        'x-csrf-token': csrfToken,
+      },
+      body: JSON.stringify({ name: 'e2e' }),
+    });
+    const { token } = (await created.json()) as { token: string };
+    return new User(name, stack.serverUrl, token);
+  }
+
+  async api<T>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+    const res = await fetch(`${this.serverUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  async ok<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const answer = await this.api<T>(method, path, body);
+    if (answer.status >= 300) {
+      throw new Error(
+        `${this.name}: ${method} ${path} → ${answer.status} ${JSON.stringify(answer.body)}`,
+      );
+    }
+    return answer.body;
+  }
+}
+
+describe('releases: a build that passed is promoted through environments, on the record', () => {
+  beforeEach(printProcessesOnFailure);
+  let stack: PipelineStack;
+  let git: GitDaemon;
+  let repositoryId: string;
+  let commit: (message: string) => void;
+  /** rita asks; rob and rae approve; dave is a developer. */
+  let rita: User, rob: User, rae: User, dave: User;
+  const runs: RunView[] = [];
+
+  async function build(): Promise<RunView> {
+    const started = await stack.ok<{ id: string }>(
+      'POST',
+      `/api/v1/repositories/${repositoryId}/runs`,
+      {
+        branch: 'main',
+      },
+    );
+    const run = await stack.waitForRun(started.id);
+    expect(run.state, JSON.stringify(run.jobs)).toBe('success');
+    runs.push(run);
+    return run;
+  }
+
+  async function promote(user: User, run: RunView, environment: string): Promise<Promotion> {
+    return user.ok<Promotion>('POST', `/api/v1/runs/${run.id}/promotions`, { environment });
+  }
+
+  async function waitForPromotion(
+    id: string,
+    states = ['deployed', 'failed', 'canceled'],
+  ): Promise<Promotion> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const promotion = await stack.ok<Promotion>('GET', `/api/v1/promotions/${id}`);
+      if (states.includes(promotion.state)) return promotion;
+      if (Date.now() > deadline)
+        throw new Error(`promotion not done: ${JSON.stringify(promotion)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The deploy run of a finished promotion, with the log of the job that ran in it. */
+  async function deployed(
+    promotion: Promotion,
+  ): Promise<{ run: DeployRunView; log: string; job: string }> {
+    expect(promotion.state, JSON.stringify(promotion)).toBe('deployed');
+    const run = (await stack.run(promotion.deployRun?.id ?? '')) as DeployRunView;
+    const ran = run.jobs.filter((job) => job.state !== 'skipped');
+    expect(ran.map((job) => job.key)).toEqual([`deploy-${promotion.environment}`]);
+    return { run, log: await stack.log(ran[0]!.id), job: ran[0]!.key };
+  }
+
+  beforeAll(async () => {
+    git = await GitDaemon.start(await freePort());
+    stack = await PipelineStack.start();
+    const push = git.createRepository('shop');
+    push({ '.kiln.yml': PIPELINE }, 'first');
+    commit = (message) => void push({ 'CHANGES.md': `${message}\n` }, message);
+    const repo = await stack.ok<{ id: string }>('POST', '/api/v1/repositories', {
+      forge: 'github',
+      fullName: 'acme/shop',
+      cloneUrl: git.url('shop'),
+    });
+    repositoryId = repo.id;
+    await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/environments/staging`, {});
+    await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/environments/production`, {
+      previous: 'staging',
+      requiredApprovals: 2,
+      allowedBranches: ['main'],
+    });
+    rita = await User.create(stack, 'rita');
+    rob = await User.create(stack, 'rob');
+    rae = await User.create(stack, 'rae');
+    dave = await User.create(stack, 'dave');
+    for (const [user, role] of [
+      [rita, 'release-manager'],
+      [rob, 'release-manager'],
+      [rae, 'release-manager'],
+      [dave, 'developer'],
+    ] as const) {
+      const id = (await user.ok<{ id: string }>('GET', '/api/v1/me')).id;
+      await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/members/${id}`, { role });
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all([stack?.dispose(), git?.stop()]);
+  });
+
+  it('promotes a run to staging: its deploy job gets the original artifacts, no build runs again', async () => {
+    const run = await build();
+    const buildJob = run.jobs.find((job) => job.key === 'build')!;
+    const buildLog = await stack.log(buildJob.id);
+    expect(buildLog).toContain(
+      'kiln: artifact dist/leak: refused: it is a symbolic link to /etc/passwd, outside the workspace',
+    );
+    const [artifact] = await stack.ok<{ name: string; sha256: string }[]>(
+      'GET',
+      `/api/v1/jobs/${buildJob.id}/artifacts`,
+    );
+    expect(artifact?.name).toBe('dist/app.txt');
+
+    const asked = await promote(rita, run, 'staging');
+    expect(asked.environment).toBe('staging');
+    expect(asked.artifacts).toEqual([
+      {
+        job: 'build',
+        name: 'dist/app.txt',
+        sha256: artifact!.sha256,
+        size: expect.any(Number) as unknown,
+      },
+    ]);
+    const { run: deployRun, log } = await deployed(await waitForPromotion(asked.id));
+
+    expect(deployRun).toMatchObject({ event: 'promote', environment: 'staging', sha: run.sha });
+    expect(deployRun.promotedRun).toEqual({ id: run.id, number: run.number });
+    const rebuilt = deployRun.jobs.find((job) => job.key === 'build')!;
+    expect(rebuilt.state).toBe('skipped');
+    expect(rebuilt.statusMessage).toContain('built in the promoted run');
+    expect(rebuilt.taskId).toBeUndefined();
+    expect(log).toContain(`deploying run ${run.number} to staging`);
+    expect(log).toContain(`${artifact!.sha256}  dist/app.txt`);
+  });
+
+  it('promotes to production only with two approvals by release managers other than the requester', async () => {
+    const [run] = runs;
+    const asked = await promote(rita, run!, 'production');
+    expect(asked.state).toBe('awaiting-approval');
+
+    const own = await rita.api<{ message: string }>(
+      'POST',
+      `/api/v1/promotions/${asked.id}/approve`,
+      {},
+    );
+    expect(own.status).toBe(403);
+    expect(own.body.message).toContain('you requested this promotion');
+    const developer = await dave.api<{ message: string }>(
+      'POST',
+      `/api/v1/promotions/${asked.id}/approve`,
+      {},
+    );
+    expect(developer.status).toBe(403);
+    expect(developer.body.message).toMatch(/release-manager role/);
+
+    const once = await rob.ok<Promotion>('POST', `/api/v1/promotions/${asked.id}/approve`, {
+      comment: 'looks good',
+    });
+    expect(once.state).toBe('awaiting-approval');
+    const twice = await rob.api('POST', `/api/v1/promotions/${asked.id}/approve`, {});
+    expect(twice.status).toBe(409);
+    const inbox = await rae.ok<Promotion[]>('GET', '/api/v1/approvals');
+    expect(inbox.map((p) => p.id)).toEqual([asked.id]);
+    expect(await rob.ok<Promotion[]>('GET', '/api/v1/approvals')).toEqual([]);
+
+    await rae.ok('POST', `/api/v1/promotions/${asked.id}/approve`, {});
+    const done = await waitForPromotion(asked.id);
+    expect(done.approvals.map((a) => [a.user, a.decision])).toEqual([
+      ['rob', 'approve'],
+      ['rae', 'approve'],
+    ]);
+    const { log } = await deployed(done);
+    expect(log).toContain(`deploying run ${run!.number} to production`);
+    expect(log).toContain(`${asked.artifacts[0]!.sha256}  dist/app.txt`);
+  });
+
+  it('refuses to promote to production a run that never reached staging, naming staging', async () => {
+    commit('second');
+    const run = await build();
+    const refused = await rita.api<{ message: string }>(
+      'POST',
+      `/api/v1/runs/${run.id}/promotions`,
+      {
+        environment: 'production',
+      },
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toBe(
+      `run #${run.number} has not been deployed to staging: promote it to staging first`,
+    );
+  });
+
+  it('deploys two promotions to one environment one after the other, in request order', async () => {
+    commit('third');
+    const third = await build();
+    const second = runs[1]!;
+    const first = await promote(rita, second, 'staging');
+    const next = await promote(rob, third, 'staging');
+    // The first holds the environment's deploy lock: the second waits for it.
+    expect(first.state).toBe('deploying');
+    expect(next.state).toBe('queued');
+    const [a, b] = await Promise.all([waitForPromotion(first.id), waitForPromotion(next.id)]);
+    expect(a.state).toBe('deployed');
+    expect(b.state).toBe('deployed');
+    const [runA, runB] = (await Promise.all([
+      stack.run(a.deployRun!.id),
+      stack.run(b.deployRun!.id),
+    ])) as [DeployRunView, DeployRunView];
+    expect(runA.number).toBeLessThan(runB.number);
+    expect(Date.parse(runA.finishedAt!)).toBeLessThanOrEqual(Date.parse(runB.createdAt));
+  });
+
+  it('rolls back by promoting the earlier run again, and the history shows both', async () => {
+    const [first, second, third] = runs;
+    const rollback = await promote(rita, first!, 'staging');
+    expect(rollback.rollback).toBe(true);
+    await deployed(await waitForPromotion(rollback.id));
+
+    const history = await stack.ok<Promotion[]>(
+      'GET',
+      `/api/v1/repositories/${repositoryId}/environments/staging/deployments`,
+    );
+    expect(history.map((p) => [p.run.number, p.state, p.rollback])).toEqual([
+      [first!.number, 'deployed', true],
+      [third!.number, 'deployed', false],
+      [second!.number, 'deployed', false],
+      [first!.number, 'deployed', false],
+    ]);
+    const board = await stack.ok<{ environment: { name: string }; current?: Promotion }[]>(
+      'GET',
+      `/api/v1/repositories/${repositoryId}/environments`,
+    );
+    expect(board.map((entry) => [entry.environment.name, entry.current?.run.number])).toEqual([
+      ['staging', first!.number],
+      ['production', first!.number],
+    ]);
+  });
+
+  it('refuses an artifact named ../../etc/passwd and writes nothing outside the artifact root', async () => {
+    const passwd = readFileSync('/etc/passwd', 'utf8');
+    const build = runs[0]!.jobs.find((job) => job.key === 'build')!;
+    // A hostile agent with a real task token, sending the name every way it can be spelled.
+    const box = SecretBox.fromConfig(undefined, join(stack.serverDataDir, 'secret.key'));
+    const taskId = build.taskId!;
+    const token = new TaskTokens(box).logToken(taskId);
+    for (const name of ['../../etc/passwd', '..%2F..%2Fetc%2Fpasswd', '%2E%2E/%2E%2E/etc/passwd']) {
+      const res = await fetch(`${stack.serverUrl}/api/v1/tasks/${taskId}/artifacts/${name}`, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-kiln-sha256': '0'.repeat(64),
+          'content-type': 'application/octet-stream',
+        },
+        body: 'pwned',
+      });
+      expect([400, 404], name).toContain(res.status);
+    }
+    expect(readFileSync('/etc/passwd', 'utf8')).toBe(passwd);
+    const outside = readdirSync(stack.serverDataDir).filter((entry) => entry.includes('passwd'));
+    expect(outside).toEqual([]);
+    const stored = readdirSync(join(stack.serverDataDir, 'artifacts'), { recursive: true }).map(
+      String,
+    );
+    expect(stored.filter((path) => path.includes('passwd') || path.endsWith('leak'))).toEqual([]);
+    expect(existsSync(join(stack.serverDataDir, 'etc'))).toBe(false);
+  });
+
+  it('keeps every promotion, approval, rejection and cancel in the audit log with actor and time', async () => {
+    // A rejection and a cancel, to have one of each.
+    const [first] = runs;
+    const third = runs[2]!;
+    const rejected = await promote(rita, third, 'production');
+    await rob.ok('POST', `/api/v1/promotions/${rejected.id}/reject`, { comment: 'not today' });
+    expect((await stack.ok<Promotion>('GET', `/api/v1/promotions/${rejected.id}`)).state).toBe(
+      'rejected',
+    );
+    const canceled = await promote(rita, third, 'production');
+    await rita.ok('POST', `/api/v1/promotions/${canceled.id}/cancel`);
+
+    const { events } = await stack.ok<{
+      events: { actor?: string; action: string; objectId: string; at: string; summary: string }[];
+    }>('GET', `/api/v1/audit?repositoryId=${repositoryId}&limit=200`);
+    const seen = (action: string, actor: string, objectId?: string) =>
+      events.some(
+        (e) =>
+          e.action === action &&
+          e.actor === actor &&
+          (objectId === undefined || e.objectId === objectId) &&
+          !Number.isNaN(Date.parse(e.at)),
+      );
+    expect(seen('promotion.requested', 'rita')).toBe(true);
+    expect(seen('promotion.approved', 'rob')).toBe(true);
+    expect(seen('promotion.approved', 'rae')).toBe(true);
+    expect(seen('promotion.rejected', 'rob', rejected.id)).toBe(true);
+    expect(seen('promotion.canceled', 'rita', canceled.id)).toBe(true);
+    expect(seen('role.granted', 'admin')).toBe(true);
+    expect(seen('environment.saved', 'admin')).toBe(true);
+    // Refused attempts change nothing and record nothing.
+    expect(events.filter((e) => e.action === 'promotion.approved')).toHaveLength(2);
+    expect(first).toBeDefined();
+    const forbidden = await dave.api('GET', '/api/v1/audit');
+    expect(forbidden.status).toBe(403);
+  });
+});
