@@ -4,8 +4,23 @@ export type RunState = 'pending' | 'running' | 'success' | 'failure' | 'error' |
 export type JobState =
   'blocked' | 'queued' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
 export type RepositoryRole = 'viewer' | 'developer' | 'release-manager';
+export type PromotionState =
+  | 'awaiting-approval'
+  | 'queued'
+  | 'deploying'
+  | 'deployed'
+  | 'failed'
+  | 'canceled'
+  | 'rejected'
+  | 'expired';
 
 export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', 'error', 'canceled'];
+/** A promotion in these states still holds its place: it may be approved, canceled, deployed. */
+export const OPEN_PROMOTION_STATES: readonly PromotionState[] = [
+  'awaiting-approval',
+  'queued',
+  'deploying',
+];
 
 export interface User {
   id: string;
@@ -35,6 +50,10 @@ export interface Run {
   pullRequest?: number;
   errors?: string[];
   rerunOf?: string;
+  /** Set on `promote` runs: where they deploy, which run, for which promotion. */
+  environment?: string;
+  promotedRun?: { id: string; number: number };
+  promotionId?: string;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -115,6 +134,118 @@ export interface StepView {
   exitCode: number | null;
   startedAt: string;
   finishedAt: string | null;
+}
+
+/** A file a job's attempt kept (`GET /api/v1/jobs/:jobId/artifacts`). */
+export interface Artifact {
+  name: string;
+  attempt: number;
+  size: number;
+  sha256: string;
+  createdAt: string;
+}
+
+/** A step of a repository's release chain (staging → production). */
+export interface Environment {
+  id: string;
+  repositoryId: string;
+  name: string;
+  /** The environment a run must have been deployed to first. */
+  previous?: string;
+  requiredApprovals: number;
+  /** Branch globs (`release/*`); absent: any branch. */
+  allowedBranches?: string[];
+  approvalTimeoutMinutes: number;
+  createdAt: string;
+}
+
+export interface EnvironmentSettings {
+  previous?: string | null;
+  requiredApprovals?: number;
+  allowedBranches?: string[] | null;
+  approvalTimeoutMinutes?: number;
+}
+
+/** The run a promotion is about: the build that passed. */
+export interface RunSummary {
+  id: string;
+  number: number;
+  sha: string;
+  branch?: string;
+  message?: string;
+  author?: string;
+  finishedAt?: string;
+}
+
+export interface PromotionDecision {
+  user: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  at: string;
+}
+
+export interface PromotionArtifact {
+  job: string;
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+/** A request to deploy a run to an environment, from approvals to its `promote` run's end. */
+export interface Promotion {
+  id: string;
+  repositoryId: string;
+  repositoryFullName: string;
+  environment: string;
+  state: PromotionState;
+  run: RunSummary;
+  /** The `promote` run, once started. */
+  deployRun?: { id: string; number: number; state: string };
+  /** The run is older than what is deployed now and was deployed here before. */
+  rollback: boolean;
+  requestedBy: string;
+  requestedAt: string;
+  comment?: string;
+  requiredApprovals: number;
+  approvals: PromotionDecision[];
+  expiresAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  statusMessage?: string;
+  artifacts: PromotionArtifact[];
+}
+
+/** One column of the environments board, in chain order. */
+export interface EnvironmentBoardEntry {
+  environment: Environment;
+  /** What runs there now: the latest `deployed` promotion. */
+  current?: Promotion;
+  /** Awaiting approval, queued, deploying; oldest first. */
+  pending: Promotion[];
+  /** Successful runs that may be promoted here next, newest first. */
+  promotable: RunSummary[];
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  /** Absent when Kiln itself acted (an expiry). */
+  actor?: string;
+  action: string;
+  objectType: string;
+  objectId: string;
+  repositoryId?: string;
+  repositoryFullName?: string;
+  summary: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  repositoryId?: string;
+  action?: string;
+  actor?: string;
+  limit?: number;
+  before?: string;
 }
 
 /** A non-2xx answer; `message` is the server's own (`{ statusCode, error, message }`). */
@@ -213,6 +344,72 @@ export const api = {
     request('POST', '/api/v1/tokens', { name }),
   revokeToken: (id: string): Promise<void> =>
     request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
+  /** A job attempt's artifacts, the latest attempt's by default. */
+  artifacts: (jobId: string, attempt?: number): Promise<Artifact[]> =>
+    request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts${query({ attempt })}`),
+  environments: (repositoryId: string): Promise<EnvironmentBoardEntry[]> =>
+    request('GET', environmentsPath(repositoryId)),
+  saveEnvironment: (
+    repositoryId: string,
+    name: string,
+    settings: EnvironmentSettings,
+  ): Promise<Environment> =>
+    request('PUT', `${environmentsPath(repositoryId)}/${encodeURIComponent(name)}`, settings),
+  deleteEnvironment: (repositoryId: string, name: string): Promise<void> =>
+    request('DELETE', `${environmentsPath(repositoryId)}/${encodeURIComponent(name)}`),
+  /** An environment's history, newest first; `before` pages on from a promotion's id. */
+  deployments: (
+    repositoryId: string,
+    environment: string,
+    page: { limit?: number; before?: string } = {},
+  ): Promise<Promotion[]> =>
+    request(
+      'GET',
+      `${environmentsPath(repositoryId)}/${encodeURIComponent(environment)}/deployments` +
+        query(page),
+    ),
+  promote: (runId: string, environment: string, comment?: string): Promise<Promotion> =>
+    request('POST', `/api/v1/runs/${encodeURIComponent(runId)}/promotions`, {
+      environment,
+      ...withComment(comment),
+    }),
+  promotion: (id: string): Promise<Promotion> =>
+    request('GET', `/api/v1/promotions/${encodeURIComponent(id)}`),
+  approve: (id: string, comment?: string): Promise<Promotion> =>
+    request('POST', `/api/v1/promotions/${encodeURIComponent(id)}/approve`, withComment(comment)),
+  reject: (id: string, comment?: string): Promise<Promotion> =>
+    request('POST', `/api/v1/promotions/${encodeURIComponent(id)}/reject`, withComment(comment)),
+  cancelPromotion: (id: string): Promise<Promotion> =>
+    request('POST', `/api/v1/promotions/${encodeURIComponent(id)}/cancel`),
+  /** Promotions awaiting the signed-in user's decision, oldest first. */
+  approvals: (): Promise<Promotion[]> => request('GET', '/api/v1/approvals'),
+  audit: (filter: AuditQuery = {}): Promise<{ events: AuditEvent[]; next?: string }> =>
+    request('GET', `/api/v1/audit${query({ ...filter })}`),
 };
 
+const environmentsPath = (repositoryId: string): string =>
+  `/api/v1/repositories/${encodeURIComponent(repositoryId)}/environments`;
+
+/** `?a=1&b=x` of the parameters that are set; empty when none is. */
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== '') search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** A blank comment is no comment: the server gets none rather than an empty string. */
+function withComment(comment: string | undefined): { comment?: string } {
+  const text = comment?.trim() ?? '';
+  return text === '' ? {} : { comment: text };
+}
+
 export const logUrl = (jobId: string): string => `/api/v1/jobs/${encodeURIComponent(jobId)}/log`;
+
+/** An artifact's download address; its name's slashes stay path separators. */
+export const artifactUrl = (jobId: string, name: string, attempt?: number): string =>
+  `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts/` +
+  name.split('/').map(encodeURIComponent).join('/') +
+  (attempt === undefined ? '' : `?attempt=${attempt}`);

@@ -1,6 +1,10 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, whenSignedOut, type User } from './api';
+import { ApprovalsPage } from './pages/approvals';
+import { AuditPage } from './pages/audit';
 import { ClusterPage } from './pages/cluster';
+import { EnvironmentPage } from './pages/environment';
+import { EnvironmentsPage } from './pages/environments';
 import { JobLogPage } from './pages/job-log';
 import { QueuePage } from './pages/queue';
 import { RepositoriesPage } from './pages/repositories';
@@ -8,7 +12,9 @@ import { RepositoryPage } from './pages/repository';
 import { RunPage } from './pages/run';
 import { SignInPage } from './pages/sign-in';
 import { TokensPage } from './pages/tokens';
+import { onPromotionChange } from './promotions';
 import { Link, match, navigate, usePath } from './router';
+import { usePoll } from './use-poll';
 
 export function App(): ReactNode {
   // undefined: not known yet; null: signed out.
@@ -41,11 +47,15 @@ export function App(): ReactNode {
           Kiln
         </Link>
         <nav>
-          {NAVIGATION.map(({ to, label }) => (
-            <Link key={to} to={to} className={section(path) === to ? 'active' : undefined}>
-              {label}
-            </Link>
-          ))}
+          {NAVIGATION.filter((item) => !('admin' in item) || user.isAdmin).map(({ to, label }) =>
+            to === '/approvals' ? (
+              <ApprovalsLink key={to} active={section(path) === to} />
+            ) : (
+              <Link key={to} to={to} className={section(path) === to ? 'active' : undefined}>
+                {label}
+              </Link>
+            ),
+          )}
         </nav>
         <span className="who">
           {user.username}
@@ -65,7 +75,31 @@ const NAVIGATION = [
   { to: '/queue', label: 'Queue' },
   { to: '/cluster', label: 'Cluster' },
   { to: '/tokens', label: 'Tokens' },
+  { to: '/approvals', label: 'Approvals' },
+  { to: '/audit', label: 'Audit', admin: true },
 ] as const;
+
+/** "Approvals", with how many promotions wait for the user's decision. */
+function ApprovalsLink(props: { active: boolean }): ReactNode {
+  const { data, refresh } = usePoll('approvals', api.approvals, 30_000);
+  useEffect(() => onPromotionChange(refresh), [refresh]);
+  const waiting = data?.length ?? 0;
+  return (
+    <Link
+      to="/approvals"
+      className={props.active ? 'active' : undefined}
+      {...(waiting === 0 ? {} : { title: `${waiting} awaiting your decision` })}
+    >
+      Approvals
+      {waiting === 0 ? null : (
+        // Out of the link's name (it stays "Approvals"); the title says it in words.
+        <span className="count" aria-hidden="true" data-approvals-waiting={waiting}>
+          {waiting}
+        </span>
+      )}
+    </Link>
+  );
+}
 
 /** The header link a page belongs under: runs and jobs belong to the repositories. */
 function section(path: string): string {
@@ -78,8 +112,23 @@ function route(path: string, user: User): ReactNode {
   if (match('/queue', path) !== undefined) return <QueuePage />;
   if (match('/cluster', path) !== undefined) return <ClusterPage />;
   if (match('/tokens', path) !== undefined) return <TokensPage />;
+  if (match('/approvals', path) !== undefined) return <ApprovalsPage user={user} />;
+  if (match('/audit', path) !== undefined) return <AuditPage user={user} />;
   if ((params = match('/repositories/:id', path)) !== undefined) {
     return <RepositoryPage key={params.id} id={params.id ?? ''} />;
+  }
+  if ((params = match('/repositories/:id/environments', path)) !== undefined) {
+    return <EnvironmentsPage key={params.id} id={params.id ?? ''} user={user} />;
+  }
+  if ((params = match('/repositories/:id/environments/:name', path)) !== undefined) {
+    return (
+      <EnvironmentPage
+        key={`${params.id}/${params.name}`}
+        id={params.id ?? ''}
+        name={params.name ?? ''}
+        user={user}
+      />
+    );
   }
   if ((params = match('/runs/:runId', path)) !== undefined) {
     return <RunPage key={params.runId} runId={params.runId ?? ''} user={user} />;

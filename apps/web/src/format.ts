@@ -4,6 +4,11 @@ export function shortSha(sha: string): string {
   return sha.slice(0, 7);
 }
 
+/** Enough of a SHA-256 to tell artifacts apart at a glance; the whole digest goes in a title. */
+export function shortDigest(sha256: string): string {
+  return sha256.slice(0, 12);
+}
+
 export function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n', 1)[0] ?? '';
 }
@@ -29,6 +34,17 @@ export function when(at: string | undefined, now = Date.now()): string {
   if (seconds > -60) return RELATIVE.format(Math.min(seconds, 0), 'second');
   if (seconds > -3600) return RELATIVE.format(Math.round(seconds / 60), 'minute');
   if (seconds > -86_400) return RELATIVE.format(Math.round(seconds / 3600), 'hour');
+  return ABSOLUTE.format(new Date(at));
+}
+
+/** `in 5 minutes`, `in 3 hours`, or the date once it is more than a day away. */
+export function until(at: string | undefined, now = Date.now()): string {
+  if (at === undefined) return '';
+  const seconds = Math.round((Date.parse(at) - now) / 1000);
+  if (seconds <= 0) return when(at, now);
+  if (seconds < 60) return RELATIVE.format(seconds, 'second');
+  if (seconds < 3600) return RELATIVE.format(Math.round(seconds / 60), 'minute');
+  if (seconds < 86_400) return RELATIVE.format(Math.round(seconds / 3600), 'hour');
   return ABSOLUTE.format(new Date(at));
 }
 

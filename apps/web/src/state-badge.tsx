@@ -1,8 +1,8 @@
 import type { ReactNode } from 'react';
-import type { JobState, RunState } from './api';
+import type { JobState, PromotionState, RunState } from './api';
 
-/** A run's or a job's state, coloured by the stylesheet (`state-<name>`). */
-export function StateBadge(props: { state: RunState | JobState }): ReactNode {
+/** A run's, a job's or a promotion's state, coloured by the stylesheet (`state-<name>`). */
+export function StateBadge(props: { state: RunState | JobState | PromotionState }): ReactNode {
   return <span className={`state state-${props.state}`}>{props.state}</span>;
 }
 

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { api, type Run } from '../api';
 import { duration, firstLine, shortSha, when, absolute } from '../format';
+import { environmentsUrl } from '../promotions';
 import { Link } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePoll } from '../use-poll';
@@ -14,7 +15,14 @@ export function RepositoryPage(props: { id: string }): ReactNode {
       <p className="crumbs">
         <Link to="/">Repositories</Link> /
       </p>
-      <h1>{repository.data?.fullName ?? 'Repository'}</h1>
+      <div className="run-head">
+        <h1>{repository.data?.fullName ?? 'Repository'}</h1>
+        <div className="actions">
+          <Link to={environmentsUrl(props.id)} className="button">
+            Environments
+          </Link>
+        </div>
+      </div>
       <ErrorNote error={repository.error ?? runs.error} />
       {runs.data === undefined ? null : runs.data.runs.length === 0 ? (
         <p className="empty">No runs yet: push to the repository or trigger one.</p>
@@ -61,6 +69,7 @@ function RunRow({ run }: { run: Run }): ReactNode {
       <td>
         {run.event}
         {run.pullRequest === undefined ? '' : ` #${run.pullRequest}`}
+        {run.environment === undefined ? '' : ` → ${run.environment}`}
       </td>
       <td title={absolute(run.startedAt ?? run.createdAt)}>
         {when(run.startedAt ?? run.createdAt)}

@@ -1,17 +1,30 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import {
   api,
+  artifactUrl,
   TERMINAL_RUN_STATES,
+  type Artifact,
   type Job,
-  type RepositoryRole,
+  type Promotion,
   type RunDetails,
   type User,
 } from '../api';
-import { absolute, bytes, cpuTime, duration, firstLine, shortSha, when } from '../format';
+import {
+  absolute,
+  bytes,
+  cpuTime,
+  duration,
+  firstLine,
+  shortDigest,
+  shortSha,
+  when,
+} from '../format';
 import { JobGraph } from '../job-graph';
+import { environmentsUrl, environmentUrl, PromoteDialog } from '../promotions';
 import { RepositoryLink } from '../repository-link';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
+import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
 
 type Action = 'cancel' | 'rerun' | 'rerun-failed';
@@ -23,9 +36,10 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
     error,
     refresh,
   } = usePoll(`run:${props.runId}`, () => api.run(props.runId), 1_500);
-  const mayWrite = useMayWrite(props.user, run?.repositoryId);
+  const permissions = usePermissions(props.user, run?.repositoryId);
   const [busy, setBusy] = useState<Action>();
   const [actionError, setActionError] = useState<string>();
+  const [promoted, setPromoted] = useState<Promotion>();
 
   if (run === undefined) return <ErrorNote error={error} />;
 
@@ -52,7 +66,7 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
   };
 
   const ended = TERMINAL_RUN_STATES.includes(run.state);
-  const actions: { action: Action; label: string }[] = mayWrite
+  const actions: { action: Action; label: string }[] = permissions.write
     ? [
         ...(ended ? [] : [{ action: 'cancel' as const, label: 'Cancel' }]),
         ...(ended ? [{ action: 'rerun' as const, label: 'Rerun' }] : []),
@@ -83,9 +97,31 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
               {busy === action ? `${label}…` : label}
             </button>
           ))}
+          {permissions.release && run.state === 'success' && run.event !== 'promote' ? (
+            <PromoteControl
+              run={run}
+              onError={setActionError}
+              onPromoted={(promotion) => {
+                setActionError(undefined);
+                setPromoted(promotion);
+              }}
+            />
+          ) : null}
         </div>
       </div>
       <ErrorNote error={actionError} />
+      {promoted === undefined ? null : (
+        <p
+          className="promote-outcome"
+          role="status"
+          data-promotion={promoted.id}
+          data-state={promoted.state}
+        >
+          Promotion to {promoted.environment}: <StateBadge state={promoted.state} />{' '}
+          <Link to={environmentsUrl(run.repositoryId)}>see the environments</Link>
+        </p>
+      )}
+      <PromotedRun run={run} />
       <RunFacts run={run} />
       {run.errors === undefined || run.errors.length === 0 ? null : (
         <ul className="run-errors">
@@ -124,6 +160,7 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
               ))}
             </tbody>
           </table>
+          <RunArtifacts jobs={run.jobs} />
         </>
       )}
       <ErrorNote error={error} />
@@ -149,6 +186,7 @@ function RunFacts({ run }: { run: RunDetails }): ReactNode {
       <dd>
         {run.event}
         {run.pullRequest === undefined ? '' : ` (pull request #${run.pullRequest})`}
+        {run.environment === undefined ? '' : ` to ${run.environment}`}
       </dd>
       <dt>Started</dt>
       <dd title={absolute(run.startedAt)}>{when(run.startedAt) || 'not yet'}</dd>
@@ -187,21 +225,143 @@ function JobRow({ runId, job }: { runId: string; job: Job }): ReactNode {
   );
 }
 
-/** Whether the user may cancel and rerun in this repository (developer or more). */
-function useMayWrite(user: User, repositoryId: string | undefined): boolean {
-  const [role, setRole] = useState<RepositoryRole>();
-  useEffect(() => {
-    if (user.isAdmin || repositoryId === undefined) return;
-    let stale = false;
-    api.members(repositoryId).then(
-      (members) => {
-        if (!stale) setRole(members.find((m) => m.userId === user.id)?.role);
+/** A `promote` run deploys another run: which, and where. */
+function PromotedRun({ run }: { run: RunDetails }): ReactNode {
+  if (run.promotedRun === undefined || run.environment === undefined) return null;
+  return (
+    <p className="promoted-run" data-promoted-run={run.promotedRun.number}>
+      Deploys <Link to={`/runs/${run.promotedRun.id}`}>run #{run.promotedRun.number}</Link> to{' '}
+      <Link to={environmentUrl(run.repositoryId, run.environment)}>{run.environment}</Link>
+    </p>
+  );
+}
+
+/**
+ * "Promote…": loads the repository's environments, then asks which one and for confirmation.
+ * Environments where the run is listed as promotable come first.
+ */
+function PromoteControl(props: {
+  run: RunDetails;
+  onError: (message: string | undefined) => void;
+  onPromoted: (promotion: Promotion) => void;
+}): ReactNode {
+  const { run } = props;
+  const [environments, setEnvironments] = useState<string[]>();
+  const [loading, setLoading] = useState(false);
+
+  const open = (): void => {
+    setLoading(true);
+    props.onError(undefined);
+    api.environments(run.repositoryId).then(
+      (board) => {
+        setLoading(false);
+        if (board.length === 0) {
+          props.onError('This repository has no environments: an admin defines them first.');
+          return;
+        }
+        const ready = (entry: (typeof board)[number]): boolean =>
+          entry.promotable.some((candidate) => candidate.id === run.id);
+        setEnvironments(
+          [...board.filter(ready), ...board.filter((entry) => !ready(entry))].map(
+            (entry) => entry.environment.name,
+          ),
+        );
       },
-      () => undefined, // No role known: the actions stay hidden.
+      (e: unknown) => {
+        setLoading(false);
+        props.onError(e instanceof Error ? e.message : String(e));
+      },
     );
-    return () => {
-      stale = true;
-    };
-  }, [user, repositoryId]);
-  return user.isAdmin || role === 'developer' || role === 'release-manager';
+  };
+
+  return (
+    <>
+      <button type="button" className="primary" disabled={loading} onClick={open}>
+        Promote…
+      </button>
+      {environments === undefined ? null : (
+        <PromoteDialog
+          run={run}
+          environments={environments}
+          onClose={() => setEnvironments(undefined)}
+          onPromoted={(promotion) => {
+            setEnvironments(undefined);
+            props.onPromoted(promotion);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+/** The files the run's ended jobs kept, each with its digest and a download link. */
+function RunArtifacts({ jobs }: { jobs: Job[] }): ReactNode {
+  // Only ended attempts have their artifacts uploaded; a job's end (or rerun) loads again.
+  const ended = jobs.filter(
+    (job) =>
+      job.attempt > 0 &&
+      (job.state === 'success' || job.state === 'failure' || job.state === 'canceled'),
+  );
+  const key = ended.map((job) => `${job.id}@${job.attempt}`).join(',');
+  const { data, error } = usePoll(
+    `artifacts:${key}`,
+    () =>
+      Promise.all(
+        ended.map(async (job) => ({ job, artifacts: await api.artifacts(job.id, job.attempt) })),
+      ),
+    60_000,
+  );
+  const rows = (data ?? []).flatMap(({ job, artifacts }) =>
+    artifacts.map((artifact) => ({ job, artifact })),
+  );
+  if (ended.length === 0) return null;
+  return (
+    <>
+      <h2>Artifacts</h2>
+      <ErrorNote error={error} />
+      {data === undefined ? null : rows.length === 0 ? (
+        <p className="empty">No job kept artifacts.</p>
+      ) : (
+        <table className="artifacts">
+          <thead>
+            <tr>
+              <th>Job</th>
+              <th>Name</th>
+              <th>Size</th>
+              <th>SHA-256</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ job, artifact }) => (
+              <ArtifactRow key={`${job.id}/${artifact.name}`} job={job} artifact={artifact} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+function ArtifactRow({ job, artifact }: { job: Job; artifact: Artifact }): ReactNode {
+  const url = artifactUrl(job.id, artifact.name, artifact.attempt);
+  return (
+    <tr data-artifact={artifact.name} data-artifact-job={job.key}>
+      <td>{job.key}</td>
+      <td>
+        <code>{artifact.name}</code>
+      </td>
+      <td>{bytes(artifact.size)}</td>
+      <td>
+        <code className="sha" title={artifact.sha256}>
+          {shortDigest(artifact.sha256)}
+        </code>
+      </td>
+      <td className="row-actions">
+        <a href={url} download={artifact.name.split('/').at(-1)}>
+          Download
+        </a>
+      </td>
+    </tr>
+  );
 }

@@ -1,0 +1,344 @@
+/** What the release pages share: a promotion as a card, its approvals, the promote dialog. */
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import {
+  api,
+  OPEN_PROMOTION_STATES,
+  type Environment,
+  type Promotion,
+  type PromotionArtifact,
+  type User,
+} from './api';
+import { absolute, bytes, firstLine, shortDigest, shortSha, until, when } from './format';
+import { Link } from './router';
+import { ErrorNote, StateBadge } from './state-badge';
+
+// Pages that show promotions elsewhere (the header's approvals count) hear of a change at once.
+const changeListeners = new Set<() => void>();
+
+export function onPromotionChange(listener: () => void): () => void {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
+}
+
+function promotionChanged(): void {
+  changeListeners.forEach((listener) => listener());
+}
+
+export const environmentsUrl = (repositoryId: string): string =>
+  `/repositories/${repositoryId}/environments`;
+
+export const environmentUrl = (repositoryId: string, environment: string): string =>
+  `${environmentsUrl(repositoryId)}/${encodeURIComponent(environment)}`;
+
+/** `after staging · 2 approvals needed · branches main, release/*`: the rules of an environment. */
+export function policy(environment: Environment): string {
+  const { previous, requiredApprovals, allowedBranches, approvalTimeoutMinutes } = environment;
+  const timeout =
+    approvalTimeoutMinutes % 60 === 0
+      ? `${approvalTimeoutMinutes / 60} h`
+      : `${approvalTimeoutMinutes} min`;
+  return [
+    previous === undefined ? 'first in the chain' : `after ${previous}`,
+    requiredApprovals === 0
+      ? 'no approval needed'
+      : `${requiredApprovals} approval${requiredApprovals === 1 ? '' : 's'} needed, within ${timeout}`,
+    allowedBranches === undefined ? 'any branch' : `branches ${allowedBranches.join(', ')}`,
+  ].join(' · ');
+}
+
+export function RollbackMark(): ReactNode {
+  return (
+    <span className="rollback" title="An older run than the one deployed: a rollback">
+      rollback
+    </span>
+  );
+}
+
+/** `1/2 approvals: bob`, and who rejected; each decision's comment in its title. */
+export function Approvals(props: { promotion: Promotion }): ReactNode {
+  const { approvals, requiredApprovals } = props.promotion;
+  const approved = approvals.filter((a) => a.decision === 'approve');
+  const rejected = approvals.filter((a) => a.decision === 'reject');
+  if (requiredApprovals === 0 && approvals.length === 0) {
+    return <span className="approvals muted">no approval needed</span>;
+  }
+  const names = (decisions: typeof approvals): ReactNode =>
+    decisions.map((d, i) => (
+      <span key={d.user} title={[absolute(d.at), d.comment].filter(Boolean).join(': ')}>
+        {i === 0 ? '' : ', '}
+        {d.user}
+      </span>
+    ));
+  return (
+    <span className="approvals" data-approvals={`${approved.length}/${requiredApprovals}`}>
+      {approved.length}/{requiredApprovals} approvals
+      {approved.length === 0 ? null : <>: {names(approved)}</>}
+      {rejected.length === 0 ? null : <> · rejected by {names(rejected)}</>}
+    </span>
+  );
+}
+
+/** The promoted run's artifacts: what exactly goes out, by digest. */
+export function Digests(props: { artifacts: PromotionArtifact[] }): ReactNode {
+  if (props.artifacts.length === 0) return null;
+  return (
+    <ul className="digests">
+      {props.artifacts.map((artifact) => (
+        <li
+          key={`${artifact.job}/${artifact.name}`}
+          title={`${artifact.job}: ${artifact.name}, ${bytes(artifact.size)}, sha256:${artifact.sha256}`}
+        >
+          {artifact.name} <code className="sha">{shortDigest(artifact.sha256)}</code>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A promotion as a card: the run, who asked and when, where it stands. */
+export function PromotionCard(props: { promotion: Promotion; children?: ReactNode }): ReactNode {
+  const { promotion } = props;
+  const { run, deployRun } = promotion;
+  return (
+    <div
+      className="promotion"
+      data-promotion={promotion.id}
+      data-state={promotion.state}
+      data-run={run.number}
+    >
+      <div className="promotion-head">
+        <Link to={`/runs/${run.id}`}>#{run.number}</Link>
+        <code className="sha" title={run.sha}>
+          {shortSha(run.sha)}
+        </code>
+        {run.branch === undefined ? null : <span className="branch">{run.branch}</span>}
+        {promotion.rollback ? <RollbackMark /> : null}
+        <StateBadge state={promotion.state} />
+      </div>
+      {run.message === undefined ? null : <div className="message">{firstLine(run.message)}</div>}
+      <div className="muted">
+        promoted by {promotion.requestedBy}{' '}
+        <span title={absolute(promotion.requestedAt)}>{when(promotion.requestedAt)}</span>
+        {promotion.state === 'deployed' && promotion.finishedAt !== undefined ? (
+          <>
+            {' · deployed '}
+            <span title={absolute(promotion.finishedAt)}>{when(promotion.finishedAt)}</span>
+          </>
+        ) : null}
+        {deployRun === undefined ? null : (
+          <>
+            {' · '}
+            <Link to={`/runs/${deployRun.id}`}>deploy run #{deployRun.number}</Link>
+          </>
+        )}
+      </div>
+      {promotion.comment === undefined ? null : (
+        <div className="comment">“{promotion.comment}”</div>
+      )}
+      <div>
+        <Approvals promotion={promotion} />
+        {promotion.state === 'awaiting-approval' && promotion.expiresAt !== undefined ? (
+          <span className="muted" title={absolute(promotion.expiresAt)}>
+            {' · '}expires {until(promotion.expiresAt)}
+          </span>
+        ) : null}
+      </div>
+      {promotion.statusMessage === undefined ? null : (
+        <div className="status">{promotion.statusMessage}</div>
+      )}
+      <Digests artifacts={promotion.artifacts} />
+      {props.children}
+    </div>
+  );
+}
+
+/**
+ * Approve or reject (with an optional comment) and cancel, as far as they apply to the promotion
+ * and the user; the caller shows it only to release managers and admins.
+ */
+export function PromotionActions(props: {
+  promotion: Promotion;
+  user: User;
+  onChange: () => void;
+  /** Approve and reject only, as in the approvals inbox. */
+  decisionsOnly?: boolean;
+}): ReactNode {
+  const { promotion, user } = props;
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState<'approve' | 'reject' | 'cancel'>();
+  const [error, setError] = useState<string>();
+
+  const mayDecide =
+    promotion.state === 'awaiting-approval' &&
+    promotion.requestedBy !== user.username &&
+    !promotion.approvals.some((a) => a.user === user.username);
+  const mayCancel = props.decisionsOnly !== true && OPEN_PROMOTION_STATES.includes(promotion.state);
+  if (!mayDecide && !mayCancel && error === undefined) return null;
+
+  const act = (action: 'approve' | 'reject' | 'cancel'): void => {
+    setBusy(action);
+    setError(undefined);
+    const call =
+      action === 'approve'
+        ? api.approve(promotion.id, comment)
+        : action === 'reject'
+          ? api.reject(promotion.id, comment)
+          : api.cancelPromotion(promotion.id);
+    call.then(
+      () => {
+        setBusy(undefined);
+        setComment('');
+        promotionChanged();
+        props.onChange();
+      },
+      (e: unknown) => {
+        setBusy(undefined);
+        setError(e instanceof Error ? e.message : String(e));
+      },
+    );
+  };
+  const label = (action: typeof busy, text: string): string =>
+    busy === action ? `${text}…` : text;
+
+  return (
+    <div className="promotion-actions">
+      {mayDecide ? (
+        <input
+          aria-label="Comment"
+          placeholder="Comment (optional)"
+          value={comment}
+          maxLength={1000}
+          onChange={(e) => setComment(e.target.value)}
+        />
+      ) : null}
+      <div className="actions">
+        {mayDecide ? (
+          <>
+            <button
+              type="button"
+              className="primary"
+              disabled={busy !== undefined}
+              onClick={() => act('approve')}
+            >
+              {label('approve', 'Approve')}
+            </button>
+            <button
+              type="button"
+              className="danger"
+              disabled={busy !== undefined}
+              onClick={() => act('reject')}
+            >
+              {label('reject', 'Reject')}
+            </button>
+          </>
+        ) : null}
+        {mayCancel ? (
+          <button type="button" disabled={busy !== undefined} onClick={() => act('cancel')}>
+            {label('cancel', 'Cancel')}
+          </button>
+        ) : null}
+      </div>
+      <ErrorNote error={error} />
+    </div>
+  );
+}
+
+/**
+ * Asks before a run is promoted (a deploy, maybe to production), with an optional comment; a
+ * refusal stays in the dialog with the server's reason.
+ */
+export function PromoteDialog(props: {
+  run: { id: string; number: number };
+  /** The environments to choose from; the first is chosen at first. */
+  environments: readonly string[];
+  rollback?: boolean;
+  onClose: () => void;
+  onPromoted: (promotion: Promotion) => void;
+}): ReactNode {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const [environment, setEnvironment] = useState(props.environments[0] ?? '');
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog !== null && !dialog.open) dialog.showModal();
+    return () => dialog?.close();
+  }, []);
+
+  const confirm = (event: FormEvent): void => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    api.promote(props.run.id, environment, comment).then(
+      (promotion) => {
+        setBusy(false);
+        promotionChanged();
+        props.onPromoted(promotion);
+      },
+      (e: unknown) => {
+        setBusy(false);
+        setError(e instanceof Error ? e.message : String(e));
+      },
+    );
+  };
+
+  const rollback = props.rollback === true;
+  return (
+    <dialog
+      ref={ref}
+      className="confirm"
+      aria-labelledby={titleId}
+      data-promote-run={props.run.number}
+      onCancel={(event) => {
+        // Escape: closed by React, not behind its back.
+        event.preventDefault();
+        if (!busy) props.onClose();
+      }}
+    >
+      <form onSubmit={confirm}>
+        <h2 id={titleId}>
+          {rollback ? 'Roll back' : 'Promote'} run #{props.run.number}
+          {props.environments.length === 1 ? ` to ${environment}?` : '?'}
+        </h2>
+        {rollback ? (
+          <p className="muted">
+            {environment} runs a newer build now: this deploys run #{props.run.number} there again.
+          </p>
+        ) : null}
+        {props.environments.length > 1 ? (
+          <label>
+            Environment
+            <select value={environment} onChange={(e) => setEnvironment(e.target.value)}>
+              {props.environments.map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
+        <label>
+          Comment (optional)
+          <textarea
+            value={comment}
+            maxLength={1000}
+            rows={2}
+            onChange={(e) => setComment(e.target.value)}
+          />
+        </label>
+        <ErrorNote error={error} />
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy || environment === ''}>
+            {busy ? 'Confirm…' : 'Confirm'}
+          </button>
+          <button type="button" disabled={busy} onClick={props.onClose}>
+            Back
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

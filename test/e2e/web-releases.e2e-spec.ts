@@ -1,0 +1,299 @@
+import { freePort } from '@kiln/queue/testing';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { browserTestsRunnable, launchChromium, SCREENSHOTS, signIn } from './support/browser';
+import { FakeForge, githubPush, webhookHeaders } from './support/forge';
+import { GitDaemon } from './support/git-daemon';
+import { printProcessesOnFailure } from './support/on-failure';
+import { PipelineStack } from './support/pipeline-stack';
+
+// test/e2e/releases.e2e-spec.ts's pipeline: a build that keeps an artifact, one deploy job per
+// environment that runs only in that environment's promote run.
+const PIPELINE = `
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist && echo "app of run $KILN_RUN_NUMBER, $(date +%s%N)" > dist/app.txt
+    artifacts: [dist/**]
+  deploy-staging:
+    needs: [build]
+    when: { event: promote, environment: staging }
+    steps:
+      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt && sleep 1
+  deploy-production:
+    needs: [build]
+    when: { event: promote, environment: production }
+    steps:
+      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt
+`;
+
+const RELEASE_MANAGERS = { rita: 'rita-release-password', rob: 'rob-release-password' };
+
+// Deploys are whole runs on the agent; the board polls every 3 s.
+const DEPLOYED_WITHIN_MS = 45_000;
+
+interface Promotion {
+  id: string;
+  state: string;
+  environment: string;
+  requestedBy: string;
+  comment?: string;
+  run: { id: string; number: number };
+  deployRun?: { id: string; number: number; state: string };
+  approvals: { user: string; decision: string; comment?: string }[];
+}
+
+describe.skipIf(!browserTestsRunnable)(
+  'web UI in Chromium: promote a run through the environments, approved by a second user',
+  () => {
+    beforeEach(printProcessesOnFailure);
+    let stack: PipelineStack;
+    let git: GitDaemon;
+    let forge: FakeForge;
+    let browser: Browser;
+    /** rita, release manager: promotes. */
+    let page: Page;
+    /** rob, release manager: approves, in a browser context of his own. */
+    let robPage: Page;
+    const dialogs: string[] = [];
+    let repo: { id: string; webhookSecret: string };
+    let commit: (files: Record<string, string>, message?: string) => string;
+    let runId: string;
+    let stagingId: string;
+    let productionId: string;
+
+    beforeAll(async () => {
+      git = await GitDaemon.start(await freePort());
+      forge = await FakeForge.start();
+      stack = await PipelineStack.start();
+      commit = git.createRepository('shop');
+      repo = await stack.ok('POST', '/api/v1/repositories', {
+        forge: 'github',
+        fullName: 'acme/shop',
+        cloneUrl: git.url('shop'),
+        forgeToken: 'forge-token',
+        apiUrl: forge.url,
+      });
+      await stack.ok('PUT', `/api/v1/repositories/${repo.id}/environments/staging`, {});
+      await stack.ok('PUT', `/api/v1/repositories/${repo.id}/environments/production`, {
+        previous: 'staging',
+        requiredApprovals: 1,
+      });
+      for (const [username, password] of Object.entries(RELEASE_MANAGERS)) {
+        const user = await stack.ok<{ id: string }>('POST', '/api/v1/users', {
+          username,
+          password,
+        });
+        await stack.ok('PUT', `/api/v1/repositories/${repo.id}/members/${user.id}`, {
+          role: 'release-manager',
+        });
+      }
+
+      // Run #1 is the one promoted; run #2, newer, waits on the board as next for staging.
+      runId = await push({ '.kiln.yml': PIPELINE }, 'Add the release pipeline');
+      await push({ 'CHANGES.md': 'Faster checkout\n' }, 'Make the checkout faster');
+
+      browser = await launchChromium();
+      page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+      robPage = await (
+        await browser.newContext({ viewport: { width: 1280, height: 800 } })
+      ).newPage();
+      for (const on of [page, robPage]) {
+        on.on('dialog', (dialog) => {
+          dialogs.push(dialog.message());
+          void dialog.dismiss();
+        });
+      }
+      mkdirSync(SCREENSHOTS, { recursive: true });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
+    });
+
+    /** Pushes a commit to main and waits for its run to pass; the run's id. */
+    async function push(files: Record<string, string>, message: string): Promise<string> {
+      const sha = commit(files, message);
+      const raw = Buffer.from(JSON.stringify(githubPush('acme/shop', sha, message)));
+      const res = await stack.webhook(
+        '/hooks/github',
+        webhookHeaders('github', 'push', raw, repo.webhookSecret),
+        raw,
+      );
+      expect(res.status).toBe(202);
+      const run = await stack.waitForRun(res.body.runId as string);
+      expect(run.state, JSON.stringify(run.jobs)).toBe('success');
+      return run.id;
+    }
+
+    function environment(name: string): Locator {
+      return page.locator(`[data-environment="${name}"]`);
+    }
+
+    /** The card of run #1 in an environment's section (`current`, `pending`), in a state. */
+    function card(name: string, section: 'current' | 'pending', state: string): Locator {
+      return environment(name).locator(
+        `[data-${section}] .promotion[data-run="1"][data-state="${state}"]`,
+      );
+    }
+
+    /** The attribute `name` of each element `locator` finds, in page order. */
+    async function attributes(locator: Locator, name: string): Promise<(string | null)[]> {
+      return Promise.all((await locator.all()).map((element) => element.getAttribute(name)));
+    }
+
+    function promotion(id: string): Promise<Promotion> {
+      return stack.ok<Promotion>('GET', `/api/v1/promotions/${id}`);
+    }
+
+    it('promotes a passing run to staging from the environments board', async () => {
+      await signIn(page, stack.serverUrl, 'rita', RELEASE_MANAGERS.rita);
+      await page.getByRole('link', { name: 'acme/shop' }).click();
+      await page.getByRole('link', { name: 'Environments' }).click();
+      await page.getByRole('heading', { name: 'Environments' }).waitFor();
+      await environment('staging').waitFor();
+      // In chain order.
+      expect(await attributes(page.locator('[data-environment]'), 'data-environment')).toEqual([
+        'staging',
+        'production',
+      ]);
+      await environment('production').getByText('after staging · 1 approval needed').waitFor();
+      await environment('production').getByText('No run can be promoted here now.').waitFor();
+
+      const promotable = environment('staging').locator('[data-promotable] [data-run]');
+      await promotable.first().waitFor();
+      expect(await attributes(promotable, 'data-run')).toEqual(['2', '1']);
+      await environment('staging')
+        .locator('[data-promotable] [data-run="1"]')
+        .getByRole('button', { name: 'Promote' })
+        .click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', { name: 'Promote run #1 to staging?' }).waitFor();
+      await dialog.getByLabel('Comment (optional)').fill('first cut of the shop');
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      await dialog.waitFor({ state: 'detached' });
+
+      const deployed = card('staging', 'current', 'deployed');
+      await deployed.waitFor({ timeout: DEPLOYED_WITHIN_MS });
+      stagingId = (await deployed.getAttribute('data-promotion')) ?? '';
+      await deployed.getByText('Add the release pipeline').waitFor();
+      await deployed.getByText('promoted by rita').waitFor();
+      await deployed.getByText('“first cut of the shop”').waitFor();
+      await deployed.getByRole('link', { name: /^deploy run #\d+$/ }).waitFor();
+      // Run #1 may go to production now; #2 is still the next for staging.
+      await environment('production').locator('[data-promotable] [data-run="1"]').waitFor();
+      await environment('staging').locator('[data-promotable] [data-run="2"]').waitFor();
+      expect(await environment('staging').locator('[data-promotable] [data-run="1"]').count()).toBe(
+        0,
+      );
+
+      const staged = await promotion(stagingId);
+      expect(staged).toMatchObject({
+        state: 'deployed',
+        environment: 'staging',
+        requestedBy: 'rita',
+        comment: 'first cut of the shop',
+        run: { id: runId, number: 1 },
+        approvals: [],
+      });
+      expect(staged.deployRun?.state).toBe('success');
+    });
+
+    it('asks for production from the run page; the requester is offered no Approve', async () => {
+      // In-app navigation: a reload would drop the CSRF token the app keeps in memory.
+      await card('staging', 'current', 'deployed')
+        .getByRole('link', { name: '#1', exact: true })
+        .click();
+      await page.getByRole('heading', { name: /Run #1/ }).waitFor();
+      await page.getByRole('button', { name: 'Promote…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', { name: 'Promote run #1?' }).waitFor();
+      // Where the run may go now comes first.
+      const choices = dialog.getByLabel('Environment');
+      expect(await choices.locator('option').allTextContents()).toEqual(['production', 'staging']);
+      await choices.selectOption('production');
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      const outcome = page.locator('.promote-outcome[data-state="awaiting-approval"]');
+      await outcome.waitFor();
+      expect(await outcome.textContent()).toContain('Promotion to production');
+      productionId = (await outcome.getAttribute('data-promotion')) ?? '';
+
+      await outcome.getByRole('link', { name: 'see the environments' }).click();
+      const pending = card('production', 'pending', 'awaiting-approval');
+      await pending.waitFor();
+      expect(await pending.getAttribute('data-promotion')).toBe(productionId);
+      await pending.getByText('0/1 approvals').waitFor();
+      await environment('production').getByText('Nothing deployed yet.').waitFor();
+      // Her own promotion: she may cancel it, not approve or reject it (the server would say 403).
+      await pending.getByRole('button', { name: 'Cancel' }).waitFor();
+      expect(await pending.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+      expect(await pending.getByRole('button', { name: 'Reject' }).count()).toBe(0);
+      expect(await page.locator('[data-approvals-waiting]').count()).toBe(0);
+      expect((await promotion(productionId)).state).toBe('awaiting-approval');
+    });
+
+    it("lists it in a second release manager's approvals inbox, whose approval deploys it", async () => {
+      await signIn(robPage, stack.serverUrl, 'rob', RELEASE_MANAGERS.rob);
+      const nav = robPage.locator('.topbar nav');
+      await nav.locator('[data-approvals-waiting="1"]').waitFor();
+      await nav.getByRole('link', { name: 'Approvals', exact: true }).click();
+      await robPage.getByRole('heading', { name: 'Approvals' }).waitFor();
+      const row = robPage.locator(
+        `tr[data-promotion="${productionId}"][data-environment="production"][data-run="1"]`,
+      );
+      await row.waitFor();
+      expect(await robPage.locator('tr[data-promotion]').count()).toBe(1);
+      await row.getByText('acme/shop').waitFor();
+      await row.getByText('Add the release pipeline').waitFor();
+      expect(await row.locator('td').nth(4).textContent()).toMatch(/^rita/);
+      await row.getByText('0/1 approvals').waitFor();
+      await row.getByText('dist/app.txt').waitFor();
+      await row.getByLabel('Comment').fill('ship it');
+      await robPage.screenshot({ path: join(SCREENSHOTS, 'approvals.png') });
+
+      await row.getByRole('button', { name: 'Approve' }).click();
+      await robPage.getByText('Nothing waits for your approval.').waitFor();
+      await row.waitFor({ state: 'detached' });
+      await nav.locator('[data-approvals-waiting]').waitFor({ state: 'detached' });
+
+      // rita's board, polling, sees production take run #1.
+      await card('production', 'current', 'deployed').waitFor({ timeout: DEPLOYED_WITHIN_MS });
+      expect(await environment('production').locator('[data-pending]').count()).toBe(0);
+    });
+
+    it('shows both environments deployed on the board and in the history, as the API says', async () => {
+      const production = card('production', 'current', 'deployed');
+      expect(await production.getAttribute('data-promotion')).toBe(productionId);
+      await production.getByText('1/1 approvals: rob').waitFor();
+      expect(await card('staging', 'current', 'deployed').getAttribute('data-promotion')).toBe(
+        stagingId,
+      );
+      await page.screenshot({ path: join(SCREENSHOTS, 'environments.png'), fullPage: true });
+
+      const deployed = await promotion(productionId);
+      expect(deployed).toMatchObject({
+        state: 'deployed',
+        environment: 'production',
+        requestedBy: 'rita',
+        run: { id: runId, number: 1 },
+      });
+      expect(deployed.approvals.map((a) => [a.user, a.decision, a.comment])).toEqual([
+        ['rob', 'approve', 'ship it'],
+      ]);
+      expect(deployed.deployRun?.state).toBe('success');
+
+      await environment('production').getByRole('link', { name: 'History' }).click();
+      await page.getByRole('heading', { name: 'production', exact: true }).waitFor();
+      const history = page.locator('tr[data-promotion]');
+      await history.first().waitFor();
+      expect(await history.count()).toBe(1);
+      expect(await attributes(history, 'data-promotion')).toEqual([productionId]);
+      expect(await attributes(history, 'data-state')).toEqual(['deployed']);
+      expect(await attributes(history, 'data-run')).toEqual(['1']);
+      expect(dialogs).toEqual([]);
+    });
+  },
+);
