@@ -1,4 +1,15 @@
-import type { AgentList, Repository, Run, RunDetails, RunPage, SecretPut } from './api-types';
+import type {
+  AgentList,
+  Artifact,
+  ArtifactDownload,
+  EnvironmentBoardEntry,
+  Promotion,
+  Repository,
+  Run,
+  RunDetails,
+  RunPage,
+  SecretPut,
+} from './api-types';
 import { ApiError } from './errors';
 
 export interface ApiClientOptions {
@@ -81,6 +92,63 @@ export class ApiClient {
 
   listAgents(): Promise<AgentList> {
     return this.json('GET', '/api/v1/agents');
+  }
+
+  /** A job attempt's artifacts (the latest attempt by default). */
+  listArtifacts(jobId: string, attempt?: number): Promise<Artifact[]> {
+    const query = attempt === undefined ? '' : `?attempt=${attempt}`;
+    return this.json('GET', `/api/v1/jobs/${segment(jobId)}/artifacts${query}`);
+  }
+
+  /** One artifact's bytes as they arrive; not limited in time, like the log streams. */
+  async downloadArtifact(jobId: string, name: string, attempt?: number): Promise<ArtifactDownload> {
+    const query = attempt === undefined ? '' : `?attempt=${attempt}`;
+    // The name is a path (`out/app.tar.gz`): its slashes stay, each part is escaped.
+    const path = name.split('/').map(segment).join('/');
+    const res = await this.send('GET', `/api/v1/jobs/${segment(jobId)}/artifacts/${path}${query}`, {
+      accept: 'application/octet-stream',
+    });
+    return { body: bodyOf(res), sha256: res.headers.get('x-kiln-sha256') ?? undefined };
+  }
+
+  /** The environments board of a repository, in chain order. */
+  listEnvironments(repositoryId: string): Promise<EnvironmentBoardEntry[]> {
+    return this.json('GET', `/api/v1/repositories/${segment(repositoryId)}/environments`);
+  }
+
+  /** Every promotion to an environment, newest first: its history. */
+  listDeployments(
+    repositoryId: string,
+    environment: string,
+    options: { limit?: number; before?: string } = {},
+  ): Promise<Promotion[]> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.before !== undefined) query.set('before', options.before);
+    const suffix = query.size > 0 ? `?${query.toString()}` : '';
+    const path = `/api/v1/repositories/${segment(repositoryId)}/environments/${segment(environment)}`;
+    return this.json('GET', `${path}/deployments${suffix}`);
+  }
+
+  promote(runId: string, body: { environment: string; comment?: string }): Promise<Promotion> {
+    return this.json('POST', `/api/v1/runs/${segment(runId)}/promotions`, body);
+  }
+
+  getPromotion(promotionId: string): Promise<Promotion> {
+    return this.json('GET', `/api/v1/promotions/${segment(promotionId)}`);
+  }
+
+  approvePromotion(promotionId: string, body: { comment?: string }): Promise<Promotion> {
+    return this.json('POST', `/api/v1/promotions/${segment(promotionId)}/approve`, body);
+  }
+
+  rejectPromotion(promotionId: string, body: { comment?: string }): Promise<Promotion> {
+    return this.json('POST', `/api/v1/promotions/${segment(promotionId)}/reject`, body);
+  }
+
+  /** The approvals inbox: promotions the caller may decide on, oldest first. */
+  listApprovals(): Promise<Promotion[]> {
+    return this.json('GET', '/api/v1/approvals');
   }
 
   /** A job's stored log as it arrives, chunk by chunk. */

@@ -36,6 +36,10 @@ export interface Run {
   pullRequest?: number;
   errors?: string[];
   rerunOf?: string;
+  /** Set on runs whose `event` is `promote`: where they deploy, what, and for which promotion. */
+  environment?: string;
+  promotedRun?: { id: string; number: number };
+  promotionId?: string;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -106,4 +110,100 @@ export function agentUsage(
     total: agent.total,
     used: { cpus: agent.total.cpus - free.cpus, mem: agent.total.mem - free.mem },
   };
+}
+
+/** A file a job's attempt kept (`GET /jobs/:jobId/artifacts`). */
+export interface Artifact {
+  name: string;
+  attempt: number;
+  size: number;
+  /** Lowercase hex SHA-256 of the bytes. */
+  sha256: string;
+  createdAt: string;
+}
+
+/** The bytes of one artifact as they arrive, and the checksum the server sent with them. */
+export interface ArtifactDownload {
+  body: ReadableStream<Uint8Array>;
+  /** The `x-kiln-sha256` header; undefined when the answer had none. */
+  sha256: string | undefined;
+}
+
+export interface Environment {
+  id: string;
+  repositoryId: string;
+  name: string;
+  /** The environment a run must have been deployed to first. */
+  previous?: string;
+  /** Distinct release managers who must approve, never the requester. */
+  requiredApprovals: number;
+  /** Branch globs; absent: any branch. */
+  allowedBranches?: string[];
+  approvalTimeoutMinutes: number;
+  createdAt: string;
+}
+
+/** A run as promotions and the environments board name it. */
+export interface RunSummary {
+  id: string;
+  number: number;
+  sha: string;
+  branch?: string;
+  message?: string;
+  author?: string;
+  finishedAt?: string;
+}
+
+export type PromotionState =
+  | 'awaiting-approval'
+  | 'queued'
+  | 'deploying'
+  | 'deployed'
+  | 'failed'
+  | 'canceled'
+  | 'rejected'
+  | 'expired';
+
+export interface PromotionDecision {
+  user: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  at: string;
+}
+
+export interface Promotion {
+  id: string;
+  repositoryId: string;
+  repositoryFullName: string;
+  environment: string;
+  state: PromotionState;
+  /** The promoted run: the build that passed. */
+  run: RunSummary;
+  /** The `promote` run that deploys it, once started. */
+  deployRun?: { id: string; number: number; state: string };
+  /** The run is older than what is deployed now and was deployed here before. */
+  rollback: boolean;
+  requestedBy: string;
+  requestedAt: string;
+  comment?: string;
+  requiredApprovals: number;
+  approvals: PromotionDecision[];
+  /** While awaiting approval. */
+  expiresAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Why it waits, or why it failed. */
+  statusMessage?: string;
+  artifacts: { job: string; name: string; sha256: string; size: number }[];
+}
+
+/** One environment on the board: what runs there, what is on its way, what could be next. */
+export interface EnvironmentBoardEntry {
+  environment: Environment;
+  /** The latest `deployed` promotion. */
+  current?: Promotion;
+  /** Awaiting approval, queued or deploying; oldest first. */
+  pending: Promotion[];
+  /** Up to 5 successful runs that may be promoted here next, newest first. */
+  promotable: RunSummary[];
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ApiClient } from './api-client';
-import type { Repository } from './api-types';
+import type { Repository, Run } from './api-types';
 import { configPath, readStoredConfig, resolveConfig, type ResolvedConfig } from './config';
 import { NotFoundError, UsageError } from './errors';
 import { colorEnabled, Painter } from './output';
@@ -19,6 +19,8 @@ export interface CliIo {
   now(): Date;
   sleep(ms: number): Promise<void>;
   fetch?: typeof fetch;
+  /** Where relative paths (downloads) go; the process's working directory when unset. */
+  cwd?: string;
   version: string;
 }
 
@@ -118,6 +120,18 @@ export class CommandContext {
     }
     return found[0]!;
   }
+
+  /**
+   * Run `number` of a repository named as {@link repository} takes it. The run list pages by
+   * number, so the page before `number + 1` starts with it if it exists.
+   */
+  async run(repositoryRef: string, number: number): Promise<Run> {
+    const { id } = await this.repository(repositoryRef);
+    const page = await this.client().listRuns(id, { before: number + 1, limit: 1 });
+    const run = page.runs[0];
+    if (run?.number !== number) throw new NotFoundError(`${repositoryRef} has no run #${number}`);
+    return run;
+  }
 }
 
 /** Checks an id argument client-side: a typo is a usage error, not a server round trip. */
@@ -126,6 +140,19 @@ export function uuidArgument(what: string): (value: string) => string {
     if (!UUID.test(value)) throw new UsageError(`${what} must be a UUID, got '${value}'`);
     return value.toLowerCase();
   };
+}
+
+const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** Checks an environment name the way the server does, so a typo fails before any call. */
+export function environmentArgument(value: string): string {
+  if (!ENVIRONMENT.test(value)) {
+    throw new UsageError(
+      `an environment name is letters, digits, '.', '_' and '-' (up to 63, starting with a ` +
+        `letter or digit), got '${value}'`,
+    );
+  }
+  return value;
 }
 
 export function positiveInteger(

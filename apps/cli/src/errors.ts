@@ -1,8 +1,9 @@
 /**
  * The exit codes scripts can rely on; `kiln --help` lists them too.
  *
- * - 0: done (for `run watch`: the run succeeded)
- * - 1: the run did not succeed (failure, error or canceled)
+ * - 0: done (for `run watch`: the run succeeded; for `promote --wait`: deployed)
+ * - 1: the run did not succeed (failure, error or canceled), or the promotion did not deploy
+ *   (failed, rejected, expired or canceled)
  * - 2: usage error: unknown command or option, bad argument
  * - 3: API or network error: the server refused the call or could not be reached
  * - 4: not found or not authorized (HTTP 401, 403, 404)

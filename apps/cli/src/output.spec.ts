@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, elapsed, formatAge, formatDuration, Painter, table } from './output';
+import {
+  colorEnabled,
+  elapsed,
+  formatAge,
+  formatBytes,
+  formatDuration,
+  Painter,
+  table,
+} from './output';
 
 describe(table.name, () => {
   it('aligns columns on their widest cell, without trailing blanks', () => {
@@ -48,6 +56,14 @@ describe('colours', () => {
 
 describe('times', () => {
   const now = new Date('2025-01-10T12:00:00Z');
+
+  it('formats sizes in binary units, one decimal past a KiB', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(12 * 1024 * 1024)).toBe('12.0 MiB');
+    expect(formatBytes(2.1 * 1024 ** 3)).toBe('2.1 GiB');
+  });
 
   it('formats durations compactly', () => {
     expect(formatDuration(850)).toBe('850ms');

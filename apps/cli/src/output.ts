@@ -23,18 +23,24 @@ export class Painter {
 export function stateColor(state: string): Color | undefined {
   switch (state) {
     case 'success':
+    case 'deployed':
       return 'green';
     case 'failure':
     case 'error':
+    case 'failed':
+    case 'rejected':
       return 'red';
     case 'running':
+    case 'deploying':
       return 'yellow';
     case 'queued':
     case 'pending':
+    case 'awaiting-approval':
       return 'blue';
     case 'canceled':
     case 'skipped':
     case 'blocked':
+    case 'expired':
       return 'dim';
     default:
       return undefined;
@@ -99,6 +105,19 @@ export function elapsed(
   if (startedAt === undefined) return '-';
   const end = finishedAt === undefined ? now : new Date(finishedAt);
   return formatDuration(end.getTime() - new Date(startedAt).getTime());
+}
+
+/** `512 B`, `1.5 KiB`, `12.0 MiB`, `2.1 GiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function shortSha(sha: string): string {

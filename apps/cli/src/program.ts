@@ -1,8 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgents } from './commands/agents';
+import { registerApprovals } from './commands/approvals';
+import { registerApprove } from './commands/approve';
+import { registerArtifacts } from './commands/artifacts';
 import { registerCancel } from './commands/cancel';
+import { registerEnvs } from './commands/envs';
 import { registerLogin } from './commands/login';
 import { registerLogs } from './commands/logs';
+import { registerPromote } from './commands/promote';
 import { registerRepos } from './commands/repos';
 import { registerRerun } from './commands/rerun';
 import { registerRun } from './commands/run';
@@ -16,8 +21,9 @@ const FOOTER = `
 Configuration: --server / KILN_SERVER (default http://127.0.0.1:8080), --token / KILN_TOKEN;
 otherwise what \`kiln login\` stored. NO_COLOR turns colours off.
 
-Exit codes: 0 done (run watch: the run succeeded), 1 the run did not succeed, 2 usage error,
-3 API or network error, 4 not found or not authorized.`;
+Exit codes: 0 done (run watch: the run succeeded; promote --wait: deployed), 1 the run or
+the promotion did not succeed, 2 usage error, 3 API or network error (a checksum mismatch too),
+4 not found or not authorized.`;
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('kiln')
@@ -43,6 +49,11 @@ export function createProgram(io: CliIo): Command {
   registerLogs(program, io);
   registerCancel(program, io);
   registerRerun(program, io);
+  registerArtifacts(program, io);
+  registerPromote(program, io);
+  registerApprove(program, io);
+  registerApprovals(program, io);
+  registerEnvs(program, io);
   registerAgents(program, io);
   registerSecrets(program, io);
   return program;

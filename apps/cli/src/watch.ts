@@ -77,32 +77,32 @@ export function isTerminal(state: string): boolean {
   return state === 'success' || state === 'failure' || state === 'error' || state === 'canceled';
 }
 
-export interface WatchOptions {
+export interface PollOptions {
   intervalMs: number;
-  /** How long the server may stay unreachable (or 502/503) before the watch gives up. */
+  /** How long the server may stay unreachable (or 502/503) before the poll gives up. */
   patienceMs?: number;
   now(): Date;
   sleep(ms: number): Promise<void>;
-  onChange(change: WatchChange): void;
   /** Told once when the server stops answering, and once when it answers again. */
   onConnection?(lost: boolean, error?: unknown): void;
 }
 
 /**
- * Polls a run until it ends, reporting every change; resolves with the ended run. A server that
+ * Looks every `intervalMs` until `ended` says so; resolves with that last look. A server that
  * stops answering for a while (a restart) is waited for; a 404 or 401 fails at once.
  */
-export async function watchRun(
-  getRun: () => Promise<RunDetails>,
-  options: WatchOptions,
-): Promise<RunDetails> {
+export async function pollUntil<T>(
+  look: () => Promise<T>,
+  ended: (value: T) => boolean,
+  onLook: (value: T) => void,
+  options: PollOptions,
+): Promise<T> {
   const patienceMs = options.patienceMs ?? 30_000;
-  let previous: RunDetails | undefined;
   let lostSince: number | undefined;
   for (;;) {
-    let run: RunDetails;
+    let value: T;
     try {
-      run = await getRun();
+      value = await look();
     } catch (error) {
       const now = options.now().getTime();
       if (!(error instanceof ApiError) || !error.transient) throw error;
@@ -118,9 +118,29 @@ export async function watchRun(
       lostSince = undefined;
       options.onConnection?.(false);
     }
-    for (const change of diffRun(previous, run, options.now())) options.onChange(change);
-    previous = run;
-    if (isTerminal(run.state)) return run;
+    onLook(value);
+    if (ended(value)) return value;
     await options.sleep(options.intervalMs);
   }
+}
+
+export interface WatchOptions extends PollOptions {
+  onChange(change: WatchChange): void;
+}
+
+/** Polls a run until it ends, reporting every change; resolves with the ended run. */
+export async function watchRun(
+  getRun: () => Promise<RunDetails>,
+  options: WatchOptions,
+): Promise<RunDetails> {
+  let previous: RunDetails | undefined;
+  return pollUntil(
+    getRun,
+    (run) => isTerminal(run.state),
+    (run) => {
+      for (const change of diffRun(previous, run, options.now())) options.onChange(change);
+      previous = run;
+    },
+    options,
+  );
 }

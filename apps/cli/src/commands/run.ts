@@ -54,11 +54,13 @@ export function registerRun(program: Command, io: CliIo): void {
     });
 }
 
-function labelOf(change: WatchChange): string {
+/** What a `run watch` line is about: the run, or a job by its key. */
+export function labelOf(change: WatchChange): string {
   return change.kind === 'run' ? `run #${change.number}` : change.key;
 }
 
-function describeChange(ctx: CommandContext, change: WatchChange): string {
+/** A `run watch` line's text: the new state, the attempt, and why. */
+export function describeChange(ctx: CommandContext, change: WatchChange): string {
   let text = ctx.painter.state(change.to);
   if (change.kind === 'job') {
     if (change.attempt > 1) text += ` (attempt ${change.attempt})`;

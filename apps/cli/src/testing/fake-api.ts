@@ -77,7 +77,7 @@ export function json(res: ServerResponse, status: number, body: unknown): void {
 /** A CLI's surroundings in memory: what it printed, a fixed clock, sleeps that do not wait long. */
 export function memoryIo(
   env: NodeJS.ProcessEnv,
-  options: { stdin?: string; tty?: boolean; now?: Date } = {},
+  options: { stdin?: string; tty?: boolean; now?: Date; cwd?: string } = {},
 ): CliIo & { stdoutText(): string; stderrText(): string } {
   let stdout = '';
   let stderr = '';
@@ -92,6 +92,7 @@ export function memoryIo(
     now: () => options.now ?? new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5))),
     version: '0.0.0-test',
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdoutText: () => stdout,
     stderrText: () => stderr,
   };
