@@ -1,0 +1,190 @@
+import {
+  AuditRepository,
+  EnvironmentsRepository,
+  PromotionsRepository,
+  RunsRepository,
+  type Run,
+} from '@kiln/persistence';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PromotionsService } from '../../apps/server/src/releases/promotions.service';
+import { startServerApp, type ServerApp } from './support/server-app';
+
+/**
+ * What the promotions service does between the events the e2e test sees: expiries, and what a
+ * restarted server picks up. Runs are seeded as ended through the repository (no cluster here).
+ */
+describe('promotions: expiry and recovery after a restart', () => {
+  let server: ServerApp;
+  const token = 'promotions-admin-token-0123456789';
+  let repositoryId: string;
+  let runs: RunsRepository;
+  let promotions: PromotionsRepository;
+  let service: PromotionsService;
+  let head: string;
+
+  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** A run of the repository that succeeded, as the build framework would leave it. */
+  async function succeededRun(sha: string): Promise<Run> {
+    const created = await runs.create({
+      repositoryId,
+      event: 'push',
+      ref: 'refs/heads/main',
+      branch: 'main',
+      sha,
+      fromFork: false,
+    });
+    if (!('run' in created)) throw new Error('no run');
+    await runs.start(created.run.id, []);
+    return (await runs.transition(created.run.id, ['running'], 'success'))!;
+  }
+
+  beforeAll(async () => {
+    server = await startServerApp({ env: { KILN_API_TOKEN: token } });
+    runs = server.app.get(RunsRepository);
+    promotions = server.app.get(PromotionsRepository);
+    service = server.app.get(PromotionsService);
+    const upstream = join(server.dir, 'upstream');
+    mkdirSync(upstream);
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, {
+        cwd: upstream,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@t',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@t',
+        },
+      }).trim();
+    git('init', '--quiet', '--initial-branch=main');
+    writeFileSync(
+      join(upstream, '.kiln.yml'),
+      'jobs:\n  deploy:\n    when: { event: promote }\n    steps:\n      - run: echo deploy\n',
+    );
+    git('add', '-A');
+    git('commit', '--quiet', '-m', 'one');
+    head = git('rev-parse', 'HEAD');
+    repositoryId = (
+      await api<{ id: string }>('POST', '/api/v1/repositories', {
+        forge: 'github',
+        fullName: 'acme/shop',
+        cloneUrl: `file://${upstream}`,
+      })
+    ).id;
+    await api('PUT', `/api/v1/repositories/${repositoryId}/environments/staging`, {});
+    await api('PUT', `/api/v1/repositories/${repositoryId}/environments/production`, {
+      previous: 'staging',
+      requiredApprovals: 1,
+      approvalTimeoutMinutes: 30,
+    });
+  }, 60_000);
+
+  afterAll(() => server?.close());
+
+  it('expires a promotion nobody decided on in time, on the record without an actor', async () => {
+    const run = await succeededRun(head);
+    const staging = await server.app
+      .get(EnvironmentsRepository)
+      .findByName(repositoryId, 'staging');
+    // Deployed to staging before (as a finished promotion would have left it).
+    const earlier = await promotions.create({
+      repositoryId,
+      environmentId: staging!.id,
+      runId: run.id,
+      state: 'queued',
+      rollback: false,
+      requestedBy: (await api<{ id: string }>('GET', '/api/v1/me')).id,
+      requiredApprovals: 0,
+    });
+    await promotions.transition(earlier.id, ['queued'], 'deployed');
+
+    const asked = await api<{ id: string; state: string; expiresAt: string }>(
+      'POST',
+      `/api/v1/runs/${run.id}/promotions`,
+      { environment: 'production' },
+    );
+    expect(asked.state).toBe('awaiting-approval');
+    const expiresAt = Date.parse(asked.expiresAt);
+    expect(expiresAt - Date.now()).toBeGreaterThan(29 * 60_000);
+
+    // Too early: nothing changes.
+    await service.expire(asked.id, new Date(expiresAt - 1_000));
+    expect((await promotions.findById(asked.id))?.state).toBe('awaiting-approval');
+    await service.expire(asked.id, new Date(expiresAt + 1_000));
+    const expired = await api<{ state: string; statusMessage: string }>(
+      'GET',
+      `/api/v1/promotions/${asked.id}`,
+    );
+    expect(expired).toMatchObject({
+      state: 'expired',
+      statusMessage: 'not approved within 30 minutes',
+    });
+    const { events } = await server.app
+      .get(AuditRepository)
+      .list({ limit: 10, action: 'promotion.expired' });
+    expect(events).toEqual([
+      expect.objectContaining({ objectId: asked.id, repositoryId }) as unknown,
+    ]);
+    expect(events[0]?.actorName).toBeUndefined();
+  });
+
+  it('after a restart, ends a deployment whose run ended meanwhile and starts the next one', async () => {
+    const [a, b] = [await succeededRun(head), await succeededRun(head)];
+    const first = await api<{ id: string; state: string }>(
+      'POST',
+      `/api/v1/runs/${a.id}/promotions`,
+      {
+        environment: 'staging',
+      },
+    );
+    const second = await api<{ id: string; state: string }>(
+      'POST',
+      `/api/v1/runs/${b.id}/promotions`,
+      {
+        environment: 'staging',
+      },
+    );
+    expect([first.state, second.state]).toEqual(['deploying', 'queued']);
+    const deploying = await promotions.findById(first.id);
+    expect(deploying?.deployRunId).toBeDefined();
+
+    // The deploy run ends while the server is down: its end never reaches the promotion.
+    const deployRunId = deploying!.deployRunId!;
+    expect(await runs.transition(deployRunId, ['pending', 'running'], 'success')).toBeDefined();
+    expect((await promotions.findById(first.id))?.state).toBe('deploying');
+
+    await service.onApplicationBootstrap();
+    expect((await promotions.findById(first.id))?.state).toBe('deployed');
+    const next = await promotions.findById(second.id);
+    expect(next?.state).toBe('deploying');
+    expect(next?.deployRunId).toBeDefined();
+    const staging = await server.app
+      .get(EnvironmentsRepository)
+      .findByName(repositoryId, 'staging');
+    expect(staging?.deployingPromotionId).toBe(second.id);
+    const deployRun = await runs.findById(next!.deployRunId!);
+    expect(deployRun).toMatchObject({
+      event: 'promote',
+      environment: 'staging',
+      promotedRunId: b.id,
+      sha: b.sha,
+    });
+  });
+});
