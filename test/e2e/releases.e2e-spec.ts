@@ -232,6 +232,18 @@ describe('releases: a build that passed is promoted through environments, on the
     expect(rebuilt.taskId).toBeUndefined();
     expect(log).toContain(`deploying run ${run.number} to staging`);
     expect(log).toContain(`${artifact!.sha256}  dist/app.txt`);
+
+    // A deployment happens through a promotion only: running it again would skip the policy.
+    for (const again of ['rerun', 'rerun-failed']) {
+      const refused = await rita.api<{ message: string }>(
+        'POST',
+        `/api/v1/runs/${deployRun.id}/${again}`,
+      );
+      expect(refused.status).toBe(409);
+      expect(refused.body.message).toBe(
+        `run #${deployRun.number} is a deployment to staging: promote run #${run.number} again instead`,
+      );
+    }
   });
 
   it('promotes to production only with two approvals by release managers other than the requester', async () => {

@@ -230,7 +230,7 @@ export class PromotionsService implements OnApplicationBootstrap {
         await this.dispatch(promotion.environmentId);
       } else {
         // The run's end ends the promotion and frees the lock, as any deploy run's end does.
-        await this.runsService.cancel(promotion.deployRunId, why).catch((error: unknown) => {
+        await this.runsService.cancel(promotion.deployRunId, why, actor).catch((error: unknown) => {
           if (!(error instanceof ConflictException)) throw error;
         });
       }

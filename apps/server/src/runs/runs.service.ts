@@ -176,6 +176,7 @@ export class RunsService {
   async rerun(runId: string): Promise<Run> {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    await this.refuseDeployment(run);
     const result = await this.create({
       repositoryId: run.repositoryId,
       event: run.event,
@@ -201,6 +202,7 @@ export class RunsService {
   async rerunFailed(runId: string): Promise<RunDetails> {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    await this.refuseDeployment(run);
     if (!TERMINAL_RUN_STATES.includes(run.state) || run.state === 'error') {
       throw new ConflictException(
         run.state === 'error'
@@ -233,5 +235,21 @@ export class RunsService {
     await this.progress.report({ ...run, state: 'running' }, 'pending');
     await this.progress.advance(runId);
     return this.get(runId);
+  }
+
+  /**
+   * A deployment happens through its promotion only (policy, approvals, the deploy lock): running
+   * a promote run again would deploy past all three.
+   */
+  private async refuseDeployment(run: Run): Promise<void> {
+    if (run.event !== 'promote') return;
+    const promoted =
+      run.promotedRunId === undefined ? undefined : await this.runs.findById(run.promotedRunId);
+    throw new ConflictException(
+      `run #${run.number} is a deployment to ${run.environment ?? 'an environment'}: ` +
+        (promoted === undefined
+          ? 'promote its run again instead'
+          : `promote run #${promoted.number} again instead`),
+    );
   }
 }
