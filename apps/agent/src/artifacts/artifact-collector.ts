@@ -17,9 +17,6 @@ export interface RefusedArtifact {
   reason: string;
 }
 
-/** Files of the sandbox that are the agent's, not the build's. */
-const AGENT_FILES = new Set(['stdout']);
-
 /**
  * The files of `sandbox` that match `patterns` (globs relative to it, dot files included,
  * symbolic links never followed while walking), split into those to upload and those refused:
@@ -46,7 +43,6 @@ export async function collectArtifacts(
   }
   const matches = wanted.length === 0 ? [] : await match(root, wanted);
   for (const match of matches) {
-    if (AGENT_FILES.has(match)) continue;
     let name: string;
     try {
       name = normalizeArtifactName(match);

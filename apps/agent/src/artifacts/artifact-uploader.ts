@@ -1,12 +1,11 @@
-import { backoffDelay, errorMessage, sleep } from '@kiln/common';
+import { errorMessage } from '@kiln/common';
 import { ARTIFACT_SHA256_HEADER, type ArtifactSinkInfo } from '@kiln/contracts';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { collectArtifacts, type ArtifactFile } from './artifact-collector';
-
-const ATTEMPTS = 3;
+import { requestWithRetries } from './artifact-request';
 
 /** What uploading a task's artifacts did, one line per file, for the job's log. */
 export interface ArtifactUploadReport {
@@ -56,10 +55,9 @@ async function uploadOne(
   await pipeline(createReadStream(file.path), hash, { signal });
   const sha256 = hash.digest('hex');
   const url = `${sink.url.replace(/\/+$/, '')}/${file.name.split('/').map(encodeURIComponent).join('/')}`;
-  for (let attempt = 1; ; attempt++) {
-    let failure: string;
-    try {
-      const res = await fetch(url, {
+  await requestWithRetries(
+    () =>
+      fetch(url, {
         method: 'PUT',
         headers: {
           authorization: `Bearer ${sink.token}`,
@@ -70,29 +68,8 @@ async function uploadOne(
         body: Readable.toWeb(createReadStream(file.path)) as ReadableStream<Uint8Array>,
         duplex: 'half',
         signal,
-      });
-      const text = await res.text();
-      if (res.ok) return;
-      failure = `${res.status} ${serverMessage(text)}`;
-      // A refusal is the same the next time: only a server error is worth another try.
-      if (res.status < 500) throw new UploadRefused(failure);
-    } catch (error) {
-      if (error instanceof UploadRefused || signal.aborted) throw error;
-      failure = errorMessage(error);
-    }
-    if (attempt >= ATTEMPTS) throw new Error(failure);
-    await sleep(backoffDelay(attempt, 200, 2_000), signal);
-  }
-}
-
-class UploadRefused extends Error {}
-
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === 'string') return body.message;
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return text.slice(0, 200);
+      }),
+    (res) => res.text(),
+    signal,
+  );
 }
