@@ -11,7 +11,12 @@ import {
   type TaskState,
   type TaskStatus,
 } from '@kiln/contracts';
-import type { Containerizer, Termination } from '@kiln/containerizer';
+import {
+  workspaceOf,
+  WORKSPACE_MOUNT_PATH,
+  type Containerizer,
+  type Termination,
+} from '@kiln/containerizer';
 import {
   Inject,
   Injectable,
@@ -20,11 +25,12 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { constants as fsConstants, mkdirSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AGENT_ID } from './agent-identity';
+import { fetchArtifactInputs } from './artifacts/artifact-inputs';
 import { uploadArtifacts } from './artifacts/artifact-uploader';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
@@ -41,6 +47,8 @@ const RECONNECT_MAX_MS = 5_000;
 const MISSED_MASTER_HEARTBEATS = 3;
 /** How long a task's terminal state waits for its log to reach the server. */
 const LOG_END_WAIT_MS = 5_000;
+/** How long a task's artifact inputs may take to download, all of them. */
+const ARTIFACT_DOWNLOAD_WAIT_MS = 10 * 60_000;
 /** How long a succeeded task's artifacts may take to upload, all of them. */
 const ARTIFACT_UPLOAD_WAIT_MS = 10 * 60_000;
 /** How long a done task's sandbox is kept for its log shipper to finish. */
@@ -243,6 +251,10 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       (task.container?.image === undefined ? this.containerizers[0]?.name : 'docker') ??
       'process';
     const containerizer = this.byName.get(wanted);
+    const sandbox = this.sandboxOf(taskId);
+    // The task's files (checkout, inputs, what it makes) go in the workspace, the agent's files
+    // beside it: nothing the repository or the build puts there can replace the agent's.
+    const workspace = workspaceOf(sandbox);
     const checkpoint: TaskCheckpoint = {
       frameworkId,
       role,
@@ -250,6 +262,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       state: 'TASK_STAGING',
       containerizer: wanted,
       pending: [],
+      workspace,
     };
     this.updates.track(checkpoint);
     if (containerizer === undefined) {
@@ -273,12 +286,11 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     this.report(taskId, 'TASK_STARTING');
-    const sandbox = this.sandboxOf(taskId);
-    mkdirSync(sandbox, { recursive: true });
+    mkdirSync(workspace, { recursive: true });
     this.logs.start(checkpoint, this.stdoutOf(taskId));
     if (task.source !== undefined) {
       try {
-        await checkoutSource(sandbox, task.source);
+        await checkoutSource(workspace, task.source);
       } catch (error) {
         await this.reportUnrun(
           checkpoint,
@@ -290,6 +302,30 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       }
     }
+    if (task.inputs !== undefined) {
+      let lines: string[];
+      try {
+        lines = await fetchArtifactInputs(
+          workspace,
+          task.inputs,
+          AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS),
+        );
+      } catch (error) {
+        await this.reportUnrun(
+          checkpoint,
+          'TASK_FAILED',
+          'ARTIFACT_INPUTS_FAILED',
+          errorMessage(error),
+          'fetching artifacts failed',
+        );
+        return;
+      }
+      await this.appendOutput(taskId, lines).catch((error: unknown) => {
+        this.logger.warn(
+          `writing the inputs of ${taskId} to its log failed: ${errorMessage(error)}`,
+        );
+      });
+    }
     try {
       const result = await containerizer.launch({
         containerId: taskId,
@@ -299,7 +335,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         environment: {
           ...task.command.environment,
           KILN_TASK_ID: taskId,
-          KILN_SANDBOX: sandbox,
+          // Where the task works (as the task sees it: a container has it mounted); the agent's
+          // files beside it are none of its business.
+          KILN_SANDBOX: task.container?.image === undefined ? workspace : WORKSPACE_MOUNT_PATH,
         },
         sandbox,
         resources: task.resources,
@@ -368,7 +406,8 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     let lines: string[];
     try {
       const report = await uploadArtifacts(
-        this.sandboxOf(taskId),
+        // A task an agent from before the workspace launched worked in its sandbox itself.
+        checkpoint.workspace ?? this.sandboxOf(taskId),
         sink,
         AbortSignal.timeout(ARTIFACT_UPLOAD_WAIT_MS),
       );
@@ -378,7 +417,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       lines = [`kiln: artifacts: ${errorMessage(error)}`];
     }
     try {
-      await appendFile(this.stdoutOf(taskId), lines.map((line) => `${line}\n`).join(''));
+      await this.appendOutput(taskId, lines);
     } catch (error) {
       this.logger.warn(
         `writing the artifacts of ${taskId} to its log failed: ${errorMessage(error)}`,
@@ -441,10 +480,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       const sandbox = this.sandboxOf(taskId);
       try {
         await mkdir(sandbox, { recursive: true });
-        await appendFile(
-          this.stdoutOf(taskId),
-          `kiln: ${what === undefined ? '' : `${what}: `}${message}\n`,
-        );
+        await this.appendOutput(taskId, [
+          `kiln: ${what === undefined ? '' : `${what}: `}${message}`,
+        ]);
       } catch (error) {
         this.logger.warn(`writing the end of the log of ${taskId} failed: ${errorMessage(error)}`);
       }
@@ -452,6 +490,25 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       await this.logs.end(taskId, LOG_END_WAIT_MS);
     }
     this.report(taskId, state, reason, { message });
+  }
+
+  /**
+   * Appends the agent's own lines to a task's output. Never through a symbolic link: the task
+   * works in its workspace, away from this file, but should a link get here anyway (a task of an
+   * agent from before the workspace), it must not make the agent write somewhere else.
+   */
+  private async appendOutput(taskId: string, lines: readonly string[]): Promise<void> {
+    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
+    const file = await open(
+      this.stdoutOf(taskId),
+      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
+      0o644,
+    );
+    try {
+      await file.appendFile(lines.map((line) => `${line}\n`).join(''));
+    } finally {
+      await file.close();
+    }
   }
 
   private report(
@@ -520,6 +577,10 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * The agent's directory for a task: its output (`stdout`, `stderr`) and the containerizer's
+   * files, beside the task's {@link workspaceOf workspace}, which is all of it the task is given.
+   */
   private sandboxOf(taskId: string): string {
     return join(this.dataDir, 'sandboxes', taskId);
   }

@@ -1,4 +1,5 @@
 import type { Resources, TaskReason } from '@kiln/contracts';
+import { join } from 'node:path';
 
 /**
  * The kinds of containerizer an agent can have, and advertises when it registers: native cgroups
@@ -28,9 +29,12 @@ export interface ContainerSpec {
   environment: Record<string, string>;
   /**
    * The absolute path of an existing directory, created and later garbage-collected by the agent,
-   * never by the containerizer: the task's working directory. The task's standard output and error
-   * are appended to the files `stdout` and `stderr` inside it, written directly by the task so that
-   * they survive an agent restart. Standard input is empty.
+   * never by the containerizer. It is the agent's, not the task's: the task's standard output and
+   * error are appended to the files `stdout` and `stderr` in it, written directly by the task so
+   * that they survive an agent restart (standard input is empty), and a containerizer keeps its
+   * dot-files there. The task works in its {@link workspaceOf workspace}, a directory inside it,
+   * and is given nothing else of it (Docker mounts only the workspace): what the task or its
+   * checkout does there can never replace the files the agent reads back.
    */
   sandbox: string;
   /** What the task was given by its offer; implementations that can, enforce it. */
@@ -128,8 +132,9 @@ export interface KillOptions {
  * - A running container keeps the agent's event loop alive, as a child process does, so that a
  *   pending `wait` is never dropped by Node exiting under it; once the container has terminated,
  *   no timer or watcher of it is left.
- * - The sandbox is the agent's: a containerizer writes only `stdout`, `stderr` and its own
- *   dot-files into it, and never deletes it.
+ * - The sandbox is the agent's: a containerizer writes only `stdout`, `stderr`, its own dot-files
+ *   and the workspace (made empty when the agent has not made it) into it, and never deletes it.
+ *   The task runs in the workspace, and nothing the containerizer writes or reads is in there.
  */
 export interface Containerizer {
   readonly name: ContainerizerName | 'composing';
@@ -191,6 +196,18 @@ export interface Containerizer {
    * flight and for unknown ids.
    */
   checkpoint(containerId: string): Record<string, unknown> | undefined;
+}
+
+/** The name of the {@link workspaceOf workspace} inside a sandbox. */
+export const WORKSPACE_DIR = 'workspace';
+
+/**
+ * The task's working directory inside its sandbox, `<sandbox>/workspace`: where the agent checks
+ * out its source and places its inputs before the launch, and where it collects its artifacts
+ * after. The only part of the sandbox the task is given.
+ */
+export function workspaceOf(sandbox: string): string {
+  return join(sandbox, WORKSPACE_DIR);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { constants as fsConstants, openSync } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, open, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, resolve } from 'node:path';
-import { ContainerLaunchError, type ContainerSpec } from './containerizer';
+import { ContainerLaunchError, workspaceOf, type ContainerSpec } from './containerizer';
 
 /*
  * What every containerizer that runs a command on the agent's own filesystem (process, cgroup)
@@ -35,17 +35,39 @@ export function assertValidSpec(spec: ContainerSpec): void {
 }
 
 /**
- * Looks `command` up as `execvp` would, on the task's own `PATH` and relative to its sandbox, so
- * that a missing program fails the launch with a message rather than the task with exit code 127.
+ * The workspace of the spec's sandbox, which the task runs in: made (empty) when the agent has not
+ * made it. It must be a real directory: a link there would give the task (or, with Docker, the
+ * engine's bind mount) some other directory of the host.
+ */
+export async function prepareWorkspace(spec: ContainerSpec): Promise<string> {
+  const failed = (why: string) => new ContainerLaunchError('CONTAINER_LAUNCH_FAILED', why);
+  const sandboxStat = await stat(spec.sandbox).catch(() => undefined);
+  if (!sandboxStat?.isDirectory()) {
+    throw failed(`the sandbox ${spec.sandbox} is not an existing directory`);
+  }
+  const workspace = workspaceOf(spec.sandbox);
+  await mkdir(workspace).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  });
+  if (!(await lstat(workspace)).isDirectory()) {
+    throw failed(`the workspace ${workspace} is not a directory (a symbolic link?)`);
+  }
+  return workspace;
+}
+
+/**
+ * Looks `command` up as `execvp` would, on the task's own `PATH` and relative to its working
+ * directory, so that a missing program fails the launch with a message rather than the task with
+ * exit code 127.
  */
 export async function findExecutable(
   command: string,
   path: string,
-  sandbox: string,
+  workingDirectory: string,
 ): Promise<string> {
   const candidates = command.includes('/')
-    ? [resolve(sandbox, command)]
-    : path.split(delimiter).map((dir) => resolve(sandbox, dir, command));
+    ? [resolve(workingDirectory, command)]
+    : path.split(delimiter).map((dir) => resolve(workingDirectory, dir, command));
   for (const candidate of candidates) {
     const isFile = await stat(candidate).then(
       (s) => s.isFile(),
@@ -70,10 +92,28 @@ export async function findExecutable(
 }
 
 /**
- * Opens a sandbox output file for appending, refusing a symlink: the sandbox is the task's to
- * write in, and a link planted there must not make the agent append to a file elsewhere.
+ * Opens a sandbox output file for appending, refusing a symlink. The task works in the workspace,
+ * away from these files, but should a link get here anyway, it must not make the agent append to
+ * a file elsewhere.
  */
 export function openOutput(path: string): number {
   const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
   return openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+}
+
+/**
+ * The start (at most `maxBytes`) of a small file of the sandbox's own, e.g. the exit code: never
+ * through a symbolic link, and only from a regular file (a FIFO would block the read forever).
+ */
+export async function readSandboxFile(path: string, maxBytes: number): Promise<string> {
+  const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+  const file = await open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    if (!(await file.stat()).isFile()) throw new Error(`${path} is not a regular file`);
+    const buffer = Buffer.alloc(maxBytes);
+    const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }

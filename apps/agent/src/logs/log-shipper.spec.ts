@@ -1,5 +1,6 @@
 import { LOG_CHUNK_MAX_BYTES } from '@kiln/contracts';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -57,6 +58,22 @@ describe(LogShipper.name, () => {
     expect(sink.text).toBe('done\nno newline');
     expect(sink.chunks.at(-1)).toMatchObject({ offset: 5, bytes: 10, eof: true });
     expect(sink.complete).toBe(true);
+  });
+
+  it('never ships a file through a symbolic link, nor anything but a regular file', async () => {
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, 'TOP SECRET\n');
+    symlinkSync(secret, file);
+    const linked = ship();
+    linked.end();
+    await expect(linked.done).resolves.toBe('stopped');
+    rmSync(file);
+    // A FIFO with no writer would block a plain open forever.
+    execFileSync('mkfifo', [file]);
+    const fifo = ship();
+    fifo.end();
+    await expect(fifo.done).resolves.toBe('stopped');
+    expect(sink.chunks).toEqual([]);
   });
 
   it('sends an empty eof chunk when the task wrote nothing at all', async () => {

@@ -1,7 +1,7 @@
 import { backoffDelay, errorMessage, sleep } from '@kiln/common';
 import { LOG_CHUNK_MAX_BYTES, type LogChunkMessage, type LogSinkInfo } from '@kiln/contracts';
 import { Logger } from '@nestjs/common';
-import { watch, type FSWatcher } from 'node:fs';
+import { constants as fsConstants, watch, type FSWatcher } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
@@ -184,16 +184,28 @@ export class LogShipper {
     };
   }
 
+  /**
+   * The output file, opened once. Never through a symbolic link, and only a regular file (a FIFO
+   * would block the open): the task works elsewhere, in its workspace, but should anything replace
+   * the file with a link, the agent must not ship the host file it points at.
+   */
   private async file(): Promise<FileHandle | undefined> {
     if (this.handle !== undefined) return this.handle;
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+    let handle: FileHandle;
     try {
-      this.handle = await open(this.options.file, 'r');
-      return this.handle;
+      handle = await open(this.options.file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     } catch (error) {
       // The containerizer creates the file when the task starts: until then there is no output.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw new Error(`${this.options.file} is not a regular file`);
+    }
+    this.handle = handle;
+    return handle;
   }
 
   /** Waits for more output: a short poll, cut short by the file watcher, end() or stop(). */

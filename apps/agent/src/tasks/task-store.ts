@@ -18,6 +18,12 @@ export interface TaskCheckpoint {
   pending: TaskStatus[];
   /** How far the task's output has been shipped to its `logSink`; unset: not started. */
   log?: LogProgress;
+  /**
+   * The task's working directory, its sandbox's workspace, where its artifacts are collected.
+   * Unset in the checkpoints of agents from before the workspace, whose tasks worked in the
+   * sandbox itself, and for a task the agent never had.
+   */
+  workspace?: string;
 }
 
 /**

@@ -1,7 +1,5 @@
 import { errorMessage } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
-import { appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
 export class SourceCheckoutError extends Error {
@@ -11,11 +9,9 @@ export class SourceCheckoutError extends Error {
   }
 }
 
-/** Files the containerizers write into the sandbox: not part of the source, so git ignores them. */
-const SANDBOX_FILES = ['/stdout', '/stderr', '/.exit_code'];
-
 /**
- * Checks out exactly `source.sha` into `dir` (an empty sandbox). Shallow: one commit, no history,
+ * Checks out exactly `source.sha` into `dir` (a task's empty workspace, beside the agent's files:
+ * what the repository has, links included, cannot replace them). Shallow: one commit, no history,
  * which is all a build needs. The ref the commit was pushed to comes first (every server serves
  * it, and it usually still points at the commit); then the commit by its id (GitHub serves it,
  * plain `git daemon` does not); then everything. Credentials travel as a per-command header,
@@ -35,7 +31,6 @@ export async function checkoutSource(dir: string, source: SourceInfo): Promise<v
   try {
     await git.init();
     await fetchAndCheckOut(git, source);
-    await appendFile(join(dir, '.git', 'info', 'exclude'), `${SANDBOX_FILES.join('\n')}\n`);
   } catch (error) {
     throw new SourceCheckoutError(source, redact(errorMessage(error), source));
   }

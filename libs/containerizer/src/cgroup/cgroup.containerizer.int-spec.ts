@@ -16,7 +16,7 @@ import { readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ContainerSpec, LaunchResult } from '../containerizer';
+import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
 import { CgroupContainerizer, type CgroupContainerizerOptions } from './cgroup.containerizer';
 import { detectCgroups, v1Hierarchies } from './detect';
 import { CONTROLLER_NAMES } from './controllers';
@@ -122,8 +122,13 @@ describe('cgroup containerizer on this host', () => {
       expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
     }
 
+    /** A file the task wrote where it works. */
+    const written = (spec: ContainerSpec, file: string) =>
+      readIfExists(join(workspaceOf(spec.sandbox), file));
     const ready = (spec: ContainerSpec, file = 'ready') =>
-      eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+      eventually(`${file} written by the task`, () =>
+        exists(join(workspaceOf(spec.sandbox), file)),
+      );
 
     it('is detected as runnable here, with cgroup v1', async () => {
       expect(await CgroupContainerizer.detect()).toMatchObject({ supported: true, version: 'v1' });
@@ -189,11 +194,11 @@ describe('cgroup containerizer on this host', () => {
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_FINISHED',
       });
-      const pids = (await readIfExists(join(spec.sandbox, 'pids')))!.trim().split('\n');
+      const pids = (await written(spec, 'pids'))!.trim().split('\n');
       expect(pids[0]).toBe('1');
       // The wrapper, the command's shell, ls, grep and sort: nothing of the host.
       expect(pids.length).toBeLessThan(10);
-      const ps = (await readIfExists(join(spec.sandbox, 'ps')))!.trim().split('\n');
+      const ps = (await written(spec, 'ps'))!.trim().split('\n');
       expect(ps[0]?.trim()).toMatch(/^1 sh$/);
       expect(ps.length).toBeLessThan(10);
     });
@@ -225,9 +230,9 @@ describe('cgroup containerizer on this host', () => {
       await start(containerizer, host);
       await containerizer.wait(none.containerId);
       await containerizer.wait(host.containerId);
-      expect(await readIfExists(join(none.sandbox, 'interfaces'))).toBe('lo\n');
+      expect(await written(none, 'interfaces')).toBe('lo\n');
       const hostInterfaces = await readFile('/proc/net/dev', 'utf8');
-      const own = (await readIfExists(join(host.sandbox, 'interfaces')))!.trim().split('\n');
+      const own = (await written(host, 'interfaces'))!.trim().split('\n');
       for (const name of own) expect(hostInterfaces).toContain(`${name}:`);
     });
 
@@ -235,17 +240,19 @@ describe('cgroup containerizer on this host', () => {
       const containerizer = newContainerizer();
       const name = `kiln-private-${randomUUID()}`;
       const spec = await specOf(
-        `echo secret > /tmp/${name}; ls -A /tmp > listing; echo there > "$SANDBOX/marker"`,
+        `echo secret > /tmp/${name}; ls -A /tmp > listing; echo there > "$WORKSPACE/marker"`,
       );
-      spec.environment = { ...spec.environment, SANDBOX: spec.sandbox };
+      spec.environment = { ...spec.environment, WORKSPACE: workspaceOf(spec.sandbox) };
       await start(containerizer, spec);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_FINISHED',
       });
       expect(await exists(join('/tmp', name))).toBe(false);
-      expect(await readIfExists(join(spec.sandbox, 'marker'))).toBe('there\n');
+      expect(await written(spec, 'marker')).toBe('there\n');
+      // The wrapper found the sandbox (not only the workspace) there too.
+      expect(await readIfExists(join(spec.sandbox, '.exit_code'))).toBe('0\n');
       // Only its own file and the way to its sandbox: nothing of the host's /tmp.
-      const listing = (await readIfExists(join(spec.sandbox, 'listing')))!.trim().split('\n');
+      const listing = (await written(spec, 'listing'))!.trim().split('\n');
       expect(listing.sort()).toEqual([name, spec.sandbox.split('/')[2]].sort());
     });
 
@@ -324,7 +331,7 @@ describe('cgroup containerizer on this host', () => {
         ).toEqual([spec.containerId]);
         const ending = containerizer.wait(spec.containerId);
         expect((await containerizer.usage(spec.containerId))?.memBytes).toBeGreaterThan(0);
-        await writeFile(join(spec.sandbox, 'go'), '');
+        await writeFile(join(workspaceOf(spec.sandbox), 'go'), '');
         expect(await ending).toMatchObject({ state: 'TASK_FAILED', exitCode: 5 });
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       });
@@ -343,7 +350,7 @@ describe('cgroup containerizer on this host', () => {
         expect(await containerizer.wait(spec.containerId)).toMatchObject({
           state: 'TASK_KILLED',
         });
-        await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+        await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       });
 
@@ -359,7 +366,7 @@ describe('cgroup containerizer on this host', () => {
         expect(await containerizer.recover([])).toEqual([]);
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
         for (const pid of pids) expect(await isAlive(pid)).toBe(false);
-        await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+        await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
         expect(await containerizer.wait(spec.containerId)).toBeUndefined();
       });
     });

@@ -3,7 +3,7 @@ import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -24,6 +24,7 @@ import {
   EXIT_CODE_FILE,
   findExecutable,
   openOutput,
+  prepareWorkspace,
 } from '../launching';
 import { hasExited, listProcesses, readProcStatSync, type ProcStat } from '../process/proc';
 import {
@@ -136,7 +137,9 @@ interface Host {
  * wrapper's code; when the wrapper ends, the kernel kills the rest of its PID namespace, and
  * whatever is left in the cgroup is killed with it (freezer or `cgroup.kill`), so a process that
  * daemonizes cannot escape as it can from a process group. Only a root task that writes itself
- * into another cgroup could.
+ * into another cgroup could. The task runs in the sandbox's workspace but sees the host's
+ * filesystem (all of it but `/tmp`) as the agent's user: unlike Docker's mount, the workspace
+ * keeps a repository's files off the agent's own, not a hostile command.
  */
 export class CgroupContainerizer implements Containerizer {
   readonly name = 'cgroup' as const;
@@ -317,20 +320,14 @@ export class CgroupContainerizer implements Containerizer {
 
   private async start(container: Container, spec: ContainerSpec, host: Host): Promise<void> {
     const { sandbox } = spec;
-    const sandboxStat = await stat(sandbox).catch(() => undefined);
-    if (!sandboxStat?.isDirectory()) {
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `the sandbox ${sandbox} is not an existing directory`,
-      );
-    }
+    const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
     // The task sees the host's filesystem (but /tmp), so the host's lookup is the task's.
     const argv = spec.command.shell
       ? ['/bin/sh', '-c', spec.command.value]
       : [
-          await findExecutable(spec.command.value, environment.PATH, sandbox),
+          await findExecutable(spec.command.value, environment.PATH, workspace),
           ...spec.command.arguments,
         ];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
@@ -377,7 +374,8 @@ export class CgroupContainerizer implements Containerizer {
         const stderr = openOutput(join(sandbox, 'stderr'));
         try {
           child = spawn('/bin/sh', args, {
-            cwd: sandbox,
+            // The launcher binds `..` back in: see launcherArguments.
+            cwd: workspace,
             env: environment,
             stdio: ['ignore', stdout, stderr],
             detached: true,

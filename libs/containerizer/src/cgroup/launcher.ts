@@ -19,14 +19,14 @@ const LAUNCHER = [
  * Runs first inside the new namespaces, as their pid 1, before it `exec`s the wrapper: it gives
  * the task a private `/tmp`, and when the sandbox lies under `/tmp` binds it back in at its own
  * path so that the task (and the wrapper's exit-code file) still find it there. `unshare --mount`
- * has made every mount private, so none of this reaches the host. The bind's source is `.`, the
- * sandbox the process is still in though the tmpfs now hides it, which `mount -c` (no
- * canonicalizing) passes to the kernel as it is. Arguments: `MOUNT MKDIR TMPFS_OPTIONS
- * SANDBOX_OR_EMPTY WRAPPER_ARGS...`.
+ * has made every mount private, so none of this reaches the host. The process runs in the
+ * sandbox's workspace, so the bind's source is `..`, the sandbox that holds the workspace though
+ * the tmpfs now hides it, which `mount -c` (no canonicalizing) passes to the kernel as it is.
+ * Arguments: `MOUNT MKDIR TMPFS_OPTIONS SANDBOX_OR_EMPTY WRAPPER_ARGS...`.
  */
 const NAMESPACE_SETUP = [
   '"$1" -t tmpfs -o "$3" tmpfs /tmp || exit 125',
-  'if [ -n "$4" ]; then "$2" -p "$4" && "$1" -c --bind . "$4" || exit 125; fi',
+  'if [ -n "$4" ]; then "$2" -p "$4" && "$1" -c --bind .. "$4" || exit 125; fi',
   'shift 4',
   'exec /bin/sh "$@"',
 ].join('\n');
@@ -36,6 +36,7 @@ export interface LaunchPlan {
   /** The `cgroup.procs` file of the task's cgroup in every hierarchy. */
   procsFiles: readonly string[];
   network: 'host' | 'none';
+  /** The task's sandbox; the launcher is started in its workspace, `<sandbox>/workspace`. */
   sandbox: string;
   /** The size of the private `/tmp`, in MiB. */
   tmpSizeMiB: number;

@@ -49,10 +49,10 @@ export function mergeUsage(last: ResourceUsage | undefined, next: ResourceUsage)
 
 /**
  * Appends a container's output to a sandbox file. Opened without following a symlink: the
- * sandbox is the task's to write in, and a link planted there must not make the agent append to
- * a file elsewhere. `skipBytes` drops the start of the stream: after an agent restart the
- * engine's log is replayed from the beginning, and what the earlier agent already wrote is
- * skipped.
+ * container sees only the workspace, not these files, but should a link get there anyway it must
+ * not make the agent append to a file elsewhere. `skipBytes` drops the start of the stream: after
+ * an agent restart the engine's log is replayed from the beginning, and what the earlier agent
+ * already wrote is skipped.
  */
 export class SandboxOutput extends Writable {
   private fd: number | undefined;

@@ -15,8 +15,8 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ContainerSpec, LaunchResult } from '../containerizer';
-import { DockerContainerizer, LABELS, SANDBOX_MOUNT_PATH } from './docker.containerizer';
+import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
+import { DockerContainerizer, LABELS, WORKSPACE_MOUNT_PATH } from './docker.containerizer';
 
 const IMAGE = 'kiln-test/busybox:latest';
 /** Pushed there by `scripts/services.sh` (ensure_registry). */
@@ -101,9 +101,10 @@ describe(DockerContainerizer.name, () => {
     return dockerId;
   }
 
+  /** A file of the sandbox's own: the output. */
   const read = (spec: ContainerSpec, file: string) => readIfExists(join(spec.sandbox, file));
   const ready = (spec: ContainerSpec, file = 'ready') =>
-    eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+    eventually(`${file} written by the task`, () => exists(join(workspaceOf(spec.sandbox), file)));
 
   it('detects the engine, and says why when it does not answer', async () => {
     expect(await DockerContainerizer.detect(docker)).toEqual({ available: true });
@@ -138,7 +139,7 @@ describe(DockerContainerizer.name, () => {
     expect(termination?.message).toContain('32 MiB');
   });
 
-  it('confines the container: unprivileged, few capabilities, only the sandbox mounted', async () => {
+  it('confines the container: unprivileged, few capabilities, only the workspace mounted', async () => {
     const containerizer = newContainerizer();
     const spec = await specOf('echo up > ready; sleep 1000', {
       network: 'none',
@@ -159,12 +160,12 @@ describe(DockerContainerizer.name, () => {
     expect(info.HostConfig.Binds ?? []).toEqual([]);
     expect(
       info.Mounts.map((m) => ({ type: m.Type, source: m.Source, target: m.Destination })),
-    ).toEqual([{ type: 'bind', source: spec.sandbox, target: SANDBOX_MOUNT_PATH }]);
+    ).toEqual([{ type: 'bind', source: workspaceOf(spec.sandbox), target: WORKSPACE_MOUNT_PATH }]);
     expect(info.Config.Labels).toMatchObject({
       [LABELS.managed]: 'true',
       [LABELS.containerId]: spec.containerId,
     });
-    expect(info.Config.WorkingDir).toBe(SANDBOX_MOUNT_PATH);
+    expect(info.Config.WorkingDir).toBe(WORKSPACE_MOUNT_PATH);
   });
 
   it('shares the host network when the spec names none', async () => {
@@ -226,7 +227,7 @@ describe(DockerContainerizer.name, () => {
       const usage = await containerizer.usage(spec.containerId);
       return (usage?.memPeakBytes ?? 0) > 0;
     });
-    await writeFile(join(spec.sandbox, 'go'), '');
+    await writeFile(join(workspaceOf(spec.sandbox), 'go'), '');
     const termination = await containerizer.wait(spec.containerId);
     expect(termination?.usage?.memPeakBytes).toBeGreaterThan(0);
     expect(termination?.usage?.memBytes).toBe(0);
@@ -262,7 +263,7 @@ describe(DockerContainerizer.name, () => {
       expect(await containerizer.recover([known])).toEqual([spec.containerId]);
       expect(containerizer.checkpoint(spec.containerId)).toEqual(known.checkpoint);
       const ending = containerizer.wait(spec.containerId);
-      await writeFile(join(spec.sandbox, 'release'), '');
+      await writeFile(join(workspaceOf(spec.sandbox), 'release'), '');
       expect(await ending).toMatchObject({
         state: 'TASK_FAILED',
         reason: 'COMMAND_EXITED_NONZERO',

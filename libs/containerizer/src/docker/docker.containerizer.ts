@@ -1,7 +1,7 @@
 import { errorMessage, withTimeout } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import Docker from 'dockerode';
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import {
@@ -16,7 +16,7 @@ import {
   type ResourceUsage,
   type Termination,
 } from '../containerizer';
-import { assertValidSpec } from '../launching';
+import { assertValidSpec, prepareWorkspace } from '../launching';
 import { killMessage, terminationOf, type KillRequest } from '../process/termination';
 import {
   mergeUsage,
@@ -64,8 +64,11 @@ export interface DockerCheckpoint {
 
 export type DockerDetection = { available: true } | { available: false; reason: string };
 
-/** Where the sandbox appears inside the container; the task's working directory. */
-export const SANDBOX_MOUNT_PATH = '/workspace';
+/**
+ * Where the sandbox's workspace appears inside the container, the task's working directory. The
+ * sandbox itself, with the output files the agent reads back, is not mounted.
+ */
+export const WORKSPACE_MOUNT_PATH = '/workspace';
 
 /** Labels of every container this containerizer creates: how `recover` finds them again. */
 export const LABELS = {
@@ -86,7 +89,7 @@ export const LABELS = {
 export const CAPABILITIES = [
   // Package managers and `tar -x` give the files they unpack their owners.
   'CHOWN',
-  // Root reading and writing files it does not own, e.g. the agent's files in the sandbox.
+  // Root reading and writing files it does not own, e.g. a checkout's in the workspace.
   'DAC_OVERRIDE',
   // chmod/utime on files root does not own, e.g. files of the image's layers.
   'FOWNER',
@@ -138,8 +141,9 @@ interface Container {
  * Runs each task in a Docker container from its spec's image: the only containerizer that runs
  * images. The engine enforces the cpu, memory (without swap) and process limits; the container is
  * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges, and sees of the host
- * only the sandbox (mounted at {@link SANDBOX_MOUNT_PATH}, its working directory) and, with
- * `network: 'host'` (the default, as the spec says), the host's network.
+ * only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its working directory)
+ * and, with `network: 'host'` (the default, as the spec says), the host's network: the output
+ * files beside the workspace, which the agent reads back, are out of its reach.
  *
  * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to it
  * (a shell as PID 1 would ignore it) and reaps orphans; when the command ends, the engine kills
@@ -308,13 +312,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   private async start(container: Container, spec: ContainerSpec & { image: string }) {
-    const sandboxStat = await stat(spec.sandbox).catch(() => undefined);
-    if (!sandboxStat?.isDirectory()) {
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `the sandbox ${spec.sandbox} is not an existing directory`,
-      );
-    }
+    const workspace = await prepareWorkspace(spec);
     await this.ensureImage(spec.image);
 
     const stdoutPath = join(spec.sandbox, 'stdout');
@@ -326,16 +324,16 @@ export class DockerContainerizer implements Containerizer {
     });
     const timeoutMs = spec.maxCompletionTimeMs;
     const checkpoint: Omit<DockerCheckpoint, 'dockerId'> = {
-      // Opened already, so these are the sizes before the task's first byte.
-      stdoutOffset: (await stat(stdoutPath)).size,
-      stderrOffset: (await stat(stderrPath)).size,
+      // Opened already (never through a link), so these are the sizes before the task's first byte.
+      stdoutOffset: (await lstat(stdoutPath)).size,
+      stderrOffset: (await lstat(stderrPath)).size,
       ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
 
     let created: Docker.Container;
     try {
-      created = await this.docker.createContainer(this.createOptions(spec, checkpoint));
+      created = await this.docker.createContainer(this.createOptions(spec, workspace, checkpoint));
     } catch (error) {
       stdout.destroy();
       stderr.destroy();
@@ -359,6 +357,7 @@ export class DockerContainerizer implements Containerizer {
 
   private createOptions(
     spec: ContainerSpec & { image: string },
+    workspace: string,
     checkpoint: Omit<DockerCheckpoint, 'dockerId'>,
   ): Docker.ContainerCreateOptions {
     const argv = spec.command.shell
@@ -384,7 +383,7 @@ export class DockerContainerizer implements Containerizer {
       // The command replaces the image's entrypoint too: the spec says exactly what runs.
       Entrypoint: argv,
       Env: Object.entries(spec.environment).map(([name, value]) => `${name}=${value}`),
-      WorkingDir: SANDBOX_MOUNT_PATH,
+      WorkingDir: WORKSPACE_MOUNT_PATH,
       Labels: labels,
       AttachStdin: false,
       AttachStdout: true,
@@ -403,8 +402,9 @@ export class DockerContainerizer implements Containerizer {
         // Swap equal to memory: no swap, so the limit is the task's real memory.
         ...(memBytes > 0 ? { Memory: memBytes, MemorySwap: memBytes } : {}),
         PidsLimit: this.pidsLimit,
-        // Never a socket or anything else of the host: the sandbox is the only mount.
-        Mounts: [{ Type: 'bind', Source: spec.sandbox, Target: SANDBOX_MOUNT_PATH }],
+        // Never a socket or anything else of the host, not even the sandbox's own files: the
+        // workspace is the only mount.
+        Mounts: [{ Type: 'bind', Source: workspace, Target: WORKSPACE_MOUNT_PATH }],
         // The engine's log is what a recovering agent replays: pinned to a driver that keeps it.
         LogConfig: { Type: 'json-file', Config: {} },
         RestartPolicy: { Name: 'no' },
@@ -511,7 +511,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   private async resumedOutput(path: string, offset: number): Promise<SandboxOutput> {
-    const size = await stat(path).then(
+    const size = await lstat(path).then(
       (s) => s.size,
       () => 0,
     );

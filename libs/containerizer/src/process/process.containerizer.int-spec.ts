@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContainerSpec } from '../containerizer';
+import { workspaceOf, type ContainerSpec } from '../containerizer';
 import { DEFAULT_PATH, EXIT_CODE_FILE, ProcessContainerizer } from './process.containerizer';
 import { readProcStatSync } from './proc';
 
@@ -93,9 +93,13 @@ describe(ProcessContainerizer.name, () => {
     return pid;
   }
 
+  /** A file of the sandbox's own: the output and the exit code. */
   const read = (spec: ContainerSpec, file: string) => readIfExists(join(spec.sandbox, file));
+  /** A file the task wrote where it works. */
+  const written = (spec: ContainerSpec, file: string) =>
+    readIfExists(join(workspaceOf(spec.sandbox), file));
   const ready = (spec: ContainerSpec, file = 'ready') =>
-    eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+    eventually(`${file} written by the task`, () => exists(join(workspaceOf(spec.sandbox), file)));
 
   it('cannot run images or isolate the network, and says so', async () => {
     const containerizer = await newContainerizer();
@@ -150,12 +154,12 @@ describe(ProcessContainerizer.name, () => {
     });
   });
 
-  it('runs the command in the sandbox, as the leader of its own process group', async () => {
+  it("runs the command in the sandbox's workspace, as the leader of its own process group", async () => {
     const containerizer = await newContainerizer();
     const spec = await specOf('pwd -P; echo up > ready; sleep 1000');
     const pgid = await start(containerizer, spec);
     await ready(spec);
-    expect(await read(spec, 'stdout')).toBe(`${await realpath(spec.sandbox)}\n`);
+    expect(await read(spec, 'stdout')).toBe(`${await realpath(workspaceOf(spec.sandbox))}\n`);
     expect(readProcStatSync(pgid)?.pgrp).toBe(pgid);
     expect(readProcStatSync(process.pid)?.pgrp).not.toBe(pgid);
   });
@@ -180,8 +184,8 @@ describe(ProcessContainerizer.name, () => {
     );
     const pgid = await start(containerizer, spec);
     await ready(spec);
-    const background = Number(await read(spec, 'background'));
-    const nested = Number(await read(spec, 'nested'));
+    const background = Number(await written(spec, 'background'));
+    const nested = Number(await written(spec, 'nested'));
     expect(await isAlive(background)).toBe(true);
     expect(await isAlive(nested)).toBe(true);
 
@@ -238,9 +242,9 @@ describe(ProcessContainerizer.name, () => {
     );
   });
 
-  it('records the exit code in the sandbox', async () => {
+  it('records the exit code in the sandbox, out of the way of the task', async () => {
     const containerizer = await newContainerizer();
-    const spec = await specOf('exit 5');
+    const spec = await specOf('echo 0 > .exit_code; exit 5');
     await start(containerizer, spec);
     expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 5 });
     expect(await read(spec, EXIT_CODE_FILE)).toBe('5\n');
@@ -300,7 +304,7 @@ describe(ProcessContainerizer.name, () => {
         cpuSeconds: expect.any(Number) as unknown,
       });
       const ending = containerizer.wait(spec.containerId);
-      await writeFile(join(spec.sandbox, 'release'), '');
+      await writeFile(join(workspaceOf(spec.sandbox), 'release'), '');
       expect(await ending).toMatchObject({
         state: 'TASK_FAILED',
         reason: 'COMMAND_EXITED_NONZERO',

@@ -3,7 +3,7 @@ import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -24,6 +24,7 @@ import {
   EXIT_CODE_FILE,
   findExecutable,
   openOutput,
+  prepareWorkspace,
 } from '../launching';
 import { GroupUsage } from './group-usage';
 import {
@@ -106,11 +107,13 @@ interface RuntimeRecord {
  *
  * Each container is a process group led by a small `/bin/sh` wrapper (see `wrapper.ts`) in its
  * own session (`detached`), so the agent can signal the whole group and the task survives the
- * agent. The wrapper records the command's exit code in `<sandbox>/.exit_code`, which is how a
- * recovered container's end is told. Limits of a process group, which the cgroup containerizer
- * has not: a process that leaves the group (`setsid`, `setpgid`) escapes kill and destroy, and a
- * signal the agent did not send that ends the command alone shows as the exit code a shell reports
- * for it (128 + n), not as a signal.
+ * agent. The task works in the sandbox's workspace; the wrapper records the command's exit code
+ * beside it, in `<sandbox>/.exit_code`, which is how a recovered container's end is told. Limits
+ * of a process group, which the cgroup containerizer has not: a process that leaves the group
+ * (`setsid`, `setpgid`) escapes kill and destroy; a signal the agent did not send that ends the
+ * command alone shows as the exit code a shell reports for it (128 + n), not as a signal; and the
+ * task runs as the agent's user on the agent's filesystem, so the workspace keeps a repository's
+ * files (and the task's mistakes) off the agent's, but is no wall against a hostile command.
  */
 export class ProcessContainerizer implements Containerizer {
   readonly name = 'process' as const;
@@ -250,19 +253,13 @@ export class ProcessContainerizer implements Containerizer {
 
   private async start(container: Container, spec: ContainerSpec): Promise<void> {
     const { sandbox } = spec;
-    const sandboxStat = await stat(sandbox).catch(() => undefined);
-    if (!sandboxStat?.isDirectory()) {
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `the sandbox ${sandbox} is not an existing directory`,
-      );
-    }
+    const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
     const argv = spec.command.shell
       ? ['/bin/sh', '-c', spec.command.value]
       : [
-          await findExecutable(spec.command.value, environment.PATH, sandbox),
+          await findExecutable(spec.command.value, environment.PATH, workspace),
           ...spec.command.arguments,
         ];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
@@ -278,7 +275,7 @@ export class ProcessContainerizer implements Containerizer {
       const stderr = openOutput(join(sandbox, 'stderr'));
       try {
         child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
-          cwd: sandbox,
+          cwd: workspace,
           env: environment,
           stdio: ['ignore', stdout, stderr],
           detached: true,

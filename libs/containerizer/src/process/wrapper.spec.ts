@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { environmentProblem, parseExitCodeFile, wrapperArguments } from './wrapper';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  environmentProblem,
+  parseExitCodeFile,
+  readRecordedExit,
+  wrapperArguments,
+} from './wrapper';
 
 describe(wrapperArguments.name, () => {
   it('passes the command as arguments after the fixes for what the shell changes', () => {
@@ -37,5 +46,38 @@ describe(parseExitCodeFile.name, () => {
     // A wrapper killed while writing leaves half a line: no code.
     expect(parseExitCodeFile('')).toBeUndefined();
     expect(parseExitCodeFile('14')).toBeUndefined();
+  });
+});
+
+describe(readRecordedExit.name, () => {
+  let sandbox: string;
+
+  beforeEach(() => {
+    sandbox = mkdtempSync(join(tmpdir(), 'kiln-exit-code-'));
+  });
+  afterEach(() => {
+    rmSync(sandbox, { recursive: true, force: true });
+  });
+
+  it('reads the code the wrapper wrote', async () => {
+    writeFileSync(join(sandbox, '.exit_code'), '7\n');
+    expect(await readRecordedExit(sandbox)).toEqual({ code: 7 });
+  });
+
+  it('knows none when there is no file, or too long a one', async () => {
+    expect(await readRecordedExit(sandbox)).toBeUndefined();
+    writeFileSync(join(sandbox, '.exit_code'), '0\n'.repeat(10));
+    expect(await readRecordedExit(sandbox)).toBeUndefined();
+  });
+
+  it('never reads through a symbolic link, nor from anything but a regular file', async () => {
+    const elsewhere = join(sandbox, 'elsewhere');
+    writeFileSync(elsewhere, '0\n');
+    symlinkSync(elsewhere, join(sandbox, '.exit_code'));
+    expect(await readRecordedExit(sandbox)).toBeUndefined();
+    rmSync(join(sandbox, '.exit_code'));
+    // A FIFO with no writer would block a plain open forever.
+    execFileSync('mkfifo', [join(sandbox, '.exit_code')]);
+    expect(await readRecordedExit(sandbox)).toBeUndefined();
   });
 });

@@ -14,9 +14,8 @@
  *   caught signals to their default); SIGKILL still ends both.
  */
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXIT_CODE_FILE } from '../launching';
+import { EXIT_CODE_FILE, readSandboxFile } from '../launching';
 const WRAPPER = [
   'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
   'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
@@ -71,10 +70,14 @@ export function parseExitCodeFile(text: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** How the wrapper says the command ended, from `<sandbox>/.exit_code`; undefined if unreadable. */
+/**
+ * How the wrapper says the command ended, from `<sandbox>/.exit_code`; undefined if unreadable,
+ * a symbolic link or anything but a regular file.
+ */
 export async function readRecordedExit(sandbox: string): Promise<{ code: number } | undefined> {
   try {
-    const code = parseExitCodeFile(await readFile(join(sandbox, EXIT_CODE_FILE), 'utf8'));
+    // One byte more than any exit code takes, so that a longer file does not parse.
+    const code = parseExitCodeFile(await readSandboxFile(join(sandbox, EXIT_CODE_FILE), 5));
     return code === undefined ? undefined : { code };
   } catch {
     return undefined;

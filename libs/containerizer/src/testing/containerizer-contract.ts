@@ -1,9 +1,15 @@
 import { withTimeout } from '@kiln/common';
 import { resources } from '@kiln/contracts';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Containerizer, ContainerSpec, Termination } from '../containerizer';
+import {
+  workspaceOf,
+  WORKSPACE_DIR,
+  type Containerizer,
+  type ContainerSpec,
+  type Termination,
+} from '../containerizer';
 import {
   eventually,
   exists,
@@ -30,7 +36,8 @@ const TICKER = '(while :; do echo x >> tick; sleep 0.02; done) &';
  * The behaviour every {@link Containerizer} promises, as tests that each implementation runs in
  * its own `*.int-spec.ts`: `describeContainerizerContract('docker', { setup, spec: { image } })`.
  * Tasks are POSIX shell with `sleep` and `printf`, so a busybox image can run them. Processes are
- * only ever observed through the sandbox, which every implementation shares with the host.
+ * only ever observed through the sandbox (what the task writes in its workspace, and its output
+ * beside it), which every implementation shares with the host.
  */
 export function describeContainerizerContract(
   title: string,
@@ -95,18 +102,25 @@ export function describeContainerizerContract(
 
     /** Waits until the task has written `file`, its sign that it is up. */
     async function ready(spec: ContainerSpec, file = 'ready'): Promise<void> {
-      await eventually(`${file} written by the task`, () => exists(join(spec.sandbox, file)));
+      await eventually(`${file} written by the task`, () =>
+        exists(join(workspaceOf(spec.sandbox), file)),
+      );
     }
 
-    const read = (spec: ContainerSpec, file: string) => readIfExists(join(spec.sandbox, file));
+    /** A file the task wrote where it works. */
+    const read = (spec: ContainerSpec, file: string) =>
+      readIfExists(join(workspaceOf(spec.sandbox), file));
+    /** A file of the sandbox's own: the task's output. */
+    const output = (spec: ContainerSpec, file: 'stdout' | 'stderr') =>
+      readIfExists(join(spec.sandbox, file));
 
     it('appends the standard output and error to files in the sandbox', async () => {
       const spec = await specOf('echo out; echo err >&2; echo more');
       await writeFile(join(spec.sandbox, 'stdout'), 'from before\n');
       expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
       await containerizer.wait(spec.containerId);
-      expect(await read(spec, 'stdout')).toBe('from before\nout\nmore\n');
-      expect(await read(spec, 'stderr')).toBe('err\n');
+      expect(await output(spec, 'stdout')).toBe('from before\nout\nmore\n');
+      expect(await output(spec, 'stderr')).toBe('err\n');
     });
 
     it('reports exit 0 as finished and any other code as failed with that code', async () => {
@@ -127,7 +141,7 @@ export function describeContainerizerContract(
       const args = ['%s|', 'two words', '', '$HOME', '*', "it's", 'a\nb'];
       const { spec, termination } = await run({ shell: false, value: 'printf', arguments: args });
       expect(termination.state).toBe('TASK_FINISHED');
-      expect(await read(spec, 'stdout')).toBe("two words||$HOME|*|it's|a\nb|");
+      expect(await output(spec, 'stdout')).toBe("two words||$HOME|*|it's|a\nb|");
     });
 
     it("gives the task the environment verbatim, and nothing of the agent's", async () => {
@@ -145,21 +159,65 @@ export function describeContainerizerContract(
       expect(await read(spec, 'leaked')).toBe('unset');
     });
 
-    it('runs the task in its sandbox', async () => {
-      const { spec } = await run('echo here > marker');
+    it('runs the task in the workspace of its sandbox, making it when missing', async () => {
+      const { spec } = await run('echo here > marker; ls -a > listing');
       expect(await read(spec, 'marker')).toBe('here\n');
+      // The sandbox's own files are beside the workspace, not in it.
+      expect(await read(spec, 'listing')).toBe('.\n..\nlisting\nmarker\n');
+      expect((await readdir(spec.sandbox)).filter((name) => !name.startsWith('.')).sort()).toEqual([
+        'stderr',
+        'stdout',
+        WORKSPACE_DIR,
+      ]);
+    });
+
+    it('runs the task in a workspace the agent filled', async () => {
+      const spec = await specOf('cat checked-out');
+      await mkdir(workspaceOf(spec.sandbox));
+      await writeFile(join(workspaceOf(spec.sandbox), 'checked-out'), 'source\n');
+      expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 0 });
+      expect(await output(spec, 'stdout')).toBe('source\n');
+    });
+
+    it('keeps the output and the exit code when the task plants links in its workspace', async () => {
+      const target = join(await dirs.make(), 'target');
+      await writeFile(target, 'untouched\n');
+      const spec = await specOf(
+        `for f in stdout stderr .exit_code; do ln -sf '${target}' "$f"; done; echo out; exit 3`,
+      );
+      // As a hostile checkout would have them, before the launch.
+      await mkdir(workspaceOf(spec.sandbox));
+      await symlink(target, join(workspaceOf(spec.sandbox), 'stdout'));
+      expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FAILED',
+        exitCode: 3,
+      });
+      expect(await output(spec, 'stdout')).toBe('out\n');
+      expect(await readFile(target, 'utf8')).toBe('untouched\n');
+    });
+
+    it('fails the launch when the workspace is a symbolic link, and forgets the id', async () => {
+      const spec = await specOf('true');
+      await symlink(await dirs.make(), workspaceOf(spec.sandbox));
+      await expect(containerizer.launch(spec)).rejects.toMatchObject({
+        name: 'ContainerLaunchError',
+        reason: 'CONTAINER_LAUNCH_FAILED',
+      });
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
     });
 
     it('kills the whole container, background processes too', async () => {
       const spec = await start(`${TICKER} sleep 1000 & echo up > ready; sleep 1000`);
       await ready(spec);
-      await eventually('the ticker ticks', () => exists(join(spec.sandbox, 'tick')));
+      await eventually('the ticker ticks', () => exists(join(workspaceOf(spec.sandbox), 'tick')));
       await containerizer.kill(spec.containerId);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_KILLED',
         reason: 'KILLED_BY_FRAMEWORK',
       });
-      await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+      await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
     });
 
     it('carries the reason a kill gives', async () => {
@@ -189,13 +247,13 @@ export function describeContainerizerContract(
         `trap '' TERM; ${TICKER} echo up > ready; while :; do sleep 0.02; done`,
       );
       await ready(spec);
-      await eventually('the ticker ticks', () => exists(join(spec.sandbox, 'tick')));
+      await eventually('the ticker ticks', () => exists(join(workspaceOf(spec.sandbox), 'tick')));
       await containerizer.kill(spec.containerId, { gracePeriodMs: 300 });
       expect(await containerizer.wait(spec.containerId)).toMatchObject({
         state: 'TASK_KILLED',
         reason: 'KILLED_BY_FRAMEWORK',
       });
-      await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+      await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
     });
 
     it('kills a task that outlives its maximum completion time with reason TIMEOUT', async () => {
@@ -204,7 +262,7 @@ export function describeContainerizerContract(
       });
       expect(termination).toMatchObject({ state: 'TASK_KILLED', reason: 'TIMEOUT' });
       expect(termination.message).toContain('300 ms');
-      await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+      await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
     });
 
     it('ends the container with its main process, killing what it left running', async () => {
@@ -212,7 +270,7 @@ export function describeContainerizerContract(
         `${TICKER} sleep 1000 & while [ ! -e tick ]; do sleep 0.02; done; exit 0`,
       );
       expect(termination).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
-      await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+      await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
     });
 
     it('resolves concurrent and repeated waits with the same termination', async () => {
@@ -220,7 +278,7 @@ export function describeContainerizerContract(
       await ready(spec);
       const first = containerizer.wait(spec.containerId);
       const second = containerizer.wait(spec.containerId);
-      await writeFile(join(spec.sandbox, 'go'), '');
+      await writeFile(join(workspaceOf(spec.sandbox), 'go'), '');
       const [a, b] = await Promise.all([first, second]);
       expect(a).toMatchObject({ state: 'TASK_FAILED', exitCode: 4 });
       expect(b).toBe(a);
@@ -258,7 +316,7 @@ export function describeContainerizerContract(
     it('destroys idempotently, concurrently and for unknown ids, and forgets the container', async () => {
       const spec = await start(`${TICKER} echo up > ready; sleep 1000`);
       await ready(spec);
-      await eventually('the ticker ticks', () => exists(join(spec.sandbox, 'tick')));
+      await eventually('the ticker ticks', () => exists(join(workspaceOf(spec.sandbox), 'tick')));
       const pending = containerizer.wait(spec.containerId);
       await Promise.all([
         containerizer.destroy(spec.containerId),
@@ -271,7 +329,7 @@ export function describeContainerizerContract(
       expect(await containerizer.usage(spec.containerId)).toBeUndefined();
       expect(containerizer.checkpoint(spec.containerId)).toBeUndefined();
       await containerizer.kill(spec.containerId);
-      await expectNoMoreWrites(join(spec.sandbox, 'tick'));
+      await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
       // A destroyed id is free again.
       expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
       await containerizer.destroy(spec.containerId);
