@@ -2,7 +2,9 @@ import type {
   AgentList,
   Artifact,
   ArtifactDownload,
+  Environment,
   EnvironmentBoardEntry,
+  EnvironmentSettings,
   Promotion,
   Repository,
   Run,
@@ -116,6 +118,27 @@ export class ApiClient {
     return this.json('GET', `/api/v1/repositories/${segment(repositoryId)}/environments`);
   }
 
+  /** Creates an environment or changes its policy (admins). */
+  saveEnvironment(
+    repositoryId: string,
+    name: string,
+    settings: EnvironmentSettings,
+  ): Promise<Environment> {
+    return this.json('PUT', environmentPath(repositoryId, name), settings);
+  }
+
+  /** Deletes an environment and its history (admins); the server answers 204, no body. */
+  async deleteEnvironment(repositoryId: string, name: string): Promise<void> {
+    const res = await this.send(
+      'DELETE',
+      environmentPath(repositoryId, name),
+      { accept: 'application/json' },
+      undefined,
+      AbortSignal.timeout(this.timeoutMs),
+    );
+    await res.body?.cancel();
+  }
+
   /** Every promotion to an environment, newest first: its history. */
   listDeployments(
     repositoryId: string,
@@ -126,8 +149,7 @@ export class ApiClient {
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     if (options.before !== undefined) query.set('before', options.before);
     const suffix = query.size > 0 ? `?${query.toString()}` : '';
-    const path = `/api/v1/repositories/${segment(repositoryId)}/environments/${segment(environment)}`;
-    return this.json('GET', `${path}/deployments${suffix}`);
+    return this.json('GET', `${environmentPath(repositoryId, environment)}/deployments${suffix}`);
   }
 
   promote(runId: string, body: { environment: string; comment?: string }): Promise<Promotion> {
@@ -245,6 +267,10 @@ export class ApiClient {
 
 function segment(value: string): string {
   return encodeURIComponent(value);
+}
+
+function environmentPath(repositoryId: string, name: string): string {
+  return `/api/v1/repositories/${segment(repositoryId)}/environments/${segment(name)}`;
 }
 
 function bodyOf(res: Response): ReadableStream<Uint8Array> {

@@ -143,6 +143,17 @@ export interface Environment {
   createdAt: string;
 }
 
+/**
+ * An environment's policy as an admin sets it (`PUT …/environments/:name`): unset fields keep
+ * their value (a new environment: the default), null clears one.
+ */
+export interface EnvironmentSettings {
+  previous?: string | null;
+  requiredApprovals?: number;
+  allowedBranches?: string[] | null;
+  approvalTimeoutMinutes?: number;
+}
+
 /** A run as promotions and the environments board name it. */
 export interface RunSummary {
   id: string;

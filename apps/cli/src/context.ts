@@ -159,10 +159,15 @@ export function positiveInteger(
   what: string,
   max = Number.MAX_SAFE_INTEGER,
 ): (value: string) => number {
+  return wholeNumber(what, 1, max);
+}
+
+/** A whole number from `min` to `max`, written in digits only. */
+export function wholeNumber(what: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1 || n > max) {
-      throw new UsageError(`${what} must be a whole number from 1 to ${max}, got '${value}'`);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got '${value}'`);
     }
     return n;
   };

@@ -1,5 +1,12 @@
 import { useState, type ReactNode } from 'react';
-import { api, type EnvironmentBoardEntry, type RunSummary, type User } from '../api';
+import {
+  api,
+  type Environment,
+  type EnvironmentBoardEntry,
+  type RunSummary,
+  type User,
+} from '../api';
+import { DeleteEnvironmentDialog, EnvironmentDialog } from '../environment-dialogs';
 import { absolute, firstLine, shortSha, when } from '../format';
 import {
   environmentUrl,
@@ -21,6 +28,12 @@ interface Promoting {
   rollback: boolean;
 }
 
+/** An administrator's change under way: which dialog is open. */
+type Changing =
+  | { kind: 'add' }
+  | { kind: 'edit'; environment: Environment }
+  | { kind: 'delete'; environment: Environment };
+
 /** A repository's environments in chain order: what runs where, what waits, what may go next. */
 export function EnvironmentsPage(props: { id: string; user: User }): ReactNode {
   const { data, error, refresh } = usePoll(
@@ -30,19 +43,48 @@ export function EnvironmentsPage(props: { id: string; user: User }): ReactNode {
   );
   const { release } = usePermissions(props.user, props.id);
   const [promoting, setPromoting] = useState<Promoting>();
+  const [changing, setChanging] = useState<Changing>();
+  // Only administrators define environments; the server refuses anyone else anyway.
+  const admin = props.user.isAdmin;
+  const changed = (): void => {
+    setChanging(undefined);
+    refresh();
+  };
+
+  const addButton = (
+    <button type="button" className="primary" onClick={() => setChanging({ kind: 'add' })}>
+      Add environment
+    </button>
+  );
 
   return (
     <section>
       <p className="crumbs">
         <Link to="/">Repositories</Link> / <RepositoryLink id={props.id} /> /
       </p>
-      <h1>Environments</h1>
+      <div className="run-head">
+        <h1>Environments</h1>
+        {/* An empty board offers it in its empty state instead. */}
+        {admin && data !== undefined && data.length > 0 ? (
+          <div className="actions">{addButton}</div>
+        ) : null}
+      </div>
       <ErrorNote error={error} />
       {data === undefined ? null : data.length === 0 ? (
-        <p className="empty">
-          No environments yet: an admin defines them (<code>staging</code>, then{' '}
-          <code>production</code>…) through the API.
-        </p>
+        admin ? (
+          <div className="empty-state">
+            <p className="empty">
+              No environments yet: add the first (<code>staging</code>, then <code>production</code>{' '}
+              after it…).
+            </p>
+            {addButton}
+          </div>
+        ) : (
+          <p className="empty">
+            No environments yet: an admin defines them (<code>staging</code>, then{' '}
+            <code>production</code>…).
+          </p>
+        )
       ) : (
         <div className="environments">
           {data.map((entry) => (
@@ -51,8 +93,11 @@ export function EnvironmentsPage(props: { id: string; user: User }): ReactNode {
               entry={entry}
               user={props.user}
               release={release}
+              admin={admin}
               onPromote={setPromoting}
               onChange={refresh}
+              onEdit={(environment) => setChanging({ kind: 'edit', environment })}
+              onDelete={(environment) => setChanging({ kind: 'delete', environment })}
             />
           ))}
         </div>
@@ -69,6 +114,21 @@ export function EnvironmentsPage(props: { id: string; user: User }): ReactNode {
           }}
         />
       )}
+      {changing === undefined || data === undefined ? null : changing.kind === 'delete' ? (
+        <DeleteEnvironmentDialog
+          environment={changing.environment}
+          onClose={() => setChanging(undefined)}
+          onDeleted={changed}
+        />
+      ) : (
+        <EnvironmentDialog
+          repositoryId={props.id}
+          {...(changing.kind === 'edit' ? { environment: changing.environment } : {})}
+          environments={data.map((entry) => entry.environment)}
+          onClose={() => setChanging(undefined)}
+          onSaved={changed}
+        />
+      )}
     </section>
   );
 }
@@ -77,15 +137,31 @@ function EnvironmentColumn(props: {
   entry: EnvironmentBoardEntry;
   user: User;
   release: boolean;
+  /** Offer Edit and Delete. */
+  admin: boolean;
   onPromote: (promoting: Promoting) => void;
   onChange: () => void;
+  onEdit: (environment: Environment) => void;
+  onDelete: (environment: Environment) => void;
 }): ReactNode {
   const { environment, current, pending, promotable } = props.entry;
   return (
     <article className="environment" data-environment={environment.name}>
       <header className="environment-head">
         <h2>{environment.name}</h2>
-        <Link to={environmentUrl(environment.repositoryId, environment.name)}>History</Link>
+        <div className="actions">
+          <Link to={environmentUrl(environment.repositoryId, environment.name)}>History</Link>
+          {props.admin ? (
+            <>
+              <button type="button" onClick={() => props.onEdit(environment)}>
+                Edit
+              </button>
+              <button type="button" onClick={() => props.onDelete(environment)}>
+                Delete
+              </button>
+            </>
+          ) : null}
+        </div>
       </header>
       <p className="muted">{policy(environment)}</p>
       <h3>Deployed now</h3>
