@@ -4,29 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TaskTokens } from '../../apps/server/src/logs/task-tokens';
 import { SecretBox } from '../../apps/server/src/secrets/secret-box';
+import { ApiClient } from './support/api-client';
 import { GitDaemon } from './support/git-daemon';
 import { printProcessesOnFailure } from './support/on-failure';
-import { PipelineStack, type RunView } from './support/pipeline-stack';
+import { API_TOKEN, PipelineStack, type RunView } from './support/pipeline-stack';
+import { releasePipeline } from './support/release-pipeline';
+import { User } from './support/user';
 
-// The build keeps a file unique to its run (so a rebuild would show as a new digest) and tries
-// to keep a link to /etc/passwd; the deploy jobs print the digest of what they were given.
-const PIPELINE = `
-jobs:
-  build:
-    steps:
-      - run: mkdir -p dist && echo "app of run $KILN_RUN_NUMBER, $(date +%s%N)" > dist/app.txt && ln -s /etc/passwd dist/leak
-    artifacts: [dist/**]
-  deploy-staging:
-    needs: [build]
-    when: { event: promote, environment: staging }
-    steps:
-      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt && sleep 1
-  deploy-production:
-    needs: [build]
-    when: { event: promote, environment: production }
-    steps:
-      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt
-`;
+// The build also tries to keep a link to /etc/passwd as an artifact.
+const PIPELINE = releasePipeline({ linkOutside: true });
 
 interface Promotion {
   id: string;
@@ -49,64 +35,6 @@ interface DeployRunView extends RunView {
   promotedRun?: { id: string; number: number };
   createdAt: string;
   finishedAt?: string;
-}
-
-interface ApiAnswer<T> {
-  status: number;
-  body: T;
-}
-
-/** A signed-in user of the API: a personal token made through a session, as a person would. */
-class User {
-  private constructor(
-    readonly name: string,
-    private readonly serverUrl: string,
-    private readonly token: string,
-  ) {}
-
-  static async create(stack: PipelineStack, name: string): Promise<User> {
-    const password = `${name}-password-long-enough`;
-    await stack.ok('POST', '/api/v1/users', { username: name, password });
-    const session = await fetch(`${stack.serverUrl}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: name, password }),
-    });
-    const { csrfToken } = (await session.json()) as { csrfToken: string };
-    const created = await fetch(`${stack.serverUrl}/api/v1/tokens`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        cookie: (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
-        'x-csrf-token': csrfToken,
-      },
-      body: JSON.stringify({ name: 'e2e' }),
-    });
-    const { token } = (await created.json()) as { token: string };
-    return new User(name, stack.serverUrl, token);
-  }
-
-  async api<T>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
-    const res = await fetch(`${this.serverUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
-
-  async ok<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const answer = await this.api<T>(method, path, body);
-    if (answer.status >= 300) {
-      throw new Error(
-        `${this.name}: ${method} ${path} → ${answer.status} ${JSON.stringify(answer.body)}`,
-      );
-    }
-    return answer.body;
-  }
 }
 
 describe('releases: a build that passed is promoted through environments, on the record', () => {
@@ -180,18 +108,18 @@ describe('releases: a build that passed is promoted through environments, on the
       requiredApprovals: 2,
       allowedBranches: ['main'],
     });
-    rita = await User.create(stack, 'rita');
-    rob = await User.create(stack, 'rob');
-    rae = await User.create(stack, 'rae');
-    dave = await User.create(stack, 'dave');
+    const admin = new ApiClient(stack.serverUrl, API_TOKEN, 'admin');
+    rita = await User.create(admin, 'rita');
+    rob = await User.create(admin, 'rob');
+    rae = await User.create(admin, 'rae');
+    dave = await User.create(admin, 'dave');
     for (const [user, role] of [
       [rita, 'release-manager'],
       [rob, 'release-manager'],
       [rae, 'release-manager'],
       [dave, 'developer'],
     ] as const) {
-      const id = (await user.ok<{ id: string }>('GET', '/api/v1/me')).id;
-      await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/members/${id}`, { role });
+      await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/members/${user.id}`, { role });
     }
   });
 
@@ -235,7 +163,7 @@ describe('releases: a build that passed is promoted through environments, on the
 
     // A deployment happens through a promotion only: running it again would skip the policy.
     for (const again of ['rerun', 'rerun-failed']) {
-      const refused = await rita.api<{ message: string }>(
+      const refused = await rita.call<{ message: string }>(
         'POST',
         `/api/v1/runs/${deployRun.id}/${again}`,
       );
@@ -251,14 +179,14 @@ describe('releases: a build that passed is promoted through environments, on the
     const asked = await promote(rita, run!, 'production');
     expect(asked.state).toBe('awaiting-approval');
 
-    const own = await rita.api<{ message: string }>(
+    const own = await rita.call<{ message: string }>(
       'POST',
       `/api/v1/promotions/${asked.id}/approve`,
       {},
     );
     expect(own.status).toBe(403);
     expect(own.body.message).toContain('you requested this promotion');
-    const developer = await dave.api<{ message: string }>(
+    const developer = await dave.call<{ message: string }>(
       'POST',
       `/api/v1/promotions/${asked.id}/approve`,
       {},
@@ -270,7 +198,7 @@ describe('releases: a build that passed is promoted through environments, on the
       comment: 'looks good',
     });
     expect(once.state).toBe('awaiting-approval');
-    const twice = await rob.api('POST', `/api/v1/promotions/${asked.id}/approve`, {});
+    const twice = await rob.call('POST', `/api/v1/promotions/${asked.id}/approve`, {});
     expect(twice.status).toBe(409);
     const inbox = await rae.ok<Promotion[]>('GET', '/api/v1/approvals');
     expect(inbox.map((p) => p.id)).toEqual([asked.id]);
@@ -290,7 +218,7 @@ describe('releases: a build that passed is promoted through environments, on the
   it('refuses to promote to production a run that never reached staging, naming staging', async () => {
     commit('second');
     const run = await build();
-    const refused = await rita.api<{ message: string }>(
+    const refused = await rita.call<{ message: string }>(
       'POST',
       `/api/v1/runs/${run.id}/promotions`,
       {
@@ -411,7 +339,7 @@ describe('releases: a build that passed is promoted through environments, on the
     // Refused attempts change nothing and record nothing.
     expect(events.filter((e) => e.action === 'promotion.approved')).toHaveLength(2);
     expect(first).toBeDefined();
-    const forbidden = await dave.api('GET', '/api/v1/audit');
+    const forbidden = await dave.call('GET', '/api/v1/audit');
     expect(forbidden.status).toBe(403);
   });
 });

@@ -1,11 +1,9 @@
-import { freePort } from '@kiln/queue/testing';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeForge, githubPush, webhookHeaders } from './support/forge';
-import { browserTestsRunnable, launchChromium, signIn } from './support/browser';
-import { GitDaemon } from './support/git-daemon';
+import { browserTestsRunnable } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
-import { PipelineStack } from './support/pipeline-stack';
+import type { PipelineStack } from './support/pipeline-stack';
+import { WebStack } from './support/web-stack';
 
 const ADMIN_PASSWORD = 'e2e-web-log-admin-password';
 const LINES = 200_000;
@@ -19,51 +17,25 @@ jobs:
 
 describe.skipIf(!browserTestsRunnable)('log view in Chromium: a 200,000-line log, virtual', () => {
   beforeEach(printProcessesOnFailure);
+  let web: WebStack;
   let stack: PipelineStack;
-  let git: GitDaemon;
-  let forge: FakeForge;
-  let browser: Browser;
   let page: Page;
   let logPath: string;
 
   beforeAll(async () => {
-    git = await GitDaemon.start(await freePort());
-    forge = await FakeForge.start();
-    stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    web = await WebStack.start('numbers', { adminPassword: ADMIN_PASSWORD });
+    stack = web.stack;
+    page = await web.newPage();
 
-    const commit = git.createRepository('numbers');
-    const repo = await stack.ok<{ id: string; webhookSecret: string }>(
-      'POST',
-      '/api/v1/repositories',
-      {
-        forge: 'github',
-        fullName: 'acme/numbers',
-        cloneUrl: git.url('numbers'),
-        forgeToken: 'forge-token',
-        apiUrl: forge.url,
-      },
-    );
-    const sha = commit({ '.kiln.yml': PIPELINE }, 'Count');
-    const raw = Buffer.from(JSON.stringify(githubPush('acme/numbers', sha, 'Count')));
-    const res = await stack.webhook(
-      '/hooks/github',
-      webhookHeaders('github', 'push', raw, repo.webhookSecret),
-      raw,
-    );
-    const runId = res.body.runId as string;
+    const runId = await web.push({ '.kiln.yml': PIPELINE }, 'Count');
     const run = await stack.waitForRun(runId);
     expect(run.state).toBe('success');
     logPath = `/runs/${runId}/jobs/${run.jobs[0]?.id ?? ''}`;
 
-    await signIn(page, stack.serverUrl, 'admin', ADMIN_PASSWORD);
+    await web.signIn(page, 'admin', ADMIN_PASSWORD);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
-  });
+  afterAll(() => web?.dispose());
 
   it('follows to the last line, with far fewer than 1,000 lines in the DOM', async () => {
     await page.goto(`${stack.serverUrl}${logPath}`);

@@ -1,13 +1,10 @@
-import { freePort } from '@kiln/queue/testing';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeForge, githubPush, webhookHeaders } from './support/forge';
-import { browserTestsRunnable, launchChromium, SCREENSHOTS, signIn } from './support/browser';
-import { GitDaemon } from './support/git-daemon';
+import { browserTestsRunnable, SCREENSHOTS } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
-import { PipelineStack, type RunView } from './support/pipeline-stack';
+import type { PipelineStack, RunView } from './support/pipeline-stack';
+import { WebStack } from './support/web-stack';
 
 const ADMIN_PASSWORD = 'e2e-web-pages-admin-password';
 
@@ -53,55 +50,18 @@ describe.skipIf(!browserTestsRunnable)(
   'web UI in Chromium: job graph, queue, cluster, tokens',
   () => {
     beforeEach(printProcessesOnFailure);
+    let web: WebStack;
     let stack: PipelineStack;
-    let git: GitDaemon;
-    let forge: FakeForge;
-    let browser: Browser;
     let page: Page;
-    const dialogs: string[] = [];
-    let repo: { id: string; webhookSecret: string };
-    let commit: (files: Record<string, string>, message?: string) => string;
 
     beforeAll(async () => {
-      git = await GitDaemon.start(await freePort());
-      forge = await FakeForge.start();
-      stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-      browser = await launchChromium();
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      page = await context.newPage();
-      page.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
-      commit = git.createRepository('pages');
-      repo = await stack.ok('POST', '/api/v1/repositories', {
-        forge: 'github',
-        fullName: 'acme/pages',
-        cloneUrl: git.url('pages'),
-        forgeToken: 'forge-token',
-        apiUrl: forge.url,
-      });
-      mkdirSync(SCREENSHOTS, { recursive: true });
-
-      await signIn(page, stack.serverUrl, 'admin', ADMIN_PASSWORD);
+      web = await WebStack.start('pages', { adminPassword: ADMIN_PASSWORD });
+      stack = web.stack;
+      page = await web.newPage();
+      await web.signIn(page, 'admin', ADMIN_PASSWORD);
     });
 
-    afterAll(async () => {
-      await browser?.close();
-      await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
-    });
-
-    async function push(files: Record<string, string>, message: string): Promise<string> {
-      const sha = commit(files, message);
-      const raw = Buffer.from(JSON.stringify(githubPush('acme/pages', sha, message)));
-      const res = await stack.webhook(
-        '/hooks/github',
-        webhookHeaders('github', 'push', raw, repo.webhookSecret),
-        raw,
-      );
-      expect(res.status).toBe(202);
-      return res.body.runId as string;
-    }
+    afterAll(() => web?.dispose());
 
     /** In-app navigation: a reload would drop the CSRF token the app keeps in memory. */
     async function openFromHeader(name: string): Promise<void> {
@@ -112,7 +72,7 @@ describe.skipIf(!browserTestsRunnable)(
     }
 
     it('draws the run as a graph of its needs, with each job’s usage once it ends', async () => {
-      const runId = await push({ '.kiln.yml': GRAPH_PIPELINE }, 'A graph');
+      const runId = await web.push({ '.kiln.yml': GRAPH_PIPELINE }, 'A graph');
       const ended = await stack.waitForRun(runId);
       expect(ended.state).toBe('success');
 
@@ -150,7 +110,7 @@ describe.skipIf(!browserTestsRunnable)(
     });
 
     it('shows in the queue what waits and why, until the run is canceled', async () => {
-      const runId = await push({ '.kiln.yml': WAITING_PIPELINE }, 'Too big together');
+      const runId = await web.push({ '.kiln.yml': WAITING_PIPELINE }, 'Too big together');
       await stack.waitForRun(
         runId,
         (run: RunView) => run.jobs.find((j) => j.key === 'hog')?.state === 'running',
@@ -211,7 +171,7 @@ describe.skipIf(!browserTestsRunnable)(
       await row.getByRole('button', { name: 'Revoke' }).click();
       await row.waitFor({ state: 'detached' });
       expect((await me()).status).toBe(401);
-      expect(dialogs).toEqual([]);
+      expect(web.dialogs).toEqual([]);
     });
   },
 );

@@ -1,33 +1,14 @@
-import { freePort } from '@kiln/queue/testing';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { browserTestsRunnable, launchChromium, SCREENSHOTS, signIn } from './support/browser';
-import { FakeForge, githubPush, webhookHeaders } from './support/forge';
-import { GitDaemon } from './support/git-daemon';
+import { browserTestsRunnable, SCREENSHOTS } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
-import { PipelineStack } from './support/pipeline-stack';
+import type { PipelineStack } from './support/pipeline-stack';
+import { releasePipeline } from './support/release-pipeline';
+import { WebStack } from './support/web-stack';
 
-// test/e2e/releases.e2e-spec.ts's pipeline: a build that keeps an artifact, one deploy job per
-// environment that runs only in that environment's promote run.
-const PIPELINE = `
-jobs:
-  build:
-    steps:
-      - run: mkdir -p dist && echo "app of run $KILN_RUN_NUMBER, $(date +%s%N)" > dist/app.txt
-    artifacts: [dist/**]
-  deploy-staging:
-    needs: [build]
-    when: { event: promote, environment: staging }
-    steps:
-      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt && sleep 1
-  deploy-production:
-    needs: [build]
-    when: { event: promote, environment: production }
-    steps:
-      - run: echo "deploying run $KILN_PROMOTED_RUN to $KILN_ENVIRONMENT" && sha256sum dist/app.txt
-`;
+// releases.e2e-spec.ts's pipeline, without the link to /etc/passwd its build tries to keep.
+const PIPELINE = releasePipeline();
 
 const RELEASE_MANAGERS = { rita: 'rita-release-password', rob: 'rob-release-password' };
 
@@ -49,82 +30,42 @@ describe.skipIf(!browserTestsRunnable)(
   'web UI in Chromium: promote a run through the environments, approved by a second user',
   () => {
     beforeEach(printProcessesOnFailure);
+    let web: WebStack;
     let stack: PipelineStack;
-    let git: GitDaemon;
-    let forge: FakeForge;
-    let browser: Browser;
     /** rita, release manager: promotes. */
     let page: Page;
     /** rob, release manager: approves, in a browser context of his own. */
     let robPage: Page;
-    const dialogs: string[] = [];
-    let repo: { id: string; webhookSecret: string };
-    let commit: (files: Record<string, string>, message?: string) => string;
     let runId: string;
     let stagingId: string;
     let productionId: string;
 
     beforeAll(async () => {
-      git = await GitDaemon.start(await freePort());
-      forge = await FakeForge.start();
-      stack = await PipelineStack.start();
-      commit = git.createRepository('shop');
-      repo = await stack.ok('POST', '/api/v1/repositories', {
-        forge: 'github',
-        fullName: 'acme/shop',
-        cloneUrl: git.url('shop'),
-        forgeToken: 'forge-token',
-        apiUrl: forge.url,
-      });
+      web = await WebStack.start('shop');
+      stack = web.stack;
+      const { repo } = web;
       await stack.ok('PUT', `/api/v1/repositories/${repo.id}/environments/staging`, {});
       await stack.ok('PUT', `/api/v1/repositories/${repo.id}/environments/production`, {
         previous: 'staging',
         requiredApprovals: 1,
       });
       for (const [username, password] of Object.entries(RELEASE_MANAGERS)) {
-        const user = await stack.ok<{ id: string }>('POST', '/api/v1/users', {
-          username,
-          password,
-        });
-        await stack.ok('PUT', `/api/v1/repositories/${repo.id}/members/${user.id}`, {
-          role: 'release-manager',
-        });
+        await web.addMember(username, password, 'release-manager');
       }
 
       // Run #1 is the one promoted; run #2, newer, waits on the board as next for staging.
       runId = await push({ '.kiln.yml': PIPELINE }, 'Add the release pipeline');
       await push({ 'CHANGES.md': 'Faster checkout\n' }, 'Make the checkout faster');
 
-      browser = await launchChromium();
-      page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-      robPage = await (
-        await browser.newContext({ viewport: { width: 1280, height: 800 } })
-      ).newPage();
-      for (const on of [page, robPage]) {
-        on.on('dialog', (dialog) => {
-          dialogs.push(dialog.message());
-          void dialog.dismiss();
-        });
-      }
-      mkdirSync(SCREENSHOTS, { recursive: true });
+      page = await web.newPage();
+      robPage = await web.newPage();
     });
 
-    afterAll(async () => {
-      await browser?.close();
-      await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
-    });
+    afterAll(() => web?.dispose());
 
     /** Pushes a commit to main and waits for its run to pass; the run's id. */
     async function push(files: Record<string, string>, message: string): Promise<string> {
-      const sha = commit(files, message);
-      const raw = Buffer.from(JSON.stringify(githubPush('acme/shop', sha, message)));
-      const res = await stack.webhook(
-        '/hooks/github',
-        webhookHeaders('github', 'push', raw, repo.webhookSecret),
-        raw,
-      );
-      expect(res.status).toBe(202);
-      const run = await stack.waitForRun(res.body.runId as string);
+      const run = await stack.waitForRun(await web.push(files, message));
       expect(run.state, JSON.stringify(run.jobs)).toBe('success');
       return run.id;
     }
@@ -150,7 +91,7 @@ describe.skipIf(!browserTestsRunnable)(
     }
 
     it('promotes a passing run to staging from the environments board', async () => {
-      await signIn(page, stack.serverUrl, 'rita', RELEASE_MANAGERS.rita);
+      await web.signIn(page, 'rita', RELEASE_MANAGERS.rita);
       await page.getByRole('link', { name: 'acme/shop' }).click();
       await page.getByRole('link', { name: 'Environments' }).click();
       await page.getByRole('heading', { name: 'Environments' }).waitFor();
@@ -236,7 +177,7 @@ describe.skipIf(!browserTestsRunnable)(
     });
 
     it("lists it in a second release manager's approvals inbox, whose approval deploys it", async () => {
-      await signIn(robPage, stack.serverUrl, 'rob', RELEASE_MANAGERS.rob);
+      await web.signIn(robPage, 'rob', RELEASE_MANAGERS.rob);
       const nav = robPage.locator('.topbar nav');
       await nav.locator('[data-approvals-waiting="1"]').waitFor();
       await nav.getByRole('link', { name: 'Approvals', exact: true }).click();
@@ -293,7 +234,7 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await attributes(history, 'data-promotion')).toEqual([productionId]);
       expect(await attributes(history, 'data-state')).toEqual(['deployed']);
       expect(await attributes(history, 'data-run')).toEqual(['1']);
-      expect(dialogs).toEqual([]);
+      expect(web.dialogs).toEqual([]);
     });
   },
 );

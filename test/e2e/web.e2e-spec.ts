@@ -1,18 +1,11 @@
-import { freePort } from '@kiln/queue/testing';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeForge, githubPush, webhookHeaders } from './support/forge';
-import {
-  browserTestsRunnable,
-  launchChromium,
-  SCREENSHOTS,
-  signIn as signInAs,
-} from './support/browser';
-import { GitDaemon } from './support/git-daemon';
+import { browserTestsRunnable, SCREENSHOTS } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
-import { PipelineStack, type RunView } from './support/pipeline-stack';
+import type { PipelineStack, RunView } from './support/pipeline-stack';
+import { openSession } from './support/user';
+import { WebStack } from './support/web-stack';
 
 const ADMIN_PASSWORD = 'e2e-web-admin-password';
 const XSS_LINE = '<img src=x onerror=alert(1)>';
@@ -45,59 +38,18 @@ describe.skipIf(!browserTestsRunnable)(
   'web UI in Chromium: sign in, live runs and logs, cancel, roles',
   () => {
     beforeEach(printProcessesOnFailure);
+    let web: WebStack;
     let stack: PipelineStack;
-    let git: GitDaemon;
-    let forge: FakeForge;
-    let browser: Browser;
-    let admin: BrowserContext;
     let page: Page;
-    const dialogs: string[] = [];
-    let repo: { id: string; webhookSecret: string };
-    let commit: (files: Record<string, string>, message?: string) => string;
     let firstRunId: string;
 
     beforeAll(async () => {
-      git = await GitDaemon.start(await freePort());
-      forge = await FakeForge.start();
-      stack = await PipelineStack.start({ serverEnv: { KILN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
-      browser = await launchChromium();
-      admin = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      page = await admin.newPage();
-      page.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
-      commit = git.createRepository('web');
-      repo = await stack.ok('POST', '/api/v1/repositories', {
-        forge: 'github',
-        fullName: 'acme/web',
-        cloneUrl: git.url('web'),
-        forgeToken: 'forge-token',
-        apiUrl: forge.url,
-      });
-      mkdirSync(SCREENSHOTS, { recursive: true });
+      web = await WebStack.start('web', { adminPassword: ADMIN_PASSWORD });
+      stack = web.stack;
+      page = await web.newPage();
     });
 
-    afterAll(async () => {
-      await browser?.close();
-      await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
-    });
-
-    async function push(files: Record<string, string>, message: string): Promise<string> {
-      const sha = commit(files, message);
-      const raw = Buffer.from(JSON.stringify(githubPush('acme/web', sha, message)));
-      const res = await stack.webhook(
-        '/hooks/github',
-        webhookHeaders('github', 'push', raw, repo.webhookSecret),
-        raw,
-      );
-      expect(res.status).toBe(202);
-      return res.body.runId as string;
-    }
-
-    function signIn(on: Page, username: string, password: string): Promise<void> {
-      return signInAs(on, stack.serverUrl, username, password);
-    }
+    afterAll(() => web?.dispose());
 
     it('serves the app at / with page and asset cache headers, beside the API', async () => {
       const index = await fetch(`${stack.serverUrl}/runs/deep/link`);
@@ -117,11 +69,11 @@ describe.skipIf(!browserTestsRunnable)(
     });
 
     it('signs in as admin and shows a webhook-triggered run live in the run list', async () => {
-      await signIn(page, 'admin', ADMIN_PASSWORD);
+      await web.signIn(page, 'admin', ADMIN_PASSWORD);
       await page.getByRole('link', { name: 'acme/web' }).click();
       await page.getByText('No runs yet').waitFor();
 
-      firstRunId = await push({ '.kiln.yml': PIPELINE }, COMMIT_MESSAGE);
+      firstRunId = await web.push({ '.kiln.yml': PIPELINE }, COMMIT_MESSAGE);
       const row = page.locator('tr[data-run="1"]');
       await row.waitFor({ timeout: 10_000 });
       // Commit text from the forge is text: the markup in it shows as typed.
@@ -147,7 +99,7 @@ describe.skipIf(!browserTestsRunnable)(
       await page.getByText('complete', { exact: true }).waitFor({ timeout: 15_000 });
       await page.locator('h1 .state').getByText('success').waitFor();
       expect(await log.locator('.step-name').allTextContents()).toEqual(['greet', 'count']);
-      expect(dialogs).toEqual([]);
+      expect(web.dialogs).toEqual([]);
       await page.screenshot({ path: join(SCREENSHOTS, 'log.png') });
 
       const raw = await page.getByRole('link', { name: 'Raw log' }).getAttribute('href');
@@ -157,7 +109,7 @@ describe.skipIf(!browserTestsRunnable)(
     });
 
     it('cancels a run from the run page; a viewer sees no Cancel and the API refuses theirs', async () => {
-      const runId = await push({ '.kiln.yml': SLOW_PIPELINE }, 'A slow one');
+      const runId = await web.push({ '.kiln.yml': SLOW_PIPELINE }, 'A slow one');
       await stack.waitForRun(runId, (run: RunView) => run.jobs[0]?.state === 'running', 30_000);
 
       // In-app navigation: a reload would drop the CSRF token the app keeps in memory.
@@ -169,17 +121,11 @@ describe.skipIf(!browserTestsRunnable)(
       await page.screenshot({ path: join(SCREENSHOTS, 'run.png') });
 
       // A viewer of the repository: reads the run, gets no Cancel, and the API says 403.
-      const viewer = await stack.ok<{ id: string }>('POST', '/api/v1/users', {
-        username: 'vera',
-        password: 'vera-viewer-password',
-      });
-      await stack.ok('PUT', `/api/v1/repositories/${repo.id}/members/${viewer.id}`, {
-        role: 'viewer',
-      });
-      const viewerContext = await browser.newContext();
+      await web.addMember('vera', 'vera-viewer-password', 'viewer');
+      const viewerContext = await web.browser.newContext();
       try {
         const viewerPage = await viewerContext.newPage();
-        await signIn(viewerPage, 'vera', 'vera-viewer-password');
+        await web.signIn(viewerPage, 'vera', 'vera-viewer-password');
         const members = viewerPage.waitForResponse((r) => r.url().includes('/members'));
         await viewerPage.goto(`${stack.serverUrl}/runs/${runId}`);
         await viewerPage.locator('tr[data-job="slow"] .state').getByText('running').waitFor();
@@ -188,18 +134,14 @@ describe.skipIf(!browserTestsRunnable)(
       } finally {
         await viewerContext.close();
       }
-      const session = await fetch(`${stack.serverUrl}/api/v1/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'vera', password: 'vera-viewer-password' }),
-      });
-      const { csrfToken } = (await session.json()) as { csrfToken: string };
+      const { cookie, csrfToken } = await openSession(
+        stack.serverUrl,
+        'vera',
+        'vera-viewer-password',
+      );
       const refused = await fetch(`${stack.serverUrl}/api/v1/runs/${runId}/cancel`, {
         method: 'POST',
-        headers: {
-          cookie: (session.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
-          'x-csrf-token': csrfToken,
-        },
+        headers: { cookie, 'x-csrf-token': csrfToken },
       });
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as { message: string }).message).toMatch(/developer role/);

@@ -1,28 +1,13 @@
-import { AgentEnv, loadEnv, MasterEnv } from '@kiln/config';
-import type { ContainerizerName, TaskInfo, TaskStatus } from '@kiln/contracts';
-import { ValidationPipe, type INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { execFileSync } from 'node:child_process';
+import type { ContainerizerName, TaskInfo } from '@kiln/contracts';
 import { randomUUID } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MasterModule } from '../../apps/master/src/master.module';
-import { AgentModule } from '../../apps/agent/src/agent.module';
 import { AgentService } from '../../apps/agent/src/agent.service';
-import { FakeLogSink } from '../../apps/agent/src/logs/fake-log-sink';
-import { shellTask, TestFramework } from '../e2e/support/test-framework';
+import { shellTask } from '../e2e/support/test-framework';
+import { InProcessCluster } from './support/in-process-cluster';
+import { createUpstream, type Upstream } from './support/upstream';
 
 const TOKEN = 'agent-sandbox-int-token-0123456789';
 const IMAGE = 'kiln-test/busybox:latest';
@@ -44,34 +29,10 @@ interface Targets {
 describe(AgentService.name, () => {
   let root: string;
   let dataDir: string;
-  let master: NestExpressApplication;
-  let agentEnv: AgentEnv;
-  let agent: INestApplicationContext | undefined;
-  let framework: TestFramework;
-  const sinks: FakeLogSink[] = [];
+  let cluster: InProcessCluster;
 
-  async function startAgent(): Promise<void> {
-    agent = await NestFactory.createApplicationContext(AgentModule.forRoot(agentEnv), {
-      logger: false,
-    });
-  }
-
-  async function sink(): Promise<FakeLogSink> {
-    const started = await FakeLogSink.start();
-    sinks.push(started);
-    return started;
-  }
-
-  function endOf(taskId: string): Promise<TaskStatus> {
-    return framework.waitFor(
-      () =>
-        framework
-          .statusesOf(taskId)
-          .find((s) => s.state !== 'TASK_STARTING' && s.state !== 'TASK_RUNNING'),
-      30_000,
-      `the end of ${taskId}`,
-    );
-  }
+  /** The end of a task, waited for up to 30 s (some run in docker, one across an agent restart). */
+  const endOf = (taskId: string) => cluster.endOf(taskId, 30_000);
 
   function taskOf(
     type: ContainerizerName,
@@ -102,29 +63,12 @@ describe(AgentService.name, () => {
   }
 
   /** A repository whose one commit has the agent's files as links to the secret and the victim. */
-  function hostileRepository({ secret, victim }: Targets): { url: string; sha: string } {
-    const work = join(root, `repo-${randomUUID()}`);
-    mkdirSync(work);
-    const git = (...args: string[]): string =>
-      execFileSync('git', args, {
-        cwd: work,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 'Kiln Test',
-          GIT_AUTHOR_EMAIL: 'test@kiln.invalid',
-          GIT_COMMITTER_NAME: 'Kiln Test',
-          GIT_COMMITTER_EMAIL: 'test@kiln.invalid',
-        },
-      }).trim();
-    git('init', '--initial-branch=main');
-    symlinkSync(secret, join(work, 'stdout'));
-    symlinkSync(secret, join(work, 'stderr'));
-    symlinkSync(victim, join(work, '.exit_code'));
-    git('add', '-A');
-    git('commit', '-m', 'links where the agent keeps its files');
-    return { url: `file://${work}`, sha: git('rev-parse', 'HEAD') };
+  function hostileRepository({ secret, victim }: Targets): Upstream {
+    return createUpstream(
+      join(root, `repo-${randomUUID()}`),
+      { stdout: { link: secret }, stderr: { link: secret }, '.exit_code': { link: victim } },
+      'links where the agent keeps its files',
+    );
   }
 
   /**
@@ -150,35 +94,21 @@ describe(AgentService.name, () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'kiln-agent-sandbox-'));
     dataDir = join(root, 'data');
-    const masterEnv = loadEnv(MasterEnv, { KILN_CLUSTER_TOKEN: TOKEN, KILN_LOG_LEVEL: 'warn' });
-    master = await NestFactory.create<NestExpressApplication>(MasterModule.forRoot(masterEnv), {
-      logger: false,
+    cluster = await InProcessCluster.start({
+      token: TOKEN,
+      dataDir,
+      framework: 'sandbox',
+      agentEnv: {
+        KILN_AGENT_CONTAINERIZERS: CONTAINERIZERS.join(','),
+        KILN_AGENT_KILL_GRACE_MS: '500',
+      },
     });
-    master.useGlobalPipes(
-      new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
-    );
-    await master.listen(0, '127.0.0.1');
-    const masterUrl = await master.getUrl();
-    agentEnv = loadEnv(AgentEnv, {
-      KILN_CLUSTER_TOKEN: TOKEN,
-      KILN_MASTER_URL: masterUrl,
-      KILN_DATA_DIR: dataDir,
-      KILN_AGENT_RESOURCES: 'cpus:2;mem:1024;disk:100',
-      KILN_AGENT_CONTAINERIZERS: CONTAINERIZERS.join(','),
-      KILN_AGENT_KILL_GRACE_MS: '500',
-    });
-    await startAgent();
-    framework = await TestFramework.start(masterUrl, TOKEN, { name: 'sandbox', roles: ['ci'] });
   });
 
-  afterEach(async () => {
-    await Promise.all(sinks.splice(0).map((s) => s.stop()));
-  });
+  afterEach(() => cluster?.stopSinks());
 
   afterAll(async () => {
-    await framework?.close();
-    await agent?.close();
-    await master?.close();
+    await cluster?.close();
     // The agent's own parent cgroup, empty once its tasks are done.
     const agentId = readFileSync(join(dataDir, 'agent-id'), 'utf8').trim();
     for (const hierarchy of ['cpu', 'cpuacct', 'memory', 'pids', 'freezer']) {
@@ -193,10 +123,10 @@ describe(AgentService.name, () => {
 
   describe.each(CONTAINERIZERS)('with the %s containerizer', (type) => {
     it('ships the output and reports the exit code of a checkout with links at its files', async () => {
-      const logs = await sink();
+      const logs = await cluster.sink();
       const host = hostFiles();
       const taskId = `committed-links-${type}`;
-      framework.launch(
+      cluster.framework.launch(
         taskOf(type, taskId, 'echo built; echo oops >&2; exit 3', {
           logSink: logs.sink,
           source: { ...hostileRepository(host), ref: 'main' },
@@ -214,7 +144,7 @@ describe(AgentService.name, () => {
     });
 
     it('never follows links its command puts at its files, even after an agent restart', async () => {
-      const logs = await sink();
+      const logs = await cluster.sink();
       const host = hostFiles();
       const taskId = `planted-links-${type}`;
       // Planted while it runs, then it waits, so that the restarted agent reopens its files.
@@ -228,16 +158,15 @@ describe(AgentService.name, () => {
         'echo built',
         'exit 3',
       ].join('; ');
-      framework.launch(taskOf(type, taskId, plant, { logSink: logs.sink }));
-      await framework.waitForState(taskId, 'TASK_RUNNING');
-      const dir = await framework.waitFor(
+      cluster.framework.launch(taskOf(type, taskId, plant, { logSink: logs.sink }));
+      await cluster.framework.waitForState(taskId, 'TASK_RUNNING');
+      const dir = await cluster.framework.waitFor(
         () => taskDirWith(taskId, 'ready'),
         20_000,
         `${taskId} planting its links`,
       );
 
-      await agent?.close();
-      await startAgent();
+      await cluster.restartAgent();
       // Time for the restarted agent to reopen its files and ship what it finds there.
       await new Promise((resolve) => setTimeout(resolve, 500));
       writeFileSync(join(dir, 'go'), '');

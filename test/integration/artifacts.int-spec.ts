@@ -1,6 +1,5 @@
 import { ARTIFACT_SHA256_HEADER } from '@kiln/contracts';
 import { DATABASE, type DatabaseConnection } from '@kiln/persistence';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -15,7 +14,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadArtifacts } from '../../apps/agent/src/artifacts/artifact-uploader';
 import { TaskTokens } from '../../apps/server/src/logs/task-tokens';
+import { ApiClient } from '../e2e/support/api-client';
+import { firstJobOf } from './support/runs';
 import { startServerApp, type ServerApp } from './support/server-app';
+import { createUpstream } from './support/upstream';
 
 const API_TOKEN = 'artifacts-int-api-token-0123456789';
 const TASK_ID = 'job-artifacts-1-abc';
@@ -59,54 +61,18 @@ describe('artifacts: agent upload → server storage → listing and download', 
   beforeAll(async () => {
     server = await startServerApp({ env: { KILN_API_TOKEN: API_TOKEN } });
     dataDir = join(server.dir, 'data');
-    const upstream = join(server.dir, 'upstream');
-    mkdirSync(upstream);
-    const git = (...args: string[]): string =>
-      execFileSync('git', args, {
-        cwd: upstream,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      });
-    git('init', '--quiet', '--initial-branch=main');
-    writeFileSync(
-      join(upstream, '.kiln.yml'),
-      'jobs:\n  a:\n    steps:\n      - run: echo a\n    artifacts: [out/**]\n',
-    );
-    git('add', '-A');
-    git('commit', '--quiet', '-m', 'one');
-    const post = async <T>(path: string, body: unknown): Promise<T> => {
-      const res = await fetch(`${server.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      expect(res.status).toBeLessThan(300);
-      return (await res.json()) as T;
-    };
-    const repo = await post<{ id: string }>('/api/v1/repositories', {
+    const upstream = createUpstream(join(server.dir, 'upstream'), {
+      '.kiln.yml': 'jobs:\n  a:\n    steps:\n      - run: echo a\n    artifacts: [out/**]\n',
+    });
+    const admin = new ApiClient(server.url, API_TOKEN);
+    const repo = await admin.ok<{ id: string }>('POST', '/api/v1/repositories', {
       forge: 'github',
       fullName: 'acme/artifacts',
-      cloneUrl: `file://${upstream}`,
+      cloneUrl: upstream.url,
     });
-    const run = await post<{ id: string }>(`/api/v1/repositories/${repo.id}/runs`, {});
+    const run = await admin.ok<{ id: string }>('POST', `/api/v1/repositories/${repo.id}/runs`, {});
     runId = run.id;
-    for (let i = 0; ; i++) {
-      const details = (await (await api(`/api/v1/runs/${run.id}`)).json()) as {
-        jobs: { id: string }[];
-      };
-      if (details.jobs[0] !== undefined) {
-        jobId = details.jobs[0].id;
-        break;
-      }
-      if (i > 200) throw new Error('the run got no job');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    jobId = await firstJobOf(admin, run.id);
     // As the build framework does when it launches the job (no master here).
     const { db } = server.app.get<DatabaseConnection>(DATABASE);
     await db

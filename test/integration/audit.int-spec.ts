@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../e2e/support/api-client';
+import { User } from '../e2e/support/user';
 import { startServerApp, type ServerApp } from './support/server-app';
+import { createUpstream } from './support/upstream';
 
 const ADMIN_TOKEN = 'audit-int-admin-token-0123456789';
 const SECRET_VALUES = ['first-value-of-deploy-key-3f9a', 'second-value-of-deploy-key-7c21'];
@@ -31,116 +32,55 @@ interface AuditPageBody {
  */
 describe('audit log', () => {
   let server: ServerApp;
+  let admin: ApiClient;
   /** Every credential and secret value the calls below send or receive: none may be recorded. */
   const secrets: string[] = [ADMIN_TOKEN, ...SECRET_VALUES];
   const ids: Record<string, string> = {};
-  let alice: { id: string; token: string };
+  let alice: User;
   /** What the changes below recorded, oldest first: [actor, action, object id]. */
   const expected: [string, string, string][] = [];
 
-  async function call(
-    method: string,
-    path: string,
-    token: string | undefined,
-    body?: unknown,
-  ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-  }
-
-  async function ok<T>(method: string, path: string, body?: unknown, token = ADMIN_TOKEN) {
-    const res = await call(method, path, token, body);
-    if (res.status >= 300) {
-      throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
-    }
-    return res.body as T;
-  }
-
   const audit = (query = ''): Promise<AuditPageBody> =>
-    ok<AuditPageBody>('GET', `/api/v1/audit${query}`);
+    admin.ok<AuditPageBody>('GET', `/api/v1/audit${query}`);
 
   /** A user signed in as a person would be, with a personal token made in that session. */
-  async function user(name: string, admin = false): Promise<{ id: string; token: string }> {
-    const password = `${name}-password-long-enough`;
-    const created = await ok<{ id: string }>('POST', '/api/v1/users', {
-      username: name,
-      password,
-      admin,
-    });
-    expected.push(['admin', 'user.created', created.id]);
-    const login = await fetch(`${server.url}/api/v1/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: name, password }),
-    });
-    expect(login.status).toBe(200);
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const res = await fetch(`${server.url}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
-      body: JSON.stringify({ name: 'cli' }),
-    });
-    expect(res.status).toBe(201);
-    const token = (await res.json()) as { id: string; token: string };
-    expected.push([name, 'token.created', token.id]);
-    secrets.push(password, token.token, csrfToken, cookie.split('=')[1]!);
-    return { id: created.id, token: token.token };
+  async function user(name: string, isAdmin = false): Promise<User> {
+    const made = await User.create(admin, name, { admin: isAdmin });
+    expected.push(['admin', 'user.created', made.id], [name, 'token.created', made.tokenId]);
+    const { cookie, csrfToken } = made.session;
+    secrets.push(made.password, made.token, csrfToken, cookie.split('=')[1]!);
+    return made;
   }
 
   beforeAll(async () => {
     server = await startServerApp({ env: { KILN_API_TOKEN: ADMIN_TOKEN } });
-
-    const upstream = join(server.dir, 'upstream');
-    mkdirSync(upstream);
-    const git = (...args: string[]): void => {
-      execFileSync('git', args, {
-        cwd: upstream,
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      });
-    };
-    git('init', '--quiet', '--initial-branch=main');
-    writeFileSync(join(upstream, '.kiln.yml'), 'jobs:\n  a:\n    steps:\n      - run: echo a\n');
-    git('add', '-A');
-    git('commit', '--quiet', '-m', 'one');
+    admin = new ApiClient(server.url, ADMIN_TOKEN);
+    const upstream = createUpstream(join(server.dir, 'upstream'), {
+      '.kiln.yml': 'jobs:\n  a:\n    steps:\n      - run: echo a\n',
+    });
 
     // The administrator (the bootstrap token's user, "admin") registers and configures.
-    const web = await ok<{ id: string; webhookSecret: string }>('POST', '/api/v1/repositories', {
-      forge: 'github',
-      fullName: 'acme/web',
-      cloneUrl: `file://${upstream}`,
-    });
+    const web = await admin.ok<{ id: string; webhookSecret: string }>(
+      'POST',
+      '/api/v1/repositories',
+      { forge: 'github', fullName: 'acme/web', cloneUrl: upstream.url },
+    );
     ids.web = web.id;
     secrets.push(web.webhookSecret);
     expected.push(['admin', 'repository.created', web.id]);
     alice = await user('alice');
     await user('root', true);
-    await ok('PUT', `/api/v1/repositories/${web.id}/members/${alice.id}`, {
+    await admin.ok('PUT', `/api/v1/repositories/${web.id}/members/${alice.id}`, {
       role: 'release-manager',
     });
     expected.push(['admin', 'role.granted', alice.id]);
-    await ok('PATCH', `/api/v1/repositories/${web.id}`, {
+    await admin.ok('PATCH', `/api/v1/repositories/${web.id}`, {
       defaultBranch: 'main',
       forgeToken: 'forge-token-never-recorded-5d1e',
     });
     secrets.push('forge-token-never-recorded-5d1e');
     expected.push(['admin', 'repository.updated', web.id]);
-    const rotated = await ok<{ webhookSecret: string }>(
+    const rotated = await admin.ok<{ webhookSecret: string }>(
       'POST',
       `/api/v1/repositories/${web.id}/webhook-secret`,
     );
@@ -149,44 +89,36 @@ describe('audit log', () => {
 
     // Alice, a release manager of acme/web and no administrator, changes its secrets and runs.
     for (const value of SECRET_VALUES) {
-      await ok('PUT', `/api/v1/repositories/${web.id}/secrets/DEPLOY_KEY`, { value }, alice.token);
+      await alice.ok('PUT', `/api/v1/repositories/${web.id}/secrets/DEPLOY_KEY`, { value });
       expected.push(['alice', 'secret.set', 'DEPLOY_KEY']);
     }
-    await ok('DELETE', `/api/v1/repositories/${web.id}/secrets/DEPLOY_KEY`, undefined, alice.token);
+    await alice.ok('DELETE', `/api/v1/repositories/${web.id}/secrets/DEPLOY_KEY`);
     expected.push(['alice', 'secret.deleted', 'DEPLOY_KEY']);
     // No cluster is needed: a run that has not ended yet (its job queued) can be canceled.
-    const run = await ok<{ id: string }>(
-      'POST',
-      `/api/v1/repositories/${web.id}/runs`,
-      {},
-      alice.token,
-    );
+    const run = await alice.ok<{ id: string }>('POST', `/api/v1/repositories/${web.id}/runs`, {});
     ids.run = run.id;
-    await ok('POST', `/api/v1/runs/${run.id}/cancel`, undefined, alice.token);
+    await alice.ok('POST', `/api/v1/runs/${run.id}/cancel`);
     expected.push(['alice', 'run.canceled', run.id]);
-    const laptop = await ok<{ id: string; token: string }>(
-      'POST',
-      '/api/v1/tokens',
-      { name: 'laptop' },
-      alice.token,
-    );
+    const laptop = await alice.ok<{ id: string; token: string }>('POST', '/api/v1/tokens', {
+      name: 'laptop',
+    });
     secrets.push(laptop.token);
     ids.laptop = laptop.id;
     expected.push(['alice', 'token.created', laptop.id]);
-    await ok('DELETE', `/api/v1/tokens/${laptop.id}`, undefined, alice.token);
+    await alice.ok('DELETE', `/api/v1/tokens/${laptop.id}`);
     expected.push(['alice', 'token.revoked', laptop.id]);
 
-    await ok('DELETE', `/api/v1/repositories/${web.id}/members/${alice.id}`);
+    await admin.ok('DELETE', `/api/v1/repositories/${web.id}/members/${alice.id}`);
     expected.push(['admin', 'role.revoked', alice.id]);
-    const scratch = await ok<{ id: string; webhookSecret: string }>(
+    const scratch = await admin.ok<{ id: string; webhookSecret: string }>(
       'POST',
       '/api/v1/repositories',
-      { forge: 'github', fullName: 'acme/scratch', cloneUrl: `file://${upstream}` },
+      { forge: 'github', fullName: 'acme/scratch', cloneUrl: upstream.url },
     );
     ids.scratch = scratch.id;
     secrets.push(scratch.webhookSecret);
     expected.push(['admin', 'repository.created', scratch.id]);
-    await ok('DELETE', `/api/v1/repositories/${scratch.id}`);
+    await admin.ok('DELETE', `/api/v1/repositories/${scratch.id}`);
     expected.push(['admin', 'repository.deleted', scratch.id]);
   }, 60_000);
 
@@ -306,8 +238,8 @@ describe('audit log', () => {
   });
 
   it('is for administrators only, and checks its query', async () => {
-    expect((await call('GET', '/api/v1/audit', undefined)).status).toBe(401);
-    expect((await call('GET', '/api/v1/audit', alice.token)).status).toBe(403);
+    expect((await new ApiClient(server.url).call('GET', '/api/v1/audit')).status).toBe(401);
+    expect((await alice.call('GET', '/api/v1/audit')).status).toBe(403);
     for (const query of [
       'limit=0',
       'limit=201',
@@ -317,7 +249,7 @@ describe('audit log', () => {
       'action=secret',
       'unknown=1',
     ]) {
-      const res = await call('GET', `/api/v1/audit?${query}`, ADMIN_TOKEN);
+      const res = await admin.call('GET', `/api/v1/audit?${query}`);
       expect(res.status, query).toBe(400);
     }
   });

@@ -1,10 +1,12 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentsRepository, PromotionsRepository } from '@kiln/persistence';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../e2e/support/api-client';
+import { User } from '../e2e/support/user';
+import { firstJobOf } from './support/runs';
 import { startServerApp, type ServerApp } from './support/server-app';
+import { createUpstream } from './support/upstream';
 
 /**
  * Who may call what. Every route of the server's router is listed here with its rule; a route
@@ -82,141 +84,61 @@ interface Caller {
 
 describe('authorization: every route, every role', () => {
   let server: ServerApp;
-  let dir: string;
   let app: NestExpressApplication;
-  let url: string;
+  let admin: ApiClient;
   const adminToken = 'authz-admin-token-0123456789';
   const callers: Caller[] = [{ name: 'anonymous' }];
   const ids: Record<string, string> = {};
 
-  async function call(
-    method: string,
-    path: string,
-    token?: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: { message?: unknown } & Record<string, unknown> }> {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = path.endsWith('/stream') ? '' : await res.text();
-    if (path.endsWith('/stream')) await res.body?.cancel();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      // Text answers (logs) have no JSON body.
-    }
-    return { status: res.status, body: parsed };
-  }
-
-  async function ok<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    token = adminToken,
-  ): Promise<T> {
-    const res = await call(method, path, token, body);
-    if (res.status >= 300)
-      throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body as T;
-  }
-
   /** A user with a personal token, signed in the way a person would be: session, then token. */
-  async function user(name: string, admin = false): Promise<{ id: string; token: string }> {
-    const password = `${name}-password-long-enough`;
-    const created = await ok<{ id: string }>('POST', '/api/v1/users', {
-      username: name,
-      password,
-      admin,
-    });
-    const login = await fetch(`${url}/api/v1/session`, {
+  async function user(name: string): Promise<User> {
+    const made = await User.create(admin, name);
+    // The session alone makes no token: a call without its CSRF token is refused.
+    const withoutCsrf = await fetch(`${server.url}/api/v1/tokens`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: name, password }),
-    });
-    expect(login.status).toBe(200);
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const withoutCsrf = await fetch(`${url}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/json' },
+      headers: { cookie: made.session.cookie, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'cli' }),
     });
     expect(withoutCsrf.status).toBe(403);
-    const res = await fetch(`${url}/api/v1/tokens`, {
-      method: 'POST',
-      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
-      body: JSON.stringify({ name: 'cli' }),
-    });
-    expect(res.status).toBe(201);
-    const { token } = (await res.json()) as { token: string };
-    return { id: created.id, token };
+    return made;
   }
 
   beforeAll(async () => {
     server = await startServerApp({ env: { KILN_API_TOKEN: adminToken } });
-    ({ app, url, dir } = server);
+    app = server.app;
+    admin = new ApiClient(server.url, adminToken);
 
     // Repository A, with a run that has a job, a schedule and a secret; repository B.
-    const upstream = join(dir, 'upstream');
-    mkdirSync(upstream);
-    const git = (...args: string[]): string =>
-      execFileSync('git', args, {
-        cwd: upstream,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      }).trim();
-    git('init', '--quiet', '--initial-branch=main');
-    writeFileSync(join(upstream, '.kiln.yml'), 'jobs:\n  a:\n    steps:\n      - run: echo a\n');
-    git('add', '-A');
-    git('commit', '--quiet', '-m', 'one');
-    const repoA = await ok<{ id: string }>('POST', '/api/v1/repositories', {
+    const upstream = createUpstream(join(server.dir, 'upstream'), {
+      '.kiln.yml': 'jobs:\n  a:\n    steps:\n      - run: echo a\n',
+    });
+    const repoA = await admin.ok<{ id: string }>('POST', '/api/v1/repositories', {
       forge: 'github',
       fullName: 'acme/a',
-      cloneUrl: `file://${upstream}`,
+      cloneUrl: upstream.url,
     });
-    const repoB = await ok<{ id: string }>('POST', '/api/v1/repositories', {
+    const repoB = await admin.ok<{ id: string }>('POST', '/api/v1/repositories', {
       forge: 'github',
       fullName: 'acme/b',
-      cloneUrl: `file://${upstream}`,
+      cloneUrl: upstream.url,
     });
     ids.id = repoA.id;
     ids.repositoryId = repoA.id;
-    const run = await ok<{ id: string }>('POST', `/api/v1/repositories/${repoA.id}/runs`, {});
+    const run = await admin.ok<{ id: string }>('POST', `/api/v1/repositories/${repoA.id}/runs`, {});
     ids.runId = run.id;
-    for (let i = 0; ; i++) {
-      const details = await ok<{ jobs: { id: string }[] }>('GET', `/api/v1/runs/${run.id}`);
-      if (details.jobs[0] !== undefined) {
-        ids.jobId = details.jobs[0].id;
-        break;
-      }
-      if (i > 200) throw new Error('the run got no job');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await ok('PUT', `/api/v1/repositories/${repoA.id}/secrets/TOKEN`, { value: 'x' });
+    ids.jobId = await firstJobOf(admin, run.id);
+    await admin.ok('PUT', `/api/v1/repositories/${repoA.id}/secrets/TOKEN`, { value: 'x' });
     ids.name = 'TOKEN';
     ids.forge = 'github';
     ids.taskId = 'task-1';
 
     for (const role of ROLES) {
       const member = await user(`a-${role}`);
-      await ok('PUT', `/api/v1/repositories/${repoA.id}/members/${member.id}`, { role });
+      await admin.ok('PUT', `/api/v1/repositories/${repoA.id}/members/${member.id}`, { role });
       callers.push({ name: `${role} of A`, token: member.token, role });
     }
     const stranger = await user('b-developer');
-    await ok('PUT', `/api/v1/repositories/${repoB.id}/members/${stranger.id}`, {
+    await admin.ok('PUT', `/api/v1/repositories/${repoB.id}/members/${stranger.id}`, {
       role: 'developer',
     });
     callers.push({ name: 'developer of B only', token: stranger.token });
@@ -278,7 +200,7 @@ describe('authorization: every route, every role', () => {
   /** A fresh object for routes that would destroy the shared one. */
   async function paramsFor(route: string): Promise<Record<string, string>> {
     if (route === 'DELETE /api/v1/schedules/:scheduleId') {
-      const schedule = await ok<{ id: string }>(
+      const schedule = await admin.ok<{ id: string }>(
         'POST',
         `/api/v1/repositories/${ids.id}/schedules`,
         {
@@ -291,7 +213,7 @@ describe('authorization: every route, every role', () => {
     const schedule =
       ids.scheduleId ??
       (ids.scheduleId = (
-        await ok<{ id: string }>('POST', `/api/v1/repositories/${ids.id}/schedules`, {
+        await admin.ok<{ id: string }>('POST', `/api/v1/repositories/${ids.id}/schedules`, {
           name: 'nightly',
           cron: '0 3 * * *',
         })
@@ -319,10 +241,9 @@ describe('authorization: every route, every role', () => {
     for (const caller of callers) {
       const params = await paramsFor(route);
       const path = pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? 'x');
-      const res = await call(
+      const res = await new ApiClient(server.url, caller.token).call<{ message?: unknown }>(
         method,
         path,
-        caller.token,
         BODIES[route] ?? (method === 'GET' || method === 'DELETE' ? undefined : {}),
       );
       const want = expected(rule, caller);
@@ -331,7 +252,7 @@ describe('authorization: every route, every role', () => {
         expect([401, 403], context).not.toContain(res.status);
         // A 404 from the service is fine (a secret that is not there); one from the guard is not.
         if (res.status === 404)
-          expect(String(res.body.message), context).not.toMatch(
+          expect(String(res.body?.message), context).not.toMatch(
             /^(repository|run|job|schedule|promotion) \S+ does not exist$/,
           );
       } else {

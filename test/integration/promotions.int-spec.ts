@@ -5,12 +5,12 @@ import {
   RunsRepository,
   type Run,
 } from '@kiln/persistence';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromotionsService } from '../../apps/server/src/releases/promotions.service';
+import { ApiClient } from '../e2e/support/api-client';
 import { startServerApp, type ServerApp } from './support/server-app';
+import { createUpstream } from './support/upstream';
 
 /**
  * What the promotions service does between the events the e2e test sees: expiries, and what a
@@ -18,26 +18,13 @@ import { startServerApp, type ServerApp } from './support/server-app';
  */
 describe('promotions: expiry and recovery after a restart', () => {
   let server: ServerApp;
+  let admin: ApiClient;
   const token = 'promotions-admin-token-0123456789';
   let repositoryId: string;
   let runs: RunsRepository;
   let promotions: PromotionsRepository;
   let service: PromotionsService;
   let head: string;
-
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
 
   /** A run of the repository that succeeded, as the build framework would leave it. */
   async function succeededRun(sha: string): Promise<Run> {
@@ -59,37 +46,21 @@ describe('promotions: expiry and recovery after a restart', () => {
     runs = server.app.get(RunsRepository);
     promotions = server.app.get(PromotionsRepository);
     service = server.app.get(PromotionsService);
-    const upstream = join(server.dir, 'upstream');
-    mkdirSync(upstream);
-    const git = (...args: string[]): string =>
-      execFileSync('git', args, {
-        cwd: upstream,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      }).trim();
-    git('init', '--quiet', '--initial-branch=main');
-    writeFileSync(
-      join(upstream, '.kiln.yml'),
-      'jobs:\n  deploy:\n    when: { event: promote }\n    steps:\n      - run: echo deploy\n',
-    );
-    git('add', '-A');
-    git('commit', '--quiet', '-m', 'one');
-    head = git('rev-parse', 'HEAD');
+    admin = new ApiClient(server.url, token);
+    const upstream = createUpstream(join(server.dir, 'upstream'), {
+      '.kiln.yml':
+        'jobs:\n  deploy:\n    when: { event: promote }\n    steps:\n      - run: echo deploy\n',
+    });
+    head = upstream.sha;
     repositoryId = (
-      await api<{ id: string }>('POST', '/api/v1/repositories', {
+      await admin.ok<{ id: string }>('POST', '/api/v1/repositories', {
         forge: 'github',
         fullName: 'acme/shop',
-        cloneUrl: `file://${upstream}`,
+        cloneUrl: upstream.url,
       })
     ).id;
-    await api('PUT', `/api/v1/repositories/${repositoryId}/environments/staging`, {});
-    await api('PUT', `/api/v1/repositories/${repositoryId}/environments/production`, {
+    await admin.ok('PUT', `/api/v1/repositories/${repositoryId}/environments/staging`, {});
+    await admin.ok('PUT', `/api/v1/repositories/${repositoryId}/environments/production`, {
       previous: 'staging',
       requiredApprovals: 1,
       approvalTimeoutMinutes: 30,
@@ -110,12 +81,12 @@ describe('promotions: expiry and recovery after a restart', () => {
       runId: run.id,
       state: 'queued',
       rollback: false,
-      requestedBy: (await api<{ id: string }>('GET', '/api/v1/me')).id,
+      requestedBy: (await admin.ok<{ id: string }>('GET', '/api/v1/me')).id,
       requiredApprovals: 0,
     });
     await promotions.transition(earlier.id, ['queued'], 'deployed');
 
-    const asked = await api<{ id: string; state: string; expiresAt: string }>(
+    const asked = await admin.ok<{ id: string; state: string; expiresAt: string }>(
       'POST',
       `/api/v1/runs/${run.id}/promotions`,
       { environment: 'production' },
@@ -128,7 +99,7 @@ describe('promotions: expiry and recovery after a restart', () => {
     await service.expire(asked.id, new Date(expiresAt - 1_000));
     expect((await promotions.findById(asked.id))?.state).toBe('awaiting-approval');
     await service.expire(asked.id, new Date(expiresAt + 1_000));
-    const expired = await api<{ state: string; statusMessage: string }>(
+    const expired = await admin.ok<{ state: string; statusMessage: string }>(
       'GET',
       `/api/v1/promotions/${asked.id}`,
     );
@@ -147,14 +118,14 @@ describe('promotions: expiry and recovery after a restart', () => {
 
   it('after a restart, ends a deployment whose run ended meanwhile and starts the next one', async () => {
     const [a, b] = [await succeededRun(head), await succeededRun(head)];
-    const first = await api<{ id: string; state: string }>(
+    const first = await admin.ok<{ id: string; state: string }>(
       'POST',
       `/api/v1/runs/${a.id}/promotions`,
       {
         environment: 'staging',
       },
     );
-    const second = await api<{ id: string; state: string }>(
+    const second = await admin.ok<{ id: string; state: string }>(
       'POST',
       `/api/v1/runs/${b.id}/promotions`,
       {

@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
+import { git } from './git';
 
 /** A bare repository served by `git daemon` on loopback, with helpers to commit to it. */
 export class GitDaemon {
@@ -41,20 +42,6 @@ export class GitDaemon {
   createRepository(name: string): (files: Record<string, string>, message?: string) => string {
     const bare = join(this.root, 'repos', `${name}.git`);
     const work = join(this.root, 'work', name);
-    const git = (cwd: string, ...args: string[]): string =>
-      execFileSync('git', args, {
-        cwd,
-        encoding: 'utf8',
-        // git push reports on stderr: keep it out of the test's output.
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 'Kiln Test',
-          GIT_AUTHOR_EMAIL: 'test@kiln.invalid',
-          GIT_COMMITTER_NAME: 'Kiln Test',
-          GIT_COMMITTER_EMAIL: 'test@kiln.invalid',
-        },
-      }).trim();
     mkdirSync(bare, { recursive: true });
     git(bare, 'init', '--bare', '--initial-branch=main');
     mkdirSync(work, { recursive: true });

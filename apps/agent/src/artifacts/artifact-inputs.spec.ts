@@ -33,8 +33,7 @@ describe(fetchArtifactInputs.name, () => {
   afterAll(() => server.stop());
 
   beforeEach(() => {
-    server.requests.length = 0;
-    server.stored.clear();
+    server.reset();
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'kiln-inputs-')));
     sandbox = join(dir, 'sandbox');
     outside = join(dir, 'outside');

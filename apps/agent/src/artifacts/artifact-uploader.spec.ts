@@ -16,8 +16,7 @@ describe(uploadArtifacts.name, () => {
   afterAll(() => server.stop());
 
   beforeEach(() => {
-    server.requests.length = 0;
-    server.stored.clear();
+    server.reset();
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'kiln-upload-')));
     mkdirSync(join(dir, 'out'));
     writeFileSync(join(dir, 'out', 'a b.txt'), 'hello\n');

@@ -103,6 +103,13 @@ export class FakeArtifactServer {
     this.overrides.set(path, [...(this.overrides.get(path) ?? []), ...answers]);
   }
 
+  /** Forgets every request, stored file and override: a fresh server for the next test. */
+  reset(): void {
+    this.requests.length = 0;
+    this.stored.clear();
+    this.overrides.clear();
+  }
+
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -1,25 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { git as gitIn } from '../../../../test/e2e/support/git';
 import { CatFileBatch, parseTree } from './cat-file-batch';
 
 describe(CatFileBatch.name, () => {
   let dir: string;
   let batch: CatFileBatch;
-  const git = (...args: string[]): string =>
-    execFileSync('git', args, {
-      cwd: dir,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        GIT_AUTHOR_NAME: 't',
-        GIT_AUTHOR_EMAIL: 't@t',
-        GIT_COMMITTER_NAME: 't',
-        GIT_COMMITTER_EMAIL: 't@t',
-      },
-    }).trim();
+  const git = (...args: string[]): string => gitIn(dir, ...args);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'kiln-cat-file-'));

@@ -1,5 +1,4 @@
 import { freePort } from '@kiln/queue/testing';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import {
@@ -18,26 +17,12 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { git } from '../../../../test/e2e/support/git';
 import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
 import { GitMirror, GitMirrorError } from './git-mirror';
 
 const UNKNOWN_SHA = 'deadbeef'.repeat(5);
 const ZERO_SHA = '0'.repeat(40);
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Kiln Test',
-      GIT_AUTHOR_EMAIL: 'test@kiln.invalid',
-      GIT_COMMITTER_NAME: 'Kiln Test',
-      GIT_COMMITTER_EMAIL: 'test@kiln.invalid',
-    },
-  }).trim();
-}
 
 /** An upstream repository reached through a file:// URL, with files in subdirectories. */
 class Upstream {
