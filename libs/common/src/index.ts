@@ -1,4 +1,5 @@
 export * from './backoff';
+export * from './git-env';
 export * from './http-error.filter';
 export * from './logging';
 export * from './ndjson';

@@ -1,4 +1,4 @@
-import { errorMessage } from '@kiln/common';
+import { errorMessage, gitEnv } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
@@ -26,8 +26,8 @@ export async function checkoutSource(dir: string, source: SourceInfo): Promise<v
     const basic = Buffer.from(`${source.username}:${source.password ?? ''}`).toString('base64');
     config.push(`http.extraHeader=Authorization: Basic ${basic}`);
   }
-  // Never wait for a person to type a password: a build has nobody at its terminal.
-  const git = simpleGit({ baseDir: dir, config }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0' });
+  // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
+  const git = simpleGit({ baseDir: dir, config }).env(gitEnv());
   try {
     await git.init();
     await fetchAndCheckOut(git, source);

@@ -1,4 +1,4 @@
-import { errorMessage, redactUrl, TimeoutError, withTimeout } from '@kiln/common';
+import { errorMessage, gitEnv, redactUrl, TimeoutError, withTimeout } from '@kiln/common';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
@@ -33,26 +33,6 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_READERS = 16;
 /** Commits fetched by id are kept under a ref so that `git gc` does not prune them. */
 const FETCHED_COMMITS = 'refs/kiln/commits/';
-/**
- * The only variables git sees. Passing all of `process.env` would hand git a user's PAGER or
- * EDITOR, which simple-git refuses as unsafe, and any GIT_* variable that redirects the repo.
- */
-const INHERITED_ENV = [
-  'PATH',
-  'HOME',
-  'TMPDIR',
-  'SSH_AUTH_SOCK',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'GIT_SSL_CAINFO',
-  'GIT_SSL_CAPATH',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-];
 
 /** One repository as seen by one call: where its mirror lives and how to reach its remote. */
 interface Remote {
@@ -356,16 +336,6 @@ export class GitMirror {
       );
     }
   }
-}
-
-/** What git sees of the environment: {@link INHERITED_ENV}, and never a prompt. */
-function gitEnv(): Record<string, string> {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
-  for (const name of INHERITED_ENV) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }
 
 /** simple-git only fails a command that wrote to stderr; a silent non-zero exit fails too here. */
