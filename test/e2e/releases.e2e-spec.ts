@@ -172,6 +172,16 @@ describe('releases: a build that passed is promoted through environments, on the
         `run #${deployRun.number} is a deployment to staging: promote run #${run.number} again instead`,
       );
     }
+    // Stopping a deployment is a release manager's call, as stopping its promotion is.
+    const stopped = await dave.call<{ message: string }>(
+      'POST',
+      `/api/v1/runs/${deployRun.id}/cancel`,
+    );
+    expect(stopped.status).toBe(403);
+    expect(stopped.body.message).toBe(
+      `run #${deployRun.number} is a deployment to staging: canceling it takes the release-manager role`,
+    );
+    expect((await rita.call('POST', `/api/v1/runs/${deployRun.id}/cancel`)).status).toBe(409);
   });
 
   it('promotes to production only with two approvals by release managers other than the requester', async () => {

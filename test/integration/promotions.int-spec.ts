@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromotionsService } from '../../apps/server/src/releases/promotions.service';
 import { ApiClient } from '../e2e/support/api-client';
+import { User } from '../e2e/support/user';
 import { startServerApp, type ServerApp } from './support/server-app';
 import { createUpstream } from './support/upstream';
 
@@ -157,5 +158,55 @@ describe('promotions: expiry and recovery after a restart', () => {
       promotedRunId: b.id,
       sha: b.sha,
     });
+  });
+
+  it('refuses an approval that comes after the time, even before the expiry job ran', async () => {
+    const rob = await User.create(admin, 'rob');
+    await admin.ok('PUT', `/api/v1/repositories/${repositoryId}/members/${rob.id}`, {
+      role: 'release-manager',
+    });
+    const production = await server.app
+      .get(EnvironmentsRepository)
+      .findByName(repositoryId, 'production');
+    const late = await promotions.create({
+      repositoryId,
+      environmentId: production!.id,
+      runId: (await succeededRun(head)).id,
+      state: 'awaiting-approval',
+      rollback: false,
+      requestedBy: (await admin.ok<{ id: string }>('GET', '/api/v1/me')).id,
+      requiredApprovals: 1,
+      expiresAt: new Date(Date.now() - 60_000),
+    });
+    const refused = await rob.call<{ message: string }>(
+      'POST',
+      `/api/v1/promotions/${late.id}/approve`,
+      {},
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/^the promotion expired at .*: ask for it again$/);
+    expect((await promotions.findById(late.id))?.state).toBe('expired');
+    expect((await promotions.decisions([late.id])).get(late.id)).toBeUndefined();
+  });
+
+  it('answers what is wrong with an environment: no such repository, no branch to allow', async () => {
+    const missing = await admin.call<{ message: string }>(
+      'PUT',
+      '/api/v1/repositories/5f0c6a52-1d7e-4b8a-9c3f-2e1d0a9b8c7d/environments/qa',
+      {},
+    );
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe(
+      'repository 5f0c6a52-1d7e-4b8a-9c3f-2e1d0a9b8c7d does not exist',
+    );
+    const empty = await admin.call<{ details: string[] }>(
+      'PUT',
+      `/api/v1/repositories/${repositoryId}/environments/qa`,
+      { allowedBranches: [] },
+    );
+    expect(empty.status).toBe(400);
+    expect(empty.body.details).toEqual([
+      'allowedBranches must list a branch or glob (null: any branch)',
+    ]);
   });
 });

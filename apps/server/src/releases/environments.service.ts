@@ -2,6 +2,7 @@ import {
   ACTIVE_PROMOTION_STATES,
   EnvironmentsRepository,
   PromotionsRepository,
+  RepositoriesRepository,
   RunsRepository,
   type Environment,
   type Run,
@@ -38,6 +39,7 @@ export class EnvironmentsService {
     private readonly runs: RunsRepository,
     private readonly views: PromotionViews,
     private readonly audit: AuditLog,
+    private readonly repositories: RepositoriesRepository,
   ) {}
 
   async save(
@@ -46,6 +48,9 @@ export class EnvironmentsService {
     dto: SaveEnvironmentDto,
     actor: Principal,
   ): Promise<EnvironmentResponse> {
+    if ((await this.repositories.findById(repositoryId)) === undefined) {
+      throw new NotFoundException(`repository ${repositoryId} does not exist`);
+    }
     const all = await this.environments.list(repositoryId);
     const existing = all.find((e) => e.name === name);
     let previousId: string | null = null;
@@ -165,7 +170,7 @@ export class EnvironmentsService {
     }
     const promotions = await this.promotions.listByEnvironment(environment.id, {
       limit,
-      ...(cursor === undefined ? {} : { before: cursor.requestedAt }),
+      ...(cursor === undefined ? {} : { before: cursor }),
     });
     return this.views.many(promotions);
   }
@@ -205,6 +210,6 @@ export class EnvironmentsService {
 
   private async successfulBuilds(repositoryId: string): Promise<Run[]> {
     const page = await this.runs.list(repositoryId, { limit: LOOK_BACK, state: 'success' });
-    return page.runs.filter((run) => run.event !== 'promote');
+    return page.runs.filter((run) => run.event !== 'promote' && run.event !== 'pull_request');
   }
 }

@@ -37,6 +37,12 @@ describe('promotionRefusal', () => {
     );
   });
 
+  it("refuses a pull request's run: its branch is whatever its author named it", () => {
+    expect(promotionRefusal({ ...build, event: 'pull_request' }, production, true)).toBe(
+      "run #7 is a pull request's run: promote a run of the branch it merges into",
+    );
+  });
+
   it('refuses a deployment, pointing at the build it deployed', () => {
     expect(
       promotionRefusal({ ...build, event: 'promote', promotedRunNumber: 5 }, production, true),

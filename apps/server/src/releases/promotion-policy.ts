@@ -33,6 +33,10 @@ export function promotionRefusal(
       run.promotedRunNumber === undefined ? '' : `: promote run #${run.promotedRunNumber} instead`;
     return `run #${run.number} is a deployment${of}, not a build${instead}`;
   }
+  if (run.event === 'pull_request') {
+    // Its branch is the pull request's head, named by whoever opened it (a fork, maybe).
+    return `run #${run.number} is a pull request's run: promote a run of the branch it merges into`;
+  }
   if (run.state !== 'success') {
     return `run #${run.number} ended ${run.state}: only a successful run can be promoted`;
   }

@@ -8,6 +8,7 @@ import {
   TERMINAL_RUN_STATES,
   type Environment,
   type Promotion,
+  type Run,
 } from '@kiln/persistence';
 import {
   ConflictException,
@@ -172,10 +173,6 @@ export class PromotionsService implements OnApplicationBootstrap {
     actor: Actor,
   ): Promise<PromotionResponse> {
     const promotion = await this.decide(promotionId, 'reject', comment, actor);
-    const why = comment === undefined || comment.trim() === '' ? '' : `: ${comment.trim()}`;
-    await this.promotions.transition(promotion.id, ['awaiting-approval'], 'rejected', {
-      statusMessage: `rejected by ${actor.username}${why}`,
-    });
     return this.view(promotion.id);
   }
 
@@ -195,7 +192,31 @@ export class PromotionsService implements OnApplicationBootstrap {
     if (promotion.state !== 'awaiting-approval') {
       throw new ConflictException(`the promotion is ${promotion.state}, not awaiting approval`);
     }
+    // Its expiry job may not have run yet: the time decides, not the queue.
+    if (promotion.expiresAt !== undefined && promotion.expiresAt <= new Date()) {
+      await this.expire(promotion.id);
+      throw new ConflictException(
+        `the promotion expired at ${promotion.expiresAt.toISOString()}: ask for it again`,
+      );
+    }
+    const decided = (await this.promotions.decisions([promotion.id])).get(promotion.id) ?? [];
+    if (decided.some((d) => d.userId === actor.userId)) {
+      throw new ConflictException('you have already decided on this promotion');
+    }
     const trimmed = comment?.trim();
+    if (decision === 'reject') {
+      // Rejected first: a rejection that lost to the last approval must not read as one.
+      const why = trimmed === undefined || trimmed === '' ? '' : `: ${trimmed}`;
+      const rejected = await this.promotions.transition(
+        promotion.id,
+        ['awaiting-approval'],
+        'rejected',
+        { statusMessage: `rejected by ${actor.username}${why}` },
+      );
+      if (rejected === undefined) {
+        throw new ConflictException('the promotion is no longer awaiting approval');
+      }
+    }
     const recorded = await this.promotions.decide({
       promotionId,
       userId: actor.userId,
@@ -231,7 +252,9 @@ export class PromotionsService implements OnApplicationBootstrap {
       } else {
         // The run's end ends the promotion and frees the lock, as any deploy run's end does.
         await this.runsService.cancel(promotion.deployRunId, why, actor).catch((error: unknown) => {
-          if (!(error instanceof ConflictException)) throw error;
+          throw error instanceof ConflictException
+            ? new ConflictException('the deployment has already ended')
+            : error;
         });
       }
     } else if (
@@ -277,6 +300,7 @@ export class PromotionsService implements OnApplicationBootstrap {
    * promotion before its trigger is queued, so its end always finds its promotion.
    */
   private async startDeployRun(promotion: Promotion, environment: Environment): Promise<void> {
+    let deployRun: Run | undefined;
     try {
       const source = await this.runs.findById(promotion.runId);
       if (source === undefined) throw new Error(`run ${promotion.runId} no longer exists`);
@@ -286,7 +310,8 @@ export class PromotionsService implements OnApplicationBootstrap {
         event: 'promote',
         ref: source.ref,
         sha: source.sha,
-        fromFork: false,
+        // The policy refuses pull requests; this keeps a fork's code from secrets regardless.
+        fromFork: source.fromFork,
         environment: environment.name,
         promotedRunId: source.id,
         ...(source.branch === undefined ? {} : { branch: source.branch }),
@@ -295,13 +320,24 @@ export class PromotionsService implements OnApplicationBootstrap {
         ...(requester === undefined ? {} : { author: requester.username }),
       });
       if (!('run' in created)) throw new Error('a run without a delivery cannot be a duplicate');
-      await this.promotions.setDeployRun(promotion.id, created.run.id);
-      await this.queues.trigger(created.run.id);
+      deployRun = created.run;
+      if (!(await this.promotions.claimDeployRun(promotion.id, deployRun.id))) {
+        // Canceled meanwhile, or another server started it first: this run never deploys.
+        await this.runs.transition(deployRun.id, ['pending'], 'canceled');
+        return;
+      }
+      await this.queues.trigger(deployRun.id);
       this.logger.log(
-        `promotion ${promotion.id}: run #${created.run.number} deploys run #${source.number} to ${environment.name}`,
+        `promotion ${promotion.id}: run #${deployRun.number} deploys run #${source.number} to ${environment.name}`,
       );
     } catch (error) {
       this.logger.error(`promotion ${promotion.id} cannot start: ${errorMessage(error)}`);
+      // A run left pending could still be started by a trigger that did reach the queue.
+      if (deployRun !== undefined) {
+        await this.runs.transition(deployRun.id, ['pending'], 'error', {
+          errors: [`the deployment could not start: ${errorMessage(error)}`],
+        });
+      }
       await this.promotions.finishDeploying(
         promotion,
         'failed',
@@ -365,6 +401,7 @@ export class PromotionsService implements OnApplicationBootstrap {
           const environment = await this.environments.findById(promotion.environmentId);
           if (environment !== undefined) await this.startDeployRun(promotion, environment);
         } else {
+          // A run still pending is queued again by the trigger service's own start-up.
           await this.deployEnded(promotion.deployRunId);
         }
       }

@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsInt,
   IsOptional,
@@ -53,6 +54,7 @@ export class SaveEnvironmentDto {
   @IsOptional()
   @ValidateIf((_, value) => value !== null)
   @IsArray()
+  @ArrayMinSize(1, { message: 'allowedBranches must list a branch or glob (null: any branch)' })
   @ArrayMaxSize(50)
   @Matches(BRANCH_GLOB, { each: true, message: 'allowedBranches must be branch names or globs' })
   allowedBranches?: string[] | null;

@@ -52,6 +52,16 @@ export class PipelineQueues {
     );
   }
 
+  /**
+   * Queues a pending run's trigger again, after a restart: a trigger that failed for good is
+   * kept under the run's id for a while (and would make a new add a no-op), so it goes first.
+   */
+  async retrigger(runId: string): Promise<void> {
+    const earlier = await this.triggers.getJob(runId);
+    if (earlier !== undefined && (await earlier.isFailed())) await earlier.remove();
+    await this.trigger(runId);
+  }
+
   /** A queued job attempt; lower `priority` numbers go first (BullMQ: 0 = none, 1 = highest). */
   async build(jobId: string, attempt: number, priority = 0): Promise<void> {
     await this.builds.add(

@@ -89,12 +89,15 @@ export class RunsController {
   @Post('runs/:runId/cancel')
   @ApiOperation({ summary: 'Cancel a run: end its queued jobs, kill its running tasks' })
   @ApiCreatedResponse({ type: RunDetailsResponse, description: 'Canceled' })
-  @ApiErrors({ 409: 'The run has already ended' })
+  @ApiErrors({
+    403: 'A deployment (a promote run): canceling it takes the release-manager role',
+    409: 'The run has already ended',
+  })
   cancel(
     @CurrentPrincipal() principal: Principal,
     @Uuid('runId') runId: string,
   ): Promise<RunDetails> {
-    return this.runs.cancel(runId, `canceled by ${principal.username}`, principal);
+    return this.runs.cancelAs(principal, runId);
   }
 
   @Allow.repository('developer', 'run', 'runId')

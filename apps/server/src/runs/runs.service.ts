@@ -1,4 +1,5 @@
 import {
+  AccountsRepository,
   JobsRepository,
   PromotionsRepository,
   RepositoriesRepository,
@@ -16,12 +17,14 @@ import {
 } from '@kiln/persistence';
 import {
   ConflictException,
+  ForbiddenException,
   Injectable,
   Logger,
   NotFoundException,
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { AuditLog, type Actor } from '../audit/audit-log';
+import type { Principal } from '../auth/principal';
 import { BuildFrameworkService } from '../builds/build-framework.service';
 import { GitMirror, GitMirrorError } from '../git/git-mirror';
 import { PipelineQueues } from './pipeline-queues';
@@ -55,6 +58,7 @@ export class RunsService {
     private readonly promotions: PromotionsRepository,
     private readonly audit: AuditLog,
     private readonly repositories: RepositoriesRepository,
+    private readonly accounts: AccountsRepository,
   ) {}
 
   /** Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op. */
@@ -157,6 +161,25 @@ export class RunsService {
       { number: run.number, reason: why },
     );
     return this.get(runId);
+  }
+
+  /**
+   * A person's cancel (the API's): a deployment is stopped by release managers only, as its
+   * promotion is; any other run by its developers.
+   */
+  async cancelAs(principal: Principal, runId: string): Promise<RunDetails> {
+    const run = await this.runs.findById(runId);
+    if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
+    if (run.event === 'promote' && !principal.isAdmin) {
+      const role = await this.accounts.roleOf(run.repositoryId, principal.userId);
+      if (role !== 'release-manager') {
+        throw new ForbiddenException(
+          `run #${run.number} is a deployment to ${run.environment ?? 'an environment'}: ` +
+            'canceling it takes the release-manager role',
+        );
+      }
+    }
+    return this.cancel(runId, `canceled by ${principal.username}`, principal);
   }
 
   /** Cancels the unfinished runs of a pull request that a newer push has superseded. */

@@ -14,7 +14,7 @@ import {
   type TriggerContext,
   type TriggerEvent,
 } from '@kiln/pipeline';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { GitMirror } from '../git/git-mirror';
 import { SecretBox } from '../secrets/secret-box';
 import { skippedPlan } from './job-plan';
@@ -35,7 +35,7 @@ export class TransientTriggerError extends Error {}
  * `line:column`; nothing here throws a user's mistake back at the queue.
  */
 @Injectable()
-export class TriggerService {
+export class TriggerService implements OnApplicationBootstrap {
   private readonly logger = new Logger(TriggerService.name);
 
   constructor(
@@ -135,6 +135,29 @@ export class TriggerService {
     }
     // A run whose jobs were all skipped by `when` is done already.
     if (compiled.jobs.length === 0) await this.progress.advance(run.id);
+  }
+
+  /**
+   * Ends a run whose trigger failed for good on something unexpected (a database outage, a bug):
+   * better an `error` that says so than a run pending for ever.
+   */
+  async abandon(runId: string, why: string): Promise<void> {
+    const run = await this.runs.findById(runId);
+    if (run?.state === 'pending') await this.fail(run, [`Kiln could not start the run: ${why}`]);
+  }
+
+  /**
+   * Queues the trigger of every pending run again at start: one whose trigger never reached the
+   * queue (a crash right after the run was recorded) would wait for ever otherwise.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      for (const run of await this.runs.listByState(['pending'])) {
+        await this.queues.retrigger(run.id);
+      }
+    } catch (error) {
+      this.logger.error(`re-queuing pending runs failed: ${errorMessage(error)}`);
+    }
   }
 
   private async fail(run: Run, errors: string[]): Promise<void> {

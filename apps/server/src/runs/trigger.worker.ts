@@ -1,3 +1,4 @@
+import { errorMessage } from '@kiln/common';
 import { QUEUES, toPayload, TriggerPayload } from '@kiln/queue';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
@@ -13,6 +14,11 @@ export class TriggerWorker extends WorkerHost {
   async process(job: Job<unknown>): Promise<void> {
     const { runId } = toPayload(TriggerPayload, QUEUES.triggers, job.data);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    await this.triggers.start(runId, lastAttempt);
+    try {
+      await this.triggers.start(runId, lastAttempt);
+    } catch (error) {
+      if (!lastAttempt) throw error;
+      await this.triggers.abandon(runId, errorMessage(error));
+    }
   }
 }

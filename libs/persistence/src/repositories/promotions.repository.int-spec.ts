@@ -114,6 +114,21 @@ describe.each(TEST_DIALECTS)(`${PromotionsRepository.name} on %s`, (dialect) => 
     expect(await promotions.startDeploying(second)).toBe(true);
   });
 
+  it('records a deploy run once, and never on a promotion that stopped deploying', async () => {
+    const promotion = await asked(await newRun());
+    expect(await promotions.startDeploying(promotion)).toBe(true);
+    const [one, two] = [await newRun(), await newRun()];
+    expect(await promotions.claimDeployRun(promotion.id, one)).toBe(true);
+    expect(await promotions.claimDeployRun(promotion.id, two)).toBe(false);
+    expect((await promotions.findById(promotion.id))?.deployRunId).toBe(one);
+
+    const canceled = await asked(await newRun());
+    await promotions.finishDeploying(promotion, 'canceled');
+    expect(await promotions.startDeploying(canceled)).toBe(true);
+    await promotions.finishDeploying(canceled, 'canceled');
+    expect(await promotions.claimDeployRun(canceled.id, two)).toBe(false);
+  });
+
   it('takes no lock for a promotion canceled before it could start', async () => {
     const promotion = await asked(await newRun());
     await promotions.transition(promotion.id, ['queued'], 'canceled');

@@ -112,7 +112,7 @@ export class PromotionsRepository {
   /** An environment's promotions, newest first: its history. */
   async listByEnvironment(
     environmentId: string,
-    options: { limit: number; before?: Date; states?: readonly PromotionState[] },
+    options: { limit: number; before?: Promotion; states?: readonly PromotionState[] },
   ): Promise<Promotion[]> {
     let query = this.connection.db
       .selectFrom('promotions')
@@ -121,8 +121,15 @@ export class PromotionsRepository {
       .orderBy('requested_at', 'desc')
       .orderBy('id', 'desc')
       .limit(options.limit);
-    if (options.before !== undefined) {
-      query = query.where('requested_at', '<', options.before.toISOString());
+    const before = options.before;
+    if (before !== undefined) {
+      const at = before.requestedAt.toISOString();
+      query = query.where((eb) =>
+        eb.or([
+          eb('requested_at', '<', at),
+          eb.and([eb('requested_at', '=', at), eb('id', '<', before.id)]),
+        ]),
+      );
     }
     if (options.states !== undefined) query = query.where('state', 'in', options.states);
     return (await query.execute()).map(toPromotion);
@@ -168,28 +175,19 @@ export class PromotionsRepository {
   }
 
   /**
-   * The runs whose artifacts a repository still needs: those deployed now in one of its
-   * environments and those a promotion is about to deploy. Retention never deletes these.
+   * The runs whose artifacts a repository still needs: those a promotion is about to deploy, and
+   * every run ever deployed to one of its environments (what runs there now, and what a rollback
+   * would deploy again). Retention never deletes these.
    */
   async runsInUse(repositoryId: string): Promise<Set<string>> {
-    const inUse = new Set<string>();
-    const active = await this.connection.db
+    const rows = await this.connection.db
       .selectFrom('promotions')
       .select('run_id')
+      .distinct()
       .where('repository_id', '=', repositoryId)
-      .where('state', 'in', ACTIVE_PROMOTION_STATES)
+      .where('state', 'in', [...ACTIVE_PROMOTION_STATES, 'deployed'])
       .execute();
-    for (const row of active) inUse.add(row.run_id);
-    const environments = await this.connection.db
-      .selectFrom('environments')
-      .select('id')
-      .where('repository_id', '=', repositoryId)
-      .execute();
-    for (const environment of environments) {
-      const current = await this.current(environment.id);
-      if (current !== undefined) inUse.add(current.runId);
-    }
-    return inUse;
+    return new Set(rows.map((row) => row.run_id));
   }
 
   /** The ids of the runs ever deployed (successfully) to an environment, of `runIds`. */
@@ -261,13 +259,19 @@ export class PromotionsRepository {
       });
   }
 
-  /** Records the promote run that deploys a promotion. */
-  async setDeployRun(id: string, runId: string): Promise<void> {
-    await this.connection.db
+  /**
+   * Records the promote run that deploys a promotion, once: false when the promotion is no
+   * longer deploying (canceled meanwhile) or has a run already (another server was first).
+   */
+  async claimDeployRun(id: string, runId: string): Promise<boolean> {
+    const result = await this.connection.db
       .updateTable('promotions')
       .set({ deploy_run_id: runId })
       .where('id', '=', id)
-      .execute();
+      .where('state', '=', 'deploying')
+      .where('deploy_run_id', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /**
