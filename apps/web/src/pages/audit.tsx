@@ -22,6 +22,10 @@ const ACTIONS = [
   'token.created',
   'token.revoked',
   'user.created',
+  'repository.created',
+  'repository.updated',
+  'repository.webhook-secret-rotated',
+  'repository.deleted',
   'environment.saved',
   'environment.deleted',
 ] as const;
@@ -82,7 +86,7 @@ function AuditLog(): ReactNode {
             value={actor}
             onChange={(e) => setActor(e.target.value)}
             placeholder="username"
-            maxLength={100}
+            maxLength={63}
           />
         </label>
         <button type="submit">Filter</button>
