@@ -246,12 +246,22 @@ export class PromotionsService implements OnApplicationBootstrap {
     const promotion = await this.find(promotionId);
     const why = `canceled by ${actor.username}`;
     if (promotion.state === 'deploying') {
-      if (promotion.deployRunId === undefined) {
-        await this.promotions.finishDeploying(promotion, 'canceled', why);
-        await this.dispatch(promotion.environmentId);
-      } else {
+      let runId = promotion.deployRunId;
+      if (runId === undefined) {
+        if (await this.promotions.cancelBeforeRun(promotion, why)) {
+          await this.dispatch(promotion.environmentId);
+        } else {
+          // Its run was claimed meanwhile: that run is what must stop.
+          const now = await this.find(promotion.id);
+          if (now.state !== 'deploying' || now.deployRunId === undefined) {
+            throw new ConflictException(`the promotion has already ended (${now.state})`);
+          }
+          runId = now.deployRunId;
+        }
+      }
+      if (runId !== undefined) {
         // The run's end ends the promotion and frees the lock, as any deploy run's end does.
-        await this.runsService.cancel(promotion.deployRunId, why, actor).catch((error: unknown) => {
+        await this.runsService.cancel(runId, why, actor).catch((error: unknown) => {
           throw error instanceof ConflictException
             ? new ConflictException('the deployment has already ended')
             : error;
@@ -334,9 +344,11 @@ export class PromotionsService implements OnApplicationBootstrap {
       this.logger.error(`promotion ${promotion.id} cannot start: ${errorMessage(error)}`);
       // A run left pending could still be started by a trigger that did reach the queue.
       if (deployRun !== undefined) {
-        await this.runs.transition(deployRun.id, ['pending'], 'error', {
+        const errored = await this.runs.transition(deployRun.id, ['pending'], 'error', {
           errors: [`the deployment could not start: ${errorMessage(error)}`],
         });
+        // It did, and started: it deploys, and its end ends the promotion as any run's does.
+        if (errored === undefined) return;
       }
       await this.promotions.finishDeploying(
         promotion,

@@ -129,6 +129,24 @@ describe.each(TEST_DIALECTS)(`${PromotionsRepository.name} on %s`, (dialect) => 
     expect(await promotions.claimDeployRun(canceled.id, two)).toBe(false);
   });
 
+  it('cancels a deploying promotion before its run only while it has none', async () => {
+    const first = await asked(await newRun());
+    expect(await promotions.startDeploying(first)).toBe(true);
+    expect(await promotions.claimDeployRun(first.id, await newRun())).toBe(true);
+    expect(await promotions.cancelBeforeRun(first, 'too late')).toBe(false);
+    expect((await environments.findById(stagingId))?.deployingPromotionId).toBe(first.id);
+    await promotions.finishDeploying(first, 'deployed');
+
+    const second = await asked(await newRun());
+    expect(await promotions.startDeploying(second)).toBe(true);
+    expect(await promotions.cancelBeforeRun(second, 'canceled by rita')).toBe(true);
+    expect(await promotions.findById(second.id)).toMatchObject({
+      state: 'canceled',
+      statusMessage: 'canceled by rita',
+    });
+    expect((await environments.findById(stagingId))?.deployingPromotionId).toBeUndefined();
+  });
+
   it('takes no lock for a promotion canceled before it could start', async () => {
     const promotion = await asked(await newRun());
     await promotions.transition(promotion.id, ['queued'], 'canceled');

@@ -305,6 +305,34 @@ export class PromotionsRepository {
     });
   }
 
+  /**
+   * Cancels a deploying promotion that has no deploy run yet and releases its lock, in one
+   * transaction; false when it has one by now (cancel that run instead) or has ended.
+   */
+  async cancelBeforeRun(
+    promotion: Promotion,
+    statusMessage: string,
+    now = new Date(),
+  ): Promise<boolean> {
+    return this.connection.db.transaction().execute(async (tx) => {
+      const canceled = await tx
+        .updateTable('promotions')
+        .set({ state: 'canceled', finished_at: now.toISOString(), status_message: statusMessage })
+        .where('id', '=', promotion.id)
+        .where('state', '=', 'deploying')
+        .where('deploy_run_id', 'is', null)
+        .executeTakeFirst();
+      if (canceled.numUpdatedRows === 0n) return false;
+      await tx
+        .updateTable('environments')
+        .set({ deploying_promotion_id: null })
+        .where('id', '=', promotion.environmentId)
+        .where('deploying_promotion_id', '=', promotion.id)
+        .execute();
+      return true;
+    });
+  }
+
   /** Records one person's decision; false when they had decided on it already. */
   async decide(decision: Omit<PromotionDecisionRecord, 'at'>, now = new Date()): Promise<boolean> {
     const inserted = await this.connection.db
