@@ -12,7 +12,9 @@ import { releasePipeline } from './support/release-pipeline';
 import { User } from './support/user';
 
 // The build also tries to keep a link to /etc/passwd as an artifact.
-const PIPELINE = releasePipeline({ linkOutside: true });
+const PIPELINE = releasePipeline({ linkOutside: true, productionSecret: 'DEPLOY_TOKEN' });
+/** Production's credential: only deployments to production may have it. */
+const DEPLOY_TOKEN = 'prod-credential-5f1c';
 
 interface Promotion {
   id: string;
@@ -43,6 +45,7 @@ describe('releases: a build that passed is promoted through environments, on the
   let git: GitDaemon;
   let repositoryId: string;
   let commit: (message: string) => void;
+  let pushFiles: (files: Record<string, string>, message?: string) => string;
   /** rita asks; rob and rae approve; dave is a developer. */
   let rita: User, rob: User, rae: User, dave: User;
   const runs: RunView[] = [];
@@ -94,6 +97,7 @@ describe('releases: a build that passed is promoted through environments, on the
     git = await GitDaemon.start(await freePort());
     stack = await PipelineStack.start();
     const push = git.createRepository('shop');
+    pushFiles = push;
     push({ '.kiln.yml': PIPELINE }, 'first');
     commit = (message) => void push({ 'CHANGES.md': `${message}\n` }, message);
     const repo = await stack.ok<{ id: string }>('POST', '/api/v1/repositories', {
@@ -107,6 +111,10 @@ describe('releases: a build that passed is promoted through environments, on the
       previous: 'staging',
       requiredApprovals: 2,
       allowedBranches: ['main'],
+    });
+    await stack.ok('PUT', `/api/v1/repositories/${repositoryId}/secrets/DEPLOY_TOKEN`, {
+      value: DEPLOY_TOKEN,
+      environments: ['production'],
     });
     const admin = new ApiClient(stack.serverUrl, API_TOKEN, 'admin');
     rita = await User.create(admin, 'rita');
@@ -223,6 +231,9 @@ describe('releases: a build that passed is promoted through environments, on the
     const { log } = await deployed(done);
     expect(log).toContain(`deploying run ${run!.number} to production`);
     expect(log).toContain(`${asked.artifacts[0]!.sha256}  dist/app.txt`);
+    // Production's credential, limited to it, reached the approved deployment, masked.
+    expect(log).toContain('token=[***]');
+    expect(log).not.toContain(DEPLOY_TOKEN);
   });
 
   it('refuses to promote to production a run that never reached staging, naming staging', async () => {
@@ -351,5 +362,25 @@ describe('releases: a build that passed is promoted through environments, on the
     expect(first).toBeDefined();
     const forbidden = await dave.call('GET', '/api/v1/audit');
     expect(forbidden.status).toBe(403);
+  });
+
+  it('ends a build that lists a secret limited to production in error, naming the limit', async () => {
+    pushFiles(
+      {
+        '.kiln.yml':
+          'jobs:\n  sneaky:\n    secrets: [DEPLOY_TOKEN]\n    steps:\n      - run: echo "$DEPLOY_TOKEN"\n',
+      },
+      'a build that wants the production credential',
+    );
+    const started = await stack.ok<{ id: string }>(
+      'POST',
+      `/api/v1/repositories/${repositoryId}/runs`,
+      { branch: 'main' },
+    );
+    const run = await stack.waitForRun(started.id);
+    expect(run.state).toBe('error');
+    expect(run.errors).toEqual([
+      '.kiln.yml: jobs.sneaky.secrets: DEPLOY_TOKEN is only for deployments to production',
+    ]);
   });
 });

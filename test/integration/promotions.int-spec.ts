@@ -189,7 +189,7 @@ describe('promotions: expiry and recovery after a restart', () => {
     expect((await promotions.decisions([late.id])).get(late.id)).toBeUndefined();
   });
 
-  it('answers what is wrong with an environment: no such repository, no branch to allow', async () => {
+  it('answers what is wrong with an environment: no such repository, no branch, no such scope', async () => {
     const missing = await admin.call<{ message: string }>(
       'PUT',
       '/api/v1/repositories/5f0c6a52-1d7e-4b8a-9c3f-2e1d0a9b8c7d/environments/qa',
@@ -208,5 +208,15 @@ describe('promotions: expiry and recovery after a restart', () => {
     expect(empty.body.details).toEqual([
       'allowedBranches must list a branch or glob (null: any branch)',
     ]);
+    // A secret limited to an environment that is not there would never reach a deployment.
+    const misspelt = await admin.call<{ message: string }>(
+      'PUT',
+      `/api/v1/repositories/${repositoryId}/secrets/DEPLOY_TOKEN`,
+      { value: 'x', environments: ['prod'] },
+    );
+    expect(misspelt.status).toBe(422);
+    expect(misspelt.body.message).toBe(
+      'environments: acme/shop has no environment prod (it has staging, production)',
+    );
   });
 });

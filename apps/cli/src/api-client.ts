@@ -87,9 +87,18 @@ export class ApiClient {
     return this.json('POST', `/api/v1/runs/${segment(runId)}/rerun-failed`);
   }
 
-  putSecret(repositoryId: string, name: string, value: string): Promise<SecretPut> {
+  /** `environments`: only deployments to these get it; unset, every run that lists it. */
+  putSecret(
+    repositoryId: string,
+    name: string,
+    value: string,
+    environments?: readonly string[],
+  ): Promise<SecretPut> {
     const path = `/api/v1/repositories/${segment(repositoryId)}/secrets/${segment(name)}`;
-    return this.json('PUT', path, { value });
+    return this.json('PUT', path, {
+      value,
+      ...(environments === undefined ? {} : { environments }),
+    });
   }
 
   listAgents(): Promise<AgentList> {

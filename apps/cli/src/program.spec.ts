@@ -173,6 +173,29 @@ describe(runCli.name, () => {
     expect(await runCli(['secrets', 'set', 'acme/app', 'NPM_TOKEN'], empty)).toBe(ExitCode.Usage);
   });
 
+  it('limits a secret to the environments named, checking their names first', async () => {
+    api.reply('GET /api/v1/repositories', [REPO]);
+    api.reply(`PUT /api/v1/repositories/${REPO.id}/secrets/DEPLOY_TOKEN`, {
+      name: 'DEPLOY_TOKEN',
+      created: true,
+    });
+    const argv = ['secrets', 'set', 'acme/app', 'DEPLOY_TOKEN', '--environment', 'production'];
+    const io = memoryIo(env, { stdin: 'prod-token' });
+    expect(await runCli([...argv, '--environment', 'staging'], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toBe(
+      'Created secret DEPLOY_TOKEN of acme/app (for production, staging only)\n',
+    );
+    expect(JSON.parse(api.requests.at(-1)!.body)).toEqual({
+      value: 'prod-token',
+      environments: ['production', 'staging'],
+    });
+    const bad = memoryIo(env, { stdin: 'x' });
+    expect(await runCli([...argv.slice(0, 4), '--environment', 'pro duction'], bad)).toBe(
+      ExitCode.Usage,
+    );
+    expect(api.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+  });
+
   it('lists agents, or explains that the server has no cluster view yet', async () => {
     const io = memoryIo(env);
     expect(await runCli(['agents'], io)).toBe(ExitCode.NotFound);

@@ -50,6 +50,8 @@ export interface RepositorySecretsTable {
   repository_id: string;
   name: string;
   sealed_value: string;
+  /** JSON list of environment names it is limited to; null: not limited. */
+  environments: string | null;
   created_at: string;
   updated_at: string;
 }

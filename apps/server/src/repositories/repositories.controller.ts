@@ -106,16 +106,24 @@ export class RepositoriesController {
 
   @Allow.repository('release-manager', 'repository', 'id')
   @Put(':id/secrets/:name')
-  @ApiOperation({ summary: 'Create or replace a build secret (sealed at rest)' })
+  @ApiOperation({
+    summary: 'Create or replace a build secret (sealed at rest)',
+    description:
+      'With `environments`, only deployments to those environments get it (after their policy ' +
+      'and approvals); replacing a secret replaces its environments too.',
+  })
   @ApiOkResponse({ type: PutSecretResponse })
-  @ApiErrors({ 400: 'The name is not an environment variable name' })
+  @ApiErrors({
+    400: 'The name is not an environment variable name',
+    422: 'An environment the repository does not have',
+  })
   putSecret(
     @CurrentPrincipal() principal: Principal,
     @Id() id: string,
     @Param('name') name: string,
     @Body() dto: PutSecretDto,
   ): Promise<{ name: string; created: boolean }> {
-    return this.repositories.putSecret(id, name, dto.value, principal);
+    return this.repositories.putSecret(id, name, dto.value, principal, dto.environments);
   }
 
   @Allow.repository('release-manager', 'repository', 'id')

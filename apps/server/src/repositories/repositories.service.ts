@@ -1,5 +1,6 @@
 import {
   DuplicateRepositoryError,
+  EnvironmentsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,
   type Repository,
@@ -10,6 +11,7 @@ import {
   ConflictException,
   Injectable,
   NotFoundException,
+  UnprocessableEntityException,
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AccountsService } from '../accounts/accounts.service';
@@ -33,6 +35,7 @@ export class RepositoriesService {
     private readonly box: SecretBox,
     private readonly accounts: AccountsService,
     private readonly audit: AuditLog,
+    private readonly environments: EnvironmentsRepository,
   ) {}
 
   /** Registers a repository; the answer is the only time its webhook secret is shown. */
@@ -153,17 +156,31 @@ export class RepositoriesService {
     name: string,
     value: string,
     actor: Actor,
+    environments?: readonly string[],
   ): Promise<{ name: string; created: boolean }> {
     checkSecretName(name);
     const repository = await this.find(id);
-    const existed = await this.secrets.put(id, name, this.box.seal(value));
+    if (environments !== undefined) {
+      // A misspelt scope would withhold the secret from every deployment, silently.
+      const known = new Set((await this.environments.list(id)).map((e) => e.name));
+      const unknown = environments.filter((environment) => !known.has(environment));
+      if (unknown.length > 0) {
+        throw new UnprocessableEntityException(
+          `environments: ${repository.fullName} has no environment ${unknown.join(', ')}` +
+            (known.size === 0 ? ' (it has none yet)' : ` (it has ${[...known].join(', ')})`),
+        );
+      }
+    }
+    const scope = environments === undefined ? undefined : [...new Set(environments)];
+    const existed = await this.secrets.put(id, name, this.box.seal(value), scope);
     // The name only, never the value.
     await this.audit.record(
       actor,
       'secret.set',
       { type: 'secret', id: name, repositoryId: id },
-      `${actor.username} ${existed ? 'replaced' : 'added'} secret ${name} of ${repository.fullName}`,
-      { name, created: !existed },
+      `${actor.username} ${existed ? 'replaced' : 'added'} secret ${name} of ${repository.fullName}` +
+        (scope === undefined ? '' : `, for ${scope.join(', ')} only`),
+      { name, created: !existed, ...(scope === undefined ? {} : { environments: scope }) },
     );
     return { name, created: !existed };
   }

@@ -7,6 +7,9 @@ import {
 } from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -19,6 +22,7 @@ import {
   MinLength,
   ValidateIf,
 } from 'class-validator';
+import { ENVIRONMENT_NAME } from '../releases/releases.dto';
 
 const CLONE_URL = /^(https?|git|ssh|file):\/\/\S+$/;
 const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/;
@@ -169,6 +173,20 @@ export class PutSecretDto {
   @IsString()
   @MaxLength(65_536)
   value!: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['production'],
+    description:
+      'Only deployments (promote runs) to these environments get it; unset: every run whose ' +
+      'job lists it. A build that lists a limited secret ends in error saying so.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(20)
+  @Matches(ENVIRONMENT_NAME, { each: true, message: 'environments must be environment names' })
+  environments?: string[];
 }
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -279,6 +297,12 @@ export class CreatedRepositoryResponse extends RepositoryResponse implements Web
 export class SecretResponse implements SecretInfo {
   @ApiProperty({ pattern: SECRET_NAME.source, example: 'NPM_TOKEN' })
   name!: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'The environments whose deployments alone get it; absent: not limited.',
+  })
+  environments?: string[];
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;

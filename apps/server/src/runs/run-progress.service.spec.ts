@@ -12,6 +12,7 @@ import {
   type JobState,
   type Run,
   type RunState,
+  type SealedSecret,
 } from '@kiln/persistence';
 import type { PlanJob } from '@kiln/pipeline';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -155,7 +156,7 @@ const RUN_ID = 'run-1';
 describe(RunProgressService.name, () => {
   let runs: FakeRuns;
   let jobs: FakeJobs;
-  let sealedSecrets: Map<string, string>;
+  let sealedSecrets: Map<string, SealedSecret>;
   let queues: {
     build: ReturnType<typeof vi.fn<PipelineQueues['build']>>;
     status: ReturnType<typeof vi.fn<PipelineQueues['status']>>;
@@ -416,15 +417,29 @@ describe(RunProgressService.name, () => {
   });
 
   it('opens the secrets a job names for a run from the repository itself', async () => {
-    sealedSecrets.set('TOKEN', box.seal('s3cret'));
-    sealedSecrets.set('OTHER', box.seal('unused'));
+    sealedSecrets.set('TOKEN', { sealedValue: box.seal('s3cret') });
+    sealedSecrets.set('OTHER', { sealedValue: box.seal('unused') });
     const run = await runs.findById(RUN_ID);
 
     expect(await service.secretsFor(run as Run, ['TOKEN'])).toEqual({ TOKEN: 's3cret' });
   });
 
+  it('opens a secret limited to environments only for a deployment to one of them', async () => {
+    const scoped = { sealedValue: box.seal('prod'), environments: ['production'] };
+    sealedSecrets.set('DEPLOY_TOKEN', scoped);
+    const build = (await runs.findById(RUN_ID)) as Run;
+
+    expect(await service.secretsFor(build, ['DEPLOY_TOKEN'])).toEqual({});
+    expect(
+      await service.secretsFor({ ...build, environment: 'staging' }, ['DEPLOY_TOKEN']),
+    ).toEqual({});
+    expect(
+      await service.secretsFor({ ...build, environment: 'production' }, ['DEPLOY_TOKEN']),
+    ).toEqual({ DEPLOY_TOKEN: 'prod' });
+  });
+
   it("withholds every secret from a fork's run", async () => {
-    sealedSecrets.set('TOKEN', box.seal('s3cret'));
+    sealedSecrets.set('TOKEN', { sealedValue: box.seal('s3cret') });
     const run = { ...(await runs.findById(RUN_ID)), fromFork: true } as Run;
 
     expect(await service.secretsFor(run, ['TOKEN'])).toEqual({});

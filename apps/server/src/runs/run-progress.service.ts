@@ -19,6 +19,7 @@ import { BuildOutcomes } from '../builds/build-outcomes';
 import { buildTask, newTaskId, type BuildContext } from '../builds/build-task';
 import { TaskTokens } from '../logs/task-tokens';
 import { SecretBox } from '../secrets/secret-box';
+import { secretAvailable } from '../secrets/secret-scope';
 import { ServerUrl } from '../server-url';
 import { planOf } from './job-plan';
 import { PipelineQueues } from './pipeline-queues';
@@ -128,11 +129,18 @@ export class RunProgressService extends BuildOutcomes {
     };
   }
 
-  /** The job's secrets in the clear, or none at all for a fork's pull request (untrusted code). */
+  /**
+   * The job's secrets in the clear: none at all for a fork's pull request (untrusted code), and
+   * of those limited to environments only what a deployment to one of them may have.
+   */
   async secretsFor(run: Run, names: readonly string[]): Promise<Record<string, string>> {
     if (run.fromFork || names.length === 0) return {};
     const sealed = await this.secrets.sealedValues(run.repositoryId, names);
-    return Object.fromEntries([...sealed].map(([name, value]) => [name, this.box.open(value)]));
+    return Object.fromEntries(
+      [...sealed]
+        .filter(([, secret]) => secretAvailable(secret, run.environment))
+        .map(([name, secret]) => [name, this.box.open(secret.sealedValue)]),
+    );
   }
 
   claimLaunch(jobId: string, attempt: number, taskId: string): Promise<boolean> {

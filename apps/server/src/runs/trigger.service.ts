@@ -17,6 +17,7 @@ import {
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { GitMirror } from '../git/git-mirror';
 import { SecretBox } from '../secrets/secret-box';
+import { secretAvailable } from '../secrets/secret-scope';
 import { skippedPlan } from './job-plan';
 import { mirrorAuth } from './mirror-auth';
 import { PipelineQueues } from './pipeline-queues';
@@ -103,12 +104,13 @@ export class TriggerService implements OnApplicationBootstrap {
     const wanted = [...new Set(compiled.jobs.flatMap((job) => job.secrets))];
     const defined = await this.secrets.sealedValues(repository.id, wanted);
     const missing = compiled.jobs.flatMap((job) =>
-      job.secrets
-        .filter((name) => !defined.has(name))
-        .map(
-          (name) =>
-            `${PIPELINE_FILE}: jobs.${job.name}.secrets: ${name} is not a secret of ${repository.fullName}`,
-        ),
+      job.secrets.flatMap((name) => {
+        const secret = defined.get(name);
+        const where = `${PIPELINE_FILE}: jobs.${job.name}.secrets: ${name}`;
+        if (secret === undefined) return [`${where} is not a secret of ${repository.fullName}`];
+        if (secretAvailable(secret, run.environment)) return [];
+        return [`${where} is only for deployments to ${(secret.environments ?? []).join(', ')}`];
+      }),
     );
     if (missing.length > 0) return this.fail(run, [...new Set(missing)]);
 

@@ -4,6 +4,7 @@ import * as m0002 from './0002_pipelines';
 import * as m0003 from './0003_accounts';
 import * as m0004 from './0004_artifacts';
 import * as m0005 from './0005_releases';
+import * as m0006 from './0006_secret_environments';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003_accounts': m0003,
   '0004_artifacts': m0004,
   '0005_releases': m0005,
+  '0006_secret_environments': m0006,
 };

@@ -23,14 +23,18 @@ describe.each(TEST_DIALECTS)(`${RepositorySecretsRepository.name} on %s`, (diale
   it('creates a secret, then replaces it, answering whether it existed', async () => {
     const created = new Date('2026-01-01T00:00:00.000Z');
     const replaced = new Date('2026-01-02T00:00:00.000Z');
-    expect(await secrets.put(repositoryId, 'NPM_TOKEN', 'sealed-1', created)).toBe(false);
-    expect(await secrets.put(repositoryId, 'NPM_TOKEN', 'sealed-2', replaced)).toBe(true);
+    expect(await secrets.put(repositoryId, 'NPM_TOKEN', 'sealed-1', undefined, created)).toBe(
+      false,
+    );
+    expect(await secrets.put(repositoryId, 'NPM_TOKEN', 'sealed-2', undefined, replaced)).toBe(
+      true,
+    );
 
     expect(await secrets.list(repositoryId)).toEqual([
       { name: 'NPM_TOKEN', createdAt: created, updatedAt: replaced },
     ]);
     expect(await secrets.sealedValues(repositoryId, ['NPM_TOKEN'])).toEqual(
-      new Map([['NPM_TOKEN', 'sealed-2']]),
+      new Map([['NPM_TOKEN', { sealedValue: 'sealed-2' }]]),
     );
   });
 
@@ -38,10 +42,10 @@ describe.each(TEST_DIALECTS)(`${RepositorySecretsRepository.name} on %s`, (diale
     expect(await secrets.put(repositoryId, 'TOKEN', 'mine')).toBe(false);
     expect(await secrets.put(otherRepositoryId, 'TOKEN', 'theirs')).toBe(false);
     expect(await secrets.sealedValues(repositoryId, ['TOKEN'])).toEqual(
-      new Map([['TOKEN', 'mine']]),
+      new Map([['TOKEN', { sealedValue: 'mine' }]]),
     );
     expect(await secrets.sealedValues(otherRepositoryId, ['TOKEN'])).toEqual(
-      new Map([['TOKEN', 'theirs']]),
+      new Map([['TOKEN', { sealedValue: 'theirs' }]]),
     );
   });
 
@@ -66,12 +70,26 @@ describe.each(TEST_DIALECTS)(`${RepositorySecretsRepository.name} on %s`, (diale
 
     expect(await secrets.sealedValues(repositoryId, ['A', 'C', 'MISSING'])).toEqual(
       new Map([
-        ['A', 'sealed-a'],
-        ['C', 'sealed-c'],
+        ['A', { sealedValue: 'sealed-a' }],
+        ['C', { sealedValue: 'sealed-c' }],
       ]),
     );
     expect(await secrets.sealedValues(repositoryId, [])).toEqual(new Map());
     expect(await secrets.sealedValues(otherRepositoryId, ['A'])).toEqual(new Map());
+  });
+
+  it('keeps the environments a secret is limited to, and clears them when it is put without', async () => {
+    await secrets.put(repositoryId, 'DEPLOY_TOKEN', 'sealed-d', ['production', 'staging']);
+    expect(await secrets.sealedValues(repositoryId, ['DEPLOY_TOKEN'])).toEqual(
+      new Map([
+        ['DEPLOY_TOKEN', { sealedValue: 'sealed-d', environments: ['production', 'staging'] }],
+      ]),
+    );
+    expect((await secrets.list(repositoryId))[0]?.environments).toEqual(['production', 'staging']);
+    await secrets.put(repositoryId, 'DEPLOY_TOKEN', 'sealed-e');
+    expect(await secrets.sealedValues(repositoryId, ['DEPLOY_TOKEN'])).toEqual(
+      new Map([['DEPLOY_TOKEN', { sealedValue: 'sealed-e' }]]),
+    );
   });
 
   it('deletes a secret, answering whether there was one', async () => {
