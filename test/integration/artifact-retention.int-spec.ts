@@ -65,7 +65,7 @@ describe.each(TEST_DIALECTS)(`${ArtifactRetentionSweeper.name} on %s`, (dialect)
     artifacts = new ArtifactsRepository(database);
     promotions = new PromotionsRepository(database);
     storage = new FilesystemArtifactStorage(root);
-    retention = new ArtifactRetentionSweeper(repositories, artifacts, promotions, storage);
+    retention = new ArtifactRetentionSweeper(repositories, artifacts, promotions, storage, runs);
     repository = await register('acme/widgets');
   });
   afterEach(async () => {
@@ -155,6 +155,11 @@ describe.each(TEST_DIALECTS)(`${ArtifactRetentionSweeper.name} on %s`, (dialect)
     });
     expect(await withArtifacts()).toEqual([4, 3]);
     expect([first, second, third, fourth].map(onDisk)).toEqual([false, false, true, true]);
+    // The runs say so: a promotion of them would deploy nothing, and is refused.
+    const marks = await Promise.all(
+      [first, second, third].map(async (run) => (await runs.findById(run.id))?.artifactsDeletedAt),
+    );
+    expect(marks).toEqual([days(5), days(5), undefined]);
     // Nothing more to do.
     expect((await retention.sweep(repository.id, days(5))).runs).toEqual([]);
   });
@@ -344,6 +349,7 @@ describe('scheduled artifact retention (BullMQ on a real Redis)', () => {
         { provide: ArtifactsRepository, useValue: artifacts },
         { provide: PromotionsRepository, useValue: new PromotionsRepository(database) },
         { provide: ArtifactStorage, useValue: storage },
+        { provide: RunsRepository, useValue: runs },
       ],
     }).compile();
     app = await moduleRef.init();

@@ -219,4 +219,18 @@ describe('promotions: expiry and recovery after a restart', () => {
       'environments: acme/shop has no environment prod (it has staging, production)',
     );
   });
+
+  it('refuses to promote a run whose artifacts retention deleted, saying so', async () => {
+    const run = await succeededRun(head);
+    await runs.markArtifactsDeleted(run.id, new Date('2026-11-20T03:00:00Z'));
+    const refused = await admin.call<{ message: string }>(
+      'POST',
+      `/api/v1/runs/${run.id}/promotions`,
+      { environment: 'staging' },
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toBe(
+      `run #${run.number} has no artifacts any more (artifact retention deleted them on 2026-11-20): build its commit again`,
+    );
+  });
 });

@@ -97,6 +97,8 @@ export interface RunsTable {
   rerun_of: string | null;
   environment: string | null;
   promoted_run_id: string | null;
+  /** When artifact retention deleted the run's artifacts. */
+  artifacts_deleted_at: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

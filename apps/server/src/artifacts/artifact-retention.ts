@@ -3,6 +3,7 @@ import {
   ArtifactsRepository,
   PromotionsRepository,
   RepositoriesRepository,
+  RunsRepository,
   TERMINAL_RUN_STATES,
   type Repository,
 } from '@kiln/persistence';
@@ -41,6 +42,7 @@ export class ArtifactRetentionSweeper {
     private readonly artifacts: ArtifactsRepository,
     private readonly promotions: PromotionsRepository,
     private readonly storage: ArtifactStorage,
+    private readonly runs: RunsRepository,
   ) {}
 
   /** Sweeps every repository that has a retention policy; one failing does not stop the rest. */
@@ -81,6 +83,8 @@ export class ArtifactRetentionSweeper {
       if (!beyondCount && !tooOld) continue;
       if (inUse.has(run.runId) || !TERMINAL_RUN_STATES.includes(run.runState)) continue;
       const deleted = await this.artifacts.deleteByRun(run.runId);
+      // Marked first: a promotion of it from now on is refused instead of deploying nothing.
+      await this.runs.markArtifactsDeleted(run.runId, now);
       try {
         await this.storage.deleteRun(run.runId);
       } catch (error) {

@@ -27,6 +27,13 @@ describe('promotionRefusal', () => {
     );
   });
 
+  it('refuses a run whose artifacts retention deleted: it would deploy without them', () => {
+    const swept = { ...build, artifactsDeletedAt: new Date('2026-11-20T03:00:00Z') };
+    expect(promotionRefusal(swept, production, true)).toBe(
+      'run #7 has no artifacts any more (artifact retention deleted them on 2026-11-20): build its commit again',
+    );
+  });
+
   it('refuses a branch the environment does not allow, listing the allowed ones', () => {
     expect(promotionRefusal({ ...build, branch: 'feature/x' }, production, true)).toBe(
       'branch feature/x is not allowed in production (allowed: main, release/*)',

@@ -8,6 +8,8 @@ export interface PromotionCandidate {
   branch?: string;
   /** For a promote run: the number of the run it deploys. */
   promotedRunNumber?: number;
+  /** When artifact retention deleted its artifacts. */
+  artifactsDeletedAt?: Date;
 }
 
 /** What the policy looks at in the environment it is asked to go to. */
@@ -39,6 +41,12 @@ export function promotionRefusal(
   }
   if (run.state !== 'success') {
     return `run #${run.number} ended ${run.state}: only a successful run can be promoted`;
+  }
+  if (run.artifactsDeletedAt !== undefined) {
+    return (
+      `run #${run.number} has no artifacts any more (artifact retention deleted them on ` +
+      `${run.artifactsDeletedAt.toISOString().slice(0, 10)}): build its commit again`
+    );
   }
   const allowed = target.allowedBranches;
   if (allowed !== undefined) {

@@ -78,6 +78,9 @@ export class PromotionsService implements OnApplicationBootstrap {
         event: run.event,
         ...(run.branch === undefined ? {} : { branch: run.branch }),
         ...(promotedRun === undefined ? {} : { promotedRunNumber: promotedRun.number }),
+        ...(run.artifactsDeletedAt === undefined
+          ? {}
+          : { artifactsDeletedAt: run.artifactsDeletedAt }),
       },
       {
         name: environment.name,

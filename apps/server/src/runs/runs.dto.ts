@@ -162,6 +162,13 @@ export class RunResponse implements Run {
   @ApiPropertyOptional({ format: 'uuid', description: 'A `promote` run: the run it deploys.' })
   promotedRunId?: string;
 
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'When artifact retention deleted its artifacts (it is no longer promotable).',
+  })
+  artifactsDeletedAt?: Date;
+
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
 

@@ -29,6 +29,8 @@ export interface Run extends Omit<NewRun, 'rerunOf'> {
   state: RunState;
   errors?: string[];
   rerunOf?: string;
+  /** When artifact retention deleted its artifacts. */
+  artifactsDeletedAt?: Date;
   createdAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
@@ -134,6 +136,7 @@ export class RunsRepository {
         rerun_of: input.rerunOf ?? null,
         environment: input.environment ?? null,
         promoted_run_id: input.promotedRunId ?? null,
+        artifacts_deleted_at: null,
         created_at: now.toISOString(),
         started_at: null,
         finished_at: null,
@@ -240,6 +243,15 @@ export class RunsRepository {
     return this.findById(id);
   }
 
+  /** Records that artifact retention deleted the run's artifacts. */
+  async markArtifactsDeleted(id: string, now = new Date()): Promise<void> {
+    await this.connection.db
+      .updateTable('runs')
+      .set({ artifacts_deleted_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
   /**
    * Starts a pending run with its jobs, atomically: either the run is `running` with all its jobs,
    * or nothing changed (it was not pending any more: canceled, or started by a redelivery).
@@ -300,6 +312,9 @@ function toRun(row: RunRow): Run {
     ...(row.rerun_of === null ? {} : { rerunOf: row.rerun_of }),
     ...(row.environment === null ? {} : { environment: row.environment }),
     ...(row.promoted_run_id === null ? {} : { promotedRunId: row.promoted_run_id }),
+    ...(row.artifacts_deleted_at === null
+      ? {}
+      : { artifactsDeletedAt: new Date(row.artifacts_deleted_at) }),
     createdAt: new Date(row.created_at),
     ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
