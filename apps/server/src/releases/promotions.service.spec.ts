@@ -1,3 +1,4 @@
+import { strict } from '@kiln/common/testing';
 import {
   AccountsRepository,
   ACTIVE_PROMOTION_STATES,
@@ -23,18 +24,6 @@ import { RunsService } from '../runs/runs.service';
 import { PromotionViews } from './promotion-views';
 import { PromotionsService } from './promotions.service';
 import type { PromotionResponse } from './releases.dto';
-
-/** `impl` as a `T` that throws on any member it does not have: nothing is called unnoticed. */
-function strict<T extends object>(name: string, impl: object): T {
-  return new Proxy(impl, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'symbol' || prop in target) {
-        return Reflect.get(target, prop, receiver) as unknown;
-      }
-      throw new Error(`${name}.${prop} is not stubbed`);
-    },
-  }) as T;
-}
 
 /** The environments table in memory; the deploy lock is changed by FakePromotions. */
 class FakeEnvironments {

@@ -1,3 +1,4 @@
+import { strict } from '@kiln/common/testing';
 import type { TaskReason, TaskState, TaskStatus } from '@kiln/contracts';
 import {
   ArtifactsRepository,
@@ -21,18 +22,6 @@ import { SecretBox } from '../secrets/secret-box';
 import { ServerUrl } from '../server-url';
 import { PipelineQueues } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
-
-/** `impl` as a `T` that throws on any member it does not have: nothing is called unnoticed. */
-function strict<T extends object>(name: string, impl: object): T {
-  return new Proxy(impl, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'symbol' || prop in target) {
-        return Reflect.get(target, prop, receiver) as unknown;
-      }
-      throw new Error(`${name}.${prop} is not stubbed`);
-    },
-  }) as T;
-}
 
 /** The jobs table in memory, with the compare-and-set semantics of JobsRepository. */
 class FakeJobs {

@@ -1,3 +1,4 @@
+import { strict } from '@kiln/common/testing';
 import type { CreateRunResult, Delivery, NewRun, Repository, Run } from '@kiln/persistence';
 import { RepositoriesRepository } from '@kiln/persistence';
 import type { Headers } from '@kiln/scm';
@@ -8,18 +9,6 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsService } from '../runs/runs.service';
 import { SecretBox } from '../secrets/secret-box';
 import { WebhooksService } from './webhooks.service';
-
-/** `impl` as a `T` that throws on any member it does not have: nothing is called unnoticed. */
-function strict<T extends object>(name: string, impl: object): T {
-  return new Proxy(impl, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'symbol' || prop in target) {
-        return Reflect.get(target, prop, receiver) as unknown;
-      }
-      throw new Error(`${name}.${prop} is not stubbed`);
-    },
-  }) as T;
-}
 
 // Real payloads GitHub sent, as collected by @octokit/webhooks-examples.
 function example(
