@@ -9,6 +9,7 @@ import {
   type RefObject,
 } from 'react';
 import { api, type Environment } from './api';
+import { DialogActions } from './promotions';
 import { ErrorNote } from './state-badge';
 
 /** What the server takes when a new environment names no timeout: a day. */
@@ -193,14 +194,7 @@ export function EnvironmentDialog(props: {
           />
         </Field>
         <ErrorNote error={error} />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={busy || target === ''}>
-            {busy ? 'Save…' : 'Save'}
-          </button>
-          <button type="button" disabled={busy} onClick={props.onClose}>
-            Back
-          </button>
-        </div>
+        <DialogActions label="Save" busy={busy} disabled={target === ''} onBack={props.onClose} />
       </form>
     </dialog>
   );
@@ -254,14 +248,7 @@ export function DeleteEnvironmentDialog(props: {
           Its history of promotions goes with it; nothing deployed there is undone.
         </p>
         <ErrorNote error={error} />
-        <div className="actions">
-          <button type="submit" className="danger" disabled={busy}>
-            {busy ? 'Delete…' : 'Delete'}
-          </button>
-          <button type="button" disabled={busy} onClick={props.onClose}>
-            Back
-          </button>
-        </div>
+        <DialogActions label="Delete" danger busy={busy} onBack={props.onClose} />
       </form>
     </dialog>
   );

@@ -243,6 +243,46 @@ export function PromotionActions(props: {
   );
 }
 
+/** Who asked for a promotion, when, and what they said. */
+export function RequestedBy(props: { promotion: Promotion }): ReactNode {
+  const { promotion } = props;
+  return (
+    <>
+      {promotion.requestedBy}
+      <div className="muted" title={absolute(promotion.requestedAt)}>
+        {when(promotion.requestedAt)}
+      </div>
+      {promotion.comment === undefined ? null : (
+        <div className="comment">“{promotion.comment}”</div>
+      )}
+    </>
+  );
+}
+
+/** A dialog form's buttons: its action (`label…` while busy) and Back. */
+export function DialogActions(props: {
+  label: string;
+  busy: boolean;
+  disabled?: boolean;
+  danger?: boolean;
+  onBack: () => void;
+}): ReactNode {
+  return (
+    <div className="actions">
+      <button
+        type="submit"
+        className={props.danger === true ? 'danger' : 'primary'}
+        disabled={props.busy || props.disabled === true}
+      >
+        {props.busy ? `${props.label}…` : props.label}
+      </button>
+      <button type="button" disabled={props.busy} onClick={props.onBack}>
+        Back
+      </button>
+    </div>
+  );
+}
+
 /**
  * Asks before a run is promoted (a deploy, maybe to production), with an optional comment; a
  * refusal stays in the dialog with the server's reason.
@@ -330,14 +370,12 @@ export function PromoteDialog(props: {
           />
         </label>
         <ErrorNote error={error} />
-        <div className="actions">
-          <button type="submit" className="primary" disabled={busy || environment === ''}>
-            {busy ? 'Confirm…' : 'Confirm'}
-          </button>
-          <button type="button" disabled={busy} onClick={props.onClose}>
-            Back
-          </button>
-        </div>
+        <DialogActions
+          label="Confirm"
+          busy={busy}
+          disabled={environment === ''}
+          onBack={props.onClose}
+        />
       </form>
     </dialog>
   );

@@ -1,7 +1,14 @@
 import type { ReactNode } from 'react';
 import { api, type User } from '../api';
-import { absolute, firstLine, shortSha, until, when } from '../format';
-import { Approvals, Digests, environmentUrl, PromotionActions, RollbackMark } from '../promotions';
+import { absolute, firstLine, shortSha, until } from '../format';
+import {
+  Approvals,
+  Digests,
+  environmentUrl,
+  PromotionActions,
+  RequestedBy,
+  RollbackMark,
+} from '../promotions';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePoll } from '../use-poll';
@@ -66,13 +73,7 @@ export function ApprovalsPage(props: { user: User }): ReactNode {
                   <Digests artifacts={promotion.artifacts} />
                 </td>
                 <td>
-                  {promotion.requestedBy}
-                  <div className="muted" title={absolute(promotion.requestedAt)}>
-                    {when(promotion.requestedAt)}
-                  </div>
-                  {promotion.comment === undefined ? null : (
-                    <div className="comment">“{promotion.comment}”</div>
-                  )}
+                  <RequestedBy promotion={promotion} />
                 </td>
                 <td className="wrap">
                   <Approvals promotion={promotion} />

@@ -1,12 +1,13 @@
 import { useState, type ReactNode } from 'react';
 import { api, type Promotion, type User } from '../api';
-import { absolute, firstLine, shortSha, when } from '../format';
+import { firstLine, shortSha } from '../format';
 import {
   Approvals,
   Digests,
   environmentsUrl,
   policy,
   PromoteDialog,
+  RequestedBy,
   RollbackMark,
 } from '../promotions';
 import { RepositoryLink } from '../repository-link';
@@ -107,13 +108,7 @@ export function EnvironmentPage(props: { id: string; name: string; user: User })
                       )}
                     </td>
                     <td>
-                      {promotion.requestedBy}
-                      <div className="muted" title={absolute(promotion.requestedAt)}>
-                        {when(promotion.requestedAt)}
-                      </div>
-                      {promotion.comment === undefined ? null : (
-                        <div className="comment">“{promotion.comment}”</div>
-                      )}
+                      <RequestedBy promotion={promotion} />
                     </td>
                     <td className="wrap">
                       <Approvals promotion={promotion} />
