@@ -1,4 +1,5 @@
-import { redactUrl } from '@kiln/common';
+import { errorMessage, redactUrl } from '@kiln/common';
+import { Logger } from '@nestjs/common';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDialectConfig } from 'kysely';
 import { mkdirSync } from 'node:fs';
@@ -19,6 +20,11 @@ export interface DatabaseConnection {
   dialect: Dialect;
   /** Where the data is, safe to print: the SQLite file or the URL without its password. */
   location: string;
+  /**
+   * Destroys `db` and resolves once every connection has closed. pg's `Pool.end` resolves before
+   * the sockets of its idle clients have: whoever drops the database right after must wait here.
+   */
+  close(): Promise<void>;
 }
 
 export const SQLITE_FILE = 'kiln.sqlite';
@@ -35,10 +41,32 @@ export function connectDatabase(options: DatabaseOptions): DatabaseConnection {
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 5_000,
     });
+    const location = redactUrl(options.url);
+    // An idle connection the server ends (a restart, pg_terminate_backend, a dropped database)
+    // is an `error` on the pool, which has already discarded that client; unhandled, the event
+    // would take the whole process down. The next query simply opens another connection.
+    pool.on('error', (error) => {
+      new Logger('Database').warn(`${location}: an idle connection ended: ${errorMessage(error)}`);
+    });
+    let open = 0;
+    let drained: (() => void) | undefined;
+    pool.on('connect', () => {
+      open += 1;
+    });
+    pool.on('remove', () => {
+      open -= 1;
+      if (open === 0) drained?.();
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
-      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      db,
       dialect: 'postgres',
-      location: redactUrl(options.url),
+      location,
+      close: async () => {
+        const closed = open === 0 ? Promise.resolve() : new Promise<void>((r) => (drained = r));
+        await db.destroy();
+        await closed;
+      },
     };
   }
   const dir = resolve(options.dataDir);
@@ -51,13 +79,10 @@ export function connectDatabase(options: DatabaseOptions): DatabaseConnection {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  return {
-    db: new Kysely<Database>({
-      dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
-    }),
-    dialect: 'sqlite',
-    location: file,
-  };
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
+  });
+  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 
 /** How many prepared statements a SQLite connection keeps: Kiln has far fewer distinct queries. */

@@ -3,7 +3,9 @@ import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { describe, expect, it, vi } from 'vitest';
 import { migrateToLatest } from './migrate';
 import { migrations } from './migrations';
 import { openMigrated } from './persistence.module';
@@ -51,5 +53,57 @@ describe(openMigrated.name, () => {
       /^the postgres database at postgres:\/\/kiln:\*\*\*@127\.0\.0\.1:1\/postgres cannot be used: .*ECONNREFUSED/,
     );
     expect((error as Error).message).not.toContain('hunter2');
+  });
+});
+
+describe('a PostgreSQL connection', () => {
+  async function backendsOf(database: string): Promise<number[]> {
+    const admin = new Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    try {
+      const found = await admin.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+        [database],
+      );
+      return found.rows.map((row) => row.pid);
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it('has closed every connection when close() resolves, so the database can be dropped', async () => {
+    const database = await createTestDatabase('postgres');
+    const name = new URL(database.options.url!).pathname.slice(1);
+    await Promise.all([1, 2, 3].map(() => sql`SELECT pg_sleep(0.05)`.execute(database.db)));
+    expect((await backendsOf(name)).length).toBeGreaterThan(0);
+    await database.close();
+    expect(await backendsOf(name)).toEqual([]);
+    await database.drop().catch(() => undefined);
+  });
+
+  it('survives the server ending an idle connection, and the next query opens another', async () => {
+    const database = await createTestDatabase('postgres');
+    const warned = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const name = new URL(database.options.url!).pathname.slice(1);
+      await sql`SELECT 1`.execute(database.db);
+      const admin = new Client({ connectionString: TEST_POSTGRES_URL });
+      await admin.connect();
+      try {
+        for (const pid of await backendsOf(name)) {
+          await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        }
+      } finally {
+        await admin.end();
+      }
+      await vi.waitFor(() =>
+        expect(warned).toHaveBeenCalledWith(expect.stringContaining('an idle connection ended')),
+      );
+      const again = await sql<{ one: number }>`SELECT 1 AS one`.execute(database.db);
+      expect(again.rows).toEqual([{ one: 1 }]);
+    } finally {
+      warned.mockRestore();
+      await database.drop();
+    }
   });
 });

@@ -16,7 +16,7 @@ import {
 } from '@nestjs/common';
 import { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
-import { chainOrder, closesCycle } from './promotion-policy';
+import { closesCycle } from './promotion-policy';
 import { PromotionViews, toEnvironmentResponse, toRunSummary } from './promotion-views';
 import type {
   EnvironmentBoardEntryResponse,
@@ -123,7 +123,7 @@ export class EnvironmentsService {
 
   /** Every environment in promotion order: what runs there, what waits, what may go next. */
   async board(repositoryId: string): Promise<EnvironmentBoardEntryResponse[]> {
-    const all = chainOrder(await this.environments.list(repositoryId));
+    const all = await this.environments.list(repositoryId);
     const successful = await this.successfulBuilds(repositoryId);
     return Promise.all(
       all.map(async (environment): Promise<EnvironmentBoardEntryResponse> => {

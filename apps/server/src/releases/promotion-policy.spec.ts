@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chainOrder, closesCycle, promotionRefusal } from './promotion-policy';
+import { closesCycle, promotionRefusal } from './promotion-policy';
 
 const build = { number: 7, state: 'success', event: 'push', branch: 'main' };
 const production = {
@@ -54,18 +54,6 @@ describe('promotionRefusal', () => {
     expect(
       promotionRefusal({ ...build, event: 'promote', promotedRunNumber: 5 }, production, true),
     ).toBe('run #7 is a deployment of run #5, not a build: promote run #5 instead');
-  });
-});
-
-describe('chainOrder', () => {
-  it('puts each environment after the one it follows, whatever order they were created in', () => {
-    const envs = [
-      { id: 'p', previousId: 's' },
-      { id: 'q' },
-      { id: 's', previousId: 'd' },
-      { id: 'd' },
-    ];
-    expect(chainOrder(envs).map((e) => e.id)).toEqual(['q', 'd', 's', 'p']);
   });
 });
 

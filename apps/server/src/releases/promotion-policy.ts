@@ -63,32 +63,6 @@ export function promotionRefusal(
   return undefined;
 }
 
-/**
- * Environments in promotion order: each after the one it follows (`previous`), those without
- * one first, ties by the given order. Cycles cannot be saved; any left over come last.
- */
-export function chainOrder<T extends { id: string; previousId?: string }>(
-  environments: readonly T[],
-): T[] {
-  const ordered: T[] = [];
-  const placed = new Set<string>();
-  const ids = new Set(environments.map((environment) => environment.id));
-  let progressed = true;
-  while (progressed) {
-    progressed = false;
-    for (const environment of environments) {
-      if (placed.has(environment.id)) continue;
-      const previous = environment.previousId;
-      if (previous === undefined || !ids.has(previous) || placed.has(previous)) {
-        ordered.push(environment);
-        placed.add(environment.id);
-        progressed = true;
-      }
-    }
-  }
-  return [...ordered, ...environments.filter((environment) => !placed.has(environment.id))];
-}
-
 /** Whether making `previousId` the previous environment of `id` would close a cycle. */
 export function closesCycle(
   environments: readonly { id: string; previousId?: string }[],

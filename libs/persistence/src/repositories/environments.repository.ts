@@ -84,7 +84,11 @@ export class EnvironmentsRepository {
     return row && toEnvironment(row);
   }
 
-  /** A repository's environments, oldest first (the service orders them by their chain). */
+  /**
+   * A repository's environments in promotion order ({@link chainOrder}). Creation time only
+   * breaks ties between chains: two environments saved in the same millisecond still come in the
+   * order a run is promoted through them.
+   */
   async list(repositoryId: string): Promise<Environment[]> {
     const rows = await this.connection.db
       .selectFrom('environments')
@@ -93,7 +97,7 @@ export class EnvironmentsRepository {
       .orderBy('created_at')
       .orderBy('name')
       .execute();
-    return rows.map(toEnvironment);
+    return chainOrder(rows.map(toEnvironment));
   }
 
   async delete(id: string): Promise<boolean> {
@@ -103,6 +107,32 @@ export class EnvironmentsRepository {
       .executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
+}
+
+/**
+ * Environments in promotion order: each after the one it follows (`previous`), those without
+ * one first, ties by the given order. Cycles cannot be saved; any left over come last.
+ */
+export function chainOrder<T extends { id: string; previousId?: string }>(
+  environments: readonly T[],
+): T[] {
+  const ordered: T[] = [];
+  const placed = new Set<string>();
+  const ids = new Set(environments.map((environment) => environment.id));
+  let progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (const environment of environments) {
+      if (placed.has(environment.id)) continue;
+      const previous = environment.previousId;
+      if (previous === undefined || !ids.has(previous) || placed.has(previous)) {
+        ordered.push(environment);
+        placed.add(environment.id);
+        progressed = true;
+      }
+    }
+  }
+  return [...ordered, ...environments.filter((environment) => !placed.has(environment.id))];
 }
 
 function toEnvironment(row: Selectable<EnvironmentsTable>): Environment {

@@ -99,6 +99,19 @@ describe.each(TEST_DIALECTS)(`${PromotionsRepository.name} on %s`, (dialect) => 
     ]);
   });
 
+  it('lists environments in promotion order, even when saved in the same millisecond', async () => {
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    // "production" sorts before "staging" by name: only the chain puts it after.
+    const qa = await environments.save(repositoryId, 'qa', policy, at);
+    await environments.save(repositoryId, 'staging', { ...policy, previousId: qa.id }, at);
+    await environments.save(repositoryId, 'production', { ...policy, previousId: stagingId }, at);
+    expect((await environments.list(repositoryId)).map((e) => e.name)).toEqual([
+      'qa',
+      'staging',
+      'production',
+    ]);
+  });
+
   it('gives the deploy lock to one promotion at a time, and frees it when that one ends', async () => {
     const first = await asked(await newRun());
     const second = await asked(await newRun());

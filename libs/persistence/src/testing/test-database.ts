@@ -34,7 +34,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
       ...connection,
       options: { dataDir },
       drop: async () => {
-        await connection.db.destroy();
+        await connection.close();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
@@ -47,7 +47,8 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     ...connection,
     options: { url, dataDir },
     drop: async () => {
-      await connection.db.destroy();
+      // Every connection closed before the drop, whose FORCE would otherwise end one mid-close.
+      await connection.close();
       await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
       rmSync(dataDir, { recursive: true, force: true });
     },
