@@ -1,16 +1,77 @@
 // End-to-end cluster throughput: a real master and 4 real agents (process containerizer), one
 // framework launching trivial tasks (`true`). Measures tasks launched and finished per second and
-// the latency from ACCEPT to TASK_RUNNING as the framework sees it.
-// Run with `npm run bench:cluster` (needs `npm run build` first).
+// the latency from ACCEPT to TASK_RUNNING as the framework sees it, beside its peers in the same
+// run: the bare spawn of the same command at the same concurrency (the machine's limit) and Slurm
+// running the same tasks as a job array.
+// Run with `npm run bench:cluster` (needs `npm run build` first; Slurm needs root on Debian).
+import { cpus } from 'node:os';
 import { KilnProcess } from '../../test/e2e/support/kiln-process';
 import { shellTask, TestFramework } from '../../test/e2e/support/test-framework';
 import { percentile, reportSection, table } from '../support/report';
+import { bareSpawnThroughput, slurmThroughput } from './peers';
 
 const TOKEN = 'bench-cluster-token-0123456789';
 const AGENTS = 4;
 const TASKS = Number(process.env.BENCH_TASKS ?? 2_000);
 
+/** Tasks the 4 agents run at once: 8 cpus each, a quarter cpu per task. */
+const SLOTS = 32;
+
 export async function runClusterE2eBenchmark(): Promise<string> {
+  const bare = await bareSpawnThroughput(TASKS, SLOTS);
+  const kiln = await kilnThroughput();
+  let slurm: Awaited<ReturnType<typeof slurmThroughput>> | Error;
+  try {
+    slurm = await slurmThroughput(TASKS, cpus().length);
+  } catch (error) {
+    slurm = error instanceof Error ? error : new Error(String(error));
+  }
+  const ratio = (tasksPerSecond: number): string => `${(tasksPerSecond / bare).toFixed(2)}×`;
+  const rows = [
+    ['(a) bare spawn, 32 at a time', bare.toFixed(0), '1.00×', '—', '—'],
+    [
+      '(b) Kiln: master + 4 agents',
+      kiln.tasksPerSecond.toFixed(0),
+      ratio(kiln.tasksPerSecond),
+      `${kiln.p50.toFixed(1)} ms`,
+      `${kiln.p99.toFixed(1)} ms`,
+    ],
+    slurm instanceof Error
+      ? ['(c) Slurm 22.05, one node, job array', `not measured: ${slurm.message}`, '—', '—', '—']
+      : [
+          '(c) Slurm, one node, job array',
+          slurm.tasksPerSecond.toFixed(0),
+          ratio(slurm.tasksPerSecond),
+          '—',
+          '—',
+        ],
+  ];
+  const versus =
+    slurm instanceof Error
+      ? ''
+      : ` Kiln ran ${(kiln.tasksPerSecond / slurm.tasksPerSecond).toFixed(1)}× Slurm's throughput.`;
+  return (
+    table(['what', 'tasks/s', 'ratio to (a)', 'ACCEPT → RUNNING p50', 'p99'], rows) +
+    `\n\n${TASKS} tasks of \`/bin/sh -c true\` each, measured one after the other in this run.` +
+    ' (b): one master and 4 agents (8 cpus each, 32 task slots in all) as separate processes on' +
+    ' the same machine with the `process` containerizer; ACCEPT → RUNNING includes the wait of a' +
+    ' task behind the others an agent launches at once, on 2 cores shared by all 5 processes.' +
+    ` (c): slurmctld and slurmd on this host, \`sbatch --array=1-${TASKS} --wrap=true\`, from` +
+    ' submission until the queue is empty' +
+    (slurm instanceof Error ? '.' : ` (${slurm.setup.join('; ')}).`) +
+    versus +
+    " For scale: Nomad's C1M run started 3,750 containers/s across thousands of hosts, and the" +
+    ' Kubernetes scheduler places about 100–900 pods/s.'
+  );
+}
+
+interface KilnFigures {
+  tasksPerSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function kilnThroughput(): Promise<KilnFigures> {
   const processes: KilnProcess[] = [];
   try {
     const master = KilnProcess.start('master', {
@@ -59,22 +120,11 @@ export async function runClusterE2eBenchmark(): Promise<string> {
       .map(([taskId, at]) => at - (acceptedAt.get(taskId) ?? at))
       .sort((a, b) => a - b);
     await framework.close();
-    const rows = [
-      ['tasks', String(TASKS)],
-      ['agents', `${AGENTS} (8 cpus each, 32 task slots)`],
-      ['tasks finished per second', (TASKS / seconds).toFixed(0)],
-      ['ACCEPT → TASK_RUNNING p50', `${percentile(latencies, 50).toFixed(1)} ms`],
-      ['ACCEPT → TASK_RUNNING p99', `${percentile(latencies, 99).toFixed(1)} ms`],
-    ];
-    return (
-      table(['figure', 'value'], rows) +
-      '\n\nOne master and 4 agents as separate processes on the same machine, with the `process`' +
-      ' containerizer; every task is `/bin/sh -c true`, so the figures measure Kiln, not work.' +
-      ' ACCEPT → RUNNING includes the wait of a task behind the others an agent launches at once' +
-      ' (up to 32 per agent here, on 2 cores shared by all 5 processes).' +
-      " For scale: Nomad's C1M run started 3,750 containers/s across thousands of hosts, and the" +
-      ' Kubernetes scheduler places about 100–900 pods/s.'
-    );
+    return {
+      tasksPerSecond: TASKS / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+    };
   } finally {
     await Promise.all(processes.map((p) => p.dispose()));
   }
@@ -82,7 +132,9 @@ export async function runClusterE2eBenchmark(): Promise<string> {
 
 if (require.main === module) {
   runClusterE2eBenchmark()
-    .then((body) => reportSection('cluster-e2e', 'Cluster end to end (master + 4 agents)', body))
+    .then((body) =>
+      reportSection('cluster-e2e', 'Cluster end to end (master + 4 agents) beside its peers', body),
+    )
     .catch((error: unknown) => {
       process.stderr.write(`${String(error)}\n`);
       process.exit(1);
