@@ -1,10 +1,10 @@
 import { EphemeralRedis, freePort } from '@kiln/queue/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { githubPush, webhookHeaders } from './support/forge';
 import { GitDaemon } from './support/git-daemon';
 import { killProcessesUnder, removeAgentCgroups } from './support/kiln-process';
@@ -113,5 +113,57 @@ describe('npm start', () => {
     process.kill(-kiln.pid!, 'SIGINT');
     const [code] = (await once(kiln, 'exit')) as [number | null];
     expect(code).toBe(0);
+  });
+
+  it('starts a Redis of its own, its data in the data directory, when none answers', async () => {
+    const ownDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-start-redis-'));
+    const redisPort = await freePort();
+    const pidFile = join(ownDataDir, 'redis', 'redis.pid');
+    let own: ChildProcess | undefined;
+    let ownOutput = '';
+    try {
+      own = spawn('bash', ['scripts/start.sh'], {
+        cwd: ROOT,
+        detached: true,
+        env: {
+          PATH: process.env.PATH,
+          KILN_DATA_DIR: ownDataDir,
+          KILN_PORT: String(await freePort()),
+          KILN_MASTER_PORT: String(await freePort()),
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          KILN_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      own.stdout?.on('data', (chunk: Buffer) => (ownOutput += chunk.toString('utf8')));
+      own.stderr?.on('data', (chunk: Buffer) => (ownOutput += chunk.toString('utf8')));
+      await vi.waitFor(() => expect(ownOutput).toMatch(/Kiln is up: open (\S+)/), {
+        timeout: 60_000,
+        interval: 50,
+      });
+      expect(ownOutput).toContain(`starting redis-server on 127.0.0.1:${redisPort}`);
+      const url = /Kiln is up: open (\S+)/.exec(ownOutput)![1]!;
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status, await ready.text()).toBe(200);
+      expect(existsSync(join(ownDataDir, 'redis', 'appendonlydir'))).toBe(true);
+      process.kill(-own.pid!, 'SIGINT');
+      const [code] = (await once(own, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      if (own?.exitCode === null && own.pid !== undefined) {
+        process.kill(-own.pid, 'SIGKILL');
+        await once(own, 'exit');
+      }
+      if (existsSync(pidFile)) {
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+        } catch {
+          // It had stopped already.
+        }
+      }
+      killProcessesUnder(ownDataDir);
+      removeAgentCgroups(join(ownDataDir, 'agent'));
+      rmSync(ownDataDir, { recursive: true, force: true });
+    }
   });
 });
