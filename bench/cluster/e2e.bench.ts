@@ -9,10 +9,12 @@ import { KilnProcess } from '../../test/e2e/support/kiln-process';
 import { shellTask, TestFramework } from '../../test/e2e/support/test-framework';
 import { percentile, reportSection, table } from '../support/report';
 import { bareSpawnThroughput, slurmThroughput } from './peers';
+import { pipelineThroughput } from './pipeline-throughput';
 
 const TOKEN = 'bench-cluster-token-0123456789';
 const AGENTS = 4;
 const TASKS = Number(process.env.BENCH_TASKS ?? 2_000);
+const PIPELINE_RUNS = Number(process.env.BENCH_PIPELINE_RUNS ?? 500);
 
 /** Tasks the 4 agents run at once: 8 cpus each, a quarter cpu per task. */
 const SLOTS = 32;
@@ -26,6 +28,7 @@ export async function runClusterE2eBenchmark(): Promise<string> {
   } catch (error) {
     slurm = error instanceof Error ? error : new Error(String(error));
   }
+  const pipeline = await pipelineThroughput(PIPELINE_RUNS);
   const ratio = (tasksPerSecond: number): string => `${(tasksPerSecond / bare).toFixed(2)}×`;
   const rows = [
     ['(a) bare spawn, 32 at a time', bare.toFixed(0), '1.00×', '—', '—'],
@@ -45,6 +48,13 @@ export async function runClusterE2eBenchmark(): Promise<string> {
           '—',
           '—',
         ],
+    [
+      `(d) whole pipeline: ${PIPELINE_RUNS} one-job runs`,
+      `${pipeline.runsPerSecond.toFixed(1)} runs/s`,
+      ratio(pipeline.runsPerSecond),
+      `queued → running ${pipeline.queuedToRunning.p50.toFixed(0)} ms`,
+      `${pipeline.queuedToRunning.p99.toFixed(0)} ms`,
+    ],
   ];
   const versus =
     slurm instanceof Error
@@ -60,6 +70,11 @@ export async function runClusterE2eBenchmark(): Promise<string> {
     ' submission until the queue is empty' +
     (slurm instanceof Error ? '.' : ` (${slurm.setup.join('; ')}).`) +
     versus +
+    ` (d): manual runs (\`POST /api/v1/repositories/:id/runs\`, 16 at a time) of a one-job` +
+    ' `.kiln.yml` through the server, BullMQ, the build framework, the master and one agent' +
+    ' (8 cpus, `process` containerizer) that checks the commit out from `git daemon` and runs' +
+    ` \`true\`; runs/s from the first run created to the last ended; the job's queued → running` +
+    ` from its record${pipeline.failed === 0 ? '' : `; ${pipeline.failed} run(s) did not succeed`}.` +
     " For scale: Nomad's C1M run started 3,750 containers/s across thousands of hosts, and the" +
     ' Kubernetes scheduler places about 100–900 pods/s.'
   );
