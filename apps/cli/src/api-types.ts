@@ -67,8 +67,23 @@ export interface Job {
   finishedAt?: string;
 }
 
+/** One attempt of a job (`GET /api/v1/runs/<id>` jobs' `attempts`, oldest first). */
+export interface JobAttempt {
+  attempt: number;
+  taskId?: string;
+  state: 'queued' | 'running' | 'success' | 'failure' | 'canceled' | 'lost';
+  reason?: string;
+  statusMessage?: string;
+  exitCode?: number;
+  agentId?: string;
+  queuedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
 export interface RunDetails extends Run {
-  jobs: Job[];
+  /** `attempts`: absent from servers that do not keep them. */
+  jobs: (Job & { attempts?: JobAttempt[] })[];
 }
 
 export interface SecretPut {

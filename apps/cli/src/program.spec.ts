@@ -97,6 +97,39 @@ describe(runCli.name, () => {
     expect(lines.map((l) => l.kind ?? l.state)).toEqual(['job', 'run', 'success']);
   });
 
+  it('lists the attempts of a retried job under the run, the lost one with why', async () => {
+    const details = runDetails('success', 'success');
+    details.jobs[0] = {
+      ...details.jobs[0]!,
+      attempt: 2,
+      attempts: [
+        {
+          attempt: 1,
+          taskId: 'task-build-1',
+          state: 'lost',
+          reason: 'AGENT_UNREACHABLE',
+          statusMessage: 'agent a1 unreachable for more than 60 s',
+          startedAt: '2025-01-10T11:59:00Z',
+          finishedAt: '2025-01-10T11:59:30Z',
+        },
+        {
+          attempt: 2,
+          taskId: 'task-build-2',
+          state: 'success',
+          exitCode: 0,
+          startedAt: '2025-01-10T11:59:40Z',
+          finishedAt: '2025-01-10T11:59:45Z',
+        },
+      ],
+    };
+    api.reply(`GET /api/v1/runs/${RUN_ID}`, details);
+    const io = memoryIo(env, { now: new Date('2025-01-10T12:00:00Z') });
+    expect(await runCli(['run', 'view', RUN_ID], io)).toBe(ExitCode.Ok);
+    expect(io.stdoutText()).toMatch(
+      /\nattempts of build:\n#\s+STATE\s+TASK\s+DURATION\s+WHY\n1\s+lost\s+task-build-1\s+30s\s+agent a1 unreachable for more than 60 s\n2\s+success\s+task-build-2\s+5s\s+exit 0\n$/,
+    );
+  });
+
   it('exits 4 with the server message for what does not exist or is refused', async () => {
     api.reply(
       `GET /api/v1/runs/${RUN_ID}`,

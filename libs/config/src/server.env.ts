@@ -70,6 +70,14 @@ export class ServerEnv extends RedisEnv {
   @Matches(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'KILN_BUILD_ROLE must look like ci' })
   readonly KILN_BUILD_ROLE: string = 'ci';
 
+  /**
+   * How long the build framework waits for a task whose agent is unreachable (partitioned, or
+   * restarting) before it gives the task up as lost: its attempt ends, the job retries or fails,
+   * and the task is killed should its agent come back. Longer than the master's agent timeout.
+   */
+  @EnvInt(100, 7 * 24 * 3600_000)
+  readonly KILN_BUILD_PARTITION_TIMEOUT_MS: number = 300_000;
+
   /** How many queued jobs the build framework matches against offers at once. */
   @EnvInt(1, 10_000)
   readonly KILN_BUILD_CONCURRENCY: number = 200;

@@ -223,6 +223,14 @@ export class TaskStatus {
   @IsNumber()
   timestamp!: number;
 
+  /**
+   * On TASK_UNREACHABLE: when the master stopped hearing from the task's agent (seconds since the
+   * epoch), kept on every later answer, so a framework's give-up deadline survives reconciliation.
+   */
+  @IsOptional()
+  @IsNumber()
+  unreachableTime?: number;
+
   @IsOptional()
   @ValidateNested()
   @Type(() => ResourceUsageMessage)

@@ -11,6 +11,7 @@ export interface Database {
   runs: RunsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   jobs: JobsTable;
+  job_attempts: JobAttemptsTable;
   task_logs: TaskLogsTable;
   task_steps: TaskStepsTable;
   artifacts: ArtifactsTable;
@@ -144,6 +145,25 @@ export interface JobsTable {
   started_at: string | null;
   finished_at: string | null;
 }
+
+/** How an attempt of a job ended; `lost`: its task was given up, how it ended is unknown. */
+export const ATTEMPT_OUTCOMES = ['success', 'failure', 'canceled', 'lost'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+export interface JobAttemptsTable {
+  job_id: string;
+  attempt: number;
+  task_id: string | null;
+  state: AttemptOutcome;
+  reason: string | null;
+  status_message: string | null;
+  exit_code: number | null;
+  agent_id: string | null;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string;
+}
+export type JobAttemptRow = Selectable<JobAttemptsTable>;
 
 export interface TaskLogsTable {
   task_id: string;

@@ -102,4 +102,24 @@ function printRun(ctx: CommandContext, run: RunDetails): void {
       (column, value) => (column === 2 ? ctx.painter.state(value) : value),
     ),
   );
+  for (const job of run.jobs) {
+    const attempts = job.attempts ?? [];
+    if (attempts.length < 2) continue;
+    // A retried job: what each try did, the lost ones (a task given up) among them.
+    ctx.out(`\nattempts of ${job.key}:\n`);
+    ctx.out(
+      table(
+        ['#', 'STATE', 'TASK', 'DURATION', 'WHY'],
+        attempts.map((attempt) => [
+          String(attempt.attempt),
+          attempt.state,
+          attempt.taskId ?? '',
+          elapsed(attempt.startedAt, attempt.finishedAt, now),
+          attempt.statusMessage ??
+            (attempt.exitCode === undefined ? '' : `exit ${attempt.exitCode}`),
+        ]),
+        (column, value) => (column === 1 ? ctx.painter.state(value) : value),
+      ),
+    );
+  }
 }

@@ -80,6 +80,8 @@ interface TaskRecord {
   status?: TaskStatus;
   /** Whether the task's resources were already given back to the allocator. */
   recovered: boolean;
+  /** The framework asked for a kill the agent could not get yet (it was away): sent on return. */
+  killPending?: boolean;
 }
 
 export interface ClusterState {
@@ -358,6 +360,9 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     if (agent?.state === 'ACTIVE') {
       agent.stream?.send({ type: 'KILL', kill: { frameworkId: framework.id, taskId } });
     } else {
+      // A partitioned agent may come back with the task still running (the framework gave it
+      // up and replaced it meanwhile): it is killed then, whatever the framework does.
+      task.killPending = true;
       this.logger.warn(`kill of ${taskId} waits: agent ${task.agentId} is ${agent?.state}`);
     }
   }
@@ -424,6 +429,10 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     status.agentId = task.agentId;
     if (task.status?.exitCode !== undefined) status.exitCode = task.status.exitCode;
+    // The framework's give-up deadline counts from when the agent went silent, not from now.
+    if (task.state === 'TASK_UNREACHABLE' && task.status?.unreachableTime !== undefined) {
+      status.unreachableTime = task.status.unreachableTime;
+    }
     this.sendUpdate(framework, status);
   }
 
@@ -513,6 +522,12 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         heartbeatIntervalMs: this.env.KILN_MASTER_AGENT_HEARTBEAT_MS,
       },
     });
+    for (const taskId of reported.keys()) {
+      const task = this.tasks.get(taskId);
+      if (task?.killPending !== true || isTerminal(task.state)) continue;
+      task.killPending = false;
+      stream.send({ type: 'KILL', kill: { frameworkId: task.frameworkId, taskId } });
+    }
     this.scheduleAllocation();
   }
 
@@ -812,6 +827,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     if (isTerminal(state)) task.recovered = true;
     const status = this.masterStatus(task.info.taskId, state, reason, message);
     status.agentId = task.agentId;
+    if (state === 'TASK_UNREACHABLE') status.unreachableTime = status.timestamp;
     task.status = status;
     const framework = this.frameworks.get(task.frameworkId);
     if (framework) this.sendUpdate(framework, status);

@@ -1,11 +1,18 @@
 import { backoffDelay, errorMessage, sleep } from '@kiln/common';
 import { ServerEnv } from '@kiln/config';
-import { isTerminal, type Offer, type TaskInfo, type TaskStatus } from '@kiln/contracts';
+import {
+  isTerminal,
+  type Offer,
+  type SchedulerEvent,
+  type TaskInfo,
+  type TaskStatus,
+} from '@kiln/contracts';
 import { SettingsRepository } from '@kiln/persistence';
 import { SchedulerClient, type SchedulerCallError } from '@kiln/scheduler';
 import {
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -19,9 +26,8 @@ const FRAMEWORK_ID_SETTING = 'build-framework-id';
 const FAILOVER_TIMEOUT_SECONDS = 24 * 3600;
 /** Offers that fit no demand are refused this long (Mesos' default). */
 const REFUSE_SECONDS = 5;
-/** How long reconciliation may take before launching resumes anyway (the master answers
- *  unknown tasks after its own recovery window, one agent timeout). */
-const RECONCILE_TIMEOUT_MS = 30_000;
+/** A give-up that could not be recorded (the database was away) is tried again this soon. */
+const GIVE_UP_RETRY_MS = 5_000;
 
 export type PlaceOutcome =
   | { outcome: 'launched'; taskId: string }
@@ -46,6 +52,16 @@ interface Demand {
  * filter. Task updates are acknowledged after the runs service has recorded them, so none is
  * lost across a restart. After every (re)subscription it reconciles the tasks the database says
  * are out there before launching anything new: no job runs twice.
+ *
+ * Events are handled as they come, not one after another: a task's updates in order (one queue
+ * per task), offers at once, so an offer never waits behind the recording of another task's
+ * update (after a restart, the answers to reconciliation arrive by the hundred).
+ *
+ * Partitions, as Mesos' partition-aware frameworks see them: TASK_UNREACHABLE is not an end. The
+ * job keeps its attempt and waits for the agent; only after KILN_BUILD_PARTITION_TIMEOUT_MS (from
+ * when the master lost the agent) is the task given up: its attempt ends as lost, the job retries
+ * or fails, and the task is killed should its agent ever return. Until then, whatever the task
+ * reports when its agent returns (RUNNING, FINISHED…) is its job's truth.
  */
 @Injectable()
 export class BuildFrameworkService
@@ -58,10 +74,14 @@ export class BuildFrameworkService
   private readonly stopSignal = new AbortController();
   private running: Promise<void> | undefined;
   private connected = false;
-  /** Launching waits for this after each subscription: reconciliation comes first. */
-  private reconciled: Promise<void> = Promise.resolve();
-  private awaitingReconcile = new Set<string>();
-  private finishReconcile: (() => void) | undefined;
+  /** Launching waits for this after each subscription: the RECONCILE call goes first. */
+  private reconcileSent: Promise<void> = Promise.resolve();
+  /** The tail of each task's queue of updates: a task's updates are recorded in order. */
+  private readonly taskQueues = new Map<string, Promise<void>>();
+  /** Handlers still running, waited for at shutdown. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Tasks on unreachable agents: when each is given up. */
+  private readonly giveUps = new Map<string, NodeJS.Timeout>();
   /** What the master was last told: undefined = unknown (after a subscription). */
   private suppressed: boolean | undefined;
   private interest: Promise<void> = Promise.resolve();
@@ -71,12 +91,14 @@ export class BuildFrameworkService
     private readonly env: ServerEnv,
     private readonly outcomes: BuildOutcomes,
     private readonly settings: SettingsRepository,
+    // Unit specs pass fakes; the application talks to the master named by the environment.
+    @Optional() client?: SchedulerClient,
+    @Optional() cluster?: ClusterStateClient,
   ) {
-    this.client = new SchedulerClient({
-      masterUrl: env.KILN_MASTER_URL,
-      token: env.KILN_CLUSTER_TOKEN,
-    });
-    this.cluster = new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
+    this.client =
+      client ??
+      new SchedulerClient({ masterUrl: env.KILN_MASTER_URL, token: env.KILN_CLUSTER_TOKEN });
+    this.cluster = cluster ?? new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
   }
 
   onApplicationBootstrap(): void {
@@ -89,10 +111,14 @@ export class BuildFrameworkService
     this.stopSignal.abort();
     for (const demand of this.demands.values()) demand.settle({ outcome: 'dropped' });
     this.demands.clear();
+    // The next server arms them again from the master's answers to its reconciliation.
+    for (const timer of this.giveUps.values()) clearTimeout(timer);
+    this.giveUps.clear();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.running;
+    await Promise.allSettled([...this.inFlight]);
   }
 
   get stopping(): boolean {
@@ -180,29 +206,10 @@ export class BuildFrameworkService
         lastFailure = undefined;
         this.connected = true;
         this.suppressed = undefined;
-        this.startReconciliation();
+        this.reconcileSent = this.reconcile();
         this.updateInterest();
         for (const taskId of this.kills) this.sendKill(taskId);
-        for await (const event of events) {
-          switch (event.type) {
-            case 'OFFERS':
-              await this.onOffers(event.offers.offers);
-              break;
-            case 'UPDATE':
-              await this.onUpdate(event.update.status);
-              break;
-            case 'ERROR':
-              this.logger.error(`the master says: ${event.error.message}`);
-              break;
-            case 'FAILURE':
-              this.logger.warn(`agent ${event.failure.agentId} failed: ${event.failure.message}`);
-              break;
-            case 'RESCIND':
-            case 'HEARTBEAT':
-            case 'SUBSCRIBED':
-              break;
-          }
-        }
+        for await (const event of events) this.dispatch(event);
         if (!this.stopSignal.signal.aborted) this.logger.warn('the master ended the stream');
       } catch (error) {
         if (!this.stopSignal.signal.aborted) {
@@ -222,42 +229,64 @@ export class BuildFrameworkService
     }
   }
 
-  private startReconciliation(): void {
-    this.finishReconcile?.();
-    this.reconciled = new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        if (this.finishReconcile === done) this.finishReconcile = undefined;
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        if (this.awaitingReconcile.size > 0) {
-          this.logger.warn(
-            `${this.awaitingReconcile.size} task(s) still unreconciled after ${RECONCILE_TIMEOUT_MS} ms; launching anyway`,
-          );
-        }
-        this.awaitingReconcile.clear();
-        done();
-      }, RECONCILE_TIMEOUT_MS);
-      this.finishReconcile = done;
-      this.outcomes
-        .activeTasks()
-        .then(async (taskIds) => {
-          if (taskIds.length === 0) return done();
-          this.awaitingReconcile = new Set(taskIds);
-          this.logger.log(`reconciling ${taskIds.length} task(s) before launching`);
-          await this.client.reconcile(taskIds.map((taskId) => ({ taskId })));
-        })
-        .catch((error: unknown) => {
-          this.logger.error(`reconciliation failed: ${errorMessage(error)}`);
-          done();
-        });
-    });
+  /**
+   * Asks the master about every task the database says is out there. Launching waits only for
+   * the call, not for the answers: a task id is claimed in the database before its launch, so no
+   * launch can repeat a task the answers are about, and answers are recorded as they come.
+   */
+  private async reconcile(): Promise<void> {
+    try {
+      const taskIds = await this.outcomes.activeTasks();
+      if (taskIds.length === 0) return;
+      this.logger.log(`reconciling ${taskIds.length} task(s)`);
+      await this.client.reconcile(taskIds.map((taskId) => ({ taskId })));
+    } catch (error) {
+      // The next subscription reconciles again; the tasks' own updates keep coming meanwhile.
+      this.logger.error(`reconciliation failed: ${errorMessage(error)}`);
+    }
   }
 
-  private reconciledOne(taskId: string): void {
-    if (!this.awaitingReconcile.delete(taskId)) return;
-    if (this.awaitingReconcile.size === 0) this.finishReconcile?.();
+  /** Starts handling one event of the master's stream; never waits for another's handling. */
+  private dispatch(event: SchedulerEvent): void {
+    switch (event.type) {
+      case 'OFFERS':
+        this.track(this.onOffers(event.offers.offers));
+        return;
+      case 'UPDATE': {
+        const status = event.update.status;
+        this.serially(status.taskId, () => this.onUpdate(status));
+        return;
+      }
+      case 'ERROR':
+        this.logger.error(`the master says: ${event.error.message}`);
+        return;
+      case 'FAILURE':
+        this.logger.warn(`agent ${event.failure.agentId} failed: ${event.failure.message}`);
+        return;
+      case 'RESCIND':
+      case 'HEARTBEAT':
+      case 'SUBSCRIBED':
+        return;
+    }
+  }
+
+  /** Runs `work` after whatever is queued for the task: one task's updates stay in order. */
+  private serially(taskId: string, work: () => Promise<void>): void {
+    const next = (this.taskQueues.get(taskId) ?? Promise.resolve()).then(work);
+    this.taskQueues.set(taskId, next);
+    this.track(
+      next.finally(() => {
+        if (this.taskQueues.get(taskId) === next) this.taskQueues.delete(taskId);
+      }),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    const handled = work.catch((error: unknown) => {
+      this.logger.error(`handling an event of the master failed: ${errorMessage(error)}`);
+    });
+    this.inFlight.add(handled);
+    void handled.finally(() => this.inFlight.delete(handled));
   }
 
   /** REVIVE with demand, SUPPRESS without; calls are serialized so the last word wins. */
@@ -285,7 +314,7 @@ export class BuildFrameworkService
   // ---- Offers ---------------------------------------------------------------------------------
 
   private async onOffers(offers: Offer[]): Promise<void> {
-    await this.reconciled;
+    await this.reconcileSent;
     for (const offer of offers) {
       const chosen = this.match(offer);
       if (chosen.length === 0) {
@@ -364,12 +393,22 @@ export class BuildFrameworkService
     const taskId = status.taskId;
     try {
       if (status.state === 'TASK_UNKNOWN') {
+        this.disarmGiveUp(taskId);
         await this.outcomes.taskUnknown(taskId);
-      } else if (isTerminal(status.state) || status.state === 'TASK_UNREACHABLE') {
-        // A build on an agent that went away is not waited for: its job fails (and may retry).
+      } else if (status.state === 'TASK_UNREACHABLE') {
+        // Not an end: the agent may come back with the task done or still running.
+        const givenUpAt =
+          (status.unreachableTime ?? status.timestamp) * 1000 +
+          this.env.KILN_BUILD_PARTITION_TIMEOUT_MS;
+        const keep = await this.outcomes.taskUnreachable(status, new Date(givenUpAt));
+        if (!keep || this.kills.has(taskId)) this.kill(taskId);
+        else this.armGiveUp(taskId, status.agentId, givenUpAt);
+      } else if (isTerminal(status.state)) {
+        this.disarmGiveUp(taskId);
         this.kills.delete(taskId);
         await this.outcomes.taskEnded(status);
       } else {
+        this.disarmGiveUp(taskId);
         const keep = await this.outcomes.taskStarted(status);
         if (!keep || this.kills.has(taskId)) this.kill(taskId);
       }
@@ -377,11 +416,46 @@ export class BuildFrameworkService
       // Not acknowledged: the agent resends it, and we try again.
       this.logger.error(`recording ${status.state} of ${taskId} failed: ${errorMessage(error)}`);
       return;
-    } finally {
-      this.reconciledOne(taskId);
     }
     await this.client.acknowledge(status).catch((error: unknown) => {
       this.logger.debug(`ACKNOWLEDGE of ${taskId} failed: ${errorMessage(error)}`);
     });
+  }
+
+  // ---- Partitions -----------------------------------------------------------------------------
+
+  /** Gives the task up at `at` (ms since the epoch) unless its agent returns first. */
+  private armGiveUp(taskId: string, agentId: string | undefined, at: number): void {
+    if (this.giveUps.has(taskId) || this.stopping) return;
+    const timer = setTimeout(
+      () => this.serially(taskId, () => this.giveUp(taskId, agentId)),
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+    this.giveUps.set(taskId, timer);
+  }
+
+  private disarmGiveUp(taskId: string): void {
+    clearTimeout(this.giveUps.get(taskId));
+    this.giveUps.delete(taskId);
+  }
+
+  private async giveUp(taskId: string, agentId: string | undefined): Promise<void> {
+    // Disarmed while queued behind the task's other updates: its agent came back.
+    if (!this.giveUps.delete(taskId)) return;
+    const seconds = Math.round(this.env.KILN_BUILD_PARTITION_TIMEOUT_MS / 1000);
+    try {
+      await this.outcomes.taskGivenUp(
+        taskId,
+        `agent ${agentId ?? '(unknown)'} unreachable for more than ${seconds} s: the task is given up as lost`,
+      );
+    } catch (error) {
+      this.logger.error(`giving up task ${taskId} failed: ${errorMessage(error)}`);
+      this.armGiveUp(taskId, agentId, Date.now() + GIVE_UP_RETRY_MS);
+      return;
+    }
+    this.logger.warn(`task ${taskId} given up: agent ${agentId} unreachable for ${seconds} s`);
+    // Should the agent come back with it still running, it is killed: its job has moved on.
+    this.kill(taskId);
   }
 }

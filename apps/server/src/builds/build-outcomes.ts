@@ -19,6 +19,13 @@ export abstract class BuildOutcomes {
   /** The task runs (or starts); `false`: its job has ended meanwhile (canceled), kill it. */
   abstract taskStarted(status: TaskStatus): Promise<boolean>;
   abstract taskEnded(status: TaskStatus): Promise<void>;
+  /**
+   * The task's agent is unreachable: the job keeps its attempt and waits, until `givenUpAt` at
+   * most; `false`: its job has ended meanwhile (canceled), kill the task should it return.
+   */
+  abstract taskUnreachable(status: TaskStatus, givenUpAt: Date): Promise<boolean>;
+  /** The task's agent stayed unreachable too long: its attempt ends as lost (retry or failure). */
+  abstract taskGivenUp(taskId: string, message: string): Promise<void>;
   /** The cluster never heard of the task (it was claimed, the launch was lost in a crash). */
   abstract taskUnknown(taskId: string): Promise<void>;
   /** Tasks claimed or running that are not known to have ended: reconciled after (re)subscribing. */

@@ -26,6 +26,8 @@ import { RunProgressService } from './run-progress.service';
 /** The jobs table in memory, with the compare-and-set semantics of JobsRepository. */
 class FakeJobs {
   readonly rows = new Map<string, Job>();
+  /** The attempts transitions said ended, in order. */
+  readonly endedAttempts: { jobId: string; attempt: number; state: string; message: string }[] = [];
 
   add(job: Job): void {
     this.rows.set(job.id, structuredClone(job));
@@ -63,6 +65,9 @@ class FakeJobs {
     if (job === undefined || !from.includes(job.state)) return Promise.resolve(undefined);
     if (attempt !== undefined && job.attempt !== attempt) return Promise.resolve(undefined);
     const now = changes.now ?? new Date();
+    if (changes.attemptEnded !== undefined) {
+      this.endedAttempts.push({ jobId: id, attempt: job.attempt, ...changes.attemptEnded });
+    }
     job.state = to;
     if (changes.attempt !== undefined) job.attempt = changes.attempt;
     if (changes.taskId === null && job.taskId !== undefined) job.earlierTaskIds.push(job.taskId);
@@ -91,6 +96,12 @@ class FakeJobs {
       job.taskId === undefined;
     if (ok) job.taskId = taskId;
     return Promise.resolve(ok);
+  }
+
+  setStatusMessage(id: string, message: string | null): Promise<void> {
+    const job = this.rows.get(id);
+    if (job !== undefined) setOptional(job, 'statusMessage', message);
+    return Promise.resolve();
   }
 
   releaseTask(id: string, taskId: string): Promise<boolean> {
@@ -318,6 +329,77 @@ describe(RunProgressService.name, () => {
     expect(jobs.get('job-b').state).toBe('skipped');
     expect(queues.build).toHaveBeenCalledTimes(1);
     expect(runs.rows.get(RUN_ID)?.state).toBe('failure');
+  });
+
+  it('keeps a job running while its agent is unreachable; the task ending on its return ends it', async () => {
+    fanOut({ retry: 1 });
+
+    const keep = await service.taskUnreachable(
+      { ...status('task-a-1', 'TASK_UNREACHABLE', 'AGENT_UNREACHABLE'), agentId: 'agent-1' },
+      new Date('2026-01-01T00:05:00.000Z'),
+    );
+
+    expect(keep).toBe(true);
+    expect(jobs.get('job-a')).toMatchObject({
+      state: 'running',
+      attempt: 1,
+      taskId: 'task-a-1',
+      statusMessage:
+        'agent agent-1 is unreachable; waiting for it until 2026-01-01T00:05:00.000Z, then the task is given up as lost',
+    });
+    expect(queues.build).not.toHaveBeenCalled();
+
+    // The agent is back: the job runs on, then the task's own end is the job's.
+    expect(await service.taskStarted(status('task-a-1', 'TASK_RUNNING'))).toBe(true);
+    expect(jobs.get('job-a').statusMessage).toBeUndefined();
+    await service.taskEnded(status('task-a-1', 'TASK_FINISHED'));
+
+    expect(jobs.get('job-a')).toMatchObject({ state: 'success', attempt: 1 });
+    expect(jobs.endedAttempts).toEqual([
+      { jobId: 'job-a', attempt: 1, state: 'success', message: 'exited with code 0' },
+    ]);
+    expect(queues.build.mock.calls).toEqual([
+      ['job-b', 1],
+      ['job-c', 1],
+    ]);
+  });
+
+  it('ends a given-up attempt as lost and retries; the late end of its task changes nothing', async () => {
+    fanOut({ retry: 1 });
+
+    await service.taskGivenUp('task-a-1', 'agent agent-1 unreachable for more than 60 s');
+
+    expect(jobs.get('job-a')).toMatchObject({
+      state: 'queued',
+      attempt: 2,
+      reason: 'AGENT_UNREACHABLE',
+      earlierTaskIds: ['task-a-1'],
+    });
+    expect(jobs.endedAttempts).toEqual([
+      {
+        jobId: 'job-a',
+        attempt: 1,
+        state: 'lost',
+        message: 'agent agent-1 unreachable for more than 60 s (AGENT_UNREACHABLE)',
+      },
+    ]);
+    expect(queues.build.mock.calls).toEqual([['job-a', 2]]);
+
+    // The old agent returns: its task, replaced, is to be killed and its end is not the job's.
+    expect(await service.taskStarted(status('task-a-1', 'TASK_RUNNING'))).toBe(false);
+    await service.taskEnded(status('task-a-1', 'TASK_FINISHED'));
+    expect(jobs.get('job-a')).toMatchObject({ state: 'queued', attempt: 2 });
+    expect(jobs.endedAttempts).toHaveLength(1);
+  });
+
+  it('answers false to an unreachable task whose job has ended, so it is killed on return', async () => {
+    addJob('a', 'running');
+    await service.taskEnded(status('task-a-1', 'TASK_KILLED', 'KILLED_BY_FRAMEWORK'));
+
+    expect(await service.taskUnreachable(status('task-a-1', 'TASK_UNREACHABLE'), new Date())).toBe(
+      false,
+    );
+    expect(jobs.get('job-a').state).toBe('canceled');
   });
 
   it('changes nothing on a duplicate terminal update', async () => {

@@ -156,7 +156,11 @@ export class RunProgressService extends BuildOutcomes {
       jobId,
       ['queued'],
       'failure',
-      { statusMessage: `cannot run on this cluster: ${reason}`, reason: 'UNPLACEABLE' },
+      {
+        statusMessage: `cannot run on this cluster: ${reason}`,
+        reason: 'UNPLACEABLE',
+        attemptEnded: { state: 'failure', message: `cannot run on this cluster: ${reason}` },
+      },
       attempt,
     );
     if (job !== undefined) await this.advance(job.runId);
@@ -178,20 +182,46 @@ export class RunProgressService extends BuildOutcomes {
         statusMessage: null,
       });
       if (started !== undefined) await this.reportStarted(started);
+    } else if (job.state === 'running' && job.statusMessage !== undefined) {
+      // Its agent is back (the message said it was unreachable): the job simply runs.
+      await this.jobs.setStatusMessage(job.id, null);
     }
     return true;
+  }
+
+  async taskUnreachable(status: TaskStatus, givenUpAt: Date): Promise<boolean> {
+    const job = await this.jobs.findByTaskId(status.taskId);
+    if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return false;
+    await this.jobs.setStatusMessage(
+      job.id,
+      `agent ${status.agentId ?? '(unknown)'} is unreachable; waiting for it until ` +
+        `${givenUpAt.toISOString()}, then the task is given up as lost`,
+    );
+    return true;
+  }
+
+  async taskGivenUp(taskId: string, message: string): Promise<void> {
+    await this.taskEnded({
+      taskId,
+      state: 'TASK_LOST',
+      source: 'MASTER',
+      reason: 'AGENT_UNREACHABLE',
+      message,
+      timestamp: Date.now() / 1000,
+    });
   }
 
   async taskEnded(status: TaskStatus): Promise<void> {
     const job = await this.jobs.findByTaskId(status.taskId);
     if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return;
-    const { state, message } = outcomeOf(status, planOf(job).timeoutSeconds);
+    const { state, lost, message } = outcomeOf(status, planOf(job).timeoutSeconds);
     const details = {
       statusMessage: message,
       exitCode: status.exitCode ?? null,
       reason: status.reason ?? null,
       usage: status.usage ?? null,
       ...(status.agentId === undefined ? {} : { agentId: status.agentId }),
+      attemptEnded: { state: lost ? ('lost' as const) : state, message },
     };
     if (state === 'failure' && job.attempt <= planOf(job).retry) {
       // `retry: N` gives N more attempts, each a new task (and log) of the same job.
@@ -314,25 +344,33 @@ export class RunProgressService extends BuildOutcomes {
   }
 }
 
-/** What a terminal task status means for its job. */
+/**
+ * What a terminal task status means for its job; `lost`: nobody knows how the task ended (its
+ * agent lost it or was given up), which fails the attempt like a failure does.
+ */
 function outcomeOf(
   status: TaskStatus,
   timeoutSeconds: number,
-): { state: Extract<JobState, 'success' | 'failure' | 'canceled'>; message: string } {
+): {
+  state: Extract<JobState, 'success' | 'failure' | 'canceled'>;
+  lost: boolean;
+  message: string;
+} {
   switch (status.state) {
     case 'TASK_FINISHED':
-      return { state: 'success', message: 'exited with code 0' };
+      return { state: 'success', lost: false, message: 'exited with code 0' };
     case 'TASK_KILLED':
       if (status.reason === 'TIMEOUT') {
-        return { state: 'failure', message: `timed out after ${timeoutSeconds} s` };
+        return { state: 'failure', lost: false, message: `timed out after ${timeoutSeconds} s` };
       }
       return status.reason === 'KILLED_BY_FRAMEWORK'
-        ? { state: 'canceled', message: 'canceled' }
-        : { state: 'failure', message: status.message ?? 'killed' };
+        ? { state: 'canceled', lost: false, message: 'canceled' }
+        : { state: 'failure', lost: false, message: status.message ?? 'killed' };
     default: {
       const why = status.message ?? status.state;
       return {
         state: 'failure',
+        lost: ['TASK_LOST', 'TASK_GONE', 'TASK_DROPPED'].includes(status.state),
         message: status.reason === undefined ? why : `${why} (${status.reason})`,
       };
     }

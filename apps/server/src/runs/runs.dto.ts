@@ -1,8 +1,10 @@
 import {
+  ATTEMPT_OUTCOMES,
   JOB_STATES,
   RUN_EVENTS,
   RUN_STATES,
   type Job,
+  type JobAttempt,
   type JobState,
   type JobUsage,
   type Run,
@@ -198,6 +200,48 @@ export class JobUsageResponse implements JobUsage {
   memPeakBytes?: number;
 }
 
+export class JobAttemptResponse implements JobAttempt {
+  @ApiProperty({ type: 'integer', description: '1 for the first try.' })
+  attempt!: number;
+
+  @ApiPropertyOptional({ description: "The attempt's cluster task (its log and artifacts)." })
+  taskId?: string;
+
+  @ApiProperty({
+    enum: ['queued', 'running', ...ATTEMPT_OUTCOMES],
+    enumName: 'JobAttemptState',
+    description:
+      'queued or running: the latest attempt, not ended yet; `lost`: its task was given up ' +
+      '(its agent stayed unreachable past the partition timeout, or the cluster lost it), so how ' +
+      'it ended is unknown.',
+  })
+  state!: JobAttempt['state'];
+
+  @ApiPropertyOptional({
+    description: "Why the attempt's task ended, as a code.",
+    example: 'AGENT_UNREACHABLE',
+  })
+  reason?: string;
+
+  @ApiPropertyOptional({ description: 'How it ended (or why it waits), for people.' })
+  statusMessage?: string;
+
+  @ApiPropertyOptional({ type: 'integer' })
+  exitCode?: number;
+
+  @ApiPropertyOptional()
+  agentId?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  queuedAt?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  startedAt?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  finishedAt?: Date;
+}
+
 export class JobResponse implements Job {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -272,9 +316,17 @@ export class PromotedRunResponse {
   number!: number;
 }
 
+export class JobWithAttemptsResponse extends JobResponse {
+  @ApiProperty({
+    type: [JobAttemptResponse],
+    description: 'Every attempt of the job (retries, reruns), oldest first; none if never queued.',
+  })
+  attempts!: JobAttemptResponse[];
+}
+
 export class RunDetailsResponse extends RunResponse {
-  @ApiProperty({ type: [JobResponse] })
-  jobs!: JobResponse[];
+  @ApiProperty({ type: [JobWithAttemptsResponse] })
+  jobs!: JobWithAttemptsResponse[];
 
   @ApiPropertyOptional({
     type: PromotedRunResponse,

@@ -9,6 +9,7 @@ import {
   type CreateRunResult,
   type Delivery,
   type Job,
+  type JobAttempt,
   type NewRun,
   type Repository,
   type Run,
@@ -33,7 +34,8 @@ import { mirrorAuth } from './mirror-auth';
 import { SecretBox } from '../secrets/secret-box';
 
 export interface RunDetails extends Run {
-  jobs: Job[];
+  /** Each with every attempt it made, oldest first. */
+  jobs: (Job & { attempts: JobAttempt[] })[];
   /** A promote run: the run it deploys, and its promotion. */
   promotedRun?: { id: string; number: number };
   promotionId?: string;
@@ -107,7 +109,9 @@ export class RunsService {
   async get(runId: string): Promise<RunDetails> {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
-    const jobs = await this.jobs.listByRun(runId);
+    const listed = await this.jobs.listByRun(runId);
+    const attempts = await this.jobs.attempts(listed);
+    const jobs = listed.map((job) => ({ ...job, attempts: attempts.get(job.id) ?? [] }));
     if (run.promotedRunId === undefined) return { ...run, jobs };
     const [promoted, promotion] = await Promise.all([
       this.runs.findById(run.promotedRunId),

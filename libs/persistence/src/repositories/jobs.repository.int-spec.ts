@@ -221,6 +221,87 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
     expect(third?.taskId).toBeUndefined();
   });
 
+  it('keeps every attempt with its task, outcome and times; the latest as the job is', async () => {
+    const job = await oneJob();
+    const at = (second: number): Date => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
+    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.transition(job.id, ['queued'], 'running', { agentId: 'agent-1', now: at(1) });
+    // A task given up (its agent unreachable too long): the attempt is lost, a retry queued.
+    await jobs.transition(
+      job.id,
+      ['running'],
+      'queued',
+      {
+        attempt: 2,
+        taskId: null,
+        reason: 'AGENT_UNREACHABLE',
+        statusMessage: 'retrying: given up',
+        attemptEnded: { state: 'lost', message: 'given up' },
+        now: at(9),
+      },
+      1,
+    );
+    await jobs.assignTask(job.id, 2, 'task-2');
+    const running = await jobs.transition(job.id, ['queued'], 'running', {
+      agentId: 'agent-2',
+      reason: null,
+      statusMessage: null,
+      now: at(10),
+    });
+    expect((await jobs.attempts([running!])).get(job.id)).toEqual([
+      {
+        attempt: 1,
+        taskId: 'task-1',
+        state: 'lost',
+        reason: 'AGENT_UNREACHABLE',
+        statusMessage: 'given up',
+        agentId: 'agent-1',
+        queuedAt: expect.any(Date) as Date,
+        startedAt: at(1),
+        finishedAt: at(9),
+      },
+      {
+        attempt: 2,
+        taskId: 'task-2',
+        state: 'running',
+        agentId: 'agent-2',
+        queuedAt: at(9),
+        startedAt: at(10),
+      },
+    ]);
+    const failed = await jobs.transition(job.id, ['running'], 'failure', {
+      exitCode: 3,
+      statusMessage: 'exited with code 3',
+      now: at(12),
+    });
+    // A rerun of the failed job keeps its second attempt as it ended.
+    const rerun = await jobs.transition(job.id, ['failure'], 'blocked', {
+      attempt: 3,
+      taskId: null,
+      exitCode: null,
+    });
+    const attempts = (await jobs.attempts([rerun!])).get(job.id);
+    expect(attempts?.map((a) => [a.attempt, a.taskId, a.state, a.exitCode])).toEqual([
+      [1, 'task-1', 'lost', undefined],
+      [2, 'task-2', 'failure', 3],
+    ]);
+    expect(attempts?.[1]?.finishedAt).toEqual(failed?.finishedAt);
+  });
+
+  it('keeps an attempt once: a second end of the same attempt changes nothing', async () => {
+    const job = await oneJob();
+    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.transition(job.id, ['queued'], 'failure', {
+      attemptEnded: { state: 'lost', message: 'given up' },
+    });
+    await jobs.transition(job.id, ['failure'], 'success', {
+      attemptEnded: { state: 'success', message: 'exited with code 0' },
+    });
+    const current = await jobs.findById(job.id);
+    expect((await jobs.attempts([current!])).get(job.id)?.map((a) => a.state)).toEqual(['lost']);
+    expect((await jobs.attempts([])).size).toBe(0);
+  });
+
   it('adds nothing to the earlier tasks when the cleared attempt had no task', async () => {
     const job = await oneJob();
     const canceled = await jobs.transition(job.id, ['queued'], 'canceled', { taskId: null });

@@ -1,8 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { sql, type Updateable } from 'kysely';
+import { sql, type Kysely, type Updateable } from 'kysely';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
-import type { JobRow, JobState, JobsTable } from '../schema';
+import type {
+  AttemptOutcome,
+  Database,
+  JobAttemptRow,
+  JobRow,
+  JobState,
+  JobsTable,
+} from '../schema';
 
 export interface JobUsage {
   cpuSeconds?: number;
@@ -32,8 +39,27 @@ export interface Job {
   finishedAt?: Date;
 }
 
+/** One attempt of a job: its task, how it ended (or that it has not yet) and when. */
+export interface JobAttempt {
+  attempt: number;
+  taskId?: string;
+  state: 'queued' | 'running' | AttemptOutcome;
+  reason?: string;
+  statusMessage?: string;
+  exitCode?: number;
+  agentId?: string;
+  queuedAt?: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
 /** What a transition may record besides the state; `null` clears a value. */
 export interface JobChanges {
+  /**
+   * The job's current attempt ends here, so (with `attempt`) another can start: kept in the
+   * attempts with this outcome and message, and the reason, exit code and agent of these changes.
+   */
+  attemptEnded?: { state: AttemptOutcome; message: string };
   attempt?: number;
   taskId?: string | null;
   agentId?: string | null;
@@ -168,7 +194,28 @@ export class JobsRepository {
     attempt?: number,
   ): Promise<Job | undefined> {
     const now = (changes.now ?? new Date()).toISOString();
-    let query = this.connection.db
+    const moved = await this.connection.db.transaction().execute(async (tx) => {
+      // The job as it was, locked, so the attempt that ends is recorded as it was.
+      let read = tx.selectFrom('jobs').selectAll().where('id', '=', id);
+      if (this.connection.dialect === 'postgres') read = read.forUpdate();
+      const before = await read.executeTakeFirst();
+      if (before === undefined || !from.includes(before.state)) return false;
+      if (attempt !== undefined && before.attempt !== attempt) return false;
+      await this.updateJob(tx, id, to, changes, now);
+      await recordEndedAttempt(tx, toJob(before), changes, now);
+      return true;
+    });
+    return moved ? this.findById(id) : undefined;
+  }
+
+  private async updateJob(
+    tx: Kysely<Database>,
+    id: string,
+    to: JobState,
+    changes: JobChanges,
+    now: string,
+  ): Promise<void> {
+    await tx
       .updateTable('jobs')
       .set({
         state: to,
@@ -186,11 +233,36 @@ export class JobsRepository {
         ...(TERMINAL_JOB_STATES.includes(to) ? { finished_at: now } : {}),
       })
       .where('id', '=', id)
-      .where('state', 'in', from);
-    if (attempt !== undefined) query = query.where('attempt', '=', attempt);
-    const result = await query.executeTakeFirst();
-    if (result.numUpdatedRows === 0n) return undefined;
-    return this.findById(id);
+      .execute();
+  }
+
+  /**
+   * Every attempt of each job, oldest first: the ended ones as they were kept, the latest as the
+   * job's own columns say (queued, running, or how it ended). A job never queued has none.
+   */
+  async attempts(jobs: readonly Job[]): Promise<Map<string, JobAttempt[]>> {
+    const byJob = new Map<string, JobAttempt[]>(jobs.map((job) => [job.id, []]));
+    if (jobs.length === 0) return byJob;
+    const rows = await this.connection.db
+      .selectFrom('job_attempts')
+      .selectAll()
+      .where(
+        'job_id',
+        'in',
+        jobs.map((job) => job.id),
+      )
+      .orderBy('job_id')
+      .orderBy('attempt')
+      .execute();
+    for (const row of rows) byJob.get(row.job_id)?.push(toAttempt(row));
+    for (const job of jobs) {
+      const list = byJob.get(job.id) ?? [];
+      const current = currentAttempt(job);
+      if (current !== undefined && !list.some((a) => a.attempt === current.attempt)) {
+        list.push(current);
+      }
+    }
+    return byJob;
   }
 
   /**
@@ -230,6 +302,106 @@ export class JobsRepository {
       .where('id', '=', id)
       .execute();
   }
+}
+
+/**
+ * Keeps the attempt a transition ends: the one `attemptEnded` names, or, when a new attempt
+ * starts without it (a rerun of an ended job), the ended attempt as the job recorded it. The
+ * first record of an attempt wins: an attempt ends once.
+ */
+async function recordEndedAttempt(
+  tx: Kysely<Database>,
+  before: Job,
+  changes: JobChanges,
+  now: string,
+): Promise<void> {
+  const ended = changes.attemptEnded;
+  const newAttempt = changes.attempt !== undefined && changes.attempt !== before.attempt;
+  if (before.attempt === 0 || (ended === undefined && !newAttempt)) return;
+  let row: JobAttemptRow;
+  if (ended !== undefined) {
+    const pick = <T>(change: T | null | undefined, kept: T | undefined): T | null =>
+      change === undefined ? (kept ?? null) : change;
+    row = {
+      job_id: before.id,
+      attempt: before.attempt,
+      task_id: before.taskId ?? null,
+      state: ended.state,
+      reason: pick(changes.reason, before.reason),
+      status_message: ended.message,
+      exit_code: pick(changes.exitCode, before.exitCode),
+      agent_id: pick(changes.agentId, before.agentId),
+      queued_at: before.queuedAt?.toISOString() ?? null,
+      started_at: before.startedAt?.toISOString() ?? null,
+      finished_at: now,
+    };
+  } else {
+    const current = currentAttempt(before);
+    if (current === undefined || current.state === 'queued' || current.state === 'running') return;
+    row = {
+      job_id: before.id,
+      attempt: current.attempt,
+      task_id: current.taskId ?? null,
+      state: current.state,
+      reason: current.reason ?? null,
+      status_message: current.statusMessage ?? null,
+      exit_code: current.exitCode ?? null,
+      agent_id: current.agentId ?? null,
+      queued_at: current.queuedAt?.toISOString() ?? null,
+      started_at: current.startedAt?.toISOString() ?? null,
+      finished_at: (current.finishedAt ?? new Date(now)).toISOString(),
+    };
+  }
+  await tx
+    .insertInto('job_attempts')
+    .values(row)
+    .onConflict((conflict) => conflict.columns(['job_id', 'attempt']).doNothing())
+    .execute();
+}
+
+/** The job's latest attempt as its own columns tell it; undefined if it has not been queued. */
+function currentAttempt(job: Job): JobAttempt | undefined {
+  if (job.attempt === 0) return undefined;
+  let state: JobAttempt['state'];
+  switch (job.state) {
+    case 'blocked':
+    case 'skipped':
+      return undefined; // this attempt never started: the job waited on (or lost) a need
+    case 'queued':
+    case 'running':
+    case 'success':
+    case 'failure':
+    case 'canceled':
+      state = job.state;
+      break;
+  }
+  return {
+    attempt: job.attempt,
+    state,
+    ...(job.taskId === undefined ? {} : { taskId: job.taskId }),
+    ...(job.reason === undefined ? {} : { reason: job.reason }),
+    ...(job.statusMessage === undefined ? {} : { statusMessage: job.statusMessage }),
+    ...(job.exitCode === undefined ? {} : { exitCode: job.exitCode }),
+    ...(job.agentId === undefined ? {} : { agentId: job.agentId }),
+    ...(job.queuedAt === undefined ? {} : { queuedAt: job.queuedAt }),
+    ...(job.startedAt === undefined ? {} : { startedAt: job.startedAt }),
+    ...(job.finishedAt === undefined ? {} : { finishedAt: job.finishedAt }),
+  };
+}
+
+function toAttempt(row: JobAttemptRow): JobAttempt {
+  return {
+    attempt: row.attempt,
+    state: row.state,
+    ...(row.task_id === null ? {} : { taskId: row.task_id }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    ...(row.status_message === null ? {} : { statusMessage: row.status_message }),
+    ...(row.exit_code === null ? {} : { exitCode: row.exit_code }),
+    ...(row.agent_id === null ? {} : { agentId: row.agent_id }),
+    ...(row.queued_at === null ? {} : { queuedAt: new Date(row.queued_at) }),
+    ...(row.started_at === null ? {} : { startedAt: new Date(row.started_at) }),
+    finishedAt: new Date(row.finished_at),
+  };
 }
 
 function columns(changes: JobChanges): Updateable<JobsTable> {

@@ -1,0 +1,267 @@
+import { strict } from '@kiln/common/testing';
+import type { ServerEnv } from '@kiln/config';
+import type { Offer, SchedulerEvent, TaskInfo, TaskState, TaskStatus } from '@kiln/contracts';
+import type { SettingsRepository } from '@kiln/persistence';
+import type { SchedulerClient } from '@kiln/scheduler';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BuildFrameworkService } from './build-framework.service';
+import type { BuildOutcomes } from './build-outcomes';
+import type { AgentSummary, ClusterStateClient } from './cluster-state.client';
+
+/** The master's event stream, fed by the test; it ends when the test ends it. */
+class EventFeed {
+  private readonly queued: SchedulerEvent[] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+
+  push(event: SchedulerEvent): void {
+    this.queued.push(event);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *events(): AsyncGenerator<SchedulerEvent> {
+    for (;;) {
+      const next = this.queued.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+/** A promise the test settles when it wants: a database write that takes its time. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const AGENT: AgentSummary = {
+  id: 'agent-1',
+  hostname: 'a1',
+  state: 'ACTIVE',
+  containerizers: ['process'],
+  total: { cpus: 4, mem: 4096 },
+  free: { cpus: 4, mem: 4096 },
+};
+
+function task(taskId: string): TaskInfo {
+  return {
+    taskId,
+    name: taskId,
+    resources: { cpus: 1, mem: 128 },
+    command: { shell: true, value: 'true' },
+  } as TaskInfo;
+}
+
+function offer(id: string): Offer {
+  return {
+    id,
+    frameworkId: 'fw-1',
+    agentId: 'agent-1',
+    hostname: 'a1',
+    role: 'ci',
+    resources: { cpus: 4, mem: 4096, disk: 0, ports: [] },
+    attributes: {},
+    containerizers: ['process'],
+  };
+}
+
+function update(taskId: string, state: TaskState, extra: Partial<TaskStatus> = {}): SchedulerEvent {
+  return {
+    type: 'UPDATE',
+    update: {
+      status: {
+        taskId,
+        state,
+        source: 'MASTER',
+        agentId: 'agent-1',
+        timestamp: Date.now() / 1000,
+        ...extra,
+      },
+    },
+  };
+}
+
+describe(BuildFrameworkService.name, () => {
+  let feed: EventFeed;
+  let client: {
+    frameworkId: string;
+    subscribe: () => Promise<AsyncGenerator<SchedulerEvent>>;
+    accept: ReturnType<typeof vi.fn>;
+    decline: ReturnType<typeof vi.fn>;
+    revive: ReturnType<typeof vi.fn>;
+    suppress: ReturnType<typeof vi.fn>;
+    kill: ReturnType<typeof vi.fn>;
+    acknowledge: ReturnType<typeof vi.fn>;
+    reconcile: ReturnType<typeof vi.fn>;
+  };
+  let outcomes: {
+    activeTasks: ReturnType<typeof vi.fn<() => Promise<string[]>>>;
+    waiting: ReturnType<typeof vi.fn>;
+    claimLaunch: ReturnType<typeof vi.fn>;
+    taskStarted: ReturnType<typeof vi.fn<(status: TaskStatus) => Promise<boolean>>>;
+    taskEnded: ReturnType<typeof vi.fn<(status: TaskStatus) => Promise<void>>>;
+    taskUnreachable: ReturnType<typeof vi.fn<(s: TaskStatus, at: Date) => Promise<boolean>>>;
+    taskGivenUp: ReturnType<typeof vi.fn<(taskId: string, message: string) => Promise<void>>>;
+    taskUnknown: ReturnType<typeof vi.fn>;
+  };
+  let service: BuildFrameworkService | undefined;
+
+  beforeEach(() => {
+    feed = new EventFeed();
+    client = {
+      frameworkId: 'fw-1',
+      subscribe: () => Promise.resolve(feed.events()),
+      accept: vi.fn().mockResolvedValue(undefined),
+      decline: vi.fn().mockResolvedValue(undefined),
+      revive: vi.fn().mockResolvedValue(undefined),
+      suppress: vi.fn().mockResolvedValue(undefined),
+      kill: vi.fn().mockResolvedValue(undefined),
+      acknowledge: vi.fn().mockResolvedValue(undefined),
+      reconcile: vi.fn().mockResolvedValue(undefined),
+    };
+    outcomes = {
+      activeTasks: vi.fn<() => Promise<string[]>>().mockResolvedValue([]),
+      waiting: vi.fn().mockResolvedValue(undefined),
+      claimLaunch: vi.fn().mockResolvedValue(true),
+      taskStarted: vi.fn<(status: TaskStatus) => Promise<boolean>>().mockResolvedValue(true),
+      taskEnded: vi.fn<(status: TaskStatus) => Promise<void>>().mockResolvedValue(undefined),
+      taskUnreachable: vi
+        .fn<(s: TaskStatus, at: Date) => Promise<boolean>>()
+        .mockResolvedValue(true),
+      taskGivenUp: vi
+        .fn<(taskId: string, message: string) => Promise<void>>()
+        .mockResolvedValue(undefined),
+      taskUnknown: vi.fn().mockResolvedValue(undefined),
+    };
+  });
+
+  afterEach(async () => {
+    vi.useRealTimers();
+    service?.beforeApplicationShutdown();
+    feed.end();
+    await service?.onApplicationShutdown();
+    service = undefined;
+  });
+
+  function start(partitionTimeoutMs = 60_000): BuildFrameworkService {
+    const env = {
+      KILN_MASTER_URL: 'http://master.test',
+      KILN_CLUSTER_TOKEN: 'token-0123456789abcdef',
+      KILN_BUILD_ROLE: 'ci',
+      KILN_BUILD_PARTITION_TIMEOUT_MS: partitionTimeoutMs,
+    } as ServerEnv;
+    service = new BuildFrameworkService(
+      env,
+      strict<BuildOutcomes>('BuildOutcomes', outcomes),
+      strict<SettingsRepository>('SettingsRepository', {
+        get: () => Promise.resolve('fw-1'),
+        set: () => Promise.resolve(),
+      }),
+      strict<SchedulerClient>('SchedulerClient', client),
+      strict<ClusterStateClient>('ClusterStateClient', { agents: () => Promise.resolve([AGENT]) }),
+    );
+    service.onApplicationBootstrap();
+    return service;
+  }
+
+  it('uses an offer while the answers to its reconciliation are still being recorded', async () => {
+    outcomes.activeTasks.mockResolvedValue(['task-old']);
+    const recording = deferred();
+    outcomes.taskEnded.mockReturnValue(recording.promise);
+    const framework = start();
+    await vi.waitFor(() => expect(client.reconcile).toHaveBeenCalled());
+
+    // The answer to the reconciliation comes first and takes long to record...
+    feed.push(update('task-old', 'TASK_FINISHED', { reason: 'RECONCILIATION' }));
+    await vi.waitFor(() => expect(outcomes.taskEnded).toHaveBeenCalledOnce());
+    const placed = framework.place('job-1', 1, task('task-new'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalled());
+    // ...and the offer queued behind it is used all the same.
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-1')] } });
+
+    await expect(placed).resolves.toEqual({
+      outcome: 'launched',
+      taskId: 'task-new',
+    });
+    expect(client.accept).toHaveBeenCalledWith(['offer-1'], [task('task-new')], 5);
+    expect(client.acknowledge).not.toHaveBeenCalled();
+
+    recording.resolve();
+    await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledOnce());
+  });
+
+  it("records one task's updates in order while other tasks' go ahead", async () => {
+    const starting = deferred();
+    outcomes.taskStarted.mockImplementation((status) =>
+      status.taskId === 'task-1' ? starting.promise.then(() => true) : Promise.resolve(true),
+    );
+    start();
+
+    feed.push(update('task-1', 'TASK_RUNNING'));
+    feed.push(update('task-1', 'TASK_FINISHED'));
+    feed.push(update('task-2', 'TASK_RUNNING'));
+    await vi.waitFor(() =>
+      expect(outcomes.taskStarted.mock.calls.map(([s]) => s.taskId)).toEqual(['task-1', 'task-2']),
+    );
+    expect(outcomes.taskEnded).not.toHaveBeenCalled();
+
+    starting.resolve();
+    await vi.waitFor(() => expect(outcomes.taskEnded).toHaveBeenCalledOnce());
+    expect(outcomes.taskEnded.mock.calls[0]?.[0]).toMatchObject({
+      taskId: 'task-1',
+      state: 'TASK_FINISHED',
+    });
+  });
+
+  it('waits for a task whose agent is unreachable, and its return ends the wait', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    start(60_000);
+    const lostAt = Date.now() / 1000 - 10;
+
+    feed.push(update('task-1', 'TASK_UNREACHABLE', { unreachableTime: lostAt }));
+    await vi.waitFor(() => expect(outcomes.taskUnreachable).toHaveBeenCalledOnce());
+    // Given up a partition timeout after the master lost the agent, not after we heard of it.
+    expect(outcomes.taskUnreachable.mock.calls[0]?.[1]).toEqual(new Date(lostAt * 1000 + 60_000));
+    expect(outcomes.taskEnded).not.toHaveBeenCalled();
+
+    feed.push(update('task-1', 'TASK_RUNNING'));
+    await vi.waitFor(() => expect(outcomes.taskStarted).toHaveBeenCalledOnce());
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(outcomes.taskGivenUp).not.toHaveBeenCalled();
+    expect(client.kill).not.toHaveBeenCalled();
+  });
+
+  it('gives a task up as lost after the partition timeout, and kills it should it return', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    start(60_000);
+
+    feed.push(update('task-1', 'TASK_UNREACHABLE', { unreachableTime: Date.now() / 1000 }));
+    await vi.waitFor(() => expect(outcomes.taskUnreachable).toHaveBeenCalledOnce());
+    await vi.advanceTimersByTimeAsync(59_000);
+    expect(outcomes.taskGivenUp).not.toHaveBeenCalled();
+
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.waitFor(() => expect(outcomes.taskGivenUp).toHaveBeenCalledOnce());
+    expect(outcomes.taskGivenUp.mock.calls[0]).toEqual([
+      'task-1',
+      expect.stringMatching(/agent agent-1 unreachable for more than 60 s/) as string,
+    ]);
+    await vi.waitFor(() => expect(client.kill).toHaveBeenCalledWith('task-1'));
+    expect(outcomes.taskEnded).not.toHaveBeenCalled();
+
+    // The agent returns with the task still running: its job moved on, so it is killed again.
+    outcomes.taskStarted.mockResolvedValue(false);
+    feed.push(update('task-1', 'TASK_RUNNING'));
+    await vi.waitFor(() => expect(client.kill).toHaveBeenCalledTimes(2));
+  });
+});
