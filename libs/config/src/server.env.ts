@@ -81,4 +81,11 @@ export class ServerEnv extends RedisEnv {
   /** How many queued jobs the build framework matches against offers at once. */
   @EnvInt(1, 10_000)
   readonly KILN_BUILD_CONCURRENCY: number = 200;
+
+  /**
+   * How much of a job attempt's log is kept, in MiB (GitLab keeps 4): past it, a marker line
+   * says the log was cut and the rest of the output is dropped.
+   */
+  @EnvInt(1, 10_240)
+  readonly KILN_LOG_LIMIT_MIB: number = 16;
 }

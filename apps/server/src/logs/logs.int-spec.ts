@@ -154,13 +154,14 @@ describe(LogsService.name, () => {
   let database: TestDatabase;
   let redis: Redis;
   let tokens: TaskTokens;
+  let config: LogsConfig;
   const tasks = new FakeLogTasks();
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
     redis = createRedisConnection(REDIS_URL, { connectionName: 'kiln-test-logs' });
     await connectRedis(redis, REDIS_URL);
-    const config = Object.assign(new LogsConfig(), { idleMs: 300, pageSize: 2 });
+    config = Object.assign(new LogsConfig(), { idleMs: 300, pageSize: 2 });
     const moduleRef = await Test.createTestingModule({
       imports: [TestInfraModule.forRoot(database, redis, tasks), LogsModule],
     })
@@ -273,6 +274,51 @@ describe(LogsService.name, () => {
     expect(stored).not.toContain(secret);
     expect(stored).not.toContain(base64);
     expect(stored).not.toContain(nonce);
+  });
+
+  it('cuts a log at its limit with a marker line, and still records the steps after it', async () => {
+    const { jobId, taskIds } = tasks.job(1, [], ['build', 'test']);
+    const taskId = taskIds[0]!;
+    const nonce = tokens.stepNonce(taskId);
+    const start0 = `${stepStartMarker(nonce, 0)}\n`;
+    const parts = [
+      `${start0}${'x'.repeat(39)}\n`,
+      `kept ok\ncut here\n${stepEndMarker(nonce, 0, '0')}\n${stepStartMarker(nonce, 1)}\ndropped\n`,
+      `${'dropped too\n'.repeat(50)}${stepEndMarker(nonce, 1, '7')}\n`,
+    ];
+    // Room for the first chunk and 10 bytes of the second: its first line fits, the next not.
+    const limit = Buffer.byteLength(start0) + 40 + 10;
+    const defaultLimit = config.limitBytes;
+    config.limitBytes = limit;
+    try {
+      for (const chunk of chunksOf(taskId, parts)) {
+        expect(await post(taskId, chunk)).toEqual({
+          status: 200,
+          body: { nextOffset: chunk.offset + chunk.bytes },
+        });
+      }
+    } finally {
+      config.limitBytes = defaultLimit;
+    }
+    const marker = `kiln: the log reached its limit of ${limit} bytes; the rest was dropped\n`;
+    expect((await get(`/api/v1/jobs/${jobId}/log`)).text).toBe(
+      `${'x'.repeat(39)}\nkept ok\n${marker}`,
+    );
+    expect(JSON.parse((await get(`/api/v1/jobs/${jobId}/steps`)).text)).toMatchObject([
+      { idx: 0, name: 'build', firstLine: 1, exitCode: 0 },
+      // It started after the cut: its first line would follow the marker.
+      { idx: 1, name: 'test', firstLine: 4, exitCode: 7 },
+    ]);
+    const rows = await database.db
+      .selectFrom('task_logs')
+      .select('text')
+      .where('task_id', '=', taskId)
+      .execute();
+    expect(rows.map((row) => row.text).join('')).toBe(`${'x'.repeat(39)}\nkept ok\n${marker}`);
+    const { client } = await SseClient.open(`${base}/api/v1/jobs/${jobId}/log/stream`);
+    await client.closed;
+    expect(client.logText()).toBe(`${'x'.repeat(39)}\nkept ok\n${marker}`);
+    expect(client.events.at(-1)).toEqual({ event: 'end', data: { taskId, reason: 'eof' } });
   });
 
   it('stores nothing twice when an overlapping chunk is sent again', async () => {

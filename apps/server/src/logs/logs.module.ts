@@ -1,3 +1,4 @@
+import { ServerEnv } from '@kiln/config';
 import { Module } from '@nestjs/common';
 import { LogBus } from './log-bus';
 import { LogsConfig } from './logs.config';
@@ -18,7 +19,11 @@ import { TaskTokens } from './task-tokens';
     TaskTokens,
     LogBus,
     TaskLogTokenGuard,
-    { provide: LogsConfig, useValue: new LogsConfig() },
+    {
+      provide: LogsConfig,
+      inject: [{ token: ServerEnv, optional: true }],
+      useFactory: (env?: ServerEnv) => LogsConfig.from(env),
+    },
   ],
   exports: [LogsService, TaskTokens],
 })

@@ -10,6 +10,7 @@ import {
 import { LogBus } from './log-bus';
 import { LogFollower, toStepView, type LogEventSink, type StepView } from './log-follower';
 import { LogTasks } from './log-tasks';
+import { renderWithinLimit } from './log-limit';
 import { LogsConfig } from './logs.config';
 import { secretMasker } from './mask';
 import { extractStepMarkers } from './step-markers';
@@ -34,7 +35,7 @@ const INGEST_CACHE_SWEEP_SIZE = 1_000;
 
 /**
  * Build logs: takes tasks' output from their agents (masked, with its step markers turned into
- * steps), serves it whole or live, and the steps seen in it.
+ * steps, up to the log limit), serves it whole or live, and the steps seen in it.
  */
 @Injectable()
 export class LogsService implements BeforeApplicationShutdown {
@@ -66,10 +67,18 @@ export class LogsService implements BeforeApplicationShutdown {
       throw new BadRequestException(`data is shorter than the ${chunk.bytes} bytes it covers`);
     }
     const context = await this.ingestContext(taskId);
+    const { limitBytes } = this.config;
     const result = await this.logs.append(
       taskId,
       { offset: chunk.offset, bytes: chunk.bytes, data: chunk.data, eof: chunk.eof === true },
-      (data, firstLine) => render(context, data, firstLine),
+      (data, firstLine, range) =>
+        renderWithinLimit(
+          limitBytes,
+          (piece, line) => render(context, piece, line),
+          data,
+          firstLine,
+          range,
+        ),
     );
     switch (result.outcome) {
       case 'appended':

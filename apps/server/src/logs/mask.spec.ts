@@ -21,6 +21,24 @@ describe(maskSecrets.name, () => {
     expect(masked).toMatch(/^b64 \*\*\* echo \*\*\*.{0,4} url \*\*\*$/);
   });
 
+  it("masks the percent-encodings of Python's quote and quote_plus, in either case of hex", () => {
+    // As Python 3 prints them: quote(s), quote(s, safe=''), quote_plus(s).
+    const secret = 's3cr3t p@ss/w0rd!~(x)';
+    const encoded = [
+      's3cr3t%20p%40ss/w0rd%21~%28x%29',
+      's3cr3t%20p%40ss%2Fw0rd%21~%28x%29',
+      's3cr3t+p%40ss%2Fw0rd%21~%28x%29',
+      's3cr3t+p%40ss%2fw0rd%21~%28x%29',
+    ];
+    expect(maskSecrets(encoded.join(' | '), [secret])).toBe('*** | *** | *** | ***');
+  });
+
+  it('masks the hex form, lower- and upper-case', () => {
+    const secret = 's3cr3t p@ss/w0rd!~(x)';
+    const hex = '73336372337420704073732f77307264217e287829';
+    expect(maskSecrets(`hex ${hex} HEX ${hex.toUpperCase()}.`, [secret])).toBe('hex *** HEX ***.');
+  });
+
   it('masks the lines of a multi-line value one by one, keeping the newlines', () => {
     const key = '-----BEGIN KEY-----\nMIIEvQIBADANBg\nab\n-----END KEY-----\n';
     const log = `cat key:\n${key}done\n`;

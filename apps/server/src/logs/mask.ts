@@ -10,8 +10,11 @@ export const MIN_MASKED_LENGTH = 4;
 
 /**
  * A function that replaces every occurrence of each secret value in a text with {@link MASK},
- * and the forms a build is likely to print it in: base64 (also the start of the base64 of the
- * value followed by more text, as `echo "$SECRET" | base64` prints) and URL encoding. A value of
+ * and the forms a build is likely to print it in: base64 and base64url (also the start of the
+ * base64 of the value followed by more text, as `echo "$SECRET" | base64` prints), the
+ * percent-encodings of JavaScript's `encodeURIComponent` and `URLSearchParams`, of Python's
+ * `quote` (`/` kept or encoded) and `quote_plus` (`+` for a space), with upper- or lower-case hex
+ * digits, and hex (`xxd -p` of a short value, Python's `bytes.hex()`), in either case. A value of
  * several lines is masked line by line (lines of at least {@link MIN_MASKED_LENGTH} characters),
  * so masking never removes a newline and line numbers stay those of the output. Build it once
  * per set of secrets: it compiles one pattern, longest values first, so a value that contains
@@ -48,8 +51,34 @@ function maskedForms(secret: string): string[] {
   const base64 = bytes.toString('base64');
   forms.push(base64, base64.slice(0, Math.floor(bytes.length / 3) * 4));
   forms.push(bytes.toString('base64url'));
-  forms.push(encodeURIComponent(secret));
+  const encodings = [
+    encodeURIComponent(secret),
+    new URLSearchParams([['', secret]]).toString().slice(1),
+    percentEncoded(bytes, '/', false),
+    percentEncoded(bytes, '', false),
+    percentEncoded(bytes, '', true),
+  ];
+  for (const encoded of encodings) {
+    forms.push(
+      encoded,
+      encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),
+    );
+  }
+  const hex = bytes.toString('hex');
+  forms.push(hex, hex.toUpperCase());
   return forms.filter((form) => form.length >= MIN_MASKED_LENGTH && !form.includes('\n'));
+}
+
+/** Python's `urllib.parse.quote(value, safe)`, or `quote_plus` when `plus`: `%XX` escapes. */
+function percentEncoded(bytes: Buffer, safe: string, plus: boolean): string {
+  let encoded = '';
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte);
+    if (/[A-Za-z0-9_.~-]/.test(char) || (byte < 0x80 && safe.includes(char))) encoded += char;
+    else if (plus && char === ' ') encoded += '+';
+    else encoded += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return encoded;
 }
 
 function escapeRegExp(text: string): string {

@@ -204,4 +204,43 @@ describe.each(TEST_DIALECTS)(`${TaskLogsRepository.name} on %s`, (dialect) => {
     expect(await logs.endStep('t1', 0, 2)).toBeUndefined();
     expect(await logs.listSteps('t1')).toMatchObject([{ name: 'a', firstLine: 1, exitCode: 1 }]);
   });
+
+  it('keeps output that stores no text in one row, ending it like any other', async () => {
+    // What a log limit leaves: text, then output of which only the step boundaries are kept.
+    const dropped: RenderLog = (data) => ({
+      text: '',
+      steps: data.startsWith('end') ? [{ kind: 'end', idx: 0, exitCode: 2 }] : [],
+    });
+    await logs.startStep('t1', { idx: 0, name: 'build', firstLine: 1 });
+    await logs.append('t1', chunk(0, 'kept\n'), plain);
+    const first = await logs.append('t1', chunk(5, 'gone\n'), dropped);
+    const second = await logs.append('t1', chunk(10, 'more\n'), dropped);
+    const last = await logs.append('t1', chunk(15, 'end\n', true), dropped);
+    expect([first, second, last]).toMatchObject([
+      { outcome: 'appended', nextOffset: 10, chunk: { offset: 5, bytes: 5, text: '' } },
+      { outcome: 'appended', nextOffset: 15, chunk: { offset: 10, bytes: 5, eof: false } },
+      {
+        outcome: 'appended',
+        nextOffset: 19,
+        chunk: { offset: 15, bytes: 4, firstLine: 2, eof: true },
+        steps: [{ idx: 0, exitCode: 2 }],
+      },
+    ]);
+    const rows = await database.db
+      .selectFrom('task_logs')
+      .select(['byte_offset', 'bytes', 'text', 'eof'])
+      .orderBy('byte_offset')
+      .execute();
+    expect(rows.map((r) => [Number(r.byte_offset), r.bytes, r.text, r.eof])).toEqual([
+      [0, 5, 'kept\n', 0],
+      [5, 14, '', 1],
+    ]);
+    expect(await logs.tail('t1')).toEqual({ nextOffset: 19, nextLine: 2, eof: true });
+    expect(await logs.append('t1', chunk(10, 'more\n'), dropped)).toEqual({
+      outcome: 'seen',
+      nextOffset: 19,
+    });
+    expect(await text('t1')).toBe('kept\n');
+    expect(await logs.readFromOffset('t1', 12)).toMatchObject([{ offset: 5, eof: true }]);
+  });
 });

@@ -49,11 +49,13 @@ export type TaskStepEvent =
 /**
  * Turns the unseen part of a chunk's output into what is stored: the text (masked, step markers
  * taken out; its newlines number the lines) and the step boundaries found in it. `firstLine` is
- * the number of the line the data starts in. Pure: it may be called again when a race is lost.
+ * the number of the line the data starts in; `range` the bytes of the task's output it decodes
+ * (for a log limit). Pure: it may be called again when a race is lost.
  */
 export type RenderLog = (
   data: string,
   firstLine: number,
+  range: { offset: number; bytes: number },
 ) => { text: string; steps: TaskStepEvent[] };
 
 export type AppendResult =
@@ -70,6 +72,14 @@ export interface TaskLogTail {
   /** The number of the line the next chunk starts in. */
   nextLine: number;
   eof: boolean;
+}
+
+/** The last stored chunk, as much of it as an append needs. */
+interface LastChunk extends TaskLogTail {
+  /** Where the last chunk starts; undefined when nothing is stored. */
+  offset?: number;
+  /** Whether the last chunk stored no text (its output was all step markers, or dropped). */
+  textless: boolean;
 }
 
 type Db = Kysely<Database>;
@@ -116,7 +126,7 @@ export class TaskLogsRepository {
     render: RenderLog,
     now: Date,
   ): Promise<AppendResult | undefined> {
-    const tail = await tailOf(trx, taskId);
+    const tail = await lastChunkOf(trx, taskId);
     const { nextOffset } = tail;
     if (tail.eof) return { outcome: 'seen', nextOffset };
     if (incoming.offset > nextOffset) return { outcome: 'gap', nextOffset };
@@ -126,7 +136,11 @@ export class TaskLogsRepository {
       return { outcome: 'seen', nextOffset };
     }
     const unseen = unseenPart(incoming.data, incoming.bytes, nextOffset - incoming.offset);
-    const rendered = render(unseen, tail.nextLine);
+    const rendered = render(unseen, tail.nextLine, { offset: nextOffset, bytes: end - nextOffset });
+    if (rendered.text === '' && tail.textless && tail.offset !== undefined) {
+      const last = { ...tail, offset: tail.offset };
+      return this.extend(trx, taskId, last, { end, eof: incoming.eof }, rendered.steps, now);
+    }
     const row: ChunkRow = {
       task_id: taskId,
       byte_offset: nextOffset,
@@ -153,8 +167,49 @@ export class TaskLogsRepository {
     };
   }
 
+  /**
+   * Output that stores no text after a chunk that stored none (a log past its limit) extends
+   * that chunk's row instead of adding one, so what is dropped costs no space. The row is
+   * compared and set: undefined when a concurrent append changed it first.
+   */
+  private async extend(
+    trx: Db,
+    taskId: string,
+    tail: LastChunk & { offset: number },
+    part: { end: number; eof: boolean },
+    steps: readonly TaskStepEvent[],
+    now: Date,
+  ): Promise<AppendResult | undefined> {
+    const updated = await trx
+      .updateTable('task_logs')
+      .set({ bytes: part.end - tail.offset, eof: part.eof ? 1 : 0 })
+      .where('task_id', '=', taskId)
+      .where('byte_offset', '=', tail.offset)
+      .where('bytes', '=', tail.nextOffset - tail.offset)
+      .where('eof', '=', 0)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) return undefined;
+    return {
+      outcome: 'appended',
+      nextOffset: part.end,
+      // Followers get the new part alone: it starts where what they were sent ends.
+      chunk: {
+        taskId,
+        offset: tail.nextOffset,
+        bytes: part.end - tail.nextOffset,
+        firstLine: tail.nextLine,
+        lineCount: 0,
+        text: '',
+        eof: part.eof,
+        createdAt: now,
+      },
+      steps: await applySteps(trx, taskId, steps, now),
+    };
+  }
+
   async tail(taskId: string): Promise<TaskLogTail> {
-    return tailOf(this.connection.db, taskId);
+    const { nextOffset, nextLine, eof } = await lastChunkOf(this.connection.db, taskId);
+    return { nextOffset, nextLine, eof };
   }
 
   /**
@@ -246,19 +301,22 @@ export class TaskLogsRepository {
   }
 }
 
-async function tailOf(db: Db, taskId: string): Promise<TaskLogTail> {
+async function lastChunkOf(db: Db, taskId: string): Promise<LastChunk> {
   const last = await db
     .selectFrom('task_logs')
     .select(['byte_offset', 'bytes', 'first_line', 'line_count', 'eof'])
+    .select(sql<number>`length(text)`.as('text_length'))
     .where('task_id', '=', taskId)
     .orderBy('byte_offset', 'desc')
     .limit(1)
     .executeTakeFirst();
-  if (last === undefined) return { nextOffset: 0, nextLine: 1, eof: false };
+  if (last === undefined) return { nextOffset: 0, nextLine: 1, eof: false, textless: false };
   return {
+    offset: Number(last.byte_offset),
     nextOffset: Number(last.byte_offset) + last.bytes,
     nextLine: last.first_line + last.line_count,
     eof: last.eof === 1,
+    textless: Number(last.text_length) === 0,
   };
 }
 

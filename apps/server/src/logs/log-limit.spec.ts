@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { limitMarker, renderWithinLimit, type RenderWhole } from './log-limit';
+
+/** Text as it is; a line `start N` is a step start (taken out, as step markers are). */
+const render: RenderWhole = (data, firstLine) => {
+  let line = firstLine;
+  let text = '';
+  const steps: { kind: 'start'; idx: number; name: string; firstLine: number }[] = [];
+  for (const piece of data.split(/(?<=\n)/)) {
+    const start = /^start (\d)\n$/.exec(piece);
+    if (start === null) {
+      text += piece;
+      if (piece.endsWith('\n')) line++;
+    } else {
+      steps.push({ kind: 'start', idx: Number(start[1]), name: 's', firstLine: line });
+    }
+  }
+  return { text, steps };
+};
+
+function within(limit: number, data: string, offset: number, firstLine = 1) {
+  return renderWithinLimit(limit, render, data, firstLine, {
+    offset,
+    bytes: Buffer.byteLength(data),
+  });
+}
+
+describe(renderWithinLimit.name, () => {
+  it('keeps output that ends at or before the limit whole', () => {
+    expect(within(8, 'abc\nefg\n', 0)).toEqual({ text: 'abc\nefg\n', steps: [] });
+  });
+
+  it('cuts the piece that holds the limit at its last line end before it, and marks the cut', () => {
+    expect(within(10, 'abc\nefg\nhij\n', 0)).toEqual({
+      text: `abc\nefg\n${limitMarker(10)}`,
+      steps: [],
+    });
+  });
+
+  it('marks the cut in the next piece when the log ends exactly at the limit', () => {
+    expect(within(8, 'more\n', 8, 3)).toEqual({ text: limitMarker(8), steps: [] });
+    expect(within(8, 'more\n', 13, 4)).toEqual({ text: '', steps: [] });
+  });
+
+  it('keeps the step starts of dropped output, on the line after the marker', () => {
+    expect(within(4, 'abc\nstart 1\nxyz\nstart 2\n', 0, 5)).toEqual({
+      text: `abc\n${limitMarker(4)}`,
+      steps: [
+        { kind: 'start', idx: 1, name: 's', firstLine: 7 },
+        { kind: 'start', idx: 2, name: 's', firstLine: 7 },
+      ],
+    });
+    expect(within(4, 'start 3\nzzz\n', 40, 7).steps).toEqual([
+      { kind: 'start', idx: 3, name: 's', firstLine: 7 },
+    ]);
+  });
+
+  it('names the limit in MiB, KiB or bytes', () => {
+    expect(limitMarker(16 * 1024 * 1024)).toBe(
+      'kiln: the log reached its limit of 16 MiB; the rest was dropped\n',
+    );
+    expect(limitMarker(2048)).toContain('of 2 KiB;');
+    expect(limitMarker(100)).toContain('of 100 bytes;');
+  });
+});
