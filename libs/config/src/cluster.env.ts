@@ -90,6 +90,13 @@ export class AgentEnv extends ClusterClientEnv {
   @IsString()
   readonly KILN_AGENT_REGISTRY_AUTH?: string;
 
+  /**
+   * Tasks share the host's network (its loopback services included) instead of having none of
+   * their own: for trusted installations only, never with builds of pull requests.
+   */
+  @EnvBool()
+  readonly KILN_AGENT_HOST_NETWORK: boolean = false;
+
   /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
   @EnvBool()
   readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;

@@ -56,6 +56,7 @@ export async function workingContainerizers(
         new DockerContainerizer({
           owner: agentId,
           defaultGracePeriodMs: grace,
+          hostNetwork: env.KILN_AGENT_HOST_NETWORK,
           ...(env.KILN_AGENT_REGISTRY_AUTH === undefined
             ? {}
             : { registryAuth: parseRegistryAuth(env.KILN_AGENT_REGISTRY_AUTH) }),

@@ -41,12 +41,18 @@ export function newTaskId(jobId: string, attempt: number, nonce: string): string
  * own `sh -e`, stopping at the first failure. Step scripts travel as environment variables, never
  * spliced into the script text, so no quoting can break out of them; markers around each step
  * (with a nonce the build cannot guess) let the server record step boundaries and exit codes.
+ *
+ * A kill's SIGTERM goes to every process of the task's group (the containerizers see to that):
+ * the running step gets it and may clean up in its own `trap … TERM` for the grace period. The
+ * script around the steps only notes it: were it to die at once (a shell's default), the task's
+ * main process would be gone and the container with it, step and trap included; and were it to
+ * carry on, the next step would start. So it waits for the step, then stops.
  */
 export function buildTask(context: BuildContext): TaskInfo {
   const { run, job, repository } = context;
   const plan = job.plan;
   const stepEnv: Record<string, string> = {};
-  const lines = ['exec 2>&1'];
+  const lines = ['exec 2>&1', 'kiln_term=', "trap 'kiln_term=1' TERM"];
   plan.steps.forEach((step, idx) => {
     stepEnv[`KILN_STEP_${idx}`] = step.run;
     lines.push(
@@ -54,6 +60,8 @@ export function buildTask(context: BuildContext): TaskInfo {
       `sh -ec "$KILN_STEP_${idx}"`,
       'kiln_code=$?',
       `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}"`,
+      // 128 + SIGTERM: what the task would have ended with, had nothing trapped it.
+      '[ -z "$kiln_term" ] || exit 143',
       '[ "$kiln_code" -eq 0 ] || exit "$kiln_code"',
     );
   });

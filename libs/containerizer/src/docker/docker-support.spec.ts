@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { mergeUsage, registryHostOf, usageOfStats } from './docker-support';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TempDirs } from '../testing/helpers';
+import {
+  isImageReference,
+  mergeUsage,
+  pidsEventsPathOf,
+  refusedForks,
+  registryHostOf,
+  usageOfStats,
+} from './docker-support';
 
 describe(registryHostOf.name, () => {
   it('reads the registry host as the engine does, Docker Hub when there is none', () => {
@@ -32,5 +42,78 @@ describe(usageOfStats.name, () => {
       memBytes: 1,
       memPeakBytes: 9,
     });
+  });
+});
+
+describe(isImageReference.name, () => {
+  it('accepts references the engine accepts', () => {
+    for (const image of [
+      'busybox',
+      'library/busybox:1.36',
+      '127.0.0.1:5000/kiln-test/busybox:latest',
+      'registry.example.com/team/app_x/web-server:v1.2.3-rc_1',
+      'localhost/app',
+      '[::1]:5000/app',
+      `debian@sha256:${'a'.repeat(64)}`,
+      `ghcr.io/acme/app:1@sha256:${'0'.repeat(64)}`,
+    ]) {
+      expect(isImageReference(image), image).toBe(true);
+    }
+  });
+
+  it('refuses what would reach the engine as another path or host', () => {
+    for (const image of [
+      'a/../b',
+      '::::/../etc/passwd@@',
+      '',
+      'BusyBox',
+      'busybox:',
+      'busybox@sha256:short',
+      '/busybox',
+      'busybox/',
+      'a//b',
+      'busybox:latest/json',
+      'busybox?x=1',
+      'busybox#frag',
+      'busy box',
+      `a${'/b'.repeat(130)}`,
+      'busybox:' + 't'.repeat(129),
+    ]) {
+      expect(isImageReference(image), image).toBe(false);
+    }
+  });
+});
+
+describe(pidsEventsPathOf.name, () => {
+  const dirs = new TempDirs();
+  afterEach(() => dirs.removeAll());
+
+  async function procWith(cgroup: string): Promise<string> {
+    const proc = await dirs.make();
+    await mkdir(join(proc, '42'));
+    await writeFile(join(proc, '42', 'cgroup'), cgroup);
+    return proc;
+  }
+
+  it("finds a container's pids cgroup on a v1 (hybrid) host", async () => {
+    const proc = await procWith(
+      '12:pids:/docker/abc\n11:memory:/docker/abc\n0::/docker/abc\n1:name=systemd:/docker/abc\n',
+    );
+    expect(await pidsEventsPathOf(42, proc, '/cg')).toBe('/cg/pids/docker/abc/pids.events');
+  });
+
+  it('finds it on a v2 host, and says nothing for a process it cannot see', async () => {
+    const proc = await procWith('0::/system.slice/docker-abc.scope\n');
+    expect(await pidsEventsPathOf(42, proc, '/cg')).toBe(
+      '/cg/system.slice/docker-abc.scope/pids.events',
+    );
+    expect(await pidsEventsPathOf(43, proc, '/cg')).toBeUndefined();
+  });
+
+  it('reads the forks refused at the limit', async () => {
+    const dir = await dirs.make();
+    await writeFile(join(dir, 'pids.events'), 'max 17\n');
+    expect(await refusedForks(join(dir, 'pids.events'))).toBe(17);
+    expect(await refusedForks(join(dir, 'missing'))).toBeUndefined();
   });
 });

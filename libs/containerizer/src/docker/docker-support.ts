@@ -1,4 +1,5 @@
 import { close, constants as fsConstants, open, write } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { ResourceUsage } from '../containerizer';
 
@@ -16,10 +17,73 @@ export function registryHostOf(image: string): string {
   return first.includes('.') || first.includes(':') || first === 'localhost' ? first : DOCKER_HUB;
 }
 
+/*
+ * The OCI distribution reference grammar (distribution/reference's regexp.go): a build names its
+ * image, and the name reaches the engine's URL paths unescaped (`/images/<name>/json`), where
+ * `..`, `::::` or `@@` make requests the engine redirects or Node cannot even send.
+ */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const TAG = '[\\w][\\w.-]{0,127}';
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+const REFERENCE = new RegExp(`^(${NAME})(?::${TAG})?(?:@${DIGEST})?$`);
+/** The longest name (without tag or digest) the grammar allows. */
+const NAME_MAX_LENGTH = 255;
+
+/** Whether `image` is a valid image reference (`[host[:port]/]path[:tag][@digest]`). */
+export function isImageReference(image: string): boolean {
+  const match = REFERENCE.exec(image);
+  return match !== null && (match[1]?.length ?? 0) <= NAME_MAX_LENGTH;
+}
+
+/**
+ * The host path of the `pids.events` file of the cgroup process `pid` is in, read from
+ * `/proc/<pid>/cgroup` (cgroup v1's `pids` hierarchy, else the v2 unified one); `undefined` when
+ * it cannot be known, e.g. an engine on another host, whose processes are not in `/proc` here.
+ */
+export async function pidsEventsPathOf(
+  pid: number,
+  procRoot = '/proc',
+  cgroupRoot = '/sys/fs/cgroup',
+): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`${procRoot}/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n').map((line) => line.split(':'));
+  const v1 = lines.find((fields) => fields.length >= 3 && fields[1]?.split(',').includes('pids'));
+  if (v1 !== undefined) return `${cgroupRoot}/pids${cgroupPathOf(v1)}/pids.events`;
+  const v2 = lines.find((fields) => fields.length >= 3 && fields[0] === '0' && fields[1] === '');
+  return v2 === undefined ? undefined : `${cgroupRoot}${cgroupPathOf(v2)}/pids.events`;
+}
+
+/** The cgroup path of a `/proc/<pid>/cgroup` line split at `:` (the path may hold colons). */
+function cgroupPathOf(line: string[]): string {
+  const path = line.slice(2).join(':');
+  return path === '/' ? '' : path;
+}
+
+/** How many forks the cgroup refused at its `pids.max` (the `max` line); `undefined` if unknown. */
+export async function refusedForks(pidsEventsPath: string): Promise<number | undefined> {
+  try {
+    const text = await readFile(pidsEventsPath, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('max '));
+    const value = Number(line?.slice(4));
+    return line !== undefined && Number.isSafeInteger(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The parts of `GET /containers/{id}/stats` this containerizer reads (cgroup v1 and v2). */
 export interface DockerStatsSample {
   cpu_stats?: { cpu_usage?: { total_usage?: number } };
   memory_stats?: { usage?: number; max_usage?: number; stats?: Record<string, number> };
+  pids_stats?: { current?: number; limit?: number };
 }
 
 /**

@@ -68,8 +68,8 @@ describe(DockerContainerizer.name, () => {
     }
   });
 
-  function newContainerizer(): DockerContainerizer {
-    const containerizer = new DockerContainerizer({ owner: OWNER });
+  function newContainerizer(options: { hostNetwork?: boolean } = {}): DockerContainerizer {
+    const containerizer = new DockerContainerizer({ owner: OWNER, ...options });
     containerizers.push(containerizer);
     return containerizer;
   }
@@ -153,6 +153,9 @@ describe(DockerContainerizer.name, () => {
     expect(info.HostConfig.CapAdd).not.toContain('SYS_ADMIN');
     expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges']);
     expect(info.HostConfig.NetworkMode).toBe('none');
+    expect(info.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(info.HostConfig.IpcMode).toBe('private');
+    expect(Object.keys(info.HostConfig.Tmpfs ?? {})).toEqual(['/tmp']);
     expect(info.HostConfig.NanoCpus).toBe(0.25e9);
     expect(info.HostConfig.Memory).toBe(48 * 1024 * 1024);
     expect(info.HostConfig.MemorySwap).toBe(48 * 1024 * 1024);
@@ -168,12 +171,39 @@ describe(DockerContainerizer.name, () => {
     expect(info.Config.WorkingDir).toBe(WORKSPACE_MOUNT_PATH);
   });
 
-  it('shares the host network when the spec names none', async () => {
-    const containerizer = newContainerizer();
+  it('gives a task no network of the host unless the agent opted in', async () => {
+    const isolated = newContainerizer();
     const spec = await specOf('true');
-    await start(containerizer, spec);
-    const info = await docker.getContainer(dockerIdOf(containerizer, spec)).inspect();
-    expect(info.HostConfig.NetworkMode).toBe('host');
+    await start(isolated, spec);
+    const info = await docker.getContainer(dockerIdOf(isolated, spec)).inspect();
+    expect(info.HostConfig.NetworkMode).toBe('none');
+    const asked = await specOf('true', { network: 'host' });
+    expect(await isolated.launch(asked)).toMatchObject({
+      status: 'not-supported',
+      reason: expect.stringContaining('KILN_AGENT_HOST_NETWORK') as unknown,
+    });
+
+    const trusting = newContainerizer({ hostNetwork: true });
+    const shared = await specOf('true');
+    await start(trusting, shared);
+    const sharedInfo = await docker.getContainer(dockerIdOf(trusting, shared)).inspect();
+    expect(sharedInfo.HostConfig.NetworkMode).toBe('host');
+  });
+
+  it('fails the launch of an image reference that is not one, naming it, and lives on', async () => {
+    // Each of these crashed the agent's process on an unhandled error before it was checked.
+    for (const image of ['a/../b', '::::/../etc/passwd@@']) {
+      const containerizer = newContainerizer();
+      const spec = await specOf('true', { image });
+      await expect(containerizer.launch(spec)).rejects.toMatchObject({
+        name: 'ContainerLaunchError',
+        reason: 'CONTAINER_LAUNCH_FAILED',
+        message: expect.stringContaining(JSON.stringify(image)) as unknown,
+      });
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+    }
+    // An unhandled error surfaces in the next ticks: give it a chance to, and Vitest fails the run.
+    await new Promise((resolve) => setTimeout(resolve, 500));
   });
 
   it('pulls an absent image from a registry', async () => {

@@ -19,7 +19,10 @@ import {
 import { assertValidSpec, prepareWorkspace } from '../launching';
 import { killMessage, terminationOf, type KillRequest } from '../process/termination';
 import {
+  isImageReference,
   mergeUsage,
+  pidsEventsPathOf,
+  refusedForks,
   registryHostOf,
   SandboxOutput,
   usageOfStats,
@@ -36,8 +39,17 @@ export interface DockerContainerizerOptions {
   docker?: Docker;
   /** Credentials per registry host (`registry.example.com:5000`, `docker.io`) for pulls. */
   registryAuth?: Record<string, RegistryCredentials>;
-  /** The most processes a container may have (a fork bomb's ceiling); default 1024. */
+  /**
+   * The most processes a container may have; default 1024. A container that reaches it is ended
+   * with `CONTAINER_LIMITATION_PIDS` (a fork bomb would otherwise hold it until its timeout).
+   */
   pidsLimit?: number;
+  /**
+   * Let tasks share the host's network: for trusted installations only (the agent-level
+   * `KILN_AGENT_HOST_NETWORK`). Without it every container gets `none` (a loopback of its own),
+   * and a spec that asks for `host` is not supported.
+   */
+  hostNetwork?: boolean;
   /**
    * Written into every container's `io.kiln.owner` label, so that agents sharing one engine
    * (or tests running side by side) recover and clean up only their own containers. One agent per
@@ -46,7 +58,7 @@ export interface DockerContainerizerOptions {
   owner?: string;
   /** The kill grace period when `kill` is given none, and for timeouts; default 3000 ms. */
   defaultGracePeriodMs?: number;
-  /** How often running containers are measured; default 1000 ms. */
+  /** How often running containers are measured and checked against their limits; default 500 ms. */
   sampleIntervalMs?: number;
 }
 
@@ -104,7 +116,9 @@ export const CAPABILITIES = [
 const DEFAULT_PIDS_LIMIT = 1024;
 const DEFAULT_OWNER = 'agent';
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
-const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
+const DEFAULT_SAMPLE_INTERVAL_MS = 500;
+/** Where a task without `HOME` gets one: its root filesystem is read-only, `/tmp` is not. */
+const DEFAULT_HOME = '/tmp';
 /** How long the output streams get to drain after the container has ended. */
 const OUTPUT_DRAIN_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
@@ -130,6 +144,10 @@ interface Container {
   output?: Output;
   usage?: ResourceUsage;
   kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
+  /** A limit the container hit, ending it (unless a kill came first): it decides the end. */
+  limitation?: { reason: TaskReason; message: string };
+  /** The host's `pids.events` of the container's cgroup, when the engine runs on this host. */
+  pidsEvents?: string;
   timeout?: NodeJS.Timeout;
   readonly termination: Promise<Termination>;
   terminate(termination: Termination): void;
@@ -139,22 +157,30 @@ interface Container {
 
 /**
  * Runs each task in a Docker container from its spec's image: the only containerizer that runs
- * images. The engine enforces the cpu, memory (without swap) and process limits; the container is
- * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges, and sees of the host
- * only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its working directory)
- * and, with `network: 'host'` (the default, as the spec says), the host's network: the output
- * files beside the workspace, which the agent reads back, are out of its reach.
+ * images. The engine enforces the cpu, memory (without swap) and process limits, and the agent
+ * ends a container that reaches one (`CONTAINER_LIMITATION_MEMORY`, `…_PIDS`). The container is
+ * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges (`no-new-privileges`),
+ * keeps the engine's default seccomp profile, has a read-only root filesystem with private tmpfs
+ * `/tmp` and `/dev/shm`, its own IPC and cgroup namespaces, no network but its own loopback
+ * (unless the agent opted in to the host's: {@link DockerContainerizerOptions.hostNetwork}), and
+ * sees of the host only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its
+ * working directory): the output files beside it, which the agent reads back, are out of its
+ * reach. Its root is the host's root unless the engine remaps users (`userns-remap`, a daemon
+ * setting: see docs/security-docker.md).
  *
- * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to it
- * (a shell as PID 1 would ignore it) and reaps orphans; when the command ends, the engine kills
- * whatever it left in the container. The output is taken from the engine (attached before the
+ * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to the
+ * command's whole process group (`TINI_KILL_PROCESS_GROUP`, set in every container: a shell
+ * running steps would otherwise take the signal alone, and a step's TERM trap never run) and
+ * reaps orphans; when the command ends, the engine kills whatever it left in the container. The output is taken from the engine (attached before the
  * start, so nothing is missed) and appended to the sandbox files by the agent; after an agent
  * restart the engine's log is replayed, skipping what was already written.
  *
  * Limits: the engine reports a command that a signal ended as exit code 128 + n, so an unasked
  * signal shows as that exit code, not as `signal`. Besides the spec's environment the task sees
- * the image's own `ENV` and the `HOSTNAME` and `HOME` the engine sets, nothing of the agent's. A
- * program missing from the image fails the task with exit code 127 rather than the launch.
+ * the image's own `ENV`, the `HOSTNAME` the engine sets, `TINI_KILL_PROCESS_GROUP=1`, and `HOME`
+ * (`/tmp` when the spec gives none), nothing of the agent's. A program missing from the image
+ * fails the task with exit code 127 rather than the launch. The engine keeps the environment
+ * (secrets included) in the container's configuration, root's only, until `destroy` removes it.
  */
 export class DockerContainerizer implements Containerizer {
   readonly name = 'docker' as const;
@@ -162,6 +188,7 @@ export class DockerContainerizer implements Containerizer {
   private readonly docker: Docker;
   private readonly registryAuth: Record<string, RegistryCredentials>;
   private readonly pidsLimit: number;
+  private readonly hostNetwork: boolean;
   private readonly owner: string;
   private readonly defaultGracePeriodMs: number;
   private readonly sampleIntervalMs: number;
@@ -174,6 +201,7 @@ export class DockerContainerizer implements Containerizer {
     this.docker = options.docker ?? new Docker();
     this.registryAuth = options.registryAuth ?? {};
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    this.hostNetwork = options.hostNetwork ?? false;
     this.owner = options.owner ?? DEFAULT_OWNER;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
@@ -235,16 +263,30 @@ export class DockerContainerizer implements Containerizer {
     if (spec.image === undefined) {
       return { status: 'not-supported', reason: 'the docker containerizer runs images only' };
     }
+    if (spec.network === 'host' && !this.hostNetwork) {
+      return {
+        status: 'not-supported',
+        reason: 'this agent gives Docker tasks no host network (KILN_AGENT_HOST_NETWORK is off)',
+      };
+    }
+    const image = spec.image;
     const container = this.register(spec.containerId, spec.sandbox);
     try {
-      await this.start(container, { ...spec, image: spec.image });
+      // Checked before the engine sees it: the name goes into its URL paths unescaped.
+      if (!isImageReference(image)) {
+        throw new ContainerLaunchError(
+          'CONTAINER_LAUNCH_FAILED',
+          `image ${JSON.stringify(image)} is not a valid image reference ([host[:port]/]name[:tag][@digest])`,
+        );
+      }
+      await this.start(container, { ...spec, image });
     } catch (error) {
       this.containers.delete(container.id);
       container.settleLaunch(false);
       if (error instanceof ContainerLaunchError) throw error;
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
-        `container ${container.id} could not be started: ${errorMessage(error)}`,
+        `container ${container.id} of image ${image} could not be started: ${errorMessage(error)}`,
         { cause: error },
       );
     }
@@ -355,6 +397,16 @@ export class DockerContainerizer implements Containerizer {
     this.running(container);
   }
 
+  /** Finds the container's pids cgroup on this host, for the limit check; never rejects. */
+  private async findPidsEvents(container: Container): Promise<void> {
+    try {
+      const pid = (await container.docker?.inspect())?.State.Pid;
+      if (pid !== undefined && pid > 0) container.pidsEvents = await pidsEventsPathOf(pid);
+    } catch {
+      // Ended meanwhile, or the engine is elsewhere: the stats' process count still tells.
+    }
+  }
+
   private createOptions(
     spec: ContainerSpec & { image: string },
     workspace: string,
@@ -376,13 +428,16 @@ export class DockerContainerizer implements Containerizer {
     }
     const { cpus, mem } = spec.resources;
     const memBytes = Math.round(mem * 1024 * 1024);
+    const environment: Record<string, string> = { HOME: DEFAULT_HOME, ...spec.environment };
+    // tini signals the command's process group, not the command alone: see the class comment.
+    environment.TINI_KILL_PROCESS_GROUP = '1';
     return {
       // Named after the task so that a second launch of the id anywhere on the engine collides.
       name: `kiln-${spec.containerId}`,
       Image: spec.image,
       // The command replaces the image's entrypoint too: the spec says exactly what runs.
       Entrypoint: argv,
-      Env: Object.entries(spec.environment).map(([name, value]) => `${name}=${value}`),
+      Env: Object.entries(environment).map(([name, value]) => `${name}=${value}`),
       WorkingDir: WORKSPACE_MOUNT_PATH,
       Labels: labels,
       AttachStdin: false,
@@ -391,13 +446,19 @@ export class DockerContainerizer implements Containerizer {
       OpenStdin: false,
       Tty: false,
       HostConfig: {
-        // tini as PID 1: forwards SIGTERM to the command and reaps what it orphans.
+        // tini as PID 1: forwards SIGTERM to the command's group and reaps what it orphans.
         Init: true,
         Privileged: false,
         CapDrop: ['ALL'],
         CapAdd: [...CAPABILITIES],
+        // Only this: the engine's default seccomp profile and AppArmor profile stay in force.
         SecurityOpt: ['no-new-privileges'],
-        NetworkMode: spec.network ?? 'host',
+        NetworkMode: spec.network ?? (this.hostNetwork ? 'host' : 'none'),
+        IpcMode: 'private',
+        // The image cannot be changed under later tasks, nor a tool planted in it for them:
+        // writes go to the workspace and the tmpfs below (and `/dev/shm`, the engine's tmpfs).
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,nosuid,nodev,exec,mode=1777' },
         ...(cpus > 0 ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
         // Swap equal to memory: no swap, so the limit is the task's real memory.
         ...(memBytes > 0 ? { Memory: memBytes, MemorySwap: memBytes } : {}),
@@ -409,6 +470,8 @@ export class DockerContainerizer implements Containerizer {
         LogConfig: { Type: 'json-file', Config: {} },
         RestartPolicy: { Name: 'no' },
         AutoRemove: false,
+        // Its own view of the cgroup tree (not in dockerode's types, known to engines >= 20.10).
+        ...({ CgroupnsMode: 'private' } as Docker.HostConfig),
       },
     };
   }
@@ -554,6 +617,7 @@ export class DockerContainerizer implements Containerizer {
     this.updateSampler();
     // A first measurement at once, so that even a short task's termination may carry one.
     void this.sample(container);
+    void this.findPidsEvents(container);
     void this.watch(container);
   }
 
@@ -578,6 +642,8 @@ export class DockerContainerizer implements Containerizer {
     if (container.kill === undefined) {
       // Once the container has ended, how it ended stands: a kill cannot rewrite it.
       if (container.phase !== 'running') return;
+      // Ending for a limit already: it is being SIGKILLed, and the limit is why it ended.
+      if (container.limitation !== undefined) return;
       container.kill = { reason, message, deadline };
       if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
     } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
@@ -592,6 +658,35 @@ export class DockerContainerizer implements Containerizer {
     } else {
       kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
       kill.timer.unref();
+    }
+  }
+
+  /**
+   * The container reached a limit: it ends at once (no grace: a fork bomb or a memory hog would
+   * spend it growing), TASK_FAILED with the limit's reason, unless a kill came first.
+   */
+  private limit(container: Container, reason: TaskReason, message: string): void {
+    if (container.phase !== 'running' || container.kill !== undefined) return;
+    if (container.limitation !== undefined) return;
+    container.limitation = { reason, message };
+    this.signal(container, 'SIGKILL');
+  }
+
+  /**
+   * Ends a container whose forks were refused at its pids limit: read from the host's cgroup
+   * (`pids.events`, which counts every refused fork, however briefly the limit was reached), or,
+   * for an engine elsewhere, from a stats sample that finds the container at its limit.
+   */
+  private async checkPids(container: Container, stats: DockerStatsSample | undefined) {
+    const refused =
+      container.pidsEvents === undefined ? undefined : await refusedForks(container.pidsEvents);
+    const current = stats?.pids_stats?.current ?? 0;
+    if ((refused ?? 0) > 0 || (refused === undefined && current >= this.pidsLimit)) {
+      this.limit(
+        container,
+        'CONTAINER_LIMITATION_PIDS',
+        `killed for reaching its limit of ${this.pidsLimit} processes (a fork bomb?)`,
+      );
     }
   }
 
@@ -628,7 +723,14 @@ export class DockerContainerizer implements Containerizer {
     const usage =
       container.usage === undefined ? {} : { usage: { ...container.usage, memBytes: 0 } };
     let termination: Termination;
-    if (container.kill === undefined && oomKilled) {
+    if (container.limitation !== undefined) {
+      termination = {
+        state: 'TASK_FAILED',
+        ...container.limitation,
+        ...(exitCode === undefined ? {} : { exitCode }),
+        ...usage,
+      };
+    } else if (container.kill === undefined && oomKilled) {
       termination = {
         state: 'TASK_FAILED',
         reason: 'CONTAINER_LIMITATION_MEMORY',
@@ -705,6 +807,7 @@ export class DockerContainerizer implements Containerizer {
       if (usage !== undefined && container.phase === 'running') {
         container.usage = mergeUsage(container.usage, usage);
       }
+      if (container.phase === 'running') await this.checkPids(container, stats);
     } catch {
       // Ended or unreachable meanwhile.
     }
