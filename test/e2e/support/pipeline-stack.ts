@@ -11,6 +11,9 @@ export const API_TOKEN = 'e2e-pipeline-api-token-0123456789';
 export interface PipelineStackOptions {
   agentEnv?: Record<string, string>;
   serverEnv?: Record<string, string>;
+  masterEnv?: Record<string, string>;
+  /** A Redis of the caller's (e.g. with an append-only file); default a fresh one. */
+  redis?: EphemeralRedis;
   /**
    * KILN_LOG_LEVEL of all three processes (benchmarks: `warn`). Above `info` the agent's and the
    * server's ready lines are not printed, so readiness is then read from the master's state.
@@ -44,9 +47,15 @@ export interface JobView {
 export class PipelineStack {
   readonly processes: KilnProcess[] = [];
   server!: KilnProcess;
+  master!: KilnProcess;
+  agent!: KilnProcess;
   serverUrl!: string;
   masterUrl!: string;
   private serverPort = 0;
+  private masterPort = 0;
+  private masterEnv: Record<string, string> = {};
+  private agentEnv: Record<string, string> = {};
+  private readonly agentDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-agent-'));
   readonly serverDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-server-'));
 
   private constructor(
@@ -57,34 +66,16 @@ export class PipelineStack {
 
   static async start(options: PipelineStackOptions = {}): Promise<PipelineStack> {
     const stack = new PipelineStack(
-      await EphemeralRedis.start(),
+      options.redis ?? (await EphemeralRedis.start()),
       options.serverEnv ?? {},
       options.logLevel,
     );
     try {
-      const master = stack.track(
-        KilnProcess.start('master', {
-          KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
-          KILN_MASTER_AGENT_TIMEOUT_MS: '5000',
-          KILN_MASTER_AGENT_HEARTBEAT_MS: '500',
-          KILN_MASTER_FRAMEWORK_HEARTBEAT_MS: '1000',
-          KILN_MASTER_ALLOCATION_INTERVAL_MS: '200',
-          ...stack.logLevelEnv(),
-        }),
-      );
-      stack.masterUrl = await master.url();
-      const agent = stack.track(
-        KilnProcess.start('agent', {
-          KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
-          KILN_MASTER_URL: stack.masterUrl,
-          KILN_AGENT_RESOURCES: 'cpus:4;mem:4096;disk:4096',
-          KILN_AGENT_KILL_GRACE_MS: '500',
-          ...stack.logLevelEnv(),
-          ...options.agentEnv,
-        }),
-      );
-      if (stack.quiet) await stack.untilMasterHas(agent, (state) => state.agents.length > 0);
-      else await agent.url();
+      stack.masterPort = await freePort();
+      stack.masterEnv = options.masterEnv ?? {};
+      await stack.startMaster();
+      stack.agentEnv = options.agentEnv ?? {};
+      await stack.startAgent();
       stack.serverPort = await freePort();
       await stack.startServer();
     } catch (error) {
@@ -98,6 +89,40 @@ export class PipelineStack {
   private track(process: KilnProcess): KilnProcess {
     this.processes.push(process);
     return process;
+  }
+
+  /** Starts the master (again), on the same port: agents and the server find it where it was. */
+  async startMaster(): Promise<void> {
+    this.master = this.track(
+      KilnProcess.start('master', {
+        KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
+        KILN_MASTER_PORT: String(this.masterPort),
+        KILN_MASTER_AGENT_TIMEOUT_MS: '5000',
+        KILN_MASTER_AGENT_HEARTBEAT_MS: '500',
+        KILN_MASTER_FRAMEWORK_HEARTBEAT_MS: '1000',
+        KILN_MASTER_ALLOCATION_INTERVAL_MS: '200',
+        ...this.logLevelEnv(),
+        ...this.masterEnv,
+      }),
+    );
+    this.masterUrl = await this.master.url();
+  }
+
+  /** Starts the agent (again), on the same data directory: it recovers its tasks. */
+  async startAgent(): Promise<void> {
+    this.agent = this.track(
+      KilnProcess.start('agent', {
+        KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
+        KILN_MASTER_URL: this.masterUrl,
+        KILN_AGENT_RESOURCES: 'cpus:4;mem:4096;disk:4096',
+        KILN_AGENT_KILL_GRACE_MS: '500',
+        KILN_DATA_DIR: this.agentDataDir,
+        ...this.logLevelEnv(),
+        ...this.agentEnv,
+      }),
+    );
+    if (this.quiet) await this.untilMasterHas(this.agent, (state) => state.agents.length > 0);
+    else await this.agent.url();
   }
 
   /** Starts the server (again), on the same data directory and port. */
@@ -217,5 +242,6 @@ export class PipelineStack {
     await this.redis.stop();
     // The server's process removes it too; this covers a server that never started.
     rmSync(this.serverDataDir, { recursive: true, force: true });
+    rmSync(this.agentDataDir, { recursive: true, force: true });
   }
 }

@@ -20,10 +20,18 @@ export async function freePort(): Promise<number> {
 export class EphemeralRedis {
   private process: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly appendOnlyDir: string | undefined,
+  ) {}
 
-  static async start(): Promise<EphemeralRedis> {
-    const redis = new EphemeralRedis(await freePort());
+  /**
+   * `appendOnlyDir`: keep an append-only file there, fsynced at every write, so that a Redis
+   * killed with SIGKILL and started again has every acknowledged write, as a production one with
+   * AOF would; without it the Redis keeps nothing across a restart.
+   */
+  static async start(options: { appendOnlyDir?: string } = {}): Promise<EphemeralRedis> {
+    const redis = new EphemeralRedis(await freePort(), options.appendOnlyDir);
     await redis.start();
     return redis;
   }
@@ -35,7 +43,17 @@ export class EphemeralRedis {
   async start(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        ...(this.appendOnlyDir === undefined
+          ? ['--appendonly', 'no']
+          : ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.appendOnlyDir]),
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     this.process = child;
@@ -53,6 +71,7 @@ export class EphemeralRedis {
     });
   }
 
+  /** Stops Redis with SIGKILL, as a crash would. */
   async stop(): Promise<void> {
     const child = this.process;
     if (child === undefined || child.exitCode !== null) return;
