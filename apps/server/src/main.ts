@@ -3,12 +3,10 @@ import { exitOnBootFailure, runHttpApp } from '@kiln/common';
 import { loadEnv, ServerEnv } from '@kiln/config';
 import { AppModule } from './app.module';
 import { BootstrapToken } from './accounts/accounts.service';
+import { SERVER_BODY_LIMIT } from './body-limit';
 import { setupOpenApi } from './openapi';
 import { ServerUrl } from './server-url';
 import { serveWebApp } from './web-app';
-
-/** GitHub sends webhook payloads of up to 25 MB. */
-const WEBHOOK_BODY_LIMIT = '25mb';
 
 async function main(): Promise<void> {
   const env = loadEnv(ServerEnv);
@@ -19,12 +17,9 @@ async function main(): Promise<void> {
     host: env.KILN_HOST,
     port: env.KILN_PORT,
     shutdownTimeoutMs: env.KILN_SHUTDOWN_TIMEOUT_MS,
-    // Webhook signatures are computed over the exact bytes received.
-    nestOptions: { rawBody: true, bodyParser: false },
+    // The body parsers keep the exact bytes received: webhook signatures are computed over them.
+    bodyLimit: SERVER_BODY_LIMIT,
     configure: (app) => {
-      // One limit for every JSON body: the webhooks' (25 MB) covers log chunks' (2 MB) too.
-      app.useBodyParser('json', { limit: WEBHOOK_BODY_LIMIT });
-      app.useBodyParser('urlencoded', { limit: WEBHOOK_BODY_LIMIT, extended: false });
       serveWebApp(app);
       // The OpenAPI document at /api/openapi.json, browsable at /api/docs.
       setupOpenApi(app);

@@ -4,6 +4,7 @@ export * from './http-error.filter';
 export * from './logging';
 export * from './ndjson';
 export * from './redact-url';
+export * from './request-body';
 export * from './response-error';
 export * from './run-http-app';
 export * from './with-timeout';

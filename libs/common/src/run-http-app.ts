@@ -10,6 +10,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { HttpErrorFilter } from './http-error.filter';
 import { loggerParams } from './logging';
+import { useBodyParsing } from './request-body';
 
 export interface HttpAppOptions {
   /** Process name used in messages and logs, e.g. `kiln-server`. */
@@ -20,6 +21,9 @@ export interface HttpAppOptions {
   port: number;
   /** After a signal, how long in-flight work may take before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** The largest JSON or form body accepted (`'25mb'`); Nest's own default, `'100kb'`, if unset. */
+  bodyLimit?: string;
+  /** Body parsing is {@link useBodyParsing}'s: `bodyParser` and `rawBody` here are ignored. */
   nestOptions?: NestApplicationOptions;
   /** Last touches before listening (extra middleware, static files, OpenAPI). */
   configure?: (app: NestExpressApplication) => void | Promise<void>;
@@ -43,8 +47,11 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
     // Without this Nest calls process.abort() on a failed boot; we want a clear message instead.
     abortOnError: false,
     ...options.nestOptions,
+    bodyParser: false,
+    rawBody: false,
   });
   app.disable('x-powered-by');
+  useBodyParsing(app, options.bodyLimit ?? '100kb');
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );

@@ -83,3 +83,33 @@ describe(parseMessage.name, () => {
     ).toThrow(/launch.task/);
   });
 });
+
+describe('a task environment with names Object.prototype has', () => {
+  it('keeps constructor, __proto__, toString and hasOwnProperty as plain variables', () => {
+    const environment = JSON.parse(
+      '{"constructor":"a","__proto__":"b","toString":"c","hasOwnProperty":"d","PATH":"/bin"}',
+    ) as Record<string, string>;
+    const event = parseMessage(AgentEvent, {
+      type: 'LAUNCH',
+      launch: {
+        frameworkId: 'fw',
+        role: 'ci',
+        task: { ...task, command: { ...task.command, environment } },
+      },
+    });
+    const parsed = event.launch?.task.command.environment ?? {};
+    const sorted = (record: object) =>
+      Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+    expect(sorted(parsed)).toEqual(sorted(environment));
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+  });
+
+  it('still refuses such a name where a message has fixed fields', () => {
+    expect(() =>
+      parseMessage(
+        SchedulerCall,
+        JSON.parse('{"type":"REVIVE","frameworkId":"fw","constructor":1}'),
+      ),
+    ).toThrow(/property constructor should not exist/);
+  });
+});

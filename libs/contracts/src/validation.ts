@@ -29,10 +29,64 @@ export function parseMessage<T extends object>(cls: new () => T, json: unknown):
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidMessageError(cls.name, ['expected a JSON object']);
   }
-  const message = plainToInstance(cls, json);
+  const unknown: string[] = [];
+  const message = restoreKeys(plainToInstance(cls, escapeKeys(json)), '', unknown);
   const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length > 0) throw new InvalidMessageError(cls.name, flattenErrors(errors));
+  const problems = [...unknown, ...flattenErrors(errors)];
+  if (problems.length > 0) throw new InvalidMessageError(cls.name, problems);
   return message;
+}
+
+/*
+ * A task's environment may name a variable `constructor`, `__proto__` or `toString`.
+ * class-transformer takes `value.constructor` for the class of a plain object and assigns keys
+ * one by one, so such a key crashes it or is dropped. Around it they travel under another name.
+ */
+const ESCAPED = '\u0000kiln-key:';
+const needsEscape = (key: string) =>
+  Object.hasOwn(Object.prototype, key) || key.startsWith(ESCAPED);
+
+function escapeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(escapeKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      needsEscape(key) ? `${ESCAPED}${key}` : key,
+      escapeKeys(item),
+    ]),
+  );
+}
+
+/**
+ * Puts the escaped keys back in place in plain records. On a message class such a key is one
+ * it does not have: it is listed in `unknown` (class-validator would look it up as the class).
+ */
+function restoreKeys<T>(value: T, path: string, unknown: string[]): T {
+  if (Array.isArray(value)) {
+    (value as unknown[]).forEach((item, i) => {
+      restoreKeys(item, `${path}${i}.`, unknown);
+    });
+  } else if (typeof value === 'object' && value !== null) {
+    const record = Object.getPrototypeOf(value) === Object.prototype;
+    for (const [key, item] of Object.entries(value)) {
+      restoreKeys(item, `${path}${key}.`, unknown);
+      if (!key.startsWith(ESCAPED)) continue;
+      delete (value as Record<string, unknown>)[key];
+      const original = key.slice(ESCAPED.length);
+      if (!record) {
+        unknown.push(`${path}property ${original} should not exist`);
+        continue;
+      }
+      // defineProperty, because assigning to `__proto__` would set the prototype instead.
+      Object.defineProperty(value, original, {
+        value: item,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
+  }
+  return value;
 }
 
 /** Class-validator's nested errors as flat `path: problem` lines. */

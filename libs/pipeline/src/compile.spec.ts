@@ -491,3 +491,182 @@ jobs:
     });
   });
 });
+
+describe('hostile files', () => {
+  describe('names Object.prototype already has', () => {
+    it('compiles a job named constructor and variables named like prototype members', () => {
+      const plan = compile(`env:
+  constructor: a
+  __proto__: b
+  toString: c
+jobs:
+  constructor:
+    env: { hasOwnProperty: d, valueOf: e }
+    matrix: { isPrototypeOf: [f, g] }
+    steps: [{ run: x }]
+  after:
+    needs: [constructor]
+    steps: [{ run: x }]
+`);
+      expect(plan.jobs.map((job) => job.key)).toEqual([
+        'constructor (isPrototypeOf=f)',
+        'constructor (isPrototypeOf=g)',
+        'after',
+      ]);
+      const env = plan.jobs[0]?.env ?? {};
+      expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+      expect(Object.entries(env)).toEqual([
+        ['constructor', 'a'],
+        ['__proto__', 'b'],
+        ['toString', 'c'],
+        ['hasOwnProperty', 'd'],
+        ['valueOf', 'e'],
+        ['isPrototypeOf', 'f'],
+      ]);
+      expect(plan.jobs[2]?.needs).toEqual(plan.jobs.slice(0, 2).map((job) => job.key));
+    });
+
+    it('reports such a name as an unknown key where a fixed key is expected', () => {
+      expect(
+        problemsOf(`when: { constructor: x }
+jobs:
+  a:
+    toString: y
+    resources: { __proto__: 1 }
+    steps: [{ run: x, valueOf: z }]
+`),
+      ).toEqual([
+        '1:9 when.constructor: unknown key "constructor"',
+        '4:5 jobs.a.toString: unknown key "toString"',
+        '5:18 jobs.a.resources.__proto__: unknown key "__proto__"',
+        '6:23 jobs.a.steps[0].valueOf: unknown key "valueOf"',
+      ]);
+    });
+  });
+
+  describe('nesting and aliases', () => {
+    it('reports flow collections nested thousands deep at the one that goes too deep', () => {
+      const deep = `jobs:\n  a:\n    steps: [{ run: x }]\n    env: ${'['.repeat(3000)}${']'.repeat(3000)}\n`;
+      // The document's mapping is level 1, jobs' 2, a's 3: the 30th "[" (column 39) is level 33.
+      expect(problemsOf(deep)).toEqual(['4:39 : nested deeper than 32 levels']);
+    });
+
+    it('reports block lists nested thousands deep at the one that goes too deep', () => {
+      const lines = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i * 2)}- `);
+      expect(problemsOf(`${lines.join('\n')}x\n`)).toEqual([
+        '33:65 : nested deeper than 32 levels',
+      ]);
+    });
+
+    it('reports an alias inside the node its own anchor names, at the alias', () => {
+      expect(problemsOf('x: &a [*a]\njobs:\n  b:\n    steps: [{ run: x }]\n')).toEqual([
+        '1:8 x: nested deeper than 32 levels through aliases (an alias inside the node its anchor names repeats for ever)',
+      ]);
+      expect(problemsOf('x: &a\n  y: *a\njobs:\n  b:\n    steps: [{ run: x }]\n')).toEqual([
+        '2:6 x.y: nested deeper than 32 levels through aliases (an alias inside the node its anchor names repeats for ever)',
+      ]);
+    });
+
+    it('reports an alias bomb at its first alias', () => {
+      const levels = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const bomb = levels
+        .map((name, i) =>
+          i === 0
+            ? `${name}: &${name} [x, x, x, x, x, x, x, x, x]`
+            : `${name}: &${name} [${Array(9)
+                .fill(`*${levels[i - 1]}`)
+                .join(', ')}]`,
+        )
+        .join('\n');
+      expect(problemsOf(`${bomb}\njobs:\n  b:\n    steps: [{ run: x }]\n`)).toEqual([
+        '2:8 : Excessive alias count indicates a resource exhaustion attack (at most 100 alias expansions)',
+      ]);
+    });
+
+    it('still compiles ordinary anchors and aliases', () => {
+      const plan = compile(`jobs:
+  a: { steps: &steps [{ run: make }] }
+  b: { steps: *steps }
+`);
+      expect(plan.jobs.map((job) => job.steps)).toEqual([
+        [{ name: 'make', run: 'make' }],
+        [{ name: 'make', run: 'make' }],
+      ]);
+    });
+  });
+
+  describe('encoding', () => {
+    it('compiles UTF-8 bytes', () => {
+      const bytes = new TextEncoder().encode('jobs:\n  a:\n    steps: [{ run: echo héllo }]\n');
+      expect(compilePipeline(bytes, push)).toMatchObject({
+        jobs: [{ steps: [{ run: 'echo héllo' }] }],
+      });
+    });
+
+    it('rejects invalid UTF-8 at the line and column of the first bad byte', () => {
+      const bytes = Uint8Array.from([
+        ...new TextEncoder().encode('jobs:\n  a:\n    steps: [{ run: é'),
+        0xff,
+        ...new TextEncoder().encode(' }]\n'),
+      ]);
+      const error = (() => {
+        try {
+          compilePipeline(bytes, push);
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(PipelineConfigError);
+      expect((error as PipelineConfigError).problems).toEqual([
+        {
+          line: 3,
+          column: 21,
+          path: '',
+          message: 'the file is not valid UTF-8 (byte 32: 0xff)',
+        },
+      ]);
+    });
+  });
+});
+
+describe('image references', () => {
+  const withImage = (image: string) =>
+    `jobs:\n  a:\n    image: ${JSON.stringify(image)}\n    steps: [{ run: x }]\n`;
+
+  it.each([
+    'alpine',
+    'node:20',
+    'library/node:20.11-alpine3.19',
+    'ghcr.io/acme/app:v1.2.3',
+    'registry.example.com:5000/team/app_name__x--y.z',
+    'localhost:5000',
+    'localhost/app',
+    '[::1]:5000/app:latest',
+    `alpine@sha256:${'a'.repeat(64)}`,
+    `alpine:3.19@sha256:${'0'.repeat(64)}`,
+  ])('accepts %s', (image) => {
+    expect(compile(withImage(image)).jobs[0]?.image).toBe(image);
+  });
+
+  it.each([
+    ['a/../b', 'the path component ".." must be lowercase letters and digits'],
+    ['::::/../etc/passwd@@', 'the digest "@" must be "algorithm:hex"'],
+    ['Ubuntu', 'the path component "Ubuntu" must be lowercase'],
+    ['node:', 'the tag "" must be 1 to 128'],
+    ['node:-x', 'the tag "-x" must be'],
+    [`node:${'x'.repeat(129)}`, 'must be 1 to 128'],
+    ['node@sha256:abc', 'at least 32 hex digits'],
+    ['a//b', 'the path component ""'],
+    ['app/', 'the path component ""'],
+    ['a_-b', 'the path component "a_-b"'],
+    ['exa mple/app', 'the path component "exa mple"'],
+    ['-registry/app', 'the path component "-registry"'],
+    [':tag', 'the name is empty'],
+    [`${'a'.repeat(256)}`, 'the name is longer than 255 characters'],
+  ])('rejects %s at its line and column', (image, why) => {
+    const [problem] = problemsOf(withImage(image));
+    expect(problem).toContain('3:12 jobs.a.image: invalid image reference');
+    expect(problem).toContain(why);
+  });
+});

@@ -4,6 +4,7 @@ import { parseDuration } from './duration';
 import { JobDto, PipelineDto } from './dto';
 import { PipelineConfigError, type PipelineProblem } from './errors';
 import { matchesGlob } from './glob';
+import { imageReferenceProblem } from './image-reference';
 import { SourceMap, type Path } from './source-map';
 import {
   EVENTS,
@@ -48,17 +49,24 @@ const isPlain = (value: unknown): value is Plain =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
+ * `constructor`, `__proto__`, `toString`…: keys a plain object already answers to. A user may
+ * name a job or a variable so; class-transformer cannot take them as keys, so they never reach it.
+ */
+const isPrototypeName = (key: string): boolean => Object.hasOwn(Object.prototype, key);
+
+/**
  * Parses, validates and compiles a `.kiln.yml` into the jobs to run for `context`.
  *
  * Pure: the file's text in, a plan out; fetching the file and running the plan are the caller's.
  * Throws a {@link PipelineConfigError} listing every problem, each at its line and column.
  */
 export function compilePipeline(
-  source: string,
+  source: string | Uint8Array,
   context: TriggerContext,
   fileName = '.kiln.yml',
 ): ExecutionPlan | SkippedPipeline {
-  const map = new SourceMap(source);
+  const text = typeof source === 'string' ? source : decodeUtf8(source, fileName);
+  const map = new SourceMap(text);
   if (map.syntaxProblems.length > 0) throw new PipelineConfigError(fileName, map.syntaxProblems);
   const checked = new Checker(map).check();
   if (checked.problems.length > 0) throw new PipelineConfigError(fileName, checked.problems);
@@ -80,7 +88,7 @@ class Checker {
       this.report([], 'the file must be a mapping with a `jobs` key');
       return { problems: this.problems, jobs: [] };
     }
-    this.shape(PipelineDto, root, []);
+    this.shape(PipelineDto, root, [], ['env', 'jobs']);
     const when = this.when(root.when, ['when']);
     const env = this.env(root.env, ['env']);
     const jobsValue = root.jobs;
@@ -111,16 +119,40 @@ class Checker {
     this.problems.push(this.map.problem(path, message, at));
   }
 
-  /** Runs a class-validator DTO over `value` and reports its errors at their own nodes. */
-  private shape(cls: new () => object, value: Plain, path: Path): boolean {
-    const errors = validateSync(plainToInstance(cls, value), {
+  /**
+   * Runs a class-validator DTO over `value` and reports its errors at their own nodes.
+   * `freeForm` keys hold mappings of the user's own names (jobs, variables), checked elsewhere.
+   */
+  private shape(cls: new () => object, value: Plain, path: Path, freeForm: string[]): boolean {
+    const before = this.problems.length;
+    const view = this.shapeView(value, path, freeForm);
+    const errors = validateSync(plainToInstance(cls, view), {
       whitelist: true,
       forbidNonWhitelisted: true,
       stopAtFirstError: true,
     });
-    const before = this.problems.length;
     this.validationErrors(errors, path, value);
     return this.problems.length === before;
+  }
+
+  /**
+   * A copy of `value` for class-transformer: free-form mappings emptied (their keys are the
+   * user's names, not the DTO's) and keys named like Object.prototype members left out and
+   * reported here, since no DTO has such a key.
+   */
+  private shapeView(value: unknown, path: Path, freeForm: string[] = []): unknown {
+    if (Array.isArray(value)) return value.map((item, i) => this.shapeView(item, [...path, i]));
+    if (!isPlain(value)) return value;
+    const view: Plain = {};
+    for (const [key, child] of Object.entries(value)) {
+      if (isPrototypeName(key)) {
+        this.report([...path, key], `unknown key "${key}"`, 'key');
+      } else {
+        view[key] =
+          freeForm.includes(key) && isPlain(child) ? {} : this.shapeView(child, [...path, key]);
+      }
+    }
+    return view;
   }
 
   private validationErrors(errors: ValidationError[], path: Path, parent: unknown): void {
@@ -159,7 +191,7 @@ class Checker {
       return undefined;
     }
     const before = this.problems.length;
-    const shapeOk = this.shape(JobDto, value, path);
+    const shapeOk = this.shape(JobDto, value, path, ['env', 'matrix']);
     const job = value as Partial<Record<keyof JobDto, unknown>>;
     const env = this.env(job.env, [...path, 'env']);
     const when = this.when(job.when, [...path, 'when']);
@@ -170,6 +202,10 @@ class Checker {
       ENV_NAME.test(secret) ? undefined : `invalid secret name "${secret}"`,
     );
     const artifacts = this.strings(job.artifacts, [...path, 'artifacts'], artifactProblem);
+    if (typeof job.image === 'string' && job.image !== '') {
+      const problem = imageReferenceProblem(job.image);
+      if (problem !== undefined) this.report([...path, 'image'], problem);
+    }
     if (!shapeOk || this.problems.length > before) return undefined;
 
     const dto = value as unknown as JobDto;
@@ -239,18 +275,22 @@ class Checker {
     return when;
   }
 
-  /** Env keys must be valid shell names; scalar values become strings as written in the file. */
+  /**
+   * Env keys must be valid shell names; scalar values become strings as written in the file.
+   * Built with `Object.fromEntries`, which defines keys: `env[key] = …` would set the prototype
+   * for a variable named `__proto__` and drop it.
+   */
   private env(value: unknown, path: Path): Record<string, string> {
-    const env: Record<string, string> = {};
-    if (!isPlain(value)) return env;
+    const env: [string, string][] = [];
+    if (!isPlain(value)) return {};
     for (const [key, raw] of Object.entries(value)) {
       const keyPath = [...path, key];
       if (!ENV_NAME.test(key)) this.report(keyPath, `invalid variable name "${key}"`, 'key');
       const text = this.scalarText(raw, keyPath);
       if (text === undefined) this.report(keyPath, 'must be a string, number or boolean');
-      else env[key] = text;
+      else env.push([key, text]);
     }
-    return env;
+    return Object.fromEntries(env);
   }
 
   /** Uses the source text for numbers so `1.10` stays `1.10` instead of becoming `1.1`. */
@@ -348,6 +388,41 @@ class Checker {
       state.set(name, 'done');
     };
     for (const job of jobs) if (state.get(job.name) === undefined) visit(job.name);
+  }
+}
+
+/**
+ * The text of a file read as bytes. Invalid UTF-8 is a problem at its line and column: decoding
+ * it leniently would run a pipeline other than the one written, with U+FFFD where bytes were.
+ */
+function decodeUtf8(bytes: Uint8Array, fileName: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // The longest prefix that decodes (as a stream, so a cut sequence is fine) ends where it breaks.
+    let valid = 0;
+    let invalid = bytes.length;
+    while (invalid - valid > 1) {
+      const middle = Math.floor((valid + invalid) / 2);
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, middle), {
+          stream: true,
+        });
+        valid = middle;
+      } catch {
+        invalid = middle;
+      }
+    }
+    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, valid));
+    const lines = before.split('\n');
+    throw new PipelineConfigError(fileName, [
+      {
+        line: lines.length,
+        column: (lines[lines.length - 1] ?? '').length + 1,
+        path: '',
+        message: `the file is not valid UTF-8 (byte ${valid}: 0x${(bytes[valid] ?? 0).toString(16).padStart(2, '0')})`,
+      },
+    ]);
   }
 }
 

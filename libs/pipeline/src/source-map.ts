@@ -5,9 +5,22 @@ import {
   isSeq,
   LineCounter,
   parseDocument,
+  Parser,
+  visit,
+  type CST,
+  type Document,
   type Node as YamlNode,
 } from 'yaml';
 import type { PipelineProblem } from './errors';
+
+/**
+ * How deep mappings and lists may nest, counting the document itself. A pipeline needs about six
+ * levels (`jobs.build.when.branch[0]`); the YAML composer, class-transformer and the checks all
+ * recurse, so a file nested a few thousand levels deep would otherwise end in a stack overflow.
+ */
+export const MAX_NESTING = 32;
+/** Alias expansions allowed, so a "billion laughs" file cannot blow up into gigabytes. */
+export const MAX_ALIAS_COUNT = 100;
 
 /** A path into the document: mapping keys and sequence indexes, e.g. `['jobs', 'build', 'needs', 0]`. */
 export type Path = readonly (string | number)[];
@@ -42,8 +55,22 @@ export class SourceMap {
   readonly syntaxProblems: PipelineProblem[] = [];
 
   constructor(source: string) {
+    // The parser makes its tokens without recursing, so the nesting is checked on them before
+    // the composer and everything after it, which recurse, see it. The line counter is filled by
+    // this one pass only: a second would count every line twice.
+    const tokens = Array.from(new Parser(this.lineCounter.addNewLine).parse(source));
+    const tooDeep = deepestCollection(tokens);
+    if (tooDeep !== undefined) {
+      this.syntaxProblems.push({
+        ...this.position(tooDeep),
+        path: '',
+        message: `nested deeper than ${MAX_NESTING} levels`,
+      });
+      this.value = undefined;
+      return;
+    }
     // prettyErrors off: we want the bare message, and compute the position with our own counter.
-    const doc = parseDocument(source, { lineCounter: this.lineCounter, prettyErrors: false });
+    const doc = parseDocument(source, { prettyErrors: false });
     for (const error of [...doc.errors]) {
       this.syntaxProblems.push({
         ...this.position(error.pos[0]),
@@ -53,7 +80,40 @@ export class SourceMap {
     }
     this.nodes.set('', { value: doc.contents?.range[0] ?? 0 });
     if (doc.contents !== null) this.index(doc.contents, []);
-    this.value = this.syntaxProblems.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+    this.value = this.syntaxProblems.length === 0 ? this.toJS(doc) : undefined;
+  }
+
+  /**
+   * The document as plain values, unless its aliases expand too much or nest too deep (an alias
+   * inside the node its anchor names nests for ever): then a problem at the alias instead.
+   */
+  private toJS(doc: Document): unknown {
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // yaml throws a ReferenceError for an alias bomb; it says where in no way we can use.
+      const message = error instanceof Error ? error.message : String(error);
+      this.syntaxProblems.push({
+        ...this.position(firstAlias(doc) ?? 0),
+        path: '',
+        message: `${message} (at most ${MAX_ALIAS_COUNT} alias expansions)`,
+      });
+      return undefined;
+    }
+    let tooDeep = deepestValue(value);
+    if (tooDeep === undefined) return value;
+    // The path leaves the written nodes at the alias: it is shown there.
+    while (tooDeep.length > 0 && !this.nodes.has(formatPath(tooDeep))) {
+      tooDeep = tooDeep.slice(0, -1);
+    }
+    this.syntaxProblems.push(
+      this.problem(
+        tooDeep,
+        `nested deeper than ${MAX_NESTING} levels through aliases (an alias inside the node its anchor names repeats for ever)`,
+      ),
+    );
+    return undefined;
   }
 
   /** The original text of the scalar at `path`, if there is one there. */
@@ -118,4 +178,60 @@ export class SourceMap {
       });
     }
   }
+}
+
+/**
+ * The offset of the first mapping or list nested deeper than {@link MAX_NESTING} in the parser's
+ * tokens, or undefined. Iterative on purpose: the point is not to recurse as deep as the file.
+ */
+function deepestCollection(tokens: CST.Token[]): number | undefined {
+  const pending: [CST.Token, number][] = tokens.map((token) => [token, 0]);
+  let first: number | undefined;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [token, depth] = next;
+    if (token.type === 'document') {
+      if (token.value !== undefined) pending.push([token.value, depth]);
+    } else if (
+      token.type === 'block-map' ||
+      token.type === 'block-seq' ||
+      token.type === 'flow-collection'
+    ) {
+      if (depth >= MAX_NESTING) {
+        first = Math.min(first ?? token.offset, token.offset);
+        continue;
+      }
+      for (const item of token.items) {
+        // A key can be a collection too (`? [a, b]`).
+        if (item.key) pending.push([item.key, depth + 1]);
+        if (item.value !== undefined) pending.push([item.value, depth + 1]);
+      }
+    }
+  }
+  return first;
+}
+
+/** The path of a value nested deeper than {@link MAX_NESTING}, or undefined. Iterative too. */
+function deepestValue(root: unknown): Path | undefined {
+  const pending: [unknown, Path][] = [[root, []]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, path] = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (path.length >= MAX_NESTING) return path;
+    const children: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((item, i): [number, unknown] => [i, item])
+      : Object.entries(value);
+    for (const [key, child] of children) pending.push([child, [...path, key]]);
+  }
+  return undefined;
+}
+
+function firstAlias(doc: Document): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }

@@ -1,4 +1,11 @@
-export { normalizeWebhook, shouldCreateRun } from './webhook/normalize';
+export {
+  normalizeDelivery,
+  normalizeWebhook,
+  readDelivery,
+  shouldCreateRun,
+  type WebhookDelivery,
+} from './webhook/normalize';
+export { WEBHOOK_LIMITS } from './webhook/limits';
 export type {
   Forge,
   Headers,

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../../../apps/server/src/app.module';
+import { SERVER_BODY_LIMIT } from '../../../apps/server/src/body-limit';
 
 export interface ServerApp {
   app: NestExpressApplication;
@@ -45,7 +46,7 @@ export async function startServerApp(
       host: '127.0.0.1',
       port: 0,
       shutdownTimeoutMs: 5_000,
-      nestOptions: { rawBody: true },
+      bodyLimit: SERVER_BODY_LIMIT,
       ...(options.configure === undefined ? {} : { configure: options.configure }),
     });
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -76,6 +76,19 @@ export class GitMirror {
     auth?: GitAuth,
     ref?: string,
   ): Promise<string | undefined> {
+    const bytes = await this.readBytes(key, cloneUrl, sha, path, auth, ref);
+    return bytes?.toString('utf8');
+  }
+
+  /** As {@link readFile}, the bytes as stored: for a reader that must refuse what is not UTF-8. */
+  async readBytes(
+    key: string,
+    cloneUrl: string,
+    sha: string,
+    path: string,
+    auth?: GitAuth,
+    ref?: string,
+  ): Promise<Buffer | undefined> {
     const commit = checkSha(sha);
     checkPath(path);
     if (ref !== undefined) checkRef(ref);
@@ -94,7 +107,7 @@ export class GitMirror {
       );
     }
     const blob = await this.withDeadline(remote, batch.contents(entry.oid), `read ${path}`);
-    return blob?.content.toString('utf8');
+    return blob?.content;
   }
 
   /** Stops the mirrors' reader processes. */

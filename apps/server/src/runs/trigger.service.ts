@@ -57,9 +57,10 @@ export class TriggerService implements OnApplicationBootstrap {
     if (run?.state !== 'pending') return;
     const repository = await this.repositories.findById(run.repositoryId);
     if (repository === undefined) return;
-    let source: string | undefined;
+    // Bytes: the compiler refuses a file that is not UTF-8 instead of running a garbled one.
+    let source: Uint8Array | undefined;
     try {
-      source = await this.mirror.readFile(
+      source = await this.mirror.readBytes(
         repository.id,
         repository.cloneUrl,
         run.sha,

@@ -24,6 +24,10 @@ function example(
 const pushToBranch = example('push', (p) => p.ref === 'refs/heads/master' && p.deleted === false);
 const prOpened = example('pull_request', (p) => p.action === 'opened');
 const ping = example('ping', (p) => p.repository !== undefined);
+const orgPing = example('ping', (p) => p.repository === undefined);
+const prClosed = example('pull_request', (p) => p.action === 'closed');
+const tagDeletion = example('push', (p) => p.deleted === true);
+const issueOpened = example('issues', (p) => p.action === 'opened');
 
 const SECRET = 'It’s a Secret to Everybody';
 
@@ -35,7 +39,7 @@ function sign(raw: Buffer, secret = SECRET): string {
 function delivery(
   event: string,
   payload: unknown,
-  options: { secret?: string; id?: string } = {},
+  options: { secret?: string; id?: string; signed?: boolean } = {},
 ): { headers: Headers; raw: Buffer } {
   const raw = Buffer.from(JSON.stringify(payload));
   return {
@@ -44,9 +48,16 @@ function delivery(
       'content-type': 'application/json',
       'x-github-event': event,
       'x-github-delivery': options.id ?? 'delivery-1',
-      'x-hub-signature-256': sign(raw, options.secret),
+      ...(options.signed === false ? {} : { 'x-hub-signature-256': sign(raw, options.secret) }),
     },
   };
+}
+
+/** `payload` moved to the registered repository, as the forge would send it for that one. */
+function forRegistered(payload: Record<string, unknown>): Record<string, unknown> {
+  const moved = structuredClone(payload);
+  (moved.repository as { full_name: string }).full_name = 'Codertocat/Hello-World';
+  return moved;
 }
 
 /** The HttpException `promise` rejects with, failing the test on anything else. */
@@ -321,5 +332,126 @@ describe(WebhooksService.name, () => {
       status: 200,
       body: { message: 'delivery delivery-7 was received before', duplicateOf: 'run-0' },
     });
+  });
+
+  describe('verifies every delivery for a registered repository first', () => {
+    const ignoredEvents: [string, string, Record<string, unknown>][] = [
+      ['a pull request closed', 'pull_request', prClosed],
+      ['a pull request labeled', 'pull_request', { ...prOpened, action: 'labeled' }],
+      ['a tag deletion', 'push', tagDeletion],
+      ['an issues event', 'issues', issueOpened],
+    ];
+
+    it.each(ignoredEvents)(
+      'refuses %s with a wrong signature with 401',
+      async (_, event, payload) => {
+        const { headers, raw } = delivery(event, forRegistered(payload), { secret: 'guessed' });
+
+        const error = await httpError(service.receive('github', headers, raw));
+
+        expect(error.getStatus()).toBe(401);
+        expect(error.message).toBe('signature in X-Hub-Signature-256 does not match');
+      },
+    );
+
+    it.each(ignoredEvents)('refuses %s without a signature with 401', async (_, event, payload) => {
+      const { headers, raw } = delivery(event, forRegistered(payload), { signed: false });
+
+      expect((await httpError(service.receive('github', headers, raw))).getStatus()).toBe(401);
+    });
+
+    it.each(ignoredEvents)(
+      'answers %s signed right with 202 and why',
+      async (_, event, payload) => {
+        const { headers, raw } = delivery(event, forRegistered(payload));
+
+        expect(await service.receive('github', headers, raw)).toMatchObject({
+          status: 202,
+          body: { ignored: expect.any(String) as unknown },
+        });
+        expect(create).not.toHaveBeenCalled();
+      },
+    );
+
+    it('refuses a delivery with a wrong signature before reading its headers', async () => {
+      const { headers, raw } = delivery('push', pushToBranch, { secret: 'guessed' });
+      delete headers['x-github-delivery'];
+
+      expect((await httpError(service.receive('github', headers, raw))).getStatus()).toBe(401);
+    });
+  });
+
+  it('answers an organization ping, which names no repository, with 200 saying why', async () => {
+    const { headers, raw } = delivery('ping', orgPing, { secret: 'any org secret' });
+
+    const outcome = await service.receive('github', headers, raw);
+
+    expect(outcome.status).toBe(200);
+    expect(outcome.body).toEqual({
+      ignored: expect.stringMatching(/^pong: this hook names no repository/) as unknown,
+    });
+    expect(create).not.toHaveBeenCalled();
+  });
+
+  it('answers 415 naming the content type for JSON sent as text/plain', async () => {
+    const { headers } = delivery('push', pushToBranch);
+    headers['content-type'] = 'text/plain; charset=utf-8';
+
+    // Express reads no body of a type it does not parse: the service sees none.
+    const error = await httpError(service.receive('github', headers, undefined));
+
+    expect(error.getStatus()).toBe(415);
+    expect(error.message).toContain('Content-Type text/plain is not accepted');
+    expect(error.message).toContain('application/json');
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['true', 'a boolean'],
+    ['"hello"', 'a string'],
+    ['42', 'a number'],
+    ['[1]', 'an array'],
+  ])('tells a body of %s it is JSON but not an object', async (text, kind) => {
+    const { headers } = delivery('push', pushToBranch);
+
+    const error = await httpError(service.receive('github', headers, Buffer.from(text)));
+
+    expect(error.getStatus()).toBe(400);
+    expect(error.message).toBe(`the body is JSON but not an object: it is ${kind}`);
+  });
+
+  it('refuses a delivery id longer than 200 characters with 400', async () => {
+    const { headers, raw } = delivery('push', pushToBranch, { id: 'x'.repeat(10_000) });
+
+    const error = await httpError(service.receive('github', headers, raw));
+
+    expect(error.getStatus()).toBe(400);
+    expect(error.message).toBe('header X-GitHub-Delivery is longer than 200 characters');
+    expect(create).not.toHaveBeenCalled();
+  });
+
+  it('stores the first 64 KiB of a 5 MB commit message, saying it was cut', async () => {
+    const payload = structuredClone(pushToBranch);
+    const message = `Subject\n\n${'é'.repeat(2_500_000)}`;
+    payload.head_commit = { ...(payload.head_commit as object), message };
+    const { headers, raw } = delivery('push', payload);
+
+    await service.receive('github', headers, raw);
+
+    const stored = create.mock.calls[0]?.[0].message ?? '';
+    expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(64 * 1024);
+    expect(stored.startsWith('Subject\n\néé')).toBe(true);
+    expect(stored).toMatch(/\[cut by Kiln: 5000009 bytes, of which the first 65536 are kept\]$/);
+  });
+
+  it('refuses a branch name git could not store with 422', async () => {
+    const payload = structuredClone(pushToBranch);
+    payload.ref = `refs/heads/${'b'.repeat(300)}`;
+    const { headers, raw } = delivery('push', payload);
+
+    const error = await httpError(service.receive('github', headers, raw));
+
+    expect(error.getStatus()).toBe(422);
+    expect(error.message).toBe('the ref has a part longer than 255 bytes');
   });
 });

@@ -6,7 +6,8 @@ import {
   type Repository,
 } from '@kiln/persistence';
 import {
-  normalizeWebhook,
+  normalizeDelivery,
+  readDelivery,
   shouldCreateRun,
   verifyWebhook,
   WebhookError,
@@ -14,6 +15,7 @@ import {
   type PullRequestEvent,
   type PushEvent,
   type TriggerEvent,
+  type WebhookDelivery,
 } from '@kiln/scm';
 import { HttpException, Injectable, NotFoundException } from '@nestjs/common';
 import { RunsService } from '../runs/runs.service';
@@ -56,35 +58,31 @@ export class WebhooksService {
     if (forge === undefined) {
       throw new NotFoundException(`unknown forge ${forgeName}: one of ${FORGES.join(', ')}`);
     }
-    if (rawBody === undefined || rawBody.length === 0) {
-      throw new HttpException('the webhook has no body', 400);
-    }
     try {
-      const event = normalizeWebhook(forge, headers, jsonOf(headers, rawBody));
-      // An event Kiln does not act on (a deleted branch, a closed pull request) names no
-      // repository once normalized, and nothing happens for it: answer it rather than fail it.
-      if (event.kind === 'ignored' && repositoryId === undefined) {
-        return { status: 202, body: { ignored: event.reason } };
-      }
-      const repository = await this.repositoryOf(forge, event, repositoryId);
+      const delivery = readDelivery(forge, headers, rawBody);
+      const repository = await this.repositoryOf(delivery, repositoryId);
+      if (repository === undefined) return unaddressed(normalizeDelivery(delivery));
+      // Every delivery for a registered repository is verified before anything is made of it,
+      // events Kiln ignores included: a hook with the wrong secret must look broken on the forge.
       // No secret: verifyWebhook gets an empty one and answers 401 (opening '' would be a 500).
       const secret =
         repository.sealedWebhookSecret === undefined
           ? ''
           : this.box.open(repository.sealedWebhookSecret);
-      verifyWebhook(forge, headers, rawBody, secret);
-      return await this.dispatch(repository, event);
+      verifyWebhook(forge, headers, rawBody ?? Buffer.alloc(0), secret);
+      return await this.dispatch(repository, normalizeDelivery(delivery));
     } catch (error) {
       if (error instanceof WebhookError) throw new HttpException(error.message, error.status);
       throw error;
     }
   }
 
+  /** The repository the hook URL or the payload names; undefined when neither names one. */
   private async repositoryOf(
-    forge: Forge,
-    event: TriggerEvent,
+    delivery: WebhookDelivery,
     repositoryId: string | undefined,
-  ): Promise<Repository> {
+  ): Promise<Repository | undefined> {
+    const { forge, repositoryName } = delivery;
     if (repositoryId !== undefined) {
       const repository = await this.repositories.findById(repositoryId);
       if (repository?.forge !== forge) {
@@ -92,13 +90,12 @@ export class WebhooksService {
       }
       return repository;
     }
-    const name = 'repository' in event ? event.repository?.fullName : undefined;
-    if (name === undefined) {
-      throw new HttpException('the webhook names no repository (an organization hook?)', 422);
-    }
-    const repository = await this.repositories.findByName(forge, name);
+    if (repositoryName === undefined) return undefined;
+    const repository = await this.repositories.findByName(forge, repositoryName);
     if (repository === undefined) {
-      throw new NotFoundException(`no ${forge} repository ${name} is registered with Kiln`);
+      throw new NotFoundException(
+        `no ${forge} repository ${repositoryName} is registered with Kiln`,
+      );
     }
     return repository;
   }
@@ -126,6 +123,30 @@ export class WebhooksService {
         ...(result.duplicateOf === undefined ? {} : { duplicateOf: result.duplicateOf }),
       },
     };
+  }
+}
+
+/**
+ * A delivery that names no repository (an organization hook's): there is no secret to check it
+ * with, and nothing to build, so nothing happens. A ping says so; an event Kiln would act on
+ * must name its repository.
+ */
+function unaddressed(event: TriggerEvent): WebhookOutcome {
+  switch (event.kind) {
+    case 'ping':
+      return {
+        status: 200,
+        body: {
+          ignored:
+            'pong: this hook names no repository (an organization hook?); Kiln builds the ' +
+            'registered repositories its events name, each checked with that repository’s secret',
+        },
+      };
+    case 'ignored':
+      return { status: 202, body: { ignored: `${event.reason}, for no repository` } };
+    case 'push':
+    case 'pull_request':
+      throw new HttpException('the webhook names no repository', 422);
   }
 }
 
@@ -157,13 +178,4 @@ function fromPullRequest(repository: Repository, event: PullRequestEvent): NewRu
     fromFork: event.fromFork,
     ...(event.author === undefined ? {} : { author: event.author }),
   };
-}
-
-/** GitHub may post `application/x-www-form-urlencoded` with the JSON in `payload`. */
-function jsonOf(headers: Headers, rawBody: Buffer): Buffer {
-  const type = String(headers['content-type'] ?? '');
-  if (!type.startsWith('application/x-www-form-urlencoded')) return rawBody;
-  const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
-  if (payload === null) throw new WebhookError(400, 'a form-encoded webhook needs a payload field');
-  return Buffer.from(payload, 'utf8');
 }

@@ -7,16 +7,27 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Parses the body as a JSON object, or throws WebhookError(400). */
+/** Parses the body as a JSON object, or throws WebhookError(400) saying what it is instead. */
 export function parseBody(rawBody: Buffer): JsonObject {
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    throw new WebhookError(400, 'body is not valid JSON');
+  } catch (error) {
+    throw new WebhookError(
+      400,
+      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (!isObject(parsed)) throw new WebhookError(400, 'body is not a JSON object');
+  if (!isObject(parsed)) {
+    throw new WebhookError(400, `the body is JSON but not an object: it is ${jsonKind(parsed)}`);
+  }
   return parsed;
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
 }
 
 /** The value at a dotted `path`, or undefined when any step is missing. */

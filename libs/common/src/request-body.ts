@@ -1,0 +1,109 @@
+import { HttpException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * How deep arrays and objects may nest in a JSON body. Kiln's deepest messages (a scheduler
+ * ACCEPT, a forge's webhook) nest under a dozen levels; class-transformer and class-validator
+ * recurse, so a body nested thousands deep would otherwise end in a stack overflow and a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The request as the body parsers leave it: its bytes for signatures, or why parsing failed. */
+export interface ParsedRequest extends IncomingMessage {
+  /** The exact bytes of a JSON or form body (webhook signatures are computed over them). */
+  rawBody?: Buffer;
+  bodyError?: unknown;
+}
+
+/** An error the body parsers answer with as is: a status and a message meant for the caller. */
+class BodyError extends Error {
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Whether `bytes` (JSON, not yet parsed) nests deeper than `limit`. Counts brackets outside
+ * strings in one pass, before anything recursive sees the body; a malformed body is left to the
+ * JSON parser to report.
+ */
+export function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === 0x5c)
+        i++; // a backslash escapes the next character, a quote included
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      depth++;
+      if (depth > limit) return true;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function keepRaw(req: ParsedRequest, _res: ServerResponse, buffer: Buffer): void {
+  req.rawBody = buffer;
+}
+
+function checkJson(req: ParsedRequest, res: ServerResponse, buffer: Buffer): void {
+  keepRaw(req, res, buffer);
+  if (nestsDeeperThan(buffer, MAX_JSON_DEPTH)) {
+    throw new BodyError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+}
+
+/**
+ * Parses JSON and form bodies of at most `limit` (`'25mb'`), keeping their bytes in
+ * `req.rawBody`. A body that fails (malformed, too large, too deep) is not answered by the parser
+ * itself but by {@link BodyErrorGuard}, after the request logger has given the request its id:
+ * so that answer carries `X-Request-Id` and leaves a log line like any other.
+ */
+export function useBodyParsing(app: NestExpressApplication, limit: string): void {
+  app.useBodyParser('json', { limit, verify: checkJson });
+  app.useBodyParser('urlencoded', { limit, extended: false, verify: keepRaw });
+  app.use((error: unknown, req: ParsedRequest, _res: ServerResponse, next: () => void) => {
+    req.bodyError = error;
+    next();
+  });
+  app.useGlobalGuards(new BodyErrorGuard(limit));
+}
+
+/** Answers a request whose body could not be parsed; see {@link useBodyParsing}. */
+export class BodyErrorGuard implements CanActivate {
+  constructor(private readonly limit: string) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const { bodyError } = context.switchToHttp().getRequest<ParsedRequest>();
+    if (bodyError === undefined) return true;
+    throw this.answer(bodyError);
+  }
+
+  private answer(error: unknown): unknown {
+    if (error instanceof BodyError) return new HttpException(error.message, error.status);
+    const { type, message } = error as { type?: unknown; message?: unknown };
+    switch (type) {
+      case 'entity.too.large':
+        return new HttpException(`the request body is larger than the limit of ${this.limit}`, 413);
+      case 'entity.parse.failed':
+        return new HttpException(`the body is not valid JSON: ${String(message)}`, 400);
+      case 'encoding.unsupported':
+      case 'charset.unsupported':
+        return new HttpException(String(message), 415);
+      default:
+        // Anything else (an aborted upload): the error filter knows http-errors' statuses.
+        return error;
+    }
+  }
+}

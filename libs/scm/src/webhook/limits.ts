@@ -1,0 +1,89 @@
+import type { PullRequestEvent, PushEvent, TriggerEvent } from './types';
+import { WebhookError } from './webhook-error';
+
+/**
+ * What Kiln keeps of a delivery. A forge sends up to 25 MB, all of it chosen by whoever pushes:
+ * what is stored with a run (and served in every run list) is bounded here, once for every forge.
+ */
+export const WEBHOOK_LIMITS = {
+  /** Forges send UUIDs (36 characters; Bitbucket's `{…}` 38): anything this long is not one. */
+  deliveryIdLength: 200,
+  /**
+   * Git stores a ref as a file, so each `/`-separated part is bounded by the file system's 255
+   * bytes; 1024 bytes in all is more than any forge allows (GitHub: 255 per branch name).
+   */
+  refBytes: 1024,
+  refComponentBytes: 255,
+  /** Longer commit messages and pull request titles are stored cut, saying so. */
+  commitMessageBytes: 64 * 1024,
+  authorLength: 256,
+  /** More changed paths than this count as unknown, so `when.path` filters let the run through. */
+  changedFiles: 5000,
+} as const;
+
+const encoder = new TextEncoder();
+
+const byteLength = (text: string): number => encoder.encode(text).length;
+
+/** `text` cut to at most `maxBytes` of UTF-8, never inside a character, with a note when cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = byteLength(text);
+  if (bytes <= maxBytes) return text;
+  const note = `\n\n[cut by Kiln: ${bytes} bytes, of which the first ${maxBytes} are kept]`;
+  const room = new Uint8Array(Math.max(0, maxBytes - byteLength(note)));
+  // encodeInto stops before a character that does not fit whole: `read` is where to cut.
+  const { read } = encoder.encodeInto(text, room);
+  return `${text.slice(0, read)}${note}`;
+}
+
+/** Refuses a ref git would not store; the delivery is malformed rather than cut. */
+export function checkRef(ref: string, what: string): void {
+  if (byteLength(ref) > WEBHOOK_LIMITS.refBytes) {
+    throw new WebhookError(422, `${what} is longer than ${WEBHOOK_LIMITS.refBytes} bytes`);
+  }
+  if (ref.split('/').some((part) => byteLength(part) > WEBHOOK_LIMITS.refComponentBytes)) {
+    throw new WebhookError(
+      422,
+      `${what} has a part longer than ${WEBHOOK_LIMITS.refComponentBytes} bytes`,
+    );
+  }
+}
+
+/** The event as Kiln stores it: refs checked, free text cut to {@link WEBHOOK_LIMITS}. */
+export function bounded(event: TriggerEvent): TriggerEvent {
+  switch (event.kind) {
+    case 'push':
+      return boundedPush(event);
+    case 'pull_request':
+      return boundedPullRequest(event);
+    case 'ping':
+    case 'ignored':
+      return event;
+  }
+}
+
+function boundedPush(event: PushEvent): PushEvent {
+  checkRef(event.ref, 'the ref');
+  return {
+    ...event,
+    ...(event.commitMessage === undefined
+      ? {}
+      : { commitMessage: truncateUtf8(event.commitMessage, WEBHOOK_LIMITS.commitMessageBytes) }),
+    ...(event.author === undefined
+      ? {}
+      : { author: event.author.slice(0, WEBHOOK_LIMITS.authorLength) }),
+    changedFiles: event.changedFiles.length > WEBHOOK_LIMITS.changedFiles ? [] : event.changedFiles,
+  };
+}
+
+function boundedPullRequest(event: PullRequestEvent): PullRequestEvent {
+  checkRef(event.headBranch, 'the head branch');
+  checkRef(event.baseBranch, 'the base branch');
+  return {
+    ...event,
+    title: truncateUtf8(event.title, WEBHOOK_LIMITS.commitMessageBytes),
+    ...(event.author === undefined
+      ? {}
+      : { author: event.author.slice(0, WEBHOOK_LIMITS.authorLength) }),
+  };
+}
