@@ -7,6 +7,7 @@ export * from './repositories/accounts.repository';
 export * from './repositories/artifacts.repository';
 export * from './repositories/audit.repository';
 export * from './repositories/environments.repository';
+export * from './repositories/idempotency-keys.repository';
 export * from './repositories/jobs.repository';
 export * from './repositories/promotions.repository';
 export * from './repositories/repositories.repository';

@@ -13,6 +13,7 @@ import { AccountsRepository } from './repositories/accounts.repository';
 import { ArtifactsRepository } from './repositories/artifacts.repository';
 import { AuditRepository } from './repositories/audit.repository';
 import { EnvironmentsRepository } from './repositories/environments.repository';
+import { IdempotencyKeysRepository } from './repositories/idempotency-keys.repository';
 import { JobsRepository } from './repositories/jobs.repository';
 import { PromotionsRepository } from './repositories/promotions.repository';
 import { RepositoriesRepository } from './repositories/repositories.repository';
@@ -27,6 +28,7 @@ const repositories = [
   ArtifactsRepository,
   AuditRepository,
   EnvironmentsRepository,
+  IdempotencyKeysRepository,
   PromotionsRepository,
   RepositoriesRepository,
   RepositorySecretsRepository,

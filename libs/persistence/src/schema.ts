@@ -24,6 +24,7 @@ export interface Database {
   promotions: PromotionsTable;
   promotion_decisions: PromotionDecisionsTable;
   audit_events: AuditEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -319,4 +320,16 @@ export interface AuditEventsTable {
   summary: string;
   /** JSON object. */
   details: string;
+}
+
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  /** A digest of the request's method, path and body. */
+  fingerprint: string;
+  /** Null while the first request is being answered. */
+  status: number | null;
+  /** The first answer's JSON body. */
+  body: string | null;
+  created_at: string;
 }

@@ -13,6 +13,8 @@ export interface ServerApp {
   url: string;
   /** A directory of the test's own (the server's data directory is `data` inside it). */
   dir: string;
+  /** The server's own Redis, for tests that stop and start it under the server. */
+  redis: EphemeralRedis;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startServerApp(
       app,
       url,
       dir,
+      redis,
       close: async () => {
         await app.close();
         await redis.stop();

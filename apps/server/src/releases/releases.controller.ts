@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../api-errors';
+import { Idempotent } from '../idempotency/idempotent';
 import { Allow } from '../auth/access';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
 import { UuidParam } from '../auth/uuid-param';
@@ -111,6 +112,7 @@ export class ReleasesController {
     409: 'The run is already being promoted to that environment',
     422: 'The policy refuses it (the message says which rule), or no such environment',
   })
+  @Idempotent()
   request(
     @UuidParam('runId') runId: string,
     @Body() dto: RequestPromotionDto,

@@ -1,4 +1,5 @@
 import {
+  RedisHealth,
   BuildPayload,
   PromotionPayload,
   QUEUES,
@@ -26,7 +27,16 @@ export class PipelineQueues {
     @InjectQueue(QUEUES.statuses) private readonly statuses: Queue<StatusPayload>,
     @InjectQueue(QUEUES.schedules) private readonly schedules: Queue<SchedulePayload>,
     @InjectQueue(QUEUES.promotions) private readonly promotions: Queue<PromotionPayload>,
+    private readonly redis: RedisHealth,
   ) {}
+
+  /**
+   * Whether the queues take a job now. While Redis is away an add waits for it to return (the
+   * connection retries for ever, as BullMQ's workers need): ask before anything depends on one.
+   */
+  async ready(): Promise<boolean> {
+    return (await this.redis.check()).up;
+  }
 
   /**
    * Fires `scheduleId` on its cron pattern (UTC), replacing an earlier pattern; throws on a

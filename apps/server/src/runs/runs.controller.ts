@@ -12,6 +12,7 @@ import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { UuidParam } from '../auth/uuid-param';
 import { CurrentPrincipal, type Principal } from '../auth/principal';
+import { Idempotent } from '../idempotency/idempotent';
 import { RepositoriesService } from '../repositories/repositories.service';
 import {
   CreateScheduleDto,
@@ -66,7 +67,11 @@ export class RunsController {
     summary: "A manual run of a branch (default: the repository's default branch)",
   })
   @ApiAcceptedResponse({ type: RunResponse, description: 'Created; its jobs follow' })
-  @ApiErrors({ 422: 'The branch or commit cannot be fetched from the clone URL' })
+  @ApiErrors({
+    422: 'The branch or commit cannot be fetched from the clone URL',
+    503: 'The run queue (Redis) is unavailable: no run was created',
+  })
+  @Idempotent()
   async trigger(@Uuid('id') id: string, @Body() dto: TriggerRunDto): Promise<Run> {
     const repository = await this.repositories.find(id);
     return this.runs.createFromBranch(
@@ -105,6 +110,8 @@ export class RunsController {
   @HttpCode(202)
   @ApiOperation({ summary: 'A new run of the same commit' })
   @ApiAcceptedResponse({ type: RunResponse, description: 'The new run' })
+  @ApiErrors({ 503: 'The run queue (Redis) is unavailable: no run was created' })
+  @Idempotent()
   rerun(@Uuid('runId') runId: string): Promise<Run> {
     return this.runs.rerun(runId);
   }
@@ -116,7 +123,11 @@ export class RunsController {
     summary: 'The failed (and canceled, and thereby skipped) jobs again, in the same run',
   })
   @ApiAcceptedResponse({ type: RunDetailsResponse })
-  @ApiErrors({ 409: 'The run has not ended, has no failed jobs, or changed meanwhile' })
+  @ApiErrors({
+    409: 'The run has not ended, has no failed jobs, or changed meanwhile',
+    503: 'The run queue (Redis) is unavailable: no job was rerun',
+  })
+  @Idempotent()
   rerunFailed(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.rerunFailed(runId);
   }

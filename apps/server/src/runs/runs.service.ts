@@ -1,3 +1,4 @@
+import { errorMessage, withTimeout } from '@kiln/common';
 import {
   AccountsRepository,
   JobsRepository,
@@ -22,6 +23,7 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  ServiceUnavailableException,
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { AuditLog, type Actor } from '../audit/audit-log';
@@ -32,6 +34,15 @@ import { PipelineQueues } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
 import { mirrorAuth } from './mirror-auth';
 import { SecretBox } from '../secrets/secret-box';
+
+/** How long a new run's trigger may take to be queued before the run is given up. */
+const ENQUEUE_TIMEOUT_MS = 3_000;
+
+function queuesUnavailable(what = 'no run was created'): ServiceUnavailableException {
+  return new ServiceUnavailableException(
+    `the run queue (Redis) is unavailable: ${what}; try again shortly`,
+  );
+}
 
 export interface RunDetails extends Run {
   /** Each with every attempt it made, oldest first. */
@@ -63,11 +74,34 @@ export class RunsService {
     private readonly accounts: AccountsRepository,
   ) {}
 
-  /** Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op. */
+  /**
+   * Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op.
+   * While Redis is away this answers 503 at once and creates nothing: a run recorded now would
+   * be queued whenever Redis returns, long after its caller gave up and maybe retried.
+   */
   async create(input: NewRun, delivery?: Delivery): Promise<CreateRunResult> {
+    if (!(await this.queues.ready())) throw queuesUnavailable();
     const result = await this.runs.create(input, delivery);
-    if ('run' in result) await this.queues.trigger(result.run.id);
+    if ('run' in result) await this.queueTrigger(result.run);
     return result;
+  }
+
+  /**
+   * Queues a new run's trigger within {@link ENQUEUE_TIMEOUT_MS}. Redis lost meanwhile: the run
+   * is removed again (and the 503 says so), unless its trigger ran after all. A trigger queued
+   * late finds no run and does nothing.
+   */
+  private async queueTrigger(run: Run): Promise<void> {
+    try {
+      await withTimeout(this.queues.trigger(run.id), ENQUEUE_TIMEOUT_MS);
+    } catch (error) {
+      if (!(await this.runs.discardPending(run.id))) return;
+      this.logger.warn(
+        `run #${run.number} of repository ${run.repositoryId} removed: its trigger could not ` +
+          `be queued (${errorMessage(error)})`,
+      );
+      throw queuesUnavailable();
+    }
   }
 
   /** A run of the head of `branch` (or of `sha` on it), started by a person or a schedule. */
@@ -238,6 +272,8 @@ export class RunsService {
       );
     }
     const jobs = await this.jobs.listByRun(runId);
+    // Its jobs are queued at once: while Redis is away that would wait for it, not answer.
+    if (!(await this.queues.ready())) throw queuesUnavailable('no job was rerun');
     const again = jobs.filter((job) => job.state !== 'success' && job.attempt > 0);
     const skippedByFailure = jobs.filter(
       (job) => job.state === 'skipped' && job.statusMessage?.startsWith('skipped: needs') === true,

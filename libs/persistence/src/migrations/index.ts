@@ -7,6 +7,7 @@ import * as m0005 from './0005_releases';
 import * as m0006 from './0006_secret_environments';
 import * as m0007 from './0007_run_artifacts_deleted';
 import * as m0008 from './0008_job_attempts';
+import * as m0009 from './0009_idempotency_keys';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -21,4 +22,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_secret_environments': m0006,
   '0007_run_artifacts_deleted': m0007,
   '0008_job_attempts': m0008,
+  '0009_idempotency_keys': m0009,
 };

@@ -243,6 +243,31 @@ export class RunsRepository {
     return this.findById(id);
   }
 
+  /**
+   * Removes a run that never left `pending` (its trigger could not be queued), and the delivery
+   * that created it, so a retry of the request or of the delivery creates it anew. False when
+   * the run has moved on meanwhile: then it was queued after all and stays.
+   */
+  async discardPending(id: string): Promise<boolean> {
+    return this.connection.db
+      .transaction()
+      .execute(async (tx) => {
+        await tx.deleteFrom('webhook_deliveries').where('run_id', '=', id).execute();
+        const deleted = await tx
+          .deleteFrom('runs')
+          .where('id', '=', id)
+          .where('state', '=', 'pending')
+          .executeTakeFirst();
+        if (deleted.numDeletedRows > 0n) return true;
+        // Keep the delivery of a run that stays: roll the transaction back.
+        throw new RunMovedOn();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof RunMovedOn) return false;
+        throw error;
+      });
+  }
+
   /** Records that artifact retention deleted the run's artifacts. */
   async markArtifactsDeleted(id: string, now = new Date()): Promise<void> {
     await this.connection.db
@@ -320,3 +345,6 @@ function toRun(row: RunRow): Run {
     ...(row.finished_at === null ? {} : { finishedAt: new Date(row.finished_at) }),
   };
 }
+
+/** Rolls back {@link RunsRepository.discardPending} when the run is no longer pending. */
+class RunMovedOn extends Error {}
