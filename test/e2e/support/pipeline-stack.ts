@@ -10,6 +10,8 @@ export const API_TOKEN = 'e2e-pipeline-api-token-0123456789';
 
 export interface PipelineStackOptions {
   agentEnv?: Record<string, string>;
+  /** Overrides of the master's settings (agent timeout, heartbeats…). */
+  masterEnv?: Record<string, string>;
   serverEnv?: Record<string, string>;
   /**
    * KILN_LOG_LEVEL of all three processes (benchmarks: `warn`). Above `info` the agent's and the
@@ -44,6 +46,9 @@ export interface JobView {
 export class PipelineStack {
   readonly processes: KilnProcess[] = [];
   server!: KilnProcess;
+  /** The agent (the latest, after {@link restartAgent}). */
+  agent!: KilnProcess;
+  private agentEnv: Record<string, string> = {};
   serverUrl!: string;
   masterUrl!: string;
   private serverPort = 0;
@@ -70,19 +75,20 @@ export class PipelineStack {
           KILN_MASTER_FRAMEWORK_HEARTBEAT_MS: '1000',
           KILN_MASTER_ALLOCATION_INTERVAL_MS: '200',
           ...stack.logLevelEnv(),
+          ...options.masterEnv,
         }),
       );
       stack.masterUrl = await master.url();
-      const agent = stack.track(
-        KilnProcess.start('agent', {
-          KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
-          KILN_MASTER_URL: stack.masterUrl,
-          KILN_AGENT_RESOURCES: 'cpus:4;mem:4096;disk:4096',
-          KILN_AGENT_KILL_GRACE_MS: '500',
-          ...stack.logLevelEnv(),
-          ...options.agentEnv,
-        }),
-      );
+      stack.agentEnv = {
+        KILN_CLUSTER_TOKEN: CLUSTER_TOKEN,
+        KILN_MASTER_URL: stack.masterUrl,
+        KILN_AGENT_RESOURCES: 'cpus:4;mem:4096;disk:4096',
+        KILN_AGENT_KILL_GRACE_MS: '500',
+        ...stack.logLevelEnv(),
+        ...options.agentEnv,
+      };
+      const agent = stack.track(KilnProcess.start('agent', stack.agentEnv));
+      stack.agent = agent;
       if (stack.quiet) await stack.untilMasterHas(agent, (state) => state.agents.length > 0);
       else await agent.url();
       stack.serverPort = await freePort();
@@ -98,6 +104,18 @@ export class PipelineStack {
   private track(process: KilnProcess): KilnProcess {
     this.processes.push(process);
     return process;
+  }
+
+  /**
+   * Starts the agent again on the data directory of the one before (which must have exited): it
+   * recovers the tasks it had and re-registers with them.
+   */
+  async restartAgent(): Promise<KilnProcess> {
+    this.agent = this.track(
+      KilnProcess.start('agent', { ...this.agentEnv, KILN_DATA_DIR: this.agent.dataDir }),
+    );
+    await this.agent.url();
+    return this.agent;
   }
 
   /** Starts the server (again), on the same data directory and port. */
