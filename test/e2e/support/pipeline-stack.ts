@@ -11,6 +11,7 @@ export const API_TOKEN = 'e2e-pipeline-api-token-0123456789';
 export interface PipelineStackOptions {
   agentEnv?: Record<string, string>;
   serverEnv?: Record<string, string>;
+  /** Overrides of the master's settings (agent timeout, heartbeats…). */
   masterEnv?: Record<string, string>;
   /** A Redis of the caller's (e.g. with an append-only file); default a fresh one. */
   redis?: EphemeralRedis;
@@ -123,6 +124,15 @@ export class PipelineStack {
     );
     if (this.quiet) await this.untilMasterHas(this.agent, (state) => state.agents.length > 0);
     else await this.agent.url();
+  }
+
+  /**
+   * Starts the agent again on the data directory of the one before (which must have exited): it
+   * recovers the tasks it had and re-registers with them.
+   */
+  async restartAgent(): Promise<KilnProcess> {
+    await this.startAgent();
+    return this.agent;
   }
 
   /** Starts the server (again), on the same data directory and port. */

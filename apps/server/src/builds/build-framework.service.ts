@@ -50,8 +50,9 @@ interface Demand {
  * demands; with demand it REVIVEs, without it SUPPRESSes; offers are matched to demands by
  * resources and containerizer, ACCEPTed with LAUNCHes, and the rest DECLINEd with a refuse
  * filter. Task updates are acknowledged after the runs service has recorded them, so none is
- * lost across a restart. After every (re)subscription it reconciles the tasks the database says
- * are out there before launching anything new: no job runs twice.
+ * lost across a restart. After every (re)subscription it asks the master about the tasks the
+ * database says are out there (RECONCILE) before it launches anything new; as every task id is
+ * claimed in the database before its launch, no job runs twice.
  *
  * Events are handled as they come, not one after another: a task's updates in order (one queue
  * per task), offers at once, so an offer never waits behind the recording of another task's
@@ -393,7 +394,9 @@ export class BuildFrameworkService
     const taskId = status.taskId;
     try {
       if (status.state === 'TASK_UNKNOWN') {
+        // Nothing to give up or kill: the cluster has no such task (any more).
         this.disarmGiveUp(taskId);
+        this.kills.delete(taskId);
         await this.outcomes.taskUnknown(taskId);
       } else if (status.state === 'TASK_UNREACHABLE') {
         // Not an end: the agent may come back with the task done or still running.

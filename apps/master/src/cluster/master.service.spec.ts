@@ -1,0 +1,165 @@
+import type { MasterEnv } from '@kiln/config';
+import type { AgentEvent, SchedulerEvent, TaskInfo, TaskStatus } from '@kiln/contracts';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EventStream } from '../streams/event-stream';
+import { MasterMetrics } from './master.metrics';
+import { MasterService } from './master.service';
+
+const AGENT_TIMEOUT_MS = 1_000;
+
+/** A subscriber's stream that keeps what the master sent it. */
+class RecordingStream {
+  readonly id = randomUUID();
+  readonly sent: object[] = [];
+  isOpen = true;
+
+  send(event: object): boolean {
+    if (!this.isOpen) return false;
+    this.sent.push(event);
+    return true;
+  }
+
+  end(): void {
+    this.isOpen = false;
+  }
+
+  updates(): TaskStatus[] {
+    return (this.sent as SchedulerEvent[]).flatMap((e) =>
+      e.type === 'UPDATE' ? [e.update.status] : [],
+    );
+  }
+}
+
+const TASK: TaskInfo = {
+  taskId: 'task-1',
+  name: 'build',
+  resources: { cpus: 1, mem: 128 },
+  command: { shell: true, value: 'sleep 600' },
+} as TaskInfo;
+
+describe(MasterService.name, () => {
+  let master: MasterService;
+  let framework: RecordingStream;
+  let frameworkId: string;
+
+  function subscribeAgent(tasks: 'none' | 'running'): RecordingStream {
+    const stream = new RecordingStream();
+    master.subscribeAgent(
+      {
+        agentInfo: {
+          id: 'agent-1',
+          hostname: 'a1',
+          resources: { cpus: 4, mem: 4096, disk: 0, ports: [] },
+          attributes: {},
+          containerizers: ['process'],
+          version: 'test',
+        },
+        tasks:
+          tasks === 'none'
+            ? []
+            : [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_RUNNING' }],
+      },
+      stream as unknown as EventStream,
+    );
+    return stream;
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    master = new MasterService(
+      {
+        KILN_MASTER_AGENT_TIMEOUT_MS: AGENT_TIMEOUT_MS,
+        KILN_MASTER_AGENT_HEARTBEAT_MS: 100,
+        KILN_MASTER_FRAMEWORK_HEARTBEAT_MS: 60_000,
+        KILN_MASTER_ALLOCATION_INTERVAL_MS: 60_000,
+        KILN_MASTER_OFFER_TIMEOUT_MS: 60_000,
+      } as MasterEnv,
+      new MasterMetrics(),
+    );
+    master.onApplicationBootstrap();
+    framework = new RecordingStream();
+    frameworkId = master.subscribeFramework(
+      { name: 'builds', roles: ['ci'] },
+      framework as unknown as EventStream,
+    );
+  });
+
+  afterEach(() => {
+    master.onModuleDestroy();
+    vi.useRealTimers();
+  });
+
+  /** Launches TASK through an offer of agent-1 and has the agent report it running. */
+  async function launchRunning(agent: RecordingStream): Promise<void> {
+    await vi.advanceTimersByTimeAsync(1);
+    const offers = (framework.sent as SchedulerEvent[]).flatMap((e) =>
+      e.type === 'OFFERS' ? e.offers.offers : [],
+    );
+    master.handleSchedulerCall(
+      {
+        type: 'ACCEPT',
+        frameworkId,
+        accept: {
+          offerIds: [offers[0]!.id],
+          operations: [{ type: 'LAUNCH', launch: { taskInfos: [TASK] } }],
+        },
+      },
+      framework.id,
+    );
+    master.agentUpdate('agent-1', agent.id, {
+      frameworkId,
+      status: {
+        taskId: TASK.taskId,
+        state: 'TASK_RUNNING',
+        source: 'AGENT',
+        uuid: randomUUID(),
+        timestamp: Date.now() / 1000,
+      },
+    });
+  }
+
+  it('tells the framework when it lost the agent, again on reconciliation, and kills on return', async () => {
+    const agent = subscribeAgent('none');
+    await launchRunning(agent);
+
+    // No heartbeats: the agent becomes unreachable, its task UNREACHABLE, not ended.
+    const lostAt = Date.now();
+    await vi.advanceTimersByTimeAsync(AGENT_TIMEOUT_MS + 500);
+    const unreachable = framework.updates().find((s) => s.state === 'TASK_UNREACHABLE');
+    expect(unreachable).toMatchObject({ taskId: 'task-1', reason: 'AGENT_UNREACHABLE' });
+    expect(unreachable!.unreachableTime! * 1000).toBeGreaterThanOrEqual(lostAt);
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    master.handleSchedulerCall(
+      { type: 'RECONCILE', frameworkId, reconcile: { tasks: [{ taskId: 'task-1' }] } },
+      framework.id,
+    );
+    expect(framework.updates().at(-1)).toMatchObject({
+      state: 'TASK_UNREACHABLE',
+      reason: 'RECONCILIATION',
+      unreachableTime: unreachable!.unreachableTime,
+    });
+
+    // The framework gave the task up; the agent cannot be told yet.
+    master.handleSchedulerCall(
+      { type: 'KILL', frameworkId, kill: { taskId: 'task-1' } },
+      framework.id,
+    );
+    expect(agent.sent).not.toContainEqual(expect.objectContaining({ type: 'KILL' }));
+
+    const back = subscribeAgent('running');
+    expect((back.sent as AgentEvent[]).map((e) => e.type)).toEqual(['SUBSCRIBED', 'KILL']);
+    expect(back.sent[1]).toEqual({ type: 'KILL', kill: { frameworkId, taskId: 'task-1' } });
+    expect(framework.updates().at(-1)).toMatchObject({ taskId: 'task-1', state: 'TASK_RUNNING' });
+  });
+
+  it('sends no kill to a returning agent whose tasks nobody asked to kill', async () => {
+    const agent = subscribeAgent('none');
+    await launchRunning(agent);
+    await vi.advanceTimersByTimeAsync(AGENT_TIMEOUT_MS + 500);
+
+    const back = subscribeAgent('running');
+    expect((back.sent as AgentEvent[]).map((e) => e.type)).toEqual(['SUBSCRIBED']);
+  });
+});
