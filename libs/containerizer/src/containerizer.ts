@@ -43,7 +43,10 @@ export interface ContainerSpec {
   maxCompletionTimeMs?: number;
   /** A container image; only `docker` runs images, the others answer `not-supported`. */
   image?: string;
-  /** `host` (the default) shares the agent's network; `none` gives the task only a loopback. */
+  /**
+   * `host` shares the agent's network; `none` gives the task only a loopback. Unset: the
+   * containerizer's default (docker: `none`, unless the agent opted in to the host's network).
+   */
   network?: 'host' | 'none';
 }
 

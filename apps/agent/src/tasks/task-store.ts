@@ -1,8 +1,19 @@
 import type { TaskInfo, TaskState, TaskStatus } from '@kiln/contracts';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LogProgress } from '../logs/log-shipper';
+import { CheckpointSeal } from './checkpoint-seal';
 
 /** What the agent keeps on disk about one task, so a restart loses nothing. */
 export interface TaskCheckpoint {
@@ -27,30 +38,46 @@ export interface TaskCheckpoint {
 }
 
 /**
- * One JSON file per task under `<dataDir>/meta/tasks`, replaced atomically (write, fsync,
- * rename): a crash leaves either the old or the new checkpoint, never half of one. Writes are
- * asynchronous, so an fsync never stalls the agent's event loop, and serialized per task, so a
- * later checkpoint of a task can never be overtaken by an earlier one.
+ * One file per task under `<dataDir>/meta/tasks`, replaced atomically (write, fsync, rename): a
+ * crash leaves either the old or the new checkpoint, never half of one. Writes are asynchronous,
+ * so an fsync never stalls the agent's event loop, and serialized per task, so a later checkpoint
+ * of a task can never be overtaken by an earlier one.
+ *
+ * A checkpoint holds the task's environment (its secrets), its log and artifact tokens and its
+ * source credentials, which a restarted agent needs to carry on. So the files are root's only
+ * (directories 0700, files 0600; no task is given `meta/`) and each is sealed with the agent's key
+ * ({@link CheckpointSeal}): nothing of it is on disk in clear, for as long as the task lasts (its
+ * file goes once its end is acknowledged). Clear checkpoints of older agents are read and sealed.
  */
 export class TaskStore {
   private readonly dir: string;
+  private readonly seal: CheckpointSeal;
   private readonly writes = new Map<string, Promise<void>>();
 
   constructor(dataDir: string) {
-    this.dir = join(dataDir, 'meta', 'tasks');
-    mkdirSync(this.dir, { recursive: true });
+    const meta = join(dataDir, 'meta');
+    this.dir = join(meta, 'tasks');
+    for (const dir of [meta, this.dir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // mkdir leaves an existing directory (an older agent's, or one made under a lax umask) as
+      // it was.
+      chmodSync(dir, 0o700);
+    }
+    this.seal = CheckpointSeal.openOrCreate(join(meta, 'checkpoint.key'));
   }
 
   /** Resolves once the checkpoint, as it is now, is durable. */
   save(checkpoint: TaskCheckpoint): Promise<void> {
     const taskId = checkpoint.taskInfo.taskId;
-    const json = JSON.stringify(checkpoint);
+    const sealed = this.seal.seal(JSON.stringify(checkpoint), taskId);
     return this.serialize(taskId, async () => {
       const file = this.file(taskId);
       const temporary = `${file}.tmp`;
-      const handle = await open(temporary, 'w');
+      const handle = await open(temporary, 'w', 0o600);
       try {
-        await handle.writeFile(json);
+        // A temporary file left by a crash keeps its mode through `open`: set it again.
+        await handle.chmod(0o600);
+        await handle.writeFile(sealed);
         await handle.sync();
       } finally {
         await handle.close();
@@ -74,18 +101,47 @@ export class TaskStore {
     return next;
   }
 
-  /** Every checkpoint on disk; unreadable ones are reported and skipped, never fatal. */
+  /**
+   * Every checkpoint on disk; unreadable ones (corrupt, tampered with, sealed under another key)
+   * are reported and skipped, never fatal. Called once, at the start, before any `save`.
+   */
   loadAll(onCorrupt: (file: string, error: unknown) => void): TaskCheckpoint[] {
     const checkpoints: TaskCheckpoint[] = [];
     for (const name of readdirSync(this.dir)) {
       if (!name.endsWith('.json')) continue;
+      const taskId = name.slice(0, -'.json'.length);
       try {
-        checkpoints.push(JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as TaskCheckpoint);
+        const content: unknown = JSON.parse(readFileSync(join(this.dir, name), 'utf8'));
+        if (CheckpointSeal.isSealed(content)) {
+          checkpoints.push(JSON.parse(this.seal.unseal(content, taskId)) as TaskCheckpoint);
+        } else {
+          const checkpoint = content as TaskCheckpoint;
+          if (checkpoint.taskInfo.taskId !== taskId)
+            throw new Error('not the checkpoint of its task');
+          // An older agent's clear checkpoint: sealed now, before the agent does anything else.
+          this.replaceSync(checkpoint);
+          checkpoints.push(checkpoint);
+        }
       } catch (error) {
         onCorrupt(name, error);
       }
     }
     return checkpoints;
+  }
+
+  private replaceSync(checkpoint: TaskCheckpoint): void {
+    const taskId = checkpoint.taskInfo.taskId;
+    const file = this.file(taskId);
+    const temporary = `${file}.tmp`;
+    const fd = openSync(temporary, 'w', 0o600);
+    try {
+      chmodSync(temporary, 0o600);
+      writeSync(fd, this.seal.seal(JSON.stringify(checkpoint), taskId));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
   }
 
   private file(taskId: string): string {

@@ -543,7 +543,10 @@ export class DockerContainerizer implements Containerizer {
     this.docker.modem.demuxStream(stream, stdout, stderr);
     stream.once('end', end);
     stream.once('close', end);
-    stream.once('error', end);
+    // `on`, not `once`: an 'error' nobody listens to (a second one, or a full disk under the
+    // sandbox files) would take the whole agent down, not just this task's output.
+    stream.on('error', end);
+    for (const output of [stdout, stderr]) output.on('error', end);
     return {
       done,
       abort: () => {
