@@ -90,6 +90,14 @@ export class AgentEnv extends ClusterClientEnv {
   @IsString()
   readonly KILN_AGENT_REGISTRY_AUTH?: string;
 
+  /**
+   * Run native (`cgroup`) tasks in the agent's own network instead of a namespace of their own
+   * with outbound access only: every service on the host's loopback is then in a build's reach.
+   * For installations that trust every build; see docs/security.md.
+   */
+  @EnvBool()
+  readonly KILN_AGENT_HOST_NETWORK: boolean = false;
+
   /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
   @EnvBool()
   readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;

@@ -265,6 +265,39 @@ describe('cgroup containerizer on this host', () => {
       expect(await written(spec, 'listing')).toBe(`${name}\n`);
     });
 
+    describe('kill grace', () => {
+      /** Handles TERM without exiting, and proves it lived on after it: only SIGKILL ends it. */
+      const STUBBORN =
+        "trap 'echo got TERM; touch termed' TERM; echo up > ready; " +
+        'while :; do if [ -e termed ]; then echo alive > after-term; fi; sleep 0.05; done';
+
+      it('gives a cancelled task its TERM trap, then SIGKILLs it after the grace', async () => {
+        const containerizer = newContainerizer();
+        const spec = await specOf(STUBBORN);
+        await start(containerizer, spec);
+        await ready(spec);
+        await containerizer.kill(spec.containerId, { gracePeriodMs: 1_000 });
+        expect(await containerizer.wait(spec.containerId)).toMatchObject({
+          state: 'TASK_KILLED',
+          reason: 'KILLED_BY_FRAMEWORK',
+        });
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('got TERM\n');
+        expect(await written(spec, 'after-term')).toBe('alive\n');
+      });
+
+      it('gives a task that times out its TERM trap, then SIGKILLs it after the grace', async () => {
+        const containerizer = newContainerizer({ defaultGracePeriodMs: 1_000 });
+        const spec = await specOf(STUBBORN, { maxCompletionTimeMs: 1_000 });
+        await start(containerizer, spec);
+        expect(await containerizer.wait(spec.containerId)).toMatchObject({
+          state: 'TASK_KILLED',
+          reason: 'TIMEOUT',
+        });
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('got TERM\n');
+        expect(await written(spec, 'after-term')).toBe('alive\n');
+      });
+    });
+
     it('sets the CPU quota of its cpus, and measures CPU time and peak memory', async () => {
       const containerizer = newContainerizer();
       const spec = await specOf('echo up > ready; while :; do :; done', {
