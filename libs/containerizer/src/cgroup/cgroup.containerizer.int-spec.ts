@@ -265,6 +265,55 @@ describe('cgroup containerizer on this host', () => {
       expect(await written(spec, 'listing')).toBe(`${name}\n`);
     });
 
+    describe("the host's toolchains", () => {
+      it('builds a C project with make and gcc, and runs node and git', async () => {
+        const containerizer = newContainerizer();
+        const spec = await specOf(
+          [
+            'printf \'#include <stdio.h>\\nint main(void) { puts("built"); return 0; }\\n\' > hello.c',
+            "printf 'hello: hello.c\\n\\tcc -O2 -o hello hello.c\\n' > Makefile",
+            'make >&2 && ./hello',
+            'node -e \'console.log(process.version.startsWith("v") ? "node runs" : "")\'',
+            'git init -q repo && git -C repo -c user.name=k -c user.email=k@example.com commit -q --allow-empty -m x && echo git works',
+          ].join('\n'),
+          { resources: resources({ cpus: 1, mem: 512 }) },
+        );
+        await start(containerizer, spec);
+        const termination = await containerizer.wait(spec.containerId);
+        const stderr = await readIfExists(join(spec.sandbox, 'stderr'));
+        expect(termination, stderr).toMatchObject({ state: 'TASK_FINISHED' });
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe(
+          'built\nnode runs\ngit works\n',
+        );
+      });
+
+      it('installs an npm project with npm ci from the registry, through slirp4netns', async () => {
+        const containerizer = newContainerizer();
+        const spec = await specOf(
+          [
+            'echo \'{"name":"p","version":"1.0.0","dependencies":{"is-number":"7.0.0"}}\' > package.json',
+            'npm install --package-lock-only --ignore-scripts --no-audit --no-fund >&2',
+            'npm ci --ignore-scripts --no-audit --no-fund >&2',
+            'node -e \'console.log(require("is-number")(5))\'',
+          ].join(' && '),
+          {
+            environment: {
+              PATH: '/usr/bin:/bin',
+              HOME: '/root',
+              // The host's CA certificates are the container's: a proxy's CA is trusted there too.
+              NPM_CONFIG_CAFILE: '/etc/ssl/certs/ca-certificates.crt',
+            },
+            resources: resources({ cpus: 1, mem: 512 }),
+          },
+        );
+        await start(containerizer, spec);
+        const termination = await containerizer.wait(spec.containerId);
+        const stderr = await readIfExists(join(spec.sandbox, 'stderr'));
+        expect(termination, stderr).toMatchObject({ state: 'TASK_FINISHED' });
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('true\n');
+      });
+    });
+
     describe('kill grace', () => {
       /** Handles TERM without exiting, and proves it lived on after it: only SIGKILL ends it. */
       const STUBBORN =
