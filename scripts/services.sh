@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services Kiln's tests need are running on this host, installing what is missing
 # on a Debian-like system when run as root: Redis, PostgreSQL, a Docker engine and the small local
-# images the tests use. Idempotent: a second run finds everything up and changes nothing.
+# images the tests use, and the native containerizer's runc and slirp4netns. Idempotent: a second run finds everything up and changes nothing.
 # It says what it found and what it did; where it cannot do something, it says why and exits 1.
 set -uo pipefail
 
@@ -216,6 +216,18 @@ YAML
   fi
 }
 
+# --- The native containerizer's sandbox: runc, slirp4netns, uidmap ------------------------------
+ensure_sandbox_tools() {
+  local missing=()
+  have runc || missing+=(runc)
+  have slirp4netns || missing+=(slirp4netns)
+  have newuidmap || missing+=(uidmap)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}" || return
+  fi
+  say "runc $(runc --version 2>/dev/null | head -n 1 | awk '{print $3}') and slirp4netns are installed"
+}
+
 # --- Chromium (the web UI's browser tests drive it with playwright-core) -----------------------
 ensure_chromium() {
   if have chromium; then
@@ -231,6 +243,7 @@ ensure_docker
 ensure_busybox_image
 ensure_registry
 ensure_chromium
+ensure_sandbox_tools
 
 if [ "$failures" -gt 0 ]; then
   say "$failures service(s) could not be made ready; see the messages above"

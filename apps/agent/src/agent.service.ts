@@ -335,9 +335,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         environment: {
           ...task.command.environment,
           KILN_TASK_ID: taskId,
-          // Where the task works (as the task sees it: a container has it mounted); the agent's
-          // files beside it are none of its business.
-          KILN_SANDBOX: task.container?.image === undefined ? workspace : WORKSPACE_MOUNT_PATH,
+          // Where the task works (as the task sees it: a container has it mounted, the native
+          // one too); the agent's files beside it are none of its business.
+          KILN_SANDBOX: containerizer.name === 'process' ? workspace : WORKSPACE_MOUNT_PATH,
         },
         sandbox,
         resources: task.resources,

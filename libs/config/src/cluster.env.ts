@@ -91,8 +91,9 @@ export class AgentEnv extends ClusterClientEnv {
   readonly KILN_AGENT_REGISTRY_AUTH?: string;
 
   /**
-   * Tasks share the host's network (its loopback services included) instead of having none of
-   * their own: for trusted installations only, never with builds of pull requests.
+   * Tasks (native and Docker) share the agent's network instead of having one of their own with
+   * outbound access only (native) or none (Docker): every service on the host's loopback is then
+   * in a build's reach. For installations that trust every build; see docs/security.md.
    */
   @EnvBool()
   readonly KILN_AGENT_HOST_NETWORK: boolean = false;

@@ -35,7 +35,11 @@ export async function workingContainerizers(
     if (detection.supported) {
       // Each agent owns its own parent cgroup: its recovery destroys unknown cgroups there.
       found.push(
-        new CgroupContainerizer({ parent: `kiln/${agentId}`, defaultGracePeriodMs: grace }),
+        new CgroupContainerizer({
+          parent: `kiln/${agentId}`,
+          defaultGracePeriodMs: grace,
+          hostNetwork: env.KILN_AGENT_HOST_NETWORK,
+        }),
       );
     } else {
       logger.warn(`no cgroup containerizer: ${detection.reason}`);

@@ -1,9 +1,8 @@
 import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { closeSync, watch } from 'node:fs';
+import { chmod, lchown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -22,7 +21,6 @@ import {
   assertValidSpec,
   DEFAULT_PATH,
   EXIT_CODE_FILE,
-  findExecutable,
   openOutput,
   prepareWorkspace,
 } from '../launching';
@@ -33,8 +31,9 @@ import {
   type KillRequest,
   type LeaderExit,
 } from '../process/termination';
-import { environmentProblem, readRecordedExit, wrapperArguments } from '../process/wrapper';
-import { enableControllers, listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import { readRecordedExit } from '../process/wrapper';
+import { ociConfig, type IdRange } from './bundle';
+import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
 import {
   CONTROLLER_NAMES,
   CONTROLLERS,
@@ -48,7 +47,8 @@ import {
   type CgroupTools,
   type DetectCgroupsOptions,
 } from './detect';
-import { launcherArguments } from './launcher';
+import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
+import { networkHook, Runc, shimArguments } from './runc';
 import { SharedSampler } from '../shared-sampler';
 
 export interface CgroupContainerizerOptions {
@@ -66,8 +66,28 @@ export interface CgroupContainerizerOptions {
   tmpSizeMiB?: number;
   /** The kill grace period when `kill` is given none, and for timeouts; default 3000 ms. */
   defaultGracePeriodMs?: number;
-  /** How often running containers are measured; default 250 ms. */
+  /**
+   * How often running containers are measured, and checked for a limit they hit (which ends them);
+   * default 250 ms.
+   */
   sampleIntervalMs?: number;
+  /**
+   * The agent's own directory for this containerizer: the runc state (root-only), the shared
+   * read-only root filesystem and the network helpers' pid files. Never inside any container.
+   * Default `/run/kiln/cgroup/<parent>`.
+   */
+  runtimeDir?: string;
+  /**
+   * The host ids the container's root and users map to (`hostId` … `hostId + size - 1`): no host
+   * user may own ids there. Default 100000, 65536 of them, as `/etc/subuid` hands out.
+   */
+  ids?: IdRange;
+  /**
+   * Share the agent's network with tasks of network `host` (the spec's default) instead of giving
+   * each its own namespace with outbound access through slirp4netns. The task can then reach every
+   * service on the host's loopback: for installations that trust every build only.
+   */
+  hostNetwork?: boolean;
 }
 
 /** What `checkpoint` returns and `recover` takes back. */
@@ -84,6 +104,11 @@ export interface CgroupCheckpoint {
 }
 
 const DEFAULT_PARENT = 'kiln';
+const DEFAULT_IDS: IdRange = { hostId: 100_000, size: 65_536 };
+/** The task's hostname, the same for every task: nothing of the agent's. */
+const HOSTNAME = 'kiln';
+/** Where the shim's `runc run` runs the container from: `<sandbox>/.runc`, the agent's. */
+const BUNDLE_DIR = '.runc';
 const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
@@ -103,9 +128,13 @@ interface Container {
   readonly launched: Promise<boolean>;
   settleLaunch(launched: boolean): void;
   cgroup?: TaskCgroup;
+  /** The runc that runs it, which removes it once it has ended. */
+  runc?: Runc;
   limits: CgroupLimits;
+  /** The limit the task hit, which ended it: it fails with this reason whatever its exit. */
+  limitedBy?: TaskReason;
   checkpoint?: CgroupCheckpoint;
-  /** The launcher, while the containerizer that launched it runs; none after a recovery. */
+  /** The shim, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
   /** The last measurement; the peak is kept here where the kernel keeps none (v2 before 5.19). */
   usage?: ResourceUsage;
@@ -124,22 +153,20 @@ interface Host {
 }
 
 /**
- * Runs each task in a cgroup of its own, `<parent>/<containerId>` in every hierarchy, with the
- * limits of its resources (CPU quota, hard memory limit, a pids limit), in new PID, mount, UTS and
- * IPC namespaces (and network, for `network: 'none'`), with a private `/tmp`. cgroup v1 and v2
- * are both supported, behind {@link TaskCgroup} and one module per controller; which one the host
- * has is detected on first use. Needs root: see {@link detectCgroups}.
+ * Runs each task in a container of `runc`, the OCI runtime: new mount, PID, IPC, UTS, cgroup, user
+ * and network namespaces, the container's root mapped to an unprivileged host id range, Docker's
+ * default capabilities held inside that user namespace only, `no_new_privileges`, a seccomp
+ * denylist, and a read-only root of the host's toolchains with the workspace the one writable
+ * place (see `bundle.ts` and `rootfs.ts`). Outbound network goes through slirp4netns, which never
+ * reaches the host's loopback. The container's cgroup, `<parent>/<containerId>` in every
+ * hierarchy, has the limits of its resources (CPU quota, hard memory limit, a pids limit), set by
+ * runc; this class reads its counters, and ends a task that hit its memory or pids limit at once.
+ * cgroup v1 and v2 are both read, behind {@link TaskCgroup}. Needs root: see {@link detectCgroups}.
  *
- * A container is a chain of processes, each `exec`ing the next but for `unshare`, which forks:
- * the launcher (`launcher.ts`) joins the cgroup and becomes `unshare`, whose child is pid 1 of the
- * new namespaces; it mounts `/tmp` and becomes the exit-code wrapper of the process containerizer
- * (`wrapper.ts`), which runs the command. `unshare` is the agent's child and exits with the
- * wrapper's code; when the wrapper ends, the kernel kills the rest of its PID namespace, and
- * whatever is left in the cgroup is killed with it (freezer or `cgroup.kill`), so a process that
- * daemonizes cannot escape as it can from a process group. Only a root task that writes itself
- * into another cgroup could. The task runs in the sandbox's workspace but sees the host's
- * filesystem (all of it but `/tmp`) as the agent's user: unlike Docker's mount, the workspace
- * keeps a repository's files off the agent's own, not a hostile command.
+ * A container is run by a shim (`runc.ts`), the agent's detached child outside the container: it
+ * runs `runc run --keep` in the foreground and writes the exit code into the sandbox beside the
+ * workspace, where the task cannot reach it, so that neither an agent restart loses it nor the
+ * task forges it. Signals go to the container's processes through its cgroup, never to the shim.
  */
 export class CgroupContainerizer implements Containerizer {
   readonly name = 'cgroup' as const;
@@ -155,7 +182,11 @@ export class CgroupContainerizer implements Containerizer {
   private readonly pidsMax: number;
   private readonly tmpSizeMiB: number | undefined;
   private readonly defaultGracePeriodMs: number;
+  private readonly runtimeDir: string;
+  private readonly ids: IdRange;
+  private readonly hostNetwork: boolean;
   private detection: Promise<CgroupDetection> | undefined;
+  private rootFilesystem: Promise<RootFilesystem> | undefined;
   private readonly sampler: SharedSampler;
 
   constructor(options: CgroupContainerizerOptions = {}) {
@@ -168,6 +199,9 @@ export class CgroupContainerizer implements Containerizer {
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+    this.runtimeDir = options.runtimeDir ?? join('/run/kiln/cgroup', parent.replaceAll('/', '+'));
+    this.ids = options.ids ?? DEFAULT_IDS;
+    this.hostNetwork = options.hostNetwork ?? false;
     this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
       this.sampleAll(),
     );
@@ -177,6 +211,7 @@ export class CgroupContainerizer implements Containerizer {
     const host = await this.host();
     if (!host.supported) return [];
     const recovered: string[] = [];
+    const runc = this.runc(host);
     for (const { containerId, sandbox, checkpoint } of known) {
       if (this.containers.has(containerId)) {
         recovered.push(containerId);
@@ -187,10 +222,14 @@ export class CgroupContainerizer implements Containerizer {
       const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${containerId}`);
       // Without a checkpoint, a cgroup of ours with that name is the only sign it is ours.
       if (found === undefined && !(await cgroup.exists())) continue;
-      await this.reattach(containerId, sandbox, cgroup, found);
+      await this.reattach(containerId, sandbox, cgroup, found, runc);
       recovered.push(containerId);
     }
     const listed = new Set(known.map((container) => container.containerId));
+    for (const name of await runc.list().catch(() => [])) {
+      if (listed.has(name) || this.containers.has(name)) continue;
+      await this.deleteContainer(runc, name).catch(() => undefined);
+    }
     const parentDirs = new TaskCgroup(host.version, host.root, this.parent, this.hierarchies(host))
       .dirs()
       .filter((dir, index, dirs) => dirs.indexOf(dir) === index);
@@ -211,9 +250,6 @@ export class CgroupContainerizer implements Containerizer {
         reason: 'the cgroup containerizer cannot run images; docker is needed',
       };
     }
-    const problem = environmentProblem(spec.environment, 'cgroup');
-    if (problem !== undefined) return { status: 'not-supported', reason: problem };
-
     const container = this.register(spec.containerId, spec.sandbox);
     try {
       const host = await this.host();
@@ -323,84 +359,104 @@ export class CgroupContainerizer implements Containerizer {
     const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
-    // The task sees the host's filesystem (but /tmp), so the host's lookup is the task's.
+    // runc looks a command without a slash up on the task's PATH, inside the container.
     const argv = spec.command.shell
       ? ['/bin/sh', '-c', spec.command.value]
-      : [
-          await findExecutable(spec.command.value, environment.PATH, workspace),
-          ...spec.command.arguments,
-        ];
+      : [spec.command.value, ...spec.command.arguments];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     // An exit code left by an earlier run in this sandbox would be taken for this one's.
     await rm(exitCodeFile, { force: true });
+    const bundle = join(sandbox, BUNDLE_DIR);
+    await rm(bundle, { recursive: true, force: true });
+    await mkdir(bundle, { mode: 0o700 });
 
+    const runc = this.runc(host);
+    const rootFilesystem = await this.prepareRootFilesystem();
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
+    // A container left by a launch of this id that the agent lost track of is no home for a new one.
+    await this.deleteContainer(runc, container.id);
+    if (await cgroup.exists()) await destroyCgroup(cgroup);
     const limits: CgroupLimits = {
       cpus: spec.resources.cpus,
       memMiB: spec.resources.mem,
       pidsMax: this.pidsMax,
     };
-    // A cgroup left by a launch of this id that the agent lost track of is no home for a new one.
-    if (await cgroup.exists()) await destroyCgroup(cgroup);
-    await this.createCgroup(cgroup, host);
-    try {
-      for (const controller of this.controllers(cgroup)) await controller.apply(cgroup, limits);
-    } catch (error) {
-      await cgroup.remove().catch(() => undefined);
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `the limits of container ${container.id} could not be set: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    container.cgroup = cgroup;
-    container.limits = limits;
-
-    const args = launcherArguments({
-      tools: host.tools,
-      procsFiles: cgroup.procsFiles(),
-      network: spec.network ?? 'host',
-      sandbox,
+    const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
+    const networkPidFile = this.networkPidFile(container.id);
+    await rm(networkPidFile, { force: true });
+    const config = ociConfig({
+      argv,
+      environment,
+      ...rootFilesystem,
+      workspace,
+      network,
+      networkHook: networkHook({
+        slirp4netns: host.tools.slirp4netns,
+        pidFile: networkPidFile,
+        logFile: join(bundle, 'slirp4netns.log'),
+      }),
+      ids: this.ids,
+      cgroupsPath: `/${cgroup.path}`,
+      limits,
       tmpSizeMiB:
         this.tmpSizeMiB ?? (spec.resources.mem > 0 ? spec.resources.mem : DEFAULT_TMP_SIZE_MIB),
-      wrapperArguments: wrapperArguments(exitCodeFile, environment, argv),
+      hostname: HOSTNAME,
     });
-    // From the spawn on, nothing awaits until the container is registered as running, so its
-    // exit cannot be observed half-launched.
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+    // The container's root is the range's first id: the workspace becomes its own.
+    await chownTree(workspace, this.ids.hostId);
+    container.cgroup = cgroup;
+    container.runc = runc;
+    container.limits = limits;
+
     let child: ChildProcess;
+    const stdout = openOutput(join(sandbox, 'stdout'));
     try {
-      const stdout = openOutput(join(sandbox, 'stdout'));
+      const stderr = openOutput(join(sandbox, 'stderr'));
       try {
-        const stderr = openOutput(join(sandbox, 'stderr'));
-        try {
-          child = spawn('/bin/sh', args, {
-            // The launcher binds `..` back in: see launcherArguments.
-            cwd: workspace,
-            env: environment,
+        child = spawn(
+          '/bin/sh',
+          shimArguments({
+            runc: host.tools.runc,
+            stateDir: runc.stateDir,
+            bundle,
+            containerId: container.id,
+            exitFile: exitCodeFile,
+            networkPidFile,
+          }),
+          {
+            cwd: sandbox,
+            // The task's environment is in the bundle; the shim and runc need only a PATH.
+            env: { PATH: DEFAULT_PATH },
             stdio: ['ignore', stdout, stderr],
             detached: true,
-          });
-        } finally {
-          closeSync(stderr);
-        }
+          },
+        );
       } finally {
-        closeSync(stdout);
+        closeSync(stderr);
       }
-    } catch (error) {
-      await cgroup.remove().catch(() => undefined);
-      throw error;
+    } finally {
+      closeSync(stdout);
     }
     const pid = child.pid;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     if (pid === undefined) {
-      const [error] = (await once(child, 'error')) as [Error];
-      await cgroup.remove().catch(() => undefined);
-      throw error;
+      await exited;
+      throw new Error('the shim could not be started');
     }
-    // The launcher cannot have been reaped yet (that takes the event loop), so its stat is there.
+    // The shim cannot have been reaped yet (that takes the event loop), so its stat is there.
     const leader = readProcStatSync(pid);
-    if (leader === undefined) {
-      await destroyCgroup(cgroup);
-      throw new Error(`/proc/${pid}/stat cannot be read`);
+    if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
+    const started = await untilStarted(join(bundle, 'pid'), exited);
+    if (!started) {
+      const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
+      await this.deleteContainer(runc, container.id).catch(() => undefined);
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
+      );
     }
     const timeoutMs = spec.maxCompletionTimeMs;
     container.checkpoint = {
@@ -411,22 +467,50 @@ export class CgroupContainerizer implements Containerizer {
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
     container.child = child;
-    child.once('exit', (code, signal) => {
-      void this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code });
-    });
+    void exited.then(({ code, signal }) =>
+      this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
+    );
     this.running(container);
   }
 
+  /** The shared root filesystem, made once per containerizer. */
+  private prepareRootFilesystem(): Promise<RootFilesystem> {
+    this.rootFilesystem ??= (async () => {
+      await this.makeRuntimeDir();
+      return prepareRootFilesystem(join(this.runtimeDir, 'root'), HOSTNAME);
+    })();
+    const prepared = this.rootFilesystem;
+    prepared.catch(() => (this.rootFilesystem = undefined));
+    return prepared;
+  }
+
   /**
-   * Makes the task's cgroup in every hierarchy. On v2 a cgroup has only the controllers its
-   * parent enables for its children, so the parent (and every level above it, up to the root,
-   * which {@link detectCgroups} checked) hands them down first.
+   * The runtime directory and every level above it are searchable by the containers' root, which
+   * resolves the root filesystem's path as an unprivileged host user, and listable by none.
    */
-  private async createCgroup(cgroup: TaskCgroup, host: Host): Promise<void> {
-    if (host.version === 'v2') {
-      await enableControllers(host.root, this.parent, CONTROLLER_NAMES);
-    }
-    for (const dir of cgroup.dirs()) await mkdir(dir, { recursive: true });
+  private async makeRuntimeDir(): Promise<void> {
+    await mkdir(this.runtimeDir, { recursive: true, mode: 0o711 });
+    await chmod(this.runtimeDir, 0o711);
+    await mkdir(join(this.runtimeDir, 'runc'), { recursive: true, mode: 0o700 });
+    await mkdir(join(this.runtimeDir, 'network'), { recursive: true, mode: 0o700 });
+  }
+
+  private runc(host: Host): Runc {
+    return new Runc(host.tools.runc, join(this.runtimeDir, 'runc'));
+  }
+
+  /** Where the network hook records slirp4netns's pid: the agent's, out of every container. */
+  private networkPidFile(containerId: string): string {
+    return join(this.runtimeDir, 'network', `${containerId}.pid`);
+  }
+
+  /**
+   * Removes a container from runc (killing what is left of it, and its cgroup) and stops its
+   * network helper; idempotent.
+   */
+  private async deleteContainer(runc: Runc, containerId: string): Promise<void> {
+    await runc.delete(containerId);
+    await stopNetworkHelper(this.networkPidFile(containerId));
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -435,9 +519,11 @@ export class CgroupContainerizer implements Containerizer {
     sandbox: string,
     cgroup: TaskCgroup,
     found: CgroupCheckpoint | undefined,
+    runc: Runc,
   ): Promise<void> {
     const container = this.register(id, sandbox);
     container.cgroup = cgroup;
+    container.runc = runc;
     container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
@@ -503,18 +589,24 @@ export class CgroupContainerizer implements Containerizer {
   }
 
   /**
-   * Signals every process of the container: those in its cgroup (SIGKILL through `killAll`, which
-   * no fork escapes), and the launcher itself, which is not in the cgroup until it has joined it:
-   * a kill right after the launch must not miss it.
+   * Signals every process of the container through its cgroup (SIGKILL through `killAll`, which
+   * no fork escapes). Never the shim: it must outlive the container to record its exit code. The
+   * launch settles only once the container's process runs, so a kill cannot come before it.
    */
   private async signal(container: Container, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    const child = container.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-    }
     const cgroup = container.cgroup;
     if (cgroup === undefined) return;
     await (signal === 'SIGKILL' ? cgroup.killAll() : cgroup.signal(signal)).catch(() => undefined);
+  }
+
+  /**
+   * Ends a container that hit a limit at once: a fork bomb does not stop at its pids limit by
+   * itself, and a build whose compiler the OOM killer ended would carry on without it.
+   */
+  private limit(container: Container, reason: TaskReason): void {
+    if (container.phase !== 'running' || container.kill !== undefined) return;
+    container.limitedBy = reason;
+    this.stop(container, 0, reason, limitationMessage(reason, container.limits));
   }
 
   /**
@@ -533,8 +625,9 @@ export class CgroupContainerizer implements Containerizer {
       try {
         await this.untilCgroupEmpty(container, cgroup);
         await this.measure(container);
-        limitation = await this.limitation(cgroup);
-        // Should this fail, the next recover takes the cgroup for an orphan's and removes it.
+        limitation = container.limitedBy ?? (await this.limitation(cgroup));
+        // Should this fail, the next recover takes the container for an orphan and removes it.
+        if (container.runc !== undefined) await this.deleteContainer(container.runc, container.id);
         await cgroup.remove();
       } catch {
         // The cgroup cannot be read or removed: end the container with what is known.
@@ -542,7 +635,9 @@ export class CgroupContainerizer implements Containerizer {
     }
     clearTimeout(container.kill?.timer);
     const usage = container.usage === undefined ? undefined : { ...container.usage, memBytes: 0 };
-    let termination = terminationOf(exit, container.kill, usage);
+    // A limit's kill is no framework's: the task failed, for the limit's reason.
+    const kill = container.limitedBy === undefined ? container.kill : undefined;
+    let termination = terminationOf(exit, kill, usage);
     if (termination.state === 'TASK_FAILED' && limitation !== undefined) {
       termination = {
         ...termination,
@@ -602,6 +697,9 @@ export class CgroupContainerizer implements Containerizer {
         this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
         await container.termination;
         // `end` removed it unless that failed; the retry is cheap, and idempotent.
+        if (container.runc !== undefined) {
+          await this.deleteContainer(container.runc, container.id).catch(() => undefined);
+        }
         if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
       }
     } finally {
@@ -623,6 +721,9 @@ export class CgroupContainerizer implements Containerizer {
     await Promise.all(
       live.map(async (container) => {
         await this.measure(container);
+        const cgroup = container.cgroup;
+        const limitation = cgroup && (await this.limitation(cgroup));
+        if (limitation !== undefined) this.limit(container, limitation);
         const checkpoint = container.checkpoint;
         if (container.child !== undefined || container.phase !== 'running') return;
         const leader = checkpoint && readProcStatSync(checkpoint.pid);
@@ -705,4 +806,63 @@ function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
     ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
     ...(typeof deadline === 'number' ? { deadline } : {}),
   };
+}
+
+/**
+ * Resolves true once runc has written the container's pid file (its process runs), false if the
+ * shim exited first (runc could not start it).
+ */
+async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<boolean> {
+  const dir = join(pidFile, '..');
+  let ended = false;
+  void exited.then(() => (ended = true));
+  const written = () =>
+    readFile(pidFile, 'utf8').then(
+      (text) => /^\d+$/.test(text.trim()),
+      () => false,
+    );
+  // The directory is watched rather than polled: runc renames the file into place.
+  let wake: () => void = () => undefined;
+  const watcher = watch(dir, () => wake());
+  try {
+    for (;;) {
+      if (await written()) return true;
+      if (ended) return await written();
+      await Promise.race([
+        exited,
+        new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50).unref();
+        }),
+      ]);
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+/** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
+async function chownTree(dir: string, id: number): Promise<void> {
+  await lchown(dir, id, id);
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    await lchown(join(entry.parentPath, entry.name), id, id);
+  }
+}
+
+/** Stops the slirp4netns the network hook recorded, if it still runs; forgets its pid. */
+async function stopNetworkHelper(pidFile: string): Promise<void> {
+  const text = await readFile(pidFile, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  if (Number.isSafeInteger(pid) && pid > 0) {
+    // A recorded pid may since have been given to another process: only slirp4netns is stopped.
+    const name = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (name.trim() === 'slirp4netns') {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // It ended meanwhile.
+      }
+    }
+  }
+  await rm(pidFile, { force: true });
 }

@@ -7,11 +7,13 @@ import { CONTROLLER_NAMES, CONTROLLERS, type ControllerName } from './controller
 /** Where cgroup hierarchies are mounted on every mainstream distribution. */
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 
-/** The programs the launcher runs by absolute path: the task's `PATH` must not choose them. */
+/**
+ * The programs the containerizer runs by absolute path: the OCI runtime, and the user-mode network
+ * stack that gives a container outbound access without the host's loopback.
+ */
 export interface CgroupTools {
-  unshare: string;
-  mount: string;
-  mkdir: string;
+  runc: string;
+  slirp4netns: string;
 }
 
 /** Whether this host can run the cgroup containerizer, and with what. */
@@ -86,7 +88,7 @@ async function writable(path: string): Promise<boolean> {
 
 async function findTools(): Promise<CgroupTools | string> {
   const found: Partial<CgroupTools> = {};
-  for (const name of ['unshare', 'mount', 'mkdir'] as const) {
+  for (const name of ['runc', 'slirp4netns'] as const) {
     for (const dir of TOOL_DIRS) {
       const path = join(dir, name);
       if (
@@ -100,7 +102,7 @@ async function findTools(): Promise<CgroupTools | string> {
       }
     }
     if (found[name] === undefined)
-      return `no ${name} program (util-linux, coreutils) in ${TOOL_DIRS.join(':')}`;
+      return `no ${name} program (Debian packages runc, slirp4netns) in ${TOOL_DIRS.join(':')}`;
   }
   return found as CgroupTools;
 }

@@ -1,3 +1,4 @@
 export * from './containerizer-contract';
 export * from './helpers';
 export * from './other-agent';
+export * from './hostile-build';

@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/*
+ * How the native containerizer drives `runc`: the shim that runs a container and records how it
+ * ended, the hook that gives it a network, and the few `runc` commands it calls.
+ */
+
+/**
+ * The `/bin/sh` program that runs one container: the agent's detached child, outside the
+ * container, so that the exit code it writes is out of the task's reach (the task sees only its
+ * workspace) and survives an agent restart. `runc run --keep` runs the container in the
+ * foreground and keeps it (its cgroup, with the counters that say which limit ended it) until the
+ * agent deletes it; the shim then stops the container's user-mode network and writes the code.
+ * Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE`. The code is written
+ * whole (renamed into place) or not at all.
+ */
+export const SHIM = [
+  '"$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null',
+  'code=$?',
+  // A recorded pid may since be another process's: only slirp4netns is stopped.
+  'helper=$(cat "$6" 2>/dev/null)',
+  'if [ -n "$helper" ] && [ "$(cat "/proc/$helper/comm" 2>/dev/null)" = slirp4netns ]; then kill "$helper"; fi',
+  `printf '%s\\n' "$code" > "$5.tmp" && mv -f "$5.tmp" "$5"`,
+  'exit "$code"',
+].join('\n');
+
+/** The arguments of `/bin/sh` that run the {@link SHIM}. */
+export function shimArguments(plan: {
+  runc: string;
+  stateDir: string;
+  bundle: string;
+  containerId: string;
+  exitFile: string;
+  networkPidFile: string;
+}): string[] {
+  return [
+    '-c',
+    SHIM,
+    'kiln-shim',
+    plan.runc,
+    plan.stateDir,
+    plan.bundle,
+    plan.containerId,
+    plan.exitFile,
+    plan.networkPidFile,
+  ];
+}
+
+/**
+ * The `createRuntime` hook that gives a container outbound network: runc runs it on the host once
+ * the container's namespaces exist and before its process starts, with the container's state
+ * (`"pid":N`) on standard input. It starts slirp4netns in the background for that pid, records
+ * its pid for the shim to stop it, and returns once slirp4netns says the network is configured
+ * (one byte on its ready pipe), failing the start otherwise. `--disable-host-loopback` keeps the
+ * host's 127.0.0.1 out of reach, also through the gateway 10.0.2.2; the sandbox and seccomp
+ * options confine slirp4netns itself, which parses the task's packets as host root.
+ * Arguments: `SLIRP4NETNS PID_FILE LOG_FILE`.
+ */
+export const NETWORK_HOOK = [
+  `pid=$(sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')`,
+  '[ -n "$pid" ] || { echo "kiln: no pid in the container state" >&2; exit 1; }',
+  'ready=$( { "$1" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp --ready-fd=3 "$pid" tap0 3>&1 >/dev/null 2>>"$3" </dev/null & echo "$!" > "$2"; } | head -c 1 )',
+  '[ "$ready" = 1 ] || { echo "kiln: slirp4netns did not start, see $3" >&2; exit 1; }',
+].join('\n');
+
+export function networkHook(plan: { slirp4netns: string; pidFile: string; logFile: string }): {
+  path: string;
+  args: string[];
+  env: string[];
+  timeout: number;
+} {
+  return {
+    path: '/bin/sh',
+    args: ['sh', '-c', NETWORK_HOOK, 'kiln-network', plan.slirp4netns, plan.pidFile, plan.logFile],
+    env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+    timeout: 10,
+  };
+}
+
+/** `runc` of one state directory: the agent's own, root-only. */
+export class Runc {
+  constructor(
+    readonly path: string,
+    readonly stateDir: string,
+  ) {}
+
+  /** The ids of the containers runc knows in the state directory. */
+  async list(): Promise<string[]> {
+    const { stdout } = await run(this.path, ['--root', this.stateDir, 'list', '--format', 'json']);
+    const parsed = JSON.parse(stdout.trim() === '' ? 'null' : stdout) as { id: string }[] | null;
+    return (parsed ?? []).map((container) => container.id);
+  }
+
+  /** Kills whatever is left of the container and removes it (its cgroup and state); idempotent. */
+  async delete(containerId: string): Promise<void> {
+    try {
+      await run(this.path, ['--root', this.stateDir, 'delete', '--force', containerId]);
+    } catch (error) {
+      const { stderr } = error as { stderr?: unknown };
+      if (typeof stderr !== 'string') throw error;
+      if (!/does not exist|not exist/.test(stderr)) throw error;
+    }
+  }
+}
