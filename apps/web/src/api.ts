@@ -435,6 +435,15 @@ export const api = {
     request('POST', '/api/v1/tokens', { name }),
   revokeToken: (id: string): Promise<void> =>
     request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
+  /** A job attempt's steps: where each begins in its log, how it ended. */
+  steps: (jobId: string, attempt?: number): Promise<StepView[]> =>
+    request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/steps${query({ attempt })}`),
+  /** A job attempt's log as text. */
+  logText: async (jobId: string, attempt?: number): Promise<string> => {
+    const res = await fetch(logUrl(jobId, attempt), { credentials: 'same-origin' });
+    if (!res.ok) throw new ApiError(res.status, `the log answered ${res.status}`);
+    return res.text();
+  },
   /** A job attempt's artifacts, the latest attempt's by default. */
   artifacts: (jobId: string, attempt?: number): Promise<Artifact[]> =>
     request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts${query({ attempt })}`),
@@ -499,7 +508,8 @@ function withComment(comment: string | undefined): { comment?: string } {
   return text === '' ? {} : { comment: text };
 }
 
-export const logUrl = (jobId: string): string => `/api/v1/jobs/${encodeURIComponent(jobId)}/log`;
+export const logUrl = (jobId: string, attempt?: number): string =>
+  `/api/v1/jobs/${encodeURIComponent(jobId)}/log${query({ attempt })}`;
 
 /** An artifact's download address; its name's slashes stay path separators. */
 export const artifactUrl = (jobId: string, name: string, attempt?: number): string =>
