@@ -26,13 +26,64 @@ export interface User {
   id: string;
   username: string;
   isAdmin: boolean;
+  createdAt?: string;
 }
+
+export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
+export type Forge = (typeof FORGES)[number];
+export const REPOSITORY_ROLES: readonly RepositoryRole[] = [
+  'viewer',
+  'developer',
+  'release-manager',
+];
 
 export interface Repository {
   id: string;
-  forge: string;
+  forge: Forge;
   fullName: string;
+  cloneUrl: string;
   defaultBranch: string;
+  apiUrl?: string;
+  hasForgeToken: boolean;
+  autoCancelPullRequests: boolean;
+  /** Where the forge sends webhooks, relative to the server's address (`/hooks/github`). */
+  webhookPath: string;
+}
+
+export interface NewRepository {
+  forge: Forge;
+  fullName: string;
+  cloneUrl: string;
+  defaultBranch?: string;
+  forgeToken?: string;
+  apiUrl?: string;
+}
+
+/** What an administrator may change; `null` removes the token, or derives the API URL again. */
+export interface RepositoryChanges {
+  defaultBranch?: string;
+  forgeToken?: string | null;
+  apiUrl?: string | null;
+  autoCancelPullRequests?: boolean;
+}
+
+/** A build secret as the API shows it: never its value. */
+export interface Secret {
+  name: string;
+  /** The environments whose deployments alone get it; absent: every job that lists it. */
+  environments?: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A cron schedule (UTC) that starts runs of a branch. */
+export interface Schedule {
+  id: string;
+  repositoryId: string;
+  name: string;
+  cron: string;
+  branch: string;
+  createdAt: string;
 }
 
 export interface Run {
@@ -322,8 +373,48 @@ export const api = {
     return answer.user;
   },
   repositories: (): Promise<Repository[]> => request('GET', '/api/v1/repositories'),
-  repository: (id: string): Promise<Repository> =>
-    request('GET', `/api/v1/repositories/${encodeURIComponent(id)}`),
+  repository: (id: string): Promise<Repository> => request('GET', repositoryPath(id)),
+  /** Registers a repository: the answer holds its webhook secret, this once. */
+  createRepository: (repository: NewRepository): Promise<Repository & { webhookSecret: string }> =>
+    request('POST', '/api/v1/repositories', repository),
+  updateRepository: (id: string, changes: RepositoryChanges): Promise<Repository> =>
+    request('PATCH', repositoryPath(id), changes),
+  deleteRepository: (id: string): Promise<void> => request('DELETE', repositoryPath(id)),
+  rotateWebhookSecret: (id: string): Promise<{ webhookSecret: string }> =>
+    request('POST', `${repositoryPath(id)}/webhook-secret`),
+  /** Starts a run of `branch` (at `sha`, else its head now). */
+  startRun: (id: string, branch: string, sha?: string): Promise<Run> =>
+    request('POST', `${repositoryPath(id)}/runs`, {
+      branch,
+      ...(sha === undefined ? {} : { sha }),
+    }),
+  secrets: (id: string): Promise<Secret[]> => request('GET', `${repositoryPath(id)}/secrets`),
+  putSecret: (
+    id: string,
+    name: string,
+    value: string,
+    environments?: string[],
+  ): Promise<{ name: string; created: boolean }> =>
+    request('PUT', `${repositoryPath(id)}/secrets/${encodeURIComponent(name)}`, {
+      value,
+      ...(environments === undefined || environments.length === 0 ? {} : { environments }),
+    }),
+  deleteSecret: (id: string, name: string): Promise<void> =>
+    request('DELETE', `${repositoryPath(id)}/secrets/${encodeURIComponent(name)}`),
+  schedules: (id: string): Promise<Schedule[]> => request('GET', `${repositoryPath(id)}/schedules`),
+  createSchedule: (
+    id: string,
+    schedule: { name: string; cron: string; branch?: string },
+  ): Promise<Schedule> => request('POST', `${repositoryPath(id)}/schedules`, schedule),
+  deleteSchedule: (scheduleId: string): Promise<void> =>
+    request('DELETE', `/api/v1/schedules/${encodeURIComponent(scheduleId)}`),
+  users: (): Promise<User[]> => request('GET', '/api/v1/users'),
+  createUser: (user: { username: string; password: string; admin: boolean }): Promise<User> =>
+    request('POST', '/api/v1/users', user),
+  setRole: (id: string, userId: string, role: RepositoryRole): Promise<Membership[]> =>
+    request('PUT', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`, { role }),
+  removeRole: (id: string, userId: string): Promise<void> =>
+    request('DELETE', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`),
   members: (id: string): Promise<Membership[]> =>
     request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
   runs: (repositoryId: string): Promise<{ runs: Run[]; next?: number }> =>
@@ -344,6 +435,15 @@ export const api = {
     request('POST', '/api/v1/tokens', { name }),
   revokeToken: (id: string): Promise<void> =>
     request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
+  /** A job attempt's steps: where each begins in its log, how it ended. */
+  steps: (jobId: string, attempt?: number): Promise<StepView[]> =>
+    request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/steps${query({ attempt })}`),
+  /** A job attempt's log as text. */
+  logText: async (jobId: string, attempt?: number): Promise<string> => {
+    const res = await fetch(logUrl(jobId, attempt), { credentials: 'same-origin' });
+    if (!res.ok) throw new ApiError(res.status, `the log answered ${res.status}`);
+    return res.text();
+  },
   /** A job attempt's artifacts, the latest attempt's by default. */
   artifacts: (jobId: string, attempt?: number): Promise<Artifact[]> =>
     request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts${query({ attempt })}`),
@@ -387,6 +487,8 @@ export const api = {
     request('GET', `/api/v1/audit${query({ ...filter })}`),
 };
 
+const repositoryPath = (id: string): string => `/api/v1/repositories/${encodeURIComponent(id)}`;
+
 const environmentsPath = (repositoryId: string): string =>
   `/api/v1/repositories/${encodeURIComponent(repositoryId)}/environments`;
 
@@ -406,7 +508,8 @@ function withComment(comment: string | undefined): { comment?: string } {
   return text === '' ? {} : { comment: text };
 }
 
-export const logUrl = (jobId: string): string => `/api/v1/jobs/${encodeURIComponent(jobId)}/log`;
+export const logUrl = (jobId: string, attempt?: number): string =>
+  `/api/v1/jobs/${encodeURIComponent(jobId)}/log${query({ attempt })}`;
 
 /** An artifact's download address; its name's slashes stay path separators. */
 export const artifactUrl = (jobId: string, name: string, attempt?: number): string =>

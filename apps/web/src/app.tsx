@@ -6,12 +6,15 @@ import { ClusterPage } from './pages/cluster';
 import { EnvironmentPage } from './pages/environment';
 import { EnvironmentsPage } from './pages/environments';
 import { JobLogPage } from './pages/job-log';
+import { NewRepositoryPage } from './pages/new-repository';
 import { QueuePage } from './pages/queue';
 import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
+import { RepositorySettingsPage } from './pages/repository-settings';
 import { RunPage } from './pages/run';
 import { SignInPage } from './pages/sign-in';
 import { TokensPage } from './pages/tokens';
+import { UsersPage } from './pages/users';
 import { onPromotionChange } from './promotions';
 import { Link, match, navigate, usePath } from './router';
 import { usePoll } from './use-poll';
@@ -76,6 +79,7 @@ const NAVIGATION = [
   { to: '/cluster', label: 'Cluster' },
   { to: '/tokens', label: 'Tokens' },
   { to: '/approvals', label: 'Approvals' },
+  { to: '/users', label: 'Users', admin: true },
   { to: '/audit', label: 'Audit', admin: true },
 ] as const;
 
@@ -106,21 +110,36 @@ function section(path: string): string {
   return NAVIGATION.find(({ to }) => to !== '/' && match(to, path) !== undefined)?.to ?? '/';
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The route's parameters when it matches and every id in it is a UUID: else no page is there. */
+function matchIds(pattern: string, path: string): Record<string, string> | undefined {
+  const params = match(pattern, path);
+  if (params === undefined) return undefined;
+  const ids = Object.entries(params).filter(([name]) => name === 'id' || name.endsWith('Id'));
+  return ids.every(([, value]) => UUID.test(value)) ? params : undefined;
+}
+
 function route(path: string, user: User): ReactNode {
   let params: Record<string, string> | undefined;
-  if (match('/', path) !== undefined) return <RepositoriesPage />;
+  if (match('/', path) !== undefined) return <RepositoriesPage user={user} />;
+  if (match('/repositories/new', path) !== undefined) return <NewRepositoryPage user={user} />;
+  if (match('/users', path) !== undefined) return <UsersPage user={user} />;
   if (match('/queue', path) !== undefined) return <QueuePage />;
   if (match('/cluster', path) !== undefined) return <ClusterPage />;
   if (match('/tokens', path) !== undefined) return <TokensPage />;
   if (match('/approvals', path) !== undefined) return <ApprovalsPage user={user} />;
   if (match('/audit', path) !== undefined) return <AuditPage user={user} />;
-  if ((params = match('/repositories/:id', path)) !== undefined) {
-    return <RepositoryPage key={params.id} id={params.id ?? ''} />;
+  if ((params = matchIds('/repositories/:id', path)) !== undefined) {
+    return <RepositoryPage key={params.id} id={params.id ?? ''} user={user} />;
   }
-  if ((params = match('/repositories/:id/environments', path)) !== undefined) {
+  if ((params = matchIds('/repositories/:id/settings', path)) !== undefined) {
+    return <RepositorySettingsPage key={params.id} id={params.id ?? ''} user={user} />;
+  }
+  if ((params = matchIds('/repositories/:id/environments', path)) !== undefined) {
     return <EnvironmentsPage key={params.id} id={params.id ?? ''} user={user} />;
   }
-  if ((params = match('/repositories/:id/environments/:name', path)) !== undefined) {
+  if ((params = matchIds('/repositories/:id/environments/:name', path)) !== undefined) {
     return (
       <EnvironmentPage
         key={`${params.id}/${params.name}`}
@@ -130,10 +149,10 @@ function route(path: string, user: User): ReactNode {
       />
     );
   }
-  if ((params = match('/runs/:runId', path)) !== undefined) {
+  if ((params = matchIds('/runs/:runId', path)) !== undefined) {
     return <RunPage key={params.runId} runId={params.runId ?? ''} user={user} />;
   }
-  if ((params = match('/runs/:runId/jobs/:jobId', path)) !== undefined) {
+  if ((params = matchIds('/runs/:runId/jobs/:jobId', path)) !== undefined) {
     return <JobLogPage key={params.jobId} runId={params.runId ?? ''} jobId={params.jobId ?? ''} />;
   }
   return (

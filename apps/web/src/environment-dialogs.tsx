@@ -1,55 +1,12 @@
 /** An administrator's dialogs on the environments board: add or edit an environment, delete one. */
-import {
-  useEffect,
-  useId,
-  useRef,
-  useState,
-  type FormEvent,
-  type ReactNode,
-  type RefObject,
-} from 'react';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Environment } from './api';
+import { Field, messageOf, useModal } from './forms';
 import { DialogActions } from './promotions';
 import { ErrorNote } from './state-badge';
 
 /** What the server takes when a new environment names no timeout: a day. */
 const DEFAULT_APPROVAL_TIMEOUT_MINUTES = 1440;
-
-/** A ref for a `<dialog>`, which shows as a modal while the component is mounted. */
-function useModal(): RefObject<HTMLDialogElement | null> {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog !== null && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
-  return ref;
-}
-
-/**
- * A control under its label, which names it by `id`: a label wrapped around an input or a select
- * would put the control's value into its accessible name. The hint, if any, is `<id>-hint`.
- */
-function Field(props: {
-  id: string;
-  label: string;
-  hint?: string;
-  children: ReactNode;
-}): ReactNode {
-  return (
-    <div className="field">
-      <label htmlFor={props.id}>{props.label}</label>
-      {props.children}
-      {props.hint === undefined ? null : (
-        <small id={`${props.id}-hint`} className="muted">
-          {props.hint}
-        </small>
-      )}
-    </div>
-  );
-}
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** `main, release/*` as the globs it names; blank: none, which the server reads as any branch. */
 function branchGlobs(text: string): string[] {

@@ -18,6 +18,8 @@ export type RepositoryRole = 'viewer' | 'developer' | 'release-manager';
 export interface WebStackOptions {
   /** The administrator's password, for a test that signs in as `admin`. */
   adminPassword?: string;
+  /** False: an empty installation, where the test registers acme/<name> itself. */
+  register?: boolean;
 }
 
 /**
@@ -33,9 +35,23 @@ export class WebStack {
     private readonly git: GitDaemon,
     private readonly forge: FakeForge,
     readonly browser: Browser,
-    readonly repo: RegisteredRepository,
-    private readonly commit: (files: Record<string, string>, message?: string) => string,
+    private readonly registered: RegisteredRepository | undefined,
+    /** Commits `files` to main of acme/<name> on the git daemon: the commit's id. */
+    readonly commit: (files: Record<string, string>, message?: string) => string,
+    /** Where git clones acme/<name> from. */
+    readonly cloneUrl: string,
   ) {}
+
+  /** The repository the stack registered (unless `register: false`). */
+  get repo(): RegisteredRepository {
+    if (this.registered === undefined) throw new Error('this stack registered no repository');
+    return this.registered;
+  }
+
+  /** The fake forge's API root: a repository's `apiUrl`, so that commit statuses stay here. */
+  get forgeUrl(): string {
+    return this.forge.url;
+  }
 
   static async start(name: string, options: WebStackOptions = {}): Promise<WebStack> {
     let git: GitDaemon | undefined;
@@ -50,16 +66,19 @@ export class WebStack {
           : { serverEnv: { KILN_ADMIN_PASSWORD: options.adminPassword } },
       );
       const commit = git.createRepository(name);
-      const repo = await stack.ok<RegisteredRepository>('POST', '/api/v1/repositories', {
-        forge: 'github',
-        fullName: `acme/${name}`,
-        cloneUrl: git.url(name),
-        forgeToken: 'forge-token',
-        apiUrl: forge.url,
-      });
+      const repo =
+        options.register === false
+          ? undefined
+          : await stack.ok<RegisteredRepository>('POST', '/api/v1/repositories', {
+              forge: 'github',
+              fullName: `acme/${name}`,
+              cloneUrl: git.url(name),
+              forgeToken: 'forge-token',
+              apiUrl: forge.url,
+            });
       const browser = await launchChromium();
       mkdirSync(SCREENSHOTS, { recursive: true });
-      return new WebStack(stack, git, forge, browser, repo, commit);
+      return new WebStack(stack, git, forge, browser, repo, commit, git.url(name));
     } catch (error) {
       // A failed start leaves nothing running.
       await Promise.all([stack?.dispose(), git?.stop(), forge?.stop()]);
@@ -68,8 +87,10 @@ export class WebStack {
   }
 
   /** A page in a browser context of its own, at 1280×800; its native dialogs are dismissed. */
-  async newPage(): Promise<Page> {
-    const context = await this.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  async newPage(
+    viewport: { width: number; height: number } = { width: 1280, height: 800 },
+  ): Promise<Page> {
+    const context = await this.browser.newContext({ viewport });
     const page = await context.newPage();
     page.on('dialog', (dialog) => {
       this.dialogs.push(dialog.message());

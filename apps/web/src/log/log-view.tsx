@@ -360,6 +360,27 @@ function useSearch(lines: LogLines, version: number): SearchHandle {
 
 function SearchBar(props: { search: SearchHandle; onJump: (k: number) => void }): ReactNode {
   const { search, onJump } = props;
+  const input = useRef<HTMLInputElement>(null);
+  // `/` searches, as on GitHub and in less: unless it is typed into a field.
+  useEffect(() => {
+    const onKeyDown = (event: globalThis.KeyboardEvent): void => {
+      if (event.key !== '/' || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target;
+      if (
+        target instanceof HTMLInputElement ||
+        target instanceof HTMLTextAreaElement ||
+        target instanceof HTMLSelectElement ||
+        (target instanceof HTMLElement && target.isContentEditable)
+      ) {
+        return;
+      }
+      event.preventDefault();
+      input.current?.focus();
+      input.current?.select();
+    };
+    document.addEventListener('keydown', onKeyDown);
+    return () => document.removeEventListener('keydown', onKeyDown);
+  }, []);
   const onKey = (event: KeyboardEvent<HTMLInputElement>): void => {
     if (event.key !== 'Enter') return;
     event.preventDefault();
@@ -376,7 +397,9 @@ function SearchBar(props: { search: SearchHandle; onJump: (k: number) => void })
   return (
     <div className="log-search" role="search">
       <input
+        ref={input}
         type="search"
+        aria-keyshortcuts="/"
         aria-label="Search the log"
         placeholder="Search the log"
         value={search.query}
@@ -415,7 +438,8 @@ const StepHead = memo(function StepHead(props: {
   return (
     <button
       type="button"
-      className="step-head"
+      className={step.exitCode !== null && step.exitCode !== 0 ? 'step-head failing' : 'step-head'}
+      data-step={step.name}
       aria-expanded={!segment.collapsed}
       onClick={() => props.onToggle(step.idx)}
     >

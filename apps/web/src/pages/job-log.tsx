@@ -1,5 +1,7 @@
-import { useEffect, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
-import { api, logUrl, type StepView } from '../api';
+import { useEffect, useId, useMemo, useReducer, useRef, useState, type ReactNode } from 'react';
+import { api, logUrl, type Job, type RunDetails, type StepView } from '../api';
+import { jobLogUrl } from '../failed-jobs';
+import { failingStep, lastLineOf } from '../failure';
 import { duration } from '../format';
 import { LogView } from '../log/log-view';
 import { LogLines, type LogChunk } from '../log/log-lines';
@@ -7,14 +9,21 @@ import { Link } from '../router';
 import { RepositoryLink } from '../repository-link';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
 
-/** A job's log, live over Server-Sent Events while it runs. */
+/**
+ * A job's log, live over Server-Sent Events while it runs; beside it the run's other jobs. A
+ * failed attempt opens at the end of its failing step; `?attempt=N` shows an earlier attempt.
+ */
 export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
   const run = usePoll(`run:${props.runId}`, () => api.run(props.runId), 2_000);
   const job = run.data?.jobs.find((j) => j.id === props.jobId);
-  const stream = useLogStream(props.jobId, job === undefined ? undefined : job.attempt);
+  const [chosenAttempt, setChosenAttempt] = useState(() => attemptOfSearch());
+  const attempt =
+    job === undefined ? undefined : Math.min(chosenAttempt ?? job.attempt, job.attempt);
+  const stream = useLogStream(props.jobId, attempt);
   // A link to a line (`#L123`) shows that line, not the end.
   const [follow, setFollow] = useState(() => !/^#L\d+$/.test(window.location.hash));
   const { refresh } = run;
@@ -22,6 +31,24 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
   useEffect(() => {
     if (stream.state === 'ended') refresh();
   }, [stream.state, refresh]);
+  useTitle(job === undefined ? 'Job' : `${job.key} ${job.state} · run #${run.data?.number ?? ''}`);
+
+  const failed = stream.state === 'ended' ? failingStep(stream.steps) : undefined;
+  useOpenAtFailure(
+    `${props.jobId}@${attempt ?? ''}`,
+    failed === undefined
+      ? undefined
+      : lastLineOf(stream.steps, failed, stream.lines.first + stream.lines.length - 1),
+  );
+
+  const chooseAttempt = (next: number): void => {
+    const url = new URL(window.location.href);
+    url.searchParams.set('attempt', String(next));
+    url.hash = '';
+    window.history.replaceState(window.history.state, '', url);
+    setChosenAttempt(next);
+    setFollow(true);
+  };
 
   return (
     <section className="job-log">
@@ -39,6 +66,9 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
           {job?.key ?? 'Job'} {job === undefined ? null : <StateBadge state={job.state} />}
         </h1>
         <div className="actions">
+          {job === undefined || job.attempt < 2 || attempt === undefined ? null : (
+            <AttemptPicker latest={job.attempt} attempt={attempt} onChange={chooseAttempt} />
+          )}
           <label className="toggle">
             <input
               type="checkbox"
@@ -47,36 +77,121 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
             />
             Follow
           </label>
-          <a className="button" href={logUrl(props.jobId)} download={`${job?.key ?? 'job'}.log`}>
+          <a
+            className="button"
+            href={logUrl(props.jobId, attempt)}
+            download={`${job?.key ?? 'job'}.log`}
+          >
             Raw log
           </a>
         </div>
       </div>
       <p className="muted">
-        {job === undefined ? null : (
+        {job === undefined || attempt === undefined ? null : (
           <>
-            attempt {job.attempt}
-            {job.startedAt === undefined ? '' : ` · ${duration(job.startedAt, job.finishedAt)}`}
-            {job.statusMessage === undefined ? '' : ` · ${job.statusMessage}`}
+            attempt {attempt}
+            {attempt !== job.attempt
+              ? ` of ${job.attempt}`
+              : `${job.startedAt === undefined ? '' : ` · ${duration(job.startedAt, job.finishedAt)}`}${
+                  job.statusMessage === undefined ? '' : ` · ${job.statusMessage}`
+                }`}
             {' · '}
           </>
         )}
         <span className={`stream stream-${stream.state}`}>{streamLabel(stream.state)}</span>
       </p>
-      <ErrorNote error={run.error} />
-      {job?.attempt === 0 ? (
-        <p className="empty">This job never ran, so it has no log.</p>
-      ) : (
-        <LogView
-          lines={stream.lines}
-          steps={stream.steps}
-          version={stream.version}
-          ended={stream.state === 'ended'}
-          follow={follow}
-          onFollowChange={setFollow}
-        />
+      {failed === undefined ? null : (
+        <p className="failure-note" role="status" data-failing-step={failed.name}>
+          Failed at step <strong>{failed.name}</strong> (exit code {failed.exitCode})
+        </p>
       )}
+      <ErrorNote error={run.error} />
+      <div className="job-log-layout">
+        {run.data === undefined ? null : <JobSidebar run={run.data} current={props.jobId} />}
+        <div className="job-log-main">
+          {job?.attempt === 0 ? (
+            <p className="empty">This job never ran, so it has no log.</p>
+          ) : (
+            <LogView
+              lines={stream.lines}
+              steps={stream.steps}
+              version={stream.version}
+              ended={stream.state === 'ended'}
+              follow={follow}
+              onFollowChange={setFollow}
+            />
+          )}
+        </div>
+      </div>
     </section>
+  );
+}
+
+/** `?attempt=N` of the address, if it names one. */
+function attemptOfSearch(): number | undefined {
+  const value = Number(new URLSearchParams(window.location.search).get('attempt'));
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
+ * Once per attempt, when the log has ended with a failing step and the address names no line:
+ * point the address at the step's last line, which the log view scrolls to and marks.
+ */
+function useOpenAtFailure(key: string, line: number | undefined): void {
+  const done = useRef(new Set<string>());
+  useEffect(() => {
+    if (line === undefined || done.current.has(key)) return;
+    done.current.add(key);
+    if (/^#L\d+$/.test(window.location.hash)) return;
+    window.history.replaceState(window.history.state, '', `#L${line}`);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  }, [key, line]);
+}
+
+function AttemptPicker(props: {
+  latest: number;
+  attempt: number;
+  onChange: (attempt: number) => void;
+}): ReactNode {
+  const id = useId();
+  const attempts = Array.from({ length: props.latest }, (_, i) => props.latest - i);
+  return (
+    <span className="attempt-picker">
+      <label htmlFor={id}>Attempt</label>
+      <select
+        id={id}
+        value={props.attempt}
+        onChange={(e) => props.onChange(Number(e.target.value))}
+      >
+        {attempts.map((n) => (
+          <option key={n} value={n}>
+            {n === props.latest ? `${n} (latest)` : n}
+          </option>
+        ))}
+      </select>
+    </span>
+  );
+}
+
+/** The run's jobs, to switch between their logs; the one shown is marked. */
+function JobSidebar(props: { run: RunDetails; current: string }): ReactNode {
+  return (
+    <nav className="job-sidebar" aria-label="Jobs of the run">
+      <ul>
+        {props.run.jobs.map((job: Job) => (
+          <li key={job.id}>
+            <Link
+              to={jobLogUrl(props.run.id, job)}
+              data-sidebar-job={job.key}
+              {...(job.id === props.current ? { 'aria-current': 'page' as const } : {})}
+            >
+              <span className="job-key">{job.key}</span>
+              <StateBadge state={job.state} />
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
 

@@ -1,17 +1,30 @@
 import type { ReactNode } from 'react';
-import { api } from '../api';
+import { api, type User } from '../api';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePoll } from '../use-poll';
 
-export function RepositoriesPage(): ReactNode {
+export function RepositoriesPage(props: { user: User }): ReactNode {
   const { data, error } = usePoll('repositories', api.repositories, 10_000);
   return (
     <section>
-      <h1>Repositories</h1>
+      <div className="run-head">
+        <h1>Repositories</h1>
+        {props.user.isAdmin ? (
+          <div className="actions">
+            <Link to="/repositories/new" className="button primary">
+              Register repository
+            </Link>
+          </div>
+        ) : null}
+      </div>
       <ErrorNote error={error} />
       {data === undefined ? null : data.length === 0 ? (
-        <p className="empty">No repositories yet, or none you have a role on.</p>
+        <p className="empty">
+          {props.user.isAdmin
+            ? 'No repositories yet: register one, then add its webhook on the forge.'
+            : 'No repositories yet, or none you have a role on: an administrator gives you a role.'}
+        </p>
       ) : (
         <ul className="repositories">
           {data.map((repository) => (

@@ -1,15 +1,19 @@
-import type { ReactNode } from 'react';
-import { api, type Run } from '../api';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
+import { api, type Repository, type Run, type User } from '../api';
 import { duration, firstLine, shortSha, when, absolute } from '../format';
-import { environmentsUrl } from '../promotions';
-import { Link } from '../router';
+import { Field, useAction, useModal } from '../forms';
+import { DialogActions, environmentsUrl } from '../promotions';
+import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
+import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
 
 /** A repository's runs, newest first, polled so new runs and state changes show up live. */
-export function RepositoryPage(props: { id: string }): ReactNode {
+export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id), 30_000);
   const runs = usePoll(`runs:${props.id}`, () => api.runs(props.id), 1_500);
+  const permissions = usePermissions(props.user, props.id);
+  const [starting, setStarting] = useState(false);
   return (
     <section>
       <p className="crumbs">
@@ -18,36 +22,116 @@ export function RepositoryPage(props: { id: string }): ReactNode {
       <div className="run-head">
         <h1>{repository.data?.fullName ?? 'Repository'}</h1>
         <div className="actions">
+          {permissions.write && repository.data !== undefined ? (
+            <button type="button" className="primary" onClick={() => setStarting(true)}>
+              Run pipeline
+            </button>
+          ) : null}
           <Link to={environmentsUrl(props.id)} className="button">
             Environments
           </Link>
+          <Link to={`/repositories/${props.id}/settings`} className="button">
+            Settings
+          </Link>
         </div>
       </div>
+      {starting && repository.data !== undefined ? (
+        <StartRunDialog repository={repository.data} onClose={() => setStarting(false)} />
+      ) : null}
       <ErrorNote error={repository.error ?? runs.error} />
       {runs.data === undefined ? null : runs.data.runs.length === 0 ? (
-        <p className="empty">No runs yet: push to the repository or trigger one.</p>
+        <p className="empty">No runs yet: push to the repository or run its pipeline.</p>
       ) : (
-        <table className="runs">
-          <thead>
-            <tr>
-              <th>Run</th>
-              <th>State</th>
-              <th>Commit</th>
-              <th>Branch</th>
-              <th>Author</th>
-              <th>Event</th>
-              <th>Started</th>
-              <th>Duration</th>
-            </tr>
-          </thead>
-          <tbody>
-            {runs.data.runs.map((run) => (
-              <RunRow key={run.id} run={run} />
-            ))}
-          </tbody>
-        </table>
+        <div className="table-scroll">
+          <table className="runs">
+            <thead>
+              <tr>
+                <th>Run</th>
+                <th>State</th>
+                <th>Commit</th>
+                <th>Branch</th>
+                <th>Author</th>
+                <th>Event</th>
+                <th>Started</th>
+                <th>Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.data.runs.map((run) => (
+                <RunRow key={run.id} run={run} />
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
+  );
+}
+
+/**
+ * "Run pipeline": a run of a branch's head, or of one of its commits, as a push would start it;
+ * the new run's page opens.
+ */
+function StartRunDialog(props: { repository: Repository; onClose: () => void }): ReactNode {
+  const ref = useModal();
+  const id = useId();
+  const [branch, setBranch] = useState(props.repository.defaultBranch);
+  const [sha, setSha] = useState('');
+  const { busy, error, run } = useAction();
+  const start = (event: FormEvent): void => {
+    event.preventDefault();
+    const commit = sha.trim();
+    run(
+      () => api.startRun(props.repository.id, branch.trim(), commit === '' ? undefined : commit),
+      (started) => navigate(`/runs/${started.id}`),
+    );
+  };
+  return (
+    <dialog
+      ref={ref}
+      className="confirm"
+      aria-labelledby={`${id}-title`}
+      onCancel={(event) => {
+        event.preventDefault();
+        if (!busy) props.onClose();
+      }}
+    >
+      <form onSubmit={start}>
+        <h2 id={`${id}-title`}>Run pipeline</h2>
+        <p className="muted">Runs the .kiln.yml of the commit, as a push of it would.</p>
+        <Field id={`${id}-branch`} label="Branch">
+          <input
+            id={`${id}-branch`}
+            value={branch}
+            onChange={(e) => setBranch(e.target.value)}
+            required
+            autoComplete="off"
+          />
+        </Field>
+        <Field
+          id={`${id}-sha`}
+          label="Commit"
+          hint="Optional: a full commit id; empty: the branch's head"
+        >
+          <input
+            id={`${id}-sha`}
+            value={sha}
+            onChange={(e) => setSha(e.target.value)}
+            pattern="[0-9a-f]{40}([0-9a-f]{24})?"
+            autoComplete="off"
+            spellCheck={false}
+            aria-describedby={`${id}-sha-hint`}
+          />
+        </Field>
+        <ErrorNote error={error} />
+        <DialogActions
+          label="Run"
+          busy={busy}
+          disabled={branch.trim() === ''}
+          onBack={props.onClose}
+        />
+      </form>
+    </dialog>
   );
 }
 

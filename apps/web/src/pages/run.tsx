@@ -19,6 +19,7 @@ import {
   shortSha,
   when,
 } from '../format';
+import { FailedJobs } from '../failed-jobs';
 import { JobGraph } from '../job-graph';
 import { environmentsUrl, environmentUrl, PromoteDialog } from '../promotions';
 import { RepositoryLink } from '../repository-link';
@@ -26,6 +27,7 @@ import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 type Action = 'cancel' | 'rerun' | 'rerun-failed';
 
@@ -40,6 +42,7 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
   const [busy, setBusy] = useState<Action>();
   const [actionError, setActionError] = useState<string>();
   const [promoted, setPromoted] = useState<Promotion>();
+  useTitle(run === undefined ? 'Run' : `Run #${run.number} ${run.state}`);
 
   if (run === undefined) return <ErrorNote error={error} />;
 
@@ -66,10 +69,12 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
   };
 
   const ended = TERMINAL_RUN_STATES.includes(run.state);
+  // A deployment is never rerun (the server answers 409): a new promotion deploys again.
+  const deployment = run.event === 'promote';
   const actions: { action: Action; label: string }[] = permissions.write
     ? [
         ...(ended ? [] : [{ action: 'cancel' as const, label: 'Cancel' }]),
-        ...(ended ? [{ action: 'rerun' as const, label: 'Rerun' }] : []),
+        ...(ended && !deployment ? [{ action: 'rerun' as const, label: 'Rerun' }] : []),
         ...(ended && run.jobs.some((j) => j.state === 'failure' || j.state === 'canceled')
           ? [{ action: 'rerun-failed' as const, label: 'Rerun failed jobs' }]
           : []),
@@ -130,6 +135,7 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
           ))}
         </ul>
       )}
+      <FailedJobs runId={run.id} jobs={run.jobs} />
       <h2>Jobs</h2>
       {run.jobs.length === 0 ? (
         <p className="empty">
@@ -189,7 +195,9 @@ function RunFacts({ run }: { run: RunDetails }): ReactNode {
         {run.environment === undefined ? '' : ` to ${run.environment}`}
       </dd>
       <dt>Started</dt>
-      <dd title={absolute(run.startedAt)}>{when(run.startedAt) || 'not yet'}</dd>
+      <dd title={absolute(run.startedAt)}>
+        {when(run.startedAt) || (TERMINAL_RUN_STATES.includes(run.state) ? 'never' : 'not yet')}
+      </dd>
       <dt>Duration</dt>
       <dd>{duration(run.startedAt, run.finishedAt) || '—'}</dd>
     </dl>
@@ -197,11 +205,16 @@ function RunFacts({ run }: { run: RunDetails }): ReactNode {
 }
 
 function JobRow({ runId, job }: { runId: string; job: Job }): ReactNode {
-  const status = [
-    job.statusMessage,
-    job.reason,
-    job.exitCode === undefined || job.exitCode === 0 ? undefined : `exit code ${job.exitCode}`,
-  ].filter((part) => part !== undefined && part !== '');
+  // The status message names the reason and the exit code already; they stand in when it is absent.
+  const status =
+    job.statusMessage !== undefined && job.statusMessage !== ''
+      ? [job.statusMessage]
+      : [
+          job.reason,
+          job.exitCode === undefined || job.exitCode === 0
+            ? undefined
+            : `exit code ${job.exitCode}`,
+        ].filter((part) => part !== undefined && part !== '');
   return (
     <tr data-job={job.key}>
       <td>
@@ -220,7 +233,7 @@ function JobRow({ runId, job }: { runId: string; job: Job }): ReactNode {
       <td>{duration(job.startedAt, job.finishedAt)}</td>
       <td className="usage-cpu">{cpuTime(job.usage?.cpuSeconds)}</td>
       <td className="usage-mem">{bytes(job.usage?.memPeakBytes)}</td>
-      <td className="status">{[...new Set(status)].join(' · ')}</td>
+      <td className="status">{status.join(' · ')}</td>
     </tr>
   );
 }
