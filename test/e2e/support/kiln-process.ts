@@ -91,8 +91,11 @@ export class KilnProcess {
     }
   }
 
-  /** Waits until the process serves; resolves with the URL it printed. */
-  async url(timeoutMs?: number): Promise<string> {
+  /**
+   * Waits until the process serves; resolves with the URL it printed. A minute by default: a
+   * start is slow, not wrong, on a machine that runs the rest of the suite beside it.
+   */
+  async url(timeoutMs = 60_000): Promise<string> {
     const [, url] = await this.waitFor(READY[this.app], timeoutMs);
     return url!.replace('localhost', '127.0.0.1').replace('[::1]', '127.0.0.1');
   }
