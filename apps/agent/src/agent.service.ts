@@ -378,7 +378,16 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   ): Promise<void> {
     const taskId = checkpoint.taskInfo.taskId;
     const termination = await containerizer.wait(taskId);
-    if (termination === undefined) {
+    if (termination === undefined && !commandMayHaveRun(checkpoint)) {
+      // The agent died before the container started (during the checkout, say): nothing of the
+      // task ran, so it is dropped, which a framework may launch again (Mesos' TASK_DROPPED).
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_DROPPED',
+        'AGENT_RESTARTED',
+        'the agent restarted before the command started; it never ran',
+      );
+    } else if (termination === undefined) {
       await this.reportUnrun(
         checkpoint,
         'TASK_FAILED',
@@ -617,4 +626,16 @@ function finalUsage(usage: NonNullable<Termination['usage']>): NonNullable<TaskS
     ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
     ...(memPeakBytes === undefined ? {} : { memPeakBytes }),
   };
+}
+
+/**
+ * Whether a task's command may have started: once it is reported running, or its container has
+ * a checkpoint. Before that, a container the containerizer cannot recover was never launched
+ * (the containerizers recover a launched container by its id even without a checkpoint).
+ */
+function commandMayHaveRun(checkpoint: TaskCheckpoint): boolean {
+  return (
+    checkpoint.container !== undefined ||
+    !['TASK_STAGING', 'TASK_STARTING'].includes(checkpoint.state)
+  );
 }

@@ -92,6 +92,21 @@ describe(MasterService.name, () => {
 
   /** Launches TASK through an offer of agent-1 and has the agent report it running. */
   async function launchRunning(agent: RecordingStream): Promise<void> {
+    await launch();
+    master.agentUpdate('agent-1', agent.id, {
+      frameworkId,
+      status: {
+        taskId: TASK.taskId,
+        state: 'TASK_RUNNING',
+        source: 'AGENT',
+        uuid: randomUUID(),
+        timestamp: Date.now() / 1000,
+      },
+    });
+  }
+
+  /** Launches TASK through an offer of agent-1; the agent says nothing of it yet. */
+  async function launch(): Promise<void> {
     await vi.advanceTimersByTimeAsync(1);
     const offers = (framework.sent as SchedulerEvent[]).flatMap((e) =>
       e.type === 'OFFERS' ? e.offers.offers : [],
@@ -107,16 +122,6 @@ describe(MasterService.name, () => {
       },
       framework.id,
     );
-    master.agentUpdate('agent-1', agent.id, {
-      frameworkId,
-      status: {
-        taskId: TASK.taskId,
-        state: 'TASK_RUNNING',
-        source: 'AGENT',
-        uuid: randomUUID(),
-        timestamp: Date.now() / 1000,
-      },
-    });
   }
 
   it('tells the framework when it lost the agent, again on reconciliation, and kills on return', async () => {
@@ -161,5 +166,30 @@ describe(MasterService.name, () => {
 
     const back = subscribeAgent('running');
     expect((back.sent as AgentEvent[]).map((e) => e.type)).toEqual(['SUBSCRIBED']);
+  });
+
+  it('drops a task whose agent restarted before the launch reached it, and loses one it had', async () => {
+    subscribeAgent('none');
+    await launch();
+
+    // Back without the task it never had: dropped (never ran), which may be launched again.
+    subscribeAgent('none');
+    expect(framework.updates().at(-1)).toMatchObject({
+      taskId: 'task-1',
+      state: 'TASK_DROPPED',
+      reason: 'AGENT_RESTARTED',
+    });
+  });
+
+  it('loses a task the agent had told of but no longer has on its return', async () => {
+    const agent = subscribeAgent('none');
+    await launchRunning(agent);
+
+    subscribeAgent('none');
+    expect(framework.updates().at(-1)).toMatchObject({
+      taskId: 'task-1',
+      state: 'TASK_LOST',
+      reason: 'AGENT_RESTARTED',
+    });
   });
 });

@@ -82,6 +82,11 @@ interface TaskRecord {
   recovered: boolean;
   /** The framework asked for a kill the agent could not get yet (it was away): sent on return. */
   killPending?: boolean;
+  /**
+   * Whether the agent has ever told of the task (an update, or its list on re-registering): until
+   * then its LAUNCH may have been lost on the way, with nothing of the task ever run.
+   */
+  heardFromAgent?: boolean;
 }
 
 export interface ClusterState {
@@ -504,12 +509,23 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       if (task.agentId !== info.id || isTerminal(task.state) || reported.has(task.info.taskId)) {
         continue;
       }
-      this.masterTransition(
-        task,
-        'TASK_LOST',
-        'AGENT_RESTARTED',
-        'the agent no longer has the task',
-      );
+      if (task.heardFromAgent === true) {
+        this.masterTransition(
+          task,
+          'TASK_LOST',
+          'AGENT_RESTARTED',
+          'the agent no longer has the task',
+        );
+      } else {
+        // The agent keeps a task from its LAUNCH on: one it never had, it never ran. A
+        // partition-aware framework may launch it again (Mesos' TASK_DROPPED).
+        this.masterTransition(
+          task,
+          'TASK_DROPPED',
+          'AGENT_RESTARTED',
+          'the agent restarted before the launch reached it; the task never ran',
+        );
+      }
     }
     this.logger.log(
       `agent ${info.hostname} (${info.id}) ${previous ? 're-registered' : 'registered'} with ` +
@@ -549,6 +565,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       task.state = reported.state;
       task.agentId = agentId;
     }
+    task.heardFromAgent = true;
     if (!this.frameworks.has(reported.frameworkId)) this.adoptFramework(reported);
     if (!isTerminal(task.state)) {
       task.recovered = false;
@@ -628,6 +645,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     if (task !== undefined && task.frameworkId === update.frameworkId) {
       task.state = status.state;
       task.status = status;
+      task.heardFromAgent = true;
       if (isTerminal(status.state) && !task.recovered) {
         task.recovered = true;
         this.recover(task.frameworkId, task.agentId, task.role, resources(task.info.resources), 0);

@@ -474,6 +474,19 @@ describe(RunProgressService.name, () => {
     expect(await service.claimLaunch('job-a', 1, 'task-a-1b')).toBe(true);
   });
 
+  it('launches the same attempt again when its task was dropped before its command ran', async () => {
+    addJob('a', 'queued');
+    expect(await service.claimLaunch('job-a', 1, 'task-a-1')).toBe(true);
+
+    await service.taskEnded(status('task-a-1', 'TASK_DROPPED'));
+
+    const job = jobs.get('job-a');
+    expect(job).toMatchObject({ state: 'queued', attempt: 1 });
+    expect(job.taskId).toBeUndefined();
+    expect(queues.build).toHaveBeenCalledExactlyOnceWith('job-a', 1);
+    expect(runs.rows.get(RUN_ID)?.state).not.toBe('failure');
+  });
+
   it('fails a running job whose task the cluster does not know', async () => {
     addJob('a', 'running');
 

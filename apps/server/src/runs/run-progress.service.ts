@@ -214,6 +214,14 @@ export class RunProgressService extends BuildOutcomes {
   async taskEnded(status: TaskStatus): Promise<void> {
     const job = await this.jobs.findByTaskId(status.taskId);
     if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return;
+    if (status.state === 'TASK_DROPPED' && job.state === 'queued') {
+      // The task never ran its command (its agent restarted before the container started): the
+      // same attempt is launched again as a new task, as for a launch the cluster never heard of.
+      if (await this.jobs.releaseTask(job.id, status.taskId)) {
+        await this.queues.build(job.id, job.attempt);
+      }
+      return;
+    }
     const { state, lost, message } = outcomeOf(status, planOf(job).timeoutSeconds);
     const details = {
       statusMessage: message,
