@@ -101,6 +101,19 @@ describe('run creation: Redis outages and idempotency keys', () => {
     expect(await runNumbers()).toEqual([created.body.number, ...before]);
   });
 
+  it('answers 503 at once while Redis hangs, and the run never appears later', async () => {
+    const before = await runNumbers();
+    server.redis.pause();
+    try {
+      const refused = await post(`/api/v1/repositories/${repositoryId}/runs`, { sha });
+      expect(refused.status).toBe(503);
+    } finally {
+      server.redis.resume();
+    }
+    await redisIs(true);
+    expect(await runNumbers()).toEqual(before);
+  });
+
   it('answers a retry with the same key with the first answer, and creates nothing', async () => {
     const path = `/api/v1/repositories/${repositoryId}/runs`;
     const before = await runNumbers();

@@ -53,6 +53,16 @@ export class EphemeralRedis {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, commands get no answer. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Thaws a paused server (SIGCONT): it answers what waited. */
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.process;
     if (child === undefined || child.exitCode !== null) return;
