@@ -121,10 +121,6 @@ export class CommandContext {
     return found[0]!;
   }
 
-  /**
-   * Run `number` of a repository named as {@link repository} takes it. The run list pages by
-   * number, so the page before `number + 1` starts with it if it exists.
-   */
   /** The id of a run named on the command line; `repo` is the `--repo` option, if given. */
   async runId(ref: RunRef, repo: string | undefined): Promise<string> {
     if ('id' in ref) return ref.id;
@@ -138,6 +134,10 @@ export class CommandContext {
     return (await this.run(repository, ref.number)).id;
   }
 
+  /**
+   * Run `number` of a repository named as {@link repository} takes it. The run list pages by
+   * number, so the page before `number + 1` starts with it if it exists.
+   */
   async run(repositoryRef: string, number: number): Promise<Run> {
     const { id } = await this.repository(repositoryRef);
     const page = await this.client().listRuns(id, { before: number + 1, limit: 1 });
