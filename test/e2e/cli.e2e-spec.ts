@@ -189,6 +189,19 @@ describe('the kiln CLI against a whole Kiln', () => {
     expect(watched.code, watched.stdout + watched.stderr).toBe(1);
     expect(watched.stdout).toMatch(/bad\s+failure\b.*\b3\b/);
     expect(watched.stdout).toMatch(/run #1\s+failure/);
+
+    // The run by its number, as `kiln runs` lists it.
+    const viewed = await run(['run', 'view', 'acme/broken#1']);
+    expect(viewed.code, viewed.stderr).toBe(0);
+    expect(viewed.stdout).toMatch(/^run #1 failure/);
+    const again = await run(['run', 'watch', '1', '--repo', 'acme/broken']);
+    expect(again.code, again.stderr).toBe(1);
+
+    // Following the log of the job that failed fails too.
+    const jobId = (await stack.waitForRun(runId, () => true)).jobs[0]!.id;
+    const followed = await run(['logs', '-f', jobId]);
+    expect(followed.code, followed.stderr).toBe(1);
+    expect(followed.stdout).toContain('about to fail\n');
   });
 
   it('triggers, cancels and sets secrets; a canceled run fails its watch', async () => {

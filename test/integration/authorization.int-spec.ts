@@ -56,6 +56,7 @@ const TABLE: Record<string, Rule> = {
   'POST /api/v1/runs/:runId/cancel': 'developer',
   'POST /api/v1/runs/:runId/rerun': 'developer',
   'POST /api/v1/runs/:runId/rerun-failed': 'developer',
+  'GET /api/v1/jobs/:jobId': 'viewer',
   'GET /api/v1/jobs/:jobId/log': 'viewer',
   'GET /api/v1/jobs/:jobId/steps': 'viewer',
   'GET /api/v1/jobs/:jobId/log/stream': 'viewer',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../e2e/support/api-client';
 import { User } from '../e2e/support/user';
+import { firstJobOf } from './support/runs';
 import { startServerApp, type ServerApp } from './support/server-app';
 import { createUpstream } from './support/upstream';
 
@@ -100,6 +101,19 @@ describe('run creation: Redis outages and idempotency keys', () => {
     expect(await runNumbers()).toEqual([created.body.number, ...before]);
   });
 
+  it('answers 503 at once while Redis hangs, and the run never appears later', async () => {
+    const before = await runNumbers();
+    server.redis.pause();
+    try {
+      const refused = await post(`/api/v1/repositories/${repositoryId}/runs`, { sha });
+      expect(refused.status).toBe(503);
+    } finally {
+      server.redis.resume();
+    }
+    await redisIs(true);
+    expect(await runNumbers()).toEqual(before);
+  });
+
   it('answers a retry with the same key with the first answer, and creates nothing', async () => {
     const path = `/api/v1/repositories/${repositoryId}/runs`;
     const before = await runNumbers();
@@ -140,6 +154,20 @@ describe('run creation: Redis outages and idempotency keys', () => {
       )
     ).runs.filter((run) => run.rerunOf === source.body.id);
     expect(reruns).toHaveLength(1);
+
+    // The failed (here: canceled) jobs again, in the same run: once.
+    await firstJobOf(admin, String(source.body.id));
+    await admin.ok('POST', `/api/v1/runs/${String(source.body.id)}/cancel`);
+    const failedPath = `/api/v1/runs/${String(source.body.id)}/rerun-failed`;
+    const once = await post(failedPath, {}, 'rerun-failed-once');
+    const twice = await post(failedPath, {}, 'rerun-failed-once');
+    expect(once.status).toBe(202);
+    expect(twice).toEqual({ status: 202, body: once.body, replayed: 'true' });
+    const { jobs } = await admin.ok<{ jobs: { attempt: number }[] }>(
+      'GET',
+      `/api/v1/runs/${String(source.body.id)}`,
+    );
+    expect(jobs.map((job) => job.attempt)).toEqual([2]);
   });
 
   it('promotes once per key', async () => {

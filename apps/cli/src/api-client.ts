@@ -5,6 +5,7 @@ import type {
   Environment,
   EnvironmentBoardEntry,
   EnvironmentSettings,
+  Job,
   Promotion,
   Repository,
   Run,
@@ -71,6 +72,10 @@ export class ApiClient {
 
   getRun(runId: string): Promise<RunDetails> {
     return this.json('GET', `/api/v1/runs/${segment(runId)}`);
+  }
+
+  getJob(jobId: string): Promise<Job> {
+    return this.json('GET', `/api/v1/jobs/${segment(jobId)}`);
   }
 
   cancelRun(runId: string): Promise<RunDetails> {

@@ -121,6 +121,19 @@ export class CommandContext {
     return found[0]!;
   }
 
+  /** The id of a run named on the command line; `repo` is the `--repo` option, if given. */
+  async runId(ref: RunRef, repo: string | undefined): Promise<string> {
+    if ('id' in ref) return ref.id;
+    const repository = ref.repository ?? repo;
+    if (repository === undefined) {
+      throw new UsageError(
+        `which repository's run #${ref.number}? Say <repo>#${ref.number} ` +
+          `(e.g. acme/app#${ref.number}) or add --repo <repo>`,
+      );
+    }
+    return (await this.run(repository, ref.number)).id;
+  }
+
   /**
    * Run `number` of a repository named as {@link repository} takes it. The run list pages by
    * number, so the page before `number + 1` starts with it if it exists.
@@ -132,6 +145,29 @@ export class CommandContext {
     if (run?.number !== number) throw new NotFoundError(`${repositoryRef} has no run #${number}`);
     return run;
   }
+}
+
+/** A run as the command line names it: its id, or its number in a repository. */
+export type RunRef = { id: string } | { repository?: string; number: number };
+
+export const RUN_ARGUMENT_HELP =
+  'the run: its id, <repo>#<number> (acme/app#12), or a number with --repo';
+
+/**
+ * Reads a run argument: a run id (a UUID), `<repo>#<number>` (`acme/app#12`, the way `kiln runs`
+ * lists them), or a bare number (`12`, `#12`) whose repository `--repo` names.
+ */
+export function runArgument(value: string): RunRef {
+  if (UUID.test(value)) return { id: value.toLowerCase() };
+  const match = /^(?:(.+))?#(\d{1,15})$|^(\d{1,15})$/.exec(value);
+  const number = Number(match?.[2] ?? match?.[3]);
+  if (match === null || !Number.isSafeInteger(number) || number < 1) {
+    throw new UsageError(
+      `a run is its id (a UUID), <repo>#<number> (e.g. acme/app#12), or a number with --repo; ` +
+        `got '${value}'`,
+    );
+  }
+  return match[1] === undefined ? { number } : { repository: match[1], number };
 }
 
 /** Checks an id argument client-side: a typo is a usage error, not a server round trip. */

@@ -285,9 +285,85 @@ describe(runCli.name, () => {
         );
       }
     });
+    api.reply(`GET /api/v1/jobs/${JOB}`, { id: JOB, state: 'success', attempt: 1 });
     const io = memoryIo(env);
     expect(await runCli(['logs', '-f', JOB], io)).toBe(ExitCode.Ok);
     expect(io.stdoutText()).toBe('hello\nworld\n');
     expect(io.stderrText()).toMatch(/^kiln: the log stream dropped/);
+  });
+
+  it('exits 1 after following the log of a job that failed, once the job has ended', async () => {
+    const JOB = '3f0e2c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6';
+    api.on(`GET /api/v1/jobs/${JOB}/log/stream`, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        'id: 5\nevent: log\ndata: {"text":"oops\\n"}\n\nevent: end\ndata: {"reason":"eof"}\n\n',
+      );
+    });
+    // The log's end comes before the job's: it is still running at first.
+    const looks = ['running', 'failure'];
+    api.on(`GET /api/v1/jobs/${JOB}`, (_req, res) =>
+      json(res, 200, { id: JOB, attempt: 1, state: looks.length > 1 ? looks.shift() : looks[0] }),
+    );
+    const io = memoryIo(env);
+    expect(await runCli(['logs', '-f', JOB], io)).toBe(ExitCode.RunFailed);
+    expect(io.stdoutText()).toBe('oops\n');
+    expect(api.requests.filter((r) => r.path === `/api/v1/jobs/${JOB}`)).toHaveLength(2);
+  });
+
+  it('names a run by <repo>#<number>, or by its number with --repo, wherever a run is named', async () => {
+    api.reply('GET /api/v1/repositories', [REPO]);
+    api.reply(`GET /api/v1/repositories/${REPO.id}/runs?limit=1&before=4`, {
+      runs: [runDetails('success', 'success')],
+    });
+    api.reply(`GET /api/v1/runs/${RUN_ID}`, runDetails('success', 'success'));
+    api.reply(`POST /api/v1/runs/${RUN_ID}/cancel`, runDetails('canceled', 'canceled'));
+    api.reply(`POST /api/v1/runs/${RUN_ID}/rerun`, {
+      ...runDetails('pending', 'blocked'),
+      number: 4,
+    });
+    for (const argv of [
+      ['run', 'view', 'acme/app#3'],
+      ['run', 'view', '3', '--repo', 'acme/app'],
+      ['run', 'watch', '#3', '--repo', 'acme/app'],
+      ['cancel', 'acme/app#3'],
+      ['rerun', '3', '--repo', 'acme/app'],
+    ]) {
+      const io = memoryIo(env);
+      expect(await runCli(argv, io), argv.join(' ')).toBe(ExitCode.Ok);
+      expect(io.stdoutText(), argv.join(' ')).toMatch(/#3|#4/);
+    }
+    const paths = api.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toContain(`POST /api/v1/runs/${RUN_ID}/cancel`);
+    expect(paths).toContain(`POST /api/v1/runs/${RUN_ID}/rerun`);
+
+    const missing = memoryIo(env);
+    api.reply(`GET /api/v1/repositories/${REPO.id}/runs?limit=1&before=10`, { runs: [] });
+    expect(await runCli(['run', 'view', 'acme/app#9'], missing)).toBe(ExitCode.NotFound);
+    expect(missing.stderrText()).toBe('kiln: acme/app has no run #9\n');
+    const requests = api.requests.length;
+    for (const argv of [
+      ['run', 'view', '3'],
+      ['cancel', 'acme/app#0'],
+      ['rerun', 'acme/app#x'],
+    ]) {
+      const io = memoryIo(env);
+      expect(await runCli(argv, io), argv.join(' ')).toBe(ExitCode.Usage);
+      expect(io.stderrText()).toMatch(/^kiln: (which repository's run #3\?|a run is its id)/);
+    }
+    expect(api.requests).toHaveLength(requests);
+  });
+
+  it('says why a job was skipped once, not after its state again', async () => {
+    const skipped = runDetails('failure', 'skipped');
+    skipped.jobs[0]!.statusMessage = 'skipped: needs test (failure)';
+    api.reply(`GET /api/v1/runs/${RUN_ID}`, skipped);
+    const io = memoryIo(env);
+    expect(await runCli(['run', 'watch', RUN_ID], io)).toBe(ExitCode.RunFailed);
+    expect(io.stdoutText()).toMatch(/build\s+skipped: needs test \(failure\)\n/);
+    const view = memoryIo(env);
+    await runCli(['run', 'view', RUN_ID], view);
+    expect(view.stdoutText()).not.toContain('skipped: skipped');
+    expect(view.stdoutText()).toMatch(/skipped\s+1\s+.*needs test \(failure\)/);
   });
 });

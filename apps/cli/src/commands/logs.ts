@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { describe, type ApiClient } from '../api-client';
 import { CommandContext, positiveInteger, uuidArgument, type CliIo } from '../context';
-import { ApiError } from '../errors';
+import type { JobState } from '../api-types';
+import { ApiError, ExitCode, ExitWith } from '../errors';
 import { followEventStream } from '../sse';
 
 interface LogsOptions {
@@ -24,7 +25,13 @@ export function registerLogs(program: Command, io: CliIo): void {
     .action(async (jobId: string, options: LogsOptions, command: Command) => {
       const ctx = CommandContext.of(io, command);
       const client = ctx.client();
-      if (options.follow === true) return follow(ctx, client, jobId, options.attempt);
+      if (options.follow === true) {
+        await follow(ctx, client, jobId, options.attempt);
+        // The log of a job that failed is a failure to follow, as `run watch` has it.
+        const state = await endedState(ctx, client, jobId, options.attempt);
+        if (state !== 'success') throw new ExitWith(ExitCode.RunFailed);
+        return;
+      }
       const stream = await client.jobLog(jobId, options.attempt);
       const decoder = new TextDecoder();
       let text = '';
@@ -85,5 +92,26 @@ async function follow(
     }
     if (reason !== 'retried' || attempt !== undefined) return;
     ctx.note('the job is being retried: following its next attempt');
+  }
+}
+
+/** How often `logs -f` asks whether a job whose log is complete has ended too. */
+const END_POLL_MS = 300;
+
+/**
+ * How the followed attempt ended. The log's end can come just before the job's: the job is asked
+ * again until it has ended. An attempt before the latest ended without success (it was retried).
+ */
+async function endedState(
+  ctx: CommandContext,
+  client: ApiClient,
+  jobId: string,
+  attempt: number | undefined,
+): Promise<JobState> {
+  for (;;) {
+    const job = await client.getJob(jobId);
+    if (attempt !== undefined && attempt < job.attempt) return 'failure';
+    if (!['blocked', 'queued', 'running'].includes(job.state)) return job.state;
+    await ctx.io.sleep(END_POLL_MS);
   }
 }

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { describe } from '../api-client';
 import type { RunDetails } from '../api-types';
-import { CommandContext, positiveInteger, uuidArgument, type CliIo } from '../context';
+import {
+  CommandContext,
+  positiveInteger,
+  RUN_ARGUMENT_HELP,
+  runArgument,
+  type CliIo,
+  type RunRef,
+} from '../context';
 import { ExitCode, ExitWith } from '../errors';
 import { clock, elapsed, shortSha, table } from '../output';
 import { watchRun, type WatchChange } from '../watch';
@@ -12,10 +19,11 @@ export function registerRun(program: Command, io: CliIo): void {
   run
     .command('view')
     .description('show a run and its jobs')
-    .argument('<run-id>', 'the run', uuidArgument('the run id'))
-    .action(async (runId: string, _options: unknown, command: Command) => {
+    .argument('<run>', RUN_ARGUMENT_HELP, runArgument)
+    .option('--repo <repo>', 'the repository of a run named by its number')
+    .action(async (ref: RunRef, options: { repo?: string }, command: Command) => {
       const ctx = CommandContext.of(io, command);
-      const details = await ctx.client().getRun(runId);
+      const details = await ctx.client().getRun(await ctx.runId(ref, options.repo));
       if (ctx.json) return ctx.printJson(details);
       printRun(ctx, details);
     });
@@ -23,15 +31,17 @@ export function registerRun(program: Command, io: CliIo): void {
   run
     .command('watch')
     .description('follow a run live, one line per change; exits 0 if it succeeds, 1 if not')
-    .argument('<run-id>', 'the run', uuidArgument('the run id'))
+    .argument('<run>', RUN_ARGUMENT_HELP, runArgument)
+    .option('--repo <repo>', 'the repository of a run named by its number')
     .option('--interval <ms>', 'how often to look', positiveInteger('--interval', 60_000), 300)
     .addHelpText(
       'after',
       '\nWith --json, one JSON object per line for each change ({"kind":"run"|"job",…}), then the\nended run.',
     )
-    .action(async (runId: string, options: { interval: number }, command: Command) => {
+    .action(async (ref: RunRef, options: { interval: number; repo?: string }, command: Command) => {
       const ctx = CommandContext.of(io, command);
       const client = ctx.client();
+      const runId = await ctx.runId(ref, options.repo);
       let width = 0;
       const ended = await watchRun(() => client.getRun(runId), {
         intervalMs: options.interval,
@@ -65,12 +75,20 @@ export function describeChange(ctx: CommandContext, change: WatchChange): string
   if (change.kind === 'job') {
     if (change.attempt > 1) text += ` (attempt ${change.attempt})`;
     // The server's reason names the exit code when there is one; say it ourselves otherwise.
-    if (change.statusMessage !== undefined) text += `: ${change.statusMessage}`;
+    if (change.statusMessage !== undefined)
+      text += `: ${withoutState(change.statusMessage, change.to)}`;
     else if (change.exitCode !== undefined && change.to === 'failure') {
       text += ` (exit ${change.exitCode})`;
     }
   }
   return text;
+}
+
+/** A job's reason without the state it may start with (`skipped: needs test`), said already. */
+export function withoutState(statusMessage: string, state: string): string {
+  return statusMessage.startsWith(`${state}: `)
+    ? statusMessage.slice(state.length + 2)
+    : statusMessage;
 }
 
 function printSummary(ctx: CommandContext, run: RunDetails): void {
@@ -97,7 +115,11 @@ function printRun(ctx: CommandContext, run: RunDetails): void {
         job.state,
         String(job.attempt),
         elapsed(job.startedAt, job.finishedAt, now),
-        job.statusMessage ?? (job.exitCode === undefined ? '' : `exit ${job.exitCode}`),
+        job.statusMessage === undefined
+          ? job.exitCode === undefined
+            ? ''
+            : `exit ${job.exitCode}`
+          : withoutState(job.statusMessage, job.state),
       ]),
       (column, value) => (column === 2 ? ctx.painter.state(value) : value),
     ),

@@ -1,8 +1,8 @@
 import {
-  RedisHealth,
   BuildPayload,
   PromotionPayload,
   QUEUES,
+  RedisHealth,
   SchedulePayload,
   StatusPayload,
   TriggerPayload,

@@ -1,4 +1,4 @@
-import type { Run, RunPage, Schedule, WaitingJob } from '@kiln/persistence';
+import type { Job, Run, RunPage, Schedule, WaitingJob } from '@kiln/persistence';
 import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -16,6 +16,7 @@ import { Idempotent } from '../idempotency/idempotent';
 import { RepositoriesService } from '../repositories/repositories.service';
 import {
   CreateScheduleDto,
+  JobResponse,
   ListRunsQuery,
   RunDetailsResponse,
   RunPageResponse,
@@ -88,6 +89,14 @@ export class RunsController {
   @ApiOkResponse({ type: RunDetailsResponse })
   get(@Uuid('runId') runId: string): Promise<RunDetails> {
     return this.runs.get(runId);
+  }
+
+  @Allow.repository('viewer', 'job', 'jobId')
+  @Get('jobs/:jobId')
+  @ApiOperation({ summary: 'A job: its state, attempt, exit code, and why it waits or ended' })
+  @ApiOkResponse({ type: JobResponse })
+  job(@Uuid('jobId') jobId: string): Promise<Job> {
+    return this.runs.job(jobId);
   }
 
   @Allow.repository('developer', 'run', 'runId')

@@ -161,6 +161,12 @@ export class RunsService {
     };
   }
 
+  async job(jobId: string): Promise<Job> {
+    const job = await this.jobs.findById(jobId);
+    if (job === undefined) throw new NotFoundException(`job ${jobId} does not exist`);
+    return job;
+  }
+
   list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
     return this.runs.list(repositoryId, options);
   }

@@ -161,6 +161,21 @@ describe.each(TEST_DIALECTS)(`${RunsRepository.name} on %s`, (dialect) => {
     expect((await create()).number).toBe(2);
   });
 
+  it('discards a pending run with its delivery, so the delivery creates it anew', async () => {
+    const delivery: Delivery = { forge: 'github', deliveryId: 'd-discard', event: 'push' };
+    const first = runOf(await runs.create(push(), delivery));
+    expect(await runs.discardPending(first.id)).toBe(true);
+    expect(await runs.findById(first.id)).toBeUndefined();
+    const again = runOf(await runs.create(push(), delivery));
+    expect(again.id).not.toBe(first.id);
+
+    // A run that moved on stays, and so does its delivery.
+    await runs.start(again.id, []);
+    expect(await runs.discardPending(again.id)).toBe(false);
+    expect(await runs.findById(again.id)).toMatchObject({ state: 'running' });
+    expect(await runs.create(push(), delivery)).toEqual({ duplicateOf: again.id });
+  });
+
   it('tells deliveries apart by forge and delivery id', async () => {
     const first = runOf(await runs.create(push(), delivery));
     const otherForge = runOf(await runs.create(push(), { ...delivery, forge: 'gitea' }));

@@ -71,6 +71,16 @@ export class EphemeralRedis {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, commands get no answer. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Thaws a paused server (SIGCONT): it answers what waited. */
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** Stops Redis with SIGKILL, as a crash would. */
   async stop(): Promise<void> {
     const child = this.process;
