@@ -100,7 +100,7 @@ describe(limitFilesOf.name, () => {
       '12:pids:/docker/abc\n11:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n' +
         '1:name=systemd:/docker/abc\n0::/docker/abc\n',
     );
-    expect(await limitFilesOf(42, proc, '/cg')).toEqual({
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({
       pids: '/cg/pids/docker/abc/pids.events',
       memory: '/cg/memory/docker/abc/memory.oom_control',
     });
@@ -108,11 +108,16 @@ describe(limitFilesOf.name, () => {
 
   it('finds them on a v2 host, and nothing for a process it cannot see', async () => {
     const proc = await procWith('0::/system.slice/docker-abc.scope\n');
-    expect(await limitFilesOf(42, proc, '/cg')).toEqual({
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({
       pids: '/cg/system.slice/docker-abc.scope/pids.events',
       memory: '/cg/system.slice/docker-abc.scope/memory.events',
     });
-    expect(await limitFilesOf(43, proc, '/cg')).toEqual({});
+    expect(await limitFilesOf(43, 'abc', proc, '/cg')).toEqual({});
+  });
+
+  it("takes nothing from a process that is not the container's (a reused pid)", async () => {
+    const proc = await procWith('12:pids:/user.slice\n11:memory:/docker/other\n0::/user.slice\n');
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({});
   });
 
   it('reads the counters of flat keyed files', async () => {

@@ -53,6 +53,11 @@ export interface LimitFiles {
  */
 export async function limitFilesOf(
   pid: number,
+  /**
+   * The container's id, which its cgroup paths hold (`/docker/<id>`, `docker-<id>.scope`): a pid
+   * read from the engine may have been reused by another process since, whose cgroups are not it.
+   */
+  dockerId: string,
   procRoot = '/proc',
   cgroupRoot = '/sys/fs/cgroup',
 ): Promise<LimitFiles> {
@@ -65,7 +70,7 @@ export async function limitFilesOf(
   const lines = text
     .split('\n')
     .map((line) => line.split(':'))
-    .filter((fields) => fields.length >= 3);
+    .filter((fields) => fields.length >= 3 && cgroupPathOf(fields).includes(dockerId));
   const v2 = lines.find((fields) => fields[0] === '0' && fields[1] === '');
   const fileOf = (controller: string, v1File: string, v2File: string) => {
     const v1 = lines.find((fields) => fields[1]?.split(',').includes(controller));

@@ -401,8 +401,11 @@ export class DockerContainerizer implements Containerizer {
   /** Finds the container's cgroups on this host, for the limit checks; never rejects. */
   private async findLimitFiles(container: Container): Promise<void> {
     try {
-      const pid = (await container.docker?.inspect())?.State.Pid;
-      if (pid !== undefined && pid > 0) container.limitFiles = await limitFilesOf(pid);
+      const info = await container.docker?.inspect();
+      const pid = info?.State.Pid;
+      if (info !== undefined && pid !== undefined && pid > 0) {
+        container.limitFiles = await limitFilesOf(pid, info.Id);
+      }
     } catch {
       // Ended meanwhile, or the engine is elsewhere: the stats' process count still tells.
     }
