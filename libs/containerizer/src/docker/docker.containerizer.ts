@@ -19,10 +19,10 @@ import {
 import { assertValidSpec, prepareWorkspace } from '../launching';
 import { killMessage, terminationOf, type KillRequest } from '../process/termination';
 import {
-  isImageReference,
-  mergeUsage,
   cgroupCounter,
+  isImageReference,
   limitFilesOf,
+  mergeUsage,
   registryHostOf,
   SandboxOutput,
   usageOfStats,
@@ -172,9 +172,10 @@ interface Container {
  * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to the
  * command's whole process group (`TINI_KILL_PROCESS_GROUP`, set in every container: a shell
  * running steps would otherwise take the signal alone, and a step's TERM trap never run) and
- * reaps orphans; when the command ends, the engine kills whatever it left in the container. The output is taken from the engine (attached before the
- * start, so nothing is missed) and appended to the sandbox files by the agent; after an agent
- * restart the engine's log is replayed, skipping what was already written.
+ * reaps orphans; when the command ends, the engine kills whatever it left in the container. The
+ * output is taken from the engine (attached before the start, so nothing is missed) and appended
+ * to the sandbox files by the agent; after an agent restart the engine's log is replayed,
+ * skipping what was already written.
  *
  * Limits: the engine reports a command that a signal ended as exit code 128 + n, so an unasked
  * signal shows as that exit code, not as `signal`. Besides the spec's environment the task sees
@@ -649,8 +650,12 @@ export class DockerContainerizer implements Containerizer {
     if (container.kill === undefined) {
       // Once the container has ended, how it ended stands: a kill cannot rewrite it.
       if (container.phase !== 'running') return;
-      // Ending for a limit already: it is being SIGKILLed, and the limit is why it ended.
-      if (container.limitation !== undefined) return;
+      // Ending for a limit already: the limit is why it ends. A kill without grace (destroy)
+      // still signals, should the limit's SIGKILL have been lost.
+      if (container.limitation !== undefined) {
+        if (gracePeriodMs <= 0) this.signal(container, 'SIGKILL');
+        return;
+      }
       container.kill = { reason, message, deadline };
       if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
     } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
