@@ -3,9 +3,12 @@ import {
   chmodSync,
   closeSync,
   constants as fsConstants,
+  existsSync,
   fsyncSync,
+  linkSync,
   openSync,
   readFileSync,
+  rmSync,
   writeSync,
 } from 'node:fs';
 
@@ -36,21 +39,28 @@ export class CheckpointSeal {
 
   /** The seal whose key is in `keyPath`, making the key first if there is none. */
   static openOrCreate(keyPath: string): CheckpointSeal {
-    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY } = fsConstants;
-    let fd: number | undefined;
-    try {
-      fd = openSync(keyPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (fd !== undefined) {
+    if (!existsSync(keyPath)) {
+      // Written aside and linked into place, so that a crash never leaves half a key behind (an
+      // agent that could not start again), and a key made meanwhile is never replaced.
+      const temporary = `${keyPath}.tmp`;
+      rmSync(temporary, { force: true });
+      const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fsConstants;
+      const fd = openSync(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       try {
         writeSync(fd, randomBytes(KEY_BYTES));
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
+      try {
+        linkSync(temporary, keyPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        rmSync(temporary, { force: true });
+      }
     }
+    const { O_RDONLY, O_NOFOLLOW } = fsConstants;
     // Never through a link: the key is read where it was written.
     const readFd = openSync(keyPath, O_RDONLY | O_NOFOLLOW);
     let key: Buffer;

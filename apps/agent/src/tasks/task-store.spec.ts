@@ -130,6 +130,16 @@ describe(TaskStore.name, () => {
     expect(corrupt.sort()).toEqual(['task-1.json', 'task-2.json']);
   });
 
+  it('makes its key whole even after a crash half-way through making it', async () => {
+    mkdirSync(join(dataDir, 'meta'), { recursive: true });
+    writeFileSync(join(dataDir, 'meta', 'checkpoint.key.tmp'), 'half');
+    const store = new TaskStore(dataDir);
+    await store.save(checkpointOf());
+    expect(readFileSync(join(dataDir, 'meta', 'checkpoint.key'))).toHaveLength(32);
+    expect(readdirSync(join(dataDir, 'meta')).sort()).toEqual(['checkpoint.key', 'tasks']);
+    expect(loadAll(new TaskStore(dataDir)).checkpoints).toEqual([checkpointOf()]);
+  });
+
   it('cannot read checkpoints without the key they were sealed with', async () => {
     await new TaskStore(dataDir).save(checkpointOf());
     rmSync(join(dataDir, 'meta', 'checkpoint.key'));

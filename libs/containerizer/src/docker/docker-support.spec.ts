@@ -5,8 +5,8 @@ import { TempDirs } from '../testing/helpers';
 import {
   isImageReference,
   mergeUsage,
-  pidsEventsPathOf,
-  refusedForks,
+  cgroupCounter,
+  limitFilesOf,
   registryHostOf,
   usageOfStats,
 } from './docker-support';
@@ -84,7 +84,7 @@ describe(isImageReference.name, () => {
   });
 });
 
-describe(pidsEventsPathOf.name, () => {
+describe(limitFilesOf.name, () => {
   const dirs = new TempDirs();
   afterEach(() => dirs.removeAll());
 
@@ -95,25 +95,41 @@ describe(pidsEventsPathOf.name, () => {
     return proc;
   }
 
-  it("finds a container's pids cgroup on a v1 (hybrid) host", async () => {
+  it("finds a container's pids and memory cgroups on a v1 (hybrid) host", async () => {
     const proc = await procWith(
-      '12:pids:/docker/abc\n11:memory:/docker/abc\n0::/docker/abc\n1:name=systemd:/docker/abc\n',
+      '12:pids:/docker/abc\n11:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n' +
+        '1:name=systemd:/docker/abc\n0::/docker/abc\n',
     );
-    expect(await pidsEventsPathOf(42, proc, '/cg')).toBe('/cg/pids/docker/abc/pids.events');
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({
+      pids: '/cg/pids/docker/abc/pids.events',
+      memory: '/cg/memory/docker/abc/memory.oom_control',
+    });
   });
 
-  it('finds it on a v2 host, and says nothing for a process it cannot see', async () => {
+  it('finds them on a v2 host, and nothing for a process it cannot see', async () => {
     const proc = await procWith('0::/system.slice/docker-abc.scope\n');
-    expect(await pidsEventsPathOf(42, proc, '/cg')).toBe(
-      '/cg/system.slice/docker-abc.scope/pids.events',
-    );
-    expect(await pidsEventsPathOf(43, proc, '/cg')).toBeUndefined();
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({
+      pids: '/cg/system.slice/docker-abc.scope/pids.events',
+      memory: '/cg/system.slice/docker-abc.scope/memory.events',
+    });
+    expect(await limitFilesOf(43, 'abc', proc, '/cg')).toEqual({});
   });
 
-  it('reads the forks refused at the limit', async () => {
+  it("takes nothing from a process that is not the container's (a reused pid)", async () => {
+    const proc = await procWith('12:pids:/user.slice\n11:memory:/docker/other\n0::/user.slice\n');
+    expect(await limitFilesOf(42, 'abc', proc, '/cg')).toEqual({});
+  });
+
+  it('reads the counters of flat keyed files', async () => {
     const dir = await dirs.make();
     await writeFile(join(dir, 'pids.events'), 'max 17\n');
-    expect(await refusedForks(join(dir, 'pids.events'))).toBe(17);
-    expect(await refusedForks(join(dir, 'missing'))).toBeUndefined();
+    await writeFile(
+      join(dir, 'memory.oom_control'),
+      'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n',
+    );
+    expect(await cgroupCounter(join(dir, 'pids.events'), 'max')).toBe(17);
+    expect(await cgroupCounter(join(dir, 'memory.oom_control'), 'oom_kill')).toBe(3);
+    expect(await cgroupCounter(join(dir, 'memory.oom_control'), 'oom')).toBeUndefined();
+    expect(await cgroupCounter(join(dir, 'missing'), 'max')).toBeUndefined();
   });
 });

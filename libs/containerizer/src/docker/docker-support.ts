@@ -38,27 +38,49 @@ export function isImageReference(image: string): boolean {
   return match !== null && (match[1]?.length ?? 0) <= NAME_MAX_LENGTH;
 }
 
+/** The host's files that tell whether a container's cgroup hit its pids or memory limit. */
+export interface LimitFiles {
+  /** `pids.events`: its `max` line counts the forks refused at `pids.max`. */
+  pids?: string;
+  /** v1 `memory.oom_control`, v2 `memory.events`: their `oom_kill` line counts OOM kills. */
+  memory?: string;
+}
+
 /**
- * The host path of the `pids.events` file of the cgroup process `pid` is in, read from
- * `/proc/<pid>/cgroup` (cgroup v1's `pids` hierarchy, else the v2 unified one); `undefined` when
- * it cannot be known, e.g. an engine on another host, whose processes are not in `/proc` here.
+ * The {@link LimitFiles} of the cgroups process `pid` is in, read from `/proc/<pid>/cgroup`
+ * (cgroup v1's hierarchy of each controller, else the v2 unified one); empty when they cannot be
+ * known, e.g. for an engine on another host, whose processes are not in this `/proc`.
  */
-export async function pidsEventsPathOf(
+export async function limitFilesOf(
   pid: number,
+  /**
+   * The container's id, which its cgroup paths hold (`/docker/<id>`, `docker-<id>.scope`): a pid
+   * read from the engine may have been reused by another process since, whose cgroups are not it.
+   */
+  dockerId: string,
   procRoot = '/proc',
   cgroupRoot = '/sys/fs/cgroup',
-): Promise<string | undefined> {
+): Promise<LimitFiles> {
   let text: string;
   try {
     text = await readFile(`${procRoot}/${pid}/cgroup`, 'utf8');
   } catch {
-    return undefined;
+    return {};
   }
-  const lines = text.split('\n').map((line) => line.split(':'));
-  const v1 = lines.find((fields) => fields.length >= 3 && fields[1]?.split(',').includes('pids'));
-  if (v1 !== undefined) return `${cgroupRoot}/pids${cgroupPathOf(v1)}/pids.events`;
-  const v2 = lines.find((fields) => fields.length >= 3 && fields[0] === '0' && fields[1] === '');
-  return v2 === undefined ? undefined : `${cgroupRoot}${cgroupPathOf(v2)}/pids.events`;
+  const lines = text
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length >= 3 && cgroupPathOf(fields).includes(dockerId));
+  const v2 = lines.find((fields) => fields[0] === '0' && fields[1] === '');
+  const fileOf = (controller: string, v1File: string, v2File: string) => {
+    const v1 = lines.find((fields) => fields[1]?.split(',').includes(controller));
+    // A v1 hierarchy is mounted under the names of its controllers, e.g. `cpu,cpuacct`.
+    if (v1 !== undefined) return `${cgroupRoot}/${v1[1]}${cgroupPathOf(v1)}/${v1File}`;
+    return v2 === undefined ? undefined : `${cgroupRoot}${cgroupPathOf(v2)}/${v2File}`;
+  };
+  const pids = fileOf('pids', 'pids.events', 'pids.events');
+  const memory = fileOf('memory', 'memory.oom_control', 'memory.events');
+  return { ...(pids === undefined ? {} : { pids }), ...(memory === undefined ? {} : { memory }) };
 }
 
 /** The cgroup path of a `/proc/<pid>/cgroup` line split at `:` (the path may hold colons). */
@@ -67,12 +89,12 @@ function cgroupPathOf(line: string[]): string {
   return path === '/' ? '' : path;
 }
 
-/** How many forks the cgroup refused at its `pids.max` (the `max` line); `undefined` if unknown. */
-export async function refusedForks(pidsEventsPath: string): Promise<number | undefined> {
+/** The number on the `key` line of a cgroup's flat keyed file; `undefined` if unreadable. */
+export async function cgroupCounter(path: string, key: string): Promise<number | undefined> {
   try {
-    const text = await readFile(pidsEventsPath, 'utf8');
-    const line = text.split('\n').find((l) => l.startsWith('max '));
-    const value = Number(line?.slice(4));
+    const text = await readFile(path, 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith(`${key} `));
+    const value = Number(line?.slice(key.length + 1));
     return line !== undefined && Number.isSafeInteger(value) ? value : undefined;
   } catch {
     return undefined;
@@ -82,7 +104,12 @@ export async function refusedForks(pidsEventsPath: string): Promise<number | und
 /** The parts of `GET /containers/{id}/stats` this containerizer reads (cgroup v1 and v2). */
 export interface DockerStatsSample {
   cpu_stats?: { cpu_usage?: { total_usage?: number } };
-  memory_stats?: { usage?: number; max_usage?: number; stats?: Record<string, number> };
+  memory_stats?: {
+    usage?: number;
+    max_usage?: number;
+    limit?: number;
+    stats?: Record<string, number>;
+  };
   pids_stats?: { current?: number; limit?: number };
 }
 

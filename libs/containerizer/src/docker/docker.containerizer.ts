@@ -19,14 +19,15 @@ import {
 import { assertValidSpec, prepareWorkspace } from '../launching';
 import { killMessage, terminationOf, type KillRequest } from '../process/termination';
 import {
+  cgroupCounter,
   isImageReference,
+  limitFilesOf,
   mergeUsage,
-  pidsEventsPathOf,
-  refusedForks,
   registryHostOf,
   SandboxOutput,
   usageOfStats,
   type DockerStatsSample,
+  type LimitFiles,
 } from './docker-support';
 
 export interface RegistryCredentials {
@@ -146,8 +147,8 @@ interface Container {
   kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
   /** A limit the container hit, ending it (unless a kill came first): it decides the end. */
   limitation?: { reason: TaskReason; message: string };
-  /** The host's `pids.events` of the container's cgroup, when the engine runs on this host. */
-  pidsEvents?: string;
+  /** Where its cgroups tell of the limits it hit, when the engine runs on this host. */
+  limitFiles?: LimitFiles;
   timeout?: NodeJS.Timeout;
   readonly termination: Promise<Termination>;
   terminate(termination: Termination): void;
@@ -171,9 +172,10 @@ interface Container {
  * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to the
  * command's whole process group (`TINI_KILL_PROCESS_GROUP`, set in every container: a shell
  * running steps would otherwise take the signal alone, and a step's TERM trap never run) and
- * reaps orphans; when the command ends, the engine kills whatever it left in the container. The output is taken from the engine (attached before the
- * start, so nothing is missed) and appended to the sandbox files by the agent; after an agent
- * restart the engine's log is replayed, skipping what was already written.
+ * reaps orphans; when the command ends, the engine kills whatever it left in the container. The
+ * output is taken from the engine (attached before the start, so nothing is missed) and appended
+ * to the sandbox files by the agent; after an agent restart the engine's log is replayed,
+ * skipping what was already written.
  *
  * Limits: the engine reports a command that a signal ended as exit code 128 + n, so an unasked
  * signal shows as that exit code, not as `signal`. Besides the spec's environment the task sees
@@ -397,11 +399,14 @@ export class DockerContainerizer implements Containerizer {
     this.running(container);
   }
 
-  /** Finds the container's pids cgroup on this host, for the limit check; never rejects. */
-  private async findPidsEvents(container: Container): Promise<void> {
+  /** Finds the container's cgroups on this host, for the limit checks; never rejects. */
+  private async findLimitFiles(container: Container): Promise<void> {
     try {
-      const pid = (await container.docker?.inspect())?.State.Pid;
-      if (pid !== undefined && pid > 0) container.pidsEvents = await pidsEventsPathOf(pid);
+      const info = await container.docker?.inspect();
+      const pid = info?.State.Pid;
+      if (info !== undefined && pid !== undefined && pid > 0) {
+        container.limitFiles = await limitFilesOf(pid, info.Id);
+      }
     } catch {
       // Ended meanwhile, or the engine is elsewhere: the stats' process count still tells.
     }
@@ -620,7 +625,7 @@ export class DockerContainerizer implements Containerizer {
     this.updateSampler();
     // A first measurement at once, so that even a short task's termination may carry one.
     void this.sample(container);
-    void this.findPidsEvents(container);
+    void this.findLimitFiles(container);
     void this.watch(container);
   }
 
@@ -645,8 +650,12 @@ export class DockerContainerizer implements Containerizer {
     if (container.kill === undefined) {
       // Once the container has ended, how it ended stands: a kill cannot rewrite it.
       if (container.phase !== 'running') return;
-      // Ending for a limit already: it is being SIGKILLed, and the limit is why it ended.
-      if (container.limitation !== undefined) return;
+      // Ending for a limit already: the limit is why it ends. A kill without grace (destroy)
+      // still signals, should the limit's SIGKILL have been lost.
+      if (container.limitation !== undefined) {
+        if (gracePeriodMs <= 0) this.signal(container, 'SIGKILL');
+        return;
+      }
       container.kill = { reason, message, deadline };
       if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
     } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
@@ -676,19 +685,32 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /**
-   * Ends a container whose forks were refused at its pids limit: read from the host's cgroup
-   * (`pids.events`, which counts every refused fork, however briefly the limit was reached), or,
-   * for an engine elsewhere, from a stats sample that finds the container at its limit.
+   * Ends a container that hit a limit. Forks refused at its pids limit are read from the host's
+   * cgroup (`pids.events`, which counts every refused fork, however briefly the limit was
+   * reached), or, for an engine elsewhere, from a stats sample finding it at its limit. An OOM
+   * kill is read from the host's cgroup too: a build whose hog was killed could otherwise go on
+   * (and on: a loop) until its timeout; for an engine elsewhere it is told at the end.
    */
-  private async checkPids(container: Container, stats: DockerStatsSample | undefined) {
-    const refused =
-      container.pidsEvents === undefined ? undefined : await refusedForks(container.pidsEvents);
+  private async checkLimits(container: Container, stats: DockerStatsSample | undefined) {
+    const files = container.limitFiles ?? {};
+    const refused = files.pids === undefined ? undefined : await cgroupCounter(files.pids, 'max');
     const current = stats?.pids_stats?.current ?? 0;
     if ((refused ?? 0) > 0 || (refused === undefined && current >= this.pidsLimit)) {
       this.limit(
         container,
         'CONTAINER_LIMITATION_PIDS',
         `killed for reaching its limit of ${this.pidsLimit} processes (a fork bomb?)`,
+      );
+      return;
+    }
+    const oomKills =
+      files.memory === undefined ? undefined : await cgroupCounter(files.memory, 'oom_kill');
+    if ((oomKills ?? 0) > 0) {
+      const limit = (stats?.memory_stats?.limit ?? 0) / 1024 / 1024;
+      this.limit(
+        container,
+        'CONTAINER_LIMITATION_MEMORY',
+        `killed for exceeding its memory limit${limit > 0 ? ` of ${limit} MiB` : ''}`,
       );
     }
   }
@@ -810,7 +832,7 @@ export class DockerContainerizer implements Containerizer {
       if (usage !== undefined && container.phase === 'running') {
         container.usage = mergeUsage(container.usage, usage);
       }
-      if (container.phase === 'running') await this.checkPids(container, stats);
+      if (container.phase === 'running') await this.checkLimits(container, stats);
     } catch {
       // Ended or unreachable meanwhile.
     }

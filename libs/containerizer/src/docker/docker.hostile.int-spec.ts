@@ -226,10 +226,12 @@ describe(`${DockerContainerizer.name} against a hostile build`, () => {
     expect(output).toContain('bombing');
   });
 
-  it('ends a memory hog with CONTAINER_LIMITATION_MEMORY', async () => {
+  it('ends a memory hog with CONTAINER_LIMITATION_MEMORY, even one that outlives its OOM kill', async () => {
     const { termination, output } = await build(
-      'echo hogging; tail /dev/zero; echo "the hog ended: $?"',
-      { resources: resources({ cpus: 0.5, mem: 32 }), maxCompletionTimeMs: 45_000 },
+      // The OOM killer ends each `tail`, never the shell: the build itself would go on forever.
+      'echo hogging; while :; do tail /dev/zero; done',
+      // Were the hog left to its timeout, the reason would say TIMEOUT.
+      { resources: resources({ cpus: 0.5, mem: 32 }), maxCompletionTimeMs: 20_000 },
     );
     expect(termination).toMatchObject({
       state: 'TASK_FAILED',
