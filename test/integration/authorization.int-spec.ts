@@ -13,13 +13,18 @@ import { createUpstream } from './support/upstream';
  * missing from this table (or listed but gone) fails the test, so no route ships without a rule.
  * `repository` rules name the least role on the route's repository; admins may do everything.
  */
-/** `task`: an agent's route, for the task's own log token only (no user token opens it). */
-type Rule = 'public' | 'task' | 'user' | 'admin' | 'viewer' | 'developer' | 'release-manager';
+/**
+ * `task`: an agent's route, for the task's own log token only (no user token opens it).
+ * `signed`: a forge's webhook for a repository named by id, verified before anything else: no
+ * caller without the repository's signature gets past 401.
+ */
+type Rule =
+  'public' | 'task' | 'signed' | 'user' | 'admin' | 'viewer' | 'developer' | 'release-manager';
 const TABLE: Record<string, Rule> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'POST /hooks/:forge': 'public',
-  'POST /hooks/:forge/:repositoryId': 'public',
+  'POST /hooks/:forge/:repositoryId': 'signed',
   'POST /api/v1/tasks/:taskId/logs': 'task',
   'PUT /api/v1/tasks/:taskId/artifacts/*path': 'task',
   'GET /api/v1/tasks/:taskId/inputs/:jobId/*path': 'task',
@@ -190,7 +195,7 @@ describe('authorization: every route, every role', () => {
   /** What `caller` must get from a route with `rule`: allowed, or the status that denies. */
   function expected(rule: Rule, caller: Caller): 'allowed' | 401 | 403 | 404 {
     if (rule === 'public') return 'allowed';
-    if (rule === 'task') return 401;
+    if (rule === 'task' || rule === 'signed') return 401;
     if (caller.token === undefined) return 401;
     if (caller.admin === true || rule === 'user') return 'allowed';
     if (rule === 'admin') return 403;

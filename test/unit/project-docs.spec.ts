@@ -1,5 +1,7 @@
+import { MAX_JSON_DEPTH } from '@kiln/common';
 import { ENVIRONMENTS, envVariables, loadEnv } from '@kiln/config';
-import { compilePipeline } from '@kiln/pipeline';
+import { compilePipeline, MAX_ALIAS_COUNT, MAX_NESTING } from '@kiln/pipeline';
+import { WEBHOOK_LIMITS } from '@kiln/scm';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -84,4 +86,27 @@ describe('docs/pipeline.md', () => {
       expect('jobs' in plan && plan.jobs.length > 0).toBe(true);
     },
   );
+});
+
+describe('the limits on what comes in', () => {
+  const doc = readFileSync(resolve(ROOT, 'docs/pipeline.md'), 'utf8');
+
+  it('are stated in the README as the code enforces them', () => {
+    for (const stated of [
+      `${MAX_JSON_DEPTH} levels: \`400\``,
+      `${WEBHOOK_LIMITS.deliveryIdLength} characters: \`400\``,
+      `first ${WEBHOOK_LIMITS.commitMessageBytes / 1024} KiB`,
+      `${WEBHOOK_LIMITS.refBytes} bytes, ${WEBHOOK_LIMITS.refComponentBytes} bytes per`,
+      `cut to ${WEBHOOK_LIMITS.authorLength} characters`,
+      `more than ${WEBHOOK_LIMITS.changedFiles.toLocaleString('en')} count as unknown`,
+      `nested at most ${MAX_NESTING} levels, ${MAX_ALIAS_COUNT} alias expansions`,
+    ]) {
+      expect(README).toContain(stated);
+    }
+  });
+
+  it('are stated in docs/pipeline.md as the compiler enforces them', () => {
+    expect(doc).toMatch(new RegExp(`\\|\\s*${MAX_NESTING} levels\\s*\\|`));
+    expect(doc).toMatch(new RegExp(`\\|\\s*${MAX_ALIAS_COUNT}\\s*\\|`));
+  });
 });

@@ -32,7 +32,7 @@ export class ErrorResponse implements ErrorBody {
  * OpenAPI document adds by itself: see openapi.ts), each with when it happens.
  */
 export function ApiErrors(
-  errors: Partial<Record<400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503, string>>,
+  errors: Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503, string>>,
 ): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ...Object.entries(errors).map(([status, description]) =>

@@ -413,16 +413,28 @@ function decodeUtf8(bytes: Uint8Array, fileName: string): string {
         invalid = middle;
       }
     }
-    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, valid));
+    // That prefix may end inside the sequence that breaks: point at the sequence's first byte.
+    let start = valid;
+    while (start > 0 && !decodes(bytes.subarray(0, start))) start--;
+    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, start));
     const lines = before.split('\n');
     throw new PipelineConfigError(fileName, [
       {
         line: lines.length,
         column: (lines[lines.length - 1] ?? '').length + 1,
         path: '',
-        message: `the file is not valid UTF-8 (byte ${valid}: 0x${(bytes[valid] ?? 0).toString(16).padStart(2, '0')})`,
+        message: `the file is not valid UTF-8 (byte ${start}: 0x${(bytes[start] ?? 0).toString(16).padStart(2, '0')})`,
       },
     ]);
+  }
+}
+
+function decodes(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -3,3 +3,4 @@ export { PipelineConfigError, formatProblem, type PipelineProblem } from './erro
 export { parseDuration } from './duration';
 export { matchesGlob } from './glob';
 export * from './types';
+export { MAX_ALIAS_COUNT, MAX_NESTING } from './source-map';

@@ -146,7 +146,7 @@ export class RunsController {
   @ApiOperation({ summary: 'A cron schedule (UTC) that starts runs of a branch' })
   @ApiCreatedResponse({ type: ScheduleResponse })
   @ApiErrors({
-    400: 'The cron pattern does not parse',
+    400: 'The cron pattern does not parse, or fires more often than once a minute',
     409: 'The repository has a schedule of that name already',
   })
   createSchedule(@Uuid('id') id: string, @Body() dto: CreateScheduleDto): Promise<Schedule> {

@@ -91,7 +91,8 @@ export class CreateScheduleDto {
 
   /** Five fields (minute hour day month weekday), or six with seconds, in UTC. */
   @ApiProperty({
-    description: 'Five fields (minute hour day month weekday), or six with seconds, in UTC.',
+    description:
+      'Five fields (minute hour day month weekday), or six with one second first, in UTC: a schedule fires at most once a minute.',
     example: '0 3 * * *',
   })
   @Matches(/^\S+( \S+){4,5}$/, { message: 'cron must be a cron pattern such as "0 3 * * *"' })
@@ -131,7 +132,10 @@ export class RunResponse implements Run {
   @ApiProperty({ example: '3f786850e387550fdab836ed7e6dc881de23001b' })
   sha!: string;
 
-  @ApiPropertyOptional({ description: 'The commit message.' })
+  @ApiPropertyOptional({
+    description:
+      'The commit message (or pull request title), at most 64 KiB; in a list of runs, its first line only, at most 200 characters.',
+  })
   message?: string;
 
   @ApiPropertyOptional()

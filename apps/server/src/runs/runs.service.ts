@@ -167,8 +167,15 @@ export class RunsService {
     return job;
   }
 
-  list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
-    return this.runs.list(repositoryId, options);
+  /** A page of runs, each with its title line only: the whole message is the run's own. */
+  async list(repositoryId: string, options: RunListOptions): Promise<RunPage> {
+    const page = await this.runs.list(repositoryId, options);
+    return {
+      ...page,
+      runs: page.runs.map((run) =>
+        run.message === undefined ? run : { ...run, message: titleLine(run.message) },
+      ),
+    };
   }
 
   /**
@@ -321,4 +328,13 @@ export class RunsService {
           : `promote run #${promoted.number} again instead`),
     );
   }
+}
+
+/** How much of a commit message a list shows: its first line, at most this long. */
+export const RUN_TITLE_LENGTH = 200;
+
+/** The first line of a commit message, as `git log --oneline` shows it, cut to a list's width. */
+export function titleLine(message: string): string {
+  const first = message.trim().split('\n', 1)[0]?.trimEnd() ?? '';
+  return first.length > RUN_TITLE_LENGTH ? `${first.slice(0, RUN_TITLE_LENGTH - 1)}…` : first;
 }

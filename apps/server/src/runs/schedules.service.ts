@@ -14,6 +14,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { PipelineQueues } from './pipeline-queues';
+import { scheduleFrequencyProblem } from './schedule-frequency';
 import { RunsService } from './runs.service';
 
 /**
@@ -47,6 +48,8 @@ export class SchedulesService implements OnApplicationBootstrap {
     if (repository === undefined) {
       throw new NotFoundException(`repository ${repositoryId} does not exist`);
     }
+    const tooOften = scheduleFrequencyProblem(input.cron);
+    if (tooOften !== undefined) throw new BadRequestException(tooOften);
     let schedule: Schedule;
     try {
       schedule = await this.schedules.create({

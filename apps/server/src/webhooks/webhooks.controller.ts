@@ -32,12 +32,17 @@ const Webhook = (): MethodDecorator =>
       schema: { type: 'object', additionalProperties: true },
     }),
     ApiAcceptedResponse({ type: WebhookResponse, description: 'A run was created, or why not' }),
-    ApiOkResponse({ type: WebhookResponse, description: 'A ping, or a redelivery (nothing new)' }),
+    ApiOkResponse({
+      type: WebhookResponse,
+      description: 'A ping (an organization ping too), or a redelivery (nothing new)',
+    }),
     ApiErrors({
-      400: 'No body, or not JSON',
-      401: 'The signature does not match',
+      400: 'No body, a body that is not a JSON object (or nests deeper than 64 levels), a missing event or delivery header, a delivery id over 200 characters',
+      401: 'The signature is missing or does not match, whatever the event',
       404: 'Unknown forge, or no such repository is registered',
-      422: 'The event names no repository (an organization hook?)',
+      413: 'The body is over 25 MB',
+      415: 'The body is not application/json (nor GitHub’s form-encoded JSON)',
+      422: 'An event Kiln acts on that names no repository, or a ref git could not store',
     }),
   );
 
