@@ -2,7 +2,7 @@ import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, watch } from 'node:fs';
-import { chmod, lchown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -374,7 +374,9 @@ export class CgroupContainerizer implements Containerizer {
     const rootFilesystem = await this.prepareRootFilesystem();
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
     // A container left by a launch of this id that the agent lost track of is no home for a new one.
-    await this.deleteContainer(runc, container.id);
+    if (await exists(join(runc.stateDir, container.id))) {
+      await this.deleteContainer(runc, container.id);
+    }
     if (await cgroup.exists()) await destroyCgroup(cgroup);
     const limits: CgroupLimits = {
       cpus: spec.resources.cpus,
@@ -626,9 +628,13 @@ export class CgroupContainerizer implements Containerizer {
         await this.untilCgroupEmpty(container, cgroup);
         await this.measure(container);
         limitation = container.limitedBy ?? (await this.limitation(cgroup));
-        // Should this fail, the next recover takes the container for an orphan and removes it.
-        if (container.runc !== undefined) await this.deleteContainer(container.runc, container.id);
+        // What `runc delete` does for a container that has stopped, without a process of its own
+        // on every task's way out. Should this fail, the next recover takes the container for an
+        // orphan's and deletes it.
         await cgroup.remove();
+        if (container.runc !== undefined) {
+          await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
+        }
       } catch {
         // The cgroup cannot be read or removed: end the container with what is known.
       }
@@ -865,4 +871,11 @@ async function stopNetworkHelper(pidFile: string): Promise<void> {
     }
   }
   await rm(pidFile, { force: true });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
