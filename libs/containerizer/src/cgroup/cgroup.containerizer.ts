@@ -460,6 +460,8 @@ export class CgroupContainerizer implements Containerizer {
         `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
       );
     }
+    // runc has read it; it holds the task's environment (secrets), which no file should keep.
+    await rm(join(bundle, 'config.json'), { force: true });
     const timeoutMs = spec.maxCompletionTimeMs;
     container.checkpoint = {
       pid,
