@@ -88,16 +88,42 @@ function containerized(
   };
 }
 
-async function measure(runner: Runner): Promise<{ first: number[]; exit: number[] }> {
-  const first: number[] = [];
-  const exit: number[] = [];
+interface Figures {
+  first: number[];
+  exit: number[];
+}
+
+/**
+ * Runs every runner once per round, round after round, so that all of them see the same load of
+ * a shared machine: the ratios between rows hold even when the absolute figures drift. A runner
+ * that fails is dropped with its error, leaving the others' figures.
+ */
+async function measureInterleaved(
+  runners: readonly (readonly [string, Runner])[],
+): Promise<Map<string, Figures | Error>> {
+  const results = new Map<string, Figures | Error>(
+    runners.map(([name]) => [name, { first: [], exit: [] }]),
+  );
   for (let i = 0; i < WARMUP + RUNS; i += 1) {
-    const timing = await runner(i);
-    if (i < WARMUP) continue;
-    first.push(timing.firstOutputMs);
-    exit.push(timing.exitMs);
+    for (const [name, runner] of runners) {
+      const figures = results.get(name);
+      if (figures === undefined || figures instanceof Error) continue;
+      try {
+        const timing = await runner(i);
+        if (i < WARMUP) continue;
+        figures.first.push(timing.firstOutputMs);
+        figures.exit.push(timing.exitMs);
+      } catch (error) {
+        results.set(name, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
-  return { first: first.sort((a, b) => a - b), exit: exit.sort((a, b) => a - b) };
+  for (const figures of results.values()) {
+    if (figures instanceof Error) continue;
+    figures.first.sort((a, b) => a - b);
+    figures.exit.sort((a, b) => a - b);
+  }
+  return results;
 }
 
 export async function runContainersBenchmark(): Promise<string> {
@@ -141,15 +167,12 @@ export async function runContainersBenchmark(): Promise<string> {
         ]),
       ]);
     }
-    let bare: { first: number[]; exit: number[] } | undefined;
+    let bare: Figures | undefined;
     const p50s = new Map<string, number>();
-    for (const [name, runner] of runners) {
-      let figures: { first: number[]; exit: number[] };
-      try {
-        figures = await measure(runner);
-      } catch (error) {
+    for (const [name, figures] of await measureInterleaved(runners)) {
+      if (figures instanceof Error) {
         // One runtime broken on this machine (a missing image…) leaves the others' figures.
-        skipped.push(`${name}: ${String(error)}`);
+        skipped.push(`${name}: ${figures.message}`);
         continue;
       }
       bare ??= figures;
@@ -172,7 +195,8 @@ export async function runContainersBenchmark(): Promise<string> {
         ['runtime', 'first output p50 ms', 'p90', 'exit p50 ms', 'p90', 'exit p50 vs bare'],
         rows,
       ) +
-      `\n\n${RUNS} runs each of \`echo hi\` after ${WARMUP} warm-up runs, one at a time. First output` +
+      `\n\n${RUNS} runs each of \`echo hi\` after ${WARMUP} warm-up runs, one at a time, the` +
+      ' runtimes taking turns (one run of each per round) so that all see the same load. First output' +
       " is when the line is in the task's stdout file (as the agent tails it). Anchors: a bare" +
       ' fork/exec is ~1–2 ms, crun ~17 ms and runc ~33 ms per `/bin/true` container, `docker run`' +
       ' 0.2–0.6 s.' +
