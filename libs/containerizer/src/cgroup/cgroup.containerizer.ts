@@ -92,7 +92,7 @@ export interface CgroupContainerizerOptions {
 
 /** What `checkpoint` returns and `recover` takes back. */
 export interface CgroupCheckpoint {
-  /** The launcher's pid (then `unshare`'s): the container ends when it does. */
+  /** The shim's pid: the container has ended when it has (it outlives `runc run`). */
   pid: number;
   /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
   startTime: number;
@@ -771,8 +771,8 @@ function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
 
 /**
  * The checkpoint of a container the agent has none for, from its cgroup: its leader is the one
- * process in it whose parent is not (`unshare`, or the launcher before it), the earliest if
- * several are.
+ * process in it whose parent is not (the container's first process, as the shim is outside), the
+ * earliest if several are.
  */
 async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
   const pids = new Set(await cgroup.processes());
