@@ -8,7 +8,13 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, reportSection, table } from '../support/report';
-import { availableContainerizers, BENCH_IMAGE, removeBenchCgroupParent } from './runtimes';
+import { plainRuncRun } from './plain-runc';
+import {
+  availableContainerizers,
+  BENCH_IMAGE,
+  benchCgroupContainerizer,
+  removeBenchCgroupParent,
+} from './runtimes';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
@@ -47,9 +53,14 @@ function bareSpawn(command: string, args: string[]): Runner {
     });
 }
 
-function containerized(containerizer: Containerizer, root: string, image?: string): Runner {
+function containerized(
+  containerizer: Containerizer,
+  root: string,
+  image?: string,
+  network?: 'none',
+): Runner {
   return async (index) => {
-    const containerId = `bench-${containerizer.name}-${index}`;
+    const containerId = `bench-${containerizer.name}-${network ?? 'default'}-${index}`;
     const sandbox = join(root, containerId);
     mkdirSync(sandbox);
     const spec: ContainerSpec = {
@@ -59,6 +70,7 @@ function containerized(containerizer: Containerizer, root: string, image?: strin
       sandbox,
       resources: { cpus: 0.5, mem: 64, disk: 0, ports: [] },
       ...(image === undefined ? {} : { image, network: 'none' as const }),
+      ...(network === undefined ? {} : { network }),
     };
     const started = performance.now();
     const output = untilNonEmpty(join(sandbox, 'stdout'), started);
@@ -76,16 +88,42 @@ function containerized(containerizer: Containerizer, root: string, image?: strin
   };
 }
 
-async function measure(runner: Runner): Promise<{ first: number[]; exit: number[] }> {
-  const first: number[] = [];
-  const exit: number[] = [];
+interface Figures {
+  first: number[];
+  exit: number[];
+}
+
+/**
+ * Runs every runner once per round, round after round, so that all of them see the same load of
+ * a shared machine: the ratios between rows hold even when the absolute figures drift. A runner
+ * that fails is dropped with its error, leaving the others' figures.
+ */
+async function measureInterleaved(
+  runners: readonly (readonly [string, Runner])[],
+): Promise<Map<string, Figures | Error>> {
+  const results = new Map<string, Figures | Error>(
+    runners.map(([name]) => [name, { first: [], exit: [] }]),
+  );
   for (let i = 0; i < WARMUP + RUNS; i += 1) {
-    const timing = await runner(i);
-    if (i < WARMUP) continue;
-    first.push(timing.firstOutputMs);
-    exit.push(timing.exitMs);
+    for (const [name, runner] of runners) {
+      const figures = results.get(name);
+      if (figures === undefined || figures instanceof Error) continue;
+      try {
+        const timing = await runner(i);
+        if (i < WARMUP) continue;
+        figures.first.push(timing.firstOutputMs);
+        figures.exit.push(timing.exitMs);
+      } catch (error) {
+        results.set(name, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
   }
-  return { first: first.sort((a, b) => a - b), exit: exit.sort((a, b) => a - b) };
+  for (const figures of results.values()) {
+    if (figures instanceof Error) continue;
+    figures.first.sort((a, b) => a - b);
+    figures.exit.sort((a, b) => a - b);
+  }
+  return results;
 }
 
 export async function runContainersBenchmark(): Promise<string> {
@@ -103,6 +141,17 @@ export async function runContainersBenchmark(): Promise<string> {
         containerized(containerizer, root, image),
       ]);
     }
+    const native = benchCgroupContainerizer(containerizers);
+    if (native !== undefined) {
+      runners.push(
+        ['`cgroup` containerizer, network none', containerized(native, root, undefined, 'none')],
+        [
+          'plain `runc run`, own network (slirp4netns)',
+          (i) => plainRuncRun(root, `p-${i}`, 'private'),
+        ],
+        ['plain `runc run`, network none', (i) => plainRuncRun(root, `n-${i}`, 'none')],
+      );
+    }
     if (dockerCli) {
       runners.push([
         '`docker run` CLI',
@@ -118,10 +167,16 @@ export async function runContainersBenchmark(): Promise<string> {
         ]),
       ]);
     }
-    let bare: { first: number[]; exit: number[] } | undefined;
-    for (const [name, runner] of runners) {
-      const figures = await measure(runner);
+    let bare: Figures | undefined;
+    const p50s = new Map<string, number>();
+    for (const [name, figures] of await measureInterleaved(runners)) {
+      if (figures instanceof Error) {
+        // One runtime broken on this machine (a missing image…) leaves the others' figures.
+        skipped.push(`${name}: ${figures.message}`);
+        continue;
+      }
       bare ??= figures;
+      p50s.set(name, percentile(figures.exit, 50));
       const p50First = percentile(figures.first, 50);
       const p50Exit = percentile(figures.exit, 50);
       rows.push([
@@ -134,21 +189,63 @@ export async function runContainersBenchmark(): Promise<string> {
       ]);
     }
     const notes = skipped.map((s) => `- not measured: ${s}`).join('\n');
+    const verdicts = nativeVerdicts(p50s);
     return (
       table(
         ['runtime', 'first output p50 ms', 'p90', 'exit p50 ms', 'p90', 'exit p50 vs bare'],
         rows,
       ) +
-      `\n\n${RUNS} runs each of \`echo hi\` after ${WARMUP} warm-up runs, one at a time. First output` +
+      `\n\n${RUNS} runs each of \`echo hi\` after ${WARMUP} warm-up runs, one at a time, the` +
+      ' runtimes taking turns (one run of each per round) so that all see the same load. First output' +
       " is when the line is in the task's stdout file (as the agent tails it). Anchors: a bare" +
       ' fork/exec is ~1–2 ms, crun ~17 ms and runc ~33 ms per `/bin/true` container, `docker run`' +
       ' 0.2–0.6 s.' +
+      (verdicts === '' ? '' : `\n\n${verdicts}`) +
       (notes === '' ? '' : `\n\n${notes}`)
     );
   } finally {
     rmSync(root, { recursive: true, force: true });
     removeBenchCgroupParent();
   }
+}
+
+/**
+ * The native containerizer beside plain `runc run` of the same configuration, with and without
+ * the user-mode network (aim: within 1.2×), and slirp4netns's own start cost.
+ */
+function nativeVerdicts(p50s: ReadonlyMap<string, number>): string {
+  const native = p50s.get('`cgroup` containerizer');
+  const nativeNone = p50s.get('`cgroup` containerizer, network none');
+  const plain = p50s.get('plain `runc run`, own network (slirp4netns)');
+  const plainNone = p50s.get('plain `runc run`, network none');
+  if ([native, nativeNone, plain, plainNone].some((p) => p === undefined)) return '';
+  const verdict = (ratio: number) => (ratio <= 1.2 ? 'met' : '**missed**');
+  const row = (what: string, ours: number, floor: number): string[] => [
+    what,
+    `${ours.toFixed(1)} ms`,
+    `${floor.toFixed(1)} ms`,
+    `${(ours / floor).toFixed(2)}×`,
+    verdict(ours / floor),
+  ];
+  return (
+    table(
+      [
+        'native containerizer vs plain runc (exit p50)',
+        'cgroup',
+        'plain runc',
+        'ratio',
+        'aim ≤ 1.2×',
+      ],
+      [
+        row('own network (slirp4netns), the default', native!, plain!),
+        row('network none', nativeNone!, plainNone!),
+      ],
+    ) +
+    `\n\nslirp4netns's own start cost (plain runc with it minus without): ` +
+    `${(plain! - plainNone!).toFixed(1)} ms at p50. Plain \`runc run\` runs the containerizer's own` +
+    ' OCI configuration (namespaces, id mapping, read-only mounts, seccomp, limits); its' +
+    " preparation (bundle, workspace ownership) is not timed, the containerizer's is."
+  );
 }
 
 if (require.main === module) {

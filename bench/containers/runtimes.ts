@@ -7,6 +7,7 @@ import {
 import { execFileSync } from 'node:child_process';
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PLAIN_CGROUP_PARENT } from './plain-runc';
 
 const BENCH_CGROUP_PARENT = 'kiln-bench';
 
@@ -14,10 +15,12 @@ const BENCH_CGROUP_PARENT = 'kiln-bench';
 export function removeBenchCgroupParent(): void {
   const root = '/sys/fs/cgroup';
   for (const dir of [root, ...safeList(root).map((name) => join(root, name))]) {
-    try {
-      rmdirSync(join(dir, BENCH_CGROUP_PARENT));
-    } catch {
-      // Not there (another hierarchy layout), or not ours to remove.
+    for (const parent of [BENCH_CGROUP_PARENT, PLAIN_CGROUP_PARENT]) {
+      try {
+        rmdirSync(join(dir, parent));
+      } catch {
+        // Not there (another hierarchy layout), or not ours to remove.
+      }
     }
   }
 }
@@ -28,6 +31,13 @@ function safeList(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The native containerizer among those found, if this machine has one. */
+export function benchCgroupContainerizer(
+  containerizers: readonly Containerizer[],
+): Containerizer | undefined {
+  return containerizers.find((containerizer) => containerizer.name === 'cgroup');
 }
 
 /** The small local image `scripts/services.sh` builds. */

@@ -3,3 +3,7 @@ export * from './process/process.containerizer';
 export * from './docker/docker.containerizer';
 export * from './cgroup/cgroup.containerizer';
 export { detectCgroups, type CgroupDetection, type DetectCgroupsOptions } from './cgroup/detect';
+// The native containerizer's OCI configuration, for benchmarks that run plain runc beside it.
+export { ociConfig, type BundlePlan } from './cgroup/bundle';
+export { prepareRootFilesystem } from './cgroup/rootfs';
+export { networkHook } from './cgroup/runc';

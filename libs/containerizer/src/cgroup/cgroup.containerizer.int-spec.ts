@@ -196,7 +196,7 @@ describe('cgroup containerizer on this host', () => {
       });
       const pids = (await written(spec, 'pids'))!.trim().split('\n');
       expect(pids[0]).toBe('1');
-      // The wrapper, the command's shell, ls, grep and sort: nothing of the host.
+      // The command's shell, ls, grep and sort: nothing of the host.
       expect(pids.length).toBeLessThan(10);
       const ps = (await written(spec, 'ps'))!.trim().split('\n');
       expect(ps[0]?.trim()).toMatch(/^1 sh$/);

@@ -2,7 +2,7 @@ import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, watch } from 'node:fs';
-import { chmod, lchown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -92,7 +92,7 @@ export interface CgroupContainerizerOptions {
 
 /** What `checkpoint` returns and `recover` takes back. */
 export interface CgroupCheckpoint {
-  /** The launcher's pid (then `unshare`'s): the container ends when it does. */
+  /** The shim's pid: the container has ended when it has (it outlives `runc run`). */
   pid: number;
   /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
   startTime: number;
@@ -374,7 +374,9 @@ export class CgroupContainerizer implements Containerizer {
     const rootFilesystem = await this.prepareRootFilesystem();
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
     // A container left by a launch of this id that the agent lost track of is no home for a new one.
-    await this.deleteContainer(runc, container.id);
+    if (await exists(join(runc.stateDir, container.id))) {
+      await this.deleteContainer(runc, container.id);
+    }
     if (await cgroup.exists()) await destroyCgroup(cgroup);
     const limits: CgroupLimits = {
       cpus: spec.resources.cpus,
@@ -458,6 +460,8 @@ export class CgroupContainerizer implements Containerizer {
         `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
       );
     }
+    // runc has read it; it holds the task's environment (secrets), which no file should keep.
+    await rm(join(bundle, 'config.json'), { force: true });
     const timeoutMs = spec.maxCompletionTimeMs;
     container.checkpoint = {
       pid,
@@ -626,9 +630,13 @@ export class CgroupContainerizer implements Containerizer {
         await this.untilCgroupEmpty(container, cgroup);
         await this.measure(container);
         limitation = container.limitedBy ?? (await this.limitation(cgroup));
-        // Should this fail, the next recover takes the container for an orphan and removes it.
-        if (container.runc !== undefined) await this.deleteContainer(container.runc, container.id);
+        // What `runc delete` does for a container that has stopped, without a process of its own
+        // on every task's way out. Should this fail, the next recover takes the container for an
+        // orphan's and deletes it.
         await cgroup.remove();
+        if (container.runc !== undefined) {
+          await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
+        }
       } catch {
         // The cgroup cannot be read or removed: end the container with what is known.
       }
@@ -763,8 +771,8 @@ function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
 
 /**
  * The checkpoint of a container the agent has none for, from its cgroup: its leader is the one
- * process in it whose parent is not (`unshare`, or the launcher before it), the earliest if
- * several are.
+ * process in it whose parent is not (the container's first process, as the shim is outside), the
+ * earliest if several are.
  */
 async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
   const pids = new Set(await cgroup.processes());
@@ -865,4 +873,11 @@ async function stopNetworkHelper(pidFile: string): Promise<void> {
     }
   }
   await rm(pidFile, { force: true });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,0 +1,96 @@
+import { networkHook, ociConfig, prepareRootFilesystem } from '@kiln/containerizer';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Plain `runc run` of the native containerizer's own OCI configuration (the same namespaces, id
+ * mapping, mounts, seccomp profile and limits), with no Kiln around it: the floor the native
+ * containerizer is measured against. Its own runtime directory and cgroup parent.
+ */
+export const PLAIN_RUNTIME_DIR = '/run/kiln/bench-plain-runc';
+export const PLAIN_CGROUP_PARENT = 'kiln-bench-plain';
+
+const IDS = { hostId: 100_000, size: 65_536 };
+
+export interface PlainTiming {
+  firstOutputMs: number;
+  exitMs: number;
+}
+
+/** One container of `echo hi`: prepared untimed, then `runc run` timed from spawn to exit. */
+export async function plainRuncRun(
+  root: string,
+  name: string,
+  network: 'none' | 'private',
+): Promise<PlainTiming> {
+  mkdirSync(PLAIN_RUNTIME_DIR, { recursive: true, mode: 0o711 });
+  chmodSync(PLAIN_RUNTIME_DIR, 0o711);
+  const filesystem = await prepareRootFilesystem(join(PLAIN_RUNTIME_DIR, 'root'), 'kiln');
+  const sandbox = join(root, name);
+  const workspace = join(sandbox, 'workspace');
+  const bundle = join(sandbox, 'bundle');
+  mkdirSync(workspace, { recursive: true });
+  mkdirSync(bundle);
+  chownSync(workspace, IDS.hostId, IDS.hostId);
+  const networkPidFile = join(PLAIN_RUNTIME_DIR, `${name}.network.pid`);
+  const config = ociConfig({
+    argv: ['/bin/sh', '-c', 'echo hi'],
+    environment: { PATH: '/usr/bin:/bin' },
+    ...filesystem,
+    workspace,
+    network,
+    networkHook: networkHook({
+      slirp4netns: '/usr/bin/slirp4netns',
+      pidFile: networkPidFile,
+      logFile: join(bundle, 'slirp4netns.log'),
+    }),
+    ids: IDS,
+    cgroupsPath: `/${PLAIN_CGROUP_PARENT}/${name}`,
+    limits: { cpus: 0.5, memMiB: 64, pidsMax: 1024 },
+    tmpSizeMiB: 64,
+    hostname: 'kiln',
+  });
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+  const stdoutFile = join(sandbox, 'stdout');
+  const stdout = openSync(stdoutFile, 'a');
+  const started = performance.now();
+  let firstOutputMs = NaN;
+  const polling = (async () => {
+    while (Number.isNaN(firstOutputMs)) {
+      if (statSync(stdoutFile).size > 0) firstOutputMs = performance.now() - started;
+      else await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(
+      'runc',
+      ['--root', join(PLAIN_RUNTIME_DIR, 'runc'), 'run', '--bundle', bundle, name],
+      { stdio: ['ignore', stdout, 'inherit'] },
+    );
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  const exitMs = performance.now() - started;
+  closeSync(stdout);
+  if (code !== 0) throw new Error(`plain runc run exited with ${code}`);
+  await polling;
+  // Untimed: the network helper outlives the container unless stopped.
+  try {
+    process.kill(Number(readFileSync(networkPidFile, 'utf8')), 'SIGTERM');
+  } catch {
+    // network none: there was none.
+  }
+  rmSync(networkPidFile, { force: true });
+  return { firstOutputMs, exitMs };
+}

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { networkHook, shimArguments } from './runc';
+
+/** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
+function sh(args: string[], input = ''): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', args, { stdio: ['pipe', 'ignore', 'ignore'] });
+    child.once('error', reject);
+    child.once('exit', resolve);
+    child.stdin.end(input);
+  });
+}
+
+describe('runc shim and network hook', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-runc-spec-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function fakeProgram(name: string, body: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, `#!/bin/sh\n${body}\n`);
+    await chmod(path, 0o755);
+    return path;
+  }
+
+  it("records runc's exit code whole, outside the container, and exits with it", async () => {
+    const runc = await fakeProgram('runc', 'exit 7');
+    const exitFile = join(dir, '.exit_code');
+    const code = await sh(
+      shimArguments({
+        runc,
+        stateDir: dir,
+        bundle: dir,
+        containerId: 'c1',
+        exitFile,
+        networkPidFile: join(dir, 'missing.pid'),
+      }),
+    );
+    expect(code).toBe(7);
+    expect(await readFile(exitFile, 'utf8')).toBe('7\n');
+  });
+
+  it('starts slirp4netns for the pid in the state, records its pid, and waits until ready', async () => {
+    // A stand-in: says it is ready on the fd it is given, then stays, as slirp4netns does.
+    const slirp = await fakeProgram(
+      'slirp4netns',
+      'for a; do case $a in --ready-fd=*) fd=${a#--ready-fd=};; esac; done\n' +
+        'echo "$@" > "$(dirname "$0")/args"; printf 1 >&$fd; exec sleep 30',
+    );
+    const pidFile = join(dir, 'net.pid');
+    const hook = networkHook({ slirp4netns: slirp, pidFile, logFile: join(dir, 'log') });
+    expect(await sh(hook.args.slice(1), '{"ociVersion":"1.0.2","id":"c1","pid": 4242}')).toBe(0);
+    const args = await readFile(join(dir, 'args'), 'utf8');
+    expect(args).toContain('--disable-host-loopback');
+    expect(args.trim().endsWith('4242 tap0')).toBe(true);
+    const pid = Number(await readFile(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGTERM');
+  });
+
+  it('fails the start when slirp4netns ends without being ready', async () => {
+    const slirp = await fakeProgram('slirp4netns', 'exit 1');
+    const hook = networkHook({
+      slirp4netns: slirp,
+      pidFile: join(dir, 'net.pid'),
+      logFile: join(dir, 'log'),
+    });
+    expect(await sh(hook.args.slice(1), '{"pid":4242}')).not.toBe(0);
+    expect(await sh(hook.args.slice(1), '{"status":"creating"}')).not.toBe(0);
+  });
+});
