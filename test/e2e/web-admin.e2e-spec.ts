@@ -180,6 +180,31 @@ describe.skipIf(!browserTestsRunnable)(
       expect(web.dialogs).toEqual([]);
     });
 
+    it('shows the new developer his repository, Run pipeline, and no inbox he cannot act on', async () => {
+      const context = await web.browser.newContext({ viewport: { width: 1280, height: 800 } });
+      try {
+        const dana = await context.newPage();
+        await web.signIn(dana, 'dana', 'dana-developer-password');
+        await dana.getByRole('link', { name: 'acme/admin' }).click();
+        await dana.locator('tr[data-run="1"]').waitFor();
+        await dana.getByRole('button', { name: 'Run pipeline' }).waitFor();
+        const nav = dana.locator('.topbar nav');
+        await nav.getByRole('link', { name: 'Tokens', exact: true }).waitFor();
+        for (const name of ['Approvals', 'Users', 'Audit']) {
+          expect(await nav.getByRole('link', { name, exact: true }).count(), name).toBe(0);
+        }
+        // Settings: what a developer may see and do; none of the administrator's sections.
+        await dana.getByRole('link', { name: 'Settings' }).click();
+        await dana.getByRole('group', { name: 'Schedules' }).waitFor();
+        await dana.locator('tr[data-secret="NPM_TOKEN"]').waitFor();
+        expect(await dana.getByRole('button', { name: 'Save secret' }).count()).toBe(0);
+        expect(await dana.getByRole('heading', { name: 'Webhook' }).count()).toBe(0);
+        expect(await dana.getByRole('button', { name: /^Remove acme/ }).count()).toBe(0);
+      } finally {
+        await context.close();
+      }
+    });
+
     it('removes the repository after a confirmation', async () => {
       await page.goto(`${repositoryUrl}/settings`);
       await page.getByRole('button', { name: 'Remove acme/admin…' }).click();

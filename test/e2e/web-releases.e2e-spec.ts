@@ -195,7 +195,11 @@ describe.skipIf(!browserTestsRunnable)(
       await row.getByLabel('Comment').fill('ship it');
       await robPage.screenshot({ path: join(SCREENSHOTS, 'approvals.png') });
 
+      // The approval that deploys asks first, naming what goes where.
       await row.getByRole('button', { name: 'Approve' }).click();
+      const confirm = robPage.getByRole('dialog', { name: 'Deploy run #1 to production?' });
+      await confirm.getByText('Yours is the last approval needed').waitFor();
+      await confirm.getByRole('button', { name: 'Approve and deploy' }).click();
       await robPage.getByText('Nothing waits for your approval.').waitFor();
       await row.waitFor({ state: 'detached' });
       await nav.locator('[data-approvals-waiting]').waitFor({ state: 'detached' });

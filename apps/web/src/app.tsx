@@ -17,6 +17,7 @@ import { TokensPage } from './pages/tokens';
 import { UsersPage } from './pages/users';
 import { onPromotionChange } from './promotions';
 import { Link, match, navigate, usePath } from './router';
+import { useMayApprove } from './use-permissions';
 import { usePoll } from './use-poll';
 
 export function App(): ReactNode {
@@ -45,12 +46,41 @@ export function App(): ReactNode {
   };
   return (
     <>
-      <header className="topbar">
-        <Link to="/" className="brand">
-          Kiln
-        </Link>
+      <TopBar path={path} user={user} onSignOut={signOut} />
+      <main>{route(path, user)}</main>
+    </>
+  );
+}
+
+/**
+ * The header. On a narrow screen its links and Sign out fold into a menu behind a "Menu" button,
+ * which closes once a link is followed.
+ */
+function TopBar(props: { path: string; user: User; onSignOut: () => void }): ReactNode {
+  const { path, user } = props;
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [path]);
+  const mayApprove = useMayApprove(user);
+  return (
+    <header className="topbar">
+      <Link to="/" className="brand">
+        Kiln
+      </Link>
+      <button
+        type="button"
+        className="menu-toggle"
+        aria-expanded={open}
+        aria-controls="topbar-menu"
+        onClick={() => setOpen((now) => !now)}
+      >
+        Menu
+      </button>
+      <div id="topbar-menu" className={open ? 'topbar-menu open' : 'topbar-menu'}>
         <nav>
-          {NAVIGATION.filter((item) => !('admin' in item) || user.isAdmin).map(({ to, label }) =>
+          {NAVIGATION.filter(
+            (item) =>
+              (!('admin' in item) || user.isAdmin) && (item.to !== '/approvals' || mayApprove),
+          ).map(({ to, label }) =>
             to === '/approvals' ? (
               <ApprovalsLink key={to} active={section(path) === to} />
             ) : (
@@ -64,12 +94,11 @@ export function App(): ReactNode {
           {user.username}
           {user.isAdmin ? ' (admin)' : ''}
         </span>
-        <button type="button" className="link" onClick={signOut}>
+        <button type="button" className="link" onClick={props.onSignOut}>
           Sign out
         </button>
-      </header>
-      <main>{route(path, user)}</main>
-    </>
+      </div>
+    </header>
   );
 }
 

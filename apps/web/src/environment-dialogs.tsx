@@ -1,8 +1,7 @@
 /** An administrator's dialogs on the environments board: add or edit an environment, delete one. */
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Environment } from './api';
-import { Field, messageOf, useModal } from './forms';
-import { DialogActions } from './promotions';
+import { DialogActions, Field, messageOf, useModal } from './forms';
 import { ErrorNote } from './state-badge';
 
 /** What the server takes when a new environment names no timeout: a day. */

@@ -1,5 +1,6 @@
 /** The pieces every form and dialog of the app is made of. */
-import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { ErrorNote } from './state-badge';
 
 export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -90,4 +91,71 @@ export function useAction(): {
     );
   };
   return { busy, error, setError, run };
+}
+
+/** A dialog form's buttons: its action (`label…` while busy) and Back. */
+export function DialogActions(props: {
+  label: string;
+  busy: boolean;
+  disabled?: boolean;
+  danger?: boolean;
+  onBack: () => void;
+}): ReactNode {
+  return (
+    <div className="actions">
+      <button
+        type="submit"
+        className={props.danger === true ? 'danger' : 'primary'}
+        disabled={props.busy || props.disabled === true}
+      >
+        {props.busy ? `${props.label}…` : props.label}
+      </button>
+      <button type="button" disabled={props.busy} onClick={props.onBack}>
+        Back
+      </button>
+    </div>
+  );
+}
+
+/** Asks before `call`; its refusal stays in the dialog in the server's words. */
+export function ConfirmDialog<T>(props: {
+  title: string;
+  text: string;
+  label: string;
+  danger?: boolean;
+  call: () => Promise<T>;
+  onClose: () => void;
+  onDone: (answer: T) => void;
+}): ReactNode {
+  const ref = useModal();
+  const titleId = useId();
+  const { busy, error, run } = useAction();
+  return (
+    <dialog
+      ref={ref}
+      className="confirm"
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault();
+        if (!busy) props.onClose();
+      }}
+    >
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          run(props.call, props.onDone);
+        }}
+      >
+        <h2 id={titleId}>{props.title}</h2>
+        <p className="muted">{props.text}</p>
+        <ErrorNote error={error} />
+        <DialogActions
+          label={props.label}
+          busy={busy}
+          {...(props.danger === true ? { danger: true } : {})}
+          onBack={props.onClose}
+        />
+      </form>
+    </dialog>
+  );
 }

@@ -1,5 +1,5 @@
 /** What the release pages share: a promotion as a card, its approvals, the promote dialog. */
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import {
   api,
   OPEN_PROMOTION_STATES,
@@ -9,6 +9,7 @@ import {
   type User,
 } from './api';
 import { absolute, bytes, firstLine, shortDigest, shortSha, until, when } from './format';
+import { ConfirmDialog, DialogActions, useModal } from './forms';
 import { Link } from './router';
 import { ErrorNote, StateBadge } from './state-badge';
 
@@ -167,6 +168,7 @@ export function PromotionActions(props: {
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState<'approve' | 'reject' | 'cancel'>();
   const [error, setError] = useState<string>();
+  const [confirming, setConfirming] = useState(false);
 
   const mayDecide =
     promotion.state === 'awaiting-approval' &&
@@ -199,6 +201,10 @@ export function PromotionActions(props: {
   };
   const label = (action: typeof busy, text: string): string =>
     busy === action ? `${text}…` : text;
+  // The approval that completes the required ones deploys at once: that one click asks first.
+  const approved = promotion.approvals.filter((a) => a.decision === 'approve').length;
+  const deploysNow = approved + 1 >= promotion.requiredApprovals;
+  const { run } = promotion;
 
   return (
     <div className="promotion-actions">
@@ -218,7 +224,7 @@ export function PromotionActions(props: {
               type="button"
               className="primary"
               disabled={busy !== undefined}
-              onClick={() => act('approve')}
+              onClick={() => (deploysNow ? setConfirming(true) : act('approve'))}
             >
               {label('approve', 'Approve')}
             </button>
@@ -239,6 +245,24 @@ export function PromotionActions(props: {
         ) : null}
       </div>
       <ErrorNote error={error} />
+      {confirming ? (
+        <ConfirmDialog
+          title={`Deploy run #${run.number} to ${promotion.environment}?`}
+          text={
+            `Yours is the last approval needed: ${shortSha(run.sha)} ` +
+            `${firstLine(run.message) || ''} deploys to ${promotion.environment} now.`
+          }
+          label="Approve and deploy"
+          call={() => api.approve(promotion.id, comment)}
+          onClose={() => setConfirming(false)}
+          onDone={() => {
+            setConfirming(false);
+            setComment('');
+            promotionChanged();
+            props.onChange();
+          }}
+        />
+      ) : null}
     </div>
   );
 }
@@ -259,30 +283,6 @@ export function RequestedBy(props: { promotion: Promotion }): ReactNode {
   );
 }
 
-/** A dialog form's buttons: its action (`label…` while busy) and Back. */
-export function DialogActions(props: {
-  label: string;
-  busy: boolean;
-  disabled?: boolean;
-  danger?: boolean;
-  onBack: () => void;
-}): ReactNode {
-  return (
-    <div className="actions">
-      <button
-        type="submit"
-        className={props.danger === true ? 'danger' : 'primary'}
-        disabled={props.busy || props.disabled === true}
-      >
-        {props.busy ? `${props.label}…` : props.label}
-      </button>
-      <button type="button" disabled={props.busy} onClick={props.onBack}>
-        Back
-      </button>
-    </div>
-  );
-}
-
 /**
  * Asks before a run is promoted (a deploy, maybe to production), with an optional comment; a
  * refusal stays in the dialog with the server's reason.
@@ -295,18 +295,12 @@ export function PromoteDialog(props: {
   onClose: () => void;
   onPromoted: (promotion: Promotion) => void;
 }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModal();
   const titleId = useId();
   const [environment, setEnvironment] = useState(props.environments[0] ?? '');
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog !== null && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   const confirm = (event: FormEvent): void => {
     event.preventDefault();

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { usePoll } from './use-poll';
 import { api, type RepositoryRole, type User } from './api';
 
 /** Which actions to offer the user in a repository; it only hides buttons, the server decides. */
@@ -28,4 +29,27 @@ export function usePermissions(user: User, repositoryId: string | undefined): Pe
     write: user.isAdmin || role === 'developer' || role === 'release-manager',
     release: user.isAdmin || role === 'release-manager',
   };
+}
+
+/**
+ * Whether the user may decide on promotions anywhere: an administrator, or a release manager of
+ * some repository. Only they are offered the approvals inbox.
+ */
+export function useMayApprove(user: User): boolean {
+  const { data } = usePoll(
+    `may-approve:${user.id}`,
+    async () => {
+      if (user.isAdmin) return true;
+      const repositories = await api.repositories();
+      const roles = await Promise.all(
+        repositories.map(
+          async (repository) =>
+            (await api.members(repository.id)).find((m) => m.userId === user.id)?.role,
+        ),
+      );
+      return roles.includes('release-manager');
+    },
+    300_000,
+  );
+  return user.isAdmin || data === true;
 }

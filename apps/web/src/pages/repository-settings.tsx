@@ -1,8 +1,7 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { api, REPOSITORY_ROLES, type Repository, type RepositoryRole, type User } from '../api';
 import { absolute, when } from '../format';
-import { Field, useAction, useModal } from '../forms';
-import { DialogActions } from '../promotions';
+import { ConfirmDialog, Field, useAction } from '../forms';
 import { Link, navigate } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePermissions, type Permissions } from '../use-permissions';
@@ -608,48 +607,5 @@ function RemoveRepository(props: { repository: Repository }): ReactNode {
         />
       ) : null}
     </div>
-  );
-}
-
-/** Asks before `call`; its refusal stays in the dialog in the server's words. */
-export function ConfirmDialog<T>(props: {
-  title: string;
-  text: string;
-  label: string;
-  danger?: boolean;
-  call: () => Promise<T>;
-  onClose: () => void;
-  onDone: (answer: T) => void;
-}): ReactNode {
-  const ref = useModal();
-  const titleId = useId();
-  const { busy, error, run } = useAction();
-  return (
-    <dialog
-      ref={ref}
-      className="confirm"
-      aria-labelledby={titleId}
-      onCancel={(event) => {
-        event.preventDefault();
-        if (!busy) props.onClose();
-      }}
-    >
-      <form
-        onSubmit={(event) => {
-          event.preventDefault();
-          run(props.call, props.onDone);
-        }}
-      >
-        <h2 id={titleId}>{props.title}</h2>
-        <p className="muted">{props.text}</p>
-        <ErrorNote error={error} />
-        <DialogActions
-          label={props.label}
-          busy={busy}
-          {...(props.danger === true ? { danger: true } : {})}
-          onBack={props.onClose}
-        />
-      </form>
-    </dialog>
   );
 }

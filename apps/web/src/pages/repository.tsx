@@ -1,8 +1,8 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Repository, type Run, type User } from '../api';
 import { duration, firstLine, shortSha, when, absolute } from '../format';
-import { Field, useAction, useModal } from '../forms';
-import { DialogActions, environmentsUrl } from '../promotions';
+import { DialogActions, Field, useAction, useModal } from '../forms';
+import { environmentsUrl } from '../promotions';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
