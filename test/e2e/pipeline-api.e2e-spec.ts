@@ -140,10 +140,12 @@ jobs:
     const { repo } = await register('cron', {
       '.kiln.yml': 'jobs:\n  tick:\n    steps:\n      - run: echo tick\n',
     });
+    // A schedule fires at most once a minute: this one at a second a few seconds from now.
+    const soon = new Date(Date.now() + 5_000);
     const schedule = await stack.ok<{ id: string }>(
       'POST',
       `/api/v1/repositories/${repo.id}/schedules`,
-      { name: 'every-second', cron: '* * * * * *' },
+      { name: 'soon', cron: `${soon.getUTCSeconds()} ${soon.getUTCMinutes()} * * * *` },
     );
     await expect
       .poll(
@@ -161,6 +163,13 @@ jobs:
     );
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('61 * * * *');
+    const hammer = await stack.api<{ message: string }>(
+      'POST',
+      `/api/v1/repositories/${repo.id}/schedules`,
+      { name: 'every-second', cron: '* * * * * *' },
+    );
+    expect(hammer.status).toBe(400);
+    expect(hammer.body.message).toContain('more often than once a minute');
   });
 
   it('answers bad calls with 4xx naming what is wrong, never 500', async () => {
