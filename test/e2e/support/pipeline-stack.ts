@@ -149,7 +149,8 @@ export class PipelineStack {
         ...this.serverEnv,
       }),
     );
-    this.serverUrl = await this.server.url();
+    // Generous: on a loaded machine (CI runners, parallel suites) Nest maps its routes slowly.
+    this.serverUrl = await this.server.url(30_000);
     if (this.quiet) {
       await this.untilMasterHas(this.server, (state) =>
         state.frameworks.some((f) => f.name === 'kiln-builds' && f.connected),
