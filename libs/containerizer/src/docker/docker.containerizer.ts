@@ -167,7 +167,7 @@ interface Container {
  * sees of the host only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its
  * working directory): the output files beside it, which the agent reads back, are out of its
  * reach. Its root is the host's root unless the engine remaps users (`userns-remap`, a daemon
- * setting: see docs/security-docker.md).
+ * setting: see docs/security.md).
  *
  * The command runs under Docker's init (tini) as PID 1, which forwards the agent's SIGTERM to the
  * command's whole process group (`TINI_KILL_PROCESS_GROUP`, set in every container: a shell
