@@ -222,6 +222,9 @@ ensure_sandbox_tools() {
   have runc || missing+=(runc)
   have slirp4netns || missing+=(slirp4netns)
   have newuidmap || missing+=(uidmap)
+  # The network hook fences the host's loopback off each task's tap device with ip and nsenter.
+  have ip || missing+=(iproute2)
+  have nsenter || missing+=(util-linux)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}" || return
   fi

@@ -22,7 +22,6 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_KILL',
   'CAP_MKNOD',
   'CAP_NET_BIND_SERVICE',
-  'CAP_NET_RAW',
   'CAP_SETFCAP',
   'CAP_SETGID',
   'CAP_SETPCAP',
@@ -240,6 +239,12 @@ export function ociConfig(plan: BundlePlan): Record<string, unknown> {
       : {}),
     linux: {
       namespaces: namespaces.map((type) => ({ type })),
+      // Without CAP_NET_RAW (it let a task hand-craft frames that slirp4netns carried to the
+      // host's loopback), `ping` works through unprivileged ICMP sockets, as under Docker: for
+      // every group the container has (the range must lie within its user namespace's map).
+      ...(plan.network === 'host'
+        ? {}
+        : { sysctl: { 'net.ipv4.ping_group_range': `0 ${plan.ids.size - 1}` } }),
       uidMappings: [{ containerID: 0, hostID: plan.ids.hostId, size: plan.ids.size }],
       gidMappings: [{ containerID: 0, hostID: plan.ids.hostId, size: plan.ids.size }],
       cgroupsPath: plan.cgroupsPath,

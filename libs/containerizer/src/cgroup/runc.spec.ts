@@ -55,12 +55,18 @@ describe('runc shim and network hook', () => {
       'for a; do case $a in --ready-fd=*) fd=${a#--ready-fd=};; esac; done\n' +
         'echo "$@" > "$(dirname "$0")/args"; printf 1 >&$fd; exec sleep 30',
     );
+    const nsenter = await fakeProgram('nsenter', 'echo "$@" >> "$(dirname "$0")/fences"');
     const pidFile = join(dir, 'net.pid');
-    const hook = networkHook({ slirp4netns: slirp, pidFile, logFile: join(dir, 'log') });
+    const hook = networkHook({ slirp4netns: slirp, pidFile, logFile: join(dir, 'log'), nsenter });
     expect(await sh(hook.args.slice(1), '{"ociVersion":"1.0.2","id":"c1","pid": 4242}')).toBe(0);
     const args = await readFile(join(dir, 'args'), 'utf8');
     expect(args).toContain('--disable-host-loopback');
     expect(args.trim().endsWith('4242 tap0')).toBe(true);
+    // The host's loopback, which slirp4netns would connect to, is fenced off the tap device.
+    expect((await readFile(join(dir, 'fences'), 'utf8')).trim().split('\n')).toEqual([
+      '--net=/proc/4242/ns/net ip rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
+      '--net=/proc/4242/ns/net ip rule add pref 1 oif tap0 to 0.0.0.0/8 prohibit',
+    ]);
     const pid = Number(await readFile(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGTERM');
