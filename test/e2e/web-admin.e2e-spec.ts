@@ -205,6 +205,26 @@ describe.skipIf(!browserTestsRunnable)(
       }
     });
 
+    it('disables a user, who can no longer sign in, and enables them again', async () => {
+      await page.goto(`${stack.serverUrl}/users`);
+      const dana = page.locator('tr[data-user="dana"]');
+      await dana.getByRole('button', { name: 'Disable' }).click();
+      await dana.getByText('disabled', { exact: true }).waitFor();
+      const signIn = (): Promise<number> =>
+        fetch(`${stack.serverUrl}/api/v1/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'dana', password: 'dana-developer-password' }),
+        }).then((res) => res.status);
+      expect(await signIn()).toBe(403);
+      // Nobody disables himself: the administrator's own row offers no button.
+      expect(await page.locator('tr[data-user="admin"] button').count()).toBe(0);
+
+      await dana.getByRole('button', { name: 'Enable' }).click();
+      await dana.getByText('active', { exact: true }).waitFor();
+      expect(await signIn()).toBe(200);
+    });
+
     it('removes the repository after a confirmation', async () => {
       await page.goto(`${repositoryUrl}/settings`);
       await page.getByRole('button', { name: 'Remove acme/admin…' }).click();

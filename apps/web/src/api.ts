@@ -27,6 +27,8 @@ export interface User {
   username: string;
   isAdmin: boolean;
   createdAt?: string;
+  /** Set while an administrator has the user disabled. */
+  disabledAt?: string;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -411,6 +413,9 @@ export const api = {
   users: (): Promise<User[]> => request('GET', '/api/v1/users'),
   createUser: (user: { username: string; password: string; admin: boolean }): Promise<User> =>
     request('POST', '/api/v1/users', user),
+  /** Disables a user (sessions end, tokens stop working) or enables them again. */
+  setUserDisabled: (userId: string, disabled: boolean): Promise<User> =>
+    request('PATCH', `/api/v1/users/${encodeURIComponent(userId)}`, { disabled }),
   setRole: (id: string, userId: string, role: RepositoryRole): Promise<Membership[]> =>
     request('PUT', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`, { role }),
   removeRole: (id: string, userId: string): Promise<void> =>

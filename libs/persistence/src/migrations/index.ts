@@ -6,6 +6,7 @@ import * as m0004 from './0004_artifacts';
 import * as m0005 from './0005_releases';
 import * as m0006 from './0006_secret_environments';
 import * as m0007 from './0007_run_artifacts_deleted';
+import * as m0009 from './0009_users_disabled';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -19,4 +20,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_releases': m0005,
   '0006_secret_environments': m0006,
   '0007_run_artifacts_deleted': m0007,
+  '0009_users_disabled': m0009,
 };
