@@ -7,6 +7,7 @@ import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 /** A repository's runs, newest first, polled so new runs and state changes show up live. */
 export function RepositoryPage(props: { id: string; user: User }): ReactNode {
@@ -14,6 +15,7 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const runs = usePoll(`runs:${props.id}`, () => api.runs(props.id), 1_500);
   const permissions = usePermissions(props.user, props.id);
   const [starting, setStarting] = useState(false);
+  useTitle(repository.data?.fullName ?? 'Repository');
   return (
     <section>
       <p className="crumbs">

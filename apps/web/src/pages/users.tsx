@@ -4,11 +4,13 @@ import { absolute, when } from '../format';
 import { Field, useAction } from '../forms';
 import { ErrorNote } from '../state-badge';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 /** Every user (administrators): create one; roles are given on each repository's settings. */
 export function UsersPage(props: { user: User }): ReactNode {
   const users = usePoll('users', api.users, 30_000);
   const { busy, error, run } = useAction();
+  useTitle('Users');
   if (!props.user.isAdmin) {
     return (
       <section>
