@@ -140,6 +140,23 @@ export interface Job {
   finishedAt?: string;
 }
 
+export const RUN_STATES: readonly RunState[] = [
+  'pending',
+  'running',
+  'success',
+  'failure',
+  'error',
+  'canceled',
+];
+export const RUN_EVENTS = ['push', 'pull_request', 'tag', 'manual', 'cron', 'promote'] as const;
+
+/** Which runs a repository's list shows; an unset field does not filter. */
+export interface RunFilter {
+  branch?: string;
+  state?: RunState;
+  event?: (typeof RUN_EVENTS)[number];
+}
+
 export interface RunDetails extends Run {
   jobs: Job[];
 }
@@ -422,8 +439,9 @@ export const api = {
     request('DELETE', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`),
   members: (id: string): Promise<Membership[]> =>
     request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
-  runs: (repositoryId: string): Promise<{ runs: Run[]; next?: number }> =>
-    request('GET', `/api/v1/repositories/${encodeURIComponent(repositoryId)}/runs?limit=50`),
+  /** A repository's runs, newest first, those matching `filter` only. */
+  runs: (repositoryId: string, filter: RunFilter = {}): Promise<{ runs: Run[]; next?: number }> =>
+    request('GET', `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter })}`),
   run: (id: string): Promise<RunDetails> =>
     request('GET', `/api/v1/runs/${encodeURIComponent(id)}`),
   cancel: (id: string): Promise<RunDetails> =>
