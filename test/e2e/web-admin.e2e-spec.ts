@@ -60,6 +60,7 @@ describe.skipIf(!browserTestsRunnable)(
       await page.getByText('No repositories yet: register one').waitFor();
       await page.getByRole('link', { name: 'Register repository' }).click();
       await page.getByRole('heading', { name: 'Register a repository' }).waitFor();
+      expect(await page.title()).toBe('Register a repository · Kiln');
       await page.getByLabel('Forge', { exact: true }).selectOption('github');
       await page.getByLabel('Name').fill('acme/admin');
       await page.getByLabel('Clone URL').fill(web.cloneUrl);
@@ -82,10 +83,12 @@ describe.skipIf(!browserTestsRunnable)(
 
       await page.getByRole('link', { name: 'Go to acme/admin' }).click();
       await page.getByText('No runs yet').waitFor();
+      expect(await page.title()).toBe('acme/admin · Kiln');
       repositoryUrl = page.url();
       // Shown once: the repository's settings show the URL but never the secret.
       await page.getByRole('link', { name: 'Settings' }).click();
       await page.getByRole('heading', { name: 'Webhook' }).waitFor();
+      expect(await page.title()).toBe('Settings · acme/admin · Kiln');
       expect(await page.locator('code[data-webhook-url]').textContent()).toBe(url);
       expect(await page.locator('code[data-webhook-secret]').count()).toBe(0);
       expect(await page.content()).not.toContain(secret);
@@ -203,6 +206,26 @@ describe.skipIf(!browserTestsRunnable)(
       } finally {
         await context.close();
       }
+    });
+
+    it('disables a user, who can no longer sign in, and enables them again', async () => {
+      await page.goto(`${stack.serverUrl}/users`);
+      const dana = page.locator('tr[data-user="dana"]');
+      await dana.getByRole('button', { name: 'Disable' }).click();
+      await dana.getByText('disabled', { exact: true }).waitFor();
+      const signIn = (): Promise<number> =>
+        fetch(`${stack.serverUrl}/api/v1/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'dana', password: 'dana-developer-password' }),
+        }).then((res) => res.status);
+      expect(await signIn()).toBe(403);
+      // Nobody disables himself: the administrator's own row offers no button.
+      expect(await page.locator('tr[data-user="admin"] button').count()).toBe(0);
+
+      await dana.getByRole('button', { name: 'Enable' }).click();
+      await dana.getByText('active', { exact: true }).waitFor();
+      expect(await signIn()).toBe(200);
     });
 
     it('removes the repository after a confirmation', async () => {

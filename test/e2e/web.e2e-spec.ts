@@ -153,5 +153,26 @@ describe.skipIf(!browserTestsRunnable)(
       await page.getByRole('button', { name: 'Rerun', exact: true }).waitFor();
       expect((await stack.run(runId)).state).toBe('canceled');
     });
+
+    it('filters the run list by state, event and branch', async () => {
+      await page.locator('.crumbs').getByRole('link', { name: 'acme/web' }).click();
+      await page.locator('tr[data-run="2"]').waitFor();
+      const filters = page.getByRole('form', { name: 'Filter runs' });
+      await filters.getByLabel('State').selectOption('canceled');
+      await page.locator('tr[data-run="1"]').waitFor({ state: 'detached' });
+      expect(await page.locator('tr[data-run]').count()).toBe(1);
+      await page.locator('tr[data-run="2"]').waitFor();
+
+      await filters.getByLabel('State').selectOption('');
+      await filters.getByLabel('Event').selectOption('push');
+      await page.locator('tr[data-run="1"]').waitFor();
+      await filters.getByLabel('Branch').fill('release/none');
+      await filters.getByLabel('Branch').press('Enter');
+      await page.getByText('No runs match these filters.').waitFor();
+      await filters.getByLabel('Branch').fill('main');
+      await filters.getByLabel('Branch').press('Enter');
+      await page.locator('tr[data-run="2"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(2);
+    });
   },
 );

@@ -37,6 +37,7 @@ const TABLE: Record<string, Rule> = {
   'DELETE /api/v1/tokens/:tokenId': 'user',
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
+  'PATCH /api/v1/users/:userId': 'admin',
   'GET /api/v1/audit': 'admin',
   'GET /api/v1/agents': 'user',
   'GET /api/v1/queue': 'user',
@@ -231,6 +232,7 @@ describe('authorization: every route, every role', () => {
     'PUT /api/v1/repositories/:id/members/:userId': { role: 'viewer' },
     'PUT /api/v1/repositories/:id/secrets/:name': { value: 'x' },
     'POST /api/v1/tokens': { name: 'another' },
+    'PATCH /api/v1/users/:userId': { disabled: false },
   };
 
   // Deleting repository A comes last: everything else needs it.

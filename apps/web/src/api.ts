@@ -27,6 +27,8 @@ export interface User {
   username: string;
   isAdmin: boolean;
   createdAt?: string;
+  /** Set while an administrator has the user disabled. */
+  disabledAt?: string;
 }
 
 export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
@@ -136,6 +138,23 @@ export interface Job {
   queuedAt?: string;
   startedAt?: string;
   finishedAt?: string;
+}
+
+export const RUN_STATES: readonly RunState[] = [
+  'pending',
+  'running',
+  'success',
+  'failure',
+  'error',
+  'canceled',
+];
+export const RUN_EVENTS = ['push', 'pull_request', 'tag', 'manual', 'cron', 'promote'] as const;
+
+/** Which runs a repository's list shows; an unset field does not filter. */
+export interface RunFilter {
+  branch?: string;
+  state?: RunState;
+  event?: (typeof RUN_EVENTS)[number];
 }
 
 export interface RunDetails extends Run {
@@ -411,14 +430,18 @@ export const api = {
   users: (): Promise<User[]> => request('GET', '/api/v1/users'),
   createUser: (user: { username: string; password: string; admin: boolean }): Promise<User> =>
     request('POST', '/api/v1/users', user),
+  /** Disables a user (sessions end, tokens stop working) or enables them again. */
+  setUserDisabled: (userId: string, disabled: boolean): Promise<User> =>
+    request('PATCH', `/api/v1/users/${encodeURIComponent(userId)}`, { disabled }),
   setRole: (id: string, userId: string, role: RepositoryRole): Promise<Membership[]> =>
     request('PUT', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`, { role }),
   removeRole: (id: string, userId: string): Promise<void> =>
     request('DELETE', `${repositoryPath(id)}/members/${encodeURIComponent(userId)}`),
   members: (id: string): Promise<Membership[]> =>
     request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
-  runs: (repositoryId: string): Promise<{ runs: Run[]; next?: number }> =>
-    request('GET', `/api/v1/repositories/${encodeURIComponent(repositoryId)}/runs?limit=50`),
+  /** A repository's runs, newest first, those matching `filter` only. */
+  runs: (repositoryId: string, filter: RunFilter = {}): Promise<{ runs: Run[]; next?: number }> =>
+    request('GET', `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter })}`),
   run: (id: string): Promise<RunDetails> =>
     request('GET', `/api/v1/runs/${encodeURIComponent(id)}`),
   cancel: (id: string): Promise<RunDetails> =>

@@ -219,6 +219,8 @@ export interface UsersTable {
   password_hash: string;
   is_admin: number;
   created_at: string;
+  /** Set while the user is disabled. */
+  disabled_at: string | null;
 }
 
 export interface ApiTokensTable {

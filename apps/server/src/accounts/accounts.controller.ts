@@ -5,6 +5,7 @@ import {
   Delete,
   Get,
   HttpCode,
+  Patch,
   Post,
   Put,
   Req,
@@ -35,6 +36,7 @@ import {
   CurrentSessionResponse,
   SessionResponse,
   SetRoleDto,
+  UpdateUserDto,
   UserResponse,
 } from './accounts.dto';
 import { AccountsService } from './accounts.service';
@@ -158,6 +160,28 @@ export class AccountsController {
   @ApiErrors({ 409: 'A user of that name exists already' })
   createUser(@CurrentPrincipal() principal: Principal, @Body() dto: CreateUserDto): Promise<User> {
     return this.accounts.createUser(principal, dto);
+  }
+
+  @Allow.admin()
+  @Patch('users/:userId')
+  @ApiOperation({
+    summary: 'Disable a user, or enable them again',
+    description:
+      'A disabled user cannot sign in; their sessions end and their API tokens stop working. ' +
+      'Their name stays on what they did.',
+  })
+  @ApiOkResponse({ type: UserResponse })
+  @ApiErrors({
+    400: '`userId` is not a UUID',
+    404: 'The user does not exist',
+    409: 'An administrator cannot disable themselves',
+  })
+  updateUser(
+    @CurrentPrincipal() principal: Principal,
+    @Uuid('userId') userId: string,
+    @Body() dto: UpdateUserDto,
+  ): Promise<User> {
+    return this.accounts.setDisabled(principal, userId, dto.disabled);
   }
 
   @Allow.repository('viewer', 'repository', 'id')

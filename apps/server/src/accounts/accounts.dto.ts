@@ -49,6 +49,14 @@ export class CreateUserDto {
   admin?: boolean;
 }
 
+export class UpdateUserDto {
+  @ApiProperty({
+    description: 'True: the user cannot sign in and their sessions and API tokens stop working.',
+  })
+  @IsBoolean()
+  disabled!: boolean;
+}
+
 export class CreateTokenDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: 'laptop cli' })
   @IsString()
@@ -75,6 +83,13 @@ export class UserResponse implements User {
 
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: Date;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'When an administrator disabled the user; absent while they may sign in.',
+  })
+  disabledAt?: Date;
 }
 
 export class SessionResponse {

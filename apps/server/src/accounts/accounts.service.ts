@@ -10,6 +10,7 @@ import {
 } from '@kiln/persistence';
 import {
   ConflictException,
+  ForbiddenException,
   Injectable,
   Logger,
   NotFoundException,
@@ -95,6 +96,10 @@ export class AccountsService implements OnApplicationBootstrap {
     const found = await this.accounts.findLogin(username);
     const ok = await verifyPassword(password, found?.passwordHash ?? (await this.decoy));
     if (found === undefined || !ok) throw new UnauthorizedException('wrong user name or password');
+    // Said only to whoever knows the password: it tells nobody else the account exists.
+    if (found.user.disabledAt !== undefined) {
+      throw new ForbiddenException('this account is disabled: ask an administrator');
+    }
     const sessionId = newSecret();
     const csrfToken = newSecret();
     const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
@@ -158,6 +163,23 @@ export class AccountsService implements OnApplicationBootstrap {
 
   listUsers(): Promise<User[]> {
     return this.accounts.listUsers();
+  }
+
+  /** Disables a user (their sessions end, their tokens stop working) or enables them again. */
+  async setDisabled(principal: Principal, userId: string, disabled: boolean): Promise<User> {
+    if (disabled && userId === principal.userId) {
+      throw new ConflictException('you cannot disable yourself: ask another administrator');
+    }
+    const user = await this.accounts.setDisabled(userId, disabled);
+    if (user === undefined) throw new NotFoundException(`user ${userId} does not exist`);
+    await this.audit.record(
+      principal,
+      disabled ? 'user.disabled' : 'user.enabled',
+      { type: 'user', id: user.id },
+      `${principal.username} ${disabled ? 'disabled' : 'enabled'} ${user.username}`,
+      { username: user.username },
+    );
+    return user;
   }
 
   /** A new personal API token; the answer is the only time it is shown. */

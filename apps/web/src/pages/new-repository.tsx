@@ -3,6 +3,7 @@ import { api, FORGES, type Forge, type Repository, type User } from '../api';
 import { Field, useAction } from '../forms';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
+import { useTitle } from '../use-title';
 import { WebhookSettings } from '../webhook-settings';
 
 /**
@@ -11,6 +12,7 @@ import { WebhookSettings } from '../webhook-settings';
  */
 export function NewRepositoryPage(props: { user: User }): ReactNode {
   const [created, setCreated] = useState<Repository & { webhookSecret: string }>();
+  useTitle('Register a repository');
   if (!props.user.isAdmin) {
     return (
       <section>

@@ -3,9 +3,11 @@ import { api, type User } from '../api';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 export function RepositoriesPage(props: { user: User }): ReactNode {
   const { data, error } = usePoll('repositories', api.repositories, 10_000);
+  useTitle('Repositories');
   return (
     <section>
       <div className="run-head">

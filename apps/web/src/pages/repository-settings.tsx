@@ -6,6 +6,7 @@ import { Link, navigate } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePermissions, type Permissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 import { WebhookSettings } from '../webhook-settings';
 
 /**
@@ -17,6 +18,7 @@ export function RepositorySettingsPage(props: { id: string; user: User }): React
   const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id), 30_000);
   const permissions = usePermissions(props.user, props.id);
   const admin = props.user.isAdmin;
+  useTitle(`Settings · ${repository.data?.fullName ?? 'repository'}`);
   if (repository.data === undefined) return <ErrorNote error={repository.error} />;
   const repo = repository.data;
   return (

@@ -1,5 +1,13 @@
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
-import { api, type Repository, type Run, type User } from '../api';
+import {
+  api,
+  RUN_EVENTS,
+  RUN_STATES,
+  type Repository,
+  type Run,
+  type RunFilter,
+  type User,
+} from '../api';
 import { duration, firstLine, shortSha, when, absolute } from '../format';
 import { DialogActions, Field, useAction, useModal } from '../forms';
 import { environmentsUrl } from '../promotions';
@@ -7,13 +15,21 @@ import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 /** A repository's runs, newest first, polled so new runs and state changes show up live. */
 export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id), 30_000);
-  const runs = usePoll(`runs:${props.id}`, () => api.runs(props.id), 1_500);
+  const [filter, setFilter] = useState<RunFilter>({});
+  const runs = usePoll(
+    `runs:${props.id}:${JSON.stringify(filter)}`,
+    () => api.runs(props.id, filter),
+    1_500,
+  );
+  const filtered = Object.values(filter).some((value) => value !== undefined);
   const permissions = usePermissions(props.user, props.id);
   const [starting, setStarting] = useState(false);
+  useTitle(repository.data?.fullName ?? 'Repository');
   return (
     <section>
       <p className="crumbs">
@@ -39,8 +55,13 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
         <StartRunDialog repository={repository.data} onClose={() => setStarting(false)} />
       ) : null}
       <ErrorNote error={repository.error ?? runs.error} />
+      <RunFilters filter={filter} onChange={setFilter} />
       {runs.data === undefined ? null : runs.data.runs.length === 0 ? (
-        <p className="empty">No runs yet: push to the repository or run its pipeline.</p>
+        <p className="empty">
+          {filtered
+            ? 'No runs match these filters.'
+            : 'No runs yet: push to the repository or run its pipeline.'}
+        </p>
       ) : (
         <div className="table-scroll">
           <table className="runs">
@@ -65,6 +86,81 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
         </div>
       )}
     </section>
+  );
+}
+
+/** Branch, state and event filters over the run list; the server filters, so every run counts. */
+function RunFilters(props: {
+  filter: RunFilter;
+  onChange: (filter: RunFilter) => void;
+}): ReactNode {
+  const id = useId();
+  const { filter } = props;
+  const [branch, setBranch] = useState(filter.branch ?? '');
+  const set = (change: Partial<RunFilter>): void => {
+    const next: RunFilter = { ...filter, ...change };
+    props.onChange(
+      Object.fromEntries(
+        Object.entries(next).filter(([, value]) => value !== undefined && value !== ''),
+      ),
+    );
+  };
+  return (
+    <form
+      className="filters run-filters"
+      aria-label="Filter runs"
+      onSubmit={(event) => {
+        event.preventDefault();
+        set({ branch: branch.trim() === '' ? undefined : branch.trim() });
+      }}
+    >
+      <Field id={`${id}-branch`} label="Branch">
+        <input
+          id={`${id}-branch`}
+          value={branch}
+          onChange={(e) => setBranch(e.target.value)}
+          onBlur={() => set({ branch: branch.trim() === '' ? undefined : branch.trim() })}
+          placeholder="any"
+          autoComplete="off"
+        />
+      </Field>
+      <Field id={`${id}-state`} label="State">
+        <select
+          id={`${id}-state`}
+          value={filter.state ?? ''}
+          onChange={(e) =>
+            set({
+              state: e.target.value === '' ? undefined : (e.target.value as RunFilter['state']),
+            })
+          }
+        >
+          <option value="">any</option>
+          {RUN_STATES.map((state) => (
+            <option key={state} value={state}>
+              {state}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field id={`${id}-event`} label="Event">
+        <select
+          id={`${id}-event`}
+          value={filter.event ?? ''}
+          onChange={(e) =>
+            set({
+              event: e.target.value === '' ? undefined : (e.target.value as RunFilter['event']),
+            })
+          }
+        >
+          <option value="">any</option>
+          {RUN_EVENTS.map((event) => (
+            <option key={event} value={event}>
+              {event}
+            </option>
+          ))}
+        </select>
+      </Field>
+    </form>
   );
 }
 

@@ -4,10 +4,13 @@ import { absolute, when } from '../format';
 import { Field, useAction } from '../forms';
 import { ErrorNote } from '../state-badge';
 import { usePoll } from '../use-poll';
+import { useTitle } from '../use-title';
 
 /** Every user (administrators): create one; roles are given on each repository's settings. */
 export function UsersPage(props: { user: User }): ReactNode {
   const users = usePoll('users', api.users, 30_000);
+  const { busy, error, run } = useAction();
+  useTitle('Users');
   if (!props.user.isAdmin) {
     return (
       <section>
@@ -20,7 +23,7 @@ export function UsersPage(props: { user: User }): ReactNode {
     <section>
       <h1>Users</h1>
       <NewUserForm onCreated={users.refresh} />
-      <ErrorNote error={users.error} />
+      <ErrorNote error={error ?? users.error} />
       {users.data === undefined ? null : (
         <div className="table-scroll">
           <table className="users">
@@ -29,6 +32,8 @@ export function UsersPage(props: { user: User }): ReactNode {
                 <th>User</th>
                 <th>Administrator</th>
                 <th>Created</th>
+                <th>State</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -37,6 +42,25 @@ export function UsersPage(props: { user: User }): ReactNode {
                   <td>{user.username}</td>
                   <td>{user.isAdmin ? 'yes' : ''}</td>
                   <td title={absolute(user.createdAt)}>{when(user.createdAt)}</td>
+                  <td title={absolute(user.disabledAt)}>
+                    {user.disabledAt === undefined ? 'active' : 'disabled'}
+                  </td>
+                  <td className="row-actions">
+                    {user.id === props.user.id ? null : (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        onClick={() =>
+                          run(
+                            () => api.setUserDisabled(user.id, user.disabledAt === undefined),
+                            users.refresh,
+                          )
+                        }
+                      >
+                        {user.disabledAt === undefined ? 'Disable' : 'Enable'}
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -45,7 +69,7 @@ export function UsersPage(props: { user: User }): ReactNode {
       )}
       <p className="muted">
         A user sees only the repositories they have a role on: give them one in a repository&apos;s
-        Settings, under Members.
+        Settings, under Members. A disabled user cannot sign in, and their API tokens stop working.
       </p>
     </section>
   );

@@ -8,6 +8,7 @@ import * as m0006 from './0006_secret_environments';
 import * as m0007 from './0007_run_artifacts_deleted';
 import * as m0008 from './0008_job_attempts';
 import * as m0009 from './0009_idempotency_keys';
+import * as m0010 from './0010_users_disabled';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -23,4 +24,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0007_run_artifacts_deleted': m0007,
   '0008_job_attempts': m0008,
   '0009_idempotency_keys': m0009,
+  '0010_users_disabled': m0010,
 };

@@ -49,6 +49,32 @@ describe.each(TEST_DIALECTS)(`${AccountsRepository.name} on %s`, (dialect) => {
     expect(await accounts.userOfToken('digest-1')).toBeUndefined();
   });
 
+  it('refuses a disabled user’s tokens and ends their sessions, until enabled again', async () => {
+    const ada = await accounts.createUser({ username: 'ada', passwordHash: 'h', isAdmin: false });
+    await accounts.createToken(ada.id, 'cli', 'digest-1');
+    const session = {
+      idHash: 's1',
+      userId: ada.id,
+      csrfToken: 'c1',
+      expiresAt: new Date(Date.now() + 3_600_000),
+    };
+    await accounts.createSession(session);
+    const at = new Date('2026-01-01T00:00:00Z');
+    expect((await accounts.setDisabled(ada.id, true, at))?.disabledAt).toEqual(at);
+    expect(await accounts.userOfToken('digest-1')).toBeUndefined();
+    expect(await accounts.findSession('s1')).toBeUndefined();
+    expect((await accounts.findLogin('ada'))?.user.disabledAt).toEqual(at);
+
+    const enabled = await accounts.setDisabled(ada.id, false);
+    expect(enabled?.disabledAt).toBeUndefined();
+    expect(await accounts.userOfToken('digest-1')).toMatchObject({ id: ada.id });
+    // The session ended for good: enabling does not bring it back.
+    expect(await accounts.findSession('s1')).toBeUndefined();
+    expect(
+      await accounts.setDisabled('00000000-0000-4000-8000-000000000000', true),
+    ).toBeUndefined();
+  });
+
   it('ends a session at its expiry and at sign-out', async () => {
     const ada = await accounts.createUser({ username: 'ada', passwordHash: 'h', isAdmin: false });
     const now = new Date('2026-01-01T00:00:00Z');

@@ -9,6 +9,8 @@ export interface User {
   username: string;
   isAdmin: boolean;
   createdAt: Date;
+  /** When an administrator disabled the user; absent while they may sign in. */
+  disabledAt?: Date;
 }
 
 export interface ApiTokenInfo {
@@ -54,6 +56,7 @@ export class AccountsRepository {
       password_hash: input.passwordHash,
       is_admin: input.isAdmin ? 1 : 0,
       created_at: now.toISOString(),
+      disabled_at: null,
     };
     const inserted = await this.db
       .insertInto('users')
@@ -90,6 +93,24 @@ export class AccountsRepository {
       .where('username', '=', username)
       .executeTakeFirst();
     return row && { user: toUser(row), passwordHash: row.password_hash };
+  }
+
+  /**
+   * Disables the user (ending their sessions) or enables them again; the user as it is now, or
+   * undefined when there is no such user.
+   */
+  async setDisabled(
+    userId: string,
+    disabled: boolean,
+    now = new Date(),
+  ): Promise<User | undefined> {
+    await this.db
+      .updateTable('users')
+      .set({ disabled_at: disabled ? now.toISOString() : null })
+      .where('id', '=', userId)
+      .execute();
+    if (disabled) await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+    return this.findUser(userId);
   }
 
   async listUsers(): Promise<User[]> {
@@ -133,9 +154,11 @@ export class AccountsRepository {
         'users.username',
         'users.is_admin',
         'users.created_at',
+        'users.disabled_at',
         'users.password_hash',
       ])
       .where('api_tokens.token_hash', '=', tokenHash)
+      .where('users.disabled_at', 'is', null)
       .executeTakeFirst();
     if (row === undefined) return undefined;
     if (row.last_used_at === null || now.getTime() - Date.parse(row.last_used_at) > 60_000) {
@@ -203,9 +226,11 @@ export class AccountsRepository {
         'users.username',
         'users.is_admin',
         'users.created_at',
+        'users.disabled_at',
         'users.password_hash',
       ])
       .where('sessions.id_hash', '=', idHash)
+      .where('users.disabled_at', 'is', null)
       .where('sessions.expires_at', '>', now.toISOString())
       .executeTakeFirst();
     return row && { user: toUser(row), csrfToken: row.csrf_token };
@@ -276,11 +301,18 @@ export class AccountsRepository {
   }
 }
 
-function toUser(row: { id: string; username: string; is_admin: number; created_at: string }): User {
+function toUser(row: {
+  id: string;
+  username: string;
+  is_admin: number;
+  created_at: string;
+  disabled_at: string | null;
+}): User {
   return {
     id: row.id,
     username: row.username,
     isAdmin: row.is_admin !== 0,
     createdAt: new Date(row.created_at),
+    ...(row.disabled_at === null ? {} : { disabledAt: new Date(row.disabled_at) }),
   };
 }
