@@ -646,9 +646,12 @@ export class CgroupContainerizer implements Containerizer {
     // A limit's kill is no framework's: the task failed, for the limit's reason.
     const kill = container.limitedBy === undefined ? container.kill : undefined;
     let termination = terminationOf(exit, kill, usage);
-    if (termination.state === 'TASK_FAILED' && limitation !== undefined) {
+    // A task ended for its limit failed, even if its last process exited 0 meanwhile.
+    const limited = termination.state === 'TASK_FAILED' || container.limitedBy !== undefined;
+    if (limited && limitation !== undefined) {
       termination = {
         ...termination,
+        state: 'TASK_FAILED',
         reason: limitation,
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
