@@ -74,17 +74,21 @@ function containerized(
     };
     const started = performance.now();
     const output = untilNonEmpty(join(sandbox, 'stdout'), started);
-    const result = await containerizer.launch(spec);
-    if (result.status !== 'launched')
-      throw new Error(`${containerizer.name}: ${JSON.stringify(result)}`);
-    const termination = await containerizer.wait(containerId);
-    const exitMs = performance.now() - started;
-    if (termination?.state !== 'TASK_FINISHED') {
-      throw new Error(`${containerizer.name}: ${JSON.stringify(termination)}`);
+    try {
+      const result = await containerizer.launch(spec);
+      if (result.status !== 'launched')
+        throw new Error(`${containerizer.name}: ${JSON.stringify(result)}`);
+      const termination = await containerizer.wait(containerId);
+      const exitMs = performance.now() - started;
+      if (termination?.state !== 'TASK_FINISHED') {
+        throw new Error(`${containerizer.name}: ${JSON.stringify(termination)}`);
+      }
+      const firstOutputMs = await output;
+      return { firstOutputMs, exitMs };
+    } finally {
+      // A failed run leaves no container behind to take the next run's name.
+      await containerizer.destroy(containerId);
     }
-    const firstOutputMs = await output;
-    await containerizer.destroy(containerId);
-    return { firstOutputMs, exitMs };
   };
 }
 

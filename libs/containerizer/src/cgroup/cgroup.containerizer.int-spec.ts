@@ -12,7 +12,7 @@ import {
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -53,8 +53,12 @@ async function cgroupPids(containerId: string): Promise<number[]> {
 }
 
 afterAll(async () => {
-  // The parent cgroup is this file's: every test has removed its children by now.
-  for (const dir of cgroupDirs()) await rmdir(dir).catch(() => undefined);
+  // The parent cgroup is this file's: every test has removed its children by now. runc made it
+  // in every hierarchy, and the containerizer's runtime directory is this file's too.
+  for (const hierarchy of await readdir(CGROUP_ROOT)) {
+    await rmdir(join(CGROUP_ROOT, hierarchy, PARENT)).catch(() => undefined);
+  }
+  await rm(join('/run/kiln/cgroup', PARENT), { recursive: true, force: true });
 });
 
 describe('cgroup containerizer on this host', () => {
@@ -216,6 +220,8 @@ describe('cgroup containerizer on this host', () => {
       expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
       for (const pid of pids) expect(await isAlive(pid)).toBe(false);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      // Nor in the hierarchies runc made it in besides those the containerizer reads.
+      expect(await exists(join(CGROUP_ROOT, 'devices', PARENT, spec.containerId))).toBe(false);
       await containerizer.destroy(spec.containerId);
       await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);

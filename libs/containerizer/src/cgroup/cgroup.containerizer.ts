@@ -2,7 +2,17 @@ import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, watch } from 'node:fs';
-import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lchown,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -634,6 +644,7 @@ export class CgroupContainerizer implements Containerizer {
         // on every task's way out. Should this fail, the next recover takes the container for an
         // orphan's and deletes it.
         await cgroup.remove();
+        await removeFromEveryHierarchy(cgroup);
         if (container.runc !== undefined) {
           await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
         }
@@ -646,9 +657,12 @@ export class CgroupContainerizer implements Containerizer {
     // A limit's kill is no framework's: the task failed, for the limit's reason.
     const kill = container.limitedBy === undefined ? container.kill : undefined;
     let termination = terminationOf(exit, kill, usage);
-    if (termination.state === 'TASK_FAILED' && limitation !== undefined) {
+    // A task ended for its limit failed, even if its last process exited 0 meanwhile.
+    const limited = termination.state === 'TASK_FAILED' || container.limitedBy !== undefined;
+    if (limited && limitation !== undefined) {
       termination = {
         ...termination,
+        state: 'TASK_FAILED',
         reason: limitation,
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
@@ -755,6 +769,21 @@ async function destroyCgroup(cgroup: TaskCgroup): Promise<void> {
     await sleep(CGROUP_POLL_MS);
   }
   await cgroup.remove();
+  await removeFromEveryHierarchy(cgroup);
+}
+
+/**
+ * runc makes a container's cgroup in every v1 hierarchy the host mounts (devices, blkio, cpuset…),
+ * not only in those whose counters this containerizer reads: once those are empty and gone, the
+ * others go too. A cgroup still busy is left for `runc delete` or the next recovery.
+ */
+async function removeFromEveryHierarchy(cgroup: TaskCgroup): Promise<void> {
+  if (cgroup.version === 'v2') return;
+  const hierarchies = await readdir(cgroup.root, { withFileTypes: true }).catch(() => []);
+  for (const hierarchy of hierarchies) {
+    if (!hierarchy.isDirectory()) continue;
+    await rmdir(join(cgroup.root, hierarchy.name, cgroup.path)).catch(() => undefined);
+  }
 }
 
 /** The message that says which limit a failed task hit. */

@@ -1,19 +1,19 @@
 import { describeHostileBuilds } from '@kiln/containerizer/testing';
 import { randomUUID } from 'node:crypto';
-import { rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { CgroupContainerizer } from './cgroup.containerizer';
-import { v1Hierarchies } from './detect';
-import { CONTROLLER_NAMES } from './controllers';
 
 /** A parent cgroup of this file's own, so that its orphan hunts touch nothing else. */
 const PARENT = `kiln-hostile-${randomUUID()}`;
 
 afterAll(async () => {
-  for (const hierarchy of v1Hierarchies(CONTROLLER_NAMES)) {
+  // runc made the parent in every hierarchy; the runtime directory is this file's too.
+  for (const hierarchy of await readdir('/sys/fs/cgroup')) {
     await rmdir(join('/sys/fs/cgroup', hierarchy, PARENT)).catch(() => undefined);
   }
+  await rm(join('/run/kiln/cgroup', PARENT), { recursive: true, force: true });
 });
 
 describeHostileBuilds(CgroupContainerizer.name, {
