@@ -1,5 +1,5 @@
 import { freePort } from '@kiln/queue/testing';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -51,6 +51,13 @@ describe('agent: sources, capabilities and recovery', () => {
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.dispose()));
     await git.stop();
+  });
+
+  it('keeps its sandboxes unlistable by anyone but root', async () => {
+    const agent = startAgent();
+    await agent.url();
+    // A build may leave a setuid program in its workspace: a local user must not find it.
+    expect(statSync(join(agent.dataDir, 'sandboxes')).mode & 0o777).toBe(0o711);
   });
 
   it('checks out the exact commit the task names, not the newest', async () => {

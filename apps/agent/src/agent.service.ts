@@ -25,7 +25,7 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { constants as fsConstants, mkdirSync } from 'node:fs';
+import { chmodSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -81,6 +81,12 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     this.dataDir = resolve(env.KILN_DATA_DIR);
     mkdirSync(this.dataDir, { recursive: true });
+    // Nobody but root may list the sandboxes: a build (root in a Docker container, or the
+    // native containers' mapped uid) can leave a setuid program in its workspace, and a local
+    // user must not find it. Search stays open, as the native containers' own mounts need it.
+    const sandboxes = join(this.dataDir, 'sandboxes');
+    mkdirSync(sandboxes, { recursive: true });
+    chmodSync(sandboxes, 0o711);
     this.agentId = agentId;
     this.store = new TaskStore(this.dataDir);
     this.logs = new LogShipping(this.store);
