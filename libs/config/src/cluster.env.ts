@@ -92,8 +92,8 @@ export class AgentEnv extends ClusterClientEnv {
 
   /**
    * Tasks (native and Docker) share the agent's network instead of having one of their own with
-   * outbound access only (native) or none (Docker): every service on the host's loopback is then
-   * in a build's reach. For installations that trust every build; see docs/security.md.
+   * outbound access only (through slirp4netns): every service on the host's loopback is then in a
+   * build's reach. For installations that trust every build; see docs/security.md.
    */
   @EnvBool()
   readonly KILN_AGENT_HOST_NETWORK: boolean = false;

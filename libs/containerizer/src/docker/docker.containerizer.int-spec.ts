@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
 import { DockerContainerizer, LABELS, WORKSPACE_MOUNT_PATH } from './docker.containerizer';
+import { stopUserModeNetworks, userModeNetworks } from './user-mode-network';
 
 const IMAGE = 'kiln-test/busybox:latest';
 /** Pushed there by `scripts/services.sh` (ensure_registry). */
@@ -35,7 +36,16 @@ async function ownContainers(): Promise<Docker.ContainerInfo[]> {
   });
 }
 
+/** The pids of the live slirp4netns giving this run's task `containerId` its network. */
+async function networkOf(containerId: string): Promise<number[]> {
+  return (await userModeNetworks(OWNER)).get(containerId) ?? [];
+}
+
 afterAll(async () => {
+  // Stopped whatever happened, like the containers below.
+  const networks = await userModeNetworks(OWNER);
+  await stopUserModeNetworks([...networks.values()].flat());
+  expect([...networks.keys()]).toEqual([]);
   const left = await ownContainers();
   // Removed whatever happened, so a failure here does not leak containers into the next run.
   await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
@@ -176,7 +186,8 @@ describe(DockerContainerizer.name, () => {
     const spec = await specOf('true');
     await start(isolated, spec);
     const info = await docker.getContainer(dockerIdOf(isolated, spec)).inspect();
-    expect(info.HostConfig.NetworkMode).toBe('none');
+    // The namespace of its network holder, with slirp4netns's network: see the test below.
+    expect(info.HostConfig.NetworkMode).toMatch(/^container:[0-9a-f]{64}$/);
     const asked = await specOf('true', { network: 'host' });
     expect(await isolated.launch(asked)).toMatchObject({
       status: 'not-supported',
@@ -188,6 +199,87 @@ describe(DockerContainerizer.name, () => {
     await start(trusting, shared);
     const sharedInfo = await docker.getContainer(dockerIdOf(trusting, shared)).inspect();
     expect(sharedInfo.HostConfig.NetworkMode).toBe('host');
+  });
+
+  describe('the user-mode network', () => {
+    it('gives a task a network of its own through slirp4netns before its first instruction, gone on destroy', async () => {
+      const containerizer = newContainerizer();
+      // The first instructions: the network is there before the command starts.
+      const spec = await specOf(
+        'ip -o -4 addr show tap0 > addresses; cat /proc/net/route > routes; ' +
+          'cat /etc/resolv.conf > resolv.conf; ' +
+          'echo up > ready; sleep 1000',
+      );
+      await start(containerizer, spec);
+      await ready(spec);
+      const inWorkspace = (file: string) => readIfExists(join(workspaceOf(spec.sandbox), file));
+      expect(await inWorkspace('addresses')).toContain('inet 10.0.2.100/24');
+      // The default route (destination 0.0.0.0) through slirp4netns's gateway 10.0.2.2.
+      expect(await inWorkspace('routes')).toMatch(/^tap0\t00000000\t0202000A\t/m);
+      expect(await inWorkspace('resolv.conf')).toMatch(/^nameserver 10\.0\.2\.3$/m);
+      expect((await inWorkspace('resolv.conf'))?.match(/^nameserver/gm)).toHaveLength(1);
+      // That the host's loopback stays out of reach, also through 10.0.2.2: docker.hostile.int-spec.ts.
+      expect(await networkOf(spec.containerId)).toHaveLength(1);
+
+      await containerizer.destroy(spec.containerId);
+      expect(await networkOf(spec.containerId)).toEqual([]);
+      expect(await ownContainers()).toEqual([]);
+    });
+
+    it("leaves a task of network 'none' only its loopback, and no slirp4netns", async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf(
+        "ip -o link | cut -d: -f2 | tr -d ' ' > interfaces; echo up > ready; sleep 1000",
+        {
+          network: 'none',
+        },
+      );
+      await start(containerizer, spec);
+      await ready(spec);
+      expect(await readIfExists(join(workspaceOf(spec.sandbox), 'interfaces'))).toBe('lo\n');
+      expect(await networkOf(spec.containerId)).toEqual([]);
+      expect(await ownContainers()).toHaveLength(1);
+    });
+
+    it('stops slirp4netns and removes the holder when the task ends by itself', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('true');
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
+      expect(await networkOf(spec.containerId)).toEqual([]);
+      const left = await ownContainers();
+      expect(left.map((c) => c.Labels[LABELS.role])).toEqual([undefined]);
+    });
+
+    it('fails the launch of an image without /bin/sh for its holder, leaving nothing behind', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('true', { image: IMAGE, environment: ENVIRONMENT });
+      // An image of one file, without /bin/sh (imported: never a change to the shared test image).
+      const root = await dirs.make();
+      await writeFile(join(root, 'only-file'), 'x\n');
+      const archive = join(await dirs.make(), 'root.tar');
+      await promisify(execFile)('tar', ['-C', root, '-cf', archive, '.']);
+      const tag = `kiln-test/no-shell-${randomUUID()}`;
+      const imported = await docker.importImage(archive, { repo: tag, tag: 'latest' });
+      await new Promise((resolve, reject) =>
+        docker.modem.followProgress(imported, (error: Error | null) =>
+          error ? reject(error) : resolve(undefined),
+        ),
+      );
+      try {
+        await expect(
+          containerizer.launch({ ...spec, image: `${tag}:latest` }),
+        ).rejects.toMatchObject({
+          name: 'ContainerLaunchError',
+          reason: 'CONTAINER_LAUNCH_FAILED',
+          message: expect.stringContaining('/bin/sh') as unknown,
+        });
+        expect(await networkOf(spec.containerId)).toEqual([]);
+        expect(await ownContainers()).toEqual([]);
+      } finally {
+        await docker.getImage(`${tag}:latest`).remove({ force: true });
+      }
+    });
   });
 
   it('fails the launch of an image reference that is not one, naming it, and lives on', async () => {
@@ -299,6 +391,7 @@ describe(DockerContainerizer.name, () => {
         reason: 'COMMAND_EXITED_NONZERO',
         exitCode: 7,
       });
+      expect(await networkOf(spec.containerId)).toEqual([]);
       expect(await read(spec, 'stdout')).toBe('from before\nbefore\nafter\n');
       expect(await read(spec, 'stderr')).toBe('oops\n');
     });
@@ -315,15 +408,49 @@ describe(DockerContainerizer.name, () => {
       expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
     });
 
-    it('removes the labelled containers the agent does not know of', async () => {
+    it("keeps a recovered task's network, and gives it a new one when its slirp4netns is gone", async () => {
+      const spec = await specOf(
+        'echo up > ready; while [ ! -e release ]; do sleep 0.02; done; ' +
+          'ip -o -4 addr show tap0 > addresses; exit 1',
+      );
+      const known = await launchedByDeadAgent(spec);
+      await ready(spec);
+      const [survivor] = await networkOf(spec.containerId);
+      expect(survivor).toBeDefined();
+
+      expect(await newContainerizer().recover([known])).toEqual([spec.containerId]);
+      expect(await networkOf(spec.containerId)).toEqual([survivor]);
+
+      // Its slirp4netns ended while no agent was there: the next agent gives the task another.
+      await stopUserModeNetworks([survivor!]);
+      const containerizer = newContainerizer();
+      expect(await containerizer.recover([known])).toEqual([spec.containerId]);
+      const regained = await networkOf(spec.containerId);
+      expect(regained).toHaveLength(1);
+      expect(regained).not.toEqual([survivor]);
+      await writeFile(join(workspaceOf(spec.sandbox), 'release'), '');
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FAILED',
+        exitCode: 1,
+      });
+      expect(await readIfExists(join(workspaceOf(spec.sandbox), 'addresses'))).toContain(
+        'inet 10.0.2.100/24',
+      );
+      expect(await networkOf(spec.containerId)).toEqual([]);
+    });
+
+    it('removes the labelled containers the agent does not know of, and their networks', async () => {
       const spec = await specOf('echo up > ready; sleep 1000');
       await launchedByDeadAgent(spec);
       await ready(spec);
-      expect(await ownContainers()).toHaveLength(1);
+      // The task's container and its network holder.
+      expect(await ownContainers()).toHaveLength(2);
+      expect(await networkOf(spec.containerId)).toHaveLength(1);
 
       const containerizer = newContainerizer();
       expect(await containerizer.recover([])).toEqual([]);
       expect(await ownContainers()).toEqual([]);
+      expect(await networkOf(spec.containerId)).toEqual([]);
       expect(await containerizer.wait(spec.containerId)).toBeUndefined();
     });
 

@@ -29,6 +29,13 @@ import {
   type DockerStatsSample,
   type LimitFiles,
 } from './docker-support';
+import {
+  findSlirp4netns,
+  startUserModeNetwork,
+  stopUserModeNetworks,
+  USER_MODE_DNS,
+  userModeNetworks,
+} from './user-mode-network';
 
 export interface RegistryCredentials {
   username: string;
@@ -47,10 +54,13 @@ export interface DockerContainerizerOptions {
   pidsLimit?: number;
   /**
    * Let tasks share the host's network: for trusted installations only (the agent-level
-   * `KILN_AGENT_HOST_NETWORK`). Without it every container gets `none` (a loopback of its own),
-   * and a spec that asks for `host` is not supported.
+   * `KILN_AGENT_HOST_NETWORK`). Without it every container gets a network namespace of its own
+   * with outbound access through slirp4netns (host loopback cut off), and a spec that asks for
+   * `host` is not supported.
    */
   hostNetwork?: boolean;
+  /** The slirp4netns program; default: found in the system's directories at the first launch. */
+  slirp4netns?: string;
   /**
    * Written into every container's `io.kiln.owner` label, so that agents sharing one engine
    * (or tests running side by side) recover and clean up only their own containers. One agent per
@@ -92,7 +102,20 @@ export const LABELS = {
   stderrOffset: 'io.kiln.stderr-offset',
   maxCompletionTimeMs: 'io.kiln.max-completion-time-ms',
   deadline: 'io.kiln.deadline',
+  /** `network` on a task's network holder; a task's own container has none. */
+  role: 'io.kiln.role',
 } as const;
+
+/** The label value of a network holder's {@link LABELS.role}. */
+const NETWORK_ROLE = 'network';
+/**
+ * What a network holder runs: a shell builtin that waits on a standard input the engine keeps
+ * open, forever and without a cycle of CPU. The holder runs the task's image, which has the
+ * `/bin/sh` a task's script runs in.
+ */
+const HOLDER_COMMAND = ['/bin/sh', '-c', 'read -r _'];
+/** The holder's memory: a shell waiting on a read. */
+const HOLDER_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /**
  * The capabilities a task keeps out of Docker's default set (all others are dropped): what a
@@ -141,6 +164,8 @@ interface Container {
   readonly launched: Promise<boolean>;
   settleLaunch(launched: boolean): void;
   docker?: Docker.Container;
+  /** The engine's id of its network holder, when it has a user-mode network. */
+  holderId?: string;
   checkpoint?: DockerCheckpoint;
   output?: Output;
   usage?: ResourceUsage;
@@ -162,8 +187,10 @@ interface Container {
  * ends a container that reaches one (`CONTAINER_LIMITATION_MEMORY`, `…_PIDS`). The container is
  * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges (`no-new-privileges`),
  * keeps the engine's default seccomp profile, has a read-only root filesystem with private tmpfs
- * `/tmp` and `/dev/shm`, its own IPC and cgroup namespaces, no network but its own loopback
- * (unless the agent opted in to the host's: {@link DockerContainerizerOptions.hostNetwork}), and
+ * `/tmp` and `/dev/shm`, its own IPC and cgroup namespaces, its own network namespace with
+ * outbound access through slirp4netns and the host's loopback cut off (see `startNetwork`;
+ * `none` for a spec of network `none`; the host's only if the agent opted in:
+ * {@link DockerContainerizerOptions.hostNetwork}), and
  * sees of the host only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its
  * working directory): the output files beside it, which the agent reads back, are out of its
  * reach. Its root is the host's root unless the engine remaps users (`userns-remap`, a daemon
@@ -181,7 +208,8 @@ interface Container {
  * signal shows as that exit code, not as `signal`. Besides the spec's environment the task sees
  * the image's own `ENV`, the `HOSTNAME` the engine sets, `TINI_KILL_PROCESS_GROUP=1`, and `HOME`
  * (`/tmp` when the spec gives none), nothing of the agent's. A program missing from the image
- * fails the task with exit code 127 rather than the launch. The engine keeps the environment
+ * fails the task with exit code 127 rather than the launch; an image without `/bin/sh` cannot
+ * hold a network, and fails the launch unless the spec asks for network `none`. The engine keeps the environment
  * (secrets included) in the container's configuration, root's only, until `destroy` removes it.
  */
 export class DockerContainerizer implements Containerizer {
@@ -191,6 +219,7 @@ export class DockerContainerizer implements Containerizer {
   private readonly registryAuth: Record<string, RegistryCredentials>;
   private readonly pidsLimit: number;
   private readonly hostNetwork: boolean;
+  private slirp4netns: string | undefined;
   private readonly owner: string;
   private readonly defaultGracePeriodMs: number;
   private readonly sampleIntervalMs: number;
@@ -204,6 +233,7 @@ export class DockerContainerizer implements Containerizer {
     this.registryAuth = options.registryAuth ?? {};
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.hostNetwork = options.hostNetwork ?? false;
+    this.slirp4netns = options.slirp4netns;
     this.owner = options.owner ?? DEFAULT_OWNER;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
@@ -228,11 +258,13 @@ export class DockerContainerizer implements Containerizer {
       filters: { label: [`${LABELS.managed}=true`, `${LABELS.owner}=${this.owner}`] },
     });
     const byTask = new Map<string, Docker.ContainerInfo>();
+    const holders = new Map<string, Docker.ContainerInfo>();
     const orphans: Docker.ContainerInfo[] = [];
     for (const info of listed) {
       const id = info.Labels[LABELS.containerId];
-      if (id === undefined || byTask.has(id)) orphans.push(info);
-      else byTask.set(id, info);
+      const found = info.Labels[LABELS.role] === NETWORK_ROLE ? holders : byTask;
+      if (id === undefined || found.has(id)) orphans.push(info);
+      else found.set(id, info);
     }
     const recovered: string[] = [];
     for (const { containerId, sandbox, checkpoint } of known) {
@@ -245,7 +277,9 @@ export class DockerContainerizer implements Containerizer {
       const saved = parseCheckpoint(checkpoint);
       if (!CONTAINER_ID_PATTERN.test(containerId)) continue;
       if (info !== undefined) {
-        await this.reattach(containerId, sandbox, checkpointOf(info, saved));
+        const holder = holders.get(containerId);
+        holders.delete(containerId);
+        await this.reattach(containerId, sandbox, checkpointOf(info, saved), holder?.Id);
       } else if (saved !== undefined) {
         this.vanished(containerId, sandbox, saved);
       } else {
@@ -253,8 +287,12 @@ export class DockerContainerizer implements Containerizer {
       }
       recovered.push(containerId);
     }
-    orphans.push(...byTask.values());
+    orphans.push(...byTask.values(), ...holders.values());
     await Promise.all(orphans.map((orphan) => this.removeDockerContainer(orphan.Id)));
+    // The user-mode networks of tasks that are not running here any more.
+    const networks = await userModeNetworks(this.owner);
+    const kept = (id: string) => this.containers.get(id)?.phase === 'running';
+    await stopUserModeNetworks([...networks].flatMap(([id, pids]) => (kept(id) ? [] : pids)));
     return recovered;
   }
 
@@ -283,6 +321,9 @@ export class DockerContainerizer implements Containerizer {
       }
       await this.start(container, { ...spec, image });
     } catch (error) {
+      await this.stopNetwork(container).catch(() => {
+        // Left for the next recover to clean up.
+      });
       this.containers.delete(container.id);
       container.settleLaunch(false);
       if (error instanceof ContainerLaunchError) throw error;
@@ -358,6 +399,9 @@ export class DockerContainerizer implements Containerizer {
   private async start(container: Container, spec: ContainerSpec & { image: string }) {
     const workspace = await prepareWorkspace(spec);
     await this.ensureImage(spec.image);
+    const network = spec.network ?? (this.hostNetwork ? 'host' : 'private');
+    const networkMode =
+      network === 'private' ? `container:${await this.startNetwork(container, spec)}` : network;
 
     const stdoutPath = join(spec.sandbox, 'stdout');
     const stderrPath = join(spec.sandbox, 'stderr');
@@ -377,7 +421,9 @@ export class DockerContainerizer implements Containerizer {
 
     let created: Docker.Container;
     try {
-      created = await this.docker.createContainer(this.createOptions(spec, workspace, checkpoint));
+      created = await this.docker.createContainer(
+        this.createOptions(spec, workspace, checkpoint, networkMode),
+      );
     } catch (error) {
       stdout.destroy();
       stderr.destroy();
@@ -416,6 +462,7 @@ export class DockerContainerizer implements Containerizer {
     spec: ContainerSpec & { image: string },
     workspace: string,
     checkpoint: Omit<DockerCheckpoint, 'dockerId'>,
+    networkMode: string,
   ): Docker.ContainerCreateOptions {
     const argv = spec.command.shell
       ? ['/bin/sh', '-c', spec.command.value]
@@ -458,7 +505,8 @@ export class DockerContainerizer implements Containerizer {
         CapAdd: [...CAPABILITIES],
         // Only this: the engine's default seccomp profile and AppArmor profile stay in force.
         SecurityOpt: ['no-new-privileges'],
-        NetworkMode: spec.network ?? (this.hostNetwork ? 'host' : 'none'),
+        // `container:<holder>`: the holder's namespace, networked before the command's start.
+        NetworkMode: networkMode,
         IpcMode: 'private',
         // The image cannot be changed under later tasks, nor a tool planted in it for them:
         // writes go to the workspace and the tmpfs below (and `/dev/shm`, the engine's tmpfs).
@@ -479,6 +527,104 @@ export class DockerContainerizer implements Containerizer {
         ...({ CgroupnsMode: 'private' } as Docker.HostConfig),
       },
     };
+  }
+
+  /**
+   * Gives the task a network namespace of its own with outbound access, before its command runs,
+   * as a Kubernetes pod does: a holder container (the task's image, waiting on a read) owns the
+   * namespace, slirp4netns on the host is attached to it, and the task's container joins it.
+   * The holder's `nameserver` is slirp4netns's forwarder; the task shares its `/etc/resolv.conf`
+   * and `/etc/hosts`. Resolves with the holder's id once the network is configured.
+   */
+  private async startNetwork(container: Container, spec: ContainerSpec & { image: string }) {
+    this.slirp4netns ??= await findSlirp4netns();
+    const slirp4netns = this.slirp4netns;
+    if (slirp4netns === undefined) {
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        "no slirp4netns program (Debian package slirp4netns) to give the task a network; install it, or give the task network 'none'",
+      );
+    }
+    const holder = await this.docker.createContainer({
+      name: `kiln-${spec.containerId}-network`,
+      Image: spec.image,
+      Entrypoint: HOLDER_COMMAND,
+      Labels: {
+        [LABELS.managed]: 'true',
+        [LABELS.containerId]: spec.containerId,
+        [LABELS.owner]: this.owner,
+        [LABELS.role]: NETWORK_ROLE,
+      },
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      // Kept open by the engine, never written: the holder's read waits forever.
+      OpenStdin: true,
+      StdinOnce: false,
+      Tty: false,
+      HostConfig: {
+        Privileged: false,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        NetworkMode: 'none',
+        Dns: [USER_MODE_DNS],
+        IpcMode: 'private',
+        ReadonlyRootfs: true,
+        Memory: HOLDER_MEMORY_BYTES,
+        MemorySwap: HOLDER_MEMORY_BYTES,
+        PidsLimit: 4,
+        LogConfig: { Type: 'none', Config: {} },
+        RestartPolicy: { Name: 'no' },
+        AutoRemove: false,
+      },
+    });
+    container.holderId = holder.id;
+    await holder.start();
+    const { State } = await holder.inspect();
+    if (!State.Running || State.Pid <= 0) {
+      throw new Error(
+        `its network holder ended at once (exit code ${State.ExitCode}; does the image have /bin/sh?)`,
+      );
+    }
+    await startUserModeNetwork({
+      slirp4netns,
+      pid: State.Pid,
+      owner: this.owner,
+      containerId: spec.containerId,
+    });
+    return holder.id;
+  }
+
+  /**
+   * After an agent restart, gives a running task whose slirp4netns is gone a new one, attached
+   * through the task's own process (it shares the holder's namespace). Never rejects: a task
+   * whose network cannot be given back runs on without, and fails its fetches itself.
+   */
+  private async regainNetwork(container: Container): Promise<void> {
+    try {
+      if ((await userModeNetworks(this.owner)).has(container.id)) return;
+      this.slirp4netns ??= await findSlirp4netns();
+      const info = await container.docker?.inspect();
+      if (this.slirp4netns === undefined || info === undefined || !info.State.Running) return;
+      await startUserModeNetwork({
+        slirp4netns: this.slirp4netns,
+        pid: info.State.Pid,
+        owner: this.owner,
+        containerId: container.id,
+      });
+    } catch {
+      // See above.
+    }
+  }
+
+  /** Stops the task's slirp4netns and removes its holder; idempotent. */
+  private async stopNetwork(container: Container): Promise<void> {
+    const holderId = container.holderId;
+    if (holderId === undefined) return;
+    const networks = await userModeNetworks(this.owner);
+    await stopUserModeNetworks(networks.get(container.id) ?? []);
+    await this.removeDockerContainer(holderId);
+    container.holderId = undefined;
   }
 
   private async ensureImage(image: string): Promise<void> {
@@ -562,10 +708,19 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Watches a container the engine still has, after an agent restart. */
-  private async reattach(id: string, sandbox: string, checkpoint: DockerCheckpoint) {
+  private async reattach(
+    id: string,
+    sandbox: string,
+    checkpoint: DockerCheckpoint,
+    holderId: string | undefined,
+  ) {
     const container = this.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.docker = this.docker.getContainer(checkpoint.dockerId);
+    if (holderId !== undefined) {
+      container.holderId = holderId;
+      await this.regainNetwork(container);
+    }
     try {
       const [stdout, stderr] = await Promise.all([
         this.resumedOutput(join(sandbox, 'stdout'), checkpoint.stdoutOffset),
@@ -744,6 +899,9 @@ export class DockerContainerizer implements Containerizer {
         container.output?.abort(),
       );
     }
+    await this.stopNetwork(container).catch(() => {
+      // `destroy` tries again; a recover cleans up what is left.
+    });
     clearTimeout(container.kill?.timer);
     const usage =
       container.usage === undefined ? {} : { usage: { ...container.usage, memBytes: 0 } };
@@ -787,6 +945,7 @@ export class DockerContainerizer implements Containerizer {
         await container.termination;
         const dockerId = container.checkpoint?.dockerId;
         if (dockerId !== undefined) await this.removeDockerContainer(dockerId);
+        await this.stopNetwork(container);
       }
     } finally {
       if (this.containers.get(container.id) === container) this.containers.delete(container.id);
