@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../network/user-mode';
 
 const run = promisify(execFile);
 
@@ -58,8 +59,7 @@ export function shimArguments(plan: {
  * (`"pid":N`) on standard input. It starts slirp4netns in the background for that pid, records
  * its pid for the shim to stop it, and returns once slirp4netns says the network is configured
  * (one byte on its ready pipe), failing the start otherwise. `--disable-host-loopback` keeps the
- * host's 127.0.0.1 out of reach, also through the gateway 10.0.2.2; the sandbox and seccomp
- * options confine slirp4netns itself, which parses the task's packets as host root.
+ * gateway 10.0.2.2 out of reach (see SLIRP4NETNS_OPTIONS).
  * slirp4netns itself connects from the host's network namespace to whatever address a packet
  * names, so the hook then fences 127.0.0.0/8 and 0.0.0.0/8 off the task's tap device (below).
  * Arguments: `SLIRP4NETNS PID_FILE LOG_FILE NSENTER`.
@@ -67,16 +67,14 @@ export function shimArguments(plan: {
 export const NETWORK_HOOK = [
   `pid=$(sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')`,
   '[ -n "$pid" ] || { echo "kiln: no pid in the container state" >&2; exit 1; }',
-  'ready=$( { "$1" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp --ready-fd=3 "$pid" tap0 3>&1 >/dev/null 2>>"$3" </dev/null & echo "$!" > "$2"; } | head -c 1 )',
+  `ready=$( { "$1" ${SLIRP4NETNS_OPTIONS.join(' ')} --ready-fd=3 "$pid" tap0 3>&1 >/dev/null 2>>"$3" </dev/null & echo "$!" > "$2"; } | head -c 1 )`,
   '[ "$ready" = 1 ] || { echo "kiln: slirp4netns did not start, see $3" >&2; exit 1; }',
-  // slirp4netns connects from the host's network namespace to whatever address a packet names:
-  // a socket bound to tap0 (SO_BINDTODEVICE needs no capability) could name the host's 127.0.0.1
-  // or 0.0.0.0, which --disable-host-loopback does not refuse. The task cannot change its rules
-  // (no CAP_NET_ADMIN); its own loopback (lo) is untouched.
-  'for to in 127.0.0.0/8 0.0.0.0/8; do',
-  '  "$4" --net="/proc/$pid/ns/net" ip rule add pref 1 oif tap0 to "$to" prohibit ||',
-  '    { echo "kiln: cannot fence the host loopback off the task\'s network" >&2; exit 1; }',
-  'done',
+  // The host's loopback fenced off tap0 (see HOST_LOOPBACK_RANGES); the task's own lo untouched.
+  ...HOST_LOOPBACK_RANGES.map(
+    (range) =>
+      `"$4" --net="/proc/$pid/ns/net" ip ${fenceArguments(range).join(' ')} ||` +
+      ` { echo "kiln: cannot fence ${range} off the task's network" >&2; exit 1; }`,
+  ),
 ].join('\n');
 
 export function networkHook(plan: {

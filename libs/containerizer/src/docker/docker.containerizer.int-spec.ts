@@ -207,7 +207,7 @@ describe(DockerContainerizer.name, () => {
       // The first instructions: the network is there before the command starts.
       const spec = await specOf(
         'ip -o -4 addr show tap0 > addresses; cat /proc/net/route > routes; ' +
-          'cat /etc/resolv.conf > resolv.conf; ' +
+          'cat /etc/resolv.conf > resolv.conf; ip rule > rules; ' +
           'echo up > ready; sleep 1000',
       );
       await start(containerizer, spec);
@@ -218,6 +218,9 @@ describe(DockerContainerizer.name, () => {
       expect(await inWorkspace('routes')).toMatch(/^tap0\t00000000\t0202000A\t/m);
       expect(await inWorkspace('resolv.conf')).toMatch(/^nameserver 10\.0\.2\.3$/m);
       expect((await inWorkspace('resolv.conf'))?.match(/^nameserver/gm)).toHaveLength(1);
+      // slirp4netns connects from the host: the host's loopback is fenced off tap0.
+      expect(await inWorkspace('rules')).toMatch(/to 127\.0\.0\.0\/8 .*prohibit/);
+      expect(await inWorkspace('rules')).toMatch(/to 0\.0\.0\.0\/8 .*prohibit/);
       // That the host's loopback stays out of reach, also through 10.0.2.2: docker.hostile.int-spec.ts.
       expect(await networkOf(spec.containerId)).toHaveLength(1);
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,14 +26,34 @@ describe('the user-mode network of a Docker task', () => {
     return path;
   }
 
+  /** A stand-in nsenter that records its arguments: never the host's own namespace's rules. */
+  async function fakeNsenter(): Promise<string> {
+    const path = join(dir, 'nsenter');
+    await writeFile(path, `#!/bin/sh\necho "$@" >> '${join(dir, 'fences')}'\n`);
+    await chmod(path, 0o755);
+    return path;
+  }
+
   it('starts slirp4netns, waits until it is ready, finds it by its mark and stops it', async () => {
     // Says it is ready on the fd it is given, then stays, as slirp4netns does: blocked opening a
     // FIFO nobody writes, without a child (a forked child bears its name until it execs).
     const fifo = join(dir, 'never');
     await promisify(execFile)('mkfifo', [fifo]);
     const slirp4netns = await fakeSlirp4netns(`printf 1 >&3; exec 3>&-; read -r _ < '${fifo}'`);
-    const pid = await startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-a' });
+    const nsenter = await fakeNsenter();
+    const pid = await startUserModeNetwork({
+      slirp4netns,
+      pid: 1,
+      owner,
+      containerId: 'task-a',
+      nsenter,
+    });
     expect(await userModeNetworks(owner)).toEqual(new Map([['task-a', [pid]]]));
+    // The host's loopback is fenced off the task's tap device.
+    expect((await readFile(join(dir, 'fences'), 'utf8')).trim().split('\n')).toEqual([
+      '--net=/proc/1/ns/net ip rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
+      '--net=/proc/1/ns/net ip rule add pref 1 oif tap0 to 0.0.0.0/8 prohibit',
+    ]);
     // Another agent's tasks are not this one's.
     expect(await userModeNetworks(`${owner}-other`)).toEqual(new Map());
 
@@ -44,7 +64,7 @@ describe('the user-mode network of a Docker task', () => {
   it('fails when slirp4netns ends without being ready, leaving nothing running', async () => {
     const slirp4netns = await fakeSlirp4netns('exit 1');
     await expect(
-      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-b' }),
+      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-b', nsenter: 'false' }),
     ).rejects.toThrow('slirp4netns ended before it was ready (exit code 1)');
     expect(await userModeNetworks(owner)).toEqual(new Map());
   });
@@ -52,7 +72,7 @@ describe('the user-mode network of a Docker task', () => {
   it('fails when slirp4netns says it is not ready, and stops it', async () => {
     const slirp4netns = await fakeSlirp4netns('printf 0 >&3; while :; do sleep 0.05; done');
     await expect(
-      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-c' }),
+      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-c', nsenter: 'false' }),
     ).rejects.toThrow('slirp4netns said it is not ready');
     // SIGKILLed: gone once reaped, which the wait below allows for.
     await expect.poll(async () => userModeNetworks(owner), { timeout: 5_000 }).toEqual(new Map());

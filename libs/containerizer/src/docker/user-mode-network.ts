@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fenceHostLoopback, SLIRP4NETNS_OPTIONS } from '../network/user-mode';
 
 /*
  * The user-mode network of a Docker task: a slirp4netns attached to the network namespace of the
@@ -40,24 +41,21 @@ export async function findSlirp4netns(): Promise<string | undefined> {
 /**
  * Starts slirp4netns for the network namespace of host process `pid` and resolves with its pid
  * once it says the namespace is configured (tap0 10.0.2.100/24, default route through 10.0.2.2).
- * `--disable-host-loopback` keeps the host's 127.0.0.1 out of reach, also through the gateway;
- * the sandbox and seccomp options confine slirp4netns itself, which parses the task's packets
- * as host root. Its messages are dropped: the sandbox holds the task's output only.
+ * The options are the native containerizer's ({@link SLIRP4NETNS_OPTIONS}), and the host's
+ * loopback is fenced off the task's tap device as there ({@link fenceHostLoopback}). Its messages are dropped: the sandbox holds the task's output only.
  */
 export async function startUserModeNetwork(plan: {
   slirp4netns: string;
   pid: number;
   owner: string;
   containerId: string;
+  /** `nsenter` (util-linux), which runs `ip` in the task's namespace; found on PATH by default. */
+  nsenter?: string;
 }): Promise<number> {
   const child = spawn(
     plan.slirp4netns,
     [
-      '--configure',
-      '--mtu=65520',
-      '--disable-host-loopback',
-      '--enable-sandbox',
-      '--enable-seccomp',
+      ...SLIRP4NETNS_OPTIONS,
       '--ready-fd=3',
       '--netns-type=path',
       `/proc/${plan.pid}/ns/net`,
@@ -96,6 +94,12 @@ export async function startUserModeNetwork(plan: {
   }
   child.unref();
   if (child.pid === undefined) throw new Error('slirp4netns has no pid');
+  try {
+    await fenceHostLoopback(plan.pid, plan.nsenter);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`cannot fence the host's loopback off the task's network: ${String(error)}`);
+  }
   return child.pid;
 }
 
