@@ -159,9 +159,10 @@ describe.skipIf(!browserTestsRunnable)(
       await page.locator('tr[data-run="2"]').waitFor();
       const filters = page.getByRole('form', { name: 'Filter runs' });
       await filters.getByLabel('State').selectOption('canceled');
+      // The list reloads: run 1 leaves, and only once run 2 is back has the filtered list rendered.
       await page.locator('tr[data-run="1"]').waitFor({ state: 'detached' });
-      expect(await page.locator('tr[data-run]').count()).toBe(1);
       await page.locator('tr[data-run="2"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(1);
 
       await filters.getByLabel('State').selectOption('');
       await filters.getByLabel('Event').selectOption('push');
