@@ -27,6 +27,11 @@ export class TestFramework {
   refuseSeconds = 1;
   /** Launch only on agents that advertise the task's containerizer (off: let the agent judge). */
   matchContainerizers = true;
+  /**
+   * At most this many tasks per offer; the rest of the offer goes back with no filter, so the
+   * allocator decides again who gets it (as a framework placing one task at a time would).
+   */
+  maxTasksPerOffer = Number.POSITIVE_INFINITY;
 
   private constructor(
     readonly client: SchedulerClient,
@@ -167,6 +172,7 @@ export class TestFramework {
     for (const task of this.queue) {
       const type = task.container?.type;
       const fits =
+        taken.length < this.maxTasksPerOffer &&
         contains(left, resources(task.resources)) &&
         (type === undefined || !this.matchContainerizers || offer.containerizers.includes(type));
       if (fits) {
