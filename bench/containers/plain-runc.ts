@@ -1,7 +1,12 @@
-import { networkHook, ociConfig, prepareRootFilesystem } from '@kiln/containerizer';
+import {
+  makeRuntimeDir,
+  networkHook,
+  ociConfig,
+  prepareRootFilesystem,
+  RUNTIME_BASE,
+} from '@kiln/containerizer';
 import { spawn } from 'node:child_process';
 import {
-  chmodSync,
   chownSync,
   closeSync,
   mkdirSync,
@@ -18,7 +23,7 @@ import { join } from 'node:path';
  * mapping, mounts, seccomp profile and limits), with no Kiln around it: the floor the native
  * containerizer is measured against. Its own runtime directory and cgroup parent.
  */
-export const PLAIN_RUNTIME_DIR = '/run/kiln/bench-plain-runc';
+export const PLAIN_RUNTIME_DIR = join(RUNTIME_BASE, 'bench-plain-runc');
 export const PLAIN_CGROUP_PARENT = 'kiln-bench-plain';
 
 const IDS = { hostId: 100_000, size: 65_536 };
@@ -34,8 +39,7 @@ export async function plainRuncRun(
   name: string,
   network: 'none' | 'private',
 ): Promise<PlainTiming> {
-  mkdirSync(PLAIN_RUNTIME_DIR, { recursive: true, mode: 0o711 });
-  chmodSync(PLAIN_RUNTIME_DIR, 0o711);
+  await makeRuntimeDir(PLAIN_RUNTIME_DIR);
   const filesystem = await prepareRootFilesystem(join(PLAIN_RUNTIME_DIR, 'root'), 'kiln');
   const sandbox = join(root, name);
   const workspace = join(sandbox, 'workspace');

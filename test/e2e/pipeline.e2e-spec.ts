@@ -137,6 +137,62 @@ describe('pipelines: webhooks → runs on the cluster → logs and commit status
     expect(await stack.log(job(run, 'a').id)).toContain('oops');
   });
 
+  describe("in the default container, with the host's toolchains", () => {
+    // The agent runs as root here, so its first containerizer is the native one: each job is a
+    // runc container whose root is an unprivileged host uid (the uid_map line proves it).
+    const SANDBOXED = 'echo "root is host uid $(awk \'{print $2}\' /proc/self/uid_map)"';
+
+    it('builds a C project with make and gcc from a signed push', async () => {
+      const { repo, commit } = await register('c-project');
+      const sha = commit({
+        'hello.c': '#include <stdio.h>\nint main(void) { puts("hello from C"); return 0; }\n',
+        Makefile: 'hello: hello.c\n\tcc -O2 -Wall -o hello hello.c\n',
+        '.kiln.yml': `
+jobs:
+  build:
+    steps:
+      - run: ${JSON.stringify(SANDBOXED)}
+      - run: make
+      - run: ./hello
+`,
+      });
+      const run = await stack.waitForRun(
+        (await push(repo, 'acme/c-project', sha)).body.runId as string,
+      );
+      const log = await stack.log(job(run, 'build').id);
+      expect(run.state, log).toBe('success');
+      expect(log).toContain('root is host uid 100000');
+      expect(log).toContain('cc -O2 -Wall -o hello hello.c');
+      expect(log).toContain('hello from C');
+    });
+
+    it('installs an npm project with npm ci from the registry', async () => {
+      const { repo, commit } = await register('npm-project');
+      const sha = commit({
+        'package.json': '{"name":"p","version":"1.0.0","dependencies":{"is-number":"7.0.0"}}\n',
+        '.kiln.yml': `
+jobs:
+  install:
+    env:
+      # The host's CA bundle is the container's too: a proxy's CA is trusted there as well.
+      NPM_CONFIG_CAFILE: /etc/ssl/certs/ca-certificates.crt
+    steps:
+      - run: ${JSON.stringify(SANDBOXED)}
+      - run: npm install --package-lock-only --ignore-scripts --no-audit --no-fund
+      - run: npm ci --ignore-scripts --no-audit --no-fund
+      - run: node -e 'console.log("is-number says " + require("is-number")(5))'
+`,
+      });
+      const run = await stack.waitForRun(
+        (await push(repo, 'acme/npm-project', sha)).body.runId as string,
+      );
+      const log = await stack.log(job(run, 'install').id);
+      expect(run.state, log).toBe('success');
+      expect(log).toContain('root is host uid 100000');
+      expect(log).toContain('is-number says true');
+    });
+  });
+
   it('refuses a bad signature with 401 and ignores a redelivery', async () => {
     const { repo, commit } = await register('signed');
     const sha = commit({ '.kiln.yml': PIPELINE });

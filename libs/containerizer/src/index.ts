@@ -7,3 +7,4 @@ export { detectCgroups, type CgroupDetection, type DetectCgroupsOptions } from '
 export { ociConfig, type BundlePlan } from './cgroup/bundle';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook } from './cgroup/runc';
+export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';

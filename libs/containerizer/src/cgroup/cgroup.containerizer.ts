@@ -2,17 +2,7 @@ import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, watch } from 'node:fs';
-import {
-  chmod,
-  lchown,
-  mkdir,
-  readdir,
-  readFile,
-  rm,
-  rmdir,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -59,6 +49,7 @@ import {
 } from './detect';
 import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
 import { networkHook, Runc, shimArguments } from './runc';
+import { makeRuntimeDir, RUNTIME_BASE } from './runtime-dir';
 import { SharedSampler } from '../shared-sampler';
 
 export interface CgroupContainerizerOptions {
@@ -84,7 +75,7 @@ export interface CgroupContainerizerOptions {
   /**
    * The agent's own directory for this containerizer: the runc state (root-only), the shared
    * read-only root filesystem and the network helpers' pid files. Never inside any container.
-   * Default `/run/kiln/cgroup/<parent>`.
+   * Default `/run/kiln/cgroup/<parent>`; every level from `/run/kiln` down is made mode 0711.
    */
   runtimeDir?: string;
   /**
@@ -209,7 +200,8 @@ export class CgroupContainerizer implements Containerizer {
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.runtimeDir = options.runtimeDir ?? join('/run/kiln/cgroup', parent.replaceAll('/', '+'));
+    this.runtimeDir =
+      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
     this.ids = options.ids ?? DEFAULT_IDS;
     this.hostNetwork = options.hostNetwork ?? false;
     this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
@@ -503,8 +495,7 @@ export class CgroupContainerizer implements Containerizer {
    * resolves the root filesystem's path as an unprivileged host user, and listable by none.
    */
   private async makeRuntimeDir(): Promise<void> {
-    await mkdir(this.runtimeDir, { recursive: true, mode: 0o711 });
-    await chmod(this.runtimeDir, 0o711);
+    await makeRuntimeDir(this.runtimeDir);
     await mkdir(join(this.runtimeDir, 'runc'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.runtimeDir, 'network'), { recursive: true, mode: 0o700 });
   }
