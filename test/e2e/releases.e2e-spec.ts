@@ -1,7 +1,7 @@
 import { freePort } from '@kiln/queue/testing';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TaskTokens } from '../../apps/server/src/logs/task-tokens';
 import { SecretBox } from '../../apps/server/src/secrets/secret-box';
 import { ApiClient } from './support/api-client';
@@ -362,6 +362,54 @@ describe('releases: a build that passed is promoted through environments, on the
     expect(first).toBeDefined();
     const forbidden = await dave.call('GET', '/api/v1/audit');
     expect(forbidden.status).toBe(403);
+  });
+
+  it('answers 503 at once while Redis is down, recording neither a promotion nor an approval', async () => {
+    const deployedRun = await build();
+    await waitForPromotion((await promote(rita, deployedRun, 'staging')).id);
+    const awaiting = await promote(rita, deployedRun, 'production');
+    expect(awaiting.state).toBe('awaiting-approval');
+    const waiting = await build();
+    // Frozen, not gone: a client's calls would wait on it for ever without the readiness check.
+    stack.redis.pause();
+    try {
+      const request = await rita.call<{ message: string }>(
+        'POST',
+        `/api/v1/runs/${waiting.id}/promotions`,
+        { environment: 'staging' },
+      );
+      expect(request.status).toBe(503);
+      expect(request.body.message).toMatch(/Redis.*unavailable.*no promotion was requested/);
+      const approval = await rob.call<{ message: string }>(
+        'POST',
+        `/api/v1/promotions/${awaiting.id}/approve`,
+        {},
+      );
+      expect(approval.status).toBe(503);
+      expect(approval.body.message).toMatch(/Redis.*unavailable.*no approval was recorded/);
+    } finally {
+      stack.redis.resume();
+    }
+    // Nothing was left behind: the same request and the same approval now simply work.
+    expect(
+      (await stack.ok<Promotion>('GET', `/api/v1/promotions/${awaiting.id}`)).approvals,
+    ).toEqual([]);
+    await vi.waitFor(
+      async () => {
+        const ready = await fetch(`${stack.serverUrl}/readyz`);
+        expect(ready.status).toBe(200);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
+    const staged = await waitForPromotion((await promote(rita, waiting, 'staging')).id);
+    expect(staged.state).toBe('deployed');
+    const approved = await rob.ok<Promotion>(
+      'POST',
+      `/api/v1/promotions/${awaiting.id}/approve`,
+      {},
+    );
+    expect(approved.approvals.map((a) => [a.user, a.decision])).toEqual([['rob', 'approve']]);
+    await rita.ok('POST', `/api/v1/promotions/${awaiting.id}/cancel`);
   });
 
   it('ends a build that lists a secret limited to production in error, naming the limit', async () => {

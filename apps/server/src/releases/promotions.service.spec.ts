@@ -317,6 +317,7 @@ describe(PromotionsService.name, () => {
   let runs: FakeRuns;
   let runsService: { cancel: ReturnType<typeof vi.fn<RunsService['cancel']>> };
   let queues: {
+    ready: ReturnType<typeof vi.fn<PipelineQueues['ready']>>;
     trigger: ReturnType<typeof vi.fn<PipelineQueues['trigger']>>;
     expirePromotion: ReturnType<typeof vi.fn<PipelineQueues['expirePromotion']>>;
   };
@@ -346,6 +347,7 @@ describe(PromotionsService.name, () => {
       }),
     };
     queues = {
+      ready: vi.fn<PipelineQueues['ready']>().mockResolvedValue(true),
       trigger: vi.fn<PipelineQueues['trigger']>((runId) => {
         triggered.push({
           runId,

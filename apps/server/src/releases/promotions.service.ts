@@ -21,7 +21,7 @@ import {
 } from '@nestjs/common';
 import { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
-import { PipelineQueues } from '../runs/pipeline-queues';
+import { PipelineQueues, queuesUnavailable } from '../runs/pipeline-queues';
 import { RunsService } from '../runs/runs.service';
 import { promotionRefusal } from './promotion-policy';
 import { PromotionViews } from './promotion-views';
@@ -59,6 +59,9 @@ export class PromotionsService implements OnApplicationBootstrap {
     comment: string | undefined,
     actor: Actor,
   ): Promise<PromotionResponse> {
+    // Both ends of a request queue something (its expiry, or its deploy run's trigger), and an
+    // add waits for Redis to return: refuse now rather than keep the caller, who may retry.
+    if (!(await this.queues.ready())) throw queuesUnavailable('no promotion was requested');
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
     const environment = await this.environmentNamed(run.repositoryId, environmentName);
@@ -149,6 +152,8 @@ export class PromotionsService implements OnApplicationBootstrap {
     comment: string | undefined,
     actor: Actor,
   ): Promise<PromotionResponse> {
+    // The last approval queues the deploy run's trigger: refuse before recording anything.
+    if (!(await this.queues.ready())) throw queuesUnavailable('no approval was recorded');
     const promotion = await this.decide(promotionId, 'approve', comment, actor);
     const decisions = (await this.promotions.decisions([promotion.id])).get(promotion.id) ?? [];
     const approvals = new Set(

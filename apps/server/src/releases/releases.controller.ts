@@ -111,6 +111,7 @@ export class ReleasesController {
   @ApiErrors({
     409: 'The run is already being promoted to that environment',
     422: 'The policy refuses it (the message says which rule), or no such environment',
+    503: 'The run queue (Redis) is unavailable: no promotion was requested',
   })
   @Idempotent()
   request(
@@ -137,6 +138,7 @@ export class ReleasesController {
   @ApiErrors({
     403: 'You requested it: someone else must approve',
     409: 'It is not awaiting approval, or you decided already',
+    503: 'The run queue (Redis) is unavailable: no approval was recorded',
   })
   approve(
     @UuidParam('promotionId') promotionId: string,

@@ -9,10 +9,17 @@ import {
   type REPORTED_STATES,
 } from '@kiln/queue';
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 
 const KEEP = { removeOnComplete: true, removeOnFail: 1_000 } as const;
+
+/** The answer to a call that needs the queues while Redis is away; `what` says what did not happen. */
+export function queuesUnavailable(what: string): ServiceUnavailableException {
+  return new ServiceUnavailableException(
+    `the run queue (Redis) is unavailable: ${what}; try again shortly`,
+  );
+}
 
 /**
  * The pipeline's queues, behind one adapter so services never touch BullMQ. Job ids make every

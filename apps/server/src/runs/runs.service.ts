@@ -23,26 +23,19 @@ import {
   Injectable,
   Logger,
   NotFoundException,
-  ServiceUnavailableException,
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { AuditLog, type Actor } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { BuildFrameworkService } from '../builds/build-framework.service';
 import { GitMirror, GitMirrorError } from '../git/git-mirror';
-import { PipelineQueues } from './pipeline-queues';
+import { PipelineQueues, queuesUnavailable } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
 import { mirrorAuth } from './mirror-auth';
 import { SecretBox } from '../secrets/secret-box';
 
 /** How long a new run's trigger may take to be queued before the run is given up. */
 const ENQUEUE_TIMEOUT_MS = 3_000;
-
-function queuesUnavailable(what = 'no run was created'): ServiceUnavailableException {
-  return new ServiceUnavailableException(
-    `the run queue (Redis) is unavailable: ${what}; try again shortly`,
-  );
-}
 
 export interface RunDetails extends Run {
   /** Each with every attempt it made, oldest first. */
@@ -80,7 +73,7 @@ export class RunsService {
    * be queued whenever Redis returns, long after its caller gave up and maybe retried.
    */
   async create(input: NewRun, delivery?: Delivery): Promise<CreateRunResult> {
-    if (!(await this.queues.ready())) throw queuesUnavailable();
+    if (!(await this.queues.ready())) throw queuesUnavailable('no run was created');
     const result = await this.runs.create(input, delivery);
     if ('run' in result) await this.queueTrigger(result.run);
     return result;
@@ -100,7 +93,7 @@ export class RunsService {
         `run #${run.number} of repository ${run.repositoryId} removed: its trigger could not ` +
           `be queued (${errorMessage(error)})`,
       );
-      throw queuesUnavailable();
+      throw queuesUnavailable('no run was created');
     }
   }
 
