@@ -190,5 +190,61 @@ jobs:
       // Its late end changed nothing.
       expect((await jobOf(stack, runId, 'a')).attempts[0]).toMatchObject({ state: 'lost' });
     });
+
+    it('kills a given-up task whose agent returns only after a master restart', async () => {
+      const runId = await startRun(
+        stack,
+        'partition-master-restart',
+        `
+jobs:
+  a:
+    retry: 1
+    steps:
+      - run: echo "a-start $KILN_JOB_ATTEMPT"; if [ "$KILN_JOB_ATTEMPT" = 1 ]; then sleep 300; fi; echo a-end
+`,
+      );
+      await stack.waitForRun(runId, (r) =>
+        r.jobs.some((j) => j.key === 'a' && j.state === 'running'),
+      );
+      stack.agent.signal('SIGKILL');
+      await stack.agent.exitCode();
+      const retried = await vi.waitFor(
+        async () => {
+          const a = await jobOf(stack, runId, 'a');
+          expect(a).toMatchObject({ state: 'queued', attempt: 2 });
+          return a;
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      const lostTaskId = retried.attempts[0]!.taskId!;
+
+      // The new master never heard of the task: the server's kill of it finds nothing to kill.
+      stack.master.signal('SIGKILL');
+      await stack.master.exitCode();
+      await stack.startMaster();
+      await vi.waitFor(
+        async () => {
+          const res = await fetch(`${stack.masterUrl}/api/v1/state`, {
+            headers: { authorization: `Bearer ${CLUSTER_TOKEN}` },
+          });
+          const state = (await res.json()) as { frameworks: { connected: boolean }[] };
+          expect(state.frameworks.some((f) => f.connected)).toBe(true);
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+
+      // Then the agent returns with attempt 1 still running: it must still be killed.
+      await stack.restartAgent();
+      const run = await stack.waitForRun(runId);
+      expect(run.state, JSON.stringify(run)).toBe('success');
+      await vi.waitFor(
+        async () => expect((await masterTask(stack, lostTaskId))?.state).toBe('TASK_KILLED'),
+        { timeout: 20_000, interval: 200 },
+      );
+      expect((await jobOf(stack, runId, 'a')).attempts.map((t) => [t.attempt, t.state])).toEqual([
+        [1, 'lost'],
+        [2, 'success'],
+      ]);
+    });
   });
 });

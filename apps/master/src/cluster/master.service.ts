@@ -550,7 +550,11 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
   private adoptTask(agentId: string, reported: AgentTask): void {
     const taskId = reported.taskInfo.taskId;
     let task = this.tasks.get(taskId);
+    // Its framework last heard something else: unreachable, or (from a master that has
+    // restarted since) TASK_UNKNOWN in answer to a kill. It must learn what the task is now, to
+    // kill one it gave up and replaced; Mesos tells partition-aware frameworks the same way.
     const wasUnreachable = task?.state === 'TASK_UNREACHABLE';
+    const wasUnknown = task === undefined;
     if (task === undefined) {
       task = {
         info: reported.taskInfo,
@@ -576,7 +580,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         resources(task.info.resources),
       );
     }
-    if (wasUnreachable) {
+    if (wasUnreachable || (wasUnknown && !isTerminal(task.state))) {
       const framework = this.frameworks.get(task.frameworkId);
       if (framework) this.sendLatest(framework, task);
     }
