@@ -4,6 +4,7 @@
 // Run with `npm run bench:containers`.
 import { type Containerizer, type ContainerSpec } from '@kiln/containerizer';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ async function untilNonEmpty(file: string, started: number): Promise<number> {
   }
 }
 
+const BENCH_RUN = randomUUID().slice(0, 8);
+
 function bareSpawn(command: string, args: string[]): Runner {
   return () =>
     new Promise<Timing>((resolve, reject) => {
@@ -60,7 +63,8 @@ function containerized(
   network?: 'none',
 ): Runner {
   return async (index) => {
-    const containerId = `bench-${containerizer.name}-${network ?? 'default'}-${index}`;
+    // Unique per bench run: a container an interrupted run left behind cannot take the name.
+    const containerId = `bench-${BENCH_RUN}-${containerizer.name}-${network ?? 'default'}-${index}`;
     const sandbox = join(root, containerId);
     mkdirSync(sandbox);
     const spec: ContainerSpec = {
