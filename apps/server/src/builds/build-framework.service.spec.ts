@@ -200,6 +200,41 @@ describe(BuildFrameworkService.name, () => {
     await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledOnce());
   });
 
+  it('revives on every new demand, not only when demand goes from none to some', async () => {
+    const framework = start();
+    void framework.place('job-1', 1, task('task-1'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(1));
+    // A declined agent is filtered for a while: new demand (a job that needs Docker, say) must
+    // clear those filters, or it waits behind them with capacity idle.
+    void framework.place('job-2', 1, task('task-2'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(2));
+  });
+
+  it('answers several offers at once, not one after the other', async () => {
+    const framework = start();
+    const first = deferred();
+    client.accept.mockImplementationOnce(() => first.promise);
+    const placed = [
+      framework.place('job-1', 1, {
+        ...task('task-1'),
+        resources: { cpus: 4, mem: 128 },
+      } as TaskInfo),
+      framework.place('job-2', 1, {
+        ...task('task-2'),
+        resources: { cpus: 4, mem: 128 },
+      } as TaskInfo),
+    ];
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalled());
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-1'), offer('offer-2')] } });
+    // The second ACCEPT goes out while the first is still unanswered.
+    await vi.waitFor(() => expect(client.accept).toHaveBeenCalledTimes(2));
+    first.resolve();
+    await expect(Promise.all(placed)).resolves.toEqual([
+      { outcome: 'launched', taskId: 'task-1' },
+      { outcome: 'launched', taskId: 'task-2' },
+    ]);
+  });
+
   it("records one task's updates in order while other tasks' go ahead", async () => {
     const starting = deferred();
     outcomes.taskStarted.mockImplementation((status) =>

@@ -39,7 +39,6 @@ interface Demand {
   attempt: number;
   task: TaskInfo;
   image: string | undefined;
-  since: number;
   /** An offer is being accepted for it: not offered to another at the same time. */
   placing: boolean;
   settle: (outcome: PlaceOutcome) => void;
@@ -85,6 +84,8 @@ export class BuildFrameworkService
   private readonly giveUps = new Map<string, NodeJS.Timeout>();
   /** What the master was last told: undefined = unknown (after a subscription). */
   private suppressed: boolean | undefined;
+  /** Demand arrived since the last REVIVE went out: the next word to the master is a REVIVE. */
+  private reviveWanted = false;
   private interest: Promise<void> = Promise.resolve();
   private readonly kills = new Set<string>();
 
@@ -159,11 +160,10 @@ export class BuildFrameworkService
         attempt,
         task,
         image,
-        since: Date.now(),
         placing: false,
         settle: resolve,
       });
-      this.updateInterest();
+      this.updateInterest(true);
     });
   }
 
@@ -290,18 +290,27 @@ export class BuildFrameworkService
     void handled.finally(() => this.inFlight.delete(handled));
   }
 
-  /** REVIVE with demand, SUPPRESS without; calls are serialized so the last word wins. */
-  private updateInterest(): void {
+  /**
+   * REVIVE on new demand, SUPPRESS without any. Every new demand revives, not only the first:
+   * REVIVE also clears the decline filters, and an agent declined a moment ago for lack of
+   * fitting demand (the Docker agent, say) must be offered again to a job that fits it. Calls are
+   * serialized so the last word wins, and a burst of demand sends one REVIVE per call in flight.
+   */
+  private updateInterest(newDemand = false): void {
+    if (newDemand) this.reviveWanted = true;
     if (!this.connected) return;
     this.interest = this.interest.then(async () => {
       const want = this.demands.size > 0;
-      if (this.suppressed === !want) return;
+      const revive = want && (this.suppressed !== false || this.reviveWanted);
+      if (!revive && this.suppressed === !want) return;
+      this.reviveWanted = false;
       try {
-        if (want) await this.client.revive();
+        if (revive) await this.client.revive();
         else await this.client.suppress();
         this.suppressed = !want;
       } catch (error) {
-        this.logger.debug(`${want ? 'REVIVE' : 'SUPPRESS'} failed: ${errorMessage(error)}`);
+        if (revive) this.reviveWanted = true;
+        this.logger.debug(`${revive ? 'REVIVE' : 'SUPPRESS'} failed: ${errorMessage(error)}`);
       }
     });
   }
@@ -314,62 +323,77 @@ export class BuildFrameworkService
 
   // ---- Offers ---------------------------------------------------------------------------------
 
+  /** Matches the offers one after the other (each takes its demands), then answers all at once. */
   private async onOffers(offers: Offer[]): Promise<void> {
     await this.reconcileSent;
-    for (const offer of offers) {
+    const matched = offers.map((offer) => {
       const chosen = this.match(offer);
-      if (chosen.length === 0) {
-        await this.decline(offer, this.demands.size > 0 ? REFUSE_SECONDS : 60);
-        continue;
-      }
       for (const demand of chosen) demand.placing = true;
-      const claims = await Promise.all(
-        chosen.map((d) => this.outcomes.claimLaunch(d.jobId, d.attempt, d.task.taskId)),
-      );
-      const launches = chosen.filter((demand, i) => {
-        if (claims[i] === true) return true;
-        this.settle(demand, { outcome: 'dropped' });
-        return false;
-      });
-      if (launches.length === 0) {
-        await this.decline(offer, 0);
-        continue;
-      }
-      try {
-        await this.client.accept(
-          [offer.id],
-          launches.map((d) => d.task),
-          REFUSE_SECONDS,
-        );
-        for (const demand of launches) {
-          this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
-        }
-      } catch (error) {
-        // The master launched nothing (a rescinded offer, say): the demands wait for another.
-        this.logger.warn(`ACCEPT of offer ${offer.id} failed: ${errorMessage(error)}`);
-        for (const demand of launches) {
-          demand.placing = false;
-          await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
-        }
-      }
-    }
+      return { offer, chosen };
+    });
+    await Promise.all(matched.map(({ offer, chosen }) => this.answer(offer, chosen)));
     this.updateInterest();
   }
 
-  /** First fit, oldest demand first, on what the offer has. */
+  /** ACCEPTs `offer` with the launches of the demands chosen for it, or DECLINEs it. */
+  private async answer(offer: Offer, chosen: Demand[]): Promise<void> {
+    if (chosen.length === 0) {
+      await this.decline(offer, this.demands.size > 0 ? REFUSE_SECONDS : 60);
+      return;
+    }
+    const claims = await Promise.all(
+      chosen.map((d) => this.outcomes.claimLaunch(d.jobId, d.attempt, d.task.taskId)),
+    );
+    const launches = chosen.filter((demand, i) => {
+      if (claims[i] === true) return true;
+      this.settle(demand, { outcome: 'dropped' });
+      return false;
+    });
+    if (launches.length === 0) {
+      await this.decline(offer, 0);
+      return;
+    }
+    try {
+      await this.client.accept(
+        [offer.id],
+        launches.map((d) => d.task),
+        REFUSE_SECONDS,
+      );
+      for (const demand of launches) {
+        this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
+      }
+    } catch (error) {
+      // The master launched nothing (a rescinded offer, say): the demands wait for another.
+      this.logger.warn(`ACCEPT of offer ${offer.id} failed: ${errorMessage(error)}`);
+      for (const demand of launches) {
+        demand.placing = false;
+        await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+      }
+    }
+  }
+
+  /**
+   * First fit, oldest demand first, on what the offer has. Demands wait in the order they came
+   * (a Map keeps insertion order), so nothing is sorted; and a shape that did not fit is not
+   * tried again for this offer, since what is left of it only shrinks.
+   */
   private match(offer: Offer): Demand[] {
     let cpus = offer.resources.cpus;
     let mem = offer.resources.mem;
     const chosen: Demand[] = [];
     const runsImages = offer.containerizers.includes('docker');
     const runsPlain = offer.containerizers.some((c) => c === 'cgroup' || c === 'process');
-    const waiting = [...this.demands.values()]
-      .filter((d) => !d.placing)
-      .sort((a, b) => a.since - b.since);
-    for (const demand of waiting) {
+    const tooBig = new Set<string>();
+    for (const demand of this.demands.values()) {
+      if (demand.placing) continue;
       if (demand.image === undefined ? !runsPlain : !runsImages) continue;
       const need = demand.task.resources;
-      if (need.cpus > cpus + 1e-9 || need.mem > mem) continue;
+      const shape = `${need.cpus}:${need.mem}`;
+      if (tooBig.has(shape)) continue;
+      if (need.cpus > cpus + 1e-9 || need.mem > mem) {
+        tooBig.add(shape);
+        continue;
+      }
       cpus -= need.cpus;
       mem -= need.mem;
       chosen.push(demand);
