@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempDirs } from '../testing/helpers';
 import {
+  diedBeforeStart,
   isImageReference,
   mergeUsage,
   cgroupCounter,
@@ -10,6 +11,23 @@ import {
   registryHostOf,
   usageOfStats,
 } from './docker-support';
+
+describe(diedBeforeStart.name, () => {
+  it("knows the engine's answer for a container whose init died before its command ran", () => {
+    const answer = (statusCode: number, message: string) =>
+      Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), {
+        statusCode,
+        json: { message },
+      });
+    expect(diedBeforeStart(answer(500, 'cannot start a stopped process: unknown'))).toBe(true);
+    expect(diedBeforeStart(answer(500, 'OCI runtime create failed: exec format error'))).toBe(
+      false,
+    );
+    expect(diedBeforeStart(answer(404, 'cannot start a stopped process'))).toBe(false);
+    expect(diedBeforeStart(new Error('cannot start a stopped process'))).toBe(false);
+    expect(diedBeforeStart(undefined)).toBe(false);
+  });
+});
 
 describe(registryHostOf.name, () => {
   it('reads the registry host as the engine does, Docker Hub when there is none', () => {

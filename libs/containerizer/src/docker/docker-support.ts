@@ -3,6 +3,21 @@ import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { ResourceUsage } from '../containerizer';
 
+/**
+ * Whether the engine refused to start a container because its init process had already died
+ * (runc's "cannot start a stopped process"). Seen now and then on a loaded host with no cause
+ * in the container: the command was never executed, so starting a fresh container is safe.
+ */
+export function diedBeforeStart(error: unknown): boolean {
+  const { statusCode, json } = (error ?? {}) as { statusCode?: unknown; json?: unknown };
+  const message = (json as { message?: unknown } | null | undefined)?.message;
+  return (
+    statusCode === 500 &&
+    typeof message === 'string' &&
+    message.includes('cannot start a stopped process')
+  );
+}
+
 /** Docker Hub's host, which references without a registry host name implicitly. */
 export const DOCKER_HUB = 'docker.io';
 

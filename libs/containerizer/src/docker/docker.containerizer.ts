@@ -19,6 +19,7 @@ import {
 import { assertValidSpec, prepareWorkspace } from '../launching';
 import { killMessage, terminationOf, type KillRequest } from '../process/termination';
 import {
+  diedBeforeStart,
   cgroupCounter,
   isImageReference,
   limitFilesOf,
@@ -116,6 +117,8 @@ const NETWORK_ROLE = 'network';
 const HOLDER_COMMAND = ['/bin/sh', '-c', 'read -r _'];
 /** The holder's memory: a shell waiting on a read. */
 const HOLDER_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Starts of a task whose container died before its command ran (see startFresh). */
+const START_ATTEMPTS = 3;
 
 /**
  * The capabilities a task keeps out of Docker's default set (all others are dropped): what a
@@ -319,7 +322,7 @@ export class DockerContainerizer implements Containerizer {
           `image ${JSON.stringify(image)} is not a valid image reference ([host[:port]/]name[:tag][@digest])`,
         );
       }
-      await this.start(container, { ...spec, image });
+      await this.startFresh(container, { ...spec, image });
     } catch (error) {
       await this.stopNetwork(container).catch(() => {
         // Left for the next recover to clean up.
@@ -394,6 +397,22 @@ export class DockerContainerizer implements Containerizer {
     };
     this.containers.set(id, container);
     return container;
+  }
+
+  /**
+   * Starts the task, once more from scratch should the engine find the container's init dead
+   * before the command could start ({@link diedBeforeStart}): nothing of the task ran yet.
+   */
+  private async startFresh(container: Container, spec: ContainerSpec & { image: string }) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.start(container, spec);
+        return;
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !diedBeforeStart(error)) throw error;
+        await this.stopNetwork(container);
+      }
+    }
   }
 
   private async start(container: Container, spec: ContainerSpec & { image: string }) {
