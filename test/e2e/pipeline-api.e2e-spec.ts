@@ -60,15 +60,38 @@ describe('pipelines: triggers, reruns, cancels and bad input through the API', (
   });
 
   it('starts a run of a branch by hand, and again for a rerun, on the same commit', async () => {
-    const { repo, sha } = await register('manual', {
-      '.kiln.yml': 'jobs:\n  hi:\n    steps:\n      - run: echo "event=$KILN_EVENT"\n',
-    });
-    const started = await stack.ok<{ id: string; sha: string }>(
-      'POST',
-      `/api/v1/repositories/${repo.id}/runs`,
-      { branch: 'main' },
+    const commit = git.createRepository('manual');
+    const sha = commit(
+      { '.kiln.yml': 'jobs:\n  hi:\n    steps:\n      - run: echo "event=$KILN_EVENT"\n' },
+      'Say which event started it\n\nThe body, kept too.',
     );
+    const repo = await stack.ok<Registered>('POST', '/api/v1/repositories', {
+      forge: 'github',
+      fullName: 'acme/manual',
+      cloneUrl: git.url('manual'),
+    });
+    const started = await stack.ok<{
+      id: string;
+      number: number;
+      sha: string;
+      message?: string;
+      author?: string;
+      startedBy?: string;
+    }>('POST', `/api/v1/repositories/${repo.id}/runs`, { branch: 'main' });
     expect(started.sha).toBe(sha);
+    // As a pushed run: the commit's message and author; and who started it, on the record.
+    expect(started).toMatchObject({
+      message: 'Say which event started it\n\nThe body, kept too.',
+      author: 'Kiln Test',
+      startedBy: 'admin',
+    });
+    const audit = await stack.ok<{ events: { action: string; actor?: string; summary: string }[] }>(
+      'GET',
+      `/api/v1/audit?repositoryId=${repo.id}`,
+    );
+    expect(audit.events.find((e) => e.action === 'run.started')).toMatchObject({
+      summary: `admin started run #${started.number} of acme/manual on main`,
+    });
     const run = await stack.waitForRun(started.id);
     expect(run.state).toBe('success');
     expect(await stack.log(run.jobs[0]!.id)).toContain('event=manual');

@@ -92,6 +92,8 @@ export interface RunsTable {
   sha: string;
   message: string | null;
   author: string | null;
+  /** The user who started a manual run; null for runs a forge or a schedule started. */
+  started_by: string | null;
   pull_request: number | null;
   from_fork: number;
   changed_files: string | null;

@@ -5,7 +5,7 @@ export {
   shouldCreateRun,
   type WebhookDelivery,
 } from './webhook/normalize';
-export { WEBHOOK_LIMITS } from './webhook/limits';
+export { truncateUtf8, WEBHOOK_LIMITS } from './webhook/limits';
 export type {
   Forge,
   Headers,

@@ -105,6 +105,28 @@ describe(GitMirror.name, () => {
     );
   });
 
+  it("reads a commit's author and whole message, fetching the commit", async () => {
+    writeFileSync(join(upstream.work, 'a.txt'), 'a\n');
+    git(upstream.work, 'add', '-A');
+    git(
+      upstream.work,
+      'commit',
+      '--quiet',
+      '--author=Ada Lovelace <ada@example.com>',
+      '-m',
+      'Fix the engine\n\nA body line.',
+    );
+    git(upstream.work, 'push', '--quiet', 'origin', 'main');
+    const sha = git(upstream.work, 'rev-parse', 'HEAD');
+    await expect(mirror.commitInfo('repo-1', upstream.url, sha)).resolves.toEqual({
+      author: 'Ada Lovelace',
+      message: 'Fix the engine\n\nA body line.',
+    });
+    expect(
+      (await caught(mirror.commitInfo('repo-1', upstream.url, UNKNOWN_SHA))).message,
+    ).toContain(UNKNOWN_SHA);
+  });
+
   it('reads files in subdirectories and returns undefined for a missing file or a directory', async () => {
     const sha = upstream.commit({ 'ci/build.yml': 'build\n', '.kiln.yml': 'x: 1\n' });
 

@@ -206,6 +206,26 @@ export class GitMirror {
     });
   }
 
+  /** A commit's author (name) and message, fetching the commit when the mirror lacks it. */
+  async commitInfo(
+    key: string,
+    cloneUrl: string,
+    sha: string,
+    auth?: GitAuth,
+  ): Promise<{ author: string; message: string }> {
+    const commit = checkSha(sha);
+    const remote = await this.open(key, cloneUrl, auth);
+    await this.requireCommit(remote, commit);
+    // NUL never appears in a name or a message: git refuses it in both.
+    const shown = await this.git(
+      remote,
+      ['show', '--no-patch', '--format=%an%x00%B', commit, '--'],
+      `read commit ${commit}`,
+    );
+    const [author = '', ...rest] = shown.split('\0');
+    return { author, message: rest.join('\0').trimEnd() };
+  }
+
   /**
    * Paths changed between two commits (`git diff --name-only from to`, renames listed as a delete
    * and an add), fetching both as needed; undefined when `from` is all-zero (a new branch) or not

@@ -73,13 +73,18 @@ export class RunsController {
     503: 'The run queue (Redis) is unavailable: no run was created',
   })
   @Idempotent()
-  async trigger(@Uuid('id') id: string, @Body() dto: TriggerRunDto): Promise<Run> {
+  async trigger(
+    @Uuid('id') id: string,
+    @Body() dto: TriggerRunDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<Run> {
     const repository = await this.repositories.find(id);
     return this.runs.createFromBranch(
       repository,
       'manual',
       dto.branch ?? repository.defaultBranch,
       dto.sha,
+      { actor: principal },
     );
   }
 

@@ -138,8 +138,13 @@ export class RunResponse implements Run {
   })
   message?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ description: "The commit's author (a pushed run: as the forge says)." })
   author?: string;
+
+  @ApiPropertyOptional({
+    description: 'Who started it: the user of a manual run, or `schedule <name>` for a cron run.',
+  })
+  startedBy?: string;
 
   @ApiPropertyOptional({ type: 'integer', description: 'The pull request it builds.' })
   pullRequest?: number;

@@ -1,4 +1,5 @@
 import { errorMessage, withTimeout } from '@kiln/common';
+import { truncateUtf8, WEBHOOK_LIMITS } from '@kiln/scm';
 import {
   AccountsRepository,
   JobsRepository,
@@ -97,15 +98,27 @@ export class RunsService {
     }
   }
 
-  /** A run of the head of `branch` (or of `sha` on it), started by a person or a schedule. */
+  /**
+   * A run of the head of `branch` (or of `sha` on it), started by a person or a schedule: it
+   * records the commit's author and message, as a pushed run does, and who started it.
+   */
   async createFromBranch(
     repository: Repository,
     event: 'manual' | 'cron',
     branch: string,
-    sha?: string,
-    author?: string,
+    sha: string | undefined,
+    starter: { actor: Actor } | { schedule: string },
   ): Promise<Run> {
     const commit = sha ?? (await this.headOf(repository, branch));
+    const { author, message } = await this.fromMirror(() =>
+      this.mirror.commitInfo(
+        repository.id,
+        repository.cloneUrl,
+        commit,
+        mirrorAuth(repository, this.box),
+      ),
+    );
+    const startedBy = 'actor' in starter ? starter.actor.username : `schedule ${starter.schedule}`;
     const result = await this.create({
       repositoryId: repository.id,
       event,
@@ -113,20 +126,41 @@ export class RunsService {
       branch,
       sha: commit,
       fromFork: false,
-      ...(author === undefined ? {} : { author }),
+      ...(author === '' ? {} : { author: author.slice(0, WEBHOOK_LIMITS.authorLength) }),
+      ...(message === ''
+        ? {}
+        : { message: truncateUtf8(message, WEBHOOK_LIMITS.commitMessageBytes) }),
+      startedBy,
     });
     if (!('run' in result)) throw new Error('a run without a delivery cannot be a duplicate');
-    return result.run;
+    const run = result.run;
+    if ('actor' in starter) {
+      await this.audit.record(
+        starter.actor,
+        'run.started',
+        { type: 'run', id: run.id, repositoryId: repository.id },
+        `${starter.actor.username} started run #${run.number} of ${repository.fullName} on ${branch}`,
+        { number: run.number, branch, sha: commit },
+      );
+    }
+    return run;
   }
 
-  private async headOf(repository: Repository, branch: string): Promise<string> {
-    try {
-      return await this.mirror.resolveRef(
+  private headOf(repository: Repository, branch: string): Promise<string> {
+    return this.fromMirror(() =>
+      this.mirror.resolveRef(
         repository.id,
         repository.cloneUrl,
         `refs/heads/${branch}`,
         mirrorAuth(repository, this.box),
-      );
+      ),
+    );
+  }
+
+  /** A mirror read on a caller's behalf: what cannot be fetched is the caller's 422. */
+  private async fromMirror<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
     } catch (error) {
       if (error instanceof GitMirrorError) throw new UnprocessableEntityException(error.message);
       throw error;

@@ -92,13 +92,9 @@ export class SchedulesService implements OnApplicationBootstrap {
     const schedule = await this.schedules.findById(scheduleId);
     const repository = schedule && (await this.repositories.findById(schedule.repositoryId));
     if (schedule === undefined || repository === undefined) return;
-    const run = await this.runs.createFromBranch(
-      repository,
-      'cron',
-      schedule.branch,
-      undefined,
-      `schedule ${schedule.name}`,
-    );
+    const run = await this.runs.createFromBranch(repository, 'cron', schedule.branch, undefined, {
+      schedule: schedule.name,
+    });
     this.logger.log(
       `schedule ${schedule.name} started run #${run.number} of ${repository.fullName}`,
     );

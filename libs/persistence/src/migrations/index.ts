@@ -9,6 +9,7 @@ import * as m0007 from './0007_run_artifacts_deleted';
 import * as m0008 from './0008_job_attempts';
 import * as m0009 from './0009_idempotency_keys';
 import * as m0010 from './0010_users_disabled';
+import * as m0011 from './0011_run_started_by';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -25,4 +26,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0008_job_attempts': m0008,
   '0009_idempotency_keys': m0009,
   '0010_users_disabled': m0010,
+  '0011_run_started_by': m0011,
 };

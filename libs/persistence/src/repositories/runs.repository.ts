@@ -12,7 +12,10 @@ export interface NewRun {
   tag?: string;
   sha: string;
   message?: string;
+  /** The commit's author. */
   author?: string;
+  /** The user who started it by hand (a manual run). */
+  startedBy?: string;
   pullRequest?: number;
   fromFork: boolean;
   changedFiles?: string[];
@@ -129,6 +132,7 @@ export class RunsRepository {
         sha: input.sha,
         message: input.message ?? null,
         author: input.author ?? null,
+        started_by: input.startedBy ?? null,
         pull_request: input.pullRequest ?? null,
         from_fork: input.fromFork ? 1 : 0,
         changed_files: input.changedFiles === undefined ? null : JSON.stringify(input.changedFiles),
@@ -328,6 +332,7 @@ function toRun(row: RunRow): Run {
     sha: row.sha,
     ...(row.message === null ? {} : { message: row.message }),
     ...(row.author === null ? {} : { author: row.author }),
+    ...(row.started_by === null ? {} : { startedBy: row.started_by }),
     ...(row.pull_request === null ? {} : { pullRequest: row.pull_request }),
     fromFork: row.from_fork !== 0,
     ...(row.changed_files === null
