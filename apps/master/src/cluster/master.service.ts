@@ -564,6 +564,9 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     } else {
       task.state = reported.state;
       task.agentId = agentId;
+      // Re-registering took the agent's holdings out of the books: a task it tells of as ended
+      // holds nothing, so its terminal update, still to come, must not give anything back.
+      if (isTerminal(task.state)) task.recovered = true;
     }
     task.heardFromAgent = true;
     if (!this.frameworks.has(reported.frameworkId)) this.adoptFramework(reported);
