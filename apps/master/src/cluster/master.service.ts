@@ -1,12 +1,7 @@
 import { MasterEnv } from '@kiln/config';
 import {
-  add,
-  contains,
-  emptyResources,
   formatResources,
   isTerminal,
-  resources,
-  shortfall,
   type AgentSubscribe,
   type AgentTask,
   type AgentUpdate,
@@ -15,8 +10,6 @@ import {
 } from '@kiln/contracts';
 import {
   BadRequestException,
-  ConflictException,
-  ForbiddenException,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
@@ -32,13 +25,14 @@ import {
   type ClusterParts,
   type ClusterState,
 } from './cluster-state';
-import { FrameworkRegistry, sendUpdate, type FrameworkRecord } from './framework-registry';
+import { FrameworkRegistry, type FrameworkRecord } from './framework-registry';
 import { MasterMetrics } from './master.metrics';
 import { OfferBook } from './offer-book';
 import { Reconciliation } from './reconciliation';
 import { ResourceAccounting } from './resource-accounting';
 import { parseQuotas, parseWeights } from './role-settings';
-import { masterStatus, progress, TaskBook } from './task-book';
+import { TaskBook } from './task-book';
+import { TaskLifecycle } from './task-lifecycle';
 
 export type { ClusterState } from './cluster-state';
 
@@ -48,14 +42,18 @@ const DEFAULT_REFUSE_SECONDS = 5;
 const DEFAULT_FAILOVER_SECONDS = 60;
 
 /**
- * Kiln's cluster master: carries out the scheduler and agent APIs' calls on its parts, each in
- * its own file: the agent and framework registries, the offer book, the task book, the resource
- * accounting (what each offer and task holds, kept in step with the DRF allocator), the
- * allocation loop and reconciliation. It holds its state in memory like a Mesos master without a
- * registry: after a restart, agents re-register with their running tasks and frameworks
- * re-subscribe and reconcile, which rebuilds everything that matters. All methods run on the one
- * JS thread, so each call sees and leaves a consistent state; validation always happens before
- * any mutation.
+ * Kiln's cluster master, as the scheduler and agent APIs see it: framework and agent sessions
+ * (subscribe, fail over, disconnect, tear down, time out), each call checked against its
+ * subscription and carried out on the master's parts, each in its own file:
+ * - the registries of agents and frameworks, the offer book and the task book (what is known);
+ * - the resource accounting: what each offer and task holds, in step with the DRF allocator;
+ * - the allocation loop, which turns allocations into offers;
+ * - the task lifecycle: launch, kill, status updates, acknowledgements;
+ * - reconciliation: a framework's RECONCILE, and an agent's re-registration with its tasks.
+ * It holds its state in memory like a Mesos master without a registry: after a restart, agents
+ * re-register with their running tasks and frameworks re-subscribe and reconcile, which rebuilds
+ * everything that matters. All methods run on the one JS thread, so each call sees and leaves a
+ * consistent state; validation always happens before any mutation.
  */
 @Injectable()
 export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -67,6 +65,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly offers: OfferBook;
   private readonly allocation: AllocationLoop;
   private readonly reconciliation: Reconciliation;
+  private readonly lifecycle: TaskLifecycle;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly startedAt = Date.now();
 
@@ -94,6 +93,15 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       this.accounting,
       this.recoveryDeadline(),
       (task) => this.adoptFramework(task),
+    );
+    this.lifecycle = new TaskLifecycle(
+      this.tasks,
+      this.offers,
+      this.accounting,
+      this.agents,
+      this.frameworks,
+      this.allocation,
+      DEFAULT_REFUSE_SECONDS,
     );
   }
 
@@ -204,7 +212,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       case 'SUBSCRIBE':
         throw new BadRequestException('SUBSCRIBE opens a stream: send it without a stream id');
       case 'ACCEPT':
-        return this.accept(framework, required(call.accept, 'accept'));
+        return this.lifecycle.accept(framework, required(call.accept, 'accept'));
       case 'DECLINE': {
         const decline = required(call.decline, 'decline');
         const offers = this.offers.owned(framework.id, decline.offerIds);
@@ -218,103 +226,13 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         this.accounting.suppress(framework.id, call.suppress?.roles);
         return;
       case 'KILL':
-        return this.kill(framework, required(call.kill, 'kill').taskId);
+        return this.lifecycle.kill(framework, required(call.kill, 'kill').taskId);
       case 'ACKNOWLEDGE':
-        return this.acknowledge(framework, required(call.acknowledge, 'acknowledge'));
+        return this.lifecycle.acknowledge(framework, required(call.acknowledge, 'acknowledge'));
       case 'RECONCILE':
         return this.reconciliation.reconcile(framework, required(call.reconcile, 'reconcile'));
       case 'TEARDOWN':
         return this.teardown(framework);
-    }
-  }
-
-  private accept(framework: FrameworkRecord, accept: NonNullable<SchedulerCall['accept']>): void {
-    // Everything is checked before anything changes: a refused ACCEPT leaves offers, tasks and
-    // agents exactly as they were.
-    const offers = this.offers.owned(framework.id, accept.offerIds);
-    const agentIds = new Set(offers.map((o) => o.agentId));
-    const roles = new Set(offers.map((o) => o.role));
-    const first = offers[0];
-    if (first === undefined || agentIds.size !== 1 || roles.size !== 1) {
-      throw new BadRequestException('offers accepted together must be of one agent and one role');
-    }
-    const { agentId, role } = first;
-    const agent = this.agents.get(agentId);
-    if (agent?.state !== 'ACTIVE' || agent.stream === undefined) {
-      throw new ConflictException(`agent ${agentId} is no longer connected`);
-    }
-    const offered = offers.reduce((sum, o) => add(sum, o.resources), emptyResources());
-    const launches = accept.operations.flatMap((op) => op.launch.taskInfos);
-    const seen = new Set<string>();
-    let wanted = emptyResources();
-    for (const task of launches) {
-      if (seen.has(task.taskId) || this.tasks.has(task.taskId)) {
-        throw new ConflictException(`task id ${task.taskId} is already in use`);
-      }
-      seen.add(task.taskId);
-      // Whether the agent can contain the task is the agent's call: it answers TASK_ERROR with
-      // the reason, which the framework sees like any other outcome of the task.
-      wanted = add(wanted, resources(task.resources));
-    }
-    if (!contains(offered, wanted)) {
-      throw new BadRequestException(
-        `the tasks need more than the offers hold: ${shortfall(offered, wanted).join('; ')} ` +
-          `(offered ${formatResources(offered)})`,
-      );
-    }
-
-    this.offers.use(offers);
-    this.accounting.launch(
-      offers.map((o) => o.id),
-      launches.map((task) => ({ taskId: task.taskId, resources: resources(task.resources) })),
-      accept.filters?.refuseSeconds ?? DEFAULT_REFUSE_SECONDS,
-    );
-    for (const task of launches) {
-      this.tasks.add({
-        info: task,
-        frameworkId: framework.id,
-        agentId,
-        role,
-        state: 'TASK_STAGING',
-      });
-      agent.stream.send({ type: 'LAUNCH', launch: { frameworkId: framework.id, role, task } });
-    }
-    this.scheduleAllocation();
-  }
-
-  private kill(framework: FrameworkRecord, taskId: string): void {
-    const task = this.tasks.get(taskId);
-    if (task === undefined || task.frameworkId !== framework.id) {
-      sendUpdate(framework, masterStatus(taskId, 'TASK_UNKNOWN', undefined, 'unknown task'));
-      return;
-    }
-    const agent = this.agents.get(task.agentId);
-    if (isTerminal(task.state)) return;
-    if (agent?.state === 'ACTIVE') {
-      agent.stream?.send({ type: 'KILL', kill: { frameworkId: framework.id, taskId } });
-    } else {
-      // A partitioned agent may come back with the task still running (the framework gave it
-      // up and replaced it meanwhile): it is killed then, whatever the framework does.
-      task.killPending = true;
-      this.logger.warn(`kill of ${taskId} waits: agent ${task.agentId} is ${agent?.state}`);
-    }
-  }
-
-  private acknowledge(
-    framework: FrameworkRecord,
-    ack: NonNullable<SchedulerCall['acknowledge']>,
-  ): void {
-    const task = this.tasks.get(ack.taskId);
-    if (task !== undefined && task.frameworkId !== framework.id) {
-      throw new ForbiddenException(`task ${ack.taskId} belongs to another framework`);
-    }
-    const agent = this.agents.get(ack.agentId);
-    agent?.stream?.send({
-      type: 'ACKNOWLEDGED',
-      acknowledged: { taskId: ack.taskId, uuid: ack.uuid },
-    });
-    if (task !== undefined && isTerminal(task.state) && task.status?.uuid === ack.uuid) {
-      this.tasks.complete(task);
     }
   }
 
@@ -415,47 +333,8 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
   ): void {
     const agent = this.agents.subscribed(agentId, streamId);
     agent.lastSeen = Date.now();
-    const { status } = update;
-    if (status.uuid === undefined) {
-      throw new BadRequestException('an agent status update needs a uuid to be acknowledged');
-    }
-    status.agentId = agent.info.id;
-    status.frameworkId = update.frameworkId;
-    const acknowledgeForFramework = (): void => {
-      agent.stream?.send({
-        type: 'ACKNOWLEDGED',
-        acknowledged: { taskId: status.taskId, uuid: status.uuid },
-      });
-    };
-    const task = this.tasks.find(status.taskId);
-    if (task !== undefined && progress(status.state) < progress(task.state)) {
-      // An update overtaken by a later one: a retry that reached us late, or one a restarted
-      // agent resends because its acknowledgement was lost with the agent. A framework must
-      // never see a task go back (say run again after it ended), so it is not forwarded; but
-      // the agent waits for its acknowledgement before it sends the next, so the master gives
-      // it, on the framework's behalf, or the task's later updates would never leave the agent.
-      return acknowledgeForFramework();
-    }
-    if (task !== undefined && task.frameworkId === update.frameworkId) {
-      task.state = status.state;
-      task.status = status;
-      task.heardFromAgent = true;
-      if (isTerminal(status.state) && this.accounting.releaseTask(task.info.taskId)) {
-        this.scheduleAllocation();
-      }
-    }
-    const framework = this.frameworks.get(update.frameworkId);
-    if (framework === undefined) {
-      // Nobody will ever acknowledge it: answer for the framework so the agent stops retrying.
-      acknowledgeForFramework();
-      if (task !== undefined && isTerminal(task.state)) this.tasks.complete(task);
-      return;
-    }
-    // A disconnected framework misses it; the agent retries until it is acknowledged.
-    sendUpdate(framework, status);
+    this.lifecycle.agentUpdate(agent, update);
   }
-
-  /** Marks agents that stopped heartbeating unreachable, and rescinds offers held too long. */
   private sweep(): void {
     const now = Date.now();
     for (const agent of this.agents.silentFor(this.env.KILN_MASTER_AGENT_TIMEOUT_MS, now)) {
