@@ -335,6 +335,8 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     agent.lastSeen = Date.now();
     this.lifecycle.agentUpdate(agent, update);
   }
+
+  /** Marks agents that stopped heartbeating unreachable, and rescinds offers held too long. */
   private sweep(): void {
     const now = Date.now();
     for (const agent of this.agents.silentFor(this.env.KILN_MASTER_AGENT_TIMEOUT_MS, now)) {
