@@ -110,3 +110,18 @@ describe('the limits on what comes in', () => {
     expect(doc).toMatch(new RegExp(`\\|\\s*${MAX_ALIAS_COUNT}\\s*\\|`));
   });
 });
+
+describe('docs/cluster.md', () => {
+  const doc = readFileSync(resolve(ROOT, 'docs/cluster.md'), 'utf8');
+  const dir = resolve(ROOT, 'apps/master/src/cluster');
+
+  it("names every unit of the master's cluster directory, and only those", () => {
+    const section = doc.slice(doc.indexOf('## Inside the master'));
+    const named = [...section.matchAll(/^\|\s*`([a-z.-]+\.ts)`/gm)].map((m) => m[1]).sort();
+    const units = readdirSync(dir)
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
+      .filter((file) => file !== 'master.service.ts')
+      .sort();
+    expect(named).toEqual(units);
+  });
+});

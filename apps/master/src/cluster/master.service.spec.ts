@@ -181,6 +181,56 @@ describe(MasterService.name, () => {
     });
   });
 
+  it('frees a task once when its agent re-registers with it ended and then sends the end', async () => {
+    const agent = subscribeAgent('none');
+    await launchRunning(agent);
+
+    // The stream dropped while the task finished: the agent comes back telling it FINISHED, then
+    // sends the FINISHED update it still holds (the framework never saw it).
+    const back = new RecordingStream();
+    master.subscribeAgent(
+      {
+        agentInfo: {
+          id: 'agent-1',
+          hostname: 'a1',
+          resources: { cpus: 4, mem: 4096, disk: 0, ports: [] },
+          attributes: {},
+          containerizers: ['process'],
+          version: 'test',
+        },
+        tasks: [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_FINISHED' }],
+      },
+      back as unknown as EventStream,
+    );
+    await vi.advanceTimersByTimeAsync(1);
+    const update = (): void =>
+      master.agentUpdate('agent-1', back.id, {
+        frameworkId,
+        status: {
+          taskId: TASK.taskId,
+          state: 'TASK_FINISHED',
+          source: 'AGENT',
+          uuid: randomUUID(),
+          timestamp: Date.now() / 1000,
+        },
+      });
+    expect(update).not.toThrow();
+    expect(framework.updates().at(-1)).toMatchObject({ taskId: 'task-1', state: 'TASK_FINISHED' });
+
+    // The whole agent is on offer again, and declining it gives back exactly what it holds.
+    const offers = (framework.sent as SchedulerEvent[]).flatMap((e) =>
+      e.type === 'OFFERS' ? e.offers.offers : [],
+    );
+    const outstanding = offers.at(-1)!;
+    expect(outstanding.resources).toMatchObject({ cpus: 4, mem: 4096 });
+    master.handleSchedulerCall(
+      { type: 'DECLINE', frameworkId, decline: { offerIds: [outstanding.id] } },
+      framework.id,
+    );
+    const books = master.state().frameworks as Array<{ allocated: { cpus: number; mem: number } }>;
+    expect(books[0]!.allocated).toMatchObject({ cpus: 0, mem: 0 });
+  });
+
   it('loses a task the agent had told of but no longer has on its return', async () => {
     const agent = subscribeAgent('none');
     await launchRunning(agent);

@@ -1,0 +1,131 @@
+import type { TaskInfo, TaskState } from '@kiln/contracts';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TaskLifecycle } from './task-lifecycle';
+import { clusterParts, offersSent, taskInfo } from './testing/cluster-parts';
+
+describe(TaskLifecycle.name, () => {
+  let parts: ReturnType<typeof clusterParts>;
+  let lifecycle: TaskLifecycle;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    parts = clusterParts();
+    lifecycle = new TaskLifecycle(
+      parts.tasks,
+      parts.offers,
+      parts.accounting,
+      parts.agents,
+      parts.frameworks,
+      parts.allocation,
+      5,
+    );
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function allocatedOnAgent(): object | undefined {
+    return parts.accounting.snapshot().agents[0]?.allocated;
+  }
+
+  /** Offers the agent and launches task-1 on the offer. */
+  function launch(): void {
+    parts.allocation.allocate();
+    const [offer] = offersSent(parts.frameworkStream);
+    lifecycle.accept(parts.framework, {
+      offerIds: [offer!.id],
+      operations: [{ type: 'LAUNCH', launch: { taskInfos: [taskInfo('task-1')] } }],
+    });
+  }
+
+  function update(state: TaskState): string {
+    const uuid = randomUUID();
+    lifecycle.agentUpdate(parts.agent, {
+      frameworkId: parts.framework.id,
+      status: { taskId: 'task-1', state, source: 'AGENT', uuid, timestamp: Date.now() / 1000 },
+    });
+    return uuid;
+  }
+
+  it('launches the tasks on the agent and keeps only what they need held', () => {
+    launch();
+
+    expect(parts.agentStream.types()).toEqual(['LAUNCH']);
+    expect(parts.tasks.get('task-1')).toMatchObject({ agentId: 'agent-1', state: 'TASK_STAGING' });
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 1, mem: 512 });
+  });
+
+  it('refuses an ACCEPT needing more than its offers hold and changes nothing', () => {
+    parts.allocation.allocate();
+    const [offer] = offersSent(parts.frameworkStream);
+    const big = { ...taskInfo('task-1'), resources: { cpus: 8, mem: 512 } } as TaskInfo;
+
+    expect(() =>
+      lifecycle.accept(parts.framework, {
+        offerIds: [offer!.id],
+        operations: [{ type: 'LAUNCH', launch: { taskInfos: [big] } }],
+      }),
+    ).toThrow(/need more than the offers hold/);
+    expect(parts.agentStream.sent).toEqual([]);
+    expect(parts.tasks.has('task-1')).toBe(false);
+    expect([...parts.offers.values()]).toHaveLength(1);
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 4, mem: 4096 });
+  });
+
+  it('frees the task on its first terminal update, and not again on a duplicate', () => {
+    launch();
+    update('TASK_RUNNING');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 1, mem: 512 });
+
+    update('TASK_FINISHED');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 0, mem: 0 });
+    parts.allocation.allocate(); // the agent is whole on offer again
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 4, mem: 4096 });
+
+    update('TASK_FINISHED');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 4, mem: 4096 });
+    expect(parts.frameworkStream.updates().map((s) => s.state)).toEqual([
+      'TASK_RUNNING',
+      'TASK_FINISHED',
+      'TASK_FINISHED',
+    ]);
+  });
+
+  it('acknowledges an overtaken update for the framework instead of forwarding it', () => {
+    launch();
+    update('TASK_FINISHED');
+    const late = update('TASK_RUNNING');
+
+    expect(parts.frameworkStream.updates().map((s) => s.state)).toEqual(['TASK_FINISHED']);
+    expect(parts.agentStream.sent.at(-1)).toEqual({
+      type: 'ACKNOWLEDGED',
+      acknowledged: { taskId: 'task-1', uuid: late },
+    });
+  });
+
+  it('completes an ended task once the framework acknowledges its end', () => {
+    launch();
+    const end = update('TASK_FAILED');
+
+    lifecycle.acknowledge(parts.framework, { agentId: 'agent-1', taskId: 'task-1', uuid: end });
+    expect(parts.tasks.has('task-1')).toBe(false);
+    expect(parts.tasks.find('task-1')).toMatchObject({ state: 'TASK_FAILED' });
+    expect(parts.agentStream.sent.at(-1)).toMatchObject({ type: 'ACKNOWLEDGED' });
+  });
+
+  it('keeps a kill for an agent that is away, and answers TASK_UNKNOWN for a task it never had', () => {
+    launch();
+    parts.agent.state = 'DISCONNECTED';
+    lifecycle.kill(parts.framework, 'task-1');
+    expect(parts.tasks.get('task-1')?.killPending).toBe(true);
+    expect(parts.agentStream.types()).toEqual(['LAUNCH']);
+
+    lifecycle.kill(parts.framework, 'task-9');
+    expect(parts.frameworkStream.updates().at(-1)).toMatchObject({
+      taskId: 'task-9',
+      state: 'TASK_UNKNOWN',
+    });
+  });
+});
