@@ -1,8 +1,7 @@
-import { ServerEnv } from '@kiln/config';
 import { RECORD_CHANGES } from '@kiln/persistence';
 import { Global, Module } from '@nestjs/common';
 import { AccountsModule } from '../accounts/accounts.module';
-import { LogsConfig } from '../logs/logs.config';
+import { LogsModule } from '../logs/logs.module';
 import { ClusterWatcher } from './cluster-watcher';
 import { EventsController } from './events.controller';
 import { LiveChanges } from './live-changes';
@@ -15,7 +14,8 @@ import { LiveHub } from './live-hub';
  */
 @Global()
 @Module({
-  imports: [AccountsModule],
+  // LogsModule: the live log's heartbeat setting is the events stream's too.
+  imports: [AccountsModule, LogsModule],
   controllers: [EventsController],
   providers: [
     LiveChanges,
@@ -23,11 +23,6 @@ import { LiveHub } from './live-hub';
     LiveHub,
     LiveEventsService,
     ClusterWatcher,
-    {
-      provide: LogsConfig,
-      inject: [{ token: ServerEnv, optional: true }],
-      useFactory: (env?: ServerEnv) => LogsConfig.from(env),
-    },
   ],
   exports: [RECORD_CHANGES],
 })
