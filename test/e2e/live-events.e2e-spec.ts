@@ -5,6 +5,7 @@ import { GitDaemon } from './support/git-daemon';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
 import { SseClient } from './support/sse-client';
+import { openSession } from './support/user';
 
 const TOKEN = 'e2e-live-events-api-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -102,6 +103,46 @@ describe('GET /api/v1/events: live pages over Server-Sent Events', () => {
       status: 404,
       message: `repository ${repository} does not exist`,
     });
+  });
+
+  it("lets a signed-in browser watch a repository it has a role on, and no other's", async () => {
+    const call = async (method: string, path: string, body: object): Promise<{ id: string }> => {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.ok, await res.clone().text()).toBe(true);
+      return (await res.json()) as { id: string };
+    };
+    const passwords = { vera: 'vera-viewer-password', otto: 'otto-outsider-password' };
+    const vera = await call('POST', '/api/v1/users', {
+      username: 'vera',
+      password: passwords.vera,
+    });
+    await call('POST', '/api/v1/users', { username: 'otto', password: passwords.otto });
+    await call('PUT', `/api/v1/repositories/${repositoryId}/members/${vera.id}`, {
+      role: 'viewer',
+    });
+    const topic = `environments:${repositoryId}`;
+
+    // The session cookie alone, as EventSource sends it: a GET needs no CSRF token.
+    const viewer = await openSession(url, 'vera', passwords.vera);
+    const watching = await open(`${topic},queue,cluster`, { cookie: viewer.cookie });
+    expect(watching.response.status).toBe(200);
+    expect((await watching.next()).event).toBe('ready');
+    watching.close();
+
+    // Without a role the repository does not exist for otto, as on its own routes.
+    const outsider = await openSession(url, 'otto', passwords.otto);
+    expect(await refusal((await open(topic, { cookie: outsider.cookie })).response)).toEqual({
+      status: 404,
+      message: `repository ${repositoryId} does not exist`,
+    });
+    // What every signed-in user may watch.
+    const queue = await open('queue', { cookie: outsider.cookie });
+    expect((await queue.next()).event).toBe('ready');
+    queue.close();
   });
 
   it('sends each change with an id, and replays what was missed after Last-Event-ID', async () => {
