@@ -188,4 +188,13 @@ describe('GET /api/v1/events: live pages over Server-Sent Events', () => {
     expect(reset.id).toMatch(/^[0-9a-f]+-\d+$/);
     expect(reset.id).not.toBe('feedface-1');
   });
+
+  // Last: it stops the server.
+  it('ends its open streams when it stops, and stops cleanly', async () => {
+    const stream = await open('queue');
+    expect((await stream.next()).event).toBe('ready');
+    server.signal('SIGTERM');
+    await expect(stream.next()).rejects.toThrow('the stream ended');
+    expect(await server.exitCode()).toBe(0);
+  });
 });

@@ -5,6 +5,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  type BeforeApplicationShutdown,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
@@ -29,6 +30,7 @@ export interface LiveEvent {
 export interface LiveSink {
   send(event: SseEvent): Promise<void>;
   onClose(listener: () => void): void;
+  close(): void;
   readonly closed: boolean;
 }
 
@@ -49,7 +51,7 @@ const REPOSITORY_CACHE_SIZE = 10_000;
  * what it missed from the ring, or `reset` when the ring cannot tell (then it reloads).
  */
 @Injectable()
-export class LiveHub implements OnModuleInit, OnApplicationShutdown {
+export class LiveHub implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(LiveHub.name);
   private readonly ring = new EventRing<LiveEvent>(LIVE_RING_CAPACITY);
   private readonly streams = new Map<LiveSink, LiveWatch>();
@@ -82,6 +84,11 @@ export class LiveHub implements OnModuleInit, OnApplicationShutdown {
     await subscriber.subscribe(LIVE_CHANNEL);
   }
 
+  /** Open streams would hold the HTTP server open; their pages reconnect (and resume) elsewhere. */
+  beforeApplicationShutdown(): void {
+    for (const sink of [...this.streams.keys()]) sink.close();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
@@ -112,7 +119,8 @@ export class LiveHub implements OnModuleInit, OnApplicationShutdown {
       this.topicsChanged();
     });
     this.topicsChanged();
-    for (const event of first) await sink.send(event);
+    // Each send writes at once, in order: a live event published meanwhile comes after them all.
+    await Promise.all(first.map((event) => sink.send(event)));
   }
 
   /** Numbers `event` and sends it to the streams watching one of its topics. */
