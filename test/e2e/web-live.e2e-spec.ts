@@ -52,12 +52,13 @@ interface Watched {
 }
 
 describe.skipIf(!browserTestsRunnable)(
-  'web UI in Chromium: the run page and the board follow a run live, without polling',
+  'web UI in Chromium: the run page, the board and the cluster follow a run live, without polling',
   () => {
     beforeEach(printProcessesOnFailure);
     let web: WebStack;
     let runPage: Watched;
     let board: Watched;
+    let cluster: Watched;
     let runId: string;
 
     beforeAll(async () => {
@@ -65,6 +66,7 @@ describe.skipIf(!browserTestsRunnable)(
       await web.stack.ok('PUT', `/api/v1/repositories/${web.repo.id}/environments/staging`, {});
       runPage = await watchedPage();
       board = await watchedPage();
+      cluster = await watchedPage();
     });
 
     afterAll(() => web?.dispose());
@@ -116,7 +118,10 @@ describe.skipIf(!browserTestsRunnable)(
       expect(requestsTo(watched, '/api/v1/events')).toHaveLength(1);
     }
 
-    it('shows the run reach success and the board the deployed build', async () => {
+    it('shows the run reach success, the board the deployed build, the cluster its use', async () => {
+      // The stack's one agent has 4 CPUs, none in use yet.
+      await cluster.page.goto(`${web.stack.serverUrl}/cluster`);
+      await cluster.page.getByRole('meter', { name: '0 of 4' }).first().waitFor();
       runId = await web.push({ '.kiln.yml': PIPELINE }, 'Add the pipeline');
       await runPage.page.goto(`${web.stack.serverUrl}/runs/${runId}`);
       await board.page.goto(`${web.stack.serverUrl}/repositories/${web.repo.id}/environments`);
@@ -125,6 +130,11 @@ describe.skipIf(!browserTestsRunnable)(
 
       // The page loaded while the run went, and follows it to its end.
       await runPage.page.locator('h1 .state-running').waitFor();
+      // The build's task holds a CPU while it sleeps; the cluster page shows it, then frees it.
+      await cluster.page
+        .locator('[role="meter"][aria-valuenow]:not([aria-valuenow="0"])')
+        .first()
+        .waitFor();
       await runPage.page.locator('h1 .state-success').waitFor({ timeout: 60_000 });
       await runPage.page.locator('tr[data-job="build"] .state-success').waitFor();
 
@@ -143,6 +153,8 @@ describe.skipIf(!browserTestsRunnable)(
 
       await expectLoadsOnlyOnEvents(runPage, `/api/v1/runs/${runId}`);
       await expectLoadsOnlyOnEvents(board, `/api/v1/repositories/${web.repo.id}/environments`);
+      await cluster.page.getByRole('meter', { name: '0 of 4' }).first().waitFor();
+      await expectLoadsOnlyOnEvents(cluster, '/api/v1/agents');
     });
   },
 );

@@ -40,6 +40,9 @@ export class ClusterWatcher implements OnModuleInit, OnApplicationShutdown {
   private start(): void {
     if (this.timer !== undefined) return;
     this.timer = setInterval(() => void this.read(), CLUSTER_WATCH_MS);
+    // The first reading is the one changes are told against: take it with the page's own load
+    // (which follows its stream's `ready`), not a period later, when the cluster may have moved.
+    void this.read();
   }
 
   private stop(): void {
@@ -53,7 +56,6 @@ export class ClusterWatcher implements OnModuleInit, OnApplicationShutdown {
     this.reading = true;
     try {
       const now = JSON.stringify(await this.cluster.agents().catch(() => 'unreachable'));
-      // The first reading is what the page loaded already.
       if (this.last !== undefined && now !== this.last && this.timer !== undefined) {
         this.hub.publish({ topics: ['cluster'], kind: 'cluster' });
       }
