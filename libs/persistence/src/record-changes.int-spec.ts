@@ -64,12 +64,14 @@ describe.each(TEST_DIALECTS)('the repositories report what they changed, on %s',
     await jobs.transition(jobId, ['queued'], 'running');
     await jobs.transition(jobId, ['running'], 'success');
     await runs.transition(runId, ['running'], 'success');
+    await runs.markArtifactsDeleted(runId);
     expect(changes).toEqual([
       { kind: 'run', id: runId, repositoryId, state: 'pending' },
       { kind: 'run', id: runId, repositoryId, state: 'running' },
       { kind: 'job', id: jobId, runId },
       { kind: 'job', id: jobId, runId, state: 'running' },
       { kind: 'job', id: jobId, runId, state: 'success' },
+      { kind: 'run', id: runId, repositoryId, state: 'success' },
       { kind: 'run', id: runId, repositoryId, state: 'success' },
     ]);
   });
@@ -107,6 +109,10 @@ describe.each(TEST_DIALECTS)('the repositories report what they changed, on %s',
     await promotions.decide({ promotionId: promotion.id, userId, decision: 'approve' });
     const queued = await promotions.transition(promotion.id, ['awaiting-approval'], 'queued');
     expect(await promotions.startDeploying(queued!)).toBe(true);
+    const before = changes.length;
+    const { runId: deployRunId } = await startedRun();
+    changes.splice(before); // The deploy run's own changes are the test above's.
+    expect(await promotions.claimDeployRun(promotion.id, deployRunId)).toBe(true);
     expect(await promotions.finishDeploying(queued!, 'deployed')).toBe(true);
     expect(await environments.delete(staging.id)).toBe(true);
     const about = { id: promotion.id, repositoryId, runId };
@@ -115,6 +121,7 @@ describe.each(TEST_DIALECTS)('the repositories report what they changed, on %s',
       { kind: 'promotion', ...about, state: 'awaiting-approval' },
       { kind: 'promotion', id: promotion.id },
       { kind: 'promotion', ...about, state: 'queued' },
+      { kind: 'promotion', ...about, state: 'deploying' },
       { kind: 'promotion', ...about, state: 'deploying' },
       { kind: 'promotion', ...about, state: 'deployed' },
       { kind: 'environment', id: staging.id, repositoryId },

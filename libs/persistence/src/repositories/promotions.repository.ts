@@ -288,14 +288,24 @@ export class PromotionsRepository {
    * longer deploying (canceled meanwhile) or has a run already (another server was first).
    */
   async claimDeployRun(id: string, runId: string): Promise<boolean> {
-    const result = await this.connection.db
+    const claimed = await this.connection.db
       .updateTable('promotions')
       .set({ deploy_run_id: runId })
       .where('id', '=', id)
       .where('state', '=', 'deploying')
       .where('deploy_run_id', 'is', null)
+      .returning(['repository_id', 'run_id'])
       .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    if (claimed === undefined) return false;
+    // The board links the deploy run from now on.
+    this.changes.changed({
+      kind: 'promotion',
+      id,
+      repositoryId: claimed.repository_id,
+      runId: claimed.run_id,
+      state: 'deploying',
+    });
+    return true;
   }
 
   /**

@@ -298,11 +298,20 @@ export class RunsRepository {
 
   /** Records that artifact retention deleted the run's artifacts. */
   async markArtifactsDeleted(id: string, now = new Date()): Promise<void> {
-    await this.connection.db
+    const marked = await this.connection.db
       .updateTable('runs')
       .set({ artifacts_deleted_at: now.toISOString() })
       .where('id', '=', id)
-      .execute();
+      .returning(['repository_id', 'state'])
+      .executeTakeFirst();
+    if (marked !== undefined) {
+      this.changes.changed({
+        kind: 'run',
+        id,
+        repositoryId: marked.repository_id,
+        state: marked.state,
+      });
+    }
   }
 
   /**
