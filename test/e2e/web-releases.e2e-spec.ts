@@ -12,7 +12,7 @@ const PIPELINE = releasePipeline();
 
 const RELEASE_MANAGERS = { rita: 'rita-release-password', rob: 'rob-release-password' };
 
-// Deploys are whole runs on the agent; the board polls every 3 s.
+// Deploys are whole runs on the agent; the board follows them live.
 const DEPLOYED_WITHIN_MS = 45_000;
 
 interface Promotion {

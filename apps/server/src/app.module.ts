@@ -15,6 +15,7 @@ import { BootstrapToken } from './accounts/accounts.service';
 import { AuthGuard } from './auth/auth.guard';
 import { ResourceResolver } from './auth/resource-resolver';
 import { HealthModule } from './health/health.module';
+import { LiveModule } from './live/live.module';
 import { LogsModule } from './logs/logs.module';
 import { ReleasesModule } from './releases/releases.module';
 import { RepositoriesModule } from './repositories/repositories.module';
@@ -38,6 +39,7 @@ export class AppModule {
           inject: [REDIS],
           useFactory: (redis: Redis) => ({ connection: redis, prefix: QUEUE_PREFIX }),
         }),
+        LiveModule,
         HealthModule,
         AuditModule,
         AccountsModule,

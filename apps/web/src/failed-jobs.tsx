@@ -30,20 +30,16 @@ export function FailedJobs(props: { runId: string; jobs: readonly Job[] }): Reac
 }
 
 function FailedJob({ runId, job }: { runId: string; job: Job }): ReactNode {
-  // A failed attempt's log and steps no longer change: loaded once (the long period is a retry).
-  const { data, error } = usePoll(
-    `failure:${job.id}@${job.attempt}`,
-    async () => {
-      if (job.attempt === 0) return undefined;
-      const [steps, text] = await Promise.all([
-        api.steps(job.id, job.attempt),
-        api.logText(job.id, job.attempt),
-      ]);
-      const step = failingStep(steps);
-      return step === undefined ? undefined : { step, excerpt: failureExcerpt(text, steps, step) };
-    },
-    300_000,
-  );
+  // A failed attempt's log and steps no longer change: loaded once per attempt.
+  const { data, error } = usePoll(`failure:${job.id}@${job.attempt}`, async () => {
+    if (job.attempt === 0) return undefined;
+    const [steps, text] = await Promise.all([
+      api.steps(job.id, job.attempt),
+      api.logText(job.id, job.attempt),
+    ]);
+    const step = failingStep(steps);
+    return step === undefined ? undefined : { step, excerpt: failureExcerpt(text, steps, step) };
+  });
   const last = data?.excerpt.at(-1)?.n;
   return (
     <div className="failure" data-failed-job={job.key}>

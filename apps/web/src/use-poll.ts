@@ -3,15 +3,17 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 export interface Polled<T> {
   data: T | undefined;
   error: Error | undefined;
-  /** Loads again now (after a write), then keeps polling. */
+  /** Loads again now (after a write), then keeps polling (if it polls). */
   refresh: () => void;
 }
 
 /**
  * Loads `load()` now and again `intervalMs` after each answer, while the component is mounted
- * and `key` stays the same; a new key starts over. A hidden tab skips its turns.
+ * and `key` stays the same; a new key starts over. A hidden tab skips its turns. Without
+ * `intervalMs` it loads once per key (what does not change, or changes only with the key); a
+ * page that follows changes uses `useLive` instead.
  */
-export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs: number): Polled<T> {
+export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs?: number): Polled<T> {
   const [state, setState] = useState<{ key: string; data?: T; error?: Error }>({ key });
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
@@ -37,7 +39,9 @@ export function usePoll<T>(key: string, load: () => Promise<T>, intervalMs: numb
           }
         }
       }
-      if (!stopped) timer = setTimeout(() => void turn(), intervalMs);
+      if (!stopped && intervalMs !== undefined) {
+        timer = setTimeout(() => void turn(), intervalMs);
+      }
     };
     void turn();
     return () => {

@@ -3,6 +3,7 @@ export * from './database.health';
 export * from './database.token';
 export * from './migrate';
 export * from './persistence.module';
+export * from './record-changes';
 export * from './repositories/accounts.repository';
 export * from './repositories/artifacts.repository';
 export * from './repositories/audit.repository';

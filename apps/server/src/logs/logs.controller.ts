@@ -37,7 +37,7 @@ import {
   StepResponse,
 } from './logs.dto';
 import { LogsService } from './logs.service';
-import { SseStream } from './sse-stream';
+import { SseStream } from '../sse-stream';
 import { TaskLogTokenGuard } from './task-log-token.guard';
 
 @ApiTags('logs')

@@ -25,7 +25,7 @@ import { TaskTokens } from './task-tokens';
       useFactory: (env?: ServerEnv) => LogsConfig.from(env),
     },
   ],
-  exports: [LogsService, TaskTokens],
+  exports: [LogsService, TaskTokens, LogsConfig],
 })
 export class LogsModule {}
 

@@ -2,13 +2,13 @@ import type { ReactNode } from 'react';
 import { api } from '../api';
 import { bytes } from '../format';
 import { ErrorNote } from '../state-badge';
-import { usePoll } from '../use-poll';
+import { useLive } from '../use-live';
 
 const MIB = 1024 * 1024;
 
 /** The cluster's agents and how much of each is in use. */
 export function ClusterPage(): ReactNode {
-  const { data, error } = usePoll('agents', api.agents, 3_000);
+  const { data, error } = useLive('agents', api.agents, ['cluster']);
   return (
     <section>
       <h1>Cluster</h1>

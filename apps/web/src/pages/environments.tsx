@@ -20,7 +20,7 @@ import { RepositoryLink } from '../repository-link';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
 import { usePermissions } from '../use-permissions';
-import { usePoll } from '../use-poll';
+import { useLive } from '../use-live';
 
 interface Promoting {
   run: RunSummary;
@@ -36,10 +36,10 @@ type Changing =
 
 /** A repository's environments in chain order: what runs where, what waits, what may go next. */
 export function EnvironmentsPage(props: { id: string; user: User }): ReactNode {
-  const { data, error, refresh } = usePoll(
+  const { data, error, refresh } = useLive(
     `environments:${props.id}`,
     () => api.environments(props.id),
-    3_000,
+    [`environments:${props.id}`],
   );
   const { release } = usePermissions(props.user, props.id);
   const [promoting, setPromoting] = useState<Promoting>();

@@ -8,7 +8,7 @@ import { LogLines, type LogChunk } from '../log/log-lines';
 import { Link } from '../router';
 import { RepositoryLink } from '../repository-link';
 import { ErrorNote, StateBadge } from '../state-badge';
-import { usePoll } from '../use-poll';
+import { useLive } from '../use-live';
 import { useTitle } from '../use-title';
 
 type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
@@ -18,7 +18,7 @@ type StreamState = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
  * failed attempt opens at the end of its failing step; `?attempt=N` shows an earlier attempt.
  */
 export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
-  const run = usePoll(`run:${props.runId}`, () => api.run(props.runId), 2_000);
+  const run = useLive(`run:${props.runId}`, () => api.run(props.runId), [`run:${props.runId}`]);
   const job = run.data?.jobs.find((j) => j.id === props.jobId);
   const [chosenAttempt, setChosenAttempt] = useState(() => attemptOfSearch());
   const attempt =

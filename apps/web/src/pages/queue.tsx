@@ -3,11 +3,11 @@ import { api } from '../api';
 import { absolute, duration, when } from '../format';
 import { Link } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
-import { usePoll } from '../use-poll';
+import { useLive } from '../use-live';
 
 /** The jobs that wait to run, longest waiting first, and why they wait. */
 export function QueuePage(): ReactNode {
-  const { data, error } = usePoll('queue', api.queue, 2_000);
+  const { data, error } = useLive('queue', api.queue, ['queue']);
   return (
     <section>
       <h1>Queue</h1>

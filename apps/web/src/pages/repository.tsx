@@ -14,17 +14,18 @@ import { environmentsUrl } from '../promotions';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
+import { useLive } from '../use-live';
 import { usePoll } from '../use-poll';
 import { useTitle } from '../use-title';
 
-/** A repository's runs, newest first, polled so new runs and state changes show up live. */
+/** A repository's runs, newest first, live: new runs and state changes show up as they happen. */
 export function RepositoryPage(props: { id: string; user: User }): ReactNode {
-  const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id), 30_000);
+  const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id));
   const [filter, setFilter] = useState<RunFilter>({});
-  const runs = usePoll(
+  const runs = useLive(
     `runs:${props.id}:${JSON.stringify(filter)}`,
     () => api.runs(props.id, filter),
-    1_500,
+    [`repository:${props.id}`],
   );
   const filtered = Object.values(filter).some((value) => value !== undefined);
   const permissions = usePermissions(props.user, props.id);

@@ -26,18 +26,19 @@ import { RepositoryLink } from '../repository-link';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
+import { useLive } from '../use-live';
 import { usePoll } from '../use-poll';
 import { useTitle } from '../use-title';
 
 type Action = 'cancel' | 'rerun' | 'rerun-failed';
 
-/** A run and its jobs, polled while it goes, with the actions that make sense for it. */
+/** A run and its jobs, live while it goes, with the actions that make sense for it. */
 export function RunPage(props: { runId: string; user: User }): ReactNode {
   const {
     data: run,
     error,
     refresh,
-  } = usePoll(`run:${props.runId}`, () => api.run(props.runId), 1_500);
+  } = useLive(`run:${props.runId}`, () => api.run(props.runId), [`run:${props.runId}`]);
   const permissions = usePermissions(props.user, run?.repositoryId);
   const [busy, setBusy] = useState<Action>();
   const [actionError, setActionError] = useState<string>();
@@ -316,13 +317,10 @@ function RunArtifacts({ jobs }: { jobs: Job[] }): ReactNode {
       (job.state === 'success' || job.state === 'failure' || job.state === 'canceled'),
   );
   const key = ended.map((job) => `${job.id}@${job.attempt}`).join(',');
-  const { data, error } = usePoll(
-    `artifacts:${key}`,
-    () =>
-      Promise.all(
-        ended.map(async (job) => ({ job, artifacts: await api.artifacts(job.id, job.attempt) })),
-      ),
-    60_000,
+  const { data, error } = usePoll(`artifacts:${key}`, () =>
+    Promise.all(
+      ended.map(async (job) => ({ job, artifacts: await api.artifacts(job.id, job.attempt) })),
+    ),
   );
   const rows = (data ?? []).flatMap(({ job, artifacts }) =>
     artifacts.map((artifact) => ({ job, artifact })),

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Selectable } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
+import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
 import type { EnvironmentsTable } from '../schema';
 
 /** A place a repository's runs are promoted to (staging, production), with its policy. */
@@ -33,7 +34,12 @@ export interface EnvironmentPolicy {
 /** Environments per repository. */
 @Injectable()
 export class EnvironmentsRepository {
-  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+  constructor(
+    @Inject(DATABASE) private readonly connection: DatabaseConnection,
+    @Optional()
+    @Inject(RECORD_CHANGES)
+    private readonly changes: RecordChanges = NO_RECORD_CHANGES,
+  ) {}
 
   /** Creates the environment, or sets the policy of the one of that name. */
   async save(
@@ -62,7 +68,9 @@ export class EnvironmentsRepository {
       .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet(values))
       .returningAll()
       .executeTakeFirstOrThrow();
-    return toEnvironment(row);
+    const environment = toEnvironment(row);
+    this.changes.changed({ kind: 'environment', id: environment.id, repositoryId });
+    return environment;
   }
 
   async findById(id: string): Promise<Environment | undefined> {
@@ -101,11 +109,14 @@ export class EnvironmentsRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    const result = await this.connection.db
+    const deleted = await this.connection.db
       .deleteFrom('environments')
       .where('id', '=', id)
+      .returning('repository_id')
       .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    if (deleted === undefined) return false;
+    this.changes.changed({ kind: 'environment', id, repositoryId: deleted.repository_id });
+    return true;
   }
 }
 

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { sql, type Kysely, type Updateable } from 'kysely';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
+import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
 import type {
   AttemptOutcome,
   Database,
@@ -94,7 +95,12 @@ export const TERMINAL_JOB_STATES: readonly JobState[] = [
 /** A run's jobs and their state machine (blocked → queued → running → an end). */
 @Injectable()
 export class JobsRepository {
-  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+  constructor(
+    @Inject(DATABASE) private readonly connection: DatabaseConnection,
+    @Optional()
+    @Inject(RECORD_CHANGES)
+    private readonly changes: RecordChanges = NO_RECORD_CHANGES,
+  ) {}
 
   async findById(id: string): Promise<Job | undefined> {
     const row = await this.connection.db
@@ -205,7 +211,12 @@ export class JobsRepository {
       await recordEndedAttempt(tx, toJob(before), changes, now);
       return true;
     });
-    return moved ? this.findById(id) : undefined;
+    if (!moved) return undefined;
+    const job = await this.findById(id);
+    if (job !== undefined) {
+      this.changes.changed({ kind: 'job', id, runId: job.runId, state: job.state });
+    }
+    return job;
   }
 
   private async updateJob(
@@ -296,11 +307,13 @@ export class JobsRepository {
 
   /** Sets why a queued job waits (for people), without a state change. */
   async setStatusMessage(id: string, message: string | null): Promise<void> {
-    await this.connection.db
+    const updated = await this.connection.db
       .updateTable('jobs')
       .set({ status_message: message })
       .where('id', '=', id)
-      .execute();
+      .returning('run_id')
+      .executeTakeFirst();
+    if (updated !== undefined) this.changes.changed({ kind: 'job', id, runId: updated.run_id });
   }
 }
 

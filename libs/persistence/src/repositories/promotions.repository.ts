@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Selectable } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
+import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
 import type {
   PromotionDecision,
   PromotionDecisionsTable,
@@ -66,7 +67,12 @@ export const ACTIVE_PROMOTION_STATES: readonly PromotionState[] = [
 /** Promotions, their approvals, and the environments' deploy locks. */
 @Injectable()
 export class PromotionsRepository {
-  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+  constructor(
+    @Inject(DATABASE) private readonly connection: DatabaseConnection,
+    @Optional()
+    @Inject(RECORD_CHANGES)
+    private readonly changes: RecordChanges = NO_RECORD_CHANGES,
+  ) {}
 
   async create(input: NewPromotion, now = new Date()): Promise<Promotion> {
     const row: Selectable<PromotionsTable> = {
@@ -87,7 +93,19 @@ export class PromotionsRepository {
       finished_at: null,
     };
     await this.connection.db.insertInto('promotions').values(row).execute();
-    return toPromotion(row);
+    const promotion = toPromotion(row);
+    this.report(promotion);
+    return promotion;
+  }
+
+  private report(promotion: Promotion, state: PromotionState = promotion.state): void {
+    this.changes.changed({
+      kind: 'promotion',
+      id: promotion.id,
+      repositoryId: promotion.repositoryId,
+      runId: promotion.runId,
+      state,
+    });
   }
 
   async findById(id: string): Promise<Promotion | undefined> {
@@ -225,7 +243,9 @@ export class PromotionsRepository {
       .where('state', 'in', from)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return undefined;
-    return this.findById(id);
+    const promotion = await this.findById(id);
+    if (promotion !== undefined) this.report(promotion);
+    return promotion;
   }
 
   /**
@@ -253,6 +273,10 @@ export class PromotionsRepository {
         if (started.numUpdatedRows === 0n) throw new NotQueued();
         return true;
       })
+      .then((started) => {
+        if (started) this.report(promotion, 'deploying');
+        return started;
+      })
       .catch((error: unknown) => {
         if (error instanceof NotQueued) return false;
         throw error;
@@ -264,14 +288,24 @@ export class PromotionsRepository {
    * longer deploying (canceled meanwhile) or has a run already (another server was first).
    */
   async claimDeployRun(id: string, runId: string): Promise<boolean> {
-    const result = await this.connection.db
+    const claimed = await this.connection.db
       .updateTable('promotions')
       .set({ deploy_run_id: runId })
       .where('id', '=', id)
       .where('state', '=', 'deploying')
       .where('deploy_run_id', 'is', null)
+      .returning(['repository_id', 'run_id'])
       .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    if (claimed === undefined) return false;
+    // The board links the deploy run from now on.
+    this.changes.changed({
+      kind: 'promotion',
+      id,
+      repositoryId: claimed.repository_id,
+      runId: claimed.run_id,
+      state: 'deploying',
+    });
+    return true;
   }
 
   /**
@@ -284,7 +318,7 @@ export class PromotionsRepository {
     statusMessage?: string,
     now = new Date(),
   ): Promise<boolean> {
-    return this.connection.db.transaction().execute(async (tx) => {
+    const ended = await this.connection.db.transaction().execute(async (tx) => {
       const ended = await tx
         .updateTable('promotions')
         .set({
@@ -303,6 +337,8 @@ export class PromotionsRepository {
         .execute();
       return ended.numUpdatedRows > 0n;
     });
+    if (ended) this.report(promotion, to);
+    return ended;
   }
 
   /**
@@ -314,7 +350,7 @@ export class PromotionsRepository {
     statusMessage: string,
     now = new Date(),
   ): Promise<boolean> {
-    return this.connection.db.transaction().execute(async (tx) => {
+    const canceled = await this.connection.db.transaction().execute(async (tx) => {
       const canceled = await tx
         .updateTable('promotions')
         .set({ state: 'canceled', finished_at: now.toISOString(), status_message: statusMessage })
@@ -331,6 +367,8 @@ export class PromotionsRepository {
         .execute();
       return true;
     });
+    if (canceled) this.report(promotion, 'canceled');
+    return canceled;
   }
 
   /** Records one person's decision; false when they had decided on it already. */
@@ -346,7 +384,9 @@ export class PromotionsRepository {
       })
       .onConflict((oc) => oc.columns(['promotion_id', 'user_id']).doNothing())
       .executeTakeFirst();
-    return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    const decided = (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    if (decided) this.changes.changed({ kind: 'promotion', id: decision.promotionId });
+    return decided;
   }
 
   /** The decisions on each of `promotionIds`, oldest first. */

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
+import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
 import type { Forge, JobState, RunEvent, RunRow, RunState } from '../schema';
 
 export interface NewRun {
@@ -79,7 +80,12 @@ export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', '
 /** Runs, the webhook deliveries that created them, and run numbers. */
 @Injectable()
 export class RunsRepository {
-  constructor(@Inject(DATABASE) private readonly connection: DatabaseConnection) {}
+  constructor(
+    @Inject(DATABASE) private readonly connection: DatabaseConnection,
+    @Optional()
+    @Inject(RECORD_CHANGES)
+    private readonly changes: RecordChanges = NO_RECORD_CHANGES,
+  ) {}
 
   /**
    * Creates a run in state `pending` with the next number of its repository. With a delivery, the
@@ -87,6 +93,24 @@ export class RunsRepository {
    * returns the run it created then.
    */
   async create(input: NewRun, delivery?: Delivery, now = new Date()): Promise<CreateRunResult> {
+    const result = await this.insert(input, delivery, now);
+    if ('run' in result) {
+      const { run } = result;
+      this.changes.changed({
+        kind: 'run',
+        id: run.id,
+        repositoryId: run.repositoryId,
+        state: run.state,
+      });
+    }
+    return result;
+  }
+
+  private insert(
+    input: NewRun,
+    delivery: Delivery | undefined,
+    now: Date,
+  ): Promise<CreateRunResult> {
     return this.connection.db.transaction().execute(async (tx) => {
       const id = randomUUID();
       if (delivery !== undefined) {
@@ -244,7 +268,11 @@ export class RunsRepository {
       .where('state', 'in', from)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return undefined;
-    return this.findById(id);
+    const run = await this.findById(id);
+    if (run !== undefined) {
+      this.changes.changed({ kind: 'run', id, repositoryId: run.repositoryId, state: run.state });
+    }
+    return run;
   }
 
   /**
@@ -274,11 +302,20 @@ export class RunsRepository {
 
   /** Records that artifact retention deleted the run's artifacts. */
   async markArtifactsDeleted(id: string, now = new Date()): Promise<void> {
-    await this.connection.db
+    const marked = await this.connection.db
       .updateTable('runs')
       .set({ artifacts_deleted_at: now.toISOString() })
       .where('id', '=', id)
-      .execute();
+      .returning(['repository_id', 'state'])
+      .executeTakeFirst();
+    if (marked !== undefined) {
+      this.changes.changed({
+        kind: 'run',
+        id,
+        repositoryId: marked.repository_id,
+        state: marked.state,
+      });
+    }
   }
 
   /**
@@ -286,14 +323,15 @@ export class RunsRepository {
    * or nothing changed (it was not pending any more: canceled, or started by a redelivery).
    */
   async start(id: string, jobs: NewJob[], now = new Date()): Promise<boolean> {
-    return this.connection.db.transaction().execute(async (tx) => {
+    const repositoryId = await this.connection.db.transaction().execute(async (tx) => {
       const started = await tx
         .updateTable('runs')
         .set({ state: 'running', started_at: now.toISOString() })
         .where('id', '=', id)
         .where('state', '=', 'pending')
+        .returning('repository_id')
         .executeTakeFirst();
-      if (started.numUpdatedRows === 0n) return false;
+      if (started === undefined) return undefined;
       if (jobs.length > 0) {
         await tx
           .insertInto('jobs')
@@ -314,8 +352,11 @@ export class RunsRepository {
           )
           .execute();
       }
-      return true;
+      return started.repository_id;
     });
+    if (repositoryId === undefined) return false;
+    this.changes.changed({ kind: 'run', id, repositoryId, state: 'running' });
+    return true;
   }
 }
 

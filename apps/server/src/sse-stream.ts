@@ -1,11 +1,18 @@
 import type { Response } from 'express';
-import type { LogEventSink, LogStreamEvent } from './log-follower';
+
+/** One Server-Sent Event: `id` (when given) is what a reconnecting client sends back. */
+export interface SseEvent {
+  event: string;
+  id?: string;
+  data: unknown;
+}
 
 /**
  * A Server-Sent Events response: `text/event-stream`, unbuffered by proxies, with a comment
  * every `heartbeatMs` so idle connections are not cut. Writes wait while the client is behind.
+ * The live log and the live pages' change events both go out through it.
  */
-export class SseStream implements LogEventSink {
+export class SseStream {
   private open = true;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly closeListeners: (() => void)[] = [];
@@ -36,9 +43,9 @@ export class SseStream implements LogEventSink {
     else listener();
   }
 
-  async send(event: LogStreamEvent): Promise<void> {
+  async send(event: SseEvent): Promise<void> {
     if (!this.open) return;
-    const id = event.event === 'log' ? `id: ${event.id}\n` : '';
+    const id = event.id === undefined ? '' : `id: ${event.id}\n`;
     const frame = `${id}event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`;
     if (this.res.write(frame)) return;
     await new Promise<void>((resolve) => {

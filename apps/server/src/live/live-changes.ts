@@ -1,0 +1,58 @@
+import { errorMessage } from '@kiln/common';
+import type { RecordChange, RecordChanges } from '@kiln/persistence';
+import { REDIS } from '@kiln/queue';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+
+/** The Redis channel every server replica publishes record changes to and listens on. */
+export const LIVE_CHANNEL = 'kiln:live';
+
+/**
+ * Publishes what the repositories report changed to every server replica (Redis pub/sub), where
+ * each {@link LiveHub} passes it to the live pages it serves. Best effort, like the log bus: a
+ * change lost while Redis is away costs a page one refresh, which its next change (or its
+ * reconnect, answered with `reset`) brings.
+ */
+@Injectable()
+export class LiveChanges implements RecordChanges {
+  private readonly logger = new Logger(LiveChanges.name);
+
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  changed(change: RecordChange): void {
+    this.redis
+      .publish(LIVE_CHANNEL, JSON.stringify(change))
+      .catch((error: unknown) =>
+        this.logger.warn(`could not publish a ${change.kind} change: ${errorMessage(error)}`),
+      );
+  }
+}
+
+const STRING_FIELDS = ['id', 'repositoryId', 'runId', 'state'] as const;
+
+/** A change as read from the channel, or undefined when it is not one (checked at the boundary). */
+export function parseRecordChange(payload: string): RecordChange | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.id !== 'string') return undefined;
+  for (const field of STRING_FIELDS) {
+    if (record[field] !== undefined && typeof record[field] !== 'string') return undefined;
+  }
+  switch (record.kind) {
+    case 'run':
+    case 'environment':
+      return typeof record.repositoryId === 'string' ? (value as RecordChange) : undefined;
+    case 'job':
+      return typeof record.runId === 'string' ? (value as RecordChange) : undefined;
+    case 'promotion':
+      return value as RecordChange;
+    default:
+      return undefined;
+  }
+}
