@@ -97,6 +97,7 @@ describe('audit log', () => {
     // No cluster is needed: a run that has not ended yet (its job queued) can be canceled.
     const run = await alice.ok<{ id: string }>('POST', `/api/v1/repositories/${web.id}/runs`, {});
     ids.run = run.id;
+    expected.push(['alice', 'run.started', run.id]);
     await alice.ok('POST', `/api/v1/runs/${run.id}/cancel`);
     expected.push(['alice', 'run.canceled', run.id]);
     const laptop = await alice.ok<{ id: string; token: string }>('POST', '/api/v1/tokens', {
