@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 
 const REPORT = resolve(__dirname, '../../docs/benchmarks.md');
@@ -22,7 +22,9 @@ export function machineFacts(): string {
     // uname is missing on a few minimal hosts; the other facts still help.
   }
   const mem = Math.round(totalmem() / 2 ** 30);
-  return `${cpus().length} × ${cpu}, ${mem} GiB, ${kernel}, Node ${process.version}`;
+  // On a shared machine the load says how much of it the figures had.
+  const load = loadavg()[0]?.toFixed(1) ?? '?';
+  return `${cpus().length} × ${cpu}, ${mem} GiB, ${kernel}, Node ${process.version}, load average ${load} at the end`;
 }
 
 /**
