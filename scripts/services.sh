@@ -231,6 +231,39 @@ ensure_sandbox_tools() {
   say "runc $(runc --version 2>/dev/null | head -n 1 | awk '{print $3}') and slirp4netns are installed"
 }
 
+# --- Docker's default seccomp profile, the native containerizer's filter ------------------------
+# Debian ships the file in golang-github-docker-docker-dev, a Go source package whose 260-odd
+# dependencies (a Go toolchain) an agent does not need: the one file is taken out of the package.
+SECCOMP_PROFILE=/usr/local/share/kiln/seccomp/docker-default.json
+SECCOMP_IN_PACKAGE=./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+ensure_seccomp_profile() {
+  if [ -s "$SECCOMP_PROFILE" ]; then
+    say "Docker's default seccomp profile is at $SECCOMP_PROFILE"
+    return
+  fi
+  if ! is_root; then
+    fail "need Docker's default seccomp profile at $SECCOMP_PROFILE; rerun as root"
+    return 1
+  fi
+  local dir
+  dir=$(mktemp -d)
+  if [ "$apt_updated" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && apt_updated=1
+  fi
+  if (cd "$dir" && apt-get download -qq golang-github-docker-docker-dev >/dev/null 2>&1) &&
+    mkdir -p "$(dirname "$SECCOMP_PROFILE")" &&
+    dpkg-deb --fsys-tarfile "$dir"/golang-github-docker-docker-dev_*.deb |
+    tar -xO "$SECCOMP_IN_PACKAGE" >"$SECCOMP_PROFILE.tmp" &&
+    [ -s "$SECCOMP_PROFILE.tmp" ]; then
+    mv "$SECCOMP_PROFILE.tmp" "$SECCOMP_PROFILE"
+    say "Docker's default seccomp profile is at $SECCOMP_PROFILE (from golang-github-docker-docker-dev)"
+  else
+    rm -f "$SECCOMP_PROFILE.tmp"
+    fail "cannot take Docker's default seccomp profile out of golang-github-docker-docker-dev"
+  fi
+  rm -rf "$dir"
+}
+
 # --- Chromium (the web UI's browser tests drive it with playwright-core) -----------------------
 ensure_chromium() {
   if have chromium; then
@@ -247,6 +280,7 @@ ensure_busybox_image
 ensure_registry
 ensure_chromium
 ensure_sandbox_tools
+ensure_seccomp_profile
 
 if [ "$failures" -gt 0 ]; then
   say "$failures service(s) could not be made ready; see the messages above"

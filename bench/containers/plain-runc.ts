@@ -1,5 +1,9 @@
 import {
+  DEFAULT_CAPABILITIES,
+  DEFAULT_SECCOMP_PROFILE,
+  loadDockerSeccompProfile,
   makeRuntimeDir,
+  ociSeccomp,
   networkHook,
   ociConfig,
   prepareRootFilesystem,
@@ -16,6 +20,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -31,6 +36,20 @@ const IDS = { hostId: 100_000, size: 65_536 };
 export interface PlainTiming {
   firstOutputMs: number;
   exitMs: number;
+}
+
+let filter: Promise<Record<string, unknown>> | undefined;
+
+/** The containerizer's own filter: Docker's default profile for the same capabilities. */
+function seccomp(): Promise<Record<string, unknown>> {
+  filter ??= loadDockerSeccompProfile(DEFAULT_SECCOMP_PROFILE).then((profile) =>
+    ociSeccomp(profile, {
+      capabilities: DEFAULT_CAPABILITIES,
+      arch: process.arch,
+      kernel: release(),
+    }),
+  );
+  return filter;
 }
 
 /** One container of `echo hi`: prepared untimed, then `runc run` timed from spawn to exit. */
@@ -64,6 +83,7 @@ export async function plainRuncRun(
     limits: { cpus: 0.5, memMiB: 64, pidsMax: 1024 },
     tmpSizeMiB: 64,
     hostname: 'kiln',
+    seccomp: await seccomp(),
   });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
   const stdoutFile = join(sandbox, 'stdout');

@@ -85,6 +85,15 @@ export class AgentEnv extends ClusterClientEnv {
   })
   readonly KILN_AGENT_CONTAINERIZERS?: string;
 
+  /**
+   * Docker's default seccomp profile (its JSON file), every native task's filter; default
+   * `/usr/local/share/kiln/seccomp/docker-default.json`. Without it the native containerizer is
+   * not offered.
+   */
+  @IsOptional()
+  @IsString()
+  readonly KILN_AGENT_SECCOMP_PROFILE?: string;
+
   /** Registry credentials for image pulls: `{"host":{"username":"…","password":"…"}}`. */
   @IsOptional()
   @IsString()

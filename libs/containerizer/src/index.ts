@@ -4,7 +4,13 @@ export * from './docker/docker.containerizer';
 export * from './cgroup/cgroup.containerizer';
 export { detectCgroups, type CgroupDetection, type DetectCgroupsOptions } from './cgroup/detect';
 // The native containerizer's OCI configuration, for benchmarks that run plain runc beside it.
-export { ociConfig, type BundlePlan } from './cgroup/bundle';
+export { DEFAULT_CAPABILITIES, ociConfig, type BundlePlan } from './cgroup/bundle';
+export {
+  DEFAULT_SECCOMP_PROFILE,
+  loadDockerSeccompProfile,
+  ociSeccomp,
+  type DockerSeccompProfile,
+} from './cgroup/seccomp';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook } from './cgroup/runc';
 export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';

@@ -28,7 +28,10 @@ export async function workingContainerizers(
   const grace = env.KILN_AGENT_KILL_GRACE_MS;
 
   if (allowed.has('cgroup')) {
-    const detection = await CgroupContainerizer.detect().catch((error: unknown) => ({
+    const seccompProfile = env.KILN_AGENT_SECCOMP_PROFILE;
+    const detection = await CgroupContainerizer.detect(
+      seccompProfile === undefined ? {} : { seccompProfile },
+    ).catch((error: unknown) => ({
       supported: false as const,
       reason: errorMessage(error),
     }));
@@ -39,6 +42,7 @@ export async function workingContainerizers(
           parent: `kiln/${agentId}`,
           defaultGracePeriodMs: grace,
           hostNetwork: env.KILN_AGENT_HOST_NETWORK,
+          ...(seccompProfile === undefined ? {} : { seccompProfile }),
         }),
       );
     } else {

@@ -29,69 +29,6 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SYS_CHROOT',
 ] as const;
 
-/**
- * System calls a build never needs and that reach the kernel's most exposed parts: mounting and
- * namespaces (a nested user namespace would hand the task every capability again over new
- * namespaces), kernel modules, keyrings, BPF, perf, the clock, swap, reboot, and file handles
- * (`open_by_handle_at` is how the "shocker" escape left Docker's mounts). Most of them already
- * need a capability the task lacks; the profile closes them even where a kernel bug would not.
- * They fail with EPERM, as Docker's default profile answers.
- */
-export const DENIED_SYSCALLS = [
-  'acct',
-  'add_key',
-  'bpf',
-  'clock_adjtime',
-  'clock_settime',
-  'create_module',
-  'delete_module',
-  'finit_module',
-  'fsconfig',
-  'fsmount',
-  'fsopen',
-  'fspick',
-  'get_kernel_syms',
-  'init_module',
-  'ioperm',
-  'iopl',
-  'kexec_file_load',
-  'kexec_load',
-  'keyctl',
-  'lookup_dcookie',
-  'mount',
-  'mount_setattr',
-  'move_mount',
-  'name_to_handle_at',
-  'nfsservctl',
-  'open_by_handle_at',
-  'open_tree',
-  'perf_event_open',
-  'pivot_root',
-  'quotactl',
-  'reboot',
-  'request_key',
-  'setns',
-  'settimeofday',
-  'swapoff',
-  'swapon',
-  'syslog',
-  'umount2',
-  'unshare',
-  'uselib',
-  'userfaultfd',
-  'vm86',
-  'vm86old',
-] as const;
-
-/** `CLONE_NEWUSER`: `clone` may start threads and processes, but not a new user namespace. */
-const CLONE_NEWUSER = 0x10000000;
-const EPERM = 1;
-const SECCOMP_ARCHITECTURES: Partial<Record<NodeJS.Architecture, string[]>> = {
-  x64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
-  arm64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'],
-};
-const ENOSYS = 38;
-
 /** The `/proc` and `/sys` paths runtimes hide (masked) or freeze (read-only): runc's defaults. */
 export const MASKED_PATHS = [
   '/proc/acpi',
@@ -148,6 +85,8 @@ export interface BundlePlan {
   /** The size of each of the private `/tmp` and `/dev/shm`, in MiB. */
   tmpSizeMiB: number;
   hostname: string;
+  /** The `linux.seccomp` filter: Docker's default profile for these capabilities (seccomp.ts). */
+  seccomp: Record<string, unknown>;
 }
 
 const MIB = 1024 * 1024;
@@ -260,32 +199,7 @@ export function ociConfig(plan: BundlePlan): Record<string, unknown> {
       },
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
-      seccomp: seccompProfile(),
+      seccomp: plan.seccomp,
     },
-  };
-}
-
-/**
- * A denylist in the spirit of Docker's default profile: everything a build does is allowed, the
- * calls in {@link DENIED_SYSCALLS} fail with EPERM, `clone` cannot make a user namespace, and
- * `clone3` (whose flags a filter cannot see) answers ENOSYS so that libc falls back to `clone`.
- */
-export function seccompProfile(): Record<string, unknown> {
-  return {
-    defaultAction: 'SCMP_ACT_ALLOW',
-    // A filter for the native architecture only would let a 32-bit binary call what it denies.
-    architectures: SECCOMP_ARCHITECTURES[process.arch] ?? [],
-    syscalls: [
-      { names: [...DENIED_SYSCALLS], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
-      {
-        names: ['clone'],
-        action: 'SCMP_ACT_ERRNO',
-        errnoRet: EPERM,
-        args: [
-          { index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' },
-        ],
-      },
-      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
-    ],
   };
 }

@@ -207,6 +207,29 @@ describe('cgroup containerizer on this host', () => {
       expect(ps.length).toBeLessThan(10);
     });
 
+    it("filters system calls with Docker's default profile: what it does not allow fails", async () => {
+      // process_vm_readv reads another process's memory; Docker allows it only with
+      // CAP_SYS_PTRACE, which no task holds (the earlier denylist let it through). A read of
+      // nothing from itself shows the call's verdict without touching anything.
+      const containerizer = newContainerizer();
+      const probe = [
+        'import ctypes, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'r = libc.process_vm_readv(os.getpid(), None, 0, None, 0, 0)',
+        'print("process_vm_readv", r, os.strerror(ctypes.get_errno()) if r < 0 else "ok")',
+        'r = libc.unshare(0x04000000)', // CLONE_NEWUTS: needs CAP_SYS_ADMIN in Docker's profile
+        'print("unshare", r, os.strerror(ctypes.get_errno()) if r < 0 else "ok")',
+      ].join('; ');
+      const spec = await specOf(`python3 -c ${JSON.stringify(probe)} > verdicts`);
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FINISHED',
+      });
+      expect(await written(spec, 'verdicts')).toBe(
+        'process_vm_readv -1 Operation not permitted\nunshare -1 Operation not permitted\n',
+      );
+    });
+
     it('kills a background child along with the task, and removes the cgroups', async () => {
       const containerizer = newContainerizer();
       const spec = await specOf('sleep 1000 & echo up > ready; wait');

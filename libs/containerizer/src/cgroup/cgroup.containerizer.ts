@@ -3,6 +3,7 @@ import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, watch } from 'node:fs';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -32,7 +33,8 @@ import {
   type LeaderExit,
 } from '../process/termination';
 import { readRecordedExit } from '../process/wrapper';
-import { ociConfig, type IdRange } from './bundle';
+import { DEFAULT_CAPABILITIES, ociConfig, type IdRange } from './bundle';
+import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
 import {
   CONTROLLER_NAMES,
@@ -78,6 +80,8 @@ export interface CgroupContainerizerOptions {
    * Default `/run/kiln/cgroup/<parent>`; every level from `/run/kiln` down is made mode 0711.
    */
   runtimeDir?: string;
+  /** Docker's default seccomp profile to filter every task with; see `detect.ts` for the default. */
+  seccompProfile?: string;
   /**
    * The host ids the container's root and users map to (`hostId` … `hostId + size - 1`): no host
    * user may own ids there. Default 100000, 65536 of them, as `/etc/subuid` hands out.
@@ -151,13 +155,14 @@ interface Host {
   version: CgroupVersion;
   root: string;
   tools: CgroupTools;
+  seccomp: DockerSeccompProfile;
 }
 
 /**
  * Runs each task in a container of `runc`, the OCI runtime: new mount, PID, IPC, UTS, cgroup, user
  * and network namespaces, the container's root mapped to an unprivileged host id range, Docker's
- * default capabilities held inside that user namespace only, `no_new_privileges`, a seccomp
- * denylist, and a read-only root of the host's toolchains with the workspace the one writable
+ * default capabilities held inside that user namespace only, `no_new_privileges`, Docker's
+ * default seccomp profile, and a read-only root of the host's toolchains with the workspace the one writable
  * place (see `bundle.ts` and `rootfs.ts`). Outbound network goes through slirp4netns, which never
  * reaches the host's loopback. The container's cgroup, `<parent>/<containerId>` in every
  * hierarchy, has the limits of its resources (CPU quota, hard memory limit, a pids limit), set by
@@ -186,6 +191,8 @@ export class CgroupContainerizer implements Containerizer {
   private readonly runtimeDir: string;
   private readonly ids: IdRange;
   private readonly hostNetwork: boolean;
+  private readonly seccompProfile: string | undefined;
+  private seccomp: Record<string, unknown> | undefined;
   private detection: Promise<CgroupDetection> | undefined;
   private rootFilesystem: Promise<RootFilesystem> | undefined;
   private readonly sampler: SharedSampler;
@@ -200,6 +207,7 @@ export class CgroupContainerizer implements Containerizer {
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+    this.seccompProfile = options.seccompProfile;
     this.runtimeDir =
       options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
     this.ids = options.ids ?? DEFAULT_IDS;
@@ -312,10 +320,21 @@ export class CgroupContainerizer implements Containerizer {
     return checkpoint === undefined ? undefined : { ...checkpoint };
   }
 
+  /** Every task's seccomp filter: Docker's default profile for the capabilities tasks hold. */
+  private seccompOf(host: Host): Record<string, unknown> {
+    this.seccomp ??= ociSeccomp(host.seccomp, {
+      capabilities: DEFAULT_CAPABILITIES,
+      arch: process.arch,
+      kernel: release(),
+    });
+    return this.seccomp;
+  }
+
   /** Detects the host's cgroups once, on first use. */
   private host(): Promise<CgroupDetection> {
     this.detection ??= detectCgroups({
       ...(this.root === undefined ? {} : { root: this.root }),
+      ...(this.seccompProfile === undefined ? {} : { seccompProfile: this.seccompProfile }),
       controllers: CONTROLLER_NAMES,
     });
     return this.detection;
@@ -405,6 +424,7 @@ export class CgroupContainerizer implements Containerizer {
       tmpSizeMiB:
         this.tmpSizeMiB ?? (spec.resources.mem > 0 ? spec.resources.mem : DEFAULT_TMP_SIZE_MIB),
       hostname: HOSTNAME,
+      seccomp: this.seccompOf(host),
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
     // The container's root is the range's first id: the workspace becomes its own.

@@ -177,18 +177,43 @@ describe('keyedValue', () => {
 });
 
 describe('detectCgroups', () => {
+  /** Detection of the fake tree, with a seccomp profile of the right shape beside it. */
+  async function detect() {
+    const seccompProfile = join(root, 'seccomp.json');
+    await writeFile(
+      seccompProfile,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ERRNO',
+        syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }],
+      }),
+    );
+    return detectCgroups({ root, requireRoot: false, seccompProfile });
+  }
+
   it('takes a root with cgroup.controllers for v2, if it hands the controllers down', async () => {
     await writeFile(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
     await writeFile(join(root, 'cgroup.subtree_control'), 'cpu memory\n');
-    expect(await detectCgroups({ root, requireRoot: false })).toEqual({
+    expect(await detect()).toEqual({
       supported: false,
       reason: expect.stringContaining('pids') as string,
     });
     await writeFile(join(root, 'cgroup.subtree_control'), 'cpu memory pids\n');
-    expect(await detectCgroups({ root, requireRoot: false })).toMatchObject({
+    expect(await detect()).toMatchObject({
       supported: true,
       version: 'v2',
       root,
+    });
+  });
+
+  it("offers nothing without Docker's seccomp profile, naming the file and where it comes from", async () => {
+    await writeFile(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    await writeFile(join(root, 'cgroup.subtree_control'), 'cpu memory pids\n');
+    const missing = join(root, 'no-such-profile.json');
+    expect(await detectCgroups({ root, requireRoot: false, seccompProfile: missing })).toEqual({
+      supported: false,
+      reason: expect.stringMatching(
+        new RegExp(`seccomp profile ${missing} cannot be read.*golang-github-docker-docker-dev`),
+      ) as string,
     });
   });
 
@@ -197,13 +222,13 @@ describe('detectCgroups', () => {
       await mkdir(join(root, hierarchy));
       await writeFile(join(root, hierarchy, 'cgroup.procs'), '');
     }
-    expect(await detectCgroups({ root, requireRoot: false })).toEqual({
+    expect(await detect()).toEqual({
       supported: false,
       reason: expect.stringContaining('freezer') as string,
     });
     await mkdir(join(root, 'freezer'));
     await writeFile(join(root, 'freezer', 'cgroup.procs'), '');
-    expect(await detectCgroups({ root, requireRoot: false })).toMatchObject({
+    expect(await detect()).toMatchObject({
       supported: true,
       version: 'v1',
     });

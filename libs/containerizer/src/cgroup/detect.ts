@@ -3,6 +3,11 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupVersion, V1Hierarchy } from './cgroups';
 import { CONTROLLER_NAMES, CONTROLLERS, type ControllerName } from './controllers';
+import {
+  DEFAULT_SECCOMP_PROFILE,
+  loadDockerSeccompProfile,
+  type DockerSeccompProfile,
+} from './seccomp';
 
 /** Where cgroup hierarchies are mounted on every mainstream distribution. */
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
@@ -18,7 +23,14 @@ export interface CgroupTools {
 
 /** Whether this host can run the cgroup containerizer, and with what. */
 export type CgroupDetection =
-  | { supported: true; version: CgroupVersion; root: string; tools: CgroupTools }
+  | {
+      supported: true;
+      version: CgroupVersion;
+      root: string;
+      tools: CgroupTools;
+      /** Docker's default seccomp profile, every task's filter (see seccomp.ts). */
+      seccomp: DockerSeccompProfile;
+    }
   | { supported: false; reason: string };
 
 export interface DetectCgroupsOptions {
@@ -28,6 +40,8 @@ export interface DetectCgroupsOptions {
   controllers?: readonly ControllerName[];
   /** Whether to require root; default true. Unit tests of a fake tree turn it off. */
   requireRoot?: boolean;
+  /** Docker's default seccomp profile (its JSON file); default {@link DEFAULT_SECCOMP_PROFILE}. */
+  seccompProfile?: string;
 }
 
 const TOOL_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
@@ -53,6 +67,18 @@ export async function detectCgroups(options: DetectCgroupsOptions = {}): Promise
   }
   const tools = await findTools();
   if (typeof tools === 'string') return unsupported(tools);
+  // No filter, no sandbox: a host without the profile does not offer the containerizer at all.
+  const profilePath = options.seccompProfile ?? DEFAULT_SECCOMP_PROFILE;
+  let seccomp: DockerSeccompProfile;
+  try {
+    seccomp = await loadDockerSeccompProfile(profilePath);
+  } catch (error) {
+    return unsupported(
+      `${(error as Error).message}: it is Docker's default profile, profiles/seccomp/default.json ` +
+        "in Debian's golang-github-docker-docker-dev (scripts/services.sh installs it), or set " +
+        'KILN_AGENT_SECCOMP_PROFILE',
+    );
+  }
 
   const v2Controllers = await readFile(join(root, 'cgroup.controllers'), 'utf8').catch(
     () => undefined,
@@ -67,7 +93,7 @@ export async function detectCgroups(options: DetectCgroupsOptions = {}): Promise
       );
     }
     if (!(await writable(root))) return unsupported(`cgroup v2 at ${root} is not writable`);
-    return { supported: true, version: 'v2', root, tools };
+    return { supported: true, version: 'v2', root, tools, seccomp };
   }
 
   for (const hierarchy of v1Hierarchies(controllers)) {
@@ -76,7 +102,7 @@ export async function detectCgroups(options: DetectCgroupsOptions = {}): Promise
       return unsupported(`the cgroup v1 hierarchy ${dir} is missing or not writable`);
     }
   }
-  return { supported: true, version: 'v1', root, tools };
+  return { supported: true, version: 'v1', root, tools, seccomp };
 }
 
 async function writable(path: string): Promise<boolean> {
