@@ -115,6 +115,8 @@ export interface Run {
 /** The part of a job's compiled plan the UI reads. */
 export interface JobPlan {
   needs?: string[];
+  /** In a promote run: the needs the promoted run built (skipped here, still drawn). */
+  promotedNeeds?: string[];
   resources?: { cpus: number; mem: number };
 }
 
