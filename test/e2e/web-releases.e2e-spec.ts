@@ -141,6 +141,42 @@ describe.skipIf(!browserTestsRunnable)(
         approvals: [],
       });
       expect(staged.deployRun?.state).toBe('success');
+
+      // The deploy run's graph: deploy-staging after the build the promoted run made, and
+      // deploy-production (skipped) after it too, not all stacked in one column.
+      await deployed.getByRole('link', { name: /^deploy run #\d+$/ }).click();
+      const graph = page.locator('.job-graph');
+      await graph.locator('[data-node="deploy-staging"]').getByText('success').waitFor();
+      const edges = await attributes(graph.locator('path[data-edge]'), 'data-edge');
+      expect(edges.sort()).toEqual(['build->deploy-production', 'build->deploy-staging']);
+      const box = async (key: string) => graph.locator(`[data-node="${key}"]`).boundingBox();
+      const [build, deploy] = await Promise.all([box('build'), box('deploy-staging')]);
+      expect(deploy?.x ?? 0).toBeGreaterThan((build?.x ?? 0) + (build?.width ?? 0));
+      await page.goBack();
+      await environment('staging').waitFor();
+    });
+
+    it('shows the environments a run may not go to yet disabled, with the policy’s reason', async () => {
+      // Run #2 has not been deployed to staging: production is shown, not offered.
+      await environment('staging')
+        .locator('[data-promotable] [data-run="2"]')
+        .getByRole('link', { name: '#2', exact: true })
+        .click();
+      await page.getByRole('heading', { name: /Run #2/ }).waitFor();
+      await page.getByRole('button', { name: 'Promote…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', { name: 'Promote run #2?' }).waitFor();
+      const options = dialog.getByLabel('Environment').locator('option');
+      expect(await options.allTextContents()).toEqual(['staging', 'production (not yet)']);
+      expect(await options.nth(1).isDisabled()).toBe(true);
+      await dialog
+        .locator('[data-refused="production"]')
+        .getByText('run #2 has not been deployed to staging: promote it to staging first')
+        .waitFor();
+      await dialog.getByRole('button', { name: 'Back' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await page.goBack();
+      await environment('staging').waitFor();
     });
 
     it('asks for production from the run page; the requester is offered no Approve', async () => {

@@ -296,6 +296,8 @@ export interface EnvironmentBoardEntry {
   pending: Promotion[];
   /** Successful runs that may be promoted here next, newest first. */
   promotable: RunSummary[];
+  /** Asked with a run: whether the policy lets it be promoted here now, and why not. */
+  eligibility?: { run: string; eligible: boolean; reason?: string };
 }
 
 export interface AuditEvent {
@@ -472,8 +474,9 @@ export const api = {
   /** A job attempt's artifacts, the latest attempt's by default. */
   artifacts: (jobId: string, attempt?: number): Promise<Artifact[]> =>
     request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts${query({ attempt })}`),
-  environments: (repositoryId: string): Promise<EnvironmentBoardEntry[]> =>
-    request('GET', environmentsPath(repositoryId)),
+  /** The board; given a run, each entry says whether that run may be promoted there now. */
+  environments: (repositoryId: string, run?: string): Promise<EnvironmentBoardEntry[]> =>
+    request('GET', environmentsPath(repositoryId) + query({ run })),
   saveEnvironment: (
     repositoryId: string,
     name: string,

@@ -21,7 +21,7 @@ import {
 } from '../format';
 import { FailedJobs } from '../failed-jobs';
 import { JobGraph } from '../job-graph';
-import { environmentsUrl, environmentUrl, PromoteDialog } from '../promotions';
+import { environmentsUrl, environmentUrl, PromoteDialog, type PromoteChoice } from '../promotions';
 import { RepositoryLink } from '../repository-link';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
@@ -250,8 +250,9 @@ function PromotedRun({ run }: { run: RunDetails }): ReactNode {
 }
 
 /**
- * "Promote…": loads the repository's environments, then asks which one and for confirmation.
- * Environments where the run is listed as promotable come first.
+ * "Promote…": loads the repository's environments with whether this run may go to each (the
+ * server's policy says), then asks which one and for confirmation; the others are shown with
+ * the reason, not offered.
  */
 function PromoteControl(props: {
   run: RunDetails;
@@ -259,24 +260,28 @@ function PromoteControl(props: {
   onPromoted: (promotion: Promotion) => void;
 }): ReactNode {
   const { run } = props;
-  const [environments, setEnvironments] = useState<string[]>();
+  const [environments, setEnvironments] = useState<PromoteChoice[]>();
   const [loading, setLoading] = useState(false);
 
   const open = (): void => {
     setLoading(true);
     props.onError(undefined);
-    api.environments(run.repositoryId).then(
+    api.environments(run.repositoryId, run.id).then(
       (board) => {
         setLoading(false);
         if (board.length === 0) {
           props.onError('This repository has no environments: an admin defines them first.');
           return;
         }
+        // Where the run is listed as next comes first; a redeploy of it after.
         const ready = (entry: (typeof board)[number]): boolean =>
           entry.promotable.some((candidate) => candidate.id === run.id);
         setEnvironments(
           [...board.filter(ready), ...board.filter((entry) => !ready(entry))].map(
-            (entry) => entry.environment.name,
+            ({ environment, eligibility }) =>
+              eligibility === undefined || eligibility.eligible
+                ? { name: environment.name }
+                : { name: environment.name, refusal: eligibility.reason ?? 'not allowed now' },
           ),
         );
       },
