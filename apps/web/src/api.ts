@@ -444,8 +444,16 @@ export const api = {
   members: (id: string): Promise<Membership[]> =>
     request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
   /** A repository's runs, newest first, those matching `filter` only. */
-  runs: (repositoryId: string, filter: RunFilter = {}): Promise<{ runs: Run[]; next?: number }> =>
-    request('GET', `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter })}`),
+  /** A page of runs, newest first; `before` (a run number, the last page's `next`) pages on. */
+  runs: (
+    repositoryId: string,
+    filter: RunFilter = {},
+    page: { limit?: number; before?: number } = {},
+  ): Promise<{ runs: Run[]; next?: number }> =>
+    request(
+      'GET',
+      `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter, ...page })}`,
+    ),
   run: (id: string): Promise<RunDetails> =>
     request('GET', `/api/v1/runs/${encodeURIComponent(id)}`),
   cancel: (id: string): Promise<RunDetails> =>

@@ -14,16 +14,28 @@ import { environmentsUrl } from '../promotions';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
+import { usePages } from '../use-pages';
 import { usePoll } from '../use-poll';
 import { useTitle } from '../use-title';
+
+/** Runs per page of the run list: the newest page is polled, older ones load on demand. */
+const RUN_PAGE = 25;
 
 /** A repository's runs, newest first, polled so new runs and state changes show up live. */
 export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id), 30_000);
   const [filter, setFilter] = useState<RunFilter>({});
-  const runs = usePoll(
+  const runs = usePages(
     `runs:${props.id}:${JSON.stringify(filter)}`,
-    () => api.runs(props.id, filter),
+    async (before) => {
+      const page = await api.runs(props.id, filter, {
+        limit: RUN_PAGE,
+        ...(before === undefined ? {} : { before: Number(before) }),
+      });
+      return page.next === undefined
+        ? { items: page.runs }
+        : { items: page.runs, next: String(page.next) };
+    },
     1_500,
   );
   const filtered = Object.values(filter).some((value) => value !== undefined);
@@ -56,7 +68,7 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
       ) : null}
       <ErrorNote error={repository.error ?? runs.error} />
       <RunFilters filter={filter} onChange={setFilter} />
-      {runs.data === undefined ? null : runs.data.runs.length === 0 ? (
+      {runs.items === undefined ? null : runs.items.length === 0 ? (
         <p className="empty">
           {filtered
             ? 'No runs match these filters.'
@@ -78,13 +90,20 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
               </tr>
             </thead>
             <tbody>
-              {runs.data.runs.map((run) => (
+              {runs.items.map((run) => (
                 <RunRow key={run.id} run={run} />
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {runs.hasOlder ? (
+        <p>
+          <button type="button" disabled={runs.loadingOlder} onClick={runs.older}>
+            {runs.loadingOlder ? 'Older runs…' : 'Older runs'}
+          </button>
+        </p>
+      ) : null}
     </section>
   );
 }
