@@ -185,6 +185,20 @@ describe.skipIf(!browserTestsRunnable)(
         .getByRole('link', { name: '#1', exact: true })
         .click();
       await page.getByRole('heading', { name: /Run #1/ }).waitFor();
+      // The commit's SHA and the run's id copy whole.
+      await page
+        .context()
+        .grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.serverUrl });
+      // Evaluated in the page, as text: the tests are compiled without the DOM's types.
+      const clipboard = async (): Promise<string> =>
+        String(await page.evaluate('navigator.clipboard.readText()'));
+      await page.getByRole('button', { name: 'Copy commit SHA' }).click();
+      await page.locator('.run-commit button.copy[data-copied="copied"]').waitFor();
+      expect(await clipboard()).toBe((await stack.run(runId)).sha);
+      await page.getByRole('button', { name: 'Copy run id' }).click();
+      await page.locator('.run-id button.copy[data-copied="copied"]').waitFor();
+      expect(await clipboard()).toBe(runId);
+
       await page.getByRole('button', { name: 'Promote…' }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('heading', { name: 'Promote run #1?' }).waitFor();
@@ -249,6 +263,11 @@ describe.skipIf(!browserTestsRunnable)(
       const production = card('production', 'current', 'deployed');
       expect(await production.getAttribute('data-promotion')).toBe(productionId);
       await production.getByText('1/1 approvals: rob').waitFor();
+      // rob's comment in words on the board, not only in a tooltip.
+      await production
+        .locator('.decision-comments [data-user="rob"]')
+        .getByText('rob (approved): “ship it”')
+        .waitFor();
       expect(await card('staging', 'current', 'deployed').getAttribute('data-promotion')).toBe(
         stagingId,
       );
@@ -274,6 +293,7 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await attributes(history, 'data-promotion')).toEqual([productionId]);
       expect(await attributes(history, 'data-state')).toEqual(['deployed']);
       expect(await attributes(history, 'data-run')).toEqual(['1']);
+      await history.locator('.decision-comments').getByText('rob (approved): “ship it”').waitFor();
       expect(web.dialogs).toEqual([]);
     });
   },

@@ -55,7 +55,7 @@ export function RollbackMark(): ReactNode {
   );
 }
 
-/** `1/2 approvals: bob`, and who rejected; each decision's comment in its title. */
+/** `1/2 approvals: bob`, and who rejected; then each decision's comment, in words. */
 export function Approvals(props: { promotion: Promotion }): ReactNode {
   const { approvals, requiredApprovals } = props.promotion;
   const approved = approvals.filter((a) => a.decision === 'approve');
@@ -65,17 +65,35 @@ export function Approvals(props: { promotion: Promotion }): ReactNode {
   }
   const names = (decisions: typeof approvals): ReactNode =>
     decisions.map((d, i) => (
-      <span key={d.user} title={[absolute(d.at), d.comment].filter(Boolean).join(': ')}>
+      <span key={d.user} title={absolute(d.at)}>
         {i === 0 ? '' : ', '}
         {d.user}
       </span>
     ));
   return (
-    <span className="approvals" data-approvals={`${approved.length}/${requiredApprovals}`}>
-      {approved.length}/{requiredApprovals} approvals
-      {approved.length === 0 ? null : <>: {names(approved)}</>}
-      {rejected.length === 0 ? null : <> · rejected by {names(rejected)}</>}
-    </span>
+    <>
+      <span className="approvals" data-approvals={`${approved.length}/${requiredApprovals}`}>
+        {approved.length}/{requiredApprovals} approvals
+        {approved.length === 0 ? null : <>: {names(approved)}</>}
+        {rejected.length === 0 ? null : <> · rejected by {names(rejected)}</>}
+      </span>
+      <DecisionComments decisions={approvals} />
+    </>
+  );
+}
+
+/** What the approvers and rejecters said, each under their name. */
+function DecisionComments(props: { decisions: Promotion['approvals'] }): ReactNode {
+  const said = props.decisions.filter((d) => d.comment !== undefined && d.comment !== '');
+  if (said.length === 0) return null;
+  return (
+    <ul className="decision-comments">
+      {said.map((d) => (
+        <li key={d.user} data-decision={d.decision} data-user={d.user}>
+          {d.user} ({d.decision === 'approve' ? 'approved' : 'rejected'}): “{d.comment}”
+        </li>
+      ))}
+    </ul>
   );
 }
 

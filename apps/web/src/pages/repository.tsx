@@ -8,12 +8,14 @@ import {
   type RunFilter,
   type User,
 } from '../api';
-import { duration, firstLine, shortSha, when, absolute } from '../format';
+import { duration, firstLine, when, absolute } from '../format';
 import { DialogActions, Field, useAction, useModal } from '../forms';
 import { environmentsUrl } from '../promotions';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
+import { RefName, Sha } from '../forge-link';
+import { forgeLinks, FORGE_NAMES, type ForgeLinks } from '../forge-links';
 import { usePages } from '../use-pages';
 import { usePoll } from '../use-poll';
 import { useTitle } from '../use-title';
@@ -42,13 +44,21 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const permissions = usePermissions(props.user, props.id);
   const [starting, setStarting] = useState(false);
   useTitle(repository.data?.fullName ?? 'Repository');
+  const links = repository.data === undefined ? undefined : forgeLinks(repository.data);
   return (
     <section>
       <p className="crumbs">
         <Link to="/">Repositories</Link> /
       </p>
       <div className="run-head">
-        <h1>{repository.data?.fullName ?? 'Repository'}</h1>
+        <h1>
+          {repository.data?.fullName ?? 'Repository'}
+          {links === undefined ? null : (
+            <a className="forge-link" href={links.repository}>
+              on {FORGE_NAMES[repository.data?.forge ?? 'github']}
+            </a>
+          )}
+        </h1>
         <div className="actions">
           {permissions.write && repository.data !== undefined ? (
             <button type="button" className="primary" onClick={() => setStarting(true)}>
@@ -91,7 +101,7 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
             </thead>
             <tbody>
               {runs.items.map((run) => (
-                <RunRow key={run.id} run={run} />
+                <RunRow key={run.id} run={run} links={links} />
               ))}
             </tbody>
           </table>
@@ -250,7 +260,7 @@ function StartRunDialog(props: { repository: Repository; onClose: () => void }):
   );
 }
 
-function RunRow({ run }: { run: Run }): ReactNode {
+function RunRow({ run, links }: { run: Run; links: ForgeLinks | undefined }): ReactNode {
   return (
     <tr data-run={run.number}>
       <td>
@@ -261,9 +271,11 @@ function RunRow({ run }: { run: Run }): ReactNode {
       </td>
       <td className="commit">
         <Link to={`/runs/${run.id}`}>{firstLine(run.message) || '(no message)'}</Link>
-        <code className="sha">{shortSha(run.sha)}</code>
+        <Sha sha={run.sha} links={links} />
       </td>
-      <td className="branch">{run.branch ?? run.tag ?? run.ref}</td>
+      <td className="branch">
+        <RefName run={run} links={links} />
+      </td>
       <td>{run.author ?? ''}</td>
       <td>
         {run.event}

@@ -9,17 +9,10 @@ import {
   type RunDetails,
   type User,
 } from '../api';
-import {
-  absolute,
-  bytes,
-  cpuTime,
-  duration,
-  firstLine,
-  shortDigest,
-  shortSha,
-  when,
-} from '../format';
+import { absolute, bytes, cpuTime, duration, firstLine, shortDigest, when } from '../format';
 import { FailedJobs } from '../failed-jobs';
+import { RefName, Sha, useForgeLinks } from '../forge-link';
+import { CopyButton } from '../forms';
 import { JobGraph } from '../job-graph';
 import { environmentsUrl, environmentUrl, PromoteDialog, type PromoteChoice } from '../promotions';
 import { RepositoryLink } from '../repository-link';
@@ -175,17 +168,17 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
 }
 
 function RunFacts({ run }: { run: RunDetails }): ReactNode {
+  const links = useForgeLinks(run.repositoryId);
   return (
     <dl className="facts">
       <dt>Commit</dt>
-      <dd>
-        <code className="sha" title={run.sha}>
-          {shortSha(run.sha)}
-        </code>{' '}
-        {firstLine(run.message)}
+      <dd className="run-commit">
+        <Sha sha={run.sha} links={links} /> {firstLine(run.message)}
       </dd>
       <dt>Branch</dt>
-      <dd className="branch">{run.branch ?? run.tag ?? run.ref}</dd>
+      <dd className="branch">
+        <RefName run={run} links={links} />
+      </dd>
       <dt>Author</dt>
       <dd>{run.author ?? '—'}</dd>
       <dt>Event</dt>
@@ -200,6 +193,10 @@ function RunFacts({ run }: { run: RunDetails }): ReactNode {
       </dd>
       <dt>Duration</dt>
       <dd>{duration(run.startedAt, run.finishedAt) || '—'}</dd>
+      <dt>Run id</dt>
+      <dd className="run-id">
+        <code>{run.id}</code> <CopyButton value={run.id} what="run id" />
+      </dd>
     </dl>
   );
 }
