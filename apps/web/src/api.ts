@@ -120,6 +120,14 @@ export interface JobPlan {
   resources?: { cpus: number; mem: number };
 }
 
+/** One attempt of a job: `queued`/`running` while it is the latest, then how it ended. */
+export interface JobAttempt {
+  attempt: number;
+  state: string;
+  statusMessage?: string;
+  exitCode?: number;
+}
+
 export interface JobUsage {
   cpuSeconds?: number;
   memPeakBytes?: number;
@@ -136,6 +144,8 @@ export interface Job {
   reason?: string;
   plan?: JobPlan;
   usage?: JobUsage;
+  /** In a run's details: every attempt (retries, reruns), oldest first. */
+  attempts?: JobAttempt[];
   createdAt: string;
   queuedAt?: string;
   startedAt?: string;
