@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { browserTestsRunnable, SCREENSHOTS } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
 import type { PipelineStack } from './support/pipeline-stack';
@@ -9,6 +9,20 @@ import { WebStack } from './support/web-stack';
 
 // releases.e2e-spec.ts's pipeline, without the link to /etc/passwd its build tries to keep.
 const PIPELINE = releasePipeline();
+
+// A build that passes and a staging deploy that fails.
+const FAILING_DEPLOY_PIPELINE = `
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist && echo app > dist/app.txt
+    artifacts: [dist/**]
+  deploy-staging:
+    needs: [build]
+    when: { event: promote, environment: staging }
+    steps:
+      - run: echo "deploy fails"; exit 1
+`;
 
 const RELEASE_MANAGERS = { rita: 'rita-release-password', rob: 'rob-release-password' };
 
@@ -295,6 +309,32 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await attributes(history, 'data-run')).toEqual(['1']);
       await history.locator('.decision-comments').getByText('rob (approved): “ship it”').waitFor();
       expect(web.dialogs).toEqual([]);
+    });
+
+    it('offers no rerun of any kind on a failed deployment: a new promotion deploys again', async () => {
+      const failing = await push({ '.kiln.yml': FAILING_DEPLOY_PIPELINE }, 'A deploy that fails');
+      const asked = await stack.ok<Promotion>('POST', `/api/v1/runs/${failing}/promotions`, {
+        environment: 'staging',
+      });
+      const ended = await vi.waitFor(
+        async () => {
+          const now = await promotion(asked.id);
+          if (now.deployRun === undefined || now.deployRun.state !== 'failure') {
+            throw new Error(`deploy run not failed yet: ${JSON.stringify(now.deployRun)}`);
+          }
+          return now;
+        },
+        { timeout: DEPLOYED_WITHIN_MS, interval: 250 },
+      );
+      const deployRun = ended.deployRun;
+      // Read only: the page may load afresh (no write, so no CSRF token needed).
+      await page.goto(`${stack.serverUrl}/runs/${deployRun?.id ?? ''}`);
+      await page
+        .getByRole('heading', { name: new RegExp(`^Run #${deployRun?.number ?? 0}\\b`) })
+        .waitFor();
+      await page.locator('h1 .state').getByText('failure').waitFor();
+      await page.locator('tr[data-job="deploy-staging"] .state').getByText('failure').waitFor();
+      expect(await page.getByRole('button', { name: /^Rerun/ }).count()).toBe(0);
     });
   },
 );

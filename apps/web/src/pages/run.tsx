@@ -62,13 +62,16 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
   };
 
   const ended = TERMINAL_RUN_STATES.includes(run.state);
-  // A deployment is never rerun (the server answers 409): a new promotion deploys again.
+  // A deployment is never rerun, whole or its failed jobs (the server answers 409): a new
+  // promotion deploys again.
   const deployment = run.event === 'promote';
   const actions: { action: Action; label: string }[] = permissions.write
     ? [
         ...(ended ? [] : [{ action: 'cancel' as const, label: 'Cancel' }]),
         ...(ended && !deployment ? [{ action: 'rerun' as const, label: 'Rerun' }] : []),
-        ...(ended && run.jobs.some((j) => j.state === 'failure' || j.state === 'canceled')
+        ...(ended &&
+        !deployment &&
+        run.jobs.some((j) => j.state === 'failure' || j.state === 'canceled')
           ? [{ action: 'rerun-failed' as const, label: 'Rerun failed jobs' }]
           : []),
       ]
