@@ -328,12 +328,20 @@ describe.skipIf(!browserTestsRunnable)(
       );
       const deployRun = ended.deployRun;
       // Read only: the page may load afresh (no write, so no CSRF token needed).
+      // The actions show once the user's role has loaded: wait for it, and a frame to render it.
+      const members = page.waitForResponse((response) =>
+        new URL(response.url()).pathname.endsWith('/members'),
+      );
       await page.goto(`${stack.serverUrl}/runs/${deployRun?.id ?? ''}`);
+      await (await members).finished();
       await page
         .getByRole('heading', { name: new RegExp(`^Run #${deployRun?.number ?? 0}\\b`) })
         .waitFor();
       await page.locator('h1 .state').getByText('failure').waitFor();
       await page.locator('tr[data-job="deploy-staging"] .state').getByText('failure').waitFor();
+      await page.evaluate(
+        'new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))',
+      );
       expect(await page.getByRole('button', { name: /^Rerun/ }).count()).toBe(0);
     });
   },
