@@ -189,6 +189,12 @@ describe.skipIf(!browserTestsRunnable)(
         .waitFor();
       await dialog.getByRole('button', { name: 'Back' }).click();
       await dialog.waitFor({ state: 'detached' });
+      // The board answers for runs of its own repository only.
+      const elsewhere = await stack.api(
+        'GET',
+        `/api/v1/repositories/${web.repo.id}/environments?run=00000000-0000-4000-8000-000000000000`,
+      );
+      expect(elsewhere.status).toBe(404);
       await page.goBack();
       await environment('staging').waitFor();
     });
