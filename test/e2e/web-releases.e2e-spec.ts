@@ -136,6 +136,7 @@ describe.skipIf(!browserTestsRunnable)(
       stagingId = (await deployed.getAttribute('data-promotion')) ?? '';
       await deployed.getByText('Add the release pipeline').waitFor();
       await deployed.getByText('promoted by rita').waitFor();
+      await deployed.getByRole('button', { name: 'Copy commit SHA' }).waitFor();
       await deployed.getByText('“first cut of the shop”').waitFor();
       await deployed.getByRole('link', { name: /^deploy run #\d+$/ }).waitFor();
       // Run #1 may go to production now; #2 is still the next for staging.
@@ -262,6 +263,7 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await row.locator('td').nth(4).textContent()).toMatch(/^rita/);
       await row.getByText('0/1 approvals').waitFor();
       await row.getByText('dist/app.txt').waitFor();
+      await row.getByRole('button', { name: 'Copy commit SHA' }).waitFor();
       await row.getByLabel('Comment').fill('ship it');
       await robPage.screenshot({ path: join(SCREENSHOTS, 'approvals.png') });
 

@@ -1,4 +1,5 @@
 /** What the release pages share: a promotion as a card, its approvals, the promote dialog. */
+import { Sha } from './forge-link';
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import {
   api,
@@ -127,9 +128,7 @@ export function PromotionCard(props: { promotion: Promotion; children?: ReactNod
     >
       <div className="promotion-head">
         <Link to={`/runs/${run.id}`}>#{run.number}</Link>
-        <code className="sha" title={run.sha}>
-          {shortSha(run.sha)}
-        </code>
+        <Sha sha={run.sha} links={undefined} />
         {run.branch === undefined ? null : <span className="branch">{run.branch}</span>}
         {promotion.rollback ? <RollbackMark /> : null}
         <StateBadge state={promotion.state} />
