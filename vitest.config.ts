@@ -30,7 +30,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/unit/**/*.spec.ts'],
-          exclude: ['**/node_modules/**', 'apps/web/**'],
+          // The web app's pure helpers have unit specs beside them; its build output has none.
+          exclude: ['**/node_modules/**', 'apps/web/dist/**'],
         },
       },
       {

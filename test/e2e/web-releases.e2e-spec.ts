@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { browserTestsRunnable, SCREENSHOTS } from './support/browser';
 import { printProcessesOnFailure } from './support/on-failure';
 import type { PipelineStack } from './support/pipeline-stack';
@@ -9,6 +9,20 @@ import { WebStack } from './support/web-stack';
 
 // releases.e2e-spec.ts's pipeline, without the link to /etc/passwd its build tries to keep.
 const PIPELINE = releasePipeline();
+
+// A build that passes and a staging deploy that fails.
+const FAILING_DEPLOY_PIPELINE = `
+jobs:
+  build:
+    steps:
+      - run: mkdir -p dist && echo app > dist/app.txt
+    artifacts: [dist/**]
+  deploy-staging:
+    needs: [build]
+    when: { event: promote, environment: staging }
+    steps:
+      - run: echo "deploy fails"; exit 1
+`;
 
 const RELEASE_MANAGERS = { rita: 'rita-release-password', rob: 'rob-release-password' };
 
@@ -122,6 +136,7 @@ describe.skipIf(!browserTestsRunnable)(
       stagingId = (await deployed.getAttribute('data-promotion')) ?? '';
       await deployed.getByText('Add the release pipeline').waitFor();
       await deployed.getByText('promoted by rita').waitFor();
+      await deployed.getByRole('button', { name: 'Copy commit SHA' }).waitFor();
       await deployed.getByText('“first cut of the shop”').waitFor();
       await deployed.getByRole('link', { name: /^deploy run #\d+$/ }).waitFor();
       // Run #1 may go to production now; #2 is still the next for staging.
@@ -141,6 +156,48 @@ describe.skipIf(!browserTestsRunnable)(
         approvals: [],
       });
       expect(staged.deployRun?.state).toBe('success');
+
+      // The deploy run's graph: deploy-staging after the build the promoted run made, and
+      // deploy-production (skipped) after it too, not all stacked in one column.
+      await deployed.getByRole('link', { name: /^deploy run #\d+$/ }).click();
+      const graph = page.locator('.job-graph');
+      await graph.locator('[data-node="deploy-staging"]').getByText('success').waitFor();
+      const edges = await attributes(graph.locator('path[data-edge]'), 'data-edge');
+      expect(edges.sort()).toEqual(['build->deploy-production', 'build->deploy-staging']);
+      const box = async (key: string) => graph.locator(`[data-node="${key}"]`).boundingBox();
+      const [build, deploy] = await Promise.all([box('build'), box('deploy-staging')]);
+      expect(deploy?.x ?? 0).toBeGreaterThan((build?.x ?? 0) + (build?.width ?? 0));
+      await page.goBack();
+      await environment('staging').waitFor();
+    });
+
+    it('shows the environments a run may not go to yet disabled, with the policy’s reason', async () => {
+      // Run #2 has not been deployed to staging: production is shown, not offered.
+      await environment('staging')
+        .locator('[data-promotable] [data-run="2"]')
+        .getByRole('link', { name: '#2', exact: true })
+        .click();
+      await page.getByRole('heading', { name: /Run #2/ }).waitFor();
+      await page.getByRole('button', { name: 'Promote…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('heading', { name: 'Promote run #2?' }).waitFor();
+      const options = dialog.getByLabel('Environment').locator('option');
+      expect(await options.allTextContents()).toEqual(['staging', 'production (not yet)']);
+      expect(await options.nth(1).isDisabled()).toBe(true);
+      await dialog
+        .locator('[data-refused="production"]')
+        .getByText('run #2 has not been deployed to staging: promote it to staging first')
+        .waitFor();
+      await dialog.getByRole('button', { name: 'Back' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      // The board answers for runs of its own repository only.
+      const elsewhere = await stack.api(
+        'GET',
+        `/api/v1/repositories/${web.repo.id}/environments?run=00000000-0000-4000-8000-000000000000`,
+      );
+      expect(elsewhere.status).toBe(404);
+      await page.goBack();
+      await environment('staging').waitFor();
     });
 
     it('asks for production from the run page; the requester is offered no Approve', async () => {
@@ -149,6 +206,20 @@ describe.skipIf(!browserTestsRunnable)(
         .getByRole('link', { name: '#1', exact: true })
         .click();
       await page.getByRole('heading', { name: /Run #1/ }).waitFor();
+      // The commit's SHA and the run's id copy whole.
+      await page
+        .context()
+        .grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.serverUrl });
+      // Evaluated in the page, as text: the tests are compiled without the DOM's types.
+      const clipboard = async (): Promise<string> =>
+        String(await page.evaluate('navigator.clipboard.readText()'));
+      await page.getByRole('button', { name: 'Copy commit SHA' }).click();
+      await page.locator('.run-commit button.copy[data-copied="copied"]').waitFor();
+      expect(await clipboard()).toBe((await stack.run(runId)).sha);
+      await page.getByRole('button', { name: 'Copy run id' }).click();
+      await page.locator('.run-id button.copy[data-copied="copied"]').waitFor();
+      expect(await clipboard()).toBe(runId);
+
       await page.getByRole('button', { name: 'Promote…' }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('heading', { name: 'Promote run #1?' }).waitFor();
@@ -192,6 +263,7 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await row.locator('td').nth(4).textContent()).toMatch(/^rita/);
       await row.getByText('0/1 approvals').waitFor();
       await row.getByText('dist/app.txt').waitFor();
+      await row.getByRole('button', { name: 'Copy commit SHA' }).waitFor();
       await row.getByLabel('Comment').fill('ship it');
       await robPage.screenshot({ path: join(SCREENSHOTS, 'approvals.png') });
 
@@ -213,6 +285,11 @@ describe.skipIf(!browserTestsRunnable)(
       const production = card('production', 'current', 'deployed');
       expect(await production.getAttribute('data-promotion')).toBe(productionId);
       await production.getByText('1/1 approvals: rob').waitFor();
+      // rob's comment in words on the board, not only in a tooltip.
+      await production
+        .locator('.decision-comments [data-user="rob"]')
+        .getByText('rob (approved): “ship it”')
+        .waitFor();
       expect(await card('staging', 'current', 'deployed').getAttribute('data-promotion')).toBe(
         stagingId,
       );
@@ -238,7 +315,42 @@ describe.skipIf(!browserTestsRunnable)(
       expect(await attributes(history, 'data-promotion')).toEqual([productionId]);
       expect(await attributes(history, 'data-state')).toEqual(['deployed']);
       expect(await attributes(history, 'data-run')).toEqual(['1']);
+      await history.locator('.decision-comments').getByText('rob (approved): “ship it”').waitFor();
       expect(web.dialogs).toEqual([]);
+    });
+
+    it('offers no rerun of any kind on a failed deployment: a new promotion deploys again', async () => {
+      const failing = await push({ '.kiln.yml': FAILING_DEPLOY_PIPELINE }, 'A deploy that fails');
+      const asked = await stack.ok<Promotion>('POST', `/api/v1/runs/${failing}/promotions`, {
+        environment: 'staging',
+      });
+      const ended = await vi.waitFor(
+        async () => {
+          const now = await promotion(asked.id);
+          if (now.deployRun === undefined || now.deployRun.state !== 'failure') {
+            throw new Error(`deploy run not failed yet: ${JSON.stringify(now.deployRun)}`);
+          }
+          return now;
+        },
+        { timeout: DEPLOYED_WITHIN_MS, interval: 250 },
+      );
+      const deployRun = ended.deployRun;
+      // Read only: the page may load afresh (no write, so no CSRF token needed).
+      // The actions show once the user's role has loaded: wait for it, and a frame to render it.
+      const members = page.waitForResponse((response) =>
+        new URL(response.url()).pathname.endsWith('/members'),
+      );
+      await page.goto(`${stack.serverUrl}/runs/${deployRun?.id ?? ''}`);
+      await (await members).finished();
+      await page
+        .getByRole('heading', { name: new RegExp(`^Run #${deployRun?.number ?? 0}\\b`) })
+        .waitFor();
+      await page.locator('h1 .state').getByText('failure').waitFor();
+      await page.locator('tr[data-job="deploy-staging"] .state').getByText('failure').waitFor();
+      await page.evaluate(
+        'new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))',
+      );
+      expect(await page.getByRole('button', { name: /^Rerun/ }).count()).toBe(0);
     });
   },
 );

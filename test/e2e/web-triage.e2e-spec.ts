@@ -122,6 +122,14 @@ describe.skipIf(!browserTestsRunnable)(
       await log.getByText('preparing attempt 2', { exact: true }).waitFor();
       const picker = page.getByLabel('Attempt');
       expect(await picker.inputValue()).toBe('2');
+      // Each attempt says how it went.
+      await picker
+        .locator('option[value="2"][data-state="failure"]')
+        .waitFor({ state: 'attached' });
+      expect(await picker.locator('option').allTextContents()).toEqual([
+        '2 (latest) · failure',
+        '1 · failure',
+      ]);
       await picker.selectOption('1');
       await log.getByText('preparing attempt 1', { exact: true }).waitFor();
       expect(new URL(page.url()).searchParams.get('attempt')).toBe('1');

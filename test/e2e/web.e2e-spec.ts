@@ -34,6 +34,14 @@ jobs:
       - run: echo never
 `;
 
+const SKIPPED_PIPELINE = `
+when: { event: [tag] }
+jobs:
+  never:
+    steps:
+      - run: echo never
+`;
+
 describe.skipIf(!browserTestsRunnable)(
   'web UI in Chromium: sign in, live runs and logs, cancel, roles',
   () => {
@@ -174,6 +182,29 @@ describe.skipIf(!browserTestsRunnable)(
       await filters.getByLabel('Branch').press('Enter');
       await page.locator('tr[data-run="2"]').waitFor();
       expect(await page.locator('tr[data-run]').count()).toBe(2);
+    });
+
+    it('pages the run list: the newest 25 runs, then the older ones on demand', async () => {
+      const filters = page.getByRole('form', { name: 'Filter runs' });
+      await filters.getByLabel('Branch').fill('');
+      await filters.getByLabel('Branch').press('Enter');
+      await filters.getByLabel('Event').selectOption('');
+      // Runs that end at once: the pipeline runs for tags only.
+      await stack.waitForRun(
+        await web.push({ '.kiln.yml': SKIPPED_PIPELINE }, 'Run for tags only'),
+      );
+      for (let i = 0; i < 25; i += 1) {
+        await stack.ok('POST', `/api/v1/repositories/${web.repo.id}/runs`, { branch: 'main' });
+      }
+      // Runs #28 down to #4 on the first page.
+      await page.locator('tr[data-run="28"]').waitFor();
+      await page.locator('tr[data-run="4"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(25);
+      expect(await page.locator('tr[data-run="3"]').count()).toBe(0);
+      await page.getByRole('button', { name: 'Older runs' }).click();
+      await page.locator('tr[data-run="1"]').waitFor();
+      expect(await page.locator('tr[data-run]').count()).toBe(28);
+      await page.getByRole('button', { name: 'Older runs' }).waitFor({ state: 'detached' });
     });
   },
 );

@@ -115,7 +115,17 @@ export interface Run {
 /** The part of a job's compiled plan the UI reads. */
 export interface JobPlan {
   needs?: string[];
+  /** In a promote run: the needs the promoted run built (skipped here, still drawn). */
+  promotedNeeds?: string[];
   resources?: { cpus: number; mem: number };
+}
+
+/** One attempt of a job: `queued`/`running` while it is the latest, then how it ended. */
+export interface JobAttempt {
+  attempt: number;
+  state: string;
+  statusMessage?: string;
+  exitCode?: number;
 }
 
 export interface JobUsage {
@@ -134,6 +144,8 @@ export interface Job {
   reason?: string;
   plan?: JobPlan;
   usage?: JobUsage;
+  /** In a run's details: every attempt (retries, reruns), oldest first. */
+  attempts?: JobAttempt[];
   createdAt: string;
   queuedAt?: string;
   startedAt?: string;
@@ -294,6 +306,8 @@ export interface EnvironmentBoardEntry {
   pending: Promotion[];
   /** Successful runs that may be promoted here next, newest first. */
   promotable: RunSummary[];
+  /** Asked with a run: whether the policy lets it be promoted here now, and why not. */
+  eligibility?: { run: string; eligible: boolean; reason?: string };
 }
 
 export interface AuditEvent {
@@ -440,8 +454,16 @@ export const api = {
   members: (id: string): Promise<Membership[]> =>
     request('GET', `/api/v1/repositories/${encodeURIComponent(id)}/members`),
   /** A repository's runs, newest first, those matching `filter` only. */
-  runs: (repositoryId: string, filter: RunFilter = {}): Promise<{ runs: Run[]; next?: number }> =>
-    request('GET', `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter })}`),
+  /** A page of runs, newest first; `before` (a run number, the last page's `next`) pages on. */
+  runs: (
+    repositoryId: string,
+    filter: RunFilter = {},
+    page: { limit?: number; before?: number } = {},
+  ): Promise<{ runs: Run[]; next?: number }> =>
+    request(
+      'GET',
+      `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter, ...page })}`,
+    ),
   run: (id: string): Promise<RunDetails> =>
     request('GET', `/api/v1/runs/${encodeURIComponent(id)}`),
   cancel: (id: string): Promise<RunDetails> =>
@@ -470,8 +492,9 @@ export const api = {
   /** A job attempt's artifacts, the latest attempt's by default. */
   artifacts: (jobId: string, attempt?: number): Promise<Artifact[]> =>
     request('GET', `/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts${query({ attempt })}`),
-  environments: (repositoryId: string): Promise<EnvironmentBoardEntry[]> =>
-    request('GET', environmentsPath(repositoryId)),
+  /** The board; given a run, each entry says whether that run may be promoted there now. */
+  environments: (repositoryId: string, run?: string): Promise<EnvironmentBoardEntry[]> =>
+    request('GET', environmentsPath(repositoryId) + query({ run })),
   saveEnvironment: (
     repositoryId: string,
     name: string,

@@ -37,14 +37,19 @@ export function when(at: string | undefined, now = Date.now()): string {
   return ABSOLUTE.format(new Date(at));
 }
 
-/** `in 5 minutes`, `in 3 hours`, or the date once it is more than a day away. */
+/**
+ * `in 5 minutes`, `in 24 hours`, or the date once it is more than 24 hours away. Counted in whole
+ * hours up to 24 included, so a 24-hour approval window reads `in 24 hours` from the second it
+ * opens, not a date at first and hours a second later.
+ */
 export function until(at: string | undefined, now = Date.now()): string {
   if (at === undefined) return '';
   const seconds = Math.round((Date.parse(at) - now) / 1000);
   if (seconds <= 0) return when(at, now);
   if (seconds < 60) return RELATIVE.format(seconds, 'second');
   if (seconds < 3600) return RELATIVE.format(Math.round(seconds / 60), 'minute');
-  if (seconds < 86_400) return RELATIVE.format(Math.round(seconds / 3600), 'hour');
+  const hours = Math.round(seconds / 3600);
+  if (hours <= 24) return RELATIVE.format(hours, 'hour');
   return ABSOLUTE.format(new Date(at));
 }
 

@@ -46,7 +46,12 @@ export function Field(props: {
 }
 
 /** "Copy" beside a value; "Copied" once the clipboard took it, or why it did not. */
-export function CopyButton(props: { value: string; label?: string }): ReactNode {
+export function CopyButton(props: {
+  value: string;
+  label?: string;
+  /** What is copied, for a short "Copy" whose name must say it (`commit SHA`). */
+  what?: string;
+}): ReactNode {
   const [outcome, setOutcome] = useState<'copied' | 'refused'>();
   const label = props.label ?? 'Copy';
   const copy = (): void => {
@@ -60,7 +65,15 @@ export function CopyButton(props: { value: string; label?: string }): ReactNode 
       type="button"
       className="copy"
       onClick={copy}
-      title={outcome === 'refused' ? 'The browser refused the clipboard: select and copy' : label}
+      {...(props.what === undefined ? {} : { 'aria-label': `Copy ${props.what}` })}
+      data-copied={outcome}
+      title={
+        outcome === 'refused'
+          ? 'The browser refused the clipboard: select and copy'
+          : props.what === undefined
+            ? label
+            : `Copy ${props.what}: ${props.value}`
+      }
     >
       {outcome === 'copied' ? 'Copied' : label}
     </button>

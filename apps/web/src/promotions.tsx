@@ -1,4 +1,5 @@
 /** What the release pages share: a promotion as a card, its approvals, the promote dialog. */
+import { Sha } from './forge-link';
 import { useId, useState, type FormEvent, type ReactNode } from 'react';
 import {
   api,
@@ -55,7 +56,7 @@ export function RollbackMark(): ReactNode {
   );
 }
 
-/** `1/2 approvals: bob`, and who rejected; each decision's comment in its title. */
+/** `1/2 approvals: bob`, and who rejected; then each decision's comment, in words. */
 export function Approvals(props: { promotion: Promotion }): ReactNode {
   const { approvals, requiredApprovals } = props.promotion;
   const approved = approvals.filter((a) => a.decision === 'approve');
@@ -65,17 +66,35 @@ export function Approvals(props: { promotion: Promotion }): ReactNode {
   }
   const names = (decisions: typeof approvals): ReactNode =>
     decisions.map((d, i) => (
-      <span key={d.user} title={[absolute(d.at), d.comment].filter(Boolean).join(': ')}>
+      <span key={d.user} title={absolute(d.at)}>
         {i === 0 ? '' : ', '}
         {d.user}
       </span>
     ));
   return (
-    <span className="approvals" data-approvals={`${approved.length}/${requiredApprovals}`}>
-      {approved.length}/{requiredApprovals} approvals
-      {approved.length === 0 ? null : <>: {names(approved)}</>}
-      {rejected.length === 0 ? null : <> · rejected by {names(rejected)}</>}
-    </span>
+    <>
+      <span className="approvals" data-approvals={`${approved.length}/${requiredApprovals}`}>
+        {approved.length}/{requiredApprovals} approvals
+        {approved.length === 0 ? null : <>: {names(approved)}</>}
+        {rejected.length === 0 ? null : <> · rejected by {names(rejected)}</>}
+      </span>
+      <DecisionComments decisions={approvals} />
+    </>
+  );
+}
+
+/** What the approvers and rejecters said, each under their name. */
+function DecisionComments(props: { decisions: Promotion['approvals'] }): ReactNode {
+  const said = props.decisions.filter((d) => d.comment !== undefined && d.comment !== '');
+  if (said.length === 0) return null;
+  return (
+    <ul className="decision-comments">
+      {said.map((d) => (
+        <li key={d.user} data-decision={d.decision} data-user={d.user}>
+          {d.user} ({d.decision === 'approve' ? 'approved' : 'rejected'}): “{d.comment}”
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -109,9 +128,7 @@ export function PromotionCard(props: { promotion: Promotion; children?: ReactNod
     >
       <div className="promotion-head">
         <Link to={`/runs/${run.id}`}>#{run.number}</Link>
-        <code className="sha" title={run.sha}>
-          {shortSha(run.sha)}
-        </code>
+        <Sha sha={run.sha} links={undefined} />
         {run.branch === undefined ? null : <span className="branch">{run.branch}</span>}
         {promotion.rollback ? <RollbackMark /> : null}
         <StateBadge state={promotion.state} />
@@ -283,21 +300,35 @@ export function RequestedBy(props: { promotion: Promotion }): ReactNode {
   );
 }
 
+/** An environment offered in the promote dialog; `refusal`: why the run may not go there now. */
+export interface PromoteChoice {
+  name: string;
+  refusal?: string;
+}
+
 /**
  * Asks before a run is promoted (a deploy, maybe to production), with an optional comment; a
  * refusal stays in the dialog with the server's reason.
  */
 export function PromoteDialog(props: {
   run: { id: string; number: number };
-  /** The environments to choose from; the first is chosen at first. */
-  environments: readonly string[];
+  /**
+   * The environments to choose from, each a name or a name with the reason the run may not go
+   * there now (offered disabled, the reason beside it); the first allowed one is chosen at first.
+   */
+  environments: readonly (string | PromoteChoice)[];
   rollback?: boolean;
   onClose: () => void;
   onPromoted: (promotion: Promotion) => void;
 }): ReactNode {
   const ref = useModal();
   const titleId = useId();
-  const [environment, setEnvironment] = useState(props.environments[0] ?? '');
+  const choices = props.environments.map((choice) =>
+    typeof choice === 'string' ? { name: choice } : choice,
+  );
+  const allowed = choices.filter((choice) => choice.refusal === undefined);
+  const refused = choices.filter((choice) => choice.refusal !== undefined);
+  const [environment, setEnvironment] = useState(allowed[0]?.name ?? '');
   const [comment, setComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -335,25 +366,37 @@ export function PromoteDialog(props: {
       <form onSubmit={confirm}>
         <h2 id={titleId}>
           {rollback ? 'Roll back' : 'Promote'} run #{props.run.number}
-          {props.environments.length === 1 ? ` to ${environment}?` : '?'}
+          {choices.length === 1 && allowed.length === 1 ? ` to ${environment}?` : '?'}
         </h2>
         {rollback ? (
           <p className="muted">
             {environment} runs a newer build now: this deploys run #{props.run.number} there again.
           </p>
         ) : null}
-        {props.environments.length > 1 ? (
+        {choices.length > 1 && allowed.length > 0 ? (
           <label>
             Environment
             <select value={environment} onChange={(e) => setEnvironment(e.target.value)}>
-              {props.environments.map((name) => (
-                <option key={name} value={name}>
-                  {name}
+              {[...allowed, ...refused].map(({ name, refusal }) => (
+                <option key={name} value={name} disabled={refusal !== undefined}>
+                  {refusal === undefined ? name : `${name} (not yet)`}
                 </option>
               ))}
             </select>
           </label>
         ) : null}
+        {allowed.length === 0 ? (
+          <p className="muted">Run #{props.run.number} may not be promoted anywhere now.</p>
+        ) : null}
+        {refused.length === 0 ? null : (
+          <ul className="refusals" aria-label="Not offered">
+            {refused.map(({ name, refusal }) => (
+              <li key={name} data-refused={name}>
+                <strong>{name}</strong>: {refusal}
+              </li>
+            ))}
+          </ul>
+        )}
         <label>
           Comment (optional)
           <textarea

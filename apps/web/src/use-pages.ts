@@ -1,5 +1,6 @@
 import { useCallback, useRef, useState } from 'react';
-import { usePoll } from './use-poll';
+import { useLive } from './use-live';
+import { usePoll, type Polled } from './use-poll';
 
 export interface Page<T> {
   items: T[];
@@ -36,7 +37,32 @@ export function usePages<T extends { id: string }>(
   load: (before?: string) => Promise<Page<T>>,
   intervalMs: number,
 ): Paged<T> {
-  const first = usePoll(key, () => load(), intervalMs);
+  return usePagesAfter(
+    key,
+    load,
+    usePoll(key, () => load(), intervalMs),
+  );
+}
+
+/** As {@link usePages}, its first page live from the server's events on `topics` (`useLive`). */
+export function useLivePages<T extends { id: string }>(
+  key: string,
+  load: (before?: string) => Promise<Page<T>>,
+  topics: readonly string[],
+): Paged<T> {
+  return usePagesAfter(
+    key,
+    load,
+    useLive(key, () => load(), topics),
+  );
+}
+
+/** The older pages of a list whose first page `first` keeps current. */
+function usePagesAfter<T extends { id: string }>(
+  key: string,
+  load: (before?: string) => Promise<Page<T>>,
+  first: Polled<Page<T>>,
+): Paged<T> {
   const [state, setState] = useState<Older<T>>({ key, items: [], pages: 0, busy: false });
   const loadRef = useRef(load);
   loadRef.current = load;

@@ -349,7 +349,7 @@ jobs:
       });
       expect(keys(plan)).toEqual(['lint', 'release', 'docs', 'deploy', 'notify']);
       expect(plan.skipped).toEqual([
-        { key: 'test', reason: 'event "push" is not in [pull_request]' },
+        { key: 'test', reason: 'event "push" is not in [pull_request]', needs: [] },
       ]);
     });
 
@@ -362,6 +362,7 @@ jobs:
       expect(nested.skipped[1]).toEqual({
         key: 'release',
         reason: 'branch "release/1.2/rc" matches none of [release/*, hotfix/**]',
+        needs: [],
       });
       expect(
         keys(compile(pipeline, { event: 'push', branch: 'hotfix/a/b', environment: 'staging' })),
@@ -374,16 +375,17 @@ jobs:
       expect(plan.skipped).toContainEqual({
         key: 'docs',
         reason: 'no changed file matches [docs/**, *.md]',
+        needs: [],
       });
       expect(keys(compile(pipeline, { ...push, changedFiles: ['README.md'] }))).toContain('docs');
     });
 
-    it('skips the jobs that need a skipped job, naming it', () => {
+    it('skips the jobs that need a skipped job, naming it and keeping what each needs', () => {
       const plan = compile(pipeline, { event: 'push', branch: 'release/2', environment: 'prod' });
       expect(plan.skipped).toEqual([
-        { key: 'test', reason: 'event "push" is not in [pull_request]' },
-        { key: 'deploy', reason: 'environment "prod" is not in [staging]' },
-        { key: 'notify', reason: 'needs skipped job "deploy"' },
+        { key: 'test', reason: 'event "push" is not in [pull_request]', needs: [] },
+        { key: 'deploy', reason: 'environment "prod" is not in [staging]', needs: ['release'] },
+        { key: 'notify', reason: 'needs skipped job "deploy"', needs: ['deploy'] },
       ]);
     });
 
@@ -394,8 +396,8 @@ jobs:
       expect(plan).toEqual({
         jobs: [],
         skipped: [
-          { key: 'a (n=1)', reason: 'event "push" is not in [tag]' },
-          { key: 'a (n=2)', reason: 'event "push" is not in [tag]' },
+          { key: 'a (n=1)', reason: 'event "push" is not in [tag]', needs: [] },
+          { key: 'a (n=2)', reason: 'event "push" is not in [tag]', needs: [] },
         ],
       });
     });
@@ -442,15 +444,30 @@ jobs:
       expect(plan.jobs[0]?.needs).toEqual([]);
     });
 
+    it('keeps the needs the promoted run built apart, for the graph, not to wait on', () => {
+      const plan = compile(pipeline, promote('staging'));
+      expect(plan.jobs[0]?.promotedNeeds).toEqual([
+        'build (arch=amd64)',
+        'build (arch=arm64)',
+        'test',
+      ]);
+      expect(plan.skipped.find((s) => s.key === 'test')?.needs).toEqual([
+        'build (arch=amd64)',
+        'build (arch=arm64)',
+      ]);
+    });
+
     it('skips a promote job for another environment with the reason, and the jobs needing it', () => {
       const plan = compile(pipeline, promote('staging'));
       expect(plan.skipped).toContainEqual({
         key: 'deploy-production',
         reason: 'environment "staging" is not in [production]',
+        needs: ['build (arch=amd64)', 'build (arch=arm64)'],
       });
       expect(plan.skipped).toContainEqual({
         key: 'smoke',
         reason: 'needs skipped job "deploy-production"',
+        needs: ['deploy-production'],
       });
     });
 
@@ -485,8 +502,16 @@ jobs:
         { key: 'deploy-production', needs: ['build (arch=amd64)', 'build (arch=arm64)'] },
       ]);
       expect(plan.skipped).toEqual([
-        { key: 'deploy-staging', reason: 'event "push" is not in [promote]' },
-        { key: 'smoke', reason: 'event "push" is not in [promote]' },
+        {
+          key: 'deploy-staging',
+          reason: 'event "push" is not in [promote]',
+          needs: ['build (arch=amd64)', 'build (arch=arm64)', 'test'],
+        },
+        {
+          key: 'smoke',
+          reason: 'event "push" is not in [promote]',
+          needs: ['deploy-production'],
+        },
       ]);
     });
   });

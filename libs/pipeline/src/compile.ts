@@ -534,23 +534,26 @@ function plan(jobs: JobSpec[], context: TriggerContext): ExecutionPlan {
   const skippedNames = new Map<string, string>();
   const builtBefore = builtInPromotedRun(jobs, context);
   const result: ExecutionPlan = { jobs: [], skipped: [] };
+  const keysOfAll = (names: string[]): string[] => names.flatMap((name) => keysOf.get(name) ?? []);
   for (const job of topological(jobs)) {
+    const declared = keysOfAll(job.needs);
     if (builtBefore.has(job.name)) {
       for (const { key } of expand(job)) {
-        result.skipped.push({ key, reason: BUILT_IN_PROMOTED_RUN });
+        result.skipped.push({ key, reason: BUILT_IN_PROMOTED_RUN, needs: declared });
       }
       continue;
     }
     // `deploy: { needs: [build] }` reads naturally; in a promotion that need was met by the
     // promoted run, whose artifacts the job gets, so it is no reason to wait nor to skip.
     const needs = job.needs.filter((need) => !builtBefore.has(need));
+    const promotedNeeds = keysOfAll(job.needs.filter((need) => builtBefore.has(need)));
     const own = job.when === undefined ? undefined : mismatch(job.when, context);
     const blocker = needs.find((need) => skippedNames.has(need));
     const reason = own ?? (blocker === undefined ? undefined : `needs skipped job "${blocker}"`);
     if (reason !== undefined) skippedNames.set(job.name, reason);
     for (const { key, matrix } of expand(job)) {
       if (reason !== undefined) {
-        result.skipped.push({ key, reason });
+        result.skipped.push({ key, reason, needs: declared });
         continue;
       }
       const planJob: PlanJob = {
@@ -561,7 +564,8 @@ function plan(jobs: JobSpec[], context: TriggerContext): ExecutionPlan {
         steps: job.steps.map((step) => ({ ...step })),
         env: { ...job.env, ...matrix },
         resources: { ...job.resources },
-        needs: needs.flatMap((need) => keysOf.get(need) ?? []),
+        needs: keysOfAll(needs),
+        ...(promotedNeeds.length === 0 ? {} : { promotedNeeds }),
         timeoutSeconds: job.timeoutSeconds,
         retry: job.retry,
         allowFailure: job.allowFailure,

@@ -30,11 +30,23 @@ export interface PlanJob {
   resources: { cpus: number; mem: number };
   /** Keys of the plan jobs this one waits for. */
   needs: string[];
+  /**
+   * In a promote run: keys of the jobs it needs that the promoted run built. Nothing waits for
+   * them here (they are skipped), but they are still what the job comes after, as drawn.
+   */
+  promotedNeeds?: string[];
   timeoutSeconds: number;
   retry: number;
   allowFailure: boolean;
   secrets: string[];
   artifacts: string[];
+}
+
+/** A job that does not run: why, and the keys of the jobs its file says it needs. */
+export interface SkippedJob {
+  key: string;
+  reason: string;
+  needs: string[];
 }
 
 export interface ExecutionPlan {
@@ -44,7 +56,7 @@ export interface ExecutionPlan {
    * Jobs whose `when` does not match the trigger, or that need such a job; in a promote run,
    * also every job whose `when.event` does not name `promote` (built in the promoted run).
    */
-  skipped: { key: string; reason: string }[];
+  skipped: SkippedJob[];
 }
 
 /** The whole pipeline did not run: its top-level `when` does not match the trigger. */

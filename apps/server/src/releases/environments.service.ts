@@ -5,6 +5,7 @@ import {
   RepositoriesRepository,
   RunsRepository,
   type Environment,
+  type Promotion,
   type Run,
 } from '@kiln/persistence';
 import { matchesGlob } from '@kiln/pipeline';
@@ -16,9 +17,11 @@ import {
 } from '@nestjs/common';
 import { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
-import { closesCycle } from './promotion-policy';
+import { promotionRefusalFor } from './promotion-eligibility';
+import { alreadyPromoting, closesCycle } from './promotion-policy';
 import { PromotionViews, toEnvironmentResponse, toRunSummary } from './promotion-views';
 import type {
+  EligibilityResponse,
   EnvironmentBoardEntryResponse,
   EnvironmentResponse,
   PromotionResponse,
@@ -121,9 +124,16 @@ export class EnvironmentsService {
     );
   }
 
-  /** Every environment in promotion order: what runs there, what waits, what may go next. */
-  async board(repositoryId: string): Promise<EnvironmentBoardEntryResponse[]> {
+  /**
+   * Every environment in promotion order: what runs there, what waits, what may go next; and,
+   * given a run, whether it may be promoted to each now.
+   */
+  async board(repositoryId: string, runId?: string): Promise<EnvironmentBoardEntryResponse[]> {
     const all = await this.environments.list(repositoryId);
+    const run = runId === undefined ? undefined : await this.runs.findById(runId);
+    if (runId !== undefined && run?.repositoryId !== repositoryId) {
+      throw new NotFoundException(`run ${runId} is not a run of repository ${repositoryId}`);
+    }
     const successful = await this.successfulBuilds(repositoryId);
     return Promise.all(
       all.map(async (environment): Promise<EnvironmentBoardEntryResponse> => {
@@ -148,6 +158,9 @@ export class EnvironmentsService {
           ...(currentView === undefined ? {} : { current: currentView }),
           pending: pendingViews,
           promotable: promotable.map(toRunSummary),
+          ...(run === undefined
+            ? {}
+            : { eligibility: await this.eligibility(run, environment, pending) }),
         };
       }),
     );
@@ -208,8 +221,31 @@ export class EnvironmentsService {
       .slice(0, PROMOTABLE);
   }
 
+  /** Whether `run` may be promoted to `environment` now: the policy, then what is under way. */
+  private async eligibility(
+    run: Run,
+    environment: Environment,
+    pending: Promotion[],
+  ): Promise<EligibilityResponse> {
+    const refusal =
+      (await promotionRefusalFor(run, environment, {
+        environments: this.environments,
+        promotions: this.promotions,
+        runs: this.runs,
+      })) ?? underWay(run, environment, pending);
+    return refusal === undefined
+      ? { run: run.id, eligible: true }
+      : { run: run.id, eligible: false, reason: refusal };
+  }
+
   private async successfulBuilds(repositoryId: string): Promise<Run[]> {
     const page = await this.runs.list(repositoryId, { limit: LOOK_BACK, state: 'success' });
     return page.runs.filter((run) => run.event !== 'promote' && run.event !== 'pull_request');
   }
+}
+
+/** The refusal the service gives a second promotion of a run to one environment, if one is open. */
+function underWay(run: Run, environment: Environment, pending: Promotion[]): string | undefined {
+  const open = pending.find((promotion) => promotion.runId === run.id);
+  return open === undefined ? undefined : alreadyPromoting(run.number, environment.name, open);
 }

@@ -63,6 +63,15 @@ export function promotionRefusal(
   return undefined;
 }
 
+/** Why a run may not be promoted to an environment it is already on its way to. */
+export function alreadyPromoting(
+  runNumber: number,
+  environment: string,
+  open: { id: string; state: string },
+): string {
+  return `run #${runNumber} is already being promoted to ${environment} (${open.state}, promotion ${open.id})`;
+}
+
 /** Whether making `previousId` the previous environment of `id` would close a cycle. */
 export function closesCycle(
   environments: readonly { id: string; previousId?: string }[],

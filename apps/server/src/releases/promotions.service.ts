@@ -23,7 +23,8 @@ import { AuditLog } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { PipelineQueues, queuesUnavailable } from '../runs/pipeline-queues';
 import { RunsService } from '../runs/runs.service';
-import { promotionRefusal } from './promotion-policy';
+import { promotionRefusalFor } from './promotion-eligibility';
+import { alreadyPromoting } from './promotion-policy';
 import { PromotionViews } from './promotion-views';
 import type { PromotionResponse } from './releases.dto';
 
@@ -65,44 +66,18 @@ export class PromotionsService implements OnApplicationBootstrap {
     const run = await this.runs.findById(runId);
     if (run === undefined) throw new NotFoundException(`run ${runId} does not exist`);
     const environment = await this.environmentNamed(run.repositoryId, environmentName);
-    const previous =
-      environment.previousId === undefined
-        ? undefined
-        : await this.environments.findById(environment.previousId);
-    const promotedRun =
-      run.promotedRunId === undefined ? undefined : await this.runs.findById(run.promotedRunId);
-    const deployedToPrevious =
-      previous !== undefined &&
-      (await this.promotions.deployedRuns(previous.id, [run.id])).has(run.id);
-    const refusal = promotionRefusal(
-      {
-        number: run.number,
-        state: run.state,
-        event: run.event,
-        ...(run.branch === undefined ? {} : { branch: run.branch }),
-        ...(promotedRun === undefined ? {} : { promotedRunNumber: promotedRun.number }),
-        ...(run.artifactsDeletedAt === undefined
-          ? {}
-          : { artifactsDeletedAt: run.artifactsDeletedAt }),
-      },
-      {
-        name: environment.name,
-        ...(environment.allowedBranches === undefined
-          ? {}
-          : { allowedBranches: environment.allowedBranches }),
-        ...(previous === undefined ? {} : { previous: previous.name }),
-      },
-      deployedToPrevious,
-    );
+    const refusal = await promotionRefusalFor(run, environment, {
+      environments: this.environments,
+      promotions: this.promotions,
+      runs: this.runs,
+    });
     if (refusal !== undefined) throw new UnprocessableEntityException(refusal);
     const active = await this.promotions.listByState(ACTIVE_PROMOTION_STATES, {
       environmentIds: [environment.id],
       runId: run.id,
     });
     if (active[0] !== undefined) {
-      throw new ConflictException(
-        `run #${run.number} is already being promoted to ${environment.name} (${active[0].state}, promotion ${active[0].id})`,
-      );
+      throw new ConflictException(alreadyPromoting(run.number, environment.name, active[0]));
     }
     const current = await this.promotions.current(environment.id);
     const currentRun = current && (await this.runs.findById(current.runId));

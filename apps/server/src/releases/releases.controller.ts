@@ -16,6 +16,7 @@ import { EnvironmentNameParam } from './environment-name.param';
 import { EnvironmentsService } from './environments.service';
 import { PromotionsService } from './promotions.service';
 import {
+  BoardQuery,
   DecisionDto,
   EnvironmentBoardEntryResponse,
   EnvironmentResponse,
@@ -41,11 +42,16 @@ export class ReleasesController {
     summary: "A repository's environments board",
     description:
       'Each environment in promotion order: what is deployed there, what waits (approvals, ' +
-      'the deploy lock), and which runs may be promoted there next.',
+      'the deploy lock), and which runs may be promoted there next; with `run`, whether that ' +
+      'run may be promoted to each (the promote dialog offers only those).',
   })
   @ApiOkResponse({ type: [EnvironmentBoardEntryResponse] })
-  board(@UuidParam('id') id: string): Promise<EnvironmentBoardEntryResponse[]> {
-    return this.environments.board(id);
+  @ApiErrors({ 404: '`run` names no run of the repository' })
+  board(
+    @UuidParam('id') id: string,
+    @Query() query: BoardQuery,
+  ): Promise<EnvironmentBoardEntryResponse[]> {
+    return this.environments.board(id, query.run);
   }
 
   @Allow.admin()

@@ -122,6 +122,27 @@ export class HistoryQuery {
   before?: string;
 }
 
+export class BoardQuery {
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'A run: each entry then says whether the policy lets it be promoted there now.',
+  })
+  @IsOptional()
+  @IsUUID()
+  run?: string;
+}
+
+export class EligibilityResponse {
+  @ApiProperty({ format: 'uuid' }) run!: string;
+  @ApiProperty({ description: 'Whether the run may be promoted to the environment now.' })
+  eligible!: boolean;
+  @ApiPropertyOptional({
+    description: 'Why not, for people: the rule that refuses it, or the promotion under way.',
+    example: 'run #7 has not been deployed to staging: promote it to staging first',
+  })
+  reason?: string;
+}
+
 export class RunSummaryResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ type: 'integer' }) number!: number;
@@ -184,4 +205,9 @@ export class EnvironmentBoardEntryResponse {
   pending!: PromotionResponse[];
   @ApiProperty({ type: [RunSummaryResponse], description: 'Runs that may be promoted next.' })
   promotable!: RunSummaryResponse[];
+  @ApiPropertyOptional({
+    type: EligibilityResponse,
+    description: 'With `?run=`: whether that run may be promoted here now, and why not.',
+  })
+  eligibility?: EligibilityResponse;
 }

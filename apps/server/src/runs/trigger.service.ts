@@ -124,7 +124,7 @@ export class TriggerService implements OnApplicationBootstrap {
       ...compiled.skipped.map((skipped): NewJob => ({
         key: skipped.key,
         state: 'skipped',
-        plan: skippedPlan(skipped.key),
+        plan: skippedPlan(skipped),
         statusMessage: `skipped: ${skipped.reason}`,
       })),
     ];

@@ -1,6 +1,7 @@
+import { Sha } from '../forge-link';
 import type { ReactNode } from 'react';
 import { api, type User } from '../api';
-import { absolute, firstLine, shortSha, until } from '../format';
+import { absolute, firstLine, until } from '../format';
 import {
   Approvals,
   Digests,
@@ -66,9 +67,7 @@ export function ApprovalsPage(props: { user: User }): ReactNode {
                   <div className="message">
                     {firstLine(promotion.run.message) || '(no message)'}
                   </div>
-                  <code className="sha" title={promotion.run.sha}>
-                    {shortSha(promotion.run.sha)}
-                  </code>{' '}
+                  <Sha sha={promotion.run.sha} links={undefined} />{' '}
                   <span className="branch">{promotion.run.branch ?? ''}</span>
                   <Digests artifacts={promotion.artifacts} />
                 </td>

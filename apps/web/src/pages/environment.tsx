@@ -1,6 +1,7 @@
+import { Sha } from '../forge-link';
 import { useState, type ReactNode } from 'react';
 import { api, type Promotion, type User } from '../api';
-import { firstLine, shortSha } from '../format';
+import { firstLine } from '../format';
 import {
   Approvals,
   Digests,
@@ -95,9 +96,7 @@ export function EnvironmentPage(props: { id: string; name: string; user: User })
                       <div className="message">
                         {firstLine(promotion.run.message) || '(no message)'}
                       </div>
-                      <code className="sha" title={promotion.run.sha}>
-                        {shortSha(promotion.run.sha)}
-                      </code>{' '}
+                      <Sha sha={promotion.run.sha} links={undefined} />{' '}
                       <span className="branch">{promotion.run.branch ?? ''}</span>
                     </td>
                     <td>

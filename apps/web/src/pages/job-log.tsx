@@ -67,7 +67,12 @@ export function JobLogPage(props: { runId: string; jobId: string }): ReactNode {
         </h1>
         <div className="actions">
           {job === undefined || job.attempt < 2 || attempt === undefined ? null : (
-            <AttemptPicker latest={job.attempt} attempt={attempt} onChange={chooseAttempt} />
+            <AttemptPicker
+              latest={job.attempt}
+              attempt={attempt}
+              states={attemptStates(job)}
+              onChange={chooseAttempt}
+            />
           )}
           <label className="toggle">
             <input
@@ -148,9 +153,18 @@ function useOpenAtFailure(key: string, line: number | undefined): void {
   }, [key, line]);
 }
 
+/** Each attempt's state by its number; the latest is the job's own state. */
+function attemptStates(job: Job): Map<number, string> {
+  const states = new Map((job.attempts ?? []).map((a) => [a.attempt, a.state]));
+  states.set(job.attempt, job.state);
+  return states;
+}
+
+/** Picks an attempt, each named with how it went: `2 (latest) · success`, `1 · failure`. */
 function AttemptPicker(props: {
   latest: number;
   attempt: number;
+  states: Map<number, string>;
   onChange: (attempt: number) => void;
 }): ReactNode {
   const id = useId();
@@ -164,8 +178,10 @@ function AttemptPicker(props: {
         onChange={(e) => props.onChange(Number(e.target.value))}
       >
         {attempts.map((n) => (
-          <option key={n} value={n}>
-            {n === props.latest ? `${n} (latest)` : n}
+          <option key={n} value={n} data-state={props.states.get(n)}>
+            {[n === props.latest ? `${n} (latest)` : String(n), props.states.get(n)]
+              .filter((part) => part !== undefined)
+              .join(' · ')}
           </option>
         ))}
       </select>

@@ -8,36 +8,57 @@ import {
   type RunFilter,
   type User,
 } from '../api';
-import { duration, firstLine, shortSha, when, absolute } from '../format';
+import { duration, firstLine, when, absolute } from '../format';
 import { DialogActions, Field, useAction, useModal } from '../forms';
 import { environmentsUrl } from '../promotions';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
 import { usePermissions } from '../use-permissions';
-import { useLive } from '../use-live';
+import { RefName, Sha } from '../forge-link';
+import { forgeLinks, FORGE_NAMES, type ForgeLinks } from '../forge-links';
+import { useLivePages } from '../use-pages';
 import { usePoll } from '../use-poll';
 import { useTitle } from '../use-title';
+
+/** Runs per page of the run list: the newest page is live, older ones load on demand. */
+const RUN_PAGE = 25;
 
 /** A repository's runs, newest first, live: new runs and state changes show up as they happen. */
 export function RepositoryPage(props: { id: string; user: User }): ReactNode {
   const repository = usePoll(`repository:${props.id}`, () => api.repository(props.id));
   const [filter, setFilter] = useState<RunFilter>({});
-  const runs = useLive(
+  const runs = useLivePages(
     `runs:${props.id}:${JSON.stringify(filter)}`,
-    () => api.runs(props.id, filter),
+    async (before) => {
+      const page = await api.runs(props.id, filter, {
+        limit: RUN_PAGE,
+        ...(before === undefined ? {} : { before: Number(before) }),
+      });
+      return page.next === undefined
+        ? { items: page.runs }
+        : { items: page.runs, next: String(page.next) };
+    },
     [`repository:${props.id}`],
   );
   const filtered = Object.values(filter).some((value) => value !== undefined);
   const permissions = usePermissions(props.user, props.id);
   const [starting, setStarting] = useState(false);
   useTitle(repository.data?.fullName ?? 'Repository');
+  const links = repository.data === undefined ? undefined : forgeLinks(repository.data);
   return (
     <section>
       <p className="crumbs">
         <Link to="/">Repositories</Link> /
       </p>
       <div className="run-head">
-        <h1>{repository.data?.fullName ?? 'Repository'}</h1>
+        <h1>
+          {repository.data?.fullName ?? 'Repository'}
+          {links === undefined ? null : (
+            <a className="forge-link" href={links.repository}>
+              on {FORGE_NAMES[repository.data?.forge ?? 'github']}
+            </a>
+          )}
+        </h1>
         <div className="actions">
           {permissions.write && repository.data !== undefined ? (
             <button type="button" className="primary" onClick={() => setStarting(true)}>
@@ -57,7 +78,7 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
       ) : null}
       <ErrorNote error={repository.error ?? runs.error} />
       <RunFilters filter={filter} onChange={setFilter} />
-      {runs.data === undefined ? null : runs.data.runs.length === 0 ? (
+      {runs.items === undefined ? null : runs.items.length === 0 ? (
         <p className="empty">
           {filtered
             ? 'No runs match these filters.'
@@ -79,13 +100,20 @@ export function RepositoryPage(props: { id: string; user: User }): ReactNode {
               </tr>
             </thead>
             <tbody>
-              {runs.data.runs.map((run) => (
-                <RunRow key={run.id} run={run} />
+              {runs.items.map((run) => (
+                <RunRow key={run.id} run={run} links={links} />
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {runs.hasOlder ? (
+        <p>
+          <button type="button" disabled={runs.loadingOlder} onClick={runs.older}>
+            {runs.loadingOlder ? 'Older runs…' : 'Older runs'}
+          </button>
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -232,7 +260,7 @@ function StartRunDialog(props: { repository: Repository; onClose: () => void }):
   );
 }
 
-function RunRow({ run }: { run: Run }): ReactNode {
+function RunRow({ run, links }: { run: Run; links: ForgeLinks | undefined }): ReactNode {
   return (
     <tr data-run={run.number}>
       <td>
@@ -243,9 +271,11 @@ function RunRow({ run }: { run: Run }): ReactNode {
       </td>
       <td className="commit">
         <Link to={`/runs/${run.id}`}>{firstLine(run.message) || '(no message)'}</Link>
-        <code className="sha">{shortSha(run.sha)}</code>
+        <Sha sha={run.sha} links={links} />
       </td>
-      <td className="branch">{run.branch ?? run.tag ?? run.ref}</td>
+      <td className="branch">
+        <RefName run={run} links={links} />
+      </td>
       <td>{run.author ?? ''}</td>
       <td>
         {run.event}

@@ -9,19 +9,12 @@ import {
   type RunDetails,
   type User,
 } from '../api';
-import {
-  absolute,
-  bytes,
-  cpuTime,
-  duration,
-  firstLine,
-  shortDigest,
-  shortSha,
-  when,
-} from '../format';
+import { absolute, bytes, cpuTime, duration, firstLine, shortDigest, when } from '../format';
 import { FailedJobs } from '../failed-jobs';
+import { RefName, Sha, useForgeLinks } from '../forge-link';
+import { CopyButton } from '../forms';
 import { JobGraph } from '../job-graph';
-import { environmentsUrl, environmentUrl, PromoteDialog } from '../promotions';
+import { environmentsUrl, environmentUrl, PromoteDialog, type PromoteChoice } from '../promotions';
 import { RepositoryLink } from '../repository-link';
 import { Link, navigate } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
@@ -70,13 +63,16 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
   };
 
   const ended = TERMINAL_RUN_STATES.includes(run.state);
-  // A deployment is never rerun (the server answers 409): a new promotion deploys again.
+  // A deployment is never rerun, whole or its failed jobs (the server answers 409): a new
+  // promotion deploys again.
   const deployment = run.event === 'promote';
   const actions: { action: Action; label: string }[] = permissions.write
     ? [
         ...(ended ? [] : [{ action: 'cancel' as const, label: 'Cancel' }]),
         ...(ended && !deployment ? [{ action: 'rerun' as const, label: 'Rerun' }] : []),
-        ...(ended && run.jobs.some((j) => j.state === 'failure' || j.state === 'canceled')
+        ...(ended &&
+        !deployment &&
+        run.jobs.some((j) => j.state === 'failure' || j.state === 'canceled')
           ? [{ action: 'rerun-failed' as const, label: 'Rerun failed jobs' }]
           : []),
       ]
@@ -176,17 +172,17 @@ export function RunPage(props: { runId: string; user: User }): ReactNode {
 }
 
 function RunFacts({ run }: { run: RunDetails }): ReactNode {
+  const links = useForgeLinks(run.repositoryId);
   return (
     <dl className="facts">
       <dt>Commit</dt>
-      <dd>
-        <code className="sha" title={run.sha}>
-          {shortSha(run.sha)}
-        </code>{' '}
-        {firstLine(run.message)}
+      <dd className="run-commit">
+        <Sha sha={run.sha} links={links} /> {firstLine(run.message)}
       </dd>
       <dt>Branch</dt>
-      <dd className="branch">{run.branch ?? run.tag ?? run.ref}</dd>
+      <dd className="branch">
+        <RefName run={run} links={links} />
+      </dd>
       <dt>Author</dt>
       <dd>{run.author ?? '—'}</dd>
       <dt>Event</dt>
@@ -201,6 +197,10 @@ function RunFacts({ run }: { run: RunDetails }): ReactNode {
       </dd>
       <dt>Duration</dt>
       <dd>{duration(run.startedAt, run.finishedAt) || '—'}</dd>
+      <dt>Run id</dt>
+      <dd className="run-id">
+        <code>{run.id}</code> <CopyButton value={run.id} what="run id" />
+      </dd>
     </dl>
   );
 }
@@ -251,8 +251,9 @@ function PromotedRun({ run }: { run: RunDetails }): ReactNode {
 }
 
 /**
- * "Promote…": loads the repository's environments, then asks which one and for confirmation.
- * Environments where the run is listed as promotable come first.
+ * "Promote…": loads the repository's environments with whether this run may go to each (the
+ * server's policy says), then asks which one and for confirmation; the others are shown with
+ * the reason, not offered.
  */
 function PromoteControl(props: {
   run: RunDetails;
@@ -260,24 +261,28 @@ function PromoteControl(props: {
   onPromoted: (promotion: Promotion) => void;
 }): ReactNode {
   const { run } = props;
-  const [environments, setEnvironments] = useState<string[]>();
+  const [environments, setEnvironments] = useState<PromoteChoice[]>();
   const [loading, setLoading] = useState(false);
 
   const open = (): void => {
     setLoading(true);
     props.onError(undefined);
-    api.environments(run.repositoryId).then(
+    api.environments(run.repositoryId, run.id).then(
       (board) => {
         setLoading(false);
         if (board.length === 0) {
           props.onError('This repository has no environments: an admin defines them first.');
           return;
         }
+        // Where the run is listed as next comes first; a redeploy of it after.
         const ready = (entry: (typeof board)[number]): boolean =>
           entry.promotable.some((candidate) => candidate.id === run.id);
         setEnvironments(
           [...board.filter(ready), ...board.filter((entry) => !ready(entry))].map(
-            (entry) => entry.environment.name,
+            ({ environment, eligibility }) =>
+              eligibility === undefined || eligibility.eligible
+                ? { name: environment.name }
+                : { name: environment.name, refusal: eligibility.reason ?? 'not allowed now' },
           ),
         );
       },

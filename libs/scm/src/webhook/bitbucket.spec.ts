@@ -40,7 +40,8 @@ describe('Bitbucket Cloud webhooks', () => {
       before: '1e65c05c1d5171631d92438a13901ca7dae9618c',
       after: '709d658dc5b6d6afcd46049c2f332ee3f515a67d',
       commitMessage: 'Add a Kilnfile\n',
-      author: 'emma',
+      // The commit's author (`Emma <emma@example.com>`), not the account that pushed.
+      author: 'Emma',
       changedFiles: [],
       skipCi: false,
     });

@@ -110,6 +110,20 @@ describe('GitHub webhooks', () => {
     },
   );
 
+  it("names the head commit's author as the author, not whoever pushed it", () => {
+    const payload = clone(pushToBranch);
+    payload.head_commit = {
+      ...(payload.head_commit as object),
+      author: { name: 'Ada Lovelace', email: 'ada@example.com', username: 'ada' },
+    };
+    expect(receive('push', payload)).toMatchObject({ kind: 'push', author: 'ada' });
+    payload.head_commit = {
+      ...(payload.head_commit as object),
+      author: { name: 'Ada Lovelace', email: 'ada@example.com' },
+    };
+    expect(receive('push', payload)).toMatchObject({ kind: 'push', author: 'Ada Lovelace' });
+  });
+
   it('collects changed files as the union over all commits', () => {
     const payload = clone(pushToBranch);
     payload.commits = [

@@ -39,7 +39,8 @@ describe('GitLab webhooks', () => {
       before: '95790bf891e76fee5e1747ab589903a6a1f80f22',
       after: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
       commitMessage: 'fixed readme',
-      author: 'jsmith',
+      // The head commit's author, not jsmith who pushed it.
+      author: 'GitLab dev user',
       changedFiles: ['CHANGELOG', 'README.md', 'app/controller/application.rb', 'lib/old.rb'],
       skipCi: false,
     });

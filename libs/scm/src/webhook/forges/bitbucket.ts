@@ -63,10 +63,13 @@ function push(delivery: DeliveryContext): TriggerEvent {
     before: optString(change, 'old.target.hash') ?? NO_COMMIT,
     after: reqString(change, 'new.target.hash'),
     commitMessage,
+    // The commit's author (its Bitbucket user, or the name in `Name <email>`), then the pusher.
     author:
+      optString(change, 'new.target.author.user.nickname') ??
+      optString(change, 'new.target.author.user.display_name') ??
+      optString(change, 'new.target.author.raw')?.replace(/\s*<[^>]*>\s*$/, '') ??
       optString(body, 'actor.nickname') ??
-      optString(body, 'actor.display_name') ??
-      optString(change, 'new.target.author.raw'),
+      optString(body, 'actor.display_name'),
     // Bitbucket push payloads list commits without their files.
     changedFiles: [],
     skipCi: wantsSkipCi(commitMessage),

@@ -61,7 +61,10 @@ function push(delivery: DeliveryContext): TriggerEvent {
     before: reqString(body, 'before'),
     after,
     commitMessage,
+    // The commit's author, as the run page says; the pusher only when the commit names none.
     author:
+      optString(head, 'author.username') ??
+      optString(head, 'author.name') ??
       optString(body, 'pusher.name') ??
       optString(body, 'pusher.login') ?? // Gitea
       optString(body, 'sender.login'),

@@ -49,7 +49,11 @@ function push(delivery: DeliveryContext): TriggerEvent {
     before: reqString(body, 'before'),
     after,
     commitMessage,
-    author: optString(body, 'user_username') ?? optString(body, 'user_name'),
+    // The commit's author, as the run page says; the pusher only when the commit is not listed.
+    author:
+      optString(head, 'author.name') ??
+      optString(body, 'user_username') ??
+      optString(body, 'user_name'),
     changedFiles: changedFiles(commits),
     skipCi: wantsSkipCi(commitMessage),
   };
