@@ -160,6 +160,7 @@ describe('cgroup containerizer on this host', () => {
         reason: 'CONTAINER_LIMITATION_MEMORY',
       });
       expect(termination?.message).toContain('32 MiB');
+      await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
     });
 
@@ -185,6 +186,7 @@ describe('cgroup containerizer on this host', () => {
         reason: 'CONTAINER_LIMITATION_PIDS',
       });
       expect(termination?.message).toContain('64 processes');
+      await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       for (const pid of pids) expect(await isAlive(pid)).toBe(false);
     });
@@ -242,10 +244,10 @@ describe('cgroup containerizer on this host', () => {
       await containerizer.kill(spec.containerId);
       expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
       for (const pid of pids) expect(await isAlive(pid)).toBe(false);
+      await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       // Nor in the hierarchies runc made it in besides those the containerizer reads.
       expect(await exists(join(CGROUP_ROOT, 'devices', PARENT, spec.containerId))).toBe(false);
-      await containerizer.destroy(spec.containerId);
       await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
     });
@@ -453,6 +455,7 @@ describe('cgroup containerizer on this host', () => {
         expect((await containerizer.usage(spec.containerId))?.memBytes).toBeGreaterThan(0);
         await writeFile(join(workspaceOf(spec.sandbox), 'go'), '');
         expect(await ending).toMatchObject({ state: 'TASK_FAILED', exitCode: 5 });
+        await containerizer.destroy(spec.containerId);
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       });
 
@@ -471,6 +474,7 @@ describe('cgroup containerizer on this host', () => {
           state: 'TASK_KILLED',
         });
         await expectNoMoreWrites(join(workspaceOf(spec.sandbox), 'tick'));
+        await containerizer.destroy(spec.containerId);
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       });
 

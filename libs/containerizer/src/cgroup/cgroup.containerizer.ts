@@ -148,6 +148,8 @@ interface Container {
   readonly termination: Promise<Termination>;
   terminate(termination: Termination): void;
   final?: Termination;
+  /** Its cgroups and runc state removed after its end (see `end`). */
+  removed?: Promise<void>;
   destroyed?: Promise<void>;
 }
 
@@ -651,16 +653,8 @@ export class CgroupContainerizer implements Containerizer {
         await this.untilCgroupEmpty(container, cgroup);
         await this.measure(container);
         limitation = container.limitedBy ?? (await this.limitation(cgroup));
-        // What `runc delete` does for a container that has stopped, without a process of its own
-        // on every task's way out. Should this fail, the next recover takes the container for an
-        // orphan's and deletes it.
-        await cgroup.remove();
-        await removeFromEveryHierarchy(cgroup);
-        if (container.runc !== undefined) {
-          await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
-        }
       } catch {
-        // The cgroup cannot be read or removed: end the container with what is known.
+        // The cgroup cannot be read: end the container with what is known.
       }
     }
     clearTimeout(container.kill?.timer);
@@ -680,8 +674,31 @@ export class CgroupContainerizer implements Containerizer {
     }
     container.phase = 'terminated';
     container.final = termination;
+    // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
+    // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
+    // the container (and so a relaunch of its id) waits for it.
+    container.removed = this.removeEnded(container, cgroup);
     container.terminate(termination);
     this.updateSampler();
+  }
+
+  /**
+   * What `runc delete` does for a container that has stopped, without a process of its own on
+   * every task's way out. Never rejects: should it fail, the next recover takes the container for
+   * an orphan's and deletes it.
+   */
+  private async removeEnded(container: Container, cgroup: TaskCgroup | undefined): Promise<void> {
+    try {
+      if (cgroup !== undefined) {
+        await cgroup.remove();
+        await removeFromEveryHierarchy(cgroup);
+      }
+      if (container.runc !== undefined) {
+        await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
+      }
+    } catch {
+      // Left for destroy() and the next recover.
+    }
   }
 
   private async untilCgroupEmpty(container: Container, cgroup: TaskCgroup): Promise<void> {
@@ -729,6 +746,7 @@ export class CgroupContainerizer implements Containerizer {
       if (await container.launched) {
         this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
         await container.termination;
+        await container.removed;
         // `end` removed it unless that failed; the retry is cheap, and idempotent.
         if (container.runc !== undefined) {
           await this.deleteContainer(container.runc, container.id).catch(() => undefined);
