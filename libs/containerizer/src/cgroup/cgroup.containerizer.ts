@@ -379,7 +379,6 @@ export class CgroupContainerizer implements Containerizer {
 
   private async start(container: Container, spec: ContainerSpec, host: Host): Promise<void> {
     const { sandbox } = spec;
-    const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
     // runc looks a command without a slash up on the task's PATH, inside the container.
@@ -387,28 +386,30 @@ export class CgroupContainerizer implements Containerizer {
       ? ['/bin/sh', '-c', spec.command.value]
       : [spec.command.value, ...spec.command.arguments];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
-    // An exit code left by an earlier run in this sandbox would be taken for this one's.
-    await rm(exitCodeFile, { force: true });
     const bundle = join(sandbox, BUNDLE_DIR);
-    await rm(bundle, { recursive: true, force: true });
-    await mkdir(bundle, { mode: 0o700 });
-
     const runc = this.runc(host);
-    const rootFilesystem = await this.prepareRootFilesystem();
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
-    // A container left by a launch of this id that the agent lost track of is no home for a new one.
-    if (await exists(join(runc.stateDir, container.id))) {
-      await this.deleteContainer(runc, container.id);
-    }
-    if (await cgroup.exists()) await destroyCgroup(cgroup);
+    const networkPidFile = this.networkPidFile(container.id);
+    // Independent of each other, so done at once: every task's start waits for the slowest only.
+    const [workspace, rootFilesystem] = await Promise.all([
+      // The sandbox is checked first: a missing one fails with a message, not an ENOENT.
+      prepareWorkspace(spec).then(async (prepared) => {
+        // An exit code left by an earlier run in this sandbox would be taken for this one's.
+        await rm(exitCodeFile, { force: true });
+        await rm(bundle, { recursive: true, force: true });
+        await mkdir(bundle, { mode: 0o700 });
+        return prepared;
+      }),
+      this.prepareRootFilesystem(),
+      rm(networkPidFile, { force: true }),
+      this.clearEarlierLaunch(runc, cgroup, container.id),
+    ]);
     const limits: CgroupLimits = {
       cpus: spec.resources.cpus,
       memMiB: spec.resources.mem,
       pidsMax: this.pidsMax,
     };
     const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
-    const networkPidFile = this.networkPidFile(container.id);
-    await rm(networkPidFile, { force: true });
     const config = ociConfig({
       argv,
       environment,
@@ -428,9 +429,11 @@ export class CgroupContainerizer implements Containerizer {
       hostname: HOSTNAME,
       seccomp: this.seccompOf(host),
     });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
-    // The container's root is the range's first id: the workspace becomes its own.
-    await chownTree(workspace, this.ids.hostId);
+    await Promise.all([
+      writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
+      // The container's root is the range's first id: the workspace becomes its own.
+      chownTree(workspace, this.ids.hostId),
+    ]);
     container.cgroup = cgroup;
     container.runc = runc;
     container.limits = limits;
@@ -499,6 +502,12 @@ export class CgroupContainerizer implements Containerizer {
       this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
     );
     this.running(container);
+  }
+
+  /** A container left by a launch of this id that the agent lost track of is no home for a new one. */
+  private async clearEarlierLaunch(runc: Runc, cgroup: TaskCgroup, id: string): Promise<void> {
+    if (await exists(join(runc.stateDir, id))) await this.deleteContainer(runc, id);
+    if (await cgroup.exists()) await destroyCgroup(cgroup);
   }
 
   /** The shared root filesystem, made once per containerizer. */
