@@ -113,6 +113,7 @@ describe(BuildFrameworkService.name, () => {
     taskUnreachable: ReturnType<typeof vi.fn<(s: TaskStatus, at: Date) => Promise<boolean>>>;
     taskGivenUp: ReturnType<typeof vi.fn<(taskId: string, message: string) => Promise<void>>>;
     taskUnknown: ReturnType<typeof vi.fn>;
+    releaseLaunch: ReturnType<typeof vi.fn>;
   };
   let service: BuildFrameworkService | undefined;
 
@@ -142,6 +143,7 @@ describe(BuildFrameworkService.name, () => {
         .fn<(taskId: string, message: string) => Promise<void>>()
         .mockResolvedValue(undefined),
       taskUnknown: vi.fn().mockResolvedValue(undefined),
+      releaseLaunch: vi.fn().mockResolvedValue(undefined),
     };
   });
 
@@ -233,6 +235,36 @@ describe(BuildFrameworkService.name, () => {
       { outcome: 'launched', taskId: 'task-1' },
       { outcome: 'launched', taskId: 'task-2' },
     ]);
+  });
+
+  it('keeps a launch whose ACCEPT got no answer, and reconciles it instead of launching it twice', async () => {
+    const framework = start();
+    client.accept.mockRejectedValueOnce(new TypeError('fetch failed'));
+    const placed = framework.place('job-1', 1, task('task-1'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalled());
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-1')] } });
+    // The master may have launched it before it went: the claim stays, and the cluster is asked.
+    await expect(placed).resolves.toEqual({ outcome: 'launched', taskId: 'task-1' });
+    expect(outcomes.releaseLaunch).not.toHaveBeenCalled();
+    await vi.waitFor(() => expect(client.reconcile).toHaveBeenCalledWith([{ taskId: 'task-1' }]));
+    // A later offer launches nothing again.
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-2')] } });
+    await vi.waitFor(() => expect(client.decline).toHaveBeenCalled());
+    expect(client.accept).toHaveBeenCalledOnce();
+  });
+
+  it('offers a launch the master refused to the next offer', async () => {
+    const framework = start();
+    client.accept.mockRejectedValueOnce(
+      Object.assign(new Error('master 400 unknown offer'), { status: 400 }),
+    );
+    const placed = framework.place('job-1', 1, task('task-1'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalled());
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-1')] } });
+    await vi.waitFor(() => expect(outcomes.releaseLaunch).toHaveBeenCalledWith('job-1', 'task-1'));
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-2')] } });
+    await expect(placed).resolves.toEqual({ outcome: 'launched', taskId: 'task-1' });
+    expect(client.accept).toHaveBeenCalledTimes(2);
   });
 
   it("records one task's updates in order while other tasks' go ahead", async () => {

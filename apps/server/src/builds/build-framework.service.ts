@@ -363,12 +363,31 @@ export class BuildFrameworkService
         this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
       }
     } catch (error) {
-      // The master launched nothing (a rescinded offer, say): the demands wait for another.
-      this.logger.warn(`ACCEPT of offer ${offer.id} failed: ${errorMessage(error)}`);
-      for (const demand of launches) {
-        demand.placing = false;
-        await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+      if (typeof (error as Partial<SchedulerCallError>).status === 'number') {
+        // The master refused it (a rescinded offer, say) and launched nothing: the demands wait
+        // for another offer.
+        this.logger.warn(`ACCEPT of offer ${offer.id} refused: ${errorMessage(error)}`);
+        for (const demand of launches) {
+          demand.placing = false;
+          await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+        }
+        return;
       }
+      // No answer (the master killed between its LAUNCH and its reply, a timeout): the tasks may
+      // be running. Launched again they could run an attempt twice, so they keep their claims
+      // and are reconciled; should the cluster never have had them, TASK_UNKNOWN launches the
+      // jobs anew (as after a server restart). A new master is asked on re-subscription.
+      this.logger.warn(
+        `ACCEPT of offer ${offer.id} got no answer (${errorMessage(error)}): reconciling its tasks`,
+      );
+      for (const demand of launches) {
+        this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
+      }
+      this.client
+        .reconcile(launches.map((demand) => ({ taskId: demand.task.taskId })))
+        .catch((reconcileError: unknown) => {
+          this.logger.debug(`RECONCILE failed: ${errorMessage(reconcileError)}`);
+        });
     }
   }
 
