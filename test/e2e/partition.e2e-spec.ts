@@ -127,6 +127,48 @@ jobs:
       expect(run.jobs.find((j) => j.key === 'b')?.state).toBe('success');
       expect(await stack.log(a.id)).toMatch(/a-start 1\n(.*\n)?a-end/);
     });
+
+    it('keeps a job whose agent re-registers only after a restarted master stopped waiting for it', async () => {
+      const runId = await startRun(
+        stack,
+        'master-back-first',
+        `
+jobs:
+  a:
+    retry: 1
+    steps:
+      - run: echo "a-start $KILN_JOB_ATTEMPT"; sleep 5; echo a-end
+`,
+      );
+      await stack.waitForRun(runId, (r) =>
+        r.jobs.some((j) => j.key === 'a' && j.state === 'running'),
+      );
+
+      // The agent is frozen while the master restarts, and stays away past the master's recovery
+      // window: the master cannot know the task, but must not say the cluster has none.
+      stack.agent.signal('SIGSTOP');
+      try {
+        stack.master.signal('SIGKILL');
+        await stack.master.exitCode();
+        await stack.startMaster();
+        await vi.waitFor(
+          async () => {
+            const a = await jobOf(stack, runId, 'a');
+            expect(a.statusMessage).toMatch(/is unreachable; waiting for it until/);
+            expect(a).toMatchObject({ state: 'running', attempt: 1 });
+          },
+          { timeout: 30_000, interval: 200 },
+        );
+      } finally {
+        stack.agent.signal('SIGCONT');
+      }
+
+      const run = await stack.waitForRun(runId);
+      const a = run.jobs.find((j) => j.key === 'a') as JobWithAttempts;
+      expect(run.state, JSON.stringify(run)).toBe('success');
+      expect(a.attempts.map((t) => [t.attempt, t.state])).toEqual([[1, 'success']]);
+      expect(await stack.log(a.id)).toMatch(/a-start 1\n(.*\n)?a-end/);
+    });
   });
 
   describe('past the partition timeout', () => {

@@ -1,4 +1,4 @@
-import type { SchedulerEvent, TaskStatus } from '@kiln/contracts';
+import type { ReconcileTask, SchedulerEvent, TaskStatus } from '@kiln/contracts';
 import { BadRequestException, ForbiddenException } from '@nestjs/common';
 import type { EventStream } from '../streams/event-stream';
 
@@ -10,7 +10,7 @@ export interface FrameworkRecord {
   stream?: EventStream;
   failoverTimer?: NodeJS.Timeout;
   /** Explicit reconciliations of tasks not known yet, answered when agents had time to return. */
-  deferredReconcile: string[];
+  deferredReconcile: ReconcileTask[];
 }
 
 /** The frameworks the master knows: subscribed, failing over, or only known from agents' tasks. */

@@ -91,7 +91,8 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       this.tasks,
       this.frameworks,
       this.accounting,
-      this.recoveryDeadline(),
+      this.agents,
+      { startedAt: this.startedAt, deadline: this.recoveryDeadline() },
       (task) => this.adoptFramework(task),
     );
     this.lifecycle = new TaskLifecycle(

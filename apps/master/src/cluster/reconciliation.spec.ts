@@ -9,16 +9,19 @@ describe(Reconciliation.name, () => {
   let parts: ReturnType<typeof clusterParts>;
   let reconciliation: Reconciliation;
   let adopted: AgentTask[];
+  let startedAt: number;
 
   beforeEach(() => {
     vi.useFakeTimers();
     parts = clusterParts();
     adopted = [];
+    startedAt = Date.now();
     reconciliation = new Reconciliation(
       parts.tasks,
       parts.frameworks,
       parts.accounting,
-      Date.now() + RECOVERY_MS,
+      parts.agents,
+      { startedAt, deadline: startedAt + RECOVERY_MS },
       (task) => adopted.push(task),
     );
   });
@@ -61,6 +64,61 @@ describe(Reconciliation.name, () => {
     expect(parts.frameworkStream.updates()).toMatchObject([
       { taskId: 'task-1', state: 'TASK_UNKNOWN', reason: 'RECONCILIATION' },
     ]);
+  });
+
+  it('answers a task unknown on a registered agent as unknown once past recovery', () => {
+    vi.advanceTimersByTime(RECOVERY_MS);
+    reconciliation.reconcile(parts.framework, {
+      tasks: [{ taskId: 'task-1', agentId: 'agent-1' }],
+    });
+    expect(parts.frameworkStream.updates()).toMatchObject([
+      { taskId: 'task-1', state: 'TASK_UNKNOWN', reason: 'RECONCILIATION' },
+    ]);
+  });
+
+  it('answers a task on an agent that has not re-registered as unreachable since the master started', () => {
+    reconciliation.reconcile(parts.framework, {
+      tasks: [{ taskId: 'task-1', agentId: 'agent-9' }],
+    });
+    vi.advanceTimersByTime(RECOVERY_MS);
+    reconciliation.answerDeferred();
+    // Asked again (a framework re-subscribed): the same answer, from the same time.
+    reconciliation.reconcile(parts.framework, {
+      tasks: [{ taskId: 'task-1', agentId: 'agent-9' }],
+    });
+
+    const unreachable = {
+      taskId: 'task-1',
+      state: 'TASK_UNREACHABLE',
+      reason: 'RECONCILIATION',
+      agentId: 'agent-9',
+      unreachableTime: startedAt / 1000,
+    };
+    expect(parts.frameworkStream.updates()).toMatchObject([unreachable, unreachable]);
+  });
+
+  it('tells of an awaited task when its agent returns: its state if it has it, unknown if not', () => {
+    vi.advanceTimersByTime(RECOVERY_MS);
+    reconciliation.reconcile(parts.framework, {
+      tasks: [
+        { taskId: 'kept', agentId: 'agent-9' },
+        { taskId: 'never-reached', agentId: 'agent-9' },
+      ],
+    });
+    parts.frameworkStream.sent.length = 0;
+    parts.accounting.addAgent({ ...AGENT_INFO, id: 'agent-9' });
+
+    reconciliation.agentReregistered('agent-9', [reported('kept', 'TASK_RUNNING')]);
+    expect(parts.frameworkStream.updates()).toMatchObject([
+      { taskId: 'kept', state: 'TASK_RUNNING', reason: 'RECONCILIATION', agentId: 'agent-9' },
+      { taskId: 'never-reached', state: 'TASK_UNKNOWN', reason: 'RECONCILIATION' },
+    ]);
+    // Told once: the agent's next re-registration says nothing more of it.
+    parts.frameworkStream.sent.length = 0;
+    parts.accounting.removeAgent('agent-9');
+    parts.accounting.addAgent({ ...AGENT_INFO, id: 'agent-9' });
+    reconciliation.agentReregistered('agent-9', [reported('kept', 'TASK_RUNNING')]);
+    expect(parts.frameworkStream.updates()).toEqual([]);
   });
 
   it('answers every task of the framework when it names none', () => {

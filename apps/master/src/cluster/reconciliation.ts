@@ -3,9 +3,11 @@ import {
   resources,
   type AgentTask,
   type Reconcile,
+  type ReconcileTask,
   type TaskStatus,
 } from '@kiln/contracts';
 import type { EventStream } from '../streams/event-stream';
+import type { AgentRegistry } from './agent-registry';
 import { sendUpdate, type FrameworkRecord, type FrameworkRegistry } from './framework-registry';
 import type { ResourceAccounting } from './resource-accounting';
 import { masterStatus, type TaskBook, type TaskRecord } from './task-book';
@@ -16,12 +18,22 @@ import { masterStatus, type TaskBook, type TaskRecord } from './task-book';
  * with the tasks it has (after a partition, an agent restart or a master restart).
  */
 export class Reconciliation {
+  /**
+   * Tasks a framework asked about that are on agents this master has not heard from since it
+   * started (agent id to task id to framework id): answered unreachable until the agent returns.
+   */
+  private readonly awaitedAgents = new Map<string, Map<string, string>>();
+
   constructor(
     private readonly tasks: TaskBook,
     private readonly frameworks: FrameworkRegistry,
     private readonly accounting: ResourceAccounting,
-    /** Until then agents may still be re-registering after a master restart. */
-    private readonly recoveryDeadline: number,
+    private readonly agents: AgentRegistry,
+    /**
+     * When this master started, and until when agents may still be re-registering: a task nobody
+     * reported yet is not answered before then.
+     */
+    private readonly recovery: { readonly startedAt: number; readonly deadline: number },
     /** Records a framework known only from an agent's task, until it re-subscribes. */
     private readonly adoptFramework: (task: AgentTask) => void,
   ) {}
@@ -34,12 +46,30 @@ export class Reconciliation {
       }
       return;
     }
-    for (const { taskId } of reconcile.tasks) {
+    this.answer(framework, reconcile.tasks, Date.now() < this.recovery.deadline);
+  }
+
+  /** Once agents had the time to re-register: answers the reconciliations deferred until then. */
+  answerDeferred(): void {
+    for (const framework of this.frameworks.values()) {
+      const deferred = framework.deferredReconcile.splice(0);
+      if (deferred.length > 0) this.answer(framework, deferred, false);
+    }
+  }
+
+  private answer(
+    framework: FrameworkRecord,
+    asked: readonly ReconcileTask[],
+    recovering: boolean,
+  ): void {
+    for (const { taskId, agentId } of asked) {
       const task = this.tasks.find(taskId);
       if (task !== undefined && task.frameworkId === framework.id) {
         this.sendLatest(framework, task);
-      } else if (Date.now() < this.recoveryDeadline) {
-        framework.deferredReconcile.push(taskId);
+      } else if (recovering) {
+        framework.deferredReconcile.push(agentId === undefined ? { taskId } : { taskId, agentId });
+      } else if (agentId !== undefined && this.agents.get(agentId) === undefined) {
+        this.awaitAgent(framework, taskId, agentId);
       } else {
         sendUpdate(
           framework,
@@ -49,14 +79,26 @@ export class Reconciliation {
     }
   }
 
-  /** Once agents had the time to re-register: answers the reconciliations deferred until then. */
-  answerDeferred(): void {
-    for (const framework of this.frameworks.values()) {
-      const taskIds = framework.deferredReconcile.splice(0);
-      if (taskIds.length > 0) {
-        this.reconcile(framework, { tasks: taskIds.map((taskId) => ({ taskId })) });
-      }
-    }
+  /**
+   * A task on an agent this master has not heard from since it started: the agent may be on the
+   * far side of a partition with the task still running, so the cluster cannot say it has no such
+   * task (a framework would launch it again). As Mesos does for an agent its registry lists as
+   * unreachable, the task is unreachable, since the master started (the agent's silence began
+   * before, but no earlier time is known); the framework's partition timeout decides from there.
+   */
+  private awaitAgent(framework: FrameworkRecord, taskId: string, agentId: string): void {
+    const awaited = this.awaitedAgents.get(agentId) ?? new Map<string, string>();
+    awaited.set(taskId, framework.id);
+    this.awaitedAgents.set(agentId, awaited);
+    const status = masterStatus(
+      taskId,
+      'TASK_UNREACHABLE',
+      'RECONCILIATION',
+      `agent ${agentId} has not re-registered since the master restarted`,
+    );
+    status.agentId = agentId;
+    status.unreachableTime = this.recovery.startedAt / 1000;
+    sendUpdate(framework, status);
   }
 
   /**
@@ -67,6 +109,7 @@ export class Reconciliation {
   agentReregistered(agentId: string, reported: readonly AgentTask[]): void {
     const reportedIds = new Set(reported.map((t) => t.taskInfo.taskId));
     for (const task of reported) this.adoptTask(agentId, task);
+    this.answerAwaited(agentId, reportedIds);
     for (const task of this.tasks.runningOn(agentId)) {
       if (reportedIds.has(task.info.taskId)) continue;
       if (task.heardFromAgent === true) {
@@ -86,6 +129,29 @@ export class Reconciliation {
           'the agent restarted before the launch reached it; the task never ran',
         );
       }
+    }
+  }
+
+  /**
+   * The agent that frameworks' tasks were awaited on is back: the ones it reported were told of
+   * as it adopted them; the others it does not have, and their frameworks learn so now.
+   */
+  private answerAwaited(agentId: string, reportedIds: ReadonlySet<string>): void {
+    const awaited = this.awaitedAgents.get(agentId);
+    if (awaited === undefined) return;
+    this.awaitedAgents.delete(agentId);
+    for (const [taskId, frameworkId] of awaited) {
+      const framework = this.frameworks.get(frameworkId);
+      if (reportedIds.has(taskId) || framework === undefined) continue;
+      sendUpdate(
+        framework,
+        masterStatus(
+          taskId,
+          'TASK_UNKNOWN',
+          'RECONCILIATION',
+          `agent ${agentId} re-registered without the task`,
+        ),
+      );
     }
   }
 

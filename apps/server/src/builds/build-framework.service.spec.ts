@@ -1,6 +1,13 @@
 import { strict } from '@kiln/common/testing';
 import type { ServerEnv } from '@kiln/config';
-import type { Offer, SchedulerEvent, TaskInfo, TaskState, TaskStatus } from '@kiln/contracts';
+import type {
+  Offer,
+  ReconcileTask,
+  SchedulerEvent,
+  TaskInfo,
+  TaskState,
+  TaskStatus,
+} from '@kiln/contracts';
 import type { SettingsRepository } from '@kiln/persistence';
 import type { SchedulerClient } from '@kiln/scheduler';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -105,7 +112,7 @@ describe(BuildFrameworkService.name, () => {
     reconcile: ReturnType<typeof vi.fn>;
   };
   let outcomes: {
-    activeTasks: ReturnType<typeof vi.fn<() => Promise<string[]>>>;
+    activeTasks: ReturnType<typeof vi.fn<() => Promise<ReconcileTask[]>>>;
     waiting: ReturnType<typeof vi.fn>;
     claimLaunch: ReturnType<typeof vi.fn>;
     taskStarted: ReturnType<typeof vi.fn<(status: TaskStatus) => Promise<boolean>>>;
@@ -131,7 +138,7 @@ describe(BuildFrameworkService.name, () => {
       reconcile: vi.fn().mockResolvedValue(undefined),
     };
     outcomes = {
-      activeTasks: vi.fn<() => Promise<string[]>>().mockResolvedValue([]),
+      activeTasks: vi.fn<() => Promise<ReconcileTask[]>>().mockResolvedValue([]),
       waiting: vi.fn().mockResolvedValue(undefined),
       claimLaunch: vi.fn().mockResolvedValue(true),
       taskStarted: vi.fn<(status: TaskStatus) => Promise<boolean>>().mockResolvedValue(true),
@@ -177,11 +184,13 @@ describe(BuildFrameworkService.name, () => {
   }
 
   it('uses an offer while the answers to its reconciliation are still being recorded', async () => {
-    outcomes.activeTasks.mockResolvedValue(['task-old']);
+    outcomes.activeTasks.mockResolvedValue([{ taskId: 'task-old', agentId: 'agent-1' }]);
     const recording = deferred();
     outcomes.taskEnded.mockReturnValue(recording.promise);
     const framework = start();
-    await vi.waitFor(() => expect(client.reconcile).toHaveBeenCalled());
+    await vi.waitFor(() =>
+      expect(client.reconcile).toHaveBeenCalledWith([{ taskId: 'task-old', agentId: 'agent-1' }]),
+    );
 
     // The answer to the reconciliation comes first and takes long to record...
     feed.push(update('task-old', 'TASK_FINISHED', { reason: 'RECONCILIATION' }));
@@ -246,7 +255,10 @@ describe(BuildFrameworkService.name, () => {
     // The master may have launched it before it went: the claim stays, and the cluster is asked.
     await expect(placed).resolves.toEqual({ outcome: 'launched', taskId: 'task-1' });
     expect(outcomes.releaseLaunch).not.toHaveBeenCalled();
-    await vi.waitFor(() => expect(client.reconcile).toHaveBeenCalledWith([{ taskId: 'task-1' }]));
+    expect(outcomes.claimLaunch).toHaveBeenCalledWith('job-1', 1, 'task-1', 'agent-1');
+    await vi.waitFor(() =>
+      expect(client.reconcile).toHaveBeenCalledWith([{ taskId: 'task-1', agentId: 'agent-1' }]),
+    );
     // A later offer launches nothing again.
     feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-2')] } });
     await vi.waitFor(() => expect(client.decline).toHaveBeenCalled());

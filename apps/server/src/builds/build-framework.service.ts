@@ -237,10 +237,10 @@ export class BuildFrameworkService
    */
   private async reconcile(): Promise<void> {
     try {
-      const taskIds = await this.outcomes.activeTasks();
-      if (taskIds.length === 0) return;
-      this.logger.log(`reconciling ${taskIds.length} task(s)`);
-      await this.client.reconcile(taskIds.map((taskId) => ({ taskId })));
+      const tasks = await this.outcomes.activeTasks();
+      if (tasks.length === 0) return;
+      this.logger.log(`reconciling ${tasks.length} task(s)`);
+      await this.client.reconcile(tasks);
     } catch (error) {
       // The next subscription reconciles again; the tasks' own updates keep coming meanwhile.
       this.logger.error(`reconciliation failed: ${errorMessage(error)}`);
@@ -342,7 +342,9 @@ export class BuildFrameworkService
       return;
     }
     const claims = await Promise.all(
-      chosen.map((d) => this.outcomes.claimLaunch(d.jobId, d.attempt, d.task.taskId)),
+      chosen.map((d) =>
+        this.outcomes.claimLaunch(d.jobId, d.attempt, d.task.taskId, offer.agentId),
+      ),
     );
     const launches = chosen.filter((demand, i) => {
       if (claims[i] === true) return true;
@@ -384,7 +386,9 @@ export class BuildFrameworkService
         this.settle(demand, { outcome: 'launched', taskId: demand.task.taskId });
       }
       this.client
-        .reconcile(launches.map((demand) => ({ taskId: demand.task.taskId })))
+        .reconcile(
+          launches.map((demand) => ({ taskId: demand.task.taskId, agentId: offer.agentId })),
+        )
         .catch((reconcileError: unknown) => {
           this.logger.debug(`RECONCILE failed: ${errorMessage(reconcileError)}`);
         });

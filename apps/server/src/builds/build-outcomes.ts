@@ -1,4 +1,4 @@
-import type { TaskInfo, TaskStatus } from '@kiln/contracts';
+import type { ReconcileTask, TaskInfo, TaskStatus } from '@kiln/contracts';
 
 /**
  * What the build framework needs of the runs it serves, implemented by the runs service: the
@@ -8,8 +8,16 @@ import type { TaskInfo, TaskStatus } from '@kiln/contracts';
 export abstract class BuildOutcomes {
   /** The task for a queued job attempt, with a fresh task id; undefined: nothing to launch. */
   abstract prepareLaunch(jobId: string, attempt: number): Promise<TaskInfo | undefined>;
-  /** Records the task id before the launch; false: the job moved on (canceled), do not launch. */
-  abstract claimLaunch(jobId: string, attempt: number, taskId: string): Promise<boolean>;
+  /**
+   * Records the task id and its agent before the launch; false: the job moved on (canceled), do
+   * not launch.
+   */
+  abstract claimLaunch(
+    jobId: string,
+    attempt: number,
+    taskId: string,
+    agentId: string,
+  ): Promise<boolean>;
   /** The launch did not happen: forget the task id so a later launch can claim another. */
   abstract releaseLaunch(jobId: string, taskId: string): Promise<void>;
   /** No agent of the cluster could ever run the job: it fails now, with the reason. */
@@ -28,6 +36,9 @@ export abstract class BuildOutcomes {
   abstract taskGivenUp(taskId: string, message: string): Promise<void>;
   /** The cluster never heard of the task (it was claimed, the launch was lost in a crash). */
   abstract taskUnknown(taskId: string): Promise<void>;
-  /** Tasks claimed or running that are not known to have ended: reconciled after (re)subscribing. */
-  abstract activeTasks(): Promise<string[]>;
+  /**
+   * Tasks claimed or running that are not known to have ended, with the agent each was launched
+   * on: reconciled after (re)subscribing.
+   */
+  abstract activeTasks(): Promise<ReconcileTask[]>;
 }

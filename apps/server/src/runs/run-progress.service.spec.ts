@@ -87,14 +87,17 @@ class FakeJobs {
     return Promise.resolve(this.get(id));
   }
 
-  assignTask(id: string, attempt: number, taskId: string): Promise<boolean> {
+  assignTask(id: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {
     const job = this.rows.get(id);
     const ok =
       job !== undefined &&
       job.attempt === attempt &&
       job.state === 'queued' &&
       job.taskId === undefined;
-    if (ok) job.taskId = taskId;
+    if (ok) {
+      job.taskId = taskId;
+      job.agentId = agentId;
+    }
     return Promise.resolve(ok);
   }
 
@@ -107,7 +110,10 @@ class FakeJobs {
   releaseTask(id: string, taskId: string): Promise<boolean> {
     const job = this.rows.get(id);
     const ok = job !== undefined && job.taskId === taskId && job.state === 'queued';
-    if (ok) delete job.taskId;
+    if (ok) {
+      delete job.taskId;
+      delete job.agentId;
+    }
     return Promise.resolve(ok);
   }
 }
@@ -244,7 +250,7 @@ describe(RunProgressService.name, () => {
   /** Launches job `id`'s queued attempt as task `taskId` and reports it running. */
   async function launch(id: string, taskId: string): Promise<void> {
     const job = jobs.get(id);
-    expect(await service.claimLaunch(id, job.attempt, taskId)).toBe(true);
+    expect(await service.claimLaunch(id, job.attempt, taskId, 'agent-1')).toBe(true);
     expect(
       await service.taskStarted({ ...status(taskId, 'TASK_RUNNING'), agentId: 'agent-1' }),
     ).toBe(true);
@@ -445,7 +451,7 @@ describe(RunProgressService.name, () => {
 
   it('answers false to a task starting for a job already canceled, so it is killed', async () => {
     addJob('a', 'queued');
-    expect(await service.claimLaunch('job-a', 1, 'task-a-1')).toBe(true);
+    expect(await service.claimLaunch('job-a', 1, 'task-a-1', 'agent-1')).toBe(true);
     await jobs.transition('job-a', ['queued'], 'canceled', { statusMessage: 'canceled' });
 
     expect(await service.taskStarted(status('task-a-1', 'TASK_RUNNING'))).toBe(false);
@@ -463,7 +469,7 @@ describe(RunProgressService.name, () => {
 
   it('releases the claimed task of a queued job the cluster does not know and queues it again', async () => {
     addJob('a', 'queued');
-    expect(await service.claimLaunch('job-a', 1, 'task-a-1')).toBe(true);
+    expect(await service.claimLaunch('job-a', 1, 'task-a-1', 'agent-1')).toBe(true);
 
     await service.taskUnknown('task-a-1');
 
@@ -471,12 +477,12 @@ describe(RunProgressService.name, () => {
     expect(job.state).toBe('queued');
     expect(job.taskId).toBeUndefined();
     expect(queues.build).toHaveBeenCalledExactlyOnceWith('job-a', 1);
-    expect(await service.claimLaunch('job-a', 1, 'task-a-1b')).toBe(true);
+    expect(await service.claimLaunch('job-a', 1, 'task-a-1b', 'agent-1')).toBe(true);
   });
 
   it('launches the same attempt again when its task was dropped before its command ran', async () => {
     addJob('a', 'queued');
-    expect(await service.claimLaunch('job-a', 1, 'task-a-1')).toBe(true);
+    expect(await service.claimLaunch('job-a', 1, 'task-a-1', 'agent-1')).toBe(true);
 
     await service.taskEnded(status('task-a-1', 'TASK_DROPPED'));
 

@@ -1,5 +1,5 @@
 import { errorMessage } from '@kiln/common';
-import type { ArtifactInputFile, TaskInfo, TaskStatus } from '@kiln/contracts';
+import type { ArtifactInputFile, ReconcileTask, TaskInfo, TaskStatus } from '@kiln/contracts';
 import {
   ArtifactsRepository,
   JobsRepository,
@@ -143,8 +143,8 @@ export class RunProgressService extends BuildOutcomes {
     );
   }
 
-  claimLaunch(jobId: string, attempt: number, taskId: string): Promise<boolean> {
-    return this.jobs.assignTask(jobId, attempt, taskId);
+  claimLaunch(jobId: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {
+    return this.jobs.assignTask(jobId, attempt, taskId, agentId);
   }
 
   async releaseLaunch(jobId: string, taskId: string): Promise<void> {
@@ -266,9 +266,12 @@ export class RunProgressService extends BuildOutcomes {
     });
   }
 
-  async activeTasks(): Promise<string[]> {
+  async activeTasks(): Promise<ReconcileTask[]> {
     const jobs = await this.jobs.listByState(['queued', 'running']);
-    return jobs.flatMap((job) => (job.taskId === undefined ? [] : [job.taskId]));
+    return jobs.flatMap(({ taskId, agentId }) => {
+      if (taskId === undefined) return [];
+      return [agentId === undefined ? { taskId } : { taskId, agentId }];
+    });
   }
 
   // ---- The DAG --------------------------------------------------------------------------------

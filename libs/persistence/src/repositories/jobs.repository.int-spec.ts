@@ -150,15 +150,15 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
 
   it('assigns one task per attempt: a second assignment returns false', async () => {
     const job = await oneJob();
-    expect(await jobs.assignTask(job.id, 1, 'task-1')).toBe(true);
-    expect(await jobs.assignTask(job.id, 1, 'task-2')).toBe(false);
+    expect(await jobs.assignTask(job.id, 1, 'task-1', 'agent-1')).toBe(true);
+    expect(await jobs.assignTask(job.id, 1, 'task-2', 'agent-1')).toBe(false);
     expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
   });
 
   it('assigns exactly one of many concurrent tasks to an attempt', async () => {
     const job = await oneJob();
     const taskIds = ['t-a', 't-b', 't-c', 't-d', 't-e'];
-    const results = await Promise.all(taskIds.map((t) => jobs.assignTask(job.id, 1, t)));
+    const results = await Promise.all(taskIds.map((t) => jobs.assignTask(job.id, 1, t, 'agent-1')));
     expect(results.filter(Boolean)).toHaveLength(1);
     const winner = taskIds[results.indexOf(true)];
     expect((await jobs.findById(job.id))?.taskId).toBe(winner);
@@ -166,32 +166,32 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
 
   it('assigns a task only to a queued job at the given attempt', async () => {
     const blocked = await oneJob('blocked');
-    expect(await jobs.assignTask(blocked.id, 1, 'task-1')).toBe(false);
+    expect(await jobs.assignTask(blocked.id, 1, 'task-1', 'agent-1')).toBe(false);
 
     const queued = await oneJob();
-    expect(await jobs.assignTask(queued.id, 2, 'task-1')).toBe(false);
+    expect(await jobs.assignTask(queued.id, 2, 'task-1', 'agent-1')).toBe(false);
     await jobs.transition(queued.id, ['queued'], 'canceled');
-    expect(await jobs.assignTask(queued.id, 1, 'task-1')).toBe(false);
+    expect(await jobs.assignTask(queued.id, 1, 'task-1', 'agent-1')).toBe(false);
     expect((await jobs.findById(queued.id))?.taskId).toBeUndefined();
-    expect(await jobs.assignTask('missing', 1, 'task-1')).toBe(false);
+    expect(await jobs.assignTask('missing', 1, 'task-1', 'agent-1')).toBe(false);
   });
 
   it('releases only the named task of a queued job, so another can be assigned', async () => {
     const job = await oneJob();
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     expect(await jobs.releaseTask(job.id, 'task-other')).toBe(false);
     expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
 
     expect(await jobs.releaseTask(job.id, 'task-1')).toBe(true);
     expect((await jobs.findById(job.id))?.taskId).toBeUndefined();
     expect(await jobs.releaseTask(job.id, 'task-1')).toBe(false);
-    expect(await jobs.assignTask(job.id, 1, 'task-2')).toBe(true);
+    expect(await jobs.assignTask(job.id, 1, 'task-2', 'agent-1')).toBe(true);
     expect((await jobs.findById(job.id))?.taskId).toBe('task-2');
   });
 
   it('does not release the task of a job that is no longer queued', async () => {
     const job = await oneJob();
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     await jobs.transition(job.id, ['queued'], 'running');
     expect(await jobs.releaseTask(job.id, 'task-1')).toBe(false);
     expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
@@ -199,7 +199,7 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
 
   it('keeps the tasks of earlier attempts, oldest first, when a transition clears the task', async () => {
     const job = await oneJob();
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     await jobs.transition(job.id, ['queued'], 'running');
     await jobs.transition(job.id, ['running'], 'failure');
     const second = await jobs.transition(job.id, ['failure'], 'queued', {
@@ -209,8 +209,8 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
     expect(second).toMatchObject({ attempt: 2, earlierTaskIds: ['task-1'] });
     expect(second?.taskId).toBeUndefined();
 
-    expect(await jobs.assignTask(job.id, 1, 'stale')).toBe(false);
-    expect(await jobs.assignTask(job.id, 2, 'task-2')).toBe(true);
+    expect(await jobs.assignTask(job.id, 1, 'stale', 'agent-1')).toBe(false);
+    expect(await jobs.assignTask(job.id, 2, 'task-2', 'agent-1')).toBe(true);
     await jobs.transition(job.id, ['queued'], 'running');
     await jobs.transition(job.id, ['running'], 'failure');
     const third = await jobs.transition(job.id, ['failure'], 'queued', {
@@ -224,7 +224,7 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
   it('keeps every attempt with its task, outcome and times; the latest as the job is', async () => {
     const job = await oneJob();
     const at = (second: number): Date => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     await jobs.transition(job.id, ['queued'], 'running', { agentId: 'agent-1', now: at(1) });
     // A task given up (its agent unreachable too long): the attempt is lost, a retry queued.
     await jobs.transition(
@@ -241,7 +241,7 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
       },
       1,
     );
-    await jobs.assignTask(job.id, 2, 'task-2');
+    await jobs.assignTask(job.id, 2, 'task-2', 'agent-1');
     const running = await jobs.transition(job.id, ['queued'], 'running', {
       agentId: 'agent-2',
       reason: null,
@@ -290,7 +290,7 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
 
   it('keeps an attempt once: a second end of the same attempt changes nothing', async () => {
     const job = await oneJob();
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     await jobs.transition(job.id, ['queued'], 'failure', {
       attemptEnded: { state: 'lost', message: 'given up' },
     });
@@ -311,7 +311,7 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
   it('finds a job by the task of its current attempt only', async () => {
     const job = await oneJob();
     expect(await jobs.findByTaskId('task-1')).toBeUndefined();
-    await jobs.assignTask(job.id, 1, 'task-1');
+    await jobs.assignTask(job.id, 1, 'task-1', 'agent-1');
     expect((await jobs.findByTaskId('task-1'))?.id).toBe(job.id);
     await jobs.transition(job.id, ['queued'], 'failure');
     await jobs.transition(job.id, ['failure'], 'queued', { attempt: 2, taskId: null });

@@ -277,14 +277,14 @@ export class JobsRepository {
   }
 
   /**
-   * Records the task about to be launched for a queued job's attempt, before the launch, so a
-   * restarted server knows what to reconcile. Only one task per attempt: false if the job has one
-   * already, moved on, or is at another attempt.
+   * Records the task about to be launched for a queued job's attempt, and its agent, before the
+   * launch, so a restarted server knows what to reconcile and where. Only one task per attempt:
+   * false if the job has one already, moved on, or is at another attempt.
    */
-  async assignTask(id: string, attempt: number, taskId: string): Promise<boolean> {
+  async assignTask(id: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {
     const result = await this.connection.db
       .updateTable('jobs')
-      .set({ task_id: taskId })
+      .set({ task_id: taskId, agent_id: agentId })
       .where('id', '=', id)
       .where('attempt', '=', attempt)
       .where('state', '=', 'queued')
@@ -297,7 +297,7 @@ export class JobsRepository {
   async releaseTask(id: string, taskId: string): Promise<boolean> {
     const result = await this.connection.db
       .updateTable('jobs')
-      .set({ task_id: null })
+      .set({ task_id: null, agent_id: null })
       .where('id', '=', id)
       .where('task_id', '=', taskId)
       .where('state', '=', 'queued')
