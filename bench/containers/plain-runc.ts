@@ -8,6 +8,7 @@ import {
   ociConfig,
   prepareRootFilesystem,
   RUNTIME_BASE,
+  TASK_ID_RANGES,
 } from '@kiln/containerizer';
 import { spawn } from 'node:child_process';
 import {
@@ -31,7 +32,11 @@ import { join } from 'node:path';
 export const PLAIN_RUNTIME_DIR = join(RUNTIME_BASE, 'bench-plain-runc');
 export const PLAIN_CGROUP_PARENT = 'kiln-bench-plain';
 
-const IDS = { hostId: 100_000, size: 65_536 };
+/** A range of the containerizer's pool that no bench task of it holds (its last). */
+const IDS = {
+  hostId: 2 ** 30 + (TASK_ID_RANGES.count - 1) * TASK_ID_RANGES.size,
+  size: TASK_ID_RANGES.size,
+};
 
 export interface PlainTiming {
   firstOutputMs: number;

@@ -94,6 +94,14 @@ export class AgentEnv extends ClusterClientEnv {
   @IsString()
   readonly KILN_AGENT_SECCOMP_PROFILE?: string;
 
+  /**
+   * The first host id of the native containerizer's id ranges: each running task maps its users
+   * to 65536 host ids of its own, out of 1024 ranges from here. No host user may own ids there,
+   * and two agents on one host need first ids at least 67108864 (1024 × 65536) apart.
+   */
+  @EnvInt(100_000, 4_227_858_430)
+  readonly KILN_AGENT_FIRST_HOST_ID: number = 2 ** 30;
+
   /** Registry credentials for image pulls: `{"host":{"username":"…","password":"…"}}`. */
   @IsOptional()
   @IsString()

@@ -11,6 +11,7 @@ export {
   ociSeccomp,
   type DockerSeccompProfile,
 } from './cgroup/seccomp';
+export { TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook } from './cgroup/runc';
 export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';

@@ -4,6 +4,7 @@ import {
   CgroupContainerizer,
   DockerContainerizer,
   ProcessContainerizer,
+  TASK_ID_RANGES,
   type Containerizer,
 } from '@kiln/containerizer';
 import type { ContainerizerName } from '@kiln/contracts';
@@ -41,6 +42,7 @@ export async function workingContainerizers(
         new CgroupContainerizer({
           parent: `kiln/${agentId}`,
           defaultGracePeriodMs: grace,
+          idPool: { firstHostId: env.KILN_AGENT_FIRST_HOST_ID, ...TASK_ID_RANGES },
           hostNetwork: env.KILN_AGENT_HOST_NETWORK,
           ...(seccompProfile === undefined ? {} : { seccompProfile }),
         }),

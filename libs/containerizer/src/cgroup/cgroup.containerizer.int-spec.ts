@@ -12,7 +12,7 @@ import {
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +207,25 @@ describe('cgroup containerizer on this host', () => {
       const ps = (await written(spec, 'ps'))!.trim().split('\n');
       expect(ps[0]?.trim()).toMatch(/^1 sh$/);
       expect(ps.length).toBeLessThan(10);
+    });
+
+    it('runs each task at once as host users of its own, apart from every other task', async () => {
+      const containerizer = newContainerizer();
+      const specs = await Promise.all(
+        [1, 2, 3].map(() => specOf('cat /proc/self/uid_map > map; echo up > ready; sleep 1000')),
+      );
+      for (const spec of specs) await start(containerizer, spec);
+      for (const spec of specs) await ready(spec);
+
+      const hostIds = await Promise.all(
+        specs.map(async (spec) => Number((await written(spec, 'map'))?.trim().split(/\s+/)[1])),
+      );
+      expect(new Set(hostIds).size).toBe(3);
+      // Above every range `useradd` hands out in /etc/subuid: no host user can map them.
+      for (const hostId of hostIds) expect(hostId).toBeGreaterThan(600_100_000);
+      // The workspace is given to the task's own root, not to a range every task shares.
+      const owners = await Promise.all(specs.map((s) => stat(workspaceOf(s.sandbox))));
+      expect(owners.map((owner) => owner.uid)).toEqual(hostIds);
     });
 
     it("filters system calls with Docker's default profile: what it does not allow fails", async () => {
@@ -457,6 +476,24 @@ describe('cgroup containerizer on this host', () => {
         expect(await ending).toMatchObject({ state: 'TASK_FAILED', exitCode: 5 });
         await containerizer.destroy(spec.containerId);
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      });
+
+      it("keeps a recovered task's host users its own: a new task is given others", async () => {
+        const spec = await specOf('cat /proc/self/uid_map > map; echo up > ready; sleep 1000');
+        const { checkpoint } = await launchFromAnotherAgent(spec);
+        await ready(spec);
+        const containerizer = newContainerizer();
+        await containerizer.recover([
+          { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint },
+        ]);
+
+        const next = await specOf('cat /proc/self/uid_map > map; echo up > ready; sleep 1000');
+        await start(containerizer, next);
+        await ready(next);
+        const hostIdOf = async (s: ContainerSpec) =>
+          Number((await written(s, 'map'))?.trim().split(/\s+/)[1]);
+        expect(checkpoint).toMatchObject({ hostId: await hostIdOf(spec) });
+        expect(await hostIdOf(next)).not.toBe(await hostIdOf(spec));
       });
 
       it('can kill a recovered task, whole', async () => {

@@ -33,7 +33,8 @@ import {
   type LeaderExit,
 } from '../process/termination';
 import { readRecordedExit } from '../process/wrapper';
-import { DEFAULT_CAPABILITIES, ociConfig, type IdRange } from './bundle';
+import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
+import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
 import {
@@ -83,10 +84,12 @@ export interface CgroupContainerizerOptions {
   /** Docker's default seccomp profile to filter every task with; see `detect.ts` for the default. */
   seccompProfile?: string;
   /**
-   * The host ids the container's root and users map to (`hostId` … `hostId + size - 1`): no host
-   * user may own ids there. Default 100000, 65536 of them, as `/etc/subuid` hands out.
+   * The host ids containers' users map to: `count` ranges of `size` ids from `firstHostId`, one
+   * range per running container. No host user may own ids there, and two agents on one host need
+   * pools apart. Default 1024 ranges of 65536 from 2^30, above what `useradd` hands out in
+   * `/etc/subuid` (up to 600100000).
    */
-  ids?: IdRange;
+  idPool?: IdPoolOptions;
   /**
    * Share the agent's network with tasks of network `host` (the spec's default) instead of giving
    * each its own namespace with outbound access through slirp4netns. The task can then reach every
@@ -106,10 +109,12 @@ export interface CgroupCheckpoint {
   maxCompletionTimeMs?: number;
   /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
   deadline?: number;
+  /** The first host id of the container's id range, held until the container is removed. */
+  hostId?: number;
 }
 
 const DEFAULT_PARENT = 'kiln';
-const DEFAULT_IDS: IdRange = { hostId: 100_000, size: 65_536 };
+const DEFAULT_ID_POOL: IdPoolOptions = { firstHostId: 2 ** 30, ...TASK_ID_RANGES };
 /** The task's hostname, the same for every task: nothing of the agent's. */
 const HOSTNAME = 'kiln';
 /** Where the shim's `runc run` runs the container from: `<sandbox>/.runc`, the agent's. */
@@ -191,7 +196,7 @@ export class CgroupContainerizer implements Containerizer {
   private readonly tmpSizeMiB: number | undefined;
   private readonly defaultGracePeriodMs: number;
   private readonly runtimeDir: string;
-  private readonly ids: IdRange;
+  private readonly idPool: IdPool;
   private readonly hostNetwork: boolean;
   private readonly seccompProfile: string | undefined;
   private seccomp: Record<string, unknown> | undefined;
@@ -212,7 +217,7 @@ export class CgroupContainerizer implements Containerizer {
     this.seccompProfile = options.seccompProfile;
     this.runtimeDir =
       options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
-    this.ids = options.ids ?? DEFAULT_IDS;
+    this.idPool = new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
     this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
       this.sampleAll(),
@@ -266,13 +271,13 @@ export class CgroupContainerizer implements Containerizer {
     try {
       const host = await this.host();
       if (!host.supported) {
-        this.containers.delete(container.id);
+        this.forget(container);
         container.settleLaunch(false);
         return { status: 'not-supported', reason: host.reason };
       }
       await this.start(container, spec, host);
     } catch (error) {
-      this.containers.delete(container.id);
+      this.forget(container);
       container.settleLaunch(false);
       if (error instanceof ContainerLaunchError) throw error;
       throw new ContainerLaunchError(
@@ -410,6 +415,7 @@ export class CgroupContainerizer implements Containerizer {
       pidsMax: this.pidsMax,
     };
     const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
+    const ids = this.idPool.take(container.id);
     const config = ociConfig({
       argv,
       environment,
@@ -421,7 +427,7 @@ export class CgroupContainerizer implements Containerizer {
         pidFile: networkPidFile,
         logFile: join(bundle, 'slirp4netns.log'),
       }),
-      ids: this.ids,
+      ids,
       cgroupsPath: `/${cgroup.path}`,
       limits,
       tmpSizeMiB:
@@ -432,7 +438,7 @@ export class CgroupContainerizer implements Containerizer {
     await Promise.all([
       writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
       // The container's root is the range's first id: the workspace becomes its own.
-      chownTree(workspace, this.ids.hostId),
+      chownTree(workspace, ids.hostId),
     ]);
     container.cgroup = cgroup;
     container.runc = runc;
@@ -494,6 +500,7 @@ export class CgroupContainerizer implements Containerizer {
       pid,
       startTime: leader.startTime,
       cgroup: cgroup.path,
+      hostId: ids.hostId,
       ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
@@ -561,6 +568,8 @@ export class CgroupContainerizer implements Containerizer {
     container.cgroup = cgroup;
     container.runc = runc;
     container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
+    // Its range stays its own while it runs (and its files are that range's until removed).
+    if (found?.hostId !== undefined) this.idPool.reclaim(id, found.hostId);
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
     const leader = checkpoint && readProcStatSync(checkpoint.pid);
@@ -763,8 +772,15 @@ export class CgroupContainerizer implements Containerizer {
         if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
       }
     } finally {
-      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
+      this.forget(container);
     }
+  }
+
+  /** The container is no longer this containerizer's: its id range may go to the next one. */
+  private forget(container: Container): void {
+    if (this.containers.get(container.id) !== container) return;
+    this.containers.delete(container.id);
+    this.idPool.free(container.id);
   }
 
   /** Ticks while any container runs; keeps the process alive only for recovered ones. */
@@ -867,7 +883,7 @@ function isCgroupPath(path: string): boolean {
 
 function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline } = value as Record<
+  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline, hostId } = value as Record<
     string,
     unknown
   >;
@@ -880,6 +896,7 @@ function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
     cgroup,
     ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
     ...(typeof deadline === 'number' ? { deadline } : {}),
+    ...(isCount(hostId) ? { hostId } : {}),
   };
 }
 
