@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   FakeForge,
@@ -264,6 +265,42 @@ jobs:
     const log = await stack.log(job(own, 'show').id);
     expect(log).toContain('token=[***]');
     expect(log).not.toContain('hunter2');
+  });
+
+  it("checks a job's commit out from the server's mirror, which serves it to the task's token only", async () => {
+    const { repo, commit } = await register('mirror-source');
+    const sha = commit({
+      '.kiln.yml':
+        'jobs:\n  show:\n    steps:\n      - run: cat .git/FETCH_HEAD; echo up; sleep 60\n',
+    });
+    const runId = (await push(repo, 'acme/mirror-source', sha)).body.runId as string;
+    const running = await stack.waitForRun(runId, (r) => r.jobs[0]?.state === 'running');
+    const taskId = running.jobs[0]?.taskId as string;
+    const jobId = running.jobs[0]?.id as string;
+    await expect.poll(() => stack.log(jobId), { timeout: 15_000 }).toContain('up');
+
+    // The agent fetched the commit from the server, not from the forge, and kept no credentials.
+    const fetched = await stack.log(jobId);
+    // (git names the URL without its `.git`.)
+    expect(fetched).toContain(
+      `${sha}\t\t'${sha}' of ${stack.serverUrl}/api/v1/tasks/${taskId}/source\n`,
+    );
+    expect(fetched).not.toContain(git.url('mirror-source'));
+    // Without the task's token, or with another, nothing is served; a push is never taken.
+    const source = `${stack.serverUrl}/api/v1/tasks/${taskId}/source.git`;
+    const basic = (token: string) =>
+      `http.extraHeader=Authorization: Basic ${Buffer.from(`kiln-task:${token}`).toString('base64')}`;
+    for (const auth of [[], ['-c', basic('not-the-token')]]) {
+      const listed = spawnSync('git', [...auth, 'ls-remote', source], {
+        encoding: 'utf8',
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+      });
+      expect(listed.status, listed.stdout).not.toBe(0);
+      expect(listed.stderr).toMatch(/401|Authentication failed|could not read Username/);
+    }
+    const pushed = await fetch(`${source}/info/refs?service=git-receive-pack`);
+    expect(pushed.status).toBe(401);
+    await stack.ok('POST', `/api/v1/runs/${runId}/cancel`);
   });
 
   it('cancels a run mid-job and leaves no task running on the agent', async () => {

@@ -28,6 +28,8 @@ const TABLE: Record<string, Rule> = {
   'POST /api/v1/tasks/:taskId/logs': 'task',
   'PUT /api/v1/tasks/:taskId/artifacts/*path': 'task',
   'GET /api/v1/tasks/:taskId/inputs/:jobId/*path': 'task',
+  'GET /api/v1/tasks/:taskId/source.git/info/refs': 'task',
+  'POST /api/v1/tasks/:taskId/source.git/git-upload-pack': 'task',
   'POST /api/v1/session': 'public',
   'GET /api/v1/session': 'user',
   'DELETE /api/v1/session': 'user',

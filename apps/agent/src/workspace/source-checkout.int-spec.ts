@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createUpstream } from '../../../../test/integration/support/upstream';
 import { checkoutSource } from './source-checkout';
 
@@ -33,5 +35,53 @@ describe(checkoutSource.name, () => {
       ref: 'refs/heads/main',
     });
     expect(readFileSync(join(workspace, 'README.md'), 'utf8')).toBe('hello\n');
+  });
+
+  it('waits for a source server that hangs up on it, and checks out once it serves', async () => {
+    const upstream = createUpstream(join(dir, 'served', 'upstream'), { 'README.md': 'late\n' });
+    const workspace = join(dir, 'workspace');
+    mkdirSync(workspace);
+    // A server restarting: it takes connections and drops them.
+    let dropped = 0;
+    const restarting = createServer((socket) => {
+      dropped += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => restarting.listen(0, '127.0.0.1', resolve));
+    const { port } = restarting.address() as AddressInfo;
+
+    const checkout = checkoutSource(workspace, {
+      url: `git://127.0.0.1:${port}/upstream`,
+      sha: upstream.sha,
+      ref: 'refs/heads/main',
+    });
+    await vi.waitFor(() => expect(dropped).toBeGreaterThanOrEqual(2), { timeout: 10_000 });
+    await new Promise((resolve) => restarting.close(resolve));
+    const daemon = spawn(
+      'git',
+      [
+        'daemon',
+        '--export-all',
+        '--reuseaddr',
+        `--base-path=${join(dir, 'served')}`,
+        '--listen=127.0.0.1',
+        `--port=${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await checkout;
+      expect(readFileSync(join(workspace, 'README.md'), 'utf8')).toBe('late\n');
+    } finally {
+      daemon.kill();
+    }
+  });
+
+  it('fails at once, naming why, when the server says there is no such repository', async () => {
+    const workspace = join(dir, 'workspace');
+    mkdirSync(workspace);
+    await expect(
+      checkoutSource(workspace, { url: `file://${join(dir, 'nowhere')}`, sha: 'f'.repeat(40) }),
+    ).rejects.toThrow(/cannot check out f{40} of file:.*nowhere/);
   });
 });

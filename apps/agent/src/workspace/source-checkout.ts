@@ -1,4 +1,4 @@
-import { errorMessage, gitEnv } from '@kiln/common';
+import { backoffDelay, errorMessage, gitEnv, sleep } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
@@ -9,6 +9,16 @@ export class SourceCheckoutError extends Error {
   }
 }
 
+/** How long a checkout keeps trying a server it cannot reach (the server restarting, say). */
+export const SOURCE_RETRY_MS = 60_000;
+
+/**
+ * Git's words for a server it could not reach, or that failed on its side: worth another try.
+ * Anything else (no such repository or commit, credentials refused) fails the checkout at once.
+ */
+const UNREACHABLE =
+  /Failed to connect|Connection refused|Could not resolve host|timed out|Empty reply|Connection reset|returned error: 5\d\d|unexpected disconnect|early EOF|remote end hung up/i;
+
 /**
  * Checks out exactly `source.sha` into `dir` (a task's empty workspace, beside the agent's files:
  * what the repository has, links included, cannot replace them). Shallow: one commit, no history,
@@ -17,10 +27,17 @@ export class SourceCheckoutError extends Error {
  * plain `git daemon` does not); then everything. Credentials travel as a per-command header,
  * never into `.git/config`, so the build cannot read them back from the checkout.
  *
+ * The source is the server's mirror of the repository: a server restarting (or a network blip)
+ * is waited for, with backoff, for up to `retryForMs`, rather than failing a job that never ran.
+ *
  * Every command prints something (`-t` rather than `-e`, `--verbose` fetches): simple-git waits
  * an extra 50 ms after a command that wrote nothing.
  */
-export async function checkoutSource(dir: string, source: SourceInfo): Promise<void> {
+export async function checkoutSource(
+  dir: string,
+  source: SourceInfo,
+  retryForMs = SOURCE_RETRY_MS,
+): Promise<void> {
   const config: string[] = ['advice.detachedHead=false'];
   if (source.username !== undefined && /^https?:/.test(source.url)) {
     const basic = Buffer.from(`${source.username}:${source.password ?? ''}`).toString('base64');
@@ -28,11 +45,19 @@ export async function checkoutSource(dir: string, source: SourceInfo): Promise<v
   }
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ baseDir: dir, config }).env(gitEnv());
-  try {
-    await git.init();
-    await fetchAndCheckOut(git, source);
-  } catch (error) {
-    throw new SourceCheckoutError(source, redact(errorMessage(error), source));
+  const deadline = Date.now() + retryForMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await git.init();
+      await fetchAndCheckOut(git, source);
+      return;
+    } catch (error) {
+      const message = errorMessage(error);
+      if (!UNREACHABLE.test(message) || Date.now() >= deadline) {
+        throw new SourceCheckoutError(source, redact(message, source));
+      }
+    }
+    await sleep(Math.min(backoffDelay(attempt, 250, 5_000), Math.max(0, deadline - Date.now())));
   }
 }
 

@@ -66,12 +66,13 @@ function planOf(steps: string[]): PlanJob {
 function contextOf(plan: PlanJob): BuildContext {
   const taskId = `job-${randomUUID()}`;
   return {
-    repository: { fullName: 'acme/widget', forge: 'github', cloneUrl: 'file:///nowhere.git' },
+    repository: { fullName: 'acme/widget' },
     run: { id: 'run-1', number: 1, event: 'push', ref: 'refs/heads/main', sha: 'c'.repeat(40) },
     job: { id: 'job-1', attempt: 1, plan },
     secrets: {},
     taskId,
     logSink: { url: 'http://127.0.0.1:9/logs', token: 'tok' },
+    source: { url: 'http://127.0.0.1:9/source.git', token: 'tok' },
     artifactSink: { url: 'http://127.0.0.1:9/artifacts', token: 'tok' },
     stepNonce: 'nonce',
   };

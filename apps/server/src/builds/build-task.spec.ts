@@ -11,11 +11,7 @@ function context(
   overrides: Partial<Omit<BuildContext, 'job'>> = {},
 ): BuildContext {
   return {
-    repository: {
-      fullName: 'acme/widget',
-      forge: 'github',
-      cloneUrl: 'https://github.com/acme/widget.git',
-    },
+    repository: { fullName: 'acme/widget' },
     run: {
       id: 'run-1',
       number: 7,
@@ -45,6 +41,7 @@ function context(
     secrets: {},
     taskId: 'job-job-1-2-abcdef',
     logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
+    source: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.git', token: 'tok' },
     artifactSink: {
       url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/artifacts',
       token: 'tok',
@@ -129,32 +126,13 @@ describe(buildTask.name, () => {
     expect(buildTask(context())).not.toHaveProperty('container');
   });
 
-  it('turns the forge token into basic-auth credentials for an http(s) clone URL', () => {
-    const withToken = (cloneUrl: string, forge: BuildContext['repository']['forge'] = 'github') =>
-      buildTask(
-        context(
-          {},
-          { repository: { fullName: 'acme/widget', forge, cloneUrl, forgeToken: 'ghs_token' } },
-        ),
-      ).source;
-
-    expect(withToken('https://github.com/acme/widget.git')).toEqual({
-      url: 'https://github.com/acme/widget.git',
+  it("fetches the commit by id from the server's mirror, with the task's token", () => {
+    expect(buildTask(context()).source).toEqual({
+      url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.git',
       sha: 'c'.repeat(40),
-      ref: 'refs/heads/main',
-      username: 'x-access-token',
-      password: 'ghs_token',
+      username: 'kiln-task',
+      password: 'tok',
     });
-    expect(withToken('http://gitlab.local/acme/widget.git', 'gitlab')).toMatchObject({
-      username: 'oauth2',
-      password: 'ghs_token',
-    });
-    for (const url of ['git@github.com:acme/widget.git', 'ssh://git@github.com/acme/widget.git']) {
-      const source = withToken(url);
-      expect(source).not.toHaveProperty('username');
-      expect(source).not.toHaveProperty('password');
-    }
-    expect(buildTask(context()).source).not.toHaveProperty('password');
   });
 
   it('puts env and secrets into the environment, and secrets in the clear for the steps', () => {

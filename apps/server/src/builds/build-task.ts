@@ -1,12 +1,10 @@
-import type { Forge } from '@kiln/persistence';
 import type { PlanJob } from '@kiln/pipeline';
 import type { ArtifactInputsInfo, TaskInfo } from '@kiln/contracts';
-import { forgeGitCredentials } from '../git/forge-credentials';
 import { stepEndMarker, stepStartMarker } from '../logs/step-markers';
 
 /** Everything about a job's run that its task needs, resolved by the runs service. */
 export interface BuildContext {
-  repository: { fullName: string; forge: Forge; cloneUrl: string; forgeToken?: string };
+  repository: { fullName: string };
   run: {
     id: string;
     number: number;
@@ -22,6 +20,11 @@ export interface BuildContext {
   secrets: Record<string, string>;
   taskId: string;
   logSink: { url: string; token: string };
+  /**
+   * Where the agent fetches the commit: the server's mirror, with the task's token. The forge's
+   * URL and token never reach an agent.
+   */
+  source: { url: string; token: string };
   /** Where the job's artifacts go (with the log's token), if its plan keeps any. */
   artifactSink: { url: string; token: string };
   stepNonce: string;
@@ -30,6 +33,9 @@ export interface BuildContext {
   /** Artifacts of the promoted run for the agent to place in the sandbox before the steps. */
   inputs?: ArtifactInputsInfo;
 }
+
+/** The user name an agent fetches its task's source as; the task's token is the password. */
+export const TASK_SOURCE_USER = 'kiln-task';
 
 /** A fresh task id for each launch of a job attempt (a relaunch must not collide). */
 export function newTaskId(jobId: string, attempt: number, nonce: string): string {
@@ -91,15 +97,19 @@ export function buildTask(context: BuildContext): TaskInfo {
           KILN_PROMOTED_RUN_ID: context.promotion.promotedRun.id,
         }),
   };
-  const credentials =
-    forgeGitCredentials(repository.forge, repository.cloneUrl, repository.forgeToken) ?? {};
   return {
     taskId: context.taskId,
     name: `${repository.fullName} #${run.number} ${plan.key}`.slice(0, 256),
     command: { shell: true, value: lines.join('\n'), environment },
     resources: { cpus: plan.resources.cpus, mem: plan.resources.mem, disk: 0, ports: [] },
     ...(plan.image === undefined ? {} : { container: { type: 'docker', image: plan.image } }),
-    source: { url: repository.cloneUrl, sha: run.sha, ref: run.ref, ...credentials },
+    // By commit id, not ref: the mirror serves any commit it has, and the ref may have moved on.
+    source: {
+      url: context.source.url,
+      sha: run.sha,
+      username: TASK_SOURCE_USER,
+      password: context.source.token,
+    },
     maxCompletionTimeSeconds: plan.timeoutSeconds,
     labels: { 'kiln.run': run.id, 'kiln.job': job.id },
     logSink: context.logSink,

@@ -110,6 +110,24 @@ export class GitMirror {
     return blob?.content;
   }
 
+  /**
+   * The mirror's directory, holding `sha` (fetched if it lacks it): where agents fetch a task's
+   * commit from, so that each commit leaves the forge once and forge tokens never reach agents.
+   */
+  async withCommit(
+    key: string,
+    cloneUrl: string,
+    sha: string,
+    auth?: GitAuth,
+    ref?: string,
+  ): Promise<string> {
+    const commit = checkSha(sha);
+    if (ref !== undefined) checkRef(ref);
+    const remote = await this.open(key, cloneUrl, auth);
+    await this.requireCommit(remote, commit, ref);
+    return remote.dir;
+  }
+
   /** Stops the mirrors' reader processes. */
   onApplicationShutdown(): void {
     for (const batch of this.batches.values()) batch.close();

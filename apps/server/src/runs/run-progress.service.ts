@@ -62,14 +62,7 @@ export class RunProgressService extends BuildOutcomes {
     const plan = planOf(job);
     const taskId = newTaskId(job.id, attempt, randomBytes(3).toString('hex'));
     return buildTask({
-      repository: {
-        fullName: repository.fullName,
-        forge: repository.forge,
-        cloneUrl: repository.cloneUrl,
-        ...(repository.sealedForgeToken === undefined
-          ? {}
-          : { forgeToken: this.box.open(repository.sealedForgeToken) }),
-      },
+      repository: { fullName: repository.fullName },
       run: {
         id: run.id,
         number: run.number,
@@ -85,6 +78,10 @@ export class RunProgressService extends BuildOutcomes {
       taskId,
       logSink: {
         url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/logs`),
+        token: this.tokens.logToken(taskId),
+      },
+      source: {
+        url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/source.git`),
         token: this.tokens.logToken(taskId),
       },
       artifactSink: {

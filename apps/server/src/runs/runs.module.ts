@@ -8,6 +8,8 @@ import { BuildOutcomes } from '../builds/build-outcomes';
 import { BuildsWorker } from '../builds/builds.worker';
 import { ClusterController } from '../builds/cluster.controller';
 import { GitMirror } from '../git/git-mirror';
+import { TaskSourceController } from '../git/task-source.controller';
+import { TaskSource } from '../git/task-source.service';
 import { LogTasks } from '../logs/log-tasks';
 import { LogsModule } from '../logs/logs.module';
 import { RepositoriesModule } from '../repositories/repositories.module';
@@ -41,7 +43,7 @@ import { TriggerWorker } from './trigger.worker';
       { name: QUEUES.promotions },
     ),
   ],
-  controllers: [RunsController, ClusterController],
+  controllers: [RunsController, ClusterController, TaskSourceController],
   providers: [
     PipelineQueues,
     RunsService,
@@ -55,6 +57,7 @@ import { TriggerWorker } from './trigger.worker';
     BuildsWorker,
     StatusesWorker,
     CommitStatuses,
+    TaskSource,
     { provide: BuildOutcomes, useExisting: RunProgressService },
     { provide: LogTasks, useClass: RunLogTasks },
     {

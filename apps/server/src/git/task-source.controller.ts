@@ -1,0 +1,79 @@
+import { Controller, Get, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiErrors } from '../api-errors';
+import { Allow } from '../auth/access';
+import { TaskLogTokenGuard } from '../logs/task-log-token.guard';
+import { serveUploadPack } from './git-http-backend';
+import { TaskSource } from './task-source.service';
+
+const FOR_AGENTS =
+  "For agents, through git: `git fetch <server>/api/v1/tasks/<taskId>/source.git <sha>`, the task's " +
+  'token as the password of Basic credentials (or `Authorization: Bearer <token>`). ';
+
+/**
+ * The commit of a task, served from the server's mirror over git's smart HTTP to the task's agent.
+ * Fetches only: a push is refused before git is even started.
+ */
+@ApiTags('source')
+@Controller('api/v1/tasks/:taskId/source.git')
+export class TaskSourceController {
+  constructor(private readonly source: TaskSource) {}
+
+  @Allow.public()
+  @UseGuards(TaskLogTokenGuard)
+  @Get('info/refs')
+  @ApiOperation({
+    summary: "The refs of a task's repository, for git's fetch",
+    description: `${FOR_AGENTS}The first request of git's smart HTTP protocol.`,
+  })
+  @ApiQuery({
+    name: 'service',
+    description: 'Must be `git-upload-pack`',
+    example: 'git-upload-pack',
+  })
+  @ApiOkResponse({
+    description: "git's ref advertisement",
+    content: { 'application/x-git-upload-pack-advertisement': {} },
+  })
+  @ApiErrors({
+    401: "No task token, or not this task's",
+    403: 'A service other than git-upload-pack (a push)',
+    404: 'The task is not the current task of a job',
+  })
+  async refs(
+    @Param('taskId') taskId: string,
+    @Query('service') service: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (service !== 'git-upload-pack') {
+      res.status(403).type('text/plain').send('only fetches (git-upload-pack) are served\n');
+      return;
+    }
+    await serveUploadPack(await this.source.repositoryDir(taskId), 'info/refs', req, res);
+  }
+
+  @Allow.public()
+  @UseGuards(TaskLogTokenGuard)
+  @Post('git-upload-pack')
+  @ApiOperation({
+    summary: "A pack of a task's commit, for git's fetch",
+    description: `${FOR_AGENTS}The body is git's upload-pack request; the answer streams the pack.`,
+  })
+  @ApiOkResponse({
+    description: "git's upload-pack result",
+    content: { 'application/x-git-upload-pack-result': {} },
+  })
+  @ApiErrors({
+    401: "No task token, or not this task's",
+    404: 'The task is not the current task of a job',
+  })
+  async uploadPack(
+    @Param('taskId') taskId: string,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    await serveUploadPack(await this.source.repositoryDir(taskId), 'git-upload-pack', req, res);
+  }
+}
