@@ -52,13 +52,14 @@ interface Watched {
 }
 
 describe.skipIf(!browserTestsRunnable)(
-  'web UI in Chromium: the run page, the board and the cluster follow a run live, without polling',
+  'web UI in Chromium: the run page, the board, an environment and the cluster follow a run live, without polling',
   () => {
     beforeEach(printProcessesOnFailure);
     let web: WebStack;
     let runPage: Watched;
     let board: Watched;
     let cluster: Watched;
+    let staging: Watched;
     let runId: string;
 
     beforeAll(async () => {
@@ -67,6 +68,7 @@ describe.skipIf(!browserTestsRunnable)(
       runPage = await watchedPage();
       board = await watchedPage();
       cluster = await watchedPage();
+      staging = await watchedPage();
     });
 
     afterAll(() => web?.dispose());
@@ -127,6 +129,10 @@ describe.skipIf(!browserTestsRunnable)(
       await board.page.goto(`${web.stack.serverUrl}/repositories/${web.repo.id}/environments`);
       await board.page.locator('[data-environment="staging"]').waitFor();
       await board.page.getByText('No run can be promoted here now.').waitFor();
+      await staging.page.goto(
+        `${web.stack.serverUrl}/repositories/${web.repo.id}/environments/staging`,
+      );
+      await staging.page.getByText('Nothing has been promoted to staging yet.').waitFor();
 
       // The page loaded while the run went, and follows it to its end.
       await runPage.page.locator('h1 .state-running').waitFor();
@@ -151,7 +157,14 @@ describe.skipIf(!browserTestsRunnable)(
         )
         .waitFor({ timeout: 60_000 });
 
+      // The environment's history shows the deployment, unasked.
+      await staging.page.locator('.deployments [data-state="deployed"]').first().waitFor();
+
       await expectLoadsOnlyOnEvents(runPage, `/api/v1/runs/${runId}`);
+      await expectLoadsOnlyOnEvents(
+        staging,
+        `/api/v1/repositories/${web.repo.id}/environments/staging/deployments`,
+      );
       await expectLoadsOnlyOnEvents(board, `/api/v1/repositories/${web.repo.id}/environments`);
       await cluster.page.getByRole('meter', { name: '0 of 4' }).first().waitFor();
       await expectLoadsOnlyOnEvents(cluster, '/api/v1/agents');

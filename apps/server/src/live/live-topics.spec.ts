@@ -6,12 +6,15 @@ const REPO = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 
 describe('parseTopics', () => {
   it('reads every kind of topic, ids lower-cased', () => {
-    expect(parseTopics(`run:${RUN.toUpperCase()}, repository:${REPO},queue,cluster`)).toEqual({
+    expect(
+      parseTopics(`run:${RUN.toUpperCase()}, repository:${REPO},queue,cluster,approvals`),
+    ).toEqual({
       topics: [
         { kind: 'run', id: RUN },
         { kind: 'repository', id: REPO },
         { kind: 'queue' },
         { kind: 'cluster' },
+        { kind: 'approvals' },
       ],
     });
     expect(parseTopics(`environments:${REPO}`)).toEqual({
@@ -22,7 +25,7 @@ describe('parseTopics', () => {
   it('names an unknown topic and lists the known ones', () => {
     expect(parseTopics('queue,builds')).toEqual({
       error:
-        'unknown topic "builds"; topics are run:<id>, repository:<id>, environments:<id>, queue, cluster',
+        'unknown topic "builds"; topics are run:<id>, repository:<id>, environments:<id>, queue, cluster, approvals',
     });
   });
 
@@ -36,7 +39,7 @@ describe('parseTopics', () => {
   it('refuses no topics and too many', () => {
     expect(parseTopics(' , ')).toEqual({
       error:
-        'topics must name at least one of run:<id>, repository:<id>, environments:<id>, queue, cluster',
+        'topics must name at least one of run:<id>, repository:<id>, environments:<id>, queue, cluster, approvals',
     });
     expect(parseTopics(Array(17).fill('queue').join(','))).toEqual({
       error: 'topics names 17 topics; at most 16 are allowed',
@@ -58,12 +61,16 @@ describe('topicsOf', () => {
     expect(topicsOf({ kind: 'job', id: 'j', runId: RUN }, REPO)).toEqual([`run:${RUN}`, 'queue']);
   });
 
-  it("tells the board of a promotion, and the promoted run's page when known", () => {
+  it("tells the board and the approvals inbox of a promotion, and the promoted run's page when known", () => {
     expect(topicsOf({ kind: 'promotion', id: 'p', runId: RUN }, REPO)).toEqual([
       `environments:${REPO}`,
       `run:${RUN}`,
+      'approvals',
     ]);
-    expect(topicsOf({ kind: 'promotion', id: 'p' }, REPO)).toEqual([`environments:${REPO}`]);
+    expect(topicsOf({ kind: 'promotion', id: 'p' }, REPO)).toEqual([
+      `environments:${REPO}`,
+      'approvals',
+    ]);
     expect(topicsOf({ kind: 'environment', id: 'e', repositoryId: REPO }, REPO)).toEqual([
       `environments:${REPO}`,
     ]);

@@ -8,12 +8,18 @@ import { isUuid } from '../auth/resource-resolver';
  * - `repository:<id>`: the repository's runs (its run list);
  * - `environments:<id>`: the repository's environments board (runs, promotions, environments);
  * - `queue`: jobs that wait, of the repositories the caller may see;
- * - `cluster`: the cluster's agents and their use.
+ * - `cluster`: the cluster's agents and their use;
+ * - `approvals`: promotions that may wait for someone's decision (the approvals inbox). Like
+ *   `queue`, it says only that something changed; what the caller may see is the load's to say.
  */
 export type Topic =
-  { kind: 'run' | 'repository' | 'environments'; id: string } | { kind: 'queue' | 'cluster' };
+  { kind: 'run' | 'repository' | 'environments'; id: string } | { kind: GlobalTopic };
 
-export const TOPIC_FORMS = 'run:<id>, repository:<id>, environments:<id>, queue, cluster';
+const GLOBAL_TOPICS = ['queue', 'cluster', 'approvals'] as const;
+type GlobalTopic = (typeof GLOBAL_TOPICS)[number];
+
+export const TOPIC_FORMS =
+  'run:<id>, repository:<id>, environments:<id>, queue, cluster, approvals';
 /** A page watches one or two topics; a long list is a mistake, not a need. */
 export const MAX_TOPICS = 16;
 
@@ -31,7 +37,7 @@ export function parseTopics(raw: string): TopicsParse {
   }
   const topics: Topic[] = [];
   for (const name of names) {
-    if (name === 'queue' || name === 'cluster') {
+    if (isGlobalTopic(name)) {
       topics.push({ kind: name });
       continue;
     }
@@ -47,6 +53,10 @@ export function parseTopics(raw: string): TopicsParse {
     topics.push({ kind, id: id.toLowerCase() });
   }
   return { topics };
+}
+
+function isGlobalTopic(name: string): name is GlobalTopic {
+  return (GLOBAL_TOPICS as readonly string[]).includes(name);
 }
 
 export function topicName(topic: Topic): string {
@@ -70,6 +80,7 @@ export function topicsOf(change: RecordChange, repositoryId: string): string[] {
       return [
         `environments:${repositoryId}`,
         ...(change.runId === undefined ? [] : [`run:${change.runId}`]),
+        'approvals',
       ];
     case 'environment':
       return [`environments:${repositoryId}`];

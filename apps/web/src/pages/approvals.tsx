@@ -12,11 +12,11 @@ import {
 } from '../promotions';
 import { Link } from '../router';
 import { ErrorNote } from '../state-badge';
-import { usePoll } from '../use-poll';
+import { useLive } from '../use-live';
 
 /** Promotions that wait for the user's decision, oldest first, to approve or reject in place. */
 export function ApprovalsPage(props: { user: User }): ReactNode {
-  const { data, error, refresh } = usePoll('approvals', api.approvals, 10_000);
+  const { data, error, refresh } = useLive('approvals', api.approvals, ['approvals']);
   return (
     <section>
       <h1>Approvals</h1>

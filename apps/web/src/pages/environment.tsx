@@ -1,5 +1,5 @@
 import { Sha } from '../forge-link';
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { api, type Promotion, type User } from '../api';
 import { firstLine } from '../format';
 import {
@@ -14,7 +14,7 @@ import {
 import { RepositoryLink } from '../repository-link';
 import { Link } from '../router';
 import { ErrorNote, StateBadge } from '../state-badge';
-import { usePages } from '../use-pages';
+import { useLivePages } from '../use-pages';
 import { usePermissions } from '../use-permissions';
 import { usePoll } from '../use-poll';
 
@@ -22,16 +22,23 @@ const PAGE_SIZE = 20;
 
 /** Every promotion to one environment, newest first; an earlier deployed run can be put back. */
 export function EnvironmentPage(props: { id: string; name: string; user: User }): ReactNode {
-  const history = usePages(
+  const history = useLivePages(
     `deployments:${props.id}:${props.name}`,
     async (before) => {
       const items = await api.deployments(props.id, props.name, { limit: PAGE_SIZE, before });
       const last = items.at(-1);
       return items.length < PAGE_SIZE || last === undefined ? { items } : { items, next: last.id };
     },
-    5_000,
+    [`environments:${props.id}`],
   );
-  const board = usePoll(`environments:${props.id}`, () => api.environments(props.id), 30_000);
+  // The board's entry (what runs there, the policy) changes with the same events as the history:
+  // reloaded whenever a row of the history changes, so that the page keeps one event stream.
+  const board = usePoll(`environments:${props.id}`, () => api.environments(props.id), 60_000);
+  const refreshBoard = board.refresh;
+  const rows = history.items?.map((p) => `${p.id}:${p.state}`).join(',');
+  useEffect(() => {
+    if (rows !== undefined) refreshBoard();
+  }, [rows, refreshBoard]);
   const entry = board.data?.find((e) => e.environment.name === props.name);
   const { release } = usePermissions(props.user, props.id);
   const [rollingBack, setRollingBack] = useState<Promotion>();
