@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   FakeForge,
@@ -271,7 +273,7 @@ jobs:
     const { repo, commit } = await register('mirror-source');
     const sha = commit({
       '.kiln.yml':
-        'jobs:\n  show:\n    steps:\n      - run: cat .git/FETCH_HEAD; echo up; sleep 60\n',
+        'jobs:\n  show:\n    steps:\n      - run: git rev-parse HEAD; ls -a .git; git config --list --local; echo up; sleep 60\n',
     });
     const runId = (await push(repo, 'acme/mirror-source', sha)).body.runId as string;
     const running = await stack.waitForRun(runId, (r) => r.jobs[0]?.state === 'running');
@@ -279,13 +281,21 @@ jobs:
     const jobId = running.jobs[0]?.id as string;
     await expect.poll(() => stack.log(jobId), { timeout: 15_000 }).toContain('up');
 
-    // The agent fetched the commit from the server, not from the forge, and kept no credentials.
+    // The commit is checked out, and the checkout names no source and keeps no credentials.
     const fetched = await stack.log(jobId);
+    expect(fetched).toContain(`${sha}\n`);
+    expect(fetched).not.toContain('FETCH_HEAD');
+    expect(fetched).not.toMatch(/extraheader|remote\.|kiln-task/i);
+    // The agent fetched it from the server into its cache, not from the forge.
+    const cache = join(stack.agentDataDir, 'source-cache', `${repo.id}.git`);
+    const kept = spawnSync('git', ['-C', cache, 'for-each-ref', '--format=%(refname)'], {
+      encoding: 'utf8',
+    });
+    expect(kept.stdout).toContain(`refs/kiln/commits/${sha}`);
     // (git names the URL without its `.git`.)
-    expect(fetched).toContain(
-      `${sha}\t\t'${sha}' of ${stack.serverUrl}/api/v1/tasks/${taskId}/source\n`,
+    expect(readFileSync(join(cache, 'FETCH_HEAD'), 'utf8')).toContain(
+      `'${sha}' of ${stack.serverUrl}/api/v1/tasks/${taskId}/source\n`,
     );
-    expect(fetched).not.toContain(git.url('mirror-source'));
     // Without the task's token, or with another, nothing is served; a push is never taken.
     const source = `${stack.serverUrl}/api/v1/tasks/${taskId}/source.git`;
     const basic = (token: string) =>

@@ -38,7 +38,7 @@ import { LogShipping } from './logs/log-shipping';
 import { MasterClient, MasterCallError } from './master/master-client';
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
-import { checkoutSource } from './workspace/source-checkout';
+import { SourceCache } from './workspace/source-cache';
 
 const VERSION = '0.1.0';
 const RECONNECT_BASE_MS = 100;
@@ -65,6 +65,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly dataDir: string;
   private readonly agentId: string;
   private readonly store: TaskStore;
+  private readonly sources: SourceCache;
   private readonly updates: StatusUpdateManager;
   private readonly logs: LogShipping;
   private readonly master: MasterClient;
@@ -89,6 +90,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     chmodSync(sandboxes, 0o711);
     this.agentId = agentId;
     this.store = new TaskStore(this.dataDir);
+    this.sources = new SourceCache(join(this.dataDir, 'source-cache'), (key, error) =>
+      this.logger.warn(`source cache of ${key} failed (${errorMessage(error)}): fetching directly`),
+    );
     this.logs = new LogShipping(this.store);
     this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
     this.updates = new StatusUpdateManager(
@@ -296,7 +300,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.logs.start(checkpoint, this.stdoutOf(taskId));
     if (task.source !== undefined) {
       try {
-        await checkoutSource(workspace, task.source);
+        await this.sources.checkout(workspace, task.source);
       } catch (error) {
         await this.reportUnrun(
           checkpoint,

@@ -104,6 +104,14 @@ export class SourceInfo {
   @IsString()
   @MaxLength(4096)
   password?: string;
+
+  /**
+   * The repository the commit is of, as the framework names it: agents keep one object cache per
+   * key, so a commit crosses the network once per agent. None: no cache.
+   */
+  @IsOptional()
+  @Matches(ID_PATTERN)
+  cacheKey?: string;
 }
 
 /** What a framework launches: a command, the resources it may use and how to contain it. */

@@ -56,7 +56,8 @@ export class PipelineStack {
   private masterPort = 0;
   private masterEnv: Record<string, string> = {};
   private agentEnv: Record<string, string> = {};
-  private readonly agentDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-agent-'));
+  /** The agent's data directory (its task store, sandboxes and source cache). */
+  readonly agentDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-agent-'));
   readonly serverDataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-server-'));
 
   private constructor(

@@ -12,12 +12,22 @@ export class SourceCheckoutError extends Error {
 /** How long a checkout keeps trying a server it cannot reach (the server restarting, say). */
 export const SOURCE_RETRY_MS = 60_000;
 
+export interface CheckoutOptions {
+  /** How long a server that cannot be reached is waited for; default {@link SOURCE_RETRY_MS}. */
+  retryForMs?: number;
+  /**
+   * `dir` is a bare repository (the agent's source cache): the commit is fetched and kept under
+   * this ref instead of being checked out.
+   */
+  keepAs?: string;
+}
+
 /**
  * Git's words for a server it could not reach, or that failed on its side: worth another try.
  * Anything else (no such repository or commit, credentials refused) fails the checkout at once.
  */
 const UNREACHABLE =
-  /Failed to connect|Connection refused|Could not resolve host|timed out|Empty reply|Connection reset|returned error: 5\d\d|unexpected disconnect|early EOF|remote end hung up/i;
+  /Failed to connect|Connection refused|Could not resolve host|timed out|Empty reply|Connection reset|Broken pipe|packet write failed|returned error: 5\d\d|RPC failed|unexpected disconnect|early EOF|remote end hung up/i;
 
 /**
  * Checks out exactly `source.sha` into `dir` (a task's empty workspace, beside the agent's files:
@@ -28,7 +38,8 @@ const UNREACHABLE =
  * never into `.git/config`, so the build cannot read them back from the checkout.
  *
  * The source is the server's mirror of the repository: a server restarting (or a network blip)
- * is waited for, with backoff, for up to `retryForMs`, rather than failing a job that never ran.
+ * is waited for, with backoff, for up to `options.retryForMs`, rather than failing a job that
+ * never ran.
  *
  * Every command prints something (`-t` rather than `-e`, `--verbose` fetches): simple-git waits
  * an extra 50 ms after a command that wrote nothing.
@@ -36,7 +47,7 @@ const UNREACHABLE =
 export async function checkoutSource(
   dir: string,
   source: SourceInfo,
-  retryForMs = SOURCE_RETRY_MS,
+  options: CheckoutOptions = {},
 ): Promise<void> {
   const config: string[] = ['advice.detachedHead=false'];
   if (source.username !== undefined && /^https?:/.test(source.url)) {
@@ -45,11 +56,22 @@ export async function checkoutSource(
   }
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ baseDir: dir, config }).env(gitEnv());
-  const deadline = Date.now() + retryForMs;
+  const deadline = Date.now() + (options.retryForMs ?? SOURCE_RETRY_MS);
+  const { keepAs } = options;
+  // A checkout that fails means the commit is not there (yet): one command where a lookup and
+  // a checkout would be two. Likewise a ref to an object that is not there is refused.
+  const place = (): Promise<boolean> =>
+    (keepAs === undefined
+      ? git.checkout(['--detach', source.sha])
+      : git.raw(['update-ref', keepAs, source.sha])
+    ).then(
+      () => true,
+      () => false,
+    );
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await git.init();
-      await fetchAndCheckOut(git, source);
+      if (keepAs === undefined) await git.init();
+      await fetchAndPlace(git, source, place);
       return;
     } catch (error) {
       const message = errorMessage(error);
@@ -61,17 +83,14 @@ export async function checkoutSource(
   }
 }
 
-async function fetchAndCheckOut(git: SimpleGit, source: SourceInfo): Promise<void> {
+async function fetchAndPlace(
+  git: SimpleGit,
+  source: SourceInfo,
+  checkOut: () => Promise<boolean>,
+): Promise<void> {
   // Fetched by URL, not through a remote: nothing of the source is written to the config.
   const fetch = (...args: string[]): Promise<boolean> =>
     git.fetch(['--verbose', '--no-tags', ...args]).then(
-      () => true,
-      () => false,
-    );
-  // A checkout that fails means the commit is not there (yet): one command where a lookup and
-  // a checkout would be two.
-  const checkOut = (): Promise<boolean> =>
-    git.checkout(['--detach', source.sha]).then(
       () => true,
       () => false,
     );

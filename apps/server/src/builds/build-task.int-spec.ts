@@ -66,7 +66,7 @@ function planOf(steps: string[]): PlanJob {
 function contextOf(plan: PlanJob): BuildContext {
   const taskId = `job-${randomUUID()}`;
   return {
-    repository: { fullName: 'acme/widget' },
+    repository: { id: 'repo-1', fullName: 'acme/widget' },
     run: { id: 'run-1', number: 1, event: 'push', ref: 'refs/heads/main', sha: 'c'.repeat(40) },
     job: { id: 'job-1', attempt: 1, plan },
     secrets: {},

@@ -11,7 +11,7 @@ function context(
   overrides: Partial<Omit<BuildContext, 'job'>> = {},
 ): BuildContext {
   return {
-    repository: { fullName: 'acme/widget' },
+    repository: { id: 'repo-1', fullName: 'acme/widget' },
     run: {
       id: 'run-1',
       number: 7,
@@ -132,6 +132,7 @@ describe(buildTask.name, () => {
       sha: 'c'.repeat(40),
       username: 'kiln-task',
       password: 'tok',
+      cacheKey: 'repo-1',
     });
   });
 

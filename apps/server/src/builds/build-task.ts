@@ -4,7 +4,7 @@ import { stepEndMarker, stepStartMarker } from '../logs/step-markers';
 
 /** Everything about a job's run that its task needs, resolved by the runs service. */
 export interface BuildContext {
-  repository: { fullName: string };
+  repository: { id: string; fullName: string };
   run: {
     id: string;
     number: number;
@@ -109,6 +109,7 @@ export function buildTask(context: BuildContext): TaskInfo {
       sha: run.sha,
       username: TASK_SOURCE_USER,
       password: context.source.token,
+      cacheKey: repository.id,
     },
     maxCompletionTimeSeconds: plan.timeoutSeconds,
     labels: { 'kiln.run': run.id, 'kiln.job': job.id },

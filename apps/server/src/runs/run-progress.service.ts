@@ -62,7 +62,7 @@ export class RunProgressService extends BuildOutcomes {
     const plan = planOf(job);
     const taskId = newTaskId(job.id, attempt, randomBytes(3).toString('hex'));
     return buildTask({
-      repository: { fullName: repository.fullName },
+      repository: { id: repository.id, fullName: repository.fullName },
       run: {
         id: run.id,
         number: run.number,

@@ -1,0 +1,78 @@
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createUpstream } from '../../../../test/integration/support/upstream';
+import { SourceCheckoutError } from './source-checkout';
+import { SourceCache } from './source-cache';
+
+describe(SourceCache.name, () => {
+  let dir: string;
+  let failures: unknown[];
+  let cache: SourceCache;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-source-cache-'));
+    failures = [];
+    cache = new SourceCache(join(dir, 'cache'), (_key, error) => failures.push(error));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function workspace(name: string): string {
+    const path = join(dir, name);
+    mkdirSync(path);
+    return path;
+  }
+
+  it('fetches a commit once: a second task of it checks out with its source gone', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'cached\n' });
+    const source = { url: upstream.url, sha: upstream.sha, cacheKey: 'repo-1' };
+
+    await cache.checkout(workspace('first'), source);
+    // The source is unreachable now: only the cache can serve the commit.
+    renameSync(join(dir, 'upstream'), join(dir, 'moved'));
+    const second = workspace('second');
+    await cache.checkout(second, source);
+
+    expect(readFileSync(join(second, 'README.md'), 'utf8')).toBe('cached\n');
+    // The checkout says nothing of the agent's cache; the cache is root's alone.
+    expect(existsSync(join(second, '.git', 'FETCH_HEAD'))).toBe(false);
+    expect(statSync(join(dir, 'cache')).mode & 0o777).toBe(0o700);
+    expect(failures).toEqual([]);
+  });
+
+  it('fetches only into the cache of the source named, and fetches a new commit of it', async () => {
+    const one = createUpstream(join(dir, 'one'), { 'a.txt': 'one\n' });
+    const two = createUpstream(join(dir, 'two'), { 'a.txt': 'two\n' });
+    await cache.checkout(workspace('w1'), { url: one.url, sha: one.sha, cacheKey: 'repo-1' });
+    // Another repository's commit is not in repo-1's cache: it is fetched from its source.
+    const w2 = workspace('w2');
+    await cache.checkout(w2, { url: two.url, sha: two.sha, cacheKey: 'repo-2' });
+    expect(readFileSync(join(w2, 'a.txt'), 'utf8')).toBe('two\n');
+    await expect(
+      cache.checkout(workspace('w3'), { url: one.url, sha: two.sha, cacheKey: 'repo-1' }),
+    ).rejects.toThrow(SourceCheckoutError);
+  });
+
+  it('checks out directly when the source names no cache, or an unsafe one', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'direct\n' });
+    for (const cacheKey of [undefined, 'a.b']) {
+      const w = workspace(`w-${String(cacheKey)}`);
+      await cache.checkout(w, {
+        url: upstream.url,
+        sha: upstream.sha,
+        ...(cacheKey === undefined ? {} : { cacheKey }),
+      });
+      expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('direct\n');
+    }
+    expect(existsSync(join(dir, 'cache'))).toBe(false);
+  });
+});

@@ -1,0 +1,102 @@
+import { gitEnv } from '@kiln/common';
+import type { SourceInfo } from '@kiln/contracts';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleGit } from 'simple-git';
+import { checkoutSource, SourceCheckoutError } from './source-checkout';
+
+/** A repository key as the server names it (its id): safe as a directory name. */
+const CACHE_KEY = /^[A-Za-z0-9_-]{1,128}$/;
+/** Fetched commits are kept under a ref of their own, so that no gc prunes them. */
+const KEPT = 'refs/kiln/commits/';
+
+/**
+ * The agent's object cache: one bare repository per source repository, in a root-only directory
+ * no container ever sees. A commit is fetched from its source once per agent; every task of it
+ * (the other jobs of a run, reruns, retries) then checks it out from the cache, so only what the
+ * cache lacks crosses the network, and a second job of a run fetches nothing. Fetches into one
+ * cache are serialized within the agent; checkouts from it run at once. The cache only ever
+ * receives what its source served, and git checks every object's id: a build cannot put anything
+ * into it (it sees its workspace only).
+ */
+export class SourceCache {
+  private readonly fetches = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly rootDir: string,
+    /** Told when the cache itself fails (the checkout then fetches from the source directly). */
+    private readonly onCacheFailure: (key: string, error: unknown) => void = () => undefined,
+  ) {}
+
+  /**
+   * Checks `source` out into the task's `workspace`: through the cache when the source names a
+   * cache key, directly otherwise, and directly should the cache itself fail. A source that
+   * cannot be fetched fails the same either way ({@link SourceCheckoutError}).
+   */
+  async checkout(workspace: string, source: SourceInfo): Promise<void> {
+    let cached: SourceInfo | undefined;
+    try {
+      cached = await this.hold(source);
+    } catch (error) {
+      if (error instanceof SourceCheckoutError) throw error;
+      this.onCacheFailure(source.cacheKey ?? '', error);
+    }
+    if (cached === undefined) return checkoutSource(workspace, source);
+    await checkoutSource(workspace, cached);
+    // It names the cache's path on the agent: nothing a build needs to know.
+    await rm(join(workspace, '.git', 'FETCH_HEAD'), { force: true });
+  }
+
+  /**
+   * The source to check the task's commit out from: the cache, holding the commit (fetched from
+   * `source` if it lacked it). `undefined` when the source names no cache key.
+   */
+  async hold(source: SourceInfo): Promise<SourceInfo | undefined> {
+    const key = source.cacheKey;
+    if (key === undefined || !CACHE_KEY.test(key)) return undefined;
+    const dir = join(this.rootDir, `${key}.git`);
+    await this.serially(key, async () => {
+      if (!existsSync(dir)) await this.create(dir);
+      if (await hasCommit(dir, source.sha)) return;
+      // The commit's objects land in the cache through the same checkout logic a workspace uses
+      // (credentials as a header, retries while the server restarts), kept under a ref.
+      await checkoutSource(dir, source, { keepAs: `${KEPT}${source.sha}` });
+    });
+    return { url: `file://${dir}`, sha: source.sha };
+  }
+
+  private async create(dir: string): Promise<void> {
+    await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
+    await chmod(this.rootDir, 0o700);
+    const temp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
+    await simpleGit().env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
+    await rename(temp, dir).catch(async (error: unknown) => {
+      await rm(temp, { recursive: true, force: true });
+      if (!existsSync(dir)) throw error;
+    });
+  }
+
+  private serially(key: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.fetches.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.fetches.set(key, next);
+    const forget = (): void => {
+      if (this.fetches.get(key) === next) this.fetches.delete(key);
+    };
+    // The caller gets the rejection; this bookkeeping must not raise it a second time.
+    next.then(forget, forget);
+    return next;
+  }
+}
+
+async function hasCommit(dir: string, sha: string): Promise<boolean> {
+  return simpleGit({ baseDir: dir })
+    .env(gitEnv())
+    .raw(['cat-file', '-t', sha])
+    .then(
+      (type) => type.trim() === 'commit',
+      () => false,
+    );
+}
