@@ -81,7 +81,7 @@ describe('GET /api/v1/events: live pages over Server-Sent Events', () => {
     expect(await refusal((await open('queue,builds')).response)).toEqual({
       status: 400,
       message:
-        'unknown topic "builds"; topics are run:<id>, repository:<id>, environments:<id>, queue, cluster',
+        'unknown topic "builds"; topics are run:<id>, repository:<id>, environments:<id>, queue, cluster, approvals',
     });
     expect(await refusal((await open('run:42')).response)).toEqual({
       status: 400,
