@@ -1,12 +1,10 @@
 /**
- * What the server's API answers, as JSON on the wire (dates are ISO strings). The CLI keeps its
- * own copy instead of importing the server's types: it talks to servers of other versions, and
- * only relies on the fields named here.
+ * What the server's API answers, as JSON on the wire (dates are ISO strings). The states are the
+ * generated ones (@kiln/api-types); the shapes below name only the fields the CLI relies on.
  */
+import type { JobState, PromotionState, RunState } from '@kiln/api-types';
 
-export type RunState = 'pending' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
-export type JobState =
-  'blocked' | 'queued' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
+export type { JobState, PromotionState, RunState } from '@kiln/api-types';
 
 export interface Repository {
   id: string;
@@ -179,16 +177,6 @@ export interface RunSummary {
   author?: string;
   finishedAt?: string;
 }
-
-export type PromotionState =
-  | 'awaiting-approval'
-  | 'queued'
-  | 'deploying'
-  | 'deployed'
-  | 'failed'
-  | 'canceled'
-  | 'rejected'
-  | 'expired';
 
 export interface PromotionDecision {
   user: string;

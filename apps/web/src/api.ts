@@ -1,18 +1,7 @@
 /** The server's API as the web app sees it: JSON over same-origin fetch, the session cookie. */
+import type { Forge, JobState, PromotionState, RepositoryRole, RunState } from '@kiln/api-types';
 
-export type RunState = 'pending' | 'running' | 'success' | 'failure' | 'error' | 'canceled';
-export type JobState =
-  'blocked' | 'queued' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
-export type RepositoryRole = 'viewer' | 'developer' | 'release-manager';
-export type PromotionState =
-  | 'awaiting-approval'
-  | 'queued'
-  | 'deploying'
-  | 'deployed'
-  | 'failed'
-  | 'canceled'
-  | 'rejected'
-  | 'expired';
+export type { Forge, JobState, PromotionState, RepositoryRole, RunState } from '@kiln/api-types';
 
 export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', 'error', 'canceled'];
 /** A promotion in these states still holds its place: it may be approved, canceled, deployed. */
@@ -31,8 +20,7 @@ export interface User {
   disabledAt?: string;
 }
 
-export const FORGES = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'] as const;
-export type Forge = (typeof FORGES)[number];
+export const FORGES: readonly Forge[] = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'];
 export const REPOSITORY_ROLES: readonly RepositoryRole[] = [
   'viewer',
   'developer',

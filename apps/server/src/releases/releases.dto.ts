@@ -178,7 +178,7 @@ export class PromotionResponse {
   @ApiProperty({ format: 'uuid' }) repositoryId!: string;
   @ApiProperty() repositoryFullName!: string;
   @ApiProperty({ example: 'production' }) environment!: string;
-  @ApiProperty({ enum: PROMOTION_STATES }) state!: PromotionState;
+  @ApiProperty({ enum: [...PROMOTION_STATES], enumName: 'PromotionState' }) state!: PromotionState;
   @ApiProperty({ type: RunSummaryResponse, description: 'The run promoted.' })
   run!: RunSummaryResponse;
   @ApiPropertyOptional({ type: DeployRunResponse, description: 'The promote run, once started.' })
