@@ -365,6 +365,11 @@ describe('cgroup containerizer on this host', () => {
     });
 
     describe('kill grace', () => {
+      /**
+       * Long enough for a loop of 50 ms sleeps to write after the TERM on a loaded host: the
+       * tests prove the SIGKILL comes after the grace, not how short a grace can be.
+       */
+      const GRACE_MS = 3_000;
       /** Handles TERM without exiting, and proves it lived on after it: only SIGKILL ends it. */
       const STUBBORN =
         "trap 'echo got TERM; touch termed' TERM; echo up > ready; " +
@@ -375,7 +380,7 @@ describe('cgroup containerizer on this host', () => {
         const spec = await specOf(STUBBORN);
         await start(containerizer, spec);
         await ready(spec);
-        await containerizer.kill(spec.containerId, { gracePeriodMs: 1_000 });
+        await containerizer.kill(spec.containerId, { gracePeriodMs: GRACE_MS });
         expect(await containerizer.wait(spec.containerId)).toMatchObject({
           state: 'TASK_KILLED',
           reason: 'KILLED_BY_FRAMEWORK',
@@ -385,7 +390,7 @@ describe('cgroup containerizer on this host', () => {
       });
 
       it('gives a task that times out its TERM trap, then SIGKILLs it after the grace', async () => {
-        const containerizer = newContainerizer({ defaultGracePeriodMs: 1_000 });
+        const containerizer = newContainerizer({ defaultGracePeriodMs: GRACE_MS });
         const spec = await specOf(STUBBORN, { maxCompletionTimeMs: 1_000 });
         await start(containerizer, spec);
         expect(await containerizer.wait(spec.containerId)).toMatchObject({

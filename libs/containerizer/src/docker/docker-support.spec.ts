@@ -20,6 +20,11 @@ describe(diedBeforeStart.name, () => {
         json: { message },
       });
     expect(diedBeforeStart(answer(500, 'cannot start a stopped process: unknown'))).toBe(true);
+    expect(
+      diedBeforeStart(
+        answer(500, 'OCI runtime start failed: container process is already dead: unknown'),
+      ),
+    ).toBe(true);
     expect(diedBeforeStart(answer(500, 'OCI runtime create failed: exec format error'))).toBe(
       false,
     );

@@ -5,8 +5,9 @@ import type { ResourceUsage } from '../containerizer';
 
 /**
  * Whether the engine refused to start a container because its init process had already died
- * (runc's "cannot start a stopped process"). Seen now and then on a loaded host with no cause
- * in the container: the command was never executed, so starting a fresh container is safe.
+ * (runc's "cannot start a stopped process", or the runtime's "container process is already
+ * dead"). Seen now and then on a loaded host with no cause in the container: the command was
+ * never executed, so starting a fresh container is safe.
  */
 export function diedBeforeStart(error: unknown): boolean {
   const { statusCode, json } = (error ?? {}) as { statusCode?: unknown; json?: unknown };
@@ -14,7 +15,8 @@ export function diedBeforeStart(error: unknown): boolean {
   return (
     statusCode === 500 &&
     typeof message === 'string' &&
-    message.includes('cannot start a stopped process')
+    (message.includes('cannot start a stopped process') ||
+      message.includes('container process is already dead'))
   );
 }
 
