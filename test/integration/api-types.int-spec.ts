@@ -33,7 +33,10 @@ describe('the API types of the web app and the CLI', () => {
   afterAll(() => server?.close());
 
   it("are generated from the server's OpenAPI document, and up to date", async () => {
-    const types = astToString(await openapiTS(structuredClone(document) as never));
+    // A property with a default is optional in a request: the server fills it in.
+    const types = astToString(
+      await openapiTS(structuredClone(document) as never, { defaultNonNullable: false }),
+    );
     await expect(`${HEADER}${types}`).toMatchFileSnapshot(GENERATED);
   });
 

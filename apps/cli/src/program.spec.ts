@@ -19,6 +19,7 @@ function runDetails(state: RunDetails['state'], jobState: string): RunDetails {
     number: 3,
     state,
     event: 'push',
+    fromFork: false,
     ref: 'refs/heads/main',
     branch: 'main',
     sha: 'abcdef1234567890abcdef1234567890abcdef12',
@@ -31,6 +32,9 @@ function runDetails(state: RunDetails['state'], jobState: string): RunDetails {
         key: 'build',
         state: jobState as 'running',
         attempt: 1,
+        plan: {},
+        earlierTaskIds: [],
+        attempts: [],
         createdAt: '2025-01-10T11:59:00Z',
       },
     ],
@@ -240,7 +244,8 @@ describe(runCli.name, () => {
           hostname: 'box',
           state: 'active',
           containerizers: ['process', 'docker'],
-          resources: { total: { cpus: 4, mem: 4096 }, used: { cpus: 1.5, mem: 512 } },
+          total: { cpus: 4, mem: 4096 },
+          free: { cpus: 2.5, mem: 3584 },
         },
       ],
     });
@@ -250,24 +255,6 @@ describe(runCli.name, () => {
       'ID  HOSTNAME  STATE   CONTAINERIZERS  CPUS   MEM (MB)\n' +
         'a1  box       active  process,docker  1.5/4  512/4096\n',
     );
-  });
-
-  it("reads agents' use from the total and free a server may answer instead", async () => {
-    api.reply('GET /api/v1/agents', {
-      agents: [
-        {
-          id: 'a2',
-          hostname: 'h',
-          state: 'ACTIVE',
-          containerizers: ['cgroup'],
-          total: { cpus: 4, mem: 4096 },
-          free: { cpus: 3, mem: 3072 },
-        },
-      ],
-    });
-    const io = memoryIo(env);
-    expect(await runCli(['agents'], io)).toBe(ExitCode.Ok);
-    expect(io.stdoutText()).toMatch(/a2\s+h\s+ACTIVE\s+cgroup\s+1\/4\s+1024\/4096\n$/);
   });
 
   it('follows a log over SSE, resuming after the last event id when the stream drops', async () => {

@@ -1,5 +1,5 @@
 /** The server's API as the web app sees it: JSON over same-origin fetch, the session cookie. */
-import type { Forge, JobState, PromotionState, RepositoryRole, RunState } from '@kiln/api-types';
+import type { Forge, PromotionState, RepositoryRole, RunState, Schemas } from '@kiln/api-types';
 
 export type { Forge, JobState, PromotionState, RepositoryRole, RunState } from '@kiln/api-types';
 
@@ -11,14 +11,7 @@ export const OPEN_PROMOTION_STATES: readonly PromotionState[] = [
   'deploying',
 ];
 
-export interface User {
-  id: string;
-  username: string;
-  isAdmin: boolean;
-  createdAt?: string;
-  /** Set while an administrator has the user disabled. */
-  disabledAt?: string;
-}
+export type User = Schemas['UserResponse'];
 
 export const FORGES: readonly Forge[] = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'];
 export const REPOSITORY_ROLES: readonly RepositoryRole[] = [
@@ -27,118 +20,33 @@ export const REPOSITORY_ROLES: readonly RepositoryRole[] = [
   'release-manager',
 ];
 
-export interface Repository {
-  id: string;
-  forge: Forge;
-  fullName: string;
-  cloneUrl: string;
-  defaultBranch: string;
-  apiUrl?: string;
-  hasForgeToken: boolean;
-  autoCancelPullRequests: boolean;
-  /** Where the forge sends webhooks, relative to the server's address (`/hooks/github`). */
-  webhookPath: string;
-}
+export type Repository = Schemas['RepositoryResponse'];
 
-export interface NewRepository {
-  forge: Forge;
-  fullName: string;
-  cloneUrl: string;
-  defaultBranch?: string;
-  forgeToken?: string;
-  apiUrl?: string;
-}
+export type NewRepository = Schemas['CreateRepositoryDto'];
 
-/** What an administrator may change; `null` removes the token, or derives the API URL again. */
-export interface RepositoryChanges {
-  defaultBranch?: string;
-  forgeToken?: string | null;
-  apiUrl?: string | null;
-  autoCancelPullRequests?: boolean;
-}
+export type RepositoryChanges = Schemas['UpdateRepositoryDto'];
 
-/** A build secret as the API shows it: never its value. */
-export interface Secret {
-  name: string;
-  /** The environments whose deployments alone get it; absent: every job that lists it. */
-  environments?: string[];
-  createdAt: string;
-  updatedAt: string;
-}
+export type Secret = Schemas['SecretResponse'];
 
-/** A cron schedule (UTC) that starts runs of a branch. */
-export interface Schedule {
-  id: string;
-  repositoryId: string;
-  name: string;
-  cron: string;
-  branch: string;
-  createdAt: string;
-}
+export type Schedule = Schemas['ScheduleResponse'];
 
-export interface Run {
-  id: string;
-  repositoryId: string;
-  number: number;
-  state: RunState;
-  event: string;
-  ref: string;
-  branch?: string;
-  tag?: string;
-  sha: string;
-  message?: string;
-  author?: string;
-  pullRequest?: number;
-  errors?: string[];
-  rerunOf?: string;
-  /** Set on `promote` runs: where they deploy, which run, for which promotion. */
-  environment?: string;
-  promotedRun?: { id: string; number: number };
-  promotionId?: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
+export type Run = Schemas['RunResponse'];
 
 /** The part of a job's compiled plan the UI reads. */
-export interface JobPlan {
+// A type, not an interface: it must fit the document's open object (`{ [key: string]: unknown }`).
+export type JobPlan = {
   needs?: string[];
   /** In a promote run: the needs the promoted run built (skipped here, still drawn). */
   promotedNeeds?: string[];
   resources?: { cpus: number; mem: number };
-}
+};
 
-/** One attempt of a job: `queued`/`running` while it is the latest, then how it ended. */
-export interface JobAttempt {
-  attempt: number;
-  state: string;
-  statusMessage?: string;
-  exitCode?: number;
-}
+export type JobAttempt = Schemas['JobAttemptResponse'];
 
-export interface JobUsage {
-  cpuSeconds?: number;
-  memPeakBytes?: number;
-}
+export type JobUsage = Schemas['JobUsageResponse'];
 
-export interface Job {
-  id: string;
-  runId: string;
-  key: string;
-  state: JobState;
-  attempt: number;
-  statusMessage?: string;
-  exitCode?: number;
-  reason?: string;
-  plan?: JobPlan;
-  usage?: JobUsage;
-  /** In a run's details: every attempt (retries, reruns), oldest first. */
-  attempts?: JobAttempt[];
-  createdAt: string;
-  queuedAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
+/** A job, its plan read as {@link JobPlan} (the document says only that the plan is an object). */
+export type Job = Schemas['JobWithAttemptsResponse'] & { plan: JobPlan };
 
 export const RUN_STATES: readonly RunState[] = [
   'pending',
@@ -157,160 +65,35 @@ export interface RunFilter {
   event?: (typeof RUN_EVENTS)[number];
 }
 
-export interface RunDetails extends Run {
-  jobs: Job[];
-}
+export type RunDetails = Schemas['RunDetailsResponse'];
 
-export interface Membership {
-  userId: string;
-  username: string;
-  role: RepositoryRole;
-}
+export type Membership = Schemas['MembershipResponse'];
 
-/** A job that waits to run (`GET /api/v1/queue`). */
-export interface WaitingJob {
-  jobId: string;
-  runId: string;
-  repositoryId: string;
-  repositoryName: string;
-  runNumber: number;
-  key: string;
-  state: 'queued' | 'blocked';
-  waitingSince: string;
-  statusMessage?: string;
-}
+export type WaitingJob = Schemas['WaitingJobResponse'];
 
-/** An agent of the cluster; memory in MiB. */
-export interface Agent {
-  id: string;
-  hostname: string;
-  state: string;
-  containerizers: string[];
-  total: { cpus: number; mem: number };
-  free: { cpus: number; mem: number };
-}
+export type Agent = Schemas['AgentResponse'];
 
-export interface ApiToken {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastUsedAt?: string;
-}
+export type ApiToken = Schemas['ApiTokenResponse'];
 
-export interface StepView {
-  idx: number;
-  name: string;
-  firstLine: number;
-  exitCode: number | null;
-  startedAt: string;
-  finishedAt: string | null;
-}
+export type StepView = Schemas['StepResponse'];
 
-/** A file a job's attempt kept (`GET /api/v1/jobs/:jobId/artifacts`). */
-export interface Artifact {
-  name: string;
-  attempt: number;
-  size: number;
-  sha256: string;
-  createdAt: string;
-}
+export type Artifact = Schemas['ArtifactResponse'];
 
-/** A step of a repository's release chain (staging → production). */
-export interface Environment {
-  id: string;
-  repositoryId: string;
-  name: string;
-  /** The environment a run must have been deployed to first. */
-  previous?: string;
-  requiredApprovals: number;
-  /** Branch globs (`release/*`); absent: any branch. */
-  allowedBranches?: string[];
-  approvalTimeoutMinutes: number;
-  createdAt: string;
-}
+export type Environment = Schemas['EnvironmentResponse'];
 
-export interface EnvironmentSettings {
-  previous?: string | null;
-  requiredApprovals?: number;
-  allowedBranches?: string[] | null;
-  approvalTimeoutMinutes?: number;
-}
+export type EnvironmentSettings = Schemas['SaveEnvironmentDto'];
 
-/** The run a promotion is about: the build that passed. */
-export interface RunSummary {
-  id: string;
-  number: number;
-  sha: string;
-  branch?: string;
-  message?: string;
-  author?: string;
-  finishedAt?: string;
-}
+export type RunSummary = Schemas['RunSummaryResponse'];
 
-export interface PromotionDecision {
-  user: string;
-  decision: 'approve' | 'reject';
-  comment?: string;
-  at: string;
-}
+export type PromotionDecision = Schemas['DecisionResponse'];
 
-export interface PromotionArtifact {
-  job: string;
-  name: string;
-  sha256: string;
-  size: number;
-}
+export type PromotionArtifact = Schemas['PromotedArtifactResponse'];
 
-/** A request to deploy a run to an environment, from approvals to its `promote` run's end. */
-export interface Promotion {
-  id: string;
-  repositoryId: string;
-  repositoryFullName: string;
-  environment: string;
-  state: PromotionState;
-  run: RunSummary;
-  /** The `promote` run, once started. */
-  deployRun?: { id: string; number: number; state: string };
-  /** The run is older than what is deployed now and was deployed here before. */
-  rollback: boolean;
-  requestedBy: string;
-  requestedAt: string;
-  comment?: string;
-  requiredApprovals: number;
-  approvals: PromotionDecision[];
-  expiresAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  statusMessage?: string;
-  artifacts: PromotionArtifact[];
-}
+export type Promotion = Schemas['PromotionResponse'];
 
-/** One column of the environments board, in chain order. */
-export interface EnvironmentBoardEntry {
-  environment: Environment;
-  /** What runs there now: the latest `deployed` promotion. */
-  current?: Promotion;
-  /** Awaiting approval, queued, deploying; oldest first. */
-  pending: Promotion[];
-  /** Successful runs that may be promoted here next, newest first. */
-  promotable: RunSummary[];
-  /** Asked with a run: whether the policy lets it be promoted here now, and why not. */
-  eligibility?: { run: string; eligible: boolean; reason?: string };
-}
+export type EnvironmentBoardEntry = Schemas['EnvironmentBoardEntryResponse'];
 
-export interface AuditEvent {
-  id: string;
-  at: string;
-  /** Absent when Kiln itself acted (an expiry). */
-  actor?: string;
-  action: string;
-  objectType: string;
-  objectId: string;
-  repositoryId?: string;
-  repositoryFullName?: string;
-  summary: string;
-  details: Record<string, unknown>;
-}
+export type AuditEvent = Schemas['AuditEventResponse'];
 
 export interface AuditQuery {
   repositoryId?: string;

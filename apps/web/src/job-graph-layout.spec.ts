@@ -3,7 +3,17 @@ import type { Job, JobPlan } from './api';
 import { layoutJobGraph } from './job-graph-layout';
 
 function job(key: string, state: Job['state'], plan: JobPlan): Job {
-  return { id: key, runId: 'run', key, state, attempt: 0, plan, createdAt: '' };
+  return {
+    id: key,
+    runId: 'run',
+    key,
+    state,
+    attempt: 0,
+    plan,
+    createdAt: '',
+    earlierTaskIds: [],
+    attempts: [],
+  };
 }
 
 function drawn(jobs: Job[]): { edges: string[]; columns: Record<string, number> } {

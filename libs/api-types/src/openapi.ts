@@ -1200,7 +1200,7 @@ export interface components {
              * @description An administrator may do everything.
              * @default false
              */
-            admin: boolean;
+            admin?: boolean;
         };
         UpdateUserDto: {
             /** @description True: the user cannot sign in and their sessions and API tokens stop working. */
@@ -1252,7 +1252,7 @@ export interface components {
              * @description New pushes to a pull request cancel its older unfinished runs.
              * @default true
              */
-            autoCancelPullRequests: boolean;
+            autoCancelPullRequests?: boolean;
         };
         ArtifactRetentionResponse: {
             /** @description A run's artifacts go once its newest artifact is older than this many days. */
@@ -1337,7 +1337,7 @@ export interface components {
              * @description New pushes to a pull request cancel its older unfinished runs.
              * @default true
              */
-            autoCancelPullRequests: boolean;
+            autoCancelPullRequests?: boolean;
             /**
              * @description Delete a run's artifacts once its newest artifact is older than this many days (never those of a run deployed now or being promoted); `null`: no age limit.
              * @example 30
@@ -1918,7 +1918,7 @@ export interface components {
              * @description Distinct release managers who must approve, never the requester.
              * @default 0
              */
-            requiredApprovals: number;
+            requiredApprovals?: number;
             /**
              * @description Branch globs a promoted run must come from; null or unset: any branch.
              * @example [
@@ -1931,7 +1931,7 @@ export interface components {
              * @description A promotion awaiting approval expires after this many minutes.
              * @default 1440
              */
-            approvalTimeoutMinutes: number;
+            approvalTimeoutMinutes?: number;
         };
         RequestPromotionDto: {
             /** @example production */

@@ -24,7 +24,7 @@ export function registerAgents(program: Command, io: CliIo): void {
       if (ctx.json) return ctx.printJson(list);
       if (list.agents.length === 0) return ctx.note('no agents are registered');
       const share = (key: keyof AgentResources, usage: ReturnType<typeof agentUsage>) =>
-        usage === undefined ? '-' : `${round(usage.used[key])}/${round(usage.total[key])}`;
+        `${round(usage.used[key])}/${round(usage.total[key])}`;
       ctx.out(
         table(
           ['ID', 'HOSTNAME', 'STATE', 'CONTAINERIZERS', 'CPUS', 'MEM (MB)'],

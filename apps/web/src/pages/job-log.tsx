@@ -155,7 +155,7 @@ function useOpenAtFailure(key: string, line: number | undefined): void {
 
 /** Each attempt's state by its number; the latest is the job's own state. */
 function attemptStates(job: Job): Map<number, string> {
-  const states = new Map((job.attempts ?? []).map((a) => [a.attempt, a.state]));
+  const states = new Map<number, string>((job.attempts ?? []).map((a) => [a.attempt, a.state]));
   states.set(job.attempt, job.state);
   return states;
 }
