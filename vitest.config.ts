@@ -29,7 +29,12 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/unit/**/*.spec.ts'],
+          include: [
+            'apps/**/*.spec.ts',
+            'libs/**/*.spec.ts',
+            'scripts/**/*.spec.ts',
+            'test/unit/**/*.spec.ts',
+          ],
           // The web app's pure helpers have unit specs beside them; its build output has none.
           exclude: ['**/node_modules/**', 'apps/web/dist/**'],
         },

@@ -5,8 +5,11 @@ import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { OpenAPIObject, OperationObject, PathItemObject } from '@nestjs/swagger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ACCESS, type Access } from '../../apps/server/src/auth/access';
 import { API_DOCS_PATH, OPENAPI_JSON_PATH, setupOpenApi } from '../../apps/server/src/openapi';
+import { DOCUMENT_FILE, documentText, ROOT } from '../../scripts/api-types/generate';
 import { startServerApp, type ServerApp } from './support/server-app';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'] as const;
@@ -46,6 +49,11 @@ describe('OpenAPI document', () => {
     expect(document.openapi).toMatch(/^3\./);
     // validate() dereferences in place: give it a copy.
     await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+  });
+
+  // `npm run api:generate` builds it without running the server (Nest's preview mode): the same.
+  it("is docs/openapi.json, from which the clients' types are generated", () => {
+    expect(documentText(document)).toBe(readFileSync(join(ROOT, DOCUMENT_FILE), 'utf8'));
   });
 
   it('has every route of the router, and nothing else', () => {

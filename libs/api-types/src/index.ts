@@ -1,7 +1,7 @@
 /*
  * The server's API types for its clients (the web app, the CLI), generated from its OpenAPI
- * document into ./openapi.ts. Clients name them here, never declare them again: the test that
- * generates them fails on a hand-written copy (see ./copies.ts).
+ * document into ./openapi.ts by `npm run api:generate`. Clients name them here, never declare
+ * them again: `npm run api:check` fails on a hand-written copy (scripts/api-types/copies.ts).
  */
 import type { components } from './openapi';
 
