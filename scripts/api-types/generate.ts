@@ -84,6 +84,8 @@ export async function generatedFiles(document: OpenAPIObject): Promise<Map<strin
     await openapiTS(JSON.parse(json) as OpenAPI3, {
       // A field with a default is optional in a request: the server fills it in.
       defaultNonNullable: false,
+      // Each enumeration's values as an array too (`runStateValues`): the web app's pickers.
+      enumValues: true,
     }),
   );
   return new Map([

@@ -1,7 +1,8 @@
 /** The server's API as the web app sees it: JSON over same-origin fetch, the session cookie. */
-import type { Forge, PromotionState, RepositoryRole, RunState, Schemas } from '@kiln/api-types';
+import type { PromotionState, Query, RepositoryRole, RunState, Schemas } from '@kiln/api-types';
 
 export type { Forge, JobState, PromotionState, RepositoryRole, RunState } from '@kiln/api-types';
+export { FORGES, REPOSITORY_ROLES, RUN_EVENTS, RUN_STATES } from '@kiln/api-types';
 
 export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failure', 'error', 'canceled'];
 /** A promotion in these states still holds its place: it may be approved, canceled, deployed. */
@@ -12,13 +13,6 @@ export const OPEN_PROMOTION_STATES: readonly PromotionState[] = [
 ];
 
 export type User = Schemas['UserResponse'];
-
-export const FORGES: readonly Forge[] = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket'];
-export const REPOSITORY_ROLES: readonly RepositoryRole[] = [
-  'viewer',
-  'developer',
-  'release-manager',
-];
 
 export type Repository = Schemas['RepositoryResponse'];
 
@@ -48,22 +42,8 @@ export type JobUsage = Schemas['JobUsageResponse'];
 /** A job, its plan read as {@link JobPlan} (the document says only that the plan is an object). */
 export type Job = Schemas['JobWithAttemptsResponse'] & { plan: JobPlan };
 
-export const RUN_STATES: readonly RunState[] = [
-  'pending',
-  'running',
-  'success',
-  'failure',
-  'error',
-  'canceled',
-];
-export const RUN_EVENTS = ['push', 'pull_request', 'tag', 'manual', 'cron', 'promote'] as const;
-
 /** Which runs a repository's list shows; an unset field does not filter. */
-export interface RunFilter {
-  branch?: string;
-  state?: RunState;
-  event?: (typeof RUN_EVENTS)[number];
-}
+export type RunFilter = Pick<Query<'Runs_list'>, 'branch' | 'state' | 'event'>;
 
 export type RunDetails = Schemas['RunDetailsResponse'];
 
@@ -95,13 +75,7 @@ export type EnvironmentBoardEntry = Schemas['EnvironmentBoardEntryResponse'];
 
 export type AuditEvent = Schemas['AuditEventResponse'];
 
-export interface AuditQuery {
-  repositoryId?: string;
-  action?: string;
-  actor?: string;
-  limit?: number;
-  before?: string;
-}
+export type AuditQuery = Query<'Audit_list'>;
 
 /** A non-2xx answer; `message` is the server's own (`{ statusCode, error, message }`). */
 export class ApiError extends Error {
@@ -156,7 +130,7 @@ function messageOf(json: unknown): string | undefined {
 
 export const api = {
   async signIn(username: string, password: string): Promise<User> {
-    const answer = await request<{ user: User; csrfToken: string }>('POST', '/api/v1/session', {
+    const answer = await request<Schemas['SessionResponse']>('POST', '/api/v1/session', {
       username,
       password,
     });
@@ -172,19 +146,19 @@ export const api = {
   },
   /** Who is signed in, restoring the session's CSRF token after a reload. */
   async me(): Promise<User> {
-    const answer = await request<{ user: User; csrfToken?: string }>('GET', '/api/v1/session');
+    const answer = await request<Schemas['CurrentSessionResponse']>('GET', '/api/v1/session');
     csrfToken = answer.csrfToken;
     return answer.user;
   },
   repositories: (): Promise<Repository[]> => request('GET', '/api/v1/repositories'),
   repository: (id: string): Promise<Repository> => request('GET', repositoryPath(id)),
   /** Registers a repository: the answer holds its webhook secret, this once. */
-  createRepository: (repository: NewRepository): Promise<Repository & { webhookSecret: string }> =>
+  createRepository: (repository: NewRepository): Promise<Schemas['CreatedRepositoryResponse']> =>
     request('POST', '/api/v1/repositories', repository),
   updateRepository: (id: string, changes: RepositoryChanges): Promise<Repository> =>
     request('PATCH', repositoryPath(id), changes),
   deleteRepository: (id: string): Promise<void> => request('DELETE', repositoryPath(id)),
-  rotateWebhookSecret: (id: string): Promise<{ webhookSecret: string }> =>
+  rotateWebhookSecret: (id: string): Promise<Schemas['WebhookSecretResponse']> =>
     request('POST', `${repositoryPath(id)}/webhook-secret`),
   /** Starts a run of `branch` (at `sha`, else its head now). */
   startRun: (id: string, branch: string, sha?: string): Promise<Run> =>
@@ -198,7 +172,7 @@ export const api = {
     name: string,
     value: string,
     environments?: string[],
-  ): Promise<{ name: string; created: boolean }> =>
+  ): Promise<Schemas['PutSecretResponse']> =>
     request('PUT', `${repositoryPath(id)}/secrets/${encodeURIComponent(name)}`, {
       value,
       ...(environments === undefined || environments.length === 0 ? {} : { environments }),
@@ -230,7 +204,7 @@ export const api = {
     repositoryId: string,
     filter: RunFilter = {},
     page: { limit?: number; before?: number } = {},
-  ): Promise<{ runs: Run[]; next?: number }> =>
+  ): Promise<Schemas['RunPageResponse']> =>
     request(
       'GET',
       `${repositoryPath(repositoryId)}/runs${query({ limit: 50, ...filter, ...page })}`,
@@ -245,9 +219,9 @@ export const api = {
     request('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun-failed`),
   queue: (): Promise<WaitingJob[]> => request('GET', '/api/v1/queue'),
   agents: async (): Promise<Agent[]> =>
-    (await request<{ agents: Agent[] }>('GET', '/api/v1/agents')).agents,
+    (await request<Schemas['AgentsResponse']>('GET', '/api/v1/agents')).agents,
   tokens: (): Promise<ApiToken[]> => request('GET', '/api/v1/tokens'),
-  createToken: (name: string): Promise<ApiToken & { token: string }> =>
+  createToken: (name: string): Promise<Schemas['CreatedApiTokenResponse']> =>
     request('POST', '/api/v1/tokens', { name }),
   revokeToken: (id: string): Promise<void> =>
     request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`),
@@ -300,7 +274,7 @@ export const api = {
     request('POST', `/api/v1/promotions/${encodeURIComponent(id)}/cancel`),
   /** Promotions awaiting the signed-in user's decision, oldest first. */
   approvals: (): Promise<Promotion[]> => request('GET', '/api/v1/approvals'),
-  audit: (filter: AuditQuery = {}): Promise<{ events: AuditEvent[]; next?: string }> =>
+  audit: (filter: AuditQuery = {}): Promise<Schemas['AuditPageResponse']> =>
     request('GET', `/api/v1/audit${query({ ...filter })}`),
 };
 

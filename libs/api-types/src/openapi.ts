@@ -1263,6 +1263,8 @@ export interface components {
             error?: string;
             up: boolean;
         };
+        /** @enum {string} */
+        Decision: "approve" | "reject";
         DecisionDto: {
             comment?: string;
         };
@@ -1270,15 +1272,14 @@ export interface components {
             /** Format: date-time */
             at: string;
             comment?: string;
-            /** @enum {string} */
-            decision: "approve" | "reject";
+            decision: components["schemas"]["Decision"];
             user: string;
         };
         DeployRunResponse: {
             /** Format: uuid */
             id: string;
             number: number;
-            state: string;
+            state: components["schemas"]["RunState"];
         };
         EligibilityResponse: {
             /** @description Whether the run may be promoted to the environment now. */
@@ -1903,8 +1904,7 @@ export interface components {
             runId: string;
             /** @example 42 */
             runNumber: number;
-            /** @enum {string} */
-            state: "queued" | "blocked";
+            state: components["schemas"]["WaitingJobState"];
             /**
              * @description Why it waits; for a blocked job, the jobs it needs that have not ended.
              * @example waits for build (running)
@@ -1916,6 +1916,8 @@ export interface components {
              */
             waitingSince: string;
         };
+        /** @enum {string} */
+        WaitingJobState: "queued" | "blocked";
         WebhookResponse: {
             /**
              * Format: uuid
@@ -3500,9 +3502,9 @@ export interface operations {
                 /** @description Only runs of this branch. */
                 branch?: string;
                 /** @description Only runs started by this event. */
-                event?: "push" | "pull_request" | "tag" | "manual" | "cron" | "promote";
+                event?: components["schemas"]["RunEvent"];
                 /** @description Only runs in this state. */
-                state?: "pending" | "running" | "success" | "failure" | "error" | "canceled";
+                state?: components["schemas"]["RunState"];
                 /** @description Only runs of this author (the forge's user name). */
                 author?: string;
             };
@@ -5124,7 +5126,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                forge: "github" | "gitlab" | "gitea" | "forgejo" | "bitbucket";
+                forge: components["schemas"]["Forge"];
             };
             cookie?: never;
         };
@@ -5216,7 +5218,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                forge: "github" | "gitlab" | "gitea" | "forgejo" | "bitbucket";
+                forge: components["schemas"]["Forge"];
                 repositoryId: string;
             };
             cookie?: never;
@@ -5334,3 +5336,19 @@ export interface operations {
         };
     };
 }
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const databaseStatusResponseDialectValues: ReadonlyArray<components["schemas"]["DatabaseStatusResponse"]["dialect"]> = ["sqlite", "postgres"];
+export const decisionValues: ReadonlyArray<components["schemas"]["Decision"]> = ["approve", "reject"];
+export const forgeValues: ReadonlyArray<components["schemas"]["Forge"]> = ["github", "gitlab", "gitea", "forgejo", "bitbucket"];
+export const jobAttemptStateValues: ReadonlyArray<components["schemas"]["JobAttemptState"]> = ["queued", "running", "success", "failure", "canceled", "lost"];
+export const jobStateValues: ReadonlyArray<components["schemas"]["JobState"]> = ["blocked", "queued", "running", "success", "failure", "canceled", "skipped"];
+export const livenessResponseStatusValues: ReadonlyArray<components["schemas"]["LivenessResponse"]["status"]> = ["ok"];
+export const promotionStateValues: ReadonlyArray<components["schemas"]["PromotionState"]> = ["awaiting-approval", "queued", "deploying", "deployed", "failed", "canceled", "rejected", "expired"];
+export const repositoryRoleValues: ReadonlyArray<components["schemas"]["RepositoryRole"]> = ["viewer", "developer", "release-manager"];
+export const runEventValues: ReadonlyArray<components["schemas"]["RunEvent"]> = ["push", "pull_request", "tag", "manual", "cron", "promote"];
+export const runStateValues: ReadonlyArray<components["schemas"]["RunState"]> = ["pending", "running", "success", "failure", "error", "canceled"];
+export const waitingJobStateValues: ReadonlyArray<components["schemas"]["WaitingJobState"]> = ["queued", "blocked"];

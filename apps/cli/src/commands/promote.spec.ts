@@ -106,7 +106,7 @@ describe(registerPromote.name, () => {
     const approvedByAlice = [
       { user: 'alice', decision: 'approve' as const, at: NOW.toISOString() },
     ];
-    const deployRun = { id: DEPLOY_RUN_ID, number: 7, state: 'running' };
+    const deployRun = { id: DEPLOY_RUN_ID, number: 7, state: 'running' as const };
     const deploy = (state: RunDetails['state'], jobState: string): RunDetails =>
       runDetails({ id: DEPLOY_RUN_ID, number: 7, state, event: 'promote' }, [
         { key: 'deploy', state: jobState as 'running' },

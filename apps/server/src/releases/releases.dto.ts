@@ -1,4 +1,9 @@
-import { PROMOTION_STATES, type PromotionState } from '@kiln/persistence';
+import {
+  PROMOTION_STATES,
+  RUN_STATES,
+  type PromotionState,
+  type RunState,
+} from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -156,12 +161,13 @@ export class RunSummaryResponse {
 export class DeployRunResponse {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ type: 'integer' }) number!: number;
-  @ApiProperty() state!: string;
+  @ApiProperty({ enum: [...RUN_STATES], enumName: 'RunState' }) state!: RunState;
 }
 
 export class DecisionResponse {
   @ApiProperty() user!: string;
-  @ApiProperty({ enum: ['approve', 'reject'] }) decision!: 'approve' | 'reject';
+  @ApiProperty({ enum: ['approve', 'reject'], enumName: 'Decision' }) decision!:
+    'approve' | 'reject';
   @ApiPropertyOptional() comment?: string;
   @ApiProperty({ format: 'date-time' }) at!: string;
 }

@@ -65,12 +65,20 @@ export class ListRunsQuery {
   @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
 
-  @ApiPropertyOptional({ enum: RUN_EVENTS, description: 'Only runs started by this event.' })
+  @ApiPropertyOptional({
+    enum: [...RUN_EVENTS],
+    enumName: 'RunEvent',
+    description: 'Only runs started by this event.',
+  })
   @IsOptional()
   @IsIn(RUN_EVENTS, { message: `event must be one of ${RUN_EVENTS.join(', ')}` })
   event?: RunEvent;
 
-  @ApiPropertyOptional({ enum: RUN_STATES, description: 'Only runs in this state.' })
+  @ApiPropertyOptional({
+    enum: [...RUN_STATES],
+    enumName: 'RunState',
+    description: 'Only runs in this state.',
+  })
   @IsOptional()
   @IsIn(RUN_STATES, { message: `state must be one of ${RUN_STATES.join(', ')}` })
   state?: RunState;
@@ -366,7 +374,7 @@ export class WaitingJobResponse implements WaitingJob {
   @ApiProperty({ description: 'The job as `.kiln.yml` names it.', example: 'test' })
   key!: string;
 
-  @ApiProperty({ enum: ['queued', 'blocked'] })
+  @ApiProperty({ enum: ['queued', 'blocked'], enumName: 'WaitingJobState' })
   state!: 'queued' | 'blocked';
 
   @ApiProperty({

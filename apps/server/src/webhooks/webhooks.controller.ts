@@ -26,7 +26,7 @@ const Webhook = (): MethodDecorator =>
         'secret (GitHub `X-Hub-Signature-256`, GitLab `X-Gitlab-Token`, Gitea/Forgejo ' +
         '`X-Gitea-Signature`/`X-Forgejo-Signature`, Bitbucket `X-Hub-Signature`), not an API token.',
     }),
-    ApiParam({ name: 'forge', enum: [...FORGES] }),
+    ApiParam({ name: 'forge', enum: [...FORGES], enumName: 'Forge' }),
     ApiBody({
       description: 'The event as the forge sends it',
       schema: { type: 'object', additionalProperties: true },
