@@ -36,7 +36,7 @@ import {
   type ProcStat,
 } from './proc';
 import { killMessage, terminationOf, type KillRequest, type LeaderExit } from './termination';
-import { environmentProblem, readRecordedExit, wrapperArguments } from './wrapper';
+import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
 import { SharedSampler } from '../shared-sampler';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
@@ -277,7 +277,8 @@ export class ProcessContainerizer implements Containerizer {
         child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
           cwd: workspace,
           env: environment,
-          stdio: ['ignore', stdout, stderr],
+          // The wrapper waits on this pipe for the agent's go (see wrapper.ts).
+          stdio: ['pipe', stdout, stderr],
           detached: true,
         });
       } finally {
@@ -307,6 +308,10 @@ export class ProcessContainerizer implements Containerizer {
       signalGroup(pid, undefined, 'SIGKILL');
       throw error;
     }
+    // Recorded: the command may start. A wrapper already gone (killed) makes this an EPIPE,
+    // which its exit reports.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(GO_LINE);
     container.child = child;
     child.once('exit', (code, signal) => {
       void this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code });

@@ -1,12 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   environmentProblem,
+  GO_LINE,
   parseExitCodeFile,
   readRecordedExit,
+  UNRECORDED_EXIT_CODE,
   wrapperArguments,
 } from './wrapper';
 
@@ -27,6 +29,54 @@ describe(wrapperArguments.name, () => {
 
   it('restores a given PWD instead of removing it', () => {
     expect(wrapperArguments('/e', { PWD: '/p' }, ['x']).slice(4, 5)).toEqual(['PWD=/p']);
+  });
+
+  describe('waiting for the agent to record the container', () => {
+    let sandbox: string;
+
+    beforeEach(() => {
+      sandbox = mkdtempSync(join(tmpdir(), 'kiln-wrapper-gate-'));
+    });
+    afterEach(() => {
+      rmSync(sandbox, { recursive: true, force: true });
+    });
+
+    /** Runs `touch ran` under the wrapper with `input` on its standard input. */
+    function run(input: string, environment: Record<string, string> = {}) {
+      const env = { PATH: '/usr/bin:/bin', ...environment };
+      const result = spawnSync(
+        '/bin/sh',
+        wrapperArguments(join(sandbox, '.exit_code'), env, [
+          '/bin/sh',
+          '-c',
+          'env > seen; touch ran',
+        ]),
+        { cwd: sandbox, env, input, encoding: 'utf8' },
+      );
+      return { status: result.status, ran: existsSync(join(sandbox, 'ran')) };
+    }
+
+    it('runs the command once it reads go', () => {
+      expect(run(GO_LINE)).toEqual({ status: 0, ran: true });
+      expect(readFileSync(join(sandbox, '.exit_code'), 'utf8')).toBe('0\n');
+    });
+
+    it('never runs the command when its agent died before the go (end of file)', () => {
+      expect(run('')).toEqual({ status: UNRECORDED_EXIT_CODE, ran: false });
+      expect(existsSync(join(sandbox, '.exit_code'))).toBe(false);
+    });
+
+    it('never runs the command on anything but go', () => {
+      expect(run('gone\n')).toEqual({ status: UNRECORDED_EXIT_CODE, ran: false });
+    });
+
+    it('leaves a task variable named like its line as it was, and gives the command no stdin', () => {
+      expect(run(GO_LINE, { go: 'stay' })).toEqual({ status: 0, ran: true });
+      expect(readFileSync(join(sandbox, 'seen'), 'utf8').split('\n')).toContain('go=stay');
+      const absent = run(GO_LINE);
+      expect(absent.ran).toBe(true);
+      expect(readFileSync(join(sandbox, 'seen'), 'utf8')).not.toMatch(/^go=/m);
+    });
   });
 });
 
