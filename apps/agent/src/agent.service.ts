@@ -35,7 +35,7 @@ import { uploadArtifacts } from './artifacts/artifact-uploader';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
 import { LogShipping } from './logs/log-shipping';
-import { MasterClient, MasterCallError } from './master/master-client';
+import { MasterClient, SocketRefusedError, type MasterSession } from './master/master-client';
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
 import { SourceCache } from './workspace/source-cache';
@@ -70,7 +70,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logs: LogShipping;
   private readonly master: MasterClient;
   private readonly stopping = new AbortController();
-  private streamId: string | undefined;
+  private session: MasterSession | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly byName: Map<string, Containerizer>;
@@ -94,7 +94,11 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`source cache of ${key} failed (${errorMessage(error)}): fetching directly`),
     );
     this.logs = new LogShipping(this.store);
-    this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
+    this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, (call, error) =>
+      this.logger.warn(
+        `the master refused a ${call.type} call (${error.status}): ${error.message}`,
+      ),
+    );
     this.updates = new StatusUpdateManager(
       this.store,
       (frameworkId, status) => this.sendUpdate(frameworkId, status),
@@ -130,7 +134,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.stopping.signal.addEventListener('abort', abortConnection, { once: true });
       try {
         const subscription = await this.master.subscribe(this.subscribeCall(), connection.signal);
-        this.streamId = subscription.streamId;
+        this.session = subscription;
         let watchdog: NodeJS.Timeout | undefined;
         let heartbeatMs = 5_000;
         const feed = (): void => {
@@ -154,7 +158,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         if (!this.stopping.signal.aborted) this.logger.warn('the master ended the stream');
       } catch (error) {
         if (!this.stopping.signal.aborted) {
-          const unauthorized = error instanceof MasterCallError && error.status === 401;
+          const unauthorized = error instanceof SocketRefusedError && error.status === 401;
           this.logger.warn(
             `cannot reach the master at ${this.env.KILN_MASTER_URL}: ${errorMessage(error)}` +
               (unauthorized ? ' (check KILN_CLUSTER_TOKEN)' : ''),
@@ -200,20 +204,14 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.log(`registered with the master at ${this.env.KILN_MASTER_URL} as ${this.agentId}`);
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
-      const streamId = this.streamId;
-      if (streamId === undefined) return;
-      this.master
-        .call({ type: 'HEARTBEAT', agentId: this.agentId }, streamId)
-        .catch((error: unknown) => {
-          this.logger.debug(`heartbeat failed: ${errorMessage(error)}`);
-        });
+      this.session?.send({ type: 'HEARTBEAT', agentId: this.agentId });
     }, heartbeatMs);
     this.heartbeatTimer.unref();
     this.updates.setConnected(true);
   }
 
   private onDisconnected(): void {
-    this.streamId = undefined;
+    this.session = undefined;
     clearInterval(this.heartbeatTimer);
     this.updates.setConnected(false);
   }
@@ -237,13 +235,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private async sendUpdate(frameworkId: string, status: TaskStatus): Promise<void> {
-    const streamId = this.streamId;
-    if (streamId === undefined) throw new Error('not connected to the master');
-    await this.master.call(
-      { type: 'UPDATE', agentId: this.agentId, update: { frameworkId, status } },
-      streamId,
-    );
+  private sendUpdate(frameworkId: string, status: TaskStatus): void {
+    if (this.session === undefined) throw new Error('not connected to the master');
+    this.session.send({ type: 'UPDATE', agentId: this.agentId, update: { frameworkId, status } });
   }
 
   // ---- Tasks ----------------------------------------------------------------------------------

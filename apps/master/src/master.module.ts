@@ -9,6 +9,7 @@ import { MasterMetrics } from './cluster/master.metrics';
 import { MasterService } from './cluster/master.service';
 import { OperatorController } from './operator/operator.controller';
 import { SchedulerController } from './scheduler/scheduler.controller';
+import { ClusterSocketServer } from './streams/cluster-socket.server';
 
 @Module({})
 export class MasterModule {
@@ -22,6 +23,7 @@ export class MasterModule {
         { provide: MasterMetrics, useValue: new MasterMetrics() },
         { provide: APP_GUARD, useClass: ClusterTokenGuard },
         MasterService,
+        ClusterSocketServer,
       ],
     };
   }

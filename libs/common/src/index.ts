@@ -2,6 +2,7 @@ export * from './backoff';
 export * from './git-env';
 export * from './http-error.filter';
 export * from './logging';
+export * from './message-socket';
 export * from './ndjson';
 export * from './redact-url';
 export * from './request-body';

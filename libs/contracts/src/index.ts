@@ -3,6 +3,7 @@ export * from './artifact.messages';
 export * from './log.messages';
 export * from './resources';
 export * from './scheduler.messages';
+export * from './socket.messages';
 export * from './task-state';
 export * from './task.messages';
 export * from './validation';

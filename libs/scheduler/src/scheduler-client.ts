@@ -1,4 +1,11 @@
-import { failedResponseMessage, readNdjson } from '@kiln/common';
+import {
+  CallSocket,
+  failedResponseMessage,
+  readNdjson,
+  SocketCallError,
+  SocketRefusedError,
+  withTimeout,
+} from '@kiln/common';
 import {
   SCHEDULER_EVENT_TYPES,
   STREAM_ID_HEADER,
@@ -22,16 +29,27 @@ export class SchedulerCallError extends Error {
 export interface SchedulerClientOptions {
   masterUrl: string;
   token: string;
+  /**
+   * `websocket`: one connection carries the events and the calls, batched per tick (Kiln's own
+   * frameworks). `http` (the default): the v1 HTTP API, a stream of events and a POST per call,
+   * as an outside framework speaks it.
+   */
+  transport?: 'http' | 'websocket';
 }
+
+/** How long a call may wait for the master's answer. */
+const CALL_TIMEOUT_MS = 10_000;
 
 /**
  * A framework's side of the master's scheduler API: one SUBSCRIBE stream of events, and the
- * calls that go with it. It does not reconnect by itself: what a framework must do after a lost
- * stream (re-subscribe with its id, then reconcile) is the framework's decision.
+ * calls that go with it, over HTTP or a WebSocket (the same calls, events and answers). It does
+ * not reconnect by itself: what a framework must do after a lost stream (re-subscribe with its
+ * id, then reconcile) is the framework's decision.
  */
 export class SchedulerClient {
   private readonly endpoint: string;
   private stream: string | undefined;
+  private socket: CallSocket<SchedulerCall> | undefined;
   private framework: string | undefined;
 
   constructor(private readonly options: SchedulerClientOptions) {
@@ -54,6 +72,8 @@ export class SchedulerClient {
     info: FrameworkInfo,
     signal?: AbortSignal,
   ): Promise<AsyncGenerator<SchedulerEvent>> {
+    if (this.options.transport === 'websocket') return this.subscribeSocket(info, signal);
+    this.socket = undefined;
     const res = await fetch(this.endpoint, {
       method: 'POST',
       headers: this.headers(),
@@ -72,6 +92,22 @@ export class SchedulerClient {
   }
 
   async call(call: Omit<SchedulerCall, 'frameworkId'>): Promise<void> {
+    if (this.socket !== undefined && this.framework !== undefined) {
+      try {
+        await withTimeout(
+          this.socket.call({ ...call, frameworkId: this.framework }),
+          CALL_TIMEOUT_MS,
+        );
+      } catch (error) {
+        throw error instanceof SocketCallError
+          ? new SchedulerCallError(
+              error.status,
+              `master answered ${error.status}: ${error.message}`,
+            )
+          : error;
+      }
+      return;
+    }
     if (this.framework === undefined || this.stream === undefined) {
       throw new Error('subscribe before calling the master');
     }
@@ -130,6 +166,42 @@ export class SchedulerClient {
 
   teardown(): Promise<void> {
     return this.call({ type: 'TEARDOWN' });
+  }
+
+  private async subscribeSocket(
+    info: FrameworkInfo,
+    signal: AbortSignal | undefined,
+  ): Promise<AsyncGenerator<SchedulerEvent>> {
+    let socket: CallSocket<SchedulerCall>;
+    try {
+      socket = await CallSocket.open<SchedulerCall>(this.endpoint, this.options.token, signal);
+    } catch (error) {
+      if (error instanceof SocketRefusedError) {
+        throw new SchedulerCallError(error.status, `master ${error.message}`);
+      }
+      throw error;
+    }
+    const events = parseEvents(socket.events());
+    try {
+      // SUBSCRIBED comes in the same frame as the call's answer: once that is in, so is it.
+      await withTimeout(
+        socket.call({ type: 'SUBSCRIBE', subscribe: { frameworkInfo: info } }),
+        CALL_TIMEOUT_MS,
+      );
+    } catch (error) {
+      socket.close();
+      throw error instanceof SocketCallError
+        ? new SchedulerCallError(error.status, `master answered ${error.status}: ${error.message}`)
+        : error;
+    }
+    const first = await events.next();
+    if (first.done === true || first.value.type !== 'SUBSCRIBED') {
+      throw new SchedulerCallError(200, 'the master did not confirm the subscription');
+    }
+    this.socket = socket;
+    this.stream = undefined;
+    this.framework = first.value.subscribed.frameworkId;
+    return events;
   }
 
   private headers(): Record<string, string> {

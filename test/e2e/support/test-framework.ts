@@ -44,10 +44,10 @@ export class TestFramework {
     masterUrl: string,
     token: string,
     info: FrameworkInfo,
-    options: { holdOffers?: boolean } = {},
+    options: { holdOffers?: boolean; transport?: 'http' | 'websocket' } = {},
   ): Promise<TestFramework> {
     const framework = new TestFramework(
-      new SchedulerClient({ masterUrl, token }),
+      new SchedulerClient({ masterUrl, token, transport: options.transport ?? 'http' }),
       info,
       options.holdOffers ?? false,
     );

@@ -1,72 +1,46 @@
-import { failedResponseMessage, readNdjson } from '@kiln/common';
-import {
-  AgentEvent,
-  parseMessage,
-  STREAM_ID_HEADER,
-  type AgentCall,
-  type AgentSubscribe,
-} from '@kiln/contracts';
+import { CallSocket, SocketCallError } from '@kiln/common';
+import { AgentEvent, parseMessage, type AgentCall, type AgentSubscribe } from '@kiln/contracts';
 
-export class MasterCallError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MasterCallError';
-  }
-}
+export { SocketCallError as MasterCallError, SocketRefusedError } from '@kiln/common';
 
-export interface AgentSubscription {
-  streamId: string;
+/** One subscription to the master: its events, and the calls that go with it. */
+export interface MasterSession {
   events: AsyncGenerator<AgentEvent>;
+  /**
+   * Sends a call in this tick's frame without waiting for its answer: what must arrive (a status
+   * update) is re-sent until its acknowledgement comes back.
+   */
+  send(call: AgentCall): void;
 }
 
-/** The agent's side of the agent API: one subscription stream, separate calls for the rest. */
+/**
+ * The agent's side of the agent API: one WebSocket to the master carrying its calls and the
+ * master's events both ways, batched per tick (see `socket.messages.ts` in the contracts).
+ */
 export class MasterClient {
   private readonly endpoint: string;
 
   constructor(
     masterUrl: string,
     private readonly token: string,
+    /** A call the master refused: nothing to retry, but worth a line in the log. */
+    private readonly onRefused: (call: AgentCall, error: SocketCallError) => void,
   ) {
     this.endpoint = new URL('/api/v1/agent', masterUrl).toString();
   }
 
-  async subscribe(subscribe: AgentSubscribe, signal: AbortSignal): Promise<AgentSubscription> {
-    const call: AgentCall = { type: 'SUBSCRIBE', subscribe };
-    const res = await fetch(this.endpoint, {
-      method: 'POST',
-      headers: this.headers(),
-      body: JSON.stringify(call),
-      signal,
-    });
-    if (res.status !== 200 || res.body === null) throw await callError(res);
-    const streamId = res.headers.get(STREAM_ID_HEADER);
-    if (streamId === null) throw new MasterCallError(res.status, 'the master sent no stream id');
-    const body = res.body;
+  async subscribe(subscribe: AgentSubscribe, signal: AbortSignal): Promise<MasterSession> {
+    const socket = await CallSocket.open<AgentCall>(this.endpoint, this.token, signal);
+    const send = (call: AgentCall): void => {
+      socket.call(call).catch((error: unknown) => {
+        // A lost connection is the connect loop's business; a refusal is worth reporting.
+        if (error instanceof SocketCallError) this.onRefused(call, error);
+      });
+    };
+    send({ type: 'SUBSCRIBE', subscribe });
     async function* events(): AsyncGenerator<AgentEvent> {
-      for await (const json of readNdjson(body)) yield parseMessage(AgentEvent, json);
+      for await (const event of socket.events()) yield parseMessage(AgentEvent, event);
     }
-    return { streamId, events: events() };
+    return { events: events(), send };
   }
-
-  async call(call: AgentCall, streamId: string, timeoutMs = 10_000): Promise<void> {
-    const res = await fetch(this.endpoint, {
-      method: 'POST',
-      headers: { ...this.headers(), [STREAM_ID_HEADER]: streamId },
-      body: JSON.stringify(call),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.status !== 202) throw await callError(res);
-    await res.body?.cancel();
-  }
-
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' };
-  }
-}
-
-async function callError(res: Response): Promise<MasterCallError> {
-  return new MasterCallError(res.status, `master ${await failedResponseMessage(res)}`);
 }

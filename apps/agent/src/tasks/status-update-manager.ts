@@ -3,7 +3,8 @@ import { isTerminal, type TaskStatus } from '@kiln/contracts';
 import { Logger } from '@nestjs/common';
 import type { TaskCheckpoint, TaskStore } from './task-store';
 
-export type SendUpdate = (frameworkId: string, status: TaskStatus) => Promise<void>;
+/** Sends an update on its way; throws if it cannot even leave (no connection). */
+export type SendUpdate = (frameworkId: string, status: TaskStatus) => void;
 
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -119,9 +120,11 @@ export class StatusUpdateManager {
     if (stream.checkpoint.pending.length <= stream.unsaved) return; // the head is not durable yet
     stream.inFlight = true;
     stream.attempt += 1;
-    this.send(stream.checkpoint.frameworkId, head).catch((error: unknown) => {
+    try {
+      this.send(stream.checkpoint.frameworkId, head);
+    } catch (error) {
       this.logger.warn(`sending ${head.state} of task ${taskId} failed: ${errorMessage(error)}`);
-    });
+    }
     // Sent is not delivered: without an acknowledgement in time, the same update goes again.
     stream.timer = setTimeout(
       () => {

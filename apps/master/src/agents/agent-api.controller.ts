@@ -10,9 +10,13 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
-import { EventStream } from '../streams/event-stream';
+import { HttpEventStream, type EventStream } from '../streams/event-stream';
 
-/** The agent API: agents subscribe for LAUNCH/KILL events and report heartbeats and statuses. */
+/**
+ * The agent API over HTTP: SUBSCRIBE answers with a stream of LAUNCH/KILL events, and every other
+ * call is a POST of its own. Kiln's agents use the WebSocket at the same path instead
+ * (`ClusterSocketServer`); this stays for tools and tests that speak plain HTTP.
+ */
 @Controller('api/v1/agent')
 export class AgentApiController {
   constructor(private readonly master: MasterService) {}
@@ -23,24 +27,16 @@ export class AgentApiController {
     @Headers(STREAM_ID_HEADER) streamId: string | undefined,
     @Res() res: Response,
   ): void {
-    switch (call.type) {
-      case 'SUBSCRIBE': {
-        if (call.subscribe === undefined) throw new BadRequestException('subscribe is required');
-        const agentId = call.subscribe.agentInfo.id;
-        const stream: EventStream = new EventStream(res, () =>
-          this.master.agentDisconnected(agentId, stream),
-        );
-        this.master.subscribeAgent(call.subscribe, stream);
-        return;
-      }
-      case 'HEARTBEAT':
-        this.master.heartbeat(call.agentId, streamId);
-        break;
-      case 'UPDATE':
-        if (call.update === undefined) throw new BadRequestException('update is required');
-        this.master.agentUpdate(call.agentId, streamId, call.update);
-        break;
+    if (call.type === 'SUBSCRIBE') {
+      if (call.subscribe === undefined) throw new BadRequestException('subscribe is required');
+      const agentId = call.subscribe.agentInfo.id;
+      const stream: EventStream = new HttpEventStream(res, () =>
+        this.master.agentDisconnected(agentId, stream),
+      );
+      this.master.subscribeAgent(call.subscribe, stream);
+      return;
     }
+    this.master.handleAgentCall(call, streamId);
     res.status(HttpStatus.ACCEPTED).end();
   }
 }

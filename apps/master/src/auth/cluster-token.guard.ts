@@ -21,13 +21,13 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
  */
 @Injectable()
 export class ClusterTokenGuard implements CanActivate {
-  private readonly expected: Buffer;
+  private readonly token: ClusterToken;
 
   constructor(
     env: MasterEnv,
     private readonly reflector: Reflector,
   ) {
-    this.expected = digest(env.KILN_CLUSTER_TOKEN);
+    this.token = new ClusterToken(env.KILN_CLUSTER_TOKEN);
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -36,7 +36,21 @@ export class ClusterTokenGuard implements CanActivate {
       context.getClass(),
     ]);
     if (isPublic === true) return true;
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
+    this.token.check(context.switchToHttp().getRequest<Request>().headers.authorization);
+    return true;
+  }
+}
+
+/** The cluster token, checked the same way on every route and on the WebSocket upgrade. */
+export class ClusterToken {
+  private readonly expected: Buffer;
+
+  constructor(token: string) {
+    this.expected = digest(token);
+  }
+
+  /** Throws an UnauthorizedException unless `header` is `Bearer <the cluster token>`. */
+  check(header: string | undefined): void {
     const match = /^Bearer (.+)$/.exec(header ?? '');
     if (!match?.[1]) {
       throw new UnauthorizedException('a cluster token is required: Authorization: Bearer <token>');
@@ -45,7 +59,6 @@ export class ClusterTokenGuard implements CanActivate {
     if (!timingSafeEqual(digest(match[1]), this.expected)) {
       throw new UnauthorizedException('the cluster token is wrong');
     }
-    return true;
   }
 }
 

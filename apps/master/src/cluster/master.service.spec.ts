@@ -2,7 +2,6 @@ import type { MasterEnv } from '@kiln/config';
 import type { AgentEvent, SchedulerEvent, TaskInfo, TaskStatus } from '@kiln/contracts';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EventStream } from '../streams/event-stream';
 import { MasterMetrics } from './master.metrics';
 import { MasterService } from './master.service';
 
@@ -60,7 +59,7 @@ describe(MasterService.name, () => {
             ? []
             : [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_RUNNING' }],
       },
-      stream as unknown as EventStream,
+      stream,
     );
     return stream;
   }
@@ -79,10 +78,7 @@ describe(MasterService.name, () => {
     );
     master.onApplicationBootstrap();
     framework = new RecordingStream();
-    frameworkId = master.subscribeFramework(
-      { name: 'builds', roles: ['ci'] },
-      framework as unknown as EventStream,
-    );
+    frameworkId = master.subscribeFramework({ name: 'builds', roles: ['ci'] }, framework);
   });
 
   afterEach(() => {
@@ -93,16 +89,23 @@ describe(MasterService.name, () => {
   /** Launches TASK through an offer of agent-1 and has the agent report it running. */
   async function launchRunning(agent: RecordingStream): Promise<void> {
     await launch();
-    master.agentUpdate('agent-1', agent.id, {
-      frameworkId,
-      status: {
-        taskId: TASK.taskId,
-        state: 'TASK_RUNNING',
-        source: 'AGENT',
-        uuid: randomUUID(),
-        timestamp: Date.now() / 1000,
+    master.handleAgentCall(
+      {
+        type: 'UPDATE',
+        agentId: 'agent-1',
+        update: {
+          frameworkId,
+          status: {
+            taskId: TASK.taskId,
+            state: 'TASK_RUNNING',
+            source: 'AGENT',
+            uuid: randomUUID(),
+            timestamp: Date.now() / 1000,
+          },
+        },
       },
-    });
+      agent.id,
+    );
   }
 
   /** Launches TASK through an offer of agent-1; the agent says nothing of it yet. */
@@ -200,20 +203,27 @@ describe(MasterService.name, () => {
         },
         tasks: [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_FINISHED' }],
       },
-      back as unknown as EventStream,
+      back,
     );
     await vi.advanceTimersByTimeAsync(1);
     const update = (): void =>
-      master.agentUpdate('agent-1', back.id, {
-        frameworkId,
-        status: {
-          taskId: TASK.taskId,
-          state: 'TASK_FINISHED',
-          source: 'AGENT',
-          uuid: randomUUID(),
-          timestamp: Date.now() / 1000,
+      master.handleAgentCall(
+        {
+          type: 'UPDATE',
+          agentId: 'agent-1',
+          update: {
+            frameworkId,
+            status: {
+              taskId: TASK.taskId,
+              state: 'TASK_FINISHED',
+              source: 'AGENT',
+              uuid: randomUUID(),
+              timestamp: Date.now() / 1000,
+            },
+          },
         },
-      });
+        back.id,
+      );
     expect(update).not.toThrow();
     expect(framework.updates().at(-1)).toMatchObject({ taskId: 'task-1', state: 'TASK_FINISHED' });
 

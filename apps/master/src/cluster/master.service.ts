@@ -2,9 +2,9 @@ import { MasterEnv } from '@kiln/config';
 import {
   formatResources,
   isTerminal,
+  type AgentCall,
   type AgentSubscribe,
   type AgentTask,
-  type AgentUpdate,
   type FrameworkInfo,
   type SchedulerCall,
 } from '@kiln/contracts';
@@ -323,18 +323,14 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.warn(`agent ${agent.info.hostname} (${agentId}) disconnected`);
   }
 
-  heartbeat(agentId: string | undefined, streamId: string | undefined): void {
-    this.agents.subscribed(agentId, streamId).lastSeen = Date.now();
-  }
-
-  agentUpdate(
-    agentId: string | undefined,
-    streamId: string | undefined,
-    update: AgentUpdate,
-  ): void {
-    const agent = this.agents.subscribed(agentId, streamId);
+  /** Checks a non-SUBSCRIBE agent call's agent and stream, then carries it out. */
+  handleAgentCall(call: AgentCall, streamId: string | undefined): void {
+    if (call.type === 'SUBSCRIBE') {
+      throw new BadRequestException('SUBSCRIBE opens a stream: send it without a stream id');
+    }
+    const agent = this.agents.subscribed(call.agentId, streamId);
     agent.lastSeen = Date.now();
-    this.lifecycle.agentUpdate(agent, update);
+    if (call.type === 'UPDATE') this.lifecycle.agentUpdate(agent, required(call.update, 'update'));
   }
 
   /** Marks agents that stopped heartbeating unreachable, and rescinds offers held too long. */

@@ -2,7 +2,7 @@ import { SchedulerCall, STREAM_ID_HEADER } from '@kiln/contracts';
 import { Body, Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
-import { EventStream } from '../streams/event-stream';
+import { HttpEventStream, type EventStream } from '../streams/event-stream';
 
 /** The scheduler API, modelled on Mesos v1's `/api/v1/scheduler`. */
 @Controller('api/v1/scheduler')
@@ -17,7 +17,7 @@ export class SchedulerController {
     @Res() res: Response,
   ): void {
     if (call.type === 'SUBSCRIBE' && call.subscribe !== undefined) {
-      const stream: EventStream = new EventStream(res, () =>
+      const stream: EventStream = new HttpEventStream(res, () =>
         this.master.frameworkDisconnected(frameworkId, stream),
       );
       const frameworkId = this.master.subscribeFramework(call.subscribe.frameworkInfo, stream);

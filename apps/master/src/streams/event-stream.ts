@@ -3,15 +3,31 @@ import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 
 /** A consumer this far behind is not reading: drop it rather than buffer without bound. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+export const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Where the master sends one subscriber's events: an agent's or a framework's subscription, over
+ * HTTP ({@link HttpEventStream}) or a WebSocket (`SocketEventStream`). The master's logic sees
+ * only this, so both transports follow the same rules.
+ */
+export interface EventStream {
+  /** The subscription's id: HTTP subscribers send it back with their calls. */
+  readonly id: string;
+  readonly isOpen: boolean;
+  /** Queues one event; false when the stream is closed (the event is dropped). */
+  send(event: object): boolean;
+  /** Ends the stream; the subscriber sees the end and may subscribe again. */
+  end(): void;
+}
 
 /**
  * A long-lived HTTP response carrying one JSON event per line (NDJSON), identified by a stream id
- * that the subscriber sends back on its later calls.
+ * that the subscriber sends back on its later calls. The events of one tick go out in one write.
  */
-export class EventStream {
+export class HttpEventStream implements EventStream {
   readonly id = randomUUID();
   private open = true;
+  private pending = '';
 
   constructor(
     private readonly res: Response,
@@ -34,19 +50,26 @@ export class EventStream {
     return this.open;
   }
 
-  /** Writes one event; false when the stream is closed (the event is dropped). */
   send(event: object): boolean {
     if (!this.open) return false;
     if (this.res.writableLength > MAX_BUFFERED_BYTES) {
       this.res.destroy(new Error('event stream consumer is too slow'));
       return false;
     }
-    this.res.write(`${JSON.stringify(event)}\n`);
+    if (this.pending === '') setImmediate(() => this.flush());
+    this.pending += `${JSON.stringify(event)}\n`;
     return true;
   }
 
-  /** Ends the stream; the subscriber sees end-of-stream and may subscribe again. */
   end(): void {
-    if (this.open) this.res.end();
+    if (!this.open) return;
+    this.flush();
+    this.res.end();
+  }
+
+  private flush(): void {
+    if (this.pending === '' || this.res.writableEnded) return;
+    this.res.write(this.pending);
+    this.pending = '';
   }
 }

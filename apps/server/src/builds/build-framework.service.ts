@@ -99,7 +99,11 @@ export class BuildFrameworkService
   ) {
     this.client =
       client ??
-      new SchedulerClient({ masterUrl: env.KILN_MASTER_URL, token: env.KILN_CLUSTER_TOKEN });
+      new SchedulerClient({
+        masterUrl: env.KILN_MASTER_URL,
+        token: env.KILN_CLUSTER_TOKEN,
+        transport: 'websocket',
+      });
     this.cluster = cluster ?? new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
   }
 

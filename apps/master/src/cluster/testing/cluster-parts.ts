@@ -26,7 +26,7 @@ export class RecordingStream {
   }
 
   asStream(): EventStream {
-    return this as unknown as EventStream;
+    return this;
   }
 
   types(): string[] {
