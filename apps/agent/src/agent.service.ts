@@ -101,7 +101,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.updates = new StatusUpdateManager(
       this.store,
-      (frameworkId, status) => this.sendUpdate(frameworkId, status),
+      (frameworkId, status, latestState) => this.sendUpdate(frameworkId, status, latestState),
       (checkpoint) => this.onTaskDone(checkpoint),
     );
     this.byName = new Map(containerizers.map((c): [string, Containerizer] => [c.name, c]));
@@ -235,9 +235,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private sendUpdate(frameworkId: string, status: TaskStatus): void {
+  private sendUpdate(frameworkId: string, status: TaskStatus, latestState: TaskState): void {
     if (this.session === undefined) throw new Error('not connected to the master');
-    this.session.send({ type: 'UPDATE', agentId: this.agentId, update: { frameworkId, status } });
+    this.session.send({
+      type: 'UPDATE',
+      agentId: this.agentId,
+      update: { frameworkId, status, latestState },
+    });
   }
 
   // ---- Tasks ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import {
   IsDefined,
   IsIn,
   IsInt,
+  IsOptional,
   IsString,
   Matches,
   Max,
@@ -97,6 +98,16 @@ export class AgentUpdate {
   @ValidateNested()
   @Type(() => TaskStatus)
   status!: TaskStatus;
+
+  /**
+   * The task's state on the agent as it sends this update, which may be later than `status`
+   * (Mesos' `latest_state`): updates go to the framework in order, but the master frees a task's
+   * resources the first time it learns the task has ended, not once the framework has
+   * acknowledged every update before that one.
+   */
+  @IsOptional()
+  @IsIn(TASK_STATES)
+  latestState?: TaskState;
 }
 
 export class AgentCall {

@@ -32,6 +32,8 @@ export class TestFramework {
    * allocator decides again who gets it (as a framework placing one task at a time would).
    */
   maxTasksPerOffer = Number.POSITIVE_INFINITY;
+  /** Acknowledge every update as it comes (off: let the agent keep them, to test re-sending). */
+  acknowledging = true;
 
   private constructor(
     readonly client: SchedulerClient,
@@ -134,7 +136,7 @@ export class TestFramework {
           const { status } = event.update;
           this.updates.push(status);
           this.arrivals.push({ taskId: status.taskId, state: status.state, at: Date.now() });
-          this.client.acknowledge(status).catch(() => undefined);
+          if (this.acknowledging) this.client.acknowledge(status).catch(() => undefined);
         }
       }
     } catch {

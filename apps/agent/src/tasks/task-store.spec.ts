@@ -65,7 +65,7 @@ describe(TaskStore.name, () => {
     await new TaskStore(dataDir).save(checkpointOf());
     const meta = join(dataDir, 'meta');
     const written = files(meta).filter((f) => !f.dir);
-    expect(written.map((f) => f.path).sort()).toEqual(['checkpoint.key', 'tasks/task-1.json']);
+    expect(written.map((f) => f.path).sort()).toEqual(['checkpoint.key', 'tasks/journal']);
     for (const { path } of written) {
       const bytes = readFileSync(join(meta, path));
       for (const value of [SECRET, LOG_TOKEN, GIT_PASSWORD, 'DEPLOY_KEY']) {
@@ -101,33 +101,70 @@ describe(TaskStore.name, () => {
     ]);
   });
 
-  it("reads an older agent's clear checkpoint and seals it at once", () => {
-    const store = new TaskStore(dataDir);
-    const file = join(dataDir, 'meta', 'tasks', 'task-1.json');
-    writeFileSync(file, JSON.stringify(checkpointOf()), { mode: 0o644 });
-    expect(loadAll(store).checkpoints).toEqual([checkpointOf()]);
-    expect(readFileSync(file, 'utf8')).not.toContain(SECRET);
-    expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
-    expect(loadAll(new TaskStore(dataDir)).checkpoints).toEqual([checkpointOf()]);
+  it("reads an older agent's file per task, in clear or sealed, into the journal, sealed", async () => {
+    const older = new TaskStore(dataDir);
+    const tasks = join(dataDir, 'meta', 'tasks');
+    // A sealed one, as the agent of the last release wrote it.
+    await older.save(checkpointOf('task-2'));
+    const journal = readFileSync(join(tasks, 'journal'), 'utf8');
+    const line = journal.split('\n').find((l) => l.includes('task-2')) ?? '';
+    writeFileSync(join(tasks, 'task-1.json'), JSON.stringify(checkpointOf('task-1')), {
+      mode: 0o644,
+    });
+    writeFileSync(
+      join(tasks, 'task-2.json'),
+      JSON.stringify((JSON.parse(line) as { sealed: object }).sealed),
+    );
+    rmSync(join(tasks, 'journal'));
+
+    const { checkpoints, corrupt } = loadAll(new TaskStore(dataDir));
+    expect(corrupt).toEqual([]);
+    expect(checkpoints.map((c) => c.taskInfo.taskId).sort()).toEqual(['task-1', 'task-2']);
+    expect(readdirSync(tasks)).toEqual(['journal']);
+    expect(readFileSync(join(tasks, 'journal'), 'utf8')).not.toContain(SECRET);
+    expect(loadAll(new TaskStore(dataDir)).checkpoints).toHaveLength(2);
   });
 
   it('skips, and reports, a checkpoint tampered with or passed off as another task', async () => {
     const store = new TaskStore(dataDir);
     await store.save(checkpointOf('task-1'));
     await store.save(checkpointOf('task-2'));
-    const tasks = join(dataDir, 'meta', 'tasks');
-    // task-1's sealed file under task-2's name.
-    writeFileSync(join(tasks, 'task-2.json'), readFileSync(join(tasks, 'task-1.json')));
-    const sealed = JSON.parse(readFileSync(join(tasks, 'task-1.json'), 'utf8')) as { data: string };
-    const data = Buffer.from(sealed.data, 'base64');
+    const file = join(dataDir, 'meta', 'tasks', 'journal');
+    const [one] = readFileSync(file, 'utf8').split('\n');
+    const entry = JSON.parse(one ?? '') as { taskId: string; sealed: { data: string } };
+    const data = Buffer.from(entry.sealed.data, 'base64');
     data[0] = (data[0] ?? 0) ^ 1;
-    writeFileSync(
-      join(tasks, 'task-1.json'),
-      JSON.stringify({ ...sealed, data: data.toString('base64') }),
-    );
+    const tampered = { ...entry, sealed: { ...entry.sealed, data: data.toString('base64') } };
+    // task-1's sealed checkpoint passed off as task-2's, and a flipped bit in task-1's.
+    const lines = [JSON.stringify({ ...entry, taskId: 'task-2' }), JSON.stringify(tampered)];
+    writeFileSync(file, `${lines.join('\n')}\n`);
     const { checkpoints, corrupt } = loadAll(new TaskStore(dataDir));
     expect(checkpoints).toEqual([]);
-    expect(corrupt.sort()).toEqual(['task-1.json', 'task-2.json']);
+    expect(corrupt.sort()).toEqual(['task-1', 'task-2']);
+  });
+
+  it('commits the saves of one tick with one write, and keeps the latest of each task', async () => {
+    const store = new TaskStore(dataDir);
+    await Promise.all([
+      store.save(checkpointOf('task-1')),
+      store.save(checkpointOf('task-2')),
+      store.save({ ...checkpointOf('task-1'), state: 'TASK_RUNNING' }),
+    ]);
+    const journal = readFileSync(join(dataDir, 'meta', 'tasks', 'journal'), 'utf8');
+    expect(journal.trim().split('\n')).toHaveLength(2);
+    await store.remove('task-2');
+    const { checkpoints } = loadAll(new TaskStore(dataDir));
+    expect(checkpoints).toEqual([{ ...checkpointOf('task-1'), state: 'TASK_RUNNING' }]);
+  });
+
+  it('skips a line cut short by a crash and keeps every whole one', async () => {
+    const store = new TaskStore(dataDir);
+    await store.save(checkpointOf('task-1'));
+    const file = join(dataDir, 'meta', 'tasks', 'journal');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}{"taskId":"task-2","sealed":{"sea`);
+    const { checkpoints, corrupt } = loadAll(new TaskStore(dataDir));
+    expect(checkpoints).toEqual([checkpointOf('task-1')]);
+    expect(corrupt).toEqual(['journal line 2']);
   });
 
   it('makes its key whole even after a crash half-way through making it', async () => {
@@ -143,6 +180,6 @@ describe(TaskStore.name, () => {
   it('cannot read checkpoints without the key they were sealed with', async () => {
     await new TaskStore(dataDir).save(checkpointOf());
     rmSync(join(dataDir, 'meta', 'checkpoint.key'));
-    expect(loadAll(new TaskStore(dataDir))).toEqual({ checkpoints: [], corrupt: ['task-1.json'] });
+    expect(loadAll(new TaskStore(dataDir))).toEqual({ checkpoints: [], corrupt: ['task-1'] });
   });
 });

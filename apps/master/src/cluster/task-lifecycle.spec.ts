@@ -40,14 +40,32 @@ describe(TaskLifecycle.name, () => {
     });
   }
 
-  function update(state: TaskState): string {
+  function update(state: TaskState, latestState?: TaskState): string {
     const uuid = randomUUID();
     lifecycle.agentUpdate(parts.agent, {
       frameworkId: parts.framework.id,
       status: { taskId: 'task-1', state, source: 'AGENT', uuid, timestamp: Date.now() / 1000 },
+      ...(latestState === undefined ? {} : { latestState }),
     });
     return uuid;
   }
+
+  it("frees the task when an update's latest state says it ended, before its end arrives", () => {
+    launch();
+    update('TASK_STARTING', 'TASK_RUNNING');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 1, mem: 512 });
+
+    // TASK_RUNNING still waits for the framework's acknowledgement of TASK_STARTING; the agent
+    // already knows the task finished.
+    update('TASK_RUNNING', 'TASK_FINISHED');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 0, mem: 0 });
+    expect(parts.tasks.get('task-1')?.state).toBe('TASK_RUNNING');
+    expect(parts.frameworkStream.sent.at(-1)).toMatchObject({ type: 'UPDATE' });
+
+    update('TASK_FINISHED', 'TASK_FINISHED');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 0, mem: 0 });
+    expect(parts.tasks.get('task-1')?.state).toBe('TASK_FINISHED');
+  });
 
   it('launches the tasks on the agent and keeps only what they need held', () => {
     launch();

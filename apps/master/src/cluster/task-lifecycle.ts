@@ -154,9 +154,12 @@ export class TaskLifecycle {
       task.state = status.state;
       task.status = status;
       task.heardFromAgent = true;
-      if (isTerminal(status.state) && this.accounting.releaseTask(task.info.taskId)) {
-        this.allocation.schedule();
-      }
+      // The first word that the task ended frees what it held, even if that is only the latest
+      // state an earlier update carries; releaseTask gives each holding back once.
+      const ended =
+        isTerminal(status.state) ||
+        (update.latestState !== undefined && isTerminal(update.latestState));
+      if (ended && this.accounting.releaseTask(task.info.taskId)) this.allocation.schedule();
     }
     const framework = this.frameworks.get(update.frameworkId);
     if (framework === undefined) {
