@@ -19,6 +19,7 @@ import {
 } from '@nestjs/common';
 import { BuildOutcomes } from './build-outcomes';
 import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
+import { DemandQueue } from './demand-queue';
 
 export const FRAMEWORK_NAME = 'kiln-builds';
 const FRAMEWORK_ID_SETTING = 'build-framework-id';
@@ -39,8 +40,6 @@ interface Demand {
   attempt: number;
   task: TaskInfo;
   image: string | undefined;
-  /** An offer is being accepted for it: not offered to another at the same time. */
-  placing: boolean;
   settle: (outcome: PlaceOutcome) => void;
 }
 
@@ -70,7 +69,7 @@ export class BuildFrameworkService
   private readonly logger = new Logger(BuildFrameworkService.name);
   private readonly client: SchedulerClient;
   private readonly cluster: ClusterStateClient;
-  private readonly demands = new Map<string, Demand>();
+  private readonly demands = new DemandQueue<Demand>();
   private readonly stopSignal = new AbortController();
   private running: Promise<void> | undefined;
   private connected = false;
@@ -155,14 +154,7 @@ export class BuildFrameworkService
         (image === undefined ? '' : ' on an agent with Docker'),
     );
     return new Promise<PlaceOutcome>((resolve) => {
-      this.demands.set(task.taskId, {
-        jobId,
-        attempt,
-        task,
-        image,
-        placing: false,
-        settle: resolve,
-      });
+      this.demands.add({ jobId, attempt, task, image, settle: resolve });
       this.updateInterest(true);
     });
   }
@@ -326,11 +318,7 @@ export class BuildFrameworkService
   /** Matches the offers one after the other (each takes its demands), then answers all at once. */
   private async onOffers(offers: Offer[]): Promise<void> {
     await this.reconcileSent;
-    const matched = offers.map((offer) => {
-      const chosen = this.match(offer);
-      for (const demand of chosen) demand.placing = true;
-      return { offer, chosen };
-    });
+    const matched = offers.map((offer) => ({ offer, chosen: this.demands.match(offer) }));
     await Promise.all(matched.map(({ offer, chosen }) => this.answer(offer, chosen)));
     this.updateInterest();
   }
@@ -370,8 +358,12 @@ export class BuildFrameworkService
         // for another offer.
         this.logger.warn(`ACCEPT of offer ${offer.id} refused: ${errorMessage(error)}`);
         for (const demand of launches) {
-          demand.placing = false;
-          await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+          // Offered again only once its claim is gone: another offer's claim would fail on it.
+          try {
+            await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+          } finally {
+            this.demands.release(demand.task.taskId);
+          }
         }
         return;
       }
@@ -393,35 +385,6 @@ export class BuildFrameworkService
           this.logger.debug(`RECONCILE failed: ${errorMessage(reconcileError)}`);
         });
     }
-  }
-
-  /**
-   * First fit, oldest demand first, on what the offer has. Demands wait in the order they came
-   * (a Map keeps insertion order), so nothing is sorted; and a shape that did not fit is not
-   * tried again for this offer, since what is left of it only shrinks.
-   */
-  private match(offer: Offer): Demand[] {
-    let cpus = offer.resources.cpus;
-    let mem = offer.resources.mem;
-    const chosen: Demand[] = [];
-    const runsImages = offer.containerizers.includes('docker');
-    const runsPlain = offer.containerizers.some((c) => c === 'cgroup' || c === 'process');
-    const tooBig = new Set<string>();
-    for (const demand of this.demands.values()) {
-      if (demand.placing) continue;
-      if (demand.image === undefined ? !runsPlain : !runsImages) continue;
-      const need = demand.task.resources;
-      const shape = `${need.cpus}:${need.mem}`;
-      if (tooBig.has(shape)) continue;
-      if (need.cpus > cpus + 1e-9 || need.mem > mem) {
-        tooBig.add(shape);
-        continue;
-      }
-      cpus -= need.cpus;
-      mem -= need.mem;
-      chosen.push(demand);
-    }
-    return chosen;
   }
 
   private settle(demand: Demand, outcome: PlaceOutcome): void {
