@@ -237,6 +237,22 @@ describe(BuildFrameworkService.name, () => {
     await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(2));
   });
 
+  it('sends one REVIVE at a time, the demand that came meanwhile coalesced into the next', async () => {
+    const reviving = deferred();
+    client.revive.mockImplementationOnce(() => reviving.promise);
+    const framework = start();
+    void framework.place('job-1', 1, task('task-1'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(1));
+    for (const n of [2, 3, 4]) void framework.place(`job-${n}`, 1, task(`task-${n}`));
+    await vi.waitFor(() => expect(outcomes.waiting).toHaveBeenCalledTimes(4));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.revive).toHaveBeenCalledTimes(1);
+    reviving.resolve();
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(2));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.revive).toHaveBeenCalledTimes(2);
+  });
+
   it('answers several offers at once, not one after the other', async () => {
     const framework = start();
     const first = deferred();
