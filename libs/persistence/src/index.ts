@@ -18,3 +18,4 @@ export * from './repositories/schedules.repository';
 export * from './repositories/settings.repository';
 export * from './repositories/task-logs.repository';
 export * from './schema';
+export * from './unit-of-work';

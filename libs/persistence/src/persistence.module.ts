@@ -22,6 +22,7 @@ import { RunsRepository } from './repositories/runs.repository';
 import { SchedulesRepository } from './repositories/schedules.repository';
 import { SettingsRepository } from './repositories/settings.repository';
 import { TaskLogsRepository } from './repositories/task-logs.repository';
+import { UnitOfWork } from './unit-of-work';
 
 const repositories = [
   AccountsRepository,
@@ -59,9 +60,10 @@ export class PersistenceModule implements OnApplicationShutdown {
           useFactory: () => openMigrated(options),
         },
         DatabaseHealth,
+        UnitOfWork,
         ...repositories,
       ],
-      exports: [DATABASE, DatabaseHealth, ...repositories],
+      exports: [DATABASE, DatabaseHealth, UnitOfWork, ...repositories],
     };
   }
 

@@ -12,7 +12,7 @@ import type { SettingsRepository } from '@kiln/persistence';
 import type { SchedulerClient } from '@kiln/scheduler';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BuildFrameworkService } from './build-framework.service';
-import type { BuildOutcomes } from './build-outcomes';
+import type { BuildOutcomes, Recorded } from './build-outcomes';
 import type { AgentSummary, ClusterStateClient } from './cluster-state.client';
 
 /** The master's event stream, fed by the test; it ends when the test ends it. */
@@ -42,6 +42,14 @@ class EventFeed {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
+}
+
+/** The transaction of a batch of recordings, without a database: commits once all are done. */
+async function recordTogether(
+  recordings: ReadonlyArray<() => Promise<unknown>>,
+): Promise<Recorded<unknown>[]> {
+  const values = await Promise.all(recordings.map((recording) => recording()));
+  return values.map((value) => ({ value, finish: () => Promise.resolve() }));
 }
 
 /** A promise the test settles when it wants: a database write that takes its time. */
@@ -112,6 +120,11 @@ describe(BuildFrameworkService.name, () => {
     reconcile: ReturnType<typeof vi.fn>;
   };
   let outcomes: {
+    recordTogether: ReturnType<
+      typeof vi.fn<
+        (recordings: ReadonlyArray<() => Promise<unknown>>) => Promise<Recorded<unknown>[]>
+      >
+    >;
     activeTasks: ReturnType<typeof vi.fn<() => Promise<ReconcileTask[]>>>;
     waiting: ReturnType<typeof vi.fn>;
     claimLaunch: ReturnType<typeof vi.fn>;
@@ -138,6 +151,9 @@ describe(BuildFrameworkService.name, () => {
       reconcile: vi.fn().mockResolvedValue(undefined),
     };
     outcomes = {
+      recordTogether: vi
+        .fn<(recordings: ReadonlyArray<() => Promise<unknown>>) => Promise<Recorded<unknown>[]>>()
+        .mockImplementation(recordTogether),
       activeTasks: vi.fn<() => Promise<ReconcileTask[]>>().mockResolvedValue([]),
       waiting: vi.fn().mockResolvedValue(undefined),
       claimLaunch: vi.fn().mockResolvedValue(true),
@@ -221,6 +237,22 @@ describe(BuildFrameworkService.name, () => {
     await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(2));
   });
 
+  it('sends one REVIVE at a time, the demand that came meanwhile coalesced into the next', async () => {
+    const reviving = deferred();
+    client.revive.mockImplementationOnce(() => reviving.promise);
+    const framework = start();
+    void framework.place('job-1', 1, task('task-1'));
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(1));
+    for (const n of [2, 3, 4]) void framework.place(`job-${n}`, 1, task(`task-${n}`));
+    await vi.waitFor(() => expect(outcomes.waiting).toHaveBeenCalledTimes(4));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.revive).toHaveBeenCalledTimes(1);
+    reviving.resolve();
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalledTimes(2));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.revive).toHaveBeenCalledTimes(2);
+  });
+
   it('answers several offers at once, not one after the other', async () => {
     const framework = start();
     const first = deferred();
@@ -300,6 +332,98 @@ describe(BuildFrameworkService.name, () => {
       taskId: 'task-1',
       state: 'TASK_FINISHED',
     });
+  });
+
+  it('records the updates that arrive together in one transaction', async () => {
+    start();
+    feed.push(update('task-1', 'TASK_RUNNING'));
+    feed.push(update('task-2', 'TASK_RUNNING'));
+    feed.push(update('task-3', 'TASK_FINISHED'));
+    await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledTimes(3));
+    expect(outcomes.recordTogether).toHaveBeenCalledOnce();
+    expect(outcomes.recordTogether.mock.calls[0]?.[0]).toHaveLength(3);
+  });
+
+  it('acknowledges an update only once its transaction has committed and its run moved on', async () => {
+    const commit = deferred();
+    const finished = deferred();
+    outcomes.recordTogether.mockImplementationOnce(async (recordings) => {
+      const written = await recordTogether(recordings);
+      await commit.promise;
+      return written.map((w) => ({ ...w, finish: () => finished.promise }));
+    });
+    start();
+    feed.push(update('task-1', 'TASK_FINISHED'));
+    await vi.waitFor(() => expect(outcomes.taskEnded).toHaveBeenCalledOnce());
+    // Written, not committed: a crash now must leave the agent resending it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.acknowledge).not.toHaveBeenCalled();
+    commit.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.acknowledge).not.toHaveBeenCalled();
+    finished.resolve();
+    await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledOnce());
+  });
+
+  it('records each update of a failed transaction alone, and leaves unacknowledged what fails', async () => {
+    outcomes.recordTogether.mockRejectedValueOnce(new Error('deadlock detected'));
+    outcomes.taskStarted.mockImplementation((status) =>
+      status.taskId === 'task-2'
+        ? Promise.reject(new Error('the database went away'))
+        : Promise.resolve(false),
+    );
+    start();
+    feed.push(update('task-1', 'TASK_RUNNING'));
+    feed.push(update('task-2', 'TASK_RUNNING'));
+    await vi.waitFor(() => expect(outcomes.recordTogether).toHaveBeenCalledTimes(3));
+    await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledOnce());
+    expect(client.acknowledge.mock.calls[0]?.[0]).toMatchObject({ taskId: 'task-1' });
+    // What follows a recording (here: its job has ended, kill the task) waits for its commit.
+    expect(client.kill).toHaveBeenCalledExactlyOnceWith('task-1');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.acknowledge).toHaveBeenCalledOnce();
+  });
+
+  it("keeps every task's updates in order while tasks' recordings overlap", async () => {
+    const recorded: string[] = [];
+    const slowly = async (status: TaskStatus): Promise<void> => {
+      // Each recording takes its own time, so tasks overtake each other.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      recorded.push(`${status.taskId}:${status.message}`);
+    };
+    outcomes.taskStarted.mockImplementation(async (status) => {
+      await slowly(status);
+      return true;
+    });
+    outcomes.taskEnded.mockImplementation(slowly);
+    start();
+    const tasks = Array.from({ length: 8 }, (_, i) => `task-${i}`);
+    const sent = new Map(tasks.map((taskId) => [taskId, [] as string[]]));
+    for (let step = 0; step < 6; step++) {
+      for (const taskId of tasks) {
+        if (Math.random() < 0.3) continue;
+        const seen = sent.get(taskId) ?? [];
+        const state = seen.length === 4 ? 'TASK_FINISHED' : 'TASK_RUNNING';
+        if (seen.length > 4) continue;
+        feed.push(update(taskId, state, { message: String(seen.length) }));
+        seen.push(String(seen.length));
+      }
+      // Some updates come in a later read of the stream.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
+    }
+    const total = [...sent.values()].reduce((n, seen) => n + seen.length, 0);
+    await vi.waitFor(() => expect(client.acknowledge).toHaveBeenCalledTimes(total), {
+      timeout: 5_000,
+    });
+    for (const [taskId, seen] of sent) {
+      const order = (events: string[]) =>
+        events.filter((e) => e.startsWith(`${taskId}:`)).map((e) => e.split(':')[1]);
+      expect(order(recorded)).toEqual(seen);
+      const acked = client.acknowledge.mock.calls.map(
+        ([status]) => `${(status as TaskStatus).taskId}:${(status as TaskStatus).message}`,
+      );
+      expect(order(acked)).toEqual(seen);
+    }
   });
 
   it('waits for a task whose agent is unreachable, and its return ends the wait', async () => {

@@ -19,6 +19,8 @@ import {
 } from '@nestjs/common';
 import { BuildOutcomes } from './build-outcomes';
 import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
+import { DemandQueue } from './demand-queue';
+import { RecordingBatches } from './recording-batches';
 
 export const FRAMEWORK_NAME = 'kiln-builds';
 const FRAMEWORK_ID_SETTING = 'build-framework-id';
@@ -28,6 +30,19 @@ const FAILOVER_TIMEOUT_SECONDS = 24 * 3600;
 const REFUSE_SECONDS = 5;
 /** A give-up that could not be recorded (the database was away) is tried again this soon. */
 const GIVE_UP_RETRY_MS = 5_000;
+/**
+ * Task updates recorded in one transaction at most: after a restart the answers to
+ * reconciliation come by the hundred, and one commit each would queue them behind each other.
+ */
+const UPDATES_PER_TRANSACTION = 100;
+/**
+ * Transactions of updates at once: one slow commit does not hold up the next batch, and the
+ * database's pool keeps connections for everyone else (SQLite has one, and takes them in turn).
+ */
+const UPDATE_TRANSACTIONS_AT_ONCE = 2;
+
+/** What the framework does once an update has been recorded (a kill, a wait for the agent). */
+type Consequence = () => void;
 
 export type PlaceOutcome =
   | { outcome: 'launched'; taskId: string }
@@ -39,8 +54,6 @@ interface Demand {
   attempt: number;
   task: TaskInfo;
   image: string | undefined;
-  /** An offer is being accepted for it: not offered to another at the same time. */
-  placing: boolean;
   settle: (outcome: PlaceOutcome) => void;
 }
 
@@ -48,14 +61,16 @@ interface Demand {
  * Kiln's CI as a framework of its own cluster (Mesos' two-level scheduling): queued jobs become
  * demands; with demand it REVIVEs, without it SUPPRESSes; offers are matched to demands by
  * resources and containerizer, ACCEPTed with LAUNCHes, and the rest DECLINEd with a refuse
- * filter. Task updates are acknowledged after the runs service has recorded them, so none is
- * lost across a restart. After every (re)subscription it asks the master about the tasks the
- * database says are out there (RECONCILE) before it launches anything new; as every task id is
- * claimed in the database before its launch, no job runs twice.
+ * filter. Task updates are acknowledged after the runs service has recorded them and the
+ * transaction has committed, so none is lost across a restart. After every (re)subscription it
+ * asks the master about the tasks the database says are out there (RECONCILE) before it launches
+ * anything new; as every task id is claimed in the database before its launch, no job runs twice.
  *
  * Events are handled as they come, not one after another: a task's updates in order (one queue
  * per task), offers at once, so an offer never waits behind the recording of another task's
- * update (after a restart, the answers to reconciliation arrive by the hundred).
+ * update (after a restart, the answers to reconciliation arrive by the hundred). The updates of
+ * different tasks that arrive together are recorded together, in one transaction; each is
+ * acknowledged once that has committed and what followed it (its run moved on) is done.
  *
  * Partitions, as Mesos' partition-aware frameworks see them: TASK_UNREACHABLE is not an end. The
  * job keeps its attempt and waits for the agent; only after KILN_BUILD_PARTITION_TIMEOUT_MS (from
@@ -70,7 +85,7 @@ export class BuildFrameworkService
   private readonly logger = new Logger(BuildFrameworkService.name);
   private readonly client: SchedulerClient;
   private readonly cluster: ClusterStateClient;
-  private readonly demands = new Map<string, Demand>();
+  private readonly demands = new DemandQueue<Demand>();
   private readonly stopSignal = new AbortController();
   private running: Promise<void> | undefined;
   private connected = false;
@@ -88,6 +103,7 @@ export class BuildFrameworkService
   private reviveWanted = false;
   private interest: Promise<void> = Promise.resolve();
   private readonly kills = new Set<string>();
+  private readonly recordings: RecordingBatches<Consequence>;
 
   constructor(
     private readonly env: ServerEnv,
@@ -105,6 +121,10 @@ export class BuildFrameworkService
         transport: 'websocket',
       });
     this.cluster = cluster ?? new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
+    this.recordings = new RecordingBatches<Consequence>(
+      (recordings) => this.outcomes.recordTogether(recordings),
+      { maxSize: UPDATES_PER_TRANSACTION, maxInFlight: UPDATE_TRANSACTIONS_AT_ONCE },
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -159,14 +179,7 @@ export class BuildFrameworkService
         (image === undefined ? '' : ' on an agent with Docker'),
     );
     return new Promise<PlaceOutcome>((resolve) => {
-      this.demands.set(task.taskId, {
-        jobId,
-        attempt,
-        task,
-        image,
-        placing: false,
-        settle: resolve,
-      });
+      this.demands.add({ jobId, attempt, task, image, settle: resolve });
       this.updateInterest(true);
     });
   }
@@ -330,11 +343,7 @@ export class BuildFrameworkService
   /** Matches the offers one after the other (each takes its demands), then answers all at once. */
   private async onOffers(offers: Offer[]): Promise<void> {
     await this.reconcileSent;
-    const matched = offers.map((offer) => {
-      const chosen = this.match(offer);
-      for (const demand of chosen) demand.placing = true;
-      return { offer, chosen };
-    });
+    const matched = offers.map((offer) => ({ offer, chosen: this.demands.match(offer) }));
     await Promise.all(matched.map(({ offer, chosen }) => this.answer(offer, chosen)));
     this.updateInterest();
   }
@@ -374,8 +383,12 @@ export class BuildFrameworkService
         // for another offer.
         this.logger.warn(`ACCEPT of offer ${offer.id} refused: ${errorMessage(error)}`);
         for (const demand of launches) {
-          demand.placing = false;
-          await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+          // Offered again only once its claim is gone: another offer's claim would fail on it.
+          try {
+            await this.outcomes.releaseLaunch(demand.jobId, demand.task.taskId);
+          } finally {
+            this.demands.release(demand.task.taskId);
+          }
         }
         return;
       }
@@ -399,35 +412,6 @@ export class BuildFrameworkService
     }
   }
 
-  /**
-   * First fit, oldest demand first, on what the offer has. Demands wait in the order they came
-   * (a Map keeps insertion order), so nothing is sorted; and a shape that did not fit is not
-   * tried again for this offer, since what is left of it only shrinks.
-   */
-  private match(offer: Offer): Demand[] {
-    let cpus = offer.resources.cpus;
-    let mem = offer.resources.mem;
-    const chosen: Demand[] = [];
-    const runsImages = offer.containerizers.includes('docker');
-    const runsPlain = offer.containerizers.some((c) => c === 'cgroup' || c === 'process');
-    const tooBig = new Set<string>();
-    for (const demand of this.demands.values()) {
-      if (demand.placing) continue;
-      if (demand.image === undefined ? !runsPlain : !runsImages) continue;
-      const need = demand.task.resources;
-      const shape = `${need.cpus}:${need.mem}`;
-      if (tooBig.has(shape)) continue;
-      if (need.cpus > cpus + 1e-9 || need.mem > mem) {
-        tooBig.add(shape);
-        continue;
-      }
-      cpus -= need.cpus;
-      mem -= need.mem;
-      chosen.push(demand);
-    }
-    return chosen;
-  }
-
   private settle(demand: Demand, outcome: PlaceOutcome): void {
     this.demands.delete(demand.task.taskId);
     demand.settle(outcome);
@@ -441,31 +425,16 @@ export class BuildFrameworkService
 
   // ---- Updates --------------------------------------------------------------------------------
 
+  /**
+   * Records an update (with the others of its moment) and acknowledges it once recorded: a crash
+   * before the commit leaves it unacknowledged, and the agent sends it again.
+   */
   private async onUpdate(status: TaskStatus): Promise<void> {
     const taskId = status.taskId;
     try {
-      if (status.state === 'TASK_UNKNOWN') {
-        // Nothing to give up or kill: the cluster has no such task (any more).
-        this.disarmGiveUp(taskId);
-        this.kills.delete(taskId);
-        await this.outcomes.taskUnknown(taskId);
-      } else if (status.state === 'TASK_UNREACHABLE') {
-        // Not an end: the agent may come back with the task done or still running.
-        const givenUpAt =
-          (status.unreachableTime ?? status.timestamp) * 1000 +
-          this.env.KILN_BUILD_PARTITION_TIMEOUT_MS;
-        const keep = await this.outcomes.taskUnreachable(status, new Date(givenUpAt));
-        if (!keep || this.kills.has(taskId)) this.kill(taskId);
-        else this.armGiveUp(taskId, status.agentId, givenUpAt);
-      } else if (isTerminal(status.state)) {
-        this.disarmGiveUp(taskId);
-        this.kills.delete(taskId);
-        await this.outcomes.taskEnded(status);
-      } else {
-        this.disarmGiveUp(taskId);
-        const keep = await this.outcomes.taskStarted(status);
-        if (!keep || this.kills.has(taskId)) this.kill(taskId);
-      }
+      const recorded = await this.recordings.submit(() => this.record(status));
+      await recorded.finish();
+      recorded.value();
     } catch (error) {
       // Not acknowledged: the agent resends it, and we try again.
       this.logger.error(`recording ${status.state} of ${taskId} failed: ${errorMessage(error)}`);
@@ -474,6 +443,44 @@ export class BuildFrameworkService
     await this.client.acknowledge(status).catch((error: unknown) => {
       this.logger.debug(`ACKNOWLEDGE of ${taskId} failed: ${errorMessage(error)}`);
     });
+  }
+
+  /**
+   * Records one update, inside the transaction of its batch; answers what the framework does
+   * about it once that has committed (a kill, a wait for the agent), never before: should the
+   * transaction fail, the update comes again.
+   */
+  private async record(status: TaskStatus): Promise<Consequence> {
+    const taskId = status.taskId;
+    if (status.state === 'TASK_UNKNOWN') {
+      // Nothing to give up or kill: the cluster has no such task (any more).
+      this.disarmGiveUp(taskId);
+      this.kills.delete(taskId);
+      await this.outcomes.taskUnknown(taskId);
+      return () => undefined;
+    }
+    if (status.state === 'TASK_UNREACHABLE') {
+      // Not an end: the agent may come back with the task done or still running.
+      const givenUpAt =
+        (status.unreachableTime ?? status.timestamp) * 1000 +
+        this.env.KILN_BUILD_PARTITION_TIMEOUT_MS;
+      const keep = await this.outcomes.taskUnreachable(status, new Date(givenUpAt));
+      return () => {
+        if (!keep || this.kills.has(taskId)) this.kill(taskId);
+        else this.armGiveUp(taskId, status.agentId, givenUpAt);
+      };
+    }
+    if (isTerminal(status.state)) {
+      this.disarmGiveUp(taskId);
+      this.kills.delete(taskId);
+      await this.outcomes.taskEnded(status);
+      return () => undefined;
+    }
+    this.disarmGiveUp(taskId);
+    const keep = await this.outcomes.taskStarted(status);
+    return () => {
+      if (!keep || this.kills.has(taskId)) this.kill(taskId);
+    };
   }
 
   // ---- Partitions -----------------------------------------------------------------------------

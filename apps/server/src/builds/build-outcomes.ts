@@ -1,11 +1,24 @@
 import type { ReconcileTask, TaskInfo, TaskStatus } from '@kiln/contracts';
 
+/** A recording made with others: its answer, and what it left to do after their commit. */
+export interface Recorded<T> {
+  value: T;
+  /** What had to wait for the commit (advancing the run, queueing a job); rejects on a failure. */
+  finish(): Promise<void>;
+}
+
 /**
  * What the build framework needs of the runs it serves, implemented by the runs service: the
  * framework knows tasks and offers, the runs service knows jobs. Every method is idempotent: a
  * status can arrive twice (at-least-once), before or after a restart.
  */
 export abstract class BuildOutcomes {
+  /**
+   * Runs `recordings` (each calls the task methods below) at once, with their database writes in
+   * one transaction; resolves once it has committed, with each one's answer and the rest of its
+   * work. Rejects, having committed nothing, when any of them fails.
+   */
+  abstract recordTogether<T>(recordings: ReadonlyArray<() => Promise<T>>): Promise<Recorded<T>[]>;
   /** The task for a queued job attempt, with a fresh task id; undefined: nothing to launch. */
   abstract prepareLaunch(jobId: string, attempt: number): Promise<TaskInfo | undefined>;
   /**

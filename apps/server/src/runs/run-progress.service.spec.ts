@@ -14,6 +14,7 @@ import {
   type Run,
   type RunState,
   type SealedSecret,
+  type UnitOfWork,
 } from '@kiln/persistence';
 import type { PlanJob } from '@kiln/pipeline';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -22,6 +23,25 @@ import { SecretBox } from '../secrets/secret-box';
 import { ServerUrl } from '../server-url';
 import { PipelineQueues } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
+
+/**
+ * A unit of work without a database: inside `together`, after-commit effects wait for the test
+ * (as they would for the commit); outside, they run at once.
+ */
+class FakeUnit {
+  inUnit = false;
+  readonly deferred: (() => Promise<void> | void)[] = [];
+
+  async afterCommit(effect: () => Promise<void> | void): Promise<void> {
+    if (this.inUnit) this.deferred.push(effect);
+    else await effect();
+  }
+
+  async commit(): Promise<void> {
+    this.inUnit = false;
+    for (const effect of this.deferred.splice(0)) await effect();
+  }
+}
 
 /** The jobs table in memory, with the compare-and-set semantics of JobsRepository. */
 class FakeJobs {
@@ -168,6 +188,7 @@ describe(RunProgressService.name, () => {
     status: ReturnType<typeof vi.fn<PipelineQueues['status']>>;
   };
   let box: SecretBox;
+  let unit: FakeUnit;
   let service: RunProgressService;
 
   beforeEach(() => {
@@ -179,6 +200,7 @@ describe(RunProgressService.name, () => {
       status: vi.fn<PipelineQueues['status']>().mockResolvedValue(undefined),
     };
     box = new SecretBox(Buffer.alloc(32, 1));
+    unit = new FakeUnit();
     const secrets = {
       sealedValues: (_repositoryId: string, names: readonly string[]) =>
         Promise.resolve(new Map([...sealedSecrets].filter(([name]) => names.includes(name)))),
@@ -197,6 +219,7 @@ describe(RunProgressService.name, () => {
       new TaskTokens(box),
       new ServerUrl('http://kiln.test'),
       strict<ArtifactsRepository>('ArtifactsRepository', {}),
+      strict<UnitOfWork>('UnitOfWork', unit),
     );
     runs.rows.set(RUN_ID, {
       id: RUN_ID,
@@ -273,6 +296,36 @@ describe(RunProgressService.name, () => {
     ]);
     expect(runs.rows.get(RUN_ID)?.state).toBe('running');
     expect(queues.status).not.toHaveBeenCalled();
+  });
+
+  it('recorded with other updates, queues the dependants only once the job has committed', async () => {
+    fanOut();
+    unit.inUnit = true;
+
+    await service.taskEnded(status('task-a-1', 'TASK_FINISHED'));
+    // Advancing the run before the commit could miss another job ending in another transaction.
+    expect(jobs.get('job-a').state).toBe('success');
+    expect(jobs.get('job-b').state).toBe('blocked');
+    expect(queues.build).not.toHaveBeenCalled();
+
+    await unit.commit();
+    expect(jobs.get('job-b').state).toBe('queued');
+    expect(queues.build.mock.calls).toEqual([
+      ['job-b', 1],
+      ['job-c', 1],
+    ]);
+  });
+
+  it('recorded with other updates, queues a retry only once it has committed', async () => {
+    addJob('a', 'running', { retry: 1 });
+    unit.inUnit = true;
+
+    await service.taskEnded(status('task-a-1', 'TASK_FAILED'));
+    expect(jobs.get('job-a')).toMatchObject({ state: 'queued', attempt: 2 });
+    expect(queues.build).not.toHaveBeenCalled();
+
+    await unit.commit();
+    expect(queues.build).toHaveBeenCalledExactlyOnceWith('job-a', 2);
   });
 
   it('skips the dependants of a failed job, naming it, and fails the run', async () => {

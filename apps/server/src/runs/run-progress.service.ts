@@ -8,6 +8,7 @@ import {
   RunsRepository,
   TERMINAL_JOB_STATES,
   TERMINAL_RUN_STATES,
+  UnitOfWork,
   type Job,
   type JobState,
   type Run,
@@ -15,7 +16,7 @@ import {
 } from '@kiln/persistence';
 import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { BuildOutcomes } from '../builds/build-outcomes';
+import { BuildOutcomes, type Recorded } from '../builds/build-outcomes';
 import { buildTask, newTaskId, type BuildContext } from '../builds/build-task';
 import { TaskTokens } from '../logs/task-tokens';
 import { SecretBox } from '../secrets/secret-box';
@@ -30,6 +31,11 @@ import { PipelineQueues } from './pipeline-queues';
  * need succeeded (or failed but may) and skipped otherwise; the run ends when all its jobs have.
  * Every transition is a compare-and-set in the database, so duplicate or concurrent events (an
  * update delivered twice, two jobs ending at once) change things once.
+ *
+ * Task updates may be recorded together in one transaction (`recordTogether`): then only the
+ * job's own writes are in it, and what follows them (queueing a job, advancing the run, reporting)
+ * waits for the commit. Advancing reads the other jobs of the run; before the commit it could miss
+ * a job that ended beside it in another transaction, and neither would move the run on.
  */
 @Injectable()
 export class RunProgressService extends BuildOutcomes {
@@ -45,8 +51,18 @@ export class RunProgressService extends BuildOutcomes {
     private readonly tokens: TaskTokens,
     private readonly serverUrl: ServerUrl,
     private readonly artifacts: ArtifactsRepository,
+    private readonly unit: UnitOfWork,
   ) {
     super();
+  }
+
+  recordTogether<T>(recordings: ReadonlyArray<() => Promise<T>>): Promise<Recorded<T>[]> {
+    return this.unit.together(recordings);
+  }
+
+  /** Runs `effect` once the task update's writes have committed: at once, unless batched. */
+  private afterCommit(effect: () => Promise<void>): Promise<void> {
+    return this.unit.afterCommit(effect);
   }
 
   // ---- Launching ------------------------------------------------------------------------------
@@ -178,7 +194,7 @@ export class RunProgressService extends BuildOutcomes {
         agentId: status.agentId ?? null,
         statusMessage: null,
       });
-      if (started !== undefined) await this.reportStarted(started);
+      if (started !== undefined) await this.afterCommit(() => this.reportStarted(started));
     } else if (job.state === 'running' && job.statusMessage !== undefined) {
       // Its agent is back (the message said it was unreachable): the job simply runs.
       await this.jobs.setStatusMessage(job.id, null);
@@ -215,7 +231,7 @@ export class RunProgressService extends BuildOutcomes {
       // The task never ran its command (its agent restarted before the container started): the
       // same attempt is launched again as a new task, as for a launch the cluster never heard of.
       if (await this.jobs.releaseTask(job.id, status.taskId)) {
-        await this.queues.build(job.id, job.attempt);
+        await this.afterCommit(() => this.queues.build(job.id, job.attempt));
       }
       return;
     }
@@ -238,11 +254,11 @@ export class RunProgressService extends BuildOutcomes {
         { ...details, attempt: next, taskId: null, statusMessage: `retrying: ${message}` },
         job.attempt,
       );
-      if (retried !== undefined) await this.queues.build(job.id, next);
+      if (retried !== undefined) await this.afterCommit(() => this.queues.build(job.id, next));
       return;
     }
     const ended = await this.jobs.transition(job.id, ['queued', 'running'], state, details);
-    if (ended !== undefined) await this.advance(job.runId);
+    if (ended !== undefined) await this.afterCommit(() => this.advance(job.runId));
   }
 
   async taskUnknown(taskId: string): Promise<void> {
@@ -250,7 +266,9 @@ export class RunProgressService extends BuildOutcomes {
     if (job === undefined || TERMINAL_JOB_STATES.includes(job.state)) return;
     if (job.state === 'queued') {
       // Claimed but never launched (the server died in between): launch it now.
-      if (await this.jobs.releaseTask(job.id, taskId)) await this.queues.build(job.id, job.attempt);
+      if (await this.jobs.releaseTask(job.id, taskId)) {
+        await this.afterCommit(() => this.queues.build(job.id, job.attempt));
+      }
       return;
     }
     await this.taskEnded({

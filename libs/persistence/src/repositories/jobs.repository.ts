@@ -2,7 +2,12 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { sql, type Kysely, type Updateable } from 'kysely';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
-import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
+import {
+  NO_RECORD_CHANGES,
+  RECORD_CHANGES,
+  type RecordChange,
+  type RecordChanges,
+} from '../record-changes';
 import type {
   AttemptOutcome,
   Database,
@@ -11,6 +16,7 @@ import type {
   JobState,
   JobsTable,
 } from '../schema';
+import { afterCommit, inTransaction, queryTarget } from '../unit-of-work';
 
 export interface JobUsage {
   cpuSeconds?: number;
@@ -92,7 +98,10 @@ export const TERMINAL_JOB_STATES: readonly JobState[] = [
   'skipped',
 ];
 
-/** A run's jobs and their state machine (blocked → queued → running → an end). */
+/**
+ * A run's jobs and their state machine (blocked → queued → running → an end). Its writes join a
+ * unit of work they run in (the build framework's batch of task updates).
+ */
 @Injectable()
 export class JobsRepository {
   constructor(
@@ -102,8 +111,17 @@ export class JobsRepository {
     private readonly changes: RecordChanges = NO_RECORD_CHANGES,
   ) {}
 
+  private get db(): Kysely<Database> {
+    return queryTarget(this.connection);
+  }
+
+  /** Live pages hear of a change once it has committed, and read it then. */
+  private changed(change: RecordChange): Promise<void> {
+    return afterCommit(this.connection, () => this.changes.changed(change));
+  }
+
   async findById(id: string): Promise<Job | undefined> {
-    const row = await this.connection.db
+    const row = await this.db
       .selectFrom('jobs')
       .selectAll()
       .where('id', '=', id)
@@ -112,7 +130,7 @@ export class JobsRepository {
   }
 
   async findByTaskId(taskId: string): Promise<Job | undefined> {
-    const row = await this.connection.db
+    const row = await this.db
       .selectFrom('jobs')
       .selectAll()
       .where('task_id', '=', taskId)
@@ -122,7 +140,7 @@ export class JobsRepository {
 
   /** A run's jobs in the order they were compiled (dependencies first). */
   async listByRun(runId: string): Promise<Job[]> {
-    const rows = await this.connection.db
+    const rows = await this.db
       .selectFrom('jobs')
       .selectAll()
       .where('run_id', '=', runId)
@@ -132,7 +150,7 @@ export class JobsRepository {
   }
 
   async listByState(states: readonly JobState[]): Promise<Job[]> {
-    const rows = await this.connection.db
+    const rows = await this.db
       .selectFrom('jobs')
       .selectAll()
       .where('state', 'in', states)
@@ -148,7 +166,7 @@ export class JobsRepository {
    */
   async listWaiting(repositoryIds?: ReadonlySet<string>): Promise<WaitingJob[]> {
     if (repositoryIds?.size === 0) return [];
-    let query = this.connection.db
+    let query = this.db
       .selectFrom('jobs')
       .innerJoin('runs', 'runs.id', 'jobs.run_id')
       .innerJoin('repositories', 'repositories.id', 'runs.repository_id')
@@ -200,7 +218,7 @@ export class JobsRepository {
     attempt?: number,
   ): Promise<Job | undefined> {
     const now = (changes.now ?? new Date()).toISOString();
-    const moved = await this.connection.db.transaction().execute(async (tx) => {
+    const moved = await inTransaction(this.connection, async (tx) => {
       // The job as it was, locked, so the attempt that ends is recorded as it was.
       let read = tx.selectFrom('jobs').selectAll().where('id', '=', id);
       if (this.connection.dialect === 'postgres') read = read.forUpdate();
@@ -214,7 +232,7 @@ export class JobsRepository {
     if (!moved) return undefined;
     const job = await this.findById(id);
     if (job !== undefined) {
-      this.changes.changed({ kind: 'job', id, runId: job.runId, state: job.state });
+      await this.changed({ kind: 'job', id, runId: job.runId, state: job.state });
     }
     return job;
   }
@@ -254,7 +272,7 @@ export class JobsRepository {
   async attempts(jobs: readonly Job[]): Promise<Map<string, JobAttempt[]>> {
     const byJob = new Map<string, JobAttempt[]>(jobs.map((job) => [job.id, []]));
     if (jobs.length === 0) return byJob;
-    const rows = await this.connection.db
+    const rows = await this.db
       .selectFrom('job_attempts')
       .selectAll()
       .where(
@@ -282,7 +300,7 @@ export class JobsRepository {
    * false if the job has one already, moved on, or is at another attempt.
    */
   async assignTask(id: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {
-    const result = await this.connection.db
+    const result = await this.db
       .updateTable('jobs')
       .set({ task_id: taskId, agent_id: agentId })
       .where('id', '=', id)
@@ -295,7 +313,7 @@ export class JobsRepository {
 
   /** Forgets a task that was never launched (the cluster does not know it): launch anew. */
   async releaseTask(id: string, taskId: string): Promise<boolean> {
-    const result = await this.connection.db
+    const result = await this.db
       .updateTable('jobs')
       .set({ task_id: null, agent_id: null })
       .where('id', '=', id)
@@ -307,13 +325,13 @@ export class JobsRepository {
 
   /** Sets why a queued job waits (for people), without a state change. */
   async setStatusMessage(id: string, message: string | null): Promise<void> {
-    const updated = await this.connection.db
+    const updated = await this.db
       .updateTable('jobs')
       .set({ status_message: message })
       .where('id', '=', id)
       .returning('run_id')
       .executeTakeFirst();
-    if (updated !== undefined) this.changes.changed({ kind: 'job', id, runId: updated.run_id });
+    if (updated !== undefined) await this.changed({ kind: 'job', id, runId: updated.run_id });
   }
 }
 
