@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -11,7 +10,6 @@ import {
   MaxLength,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
 import {
   CONTAINERIZERS,
@@ -20,7 +18,7 @@ import {
   TaskStatus,
   type ContainerizerName,
 } from './task.messages';
-import { ID_PATTERN, IsStringRecord } from './validation';
+import { ID_PATTERN, IsStringRecord, Nested } from './validation';
 import { TASK_STATES, type TaskState } from './task-state';
 
 // The agent API: `POST /api/v1/agent`. An agent SUBSCRIBEs (registers, or re-registers with the
@@ -41,8 +39,7 @@ export class AgentInfo {
   hostname!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => ResourcesMessage)
+  @Nested(() => ResourcesMessage)
   resources!: ResourcesMessage;
 
   @IsStringRecord(100)
@@ -66,8 +63,7 @@ export class AgentTask {
   role!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskInfo)
+  @Nested(() => TaskInfo)
   taskInfo!: TaskInfo;
 
   /** The latest state the agent knows, acknowledged or not. */
@@ -77,15 +73,13 @@ export class AgentTask {
 
 export class AgentSubscribe {
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentInfo)
+  @Nested(() => AgentInfo)
   agentInfo!: AgentInfo;
 
   @IsArray()
   @ArrayMaxSize(100_000)
   @IsDefined()
-  @ValidateNested({ each: true })
-  @Type(() => AgentTask)
+  @Nested(() => AgentTask, { each: true })
   tasks!: AgentTask[];
 }
 
@@ -94,8 +88,7 @@ export class AgentUpdate {
   frameworkId!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskStatus)
+  @Nested(() => TaskStatus)
   status!: TaskStatus;
 }
 
@@ -110,14 +103,12 @@ export class AgentCall {
 
   @ValidateIf((call: AgentCall) => call.type === 'SUBSCRIBE')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentSubscribe)
+  @Nested(() => AgentSubscribe)
   subscribe?: AgentSubscribe;
 
   @ValidateIf((call: AgentCall) => call.type === 'UPDATE')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentUpdate)
+  @Nested(() => AgentUpdate)
   update?: AgentUpdate;
 }
 
@@ -150,8 +141,7 @@ export class AgentLaunch {
   role!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskInfo)
+  @Nested(() => TaskInfo)
   task!: TaskInfo;
 }
 
@@ -178,25 +168,21 @@ export class AgentEvent {
 
   @ValidateIf((event: AgentEvent) => event.type === 'SUBSCRIBED')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentSubscribed)
+  @Nested(() => AgentSubscribed)
   subscribed?: AgentSubscribed;
 
   @ValidateIf((event: AgentEvent) => event.type === 'LAUNCH')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentLaunch)
+  @Nested(() => AgentLaunch)
   launch?: AgentLaunch;
 
   @ValidateIf((event: AgentEvent) => event.type === 'KILL')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentKill)
+  @Nested(() => AgentKill)
   kill?: AgentKill;
 
   @ValidateIf((event: AgentEvent) => event.type === 'ACKNOWLEDGED')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentAcknowledged)
+  @Nested(() => AgentAcknowledged)
   acknowledged?: AgentAcknowledged;
 }
