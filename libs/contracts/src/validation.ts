@@ -19,23 +19,36 @@ export class InvalidMessageError extends Error {
 const validators = new WeakMap<object, MessageValidator>();
 
 /**
+ * Compiles the validator of `cls` now, at boot, so that the first message does not wait for it
+ * ({@link parseMessage} would compile it on first use).
+ */
+export function prepareMessage(cls: new () => object): void {
+  validatorOf(cls);
+}
+
+function validatorOf(cls: new () => object): MessageValidator {
+  let validate = validators.get(cls);
+  if (validate === undefined) {
+    // Not when a class is declared: only once it is used are all the classes it nests loaded.
+    validate = compileMessageValidator(cls);
+    validators.set(cls, validate);
+  }
+  return validate;
+}
+
+/**
  * Checks JSON that crossed a process boundary against a message class's decorators, or throws an
  * {@link InvalidMessageError} listing every problem with its path (`task.resources.cpus …`).
  *
  * The message is the JSON itself, typed as the class, not an instance of it: message classes are
- * data with no methods. Keys such as `constructor` or `__proto__` stay ordinary keys of string
- * records (a task's environment may have them) and unknown fields of a message's own.
+ * data with no methods. Keys such as `constructor` or `__proto__` are ordinary keys in string
+ * records (a task's environment may have them), and unknown fields where a message has fixed ones.
  */
 export function parseMessage<T extends object>(cls: new () => T, json: unknown): T {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidMessageError(cls.name, ['expected a JSON object']);
   }
-  let validate = validators.get(cls);
-  if (validate === undefined) {
-    // Compiled on first use, when every class it nests has been loaded and decorated.
-    validate = compileMessageValidator(cls);
-    validators.set(cls, validate);
-  }
+  const validate = validatorOf(cls);
   const problems = validate(json);
   if (problems.length > 0) throw new InvalidMessageError(cls.name, problems);
   return json as T;

@@ -1,16 +1,21 @@
-import { InvalidMessageError, parseMessage } from '@kiln/contracts';
+import { InvalidMessageError, parseMessage, prepareMessage } from '@kiln/contracts';
 import { BadRequestException, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+
+const bodyAs = createParamDecorator((cls: new () => object, context: ExecutionContext): object =>
+  parseBody(cls, context.switchToHttp().getRequest<Request>().body),
+);
 
 /**
  * The request body as the message class `cls`, checked by its compiled validator. The global
  * ValidationPipe leaves custom parameter decorators alone, so the body is not validated twice,
  * the slow way, on the cluster's busiest routes.
  */
-export const MessageBody = createParamDecorator(
-  (cls: new () => object, context: ExecutionContext): object =>
-    parseBody(cls, context.switchToHttp().getRequest<Request>().body),
-);
+export function MessageBody(cls: new () => object): ParameterDecorator {
+  // Compiled as the controller is declared, so the first call does not wait for it.
+  prepareMessage(cls);
+  return bodyAs(cls);
+}
 
 /**
  * `json` as a `cls` message, or a 400 listing every problem, as the ValidationPipe answered:
