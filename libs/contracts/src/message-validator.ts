@@ -102,30 +102,32 @@ function call(fn: Call): SchemaObject {
   return { [CALL_KEYWORD]: calls.length - 1 };
 }
 
+/** The id under which each class's schema was added to {@link ajv}, shared by every message. */
+const schemaIds = new Map<Class, string>();
+
 /**
- * Compiles the validator of a message class and every class it nests. Call it once per class
- * (`parseMessage` keeps what it compiled): each compilation adds code that stays.
+ * Compiles the validator of a message class. Each class is compiled once, however many messages
+ * nest it (a TaskInfo), and stays compiled: the classes are few and live as long as the process.
  */
 export function compileMessageValidator(cls: Class): MessageValidator {
-  const defs: Record<string, SchemaObject> = {};
-  const names = new Map<Class, string>();
-  const ref = (nested: Class): SchemaObject => {
-    let name = names.get(nested);
-    if (name === undefined) {
-      name = nested.name;
-      for (let i = 2; Object.hasOwn(defs, name); i++) name = `${nested.name}${i}`;
-      names.set(nested, name);
-      defs[name] = {};
-      defs[name] = classSchema(nested, ref);
-    }
-    return { $ref: `#/$defs/${name}` };
-  };
-  const root = ref(cls);
-  const validate = ajv.compile({ ...root, $defs: defs });
+  const validate = ajv.compile(schemaRef(cls));
   return (json) => (validate(json) ? [] : problems(json, validate.errors ?? []));
 }
 
-function classSchema(cls: Class, ref: (nested: Class) => SchemaObject): SchemaObject {
+function schemaRef(cls: Class): SchemaObject {
+  let id = schemaIds.get(cls);
+  if (id === undefined) {
+    const taken = new Set(schemaIds.values());
+    id = `kiln:${cls.name}`;
+    for (let i = 2; taken.has(id); i++) id = `kiln:${cls.name}${i}`;
+    // Named before its schema is built, so a class that nests itself refers to its own id.
+    schemaIds.set(cls, id);
+    ajv.addSchema(classSchema(cls), id);
+  }
+  return { $ref: id };
+}
+
+function classSchema(cls: Class): SchemaObject {
   const storage = getMetadataStorage();
   // The options validateSync runs with: no groups, `always` unset.
   const byProperty = storage.groupByPropertyName(
@@ -165,7 +167,7 @@ function classSchema(cls: Class, ref: (nested: Class) => SchemaObject): SchemaOb
           break;
         }
         case ValidationTypes.NESTED_VALIDATION:
-          schemas.push(nestedSchema(cls, metadata, ref));
+          schemas.push(nestedSchema(cls, metadata));
           break;
         case ValidationTypes.WHITELIST:
           break;
@@ -288,17 +290,13 @@ function constraintSchema(check: Check): SchemaObject {
  * ValidateNested: an object is validated as the nested class, an array item by item; anything
  * else fails with the decorator's message ("nested property … must be either object or array").
  */
-function nestedSchema(
-  cls: Class,
-  metadata: ValidationMetadata,
-  ref: (nested: Class) => SchemaObject,
-): SchemaObject {
+function nestedSchema(cls: Class, metadata: ValidationMetadata): SchemaObject {
   const type =
     nestedTypeOf(cls, metadata.propertyName) ??
     fail(`${cls.name}.${metadata.propertyName}: use @Nested(() => Class) to name its class`);
   const check: Check = { id: checkCount++, className: cls.name, metadata };
   const object = (): SchemaObject => ({
-    allOf: [own({ type: 'object' }, check, 0), ref(type())],
+    allOf: [own({ type: 'object' }, check, 0), schemaRef(type())],
   });
   return { if: { type: 'array' }, then: { type: 'array', items: object() }, else: object() };
 }
