@@ -148,6 +148,8 @@ describe(compileMessageValidator.name, () => {
       inner!: Inner;
     }
     expect(() => compileMessageValidator(Outer)).toThrow(/Outer.inner: use @Nested/);
+    // Asked again, it says the same, not that it lost a reference.
+    expect(() => compileMessageValidator(Outer)).toThrow(/Outer.inner: use @Nested/);
     expect(compileMessageValidator(Named)({ inner: { name: 1 } })).toEqual([
       'inner.name must be a string',
     ]);

@@ -122,7 +122,13 @@ function schemaRef(cls: Class): SchemaObject {
     for (let i = 2; taken.has(id); i++) id = `kiln:${cls.name}${i}`;
     // Named before its schema is built, so a class that nests itself refers to its own id.
     schemaIds.set(cls, id);
-    ajv.addSchema(classSchema(cls), id);
+    try {
+      ajv.addSchema(classSchema(cls), id);
+    } catch (error) {
+      // A class that cannot be compiled must not leave a reference to nothing behind.
+      schemaIds.delete(cls);
+      throw error;
+    }
   }
   return { $ref: id };
 }
