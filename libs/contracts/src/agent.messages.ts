@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -12,7 +11,6 @@ import {
   MaxLength,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
 import {
   CONTAINERIZERS,
@@ -21,7 +19,7 @@ import {
   TaskStatus,
   type ContainerizerName,
 } from './task.messages';
-import { ID_PATTERN, IsStringRecord } from './validation';
+import { ID_PATTERN, IsStringRecord, Nested } from './validation';
 import { TASK_STATES, type TaskState } from './task-state';
 
 // The agent API: `POST /api/v1/agent`. An agent SUBSCRIBEs (registers, or re-registers with the
@@ -42,8 +40,7 @@ export class AgentInfo {
   hostname!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => ResourcesMessage)
+  @Nested(() => ResourcesMessage)
   resources!: ResourcesMessage;
 
   @IsStringRecord(100)
@@ -67,8 +64,7 @@ export class AgentTask {
   role!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskInfo)
+  @Nested(() => TaskInfo)
   taskInfo!: TaskInfo;
 
   /** The latest state the agent knows, acknowledged or not. */
@@ -78,15 +74,13 @@ export class AgentTask {
 
 export class AgentSubscribe {
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentInfo)
+  @Nested(() => AgentInfo)
   agentInfo!: AgentInfo;
 
   @IsArray()
   @ArrayMaxSize(100_000)
   @IsDefined()
-  @ValidateNested({ each: true })
-  @Type(() => AgentTask)
+  @Nested(() => AgentTask, { each: true })
   tasks!: AgentTask[];
 }
 
@@ -95,8 +89,7 @@ export class AgentUpdate {
   frameworkId!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskStatus)
+  @Nested(() => TaskStatus)
   status!: TaskStatus;
 
   /**
@@ -121,14 +114,12 @@ export class AgentCall {
 
   @ValidateIf((call: AgentCall) => call.type === 'SUBSCRIBE')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentSubscribe)
+  @Nested(() => AgentSubscribe)
   subscribe?: AgentSubscribe;
 
   @ValidateIf((call: AgentCall) => call.type === 'UPDATE')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentUpdate)
+  @Nested(() => AgentUpdate)
   update?: AgentUpdate;
 }
 
@@ -161,8 +152,7 @@ export class AgentLaunch {
   role!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => TaskInfo)
+  @Nested(() => TaskInfo)
   task!: TaskInfo;
 }
 
@@ -189,25 +179,21 @@ export class AgentEvent {
 
   @ValidateIf((event: AgentEvent) => event.type === 'SUBSCRIBED')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentSubscribed)
+  @Nested(() => AgentSubscribed)
   subscribed?: AgentSubscribed;
 
   @ValidateIf((event: AgentEvent) => event.type === 'LAUNCH')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentLaunch)
+  @Nested(() => AgentLaunch)
   launch?: AgentLaunch;
 
   @ValidateIf((event: AgentEvent) => event.type === 'KILL')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentKill)
+  @Nested(() => AgentKill)
   kill?: AgentKill;
 
   @ValidateIf((event: AgentEvent) => event.type === 'ACKNOWLEDGED')
   @IsDefined()
-  @ValidateNested()
-  @Type(() => AgentAcknowledged)
+  @Nested(() => AgentAcknowledged)
   acknowledged?: AgentAcknowledged;
 }

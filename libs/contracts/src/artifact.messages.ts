@@ -1,6 +1,3 @@
-// @Type reads design-time metadata: this file may be loaded before validation.ts loads the polyfill.
-import 'reflect-metadata';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -11,10 +8,10 @@ import {
   MaxLength,
   Min,
   registerDecorator,
-  ValidateNested,
   type ValidationArguments,
   type ValidationOptions,
 } from 'class-validator';
+import { Nested } from './message-validator';
 
 /** The largest artifact file an agent uploads and a server takes. */
 export const ARTIFACT_MAX_BYTES = 1024 ** 3;
@@ -143,7 +140,6 @@ export class ArtifactInputsInfo {
 
   @IsArray()
   @ArrayMaxSize(1000)
-  @ValidateNested({ each: true })
-  @Type(() => ArtifactInputFile)
+  @Nested(() => ArtifactInputFile, { each: true })
   files!: ArtifactInputFile[];
 }

@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -13,10 +12,9 @@ import {
   MaxLength,
   Min,
   ValidateIf,
-  ValidateNested,
 } from 'class-validator';
 import { ResourcesMessage, TaskInfo, TaskStatus } from './task.messages';
-import { ID_PATTERN } from './validation';
+import { ID_PATTERN, Nested } from './validation';
 
 // The scheduler API, modelled on Mesos v1: `POST /api/v1/scheduler` with a SchedulerCall.
 // SUBSCRIBE answers with a stream of SchedulerEvents (NDJSON, the stream id in a header);
@@ -66,8 +64,7 @@ export class FrameworkInfo {
 
 export class Subscribe {
   @IsDefined()
-  @ValidateNested()
-  @Type(() => FrameworkInfo)
+  @Nested(() => FrameworkInfo)
   frameworkInfo!: FrameworkInfo;
 }
 
@@ -85,8 +82,7 @@ export class LaunchOperation {
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @IsDefined()
-  @ValidateNested({ each: true })
-  @Type(() => TaskInfo)
+  @Nested(() => TaskInfo, { each: true })
   taskInfos!: TaskInfo[];
 }
 
@@ -95,8 +91,7 @@ export class Operation {
   type!: 'LAUNCH';
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => LaunchOperation)
+  @Nested(() => LaunchOperation)
   launch!: LaunchOperation;
 }
 
@@ -110,13 +105,11 @@ export class Accept {
   @IsArray()
   @ArrayMaxSize(100)
   @IsDefined()
-  @ValidateNested({ each: true })
-  @Type(() => Operation)
+  @Nested(() => Operation, { each: true })
   operations!: Operation[];
 
   @IsOptional()
-  @ValidateNested()
-  @Type(() => OfferFilters)
+  @Nested(() => OfferFilters)
   filters?: OfferFilters;
 }
 
@@ -128,8 +121,7 @@ export class Decline {
   offerIds!: string[];
 
   @IsOptional()
-  @ValidateNested()
-  @Type(() => OfferFilters)
+  @Nested(() => OfferFilters)
   filters?: OfferFilters;
 }
 
@@ -172,8 +164,7 @@ export class Reconcile {
   @IsArray()
   @ArrayMaxSize(100_000)
   @IsDefined()
-  @ValidateNested({ each: true })
-  @Type(() => ReconcileTask)
+  @Nested(() => ReconcileTask, { each: true })
   tasks!: ReconcileTask[];
 }
 
@@ -194,50 +185,42 @@ export class SchedulerCall {
 
   @ValidateIf(is('SUBSCRIBE'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Subscribe)
+  @Nested(() => Subscribe)
   subscribe?: Subscribe;
 
   @ValidateIf(is('ACCEPT'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Accept)
+  @Nested(() => Accept)
   accept?: Accept;
 
   @ValidateIf(is('DECLINE'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Decline)
+  @Nested(() => Decline)
   decline?: Decline;
 
   @ValidateIf(is('REVIVE'))
   @IsOptional()
-  @ValidateNested()
-  @Type(() => RolesSelection)
+  @Nested(() => RolesSelection)
   revive?: RolesSelection;
 
   @ValidateIf(is('SUPPRESS'))
   @IsOptional()
-  @ValidateNested()
-  @Type(() => RolesSelection)
+  @Nested(() => RolesSelection)
   suppress?: RolesSelection;
 
   @ValidateIf(is('KILL'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Kill)
+  @Nested(() => Kill)
   kill?: Kill;
 
   @ValidateIf(is('ACKNOWLEDGE'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Acknowledge)
+  @Nested(() => Acknowledge)
   acknowledge?: Acknowledge;
 
   @ValidateIf(is('RECONCILE'))
   @IsDefined()
-  @ValidateNested()
-  @Type(() => Reconcile)
+  @Nested(() => Reconcile)
   reconcile?: Reconcile;
 }
 
@@ -260,8 +243,7 @@ export class Offer {
   role!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => ResourcesMessage)
+  @Nested(() => ResourcesMessage)
   resources!: ResourcesMessage;
 
   @IsOptional()

@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsDefined,
@@ -12,13 +11,12 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
 import { ArtifactInputsInfo, ArtifactSinkInfo } from './artifact.messages';
 import { LogSinkInfo } from './log.messages';
 import type { Resources, PortRange } from './resources';
 import { TASK_REASONS, TASK_STATES, type TaskReason, type TaskState } from './task-state';
-import { ID_PATTERN, IsPortRanges, IsStringRecord } from './validation';
+import { ID_PATTERN, IsPortRanges, IsStringRecord, Nested } from './validation';
 
 export const CONTAINERIZERS = ['process', 'cgroup', 'docker'] as const;
 export type ContainerizerName = (typeof CONTAINERIZERS)[number];
@@ -124,25 +122,21 @@ export class TaskInfo {
   name!: string;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => CommandInfo)
+  @Nested(() => CommandInfo)
   command!: CommandInfo;
 
   @IsDefined()
-  @ValidateNested()
-  @Type(() => ResourcesMessage)
+  @Nested(() => ResourcesMessage)
   resources!: ResourcesMessage;
 
   /** Unset: the agent's default containerizer. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => ContainerInfo)
+  @Nested(() => ContainerInfo)
   container?: ContainerInfo;
 
   /** Checked out into the task's sandbox, its working directory, before the command runs. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => SourceInfo)
+  @Nested(() => SourceInfo)
   source?: SourceInfo;
 
   /** After this long the task is killed with reason TIMEOUT. */
@@ -158,20 +152,17 @@ export class TaskInfo {
 
   /** Where the agent streams the task's standard output as it is written; unset: kept local. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => LogSinkInfo)
+  @Nested(() => LogSinkInfo)
   logSink?: LogSinkInfo;
 
   /** Where the agent uploads the task's artifacts after it succeeds; unset: none are kept. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => ArtifactSinkInfo)
+  @Nested(() => ArtifactSinkInfo)
   artifacts?: ArtifactSinkInfo;
 
   /** Artifacts placed in the sandbox after the source checkout, before the command runs. */
   @IsOptional()
-  @ValidateNested()
-  @Type(() => ArtifactInputsInfo)
+  @Nested(() => ArtifactInputsInfo)
   inputs?: ArtifactInputsInfo;
 }
 
@@ -240,7 +231,6 @@ export class TaskStatus {
   unreachableTime?: number;
 
   @IsOptional()
-  @ValidateNested()
-  @Type(() => ResourceUsageMessage)
+  @Nested(() => ResourceUsageMessage)
   usage?: ResourceUsageMessage;
 }

@@ -1,12 +1,7 @@
-// class-transformer's @Type reads design-time metadata: load the polyfill wherever contracts are.
-import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
-import {
-  registerDecorator,
-  validateSync,
-  type ValidationError,
-  type ValidationOptions,
-} from 'class-validator';
+import { registerDecorator, type ValidationOptions } from 'class-validator';
+import { compileMessageValidator, type MessageValidator } from './message-validator';
+
+export { Nested } from './message-validator';
 
 /** Ids of agents, frameworks, tasks and offers: safe in file names, URLs and log lines. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -21,83 +16,42 @@ export class InvalidMessageError extends Error {
   }
 }
 
+const validators = new WeakMap<object, MessageValidator>();
+
 /**
- * Turns JSON that crossed a process boundary into a validated message class, or throws an
+ * Compiles the validator of `cls` now, at boot, so that the first message does not wait for it
+ * ({@link parseMessage} would compile it on first use).
+ */
+export function prepareMessage(cls: new () => object): void {
+  validatorOf(cls);
+}
+
+function validatorOf(cls: new () => object): MessageValidator {
+  let validate = validators.get(cls);
+  if (validate === undefined) {
+    // Not when a class is declared: only once it is used are all the classes it nests loaded.
+    validate = compileMessageValidator(cls);
+    validators.set(cls, validate);
+  }
+  return validate;
+}
+
+/**
+ * Checks JSON that crossed a process boundary against a message class's decorators, or throws an
  * {@link InvalidMessageError} listing every problem with its path (`task.resources.cpus …`).
+ *
+ * The message is the JSON itself, typed as the class, not an instance of it: message classes are
+ * data with no methods. Keys such as `constructor` or `__proto__` are ordinary keys in string
+ * records (a task's environment may have them), and unknown fields where a message has fixed ones.
  */
 export function parseMessage<T extends object>(cls: new () => T, json: unknown): T {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InvalidMessageError(cls.name, ['expected a JSON object']);
   }
-  const unknown: string[] = [];
-  const message = restoreKeys(plainToInstance(cls, escapeKeys(json)), '', unknown);
-  const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
-  const problems = [...unknown, ...flattenErrors(errors)];
+  const validate = validatorOf(cls);
+  const problems = validate(json);
   if (problems.length > 0) throw new InvalidMessageError(cls.name, problems);
-  return message;
-}
-
-/*
- * A task's environment may name a variable `constructor`, `__proto__` or `toString`.
- * class-transformer takes `value.constructor` for the class of a plain object and assigns keys
- * one by one, so such a key crashes it or is dropped. Around it they travel under another name.
- */
-const ESCAPED = '\u0000kiln-key:';
-const needsEscape = (key: string) =>
-  Object.hasOwn(Object.prototype, key) || key.startsWith(ESCAPED);
-
-function escapeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(escapeKeys);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [
-      needsEscape(key) ? `${ESCAPED}${key}` : key,
-      escapeKeys(item),
-    ]),
-  );
-}
-
-/**
- * Puts the escaped keys back in place in plain records. On a message class such a key is one
- * it does not have: it is listed in `unknown` (class-validator would look it up as the class).
- */
-function restoreKeys<T>(value: T, path: string, unknown: string[]): T {
-  if (Array.isArray(value)) {
-    (value as unknown[]).forEach((item, i) => {
-      restoreKeys(item, `${path}${i}.`, unknown);
-    });
-  } else if (typeof value === 'object' && value !== null) {
-    const record = Object.getPrototypeOf(value) === Object.prototype;
-    for (const [key, item] of Object.entries(value)) {
-      restoreKeys(item, `${path}${key}.`, unknown);
-      if (!key.startsWith(ESCAPED)) continue;
-      delete (value as Record<string, unknown>)[key];
-      const original = key.slice(ESCAPED.length);
-      if (!record) {
-        unknown.push(`${path}property ${original} should not exist`);
-        continue;
-      }
-      // defineProperty, because assigning to `__proto__` would set the prototype instead.
-      Object.defineProperty(value, original, {
-        value: item,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    }
-  }
-  return value;
-}
-
-/** Class-validator's nested errors as flat `path: problem` lines. */
-export function flattenErrors(errors: readonly ValidationError[], parent = ''): string[] {
-  return errors.flatMap((error) => {
-    const path = parent === '' ? error.property : `${parent}.${error.property}`;
-    const own = Object.values(error.constraints ?? {}).map((c) =>
-      c.startsWith(error.property) ? `${parent === '' ? '' : `${parent}.`}${c}` : `${path}: ${c}`,
-    );
-    return [...own, ...flattenErrors(error.children ?? [], path)];
-  });
+  return json as T;
 }
 
 /** An object whose values are all strings with at most `maxEntries` keys (environments, labels). */

@@ -1,15 +1,8 @@
 import { AgentCall, STREAM_ID_HEADER } from '@kiln/contracts';
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Headers,
-  HttpStatus,
-  Post,
-  Res,
-} from '@nestjs/common';
+import { BadRequestException, Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
+import { MessageBody } from '../http/message-body.decorator';
 import { HttpEventStream, type EventStream } from '../streams/event-stream';
 
 /**
@@ -23,7 +16,7 @@ export class AgentApiController {
 
   @Post()
   call(
-    @Body() call: AgentCall,
+    @MessageBody(AgentCall) call: AgentCall,
     @Headers(STREAM_ID_HEADER) streamId: string | undefined,
     @Res() res: Response,
   ): void {

@@ -1,7 +1,8 @@
 import { SchedulerCall, STREAM_ID_HEADER } from '@kiln/contracts';
-import { Body, Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
+import { Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
+import { MessageBody } from '../http/message-body.decorator';
 import { HttpEventStream, type EventStream } from '../streams/event-stream';
 
 /** The scheduler API, modelled on Mesos v1's `/api/v1/scheduler`. */
@@ -12,7 +13,7 @@ export class SchedulerController {
   /** SUBSCRIBE answers 200 with a stream of events; every other call answers 202 Accepted. */
   @Post()
   call(
-    @Body() call: SchedulerCall,
+    @MessageBody(SchedulerCall) call: SchedulerCall,
     @Headers(STREAM_ID_HEADER) streamId: string | undefined,
     @Res() res: Response,
   ): void {
