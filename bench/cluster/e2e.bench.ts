@@ -6,6 +6,7 @@
 // Run with `npm run bench:cluster` (needs `npm run build` first; Slurm needs root on Debian).
 import { cpus } from 'node:os';
 import { KilnProcess } from '../../test/e2e/support/kiln-process';
+import type { TaskInfo } from '@kiln/contracts';
 import { shellTask, TestFramework } from '../../test/e2e/support/test-framework';
 import { percentile, reportSection, table } from '../support/report';
 import { bareSpawnThroughput, slurmThroughput } from './peers';
@@ -21,7 +22,10 @@ const SLOTS = 32;
 
 export async function runClusterE2eBenchmark(): Promise<string> {
   const bare = await bareSpawnThroughput(TASKS, SLOTS);
-  const kiln = await kilnThroughput();
+  const kiln = await kilnThroughput(TASKS);
+  const halfRate = kiln.tasksPerSecond / 2;
+  // Twenty seconds of the half load, at least 200 tasks: enough for a p99.
+  const paced = await kilnThroughput(Math.max(200, Math.round(halfRate * 20)), halfRate);
   let slurm: Awaited<ReturnType<typeof slurmThroughput>> | Error;
   try {
     slurm = await slurmThroughput(TASKS, cpus().length);
@@ -38,6 +42,13 @@ export async function runClusterE2eBenchmark(): Promise<string> {
       ratio(kiln.tasksPerSecond),
       `${kiln.p50.toFixed(1)} ms`,
       `${kiln.p99.toFixed(1)} ms`,
+    ],
+    [
+      `(b') Kiln at half that load, ${halfRate.toFixed(0)} tasks/s offered`,
+      paced.tasksPerSecond.toFixed(0),
+      ratio(paced.tasksPerSecond),
+      `${paced.p50.toFixed(1)} ms`,
+      `${paced.p99.toFixed(1)} ms`,
     ],
     slurm instanceof Error
       ? ['(c) Slurm 22.05, one node, job array', `not measured: ${slurm.message}`, '—', '—', '—']
@@ -64,8 +75,11 @@ export async function runClusterE2eBenchmark(): Promise<string> {
     table(['what', 'tasks/s', 'ratio to (a)', 'ACCEPT → RUNNING p50', 'p99'], rows) +
     `\n\n${TASKS} tasks of \`/bin/sh -c true\` each, measured one after the other in this run.` +
     ' (b): one master and 4 agents (8 cpus each, 32 task slots in all) as separate processes on' +
-    ' the same machine with the `process` containerizer; ACCEPT → RUNNING includes the wait of a' +
-    ' task behind the others an agent launches at once, on 2 cores shared by all 5 processes.' +
+    ' the same machine with the `process` containerizer, and one framework on a WebSocket (as' +
+    " Kiln's build framework); all tasks queued at once, so ACCEPT → RUNNING includes the wait of" +
+    ' a task behind the others an agent launches at once, on the cores shared by all processes.' +
+    " (b'): the same cluster, the tasks offered at a steady half of (b)'s rate; ACCEPT → RUNNING" +
+    ' is the latency of a task at that load (aim: p99 ≤ 100 ms).' +
     ` (c): slurmctld and slurmd on this host, \`sbatch --array=1-${TASKS} --wrap=true\`, from` +
     ' submission until the queue is empty' +
     (slurm instanceof Error ? '.' : ` (${slurm.setup.join('; ')}).`) +
@@ -86,7 +100,12 @@ interface KilnFigures {
   p99: number;
 }
 
-async function kilnThroughput(): Promise<KilnFigures> {
+/**
+ * (b): Kiln's master and 4 agents, one framework on a WebSocket as Kiln's own are. Without
+ * `ratePerSecond`, all tasks are queued at once (the maximum throughput); with it, they are
+ * offered at that steady rate, and ACCEPT → RUNNING is the latency a task sees at that load.
+ */
+async function kilnThroughput(tasks: number, ratePerSecond?: number): Promise<KilnFigures> {
   const processes: KilnProcess[] = [];
   try {
     const master = KilnProcess.start('master', {
@@ -107,21 +126,35 @@ async function kilnThroughput(): Promise<KilnFigures> {
       processes.push(agent);
       await agent.url();
     }
-    const framework = await TestFramework.start(url, TOKEN, { name: 'bench', roles: ['bench'] });
+    const framework = await TestFramework.start(
+      url,
+      TOKEN,
+      { name: 'bench', roles: ['bench'] },
+      { transport: 'websocket' },
+    );
+    const task = (i: number): TaskInfo => ({
+      ...shellTask(`t-${i}`, 'true'),
+      resources: { cpus: 0.25, mem: 16, disk: 0, ports: [] },
+    });
     const started = Date.now();
-    for (let i = 0; i < TASKS; i += 1) {
-      framework.launch({
-        ...shellTask(`t-${i}`, 'true'),
-        resources: { cpus: 0.25, mem: 16, disk: 0, ports: [] },
-      });
+    if (ratePerSecond === undefined) {
+      for (let i = 0; i < tasks; i += 1) framework.launch(task(i));
+    } else {
+      // Every 10 ms, the tasks due by then: a steady offered load, not a burst.
+      let launched = 0;
+      const pacer = setInterval(() => {
+        const due = Math.min(tasks, Math.floor(((Date.now() - started) / 1000) * ratePerSecond));
+        while (launched < due) framework.launch(task(launched++));
+        if (launched >= tasks) clearInterval(pacer);
+      }, 10);
     }
     await framework.waitFor(
       () => {
         const done = framework.arrivals.filter((a) => a.state === 'TASK_FINISHED').length;
-        return done >= TASKS ? done : undefined;
+        return done >= tasks ? done : undefined;
       },
       10 * 60_000,
-      `${TASKS} tasks finished`,
+      `${tasks} tasks finished`,
     );
     const seconds = (Date.now() - started) / 1000;
     const acceptedAt = new Map(framework.launched.map((l) => [l.taskId, l.at]));
@@ -136,7 +169,7 @@ async function kilnThroughput(): Promise<KilnFigures> {
       .sort((a, b) => a - b);
     await framework.close();
     return {
-      tasksPerSecond: TASKS / seconds,
+      tasksPerSecond: tasks / seconds,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
     };
