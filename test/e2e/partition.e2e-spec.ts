@@ -58,6 +58,30 @@ describe('partitions: an agent away past the agent timeout', () => {
     return job as JobWithAttempts;
   }
 
+  /** Waits until job `key` is still attempt 1, running, waiting for its unreachable agent. */
+  async function untilWaitingForAgent(stack: PipelineStack, runId: string, key: string) {
+    await vi.waitFor(
+      async () => {
+        const job = await jobOf(stack, runId, key);
+        expect(job.statusMessage).toMatch(/is unreachable; waiting for it until/);
+        expect(job).toMatchObject({ state: 'running', attempt: 1 });
+      },
+      { timeout: 30_000, interval: 200 },
+    );
+  }
+
+  /** Waits until job `key`'s attempt 1 was given up and attempt 2 waits for an agent. */
+  function untilRetryQueued(stack: PipelineStack, runId: string, key: string) {
+    return vi.waitFor(
+      async () => {
+        const job = await jobOf(stack, runId, key);
+        expect(job).toMatchObject({ state: 'queued', attempt: 2 });
+        return job;
+      },
+      { timeout: 30_000, interval: 200 },
+    );
+  }
+
   async function masterTask(
     stack: PipelineStack,
     taskId: string,
@@ -109,14 +133,7 @@ jobs:
       stack.agent.signal('SIGKILL');
       await stack.agent.exitCode();
       // The master lost the agent and told the server: the job waits, it does not fail or retry.
-      await vi.waitFor(
-        async () => {
-          const a = await jobOf(stack, runId, 'a');
-          expect(a.statusMessage).toMatch(/is unreachable; waiting for it until/);
-          expect(a).toMatchObject({ state: 'running', attempt: 1 });
-        },
-        { timeout: 30_000, interval: 200 },
-      );
+      await untilWaitingForAgent(stack, runId, 'a');
       await stack.restartAgent();
 
       const run = await stack.waitForRun(runId);
@@ -151,14 +168,7 @@ jobs:
         stack.master.signal('SIGKILL');
         await stack.master.exitCode();
         await stack.startMaster();
-        await vi.waitFor(
-          async () => {
-            const a = await jobOf(stack, runId, 'a');
-            expect(a.statusMessage).toMatch(/is unreachable; waiting for it until/);
-            expect(a).toMatchObject({ state: 'running', attempt: 1 });
-          },
-          { timeout: 30_000, interval: 200 },
-        );
+        await untilWaitingForAgent(stack, runId, 'a');
       } finally {
         stack.agent.signal('SIGCONT');
       }
@@ -204,14 +214,7 @@ jobs:
       stack.agent.signal('SIGKILL');
       await stack.agent.exitCode();
       // Given up: attempt 1 is lost, attempt 2 waits for an agent.
-      const retried = await vi.waitFor(
-        async () => {
-          const a = await jobOf(stack, runId, 'a');
-          expect(a).toMatchObject({ state: 'queued', attempt: 2 });
-          return a;
-        },
-        { timeout: 30_000, interval: 200 },
-      );
+      const retried = await untilRetryQueued(stack, runId, 'a');
       const lost = retried.attempts[0];
       expect(lost).toMatchObject({ attempt: 1, state: 'lost', reason: 'AGENT_UNREACHABLE' });
       expect(lost?.statusMessage).toMatch(/unreachable for more than 3 s/);
@@ -250,14 +253,7 @@ jobs:
       );
       stack.agent.signal('SIGKILL');
       await stack.agent.exitCode();
-      const retried = await vi.waitFor(
-        async () => {
-          const a = await jobOf(stack, runId, 'a');
-          expect(a).toMatchObject({ state: 'queued', attempt: 2 });
-          return a;
-        },
-        { timeout: 30_000, interval: 200 },
-      );
+      const retried = await untilRetryQueued(stack, runId, 'a');
       const lostTaskId = retried.attempts[0]!.taskId!;
 
       // The new master never heard of the task: the server's kill of it finds nothing to kill.
