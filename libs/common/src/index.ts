@@ -1,6 +1,7 @@
 export * from './backoff';
 export * from './git-env';
 export * from './http-error.filter';
+export * from './keyed-mutex';
 export * from './logging';
 export * from './message-socket';
 export * from './ndjson';

@@ -1,4 +1,4 @@
-import { gitEnv } from '@kiln/common';
+import { gitEnv, KeyedMutex } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,7 +22,8 @@ const KEPT = 'refs/kiln/commits/';
  * into it (it sees its workspace only).
  */
 export class SourceCache {
-  private readonly fetches = new Map<string, Promise<unknown>>();
+  /** Fetches into one repository's cache, one at a time. */
+  private readonly fetches = new KeyedMutex();
 
   constructor(
     private readonly rootDir: string,
@@ -57,7 +58,7 @@ export class SourceCache {
     const key = source.cacheKey;
     if (key === undefined || !CACHE_KEY.test(key)) return undefined;
     const dir = join(this.rootDir, `${key}.git`);
-    await this.serially(key, async () => {
+    await this.fetches.run(key, async () => {
       if (!existsSync(dir)) await this.create(dir);
       if (await hasCommit(dir, source.sha)) return;
       // The commit's objects land in the cache through the same checkout logic a workspace uses
@@ -76,18 +77,6 @@ export class SourceCache {
       await rm(temp, { recursive: true, force: true });
       if (!existsSync(dir)) throw error;
     });
-  }
-
-  private serially(key: string, work: () => Promise<void>): Promise<void> {
-    const previous = this.fetches.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    this.fetches.set(key, next);
-    const forget = (): void => {
-      if (this.fetches.get(key) === next) this.fetches.delete(key);
-    };
-    // The caller gets the rejection; this bookkeeping must not raise it a second time.
-    next.then(forget, forget);
-    return next;
   }
 }
 

@@ -1,11 +1,17 @@
-import { errorMessage, gitEnv, redactUrl, TimeoutError, withTimeout } from '@kiln/common';
+import {
+  errorMessage,
+  gitEnv,
+  KeyedMutex,
+  redactUrl,
+  TimeoutError,
+  withTimeout,
+} from '@kiln/common';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
 import { CatFileBatch, parseTree } from './cat-file-batch';
-import { KeyedMutex } from './keyed-mutex';
 
 /** Credentials for http(s) clone URLs. Sent per command; never written to disk or git config. */
 export interface GitAuth {
