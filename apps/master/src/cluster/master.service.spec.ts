@@ -89,6 +89,11 @@ describe(MasterService.name, () => {
   /** Launches TASK through an offer of agent-1 and has the agent report it running. */
   async function launchRunning(agent: RecordingStream): Promise<void> {
     await launch();
+    reportState('TASK_RUNNING', agent);
+  }
+
+  /** agent-1 reports TASK in `state` on `agent`'s stream. */
+  function reportState(state: TaskStatus['state'], agent: RecordingStream): void {
     master.handleAgentCall(
       {
         type: 'UPDATE',
@@ -97,7 +102,7 @@ describe(MasterService.name, () => {
           frameworkId,
           status: {
             taskId: TASK.taskId,
-            state: 'TASK_RUNNING',
+            state,
             source: 'AGENT',
             uuid: randomUUID(),
             timestamp: Date.now() / 1000,
@@ -206,25 +211,7 @@ describe(MasterService.name, () => {
       back,
     );
     await vi.advanceTimersByTimeAsync(1);
-    const update = (): void =>
-      master.handleAgentCall(
-        {
-          type: 'UPDATE',
-          agentId: 'agent-1',
-          update: {
-            frameworkId,
-            status: {
-              taskId: TASK.taskId,
-              state: 'TASK_FINISHED',
-              source: 'AGENT',
-              uuid: randomUUID(),
-              timestamp: Date.now() / 1000,
-            },
-          },
-        },
-        back.id,
-      );
-    expect(update).not.toThrow();
+    expect(() => reportState('TASK_FINISHED', back)).not.toThrow();
     expect(framework.updates().at(-1)).toMatchObject({ taskId: 'task-1', state: 'TASK_FINISHED' });
 
     // The whole agent is on offer again, and declining it gives back exactly what it holds.
