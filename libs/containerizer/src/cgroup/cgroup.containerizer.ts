@@ -1,7 +1,7 @@
 import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, watch } from 'node:fs';
+import { watch } from 'node:fs';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -22,10 +22,16 @@ import {
   assertValidSpec,
   DEFAULT_PATH,
   EXIT_CODE_FILE,
-  openOutput,
+  openOutputs,
   prepareWorkspace,
 } from '../launching';
-import { hasExited, listProcesses, readProcStatSync, type ProcStat } from '../process/proc';
+import {
+  hasExited,
+  listProcesses,
+  readProcStat,
+  readProcStatSync,
+  type ProcStat,
+} from '../process/proc';
 import {
   killMessage,
   terminationOf,
@@ -445,33 +451,28 @@ export class CgroupContainerizer implements Containerizer {
     container.limits = limits;
 
     let child: ChildProcess;
-    const stdout = openOutput(join(sandbox, 'stdout'));
+    const outputs = await openOutputs(sandbox);
     try {
-      const stderr = openOutput(join(sandbox, 'stderr'));
-      try {
-        child = spawn(
-          '/bin/sh',
-          shimArguments({
-            runc: host.tools.runc,
-            stateDir: runc.stateDir,
-            bundle,
-            containerId: container.id,
-            exitFile: exitCodeFile,
-            networkPidFile,
-          }),
-          {
-            cwd: sandbox,
-            // The task's environment is in the bundle; the shim and runc need only a PATH.
-            env: { PATH: DEFAULT_PATH },
-            stdio: ['ignore', stdout, stderr],
-            detached: true,
-          },
-        );
-      } finally {
-        closeSync(stderr);
-      }
+      child = spawn(
+        '/bin/sh',
+        shimArguments({
+          runc: host.tools.runc,
+          stateDir: runc.stateDir,
+          bundle,
+          containerId: container.id,
+          exitFile: exitCodeFile,
+          networkPidFile,
+        }),
+        {
+          cwd: sandbox,
+          // The task's environment is in the bundle; the shim and runc need only a PATH.
+          env: { PATH: DEFAULT_PATH },
+          stdio: ['ignore', outputs.stdout, outputs.stderr],
+          detached: true,
+        },
+      );
     } finally {
-      closeSync(stdout);
+      outputs.close();
     }
     const pid = child.pid;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -481,7 +482,8 @@ export class CgroupContainerizer implements Containerizer {
       await exited;
       throw new Error('the shim could not be started');
     }
-    // The shim cannot have been reaped yet (that takes the event loop), so its stat is there.
+    // Read before anything awaits, and so synchronously: the shim cannot have been reaped yet
+    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
     const leader = readProcStatSync(pid);
     if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
     const started = await untilStarted(join(bundle, 'pid'), exited);
@@ -572,7 +574,7 @@ export class CgroupContainerizer implements Containerizer {
     if (found?.hostId !== undefined) this.idPool.reclaim(id, found.hostId);
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
-    const leader = checkpoint && readProcStatSync(checkpoint.pid);
+    const leader = checkpoint && (await readProcStat(checkpoint.pid));
     if (checkpoint !== undefined && isLeader(leader, checkpoint) && !hasExited(leader)) {
       this.running(container);
       return;
@@ -802,7 +804,7 @@ export class CgroupContainerizer implements Containerizer {
         if (limitation !== undefined) this.limit(container, limitation);
         const checkpoint = container.checkpoint;
         if (container.child !== undefined || container.phase !== 'running') return;
-        const leader = checkpoint && readProcStatSync(checkpoint.pid);
+        const leader = checkpoint && (await readProcStat(checkpoint.pid));
         if (checkpoint === undefined || !isLeader(leader, checkpoint) || hasExited(leader)) {
           const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
             unknown: 'unrecorded',
