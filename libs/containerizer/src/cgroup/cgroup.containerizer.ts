@@ -5,7 +5,6 @@ import { watch } from 'node:fs';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertValidContainerId,
   CONTAINER_ID_PATTERN,
@@ -25,13 +24,7 @@ import {
   openOutputs,
   prepareWorkspace,
 } from '../launching';
-import {
-  hasExited,
-  listProcesses,
-  readProcStat,
-  readProcStatSync,
-  type ProcStat,
-} from '../process/proc';
+import { hasExited, readProcStat, readProcStatSync, type ProcStat } from '../process/proc';
 import {
   killMessage,
   terminationOf,
@@ -42,7 +35,7 @@ import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import { CgroupChanges, listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
 import {
   CONTROLLER_NAMES,
   CONTROLLERS,
@@ -129,8 +122,13 @@ const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
-/** How often a container's cgroup is checked for survivors once its leader has ended. */
+/**
+ * How often a container's cgroup is checked for survivors once its leader has ended, where the
+ * kernel does not say when it empties (v1).
+ */
 const CGROUP_POLL_MS = 50;
+/** Where it does (v2), how long it is trusted to before the cgroup is read (and killed) again. */
+const WATCHED_CGROUP_RECHECK_MS = 1_000;
 /** How long survivors get after SIGKILL before the container is declared ended anyway. */
 const SIGKILL_PATIENCE_MS = 10_000;
 
@@ -605,8 +603,9 @@ export class CgroupContainerizer implements Containerizer {
       container.timeout.unref();
     }
     this.updateSampler();
-    // A first measurement at once, so that even a short task's termination carries one.
-    void this.sampler.now();
+    // A first measurement at once, so that even a short task's termination carries one: of this
+    // container only, for a start costs what one container has, not what every one has.
+    void this.measure(container).catch(() => undefined);
   }
 
   /**
@@ -722,15 +721,21 @@ export class CgroupContainerizer implements Containerizer {
   }
 
   private async untilCgroupEmpty(container: Container, cgroup: TaskCgroup): Promise<void> {
-    let sigkillSince: number | undefined;
-    while ((await cgroup.processes()).length > 0) {
-      const now = Date.now();
-      if (container.kill === undefined || now >= container.kill.deadline) {
-        sigkillSince ??= now;
-        if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-        await cgroup.killAll();
+    const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
+    try {
+      let sigkillSince: number | undefined;
+      while ((await cgroup.processes()).length > 0) {
+        const now = Date.now();
+        if (container.kill === undefined || now >= container.kill.deadline) {
+          sigkillSince ??= now;
+          if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
+          await cgroup.killAll();
+        }
+        // Woken at the kill's SIGKILL if the cgroup says nothing before.
+        await changes.next(sigkillSince === undefined ? container.kill?.deadline : undefined);
       }
-      await sleep(CGROUP_POLL_MS);
+    } finally {
+      changes.close();
     }
   }
 
@@ -820,9 +825,14 @@ export class CgroupContainerizer implements Containerizer {
 /** Kills everything in a cgroup this containerizer no longer watches, and removes it. */
 async function destroyCgroup(cgroup: TaskCgroup): Promise<void> {
   const deadline = Date.now() + SIGKILL_PATIENCE_MS;
-  while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
-    await cgroup.killAll();
-    await sleep(CGROUP_POLL_MS);
+  const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
+  try {
+    while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
+      await cgroup.killAll();
+      await changes.next(deadline);
+    }
+  } finally {
+    changes.close();
   }
   await cgroup.remove();
   await removeFromEveryHierarchy(cgroup);
@@ -862,7 +872,8 @@ function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
 async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
   const pids = new Set(await cgroup.processes());
   if (pids.size === 0) return undefined;
-  const members = (await listProcesses()).filter((p) => pids.has(p.pid) && !hasExited(p));
+  const stats = await Promise.all([...pids].map((pid) => readProcStat(pid)));
+  const members = stats.filter((p): p is ProcStat => p !== undefined && !hasExited(p));
   const roots = members.filter((p) => !pids.has(p.ppid)).sort((a, b) => a.startTime - b.startTime);
   const leader = roots[0];
   return leader === undefined

@@ -1,3 +1,4 @@
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,6 +167,70 @@ export class TaskCgroup {
         }
       }
     }
+  }
+}
+
+/**
+ * What a wait for a cgroup to empty sleeps on. cgroup v2 says when it empties: the kernel
+ * notifies a change of `cgroup.events` when its `populated` flips, so the wait ends then, not at
+ * a poll. v1 has nothing of the kind for one cgroup (`notify_on_release` runs one program for the
+ * whole host), so there, and wherever the file cannot be watched, the wait is a poll. Either way
+ * the caller reads the cgroup again after each wait: a wake-up says "look", not "empty".
+ */
+export class CgroupChanges {
+  private readonly watcher: FSWatcher | undefined;
+  /** A change the next wait has not seen yet. */
+  private changed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    cgroup: TaskCgroup,
+    /** How long a wait lasts on v1 and without a watch. */
+    private readonly pollMs: number,
+    /** How long a wait on a watched cgroup lasts at most, for what no event tells. */
+    private readonly watchedMs: number,
+  ) {
+    if (cgroup.version !== 'v2') return;
+    try {
+      this.watcher = watch(join(cgroup.dir('pids'), 'cgroup.events'), () => {
+        this.changed = true;
+        this.wake?.();
+      });
+      // Once it fails (the cgroup removed under it), waits time out as polls do.
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // The cgroup is gone already, or inotify is exhausted: polls it is.
+    }
+  }
+
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /**
+   * Resolves on the next change of the cgroup (at once if there was one since the last wait), or
+   * after a poll's time, but never later than `until` (epoch milliseconds).
+   */
+  async next(until = Infinity): Promise<void> {
+    const ms = Math.max(
+      0,
+      Math.min(this.watching ? this.watchedMs : this.pollMs, until - Date.now()),
+    );
+    if (!this.changed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.changed = false;
+  }
+
+  close(): void {
+    this.watcher?.close();
   }
 }
 
