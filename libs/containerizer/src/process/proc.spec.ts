@@ -21,6 +21,7 @@ describe(parseProcStat.name, () => {
       stime: 50,
       cutime: 7,
       cstime: 3,
+      threads: 1,
       startTime: 987654,
     });
   });
@@ -64,7 +65,27 @@ async function fakeProc(processes: FakeProcess[]): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'kiln-fake-proc-'));
   for (const { pid, ppid, pgrp, state = 'S', threads = [pid] } of processes) {
     const dir = join(root, String(pid));
-    const after = [state, ppid, pgrp, pgrp, 0, -1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 20, 0, 1, 0];
+    const after = [
+      state,
+      ppid,
+      pgrp,
+      pgrp,
+      0,
+      -1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      20,
+      0,
+      threads.length,
+      0,
+    ];
     await mkdir(dir);
     await writeFile(join(dir, 'stat'), `${pid} (sh) ${after.join(' ')} ${pid * 10} 0 0\n`);
     const children = processes.filter((p) => p.ppid === pid).map((p) => `${p.pid} `);

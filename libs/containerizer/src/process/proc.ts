@@ -13,6 +13,8 @@ export interface ProcStat {
   stime: number;
   cutime: number;
   cstime: number;
+  /** How many threads it has. */
+  threads: number;
   /** Clock ticks after boot at which the process started: with the pid, its identity. */
   startTime: number;
 }
@@ -41,6 +43,7 @@ export function parseProcStat(text: string): ProcStat | undefined {
     stime: number(15),
     cutime: number(16),
     cstime: number(17),
+    threads: number(20),
     startTime: number(22),
   };
   const { state, ...numbers } = stat;
@@ -81,13 +84,15 @@ export async function listProcesses(proc = PROC): Promise<ProcStat[]> {
 }
 
 /**
- * The children of `pid`, from `/proc/<pid>/task/<tid>/children` of each of its threads (a child
- * is listed under the thread that forked it); none once it has exited.
+ * The children of a process, from `/proc/<pid>/task/<tid>/children` of each of its threads (a
+ * child is listed under the thread that forked it); none once it has exited. A process of one
+ * thread, as most are, has its pid for its thread's id: no need to list its threads.
  */
-export async function readChildren(pid: number, proc = PROC): Promise<number[]> {
+export async function readChildren(stat: ProcStat, proc = PROC): Promise<number[]> {
+  const { pid } = stat;
   let threads: string[];
   try {
-    threads = await readdir(`${proc}/${pid}/task`);
+    threads = stat.threads === 1 ? [String(pid)] : await readdir(`${proc}/${pid}/task`);
   } catch {
     return [];
   }
@@ -139,7 +144,7 @@ export async function listGroupMembers(
     members.push(stat);
     // A process's children go to a reaper when it exits, before it is a zombie.
     if (hasExited(stat)) return;
-    await Promise.all((await readChildren(pid, proc)).map(visit));
+    await Promise.all((await readChildren(stat, proc)).map(visit));
   };
   await Promise.all([...from].map(visit));
   return members;
