@@ -438,8 +438,13 @@ export class ProcessContainerizer implements Containerizer {
     // Someone is in the group, but zombies count for kill(2) and may wait long for their reaper.
     const leader = await readProcStat(checkpoint.pid);
     if (leader !== undefined && !isLeader(leader, checkpoint)) return false;
-    const members = await this.groupMembers(container, checkpoint);
-    if (members.some((member) => !hasExited(member))) return true;
+    if (await kernelListsChildren()) {
+      const members = await listGroupMembers(checkpoint.pid, [
+        checkpoint.pid,
+        ...container.members,
+      ]);
+      if (members.some((member) => !hasExited(member))) return true;
+    }
     // Only zombies where the walk went, or members it could not reach (orphaned before any sample
     // saw them): only a look at every process tells. Rare, and those found are walked from next.
     const everyMember = (await listProcesses()).filter((p) => p.pgrp === checkpoint.pid);
@@ -454,9 +459,10 @@ export class ProcessContainerizer implements Containerizer {
   private async groupMembers(
     container: Container,
     checkpoint: ProcessCheckpoint,
+    scan = listProcesses,
   ): Promise<ProcStat[]> {
     if (!(await kernelListsChildren())) {
-      return (await listProcesses()).filter((p) => p.pgrp === checkpoint.pid);
+      return (await scan()).filter((p) => p.pgrp === checkpoint.pid);
     }
     return listGroupMembers(checkpoint.pid, [checkpoint.pid, ...container.members]);
   }
@@ -511,12 +517,15 @@ export class ProcessContainerizer implements Containerizer {
 
   private async sampleAll(): Promise<void> {
     const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    await Promise.all(live.map((container) => this.sample(container)));
+    // Where every process must be read, one reading serves the whole round.
+    let everyProcess: Promise<ProcStat[]> | undefined;
+    const scan = () => (everyProcess ??= listProcesses());
+    await Promise.all(live.map((container) => this.sample(container, scan)));
   }
 
   /** Measures one running container now, or joins its measurement under way. */
-  private sample(container: Container): Promise<void> {
-    container.sampling ??= this.measure(container)
+  private sample(container: Container, scan = listProcesses): Promise<void> {
+    container.sampling ??= this.measure(container, scan)
       .catch(() => undefined)
       .finally(() => (container.sampling = undefined));
     return container.sampling;
@@ -526,13 +535,13 @@ export class ProcessContainerizer implements Containerizer {
    * Reads the container's own processes into its usage. A recovered container, which is no
    * child of the agent's, is also found ended here, when its leader is.
    */
-  private async measure(container: Container): Promise<void> {
+  private async measure(container: Container, scan: () => Promise<ProcStat[]>): Promise<void> {
     const checkpoint = container.checkpoint;
     if (container.phase !== 'running' || checkpoint === undefined) return;
     const leader = await readProcStat(checkpoint.pid);
     // Another process has the leader's pid: the group it led has been empty for a while.
     const reused = leader !== undefined && !isLeader(leader, checkpoint);
-    const members = reused ? [] : await this.groupMembers(container, checkpoint);
+    const members = reused ? [] : await this.groupMembers(container, checkpoint, scan);
     const samples = await Promise.all(
       members.map(async (member) => ({ stat: member, ...(await readProcMemory(member.pid)) })),
     );
