@@ -1,7 +1,6 @@
 import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch } from 'node:fs';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +34,13 @@ import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { CgroupChanges, listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import {
+  CgroupChanges,
+  Changes,
+  listChildCgroups,
+  TaskCgroup,
+  type CgroupVersion,
+} from './cgroups';
 import {
   CONTROLLER_NAMES,
   CONTROLLERS,
@@ -129,6 +134,10 @@ const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 const CGROUP_POLL_MS = 50;
 /** Where it does (v2), how long it is trusted to before the cgroup is read (and killed) again. */
 const WATCHED_CGROUP_RECHECK_MS = 1_000;
+/** How often the start of a container is checked for where its bundle cannot be watched. */
+const PID_FILE_POLL_MS = 50;
+/** Where it can, how long the watch is trusted to before the pid file is read again. */
+const WATCHED_PID_FILE_RECHECK_MS = 1_000;
 /** How long survivors get after SIGKILL before the container is declared ended anyway. */
 const SIGKILL_PATIENCE_MS = 10_000;
 
@@ -927,22 +936,15 @@ async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<
       () => false,
     );
   // The directory is watched rather than polled: runc renames the file into place.
-  let wake: () => void = () => undefined;
-  const watcher = watch(dir, () => wake());
+  const changes = new Changes(dir, PID_FILE_POLL_MS, WATCHED_PID_FILE_RECHECK_MS);
   try {
     for (;;) {
       if (await written()) return true;
       if (ended) return await written();
-      await Promise.race([
-        exited,
-        new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50).unref();
-        }),
-      ]);
+      await Promise.race([exited, changes.next()]);
     }
   } finally {
-    watcher.close();
+    changes.close();
   }
 }
 

@@ -1,12 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CgroupChanges, TaskCgroup } from './cgroups';
+import { CgroupChanges, Changes, TaskCgroup } from './cgroups';
 
 /** A directory tree standing in for `/sys/fs/cgroup`: cgroup files are plain files here. */
 let root: string;
-const open: CgroupChanges[] = [];
+const open: Changes[] = [];
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'kiln-fake-cgroup-'));
@@ -42,11 +42,12 @@ describe(CgroupChanges.name, () => {
     const changes = changesOf(cgroup, 10, 60_000);
     expect(changes.watching).toBe(true);
     const waited = timed(changes.next());
-    setTimeout(
-      () => void writeFile(join(cgroup.dir('pids'), 'cgroup.events'), 'populated 0\nfrozen 0\n'),
-      20,
-    );
+    const written = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writeFile(join(cgroup.dir('pids'), 'cgroup.events'), 'populated 0\nfrozen 0\n');
+    })();
     expect(await waited).toBeLessThan(5_000);
+    await written;
   });
 
   it('keeps a change that came between two waits for the next one', async () => {
@@ -71,5 +72,20 @@ describe(CgroupChanges.name, () => {
     const unwatched = changesOf(gone, 30, 60_000);
     expect(unwatched.watching).toBe(false);
     expect(await timed(unwatched.next())).toBeLessThan(5_000);
+  });
+});
+
+describe(Changes.name, () => {
+  it('wakes a wait when a file is written and renamed in the watched directory', async () => {
+    const changes = new Changes(root, 10, 60_000);
+    open.push(changes);
+    const waited = timed(changes.next());
+    const renamed = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await writeFile(join(root, 'pid.tmp'), '42');
+      await rename(join(root, 'pid.tmp'), join(root, 'pid'));
+    })();
+    expect(await waited).toBeLessThan(5_000);
+    await renamed;
   });
 });
