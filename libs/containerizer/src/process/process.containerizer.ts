@@ -303,21 +303,25 @@ export class ProcessContainerizer implements Containerizer {
       exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
       void this.end(container, exit);
     });
+    if (leader === undefined) {
+      signalGroup(pid, 'SIGKILL');
+      throw new Error(`/proc/${pid}/stat cannot be read`);
+    }
+    const timeoutMs = spec.maxCompletionTimeMs;
+    const checkpoint: ProcessCheckpoint = {
+      pid,
+      startTime: leader.startTime,
+      ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+    };
     try {
-      if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
-      const timeoutMs = spec.maxCompletionTimeMs;
-      container.checkpoint = {
-        pid,
-        startTime: leader.startTime,
-        ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-        ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
-      };
-      await this.writeRuntimeRecord(container);
+      await this.writeRuntimeRecord(container, checkpoint);
     } catch (error) {
-      if (container.checkpoint === undefined) signalGroup(pid, 'SIGKILL');
-      else await this.signalUnlessReused(container.checkpoint, 'SIGKILL');
+      await this.signalUnlessReused(checkpoint, 'SIGKILL');
       throw error;
     }
+    // Only now: a launch in flight has no checkpoint to give.
+    container.checkpoint = checkpoint;
     container.child = child;
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
@@ -332,7 +336,7 @@ export class ProcessContainerizer implements Containerizer {
     container.settleLaunch(true);
     const leader = await readProcStat(checkpoint.pid);
     if (isLeader(leader, checkpoint) && !hasExited(leader)) {
-      await this.writeRuntimeRecord(container);
+      await this.writeRuntimeRecord(container, checkpoint);
       this.running(container);
       return;
     }
@@ -562,12 +566,14 @@ export class ProcessContainerizer implements Containerizer {
   }
 
   /** Written right after the spawn, before the launch resolves: the window for orphans is small. */
-  private async writeRuntimeRecord(container: Container): Promise<void> {
-    if (container.checkpoint === undefined) return;
+  private async writeRuntimeRecord(
+    container: Container,
+    checkpoint: ProcessCheckpoint,
+  ): Promise<void> {
     const record: RuntimeRecord = {
       containerId: container.id,
       sandbox: container.sandbox,
-      checkpoint: container.checkpoint,
+      checkpoint,
     };
     const path = this.runtimeRecordPath(container.id);
     // Written aside and renamed, so a crash never leaves half a record.
