@@ -1,6 +1,6 @@
-import { constants as fsConstants, openSync } from 'node:fs';
-import { access, lstat, mkdir, open, stat } from 'node:fs/promises';
-import { delimiter, isAbsolute, resolve } from 'node:path';
+import { constants as fsConstants } from 'node:fs';
+import { access, lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ContainerLaunchError, workspaceOf, type ContainerSpec } from './containerizer';
 
 /*
@@ -91,14 +91,43 @@ export async function findExecutable(
   );
 }
 
+/** The sandbox's output files, open for a child process to inherit. */
+export interface Outputs {
+  stdout: number;
+  stderr: number;
+  /**
+   * Closes the agent's copies once the child has its own. Nothing need wait for that, so it
+   * returns at once: a launch awaits nothing between its spawn and its first read of the child.
+   */
+  close(): void;
+}
+
 /**
- * Opens a sandbox output file for appending, refusing a symlink. The task works in the workspace,
- * away from these files, but should a link get here anyway, it must not make the agent append to
- * a file elsewhere.
+ * Opens the sandbox's `stdout` and `stderr` for appending, refusing symlinks. The task works in
+ * the workspace, away from these files, but should a link get here anyway, it must not make the
+ * agent append to a file elsewhere.
  */
-export function openOutput(path: string): number {
+export async function openOutputs(sandbox: string): Promise<Outputs> {
+  const stdout = await openOutput(join(sandbox, 'stdout'));
+  let stderr: FileHandle;
+  try {
+    stderr = await openOutput(join(sandbox, 'stderr'));
+  } catch (error) {
+    await stdout.close();
+    throw error;
+  }
+  return {
+    stdout: stdout.fd,
+    stderr: stderr.fd,
+    close: () => {
+      for (const file of [stdout, stderr]) void file.close().catch(() => undefined);
+    },
+  };
+}
+
+function openOutput(path: string): Promise<FileHandle> {
   const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
-  return openSync(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { gitEnv, KeyedMutex } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
@@ -59,7 +58,7 @@ export class SourceCache {
     if (key === undefined || !CACHE_KEY.test(key)) return undefined;
     const dir = join(this.rootDir, `${key}.git`);
     await this.fetches.run(key, async () => {
-      if (!existsSync(dir)) await this.create(dir);
+      if (!(await exists(dir))) await this.create(dir);
       if (await hasCommit(dir, source.sha)) return;
       // The commit's objects land in the cache through the same checkout logic a workspace uses
       // (credentials as a header, retries while the server restarts), kept under a ref.
@@ -75,7 +74,7 @@ export class SourceCache {
     await simpleGit().env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
     await rename(temp, dir).catch(async (error: unknown) => {
       await rm(temp, { recursive: true, force: true });
-      if (!existsSync(dir)) throw error;
+      if (!(await exists(dir))) throw error;
     });
   }
 }
@@ -88,4 +87,11 @@ async function hasCommit(dir: string, sha: string): Promise<boolean> {
       (type) => type.trim() === 'commit',
       () => false,
     );
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,11 +1,9 @@
 import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, watch } from 'node:fs';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   assertValidContainerId,
   CONTAINER_ID_PATTERN,
@@ -22,10 +20,10 @@ import {
   assertValidSpec,
   DEFAULT_PATH,
   EXIT_CODE_FILE,
-  openOutput,
+  openOutputs,
   prepareWorkspace,
 } from '../launching';
-import { hasExited, listProcesses, readProcStatSync, type ProcStat } from '../process/proc';
+import { hasExited, readProcStat, readProcStatSync, type ProcStat } from '../process/proc';
 import {
   killMessage,
   terminationOf,
@@ -36,7 +34,13 @@ import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import {
+  CgroupChanges,
+  Changes,
+  listChildCgroups,
+  TaskCgroup,
+  type CgroupVersion,
+} from './cgroups';
 import {
   CONTROLLER_NAMES,
   CONTROLLERS,
@@ -123,8 +127,17 @@ const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
-/** How often a container's cgroup is checked for survivors once its leader has ended. */
+/**
+ * How often a container's cgroup is checked for survivors once its leader has ended, where the
+ * kernel does not say when it empties (v1).
+ */
 const CGROUP_POLL_MS = 50;
+/** Where it does (v2), how long it is trusted to before the cgroup is read (and killed) again. */
+const WATCHED_CGROUP_RECHECK_MS = 1_000;
+/** How often the start of a container is checked for where its bundle cannot be watched. */
+const PID_FILE_POLL_MS = 50;
+/** Where it can, how long the watch is trusted to before the pid file is read again. */
+const WATCHED_PID_FILE_RECHECK_MS = 1_000;
 /** How long survivors get after SIGKILL before the container is declared ended anyway. */
 const SIGKILL_PATIENCE_MS = 10_000;
 
@@ -445,33 +458,28 @@ export class CgroupContainerizer implements Containerizer {
     container.limits = limits;
 
     let child: ChildProcess;
-    const stdout = openOutput(join(sandbox, 'stdout'));
+    const outputs = await openOutputs(sandbox);
     try {
-      const stderr = openOutput(join(sandbox, 'stderr'));
-      try {
-        child = spawn(
-          '/bin/sh',
-          shimArguments({
-            runc: host.tools.runc,
-            stateDir: runc.stateDir,
-            bundle,
-            containerId: container.id,
-            exitFile: exitCodeFile,
-            networkPidFile,
-          }),
-          {
-            cwd: sandbox,
-            // The task's environment is in the bundle; the shim and runc need only a PATH.
-            env: { PATH: DEFAULT_PATH },
-            stdio: ['ignore', stdout, stderr],
-            detached: true,
-          },
-        );
-      } finally {
-        closeSync(stderr);
-      }
+      child = spawn(
+        '/bin/sh',
+        shimArguments({
+          runc: host.tools.runc,
+          stateDir: runc.stateDir,
+          bundle,
+          containerId: container.id,
+          exitFile: exitCodeFile,
+          networkPidFile,
+        }),
+        {
+          cwd: sandbox,
+          // The task's environment is in the bundle; the shim and runc need only a PATH.
+          env: { PATH: DEFAULT_PATH },
+          stdio: ['ignore', outputs.stdout, outputs.stderr],
+          detached: true,
+        },
+      );
     } finally {
-      closeSync(stdout);
+      outputs.close();
     }
     const pid = child.pid;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -481,7 +489,8 @@ export class CgroupContainerizer implements Containerizer {
       await exited;
       throw new Error('the shim could not be started');
     }
-    // The shim cannot have been reaped yet (that takes the event loop), so its stat is there.
+    // Read before anything awaits, and so synchronously: the shim cannot have been reaped yet
+    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
     const leader = readProcStatSync(pid);
     if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
     const started = await untilStarted(join(bundle, 'pid'), exited);
@@ -572,7 +581,7 @@ export class CgroupContainerizer implements Containerizer {
     if (found?.hostId !== undefined) this.idPool.reclaim(id, found.hostId);
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
-    const leader = checkpoint && readProcStatSync(checkpoint.pid);
+    const leader = checkpoint && (await readProcStat(checkpoint.pid));
     if (checkpoint !== undefined && isLeader(leader, checkpoint) && !hasExited(leader)) {
       this.running(container);
       return;
@@ -603,8 +612,9 @@ export class CgroupContainerizer implements Containerizer {
       container.timeout.unref();
     }
     this.updateSampler();
-    // A first measurement at once, so that even a short task's termination carries one.
-    void this.sampler.now();
+    // A first measurement at once, so that even a short task's termination carries one: of this
+    // container only, for a start costs what one container has, not what every one has.
+    void this.measure(container).catch(() => undefined);
   }
 
   /**
@@ -720,15 +730,21 @@ export class CgroupContainerizer implements Containerizer {
   }
 
   private async untilCgroupEmpty(container: Container, cgroup: TaskCgroup): Promise<void> {
-    let sigkillSince: number | undefined;
-    while ((await cgroup.processes()).length > 0) {
-      const now = Date.now();
-      if (container.kill === undefined || now >= container.kill.deadline) {
-        sigkillSince ??= now;
-        if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-        await cgroup.killAll();
+    const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
+    try {
+      let sigkillSince: number | undefined;
+      while ((await cgroup.processes()).length > 0) {
+        const now = Date.now();
+        if (container.kill === undefined || now >= container.kill.deadline) {
+          sigkillSince ??= now;
+          if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
+          await cgroup.killAll();
+        }
+        // Woken at the kill's SIGKILL if the cgroup says nothing before.
+        await changes.next(sigkillSince === undefined ? container.kill?.deadline : undefined);
       }
-      await sleep(CGROUP_POLL_MS);
+    } finally {
+      changes.close();
     }
   }
 
@@ -802,7 +818,7 @@ export class CgroupContainerizer implements Containerizer {
         if (limitation !== undefined) this.limit(container, limitation);
         const checkpoint = container.checkpoint;
         if (container.child !== undefined || container.phase !== 'running') return;
-        const leader = checkpoint && readProcStatSync(checkpoint.pid);
+        const leader = checkpoint && (await readProcStat(checkpoint.pid));
         if (checkpoint === undefined || !isLeader(leader, checkpoint) || hasExited(leader)) {
           const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
             unknown: 'unrecorded',
@@ -818,9 +834,14 @@ export class CgroupContainerizer implements Containerizer {
 /** Kills everything in a cgroup this containerizer no longer watches, and removes it. */
 async function destroyCgroup(cgroup: TaskCgroup): Promise<void> {
   const deadline = Date.now() + SIGKILL_PATIENCE_MS;
-  while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
-    await cgroup.killAll();
-    await sleep(CGROUP_POLL_MS);
+  const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
+  try {
+    while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
+      await cgroup.killAll();
+      await changes.next(deadline);
+    }
+  } finally {
+    changes.close();
   }
   await cgroup.remove();
   await removeFromEveryHierarchy(cgroup);
@@ -860,7 +881,8 @@ function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
 async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
   const pids = new Set(await cgroup.processes());
   if (pids.size === 0) return undefined;
-  const members = (await listProcesses()).filter((p) => pids.has(p.pid) && !hasExited(p));
+  const stats = await Promise.all([...pids].map((pid) => readProcStat(pid)));
+  const members = stats.filter((p): p is ProcStat => p !== undefined && !hasExited(p));
   const roots = members.filter((p) => !pids.has(p.ppid)).sort((a, b) => a.startTime - b.startTime);
   const leader = roots[0];
   return leader === undefined
@@ -914,22 +936,15 @@ async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<
       () => false,
     );
   // The directory is watched rather than polled: runc renames the file into place.
-  let wake: () => void = () => undefined;
-  const watcher = watch(dir, () => wake());
+  const changes = new Changes(dir, PID_FILE_POLL_MS, WATCHED_PID_FILE_RECHECK_MS);
   try {
     for (;;) {
       if (await written()) return true;
       if (ended) return await written();
-      await Promise.race([
-        exited,
-        new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50).unref();
-        }),
-      ]);
+      await Promise.race([exited, changes.next()]);
     }
   } finally {
-    watcher.close();
+    changes.close();
   }
 }
 

@@ -1,3 +1,4 @@
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,6 +167,81 @@ export class TaskCgroup {
         }
       }
     }
+  }
+}
+
+/**
+ * What a wait for a file or directory to change sleeps on: an inotify watch where one can be had,
+ * so that the wait ends when the change comes, else a poll. A change between two waits is kept
+ * for the next one, so none is lost while the caller reads. A wake-up says "look", not what
+ * changed: the caller reads again after each wait.
+ */
+export class Changes {
+  private readonly watcher: FSWatcher | undefined;
+  /** A change the next wait has not seen yet. */
+  private changed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    /** What to watch; none: every wait is a poll. */
+    path: string | undefined,
+    /** How long a wait lasts without a watch. */
+    private readonly pollMs: number,
+    /** How long a wait lasts at most with one, for what no event tells. */
+    private readonly watchedMs: number,
+  ) {
+    if (path === undefined) return;
+    try {
+      this.watcher = watch(path, () => {
+        this.changed = true;
+        this.wake?.();
+      });
+      // Once it fails (what it watched removed under it), waits time out as polls do.
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // It is gone already, or inotify is exhausted: polls it is.
+    }
+  }
+
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /**
+   * Resolves on the next change (at once if there was one since the last wait), or after a
+   * poll's time, but never later than `until` (epoch milliseconds).
+   */
+  async next(until = Infinity): Promise<void> {
+    const wait = this.watching ? this.watchedMs : this.pollMs;
+    const ms = Math.max(0, Math.min(wait, until - Date.now()));
+    if (!this.changed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    this.changed = false;
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}
+
+/**
+ * What a wait for a cgroup to empty sleeps on. cgroup v2 says when it empties: the kernel
+ * notifies a change of `cgroup.events` when its `populated` flips, so the wait ends then, not at
+ * a poll. v1 has nothing of the kind for one cgroup (`notify_on_release` runs one program for the
+ * whole host), so there, and wherever the file cannot be watched, the wait is a poll.
+ */
+export class CgroupChanges extends Changes {
+  constructor(cgroup: TaskCgroup, pollMs: number, watchedMs: number) {
+    const events = join(cgroup.dir('pids'), 'cgroup.events');
+    super(cgroup.version === 'v2' ? events : undefined, pollMs, watchedMs);
   }
 }
 

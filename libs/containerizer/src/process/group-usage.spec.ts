@@ -17,6 +17,7 @@ function sample(
     stime: 0,
     cutime: ticks.children ?? 0,
     cstime: 0,
+    threads: 1,
     startTime: pid * 10,
   };
   return { stat, rssBytes: memory.rss, hwmBytes: memory.hwm };

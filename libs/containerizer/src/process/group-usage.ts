@@ -20,9 +20,10 @@ interface Member {
  * it has collected from children it waited for (`cutime`, `cstime`), summed over the members. A
  * member that disappears between samples took its time with it unless a member parent reaped it
  * (then that parent's `cutime` carries it), so its last-seen time is kept in `lostTicks`. Best
- * effort: CPU spent after the last sample by processes that are then gone is not counted, and
- * the memory peak is the highest sum of resident sets that a sample saw (or one process's own
- * peak, if higher), not a kernel-counted one.
+ * effort: CPU spent after the last sample by processes that are then gone is not counted, nor
+ * that of a member orphaned before a sample reached it (see `listGroupMembers`), and the memory
+ * peak is the highest sum of resident sets that a sample saw (or one process's own peak, if
+ * higher), not a kernel-counted one.
  */
 export class GroupUsage {
   private members = new Map<number, Member>();

@@ -13,6 +13,8 @@ export interface ProcStat {
   stime: number;
   cutime: number;
   cstime: number;
+  /** How many threads it has. */
+  threads: number;
   /** Clock ticks after boot at which the process started: with the pid, its identity. */
   startTime: number;
 }
@@ -41,6 +43,7 @@ export function parseProcStat(text: string): ProcStat | undefined {
     stime: number(15),
     cutime: number(16),
     cstime: number(17),
+    threads: number(20),
     startTime: number(22),
   };
   const { state, ...numbers } = stat;
@@ -52,38 +55,109 @@ export function hasExited(stat: ProcStat): boolean {
   return stat.state === 'Z' || stat.state === 'X';
 }
 
+/** Where the kernel's process information is mounted; a test may point the readers elsewhere. */
+const PROC = '/proc';
+
 export function readProcStatSync(pid: number): ProcStat | undefined {
   try {
-    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(readFileSync(`${PROC}/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
-export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+export async function readProcStat(pid: number, proc = PROC): Promise<ProcStat | undefined> {
   try {
-    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(await readFile(`${proc}/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
 /** Every process on the host; those that exit during the scan are left out. */
-export async function listProcesses(): Promise<ProcStat[]> {
-  const entries = await readdir('/proc');
+export async function listProcesses(proc = PROC): Promise<ProcStat[]> {
+  const entries = await readdir(proc);
   const stats = await Promise.all(
-    entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcStat(Number(name))),
+    entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcStat(Number(name), proc)),
   );
   return stats.filter((stat) => stat !== undefined);
+}
+
+/**
+ * The children of a process, from `/proc/<pid>/task/<tid>/children` of each of its threads (a
+ * child is listed under the thread that forked it); none once it has exited. A process of one
+ * thread, as most are, has its pid for its thread's id: no need to list its threads.
+ */
+export async function readChildren(stat: ProcStat, proc = PROC): Promise<number[]> {
+  const { pid } = stat;
+  let threads: string[];
+  try {
+    threads = stat.threads === 1 ? [String(pid)] : await readdir(`${proc}/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const lists = await Promise.all(
+    threads.map((tid) => readFile(`${proc}/${pid}/task/${tid}/children`, 'utf8').catch(() => '')),
+  );
+  return lists.flatMap((list) =>
+    list
+      .split(/\s+/)
+      .filter((s) => /^\d+$/.test(s))
+      .map(Number),
+  );
+}
+
+let childrenListed: Promise<boolean> | undefined;
+
+/**
+ * Whether this kernel lists a process's children (`CONFIG_PROC_CHILDREN`, on wherever CRIU
+ * runs); without it, a process's descendants can only be found by reading every process.
+ */
+export function kernelListsChildren(): Promise<boolean> {
+  childrenListed ??= readFile(`${PROC}/self/task/${process.pid}/children`).then(
+    () => true,
+    () => false,
+  );
+  return childrenListed;
+}
+
+/**
+ * The processes of group `pgid` (zombies included) that are, or descend from, the processes
+ * `from`: found by walking down from them rather than by reading every process on the host, so
+ * that measuring a task costs what the task has, not what the host has. A member whose parent
+ * left the group or ended before the walk reached it (an orphan, now the child of a reaper
+ * outside) is found only if it is itself among `from`: callers pass the members they saw before.
+ * A process outside the group is not walked through: its children are in its own group.
+ */
+export async function listGroupMembers(
+  pgid: number,
+  from: Iterable<number>,
+  proc = PROC,
+): Promise<ProcStat[]> {
+  const seen = new Set<number>();
+  const members: ProcStat[] = [];
+  const visit = async (pid: number): Promise<void> => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    const stat = await readProcStat(pid, proc);
+    if (stat?.pgrp !== pgid) return;
+    members.push(stat);
+    // A process's children go to a reaper when it exits, before it is a zombie.
+    if (hasExited(stat)) return;
+    await Promise.all((await readChildren(stat, proc)).map(visit));
+  };
+  await Promise.all([...from].map(visit));
+  return members;
 }
 
 /** Resident memory now and at its highest (`VmRSS`, `VmHWM`), in bytes; none for a zombie. */
 export async function readProcMemory(
   pid: number,
+  proc = PROC,
 ): Promise<{ rssBytes: number; hwmBytes: number } | undefined> {
   let status: string;
   try {
-    status = await readFile(`/proc/${pid}/status`, 'utf8');
+    status = await readFile(`${proc}/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
@@ -112,7 +186,7 @@ const AT_CLKTCK = 17n;
 
 function readClockTicks(): number | undefined {
   try {
-    const auxv = readFileSync('/proc/self/auxv');
+    const auxv = readFileSync(`${PROC}/self/auxv`);
     // 64-bit hosts only: the vector is pairs of native-endian 64-bit words (type, value).
     if (process.arch !== 'x64' && process.arch !== 'arm64') return undefined;
     for (let offset = 0; offset + 16 <= auxv.length; offset += 16) {

@@ -195,6 +195,34 @@ describe(ProcessContainerizer.name, () => {
     expect(await isAlive(nested)).toBe(false);
   });
 
+  it('kills what the task left behind where no sample saw it (a double fork)', async () => {
+    const containerizer = await newContainerizer();
+    // The subshell exits at once: its sleep is orphaned to a reaper outside the group, out of
+    // reach of a walk down from the leader, before the first sample could see it.
+    const spec = await specOf('(sleep 1000 & echo $! > orphan); while [ ! -s orphan ]; do :; done');
+    const pgid = await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
+    expect(await isAlive(Number(await written(spec, 'orphan')))).toBe(false);
+    expect(await livingGroupMembers(pgid)).toEqual([]);
+  });
+
+  it('measures the processes of its own group only', async () => {
+    const containerizer = await newContainerizer();
+    const busy = await specOf('echo up > ready; while :; do :; done');
+    const idle = await specOf('echo up > ready; sleep 1000');
+    await start(containerizer, busy);
+    await start(containerizer, idle);
+    await ready(busy);
+    await ready(idle);
+    await eventually('the busy task has used CPU', async () => {
+      const usage = await containerizer.usage(busy.containerId);
+      return (usage?.cpuSeconds ?? 0) >= 0.2;
+    });
+    const usage = await containerizer.usage(idle.containerId);
+    expect(usage?.cpuSeconds).toBeLessThan(0.1);
+    expect(usage?.memBytes).toBeGreaterThan(0);
+  });
+
   it('SIGKILLs a group that ignores SIGTERM and reports the signal', async () => {
     const containerizer = await newContainerizer();
     const spec = await specOf("trap '' TERM; sleep 1000 & echo up > ready; wait");

@@ -2,8 +2,7 @@ import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -23,15 +22,18 @@ import {
   DEFAULT_PATH,
   EXIT_CODE_FILE,
   findExecutable,
-  openOutput,
+  openOutputs,
   prepareWorkspace,
 } from '../launching';
 import { GroupUsage } from './group-usage';
 import {
   clockTicksPerSecond,
   hasExited,
+  kernelListsChildren,
+  listGroupMembers,
   listProcesses,
   readProcMemory,
+  readProcStat,
   readProcStatSync,
   type ProcStat,
 } from './proc';
@@ -86,6 +88,10 @@ interface Container {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
   readonly usage: GroupUsage;
+  /** The group's members at the last sample: where the next one walks down from. */
+  members: readonly number[];
+  /** The sample under way, which concurrent callers share. */
+  sampling?: Promise<void>;
   kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
   timeout?: NodeJS.Timeout;
   readonly termination: Promise<Termination>;
@@ -122,13 +128,16 @@ export class ProcessContainerizer implements Containerizer {
   private readonly runtimeDir: string;
   private readonly defaultGracePeriodMs: number;
   private readonly sampler: SharedSampler;
+  private readonly ticksPerSecond: number;
 
   constructor(options: ProcessContainerizerOptions) {
     this.runtimeDir = resolve(options.runtimeDir);
     this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
-      this.scan(),
+      this.sampleAll(),
     );
+    // Read here, at the agent's start, rather than on the event loop at the first launch.
+    this.ticksPerSecond = clockTicksPerSecond();
   }
 
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
@@ -219,7 +228,7 @@ export class ProcessContainerizer implements Containerizer {
   async usage(containerId: string): Promise<ResourceUsage | undefined> {
     const container = await this.launched(containerId);
     if (container === undefined) return undefined;
-    if (container.final === undefined) await this.sampler.now();
+    if (container.final === undefined) await this.sample(container);
     return (container.final ? container.final.usage : container.usage.usage) ?? {};
   }
 
@@ -243,7 +252,8 @@ export class ProcessContainerizer implements Containerizer {
       phase: 'launching',
       launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
       settleLaunch: (launched) => settleLaunch(launched),
-      usage: new GroupUsage(clockTicksPerSecond()),
+      usage: new GroupUsage(this.ticksPerSecond),
+      members: [],
       termination: new Promise<Termination>((resolve) => (terminate = resolve)),
       terminate: (termination) => terminate(termination),
     };
@@ -267,56 +277,61 @@ export class ProcessContainerizer implements Containerizer {
     await rm(exitCodeFile, { force: true });
     await mkdir(this.runtimeDir, { recursive: true });
 
-    // From the spawn on, nothing awaits until the container is registered as running, so its
-    // exit cannot be observed half-launched.
-    const stdout = openOutput(join(sandbox, 'stdout'));
+    const outputs = await openOutputs(sandbox);
     let child: ChildProcess;
     try {
-      const stderr = openOutput(join(sandbox, 'stderr'));
-      try {
-        child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
-          cwd: workspace,
-          env: environment,
-          // The wrapper waits on this pipe for the agent's go (see wrapper.ts).
-          stdio: ['pipe', stdout, stderr],
-          detached: true,
-        });
-      } finally {
-        closeSync(stderr);
-      }
+      child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
+        cwd: workspace,
+        env: environment,
+        // The wrapper waits on this pipe for the agent's go (see wrapper.ts).
+        stdio: ['pipe', outputs.stdout, outputs.stderr],
+        detached: true,
+      });
     } finally {
-      closeSync(stdout);
+      outputs.close();
     }
     const pid = child.pid;
     if (pid === undefined) {
       const [error] = (await once(child, 'error')) as [Error];
       throw error;
     }
+    // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped yet
+    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
+    const leader = readProcStatSync(pid);
+    // Heard from the spawn on, but acted on once the container runs (`end` ignores it before).
+    let exit: LeaderExit | undefined;
+    child.once('exit', (code, signal) => {
+      exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
+      void this.end(container, exit);
+    });
+    if (leader === undefined) {
+      signalGroup(pid, 'SIGKILL');
+      throw new Error(`/proc/${pid}/stat cannot be read`);
+    }
+    const timeoutMs = spec.maxCompletionTimeMs;
+    const checkpoint: ProcessCheckpoint = {
+      pid,
+      startTime: leader.startTime,
+      ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+    };
     try {
-      // The wrapper cannot have been reaped yet (that takes the event loop), so its stat is there.
-      const leader = readProcStatSync(pid);
-      if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
-      const timeoutMs = spec.maxCompletionTimeMs;
-      container.checkpoint = {
-        pid,
-        startTime: leader.startTime,
-        ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-        ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
-      };
-      this.writeRuntimeRecord(container);
+      await this.writeRuntimeRecord(container, checkpoint);
     } catch (error) {
-      signalGroup(pid, undefined, 'SIGKILL');
+      await this.signalUnlessReused(checkpoint, 'SIGKILL');
       throw error;
     }
+    // Only now: a launch in flight has no checkpoint to give.
+    container.checkpoint = checkpoint;
     // Recorded: the command may start. A wrapper already gone (killed) makes this an EPIPE,
     // which its exit reports.
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(GO_LINE);
     container.child = child;
-    child.once('exit', (code, signal) => {
-      void this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code });
-    });
+    // The first sample, read above anyway: a task that ends before the next one still has usage.
+    container.usage.record([{ stat: leader }]);
     this.running(container);
+    if (exit !== undefined) void this.end(container, exit);
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -324,9 +339,9 @@ export class ProcessContainerizer implements Containerizer {
     const container = this.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
-    const leader = readProcStatSync(checkpoint.pid);
+    const leader = await readProcStat(checkpoint.pid);
     if (isLeader(leader, checkpoint) && !hasExited(leader)) {
-      this.writeRuntimeRecord(container);
+      await this.writeRuntimeRecord(container, checkpoint);
       this.running(container);
       return;
     }
@@ -356,8 +371,6 @@ export class ProcessContainerizer implements Containerizer {
       container.timeout.unref();
     }
     this.updateSampler();
-    // A first measurement at once, so that even a short task's termination carries one.
-    void this.sampler.now();
   }
 
   /**
@@ -413,20 +426,80 @@ export class ProcessContainerizer implements Containerizer {
     const checkpoint = container.checkpoint;
     if (checkpoint === undefined) return;
     let sigkillSince: number | undefined;
-    while (await groupAlive(checkpoint)) {
+    while (await this.groupAlive(container, checkpoint)) {
       const now = Date.now();
       if (container.kill === undefined || now >= container.kill.deadline) {
         sigkillSince ??= now;
         if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-        this.signal(container, 'SIGKILL');
+        await this.signalUnlessReused(checkpoint, 'SIGKILL');
       }
       await sleep(GROUP_POLL_MS);
     }
   }
 
+  /** Whether any process of the group is still running (zombies have ended already). */
+  private async groupAlive(container: Container, checkpoint: ProcessCheckpoint): Promise<boolean> {
+    try {
+      process.kill(-checkpoint.pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    }
+    // Someone is in the group, but zombies count for kill(2) and may wait long for their reaper.
+    const leader = await readProcStat(checkpoint.pid);
+    if (leader !== undefined && !isLeader(leader, checkpoint)) return false;
+    if (await kernelListsChildren()) {
+      const members = await listGroupMembers(checkpoint.pid, [
+        checkpoint.pid,
+        ...container.members,
+      ]);
+      if (members.some((member) => !hasExited(member))) return true;
+    }
+    // Only zombies where the walk went, or members it could not reach (orphaned before any sample
+    // saw them): only a look at every process tells. Rare, and those found are walked from next.
+    const everyMember = (await listProcesses()).filter((p) => p.pgrp === checkpoint.pid);
+    container.members = everyMember.map((member) => member.pid);
+    return everyMember.some((member) => !hasExited(member));
+  }
+
+  /**
+   * The processes of the container's group: walked down to from its leader and from the members
+   * the last sample saw, or, on a kernel that does not list children, found among every process.
+   */
+  private async groupMembers(
+    container: Container,
+    checkpoint: ProcessCheckpoint,
+    scan = listProcesses,
+  ): Promise<ProcStat[]> {
+    if (!(await kernelListsChildren())) {
+      return (await scan()).filter((p) => p.pgrp === checkpoint.pid);
+    }
+    return listGroupMembers(checkpoint.pid, [checkpoint.pid, ...container.members]);
+  }
+
   private signal(container: Container, signal: NodeJS.Signals): void {
     const checkpoint = container.checkpoint;
-    if (checkpoint !== undefined) signalGroup(checkpoint.pid, checkpoint.startTime, signal);
+    if (checkpoint === undefined) return;
+    const child = container.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      // The leader is the agent's child and not yet reaped: its pid, the group's id, is its own.
+      signalGroup(checkpoint.pid, signal);
+    } else {
+      void this.signalUnlessReused(checkpoint, signal);
+    }
+  }
+
+  /**
+   * Signals the container's group unless its leader's pid now belongs to another process: then
+   * the group has long been empty (a pid is not reused while it names a group with members) and
+   * the new process's group may be anyone's.
+   */
+  private async signalUnlessReused(
+    checkpoint: ProcessCheckpoint,
+    signal: NodeJS.Signals,
+  ): Promise<void> {
+    const leader = await readProcStat(checkpoint.pid);
+    if (leader !== undefined && leader.startTime !== checkpoint.startTime) return;
+    signalGroup(checkpoint.pid, signal);
   }
 
   private async release(container: Container): Promise<void> {
@@ -451,60 +524,66 @@ export class ProcessContainerizer implements Containerizer {
     );
   }
 
-  private async scan(): Promise<void> {
+  private async sampleAll(): Promise<void> {
     const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    if (live.length === 0) return;
-    const byPid = new Map<number, ProcStat>();
-    const groups = new Map<number, ProcStat[]>();
-    for (const stat of await listProcesses()) {
-      byPid.set(stat.pid, stat);
-      const members = groups.get(stat.pgrp) ?? [];
-      members.push(stat);
-      groups.set(stat.pgrp, members);
-    }
-    await Promise.all(
-      live.map(async (container) => {
-        const checkpoint = container.checkpoint;
-        if (checkpoint === undefined) return;
-        const leader = byPid.get(checkpoint.pid);
-        // Another process has the leader's pid: the group it led has been empty for a while.
-        const reused = leader !== undefined && !isLeader(leader, checkpoint);
-        const members = reused ? [] : (groups.get(checkpoint.pid) ?? []);
-        const samples = await Promise.all(
-          members.map(async (member) => ({ stat: member, ...(await readProcMemory(member.pid)) })),
-        );
-        if (container.phase !== 'running') return;
-        if (samples.length > 0) container.usage.record(samples);
-        if (
-          container.child === undefined &&
-          (leader === undefined || reused || hasExited(leader))
-        ) {
-          const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
-            unknown: 'unrecorded',
-          };
-          // Not awaited: the group may take a grace period to empty, and sampling goes on.
-          void this.end(container, exit);
-        }
-      }),
+    // Where every process must be read, one reading serves the whole round.
+    let everyProcess: Promise<ProcStat[]> | undefined;
+    const scan = () => (everyProcess ??= listProcesses());
+    await Promise.all(live.map((container) => this.sample(container, scan)));
+  }
+
+  /** Measures one running container now, or joins its measurement under way. */
+  private sample(container: Container, scan = listProcesses): Promise<void> {
+    container.sampling ??= this.measure(container, scan)
+      .catch(() => undefined)
+      .finally(() => (container.sampling = undefined));
+    return container.sampling;
+  }
+
+  /**
+   * Reads the container's own processes into its usage. A recovered container, which is no
+   * child of the agent's, is also found ended here, when its leader is.
+   */
+  private async measure(container: Container, scan: () => Promise<ProcStat[]>): Promise<void> {
+    const checkpoint = container.checkpoint;
+    if (container.phase !== 'running' || checkpoint === undefined) return;
+    const leader = await readProcStat(checkpoint.pid);
+    // Another process has the leader's pid: the group it led has been empty for a while.
+    const reused = leader !== undefined && !isLeader(leader, checkpoint);
+    const members = reused ? [] : await this.groupMembers(container, checkpoint, scan);
+    const samples = await Promise.all(
+      members.map(async (member) => ({ stat: member, ...(await readProcMemory(member.pid)) })),
     );
+    if (container.phase !== 'running') return;
+    container.members = members.map((member) => member.pid);
+    if (samples.length > 0) container.usage.record(samples);
+    if (container.child === undefined && (leader === undefined || reused || hasExited(leader))) {
+      const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
+        unknown: 'unrecorded',
+      };
+      // Not awaited: the group may take a grace period to empty, and sampling goes on.
+      void this.end(container, exit);
+    }
   }
 
   private runtimeRecordPath(containerId: string): string {
     return join(this.runtimeDir, `${containerId}.json`);
   }
 
-  /** Written synchronously right after the spawn, to keep the window for orphans small. */
-  private writeRuntimeRecord(container: Container): void {
-    if (container.checkpoint === undefined) return;
+  /** Written right after the spawn, before the launch resolves: the window for orphans is small. */
+  private async writeRuntimeRecord(
+    container: Container,
+    checkpoint: ProcessCheckpoint,
+  ): Promise<void> {
     const record: RuntimeRecord = {
       containerId: container.id,
       sandbox: container.sandbox,
-      checkpoint: container.checkpoint,
+      checkpoint,
     };
     const path = this.runtimeRecordPath(container.id);
     // Written aside and renamed, so a crash never leaves half a record.
-    writeFileSync(`${path}.tmp`, JSON.stringify(record));
-    renameSync(`${path}.tmp`, path);
+    await writeFile(`${path}.tmp`, JSON.stringify(record));
+    await rename(`${path}.tmp`, path);
   }
 
   private async readRuntimeRecords(): Promise<Map<string, RuntimeRecord>> {
@@ -535,35 +614,13 @@ function isLeader(stat: ProcStat | undefined, checkpoint: ProcessCheckpoint): st
   );
 }
 
-/**
- * Signals process group `pgid` unless its leader's pid now belongs to another process: then the
- * group has long been empty (a pid is not reused while it names a group with members) and the
- * new process's group may be anyone's. Errors are ignored: an empty group is not one.
- */
-function signalGroup(pgid: number, startTime: number | undefined, signal: NodeJS.Signals): void {
-  if (startTime !== undefined) {
-    const leader = readProcStatSync(pgid);
-    if (leader !== undefined && leader.startTime !== startTime) return;
-  }
+/** Signals process group `pgid`. Errors are ignored: an empty group is not one. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
   } catch {
     // ESRCH: nobody left in the group.
   }
-}
-
-/** Whether any process of the group is still running (zombies have ended already). */
-async function groupAlive(checkpoint: ProcessCheckpoint): Promise<boolean> {
-  try {
-    process.kill(-checkpoint.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  // Someone is in the group, but zombies count for kill(2) and may wait long for their reaper.
-  const processes = await listProcesses();
-  const leader = processes.find((p) => p.pid === checkpoint.pid);
-  if (leader !== undefined && !isLeader(leader, checkpoint)) return false;
-  return processes.some((p) => p.pgrp === checkpoint.pid && !hasExited(p));
 }
 
 function parseCheckpoint(value: unknown): ProcessCheckpoint | undefined {
