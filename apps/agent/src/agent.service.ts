@@ -74,6 +74,11 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly byName: Map<string, Containerizer>;
+  /**
+   * Tasks being prepared (checkout, inputs): their containerizer does not know them yet, so a
+   * KILL stops them here, and their command never starts.
+   */
+  private readonly starting = new Map<string, AbortController>();
 
   constructor(
     private readonly env: AgentEnv,
@@ -296,43 +301,17 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.report(taskId, 'TASK_STARTING');
     mkdirSync(workspace, { recursive: true });
     this.logs.start(checkpoint, this.stdoutOf(taskId));
-    if (task.source !== undefined) {
-      try {
-        await this.sources.checkout(workspace, task.source);
-      } catch (error) {
-        await this.reportUnrun(
-          checkpoint,
-          'TASK_FAILED',
-          'SOURCE_CHECKOUT_FAILED',
-          errorMessage(error),
-          'source checkout failed',
-        );
+    const starting = new AbortController();
+    this.starting.set(taskId, starting);
+    try {
+      if (!(await this.prepare(checkpoint, workspace, starting.signal))) return;
+      if (starting.signal.aborted) {
+        await this.reportKilledBeforeStart(checkpoint);
         return;
       }
-    }
-    if (task.inputs !== undefined) {
-      let lines: string[];
-      try {
-        lines = await fetchArtifactInputs(
-          workspace,
-          task.inputs,
-          AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS),
-        );
-      } catch (error) {
-        await this.reportUnrun(
-          checkpoint,
-          'TASK_FAILED',
-          'ARTIFACT_INPUTS_FAILED',
-          errorMessage(error),
-          'fetching artifacts failed',
-        );
-        return;
-      }
-      await this.appendOutput(taskId, lines).catch((error: unknown) => {
-        this.logger.warn(
-          `writing the inputs of ${taskId} to its log failed: ${errorMessage(error)}`,
-        );
-      });
+    } finally {
+      // From here on the containerizer has the task: it takes the kills.
+      this.starting.delete(taskId);
     }
     try {
       const result = await containerizer.launch({
@@ -378,6 +357,72 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     checkpoint.container = containerizer.checkpoint(taskId);
     this.report(taskId, 'TASK_RUNNING');
     await this.awaitTermination(containerizer, checkpoint);
+  }
+
+  /**
+   * Checks the task's source out and fetches its inputs into its workspace; false (its end
+   * reported) when either fails or the task is killed meanwhile.
+   */
+  private async prepare(
+    checkpoint: TaskCheckpoint,
+    workspace: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const task = checkpoint.taskInfo;
+    const taskId = task.taskId;
+    if (task.source !== undefined) {
+      try {
+        await this.sources.checkout(workspace, task.source, signal);
+      } catch (error) {
+        await (signal.aborted
+          ? this.reportKilledBeforeStart(checkpoint)
+          : this.reportUnrun(
+              checkpoint,
+              'TASK_FAILED',
+              'SOURCE_CHECKOUT_FAILED',
+              errorMessage(error),
+              'source checkout failed',
+            ));
+        return false;
+      }
+    }
+    if (task.inputs !== undefined) {
+      let lines: string[];
+      try {
+        lines = await fetchArtifactInputs(
+          workspace,
+          task.inputs,
+          AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), signal]),
+        );
+      } catch (error) {
+        await (signal.aborted
+          ? this.reportKilledBeforeStart(checkpoint)
+          : this.reportUnrun(
+              checkpoint,
+              'TASK_FAILED',
+              'ARTIFACT_INPUTS_FAILED',
+              errorMessage(error),
+              'fetching artifacts failed',
+            ));
+        return false;
+      }
+      await this.appendOutput(taskId, lines).catch((error: unknown) => {
+        this.logger.warn(
+          `writing the inputs of ${taskId} to its log failed: ${errorMessage(error)}`,
+        );
+      });
+    }
+    return true;
+  }
+
+  private reportKilledBeforeStart(checkpoint: TaskCheckpoint): Promise<void> {
+    return this.reportUnrun(
+      checkpoint,
+      'TASK_KILLED',
+      'KILLED_BY_FRAMEWORK',
+      'killed before its command started',
+      'killed',
+    );
   }
 
   private async awaitTermination(
@@ -466,6 +511,11 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     if (isTerminal(checkpoint.state)) return;
+    const starting = this.starting.get(taskId);
+    if (starting !== undefined) {
+      starting.abort();
+      return;
+    }
     const containerizer = this.byName.get(checkpoint.containerizer);
     await containerizer?.kill(taskId, {
       gracePeriodMs: this.env.KILN_AGENT_KILL_GRACE_MS,

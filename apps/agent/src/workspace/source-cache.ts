@@ -35,16 +35,16 @@ export class SourceCache {
    * cache key, directly otherwise, and directly should the cache itself fail. A source that
    * cannot be fetched fails the same either way ({@link SourceCheckoutError}).
    */
-  async checkout(workspace: string, source: SourceInfo): Promise<void> {
+  async checkout(workspace: string, source: SourceInfo, signal?: AbortSignal): Promise<void> {
     let cached: SourceInfo | undefined;
     try {
-      cached = await this.hold(source);
+      cached = await this.hold(source, signal);
     } catch (error) {
       if (error instanceof SourceCheckoutError) throw error;
       this.onCacheFailure(source.cacheKey ?? '', error);
     }
-    if (cached === undefined) return checkoutSource(workspace, source);
-    await checkoutSource(workspace, cached);
+    if (cached === undefined) return checkoutSource(workspace, source, { signal });
+    await checkoutSource(workspace, cached, { signal });
     // It names the cache's path on the agent: nothing a build needs to know.
     await rm(join(workspace, '.git', 'FETCH_HEAD'), { force: true });
   }
@@ -53,7 +53,7 @@ export class SourceCache {
    * The source to check the task's commit out from: the cache, holding the commit (fetched from
    * `source` if it lacked it). `undefined` when the source names no cache key.
    */
-  async hold(source: SourceInfo): Promise<SourceInfo | undefined> {
+  async hold(source: SourceInfo, signal?: AbortSignal): Promise<SourceInfo | undefined> {
     const key = source.cacheKey;
     if (key === undefined || !CACHE_KEY.test(key)) return undefined;
     const dir = join(this.rootDir, `${key}.git`);
@@ -62,7 +62,7 @@ export class SourceCache {
       if (await hasCommit(dir, source.sha)) return;
       // The commit's objects land in the cache through the same checkout logic a workspace uses
       // (credentials as a header, retries while the server restarts), kept under a ref.
-      await checkoutSource(dir, source, { keepAs: `${KEPT}${source.sha}` });
+      await checkoutSource(dir, source, { keepAs: `${KEPT}${source.sha}`, signal });
     });
     return { url: `file://${dir}`, sha: source.sha };
   }

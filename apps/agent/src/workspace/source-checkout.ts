@@ -20,6 +20,8 @@ export interface CheckoutOptions {
    * this ref instead of being checked out.
    */
   keepAs?: string;
+  /** Stops the waiting for an unreachable server (the task was killed meanwhile). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -75,11 +77,15 @@ export async function checkoutSource(
       return;
     } catch (error) {
       const message = errorMessage(error);
-      if (!UNREACHABLE.test(message) || Date.now() >= deadline) {
+      if (!UNREACHABLE.test(message) || Date.now() >= deadline || options.signal?.aborted) {
         throw new SourceCheckoutError(source, redact(message, source));
       }
     }
-    await sleep(Math.min(backoffDelay(attempt, 250, 5_000), Math.max(0, deadline - Date.now())));
+    const wait = Math.min(backoffDelay(attempt, 250, 5_000), Math.max(0, deadline - Date.now()));
+    await sleep(wait, options.signal);
+    if (options.signal?.aborted === true) {
+      throw new SourceCheckoutError(source, 'stopped: the task was killed');
+    }
   }
 }
 
