@@ -374,15 +374,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       try {
         await this.sources.checkout(workspace, task.source, signal);
       } catch (error) {
-        await (signal.aborted
-          ? this.reportKilledBeforeStart(checkpoint)
-          : this.reportUnrun(
-              checkpoint,
-              'TASK_FAILED',
-              'SOURCE_CHECKOUT_FAILED',
-              errorMessage(error),
-              'source checkout failed',
-            ));
+        await this.reportUnprepared(
+          checkpoint,
+          signal,
+          'SOURCE_CHECKOUT_FAILED',
+          error,
+          'source checkout failed',
+        );
         return false;
       }
     }
@@ -395,15 +393,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
           AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), signal]),
         );
       } catch (error) {
-        await (signal.aborted
-          ? this.reportKilledBeforeStart(checkpoint)
-          : this.reportUnrun(
-              checkpoint,
-              'TASK_FAILED',
-              'ARTIFACT_INPUTS_FAILED',
-              errorMessage(error),
-              'fetching artifacts failed',
-            ));
+        await this.reportUnprepared(
+          checkpoint,
+          signal,
+          'ARTIFACT_INPUTS_FAILED',
+          error,
+          'fetching artifacts failed',
+        );
         return false;
       }
       await this.appendOutput(taskId, lines).catch((error: unknown) => {
@@ -413,6 +409,19 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       });
     }
     return true;
+  }
+
+  /** A step of the preparation failed: the task ends failed, or killed if a KILL stopped it. */
+  private reportUnprepared(
+    checkpoint: TaskCheckpoint,
+    signal: AbortSignal,
+    reason: TaskReason,
+    error: unknown,
+    what: string,
+  ): Promise<void> {
+    return signal.aborted
+      ? this.reportKilledBeforeStart(checkpoint)
+      : this.reportUnrun(checkpoint, 'TASK_FAILED', reason, errorMessage(error), what);
   }
 
   private reportKilledBeforeStart(checkpoint: TaskCheckpoint): Promise<void> {

@@ -93,20 +93,7 @@ export class SchedulerClient {
 
   async call(call: Omit<SchedulerCall, 'frameworkId'>): Promise<void> {
     if (this.socket !== undefined && this.framework !== undefined) {
-      try {
-        await withTimeout(
-          this.socket.call({ ...call, frameworkId: this.framework }),
-          CALL_TIMEOUT_MS,
-        );
-      } catch (error) {
-        throw error instanceof SocketCallError
-          ? new SchedulerCallError(
-              error.status,
-              `master answered ${error.status}: ${error.message}`,
-            )
-          : error;
-      }
-      return;
+      return socketCall(this.socket, { ...call, frameworkId: this.framework });
     }
     if (this.framework === undefined || this.stream === undefined) {
       throw new Error('subscribe before calling the master');
@@ -184,15 +171,10 @@ export class SchedulerClient {
     const events = parseEvents(socket.events());
     try {
       // SUBSCRIBED comes in the same frame as the call's answer: once that is in, so is it.
-      await withTimeout(
-        socket.call({ type: 'SUBSCRIBE', subscribe: { frameworkInfo: info } }),
-        CALL_TIMEOUT_MS,
-      );
+      await socketCall(socket, { type: 'SUBSCRIBE', subscribe: { frameworkInfo: info } });
     } catch (error) {
       socket.close();
-      throw error instanceof SocketCallError
-        ? new SchedulerCallError(error.status, `master answered ${error.status}: ${error.message}`)
-        : error;
+      throw error;
     }
     const first = await events.next();
     if (first.done === true || first.value.type !== 'SUBSCRIBED') {
@@ -216,6 +198,16 @@ async function* parseEvents(lines: AsyncGenerator<unknown>): AsyncGenerator<Sche
       throw new Error(`unexpected event from the master: ${JSON.stringify(line).slice(0, 200)}`);
     }
     yield line as SchedulerEvent;
+  }
+}
+
+/** A call on the socket, answered in time; a refusal as the HTTP API would have given it. */
+async function socketCall(socket: CallSocket<SchedulerCall>, call: SchedulerCall): Promise<void> {
+  try {
+    await withTimeout(socket.call(call), CALL_TIMEOUT_MS);
+  } catch (error) {
+    if (!(error instanceof SocketCallError)) throw error;
+    throw new SchedulerCallError(error.status, `master answered ${error.status}: ${error.message}`);
   }
 }
 

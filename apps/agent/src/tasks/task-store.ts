@@ -147,7 +147,7 @@ export class TaskStore {
   private async compact(): Promise<void> {
     await this.closeJournal();
     const temporary = `${this.journalPath}.tmp`;
-    const text = [...this.live.values()].map((line) => `${line}\n`).join('');
+    const text = this.liveText();
     const handle = await open(temporary, 'w', 0o600);
     try {
       // A temporary file left by a crash keeps its mode through `open`: set it again.
@@ -159,6 +159,11 @@ export class TaskStore {
     }
     await rename(temporary, this.journalPath);
     this.journalBytes = Buffer.byteLength(text);
+  }
+
+  /** The journal as compaction leaves it: a line per live task. */
+  private liveText(): string {
+    return [...this.live.values()].map((line) => `${line}\n`).join('');
   }
 
   private async closeJournal(): Promise<void> {
@@ -241,7 +246,7 @@ export class TaskStore {
     // An open journal would go on appending to the file this one replaces.
     void this.closeJournal();
     const temporary = `${this.journalPath}.tmp`;
-    const text = [...this.live.values()].map((line) => `${line}\n`).join('');
+    const text = this.liveText();
     const fd = openSync(temporary, 'w', 0o600);
     try {
       chmodSync(temporary, 0o600);
