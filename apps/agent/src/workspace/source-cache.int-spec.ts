@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -47,6 +48,32 @@ describe(SourceCache.name, () => {
     expect(existsSync(join(second, '.git', 'FETCH_HEAD'))).toBe(false);
     expect(statSync(join(dir, 'cache')).mode & 0o777).toBe(0o700);
     expect(failures).toEqual([]);
+  });
+
+  it('checks the exact commit out of the cache, detached and shallow, with nothing of the cache', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'exact\n' });
+    const w = workspace('exact');
+    await cache.checkout(w, { url: upstream.url, sha: upstream.sha, cacheKey: 'repo-1' });
+
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: w, encoding: 'utf8' }).trim();
+    expect(git('rev-parse', 'HEAD')).toBe(upstream.sha);
+    expect(git('rev-parse', '--is-shallow-repository')).toBe('true');
+    expect(git('status', '--porcelain')).toBe('');
+    expect(() => git('symbolic-ref', '-q', 'HEAD')).toThrow();
+    expect(git('config', '--list', '--local')).not.toContain(join(dir, 'cache'));
+    expect(existsSync(join(w, '.git', 'FETCH_HEAD'))).toBe(false);
+  });
+
+  it('stops checking out of the cache once the task is killed', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'killed\n' });
+    const source = { url: upstream.url, sha: upstream.sha, cacheKey: 'repo-1' };
+    await cache.checkout(workspace('warm'), source);
+    const killed = new AbortController();
+    killed.abort();
+    await expect(cache.checkout(workspace('killed'), source, killed.signal)).rejects.toThrow(
+      /stopped: the task was killed/,
+    );
   });
 
   it('fetches only into the cache of the source named, and fetches a new commit of it', async () => {

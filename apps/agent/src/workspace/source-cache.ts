@@ -1,8 +1,10 @@
-import { gitEnv, KeyedMutex } from '@kiln/common';
+import { errorMessage, gitEnv, KeyedMutex } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { simpleGit } from 'simple-git';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
@@ -10,6 +12,8 @@ import { checkoutSource, SourceCheckoutError } from './source-checkout';
 const CACHE_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 /** Fetched commits are kept under a ref of their own, so that no gc prunes them. */
 const KEPT = 'refs/kiln/commits/';
+
+const execFileAsync = promisify(execFile);
 
 /**
  * The agent's object cache: one bare repository per source repository, in a root-only directory
@@ -44,9 +48,7 @@ export class SourceCache {
       this.onCacheFailure(source.cacheKey ?? '', error);
     }
     if (cached === undefined) return checkoutSource(workspace, source, { signal });
-    await checkoutSource(workspace, cached, { signal });
-    // It names the cache's path on the agent: nothing a build needs to know.
-    await rm(join(workspace, '.git', 'FETCH_HEAD'), { force: true });
+    await checkoutFromCache(workspace, cached, signal);
   }
 
   /**
@@ -77,6 +79,44 @@ export class SourceCache {
       if (!(await exists(dir))) throw error;
     });
   }
+}
+
+/**
+ * The commit, from the cache (which holds it), into the empty workspace: one shell running the
+ * three git commands, as each process the agent starts itself costs its event loop a fork of its
+ * whole heap. Shallow, like a checkout from the source. No FETCH_HEAD (it would name the cache's
+ * path on the agent, nothing a build needs to know) and no automatic maintenance: a workspace
+ * lives for one task.
+ */
+async function checkoutFromCache(
+  workspace: string,
+  cached: SourceInfo,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await execFileAsync(
+      '/bin/sh',
+      ['-c', CHECKOUT_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
+      {
+        cwd: workspace,
+        env: gitEnv(),
+        ...(signal === undefined ? {} : { signal }),
+      },
+    );
+  } catch (error) {
+    const why = signal?.aborted === true ? 'stopped: the task was killed' : failureText(error);
+    throw new SourceCheckoutError(cached, why);
+  }
+}
+
+const CHECKOUT_SCRIPT =
+  'git init -q && ' +
+  'git -c maintenance.auto=false -c gc.auto=0 fetch -q --no-tags --no-write-fetch-head --depth 1 "$1" "$2" && ' +
+  'git -c advice.detachedHead=false checkout -q --detach "$2"';
+
+function failureText(error: unknown): string {
+  const stderr = (error as { stderr?: unknown }).stderr;
+  return typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : errorMessage(error);
 }
 
 async function hasCommit(dir: string, sha: string): Promise<boolean> {
