@@ -1,5 +1,5 @@
 import { freePort } from '@kiln/queue/testing';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -111,6 +111,27 @@ describe('agent: sources, capabilities and recovery', () => {
     expect(error.message).toMatch(/Docker/);
     // Out of the way of the next test, which needs its own agent to get the task.
     await dockerless.dispose();
+  });
+
+  it('fails a task whose sandbox cannot be made, and runs the next one', async () => {
+    // Only this agent has room for the tasks.
+    const agent = startAgent({
+      KILN_AGENT_CONTAINERIZERS: 'process',
+      KILN_AGENT_RESOURCES: 'cpus:5;mem:1024',
+    });
+    await agent.url();
+    // A file where the task's sandbox goes: its workspace cannot be made inside it.
+    writeFileSync(join(agent.dataDir, 'sandboxes', 'blocked'), 'not a directory');
+    const fw = await framework();
+    const big = { resources: { cpus: 4.5, mem: 32, disk: 0, ports: [] } };
+    fw.launch(shellTask('blocked', 'true', big));
+    const failed = await fw.waitForState('blocked', 'TASK_FAILED');
+    expect(failed.reason).toBe('CONTAINER_LAUNCH_FAILED');
+    expect(failed.message).toMatch(/ENOTDIR/);
+
+    fw.launch(shellTask('after-blocked', 'true', big));
+    await fw.waitForState('after-blocked', 'TASK_FINISHED');
+    await agent.dispose();
   });
 
   it('after kill -9 and a restart, re-attaches to its task and reports its real end', async () => {

@@ -299,11 +299,22 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     this.report(taskId, 'TASK_STARTING');
-    mkdirSync(workspace, { recursive: true });
-    this.logs.start(checkpoint, this.stdoutOf(taskId));
     const starting = new AbortController();
     this.starting.set(taskId, starting);
     try {
+      try {
+        await mkdir(workspace, { recursive: true });
+      } catch (error) {
+        await this.reportUnrun(
+          checkpoint,
+          'TASK_FAILED',
+          'CONTAINER_LAUNCH_FAILED',
+          errorMessage(error),
+          'the sandbox could not be made',
+        );
+        return;
+      }
+      this.logs.start(checkpoint, this.stdoutOf(taskId));
       if (!(await this.prepare(checkpoint, workspace, starting.signal))) return;
       if (starting.signal.aborted) {
         await this.reportKilledBeforeStart(checkpoint);
