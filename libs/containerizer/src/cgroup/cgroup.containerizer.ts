@@ -29,7 +29,7 @@ import {
   terminationOf,
   type KillRequest,
   type LeaderExit,
-} from '../process/termination';
+} from '../lifecycle/termination';
 import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';

@@ -17,7 +17,7 @@ import {
   type Termination,
 } from '../containerizer';
 import { assertValidSpec, prepareWorkspace } from '../launching';
-import { killMessage, terminationOf, type KillRequest } from '../process/termination';
+import { killMessage, terminationOf, type KillRequest } from '../lifecycle/termination';
 import {
   diedBeforeStart,
   cgroupCounter,
