@@ -1,11 +1,9 @@
-import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import {
-  assertValidContainerId,
   CONTAINER_ID_PATTERN,
   ContainerLaunchError,
   type Containerizer,
@@ -24,12 +22,8 @@ import {
   prepareWorkspace,
 } from '../launching';
 import { hasExited, readProcStat, readProcStatSync, type ProcStat } from '../process/proc';
-import {
-  killMessage,
-  terminationOf,
-  type KillRequest,
-  type LeaderExit,
-} from '../lifecycle/termination';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
@@ -57,7 +51,6 @@ import {
 import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
 import { networkHook, Runc, shimArguments } from './runc';
 import { makeRuntimeDir, RUNTIME_BASE } from './runtime-dir';
-import { SharedSampler } from '../shared-sampler';
 
 export interface CgroupContainerizerOptions {
   /**
@@ -141,34 +134,17 @@ const WATCHED_PID_FILE_RECHECK_MS = 1_000;
 /** How long survivors get after SIGKILL before the container is declared ended anyway. */
 const SIGKILL_PATIENCE_MS = 10_000;
 
-type Phase = 'launching' | 'running' | 'ending' | 'terminated';
-
-interface Container {
-  readonly id: string;
-  readonly sandbox: string;
-  phase: Phase;
-  /** Settles when `launch` (or `recover`) has: true if the container exists. */
-  readonly launched: Promise<boolean>;
-  settleLaunch(launched: boolean): void;
+interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   cgroup?: TaskCgroup;
   /** The runc that runs it, which removes it once it has ended. */
   runc?: Runc;
   limits: CgroupLimits;
-  /** The limit the task hit, which ended it: it fails with this reason whatever its exit. */
-  limitedBy?: TaskReason;
-  checkpoint?: CgroupCheckpoint;
   /** The shim, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
   /** The last measurement; the peak is kept here where the kernel keeps none (v2 before 5.19). */
   usage?: ResourceUsage;
-  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
-  timeout?: NodeJS.Timeout;
-  readonly termination: Promise<Termination>;
-  terminate(termination: Termination): void;
-  final?: Termination;
-  /** Its cgroups and runc state removed after its end (see `end`). */
+  /** Its cgroups and runc state removed after its end (see `ended`). */
   removed?: Promise<void>;
-  destroyed?: Promise<void>;
 }
 
 interface Host {
@@ -202,12 +178,11 @@ export class CgroupContainerizer implements Containerizer {
     return detectCgroups(options);
   }
 
-  private readonly containers = new Map<string, Container>();
+  private readonly containers: ContainerLifecycle<CgroupContainer, LeaderExit>;
   private readonly parent: string;
   private readonly root: string | undefined;
   private readonly pidsMax: number;
   private readonly tmpSizeMiB: number | undefined;
-  private readonly defaultGracePeriodMs: number;
   private readonly runtimeDir: string;
   private readonly idPool: IdPool;
   private readonly hostNetwork: boolean;
@@ -215,7 +190,6 @@ export class CgroupContainerizer implements Containerizer {
   private seccomp: Record<string, unknown> | undefined;
   private detection: Promise<CgroupDetection> | undefined;
   private rootFilesystem: Promise<RootFilesystem> | undefined;
-  private readonly sampler: SharedSampler;
 
   constructor(options: CgroupContainerizerOptions = {}) {
     const parent = options.parent ?? DEFAULT_PARENT;
@@ -226,14 +200,35 @@ export class CgroupContainerizer implements Containerizer {
     this.root = options.root;
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
-    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.seccompProfile = options.seccompProfile;
     this.runtimeDir =
       options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
     this.idPool = new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
-    this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
-      this.sampleAll(),
+    this.containers = new ContainerLifecycle<CgroupContainer, LeaderExit>(
+      {
+        create: (base) => ({ ...base, limits: {} }),
+        refusal: (spec) => refusal(spec),
+        start: async (container, spec) => {
+          const host = await this.host();
+          if (!host.supported) return { status: 'not-supported', reason: host.reason };
+          await this.start(container, spec, host);
+          return { status: 'launched' };
+        },
+        signal: (container, signal) => void this.signal(container, signal),
+        ended: (container, exit) => this.ended(container, exit),
+        measure: (container) => this.measure(container),
+        usage: (container) => container.usage,
+        sample: (running) => this.sampleAll(running),
+        unheld: (container) => container.child === undefined,
+        release: (container) => this.release(container),
+        // Its id range may go to the next container.
+        forget: (container) => this.idPool.free(container.id),
+      },
+      {
+        defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
+        sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      },
     );
   }
 
@@ -270,74 +265,28 @@ export class CgroupContainerizer implements Containerizer {
     return recovered;
   }
 
-  async launch(spec: ContainerSpec): Promise<LaunchResult> {
-    assertValidContainerId(spec.containerId);
-    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
-    assertValidSpec(spec);
-    if (spec.image !== undefined) {
-      return {
-        status: 'not-supported',
-        reason: 'the cgroup containerizer cannot run images; docker is needed',
-      };
-    }
-    const container = this.register(spec.containerId, spec.sandbox);
-    try {
-      const host = await this.host();
-      if (!host.supported) {
-        this.forget(container);
-        container.settleLaunch(false);
-        return { status: 'not-supported', reason: host.reason };
-      }
-      await this.start(container, spec, host);
-    } catch (error) {
-      this.forget(container);
-      container.settleLaunch(false);
-      if (error instanceof ContainerLaunchError) throw error;
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `container ${container.id} could not be started: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    container.settleLaunch(true);
-    return { status: 'launched' };
+  launch(spec: ContainerSpec): Promise<LaunchResult> {
+    return this.containers.launch(spec);
   }
 
-  async wait(containerId: string): Promise<Termination | undefined> {
-    const container = await this.launched(containerId);
-    return container?.termination;
+  wait(containerId: string): Promise<Termination | undefined> {
+    return this.containers.wait(containerId);
   }
 
-  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
-    this.stop(
-      container,
-      options.gracePeriodMs ?? this.defaultGracePeriodMs,
-      reason,
-      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
-    );
-    await container.termination;
+  kill(containerId: string, options?: KillOptions): Promise<void> {
+    return this.containers.kill(containerId, options);
   }
 
   destroy(containerId: string): Promise<void> {
-    const container = this.containers.get(containerId);
-    if (container === undefined) return Promise.resolve();
-    container.destroyed ??= this.release(container);
-    return container.destroyed;
+    return this.containers.destroy(containerId);
   }
 
-  async usage(containerId: string): Promise<ResourceUsage | undefined> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return undefined;
-    if (container.final === undefined) await this.measure(container);
-    return (container.final ? container.final.usage : container.usage) ?? {};
+  usage(containerId: string): Promise<ResourceUsage | undefined> {
+    return this.containers.usage(containerId);
   }
 
   checkpoint(containerId: string): Record<string, unknown> | undefined {
-    const checkpoint = this.containers.get(containerId)?.checkpoint;
-    return checkpoint === undefined ? undefined : { ...checkpoint };
+    return this.containers.checkpoint(containerId);
   }
 
   /** Every task's seccomp filter: Docker's default profile for the capabilities tasks hold. */
@@ -372,30 +321,7 @@ export class CgroupContainerizer implements Containerizer {
     return CONTROLLER_NAMES.map((name) => CONTROLLERS[name](cgroup.version));
   }
 
-  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
-  private async launched(containerId: string): Promise<Container | undefined> {
-    const container = this.containers.get(containerId);
-    return container !== undefined && (await container.launched) ? container : undefined;
-  }
-
-  private register(id: string, sandbox: string): Container {
-    let settleLaunch!: (launched: boolean) => void;
-    let terminate!: (termination: Termination) => void;
-    const container: Container = {
-      id,
-      sandbox,
-      phase: 'launching',
-      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
-      limits: {},
-      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
-      terminate: (termination) => terminate(termination),
-    };
-    this.containers.set(id, container);
-    return container;
-  }
-
-  private async start(container: Container, spec: ContainerSpec, host: Host): Promise<void> {
+  private async start(container: CgroupContainer, spec: ContainerSpec, host: Host): Promise<void> {
     const { sandbox } = spec;
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
@@ -515,7 +441,7 @@ export class CgroupContainerizer implements Containerizer {
     };
     container.child = child;
     void exited.then(({ code, signal }) =>
-      this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
+      this.containers.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
     );
     this.running(container);
   }
@@ -573,7 +499,7 @@ export class CgroupContainerizer implements Containerizer {
     found: CgroupCheckpoint | undefined,
     runc: Runc,
   ): Promise<void> {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.cgroup = cgroup;
     container.runc = runc;
     container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
@@ -586,61 +512,17 @@ export class CgroupContainerizer implements Containerizer {
       this.running(container);
       return;
     }
-    container.phase = 'running';
-    await this.end(
+    await this.containers.endFound(
       container,
       (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
     );
   }
 
-  private running(container: Container): void {
-    container.phase = 'running';
-    const deadline = container.checkpoint?.deadline;
-    if (deadline !== undefined) {
-      container.timeout = setTimeout(
-        () => {
-          const timeout = container.checkpoint?.maxCompletionTimeMs;
-          this.stop(
-            container,
-            this.defaultGracePeriodMs,
-            'TIMEOUT',
-            killMessage('TIMEOUT', timeout),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      container.timeout.unref();
-    }
-    this.updateSampler();
+  private running(container: CgroupContainer): void {
+    this.containers.running(container);
     // A first measurement at once, so that even a short task's termination carries one: of this
     // container only, for a start costs what one container has, not what every one has.
     void this.measure(container).catch(() => undefined);
-  }
-
-  /**
-   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
-   * later one can only bring the SIGKILL forward.
-   */
-  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
-    const deadline = Date.now() + Math.max(0, gracePeriodMs);
-    if (container.kill === undefined) {
-      // Once the leader has ended, how it ended stands: a kill cannot rewrite it.
-      if (container.phase !== 'running') return;
-      container.kill = { reason, message, deadline };
-      void this.signal(container, 'SIGTERM');
-    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
-      container.kill.deadline = deadline;
-    } else {
-      return;
-    }
-    const kill = container.kill;
-    clearTimeout(kill.timer);
-    if (gracePeriodMs <= 0) {
-      void this.signal(container, 'SIGKILL');
-    } else {
-      kill.timer = setTimeout(() => void this.signal(container, 'SIGKILL'), gracePeriodMs);
-      kill.timer.unref();
-    }
   }
 
   /**
@@ -648,50 +530,34 @@ export class CgroupContainerizer implements Containerizer {
    * no fork escapes). Never the shim: it must outlive the container to record its exit code. The
    * launch settles only once the container's process runs, so a kill cannot come before it.
    */
-  private async signal(container: Container, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  private async signal(container: CgroupContainer, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const cgroup = container.cgroup;
     if (cgroup === undefined) return;
     await (signal === 'SIGKILL' ? cgroup.killAll() : cgroup.signal(signal)).catch(() => undefined);
   }
 
   /**
-   * Ends a container that hit a limit at once: a fork bomb does not stop at its pids limit by
-   * itself, and a build whose compiler the OOM killer ended would carry on without it.
-   */
-  private limit(container: Container, reason: TaskReason): void {
-    if (container.phase !== 'running' || container.kill !== undefined) return;
-    container.limitedBy = reason;
-    this.stop(container, 0, reason, limitationMessage(reason, container.limits));
-  }
-
-  /**
    * The leader has ended, so the container ends: whatever it left in the cgroup is killed (at
    * once, or when a kill under way reaches its SIGKILL); once the cgroup is empty its last
    * measurement and its limits' counters are read, it is removed, and the termination is decided.
-   * Never rejects: it runs from event handlers.
    */
-  private async end(container: Container, exit: LeaderExit): Promise<void> {
-    if (container.phase !== 'running') return;
-    container.phase = 'ending';
-    clearTimeout(container.timeout);
+  private async ended(container: CgroupContainer, exit: LeaderExit): Promise<Termination> {
     const cgroup = container.cgroup;
     let limitation: TaskReason | undefined;
     if (cgroup !== undefined) {
       try {
         await this.untilCgroupEmpty(container, cgroup);
         await this.measure(container);
-        limitation = container.limitedBy ?? (await this.limitation(cgroup));
+        limitation = container.limitation?.reason ?? (await this.limitation(cgroup));
       } catch {
         // The cgroup cannot be read: end the container with what is known.
       }
     }
-    clearTimeout(container.kill?.timer);
     const usage = container.usage === undefined ? undefined : { ...container.usage, memBytes: 0 };
-    // A limit's kill is no framework's: the task failed, for the limit's reason.
-    const kill = container.limitedBy === undefined ? container.kill : undefined;
-    let termination = terminationOf(exit, kill, usage);
+    // A task ended for a limit has no kill (see ContainerLifecycle.limit): it failed, for the limit.
+    let termination = terminationOf(exit, container.kill, usage);
     // A task ended for its limit failed, even if its last process exited 0 meanwhile.
-    const limited = termination.state === 'TASK_FAILED' || container.limitedBy !== undefined;
+    const limited = termination.state === 'TASK_FAILED' || container.limitation !== undefined;
     if (limited && limitation !== undefined) {
       termination = {
         ...termination,
@@ -700,14 +566,11 @@ export class CgroupContainerizer implements Containerizer {
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
     }
-    container.phase = 'terminated';
-    container.final = termination;
     // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
     // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
     // the container (and so a relaunch of its id) waits for it.
     container.removed = this.removeEnded(container, cgroup);
-    container.terminate(termination);
-    this.updateSampler();
+    return termination;
   }
 
   /**
@@ -715,7 +578,10 @@ export class CgroupContainerizer implements Containerizer {
    * every task's way out. Never rejects: should it fail, the next recover takes the container for
    * an orphan's and deletes it.
    */
-  private async removeEnded(container: Container, cgroup: TaskCgroup | undefined): Promise<void> {
+  private async removeEnded(
+    container: CgroupContainer,
+    cgroup: TaskCgroup | undefined,
+  ): Promise<void> {
     try {
       if (cgroup !== undefined) {
         await cgroup.remove();
@@ -729,7 +595,7 @@ export class CgroupContainerizer implements Containerizer {
     }
   }
 
-  private async untilCgroupEmpty(container: Container, cgroup: TaskCgroup): Promise<void> {
+  private async untilCgroupEmpty(container: CgroupContainer, cgroup: TaskCgroup): Promise<void> {
     const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
     try {
       let sigkillSince: number | undefined;
@@ -758,7 +624,7 @@ export class CgroupContainerizer implements Containerizer {
   }
 
   /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
-  private async measure(container: Container): Promise<void> {
+  private async measure(container: CgroupContainer): Promise<void> {
     const cgroup = container.cgroup;
     if (cgroup === undefined || container.final !== undefined) return;
     const parts = await Promise.all(
@@ -775,47 +641,31 @@ export class CgroupContainerizer implements Containerizer {
     };
   }
 
-  private async release(container: Container): Promise<void> {
-    try {
-      if (await container.launched) {
-        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
-        await container.termination;
-        await container.removed;
-        // `end` removed it unless that failed; the retry is cheap, and idempotent.
-        if (container.runc !== undefined) {
-          await this.deleteContainer(container.runc, container.id).catch(() => undefined);
-        }
-        if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
-      }
-    } finally {
-      this.forget(container);
+  /** What `destroy` adds to the removal at the container's end, should that have failed. */
+  private async release(container: CgroupContainer): Promise<void> {
+    await container.removed;
+    // `ended` removed it unless that failed; the retry is cheap, and idempotent.
+    if (container.runc !== undefined) {
+      await this.deleteContainer(container.runc, container.id).catch(() => undefined);
     }
+    if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
   }
 
-  /** The container is no longer this containerizer's: its id range may go to the next one. */
-  private forget(container: Container): void {
-    if (this.containers.get(container.id) !== container) return;
-    this.containers.delete(container.id);
-    this.idPool.free(container.id);
-  }
-
-  /** Ticks while any container runs; keeps the process alive only for recovered ones. */
-  private updateSampler(): void {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    this.sampler.update(
-      live.length,
-      live.some((container) => container.child === undefined),
-    );
-  }
-
-  private async sampleAll(): Promise<void> {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
+  private async sampleAll(live: readonly CgroupContainer[]): Promise<void> {
     await Promise.all(
       live.map(async (container) => {
         await this.measure(container);
         const cgroup = container.cgroup;
         const limitation = cgroup && (await this.limitation(cgroup));
-        if (limitation !== undefined) this.limit(container, limitation);
+        if (limitation !== undefined) {
+          // Ended at once: a fork bomb does not stop at its pids limit by itself, and a build
+          // whose compiler the OOM killer ended would carry on without it.
+          this.containers.limit(
+            container,
+            limitation,
+            limitationMessage(limitation, container.limits),
+          );
+        }
         const checkpoint = container.checkpoint;
         if (container.child !== undefined || container.phase !== 'running') return;
         const leader = checkpoint && (await readProcStat(checkpoint.pid));
@@ -824,11 +674,19 @@ export class CgroupContainerizer implements Containerizer {
             unknown: 'unrecorded',
           };
           // Not awaited: the cgroup may take a grace period to empty, and sampling goes on.
-          void this.end(container, exit);
+          void this.containers.end(container, exit);
         }
       }),
     );
   }
+}
+
+/** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
+function refusal(spec: ContainerSpec): string | undefined {
+  assertValidSpec(spec);
+  return spec.image === undefined
+    ? undefined
+    : 'the cgroup containerizer cannot run images; docker is needed';
 }
 
 /** Kills everything in a cgroup this containerizer no longer watches, and removes it. */

@@ -1,11 +1,9 @@
 import { errorMessage, withTimeout } from '@kiln/common';
-import type { TaskReason } from '@kiln/contracts';
 import Docker from 'dockerode';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import {
-  assertValidContainerId,
   CONTAINER_ID_PATTERN,
   ContainerLaunchError,
   type Containerizer,
@@ -17,7 +15,8 @@ import {
   type Termination,
 } from '../containerizer';
 import { assertValidSpec, prepareWorkspace } from '../launching';
-import { killMessage, terminationOf, type KillRequest } from '../lifecycle/termination';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { terminationOf } from '../lifecycle/termination';
 import {
   diedBeforeStart,
   cgroupCounter,
@@ -150,8 +149,6 @@ const DEFAULT_HOME = '/tmp';
 const OUTPUT_DRAIN_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
 
-type Phase = 'launching' | 'running' | 'ending' | 'terminated';
-
 interface Output {
   /** Settles once everything the engine sent has been appended to the sandbox files. */
   readonly done: Promise<void>;
@@ -159,29 +156,14 @@ interface Output {
   abort(): void;
 }
 
-interface Container {
-  readonly id: string;
-  readonly sandbox: string;
-  phase: Phase;
-  /** Settles when `launch` (or `recover`) has: true if the container exists. */
-  readonly launched: Promise<boolean>;
-  settleLaunch(launched: boolean): void;
+interface DockerContainer extends LiveContainer<DockerCheckpoint> {
   docker?: Docker.Container;
   /** The engine's id of its network holder, when it has a user-mode network. */
   holderId?: string;
-  checkpoint?: DockerCheckpoint;
   output?: Output;
   usage?: ResourceUsage;
-  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
-  /** A limit the container hit, ending it (unless a kill came first): it decides the end. */
-  limitation?: { reason: TaskReason; message: string };
   /** Where its cgroups tell of the limits it hit, when the engine runs on this host. */
   limitFiles?: LimitFiles;
-  timeout?: NodeJS.Timeout;
-  readonly termination: Promise<Termination>;
-  terminate(termination: Termination): void;
-  final?: Termination;
-  destroyed?: Promise<void>;
 }
 
 /**
@@ -224,12 +206,9 @@ export class DockerContainerizer implements Containerizer {
   private readonly hostNetwork: boolean;
   private slirp4netns: string | undefined;
   private readonly owner: string;
-  private readonly defaultGracePeriodMs: number;
-  private readonly sampleIntervalMs: number;
-  private readonly containers = new Map<string, Container>();
+  private readonly containers: ContainerLifecycle<DockerContainer, number | undefined>;
   /** Pulls in flight by image, so that tasks launched together pull their image once. */
   private readonly pulls = new Map<string, Promise<void>>();
-  private sampler: NodeJS.Timeout | undefined;
 
   constructor(options: DockerContainerizerOptions = {}) {
     this.docker = options.docker ?? new Docker();
@@ -238,8 +217,30 @@ export class DockerContainerizer implements Containerizer {
     this.hostNetwork = options.hostNetwork ?? false;
     this.slirp4netns = options.slirp4netns;
     this.owner = options.owner ?? DEFAULT_OWNER;
-    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+    this.containers = new ContainerLifecycle<DockerContainer, number | undefined>(
+      {
+        create: (base) => ({ ...base }),
+        refusal: (spec) => this.refusal(spec),
+        start: async (container, spec) => {
+          await this.launchImage(container, spec);
+          return { status: 'launched' };
+        },
+        signal: (container, signal) => this.signal(container, signal),
+        ended: (container, exitCode) => this.ended(container, exitCode),
+        measure: (container) => this.sample(container),
+        usage: (container) => container.usage,
+        sample: async (running) => {
+          await Promise.all(running.map((container) => this.sample(container)));
+        },
+        // The engine's wait request holds the event loop, for a recovered container too.
+        unheld: () => false,
+        release: (container) => this.release(container),
+      },
+      {
+        defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
+        sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      },
+    );
   }
 
   /** Whether the engine answers, for the agent's fingerprint; the reason when it does not. */
@@ -299,21 +300,43 @@ export class DockerContainerizer implements Containerizer {
     return recovered;
   }
 
-  async launch(spec: ContainerSpec): Promise<LaunchResult> {
-    assertValidContainerId(spec.containerId);
-    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
+  launch(spec: ContainerSpec): Promise<LaunchResult> {
+    return this.containers.launch(spec);
+  }
+
+  wait(containerId: string): Promise<Termination | undefined> {
+    return this.containers.wait(containerId);
+  }
+
+  kill(containerId: string, options?: KillOptions): Promise<void> {
+    return this.containers.kill(containerId, options);
+  }
+
+  destroy(containerId: string): Promise<void> {
+    return this.containers.destroy(containerId);
+  }
+
+  usage(containerId: string): Promise<ResourceUsage | undefined> {
+    return this.containers.usage(containerId);
+  }
+
+  checkpoint(containerId: string): Record<string, unknown> | undefined {
+    return this.containers.checkpoint(containerId);
+  }
+
+  /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
+  private refusal(spec: ContainerSpec): string | undefined {
     assertValidDockerSpec(spec);
-    if (spec.image === undefined) {
-      return { status: 'not-supported', reason: 'the docker containerizer runs images only' };
-    }
+    if (spec.image === undefined) return 'the docker containerizer runs images only';
     if (spec.network === 'host' && !this.hostNetwork) {
-      return {
-        status: 'not-supported',
-        reason: 'this agent gives Docker tasks no host network (KILN_AGENT_HOST_NETWORK is off)',
-      };
+      return 'this agent gives Docker tasks no host network (KILN_AGENT_HOST_NETWORK is off)';
     }
-    const image = spec.image;
-    const container = this.register(spec.containerId, spec.sandbox);
+    return undefined;
+  }
+
+  /** Starts the spec's image; undoes its network should it fail. */
+  private async launchImage(container: DockerContainer, spec: ContainerSpec): Promise<void> {
+    const image = spec.image ?? '';
     try {
       // Checked before the engine sees it: the name goes into its URL paths unescaped.
       if (!isImageReference(image)) {
@@ -327,8 +350,6 @@ export class DockerContainerizer implements Containerizer {
       await this.stopNetwork(container).catch(() => {
         // Left for the next recover to clean up.
       });
-      this.containers.delete(container.id);
-      container.settleLaunch(false);
       if (error instanceof ContainerLaunchError) throw error;
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
@@ -336,74 +357,13 @@ export class DockerContainerizer implements Containerizer {
         { cause: error },
       );
     }
-    container.settleLaunch(true);
-    return { status: 'launched' };
-  }
-
-  async wait(containerId: string): Promise<Termination | undefined> {
-    const container = await this.launched(containerId);
-    return container?.termination;
-  }
-
-  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
-    this.stop(
-      container,
-      options.gracePeriodMs ?? this.defaultGracePeriodMs,
-      reason,
-      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
-    );
-    await container.termination;
-  }
-
-  destroy(containerId: string): Promise<void> {
-    const container = this.containers.get(containerId);
-    if (container === undefined) return Promise.resolve();
-    container.destroyed ??= this.release(container);
-    return container.destroyed;
-  }
-
-  async usage(containerId: string): Promise<ResourceUsage | undefined> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return undefined;
-    if (container.final === undefined) await this.sample(container);
-    return (container.final ? container.final.usage : container.usage) ?? {};
-  }
-
-  checkpoint(containerId: string): Record<string, unknown> | undefined {
-    const checkpoint = this.containers.get(containerId)?.checkpoint;
-    return checkpoint === undefined ? undefined : { ...checkpoint };
-  }
-
-  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
-  private async launched(containerId: string): Promise<Container | undefined> {
-    const container = this.containers.get(containerId);
-    return container !== undefined && (await container.launched) ? container : undefined;
-  }
-
-  private register(id: string, sandbox: string): Container {
-    let settleLaunch!: (launched: boolean) => void;
-    let terminate!: (termination: Termination) => void;
-    const container: Container = {
-      id,
-      sandbox,
-      phase: 'launching',
-      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
-      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
-      terminate: (termination) => terminate(termination),
-    };
-    this.containers.set(id, container);
-    return container;
   }
 
   /**
    * Starts the task, once more from scratch should the engine find the container's init dead
    * before the command could start ({@link diedBeforeStart}): nothing of the task ran yet.
    */
-  private async startFresh(container: Container, spec: ContainerSpec & { image: string }) {
+  private async startFresh(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.start(container, spec);
@@ -415,7 +375,7 @@ export class DockerContainerizer implements Containerizer {
     }
   }
 
-  private async start(container: Container, spec: ContainerSpec & { image: string }) {
+  private async start(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     const workspace = await prepareWorkspace(spec);
     await this.ensureImage(spec.image);
     const network = spec.network ?? (this.hostNetwork ? 'host' : 'private');
@@ -465,7 +425,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Finds the container's cgroups on this host, for the limit checks; never rejects. */
-  private async findLimitFiles(container: Container): Promise<void> {
+  private async findLimitFiles(container: DockerContainer): Promise<void> {
     try {
       const info = await container.docker?.inspect();
       const pid = info?.State.Pid;
@@ -555,7 +515,7 @@ export class DockerContainerizer implements Containerizer {
    * The holder's `nameserver` is slirp4netns's forwarder; the task shares its `/etc/resolv.conf`
    * and `/etc/hosts`. Resolves with the holder's id once the network is configured.
    */
-  private async startNetwork(container: Container, spec: ContainerSpec & { image: string }) {
+  private async startNetwork(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     this.slirp4netns ??= await findSlirp4netns();
     const slirp4netns = this.slirp4netns;
     if (slirp4netns === undefined) {
@@ -619,7 +579,7 @@ export class DockerContainerizer implements Containerizer {
    * through the task's own process (it shares the holder's namespace). Never rejects: a task
    * whose network cannot be given back runs on without, and fails its fetches itself.
    */
-  private async regainNetwork(container: Container): Promise<void> {
+  private async regainNetwork(container: DockerContainer): Promise<void> {
     try {
       if ((await userModeNetworks(this.owner)).has(container.id)) return;
       this.slirp4netns ??= await findSlirp4netns();
@@ -637,7 +597,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Stops the task's slirp4netns and removes its holder; idempotent. */
-  private async stopNetwork(container: Container): Promise<void> {
+  private async stopNetwork(container: DockerContainer): Promise<void> {
     const holderId = container.holderId;
     if (holderId === undefined) return;
     const networks = await userModeNetworks(this.owner);
@@ -733,7 +693,7 @@ export class DockerContainerizer implements Containerizer {
     checkpoint: DockerCheckpoint,
     holderId: string | undefined,
   ) {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.docker = this.docker.getContainer(checkpoint.dockerId);
     if (holderId !== undefined) {
@@ -765,38 +725,18 @@ export class DockerContainerizer implements Containerizer {
 
   /** A container the agent checkpointed that the engine no longer has. */
   private vanished(id: string, sandbox: string, checkpoint: DockerCheckpoint): void {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
-    container.phase = 'terminated';
-    container.final = {
+    this.containers.terminated(container, {
       state: 'TASK_FAILED',
       reason: 'AGENT_RESTARTED',
       message: 'its Docker container vanished while the agent was away',
-    };
-    container.terminate(container.final);
+    });
   }
 
-  private running(container: Container): void {
-    container.phase = 'running';
-    const deadline = container.checkpoint?.deadline;
-    if (deadline !== undefined) {
-      container.timeout = setTimeout(
-        () => {
-          const timeout = container.checkpoint?.maxCompletionTimeMs;
-          this.stop(
-            container,
-            this.defaultGracePeriodMs,
-            'TIMEOUT',
-            killMessage('TIMEOUT', timeout),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      // The pending wait request keeps the event loop alive while the container runs.
-      container.timeout.unref();
-    }
-    this.updateSampler();
+  private running(container: DockerContainer): void {
+    this.containers.running(container);
     // A first measurement at once, so that even a short task's termination may carry one.
     void this.sample(container);
     void this.findLimitFiles(container);
@@ -804,7 +744,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Waits for the container's end; never rejects. */
-  private async watch(container: Container): Promise<void> {
+  private async watch(container: DockerContainer): Promise<void> {
     let exitCode: number | undefined;
     try {
       const result = (await container.docker?.wait()) as { StatusCode?: unknown } | undefined;
@@ -812,50 +752,7 @@ export class DockerContainerizer implements Containerizer {
     } catch {
       // Gone or unreachable: the inspection in `end` tells what it can.
     }
-    await this.end(container, exitCode);
-  }
-
-  /**
-   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
-   * later one can only bring the SIGKILL forward.
-   */
-  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
-    const deadline = Date.now() + Math.max(0, gracePeriodMs);
-    if (container.kill === undefined) {
-      // Once the container has ended, how it ended stands: a kill cannot rewrite it.
-      if (container.phase !== 'running') return;
-      // Ending for a limit already: the limit is why it ends. A kill without grace (destroy)
-      // still signals, should the limit's SIGKILL have been lost.
-      if (container.limitation !== undefined) {
-        if (gracePeriodMs <= 0) this.signal(container, 'SIGKILL');
-        return;
-      }
-      container.kill = { reason, message, deadline };
-      if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
-    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
-      container.kill.deadline = deadline;
-    } else {
-      return;
-    }
-    const kill = container.kill;
-    clearTimeout(kill.timer);
-    if (gracePeriodMs <= 0) {
-      this.signal(container, 'SIGKILL');
-    } else {
-      kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
-      kill.timer.unref();
-    }
-  }
-
-  /**
-   * The container reached a limit: it ends at once (no grace: a fork bomb or a memory hog would
-   * spend it growing), TASK_FAILED with the limit's reason, unless a kill came first.
-   */
-  private limit(container: Container, reason: TaskReason, message: string): void {
-    if (container.phase !== 'running' || container.kill !== undefined) return;
-    if (container.limitation !== undefined) return;
-    container.limitation = { reason, message };
-    this.signal(container, 'SIGKILL');
+    await this.containers.end(container, exitCode);
   }
 
   /**
@@ -865,12 +762,12 @@ export class DockerContainerizer implements Containerizer {
    * kill is read from the host's cgroup too: a build whose hog was killed could otherwise go on
    * (and on: a loop) until its timeout; for an engine elsewhere it is told at the end.
    */
-  private async checkLimits(container: Container, stats: DockerStatsSample | undefined) {
+  private async checkLimits(container: DockerContainer, stats: DockerStatsSample | undefined) {
     const files = container.limitFiles ?? {};
     const refused = files.pids === undefined ? undefined : await cgroupCounter(files.pids, 'max');
     const current = stats?.pids_stats?.current ?? 0;
     if ((refused ?? 0) > 0 || (refused === undefined && current >= this.pidsLimit)) {
-      this.limit(
+      this.containers.limit(
         container,
         'CONTAINER_LIMITATION_PIDS',
         `killed for reaching its limit of ${this.pidsLimit} processes (a fork bomb?)`,
@@ -881,7 +778,7 @@ export class DockerContainerizer implements Containerizer {
       files.memory === undefined ? undefined : await cgroupCounter(files.memory, 'oom_kill');
     if ((oomKills ?? 0) > 0) {
       const limit = (stats?.memory_stats?.limit ?? 0) / 1024 / 1024;
-      this.limit(
+      this.containers.limit(
         container,
         'CONTAINER_LIMITATION_MEMORY',
         `killed for exceeding its memory limit${limit > 0 ? ` of ${limit} MiB` : ''}`,
@@ -889,7 +786,7 @@ export class DockerContainerizer implements Containerizer {
     }
   }
 
-  private signal(container: Container, signal: NodeJS.Signals): void {
+  private signal(container: DockerContainer, signal: NodeJS.Signals): void {
     container.docker?.kill({ signal }).catch(() => {
       // 409: not running any more, which is what was wanted.
     });
@@ -897,12 +794,12 @@ export class DockerContainerizer implements Containerizer {
 
   /**
    * The container has ended (the engine has killed whatever its command left): reads how, lets
-   * the output drain, and decides the termination. Never rejects.
+   * the output drain, and tells the termination. Never rejects.
    */
-  private async end(container: Container, exitCode: number | undefined): Promise<void> {
-    if (container.phase !== 'running') return;
-    container.phase = 'ending';
-    clearTimeout(container.timeout);
+  private async ended(
+    container: DockerContainer,
+    exitCode: number | undefined,
+  ): Promise<Termination> {
     let oomKilled = false;
     let memoryLimit = 0;
     try {
@@ -921,7 +818,6 @@ export class DockerContainerizer implements Containerizer {
     await this.stopNetwork(container).catch(() => {
       // `destroy` tries again; a recover cleans up what is left.
     });
-    clearTimeout(container.kill?.timer);
     const usage =
       container.usage === undefined ? {} : { usage: { ...container.usage, memBytes: 0 } };
     let termination: Termination;
@@ -951,24 +847,14 @@ export class DockerContainerizer implements Containerizer {
             ...usage,
           };
     }
-    container.phase = 'terminated';
-    container.final = termination;
-    container.terminate(termination);
-    this.updateSampler();
+    return termination;
   }
 
-  private async release(container: Container): Promise<void> {
-    try {
-      if (await container.launched) {
-        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
-        await container.termination;
-        const dockerId = container.checkpoint?.dockerId;
-        if (dockerId !== undefined) await this.removeDockerContainer(dockerId);
-        await this.stopNetwork(container);
-      }
-    } finally {
-      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
-    }
+  /** Removes the engine's container and the task's network once the container has ended. */
+  private async release(container: DockerContainer): Promise<void> {
+    const dockerId = container.checkpoint?.dockerId;
+    if (dockerId !== undefined) await this.removeDockerContainer(dockerId);
+    await this.stopNetwork(container);
   }
 
   /** Removes a container with whatever still runs in it; one already gone is fine. */
@@ -982,24 +868,8 @@ export class DockerContainerizer implements Containerizer {
     }
   }
 
-  /** One timer for all containers, running while any runs; it never holds the event loop. */
-  private updateSampler(): void {
-    const live = [...this.containers.values()].some((c) => c.phase === 'running');
-    if (!live) {
-      clearInterval(this.sampler);
-      this.sampler = undefined;
-      return;
-    }
-    this.sampler ??= setInterval(() => {
-      for (const container of this.containers.values()) {
-        if (container.phase === 'running') void this.sample(container);
-      }
-    }, this.sampleIntervalMs);
-    this.sampler.unref();
-  }
-
   /** Measures a running container; a failed measurement is a missed sample. Never rejects. */
-  private async sample(container: Container): Promise<void> {
+  private async sample(container: DockerContainer): Promise<void> {
     try {
       // one-shot: the engine answers at once instead of waiting for a second sample.
       const stats = (await container.docker?.stats({
