@@ -1,6 +1,6 @@
 import type { TaskReason } from '@kiln/contracts';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,33 +14,22 @@ import {
   type ResourceUsage,
   type Termination,
 } from '../containerizer';
-import {
-  assertValidSpec,
-  DEFAULT_PATH,
-  EXIT_CODE_FILE,
-  openOutputs,
-  prepareWorkspace,
-} from '../launching';
-import { hasExited, readProcStat, readProcStatSync, type ProcStat } from '../process/proc';
+import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
+import { hasExited, readProcStat } from '../process/proc';
+import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
-import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import {
-  CgroupChanges,
-  Changes,
-  listChildCgroups,
-  TaskCgroup,
-  type CgroupVersion,
-} from './cgroups';
-import {
-  CONTROLLER_NAMES,
-  CONTROLLERS,
-  type CgroupController,
-  type CgroupLimits,
-} from './controllers';
+  isCgroupPath,
+  leaderCheckpoint,
+  parseCheckpoint,
+  type CgroupCheckpoint,
+} from './checkpoint';
+import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import { CONTROLLER_NAMES, type CgroupLimits } from './controllers';
+import { limitationMessage, limitationOf, measureCgroup } from './counters';
 import {
   detectCgroups,
   v1Hierarchies,
@@ -48,9 +37,20 @@ import {
   type CgroupTools,
   type DetectCgroupsOptions,
 } from './detect';
+import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
-import { networkHook, Runc, shimArguments } from './runc';
+import { networkHook, Runc } from './runc';
 import { makeRuntimeDir, RUNTIME_BASE } from './runtime-dir';
+import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
+import { spawnShim, untilStarted } from './shim';
+import {
+  destroyCgroup,
+  removeFromEveryHierarchy,
+  stopNetworkHelper,
+  untilCgroupEmpty,
+} from './teardown';
+
+export type { CgroupCheckpoint } from './checkpoint';
 
 export interface CgroupContainerizerOptions {
   /**
@@ -95,21 +95,6 @@ export interface CgroupContainerizerOptions {
   hostNetwork?: boolean;
 }
 
-/** What `checkpoint` returns and `recover` takes back. */
-export interface CgroupCheckpoint {
-  /** The shim's pid: the container has ended when it has (it outlives `runc run`). */
-  pid: number;
-  /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
-  startTime: number;
-  /** The task's cgroup inside each hierarchy, e.g. `kiln/<containerId>`. */
-  cgroup: string;
-  maxCompletionTimeMs?: number;
-  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
-  deadline?: number;
-  /** The first host id of the container's id range, held until the container is removed. */
-  hostId?: number;
-}
-
 const DEFAULT_PARENT = 'kiln';
 const DEFAULT_ID_POOL: IdPoolOptions = { firstHostId: 2 ** 30, ...TASK_ID_RANGES };
 /** The task's hostname, the same for every task: nothing of the agent's. */
@@ -120,20 +105,6 @@ const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
-/**
- * How often a container's cgroup is checked for survivors once its leader has ended, where the
- * kernel does not say when it empties (v1).
- */
-const CGROUP_POLL_MS = 50;
-/** Where it does (v2), how long it is trusted to before the cgroup is read (and killed) again. */
-const WATCHED_CGROUP_RECHECK_MS = 1_000;
-/** How often the start of a container is checked for where its bundle cannot be watched. */
-const PID_FILE_POLL_MS = 50;
-/** Where it can, how long the watch is trusted to before the pid file is read again. */
-const WATCHED_PID_FILE_RECHECK_MS = 1_000;
-/** How long survivors get after SIGKILL before the container is declared ended anyway. */
-const SIGKILL_PATIENCE_MS = 10_000;
-
 interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   cgroup?: TaskCgroup;
   /** The runc that runs it, which removes it once it has ended. */
@@ -317,8 +288,11 @@ export class CgroupContainerizer implements Containerizer {
     return new TaskCgroup(host.version, host.root, path, this.hierarchies(host));
   }
 
-  private controllers(cgroup: TaskCgroup): CgroupController[] {
-    return CONTROLLER_NAMES.map((name) => CONTROLLERS[name](cgroup.version));
+  /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
+  private async measure(container: CgroupContainer): Promise<void> {
+    const cgroup = container.cgroup;
+    if (cgroup === undefined || container.final !== undefined) return;
+    container.usage = (await measureCgroup(cgroup, container.usage)) ?? container.usage;
   }
 
   private async start(container: CgroupContainer, spec: ContainerSpec, host: Host): Promise<void> {
@@ -383,42 +357,17 @@ export class CgroupContainerizer implements Containerizer {
     container.runc = runc;
     container.limits = limits;
 
-    let child: ChildProcess;
-    const outputs = await openOutputs(sandbox);
-    try {
-      child = spawn(
-        '/bin/sh',
-        shimArguments({
-          runc: host.tools.runc,
-          stateDir: runc.stateDir,
-          bundle,
-          containerId: container.id,
-          exitFile: exitCodeFile,
-          networkPidFile,
-        }),
-        {
-          cwd: sandbox,
-          // The task's environment is in the bundle; the shim and runc need only a PATH.
-          env: { PATH: DEFAULT_PATH },
-          stdio: ['ignore', outputs.stdout, outputs.stderr],
-          detached: true,
-        },
-      );
-    } finally {
-      outputs.close();
-    }
-    const pid = child.pid;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+    const { child, pid, leader, exited } = await spawnShim(
+      {
+        runc: host.tools.runc,
+        stateDir: runc.stateDir,
+        bundle,
+        containerId: container.id,
+        exitFile: exitCodeFile,
+        networkPidFile,
+      },
+      sandbox,
     );
-    if (pid === undefined) {
-      await exited;
-      throw new Error('the shim could not be started');
-    }
-    // Read before anything awaits, and so synchronously: the shim cannot have been reaped yet
-    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
-    const leader = readProcStatSync(pid);
-    if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started) {
       const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
@@ -546,9 +495,9 @@ export class CgroupContainerizer implements Containerizer {
     let limitation: TaskReason | undefined;
     if (cgroup !== undefined) {
       try {
-        await this.untilCgroupEmpty(container, cgroup);
+        await untilCgroupEmpty(container, cgroup);
         await this.measure(container);
-        limitation = container.limitation?.reason ?? (await this.limitation(cgroup));
+        limitation = container.limitation?.reason ?? (await limitationOf(cgroup));
       } catch {
         // The cgroup cannot be read: end the container with what is known.
       }
@@ -595,52 +544,6 @@ export class CgroupContainerizer implements Containerizer {
     }
   }
 
-  private async untilCgroupEmpty(container: CgroupContainer, cgroup: TaskCgroup): Promise<void> {
-    const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
-    try {
-      let sigkillSince: number | undefined;
-      while ((await cgroup.processes()).length > 0) {
-        const now = Date.now();
-        if (container.kill === undefined || now >= container.kill.deadline) {
-          sigkillSince ??= now;
-          if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-          await cgroup.killAll();
-        }
-        // Woken at the kill's SIGKILL if the cgroup says nothing before.
-        await changes.next(sigkillSince === undefined ? container.kill?.deadline : undefined);
-      }
-    } finally {
-      changes.close();
-    }
-  }
-
-  /** The first limit the task hit, if any; it explains a failure. */
-  private async limitation(cgroup: TaskCgroup): Promise<TaskReason | undefined> {
-    for (const controller of this.controllers(cgroup)) {
-      const reason = await controller.limitation(cgroup);
-      if (reason !== undefined) return reason;
-    }
-    return undefined;
-  }
-
-  /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
-  private async measure(container: CgroupContainer): Promise<void> {
-    const cgroup = container.cgroup;
-    if (cgroup === undefined || container.final !== undefined) return;
-    const parts = await Promise.all(
-      this.controllers(cgroup).map((controller) => controller.measure(cgroup).catch(() => ({}))),
-    );
-    const now: ResourceUsage = Object.assign({}, ...parts) as ResourceUsage;
-    if (now.cpuSeconds === undefined && now.memBytes === undefined) return;
-    const before = container.usage ?? {};
-    container.usage = {
-      // Counters never run backwards, but a read of a cgroup being removed may come back short.
-      cpuSeconds: Math.max(before.cpuSeconds ?? 0, now.cpuSeconds ?? 0),
-      memBytes: now.memBytes ?? before.memBytes ?? 0,
-      memPeakBytes: Math.max(before.memPeakBytes ?? 0, now.memPeakBytes ?? 0, now.memBytes ?? 0),
-    };
-  }
-
   /** What `destroy` adds to the removal at the container's end, should that have failed. */
   private async release(container: CgroupContainer): Promise<void> {
     await container.removed;
@@ -656,7 +559,7 @@ export class CgroupContainerizer implements Containerizer {
       live.map(async (container) => {
         await this.measure(container);
         const cgroup = container.cgroup;
-        const limitation = cgroup && (await this.limitation(cgroup));
+        const limitation = cgroup && (await limitationOf(cgroup));
         if (limitation !== undefined) {
           // Ended at once: a fork bomb does not stop at its pids limit by itself, and a build
           // whose compiler the OOM killer ended would carry on without it.
@@ -689,147 +592,12 @@ function refusal(spec: ContainerSpec): string | undefined {
     : 'the cgroup containerizer cannot run images; docker is needed';
 }
 
-/** Kills everything in a cgroup this containerizer no longer watches, and removes it. */
-async function destroyCgroup(cgroup: TaskCgroup): Promise<void> {
-  const deadline = Date.now() + SIGKILL_PATIENCE_MS;
-  const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
-  try {
-    while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
-      await cgroup.killAll();
-      await changes.next(deadline);
-    }
-  } finally {
-    changes.close();
-  }
-  await cgroup.remove();
-  await removeFromEveryHierarchy(cgroup);
-}
-
-/**
- * runc makes a container's cgroup in every v1 hierarchy the host mounts (devices, blkio, cpuset…),
- * not only in those whose counters this containerizer reads: once those are empty and gone, the
- * others go too. A cgroup still busy is left for `runc delete` or the next recovery.
- */
-async function removeFromEveryHierarchy(cgroup: TaskCgroup): Promise<void> {
-  if (cgroup.version === 'v2') return;
-  const hierarchies = await readdir(cgroup.root, { withFileTypes: true }).catch(() => []);
-  for (const hierarchy of hierarchies) {
-    if (!hierarchy.isDirectory()) continue;
-    await rmdir(join(cgroup.root, hierarchy.name, cgroup.path)).catch(() => undefined);
-  }
-}
-
-/** The message that says which limit a failed task hit. */
-function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
-  switch (reason) {
-    case 'CONTAINER_LIMITATION_MEMORY':
-      return `killed by the OOM killer at its memory limit of ${limits.memMiB ?? '?'} MiB`;
-    case 'CONTAINER_LIMITATION_PIDS':
-      return `reached its limit of ${limits.pidsMax ?? '?'} processes`;
-    default:
-      return `hit a limit (${reason})`;
-  }
-}
-
-/**
- * The checkpoint of a container the agent has none for, from its cgroup: its leader is the one
- * process in it whose parent is not (the container's first process, as the shim is outside), the
- * earliest if several are.
- */
-async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
-  const pids = new Set(await cgroup.processes());
-  if (pids.size === 0) return undefined;
-  const stats = await Promise.all([...pids].map((pid) => readProcStat(pid)));
-  const members = stats.filter((p): p is ProcStat => p !== undefined && !hasExited(p));
-  const roots = members.filter((p) => !pids.has(p.ppid)).sort((a, b) => a.startTime - b.startTime);
-  const leader = roots[0];
-  return leader === undefined
-    ? undefined
-    : { pid: leader.pid, startTime: leader.startTime, cgroup: cgroup.path };
-}
-
-function isLeader(stat: ProcStat | undefined, checkpoint: CgroupCheckpoint): stat is ProcStat {
-  return (
-    stat !== undefined && stat.pid === checkpoint.pid && stat.startTime === checkpoint.startTime
-  );
-}
-
-/** A relative cgroup path of safe names: never `..`, never absolute. */
-function isCgroupPath(path: string): boolean {
-  return path
-    .split('/')
-    .every((level) => /^[A-Za-z0-9_.-]+$/.test(level) && level !== '.' && level !== '..');
-}
-
-function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline, hostId } = value as Record<
-    string,
-    unknown
-  >;
-  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
-  if (!isCount(pid) || !Number.isSafeInteger(startTime)) return undefined;
-  if (typeof cgroup !== 'string' || !isCgroupPath(cgroup)) return undefined;
-  return {
-    pid,
-    startTime: startTime as number,
-    cgroup,
-    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
-    ...(typeof deadline === 'number' ? { deadline } : {}),
-    ...(isCount(hostId) ? { hostId } : {}),
-  };
-}
-
-/**
- * Resolves true once runc has written the container's pid file (its process runs), false if the
- * shim exited first (runc could not start it).
- */
-async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<boolean> {
-  const dir = join(pidFile, '..');
-  let ended = false;
-  void exited.then(() => (ended = true));
-  const written = () =>
-    readFile(pidFile, 'utf8').then(
-      (text) => /^\d+$/.test(text.trim()),
-      () => false,
-    );
-  // The directory is watched rather than polled: runc renames the file into place.
-  const changes = new Changes(dir, PID_FILE_POLL_MS, WATCHED_PID_FILE_RECHECK_MS);
-  try {
-    for (;;) {
-      if (await written()) return true;
-      if (ended) return await written();
-      await Promise.race([exited, changes.next()]);
-    }
-  } finally {
-    changes.close();
-  }
-}
-
 /** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
 async function chownTree(dir: string, id: number): Promise<void> {
   await lchown(dir, id, id);
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     await lchown(join(entry.parentPath, entry.name), id, id);
   }
-}
-
-/** Stops the slirp4netns the network hook recorded, if it still runs; forgets its pid. */
-async function stopNetworkHelper(pidFile: string): Promise<void> {
-  const text = await readFile(pidFile, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  if (Number.isSafeInteger(pid) && pid > 0) {
-    // A recorded pid may since have been given to another process: only slirp4netns is stopped.
-    const name = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (name.trim() === 'slirp4netns') {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // It ended meanwhile.
-      }
-    }
-  }
-  await rm(pidFile, { force: true });
 }
 
 async function exists(path: string): Promise<boolean> {
