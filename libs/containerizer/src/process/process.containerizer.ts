@@ -204,7 +204,7 @@ export class ProcessContainerizer implements Containerizer {
     // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped yet
     // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
     const leader = readProcStatSync(pid);
-    // Heard from the spawn on, but acted on once the container runs (`end` ignores it before).
+    // Heard from the spawn on, but acted on once the container runs (the lifecycle's `end` ignores it before).
     let exit: LeaderExit | undefined;
     child.once('exit', (code, signal) => {
       exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
