@@ -38,17 +38,12 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
-import { networkHook, Runc } from './runc';
-import { makeRuntimeDir, RUNTIME_BASE } from './runtime-dir';
+import { networkHook, type Runc } from './runc';
+import { RUNTIME_BASE } from './runtime-dir';
+import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import { spawnShim, untilStarted } from './shim';
-import {
-  destroyCgroup,
-  removeFromEveryHierarchy,
-  stopNetworkHelper,
-  untilCgroupEmpty,
-} from './teardown';
+import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
 
 export type { CgroupCheckpoint } from './checkpoint';
 
@@ -154,13 +149,12 @@ export class CgroupContainerizer implements Containerizer {
   private readonly root: string | undefined;
   private readonly pidsMax: number;
   private readonly tmpSizeMiB: number | undefined;
-  private readonly runtimeDir: string;
+  private readonly runtime: RuntimeState;
   private readonly idPool: IdPool;
   private readonly hostNetwork: boolean;
   private readonly seccompProfile: string | undefined;
   private seccomp: Record<string, unknown> | undefined;
   private detection: Promise<CgroupDetection> | undefined;
-  private rootFilesystem: Promise<RootFilesystem> | undefined;
 
   constructor(options: CgroupContainerizerOptions = {}) {
     const parent = options.parent ?? DEFAULT_PARENT;
@@ -172,8 +166,10 @@ export class CgroupContainerizer implements Containerizer {
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.seccompProfile = options.seccompProfile;
-    this.runtimeDir =
-      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
+    this.runtime = new RuntimeState(
+      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+')),
+      HOSTNAME,
+    );
     this.idPool = new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
     this.containers = new ContainerLifecycle<CgroupContainer, LeaderExit>(
@@ -207,7 +203,7 @@ export class CgroupContainerizer implements Containerizer {
     const host = await this.host();
     if (!host.supported) return [];
     const recovered: string[] = [];
-    const runc = this.runc(host);
+    const runc = this.runtime.runc(host.tools.runc);
     for (const { containerId, sandbox, checkpoint } of known) {
       if (this.containers.has(containerId)) {
         recovered.push(containerId);
@@ -224,7 +220,7 @@ export class CgroupContainerizer implements Containerizer {
     const listed = new Set(known.map((container) => container.containerId));
     for (const name of await runc.list().catch(() => [])) {
       if (listed.has(name) || this.containers.has(name)) continue;
-      await this.deleteContainer(runc, name).catch(() => undefined);
+      await this.runtime.deleteContainer(runc, name).catch(() => undefined);
     }
     const parentDirs = new TaskCgroup(host.version, host.root, this.parent, this.hierarchies(host))
       .dirs()
@@ -305,9 +301,9 @@ export class CgroupContainerizer implements Containerizer {
       : [spec.command.value, ...spec.command.arguments];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     const bundle = join(sandbox, BUNDLE_DIR);
-    const runc = this.runc(host);
+    const runc = this.runtime.runc(host.tools.runc);
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
-    const networkPidFile = this.networkPidFile(container.id);
+    const networkPidFile = this.runtime.networkPidFile(container.id);
     // Independent of each other, so done at once: every task's start waits for the slowest only.
     const [workspace, rootFilesystem] = await Promise.all([
       // The sandbox is checked first: a missing one fails with a message, not an ENOENT.
@@ -318,7 +314,7 @@ export class CgroupContainerizer implements Containerizer {
         await mkdir(bundle, { mode: 0o700 });
         return prepared;
       }),
-      this.prepareRootFilesystem(),
+      this.runtime.prepareRootFilesystem(),
       rm(networkPidFile, { force: true }),
       this.clearEarlierLaunch(runc, cgroup, container.id),
     ]);
@@ -371,7 +367,7 @@ export class CgroupContainerizer implements Containerizer {
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started) {
       const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
-      await this.deleteContainer(runc, container.id).catch(() => undefined);
+      await this.runtime.deleteContainer(runc, container.id).catch(() => undefined);
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
         `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
@@ -397,47 +393,8 @@ export class CgroupContainerizer implements Containerizer {
 
   /** A container left by a launch of this id that the agent lost track of is no home for a new one. */
   private async clearEarlierLaunch(runc: Runc, cgroup: TaskCgroup, id: string): Promise<void> {
-    if (await exists(join(runc.stateDir, id))) await this.deleteContainer(runc, id);
+    if (await exists(join(runc.stateDir, id))) await this.runtime.deleteContainer(runc, id);
     if (await cgroup.exists()) await destroyCgroup(cgroup);
-  }
-
-  /** The shared root filesystem, made once per containerizer. */
-  private prepareRootFilesystem(): Promise<RootFilesystem> {
-    this.rootFilesystem ??= (async () => {
-      await this.makeRuntimeDir();
-      return prepareRootFilesystem(join(this.runtimeDir, 'root'), HOSTNAME);
-    })();
-    const prepared = this.rootFilesystem;
-    prepared.catch(() => (this.rootFilesystem = undefined));
-    return prepared;
-  }
-
-  /**
-   * The runtime directory and every level above it are searchable by the containers' root, which
-   * resolves the root filesystem's path as an unprivileged host user, and listable by none.
-   */
-  private async makeRuntimeDir(): Promise<void> {
-    await makeRuntimeDir(this.runtimeDir);
-    await mkdir(join(this.runtimeDir, 'runc'), { recursive: true, mode: 0o700 });
-    await mkdir(join(this.runtimeDir, 'network'), { recursive: true, mode: 0o700 });
-  }
-
-  private runc(host: Host): Runc {
-    return new Runc(host.tools.runc, join(this.runtimeDir, 'runc'));
-  }
-
-  /** Where the network hook records slirp4netns's pid: the agent's, out of every container. */
-  private networkPidFile(containerId: string): string {
-    return join(this.runtimeDir, 'network', `${containerId}.pid`);
-  }
-
-  /**
-   * Removes a container from runc (killing what is left of it, and its cgroup) and stops its
-   * network helper; idempotent.
-   */
-  private async deleteContainer(runc: Runc, containerId: string): Promise<void> {
-    await runc.delete(containerId);
-    await stopNetworkHelper(this.networkPidFile(containerId));
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -549,7 +506,7 @@ export class CgroupContainerizer implements Containerizer {
     await container.removed;
     // `ended` removed it unless that failed; the retry is cheap, and idempotent.
     if (container.runc !== undefined) {
-      await this.deleteContainer(container.runc, container.id).catch(() => undefined);
+      await this.runtime.deleteContainer(container.runc, container.id).catch(() => undefined);
     }
     if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
   }
