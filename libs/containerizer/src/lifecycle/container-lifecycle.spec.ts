@@ -5,6 +5,7 @@ import {
   ContainerLifecycle,
   type ContainerRuntime,
   type LiveContainer,
+  type NewContainer,
 } from './container-lifecycle';
 import { terminationOf, type LeaderExit } from './termination';
 
@@ -14,7 +15,7 @@ class FakeRuntime implements ContainerRuntime<LiveContainer, LeaderExit> {
   lifecycle!: ContainerLifecycle<LiveContainer, LeaderExit>;
   startResult: () => Promise<LaunchResult> = () => Promise.resolve({ status: 'launched' });
 
-  create = (base: Omit<LiveContainer, 'checkpoint'>): LiveContainer => ({ ...base });
+  create = (base: NewContainer): LiveContainer => ({ ...base });
   refusal = (): string | undefined => undefined;
   start = async (container: LiveContainer, spec: ContainerSpec): Promise<LaunchResult> => {
     const result = await this.startResult();
