@@ -1,11 +1,9 @@
-import { errorMessage } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { lchown, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import {
-  assertValidContainerId,
   CONTAINER_ID_PATTERN,
   ContainerLaunchError,
   type Containerizer,
@@ -16,37 +14,22 @@ import {
   type ResourceUsage,
   type Termination,
 } from '../containerizer';
-import {
-  assertValidSpec,
-  DEFAULT_PATH,
-  EXIT_CODE_FILE,
-  openOutputs,
-  prepareWorkspace,
-} from '../launching';
-import { hasExited, readProcStat, readProcStatSync, type ProcStat } from '../process/proc';
-import {
-  killMessage,
-  terminationOf,
-  type KillRequest,
-  type LeaderExit,
-} from '../process/termination';
+import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { terminationOf, type LeaderExit } from '../lifecycle/termination';
+import { hasExited, readProcStat } from '../process/proc';
+import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
 import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
-import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import {
-  CgroupChanges,
-  Changes,
-  listChildCgroups,
-  TaskCgroup,
-  type CgroupVersion,
-} from './cgroups';
-import {
-  CONTROLLER_NAMES,
-  CONTROLLERS,
-  type CgroupController,
-  type CgroupLimits,
-} from './controllers';
+  isCgroupPath,
+  leaderCheckpoint,
+  parseCheckpoint,
+  type CgroupCheckpoint,
+} from './checkpoint';
+import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import { CONTROLLER_NAMES, type CgroupLimits } from './controllers';
+import { limitationMessage, limitationOf, measureCgroup } from './counters';
 import {
   detectCgroups,
   v1Hierarchies,
@@ -54,10 +37,15 @@ import {
   type CgroupTools,
   type DetectCgroupsOptions,
 } from './detect';
-import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
-import { networkHook, Runc, shimArguments } from './runc';
-import { makeRuntimeDir, RUNTIME_BASE } from './runtime-dir';
-import { SharedSampler } from '../shared-sampler';
+import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
+import { networkHook, type Runc } from './runc';
+import { RUNTIME_BASE } from './runtime-dir';
+import { RuntimeState } from './runtime-state';
+import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
+import { spawnShim, untilStarted } from './shim';
+import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
+
+export type { CgroupCheckpoint } from './checkpoint';
 
 export interface CgroupContainerizerOptions {
   /**
@@ -102,21 +90,6 @@ export interface CgroupContainerizerOptions {
   hostNetwork?: boolean;
 }
 
-/** What `checkpoint` returns and `recover` takes back. */
-export interface CgroupCheckpoint {
-  /** The shim's pid: the container has ended when it has (it outlives `runc run`). */
-  pid: number;
-  /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
-  startTime: number;
-  /** The task's cgroup inside each hierarchy, e.g. `kiln/<containerId>`. */
-  cgroup: string;
-  maxCompletionTimeMs?: number;
-  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
-  deadline?: number;
-  /** The first host id of the container's id range, held until the container is removed. */
-  hostId?: number;
-}
-
 const DEFAULT_PARENT = 'kiln';
 const DEFAULT_ID_POOL: IdPoolOptions = { firstHostId: 2 ** 30, ...TASK_ID_RANGES };
 /** The task's hostname, the same for every task: nothing of the agent's. */
@@ -127,48 +100,17 @@ const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
-/**
- * How often a container's cgroup is checked for survivors once its leader has ended, where the
- * kernel does not say when it empties (v1).
- */
-const CGROUP_POLL_MS = 50;
-/** Where it does (v2), how long it is trusted to before the cgroup is read (and killed) again. */
-const WATCHED_CGROUP_RECHECK_MS = 1_000;
-/** How often the start of a container is checked for where its bundle cannot be watched. */
-const PID_FILE_POLL_MS = 50;
-/** Where it can, how long the watch is trusted to before the pid file is read again. */
-const WATCHED_PID_FILE_RECHECK_MS = 1_000;
-/** How long survivors get after SIGKILL before the container is declared ended anyway. */
-const SIGKILL_PATIENCE_MS = 10_000;
-
-type Phase = 'launching' | 'running' | 'ending' | 'terminated';
-
-interface Container {
-  readonly id: string;
-  readonly sandbox: string;
-  phase: Phase;
-  /** Settles when `launch` (or `recover`) has: true if the container exists. */
-  readonly launched: Promise<boolean>;
-  settleLaunch(launched: boolean): void;
+interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   cgroup?: TaskCgroup;
   /** The runc that runs it, which removes it once it has ended. */
   runc?: Runc;
   limits: CgroupLimits;
-  /** The limit the task hit, which ended it: it fails with this reason whatever its exit. */
-  limitedBy?: TaskReason;
-  checkpoint?: CgroupCheckpoint;
   /** The shim, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
   /** The last measurement; the peak is kept here where the kernel keeps none (v2 before 5.19). */
   usage?: ResourceUsage;
-  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
-  timeout?: NodeJS.Timeout;
-  readonly termination: Promise<Termination>;
-  terminate(termination: Termination): void;
-  final?: Termination;
-  /** Its cgroups and runc state removed after its end (see `end`). */
+  /** Its cgroups and runc state removed after its end (see `ended`). */
   removed?: Promise<void>;
-  destroyed?: Promise<void>;
 }
 
 interface Host {
@@ -202,20 +144,17 @@ export class CgroupContainerizer implements Containerizer {
     return detectCgroups(options);
   }
 
-  private readonly containers = new Map<string, Container>();
+  private readonly containers: ContainerLifecycle<CgroupContainer, LeaderExit>;
   private readonly parent: string;
   private readonly root: string | undefined;
   private readonly pidsMax: number;
   private readonly tmpSizeMiB: number | undefined;
-  private readonly defaultGracePeriodMs: number;
-  private readonly runtimeDir: string;
+  private readonly runtime: RuntimeState;
   private readonly idPool: IdPool;
   private readonly hostNetwork: boolean;
   private readonly seccompProfile: string | undefined;
   private seccomp: Record<string, unknown> | undefined;
   private detection: Promise<CgroupDetection> | undefined;
-  private rootFilesystem: Promise<RootFilesystem> | undefined;
-  private readonly sampler: SharedSampler;
 
   constructor(options: CgroupContainerizerOptions = {}) {
     const parent = options.parent ?? DEFAULT_PARENT;
@@ -226,14 +165,37 @@ export class CgroupContainerizer implements Containerizer {
     this.root = options.root;
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
-    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.seccompProfile = options.seccompProfile;
-    this.runtimeDir =
-      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
+    this.runtime = new RuntimeState(
+      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+')),
+      HOSTNAME,
+    );
     this.idPool = new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
-    this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
-      this.sampleAll(),
+    this.containers = new ContainerLifecycle<CgroupContainer, LeaderExit>(
+      {
+        create: (base) => ({ ...base, limits: {} }),
+        refusal: (spec) => refusal(spec),
+        start: async (container, spec) => {
+          const host = await this.host();
+          if (!host.supported) return { status: 'not-supported', reason: host.reason };
+          await this.start(container, spec, host);
+          return { status: 'launched' };
+        },
+        signal: (container, signal) => void this.signal(container, signal),
+        ended: (container, exit) => this.ended(container, exit),
+        measure: (container) => this.measure(container),
+        usage: (container) => container.usage,
+        sample: (running) => this.sampleAll(running),
+        unheld: (container) => container.child === undefined,
+        release: (container) => this.release(container),
+        // Its id range may go to the next container.
+        forget: (container) => this.idPool.free(container.id),
+      },
+      {
+        defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
+        sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      },
     );
   }
 
@@ -241,7 +203,7 @@ export class CgroupContainerizer implements Containerizer {
     const host = await this.host();
     if (!host.supported) return [];
     const recovered: string[] = [];
-    const runc = this.runc(host);
+    const runc = this.runtime.runc(host.tools.runc);
     for (const { containerId, sandbox, checkpoint } of known) {
       if (this.containers.has(containerId)) {
         recovered.push(containerId);
@@ -258,7 +220,7 @@ export class CgroupContainerizer implements Containerizer {
     const listed = new Set(known.map((container) => container.containerId));
     for (const name of await runc.list().catch(() => [])) {
       if (listed.has(name) || this.containers.has(name)) continue;
-      await this.deleteContainer(runc, name).catch(() => undefined);
+      await this.runtime.deleteContainer(runc, name).catch(() => undefined);
     }
     const parentDirs = new TaskCgroup(host.version, host.root, this.parent, this.hierarchies(host))
       .dirs()
@@ -270,74 +232,28 @@ export class CgroupContainerizer implements Containerizer {
     return recovered;
   }
 
-  async launch(spec: ContainerSpec): Promise<LaunchResult> {
-    assertValidContainerId(spec.containerId);
-    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
-    assertValidSpec(spec);
-    if (spec.image !== undefined) {
-      return {
-        status: 'not-supported',
-        reason: 'the cgroup containerizer cannot run images; docker is needed',
-      };
-    }
-    const container = this.register(spec.containerId, spec.sandbox);
-    try {
-      const host = await this.host();
-      if (!host.supported) {
-        this.forget(container);
-        container.settleLaunch(false);
-        return { status: 'not-supported', reason: host.reason };
-      }
-      await this.start(container, spec, host);
-    } catch (error) {
-      this.forget(container);
-      container.settleLaunch(false);
-      if (error instanceof ContainerLaunchError) throw error;
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `container ${container.id} could not be started: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    container.settleLaunch(true);
-    return { status: 'launched' };
+  launch(spec: ContainerSpec): Promise<LaunchResult> {
+    return this.containers.launch(spec);
   }
 
-  async wait(containerId: string): Promise<Termination | undefined> {
-    const container = await this.launched(containerId);
-    return container?.termination;
+  wait(containerId: string): Promise<Termination | undefined> {
+    return this.containers.wait(containerId);
   }
 
-  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
-    this.stop(
-      container,
-      options.gracePeriodMs ?? this.defaultGracePeriodMs,
-      reason,
-      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
-    );
-    await container.termination;
+  kill(containerId: string, options?: KillOptions): Promise<void> {
+    return this.containers.kill(containerId, options);
   }
 
   destroy(containerId: string): Promise<void> {
-    const container = this.containers.get(containerId);
-    if (container === undefined) return Promise.resolve();
-    container.destroyed ??= this.release(container);
-    return container.destroyed;
+    return this.containers.destroy(containerId);
   }
 
-  async usage(containerId: string): Promise<ResourceUsage | undefined> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return undefined;
-    if (container.final === undefined) await this.measure(container);
-    return (container.final ? container.final.usage : container.usage) ?? {};
+  usage(containerId: string): Promise<ResourceUsage | undefined> {
+    return this.containers.usage(containerId);
   }
 
   checkpoint(containerId: string): Record<string, unknown> | undefined {
-    const checkpoint = this.containers.get(containerId)?.checkpoint;
-    return checkpoint === undefined ? undefined : { ...checkpoint };
+    return this.containers.checkpoint(containerId);
   }
 
   /** Every task's seccomp filter: Docker's default profile for the capabilities tasks hold. */
@@ -368,34 +284,14 @@ export class CgroupContainerizer implements Containerizer {
     return new TaskCgroup(host.version, host.root, path, this.hierarchies(host));
   }
 
-  private controllers(cgroup: TaskCgroup): CgroupController[] {
-    return CONTROLLER_NAMES.map((name) => CONTROLLERS[name](cgroup.version));
+  /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
+  private async measure(container: CgroupContainer): Promise<void> {
+    const cgroup = container.cgroup;
+    if (cgroup === undefined || container.final !== undefined) return;
+    container.usage = (await measureCgroup(cgroup, container.usage)) ?? container.usage;
   }
 
-  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
-  private async launched(containerId: string): Promise<Container | undefined> {
-    const container = this.containers.get(containerId);
-    return container !== undefined && (await container.launched) ? container : undefined;
-  }
-
-  private register(id: string, sandbox: string): Container {
-    let settleLaunch!: (launched: boolean) => void;
-    let terminate!: (termination: Termination) => void;
-    const container: Container = {
-      id,
-      sandbox,
-      phase: 'launching',
-      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
-      limits: {},
-      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
-      terminate: (termination) => terminate(termination),
-    };
-    this.containers.set(id, container);
-    return container;
-  }
-
-  private async start(container: Container, spec: ContainerSpec, host: Host): Promise<void> {
+  private async start(container: CgroupContainer, spec: ContainerSpec, host: Host): Promise<void> {
     const { sandbox } = spec;
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
@@ -405,9 +301,9 @@ export class CgroupContainerizer implements Containerizer {
       : [spec.command.value, ...spec.command.arguments];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     const bundle = join(sandbox, BUNDLE_DIR);
-    const runc = this.runc(host);
+    const runc = this.runtime.runc(host.tools.runc);
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
-    const networkPidFile = this.networkPidFile(container.id);
+    const networkPidFile = this.runtime.networkPidFile(container.id);
     // Independent of each other, so done at once: every task's start waits for the slowest only.
     const [workspace, rootFilesystem] = await Promise.all([
       // The sandbox is checked first: a missing one fails with a message, not an ENOENT.
@@ -418,7 +314,7 @@ export class CgroupContainerizer implements Containerizer {
         await mkdir(bundle, { mode: 0o700 });
         return prepared;
       }),
-      this.prepareRootFilesystem(),
+      this.runtime.prepareRootFilesystem(),
       rm(networkPidFile, { force: true }),
       this.clearEarlierLaunch(runc, cgroup, container.id),
     ]);
@@ -457,46 +353,21 @@ export class CgroupContainerizer implements Containerizer {
     container.runc = runc;
     container.limits = limits;
 
-    let child: ChildProcess;
-    const outputs = await openOutputs(sandbox);
-    try {
-      child = spawn(
-        '/bin/sh',
-        shimArguments({
-          runc: host.tools.runc,
-          stateDir: runc.stateDir,
-          bundle,
-          containerId: container.id,
-          exitFile: exitCodeFile,
-          networkPidFile,
-        }),
-        {
-          cwd: sandbox,
-          // The task's environment is in the bundle; the shim and runc need only a PATH.
-          env: { PATH: DEFAULT_PATH },
-          stdio: ['ignore', outputs.stdout, outputs.stderr],
-          detached: true,
-        },
-      );
-    } finally {
-      outputs.close();
-    }
-    const pid = child.pid;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
+    const { child, pid, leader, exited } = await spawnShim(
+      {
+        runc: host.tools.runc,
+        stateDir: runc.stateDir,
+        bundle,
+        containerId: container.id,
+        exitFile: exitCodeFile,
+        networkPidFile,
+      },
+      sandbox,
     );
-    if (pid === undefined) {
-      await exited;
-      throw new Error('the shim could not be started');
-    }
-    // Read before anything awaits, and so synchronously: the shim cannot have been reaped yet
-    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
-    const leader = readProcStatSync(pid);
-    if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started) {
       const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
-      await this.deleteContainer(runc, container.id).catch(() => undefined);
+      await this.runtime.deleteContainer(runc, container.id).catch(() => undefined);
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
         `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
@@ -515,54 +386,15 @@ export class CgroupContainerizer implements Containerizer {
     };
     container.child = child;
     void exited.then(({ code, signal }) =>
-      this.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
+      this.containers.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
     );
     this.running(container);
   }
 
   /** A container left by a launch of this id that the agent lost track of is no home for a new one. */
   private async clearEarlierLaunch(runc: Runc, cgroup: TaskCgroup, id: string): Promise<void> {
-    if (await exists(join(runc.stateDir, id))) await this.deleteContainer(runc, id);
+    if (await exists(join(runc.stateDir, id))) await this.runtime.deleteContainer(runc, id);
     if (await cgroup.exists()) await destroyCgroup(cgroup);
-  }
-
-  /** The shared root filesystem, made once per containerizer. */
-  private prepareRootFilesystem(): Promise<RootFilesystem> {
-    this.rootFilesystem ??= (async () => {
-      await this.makeRuntimeDir();
-      return prepareRootFilesystem(join(this.runtimeDir, 'root'), HOSTNAME);
-    })();
-    const prepared = this.rootFilesystem;
-    prepared.catch(() => (this.rootFilesystem = undefined));
-    return prepared;
-  }
-
-  /**
-   * The runtime directory and every level above it are searchable by the containers' root, which
-   * resolves the root filesystem's path as an unprivileged host user, and listable by none.
-   */
-  private async makeRuntimeDir(): Promise<void> {
-    await makeRuntimeDir(this.runtimeDir);
-    await mkdir(join(this.runtimeDir, 'runc'), { recursive: true, mode: 0o700 });
-    await mkdir(join(this.runtimeDir, 'network'), { recursive: true, mode: 0o700 });
-  }
-
-  private runc(host: Host): Runc {
-    return new Runc(host.tools.runc, join(this.runtimeDir, 'runc'));
-  }
-
-  /** Where the network hook records slirp4netns's pid: the agent's, out of every container. */
-  private networkPidFile(containerId: string): string {
-    return join(this.runtimeDir, 'network', `${containerId}.pid`);
-  }
-
-  /**
-   * Removes a container from runc (killing what is left of it, and its cgroup) and stops its
-   * network helper; idempotent.
-   */
-  private async deleteContainer(runc: Runc, containerId: string): Promise<void> {
-    await runc.delete(containerId);
-    await stopNetworkHelper(this.networkPidFile(containerId));
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -573,7 +405,7 @@ export class CgroupContainerizer implements Containerizer {
     found: CgroupCheckpoint | undefined,
     runc: Runc,
   ): Promise<void> {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.cgroup = cgroup;
     container.runc = runc;
     container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
@@ -586,61 +418,17 @@ export class CgroupContainerizer implements Containerizer {
       this.running(container);
       return;
     }
-    container.phase = 'running';
-    await this.end(
+    await this.containers.endFound(
       container,
       (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
     );
   }
 
-  private running(container: Container): void {
-    container.phase = 'running';
-    const deadline = container.checkpoint?.deadline;
-    if (deadline !== undefined) {
-      container.timeout = setTimeout(
-        () => {
-          const timeout = container.checkpoint?.maxCompletionTimeMs;
-          this.stop(
-            container,
-            this.defaultGracePeriodMs,
-            'TIMEOUT',
-            killMessage('TIMEOUT', timeout),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      container.timeout.unref();
-    }
-    this.updateSampler();
+  private running(container: CgroupContainer): void {
+    this.containers.running(container);
     // A first measurement at once, so that even a short task's termination carries one: of this
     // container only, for a start costs what one container has, not what every one has.
     void this.measure(container).catch(() => undefined);
-  }
-
-  /**
-   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
-   * later one can only bring the SIGKILL forward.
-   */
-  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
-    const deadline = Date.now() + Math.max(0, gracePeriodMs);
-    if (container.kill === undefined) {
-      // Once the leader has ended, how it ended stands: a kill cannot rewrite it.
-      if (container.phase !== 'running') return;
-      container.kill = { reason, message, deadline };
-      void this.signal(container, 'SIGTERM');
-    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
-      container.kill.deadline = deadline;
-    } else {
-      return;
-    }
-    const kill = container.kill;
-    clearTimeout(kill.timer);
-    if (gracePeriodMs <= 0) {
-      void this.signal(container, 'SIGKILL');
-    } else {
-      kill.timer = setTimeout(() => void this.signal(container, 'SIGKILL'), gracePeriodMs);
-      kill.timer.unref();
-    }
   }
 
   /**
@@ -648,50 +436,34 @@ export class CgroupContainerizer implements Containerizer {
    * no fork escapes). Never the shim: it must outlive the container to record its exit code. The
    * launch settles only once the container's process runs, so a kill cannot come before it.
    */
-  private async signal(container: Container, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  private async signal(container: CgroupContainer, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const cgroup = container.cgroup;
     if (cgroup === undefined) return;
     await (signal === 'SIGKILL' ? cgroup.killAll() : cgroup.signal(signal)).catch(() => undefined);
   }
 
   /**
-   * Ends a container that hit a limit at once: a fork bomb does not stop at its pids limit by
-   * itself, and a build whose compiler the OOM killer ended would carry on without it.
-   */
-  private limit(container: Container, reason: TaskReason): void {
-    if (container.phase !== 'running' || container.kill !== undefined) return;
-    container.limitedBy = reason;
-    this.stop(container, 0, reason, limitationMessage(reason, container.limits));
-  }
-
-  /**
    * The leader has ended, so the container ends: whatever it left in the cgroup is killed (at
    * once, or when a kill under way reaches its SIGKILL); once the cgroup is empty its last
    * measurement and its limits' counters are read, it is removed, and the termination is decided.
-   * Never rejects: it runs from event handlers.
    */
-  private async end(container: Container, exit: LeaderExit): Promise<void> {
-    if (container.phase !== 'running') return;
-    container.phase = 'ending';
-    clearTimeout(container.timeout);
+  private async ended(container: CgroupContainer, exit: LeaderExit): Promise<Termination> {
     const cgroup = container.cgroup;
     let limitation: TaskReason | undefined;
     if (cgroup !== undefined) {
       try {
-        await this.untilCgroupEmpty(container, cgroup);
+        await untilCgroupEmpty(container, cgroup);
         await this.measure(container);
-        limitation = container.limitedBy ?? (await this.limitation(cgroup));
+        limitation = container.limitation?.reason ?? (await limitationOf(cgroup));
       } catch {
         // The cgroup cannot be read: end the container with what is known.
       }
     }
-    clearTimeout(container.kill?.timer);
     const usage = container.usage === undefined ? undefined : { ...container.usage, memBytes: 0 };
-    // A limit's kill is no framework's: the task failed, for the limit's reason.
-    const kill = container.limitedBy === undefined ? container.kill : undefined;
-    let termination = terminationOf(exit, kill, usage);
+    // A task ended for a limit has no kill (see ContainerLifecycle.limit): it failed, for the limit.
+    let termination = terminationOf(exit, container.kill, usage);
     // A task ended for its limit failed, even if its last process exited 0 meanwhile.
-    const limited = termination.state === 'TASK_FAILED' || container.limitedBy !== undefined;
+    const limited = termination.state === 'TASK_FAILED' || container.limitation !== undefined;
     if (limited && limitation !== undefined) {
       termination = {
         ...termination,
@@ -700,14 +472,11 @@ export class CgroupContainerizer implements Containerizer {
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
     }
-    container.phase = 'terminated';
-    container.final = termination;
     // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
     // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
     // the container (and so a relaunch of its id) waits for it.
     container.removed = this.removeEnded(container, cgroup);
-    container.terminate(termination);
-    this.updateSampler();
+    return termination;
   }
 
   /**
@@ -715,7 +484,10 @@ export class CgroupContainerizer implements Containerizer {
    * every task's way out. Never rejects: should it fail, the next recover takes the container for
    * an orphan's and deletes it.
    */
-  private async removeEnded(container: Container, cgroup: TaskCgroup | undefined): Promise<void> {
+  private async removeEnded(
+    container: CgroupContainer,
+    cgroup: TaskCgroup | undefined,
+  ): Promise<void> {
     try {
       if (cgroup !== undefined) {
         await cgroup.remove();
@@ -729,93 +501,31 @@ export class CgroupContainerizer implements Containerizer {
     }
   }
 
-  private async untilCgroupEmpty(container: Container, cgroup: TaskCgroup): Promise<void> {
-    const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
-    try {
-      let sigkillSince: number | undefined;
-      while ((await cgroup.processes()).length > 0) {
-        const now = Date.now();
-        if (container.kill === undefined || now >= container.kill.deadline) {
-          sigkillSince ??= now;
-          if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-          await cgroup.killAll();
-        }
-        // Woken at the kill's SIGKILL if the cgroup says nothing before.
-        await changes.next(sigkillSince === undefined ? container.kill?.deadline : undefined);
-      }
-    } finally {
-      changes.close();
+  /** What `destroy` adds to the removal at the container's end, should that have failed. */
+  private async release(container: CgroupContainer): Promise<void> {
+    await container.removed;
+    // `ended` removed it unless that failed; the retry is cheap, and idempotent.
+    if (container.runc !== undefined) {
+      await this.runtime.deleteContainer(container.runc, container.id).catch(() => undefined);
     }
+    if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
   }
 
-  /** The first limit the task hit, if any; it explains a failure. */
-  private async limitation(cgroup: TaskCgroup): Promise<TaskReason | undefined> {
-    for (const controller of this.controllers(cgroup)) {
-      const reason = await controller.limitation(cgroup);
-      if (reason !== undefined) return reason;
-    }
-    return undefined;
-  }
-
-  /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
-  private async measure(container: Container): Promise<void> {
-    const cgroup = container.cgroup;
-    if (cgroup === undefined || container.final !== undefined) return;
-    const parts = await Promise.all(
-      this.controllers(cgroup).map((controller) => controller.measure(cgroup).catch(() => ({}))),
-    );
-    const now: ResourceUsage = Object.assign({}, ...parts) as ResourceUsage;
-    if (now.cpuSeconds === undefined && now.memBytes === undefined) return;
-    const before = container.usage ?? {};
-    container.usage = {
-      // Counters never run backwards, but a read of a cgroup being removed may come back short.
-      cpuSeconds: Math.max(before.cpuSeconds ?? 0, now.cpuSeconds ?? 0),
-      memBytes: now.memBytes ?? before.memBytes ?? 0,
-      memPeakBytes: Math.max(before.memPeakBytes ?? 0, now.memPeakBytes ?? 0, now.memBytes ?? 0),
-    };
-  }
-
-  private async release(container: Container): Promise<void> {
-    try {
-      if (await container.launched) {
-        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
-        await container.termination;
-        await container.removed;
-        // `end` removed it unless that failed; the retry is cheap, and idempotent.
-        if (container.runc !== undefined) {
-          await this.deleteContainer(container.runc, container.id).catch(() => undefined);
-        }
-        if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
-      }
-    } finally {
-      this.forget(container);
-    }
-  }
-
-  /** The container is no longer this containerizer's: its id range may go to the next one. */
-  private forget(container: Container): void {
-    if (this.containers.get(container.id) !== container) return;
-    this.containers.delete(container.id);
-    this.idPool.free(container.id);
-  }
-
-  /** Ticks while any container runs; keeps the process alive only for recovered ones. */
-  private updateSampler(): void {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    this.sampler.update(
-      live.length,
-      live.some((container) => container.child === undefined),
-    );
-  }
-
-  private async sampleAll(): Promise<void> {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
+  private async sampleAll(live: readonly CgroupContainer[]): Promise<void> {
     await Promise.all(
       live.map(async (container) => {
         await this.measure(container);
         const cgroup = container.cgroup;
-        const limitation = cgroup && (await this.limitation(cgroup));
-        if (limitation !== undefined) this.limit(container, limitation);
+        const limitation = cgroup && (await limitationOf(cgroup));
+        if (limitation !== undefined) {
+          // Ended at once: a fork bomb does not stop at its pids limit by itself, and a build
+          // whose compiler the OOM killer ended would carry on without it.
+          this.containers.limit(
+            container,
+            limitation,
+            limitationMessage(limitation, container.limits),
+          );
+        }
         const checkpoint = container.checkpoint;
         if (container.child !== undefined || container.phase !== 'running') return;
         const leader = checkpoint && (await readProcStat(checkpoint.pid));
@@ -824,128 +534,19 @@ export class CgroupContainerizer implements Containerizer {
             unknown: 'unrecorded',
           };
           // Not awaited: the cgroup may take a grace period to empty, and sampling goes on.
-          void this.end(container, exit);
+          void this.containers.end(container, exit);
         }
       }),
     );
   }
 }
 
-/** Kills everything in a cgroup this containerizer no longer watches, and removes it. */
-async function destroyCgroup(cgroup: TaskCgroup): Promise<void> {
-  const deadline = Date.now() + SIGKILL_PATIENCE_MS;
-  const changes = new CgroupChanges(cgroup, CGROUP_POLL_MS, WATCHED_CGROUP_RECHECK_MS);
-  try {
-    while ((await cgroup.processes()).length > 0 && Date.now() < deadline) {
-      await cgroup.killAll();
-      await changes.next(deadline);
-    }
-  } finally {
-    changes.close();
-  }
-  await cgroup.remove();
-  await removeFromEveryHierarchy(cgroup);
-}
-
-/**
- * runc makes a container's cgroup in every v1 hierarchy the host mounts (devices, blkio, cpuset…),
- * not only in those whose counters this containerizer reads: once those are empty and gone, the
- * others go too. A cgroup still busy is left for `runc delete` or the next recovery.
- */
-async function removeFromEveryHierarchy(cgroup: TaskCgroup): Promise<void> {
-  if (cgroup.version === 'v2') return;
-  const hierarchies = await readdir(cgroup.root, { withFileTypes: true }).catch(() => []);
-  for (const hierarchy of hierarchies) {
-    if (!hierarchy.isDirectory()) continue;
-    await rmdir(join(cgroup.root, hierarchy.name, cgroup.path)).catch(() => undefined);
-  }
-}
-
-/** The message that says which limit a failed task hit. */
-function limitationMessage(reason: TaskReason, limits: CgroupLimits): string {
-  switch (reason) {
-    case 'CONTAINER_LIMITATION_MEMORY':
-      return `killed by the OOM killer at its memory limit of ${limits.memMiB ?? '?'} MiB`;
-    case 'CONTAINER_LIMITATION_PIDS':
-      return `reached its limit of ${limits.pidsMax ?? '?'} processes`;
-    default:
-      return `hit a limit (${reason})`;
-  }
-}
-
-/**
- * The checkpoint of a container the agent has none for, from its cgroup: its leader is the one
- * process in it whose parent is not (the container's first process, as the shim is outside), the
- * earliest if several are.
- */
-async function leaderCheckpoint(cgroup: TaskCgroup): Promise<CgroupCheckpoint | undefined> {
-  const pids = new Set(await cgroup.processes());
-  if (pids.size === 0) return undefined;
-  const stats = await Promise.all([...pids].map((pid) => readProcStat(pid)));
-  const members = stats.filter((p): p is ProcStat => p !== undefined && !hasExited(p));
-  const roots = members.filter((p) => !pids.has(p.ppid)).sort((a, b) => a.startTime - b.startTime);
-  const leader = roots[0];
-  return leader === undefined
+/** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
+function refusal(spec: ContainerSpec): string | undefined {
+  assertValidSpec(spec);
+  return spec.image === undefined
     ? undefined
-    : { pid: leader.pid, startTime: leader.startTime, cgroup: cgroup.path };
-}
-
-function isLeader(stat: ProcStat | undefined, checkpoint: CgroupCheckpoint): stat is ProcStat {
-  return (
-    stat !== undefined && stat.pid === checkpoint.pid && stat.startTime === checkpoint.startTime
-  );
-}
-
-/** A relative cgroup path of safe names: never `..`, never absolute. */
-function isCgroupPath(path: string): boolean {
-  return path
-    .split('/')
-    .every((level) => /^[A-Za-z0-9_.-]+$/.test(level) && level !== '.' && level !== '..');
-}
-
-function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline, hostId } = value as Record<
-    string,
-    unknown
-  >;
-  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
-  if (!isCount(pid) || !Number.isSafeInteger(startTime)) return undefined;
-  if (typeof cgroup !== 'string' || !isCgroupPath(cgroup)) return undefined;
-  return {
-    pid,
-    startTime: startTime as number,
-    cgroup,
-    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
-    ...(typeof deadline === 'number' ? { deadline } : {}),
-    ...(isCount(hostId) ? { hostId } : {}),
-  };
-}
-
-/**
- * Resolves true once runc has written the container's pid file (its process runs), false if the
- * shim exited first (runc could not start it).
- */
-async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<boolean> {
-  const dir = join(pidFile, '..');
-  let ended = false;
-  void exited.then(() => (ended = true));
-  const written = () =>
-    readFile(pidFile, 'utf8').then(
-      (text) => /^\d+$/.test(text.trim()),
-      () => false,
-    );
-  // The directory is watched rather than polled: runc renames the file into place.
-  const changes = new Changes(dir, PID_FILE_POLL_MS, WATCHED_PID_FILE_RECHECK_MS);
-  try {
-    for (;;) {
-      if (await written()) return true;
-      if (ended) return await written();
-      await Promise.race([exited, changes.next()]);
-    }
-  } finally {
-    changes.close();
-  }
+    : 'the cgroup containerizer cannot run images; docker is needed';
 }
 
 /** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
@@ -954,24 +555,6 @@ async function chownTree(dir: string, id: number): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     await lchown(join(entry.parentPath, entry.name), id, id);
   }
-}
-
-/** Stops the slirp4netns the network hook recorded, if it still runs; forgets its pid. */
-async function stopNetworkHelper(pidFile: string): Promise<void> {
-  const text = await readFile(pidFile, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  if (Number.isSafeInteger(pid) && pid > 0) {
-    // A recorded pid may since have been given to another process: only slirp4netns is stopped.
-    const name = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (name.trim() === 'slirp4netns') {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // It ended meanwhile.
-      }
-    }
-  }
-  await rm(pidFile, { force: true });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type Docker from 'dockerode';
 import { close, constants as fsConstants, open, write } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -218,5 +219,22 @@ export class SandboxOutput extends Writable {
     this.fd = undefined;
     if (fd === undefined) return callback();
     close(fd, (error) => callback(error ?? undefined));
+  }
+}
+
+/** The HTTP status of an engine's error, if it has one. */
+export function statusCodeOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Removes a container with whatever still runs in it; one already gone is fine. */
+export async function removeDockerContainer(docker: Docker, dockerId: string): Promise<void> {
+  try {
+    await docker.getContainer(dockerId).remove({ force: true, v: true });
+  } catch (error) {
+    // 404: gone; 409: a removal is already under way.
+    const status = statusCodeOf(error);
+    if (status !== 404 && status !== 409) throw error;
   }
 }

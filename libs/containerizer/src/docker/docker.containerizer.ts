@@ -1,11 +1,8 @@
 import { errorMessage, withTimeout } from '@kiln/common';
-import type { TaskReason } from '@kiln/contracts';
 import Docker from 'dockerode';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
 import {
-  assertValidContainerId,
   CONTAINER_ID_PATTERN,
   ContainerLaunchError,
   type Containerizer,
@@ -17,31 +14,36 @@ import {
   type Termination,
 } from '../containerizer';
 import { assertValidSpec, prepareWorkspace } from '../launching';
-import { killMessage, terminationOf, type KillRequest } from '../process/termination';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { terminationOf } from '../lifecycle/termination';
 import {
-  diedBeforeStart,
+  checkpointOf,
+  LABELS,
+  NETWORK_ROLE,
+  parseCheckpoint,
+  type DockerCheckpoint,
+} from './checkpoint';
+import { taskContainerOptions } from './create-options';
+import {
   cgroupCounter,
+  diedBeforeStart,
   isImageReference,
   limitFilesOf,
   mergeUsage,
-  registryHostOf,
+  removeDockerContainer,
   SandboxOutput,
   usageOfStats,
   type DockerStatsSample,
   type LimitFiles,
 } from './docker-support';
-import {
-  findSlirp4netns,
-  startUserModeNetwork,
-  stopUserModeNetworks,
-  USER_MODE_DNS,
-  userModeNetworks,
-} from './user-mode-network';
+import { Images, type RegistryCredentials } from './images';
+import { pipeOutput, resumedOutput, type Output } from './output';
+import { TaskNetworks } from './task-network';
+import { stopUserModeNetworks, userModeNetworks } from './user-mode-network';
 
-export interface RegistryCredentials {
-  username: string;
-  password: string;
-}
+export { LABELS, type DockerCheckpoint } from './checkpoint';
+export { CAPABILITIES, WORKSPACE_MOUNT_PATH } from './create-options';
+export type { RegistryCredentials } from './images';
 
 export interface DockerContainerizerOptions {
   /** The engine to use; default: dockerode's default, `/var/run/docker.sock` or `DOCKER_HOST`. */
@@ -74,114 +76,27 @@ export interface DockerContainerizerOptions {
   sampleIntervalMs?: number;
 }
 
-/** What `checkpoint` returns and `recover` takes back. */
-export interface DockerCheckpoint {
-  /** The engine's id of the container. */
-  dockerId: string;
-  /** The sizes of `stdout` and `stderr` in the sandbox before the task wrote to them. */
-  stdoutOffset: number;
-  stderrOffset: number;
-  maxCompletionTimeMs?: number;
-  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
-  deadline?: number;
-}
-
 export type DockerDetection = { available: true } | { available: false; reason: string };
 
-/**
- * Where the sandbox's workspace appears inside the container, the task's working directory. The
- * sandbox itself, with the output files the agent reads back, is not mounted.
- */
-export const WORKSPACE_MOUNT_PATH = '/workspace';
-
-/** Labels of every container this containerizer creates: how `recover` finds them again. */
-export const LABELS = {
-  managed: 'io.kiln.managed',
-  containerId: 'io.kiln.container-id',
-  owner: 'io.kiln.owner',
-  stdoutOffset: 'io.kiln.stdout-offset',
-  stderrOffset: 'io.kiln.stderr-offset',
-  maxCompletionTimeMs: 'io.kiln.max-completion-time-ms',
-  deadline: 'io.kiln.deadline',
-  /** `network` on a task's network holder; a task's own container has none. */
-  role: 'io.kiln.role',
-} as const;
-
-/** The label value of a network holder's {@link LABELS.role}. */
-const NETWORK_ROLE = 'network';
-/**
- * What a network holder runs: a shell builtin that waits on a standard input the engine keeps
- * open, forever and without a cycle of CPU. The holder runs the task's image, which has the
- * `/bin/sh` a task's script runs in.
- */
-const HOLDER_COMMAND = ['/bin/sh', '-c', 'read -r _'];
-/** The holder's memory: a shell waiting on a read. */
-const HOLDER_MEMORY_BYTES = 16 * 1024 * 1024;
 /** Starts of a task whose container died before its command ran (see startFresh). */
 const START_ATTEMPTS = 3;
-
-/**
- * The capabilities a task keeps out of Docker's default set (all others are dropped): what a
- * build running as root in its image ordinarily needs, and nothing that reaches beyond the
- * container (no NET_RAW, NET_ADMIN, SYS_*, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE).
- */
-export const CAPABILITIES = [
-  // Package managers and `tar -x` give the files they unpack their owners.
-  'CHOWN',
-  // Root reading and writing files it does not own, e.g. a checkout's in the workspace.
-  'DAC_OVERRIDE',
-  // chmod/utime on files root does not own, e.g. files of the image's layers.
-  'FOWNER',
-  // Dropping from root to an unprivileged user (`su`, `gosu`, test suites refusing to run as
-  // root); `no-new-privileges` still stops gaining privileges back through setuid binaries.
-  'SETGID',
-  'SETUID',
-  // Signalling processes of another user inside the container, e.g. after such a drop.
-  'KILL',
-] as const;
 
 const DEFAULT_PIDS_LIMIT = 1024;
 const DEFAULT_OWNER = 'agent';
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 500;
-/** Where a task without `HOME` gets one: its root filesystem is read-only, `/tmp` is not. */
-const DEFAULT_HOME = '/tmp';
 /** How long the output streams get to drain after the container has ended. */
 const OUTPUT_DRAIN_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
 
-type Phase = 'launching' | 'running' | 'ending' | 'terminated';
-
-interface Output {
-  /** Settles once everything the engine sent has been appended to the sandbox files. */
-  readonly done: Promise<void>;
-  /** Gives up on the engine's stream, keeping what was written. */
-  abort(): void;
-}
-
-interface Container {
-  readonly id: string;
-  readonly sandbox: string;
-  phase: Phase;
-  /** Settles when `launch` (or `recover`) has: true if the container exists. */
-  readonly launched: Promise<boolean>;
-  settleLaunch(launched: boolean): void;
+interface DockerContainer extends LiveContainer<DockerCheckpoint> {
   docker?: Docker.Container;
   /** The engine's id of its network holder, when it has a user-mode network. */
   holderId?: string;
-  checkpoint?: DockerCheckpoint;
   output?: Output;
   usage?: ResourceUsage;
-  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
-  /** A limit the container hit, ending it (unless a kill came first): it decides the end. */
-  limitation?: { reason: TaskReason; message: string };
   /** Where its cgroups tell of the limits it hit, when the engine runs on this host. */
   limitFiles?: LimitFiles;
-  timeout?: NodeJS.Timeout;
-  readonly termination: Promise<Termination>;
-  terminate(termination: Termination): void;
-  final?: Termination;
-  destroyed?: Promise<void>;
 }
 
 /**
@@ -191,7 +106,7 @@ interface Container {
  * never privileged, keeps only {@link CAPABILITIES}, cannot gain privileges (`no-new-privileges`),
  * keeps the engine's default seccomp profile, has a read-only root filesystem with private tmpfs
  * `/tmp` and `/dev/shm`, its own IPC and cgroup namespaces, its own network namespace with
- * outbound access through slirp4netns and the host's loopback cut off (see `startNetwork`;
+ * outbound access through slirp4netns and the host's loopback cut off (see `task-network.ts`;
  * `none` for a spec of network `none`; the host's only if the agent opted in:
  * {@link DockerContainerizerOptions.hostNetwork}), and
  * sees of the host only the sandbox's workspace (mounted at {@link WORKSPACE_MOUNT_PATH}, its
@@ -219,27 +134,44 @@ export class DockerContainerizer implements Containerizer {
   readonly name = 'docker' as const;
 
   private readonly docker: Docker;
-  private readonly registryAuth: Record<string, RegistryCredentials>;
+  private readonly images: Images;
+  private readonly networks: TaskNetworks;
   private readonly pidsLimit: number;
   private readonly hostNetwork: boolean;
-  private slirp4netns: string | undefined;
   private readonly owner: string;
-  private readonly defaultGracePeriodMs: number;
-  private readonly sampleIntervalMs: number;
-  private readonly containers = new Map<string, Container>();
-  /** Pulls in flight by image, so that tasks launched together pull their image once. */
-  private readonly pulls = new Map<string, Promise<void>>();
-  private sampler: NodeJS.Timeout | undefined;
+  private readonly containers: ContainerLifecycle<DockerContainer, number | undefined>;
 
   constructor(options: DockerContainerizerOptions = {}) {
     this.docker = options.docker ?? new Docker();
-    this.registryAuth = options.registryAuth ?? {};
+    this.images = new Images(this.docker, options.registryAuth ?? {});
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.hostNetwork = options.hostNetwork ?? false;
-    this.slirp4netns = options.slirp4netns;
     this.owner = options.owner ?? DEFAULT_OWNER;
-    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
+    this.networks = new TaskNetworks(this.docker, this.owner, options.slirp4netns);
+    this.containers = new ContainerLifecycle<DockerContainer, number | undefined>(
+      {
+        create: (base) => ({ ...base }),
+        refusal: (spec) => this.refusal(spec),
+        start: async (container, spec) => {
+          await this.launchImage(container, spec);
+          return { status: 'launched' };
+        },
+        signal: (container, signal) => this.signal(container, signal),
+        ended: (container, exitCode) => this.ended(container, exitCode),
+        measure: (container) => this.sample(container),
+        usage: (container) => container.usage,
+        sample: async (running) => {
+          await Promise.all(running.map((container) => this.sample(container)));
+        },
+        // The engine's wait request holds the event loop, for a recovered container too.
+        unheld: () => false,
+        release: (container) => this.release(container),
+      },
+      {
+        defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
+        sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      },
+    );
   }
 
   /** Whether the engine answers, for the agent's fingerprint; the reason when it does not. */
@@ -291,7 +223,7 @@ export class DockerContainerizer implements Containerizer {
       recovered.push(containerId);
     }
     orphans.push(...byTask.values(), ...holders.values());
-    await Promise.all(orphans.map((orphan) => this.removeDockerContainer(orphan.Id)));
+    await Promise.all(orphans.map((orphan) => removeDockerContainer(this.docker, orphan.Id)));
     // The user-mode networks of tasks that are not running here any more.
     const networks = await userModeNetworks(this.owner);
     const kept = (id: string) => this.containers.get(id)?.phase === 'running';
@@ -299,21 +231,43 @@ export class DockerContainerizer implements Containerizer {
     return recovered;
   }
 
-  async launch(spec: ContainerSpec): Promise<LaunchResult> {
-    assertValidContainerId(spec.containerId);
-    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
+  launch(spec: ContainerSpec): Promise<LaunchResult> {
+    return this.containers.launch(spec);
+  }
+
+  wait(containerId: string): Promise<Termination | undefined> {
+    return this.containers.wait(containerId);
+  }
+
+  kill(containerId: string, options?: KillOptions): Promise<void> {
+    return this.containers.kill(containerId, options);
+  }
+
+  destroy(containerId: string): Promise<void> {
+    return this.containers.destroy(containerId);
+  }
+
+  usage(containerId: string): Promise<ResourceUsage | undefined> {
+    return this.containers.usage(containerId);
+  }
+
+  checkpoint(containerId: string): Record<string, unknown> | undefined {
+    return this.containers.checkpoint(containerId);
+  }
+
+  /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
+  private refusal(spec: ContainerSpec): string | undefined {
     assertValidDockerSpec(spec);
-    if (spec.image === undefined) {
-      return { status: 'not-supported', reason: 'the docker containerizer runs images only' };
-    }
+    if (spec.image === undefined) return 'the docker containerizer runs images only';
     if (spec.network === 'host' && !this.hostNetwork) {
-      return {
-        status: 'not-supported',
-        reason: 'this agent gives Docker tasks no host network (KILN_AGENT_HOST_NETWORK is off)',
-      };
+      return 'this agent gives Docker tasks no host network (KILN_AGENT_HOST_NETWORK is off)';
     }
-    const image = spec.image;
-    const container = this.register(spec.containerId, spec.sandbox);
+    return undefined;
+  }
+
+  /** Starts the spec's image; undoes its network should it fail. */
+  private async launchImage(container: DockerContainer, spec: ContainerSpec): Promise<void> {
+    const image = spec.image ?? '';
     try {
       // Checked before the engine sees it: the name goes into its URL paths unescaped.
       if (!isImageReference(image)) {
@@ -324,11 +278,9 @@ export class DockerContainerizer implements Containerizer {
       }
       await this.startFresh(container, { ...spec, image });
     } catch (error) {
-      await this.stopNetwork(container).catch(() => {
+      await this.networks.stop(container).catch(() => {
         // Left for the next recover to clean up.
       });
-      this.containers.delete(container.id);
-      container.settleLaunch(false);
       if (error instanceof ContainerLaunchError) throw error;
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
@@ -336,91 +288,30 @@ export class DockerContainerizer implements Containerizer {
         { cause: error },
       );
     }
-    container.settleLaunch(true);
-    return { status: 'launched' };
-  }
-
-  async wait(containerId: string): Promise<Termination | undefined> {
-    const container = await this.launched(containerId);
-    return container?.termination;
-  }
-
-  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
-    this.stop(
-      container,
-      options.gracePeriodMs ?? this.defaultGracePeriodMs,
-      reason,
-      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
-    );
-    await container.termination;
-  }
-
-  destroy(containerId: string): Promise<void> {
-    const container = this.containers.get(containerId);
-    if (container === undefined) return Promise.resolve();
-    container.destroyed ??= this.release(container);
-    return container.destroyed;
-  }
-
-  async usage(containerId: string): Promise<ResourceUsage | undefined> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return undefined;
-    if (container.final === undefined) await this.sample(container);
-    return (container.final ? container.final.usage : container.usage) ?? {};
-  }
-
-  checkpoint(containerId: string): Record<string, unknown> | undefined {
-    const checkpoint = this.containers.get(containerId)?.checkpoint;
-    return checkpoint === undefined ? undefined : { ...checkpoint };
-  }
-
-  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
-  private async launched(containerId: string): Promise<Container | undefined> {
-    const container = this.containers.get(containerId);
-    return container !== undefined && (await container.launched) ? container : undefined;
-  }
-
-  private register(id: string, sandbox: string): Container {
-    let settleLaunch!: (launched: boolean) => void;
-    let terminate!: (termination: Termination) => void;
-    const container: Container = {
-      id,
-      sandbox,
-      phase: 'launching',
-      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
-      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
-      terminate: (termination) => terminate(termination),
-    };
-    this.containers.set(id, container);
-    return container;
   }
 
   /**
    * Starts the task, once more from scratch should the engine find the container's init dead
    * before the command could start ({@link diedBeforeStart}): nothing of the task ran yet.
    */
-  private async startFresh(container: Container, spec: ContainerSpec & { image: string }) {
+  private async startFresh(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.start(container, spec);
         return;
       } catch (error) {
         if (attempt >= START_ATTEMPTS || !diedBeforeStart(error)) throw error;
-        await this.stopNetwork(container);
+        await this.networks.stop(container);
       }
     }
   }
 
-  private async start(container: Container, spec: ContainerSpec & { image: string }) {
+  private async start(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     const workspace = await prepareWorkspace(spec);
-    await this.ensureImage(spec.image);
+    await this.images.ensure(spec.image);
     const network = spec.network ?? (this.hostNetwork ? 'host' : 'private');
     const networkMode =
-      network === 'private' ? `container:${await this.startNetwork(container, spec)}` : network;
+      network === 'private' ? `container:${await this.networks.start(container, spec)}` : network;
 
     const stdoutPath = join(spec.sandbox, 'stdout');
     const stderrPath = join(spec.sandbox, 'stderr');
@@ -441,7 +332,10 @@ export class DockerContainerizer implements Containerizer {
     let created: Docker.Container;
     try {
       created = await this.docker.createContainer(
-        this.createOptions(spec, workspace, checkpoint, networkMode),
+        taskContainerOptions(spec, workspace, checkpoint, networkMode, {
+          owner: this.owner,
+          pidsLimit: this.pidsLimit,
+        }),
       );
     } catch (error) {
       stdout.destroy();
@@ -451,12 +345,12 @@ export class DockerContainerizer implements Containerizer {
     try {
       // Attached before the start, so that not a byte of a short task's output is missed.
       const stream = await created.attach({ stream: true, stdout: true, stderr: true });
-      container.output = this.pipeOutput(stream, stdout, stderr);
+      container.output = pipeOutput(this.docker, stream, stdout, stderr);
       await created.start();
     } catch (error) {
       stdout.destroy();
       stderr.destroy();
-      await this.removeDockerContainer(created.id);
+      await removeDockerContainer(this.docker, created.id);
       throw error;
     }
     container.docker = created;
@@ -465,7 +359,7 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Finds the container's cgroups on this host, for the limit checks; never rejects. */
-  private async findLimitFiles(container: Container): Promise<void> {
+  private async findLimitFiles(container: DockerContainer): Promise<void> {
     try {
       const info = await container.docker?.inspect();
       const pid = info?.State.Pid;
@@ -477,255 +371,6 @@ export class DockerContainerizer implements Containerizer {
     }
   }
 
-  private createOptions(
-    spec: ContainerSpec & { image: string },
-    workspace: string,
-    checkpoint: Omit<DockerCheckpoint, 'dockerId'>,
-    networkMode: string,
-  ): Docker.ContainerCreateOptions {
-    const argv = spec.command.shell
-      ? ['/bin/sh', '-c', spec.command.value]
-      : [spec.command.value, ...spec.command.arguments];
-    const labels: Record<string, string> = {
-      [LABELS.managed]: 'true',
-      [LABELS.containerId]: spec.containerId,
-      [LABELS.owner]: this.owner,
-      [LABELS.stdoutOffset]: String(checkpoint.stdoutOffset),
-      [LABELS.stderrOffset]: String(checkpoint.stderrOffset),
-    };
-    if (checkpoint.maxCompletionTimeMs !== undefined && checkpoint.deadline !== undefined) {
-      labels[LABELS.maxCompletionTimeMs] = String(checkpoint.maxCompletionTimeMs);
-      labels[LABELS.deadline] = String(checkpoint.deadline);
-    }
-    const { cpus, mem } = spec.resources;
-    const memBytes = Math.round(mem * 1024 * 1024);
-    const environment: Record<string, string> = { HOME: DEFAULT_HOME, ...spec.environment };
-    // tini signals the command's process group, not the command alone: see the class comment.
-    environment.TINI_KILL_PROCESS_GROUP = '1';
-    return {
-      // Named after the task so that a second launch of the id anywhere on the engine collides.
-      name: `kiln-${spec.containerId}`,
-      Image: spec.image,
-      // The command replaces the image's entrypoint too: the spec says exactly what runs.
-      Entrypoint: argv,
-      Env: Object.entries(environment).map(([name, value]) => `${name}=${value}`),
-      WorkingDir: WORKSPACE_MOUNT_PATH,
-      Labels: labels,
-      AttachStdin: false,
-      AttachStdout: true,
-      AttachStderr: true,
-      OpenStdin: false,
-      Tty: false,
-      HostConfig: {
-        // tini as PID 1: forwards SIGTERM to the command's group and reaps what it orphans.
-        Init: true,
-        Privileged: false,
-        CapDrop: ['ALL'],
-        CapAdd: [...CAPABILITIES],
-        // Only this: the engine's default seccomp profile and AppArmor profile stay in force.
-        SecurityOpt: ['no-new-privileges'],
-        // `container:<holder>`: the holder's namespace, networked before the command's start.
-        NetworkMode: networkMode,
-        IpcMode: 'private',
-        // The image cannot be changed under later tasks, nor a tool planted in it for them:
-        // writes go to the workspace and the tmpfs below (and `/dev/shm`, the engine's tmpfs).
-        ReadonlyRootfs: true,
-        Tmpfs: { '/tmp': 'rw,nosuid,nodev,exec,mode=1777' },
-        ...(cpus > 0 ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
-        // Swap equal to memory: no swap, so the limit is the task's real memory.
-        ...(memBytes > 0 ? { Memory: memBytes, MemorySwap: memBytes } : {}),
-        PidsLimit: this.pidsLimit,
-        // Never a socket or anything else of the host, not even the sandbox's own files: the
-        // workspace is the only mount.
-        Mounts: [{ Type: 'bind', Source: workspace, Target: WORKSPACE_MOUNT_PATH }],
-        // The engine's log is what a recovering agent replays: pinned to a driver that keeps it.
-        LogConfig: { Type: 'json-file', Config: {} },
-        RestartPolicy: { Name: 'no' },
-        AutoRemove: false,
-        // Its own view of the cgroup tree (not in dockerode's types, known to engines >= 20.10).
-        ...({ CgroupnsMode: 'private' } as Docker.HostConfig),
-      },
-    };
-  }
-
-  /**
-   * Gives the task a network namespace of its own with outbound access, before its command runs,
-   * as a Kubernetes pod does: a holder container (the task's image, waiting on a read) owns the
-   * namespace, slirp4netns on the host is attached to it, and the task's container joins it.
-   * The holder's `nameserver` is slirp4netns's forwarder; the task shares its `/etc/resolv.conf`
-   * and `/etc/hosts`. Resolves with the holder's id once the network is configured.
-   */
-  private async startNetwork(container: Container, spec: ContainerSpec & { image: string }) {
-    this.slirp4netns ??= await findSlirp4netns();
-    const slirp4netns = this.slirp4netns;
-    if (slirp4netns === undefined) {
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        "no slirp4netns program (Debian package slirp4netns) to give the task a network; install it, or give the task network 'none'",
-      );
-    }
-    const holder = await this.docker.createContainer({
-      name: `kiln-${spec.containerId}-network`,
-      Image: spec.image,
-      Entrypoint: HOLDER_COMMAND,
-      Labels: {
-        [LABELS.managed]: 'true',
-        [LABELS.containerId]: spec.containerId,
-        [LABELS.owner]: this.owner,
-        [LABELS.role]: NETWORK_ROLE,
-      },
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
-      // Kept open by the engine, never written: the holder's read waits forever.
-      OpenStdin: true,
-      StdinOnce: false,
-      Tty: false,
-      HostConfig: {
-        Privileged: false,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        NetworkMode: 'none',
-        Dns: [USER_MODE_DNS],
-        IpcMode: 'private',
-        ReadonlyRootfs: true,
-        Memory: HOLDER_MEMORY_BYTES,
-        MemorySwap: HOLDER_MEMORY_BYTES,
-        PidsLimit: 4,
-        LogConfig: { Type: 'none', Config: {} },
-        RestartPolicy: { Name: 'no' },
-        AutoRemove: false,
-      },
-    });
-    container.holderId = holder.id;
-    await holder.start();
-    const { State } = await holder.inspect();
-    if (!State.Running || State.Pid <= 0) {
-      throw new Error(
-        `its network holder ended at once (exit code ${State.ExitCode}; does the image have /bin/sh?)`,
-      );
-    }
-    await startUserModeNetwork({
-      slirp4netns,
-      pid: State.Pid,
-      owner: this.owner,
-      containerId: spec.containerId,
-    });
-    return holder.id;
-  }
-
-  /**
-   * After an agent restart, gives a running task whose slirp4netns is gone a new one, attached
-   * through the task's own process (it shares the holder's namespace). Never rejects: a task
-   * whose network cannot be given back runs on without, and fails its fetches itself.
-   */
-  private async regainNetwork(container: Container): Promise<void> {
-    try {
-      if ((await userModeNetworks(this.owner)).has(container.id)) return;
-      this.slirp4netns ??= await findSlirp4netns();
-      const info = await container.docker?.inspect();
-      if (this.slirp4netns === undefined || info === undefined || !info.State.Running) return;
-      await startUserModeNetwork({
-        slirp4netns: this.slirp4netns,
-        pid: info.State.Pid,
-        owner: this.owner,
-        containerId: container.id,
-      });
-    } catch {
-      // See above.
-    }
-  }
-
-  /** Stops the task's slirp4netns and removes its holder; idempotent. */
-  private async stopNetwork(container: Container): Promise<void> {
-    const holderId = container.holderId;
-    if (holderId === undefined) return;
-    const networks = await userModeNetworks(this.owner);
-    await stopUserModeNetworks(networks.get(container.id) ?? []);
-    await this.removeDockerContainer(holderId);
-    container.holderId = undefined;
-  }
-
-  private async ensureImage(image: string): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch (error) {
-      if (statusCodeOf(error) !== 404) {
-        throw new ContainerLaunchError(
-          'CONTAINER_LAUNCH_FAILED',
-          `image ${image} could not be inspected: ${errorMessage(error)}`,
-          { cause: error },
-        );
-      }
-    }
-    let pull = this.pulls.get(image);
-    if (pull === undefined) {
-      pull = this.pull(image).finally(() => this.pulls.delete(image));
-      this.pulls.set(image, pull);
-    }
-    await pull;
-  }
-
-  private async pull(image: string): Promise<void> {
-    const host = registryHostOf(image);
-    const credentials = this.registryAuth[host];
-    const options = credentials ? { authconfig: { ...credentials, serveraddress: host } } : {};
-    try {
-      const stream = await this.docker.pull(image, options);
-      const events = await new Promise<{ error?: string }[]>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (error: Error | null, output: unknown[]) =>
-          error ? reject(error) : resolve(output as { error?: string }[]),
-        );
-      });
-      // The engine reports a failure half-way through the pull as an event, not as an error.
-      const failed = events.find((event) => event.error !== undefined);
-      if (failed !== undefined) throw new Error(failed.error);
-    } catch (error) {
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `image ${image} could not be pulled: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-  }
-
-  /** Appends the engine's multiplexed output stream to the sandbox files. */
-  private pipeOutput(
-    stream: NodeJS.ReadableStream,
-    stdout: SandboxOutput,
-    stderr: SandboxOutput,
-  ): Output {
-    let ended = false;
-    let end!: () => void;
-    const done = new Promise<void>((resolve) => {
-      end = () => {
-        if (ended) return;
-        ended = true;
-        stdout.end();
-        stderr.end();
-        Promise.all([finished(stdout), finished(stderr)]).then(
-          () => resolve(),
-          () => resolve(),
-        );
-      };
-    });
-    this.docker.modem.demuxStream(stream, stdout, stderr);
-    stream.once('end', end);
-    stream.once('close', end);
-    // `on`, not `once`: an 'error' nobody listens to (a second one, or a full disk under the
-    // sandbox files) would take the whole agent down, not just this task's output.
-    stream.on('error', end);
-    for (const output of [stdout, stderr]) output.on('error', end);
-    return {
-      done,
-      abort: () => {
-        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-        end();
-      },
-    };
-  }
-
   /** Watches a container the engine still has, after an agent restart. */
   private async reattach(
     id: string,
@@ -733,21 +378,21 @@ export class DockerContainerizer implements Containerizer {
     checkpoint: DockerCheckpoint,
     holderId: string | undefined,
   ) {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.docker = this.docker.getContainer(checkpoint.dockerId);
     if (holderId !== undefined) {
       container.holderId = holderId;
-      await this.regainNetwork(container);
+      await this.networks.regain(container);
     }
     try {
       const [stdout, stderr] = await Promise.all([
-        this.resumedOutput(join(sandbox, 'stdout'), checkpoint.stdoutOffset),
-        this.resumedOutput(join(sandbox, 'stderr'), checkpoint.stderrOffset),
+        resumedOutput(join(sandbox, 'stdout'), checkpoint.stdoutOffset),
+        resumedOutput(join(sandbox, 'stderr'), checkpoint.stderrOffset),
       ]);
       // Replays the whole log and, while the container runs, follows it.
       const stream = await container.docker.logs({ follow: true, stdout: true, stderr: true });
-      container.output = this.pipeOutput(stream, stdout, stderr);
+      container.output = pipeOutput(this.docker, stream, stdout, stderr);
     } catch {
       // The output is lost (sandbox gone, log unreadable); the end can still be told.
     }
@@ -755,48 +400,20 @@ export class DockerContainerizer implements Containerizer {
     this.running(container);
   }
 
-  private async resumedOutput(path: string, offset: number): Promise<SandboxOutput> {
-    const size = await lstat(path).then(
-      (s) => s.size,
-      () => 0,
-    );
-    return new SandboxOutput(path, size - offset).opened();
-  }
-
   /** A container the agent checkpointed that the engine no longer has. */
   private vanished(id: string, sandbox: string, checkpoint: DockerCheckpoint): void {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
-    container.phase = 'terminated';
-    container.final = {
+    this.containers.terminated(container, {
       state: 'TASK_FAILED',
       reason: 'AGENT_RESTARTED',
       message: 'its Docker container vanished while the agent was away',
-    };
-    container.terminate(container.final);
+    });
   }
 
-  private running(container: Container): void {
-    container.phase = 'running';
-    const deadline = container.checkpoint?.deadline;
-    if (deadline !== undefined) {
-      container.timeout = setTimeout(
-        () => {
-          const timeout = container.checkpoint?.maxCompletionTimeMs;
-          this.stop(
-            container,
-            this.defaultGracePeriodMs,
-            'TIMEOUT',
-            killMessage('TIMEOUT', timeout),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      // The pending wait request keeps the event loop alive while the container runs.
-      container.timeout.unref();
-    }
-    this.updateSampler();
+  private running(container: DockerContainer): void {
+    this.containers.running(container);
     // A first measurement at once, so that even a short task's termination may carry one.
     void this.sample(container);
     void this.findLimitFiles(container);
@@ -804,58 +421,15 @@ export class DockerContainerizer implements Containerizer {
   }
 
   /** Waits for the container's end; never rejects. */
-  private async watch(container: Container): Promise<void> {
+  private async watch(container: DockerContainer): Promise<void> {
     let exitCode: number | undefined;
     try {
       const result = (await container.docker?.wait()) as { StatusCode?: unknown } | undefined;
       if (typeof result?.StatusCode === 'number') exitCode = result.StatusCode;
     } catch {
-      // Gone or unreachable: the inspection in `end` tells what it can.
+      // Gone or unreachable: the inspection in `ended` tells what it can.
     }
-    await this.end(container, exitCode);
-  }
-
-  /**
-   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
-   * later one can only bring the SIGKILL forward.
-   */
-  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
-    const deadline = Date.now() + Math.max(0, gracePeriodMs);
-    if (container.kill === undefined) {
-      // Once the container has ended, how it ended stands: a kill cannot rewrite it.
-      if (container.phase !== 'running') return;
-      // Ending for a limit already: the limit is why it ends. A kill without grace (destroy)
-      // still signals, should the limit's SIGKILL have been lost.
-      if (container.limitation !== undefined) {
-        if (gracePeriodMs <= 0) this.signal(container, 'SIGKILL');
-        return;
-      }
-      container.kill = { reason, message, deadline };
-      if (gracePeriodMs > 0) this.signal(container, 'SIGTERM');
-    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
-      container.kill.deadline = deadline;
-    } else {
-      return;
-    }
-    const kill = container.kill;
-    clearTimeout(kill.timer);
-    if (gracePeriodMs <= 0) {
-      this.signal(container, 'SIGKILL');
-    } else {
-      kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
-      kill.timer.unref();
-    }
-  }
-
-  /**
-   * The container reached a limit: it ends at once (no grace: a fork bomb or a memory hog would
-   * spend it growing), TASK_FAILED with the limit's reason, unless a kill came first.
-   */
-  private limit(container: Container, reason: TaskReason, message: string): void {
-    if (container.phase !== 'running' || container.kill !== undefined) return;
-    if (container.limitation !== undefined) return;
-    container.limitation = { reason, message };
-    this.signal(container, 'SIGKILL');
+    await this.containers.end(container, exitCode);
   }
 
   /**
@@ -865,12 +439,12 @@ export class DockerContainerizer implements Containerizer {
    * kill is read from the host's cgroup too: a build whose hog was killed could otherwise go on
    * (and on: a loop) until its timeout; for an engine elsewhere it is told at the end.
    */
-  private async checkLimits(container: Container, stats: DockerStatsSample | undefined) {
+  private async checkLimits(container: DockerContainer, stats: DockerStatsSample | undefined) {
     const files = container.limitFiles ?? {};
     const refused = files.pids === undefined ? undefined : await cgroupCounter(files.pids, 'max');
     const current = stats?.pids_stats?.current ?? 0;
     if ((refused ?? 0) > 0 || (refused === undefined && current >= this.pidsLimit)) {
-      this.limit(
+      this.containers.limit(
         container,
         'CONTAINER_LIMITATION_PIDS',
         `killed for reaching its limit of ${this.pidsLimit} processes (a fork bomb?)`,
@@ -881,7 +455,7 @@ export class DockerContainerizer implements Containerizer {
       files.memory === undefined ? undefined : await cgroupCounter(files.memory, 'oom_kill');
     if ((oomKills ?? 0) > 0) {
       const limit = (stats?.memory_stats?.limit ?? 0) / 1024 / 1024;
-      this.limit(
+      this.containers.limit(
         container,
         'CONTAINER_LIMITATION_MEMORY',
         `killed for exceeding its memory limit${limit > 0 ? ` of ${limit} MiB` : ''}`,
@@ -889,7 +463,7 @@ export class DockerContainerizer implements Containerizer {
     }
   }
 
-  private signal(container: Container, signal: NodeJS.Signals): void {
+  private signal(container: DockerContainer, signal: NodeJS.Signals): void {
     container.docker?.kill({ signal }).catch(() => {
       // 409: not running any more, which is what was wanted.
     });
@@ -897,12 +471,12 @@ export class DockerContainerizer implements Containerizer {
 
   /**
    * The container has ended (the engine has killed whatever its command left): reads how, lets
-   * the output drain, and decides the termination. Never rejects.
+   * the output drain, and tells the termination. Never rejects.
    */
-  private async end(container: Container, exitCode: number | undefined): Promise<void> {
-    if (container.phase !== 'running') return;
-    container.phase = 'ending';
-    clearTimeout(container.timeout);
+  private async ended(
+    container: DockerContainer,
+    exitCode: number | undefined,
+  ): Promise<Termination> {
     let oomKilled = false;
     let memoryLimit = 0;
     try {
@@ -918,10 +492,9 @@ export class DockerContainerizer implements Containerizer {
         container.output?.abort(),
       );
     }
-    await this.stopNetwork(container).catch(() => {
+    await this.networks.stop(container).catch(() => {
       // `destroy` tries again; a recover cleans up what is left.
     });
-    clearTimeout(container.kill?.timer);
     const usage =
       container.usage === undefined ? {} : { usage: { ...container.usage, memBytes: 0 } };
     let termination: Termination;
@@ -951,55 +524,18 @@ export class DockerContainerizer implements Containerizer {
             ...usage,
           };
     }
-    container.phase = 'terminated';
-    container.final = termination;
-    container.terminate(termination);
-    this.updateSampler();
+    return termination;
   }
 
-  private async release(container: Container): Promise<void> {
-    try {
-      if (await container.launched) {
-        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
-        await container.termination;
-        const dockerId = container.checkpoint?.dockerId;
-        if (dockerId !== undefined) await this.removeDockerContainer(dockerId);
-        await this.stopNetwork(container);
-      }
-    } finally {
-      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
-    }
-  }
-
-  /** Removes a container with whatever still runs in it; one already gone is fine. */
-  private async removeDockerContainer(dockerId: string): Promise<void> {
-    try {
-      await this.docker.getContainer(dockerId).remove({ force: true, v: true });
-    } catch (error) {
-      // 404: gone; 409: a removal is already under way.
-      const status = statusCodeOf(error);
-      if (status !== 404 && status !== 409) throw error;
-    }
-  }
-
-  /** One timer for all containers, running while any runs; it never holds the event loop. */
-  private updateSampler(): void {
-    const live = [...this.containers.values()].some((c) => c.phase === 'running');
-    if (!live) {
-      clearInterval(this.sampler);
-      this.sampler = undefined;
-      return;
-    }
-    this.sampler ??= setInterval(() => {
-      for (const container of this.containers.values()) {
-        if (container.phase === 'running') void this.sample(container);
-      }
-    }, this.sampleIntervalMs);
-    this.sampler.unref();
+  /** Removes the engine's container and the task's network once the container has ended. */
+  private async release(container: DockerContainer): Promise<void> {
+    const dockerId = container.checkpoint?.dockerId;
+    if (dockerId !== undefined) await removeDockerContainer(this.docker, dockerId);
+    await this.networks.stop(container);
   }
 
   /** Measures a running container; a failed measurement is a missed sample. Never rejects. */
-  private async sample(container: Container): Promise<void> {
+  private async sample(container: DockerContainer): Promise<void> {
     try {
       // one-shot: the engine answers at once instead of waiting for a second sample.
       const stats = (await container.docker?.stats({
@@ -1026,45 +562,4 @@ function assertValidDockerSpec(spec: ContainerSpec): void {
       `invalid container spec ${spec.containerId}: unknown network ${JSON.stringify(spec.network)}`,
     );
   }
-}
-
-function statusCodeOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** What `recover` knows of a container: the agent's checkpoint, else the container's labels. */
-function checkpointOf(info: Docker.ContainerInfo, saved: DockerCheckpoint | undefined) {
-  if (saved !== undefined && saved.dockerId === info.Id) return saved;
-  const number = (label: string) => {
-    const value = Number(info.Labels[label]);
-    return Number.isFinite(value) ? value : undefined;
-  };
-  const timeoutMs = number(LABELS.maxCompletionTimeMs);
-  const deadline = number(LABELS.deadline);
-  const checkpoint: DockerCheckpoint = {
-    dockerId: info.Id,
-    stdoutOffset: number(LABELS.stdoutOffset) ?? 0,
-    stderrOffset: number(LABELS.stderrOffset) ?? 0,
-    ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-    ...(deadline === undefined ? {} : { deadline }),
-  };
-  return checkpoint;
-}
-
-function parseCheckpoint(value: unknown): DockerCheckpoint | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { dockerId, stdoutOffset, stderrOffset, maxCompletionTimeMs, deadline } = value as Record<
-    string,
-    unknown
-  >;
-  const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-  if (typeof dockerId !== 'string' || !/^[0-9a-f]{64}$/.test(dockerId)) return undefined;
-  return {
-    dockerId,
-    stdoutOffset: isSize(stdoutOffset) ? stdoutOffset : 0,
-    stderrOffset: isSize(stderrOffset) ? stderrOffset : 0,
-    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
-    ...(typeof deadline === 'number' ? { deadline } : {}),
-  };
 }

@@ -1,14 +1,9 @@
-import { errorMessage } from '@kiln/common';
-import type { TaskReason } from '@kiln/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
-  assertValidContainerId,
   CONTAINER_ID_PATTERN,
-  ContainerLaunchError,
   type Containerizer,
   type ContainerSpec,
   type KillOptions,
@@ -25,24 +20,31 @@ import {
   openOutputs,
   prepareWorkspace,
 } from '../launching';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { GroupUsage } from './group-usage';
 import {
   clockTicksPerSecond,
   hasExited,
-  kernelListsChildren,
-  listGroupMembers,
   listProcesses,
   readProcMemory,
   readProcStat,
   readProcStatSync,
   type ProcStat,
 } from './proc';
-import { killMessage, terminationOf, type KillRequest, type LeaderExit } from './termination';
+import {
+  groupMembers,
+  isLeader,
+  signalGroup,
+  signalUnlessReused,
+  untilGroupGone,
+} from './process-group';
+import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
 import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
-import { SharedSampler } from '../shared-sampler';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
+export type { ProcessCheckpoint } from './runtime-records';
 
 export interface ProcessContainerizerOptions {
   /**
@@ -57,34 +59,10 @@ export interface ProcessContainerizerOptions {
   sampleIntervalMs?: number;
 }
 
-/** What `checkpoint` returns and `recover` takes back. */
-export interface ProcessCheckpoint {
-  /** The wrapper's pid, which is also the container's process group id. */
-  pid: number;
-  /** Field 22 of `/proc/<pid>/stat`: tells the process from a later one given the same pid. */
-  startTime: number;
-  maxCompletionTimeMs?: number;
-  /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
-  deadline?: number;
-}
-
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
-/** How often a container's process group is checked for survivors once its leader has ended. */
-const GROUP_POLL_MS = 50;
-/** How long survivors get after SIGKILL before the container is declared ended anyway. */
-const SIGKILL_PATIENCE_MS = 10_000;
 
-type Phase = 'launching' | 'running' | 'ending' | 'terminated';
-
-interface Container {
-  readonly id: string;
-  readonly sandbox: string;
-  phase: Phase;
-  /** Settles when `launch` (or `recover`) has: true if the container exists. */
-  readonly launched: Promise<boolean>;
-  settleLaunch(launched: boolean): void;
-  checkpoint?: ProcessCheckpoint;
+interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
   readonly usage: GroupUsage;
@@ -92,18 +70,6 @@ interface Container {
   members: readonly number[];
   /** The sample under way, which concurrent callers share. */
   sampling?: Promise<void>;
-  kill?: KillRequest & { deadline: number; timer?: NodeJS.Timeout };
-  timeout?: NodeJS.Timeout;
-  readonly termination: Promise<Termination>;
-  terminate(termination: Termination): void;
-  final?: Termination;
-  destroyed?: Promise<void>;
-}
-
-interface RuntimeRecord {
-  containerId: string;
-  sandbox: string;
-  checkpoint: ProcessCheckpoint;
 }
 
 /**
@@ -124,25 +90,38 @@ interface RuntimeRecord {
 export class ProcessContainerizer implements Containerizer {
   readonly name = 'process' as const;
 
-  private readonly containers = new Map<string, Container>();
-  private readonly runtimeDir: string;
-  private readonly defaultGracePeriodMs: number;
-  private readonly sampler: SharedSampler;
+  private readonly records: RuntimeRecords;
   private readonly ticksPerSecond: number;
+  private readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
 
   constructor(options: ProcessContainerizerOptions) {
-    this.runtimeDir = resolve(options.runtimeDir);
-    this.defaultGracePeriodMs = options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
-    this.sampler = new SharedSampler(options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS, () =>
-      this.sampleAll(),
-    );
+    this.records = new RuntimeRecords(options.runtimeDir);
     // Read here, at the agent's start, rather than on the event loop at the first launch.
     this.ticksPerSecond = clockTicksPerSecond();
+    this.containers = new ContainerLifecycle<ProcessContainer, LeaderExit>(
+      {
+        create: (base) => ({ ...base, usage: new GroupUsage(this.ticksPerSecond), members: [] }),
+        refusal: (spec) => refusal(spec),
+        start: (container, spec) => this.start(container, spec),
+        signal: (container, signal) => this.signal(container, signal),
+        ended: (container, exit) => this.ended(container, exit),
+        measure: (container) => this.sample(container),
+        usage: (container) => container.usage.usage,
+        sample: (running) => this.sampleAll(running),
+        unheld: (container) => container.child === undefined,
+        // Should this fail, the next recover takes the record for an orphan's and removes it.
+        release: (container) => this.records.remove(container.id),
+      },
+      {
+        defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
+        sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
+      },
+    );
   }
 
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
-    await mkdir(this.runtimeDir, { recursive: true });
-    const records = await this.readRuntimeRecords();
+    await this.records.make();
+    const records = await this.records.readAll();
     const recovered: string[] = [];
     for (const { containerId, sandbox, checkpoint } of known) {
       const record = records.get(containerId);
@@ -164,104 +143,31 @@ export class ProcessContainerizer implements Containerizer {
     return recovered;
   }
 
-  async launch(spec: ContainerSpec): Promise<LaunchResult> {
-    assertValidContainerId(spec.containerId);
-    if (this.containers.has(spec.containerId)) return { status: 'already-launched' };
-    assertValidSpec(spec);
-    if (spec.image !== undefined) {
-      return {
-        status: 'not-supported',
-        reason: 'the process containerizer cannot run images; docker is needed',
-      };
-    }
-    if (spec.network === 'none') {
-      return {
-        status: 'not-supported',
-        reason: 'the process containerizer cannot isolate the network; cgroup or docker is needed',
-      };
-    }
-    const problem = environmentProblem(spec.environment);
-    if (problem !== undefined) return { status: 'not-supported', reason: problem };
-
-    const container = this.register(spec.containerId, spec.sandbox);
-    try {
-      await this.start(container, spec);
-    } catch (error) {
-      this.containers.delete(container.id);
-      container.settleLaunch(false);
-      if (error instanceof ContainerLaunchError) throw error;
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `container ${container.id} could not be started: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    container.settleLaunch(true);
-    return { status: 'launched' };
+  launch(spec: ContainerSpec): Promise<LaunchResult> {
+    return this.containers.launch(spec);
   }
 
-  async wait(containerId: string): Promise<Termination | undefined> {
-    const container = await this.launched(containerId);
-    return container?.termination;
+  wait(containerId: string): Promise<Termination | undefined> {
+    return this.containers.wait(containerId);
   }
 
-  async kill(containerId: string, options: KillOptions = {}): Promise<void> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
-    this.stop(
-      container,
-      options.gracePeriodMs ?? this.defaultGracePeriodMs,
-      reason,
-      killMessage(reason, container.checkpoint?.maxCompletionTimeMs),
-    );
-    await container.termination;
+  kill(containerId: string, options?: KillOptions): Promise<void> {
+    return this.containers.kill(containerId, options);
   }
 
   destroy(containerId: string): Promise<void> {
-    const container = this.containers.get(containerId);
-    if (container === undefined) return Promise.resolve();
-    container.destroyed ??= this.release(container);
-    return container.destroyed;
+    return this.containers.destroy(containerId);
   }
 
-  async usage(containerId: string): Promise<ResourceUsage | undefined> {
-    const container = await this.launched(containerId);
-    if (container === undefined) return undefined;
-    if (container.final === undefined) await this.sample(container);
-    return (container.final ? container.final.usage : container.usage.usage) ?? {};
+  usage(containerId: string): Promise<ResourceUsage | undefined> {
+    return this.containers.usage(containerId);
   }
 
   checkpoint(containerId: string): Record<string, unknown> | undefined {
-    const checkpoint = this.containers.get(containerId)?.checkpoint;
-    return checkpoint === undefined ? undefined : { ...checkpoint };
+    return this.containers.checkpoint(containerId);
   }
 
-  /** The container once its launch has settled; `undefined` if it is unknown or failed. */
-  private async launched(containerId: string): Promise<Container | undefined> {
-    const container = this.containers.get(containerId);
-    return container !== undefined && (await container.launched) ? container : undefined;
-  }
-
-  private register(id: string, sandbox: string): Container {
-    let settleLaunch!: (launched: boolean) => void;
-    let terminate!: (termination: Termination) => void;
-    const container: Container = {
-      id,
-      sandbox,
-      phase: 'launching',
-      launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
-      usage: new GroupUsage(this.ticksPerSecond),
-      members: [],
-      termination: new Promise<Termination>((resolve) => (terminate = resolve)),
-      terminate: (termination) => terminate(termination),
-    };
-    this.containers.set(id, container);
-    return container;
-  }
-
-  private async start(container: Container, spec: ContainerSpec): Promise<void> {
+  private async start(container: ProcessContainer, spec: ContainerSpec): Promise<LaunchResult> {
     const { sandbox } = spec;
     const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
@@ -275,7 +181,7 @@ export class ProcessContainerizer implements Containerizer {
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     // An exit code left by an earlier run in this sandbox would be taken for this one's.
     await rm(exitCodeFile, { force: true });
-    await mkdir(this.runtimeDir, { recursive: true });
+    await this.records.make();
 
     const outputs = await openOutputs(sandbox);
     let child: ChildProcess;
@@ -298,11 +204,11 @@ export class ProcessContainerizer implements Containerizer {
     // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped yet
     // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
     const leader = readProcStatSync(pid);
-    // Heard from the spawn on, but acted on once the container runs (`end` ignores it before).
+    // Heard from the spawn on, but acted on once the container runs (the lifecycle's `end` ignores it before).
     let exit: LeaderExit | undefined;
     child.once('exit', (code, signal) => {
       exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
-      void this.end(container, exit);
+      void this.containers.end(container, exit);
     });
     if (leader === undefined) {
       signalGroup(pid, 'SIGKILL');
@@ -316,9 +222,10 @@ export class ProcessContainerizer implements Containerizer {
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
     try {
-      await this.writeRuntimeRecord(container, checkpoint);
+      // Written right after the spawn, before the launch resolves: the window for orphans is small.
+      await this.records.write({ containerId: container.id, sandbox, checkpoint });
     } catch (error) {
-      await this.signalUnlessReused(checkpoint, 'SIGKILL');
+      await signalUnlessReused(checkpoint, 'SIGKILL');
       throw error;
     }
     // Only now: a launch in flight has no checkpoint to give.
@@ -330,153 +237,45 @@ export class ProcessContainerizer implements Containerizer {
     container.child = child;
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
-    this.running(container);
-    if (exit !== undefined) void this.end(container, exit);
+    this.containers.running(container);
+    if (exit !== undefined) void this.containers.end(container, exit);
+    return { status: 'launched' };
   }
 
   /** Watches a container the agent knew of before its restart. */
   private async reattach(id: string, sandbox: string, checkpoint: ProcessCheckpoint) {
-    const container = this.register(id, sandbox);
+    const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
     const leader = await readProcStat(checkpoint.pid);
     if (isLeader(leader, checkpoint) && !hasExited(leader)) {
-      await this.writeRuntimeRecord(container, checkpoint);
-      this.running(container);
+      await this.records.write({ containerId: id, sandbox, checkpoint });
+      this.containers.running(container);
       return;
     }
-    container.phase = 'running';
-    await this.end(
+    await this.containers.endFound(
       container,
       (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
     );
   }
 
-  private running(container: Container): void {
-    container.phase = 'running';
-    const deadline = container.checkpoint?.deadline;
-    if (deadline !== undefined) {
-      container.timeout = setTimeout(
-        () => {
-          const timeout = container.checkpoint?.maxCompletionTimeMs;
-          this.stop(
-            container,
-            this.defaultGracePeriodMs,
-            'TIMEOUT',
-            killMessage('TIMEOUT', timeout),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      container.timeout.unref();
-    }
-    this.updateSampler();
-  }
-
-  /**
-   * Starts a kill: SIGTERM now, SIGKILL at the deadline. The first request's reason stands; a
-   * later one can only bring the SIGKILL forward.
-   */
-  private stop(container: Container, gracePeriodMs: number, reason: TaskReason, message: string) {
-    const deadline = Date.now() + Math.max(0, gracePeriodMs);
-    if (container.kill === undefined) {
-      // Once the leader has ended, how it ended stands: a kill cannot rewrite it.
-      if (container.phase !== 'running') return;
-      container.kill = { reason, message, deadline };
-      this.signal(container, 'SIGTERM');
-    } else if (deadline < container.kill.deadline && container.phase !== 'terminated') {
-      container.kill.deadline = deadline;
-    } else {
-      return;
-    }
-    const kill = container.kill;
-    clearTimeout(kill.timer);
-    if (gracePeriodMs <= 0) {
-      this.signal(container, 'SIGKILL');
-    } else {
-      kill.timer = setTimeout(() => this.signal(container, 'SIGKILL'), gracePeriodMs);
-      kill.timer.unref();
-    }
-  }
-
   /**
    * The leader has ended, so the container ends: whatever it left behind is killed (at once, or
    * when a kill under way reaches its SIGKILL), and once the group is empty the termination is
-   * decided. Never rejects: it runs from event handlers.
+   * decided.
    */
-  private async end(container: Container, exit: LeaderExit): Promise<void> {
-    if (container.phase !== 'running') return;
-    container.phase = 'ending';
-    clearTimeout(container.timeout);
+  private async ended(container: ProcessContainer, exit: LeaderExit): Promise<Termination> {
+    const checkpoint = container.checkpoint;
     try {
-      await this.untilGroupGone(container);
+      if (checkpoint !== undefined) await untilGroupGone(container, checkpoint);
     } catch {
       // /proc unreadable: nothing more can be learnt about the group; end the container anyway.
     }
-    clearTimeout(container.kill?.timer);
     container.usage.ended();
-    const termination = terminationOf(exit, container.kill, container.usage.usage);
-    container.phase = 'terminated';
-    container.final = termination;
-    container.terminate(termination);
-    this.updateSampler();
+    return terminationOf(exit, container.kill, container.usage.usage);
   }
 
-  private async untilGroupGone(container: Container): Promise<void> {
-    const checkpoint = container.checkpoint;
-    if (checkpoint === undefined) return;
-    let sigkillSince: number | undefined;
-    while (await this.groupAlive(container, checkpoint)) {
-      const now = Date.now();
-      if (container.kill === undefined || now >= container.kill.deadline) {
-        sigkillSince ??= now;
-        if (now - sigkillSince > SIGKILL_PATIENCE_MS) return;
-        await this.signalUnlessReused(checkpoint, 'SIGKILL');
-      }
-      await sleep(GROUP_POLL_MS);
-    }
-  }
-
-  /** Whether any process of the group is still running (zombies have ended already). */
-  private async groupAlive(container: Container, checkpoint: ProcessCheckpoint): Promise<boolean> {
-    try {
-      process.kill(-checkpoint.pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    }
-    // Someone is in the group, but zombies count for kill(2) and may wait long for their reaper.
-    const leader = await readProcStat(checkpoint.pid);
-    if (leader !== undefined && !isLeader(leader, checkpoint)) return false;
-    if (await kernelListsChildren()) {
-      const members = await listGroupMembers(checkpoint.pid, [
-        checkpoint.pid,
-        ...container.members,
-      ]);
-      if (members.some((member) => !hasExited(member))) return true;
-    }
-    // Only zombies where the walk went, or members it could not reach (orphaned before any sample
-    // saw them): only a look at every process tells. Rare, and those found are walked from next.
-    const everyMember = (await listProcesses()).filter((p) => p.pgrp === checkpoint.pid);
-    container.members = everyMember.map((member) => member.pid);
-    return everyMember.some((member) => !hasExited(member));
-  }
-
-  /**
-   * The processes of the container's group: walked down to from its leader and from the members
-   * the last sample saw, or, on a kernel that does not list children, found among every process.
-   */
-  private async groupMembers(
-    container: Container,
-    checkpoint: ProcessCheckpoint,
-    scan = listProcesses,
-  ): Promise<ProcStat[]> {
-    if (!(await kernelListsChildren())) {
-      return (await scan()).filter((p) => p.pgrp === checkpoint.pid);
-    }
-    return listGroupMembers(checkpoint.pid, [checkpoint.pid, ...container.members]);
-  }
-
-  private signal(container: Container, signal: NodeJS.Signals): void {
+  private signal(container: ProcessContainer, signal: NodeJS.Signals): void {
     const checkpoint = container.checkpoint;
     if (checkpoint === undefined) return;
     const child = container.child;
@@ -484,48 +283,11 @@ export class ProcessContainerizer implements Containerizer {
       // The leader is the agent's child and not yet reaped: its pid, the group's id, is its own.
       signalGroup(checkpoint.pid, signal);
     } else {
-      void this.signalUnlessReused(checkpoint, signal);
+      void signalUnlessReused(checkpoint, signal);
     }
   }
 
-  /**
-   * Signals the container's group unless its leader's pid now belongs to another process: then
-   * the group has long been empty (a pid is not reused while it names a group with members) and
-   * the new process's group may be anyone's.
-   */
-  private async signalUnlessReused(
-    checkpoint: ProcessCheckpoint,
-    signal: NodeJS.Signals,
-  ): Promise<void> {
-    const leader = await readProcStat(checkpoint.pid);
-    if (leader !== undefined && leader.startTime !== checkpoint.startTime) return;
-    signalGroup(checkpoint.pid, signal);
-  }
-
-  private async release(container: Container): Promise<void> {
-    try {
-      if (await container.launched) {
-        this.stop(container, 0, 'KILLED_BY_FRAMEWORK', 'killed when its container was destroyed');
-        await container.termination;
-        // Should this fail, the next recover takes the record for an orphan's and removes it.
-        await rm(this.runtimeRecordPath(container.id), { force: true });
-      }
-    } finally {
-      if (this.containers.get(container.id) === container) this.containers.delete(container.id);
-    }
-  }
-
-  /** Ticks while any container runs; keeps the process alive only for recovered ones. */
-  private updateSampler(): void {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
-    this.sampler.update(
-      live.length,
-      live.some((container) => container.child === undefined),
-    );
-  }
-
-  private async sampleAll(): Promise<void> {
-    const live = [...this.containers.values()].filter((c) => c.phase === 'running');
+  private async sampleAll(live: readonly ProcessContainer[]): Promise<void> {
     // Where every process must be read, one reading serves the whole round.
     let everyProcess: Promise<ProcStat[]> | undefined;
     const scan = () => (everyProcess ??= listProcesses());
@@ -533,7 +295,7 @@ export class ProcessContainerizer implements Containerizer {
   }
 
   /** Measures one running container now, or joins its measurement under way. */
-  private sample(container: Container, scan = listProcesses): Promise<void> {
+  private sample(container: ProcessContainer, scan = listProcesses): Promise<void> {
     container.sampling ??= this.measure(container, scan)
       .catch(() => undefined)
       .finally(() => (container.sampling = undefined));
@@ -544,13 +306,16 @@ export class ProcessContainerizer implements Containerizer {
    * Reads the container's own processes into its usage. A recovered container, which is no
    * child of the agent's, is also found ended here, when its leader is.
    */
-  private async measure(container: Container, scan: () => Promise<ProcStat[]>): Promise<void> {
+  private async measure(
+    container: ProcessContainer,
+    scan: () => Promise<ProcStat[]>,
+  ): Promise<void> {
     const checkpoint = container.checkpoint;
     if (container.phase !== 'running' || checkpoint === undefined) return;
     const leader = await readProcStat(checkpoint.pid);
     // Another process has the leader's pid: the group it led has been empty for a while.
     const reused = leader !== undefined && !isLeader(leader, checkpoint);
-    const members = reused ? [] : await this.groupMembers(container, checkpoint, scan);
+    const members = reused ? [] : await groupMembers(container, checkpoint, scan);
     const samples = await Promise.all(
       members.map(async (member) => ({ stat: member, ...(await readProcMemory(member.pid)) })),
     );
@@ -562,85 +327,19 @@ export class ProcessContainerizer implements Containerizer {
         unknown: 'unrecorded',
       };
       // Not awaited: the group may take a grace period to empty, and sampling goes on.
-      void this.end(container, exit);
+      void this.containers.end(container, exit);
     }
   }
-
-  private runtimeRecordPath(containerId: string): string {
-    return join(this.runtimeDir, `${containerId}.json`);
-  }
-
-  /** Written right after the spawn, before the launch resolves: the window for orphans is small. */
-  private async writeRuntimeRecord(
-    container: Container,
-    checkpoint: ProcessCheckpoint,
-  ): Promise<void> {
-    const record: RuntimeRecord = {
-      containerId: container.id,
-      sandbox: container.sandbox,
-      checkpoint,
-    };
-    const path = this.runtimeRecordPath(container.id);
-    // Written aside and renamed, so a crash never leaves half a record.
-    await writeFile(`${path}.tmp`, JSON.stringify(record));
-    await rename(`${path}.tmp`, path);
-  }
-
-  private async readRuntimeRecords(): Promise<Map<string, RuntimeRecord>> {
-    const records = new Map<string, RuntimeRecord>();
-    let names: string[];
-    try {
-      names = await readdir(this.runtimeDir);
-    } catch {
-      return records;
-    }
-    for (const name of names.filter((n) => n.endsWith('.json'))) {
-      try {
-        const record = parseRuntimeRecord(
-          JSON.parse(await readFile(join(this.runtimeDir, name), 'utf8')),
-        );
-        if (record !== undefined) records.set(record.containerId, record);
-      } catch {
-        // Not a record of ours: leave it alone.
-      }
-    }
-    return records;
-  }
 }
 
-function isLeader(stat: ProcStat | undefined, checkpoint: ProcessCheckpoint): stat is ProcStat {
-  return (
-    stat !== undefined && stat.pid === checkpoint.pid && stat.startTime === checkpoint.startTime
-  );
-}
-
-/** Signals process group `pgid`. Errors are ignored: an empty group is not one. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: nobody left in the group.
+/** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
+function refusal(spec: ContainerSpec): string | undefined {
+  assertValidSpec(spec);
+  if (spec.image !== undefined) {
+    return 'the process containerizer cannot run images; docker is needed';
   }
-}
-
-function parseCheckpoint(value: unknown): ProcessCheckpoint | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, maxCompletionTimeMs, deadline } = value as Record<string, unknown>;
-  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
-  if (!isCount(pid) || !Number.isSafeInteger(startTime)) return undefined;
-  return {
-    pid,
-    startTime: startTime as number,
-    ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
-    ...(typeof deadline === 'number' ? { deadline } : {}),
-  };
-}
-
-function parseRuntimeRecord(value: unknown): RuntimeRecord | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { containerId, sandbox, checkpoint } = value as Record<string, unknown>;
-  const parsed = parseCheckpoint(checkpoint);
-  if (typeof containerId !== 'string' || !CONTAINER_ID_PATTERN.test(containerId)) return undefined;
-  if (typeof sandbox !== 'string' || parsed === undefined) return undefined;
-  return { containerId, sandbox, checkpoint: parsed };
+  if (spec.network === 'none') {
+    return 'the process containerizer cannot isolate the network; cgroup or docker is needed';
+  }
+  return environmentProblem(spec.environment);
 }

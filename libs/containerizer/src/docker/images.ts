@@ -1,0 +1,66 @@
+import { errorMessage } from '@kiln/common';
+import type Docker from 'dockerode';
+import { ContainerLaunchError } from '../containerizer';
+import { registryHostOf, statusCodeOf } from './docker-support';
+
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+/** The engine's images, pulled (with the registry's credentials) when a task needs one. */
+export class Images {
+  /** Pulls in flight by image, so that tasks launched together pull their image once. */
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly docker: Docker,
+    /** Credentials per registry host (`registry.example.com:5000`, `docker.io`). */
+    private readonly registryAuth: Record<string, RegistryCredentials>,
+  ) {}
+
+  /** Pulls the image unless the engine has it; tasks launched together pull it once. */
+  async ensure(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) {
+        throw new ContainerLaunchError(
+          'CONTAINER_LAUNCH_FAILED',
+          `image ${image} could not be inspected: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    let pull = this.pulls.get(image);
+    if (pull === undefined) {
+      pull = this.pull(image).finally(() => this.pulls.delete(image));
+      this.pulls.set(image, pull);
+    }
+    await pull;
+  }
+
+  private async pull(image: string): Promise<void> {
+    const host = registryHostOf(image);
+    const credentials = this.registryAuth[host];
+    const options = credentials ? { authconfig: { ...credentials, serveraddress: host } } : {};
+    try {
+      const stream = await this.docker.pull(image, options);
+      const events = await new Promise<{ error?: string }[]>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null, output: unknown[]) =>
+          error ? reject(error) : resolve(output as { error?: string }[]),
+        );
+      });
+      // The engine reports a failure half-way through the pull as an event, not as an error.
+      const failed = events.find((event) => event.error !== undefined);
+      if (failed !== undefined) throw new Error(failed.error);
+    } catch (error) {
+      throw new ContainerLaunchError(
+        'CONTAINER_LAUNCH_FAILED',
+        `image ${image} could not be pulled: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}
