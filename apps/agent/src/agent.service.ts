@@ -138,7 +138,10 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       const abortConnection = (): void => connection.abort();
       this.stopping.signal.addEventListener('abort', abortConnection, { once: true });
       try {
-        const subscription = await this.master.subscribe(this.subscribeCall(), connection.signal);
+        const subscription = await this.master.subscribe(
+          await this.subscribeCall(),
+          connection.signal,
+        );
         this.session = subscription;
         let watchdog: NodeJS.Timeout | undefined;
         let heartbeatMs = 5_000;
@@ -179,8 +182,8 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private subscribeCall(): { agentInfo: AgentInfo; tasks: AgentTask[] } {
-    const found = fingerprint(
+  private async subscribeCall(): Promise<{ agentInfo: AgentInfo; tasks: AgentTask[] }> {
+    const found = await fingerprint(
       this.dataDir,
       this.env.KILN_AGENT_RESOURCES,
       this.env.KILN_AGENT_ATTRIBUTES,

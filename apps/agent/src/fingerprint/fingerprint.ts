@@ -6,7 +6,7 @@ import {
   type ContainerizerName,
   type Resources,
 } from '@kiln/contracts';
-import { statfsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { arch, availableParallelism, platform, totalmem } from 'node:os';
 
 const MIB = 1024 * 1024;
@@ -23,13 +23,13 @@ export interface Fingerprint {
  * at most 1 GiB); disk is what is free where sandboxes live. Any kind named in `override`
  * (`cpus:2;mem:4096`) replaces the detected figure: operators share hosts, tests pretend.
  */
-export function fingerprint(
+export async function fingerprint(
   dataDir: string,
   override?: string,
   extraAttributes?: string,
-): Fingerprint {
+): Promise<Fingerprint> {
   const memMiB = Math.floor(totalmem() / MIB);
-  const stats = statfsSync(dataDir);
+  const stats = await statfs(dataDir);
   const detected = resources({
     cpus: availableParallelism(),
     mem: memMiB - Math.min(1024, Math.floor(memMiB * 0.1)),
