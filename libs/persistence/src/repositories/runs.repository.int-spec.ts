@@ -204,6 +204,20 @@ describe.each(TEST_DIALECTS)(`${RunsRepository.name} on %s`, (dialect) => {
     expect(await countRuns()).toBe(3);
   });
 
+  it('records two batches at once that share deliveries, one run for each delivery', async () => {
+    // As two servers could, given the same deliveries in opposite orders.
+    const ids = Array.from({ length: 200 }, (_, i) => `d-${String(i).padStart(3, '0')}`);
+    const batch = (order: string[]) =>
+      order.map((deliveryId) => ({ input: push(), delivery: { ...delivery, deliveryId } }));
+    const [forward, backward] = await Promise.all([
+      runs.createAll(batch(ids)),
+      runs.createAll(batch([...ids].reverse())),
+    ]);
+    const created = [...(forward ?? []), ...(backward ?? [])].filter((r) => 'run' in r);
+    expect(created).toHaveLength(200);
+    expect(await countRuns()).toBe(200);
+  });
+
   it('records nothing of a batch when one of its runs cannot be recorded', async () => {
     const gone = '00000000-0000-4000-8000-000000000000';
     await expect(

@@ -376,7 +376,11 @@ async function insertAll(
       firstWith.set(deliveryKey(delivery), i);
     }
   });
-  const firsts = [...firstWith.values()];
+  // In the order of their keys: two servers' batches then take the deliveries' index entries
+  // (PostgreSQL) in the same order, and never wait for each other in a cycle.
+  const firsts = [...firstWith.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, i]) => i);
   const recorded = new Set<string>();
   if (firsts.length > 0) {
     const rows = await tx
