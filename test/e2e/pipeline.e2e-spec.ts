@@ -222,6 +222,34 @@ jobs:
     expect((await runs()).runs).toHaveLength(1);
   });
 
+  it('records every webhook of a concurrent burst once, a redelivery among them creating nothing', async () => {
+    const { repo, commit } = await register('burst');
+    // Every run ends without jobs: this is about recording deliveries, not building them.
+    const sha = commit({
+      '.kiln.yml': 'when:\n  branch: nope\njobs:\n  never:\n    steps:\n      - run: echo never\n',
+    });
+    const ids = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    const answers = await Promise.all(
+      [...ids, 'burst-7'].map((id) => push(repo, 'acme/burst', sha, 'github', id)),
+    );
+
+    const created = answers.filter((a) => a.status === 202);
+    const repeated = answers.filter((a) => a.status === 200);
+    expect(created).toHaveLength(40);
+    expect(repeated).toHaveLength(1);
+    expect(created.map((a) => a.body.runId)).toContain(repeated[0]?.body.duplicateOf);
+    const listed = await stack.ok<{ runs: { number: number }[] }>(
+      'GET',
+      `/api/v1/repositories/${repo.id}/runs?limit=100`,
+    );
+    expect(listed.runs.map((r) => r.number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    for (const answer of created) {
+      expect((await stack.waitForRun(answer.body.runId as string)).state).toBe('success');
+    }
+  });
+
   it('ends a run with an invalid .kiln.yml in error, with line:column messages', async () => {
     const { repo, commit } = await register('invalid');
     const sha = commit({ '.kiln.yml': 'jobs:\n  a:\n    stepz:\n      - run: echo ok\n' });

@@ -17,7 +17,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { BuildOutcomes } from './build-outcomes';
+import { BuildOutcomes, type Recorded } from './build-outcomes';
 import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
 import { DemandQueue } from './demand-queue';
 import { RecordingBatches } from './recording-batches';
@@ -103,7 +103,7 @@ export class BuildFrameworkService
   private reviveWanted = false;
   private interest: Promise<void> = Promise.resolve();
   private readonly kills = new Set<string>();
-  private readonly recordings: RecordingBatches<Consequence>;
+  private readonly recordings: RecordingBatches<() => Promise<Consequence>, Recorded<Consequence>>;
 
   constructor(
     private readonly env: ServerEnv,
@@ -121,7 +121,7 @@ export class BuildFrameworkService
         transport: 'websocket',
       });
     this.cluster = cluster ?? new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN);
-    this.recordings = new RecordingBatches<Consequence>(
+    this.recordings = new RecordingBatches(
       (recordings) => this.outcomes.recordTogether(recordings),
       { maxSize: UPDATES_PER_TRANSACTION, maxInFlight: UPDATE_TRANSACTIONS_AT_ONCE },
     );

@@ -47,7 +47,7 @@ describe(RecordingBatches.name, () => {
 
   it('writes a failed batch again one recording at a time; only the failing one fails', async () => {
     let calls = 0;
-    const batches = new RecordingBatches<number>(
+    const batches = new RecordingBatches<() => Promise<number>, Recorded<number>>(
       async (recordings) => {
         calls += 1;
         if (recordings.length > 1) throw new Error('deadlock detected');

@@ -1,5 +1,3 @@
-import type { Recorded } from './build-outcomes';
-
 export interface RecordingBatchesOptions {
   /** At most this many recordings share a transaction. */
   maxSize: number;
@@ -7,34 +5,35 @@ export interface RecordingBatchesOptions {
   maxInFlight: number;
 }
 
-interface Pending<T> {
-  recording: () => Promise<T>;
-  resolve: (recorded: Recorded<T>) => void;
+interface Pending<Item, Result> {
+  recording: Item;
+  resolve: (recorded: Result) => void;
   reject: (error: unknown) => void;
 }
 
 /**
  * Gathers the recordings started in one turn of the event loop (the task updates that came in
- * one read of the master's stream, and those that came while the transactions before them were
- * busy) into one call of `write`, so they commit once instead of once each.
+ * one read of the master's stream, the webhooks that came at once, and those that came while the
+ * transactions before them were busy) into one call of `write`, so they commit once instead of
+ * once each. `write` answers each recording (`Item`) with its `Result`, in order.
  *
  * A batch that fails is written again one recording at a time, one after the other: a single
- * update that cannot be recorded must not keep the others of its batch from committing. Every
- * recording is idempotent (a status may arrive twice), so writing one again is safe.
+ * recording that cannot be made must not keep the others of its batch from committing. `write`
+ * must commit all of a batch or none of it, so writing one again is safe.
  */
-export class RecordingBatches<T> {
-  private waiting: Pending<T>[] = [];
+export class RecordingBatches<Item, Result> {
+  private waiting: Pending<Item, Result>[] = [];
   private scheduled = false;
   private inFlight = 0;
 
   constructor(
-    private readonly write: (recordings: ReadonlyArray<() => Promise<T>>) => Promise<Recorded<T>[]>,
+    private readonly write: (recordings: ReadonlyArray<Item>) => Promise<Result[]>,
     private readonly options: RecordingBatchesOptions,
   ) {}
 
   /** Resolves once the recording has committed (with its batch); rejects if it cannot. */
-  submit(recording: () => Promise<T>): Promise<Recorded<T>> {
-    return new Promise<Recorded<T>>((resolve, reject) => {
+  submit(recording: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
       this.waiting.push({ recording, resolve, reject });
       this.schedule();
     });
@@ -62,7 +61,7 @@ export class RecordingBatches<T> {
     }
   }
 
-  private async run(batch: Pending<T>[]): Promise<void> {
+  private async run(batch: Pending<Item, Result>[]): Promise<void> {
     try {
       const written = await this.write(batch.map((pending) => pending.recording));
       batch.forEach((pending, i) => {

@@ -16,15 +16,35 @@ export const LIVE_CHANNEL = 'kiln:live';
 @Injectable()
 export class LiveChanges implements RecordChanges {
   private readonly logger = new Logger(LiveChanges.name);
+  /** Changes reported in this turn of the event loop, published together at its end. */
+  private due: RecordChange[] = [];
 
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
+  /**
+   * Publishes the change, in order, with the others reported in the same turn as one pipeline:
+   * a burst of webhooks records its runs a batch at a time, and a write to Redis for each of
+   * their changes cost the server more than recording them.
+   */
   changed(change: RecordChange): void {
-    this.redis
-      .publish(LIVE_CHANNEL, JSON.stringify(change))
-      .catch((error: unknown) =>
-        this.logger.warn(`could not publish a ${change.kind} change: ${errorMessage(error)}`),
-      );
+    this.due.push(change);
+    if (this.due.length === 1) setImmediate(() => this.publishDue());
+  }
+
+  private publishDue(): void {
+    const changes = this.due;
+    this.due = [];
+    const pipeline = this.redis.pipeline();
+    for (const change of changes) pipeline.publish(LIVE_CHANNEL, JSON.stringify(change));
+    void pipeline.exec().then(
+      (replies) => {
+        const failed = replies?.filter(([error]) => error !== null).length ?? changes.length;
+        if (failed > 0)
+          this.logger.warn(`could not publish ${failed} of ${changes.length} changes`);
+      },
+      (error: unknown) =>
+        this.logger.warn(`could not publish ${changes.length} changes: ${errorMessage(error)}`),
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 import { strict } from '@kiln/common/testing';
-import type { Run } from '@kiln/persistence';
+import type { CreateRunResult, NewRun, Run, RunToCreate } from '@kiln/persistence';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsService } from './runs.service';
@@ -7,10 +7,30 @@ import { RunsService } from './runs.service';
 const run = { id: 'run-1', number: 7, repositoryId: 'repo-1', state: 'pending' } as Run;
 const input = { repositoryId: 'repo-1', event: 'manual', ref: 'r', sha: 's', fromFork: false };
 
+/** Runs as the repository records them, each batch in one transaction; counts the batches. */
+class FakeRuns {
+  readonly sizes: number[] = [];
+
+  /** `answer` throws for a run that cannot be recorded: its whole batch fails. */
+  constructor(private readonly answer: (input: NewRun) => Run = () => run) {}
+
+  createAll(entries: ReadonlyArray<RunToCreate>): Promise<CreateRunResult[]> {
+    this.sizes.push(entries.length);
+    return Promise.resolve().then(() => entries.map(({ input }) => ({ run: this.answer(input) })));
+  }
+}
+
+/** A run of its own for each commit. */
+const ownRun = (input: NewRun): Run => ({ ...run, id: `run-${input.sha}` });
+
 /** The service with the collaborators run creation uses; any other call throws. */
-function service(queues: object, discarded: boolean[] = []): RunsService {
+function service(
+  queues: object,
+  discarded: boolean[] = [],
+  recorded = new FakeRuns(),
+): RunsService {
   const runs = {
-    create: () => Promise.resolve({ run }),
+    createAll: recorded.createAll.bind(recorded),
     discardPending: (id: string) => {
       expect(id).toBe(run.id);
       return Promise.resolve(discarded.shift() ?? true);
@@ -33,7 +53,8 @@ function service(queues: object, discarded: boolean[] = []): RunsService {
 }
 
 describe(RunsService.name, () => {
-  beforeEach(() => vi.useFakeTimers());
+  // Timeouts only: runs created at once are gathered until the next turn (setImmediate).
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }));
   afterEach(() => vi.useRealTimers());
 
   it('creates nothing and answers 503 while the queues are not ready', async () => {
@@ -42,9 +63,17 @@ describe(RunsService.name, () => {
   });
 
   it('removes the run again and answers 503 when its trigger is not queued in time', async () => {
-    const queues = { ready: () => Promise.resolve(true), trigger: () => new Promise(() => {}) };
+    let asked = false;
+    const queues = {
+      ready: () => Promise.resolve(true),
+      trigger: () => {
+        asked = true;
+        return new Promise(() => {});
+      },
+    };
     const created = service(queues).create(input as never);
     const settled = expect(created).rejects.toThrow(/no run was created/);
+    await vi.waitFor(() => expect(asked).toBe(true));
     await vi.advanceTimersByTimeAsync(3_000);
     await settled;
   });
@@ -55,5 +84,39 @@ describe(RunsService.name, () => {
       trigger: () => Promise.reject(new Error('Connection is closed.')),
     };
     await expect(service(queues, [false]).create(input as never)).resolves.toEqual({ run });
+  });
+
+  it('records the runs created at once in one transaction, each answered with its own', async () => {
+    const recorded = new FakeRuns(ownRun);
+    const queued: string[] = [];
+    const queues = {
+      ready: () => Promise.resolve(true),
+      trigger: (runId: string) => Promise.resolve(void queued.push(runId)),
+    };
+    const runs = service(queues, [], recorded);
+
+    const results = await Promise.all(
+      ['a', 'b', 'c'].map((sha) => runs.create({ ...input, sha } as never)),
+    );
+
+    expect(recorded.sizes).toEqual([3]);
+    expect(results.map((r) => 'run' in r && r.run.id)).toEqual(['run-a', 'run-b', 'run-c']);
+    expect(queued).toEqual(['run-a', 'run-b', 'run-c']);
+  });
+
+  it('records a failed batch again one run at a time: only the run that fails fails', async () => {
+    const recorded = new FakeRuns((input) => {
+      if (input.sha === 'bad') throw new Error('no such repository');
+      return ownRun(input);
+    });
+    const queues = { ready: () => Promise.resolve(true), trigger: () => Promise.resolve() };
+    const runs = service(queues, [], recorded);
+
+    const results = await Promise.allSettled(
+      ['a', 'bad', 'c'].map((sha) => runs.create({ ...input, sha } as never)),
+    );
+
+    expect(recorded.sizes).toEqual([3, 1, 1, 1]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });

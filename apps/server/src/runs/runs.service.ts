@@ -17,6 +17,7 @@ import {
   type Run,
   type RunListOptions,
   type RunPage,
+  type RunToCreate,
 } from '@kiln/persistence';
 import {
   ConflictException,
@@ -29,6 +30,7 @@ import {
 import { AuditLog, type Actor } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { BuildFrameworkService } from '../builds/build-framework.service';
+import { RecordingBatches } from '../builds/recording-batches';
 import { GitMirror, GitMirrorError } from '../git/git-mirror';
 import { PipelineQueues, queuesUnavailable } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
@@ -37,6 +39,17 @@ import { SecretBox } from '../secrets/secret-box';
 
 /** How long a new run's trigger may take to be queued before the run is given up. */
 const ENQUEUE_TIMEOUT_MS = 3_000;
+/**
+ * New runs recorded in one transaction at most. A burst of webhooks is recorded a batch at a
+ * time: one commit for the runs that arrived while the one before was committing.
+ */
+const RUNS_PER_TRANSACTION = 200;
+/**
+ * Transactions of new runs at once. One: on SQLite a second would only wait for the one
+ * connection, and on PostgreSQL runs of one repository take their numbers in turn anyway (the
+ * repository's counter is locked until the commit); what arrives meanwhile joins the next batch.
+ */
+const RUN_TRANSACTIONS_AT_ONCE = 1;
 
 export interface RunDetails extends Run {
   /** Each with every attempt it made, oldest first. */
@@ -53,6 +66,7 @@ export interface RunDetails extends Run {
 @Injectable()
 export class RunsService {
   private readonly logger = new Logger(RunsService.name);
+  private readonly recordings: RecordingBatches<RunToCreate, CreateRunResult>;
 
   constructor(
     private readonly runs: RunsRepository,
@@ -66,16 +80,29 @@ export class RunsService {
     private readonly audit: AuditLog,
     private readonly repositories: RepositoriesRepository,
     private readonly accounts: AccountsRepository,
-  ) {}
+  ) {
+    this.recordings = new RecordingBatches(
+      (entries: ReadonlyArray<RunToCreate>) => this.runs.createAll(entries),
+      { maxSize: RUNS_PER_TRANSACTION, maxInFlight: RUN_TRANSACTIONS_AT_ONCE },
+    );
+  }
 
   /**
    * Records a run (and its delivery, if any) and queues its trigger; a redelivery is a no-op.
    * While Redis is away this answers 503 at once and creates nothing: a run recorded now would
    * be queued whenever Redis returns, long after its caller gave up and maybe retried.
+   *
+   * The runs created at once (a burst of webhooks) are recorded together, each with its
+   * delivery, in one transaction of a few statements; a batch that fails is recorded again one
+   * run at a time, so a run that cannot be recorded fails alone. Either way a run and its
+   * delivery have committed before this resolves.
    */
   async create(input: NewRun, delivery?: Delivery): Promise<CreateRunResult> {
     if (!(await this.queues.ready())) throw queuesUnavailable('no run was created');
-    const result = await this.runs.create(input, delivery);
+    const result = await this.recordings.submit({
+      input,
+      ...(delivery === undefined ? {} : { delivery }),
+    });
     if ('run' in result) await this.queueTrigger(result.run);
     return result;
   }

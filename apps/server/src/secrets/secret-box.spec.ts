@@ -41,6 +41,15 @@ describe(SecretBox.name, () => {
     expect(() => box.open(tamper(sealed, part, part === 0 ? 1 : 2))).toThrow(SecretBoxError);
   });
 
+  it('opens a value again from what it kept, and still refuses an altered copy of it', () => {
+    const sealed = box.seal('a secret long enough for every part');
+    expect(box.open(sealed)).toBe('a secret long enough for every part');
+    expect(box.open(sealed)).toBe('a secret long enough for every part');
+    for (const part of [1, 2, 3])
+      expect(() => box.open(tamper(sealed, part))).toThrow(SecretBoxError);
+    expect(() => new SecretBox(Buffer.alloc(32, 8)).open(sealed)).toThrow(SecretBoxError);
+  });
+
   it('refuses values that are not sealed ones', () => {
     const sealed = box.seal('hunter2');
     for (const text of ['', 'hunter2', sealed.split('.').slice(0, 3).join('.'), `${sealed}.x`]) {

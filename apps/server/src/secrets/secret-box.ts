@@ -6,6 +6,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Sealed values start with their format version, so the scheme can change without guessing. */
 const VERSION = 'v1';
+/** Opened values kept, by their sealed text (see `open`). */
+const OPENED_KEPT = 1_000;
 
 /** A sealed value could not be opened: wrong key, or the stored text was altered. */
 export class SecretBoxError extends Error {
@@ -21,6 +23,7 @@ export class SecretBoxError extends Error {
  */
 export class SecretBox {
   private readonly key: Buffer;
+  private readonly opened = new Map<string, string>();
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new SecretBoxError('a secret key is 32 bytes');
@@ -44,7 +47,24 @@ export class SecretBox {
       .join('.');
   }
 
+  /**
+   * The value `sealed` holds. What was opened is kept by its exact sealed text (a few hundred
+   * values): every webhook opens its repository's secret, and deciphering it each time took a
+   * fortieth of a burst's time. Any altered text is another key, opened (and refused) afresh.
+   */
   open(sealed: string): string {
+    const kept = this.opened.get(sealed);
+    if (kept !== undefined) return kept;
+    const plaintext = this.decipher(sealed);
+    if (this.opened.size >= OPENED_KEPT) {
+      const oldest = this.opened.keys().next().value;
+      if (oldest !== undefined) this.opened.delete(oldest);
+    }
+    this.opened.set(sealed, plaintext);
+    return plaintext;
+  }
+
+  private decipher(sealed: string): string {
     const [version, iv, tag, body, ...rest] = sealed.split('.');
     if (version !== VERSION || iv === undefined || tag === undefined || body === undefined) {
       throw new SecretBoxError('not a sealed value');

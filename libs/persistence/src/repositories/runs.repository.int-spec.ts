@@ -1,5 +1,6 @@
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RecordChange } from '../record-changes';
 import { JobsRepository } from './jobs.repository';
 import { RepositoriesRepository } from './repositories.repository';
 import {
@@ -159,6 +160,75 @@ describe.each(TEST_DIALECTS)(`${RunsRepository.name} on %s`, (dialect) => {
     expect(await countRuns()).toBe(1);
     // The redelivery did not use up a number either.
     expect((await create()).number).toBe(2);
+  });
+
+  it('creates a batch of runs in one go, numbered per repository in the order given', async () => {
+    const told: RecordChange[] = [];
+    const watched = new RunsRepository(database, { changed: (change) => told.push(change) });
+    await create();
+    const results = await watched.createAll([
+      { input: push({ sha: 'a'.repeat(40) }), delivery: { ...delivery, deliveryId: 'd-a' } },
+      { input: push({ repositoryId: otherRepositoryId }) },
+      { input: push({ sha: 'b'.repeat(40) }) },
+      { input: push({ sha: 'c'.repeat(40) }), delivery: { ...delivery, deliveryId: 'd-c' } },
+    ]);
+    const created = results.map(runOf);
+    expect(created.map((run) => [run.sha[0], run.number])).toEqual([
+      ['a', 2],
+      ['0', 1],
+      ['b', 3],
+      ['c', 4],
+    ]);
+    expect(await runs.findById(created[3]?.id ?? '')).toEqual(created[3]);
+    expect(told.map((change) => change.id)).toEqual(created.map((run) => run.id));
+    expect(await runs.create(push(), { ...delivery, deliveryId: 'd-c' })).toEqual({
+      duplicateOf: created[3]?.id,
+    });
+  });
+
+  it('answers a delivery given twice in a batch, or seen before it, with the run it created', async () => {
+    const before = runOf(await runs.create(push(), { ...delivery, deliveryId: 'd-before' }));
+    const results = await runs.createAll([
+      { input: push(), delivery },
+      { input: push(), delivery: { ...delivery, deliveryId: 'd-before' } },
+      { input: push(), delivery: { ...delivery, deliveryId: 'd-new' } },
+      { input: push(), delivery },
+    ]);
+    const first = runOf(results[0] ?? { duplicateOf: undefined });
+    expect(results.slice(1)).toEqual([
+      { duplicateOf: before.id },
+      { run: expect.objectContaining({ number: 3 }) as unknown },
+      { duplicateOf: first.id },
+    ]);
+    expect(first.number).toBe(2);
+    expect(await countRuns()).toBe(3);
+  });
+
+  it('records two batches at once that share deliveries, one run for each delivery', async () => {
+    // As two servers could, given the same deliveries in opposite orders.
+    const ids = Array.from({ length: 200 }, (_, i) => `d-${String(i).padStart(3, '0')}`);
+    const batch = (order: string[]) =>
+      order.map((deliveryId) => ({ input: push(), delivery: { ...delivery, deliveryId } }));
+    const [forward, backward] = await Promise.all([
+      runs.createAll(batch(ids)),
+      runs.createAll(batch([...ids].reverse())),
+    ]);
+    const created = [...(forward ?? []), ...(backward ?? [])].filter((r) => 'run' in r);
+    expect(created).toHaveLength(200);
+    expect(await countRuns()).toBe(200);
+  });
+
+  it('records nothing of a batch when one of its runs cannot be recorded', async () => {
+    const gone = '00000000-0000-4000-8000-000000000000';
+    await expect(
+      runs.createAll([
+        { input: push(), delivery },
+        { input: push({ repositoryId: gone }), delivery: { ...delivery, deliveryId: 'd-gone' } },
+      ]),
+    ).rejects.toThrow();
+    expect(await countRuns()).toBe(0);
+    // Its delivery was not recorded either: the forge's retry creates the run.
+    expect(runOf(await runs.create(push(), delivery)).number).toBe(1);
   });
 
   it('discards a pending run with its delivery, so the delivery creates it anew', async () => {

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
 import { NO_RECORD_CHANGES, RECORD_CHANGES, type RecordChanges } from '../record-changes';
-import type { Forge, JobState, RunEvent, RunRow, RunState } from '../schema';
+import type { Kysely } from 'kysely';
+import type { Database, Forge, JobState, RunEvent, RunRow, RunState } from '../schema';
 
 export interface NewRun {
   repositoryId: string;
@@ -49,6 +50,12 @@ export interface Delivery {
 
 export type CreateRunResult = { run: Run } | { duplicateOf: string | undefined };
 
+/** One run for {@link RunsRepository.createAll}, with the webhook delivery it comes from. */
+export interface RunToCreate {
+  input: NewRun;
+  delivery?: Delivery;
+}
+
 /** A page of a repository's runs, newest first, optionally filtered (all filters must hold). */
 export interface RunListOptions {
   limit: number;
@@ -93,8 +100,29 @@ export class RunsRepository {
    * returns the run it created then.
    */
   async create(input: NewRun, delivery?: Delivery, now = new Date()): Promise<CreateRunResult> {
-    const result = await this.insert(input, delivery, now);
-    if ('run' in result) {
+    const [result] = await this.createAll(
+      [{ input, ...(delivery === undefined ? {} : { delivery }) }],
+      now,
+    );
+    if (result === undefined) throw new Error('a run to create got no answer');
+    return result;
+  }
+
+  /**
+   * {@link create} for several runs in one transaction, with a few statements for all of them
+   * (a burst of webhooks commits a batch at a time): answers in the order given. Runs of one
+   * repository are numbered in that order; a delivery given twice creates one run, the other
+   * answer names it. Should anything fail, nothing is recorded and this rejects.
+   */
+  async createAll(
+    entries: ReadonlyArray<RunToCreate>,
+    now = new Date(),
+  ): Promise<CreateRunResult[]> {
+    const results = await this.connection.db
+      .transaction()
+      .execute((tx) => insertAll(tx, entries, now));
+    for (const result of results) {
+      if (!('run' in result)) continue;
       const { run } = result;
       this.changes.changed({
         kind: 'run',
@@ -103,75 +131,7 @@ export class RunsRepository {
         state: run.state,
       });
     }
-    return result;
-  }
-
-  private insert(
-    input: NewRun,
-    delivery: Delivery | undefined,
-    now: Date,
-  ): Promise<CreateRunResult> {
-    return this.connection.db.transaction().execute(async (tx) => {
-      const id = randomUUID();
-      if (delivery !== undefined) {
-        const recorded = await tx
-          .insertInto('webhook_deliveries')
-          .values({
-            forge: delivery.forge,
-            delivery_id: delivery.deliveryId,
-            repository_id: input.repositoryId,
-            event: delivery.event,
-            run_id: id,
-            received_at: now.toISOString(),
-          })
-          .onConflict((oc) => oc.columns(['forge', 'delivery_id']).doNothing())
-          .returning('delivery_id')
-          .executeTakeFirst();
-        if (recorded === undefined) {
-          const earlier = await tx
-            .selectFrom('webhook_deliveries')
-            .select('run_id')
-            .where('forge', '=', delivery.forge)
-            .where('delivery_id', '=', delivery.deliveryId)
-            .executeTakeFirst();
-          return { duplicateOf: earlier?.run_id ?? undefined };
-        }
-      }
-      // The row lock of this update serializes concurrent runs of one repository on PostgreSQL.
-      const counter = await tx
-        .updateTable('repositories')
-        .set((eb) => ({ run_counter: eb('run_counter', '+', 1) }))
-        .where('id', '=', input.repositoryId)
-        .returning('run_counter')
-        .executeTakeFirstOrThrow();
-      const row: RunRow = {
-        id,
-        repository_id: input.repositoryId,
-        number: counter.run_counter,
-        state: 'pending',
-        event: input.event,
-        ref: input.ref,
-        branch: input.branch ?? null,
-        tag: input.tag ?? null,
-        sha: input.sha,
-        message: input.message ?? null,
-        author: input.author ?? null,
-        started_by: input.startedBy ?? null,
-        pull_request: input.pullRequest ?? null,
-        from_fork: input.fromFork ? 1 : 0,
-        changed_files: input.changedFiles === undefined ? null : JSON.stringify(input.changedFiles),
-        errors: null,
-        rerun_of: input.rerunOf ?? null,
-        environment: input.environment ?? null,
-        promoted_run_id: input.promotedRunId ?? null,
-        artifacts_deleted_at: null,
-        created_at: now.toISOString(),
-        started_at: null,
-        finished_at: null,
-      };
-      await tx.insertInto('runs').values(row).execute();
-      return { run: toRun(row) };
-    });
+    return results;
   }
 
   async findById(id: string): Promise<Run | undefined> {
@@ -394,3 +354,145 @@ function toRun(row: RunRow): Run {
 
 /** Rolls back {@link RunsRepository.discardPending} when the run is no longer pending. */
 class RunMovedOn extends Error {}
+
+/** Where a delivery is known by its forge and id. */
+const deliveryKey = (delivery: Delivery): string => `${delivery.forge}\u0000${delivery.deliveryId}`;
+
+/**
+ * The writes of {@link RunsRepository.createAll}: the new deliveries (those seen before are
+ * left alone), the counter of each repository moved on by its new runs, and the runs, each a
+ * statement or two for the whole batch.
+ */
+async function insertAll(
+  tx: Kysely<Database>,
+  entries: ReadonlyArray<RunToCreate>,
+  now: Date,
+): Promise<CreateRunResult[]> {
+  const ids = entries.map(() => randomUUID());
+  // The first of a batch's entries with a delivery speaks for the others with the same one.
+  const firstWith = new Map<string, number>();
+  entries.forEach(({ delivery }, i) => {
+    if (delivery !== undefined && !firstWith.has(deliveryKey(delivery))) {
+      firstWith.set(deliveryKey(delivery), i);
+    }
+  });
+  // In the order of their keys: two servers' batches then take the deliveries' index entries
+  // (PostgreSQL) in the same order, and never wait for each other in a cycle.
+  const firsts = [...firstWith.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, i]) => i);
+  const recorded = new Set<string>();
+  if (firsts.length > 0) {
+    const rows = await tx
+      .insertInto('webhook_deliveries')
+      .values(
+        firsts.map((i) => {
+          const { input, delivery } = entries[i] as Required<RunToCreate>;
+          return {
+            forge: delivery.forge,
+            delivery_id: delivery.deliveryId,
+            repository_id: input.repositoryId,
+            event: delivery.event,
+            run_id: ids[i] ?? null,
+            received_at: now.toISOString(),
+          };
+        }),
+      )
+      .onConflict((oc) => oc.columns(['forge', 'delivery_id']).doNothing())
+      .returning(['forge', 'delivery_id'])
+      .execute();
+    for (const row of rows) recorded.add(`${row.forge}\u0000${row.delivery_id}`);
+  }
+  // Deliveries seen before this batch: the runs they created then.
+  const earlier = new Map<string, string | undefined>();
+  const seen = firsts
+    .map((i) => entries[i]?.delivery)
+    .filter((d): d is Delivery => d !== undefined && !recorded.has(deliveryKey(d)));
+  if (seen.length > 0) {
+    const rows = await tx
+      .selectFrom('webhook_deliveries')
+      .select(['forge', 'delivery_id', 'run_id'])
+      .where((eb) =>
+        eb.or(
+          seen.map((d) =>
+            eb.and([eb('forge', '=', d.forge), eb('delivery_id', '=', d.deliveryId)]),
+          ),
+        ),
+      )
+      .execute();
+    for (const row of rows) {
+      earlier.set(`${row.forge}\u0000${row.delivery_id}`, row.run_id ?? undefined);
+    }
+  }
+  const creates = entries.map(
+    ({ delivery }, i) =>
+      delivery === undefined ||
+      (firstWith.get(deliveryKey(delivery)) === i && recorded.has(deliveryKey(delivery))),
+  );
+  // Each repository's counter moves once for all its new runs, in a fixed order of repositories
+  // so that two batches never wait for each other's locks (PostgreSQL) in a cycle.
+  const perRepository = new Map<string, number>();
+  entries.forEach(({ input }, i) => {
+    if (creates[i])
+      perRepository.set(input.repositoryId, (perRepository.get(input.repositoryId) ?? 0) + 1);
+  });
+  const nextNumber = new Map<string, number>();
+  for (const repositoryId of [...perRepository.keys()].sort()) {
+    const count = perRepository.get(repositoryId) ?? 0;
+    // The row lock of this update serializes concurrent runs of one repository on PostgreSQL.
+    const counter = await tx
+      .updateTable('repositories')
+      .set((eb) => ({ run_counter: eb('run_counter', '+', count) }))
+      .where('id', '=', repositoryId)
+      .returning('run_counter')
+      .executeTakeFirstOrThrow();
+    nextNumber.set(repositoryId, counter.run_counter - count + 1);
+  }
+  const rows: RunRow[] = [];
+  const results: (CreateRunResult | undefined)[] = entries.map(({ input }, i) => {
+    if (!creates[i]) return undefined;
+    const number = nextNumber.get(input.repositoryId) ?? 0;
+    nextNumber.set(input.repositoryId, number + 1);
+    const row = newRunRow(ids[i] ?? randomUUID(), number, input, now);
+    rows.push(row);
+    return { run: toRun(row) };
+  });
+  if (rows.length > 0) await tx.insertInto('runs').values(rows).execute();
+  return entries.map(({ delivery }, i) => {
+    const result = results[i];
+    if (result !== undefined) return result;
+    if (delivery === undefined) throw new Error('a run without a delivery was not created');
+    const first = firstWith.get(deliveryKey(delivery)) ?? i;
+    const created = results[first];
+    if (created !== undefined && 'run' in created) return { duplicateOf: created.run.id };
+    return { duplicateOf: earlier.get(deliveryKey(delivery)) };
+  });
+}
+
+function newRunRow(id: string, number: number, input: NewRun, now: Date): RunRow {
+  return {
+    id,
+    repository_id: input.repositoryId,
+    number,
+    state: 'pending',
+    event: input.event,
+    ref: input.ref,
+    branch: input.branch ?? null,
+    tag: input.tag ?? null,
+    sha: input.sha,
+    message: input.message ?? null,
+    author: input.author ?? null,
+    started_by: input.startedBy ?? null,
+    pull_request: input.pullRequest ?? null,
+    from_fork: input.fromFork ? 1 : 0,
+    changed_files: input.changedFiles === undefined ? null : JSON.stringify(input.changedFiles),
+    errors: null,
+    rerun_of: input.rerunOf ?? null,
+    environment: input.environment ?? null,
+    promoted_run_id: input.promotedRunId ?? null,
+    artifacts_deleted_at: null,
+    created_at: now.toISOString(),
+    started_at: null,
+    finished_at: null,
+  };
+}
