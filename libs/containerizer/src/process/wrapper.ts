@@ -22,7 +22,7 @@
  * - A shell command runs in a subshell of the wrapper, as `eval` of its script with no positional
  *   parameters: what `/bin/sh -c SCRIPT` does, without a second `/bin/sh` to exec (the one exec
  *   of a task is then the wrapper's). A subshell drops the TERM trap, as exec does. What differs
- *   from `sh -c`: `$0` is `kiln-container`, and the wrapper's functions are defined.
+ *   from `sh -c`: `$0` is `kiln-container`, `$$` the wrapper's pid, and its functions are defined.
  */
 
 import { join } from 'node:path';
