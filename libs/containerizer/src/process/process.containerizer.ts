@@ -40,13 +40,7 @@ import {
   untilGroupGone,
 } from './process-group';
 import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
-import {
-  environmentProblem,
-  GO_LINE,
-  readRecordedExit,
-  wrapperArguments,
-  type WrappedCommand,
-} from './wrapper';
+import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
@@ -178,15 +172,12 @@ export class ProcessContainerizer implements Containerizer {
     const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
-    // A shell command runs in the wrapper's own shell: one exec per task (see wrapper.ts).
-    const command: WrappedCommand = spec.command.shell
-      ? { script: spec.command.value }
-      : {
-          argv: [
-            await findExecutable(spec.command.value, environment.PATH, workspace),
-            ...spec.command.arguments,
-          ],
-        };
+    const argv = spec.command.shell
+      ? ['/bin/sh', '-c', spec.command.value]
+      : [
+          await findExecutable(spec.command.value, environment.PATH, workspace),
+          ...spec.command.arguments,
+        ];
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     // An exit code left by an earlier run in this sandbox would be taken for this one's.
     await rm(exitCodeFile, { force: true });
@@ -195,7 +186,7 @@ export class ProcessContainerizer implements Containerizer {
     const outputs = await openOutputs(sandbox);
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, command), {
+      child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
         cwd: workspace,
         env: environment,
         // The wrapper waits on this pipe for the agent's go (see wrapper.ts).

@@ -3,9 +3,8 @@
  * agent restart the task is no longer the agent's child, so the agent can no longer learn its exit
  * code; the wrapper, which is the task's parent, writes it to a file before it exits.
  *
- * It runs as `/bin/sh -c WRAPPER kiln-container EXIT_FILE FIX... -- COMMAND ARG...`, or with
- * `-c SCRIPT` in place of `-- COMMAND ARG...` for a shell command; the command is passed as
- * arguments and never pasted into the wrapper, so no quoting can go wrong. Its rules:
+ * It runs as `/bin/sh -c WRAPPER kiln-container EXIT_FILE FIX... -- COMMAND ARG...`, the command
+ * passed as arguments and never pasted into the script, so no quoting can go wrong. Its rules:
  * - It sets no variable: its environment is the task's, and a variable the task also has (`c`,
  *   `f`…) would be exported to the command changed. Positional parameters and functions only.
  * - A shell changes a few variables of its environment on its own (`PWD` always; `IFS`, `OPTIND`,
@@ -19,10 +18,6 @@
  *   exits 125 without running anything, so the restarted agent, finding no record, truthfully
  *   says the command never ran (and the task may be launched again without running twice).
  *   `local` keeps the line out of the command's environment, even one that has a `go` variable.
- * - A shell command runs in a subshell of the wrapper, as `eval` of its script with no positional
- *   parameters: what `/bin/sh -c SCRIPT` does, without a second `/bin/sh` to exec (the one exec
- *   of a task is then the wrapper's). A subshell drops the TERM trap, as exec does. What differs
- *   from `sh -c`: `$0` is `kiln-container`, `$$` the wrapper's pid, and its functions are defined.
  */
 
 import { join } from 'node:path';
@@ -34,9 +29,8 @@ export const UNRECORDED_EXIT_CODE = 125;
 /** What the agent writes to the wrapper's standard input once the container is recorded. */
 export const GO_LINE = 'go\n';
 const WRAPPER = [
-  'kiln_env() { shift; while [ "$1" != -- ] && [ "$1" != -c ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
-  // `set --` runs before the script, yet after eval has pasted `$2` in: no variable is needed.
-  'kiln_run() { shift; while [ "$1" != -- ] && [ "$1" != -c ]; do shift; done; if [ "$1" = -c ]; then (eval "set --\n$2"); else shift; "$@"; fi; }',
+  'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
+  'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
   `kiln_exit() { printf '%s\\n' "$1" > "$2"; exit "$1"; }`,
   'kiln_gate() { local go; read -r go && [ "$go" = go ]; }',
   'trap : TERM',
@@ -50,14 +44,11 @@ const WRAPPER = [
 /** Variables `/bin/sh` sets itself at startup, whatever the environment said. */
 const SHELL_MANAGED = ['PWD', 'IFS', 'OPTIND', 'PPID'] as const;
 
-/** What the wrapper runs: a shell script, or a program and its arguments. */
-export type WrappedCommand = { script: string } | { argv: readonly string[] };
-
-/** The arguments of `/bin/sh` that run `command` with exactly `environment`, recording its exit code. */
+/** The arguments of `/bin/sh` that run `argv` with exactly `environment`, recording its exit code. */
 export function wrapperArguments(
   exitCodeFile: string,
   environment: Readonly<Record<string, string>>,
-  command: WrappedCommand,
+  argv: readonly string[],
 ): string[] {
   const fixes = SHELL_MANAGED.flatMap((name) => {
     const value = Object.hasOwn(environment, name) ? environment[name] : undefined;
@@ -65,8 +56,7 @@ export function wrapperArguments(
     // dash exports PWD even when it was not given; the others only when they were.
     return name === 'PWD' ? ['-PWD'] : [];
   });
-  const run = 'script' in command ? ['-c', command.script] : ['--', ...command.argv];
-  return ['-c', WRAPPER, 'kiln-container', exitCodeFile, ...fixes, ...run];
+  return ['-c', WRAPPER, 'kiln-container', exitCodeFile, ...fixes, '--', ...argv];
 }
 
 /**
