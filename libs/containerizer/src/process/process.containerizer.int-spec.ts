@@ -11,7 +11,7 @@ import {
   TempDirs,
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -132,6 +132,33 @@ describe(ProcessContainerizer.name, () => {
     await start(containerizer, spec);
     expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
     expect(parseEnv(await read(spec, 'stdout'))).toEqual(environment);
+  });
+
+  it('runs a shell command as /bin/sh -c runs it: same variables, environment and end', async () => {
+    // What a script can tell of the shell that runs it (not PPID: the parent differs). Guards
+    // "one exec per task" tries: a script eval'd in the wrapper's own shell saw no PWD, and
+    // `kill $$` signalled the wrapper, which ignores TERM.
+    const script = [
+      'printf "PWD=%s|IFS=%s|OPTIND=%s|args=%s|zero=%s\\n" "$PWD" "$IFS" "$OPTIND" "$#" "$0"',
+      'env | grep -v "^_=" | sort',
+      'kill $$',
+      'echo "still running"',
+    ].join('\n');
+    const environment = { PATH: '/usr/bin:/bin', IFS: ':', OPTIND: '5', TASK: 'x y' };
+    const containerizer = await newContainerizer();
+    const spec = await specOf(script, { environment });
+    await start(containerizer, spec);
+    const termination = await containerizer.wait(spec.containerId);
+
+    const direct = spawnSync('/bin/sh', ['-c', script], {
+      cwd: workspaceOf(spec.sandbox),
+      env: environment,
+      encoding: 'utf8',
+    });
+    expect(direct.signal).toBe('SIGTERM');
+    expect(direct.stdout).toContain(`PWD=${workspaceOf(spec.sandbox)}|`);
+    expect(await read(spec, 'stdout')).toBe(direct.stdout);
+    expect(termination).toMatchObject({ state: 'TASK_FAILED', exitCode: 143 });
   });
 
   it('adds a default PATH when none is given, and nothing else', async () => {
