@@ -93,20 +93,22 @@ async function checkoutFromCache(
   cached: SourceInfo,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  const killed = () => new SourceCheckoutError(cached, 'stopped: the task was killed');
+  // A function: the signal can be aborted while the checkout runs.
+  const aborted = (): boolean => signal?.aborted === true;
+  if (aborted()) throw killed();
   try {
+    // Not stopped by a kill: that would end the shell and leave its git writing into a sandbox
+    // about to be removed. A checkout from the cache is short; the kill is honoured after it.
     await execFileAsync(
       '/bin/sh',
       ['-c', CHECKOUT_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
-      {
-        cwd: workspace,
-        env: gitEnv(),
-        ...(signal === undefined ? {} : { signal }),
-      },
+      { cwd: workspace, env: gitEnv() },
     );
   } catch (error) {
-    const why = signal?.aborted === true ? 'stopped: the task was killed' : failureText(error);
-    throw new SourceCheckoutError(cached, why);
+    throw new SourceCheckoutError(cached, failureText(error));
   }
+  if (aborted()) throw killed();
 }
 
 const CHECKOUT_SCRIPT =
