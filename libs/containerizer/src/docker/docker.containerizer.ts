@@ -85,6 +85,12 @@ const DEFAULT_PIDS_LIMIT = 1024;
 const DEFAULT_OWNER = 'agent';
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 500;
+/**
+ * How long a sampling round waits for one container's measurement. The engine's stats call has no
+ * deadline of its own: one container it does not answer for must not hold the others' samples and
+ * limit checks (a fork bomb elsewhere would go on until its timeout).
+ */
+const SAMPLE_WAIT_MS = 2_000;
 /** How long the output streams get to drain after the container has ended. */
 const OUTPUT_DRAIN_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
@@ -97,6 +103,8 @@ interface DockerContainer extends LiveContainer<DockerCheckpoint> {
   usage?: ResourceUsage;
   /** Where its cgroups tell of the limits it hit, when the engine runs on this host. */
   limitFiles?: LimitFiles;
+  /** The measurement under way, which a later round joins rather than asking the engine again. */
+  sampling?: Promise<void>;
 }
 
 /**
@@ -161,7 +169,11 @@ export class DockerContainerizer implements Containerizer {
         measure: (container) => this.sample(container),
         usage: (container) => container.usage,
         sample: async (running) => {
-          await Promise.all(running.map((container) => this.sample(container)));
+          await Promise.all(
+            running.map((container) =>
+              withTimeout(this.sample(container), SAMPLE_WAIT_MS).catch(() => undefined),
+            ),
+          );
         },
         // The engine's wait request holds the event loop, for a recovered container too.
         unheld: () => false,
@@ -534,8 +546,14 @@ export class DockerContainerizer implements Containerizer {
     await this.networks.stop(container);
   }
 
-  /** Measures a running container; a failed measurement is a missed sample. Never rejects. */
-  private async sample(container: DockerContainer): Promise<void> {
+  /** Measures a running container, or joins its measurement under way. Never rejects. */
+  private sample(container: DockerContainer): Promise<void> {
+    container.sampling ??= this.measure(container).finally(() => (container.sampling = undefined));
+    return container.sampling;
+  }
+
+  /** A failed measurement is a missed sample. Never rejects. */
+  private async measure(container: DockerContainer): Promise<void> {
     try {
       // one-shot: the engine answers at once instead of waiting for a second sample.
       const stats = (await container.docker?.stats({
