@@ -165,8 +165,4 @@ describe(ResourceAccounting.name, () => {
     now += 5_000;
     offerWholeAgent();
   });
-
-  // Status updates carry no `latestState` yet (the protocol change of issue 14 adds it): when they
-  // do, the master frees a task the first time any update says it ended.
-  it.todo('frees a task the first time an update tells its latestState is terminal');
 });
