@@ -8,13 +8,12 @@ import {
   ContainerLaunchError,
   type Containerizer,
   type ContainerSpec,
-  type KillOptions,
-  type LaunchResult,
   type RecoverableContainer,
   type ResourceUsage,
   type Termination,
 } from '../containerizer';
 import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
+import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
@@ -136,7 +135,10 @@ interface Host {
  * workspace, where the task cannot reach it, so that neither an agent restart loses it nor the
  * task forges it. Signals go to the container's processes through its cgroup, never to the shim.
  */
-export class CgroupContainerizer implements Containerizer {
+export class CgroupContainerizer
+  extends LifecycleContainerizer<CgroupContainer, LeaderExit>
+  implements Containerizer
+{
   readonly name = 'cgroup' as const;
 
   /** Whether this host can run the cgroup containerizer, or why not: for the agent to fingerprint. */
@@ -144,7 +146,7 @@ export class CgroupContainerizer implements Containerizer {
     return detectCgroups(options);
   }
 
-  private readonly containers: ContainerLifecycle<CgroupContainer, LeaderExit>;
+  protected readonly containers: ContainerLifecycle<CgroupContainer, LeaderExit>;
   private readonly parent: string;
   private readonly root: string | undefined;
   private readonly pidsMax: number;
@@ -157,6 +159,7 @@ export class CgroupContainerizer implements Containerizer {
   private detection: Promise<CgroupDetection> | undefined;
 
   constructor(options: CgroupContainerizerOptions = {}) {
+    super();
     const parent = options.parent ?? DEFAULT_PARENT;
     if (!isCgroupPath(parent)) {
       throw new Error(`invalid cgroup parent ${JSON.stringify(parent)}: a relative cgroup path`);
@@ -230,30 +233,6 @@ export class CgroupContainerizer implements Containerizer {
       await destroyCgroup(this.cgroupOf(host, `${this.parent}/${name}`));
     }
     return recovered;
-  }
-
-  launch(spec: ContainerSpec): Promise<LaunchResult> {
-    return this.containers.launch(spec);
-  }
-
-  wait(containerId: string): Promise<Termination | undefined> {
-    return this.containers.wait(containerId);
-  }
-
-  kill(containerId: string, options?: KillOptions): Promise<void> {
-    return this.containers.kill(containerId, options);
-  }
-
-  destroy(containerId: string): Promise<void> {
-    return this.containers.destroy(containerId);
-  }
-
-  usage(containerId: string): Promise<ResourceUsage | undefined> {
-    return this.containers.usage(containerId);
-  }
-
-  checkpoint(containerId: string): Record<string, unknown> | undefined {
-    return this.containers.checkpoint(containerId);
   }
 
   /** Every task's seccomp filter: Docker's default profile for the capabilities tasks hold. */

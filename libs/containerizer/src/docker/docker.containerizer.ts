@@ -7,13 +7,12 @@ import {
   ContainerLaunchError,
   type Containerizer,
   type ContainerSpec,
-  type KillOptions,
-  type LaunchResult,
   type RecoverableContainer,
   type ResourceUsage,
   type Termination,
 } from '../containerizer';
 import { assertValidSpec, prepareWorkspace } from '../launching';
+import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf } from '../lifecycle/termination';
 import {
@@ -138,7 +137,10 @@ interface DockerContainer extends LiveContainer<DockerCheckpoint> {
  * hold a network, and fails the launch unless the spec asks for network `none`. The engine keeps the environment
  * (secrets included) in the container's configuration, root's only, until `destroy` removes it.
  */
-export class DockerContainerizer implements Containerizer {
+export class DockerContainerizer
+  extends LifecycleContainerizer<DockerContainer, number | undefined>
+  implements Containerizer
+{
   readonly name = 'docker' as const;
 
   private readonly docker: Docker;
@@ -147,9 +149,10 @@ export class DockerContainerizer implements Containerizer {
   private readonly pidsLimit: number;
   private readonly hostNetwork: boolean;
   private readonly owner: string;
-  private readonly containers: ContainerLifecycle<DockerContainer, number | undefined>;
+  protected readonly containers: ContainerLifecycle<DockerContainer, number | undefined>;
 
   constructor(options: DockerContainerizerOptions = {}) {
+    super();
     this.docker = options.docker ?? new Docker();
     this.images = new Images(this.docker, options.registryAuth ?? {});
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
@@ -241,30 +244,6 @@ export class DockerContainerizer implements Containerizer {
     const kept = (id: string) => this.containers.get(id)?.phase === 'running';
     await stopUserModeNetworks([...networks].flatMap(([id, pids]) => (kept(id) ? [] : pids)));
     return recovered;
-  }
-
-  launch(spec: ContainerSpec): Promise<LaunchResult> {
-    return this.containers.launch(spec);
-  }
-
-  wait(containerId: string): Promise<Termination | undefined> {
-    return this.containers.wait(containerId);
-  }
-
-  kill(containerId: string, options?: KillOptions): Promise<void> {
-    return this.containers.kill(containerId, options);
-  }
-
-  destroy(containerId: string): Promise<void> {
-    return this.containers.destroy(containerId);
-  }
-
-  usage(containerId: string): Promise<ResourceUsage | undefined> {
-    return this.containers.usage(containerId);
-  }
-
-  checkpoint(containerId: string): Record<string, unknown> | undefined {
-    return this.containers.checkpoint(containerId);
   }
 
   /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */

@@ -6,10 +6,8 @@ import {
   CONTAINER_ID_PATTERN,
   type Containerizer,
   type ContainerSpec,
-  type KillOptions,
   type LaunchResult,
   type RecoverableContainer,
-  type ResourceUsage,
   type Termination,
 } from '../containerizer';
 import {
@@ -20,6 +18,7 @@ import {
   openOutputs,
   prepareWorkspace,
 } from '../launching';
+import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { GroupUsage } from './group-usage';
@@ -87,14 +86,18 @@ interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
  * task runs as the agent's user on the agent's filesystem, so the workspace keeps a repository's
  * files (and the task's mistakes) off the agent's, but is no wall against a hostile command.
  */
-export class ProcessContainerizer implements Containerizer {
+export class ProcessContainerizer
+  extends LifecycleContainerizer<ProcessContainer, LeaderExit>
+  implements Containerizer
+{
   readonly name = 'process' as const;
 
   private readonly records: RuntimeRecords;
   private readonly ticksPerSecond: number;
-  private readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
+  protected readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
 
   constructor(options: ProcessContainerizerOptions) {
+    super();
     this.records = new RuntimeRecords(options.runtimeDir);
     // Read here, at the agent's start, rather than on the event loop at the first launch.
     this.ticksPerSecond = clockTicksPerSecond();
@@ -141,30 +144,6 @@ export class ProcessContainerizer implements Containerizer {
       await this.destroy(orphan.containerId);
     }
     return recovered;
-  }
-
-  launch(spec: ContainerSpec): Promise<LaunchResult> {
-    return this.containers.launch(spec);
-  }
-
-  wait(containerId: string): Promise<Termination | undefined> {
-    return this.containers.wait(containerId);
-  }
-
-  kill(containerId: string, options?: KillOptions): Promise<void> {
-    return this.containers.kill(containerId, options);
-  }
-
-  destroy(containerId: string): Promise<void> {
-    return this.containers.destroy(containerId);
-  }
-
-  usage(containerId: string): Promise<ResourceUsage | undefined> {
-    return this.containers.usage(containerId);
-  }
-
-  checkpoint(containerId: string): Record<string, unknown> | undefined {
-    return this.containers.checkpoint(containerId);
   }
 
   private async start(container: ProcessContainer, spec: ContainerSpec): Promise<LaunchResult> {
