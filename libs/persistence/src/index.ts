@@ -19,3 +19,4 @@ export * from './repositories/settings.repository';
 export * from './repositories/task-logs.repository';
 export * from './schema';
 export * from './unit-of-work';
+export { RecordingBatches, type RecordingBatchesOptions } from './recording-batches';

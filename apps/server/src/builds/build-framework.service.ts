@@ -7,7 +7,7 @@ import {
   type TaskInfo,
   type TaskStatus,
 } from '@kiln/contracts';
-import { SettingsRepository } from '@kiln/persistence';
+import { RecordingBatches, SettingsRepository } from '@kiln/persistence';
 import { SchedulerClient, type SchedulerCallError } from '@kiln/scheduler';
 import {
   Injectable,
@@ -20,7 +20,6 @@ import {
 import { BuildOutcomes, type Recorded } from './build-outcomes';
 import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
 import { DemandQueue } from './demand-queue';
-import { RecordingBatches } from './recording-batches';
 
 export const FRAMEWORK_NAME = 'kiln-builds';
 const FRAMEWORK_ID_SETTING = 'build-framework-id';

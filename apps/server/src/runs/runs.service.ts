@@ -18,6 +18,7 @@ import {
   type RunListOptions,
   type RunPage,
   type RunToCreate,
+  RecordingBatches,
 } from '@kiln/persistence';
 import {
   ConflictException,
@@ -30,7 +31,6 @@ import {
 import { AuditLog, type Actor } from '../audit/audit-log';
 import type { Principal } from '../auth/principal';
 import { BuildFrameworkService } from '../builds/build-framework.service';
-import { RecordingBatches } from '../builds/recording-batches';
 import { GitMirror, GitMirrorError } from '../git/git-mirror';
 import { PipelineQueues, queuesUnavailable } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';

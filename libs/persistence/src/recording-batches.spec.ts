@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Recorded } from './build-outcomes';
 import { RecordingBatches } from './recording-batches';
+
+/** A recording's value and what had to wait for its commit, as the build framework records. */
+interface Recorded<T> {
+  value: T;
+  finish(): Promise<void>;
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
