@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -314,17 +314,14 @@ jobs:
     expect(fetched).toContain(`${sha}\n`);
     expect(fetched).not.toContain('FETCH_HEAD');
     expect(fetched).not.toMatch(/extraheader|remote\.|kiln-task/i);
-    // The agent fetched it from the server into its cache, not from the forge.
-    const cache = join(stack.agentDataDir, 'source-cache', `${repo.id}.git`);
-    const kept = spawnSync('git', ['-C', cache, 'for-each-ref', '--format=%(refname)'], {
-      encoding: 'utf8',
-    });
-    expect(kept.stdout).toContain(`refs/kiln/commits/${sha}`);
-    // (git names the URL without its `.git`.)
-    expect(readFileSync(join(cache, 'FETCH_HEAD'), 'utf8')).toContain(
-      `'${sha}' of ${stack.serverUrl}/api/v1/tasks/${taskId}/source\n`,
-    );
+    // The agent downloaded it from the server into its cache as one pack, not from the forge.
+    const cached = readdirSync(join(stack.agentDataDir, 'source-cache', `${repo.id}.packs`, sha));
+    expect(cached.filter((name) => /^pack-[0-9a-f]{40}\.(pack|idx)$/.test(name))).toHaveLength(2);
     // Without the task's token, or with another, nothing is served; a push is never taken.
+    const pack = `${stack.serverUrl}/api/v1/tasks/${taskId}/source.pack`;
+    expect((await fetch(pack)).status).toBe(401);
+    const wrong = Buffer.from('kiln-task:not-the-token').toString('base64');
+    expect((await fetch(pack, { headers: { authorization: `Basic ${wrong}` } })).status).toBe(401);
     const source = `${stack.serverUrl}/api/v1/tasks/${taskId}/source.git`;
     const basic = (token: string) =>
       `http.extraHeader=Authorization: Basic ${Buffer.from(`kiln-task:${token}`).toString('base64')}`;

@@ -30,6 +30,7 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/tasks/:taskId/inputs/:jobId/*path': 'task',
   'GET /api/v1/tasks/:taskId/source.git/info/refs': 'task',
   'POST /api/v1/tasks/:taskId/source.git/git-upload-pack': 'task',
+  'GET /api/v1/tasks/:taskId/source.pack': 'task',
   'POST /api/v1/session': 'public',
   'GET /api/v1/session': 'user',
   'DELETE /api/v1/session': 'user',

@@ -872,6 +872,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/{taskId}/source.pack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task's commit as one git pack
+         * @description The commit and every object of its tree, none of its history (what `git fetch --depth 1` of it transfers), for `git index-pack`. The task's token as the password of Basic credentials (or `Authorization: Bearer <token>`).
+         *
+         *     Access: public, no sign-in.
+         */
+        get: operations["TaskSource_pack"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens": {
         parameters: {
             query?: never;
@@ -4784,6 +4806,46 @@ export interface operations {
             };
             /** @description A service other than git-upload-pack (a push) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The task is not the current task of a job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    TaskSource_pack: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A git pack */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-git-packfile": unknown;
+                };
+            };
+            /** @description No task token, or not this task's */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -86,6 +86,16 @@ export class SourceInfo {
   @Matches(/^([0-9a-f]{40}|[0-9a-f]{64})$/, { message: 'source.sha must be a full commit id' })
   sha!: string;
 
+  /**
+   * The commit alone as one git pack (its tree, none of its history) over plain http(s), with the
+   * same credentials as `url`: what an agent with a cache downloads instead of speaking git's
+   * protocol to `url`, which stays for agents that cannot use it.
+   */
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'source.packUrl must be an http(s) URL' })
+  @MaxLength(2048)
+  packUrl?: string;
+
   /** The ref the commit is on, fetched when the server refuses to serve a bare sha. */
   @IsOptional()
   @IsString()

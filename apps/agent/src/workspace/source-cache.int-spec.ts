@@ -11,6 +11,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  startPackServer,
+  type PackAnswer,
+  type PackServer,
+} from '../../../../test/integration/support/pack-server';
 import { createUpstream } from '../../../../test/integration/support/upstream';
 import { SourceCheckoutError } from './source-checkout';
 import { SourceCache } from './source-cache';
@@ -25,7 +30,12 @@ describe(SourceCache.name, () => {
     failures = [];
     cache = new SourceCache(join(dir, 'cache'), (_key, error) => failures.push(error));
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  let packServer: PackServer | undefined;
+  afterEach(async () => {
+    await packServer?.close();
+    packServer = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   function workspace(name: string): string {
     const path = join(dir, name);
@@ -101,5 +111,104 @@ describe(SourceCache.name, () => {
       expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('direct\n');
     }
     expect(existsSync(join(dir, 'cache'))).toBe(false);
+  });
+
+  describe('from a server that serves the commit as a pack', () => {
+    const credentials = { username: 'kiln-task', password: 'tok' };
+    const gitIn = (w: string, ...args: string[]): string =>
+      execFileSync('git', args, { cwd: w, encoding: 'utf8' }).trim();
+
+    async function packed(answer: () => PackAnswer): Promise<string> {
+      packServer = await startPackServer(answer);
+      return packServer.url;
+    }
+
+    it("downloads a commit's pack once: a second task of it checks out with the server gone", async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'packed\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      await cache.checkout(workspace('first'), { ...source, ...credentials });
+      // Neither the pack server nor git's source can serve it now: only the cache can.
+      await packServer?.close();
+      renameSync(join(dir, 'upstream'), join(dir, 'moved'));
+      const second = workspace('second');
+      await cache.checkout(second, { ...source, ...credentials });
+
+      expect(packServer?.requests).toBe(1);
+      expect(readFileSync(join(second, 'README.md'), 'utf8')).toBe('packed\n');
+      expect(gitIn(second, 'rev-parse', 'HEAD')).toBe(upstream.sha);
+      expect(gitIn(second, 'rev-parse', '--is-shallow-repository')).toBe('true');
+      expect(gitIn(second, 'status', '--porcelain')).toBe('');
+      expect(() => gitIn(second, 'symbolic-ref', '-q', 'HEAD')).toThrow();
+      expect(gitIn(second, 'config', '--list', '--local')).not.toContain(join(dir, 'cache'));
+      expect(gitIn(second, 'fsck', '--no-progress')).toBe('');
+      expect(existsSync(join(second, '.git', 'FETCH_HEAD'))).toBe(false);
+      expect(failures).toEqual([]);
+    });
+
+    it('checks out through git, and says why, when the pack cannot be had', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'fallback\n' });
+      const packUrl = await packed(() => ({ status: 503 }));
+      const w = workspace('w');
+      await cache.checkout(w, {
+        url: upstream.url,
+        packUrl,
+        sha: upstream.sha,
+        cacheKey: 'repo-1',
+        ...credentials,
+      });
+      expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('fallback\n');
+      expect(String(failures[0])).toMatch(/answered 503: failed with 503/);
+    });
+
+    it('drops a pack that lacks the commit, and checks out through git', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'right\n' });
+      const other = createUpstream(join(dir, 'other'), { 'README.md': 'wrong\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'other', '.git'),
+        sha: other.sha,
+      }));
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      const w = workspace('w');
+      await cache.checkout(w, { ...source, ...credentials });
+      expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('right\n');
+      expect(gitIn(w, 'rev-parse', 'HEAD')).toBe(upstream.sha);
+      expect(failures).toHaveLength(1);
+      // Dropped: the next task downloads it again rather than failing on it.
+      expect(existsSync(join(dir, 'cache', 'repo-1.packs', upstream.sha))).toBe(false);
+    });
+
+    it('sends the task token: a server that refuses it leaves the checkout to git', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'token\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const w = workspace('w');
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      await cache.checkout(w, { ...source, username: 'kiln-task', password: 'not-it' });
+      expect(String(failures[0])).toMatch(/answered 401/);
+      await cache.checkout(workspace('w2'), { ...source, ...credentials });
+      expect(failures).toHaveLength(1);
+      expect(existsSync(join(dir, 'cache', 'repo-1.packs', upstream.sha))).toBe(true);
+    });
+
+    it('stops once the task is killed', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'killed\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const killed = new AbortController();
+      killed.abort();
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      await expect(
+        cache.checkout(workspace('killed'), { ...source, ...credentials }, killed.signal),
+      ).rejects.toThrow(/stopped: the task was killed/);
+      expect(failures).toEqual([]);
+    });
   });
 });

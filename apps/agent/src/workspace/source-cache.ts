@@ -2,10 +2,11 @@ import { errorMessage, gitEnv, KeyedMutex } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { simpleGit } from 'simple-git';
+import { checkoutFromPack, PackCache, packSourceOf } from './pack-cache';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
 /** A repository key as the server names it (its id): safe as a directory name. */
@@ -16,23 +17,30 @@ const KEPT = 'refs/kiln/commits/';
 const execFileAsync = promisify(execFile);
 
 /**
- * The agent's object cache: one bare repository per source repository, in a root-only directory
- * no container ever sees. A commit is fetched from its source once per agent; every task of it
- * (the other jobs of a run, reruns, retries) then checks it out from the cache, so only what the
- * cache lacks crosses the network, and a second job of a run fetches nothing. Fetches into one
- * cache are serialized within the agent; checkouts from it run at once. The cache only ever
- * receives what its source served, and git checks every object's id: a build cannot put anything
- * into it (it sees its workspace only).
+ * The agent's object cache, in a root-only directory no container ever sees: for a source whose
+ * server serves the commit as one pack (Kiln's own), that pack ({@link PackCache}); for any other,
+ * one bare repository per source repository. A commit is fetched from its source once per agent;
+ * every task of it (the other jobs of a run, reruns, retries) then checks it out from the cache,
+ * so only what the cache lacks crosses the network, and a second job of a run fetches nothing.
+ * Fetches into one cache are serialized within the agent; checkouts from it run at once. The
+ * cache only ever receives what its source served, and git checks every object's id: a build
+ * cannot put anything into it (it sees its workspace only).
  */
 export class SourceCache {
   /** Fetches into one repository's cache, one at a time. */
   private readonly fetches = new KeyedMutex();
+  private readonly packs: PackCache;
 
   constructor(
     private readonly rootDir: string,
-    /** Told when the cache itself fails (the checkout then fetches from the source directly). */
+    /**
+     * Told when the cache itself fails, or a pack cannot be had: the checkout then fetches through
+     * git's protocol, from the source directly if need be.
+     */
     private readonly onCacheFailure: (key: string, error: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    this.packs = new PackCache(rootDir);
+  }
 
   /**
    * Checks `source` out into the task's `workspace`: through the cache when the source names a
@@ -40,6 +48,7 @@ export class SourceCache {
    * cannot be fetched fails the same either way ({@link SourceCheckoutError}).
    */
   async checkout(workspace: string, source: SourceInfo, signal?: AbortSignal): Promise<void> {
+    if (await this.checkoutPack(workspace, source, signal)) return;
     let cached: SourceInfo | undefined;
     try {
       cached = await this.hold(source, signal);
@@ -49,6 +58,43 @@ export class SourceCache {
     }
     if (cached === undefined) return checkoutSource(workspace, source, { signal });
     await checkoutFromCache(workspace, cached, signal);
+  }
+
+  /**
+   * Checks the commit out from its pack, downloaded into the cache if need be; false when the
+   * source serves no pack, or it could not be had or checked out (told as a cache failure), for
+   * the checkout through git's protocol to take over. A pack that does not check out is dropped
+   * from the cache, along with what it left in the workspace.
+   */
+  private async checkoutPack(
+    workspace: string,
+    source: SourceInfo,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const key = source.cacheKey;
+    const packed = packSourceOf(source);
+    if (packed === undefined || key === undefined || !CACHE_KEY.test(key)) return false;
+    const killed = () => new SourceCheckoutError(source, 'stopped: the task was killed');
+    // A function: the signal can be aborted while the checkout runs.
+    const aborted = (): boolean => signal?.aborted === true;
+    try {
+      await this.ensureRoot();
+      const cached = await this.packs.hold(key, packed, signal);
+      if (aborted()) throw killed();
+      // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
+      await checkoutFromPack(workspace, cached, source.sha).catch(async (error: unknown) => {
+        await this.packs.evict(key, source.sha);
+        await emptyDirectory(workspace);
+        throw error;
+      });
+    } catch (error) {
+      if (error instanceof SourceCheckoutError) throw error;
+      if (aborted()) throw killed();
+      this.onCacheFailure(key, error);
+      return false;
+    }
+    if (aborted()) throw killed();
+    return true;
   }
 
   /**
@@ -69,9 +115,14 @@ export class SourceCache {
     return { url: `file://${dir}`, sha: source.sha };
   }
 
-  private async create(dir: string): Promise<void> {
+  /** The cache's directory, root's alone: no task's user may look into it. */
+  private async ensureRoot(): Promise<void> {
     await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
     await chmod(this.rootDir, 0o700);
+  }
+
+  private async create(dir: string): Promise<void> {
+    await this.ensureRoot();
     const temp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
     await simpleGit().env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
     await rename(temp, dir).catch(async (error: unknown) => {
@@ -129,6 +180,12 @@ async function hasCommit(dir: string, sha: string): Promise<boolean> {
       (type) => type.trim() === 'commit',
       () => false,
     );
+}
+
+/** Removes what is in `dir`, keeping `dir`. */
+async function emptyDirectory(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.map((name) => rm(join(dir, name), { recursive: true, force: true })));
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -72,7 +72,11 @@ function contextOf(plan: PlanJob): BuildContext {
     secrets: {},
     taskId,
     logSink: { url: 'http://127.0.0.1:9/logs', token: 'tok' },
-    source: { url: 'http://127.0.0.1:9/source.git', token: 'tok' },
+    source: {
+      url: 'http://127.0.0.1:9/source.git',
+      packUrl: 'http://127.0.0.1:9/source.pack',
+      token: 'tok',
+    },
     artifactSink: { url: 'http://127.0.0.1:9/artifacts', token: 'tok' },
     stepNonce: 'nonce',
   };

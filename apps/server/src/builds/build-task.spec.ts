@@ -41,7 +41,11 @@ function context(
     secrets: {},
     taskId: 'job-job-1-2-abcdef',
     logSink: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/logs', token: 'tok' },
-    source: { url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.git', token: 'tok' },
+    source: {
+      url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.git',
+      packUrl: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.pack',
+      token: 'tok',
+    },
     artifactSink: {
       url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/artifacts',
       token: 'tok',
@@ -129,6 +133,7 @@ describe(buildTask.name, () => {
   it("fetches the commit by id from the server's mirror, with the task's token", () => {
     expect(buildTask(context()).source).toEqual({
       url: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.git',
+      packUrl: 'http://kiln.test/api/v1/tasks/job-job-1-2-abcdef/source.pack',
       sha: 'c'.repeat(40),
       username: 'kiln-task',
       password: 'tok',

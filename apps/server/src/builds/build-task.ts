@@ -24,7 +24,7 @@ export interface BuildContext {
    * Where the agent fetches the commit: the server's mirror, with the task's token. The forge's
    * URL and token never reach an agent.
    */
-  source: { url: string; token: string };
+  source: { url: string; packUrl: string; token: string };
   /** Where the job's artifacts go (with the log's token), if its plan keeps any. */
   artifactSink: { url: string; token: string };
   stepNonce: string;
@@ -106,6 +106,7 @@ export function buildTask(context: BuildContext): TaskInfo {
     // By commit id, not ref: the mirror serves any commit it has, and the ref may have moved on.
     source: {
       url: context.source.url,
+      packUrl: context.source.packUrl,
       sha: run.sha,
       username: TASK_SOURCE_USER,
       password: context.source.token,

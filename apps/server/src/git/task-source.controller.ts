@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { TaskLogTokenGuard } from '../logs/task-log-token.guard';
+import { PACK_MEDIA_TYPE, serveCommitPack } from './commit-pack';
 import { serveUploadPack } from './git-http-backend';
 import { TaskSource } from './task-source.service';
 
@@ -12,17 +13,18 @@ const FOR_AGENTS =
   'token as the password of Basic credentials (or `Authorization: Bearer <token>`). ';
 
 /**
- * The commit of a task, served from the server's mirror over git's smart HTTP to the task's agent.
- * Fetches only: a push is refused before git is even started.
+ * The commit of a task, served from the server's mirror to the task's agent: as one pack over
+ * plain HTTP (what Kiln's agents fetch), or over git's smart HTTP. Fetches only: a push is refused
+ * before git is even started.
  */
 @ApiTags('source')
-@Controller('api/v1/tasks/:taskId/source.git')
+@Controller('api/v1/tasks/:taskId')
 export class TaskSourceController {
   constructor(private readonly source: TaskSource) {}
 
   @Allow.public()
   @UseGuards(TaskLogTokenGuard)
-  @Get('info/refs')
+  @Get('source.git/info/refs')
   @ApiOperation({
     summary: "The refs of a task's repository, for git's fetch",
     description: `${FOR_AGENTS}The first request of git's smart HTTP protocol.`,
@@ -56,7 +58,7 @@ export class TaskSourceController {
 
   @Allow.public()
   @UseGuards(TaskLogTokenGuard)
-  @Post('git-upload-pack')
+  @Post('source.git/git-upload-pack')
   @ApiOperation({
     summary: "A pack of a task's commit, for git's fetch",
     description: `${FOR_AGENTS}The body is git's upload-pack request; the answer streams the pack.`,
@@ -75,5 +77,25 @@ export class TaskSourceController {
     @Res() res: Response,
   ): Promise<void> {
     await serveUploadPack(await this.source.repositoryDir(taskId), 'git-upload-pack', req, res);
+  }
+
+  @Allow.public()
+  @UseGuards(TaskLogTokenGuard)
+  @Get('source.pack')
+  @ApiOperation({
+    summary: "A task's commit as one git pack",
+    description:
+      'The commit and every object of its tree, none of its history (what `git fetch --depth 1` ' +
+      "of it transfers), for `git index-pack`. The task's token as the password of Basic " +
+      'credentials (or `Authorization: Bearer <token>`).',
+  })
+  @ApiOkResponse({ description: 'A git pack', content: { [PACK_MEDIA_TYPE]: {} } })
+  @ApiErrors({
+    401: "No task token, or not this task's",
+    404: 'The task is not the current task of a job',
+  })
+  async pack(@Param('taskId') taskId: string, @Res() res: Response): Promise<void> {
+    const { repositoryDir, sha } = await this.source.commitOf(taskId);
+    await serveCommitPack(repositoryDir, sha, res);
   }
 }

@@ -98,6 +98,7 @@ export class RunProgressService extends BuildOutcomes {
       },
       source: {
         url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/source.git`),
+        packUrl: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/source.pack`),
         token: this.tokens.logToken(taskId),
       },
       artifactSink: {

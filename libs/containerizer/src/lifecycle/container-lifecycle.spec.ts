@@ -130,6 +130,20 @@ describe(ContainerLifecycle.name, () => {
     expect(runtime.signals).toEqual(['SIGKILL']);
   });
 
+  it('signals again while a container that hit its limit still runs (a lost SIGKILL is re-sent)', async () => {
+    const { runtime, lifecycle } = setup();
+    await lifecycle.launch(specOf());
+    const container = lifecycle.get('c1')!;
+    // The sampler sees the limit at each sample until the container has ended.
+    lifecycle.limit(container, 'CONTAINER_LIMITATION_MEMORY', 'reached its limit');
+    lifecycle.limit(container, 'CONTAINER_LIMITATION_MEMORY', 'reached its limit');
+    expect(runtime.signals).toEqual(['SIGKILL', 'SIGKILL']);
+    expect(container.limitation?.reason).toBe('CONTAINER_LIMITATION_MEMORY');
+    await lifecycle.end(container, { signal: 'SIGKILL' });
+    lifecycle.limit(container, 'CONTAINER_LIMITATION_MEMORY', 'reached its limit');
+    expect(runtime.signals).toEqual(['SIGKILL', 'SIGKILL']);
+  });
+
   it('destroys once for concurrent calls, killing at once, and forgets the id', async () => {
     const { runtime, lifecycle } = setup();
     const release = vi.spyOn(runtime, 'release');

@@ -284,12 +284,13 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
 
   /**
    * The container reached a limit: it ends at once (no grace: a fork bomb or a memory hog would
-   * spend it growing), TASK_FAILED with the limit's reason, unless a kill came first.
+   * spend it growing), TASK_FAILED with the limit's reason, unless a kill came first. The sampler
+   * calls it at each sample while the limit shows: the first reason stands, and the SIGKILL is
+   * sent again, should the last one have been lost (a cgroup that could not be written, say).
    */
   limit(container: E, reason: TaskReason, message: string): void {
     if (container.phase !== 'running' || container.kill !== undefined) return;
-    if (container.limitation !== undefined) return;
-    container.limitation = { reason, message };
+    container.limitation ??= { reason, message };
     this.runtime.signal(container, 'SIGKILL');
   }
 

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startPackServer, type PackServer } from '../../../../test/integration/support/pack-server';
+import { createUpstream } from '../../../../test/integration/support/upstream';
+
+describe('serveCommitPack', () => {
+  let dir: string;
+  let server: PackServer | undefined;
+  const auth = { authorization: `Basic ${Buffer.from('kiln-task:tok').toString('base64')}` };
+  const git = (cwd: string, ...args: string[]): string =>
+    execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-commit-pack-'));
+  });
+  afterEach(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('packs the commit and its whole tree, and none of its history', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'old.txt': 'gone later\n' });
+    const repo = join(dir, 'upstream');
+    git(repo, 'rm', '-q', 'old.txt');
+    writeFileSync(join(repo, 'new.txt'), 'kept\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'two');
+    const sha = git(repo, 'rev-parse', 'HEAD');
+    server = await startPackServer(() => ({ repositoryDir: join(repo, '.git'), sha }));
+
+    const response = await fetch(server.url, { headers: auth });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/x-git-packfile');
+    const pack = join(dir, 'commit.pack');
+    writeFileSync(pack, Buffer.from(await response.arrayBuffer()));
+    git(dir, 'index-pack', pack);
+    const listed = git(dir, 'verify-pack', '-v', pack);
+
+    const has = (object: string) => listed.includes(object);
+    expect(has(sha)).toBe(true);
+    expect(has(git(repo, 'rev-parse', 'HEAD:new.txt'))).toBe(true);
+    // Neither the first commit nor what only it had.
+    expect(has(upstream.sha)).toBe(false);
+    expect(has(git(repo, 'rev-parse', `${upstream.sha}:old.txt`))).toBe(false);
+  });
+
+  it('answers 500 naming the commit it cannot pack', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'a.txt': 'a\n' });
+    const missing = upstream.sha.replace(/^./, (c) => (c === 'f' ? 'e' : 'f'));
+    server = await startPackServer(() => ({
+      repositoryDir: join(dir, 'upstream', '.git'),
+      sha: missing,
+    }));
+    const response = await fetch(server.url, { headers: auth });
+    expect(response.status).toBe(500);
+    expect(await response.text()).toContain(`cannot pack ${missing}`);
+  });
+});
