@@ -47,6 +47,32 @@ describe('serveCommitPack', () => {
     expect(has(git(repo, 'rev-parse', `${upstream.sha}:old.txt`))).toBe(false);
   });
 
+  it('goes on serving when agents go away while a large tree is listed', async () => {
+    // 20,000 files in one commit, written by fast-import: listing them takes a while.
+    const repo = join(dir, 'large');
+    git(dir, 'init', '-q', repo);
+    const files = Array.from(
+      { length: 20_000 },
+      (_, i) => `M 644 inline f${i}.txt\ndata 2\n${i % 10}\n`,
+    );
+    const stream =
+      'commit refs/heads/main\ncommitter k <k@k> 0 +0000\ndata 5\nlarge\n' + files.join('');
+    execFileSync('git', ['fast-import', '--quiet'], { cwd: repo, input: stream });
+    const sha = git(repo, 'rev-parse', 'main');
+    server = await startPackServer(() => ({ repositoryDir: join(repo, '.git'), sha }));
+
+    for (let i = 0; i < 10; i += 1) {
+      const gone = new AbortController();
+      const download = fetch(server.url, { headers: auth, signal: gone.signal });
+      setTimeout(() => gone.abort(), i % 10);
+      await download.then((response) => response.arrayBuffer()).catch(() => undefined);
+    }
+    // Still up, and still packing.
+    const response = await fetch(server.url, { headers: auth });
+    expect(response.status).toBe(200);
+    expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
   it('answers 500 naming the commit it cannot pack', async () => {
     const upstream = createUpstream(join(dir, 'upstream'), { 'a.txt': 'a\n' });
     const missing = upstream.sha.replace(/^./, (c) => (c === 'f' ? 'e' : 'f'));

@@ -1,6 +1,8 @@
 import { gitEnv } from '@kiln/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { clientGone, untilDrained } from './response-stream';
 
 /** The media type git's own protocols give a pack. */
 export const PACK_MEDIA_TYPE = 'application/x-git-packfile';
@@ -34,9 +36,11 @@ export async function serveCommitPack(
   const stderr = { list: '', pack: '' };
   list.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.list += text));
   pack.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
-  list.stdout.pipe(pack.stdin);
-  // An agent that goes away mid-pack stops both.
-  response.once('close', () => {
+  // Never an unhandled EPIPE: a pack-objects that ended (killed, or failed) stops the listing.
+  void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
+  // An agent that goes away, even before this ran, stops both.
+  const gone = clientGone(response);
+  void gone.then(() => {
     list.kill('SIGTERM');
     pack.kill('SIGTERM');
   });
@@ -58,11 +62,14 @@ export async function serveCommitPack(
       response.setHeader('cache-control', 'no-store');
       started = true;
     }
-    if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+    if (response.destroyed) break;
+    if (!response.write(chunk)) await untilDrained(response, gone);
   }
   const [listCode, packCode] = await Promise.all([listed, packed]);
   if (listCode === 0 && packCode === 0) {
     response.end();
+  } else if (response.destroyed) {
+    return;
   } else if (!started && !response.headersSent) {
     pack.stdout.resume();
     response.statusCode = 500;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { clientGone, untilDrained } from './response-stream';
 
 /** What an agent may ask of a mirror: its refs for a fetch, and a pack. Never a push. */
 export type UploadPackPath = 'info/refs' | 'git-upload-pack';
@@ -64,15 +65,16 @@ export async function serveUploadPack(
     child.once('error', reject);
     child.once('close', resolve);
   });
-  // A client that goes away mid-pack stops the backend too.
-  response.once('close', () => child.kill('SIGTERM'));
+  // A client that goes away mid-pack (even before this ran) stops the backend too.
+  const gone = clientGone(response);
+  void gone.then(() => child.kill('SIGTERM'));
   const sent = pipeline(request, child.stdin).catch(() => undefined);
 
   let head = Buffer.alloc(0);
   let headersWritten = false;
   for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
     if (headersWritten) {
-      if (!response.write(chunk)) await new Promise((r) => response.once('drain', r));
+      if (!response.write(chunk)) await untilDrained(response, gone);
       continue;
     }
     head = Buffer.concat([head, chunk]);
