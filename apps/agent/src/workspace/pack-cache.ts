@@ -3,7 +3,7 @@ import type { SourceInfo } from '@kiln/contracts';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,11 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
+
+/** Commits kept per repository: a run's jobs and a few recent pushes' reruns fetch nothing. */
+const DEFAULT_KEPT_COMMITS = 32;
+/** What a download is made in until it is whole. */
+const TEMP_SUFFIX = '.tmp';
 
 /** A commit's pack in the cache, and its index. */
 export interface CachedPack {
@@ -39,20 +44,34 @@ export function packSourceOf(source: SourceInfo): PackSource | undefined {
 export class PackCache {
   /** Downloads of one commit, one at a time. */
   private readonly downloads = new KeyedMutex();
+  /** Per repository: what an earlier agent left half-made there, removed before first use. */
+  private readonly swept = new Map<string, Promise<void>>();
 
-  /** `rootDir`: the agent's root-only cache directory, which the caller has made. */
-  constructor(private readonly rootDir: string) {}
+  /**
+   * `rootDir`: the agent's root-only cache directory, which the caller has made. `keep`: the
+   * commits kept per repository, the most recently used; older ones are removed as new ones come.
+   */
+  constructor(
+    private readonly rootDir: string,
+    private readonly keep = DEFAULT_KEPT_COMMITS,
+  ) {}
 
   /** The commit's pack, downloaded first if the cache lacks it. */
   async hold(key: string, source: PackSource, signal?: AbortSignal): Promise<CachedPack> {
     const repository = join(this.rootDir, `${key}.packs`);
     const dir = join(repository, source.sha);
+    await this.sweep(key, repository);
     return this.downloads.run(`${key}/${source.sha}`, async () => {
       const cached = await findPack(dir);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) {
+        // Used now: the last to be removed.
+        const now = new Date();
+        await utimes(dir, now, now).catch(() => undefined);
+        return cached;
+      }
       await mkdir(repository, { recursive: true, mode: 0o700 });
       // Made whole beside it, then renamed into place: a directory there is always complete.
-      const temp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
+      const temp = `${dir}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
       await mkdir(temp, { mode: 0o700 });
       try {
         const downloaded = join(temp, 'download.pack');
@@ -60,14 +79,52 @@ export class PackCache {
         const name = await indexPack(downloaded);
         await rename(downloaded, join(temp, `pack-${name}.pack`));
         await rename(join(temp, 'download.idx'), join(temp, `pack-${name}.idx`));
+        // What is there is incomplete (findPack found no pack): an eviction cut short, say.
+        await rm(dir, { recursive: true, force: true });
         await rename(temp, dir);
       } finally {
         await rm(temp, { recursive: true, force: true });
       }
       const held = await findPack(dir);
       if (held === undefined) throw new Error(`the pack of ${source.sha} vanished from the cache`);
+      await this.trim(repository, source.sha);
       return held;
     });
+  }
+
+  /** Removes the repository's least recently used commits beyond {@link keep}. */
+  private async trim(repository: string, kept: string): Promise<void> {
+    const names = await readdir(repository).catch(() => [] as string[]);
+    const commits = await Promise.all(
+      names
+        .filter((name) => /^[0-9a-f]{40}$/.test(name) && name !== kept)
+        .map(async (name) => ({
+          name,
+          used: (await stat(join(repository, name)).catch(() => undefined))?.mtimeMs ?? 0,
+        })),
+    );
+    commits.sort((a, b) => b.used - a.used);
+    // A checkout copying from one being removed fails and falls back to git's protocol.
+    for (const { name } of commits.slice(Math.max(0, this.keep - 1))) {
+      await rm(join(repository, name), { recursive: true, force: true });
+    }
+  }
+
+  /** Once per repository and agent: the downloads a killed agent left half-made. */
+  private sweep(key: string, repository: string): Promise<void> {
+    let swept = this.swept.get(key);
+    if (swept === undefined) {
+      swept = readdir(repository)
+        .catch(() => [] as string[])
+        .then(async (names) => {
+          const left = names.filter((name) => name.endsWith(TEMP_SUFFIX));
+          await Promise.all(
+            left.map((name) => rm(join(repository, name), { recursive: true, force: true })),
+          );
+        });
+      this.swept.set(key, swept);
+    }
+    return swept;
   }
 
   /** Drops a commit's pack (one that did not check out): the next task downloads it again. */
