@@ -1,5 +1,6 @@
 import { freePort } from '@kiln/queue/testing';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -152,5 +153,48 @@ describe('agent: sources, capabilities and recovery', () => {
     const failed = await fw.waitForState('survivor', 'TASK_FAILED', 20_000);
     expect(failed).toMatchObject({ exitCode: 7, reason: 'COMMAND_EXITED_NONZERO' });
     expect(second.output).toContain('recovered task survivor');
+  });
+
+  it('after kill -9 during a checkout and a restart, drops the task: its command never ran', async () => {
+    // A source server that hangs up on every request: the checkout waits for it (a minute),
+    // while runc makes the task's container and holds it at its gate.
+    const hangUp = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    const port = (hangUp.address() as AddressInfo).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'kiln-e2e-agent-gate-'));
+    const marker = join(dataDir, 'ran');
+    try {
+      const resources = 'cpus:6;mem:1024';
+      const first = startAgent({ KILN_DATA_DIR: dataDir, KILN_AGENT_RESOURCES: resources });
+      await first.url();
+      const fw = await framework();
+      const task = shellTask('gated', `touch ${marker}`, {
+        source: { url: `http://127.0.0.1:${port}/repo.git`, sha: 'b'.repeat(40) },
+      });
+      // Only this agent has 5 cpus free (the other tests' agents have 4 at most), so the task
+      // lands on it.
+      fw.launch({ ...task, resources: { ...task.resources, cpus: 5 } });
+      await fw.waitForState('gated', 'TASK_STARTING');
+      // Its cgroup, under the agent's own parent (`kiln/<agent id>`).
+      const parents = '/sys/fs/cgroup/freezer/kiln';
+      const made = () =>
+        readdirSync(parents).some((agentId) => existsSync(join(parents, agentId, 'gated')));
+      await expect.poll(made, { timeout: 15_000 }).toBe(true);
+
+      first.signal('SIGKILL');
+      await first.exitCode();
+      // Told by the agent's end, the task's shim removes the container it never started.
+      await expect.poll(made, { timeout: 15_000 }).toBe(false);
+      const second = startAgent({ KILN_DATA_DIR: dataDir, KILN_AGENT_RESOURCES: resources });
+      await second.url();
+
+      const dropped = await fw.waitForState('gated', 'TASK_DROPPED', 20_000);
+      expect(dropped).toMatchObject({ reason: 'AGENT_RESTARTED' });
+      expect(fw.statusesOf('gated').map((s) => s.state)).not.toContain('TASK_RUNNING');
+      expect(existsSync(marker)).toBe(false);
+      await second.dispose();
+    } finally {
+      await new Promise((resolve) => hangUp.close(resolve));
+    }
   });
 });

@@ -15,6 +15,7 @@ import {
   workspaceOf,
   WORKSPACE_MOUNT_PATH,
   type Containerizer,
+  type LaunchResult,
   type Termination,
 } from '@kiln/containerizer';
 import {
@@ -304,6 +305,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     this.report(taskId, 'TASK_STARTING');
     const starting = new AbortController();
     this.starting.set(taskId, starting);
+    // The container is made while the workspace is prepared; its command waits for the workspace.
+    const ready = task.source !== undefined || task.inputs !== undefined ? gate() : undefined;
+    let launched: Promise<LaunchOutcome> | undefined;
     try {
       try {
         await mkdir(workspace, { recursive: true });
@@ -318,17 +322,63 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       }
       this.logs.start(checkpoint, this.stdoutOf(taskId));
-      if (!(await this.prepare(checkpoint, workspace, starting.signal))) return;
-      if (starting.signal.aborted) {
-        await this.reportKilledBeforeStart(checkpoint);
+      // Nothing to prepare: launched below, once kills go to the containerizer.
+      if (ready !== undefined) {
+        launched = this.launchContainer(containerizer, checkpoint, ready.promise);
+      }
+      const unprepared = await this.prepare(checkpoint, workspace, starting.signal);
+      if (unprepared !== undefined) {
+        // Its container undone first: once its end is told, its resources are offered again.
+        if (launched !== undefined) {
+          ready?.fail(new Error('the task ended before its command started'));
+          await launched;
+          await containerizer.destroy(taskId).catch(() => undefined);
+        }
+        await unprepared();
         return;
       }
     } finally {
       // From here on the containerizer has the task: it takes the kills.
       this.starting.delete(taskId);
     }
-    try {
-      const result = await containerizer.launch({
+    ready?.open();
+    const outcome = await (launched ?? this.launchContainer(containerizer, checkpoint, undefined));
+    if ('error' in outcome) {
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_FAILED',
+        'CONTAINER_LAUNCH_FAILED',
+        errorMessage(outcome.error),
+        'the container failed to start',
+      );
+      await containerizer.destroy(taskId).catch(() => undefined);
+      return;
+    }
+    if (outcome.result.status === 'not-supported') {
+      await this.reportUnrun(
+        checkpoint,
+        'TASK_ERROR',
+        'CONTAINERIZER_NOT_SUPPORTED',
+        outcome.result.reason,
+      );
+      return;
+    }
+    checkpoint.container = containerizer.checkpoint(taskId);
+    this.report(taskId, 'TASK_RUNNING');
+    await this.awaitTermination(containerizer, checkpoint);
+  }
+
+  /** Launches the task's container, its command held until `ready` resolves; never rejects. */
+  private launchContainer(
+    containerizer: Containerizer,
+    checkpoint: TaskCheckpoint,
+    ready: Promise<void> | undefined,
+  ): Promise<LaunchOutcome> {
+    const task = checkpoint.taskInfo;
+    const taskId = task.taskId;
+    const sandbox = this.sandboxOf(taskId);
+    return containerizer
+      .launch({
         containerId: taskId,
         command: task.command.shell
           ? { shell: true, value: task.command.value }
@@ -338,7 +388,8 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
           KILN_TASK_ID: taskId,
           // Where the task works (as the task sees it: a container has it mounted, the native
           // one too); the agent's files beside it are none of its business.
-          KILN_SANDBOX: containerizer.name === 'process' ? workspace : WORKSPACE_MOUNT_PATH,
+          KILN_SANDBOX:
+            containerizer.name === 'process' ? workspaceOf(sandbox) : WORKSPACE_MOUNT_PATH,
         },
         sandbox,
         resources: task.resources,
@@ -347,55 +398,33 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
           : { maxCompletionTimeMs: task.maxCompletionTimeSeconds * 1000 }),
         ...(task.container?.image === undefined ? {} : { image: task.container.image }),
         ...(task.container?.network === undefined ? {} : { network: task.container.network }),
-      });
-      if (result.status === 'not-supported') {
-        await this.reportUnrun(
-          checkpoint,
-          'TASK_ERROR',
-          'CONTAINERIZER_NOT_SUPPORTED',
-          result.reason,
-        );
-        return;
-      }
-    } catch (error) {
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_FAILED',
-        'CONTAINER_LAUNCH_FAILED',
-        errorMessage(error),
-        'the container failed to start',
+        ...(ready === undefined ? {} : { ready }),
+      })
+      .then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
       );
-      await containerizer.destroy(taskId).catch(() => undefined);
-      return;
-    }
-    checkpoint.container = containerizer.checkpoint(taskId);
-    this.report(taskId, 'TASK_RUNNING');
-    await this.awaitTermination(containerizer, checkpoint);
   }
 
   /**
-   * Checks the task's source out and fetches its inputs into its workspace; false (its end
-   * reported) when either fails or the task is killed meanwhile.
+   * Checks the task's source out and fetches its inputs into its workspace. When either fails, or
+   * the task is killed meanwhile, what reports its end (once its container is undone); undefined
+   * when the workspace is ready.
    */
   private async prepare(
     checkpoint: TaskCheckpoint,
     workspace: string,
     signal: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<(() => Promise<void>) | undefined> {
     const task = checkpoint.taskInfo;
     const taskId = task.taskId;
+    const unprepared = (reason: TaskReason, error: unknown, what: string) => () =>
+      this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
       try {
         await this.sources.checkout(workspace, task.source, signal);
       } catch (error) {
-        await this.reportUnprepared(
-          checkpoint,
-          signal,
-          'SOURCE_CHECKOUT_FAILED',
-          error,
-          'source checkout failed',
-        );
-        return false;
+        return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }
     }
     if (task.inputs !== undefined) {
@@ -407,14 +436,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
           AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), signal]),
         );
       } catch (error) {
-        await this.reportUnprepared(
-          checkpoint,
-          signal,
-          'ARTIFACT_INPUTS_FAILED',
-          error,
-          'fetching artifacts failed',
-        );
-        return false;
+        return unprepared('ARTIFACT_INPUTS_FAILED', error, 'fetching artifacts failed');
       }
       await this.appendOutput(taskId, lines).catch((error: unknown) => {
         this.logger.warn(
@@ -422,7 +444,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         );
       });
     }
-    return true;
+    return signal.aborted ? () => this.reportKilledBeforeStart(checkpoint) : undefined;
   }
 
   /** A step of the preparation failed: the task ends failed, or killed if a KILL stopped it. */
@@ -698,6 +720,22 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`removing the sandbox of ${taskId} failed: ${errorMessage(error)}`);
     });
   }
+}
+
+/** How a launch ended: what the containerizer answered, or why it failed. */
+type LaunchOutcome = { result: LaunchResult } | { error: unknown };
+
+/** A promise the agent settles itself: open when the workspace is ready, failed when it is not. */
+function gate(): { promise: Promise<void>; open: () => void; fail: (error: Error) => void } {
+  let open!: () => void;
+  let fail!: (error: Error) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  // A containerizer that has failed already does not wait for it.
+  promise.catch(() => undefined);
+  return { promise, open, fail };
 }
 
 /** What a terminal status says of usage: totals, not the last instant's memory. */

@@ -48,6 +48,13 @@ export interface ContainerSpec {
    * containerizer's default (docker: `none`, unless the agent opted in to the host's network).
    */
   network?: 'host' | 'none';
+  /**
+   * Settles once the workspace is ready (the source checked out, the inputs fetched): the command
+   * starts only after it resolves, and never if it rejects, which fails the launch. A
+   * containerizer that can makes the container meanwhile, so that a task's start waits for the
+   * slower of the two, not for both one after the other. None: the workspace is ready.
+   */
+  ready?: Promise<void>;
 }
 
 /**

@@ -78,6 +78,11 @@ export interface BundlePlan {
   network: 'private' | 'none' | 'host';
   /** What starts the user-mode network for the container's pid; for `private` only. */
   networkHook?: { path: string; args: readonly string[] };
+  /**
+   * What holds the container's process until its workspace is ready, run after the network hook;
+   * none: the process starts as soon as the container exists.
+   */
+  gateHook?: { path: string; args: readonly string[] };
   ids: IdRange;
   /** The container's cgroup, absolute from the hierarchies' roots: `/<parent>/<containerId>`. */
   cgroupsPath: string;
@@ -90,6 +95,15 @@ export interface BundlePlan {
 }
 
 const MIB = 1024 * 1024;
+
+/** The hooks runc runs on the host before the process starts: the network, then the gate. */
+function createRuntimeHooks(plan: BundlePlan): { hooks?: { createRuntime: unknown[] } } {
+  const hooks = [
+    ...(plan.network === 'private' && plan.networkHook !== undefined ? [plan.networkHook] : []),
+    ...(plan.gateHook === undefined ? [] : [plan.gateHook]),
+  ].map((hook) => ({ ...hook, args: [...hook.args] }));
+  return hooks.length === 0 ? {} : { hooks: { createRuntime: hooks } };
+}
 
 /** The OCI runtime configuration of one task's container. */
 export function ociConfig(plan: BundlePlan): Record<string, unknown> {
@@ -173,9 +187,7 @@ export function ociConfig(plan: BundlePlan): Record<string, unknown> {
         options: ['rbind', 'rw', 'nosuid', 'nodev'],
       },
     ],
-    ...(plan.network === 'private' && plan.networkHook !== undefined
-      ? { hooks: { createRuntime: [{ ...plan.networkHook, args: [...plan.networkHook.args] }] } }
-      : {}),
+    ...createRuntimeHooks(plan),
     linux: {
       namespaces: namespaces.map((type) => ({ type })),
       // Without CAP_NET_RAW (it let a task hand-craft frames that slirp4netns carried to the

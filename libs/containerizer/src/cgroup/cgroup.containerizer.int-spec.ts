@@ -1,6 +1,7 @@
 import { withTimeout } from '@kiln/common';
 import { resources } from '@kiln/contracts';
 import {
+  deferred,
   describeContainerizerContract,
   eventually,
   exists,
@@ -189,6 +190,62 @@ describe('cgroup containerizer on this host', () => {
       await containerizer.destroy(spec.containerId);
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       for (const pid of pids) expect(await isAlive(pid)).toBe(false);
+    });
+
+    it('makes the container while the workspace is prepared, and gives what is put there to its root', async () => {
+      const containerizer = newContainerizer();
+      const workspaceReady = deferred();
+      const spec = await specOf("stat -c '%u %g' checked-out; cat checked-out", {
+        ready: workspaceReady.promise,
+      });
+      const launch = containerizer.launch(spec);
+      // runc has made the container (its cgroup) and holds it at the gate: the checkout runs now.
+      await eventually('the container made', () => anyExists(cgroupDirs(spec.containerId)));
+      await writeFile(join(workspaceOf(spec.sandbox), 'checked-out'), 'source\n');
+      workspaceReady.resolve();
+      expect(await launch).toEqual({ status: 'launched' });
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 0 });
+      // The container's root owns it (a host root's file would show as the overflow id).
+      expect(await readFile(join(spec.sandbox, 'stdout'), 'utf8')).toBe('0 0\nsource\n');
+    });
+
+    it('never starts a container made before its workspace failed, and leaves nothing of it', async () => {
+      const containerizer = newContainerizer();
+      const workspaceReady = deferred();
+      const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+      const launch = containerizer.launch(spec);
+      // Its user-mode network runs: runc has made it up to the gate.
+      const network = join('/run/kiln/cgroup', PARENT, 'network', `${spec.containerId}.pid`);
+      let helper = 0;
+      await eventually('the network helper started', async () => {
+        helper = Number((await readIfExists(network))?.trim());
+        return helper > 0 && (await isAlive(helper));
+      });
+      workspaceReady.reject(new Error('the checkout failed'));
+      await expect(launch).rejects.toThrow(/not started.*the checkout failed/);
+      expect(await written(spec, 'ran')).toBeUndefined();
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      expect(await exists(join('/run/kiln/cgroup', PARENT, 'runc', spec.containerId))).toBe(false);
+      expect(await isAlive(helper)).toBe(false);
+    });
+
+    it('removes, rather than recovers, a container its agent left at the gate', async () => {
+      const held = newContainerizer();
+      const workspaceReady = deferred();
+      const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+      const launch = held.launch(spec);
+      await eventually('the container made', () => anyExists(cgroupDirs(spec.containerId)));
+      // The agent restarted: its task's checkpoint names no container, as the launch never ended.
+      const restarted = newContainerizer();
+      const recovered = await restarted.recover([
+        { containerId: spec.containerId, sandbox: spec.sandbox },
+      ]);
+      expect(recovered).toEqual([]);
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+      expect(await exists(join('/run/kiln/cgroup', PARENT, 'runc', spec.containerId))).toBe(false);
+      workspaceReady.reject(new Error('the agent died'));
+      await expect(launch).rejects.toThrow();
+      expect(await written(spec, 'ran')).toBeUndefined();
     });
 
     it('gives the task its own PID namespace, whose pid 1 is its init', async () => {

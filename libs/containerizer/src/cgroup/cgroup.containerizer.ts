@@ -14,7 +14,7 @@ import {
 } from '../containerizer';
 import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
-import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { ContainerLifecycle, notReady, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
@@ -37,7 +37,7 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { networkHook, type Runc } from './runc';
+import { GATE_OPEN, gateHook, gateWordFile, networkHook, type Runc } from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
@@ -179,6 +179,7 @@ export class CgroupContainerizer
       {
         create: (base) => ({ ...base, limits: {} }),
         refusal: (spec) => refusal(spec),
+        startsBeforeReady: true,
         start: async (container, spec) => {
           const host = await this.host();
           if (!host.supported) return { status: 'not-supported', reason: host.reason };
@@ -215,6 +216,13 @@ export class CgroupContainerizer
       if (!CONTAINER_ID_PATTERN.test(containerId)) continue;
       const found = parseCheckpoint(checkpoint);
       const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${containerId}`);
+      if (found === undefined && (await heldAtGate(sandbox))) {
+        // Made before its workspace was ready, and its agent died before saying go: its command
+        // never ran, nor will. Removed, not recovered, so the task is told it never ran.
+        await this.runtime.deleteContainer(runc, containerId).catch(() => undefined);
+        await destroyCgroup(cgroup);
+        continue;
+      }
       // Without a checkpoint, a cgroup of ours with that name is the only sign it is ours.
       if (found === undefined && !(await cgroup.exists())) continue;
       await this.reattach(containerId, sandbox, cgroup, found, runc);
@@ -224,6 +232,12 @@ export class CgroupContainerizer
     for (const name of await runc.list().catch(() => [])) {
       if (listed.has(name) || this.containers.has(name)) continue;
       await this.runtime.deleteContainer(runc, name).catch(() => undefined);
+    }
+    // What runc lists not: the state of a start that failed under `--keep` (a gate that never
+    // opened, say), which no state file describes.
+    for (const name of await readdir(runc.stateDir).catch(() => [] as string[])) {
+      if (listed.has(name) || this.containers.has(name)) continue;
+      await rm(join(runc.stateDir, name), { recursive: true, force: true });
     }
     const parentDirs = new TaskCgroup(host.version, host.root, this.parent, this.hierarchies(host))
       .dirs()
@@ -304,6 +318,7 @@ export class CgroupContainerizer
     };
     const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
     const ids = this.idPool.take(container.id);
+    const gate = spec.ready === undefined ? undefined : gateOf(sandbox);
     const config = ociConfig({
       argv,
       environment,
@@ -322,11 +337,13 @@ export class CgroupContainerizer
         this.tmpSizeMiB ?? (spec.resources.mem > 0 ? spec.resources.mem : DEFAULT_TMP_SIZE_MIB),
       hostname: HOSTNAME,
       seccomp: this.seccompOf(host),
+      ...(gate === undefined ? {} : { gateHook: gateHook(gate) }),
     });
     await Promise.all([
       writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
-      // The container's root is the range's first id: the workspace becomes its own.
-      chownTree(workspace, ids.hostId),
+      // The container's root is the range's first id: the workspace becomes its own (a gated
+      // one once it is ready, below).
+      gate === undefined ? chownTree(workspace, ids.hostId) : undefined,
     ]);
     container.cgroup = cgroup;
     container.runc = runc;
@@ -340,13 +357,19 @@ export class CgroupContainerizer
         containerId: container.id,
         exitFile: exitCodeFile,
         networkPidFile,
+        ...(gate === undefined ? {} : { gate }),
       },
       sandbox,
     );
+    // runc makes the container meanwhile, up to its gate hook.
+    const unready =
+      spec.ready && (await this.openGate(spec.ready, exited, child, workspace, ids.hostId));
     const started = await untilStarted(join(bundle, 'pid'), exited);
-    if (!started) {
-      const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
+    if (!started || unready !== undefined) {
+      await exited;
       await this.runtime.deleteContainer(runc, container.id).catch(() => undefined);
+      if (unready !== undefined) throw notReady(container.id, unready.error);
+      const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
         `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
@@ -368,6 +391,38 @@ export class CgroupContainerizer
       this.containers.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
     );
     this.running(container);
+  }
+
+  /**
+   * Waits for the workspace, then lets the container's process start: the workspace is given to
+   * the container's root first (what was checked out into it meanwhile included). Ends the shim's
+   * standard input either way, which fails the gate unless `go` came first; what kept the
+   * workspace from being ready, if anything. A shim that ends first (runc failed) is not kept
+   * waiting for the workspace: its failure is the launch's.
+   */
+  private async openGate(
+    ready: Promise<void>,
+    exited: Promise<unknown>,
+    shim: ChildProcess,
+    workspace: string,
+    hostId: number,
+  ): Promise<{ error: unknown } | undefined> {
+    const gate = shim.stdin;
+    // A shim that died early closes the pipe: what is written then goes nowhere.
+    gate?.on('error', () => undefined);
+    try {
+      const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
+      if (first !== 'ready') {
+        gate?.end();
+        return undefined;
+      }
+      await chownTree(workspace, hostId);
+    } catch (error) {
+      gate?.end();
+      return { error };
+    }
+    gate?.end(GATE_OPEN);
+    return undefined;
   }
 
   /** A container left by a launch of this id that the agent lost track of is no home for a new one. */
@@ -526,6 +581,19 @@ function refusal(spec: ContainerSpec): string | undefined {
   return spec.image === undefined
     ? undefined
     : 'the cgroup containerizer cannot run images; docker is needed';
+}
+
+/** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
+function gateOf(sandbox: string): string {
+  return join(sandbox, BUNDLE_DIR, 'gate');
+}
+
+/** Whether the sandbox's container was gated, and its agent never said go. */
+async function heldAtGate(sandbox: string): Promise<boolean> {
+  const gate = gateOf(sandbox);
+  if (!(await exists(gate))) return false;
+  const word = await readFile(gateWordFile(gate), 'utf8').catch(() => '');
+  return word.trim() !== 'go';
 }
 
 /** Gives the tree to `id` (user and group), links themselves rather than what they point to. */

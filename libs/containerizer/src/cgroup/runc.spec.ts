@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { networkHook, shimArguments } from './runc';
+import { GATE_HOOK, gateHook, networkHook, shimArguments } from './runc';
 
 /** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
 function sh(args: string[], input = ''): Promise<number | null> {
@@ -81,5 +81,49 @@ describe('runc shim and network hook', () => {
     });
     expect(await sh(hook.args.slice(1), '{"pid":4242}')).not.toBe(0);
     expect(await sh(hook.args.slice(1), '{"status":"creating"}')).not.toBe(0);
+  });
+
+  describe('a gated container', () => {
+    /** A runc that runs the gate hook as runc would (state on its stdin), and exits as it did. */
+    async function gatedRunc(): Promise<string> {
+      const hook = gateHook(join(dir, 'gate'));
+      expect(hook.args.slice(0, 3)).toEqual(['sh', '-c', GATE_HOOK]);
+      return fakeProgram(
+        'runc',
+        `echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(dir, 'gate')}" || exit 1\n` +
+          'echo ran > "$(dirname "$0")/ran"',
+      );
+    }
+
+    function shim(runc: string): string[] {
+      return shimArguments({
+        runc,
+        stateDir: dir,
+        bundle: dir,
+        containerId: 'c1',
+        exitFile: join(dir, '.exit_code'),
+        networkPidFile: join(dir, 'missing.pid'),
+        gate: join(dir, 'gate'),
+      });
+    }
+
+    it("starts the container's process on the agent's go", async () => {
+      const runc = await gatedRunc();
+      expect(await sh(shim(runc), 'go\n')).toBe(0);
+      expect(await readFile(join(dir, 'ran'), 'utf8')).toBe('ran\n');
+    });
+
+    it('never starts it when the agent ends its input without go (it gave up, or died)', async () => {
+      const runc = await gatedRunc();
+      expect(await sh(shim(runc), '')).toBe(1);
+      await expect(readFile(join(dir, 'ran'), 'utf8')).rejects.toThrow(/ENOENT/);
+      expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('1\n');
+    });
+
+    it('records the code of a runc that fails before its gate', async () => {
+      const runc = await fakeProgram('runc', 'exit 3');
+      expect(await sh(shim(runc), 'go\n')).toBe(3);
+      expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('3\n');
+    });
   });
 });

@@ -15,11 +15,36 @@ const run = promisify(execFile);
  * workspace) and survives an agent restart. `runc run --keep` runs the container in the
  * foreground and keeps it (its cgroup, with the counters that say which limit ended it) until the
  * agent deletes it; the shim then stops the container's user-mode network and writes the code.
- * Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE`.
+ * Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE [GATE]`.
+ *
+ * With GATE, a container made before its workspace is ready (see `ContainerSpec.ready`): the
+ * shim makes GATE a FIFO, runs runc in the background, and waits for the agent's word on its
+ * standard input: `go`, or end of file (the agent gave up on the task, or died). It passes the
+ * word through the FIFO to the container's gate hook ({@link GATE_HOOK}), which runc runs before
+ * the container's process starts, and which fails the start unless the word is `go`. (A hook gets
+ * no descriptor of the shim's, and the agent's end of the shim's standard input is a socket,
+ * which no path opens: hence the FIFO.) The shim holds the FIFO open for as long as runc runs: a
+ * hook never waits on a FIFO nobody will write, unless the shim itself was killed.
  */
 export const SHIM = [
-  '"$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null',
-  'code=$?',
+  'if [ -n "$7" ]; then',
+  // Opened for reading and writing, which never blocks: the word waits in the FIFO for the hook.
+  '  mkfifo -m 600 "$7" && exec 3<>"$7" || exit 125',
+  '  "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null 3>&- &',
+  '  runc=$!',
+  '  go=',
+  '  read -r go',
+  '  [ "$go" = go ] || go=no',
+  // Recorded first, for a restarted agent to tell a container that never started (see GATE_WORD).
+  `  printf '%s\\n' "$go" > "$7.word"`,
+  `  printf '%s\\n' "$go" >&3`,
+  '  wait "$runc"',
+  '  code=$?',
+  '  exec 3>&-',
+  'else',
+  '  "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null',
+  '  code=$?',
+  'fi',
   // Builtins only from here: every fork is time on each task's way out.
   'helper=; name=',
   '[ -f "$6" ] && read -r helper < "$6"',
@@ -39,6 +64,8 @@ export function shimArguments(plan: {
   containerId: string;
   exitFile: string;
   networkPidFile: string;
+  /** The FIFO of a gated container's word (see {@link SHIM}); none: not gated. */
+  gate?: string;
 }): string[] {
   return [
     '-c',
@@ -50,6 +77,7 @@ export function shimArguments(plan: {
     plan.containerId,
     plan.exitFile,
     plan.networkPidFile,
+    ...(plan.gate === undefined ? [] : [plan.gate]),
   ];
 }
 
@@ -105,6 +133,42 @@ export function networkHook(plan: {
     timeout: 10,
   };
 }
+
+/**
+ * The last `createRuntime` hook of a container made before its workspace is ready: runc runs it
+ * on the host once the namespaces, mounts and network exist, and starts the container's process
+ * only if it exits 0. It reads the container state runc gives it, then the shim's word from the
+ * FIFO (see {@link SHIM}): `go` once the agent has the workspace ready, anything else if not.
+ * Builtins only. Argument: `GATE`.
+ */
+export const GATE_HOOK = [
+  'while read -r _; do :; done',
+  'go=',
+  'read -r go < "$1"',
+  '[ "$go" = go ] || { echo "kiln: the workspace was not made ready: not started" >&2; exit 1; }',
+].join('\n');
+
+/** The hook that holds a container's process until its workspace is ready ({@link GATE_HOOK}). */
+export function gateHook(gate: string): { path: string; args: string[]; env: string[] } {
+  // No timeout: a checkout may take minutes, and the shim ends the wait either way.
+  return {
+    path: '/bin/sh',
+    args: ['sh', '-c', GATE_HOOK, 'kiln-gate', gate],
+    env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+  };
+}
+
+/**
+ * Where the shim of a gated container records the agent's word (`GATE.word`): a container whose
+ * word is not `go` (or not there yet, for an agent that died before the shim read its end) never
+ * starts its command.
+ */
+export function gateWordFile(gate: string): string {
+  return `${gate}.word`;
+}
+
+/** The line the agent writes to a gated shim's standard input to start its container. */
+export const GATE_OPEN = 'go\n';
 
 /** `runc` of one state directory: the agent's own, root-only. */
 export class Runc {

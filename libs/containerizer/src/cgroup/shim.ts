@@ -24,11 +24,16 @@ export interface Shim {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the shim of a container, its output appended to the sandbox's files. */
+/**
+ * Starts the shim of a container, its output appended to the sandbox's files. A gated one (with
+ * `plan.gate`) reads the agent's word for its container on its standard input: the agent writes
+ * `GATE_OPEN` to `child.stdin`, or ends it (see `SHIM`).
+ */
 export async function spawnShim(
   plan: Parameters<typeof shimArguments>[0],
   sandbox: string,
 ): Promise<Shim> {
+  const gated = plan.gate !== undefined;
   let child: ChildProcess;
   const outputs = await openOutputs(sandbox);
   try {
@@ -36,7 +41,7 @@ export async function spawnShim(
       cwd: sandbox,
       // The task's environment is in the bundle; the shim and runc need only a PATH.
       env: { PATH: DEFAULT_PATH },
-      stdio: ['ignore', outputs.stdout, outputs.stderr],
+      stdio: [gated ? 'pipe' : 'ignore', outputs.stdout, outputs.stderr],
       detached: true,
     });
   } finally {

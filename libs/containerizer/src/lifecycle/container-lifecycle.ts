@@ -78,6 +78,12 @@ export interface ContainerRuntime<E extends LiveContainer, Exit> {
    * resolves; rejects if it cannot (having undone what it did), or answers `not-supported`.
    */
   start(container: E, spec: ContainerSpec): Promise<LaunchResult>;
+  /**
+   * Whether `start` makes the container while `spec.ready` is pending and holds its command until
+   * it resolves (see {@link ContainerSpec.ready}). Otherwise the lifecycle starts the container
+   * only once the workspace is ready.
+   */
+  readonly startsBeforeReady?: boolean;
   /** Sends `signal` to every process of the container. Never throws. */
   signal(container: E, signal: 'SIGTERM' | 'SIGKILL'): void;
   /**
@@ -152,6 +158,11 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
     const container = this.register(spec.containerId, spec.sandbox);
     let result: LaunchResult;
     try {
+      if (spec.ready !== undefined && this.runtime.startsBeforeReady !== true) {
+        await spec.ready.catch((error: unknown) => {
+          throw notReady(container.id, error);
+        });
+      }
       result = await this.runtime.start(container, spec);
     } catch (error) {
       this.forget(container);
@@ -357,4 +368,13 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
       live.some((container) => this.runtime.unheld(container)),
     );
   }
+}
+
+/** The launch of a container whose workspace never became ready: its command never ran. */
+export function notReady(containerId: string, error: unknown): ContainerLaunchError {
+  return new ContainerLaunchError(
+    'CONTAINER_LAUNCH_FAILED',
+    `container ${containerId} was not started: its workspace was not made ready (${errorMessage(error)})`,
+    { cause: error },
+  );
 }

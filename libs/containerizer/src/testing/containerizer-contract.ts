@@ -11,6 +11,7 @@ import {
   type Termination,
 } from '../containerizer';
 import {
+  deferred,
   eventually,
   exists,
   expectNoMoreWrites,
@@ -178,6 +179,32 @@ export function describeContainerizerContract(
       expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
       expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 0 });
       expect(await output(spec, 'stdout')).toBe('source\n');
+    });
+
+    it('runs the command once the workspace is ready, on what was put there meanwhile', async () => {
+      const workspaceReady = deferred();
+      const spec = await specOf('cat checked-out', { ready: workspaceReady.promise });
+      const launch = containerizer.launch(spec);
+      await mkdir(workspaceOf(spec.sandbox), { recursive: true });
+      await writeFile(join(workspaceOf(spec.sandbox), 'checked-out'), 'late source\n');
+      workspaceReady.resolve();
+      expect(await launch).toEqual({ status: 'launched' });
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 0 });
+      expect(await output(spec, 'stdout')).toBe('late source\n');
+    });
+
+    it('never runs the command when the workspace is not made ready, and forgets the id', async () => {
+      const workspaceReady = deferred();
+      const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+      const launch = containerizer.launch(spec);
+      workspaceReady.reject(new Error('the checkout failed'));
+      await expect(launch).rejects.toMatchObject({
+        name: 'ContainerLaunchError',
+        reason: 'CONTAINER_LAUNCH_FAILED',
+        message: expect.stringMatching(/not started.*the checkout failed/) as unknown,
+      });
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+      expect(await read(spec, 'ran')).toBeUndefined();
     });
 
     it('keeps the output and the exit code when the task plants links in its workspace', async () => {
