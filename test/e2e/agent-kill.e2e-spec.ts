@@ -9,7 +9,7 @@ import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-kill-token-0123456789abcdef';
 
-describe('a task killed before its command starts', () => {
+describe('a task ended before its command starts', () => {
   beforeEach(printProcessesOnFailure);
   let master: KilnProcess;
   let agent: KilnProcess;
@@ -59,6 +59,26 @@ describe('a task killed before its command starts', () => {
     expect(framework.statusesOf('killed-in-checkout').map((s) => s.state)).not.toContain(
       'TASK_RUNNING',
     );
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('ends a task its containerizer cannot run at once, without waiting for its checkout', async () => {
+    const marker = join(markers, 'refused-ran');
+    framework.launch(
+      shellTask('refused-in-checkout', '', {
+        source: { url: `http://127.0.0.1:${port}/repo.git`, sha: 'c'.repeat(40) },
+        command: {
+          shell: true,
+          value: `touch ${marker}`,
+          // A name /bin/sh cannot pass on: the process containerizer refuses the task.
+          environment: { 'NOT-A-SHELL-NAME': 'x' },
+        },
+      }),
+    );
+    // Well before the checkout would give up on its own (a minute).
+    const refused = await framework.waitForState('refused-in-checkout', 'TASK_ERROR', 20_000);
+    expect(refused).toMatchObject({ reason: 'CONTAINERIZER_NOT_SUPPORTED' });
+    expect(refused.message).toMatch(/NOT-A-SHELL-NAME/);
     expect(existsSync(marker)).toBe(false);
   });
 });

@@ -322,12 +322,28 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         return;
       }
       this.logs.start(checkpoint, this.stdoutOf(taskId));
+      // A launch that fails while the workspace is prepared stops the preparation: its failure
+      // is the task's end, told at once rather than after a checkout that would be for nothing.
+      const launchFailed = new AbortController();
       // Nothing to prepare: launched below, once kills go to the containerizer.
       if (ready !== undefined) {
-        launched = this.launchContainer(containerizer, checkpoint, ready.promise);
+        launched = this.launchContainer(containerizer, checkpoint, ready.promise).then(
+          (outcome) => {
+            if ('error' in outcome || outcome.result.status === 'not-supported') {
+              launchFailed.abort();
+            }
+            return outcome;
+          },
+        );
       }
-      const unprepared = await this.prepare(checkpoint, workspace, starting.signal);
-      if (unprepared !== undefined) {
+      const unprepared = await this.prepare(
+        checkpoint,
+        workspace,
+        starting.signal,
+        launchFailed.signal,
+      );
+      const stoppedForTheLaunch = launchFailed.signal.aborted && !starting.signal.aborted;
+      if (unprepared !== undefined && !stoppedForTheLaunch) {
         // Its container undone first: once its end is told, its resources are offered again.
         if (launched !== undefined) {
           ready?.fail(new Error('the task ended before its command started'));
@@ -408,21 +424,24 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Checks the task's source out and fetches its inputs into its workspace. When either fails, or
-   * the task is killed meanwhile, what reports its end (once its container is undone); undefined
-   * when the workspace is ready.
+   * the task is killed (`signal`) meanwhile, what reports its end (once its container is undone);
+   * undefined when the workspace is ready. `launchFailed` stops it too, for the launch's failure
+   * to be told instead.
    */
   private async prepare(
     checkpoint: TaskCheckpoint,
     workspace: string,
     signal: AbortSignal,
+    launchFailed: AbortSignal,
   ): Promise<(() => Promise<void>) | undefined> {
     const task = checkpoint.taskInfo;
     const taskId = task.taskId;
+    const stop = AbortSignal.any([signal, launchFailed]);
     const unprepared = (reason: TaskReason, error: unknown, what: string) => () =>
       this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
       try {
-        await this.sources.checkout(workspace, task.source, signal);
+        await this.sources.checkout(workspace, task.source, stop);
       } catch (error) {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }
@@ -433,7 +452,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         lines = await fetchArtifactInputs(
           workspace,
           task.inputs,
-          AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), signal]),
+          AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), stop]),
         );
       } catch (error) {
         return unprepared('ARTIFACT_INPUTS_FAILED', error, 'fetching artifacts failed');
