@@ -1,4 +1,4 @@
-import { backoffDelay, errorMessage, sleep } from '@kiln/common';
+import { backoffDelay, deferred, errorMessage, sleep } from '@kiln/common';
 import { AgentEnv } from '@kiln/config';
 import {
   isTerminal,
@@ -306,7 +306,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     const starting = new AbortController();
     this.starting.set(taskId, starting);
     // The container is made while the workspace is prepared; its command waits for the workspace.
-    const ready = task.source !== undefined || task.inputs !== undefined ? gate() : undefined;
+    const ready = task.source !== undefined || task.inputs !== undefined ? deferred() : undefined;
     let launched: Promise<LaunchOutcome> | undefined;
     try {
       try {
@@ -346,7 +346,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       if (unprepared !== undefined && !stoppedForTheLaunch) {
         // Its container undone first: once its end is told, its resources are offered again.
         if (launched !== undefined) {
-          ready?.fail(new Error('the task ended before its command started'));
+          ready?.reject(new Error('the task ended before its command started'));
           await launched;
           await containerizer.destroy(taskId).catch(() => undefined);
         }
@@ -357,7 +357,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       // From here on the containerizer has the task: it takes the kills.
       this.starting.delete(taskId);
     }
-    ready?.open();
+    ready?.resolve();
     const outcome = await (launched ?? this.launchContainer(containerizer, checkpoint, undefined));
     if ('error' in outcome) {
       await this.reportUnrun(
@@ -743,19 +743,6 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
 
 /** How a launch ended: what the containerizer answered, or why it failed. */
 type LaunchOutcome = { result: LaunchResult } | { error: unknown };
-
-/** A promise the agent settles itself: open when the workspace is ready, failed when it is not. */
-function gate(): { promise: Promise<void>; open: () => void; fail: (error: Error) => void } {
-  let open!: () => void;
-  let fail!: (error: Error) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  // A containerizer that has failed already does not wait for it.
-  promise.catch(() => undefined);
-  return { promise, open, fail };
-}
 
 /** What a terminal status says of usage: totals, not the last instant's memory. */
 function finalUsage(usage: NonNullable<Termination['usage']>): NonNullable<TaskStatus['usage']> {

@@ -1,5 +1,6 @@
 export * from './backoff';
 export * from './call-socket';
+export * from './deferred';
 export * from './git-env';
 export * from './http-error.filter';
 export * from './keyed-mutex';

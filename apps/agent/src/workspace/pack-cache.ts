@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
+import { basicAuthorization } from './source-checkout';
 
 const execFileAsync = promisify(execFile);
 
@@ -162,10 +163,8 @@ const CHECKOUT_SCRIPT = 'git init -q && git -c advice.detachedHead=false checkou
 
 async function download(source: PackSource, path: string, signal?: AbortSignal): Promise<void> {
   const headers: Record<string, string> = { accept: 'application/x-git-packfile' };
-  if (source.username !== undefined) {
-    const basic = Buffer.from(`${source.username}:${source.password ?? ''}`).toString('base64');
-    headers.authorization = `Basic ${basic}`;
-  }
+  const authorization = basicAuthorization(source);
+  if (authorization !== undefined) headers.authorization = authorization;
   const response = await fetch(source.packUrl, { headers, ...(signal ? { signal } : {}) });
   if (!response.ok || response.body === null) {
     const text = (await response.text().catch(() => '')).trim().slice(0, 500);

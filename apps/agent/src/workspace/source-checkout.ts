@@ -52,9 +52,9 @@ export async function checkoutSource(
   options: CheckoutOptions = {},
 ): Promise<void> {
   const config: string[] = ['advice.detachedHead=false'];
-  if (source.username !== undefined && /^https?:/.test(source.url)) {
-    const basic = Buffer.from(`${source.username}:${source.password ?? ''}`).toString('base64');
-    config.push(`http.extraHeader=Authorization: Basic ${basic}`);
+  const authorization = basicAuthorization(source);
+  if (authorization !== undefined && /^https?:/.test(source.url)) {
+    config.push(`http.extraHeader=Authorization: ${authorization}`);
   }
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ baseDir: dir, config }).env(gitEnv());
@@ -114,6 +114,12 @@ async function fetchAndPlace(
     '+refs/heads/*:refs/remotes/origin/*',
   ]);
   if (!(await checkOut())) throw new Error(`the repository has no commit ${source.sha}`);
+}
+
+/** The source's credentials as an HTTP `Authorization` value; undefined without a user name. */
+export function basicAuthorization(source: SourceInfo): string | undefined {
+  if (source.username === undefined) return undefined;
+  return `Basic ${Buffer.from(`${source.username}:${source.password ?? ''}`).toString('base64')}`;
 }
 
 function redactedUrl(url: string): string {

@@ -1,7 +1,6 @@
-import { withTimeout } from '@kiln/common';
+import { deferred, withTimeout } from '@kiln/common';
 import { resources } from '@kiln/contracts';
 import {
-  deferred,
   describeContainerizerContract,
   eventually,
   exists,

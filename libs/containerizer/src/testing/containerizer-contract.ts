@@ -1,4 +1,4 @@
-import { withTimeout } from '@kiln/common';
+import { deferred, withTimeout } from '@kiln/common';
 import { resources } from '@kiln/contracts';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +11,6 @@ import {
   type Termination,
 } from '../containerizer';
 import {
-  deferred,
   eventually,
   exists,
   expectNoMoreWrites,

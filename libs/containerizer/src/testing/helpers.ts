@@ -101,20 +101,3 @@ export async function isAlive(pid: number): Promise<boolean> {
   const found = processes.find((p) => p.pid === pid);
   return found !== undefined && !hasExited(found);
 }
-
-/** A promise settled from outside: a workspace made ready (or not) when the test says. */
-export function deferred(): {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: Error) => void;
-} {
-  let resolve!: () => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Rejected before anyone waits, it is no unhandled rejection.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
