@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { git } from '../../../../test/e2e/support/git';
 import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
+import { serveUploadPack } from './git-http-backend';
 import { GitMirror, GitMirrorError } from './git-mirror';
 
 const UNKNOWN_SHA = 'deadbeef'.repeat(5);
@@ -317,6 +318,39 @@ describe(GitMirror.name, () => {
 
     await expect(mirror.readFile('repo', upstream.url, sha, '.kiln.yml')).resolves.toBe('ok\n');
     expect(readdirSync(root)).toEqual(['repo.git']);
+  });
+
+  it("fetches a push's commit in one request, kept as the ref the push named", async () => {
+    upstream.commit({ '.kiln.yml': 'first\n' });
+    const pushed = upstream.commit({ '.kiln.yml': 'pushed\n' });
+    const requests: string[] = [];
+    // git's own smart HTTP server over the upstream, as forges speak it: each request of protocol
+    // v2 (the ref listing, the fetch) is a POST of its own, so they can be counted.
+    const server = createHttpServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://forge').pathname;
+      requests.push(`${request.method ?? ''} ${path}`);
+      const route = path.endsWith('/info/refs') ? 'info/refs' : 'git-upload-pack';
+      void serveUploadPack(upstream.bare, route, request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/owner/repo.git`;
+
+    try {
+      await expect(
+        mirror.readFile('repo', url, pushed, '.kiln.yml', undefined, 'refs/heads/main'),
+      ).resolves.toBe('pushed\n');
+    } finally {
+      server.close();
+    }
+
+    expect(requests.filter((request) => request.startsWith('POST'))).toEqual([
+      'POST /owner/repo.git/git-upload-pack',
+    ]);
+    const bare = join(root, 'repo.git');
+    expect(git(bare, 'rev-parse', 'refs/heads/main')).toBe(pushed);
+    expect(git(bare, 'for-each-ref', 'refs/kiln/')).toBe('');
   });
 
   it.each([
