@@ -1,3 +1,4 @@
+import { detectCgroups } from '@kiln/containerizer';
 import { freePort } from '@kiln/queue/testing';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -175,8 +176,11 @@ describe('agent: sources, capabilities and recovery', () => {
       // lands on it.
       fw.launch({ ...task, resources: { ...task.resources, cpus: 5 } });
       await fw.waitForState('gated', 'TASK_STARTING');
-      // Its cgroup, under the agent's own parent (`kiln/<agent id>`).
-      const parents = '/sys/fs/cgroup/freezer/kiln';
+      // Its cgroup, under the agent's own parent (`kiln/<agent id>`): in the freezer's hierarchy
+      // on a cgroup v1 host, in the unified one on a v2 host.
+      const host = await detectCgroups();
+      if (!host.supported) throw new Error(`no cgroup containerizer here: ${host.reason}`);
+      const parents = join(host.root, host.version === 'v1' ? 'freezer' : '', 'kiln');
       const made = () =>
         readdirSync(parents).some((agentId) => existsSync(join(parents, agentId, 'gated')));
       await expect.poll(made, { timeout: 15_000 }).toBe(true);
