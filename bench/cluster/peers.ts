@@ -9,19 +9,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The physical limit: one Node process spawning `/bin/sh -c true`, `concurrency` at a time, the
- * same command Kiln's tasks run. Returns tasks per second.
+ * same command Kiln's tasks run, after `warmup` spawns that are not counted. Returns tasks per
+ * second.
  */
-export async function bareSpawnThroughput(tasks: number, concurrency: number): Promise<number> {
-  let next = 0;
-  const started = process.hrtime.bigint();
-  const worker = async (): Promise<void> => {
-    while (next < tasks) {
-      next += 1;
-      const child = spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' });
-      await once(child, 'exit');
-    }
+export async function bareSpawnThroughput(
+  tasks: number,
+  concurrency: number,
+  warmup: number,
+): Promise<number> {
+  const spawnAll = async (count: number): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < count) {
+        next += 1;
+        const child = spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' });
+        await once(child, 'exit');
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await spawnAll(warmup);
+  const started = process.hrtime.bigint();
+  await spawnAll(tasks);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return tasks / seconds;
 }
@@ -36,11 +45,16 @@ const SLURM_PACKAGES = ['slurm-wlm', 'munge'];
 
 /**
  * Slurm on one node, as Debian packages it (slurmctld + slurmd, munge for authentication): a job
- * array of `tasks` × `true`, from `sbatch` until the queue is empty. Installs the packages when
+ * array of `tasks` × `true`, from `sbatch` until the queue is empty, after a first array of
+ * `warmup` that is not counted. Installs the packages when
  * missing (as root, Debian), writes its own configuration into a temporary directory, starts
  * munged, slurmctld and slurmd, and stops the two Slurm daemons again.
  */
-export async function slurmThroughput(tasks: number, cpus: number): Promise<SlurmResult> {
+export async function slurmThroughput(
+  tasks: number,
+  cpus: number,
+  warmup: number,
+): Promise<SlurmResult> {
   const setup: string[] = [];
   if (!has('sbatch') || !has('munged')) {
     const install = spawnSync('apt-get', ['install', '-y', '-qq', ...SLURM_PACKAGES], {
@@ -99,13 +113,17 @@ export async function slurmThroughput(tasks: number, cpus: number): Promise<Slur
   );
   try {
     await until(() => run('sinfo', ['-h', '-o', '%T'], env).includes('idle'), 60_000, 'Slurm idle');
+    const array = async (count: number): Promise<void> => {
+      run(
+        'sbatch',
+        ['--array', `1-${count}`, '--oversubscribe', '--output=/dev/null', '--wrap=true'],
+        env,
+      );
+      await until(() => run('squeue', ['-h', '-r'], env).trim() === '', 30 * 60_000, 'array done');
+    };
+    await array(warmup);
     const started = process.hrtime.bigint();
-    run(
-      'sbatch',
-      ['--array', `1-${tasks}`, '--oversubscribe', '--output=/dev/null', '--wrap=true'],
-      env,
-    );
-    await until(() => run('squeue', ['-h', '-r'], env).trim() === '', 30 * 60_000, 'array done');
+    await array(tasks);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { tasksPerSecond: tasks / seconds, setup };
   } finally {
