@@ -96,8 +96,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     chmodSync(sandboxes, 0o711);
     this.agentId = agentId;
     this.store = new TaskStore(this.dataDir);
-    this.sources = new SourceCache(join(this.dataDir, 'source-cache'), (key, error) =>
-      this.logger.warn(`source cache of ${key} failed (${errorMessage(error)}): fetching directly`),
+    this.sources = new SourceCache(
+      join(this.dataDir, 'source-cache'),
+      (key, error) =>
+        this.logger.warn(
+          `source cache of ${key} failed (${errorMessage(error)}): fetching directly`,
+        ),
+      { maxBytes: env.KILN_AGENT_PACK_CACHE_MB * 1024 * 1024 },
     );
     this.logs = new LogShipping(this.store);
     this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, (call, error) =>

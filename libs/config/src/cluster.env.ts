@@ -115,6 +115,14 @@ export class AgentEnv extends ClusterClientEnv {
   @EnvBool()
   readonly KILN_AGENT_HOST_NETWORK: boolean = false;
 
+  /**
+   * The most the agent keeps of the commits it downloads from the server (a pack per commit),
+   * every repository together: the least recently used go first, and a commit larger than this is
+   * checked out through git's protocol without being kept.
+   */
+  @EnvInt(16, 16 * 1024 * 1024)
+  readonly KILN_AGENT_PACK_CACHE_MB: number = 2048;
+
   /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
   @EnvBool()
   readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
@@ -15,6 +15,9 @@ const execFileAsync = promisify(execFile);
 
 /** Commits kept per repository: a run's jobs and a few recent pushes' reruns fetch nothing. */
 const DEFAULT_KEPT_COMMITS = 32;
+/** What the whole cache may hold by default: Mesos' fetcher cache has the same default size. */
+export const DEFAULT_PACK_CACHE_BYTES = 2 * 1024 ** 3;
+const COMMIT_DIR = /^[0-9a-f]{40}$/;
 /** What a download is made in until it is whole. */
 const TEMP_SUFFIX = '.tmp';
 
@@ -22,6 +25,18 @@ const TEMP_SUFFIX = '.tmp';
 export interface CachedPack {
   pack: string;
   index: string;
+}
+
+/** How much the cache keeps. */
+export interface PackCacheLimits {
+  /** Commits kept per repository, the most recently used; default 32. */
+  commitsPerRepository?: number;
+  /**
+   * Bytes the whole cache may hold, every repository's commits together; default 2 GiB. The least
+   * recently used commits go first; a commit whose pack alone is larger is not kept at all (its
+   * download stops there), and its tasks check out through git's protocol instead.
+   */
+  maxBytes?: number;
 }
 
 /** A source whose server serves the commit as one pack (see `SourceInfo.packUrl`). */
@@ -40,22 +55,27 @@ export function packSourceOf(source: SourceInfo): PackSource | undefined {
  * pack with two git commands (`checkoutFromPack`), where fetching it through git's smart HTTP
  * took about ten processes between agent and server: on a machine where each costs 10–30 ms,
  * that is most of a job's way to its first line. A commit is downloaded once per agent; every
- * task of it (the other jobs of its run, reruns, retries) checks out from the cache.
+ * task of it (the other jobs of its run, reruns, retries) checks out from the cache, which keeps
+ * the most recently used commits within its limits ({@link PackCacheLimits}).
  */
 export class PackCache {
   /** Downloads of one commit, one at a time. */
   private readonly downloads = new KeyedMutex();
   /** Per repository: what an earlier agent left half-made there, removed before first use. */
   private readonly swept = new Map<string, Promise<void>>();
+  /** The size bound being enforced, one pass at a time. */
+  private bounding: Promise<void> = Promise.resolve();
+  private readonly keep: number;
+  private readonly maxBytes: number;
 
-  /**
-   * `rootDir`: the agent's root-only cache directory, which the caller has made. `keep`: the
-   * commits kept per repository, the most recently used; older ones are removed as new ones come.
-   */
+  /** `rootDir`: the agent's root-only cache directory, which the caller has made. */
   constructor(
     private readonly rootDir: string,
-    private readonly keep = DEFAULT_KEPT_COMMITS,
-  ) {}
+    limits: PackCacheLimits = {},
+  ) {
+    this.keep = limits.commitsPerRepository ?? DEFAULT_KEPT_COMMITS;
+    this.maxBytes = limits.maxBytes ?? DEFAULT_PACK_CACHE_BYTES;
+  }
 
   /** The commit's pack, downloaded first if the cache lacks it. */
   async hold(key: string, source: PackSource, signal?: AbortSignal): Promise<CachedPack> {
@@ -76,7 +96,7 @@ export class PackCache {
       await mkdir(temp, { mode: 0o700 });
       try {
         const downloaded = join(temp, 'download.pack');
-        await download(source, downloaded, signal);
+        await download(source, downloaded, this.maxBytes, signal);
         const name = await indexPack(downloaded);
         await rename(downloaded, join(temp, `pack-${name}.pack`));
         await rename(join(temp, 'download.idx'), join(temp, `pack-${name}.idx`));
@@ -89,8 +109,45 @@ export class PackCache {
       const held = await findPack(dir);
       if (held === undefined) throw new Error(`the pack of ${source.sha} vanished from the cache`);
       await this.trim(repository, source.sha);
+      await this.bound(dir);
       return held;
     });
+  }
+
+  /**
+   * Removes the least recently used commits of every repository, `kept` excepted, while the cache
+   * holds more than its size. Every pass measures what is on disk, so nothing drifts over restarts.
+   */
+  private bound(kept: string): Promise<void> {
+    const pass = this.bounding.then(async () => {
+      const commits = await this.commits();
+      let total = commits.reduce((sum, commit) => sum + commit.bytes, 0);
+      commits.sort((a, b) => a.used - b.used);
+      for (const commit of commits) {
+        if (total <= this.maxBytes) break;
+        if (commit.dir === kept) continue;
+        // A checkout copying from it fails and falls back to git's protocol.
+        await rm(commit.dir, { recursive: true, force: true });
+        total -= commit.bytes;
+      }
+    });
+    this.bounding = pass.catch(() => undefined);
+    return pass;
+  }
+
+  /** Every commit in the cache: its directory, its files' bytes and when it was last used. */
+  private async commits(): Promise<Array<{ dir: string; bytes: number; used: number }>> {
+    const repositories = (await readdir(this.rootDir).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.packs'))
+      .map((name) => join(this.rootDir, name));
+    const perRepository = await Promise.all(
+      repositories.map(async (repository) => {
+        const names = await readdir(repository).catch(() => [] as string[]);
+        const commits = names.filter((name) => COMMIT_DIR.test(name));
+        return Promise.all(commits.map((name) => measure(join(repository, name))));
+      }),
+    );
+    return perRepository.flat();
   }
 
   /** Removes the repository's least recently used commits beyond {@link keep}. */
@@ -98,7 +155,7 @@ export class PackCache {
     const names = await readdir(repository).catch(() => [] as string[]);
     const commits = await Promise.all(
       names
-        .filter((name) => /^[0-9a-f]{40}$/.test(name) && name !== kept)
+        .filter((name) => COMMIT_DIR.test(name) && name !== kept)
         .map(async (name) => ({
           name,
           used: (await stat(join(repository, name)).catch(() => undefined))?.mtimeMs ?? 0,
@@ -161,7 +218,23 @@ export async function checkoutFromPack(
 
 const CHECKOUT_SCRIPT = 'git init -q && git -c advice.detachedHead=false checkout -q --detach "$1"';
 
-async function download(source: PackSource, path: string, signal?: AbortSignal): Promise<void> {
+/** A commit directory's size and when it was last used; zeros for one that went meanwhile. */
+async function measure(dir: string): Promise<{ dir: string; bytes: number; used: number }> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const sizes = await Promise.all(
+    names.map(async (name) => (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0),
+  );
+  const used = (await stat(dir).catch(() => undefined))?.mtimeMs ?? 0;
+  return { dir, bytes: sizes.reduce((sum, size) => sum + size, 0), used };
+}
+
+/** Downloads the commit's pack to `path`; fails once it is over `maxBytes`, keeping no more. */
+async function download(
+  source: PackSource,
+  path: string,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const headers: Record<string, string> = { accept: 'application/x-git-packfile' };
   const authorization = basicAuthorization(source);
   if (authorization !== undefined) headers.authorization = authorization;
@@ -170,8 +243,20 @@ async function download(source: PackSource, path: string, signal?: AbortSignal):
     const text = (await response.text().catch(() => '')).trim().slice(0, 500);
     throw new Error(`the server answered ${response.status}${text === '' ? '' : `: ${text}`}`);
   }
+  let bytes = 0;
+  const capped = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) {
+        done(new Error(`the pack of ${source.sha} is over the cache's ${maxBytes} bytes`));
+      } else {
+        done(null, chunk);
+      }
+    },
+  });
   await pipeline(
     Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+    capped,
     createWriteStream(path, { mode: 0o600 }),
   );
 }

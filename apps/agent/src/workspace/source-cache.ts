@@ -6,7 +6,7 @@ import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { simpleGit } from 'simple-git';
-import { checkoutFromPack, PackCache, packSourceOf } from './pack-cache';
+import { checkoutFromPack, PackCache, packSourceOf, type PackCacheLimits } from './pack-cache';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
 /** A repository key as the server names it (its id): safe as a directory name. */
@@ -38,8 +38,9 @@ export class SourceCache {
      * git's protocol, from the source directly if need be.
      */
     private readonly onCacheFailure: (key: string, error: unknown) => void = () => undefined,
+    packLimits: PackCacheLimits = {},
   ) {
-    this.packs = new PackCache(rootDir);
+    this.packs = new PackCache(rootDir, packLimits);
   }
 
   /**
