@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serveCommitPack } from '../../../apps/server/src/git/commit-pack';
+import { CommitPacks } from '../../../apps/server/src/git/commit-pack';
 
 /** What the pack server answers: the server's own pack of a commit, or a failure. */
 export type PackAnswer = { repositoryDir: string; sha: string } | { status: number };
@@ -15,7 +15,7 @@ export interface PackServer {
 
 /**
  * An HTTP server answering every GET with the pack the server's own code streams
- * (`serveCommitPack`), to Basic credentials `kiln-task:<token>` only, as the server does.
+ * (`CommitPacks.serve`), to Basic credentials `kiln-task:<token>` only, as the server does.
  */
 export async function startPackServer(
   answer: () => PackAnswer,
@@ -23,6 +23,7 @@ export async function startPackServer(
 ): Promise<PackServer> {
   const expected = `Basic ${Buffer.from(`kiln-task:${token}`).toString('base64')}`;
   let requests = 0;
+  const packs = new CommitPacks();
   const server: Server = createServer((request, response) => {
     requests += 1;
     if (request.headers.authorization !== expected) {
@@ -34,7 +35,7 @@ export async function startPackServer(
       response.writeHead(what.status).end(`failed with ${what.status}\n`);
       return;
     }
-    void serveCommitPack(what.repositoryDir, what.sha, response);
+    void packs.serve(what.repositoryDir, what.sha, response);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startPackServer, type PackServer } from '../../../../test/integration/support/pack-server';
 import { createUpstream } from '../../../../test/integration/support/upstream';
+import { CommitPacks } from './commit-pack';
 
-describe('serveCommitPack', () => {
+describe(CommitPacks.name, () => {
   let dir: string;
   let server: PackServer | undefined;
   const auth = { authorization: `Basic ${Buffer.from('kiln-task:tok').toString('base64')}` };
@@ -71,6 +72,53 @@ describe('serveCommitPack', () => {
     const response = await fetch(server.url, { headers: auth });
     expect(response.status).toBe(200);
     expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
+  });
+
+  it('packs a commit once: later downloads read the kept file, without git', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'a.txt': 'a\n' });
+    const repo = join(dir, 'upstream', '.git');
+    server = await startPackServer(() => ({ repositoryDir: repo, sha: upstream.sha }));
+
+    const first = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const response = await fetch(server?.url ?? '', { headers: auth });
+        expect(response.status).toBe(200);
+        return Buffer.from(await response.arrayBuffer());
+      }),
+    );
+    // Made once, by whichever asked first; nothing half-made left beside it.
+    expect(readdirSync(join(repo, 'kiln-packs'))).toEqual([`${upstream.sha}.pack`]);
+    // Without its objects, git could pack nothing now.
+    rmSync(join(repo, 'objects'), { recursive: true, force: true });
+    const again = await fetch(server.url, { headers: auth });
+
+    expect(again.status).toBe(200);
+    const bytes = Buffer.from(await again.arrayBuffer());
+    expect(Number(again.headers.get('content-length'))).toBe(bytes.length);
+    for (const pack of first) expect(pack.equals(bytes)).toBe(true);
+  });
+
+  it('keeps the most recently used packs of a mirror', async () => {
+    const repo = join(dir, 'upstream');
+    const shas = [createUpstream(repo, { 'a.txt': '0\n' }).sha];
+    for (const n of [1, 2]) {
+      writeFileSync(join(repo, 'a.txt'), `${n}\n`);
+      git(repo, 'commit', '-qam', `c${n}`);
+      shas.push(git(repo, 'rev-parse', 'HEAD'));
+    }
+    const [first, second, third] = shas as [string, string, string];
+    const packs = new CommitPacks(2);
+    const mirror = join(repo, '.git');
+
+    await packs.packOf(mirror, first);
+    await packs.packOf(mirror, second);
+    await packs.packOf(mirror, first);
+    await packs.packOf(mirror, third);
+
+    // The second was used least recently: it went when the third came.
+    expect(readdirSync(join(mirror, 'kiln-packs')).sort()).toEqual(
+      [`${first}.pack`, `${third}.pack`].sort(),
+    );
   });
 
   it('answers 500 naming the commit it cannot pack', async () => {

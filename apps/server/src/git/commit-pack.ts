@@ -1,82 +1,161 @@
 import { gitEnv } from '@kiln/common';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { clientGone, untilDrained } from './response-stream';
 
 /** The media type git's own protocols give a pack. */
 export const PACK_MEDIA_TYPE = 'application/x-git-packfile';
 
 /**
- * Streams a pack of `sha` alone from the bare repository `repositoryDir`: the commit and every
- * object of its tree, none of its history. That is what `git fetch --depth 1` of the commit
- * transfers, without the protocol around it: an agent downloads it with one plain GET and indexes
- * it with `git index-pack`, which checks every object's id, so neither side starts a git program
- * per round trip (see the agent's `SourceCache`).
- *
- * `git rev-list --objects --no-walk` lists the objects, `git pack-objects` packs them: git's own
- * pack writer, deltas included. A listing that fails part-way would leave a valid pack of fewer
- * objects, so the answer is then cut off rather than ended: the agent sees a failed download,
- * never a pack that lacks files.
+ * Packs kept per mirror, the most recently used: those of a few recent pushes, whose runs' jobs
+ * and reruns are what asks. Each holds a whole tree, so a large repository's take room.
  */
-export async function serveCommitPack(
-  repositoryDir: string,
-  sha: string,
-  response: ServerResponse,
-): Promise<void> {
+const DEFAULT_KEPT_PACKS = 8;
+/** Where a mirror's packs are kept, inside it: git leaves what it does not know alone. */
+const PACKS_DIR = 'kiln-packs';
+/** A half-made pack older than this was left by a server that died making it. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/** A commit could not be packed: git's words. */
+export class CommitPackError extends Error {}
+
+/**
+ * Commits as packs, made once per commit and kept as files in their mirror
+ * (`<mirror>/kiln-packs/<sha>.pack`): the commit and every object of its tree, none of its
+ * history, which is what `git fetch --depth 1` of it transfers. An agent downloads one with a
+ * plain GET and indexes it with `git index-pack`, which checks every object's id (see the agent's
+ * `PackCache`). A commit's tree is packed once, however many jobs and agents ask (each did before),
+ * and the trigger has it made as soon as it has read `.kiln.yml`, while the run's jobs are offered
+ * and launched, so that their agents download a file rather than wait for git to pack it.
+ *
+ * `git rev-list --objects --no-walk` lists the objects and `git pack-objects` packs them (git's own
+ * pack writer, deltas included) into a temporary file, renamed into place once both succeeded: a
+ * listing that failed part-way would make a valid pack of fewer objects, and is never kept.
+ */
+export class CommitPacks {
+  /** Packs being made, by path: concurrent askers share one making. */
+  private readonly making = new Map<string, Promise<string>>();
+
+  constructor(private readonly keep = DEFAULT_KEPT_PACKS) {}
+
+  /** The path of the commit's pack in the mirror `repositoryDir`, made first if need be. */
+  packOf(repositoryDir: string, sha: string): Promise<string> {
+    const dir = join(repositoryDir, PACKS_DIR);
+    const path = join(dir, `${sha}.pack`);
+    let made = this.making.get(path);
+    if (made === undefined) {
+      made = this.find(path)
+        .then(async (found) => found ?? (await this.make(repositoryDir, sha, dir, path)))
+        .finally(() => this.making.delete(path));
+      this.making.set(path, made);
+    }
+    return made;
+  }
+
+  /** Answers with the commit's pack: 200 and the file, or 500 naming the commit it cannot pack. */
+  async serve(repositoryDir: string, sha: string, response: ServerResponse): Promise<void> {
+    let path: string;
+    try {
+      path = await this.packOf(repositoryDir, sha);
+    } catch (error) {
+      if (response.destroyed) return;
+      response.statusCode = 500;
+      response.setHeader('content-type', 'text/plain; charset=utf-8');
+      response.end(`${(error as Error).message}\n`);
+      return;
+    }
+    // Opened before the answer starts: a pack removed meanwhile is still read whole.
+    const file = await open(path, 'r');
+    try {
+      response.statusCode = 200;
+      response.setHeader('content-type', PACK_MEDIA_TYPE);
+      response.setHeader('content-length', String((await file.stat()).size));
+      response.setHeader('cache-control', 'no-store');
+      // An agent that goes away mid-download only ends this pipeline.
+      await pipeline(file.createReadStream({ autoClose: false }), response).catch(() => undefined);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** The pack, if it is there; used now, so it is the last to be removed. */
+  private async find(path: string): Promise<string | undefined> {
+    const now = new Date();
+    return utimes(path, now, now).then(
+      () => path,
+      () => undefined,
+    );
+  }
+
+  private async make(repositoryDir: string, sha: string, dir: string, path: string) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writePack(repositoryDir, sha, temp);
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    await this.trim(dir, path);
+    return path;
+  }
+
+  /** Removes the least recently used packs beyond {@link keep}, and stale half-made ones. */
+  private async trim(dir: string, kept: string): Promise<void> {
+    const now = Date.now();
+    const entries = await Promise.all(
+      (await readdir(dir).catch(() => [] as string[])).map(async (name) => ({
+        path: join(dir, name),
+        name,
+        used: (await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? 0,
+      })),
+    );
+    const stale = entries.filter((e) => e.name.endsWith('.tmp') && now - e.used > STALE_TEMP_MS);
+    const packs = entries
+      .filter((e) => e.name.endsWith('.pack') && e.path !== kept)
+      .sort((a, b) => b.used - a.used);
+    for (const { path } of [...stale, ...packs.slice(Math.max(0, this.keep - 1))]) {
+      await rm(path, { force: true });
+    }
+  }
+}
+
+/** Packs `sha` of `repositoryDir` into the file `path` with git's own programs. */
+async function writePack(repositoryDir: string, sha: string, path: string): Promise<void> {
   const env = { ...gitEnv(), GIT_DIR: repositoryDir };
+  const output = await open(path, 'wx', 0o600);
   const list = spawn('git', ['rev-list', '--objects', '--no-walk', sha], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pack = spawn('git', ['pack-objects', '--stdout', '-q'], {
     env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', output.fd, 'pipe'],
   });
+  // Heard from now on: a small pack is made before anything below has been awaited.
+  const exits = Promise.all([exitOf(list), exitOf(pack)]);
   const stderr = { list: '', pack: '' };
   list.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.list += text));
-  pack.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
-  // Never an unhandled EPIPE: a pack-objects that ended (killed, or failed) stops the listing.
-  void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
-  // An agent that goes away, even before this ran, stops both.
-  const gone = clientGone(response);
-  void gone.then(() => {
-    list.kill('SIGTERM');
-    pack.kill('SIGTERM');
-  });
-  const exitOf = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => {
-      child.once('error', () => resolve(-1));
-      child.once('close', resolve);
-    });
-  const [listed, packed] = [exitOf(list), exitOf(pack)];
-
-  let started = false;
-  for await (const chunk of pack.stdout as AsyncIterable<Buffer>) {
-    if (!started) {
-      // pack-objects writes once it has read the whole listing, so the listing has ended: a
-      // commit that could not be listed gets its status rather than an empty pack.
-      if ((await listed) !== 0) break;
-      response.statusCode = 200;
-      response.setHeader('content-type', PACK_MEDIA_TYPE);
-      response.setHeader('cache-control', 'no-store');
-      started = true;
-    }
-    if (response.destroyed) break;
-    if (!response.write(chunk)) await untilDrained(response, gone);
+  pack.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
+  // Never an unhandled EPIPE: a pack-objects that ended (failed) stops the listing.
+  if (pack.stdin !== null) {
+    void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
   }
-  const [listCode, packCode] = await Promise.all([listed, packed]);
-  if (listCode === 0 && packCode === 0) {
-    response.end();
-  } else if (response.destroyed) {
-    return;
-  } else if (!started && !response.headersSent) {
-    pack.stdout.resume();
-    response.statusCode = 500;
-    response.setHeader('content-type', 'text/plain; charset=utf-8');
+  // pack-objects has a copy of the file of its own.
+  await output.close();
+  const [listCode, packCode] = await exits;
+  if (listCode !== 0 || packCode !== 0) {
     const why = (listCode === 0 ? stderr.pack : stderr.list).trim() || 'no output';
-    response.end(`cannot pack ${sha}: ${why}\n`);
-  } else {
-    response.destroy(new Error(`packing ${sha} failed part-way`));
+    throw new CommitPackError(`cannot pack ${sha}: ${why}`);
   }
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(-1));
+    child.once('close', resolve);
+  });
 }

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { ApiErrors } from '../api-errors';
 import { Allow } from '../auth/access';
 import { TaskLogTokenGuard } from '../logs/task-log-token.guard';
-import { PACK_MEDIA_TYPE, serveCommitPack } from './commit-pack';
+import { CommitPacks, PACK_MEDIA_TYPE } from './commit-pack';
 import { serveUploadPack } from './git-http-backend';
 import { TaskSource } from './task-source.service';
 
@@ -20,7 +20,10 @@ const FOR_AGENTS =
 @ApiTags('source')
 @Controller('api/v1/tasks/:taskId')
 export class TaskSourceController {
-  constructor(private readonly source: TaskSource) {}
+  constructor(
+    private readonly source: TaskSource,
+    private readonly packs: CommitPacks,
+  ) {}
 
   @Allow.public()
   @UseGuards(TaskLogTokenGuard)
@@ -96,6 +99,6 @@ export class TaskSourceController {
   })
   async pack(@Param('taskId') taskId: string, @Res() res: Response): Promise<void> {
     const { repositoryDir, sha } = await this.source.commitOf(taskId);
-    await serveCommitPack(repositoryDir, sha, res);
+    await this.packs.serve(repositoryDir, sha, res);
   }
 }

@@ -7,6 +7,7 @@ import { BuildFrameworkService } from '../builds/build-framework.service';
 import { BuildOutcomes } from '../builds/build-outcomes';
 import { BuildsWorker } from '../builds/builds.worker';
 import { ClusterController } from '../builds/cluster.controller';
+import { CommitPacks } from '../git/commit-pack';
 import { GitMirror } from '../git/git-mirror';
 import { TaskSourceController } from '../git/task-source.controller';
 import { TaskSource } from '../git/task-source.service';
@@ -58,6 +59,7 @@ import { TriggerWorker } from './trigger.worker';
     StatusesWorker,
     CommitStatuses,
     TaskSource,
+    { provide: CommitPacks, useValue: new CommitPacks() },
     { provide: BuildOutcomes, useExisting: RunProgressService },
     { provide: LogTasks, useClass: RunLogTasks },
     {

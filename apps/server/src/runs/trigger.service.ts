@@ -5,6 +5,7 @@ import {
   RepositorySecretsRepository,
   RunsRepository,
   type NewJob,
+  type Repository,
   type Run,
 } from '@kiln/persistence';
 import {
@@ -15,6 +16,7 @@ import {
   type TriggerEvent,
 } from '@kiln/pipeline';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { CommitPacks } from '../git/commit-pack';
 import { GitMirror } from '../git/git-mirror';
 import { SecretBox } from '../secrets/secret-box';
 import { secretAvailable } from '../secrets/secret-scope';
@@ -49,6 +51,7 @@ export class TriggerService implements OnApplicationBootstrap {
     private readonly queues: PipelineQueues,
     private readonly progress: RunProgressService,
     private readonly runsService: RunsService,
+    private readonly packs: CommitPacks,
   ) {}
 
   /** `lastAttempt`: a transient failure now ends the run instead of asking for a retry. */
@@ -129,6 +132,8 @@ export class TriggerService implements OnApplicationBootstrap {
       })),
     ];
     if (!(await this.runs.start(run.id, jobs))) return;
+    // The agents of its jobs download the commit as one pack: made now, while they are offered.
+    if (compiled.jobs.length > 0) this.preparePack(repository, run);
     await this.progress.report(run, 'pending');
     for (const job of await this.jobs.listByRun(run.id)) {
       if (job.state === 'queued') await this.queues.build(job.id, job.attempt);
@@ -138,6 +143,22 @@ export class TriggerService implements OnApplicationBootstrap {
     }
     // A run whose jobs were all skipped by `when` is done already.
     if (compiled.jobs.length === 0) await this.progress.advance(run.id);
+  }
+
+  /** Has the run's commit packed for its agents; a failure here is theirs to meet and report. */
+  private preparePack(repository: Repository, run: Run): void {
+    this.mirror
+      .withCommit(
+        repository.id,
+        repository.cloneUrl,
+        run.sha,
+        mirrorAuth(repository, this.box),
+        run.ref,
+      )
+      .then((dir) => this.packs.packOf(dir, run.sha))
+      .catch((error: unknown) =>
+        this.logger.debug(`run ${run.id}: no pack of ${run.sha} yet: ${errorMessage(error)}`),
+      );
   }
 
   /**
