@@ -55,7 +55,10 @@ describe('runc shim and network hook', () => {
       'for a; do case $a in --ready-fd=*) fd=${a#--ready-fd=};; esac; done\n' +
         'echo "$@" > "$(dirname "$0")/args"; printf 1 >&$fd; exec sleep 30',
     );
-    const nsenter = await fakeProgram('nsenter', 'echo "$@" >> "$(dirname "$0")/fences"');
+    const nsenter = await fakeProgram(
+      'nsenter',
+      'echo "$@" >> "$(dirname "$0")/fences"; cat >> "$(dirname "$0")/fences"',
+    );
     const pidFile = join(dir, 'net.pid');
     const hook = networkHook({ slirp4netns: slirp, pidFile, logFile: join(dir, 'log'), nsenter });
     expect(await sh(hook.args.slice(1), '{"ociVersion":"1.0.2","id":"c1","pid": 4242}')).toBe(0);
@@ -64,8 +67,9 @@ describe('runc shim and network hook', () => {
     expect(args.trim().endsWith('4242 tap0')).toBe(true);
     // The host's loopback, which slirp4netns would connect to, is fenced off the tap device.
     expect((await readFile(join(dir, 'fences'), 'utf8')).trim().split('\n')).toEqual([
-      '--net=/proc/4242/ns/net ip rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
-      '--net=/proc/4242/ns/net ip rule add pref 1 oif tap0 to 0.0.0.0/8 prohibit',
+      '--net=/proc/4242/ns/net ip -batch -',
+      'rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
+      'rule add pref 1 oif tap0 to 0.0.0.0/8 prohibit',
     ]);
     const pid = Number(await readFile(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(0);
@@ -81,6 +85,21 @@ describe('runc shim and network hook', () => {
     });
     expect(await sh(hook.args.slice(1), '{"pid":4242}')).not.toBe(0);
     expect(await sh(hook.args.slice(1), '{"status":"creating"}')).not.toBe(0);
+  });
+
+  it('reads the pid from a state over several lines, and fails the start when a fence fails', async () => {
+    const slirp = await fakeProgram(
+      'slirp4netns',
+      'for a; do case $a in --ready-fd=*) fd=${a#--ready-fd=};; esac; done\n' +
+        'echo "$@" > "$(dirname "$0")/args"; printf 1 >&$fd; exec sleep 30',
+    );
+    const nsenter = await fakeProgram('nsenter', 'cat > /dev/null; exit 2');
+    const pidFile = join(dir, 'net.pid');
+    const hook = networkHook({ slirp4netns: slirp, pidFile, logFile: join(dir, 'log'), nsenter });
+
+    expect(await sh(hook.args.slice(1), '{\n  "id": "c1",\n  "pid":\n 31337\n}\n')).not.toBe(0);
+    expect((await readFile(join(dir, 'args'), 'utf8')).trim().endsWith('31337 tap0')).toBe(true);
+    process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGTERM');
   });
 
   describe('a gated container', () => {

@@ -93,16 +93,22 @@ export function shimArguments(plan: {
  * Arguments: `SLIRP4NETNS PID_FILE LOG_FILE NSENTER`.
  */
 export const NETWORK_HOOK = [
-  `pid=$(sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')`,
+  // The state, then its pid, read by the shell itself: each program started here is a few
+  // milliseconds more before the container's process can start.
+  'state=',
+  'while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; line=; done',
+  `pid=\${state#*'"pid":'}`,
+  'pid=${pid#"${pid%%[! ]*}"}',
+  'pid=${pid%%[!0-9]*}',
   '[ -n "$pid" ] || { echo "kiln: no pid in the container state" >&2; exit 1; }',
   `ready=$( { "$1" ${SLIRP4NETNS_OPTIONS.join(' ')} --ready-fd=3 "$pid" tap0 3>&1 >/dev/null 2>>"$3" </dev/null & echo "$!" > "$2"; } | head -c 1 )`,
   '[ "$ready" = 1 ] || { echo "kiln: slirp4netns did not start, see $3" >&2; exit 1; }',
-  // The host's loopback fenced off tap0 (see HOST_LOOPBACK_RANGES); the task's own lo untouched.
-  ...HOST_LOOPBACK_RANGES.map(
-    (range) =>
-      `"$4" --net="/proc/$pid/ns/net" ip ${fenceArguments(range).join(' ')} ||` +
-      ` { echo "kiln: cannot fence ${range} off the task's network" >&2; exit 1; }`,
-  ),
+  // The host's loopback fenced off tap0 (see HOST_LOOPBACK_RANGES), the task's own lo untouched:
+  // every rule by one `ip`, which stops at the first that fails.
+  `"$4" --net="/proc/$pid/ns/net" ip -batch - <<'FENCES' ||`,
+  ...HOST_LOOPBACK_RANGES.map((range) => fenceArguments(range).join(' ')),
+  'FENCES',
+  `  { echo "kiln: cannot fence ${HOST_LOOPBACK_RANGES.join(', ')} off the task's network" >&2; exit 1; }`,
 ].join('\n');
 
 export function networkHook(plan: {
