@@ -192,9 +192,17 @@ export class PackCache {
 }
 
 /**
- * Makes the empty `workspace` a shallow checkout of `sha` from a copy of its pack: the agent's
- * cache stays the agent's (a copy, not a link: the task owns what is in its workspace). `git init`
- * on the prepared `.git` adds what a repository has; the checkout reads the pack.
+ * Makes the empty `workspace` a repository (`git init`): what a checkout from a pack starts from.
+ * It needs nothing of the pack, so it is done while the pack is downloaded.
+ */
+export async function initRepository(workspace: string): Promise<void> {
+  await execFileAsync('git', ['init', '-q'], { cwd: workspace, env: gitEnv() });
+}
+
+/**
+ * Makes the repository `initRepository` left in `workspace` a shallow checkout of `sha` from a
+ * copy of its pack: the agent's cache stays the agent's (a copy, not a link: the task owns what is
+ * in its workspace).
  */
 export async function checkoutFromPack(
   workspace: string,
@@ -210,13 +218,15 @@ export async function checkoutFromPack(
     // The commit's parents are not there: git is told so, as `fetch --depth 1` tells it.
     writeFile(join(git, 'shallow'), `${sha}\n`),
   ]);
-  await execFileAsync('/bin/sh', ['-c', CHECKOUT_SCRIPT, 'kiln-checkout', sha], {
-    cwd: workspace,
-    env: gitEnv(),
-  });
+  await execFileAsync(
+    'git',
+    ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha],
+    {
+      cwd: workspace,
+      env: gitEnv(),
+    },
+  );
 }
-
-const CHECKOUT_SCRIPT = 'git init -q && git -c advice.detachedHead=false checkout -q --detach "$1"';
 
 /** A commit directory's size and when it was last used; zeros for one that went meanwhile. */
 async function measure(dir: string): Promise<{ dir: string; bytes: number; used: number }> {

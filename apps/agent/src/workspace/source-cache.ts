@@ -6,7 +6,13 @@ import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { simpleGit } from 'simple-git';
-import { checkoutFromPack, PackCache, packSourceOf, type PackCacheLimits } from './pack-cache';
+import {
+  checkoutFromPack,
+  initRepository,
+  PackCache,
+  packSourceOf,
+  type PackCacheLimits,
+} from './pack-cache';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
 /** A repository key as the server names it (its id): safe as a directory name. */
@@ -78,20 +84,25 @@ export class SourceCache {
     const killed = () => new SourceCheckoutError(source, 'stopped: the task was killed');
     // A function: the signal can be aborted while the checkout runs.
     const aborted = (): boolean => signal?.aborted === true;
+    // Made while the pack is downloaded: one git program less before the task can start.
+    const initialized = initRepository(workspace);
     try {
       await this.ensureRoot();
       const cached = await this.packs.hold(key, packed, signal);
       if (aborted()) throw killed();
+      await initialized;
       // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
       await checkoutFromPack(workspace, cached, source.sha).catch(async (error: unknown) => {
         await this.packs.evict(key, source.sha);
-        await emptyDirectory(workspace);
         throw error;
       });
     } catch (error) {
       if (error instanceof SourceCheckoutError) throw error;
       if (aborted()) throw killed();
       this.onCacheFailure(key, error);
+      // git's protocol takes over in an empty workspace.
+      await initialized.catch(() => undefined);
+      await emptyDirectory(workspace);
       return false;
     }
     if (aborted()) throw killed();
