@@ -426,19 +426,19 @@ function render(
   const misses: string[] = [];
   if (p50 > 150 || p99 > 1_000) {
     misses.push(
-      'The latency misses its aim. Where it goes (traced on a quiet machine, 2026-12-05, when' +
-        ' the p50 was 444 ms): ~180 ms on the server until the run has its job, most of it' +
-        " `git fetch` of the pushed commit into the server's mirror from the forge (~130 ms timed" +
-        ' alone from a shell: the ref listing through `git daemon` ~60 ms, the negotiation with' +
-        " the daemon's `upload-pack` ~45 ms, unpacking and the connectivity check ~25 ms); offer," +
-        ' ACCEPT and LAUNCH ~20 ms; then ~250 ms on the agent: ~30 ms starting the shim, while' +
-        ' runc makes the container, ~100–120 ms downloading the commit as one pack (the server' +
-        ' starts `git rev-list` and `git pack-objects`, the agent `git index-pack`), ~40–60 ms' +
-        ' checking it out (`git init`, `git checkout`), then 30–55 ms from opening the' +
-        " container's gate to its process running, and ~10 ms shipping the line. Every process" +
-        ' started costs 10–30 ms here: an exec is slow on this virtual machine, and a fork copies' +
-        " the page tables of the process that forks, so the forge fetch and the agent's processes" +
-        ' leave 150 ms out of reach on this machine.' +
+      'The latency misses its aim. Where it goes (traced 2026-12-06, p50 ~220 ms, on a machine' +
+        ' where a program starts in 1–2 ms): ~90 ms on the server until the run has its job, ~60' +
+        " ms of it the `git fetch` of the pushed commit into the server's mirror, asked for by id" +
+        ' in one request, and ~42 ms of that the wait for `git daemon` to answer it (each request' +
+        " and answer with it took 42–45 ms on loopback, by git's own trace, whatever the size);" +
+        ' offer, ACCEPT and LAUNCH ~20 ms; then ~110 ms on the agent, where making the container' +
+        ' is what the job waits for: plain `runc run` of the same command without a network takes' +
+        ' ~55 ms here and slirp4netns ~20 ms more (see the container start latency above), while' +
+        " the commit's pack (made by the server once the run had its jobs) is downloaded," +
+        ' indexed and checked out beside it; ~10 ms shipping the line. Where every program start' +
+        ' costs 10–30 ms (2026-12-05, p50 444–496 ms) each of these stages is longer. 150 ms' +
+        ' would take a container runtime faster than runc (crun refuses this host’s hybrid' +
+        ' cgroups) and a forge that answers without that wait.' +
         ' The figures move with the load of the machine.',
     );
   }
