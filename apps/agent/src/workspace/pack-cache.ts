@@ -21,6 +21,12 @@ const COMMIT_DIR = /^[0-9a-f]{40}$/;
 /** What a download is made in until it is whole. */
 const TEMP_SUFFIX = '.tmp';
 
+/** Commits remembered as too large for the cache, per agent: no task downloads them again. */
+const REMEMBERED_TOO_LARGE = 1024;
+
+/** A commit's pack is larger than the whole cache: its tasks check it out without keeping it. */
+export class PackTooLargeError extends Error {}
+
 /** A commit's pack in the cache, and its index. */
 export interface CachedPack {
   pack: string;
@@ -65,6 +71,8 @@ export class PackCache {
   private readonly swept = new Map<string, Promise<void>>();
   /** The size bound being enforced, one pass at a time. */
   private bounding: Promise<void> = Promise.resolve();
+  /** `<key>/<sha>` of the commits found too large, oldest first. */
+  private readonly tooLarge = new Set<string>();
   private readonly keep: number;
   private readonly maxBytes: number;
 
@@ -82,7 +90,9 @@ export class PackCache {
     const repository = join(this.rootDir, `${key}.packs`);
     const dir = join(repository, source.sha);
     await this.sweep(key, repository);
-    return this.downloads.run(`${key}/${source.sha}`, async () => {
+    const commit = `${key}/${source.sha}`;
+    if (this.tooLarge.has(commit)) throw tooLarge(source.sha, this.maxBytes);
+    return this.downloads.run(commit, async () => {
       const cached = await findPack(dir);
       if (cached !== undefined) {
         // Used now: the last to be removed.
@@ -96,7 +106,10 @@ export class PackCache {
       await mkdir(temp, { mode: 0o700 });
       try {
         const downloaded = join(temp, 'download.pack');
-        await download(source, downloaded, this.maxBytes, signal);
+        await download(source, downloaded, this.maxBytes, signal).catch((error: unknown) => {
+          if (error instanceof PackTooLargeError) this.rememberTooLarge(commit);
+          throw error;
+        });
         const name = await indexPack(downloaded);
         await rename(downloaded, join(temp, `pack-${name}.pack`));
         await rename(join(temp, 'download.idx'), join(temp, `pack-${name}.idx`));
@@ -148,6 +161,14 @@ export class PackCache {
       }),
     );
     return perRepository.flat();
+  }
+
+  private rememberTooLarge(commit: string): void {
+    this.tooLarge.add(commit);
+    for (const oldest of this.tooLarge) {
+      if (this.tooLarge.size <= REMEMBERED_TOO_LARGE) break;
+      this.tooLarge.delete(oldest);
+    }
   }
 
   /** Removes the repository's least recently used commits beyond {@link keep}. */
@@ -253,12 +274,17 @@ async function download(
     const text = (await response.text().catch(() => '')).trim().slice(0, 500);
     throw new Error(`the server answered ${response.status}${text === '' ? '' : `: ${text}`}`);
   }
+  if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+    await response.body.cancel();
+    throw tooLarge(source.sha, maxBytes);
+  }
   let bytes = 0;
+  // What the server said, checked as it comes: an answer without a length is not believed either.
   const capped = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       if (bytes > maxBytes) {
-        done(new Error(`the pack of ${source.sha} is over the cache's ${maxBytes} bytes`));
+        done(tooLarge(source.sha, maxBytes));
       } else {
         done(null, chunk);
       }
@@ -269,6 +295,10 @@ async function download(
     capped,
     createWriteStream(path, { mode: 0o600 }),
   );
+}
+
+function tooLarge(sha: string, maxBytes: number): PackTooLargeError {
+  return new PackTooLargeError(`the pack of ${sha} is over the cache's ${maxBytes} bytes`);
 }
 
 /** Indexes a downloaded pack beside it (`download.idx`), checking every object; its name. */

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -194,6 +196,46 @@ describe(SourceCache.name, () => {
       await cache.checkout(workspace('w2'), { ...source, ...credentials });
       expect(failures).toHaveLength(1);
       expect(existsSync(join(dir, 'cache', 'repo-1.packs', upstream.sha))).toBe(true);
+    });
+
+    it('checks a commit too large for the pack cache out through git, kept in no cache', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), {
+        'blob.txt': randomBytes(40_000).toString('base64'),
+      });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const small = new SourceCache(join(dir, 'small'), (_key, e) => failures.push(e), {
+        maxBytes: 1_000,
+      });
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+
+      for (const name of ['first', 'second']) {
+        const w = workspace(name);
+        await small.checkout(w, { ...source, ...credentials });
+        expect(gitIn(w, 'rev-parse', 'HEAD')).toBe(upstream.sha);
+      }
+
+      expect(String(failures[0])).toMatch(/is over the cache's 1000 bytes/);
+      // Asked for once: the second task knew it was too large.
+      expect(packServer?.requests).toBe(1);
+      expect(readdirSync(join(dir, 'small'))).toEqual(['repo-1.packs']);
+      expect(readdirSync(join(dir, 'small', 'repo-1.packs'))).toEqual([]);
+    });
+
+    it('fails the checkout, and only it, when the workspace cannot be made a repository', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'x\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      // No such directory: git init fails at once, while the pack is still being downloaded,
+      // which an agent that left that failure unhandled did not survive.
+      await expect(
+        cache.checkout(join(dir, 'no-such-workspace'), { ...source, ...credentials }),
+      ).rejects.toThrow();
     });
 
     it('stops once the task is killed', async () => {

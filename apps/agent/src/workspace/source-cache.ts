@@ -11,6 +11,7 @@ import {
   initRepository,
   PackCache,
   packSourceOf,
+  PackTooLargeError,
   type PackCacheLimits,
 } from './pack-cache';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
@@ -55,7 +56,10 @@ export class SourceCache {
    * cannot be fetched fails the same either way ({@link SourceCheckoutError}).
    */
   async checkout(workspace: string, source: SourceInfo, signal?: AbortSignal): Promise<void> {
-    if (await this.checkoutPack(workspace, source, signal)) return;
+    const packed = await this.checkoutPack(workspace, source, signal);
+    if (packed === 'checked-out') return;
+    // Too large for the pack cache: not kept in the other one either.
+    if (packed === 'not-kept') return checkoutSource(workspace, source, { signal });
     let cached: SourceInfo | undefined;
     try {
       cached = await this.hold(source, signal);
@@ -68,45 +72,50 @@ export class SourceCache {
   }
 
   /**
-   * Checks the commit out from its pack, downloaded into the cache if need be; false when the
-   * source serves no pack, or it could not be had or checked out (told as a cache failure), for
-   * the checkout through git's protocol to take over. A pack that does not check out is dropped
-   * from the cache, along with what it left in the workspace.
+   * Checks the commit out from its pack, downloaded into the cache if need be. Otherwise, for the
+   * checkout through git's protocol to take over in an empty workspace: `through-git` when the
+   * source serves no pack, or it could not be had or checked out (told as a cache failure; a pack
+   * that does not check out is dropped from the cache), `not-kept` when it is larger than the
+   * whole cache.
    */
   private async checkoutPack(
     workspace: string,
     source: SourceInfo,
     signal: AbortSignal | undefined,
-  ): Promise<boolean> {
+  ): Promise<'checked-out' | 'through-git' | 'not-kept'> {
     const key = source.cacheKey;
     const packed = packSourceOf(source);
-    if (packed === undefined || key === undefined || !CACHE_KEY.test(key)) return false;
+    if (packed === undefined || key === undefined || !CACHE_KEY.test(key)) return 'through-git';
     const killed = () => new SourceCheckoutError(source, 'stopped: the task was killed');
     // A function: the signal can be aborted while the checkout runs.
     const aborted = (): boolean => signal?.aborted === true;
-    // Made while the pack is downloaded: one git program less before the task can start.
-    const initialized = initRepository(workspace);
+    // Made while the pack is downloaded, one git program less after it. Settled, never rejected,
+    // and waited for on every way out: nothing is left writing into the workspace.
+    const initialized = initRepository(workspace).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
     try {
       await this.ensureRoot();
       const cached = await this.packs.hold(key, packed, signal);
       if (aborted()) throw killed();
-      await initialized;
+      const init = await initialized;
+      if (init !== undefined) throw init.error;
       // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
       await checkoutFromPack(workspace, cached, source.sha).catch(async (error: unknown) => {
         await this.packs.evict(key, source.sha);
         throw error;
       });
     } catch (error) {
+      await initialized;
       if (error instanceof SourceCheckoutError) throw error;
       if (aborted()) throw killed();
       this.onCacheFailure(key, error);
-      // git's protocol takes over in an empty workspace.
-      await initialized.catch(() => undefined);
       await emptyDirectory(workspace);
-      return false;
+      return error instanceof PackTooLargeError ? 'not-kept' : 'through-git';
     }
     if (aborted()) throw killed();
-    return true;
+    return 'checked-out';
   }
 
   /**
