@@ -353,6 +353,35 @@ describe(GitMirror.name, () => {
     expect(git(bare, 'for-each-ref', 'refs/kiln/')).toBe('');
   });
 
+  it('fetches a branch whose name clashes with a deleted one the mirror still has', async () => {
+    upstream.commit({ 'README.md': 'main\n' });
+    git(upstream.work, 'checkout', '-q', '-b', 'feature/one');
+    const first = upstream.commit({ '.kiln.yml': 'one\n' });
+    git(upstream.work, 'push', '-q', 'origin', 'feature/one');
+    await expect(
+      mirror.readFile(
+        'repo',
+        upstream.url,
+        first,
+        '.kiln.yml',
+        undefined,
+        'refs/heads/feature/one',
+      ),
+    ).resolves.toBe('one\n');
+    // The branch is deleted upstream and `feature` pushed: refs/heads/feature/one, which the
+    // mirror still has, leaves no room for refs/heads/feature.
+    git(upstream.work, 'push', '-q', 'origin', ':feature/one');
+    git(upstream.work, 'checkout', '-q', 'main');
+    git(upstream.work, 'branch', '-q', '-D', 'feature/one');
+    git(upstream.work, 'checkout', '-q', '-b', 'feature');
+    const second = upstream.commit({ '.kiln.yml': 'two\n' });
+    git(upstream.work, 'push', '-q', 'origin', 'feature');
+
+    await expect(
+      mirror.readFile('repo', upstream.url, second, '.kiln.yml', undefined, 'refs/heads/feature'),
+    ).resolves.toBe('two\n');
+  });
+
   it.each([
     ['a key that escapes the root', () => mirror.readFile('../x', upstream.url, ZERO_SHA, 'a')],
     ['a sha that is not hex', () => mirror.readFile('repo', upstream.url, 'HEAD', 'a')],

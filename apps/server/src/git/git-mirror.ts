@@ -326,13 +326,13 @@ export class GitMirror {
       // protocol v2 (GitHub's, GitLab's, Gitea's, git's own) give any commit they have. It is
       // stored as the ref the push named, so the mirror keeps one ref per branch rather than
       // one per commit; a commit no ref names is kept under refs/kiln/commits/ so gc keeps it.
-      const byId = `+${sha}:${pushedRef ?? `${FETCHED_COMMITS}${sha}`}`;
-      if (
-        (await this.fetched(remote, byId, `fetch commit ${sha}`)) &&
-        (await this.hasCommit(remote, sha))
-      ) {
-        return true;
-      }
+      const kept = `${FETCHED_COMMITS}${sha}`;
+      const byId = async (ref: string) =>
+        (await this.fetched(remote, `+${sha}:${ref}`, `fetch commit ${sha}`)) &&
+        (await this.hasCommit(remote, sha));
+      if (await byId(pushedRef ?? kept)) return true;
+      // The pushed ref may clash with one the mirror kept of a deleted branch (`a` and `a/b`).
+      if (pushedRef !== undefined && (await byId(kept))) return true;
       // Servers that only give what they advertise (protocol v0) refuse a commit by id: the ref
       // the push named usually points at it, and failing that, every branch and tag.
       if (pushedRef !== undefined) {
@@ -349,6 +349,8 @@ export class GitMirror {
           'fetch',
           '--verbose',
           '--no-tags',
+          // Branches the remote deleted go: one of them could clash with a new one.
+          '--prune',
           remote.url,
           '+refs/heads/*:refs/heads/*',
           '+refs/tags/*:refs/tags/*',
