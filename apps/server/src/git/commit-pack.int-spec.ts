@@ -121,6 +121,26 @@ describe(CommitPacks.name, () => {
     );
   });
 
+  it('makes many packs asked for at once, a few at a time, each whole', async () => {
+    const repo = join(dir, 'upstream');
+    const shas = [createUpstream(repo, { 'a.txt': '0\n' }).sha];
+    for (let n = 1; n < 6; n += 1) {
+      writeFileSync(join(repo, 'a.txt'), `${n}\n`);
+      git(repo, 'commit', '-qam', `c${n}`);
+      shas.push(git(repo, 'rev-parse', 'HEAD'));
+    }
+    const mirror = join(repo, '.git');
+    const packs = new CommitPacks(shas.length);
+
+    const made = await Promise.all(shas.map((sha) => packs.packOf(mirror, sha)));
+
+    for (const [i, path] of made.entries()) {
+      expect(path).toBe(join(mirror, 'kiln-packs', `${shas[i] ?? ''}.pack`));
+      // A whole pack: git indexes it, checking every object.
+      expect(git(dir, 'index-pack', '-o', join(dir, `${i}.idx`), path)).toMatch(/^[0-9a-f]{40}$/);
+    }
+  });
+
   it('answers 500 naming the commit it cannot pack', async () => {
     const upstream = createUpstream(join(dir, 'upstream'), { 'a.txt': 'a\n' });
     const missing = upstream.sha.replace(/^./, (c) => (c === 'f' ? 'e' : 'f'));

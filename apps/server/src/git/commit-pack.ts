@@ -16,8 +16,12 @@ export const PACK_MEDIA_TYPE = 'application/x-git-packfile';
 const DEFAULT_KEPT_PACKS = 8;
 /** Where a mirror's packs are kept, inside it: git leaves what it does not know alone. */
 const PACKS_DIR = 'kiln-packs';
+/** Packs written at once: each `git pack-objects` uses every core already. */
+const MAX_WRITING = 2;
+/** A pack not written by then is given up on (its git programs killed). */
+const WRITE_TIMEOUT_MS = 10 * 60_000;
 /** A half-made pack older than this was left by a server that died making it. */
-const STALE_TEMP_MS = 10 * 60_000;
+const STALE_TEMP_MS = 6 * WRITE_TIMEOUT_MS;
 
 /** A commit could not be packed: git's words. */
 export class CommitPackError extends Error {}
@@ -38,6 +42,9 @@ export class CommitPackError extends Error {}
 export class CommitPacks {
   /** Packs being made, by path: concurrent askers share one making. */
   private readonly making = new Map<string, Promise<string>>();
+  private writing = 0;
+  /** Makings waiting for one of the {@link MAX_WRITING} slots, first come first served. */
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly keep = DEFAULT_KEPT_PACKS) {}
 
@@ -94,13 +101,26 @@ export class CommitPacks {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writePack(repositoryDir, sha, temp);
+      await this.inSlot(() => writePack(repositoryDir, sha, temp));
       await rename(temp, path);
     } finally {
       await rm(temp, { force: true });
     }
     await this.trim(dir, path);
     return path;
+  }
+
+  private async inSlot<T>(work: () => Promise<T>): Promise<T> {
+    while (this.writing >= MAX_WRITING) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.writing += 1;
+    try {
+      return await work();
+    } finally {
+      this.writing -= 1;
+      this.waiting.shift()?.();
+    }
   }
 
   /** Removes the least recently used packs beyond {@link keep}, and stale half-made ones. */
@@ -123,33 +143,45 @@ export class CommitPacks {
   }
 }
 
-/** Packs `sha` of `repositoryDir` into the file `path` with git's own programs. */
+/**
+ * Packs `sha` of `repositoryDir` into the file `path` with git's own programs, durably: a pack
+ * renamed into place is served as it is from then on.
+ */
 async function writePack(repositoryDir: string, sha: string, path: string): Promise<void> {
   const env = { ...gitEnv(), GIT_DIR: repositoryDir };
+  const signal = AbortSignal.timeout(WRITE_TIMEOUT_MS);
   const output = await open(path, 'wx', 0o600);
-  const list = spawn('git', ['rev-list', '--objects', '--no-walk', sha], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pack = spawn('git', ['pack-objects', '--stdout', '-q'], {
-    env,
-    stdio: ['pipe', output.fd, 'pipe'],
-  });
-  // Heard from now on: a small pack is made before anything below has been awaited.
-  const exits = Promise.all([exitOf(list), exitOf(pack)]);
-  const stderr = { list: '', pack: '' };
-  list.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.list += text));
-  pack.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
-  // Never an unhandled EPIPE: a pack-objects that ended (failed) stops the listing.
-  if (pack.stdin !== null) {
-    void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
-  }
-  // pack-objects has a copy of the file of its own.
-  await output.close();
-  const [listCode, packCode] = await exits;
-  if (listCode !== 0 || packCode !== 0) {
-    const why = (listCode === 0 ? stderr.pack : stderr.list).trim() || 'no output';
-    throw new CommitPackError(`cannot pack ${sha}: ${why}`);
+  try {
+    const list = spawn('git', ['rev-list', '--objects', '--no-walk', sha], {
+      env,
+      signal,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pack = spawn('git', ['pack-objects', '--stdout', '-q'], {
+      env,
+      signal,
+      stdio: ['pipe', output.fd, 'pipe'],
+    });
+    // Heard from now on: a small pack is made before anything below has been awaited.
+    const exits = Promise.all([exitOf(list), exitOf(pack)]);
+    const stderr = { list: '', pack: '' };
+    list.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.list += text));
+    pack.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
+    // Never an unhandled EPIPE: a pack-objects that ended (failed) stops the listing.
+    if (pack.stdin !== null) {
+      void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
+    }
+    const [listCode, packCode] = await exits;
+    if (listCode !== 0 || packCode !== 0) {
+      const why = signal.aborted
+        ? `not packed within ${WRITE_TIMEOUT_MS / 60_000} minutes`
+        : (listCode !== 0 && stderr.list.trim() !== '' ? stderr.list : stderr.pack).trim() ||
+          'no output';
+      throw new CommitPackError(`cannot pack ${sha}: ${why}`);
+    }
+    await output.sync();
+  } finally {
+    await output.close();
   }
 }
 

@@ -145,7 +145,7 @@ export class TriggerService implements OnApplicationBootstrap {
     if (compiled.jobs.length === 0) await this.progress.advance(run.id);
   }
 
-  /** Has the run's commit packed for its agents; a failure here is theirs to meet and report. */
+  /** Has the run's commit packed for its agents, who will meet (and report) a failure again. */
   private preparePack(repository: Repository, run: Run): void {
     this.mirror
       .withCommit(
@@ -157,7 +157,7 @@ export class TriggerService implements OnApplicationBootstrap {
       )
       .then((dir) => this.packs.packOf(dir, run.sha))
       .catch((error: unknown) =>
-        this.logger.debug(`run ${run.id}: no pack of ${run.sha} yet: ${errorMessage(error)}`),
+        this.logger.warn(`run ${run.id}: cannot pack ${run.sha} yet: ${errorMessage(error)}`),
       );
   }
 
