@@ -88,4 +88,11 @@ export class ServerEnv extends RedisEnv {
    */
   @EnvInt(1, 10_240)
   readonly KILN_LOG_LIMIT_MIB: number = 16;
+
+  /**
+   * The most the server keeps of the commits it packs for agents (a pack per commit, at most 8
+   * per repository), every repository together, in MB: the least recently used go first.
+   */
+  @EnvInt(16, 16 * 1024 * 1024)
+  readonly KILN_MIRROR_PACKS_MB: number = 4096;
 }

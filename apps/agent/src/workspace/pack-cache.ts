@@ -1,4 +1,4 @@
-import { gitEnv, KeyedMutex } from '@kiln/common';
+import { evictions, gitEnv, KeyedMutex, type CachedItem } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -133,34 +133,17 @@ export class PackCache {
    */
   private bound(kept: string): Promise<void> {
     const pass = this.bounding.then(async () => {
-      const commits = await this.commits();
-      let total = commits.reduce((sum, commit) => sum + commit.bytes, 0);
-      commits.sort((a, b) => a.used - b.used);
-      for (const commit of commits) {
-        if (total <= this.maxBytes) break;
-        if (commit.dir === kept) continue;
-        // A checkout copying from it fails and falls back to git's protocol.
-        await rm(commit.dir, { recursive: true, force: true });
-        total -= commit.bytes;
+      const repositories = (await readdir(this.rootDir).catch(() => [] as string[]))
+        .filter((name) => name.endsWith('.packs'))
+        .map((name) => join(this.rootDir, name));
+      const commits = (await Promise.all(repositories.map(commitsIn))).flat();
+      // A checkout copying from one being removed fails and falls back to git's protocol.
+      for (const { path } of evictions(commits, { maxBytes: this.maxBytes }, kept)) {
+        await rm(path, { recursive: true, force: true });
       }
     });
     this.bounding = pass.catch(() => undefined);
     return pass;
-  }
-
-  /** Every commit in the cache: its directory, its files' bytes and when it was last used. */
-  private async commits(): Promise<Array<{ dir: string; bytes: number; used: number }>> {
-    const repositories = (await readdir(this.rootDir).catch(() => [] as string[]))
-      .filter((name) => name.endsWith('.packs'))
-      .map((name) => join(this.rootDir, name));
-    const perRepository = await Promise.all(
-      repositories.map(async (repository) => {
-        const names = await readdir(repository).catch(() => [] as string[]);
-        const commits = names.filter((name) => COMMIT_DIR.test(name));
-        return Promise.all(commits.map((name) => measure(join(repository, name))));
-      }),
-    );
-    return perRepository.flat();
   }
 
   private rememberTooLarge(commit: string): void {
@@ -173,19 +156,10 @@ export class PackCache {
 
   /** Removes the repository's least recently used commits beyond {@link keep}. */
   private async trim(repository: string, kept: string): Promise<void> {
-    const names = await readdir(repository).catch(() => [] as string[]);
-    const commits = await Promise.all(
-      names
-        .filter((name) => COMMIT_DIR.test(name) && name !== kept)
-        .map(async (name) => ({
-          name,
-          used: (await stat(join(repository, name)).catch(() => undefined))?.mtimeMs ?? 0,
-        })),
-    );
-    commits.sort((a, b) => b.used - a.used);
+    const commits = await commitsIn(repository);
     // A checkout copying from one being removed fails and falls back to git's protocol.
-    for (const { name } of commits.slice(Math.max(0, this.keep - 1))) {
-      await rm(join(repository, name), { recursive: true, force: true });
+    for (const { path } of evictions(commits, { maxItems: this.keep }, join(repository, kept))) {
+      await rm(path, { recursive: true, force: true });
     }
   }
 
@@ -249,14 +223,22 @@ export async function checkoutFromPack(
   );
 }
 
-/** A commit directory's size and when it was last used; zeros for one that went meanwhile. */
-async function measure(dir: string): Promise<{ dir: string; bytes: number; used: number }> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(
-    names.map(async (name) => (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0),
+/** The commits of a repository's directory, each with its size and when it was last used. */
+async function commitsIn(repository: string): Promise<CachedItem[]> {
+  const names = await readdir(repository).catch(() => [] as string[]);
+  return Promise.all(
+    names.filter((name) => COMMIT_DIR.test(name)).map((name) => measure(join(repository, name))),
   );
-  const used = (await stat(dir).catch(() => undefined))?.mtimeMs ?? 0;
-  return { dir, bytes: sizes.reduce((sum, size) => sum + size, 0), used };
+}
+
+/** A commit directory's size and when it was last used; zeros for one that went meanwhile. */
+async function measure(path: string): Promise<CachedItem> {
+  const names = await readdir(path).catch(() => [] as string[]);
+  const sizes = await Promise.all(
+    names.map(async (name) => (await stat(join(path, name)).catch(() => undefined))?.size ?? 0),
+  );
+  const usedMs = (await stat(path).catch(() => undefined))?.mtimeMs ?? 0;
+  return { path, bytes: sizes.reduce((sum, size) => sum + size, 0), usedMs };
 }
 
 /** Downloads the commit's pack to `path`; fails once it is over `maxBytes`, keeping no more. */

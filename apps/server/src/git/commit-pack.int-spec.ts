@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,7 +108,7 @@ describe(CommitPacks.name, () => {
       shas.push(git(repo, 'rev-parse', 'HEAD'));
     }
     const [first, second, third] = shas as [string, string, string];
-    const packs = new CommitPacks(2);
+    const packs = new CommitPacks({ perMirror: 2 });
     const mirror = join(repo, '.git');
 
     await packs.packOf(mirror, first);
@@ -121,6 +122,34 @@ describe(CommitPacks.name, () => {
     );
   });
 
+  it("stays within its size across mirrors, removing the least recently used of any mirror's", async () => {
+    // Random text, which compresses little: each commit's pack is about 41 kB, two fit in 100 kB.
+    const commit = (work: string): string => {
+      writeFileSync(join(work, 'blob.txt'), randomBytes(40_000).toString('base64'));
+      git(work, 'add', '-A');
+      git(work, 'commit', '-qm', 'blob');
+      return git(work, 'rev-parse', 'HEAD');
+    };
+    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+    createUpstream(a, { 'README.md': 'a\n' });
+    createUpstream(b, { 'README.md': 'b\n' });
+    const [a1, b1, b2] = [commit(a), commit(b), commit(b)];
+    // Mirrors side by side, as the server keeps them.
+    const mirrors = join(dir, 'mirrors');
+    git(dir, 'clone', '-q', '--bare', a, join(mirrors, 'a.git'));
+    git(dir, 'clone', '-q', '--bare', b, join(mirrors, 'b.git'));
+    const packs = new CommitPacks({ maxBytes: 100_000 });
+
+    await packs.packOf(join(mirrors, 'a.git'), a1);
+    await packs.packOf(join(mirrors, 'b.git'), b1);
+    await packs.packOf(join(mirrors, 'a.git'), a1);
+    await packs.packOf(join(mirrors, 'b.git'), b2);
+
+    // b1, the least recently used of all, went to make room for b2.
+    expect(readdirSync(join(mirrors, 'a.git', 'kiln-packs'))).toEqual([`${a1}.pack`]);
+    expect(readdirSync(join(mirrors, 'b.git', 'kiln-packs'))).toEqual([`${b2}.pack`]);
+  });
+
   it('makes many packs asked for at once, a few at a time, each whole', async () => {
     const repo = join(dir, 'upstream');
     const shas = [createUpstream(repo, { 'a.txt': '0\n' }).sha];
@@ -130,7 +159,7 @@ describe(CommitPacks.name, () => {
       shas.push(git(repo, 'rev-parse', 'HEAD'));
     }
     const mirror = join(repo, '.git');
-    const packs = new CommitPacks(shas.length);
+    const packs = new CommitPacks({ perMirror: shas.length });
 
     const made = await Promise.all(shas.map((sha) => packs.packOf(mirror, sha)));
 

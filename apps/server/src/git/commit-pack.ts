@@ -1,9 +1,9 @@
-import { gitEnv } from '@kiln/common';
+import { evictions, gitEnv, type CachedItem } from '@kiln/common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 /** The media type git's own protocols give a pack. */
@@ -14,6 +14,8 @@ export const PACK_MEDIA_TYPE = 'application/x-git-packfile';
  * and reruns are what asks. Each holds a whole tree, so a large repository's take room.
  */
 const DEFAULT_KEPT_PACKS = 8;
+/** What every mirror's packs may take together by default. */
+export const DEFAULT_MIRROR_PACKS_BYTES = 4 * 1024 ** 3;
 /** Where a mirror's packs are kept, inside it: git leaves what it does not know alone. */
 const PACKS_DIR = 'kiln-packs';
 /** Packs written at once: each `git pack-objects` uses every core already. */
@@ -25,6 +27,14 @@ const STALE_TEMP_MS = 6 * WRITE_TIMEOUT_MS;
 
 /** A commit could not be packed: git's words. */
 export class CommitPackError extends Error {}
+
+/** How many packs are kept: the least recently used go first. */
+export interface CommitPacksLimits {
+  /** Packs per mirror; default 8. */
+  perMirror?: number;
+  /** Bytes of every mirror's packs together (the mirrors beside this one); default 4 GiB. */
+  maxBytes?: number;
+}
 
 /**
  * Commits as packs, made once per commit and kept as files in their mirror
@@ -46,7 +56,14 @@ export class CommitPacks {
   /** Makings waiting for one of the {@link MAX_WRITING} slots, first come first served. */
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly keep = DEFAULT_KEPT_PACKS) {}
+  private readonly limits: Required<CommitPacksLimits>;
+
+  constructor(limits: CommitPacksLimits = {}) {
+    this.limits = {
+      perMirror: limits.perMirror ?? DEFAULT_KEPT_PACKS,
+      maxBytes: limits.maxBytes ?? DEFAULT_MIRROR_PACKS_BYTES,
+    };
+  }
 
   /** The path of the commit's pack in the mirror `repositoryDir`, made first if need be. */
   packOf(repositoryDir: string, sha: string): Promise<string> {
@@ -106,7 +123,7 @@ export class CommitPacks {
     } finally {
       await rm(temp, { force: true });
     }
-    await this.trim(dir, path);
+    await this.trim(repositoryDir, path);
     return path;
   }
 
@@ -123,24 +140,45 @@ export class CommitPacks {
     }
   }
 
-  /** Removes the least recently used packs beyond {@link keep}, and stale half-made ones. */
-  private async trim(dir: string, kept: string): Promise<void> {
-    const now = Date.now();
-    const entries = await Promise.all(
-      (await readdir(dir).catch(() => [] as string[])).map(async (name) => ({
-        path: join(dir, name),
-        name,
-        used: (await stat(join(dir, name)).catch(() => undefined))?.mtimeMs ?? 0,
-      })),
+  /**
+   * Removes the least recently used packs beyond the limits, of this mirror and of all the mirrors
+   * beside it, `kept` excepted, and the half-made ones a server that died left.
+   */
+  private async trim(repositoryDir: string, kept: string): Promise<void> {
+    const mirrors = dirname(repositoryDir);
+    const siblings = (await readdir(mirrors).catch(() => [] as string[])).map((name) =>
+      join(mirrors, name),
     );
-    const stale = entries.filter((e) => e.name.endsWith('.tmp') && now - e.used > STALE_TEMP_MS);
-    const packs = entries
-      .filter((e) => e.name.endsWith('.pack') && e.path !== kept)
-      .sort((a, b) => b.used - a.used);
-    for (const { path } of [...stale, ...packs.slice(Math.max(0, this.keep - 1))]) {
-      await rm(path, { force: true });
-    }
+    const all = await Promise.all(
+      [...new Set([repositoryDir, ...siblings])].map((mirror) => itemsIn(join(mirror, PACKS_DIR))),
+    );
+    const now = Date.now();
+    const stale = all
+      .flat()
+      .filter((i) => i.path.endsWith('.tmp') && now - i.usedMs > STALE_TEMP_MS);
+    const packsOf = (items: CachedItem[]) => items.filter((i) => i.path.endsWith('.pack'));
+    const own = packsOf(await itemsIn(join(repositoryDir, PACKS_DIR)));
+    const removed = [
+      ...stale,
+      ...evictions(own, { maxItems: this.limits.perMirror }, kept),
+      ...evictions(packsOf(all.flat()), { maxBytes: this.limits.maxBytes }, kept),
+    ];
+    for (const { path } of removed) await rm(path, { force: true });
   }
+}
+
+/** The files of a directory, each with its size and when it was last used. */
+async function itemsIn(dir: string): Promise<CachedItem[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const items = await Promise.all(
+    names.map(async (name) => {
+      const found = await stat(join(dir, name)).catch(() => undefined);
+      return found?.isFile() === true
+        ? { path: join(dir, name), bytes: found.size, usedMs: found.mtimeMs }
+        : undefined;
+    }),
+  );
+  return items.filter((item) => item !== undefined);
 }
 
 /**

@@ -59,7 +59,12 @@ import { TriggerWorker } from './trigger.worker';
     StatusesWorker,
     CommitStatuses,
     TaskSource,
-    { provide: CommitPacks, useValue: new CommitPacks() },
+    {
+      provide: CommitPacks,
+      inject: [ServerEnv],
+      useFactory: (env: ServerEnv) =>
+        new CommitPacks({ maxBytes: env.KILN_MIRROR_PACKS_MB * 1024 * 1024 }),
+    },
     { provide: BuildOutcomes, useExisting: RunProgressService },
     { provide: LogTasks, useClass: RunLogTasks },
     {

@@ -1,0 +1,42 @@
+/** Something a cache keeps on disk: where, how large, and when it was last used (its mtime). */
+export interface CachedItem {
+  path: string;
+  bytes: number;
+  usedMs: number;
+}
+
+/** How much a cache keeps; either bound may be left out. */
+export interface CacheLimits {
+  maxItems?: number;
+  maxBytes?: number;
+}
+
+/**
+ * What a cache removes so that the rest is within `limits`: its least recently used items, oldest
+ * first, never `keep` (the item just added or used, which stays even when it alone is over).
+ */
+export function evictions(
+  items: readonly CachedItem[],
+  limits: CacheLimits,
+  keep?: string,
+): CachedItem[] {
+  const newestFirst = [...items].sort((a, b) => b.usedMs - a.usedMs);
+  const kept = newestFirst.filter((item) => item.path === keep);
+  let count = kept.length;
+  let bytes = kept.reduce((sum, item) => sum + item.bytes, 0);
+  const removed: CachedItem[] = [];
+  for (const item of newestFirst) {
+    if (item.path === keep) continue;
+    const fits =
+      count + 1 <= (limits.maxItems ?? Infinity) &&
+      bytes + item.bytes <= (limits.maxBytes ?? Infinity);
+    // Once one item does not fit, no older one stays: what is kept is always the newest.
+    if (fits && removed.length === 0) {
+      count += 1;
+      bytes += item.bytes;
+    } else {
+      removed.push(item);
+    }
+  }
+  return removed.reverse();
+}
