@@ -37,7 +37,7 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { GATE_OPEN, gateHook, gateWordFile, networkHook, type Runc } from './runc';
+import { GATE_OPEN, gateHook, gateWordFile, networkHook, refuseAtGate, type Runc } from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
@@ -367,7 +367,10 @@ export class CgroupContainerizer
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started || unready !== undefined) {
       await exited;
+      // A gate hook still waiting has no shim left to tell it: it is told no, and runc ends.
+      const refusal = gate === undefined ? undefined : await refuseAtGate(gate);
       await this.runtime.deleteContainer(runc, container.id).catch(() => undefined);
+      await refusal?.close();
       if (unready !== undefined) throw notReady(container.id, unready.error);
       const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
       throw new ContainerLaunchError(

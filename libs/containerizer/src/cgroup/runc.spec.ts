@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GATE_HOOK, gateHook, networkHook, shimArguments } from './runc';
+import { GATE_HOOK, gateHook, networkHook, refuseAtGate, shimArguments } from './runc';
 
 /** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
 function sh(args: string[], input = ''): Promise<number | null> {
@@ -143,6 +143,22 @@ describe('runc shim and network hook', () => {
       const runc = await fakeProgram('runc', 'exit 3');
       expect(await sh(shim(runc), 'go\n')).toBe(3);
       expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('3\n');
+    });
+
+    it('tells no to a hook whose shim died before it opened the gate, which then ends', async () => {
+      // The FIFO as the shim makes it, with nobody holding it: the shim was killed.
+      const gate = join(dir, 'gate');
+      execFileSync('mkfifo', ['-m', '600', gate]);
+      const hook = sh(['-c', GATE_HOOK, 'kiln-gate', gate], '{"pid":4242}');
+
+      const refusal = await refuseAtGate(gate);
+      try {
+        // Without the refusal, the hook waits in open(2) for a writer that never comes.
+        expect(await hook).toBe(1);
+      } finally {
+        await refusal?.close();
+      }
+      await expect(refuseAtGate(join(dir, 'no-such-gate'))).resolves.toBeUndefined();
     });
   });
 });

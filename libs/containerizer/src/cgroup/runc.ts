@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../network/user-mode';
 
@@ -175,6 +177,25 @@ export function gateWordFile(gate: string): string {
 
 /** The line the agent writes to a gated shim's standard input to start its container. */
 export const GATE_OPEN = 'go\n';
+
+/**
+ * Says no at a gate whose shim is gone. The shim holds the gate's FIFO open while runc runs, so
+ * the hook's open never waits; but a shim killed before the hook opened it leaves no writer, and
+ * the hook (with `runc run` above it) would wait in `open` for good. The FIFO is opened here for
+ * reading and writing, which never blocks, and `no` is left in it for that hook to read; the
+ * FIFO keeps it only while the returned handle is open, so close it once the container is
+ * deleted. Undefined when there is no FIFO (the shim died before making it).
+ */
+export async function refuseAtGate(gate: string): Promise<FileHandle | undefined> {
+  const fifo = await open(gate, constants.O_RDWR | constants.O_NONBLOCK).catch(() => undefined);
+  if (fifo === undefined) return undefined;
+  if (!(await fifo.stat()).isFIFO()) {
+    await fifo.close();
+    return undefined;
+  }
+  await fifo.write('no\n').catch(() => undefined);
+  return fifo;
+}
 
 /** `runc` of one state directory: the agent's own, root-only. */
 export class Runc {
