@@ -218,9 +218,12 @@ export class CgroupContainerizer
       const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${containerId}`);
       if (found === undefined && (await heldAtGate(sandbox))) {
         // Made before its workspace was ready, and its agent died before saying go: its command
-        // never ran, nor will. Removed, not recovered, so the task is told it never ran.
+        // never ran, nor will. Removed, not recovered, so the task is told it never ran. Its gate
+        // hook, should its shim have died too, is told no.
+        const refusal = await refuseAtGate(gateOf(sandbox));
         await this.runtime.deleteContainer(runc, containerId).catch(() => undefined);
         await destroyCgroup(cgroup);
+        await refusal?.close();
         continue;
       }
       // Without a checkpoint, a cgroup of ours with that name is the only sign it is ours.
