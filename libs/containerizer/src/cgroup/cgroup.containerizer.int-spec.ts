@@ -488,13 +488,26 @@ describe('cgroup containerizer on this host', () => {
 
     it('sets the minimum quota of 1 ms for a tiny share of a CPU', async () => {
       const containerizer = newContainerizer();
-      const spec = await specOf('echo up > ready; sleep 1000', {
+      // Held at its gate and never started: its cgroup has its limits from runc's first steps,
+      // while a container on a thousandth of a CPU can take long to start, or to die, on a busy
+      // machine (this test timed out so in CI once, its container still starting).
+      const workspaceReady = deferred();
+      const spec = await specOf('true', {
         resources: resources({ cpus: 0.001, mem: 64 }),
+        ready: workspaceReady.promise,
       });
-      await start(containerizer, spec);
-      await ready(spec);
+      const launch = containerizer.launch(spec);
       const quota = join(CGROUP_ROOT, 'cpu', PARENT, spec.containerId, 'cpu.cfs_quota_us');
-      expect(await readIfExists(quota)).toBe('1000\n');
+      let written: string | undefined;
+      // Made, then limited: until then the quota reads -1, none.
+      await eventually('the cgroup limited', async () => {
+        written = await readIfExists(quota);
+        return written !== undefined && written !== '-1\n';
+      });
+      workspaceReady.reject(new Error('not needed'));
+      await expect(launch).rejects.toThrow(/not started/);
+
+      expect(written).toBe('1000\n');
     });
 
     describe('recover', () => {
