@@ -149,18 +149,19 @@ export class CommitPacks {
     const siblings = (await readdir(mirrors).catch(() => [] as string[])).map((name) =>
       join(mirrors, name),
     );
-    const all = await Promise.all(
+    // This mirror's first: its own packs are read once, for both bounds.
+    const [own = [], ...others] = await Promise.all(
       [...new Set([repositoryDir, ...siblings])].map((mirror) => itemsIn(join(mirror, PACKS_DIR))),
     );
+    const all = [own, ...others];
     const now = Date.now();
     const stale = all
       .flat()
       .filter((i) => i.path.endsWith('.tmp') && now - i.usedMs > STALE_TEMP_MS);
     const packsOf = (items: CachedItem[]) => items.filter((i) => i.path.endsWith('.pack'));
-    const own = packsOf(await itemsIn(join(repositoryDir, PACKS_DIR)));
     const removed = [
       ...stale,
-      ...evictions(own, { maxItems: this.limits.perMirror }, kept),
+      ...evictions(packsOf(own), { maxItems: this.limits.perMirror }, kept),
       ...evictions(packsOf(all.flat()), { maxBytes: this.limits.maxBytes }, kept),
     ];
     for (const { path } of removed) await rm(path, { force: true });
