@@ -3,7 +3,7 @@ import { exitOnBootFailure, runHttpApp } from '@kiln/common';
 import { loadEnv, ServerEnv } from '@kiln/config';
 import { AppModule } from './app.module';
 import { BootstrapToken } from './accounts/accounts.service';
-import { SERVER_BODY_LIMIT } from './body-limit';
+import { SERVER_BODY_LIMIT, SERVER_RAW_BODY_PATHS } from './body-limit';
 import { setupOpenApi } from './openapi';
 import { ServerUrl } from './server-url';
 import { serveWebApp } from './web-app';
@@ -17,8 +17,9 @@ async function main(): Promise<void> {
     host: env.KILN_HOST,
     port: env.KILN_PORT,
     shutdownTimeoutMs: env.KILN_SHUTDOWN_TIMEOUT_MS,
-    // The body parsers keep the exact bytes received: webhook signatures are computed over them.
     bodyLimit: SERVER_BODY_LIMIT,
+    // Webhooks get the exact bytes received: their signatures are computed over them.
+    rawBodyPaths: SERVER_RAW_BODY_PATHS,
     configure: (app) => {
       serveWebApp(app);
       // The OpenAPI document at /api/openapi.json, browsable at /api/docs.

@@ -1,11 +1,11 @@
-import { Body, Controller, Module, Post } from '@nestjs/common';
+import { Body, Controller, Module, Post, Req } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { LoggerModule } from 'nestjs-pino';
 import type { Options } from 'pino-http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loggerParams } from './logging';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from './request-body';
+import { MAX_JSON_DEPTH, nestsDeeperThan, type ParsedRequest } from './request-body';
 import { runHttpApp } from './run-http-app';
 
 @Controller('things')
@@ -13,6 +13,18 @@ class ThingsController {
   @Post()
   create(@Body() body: unknown): unknown {
     return body;
+  }
+}
+
+/** What a handler under a raw path is given. */
+@Controller('signed')
+class SignedController {
+  @Post('*path')
+  receive(@Req() req: ParsedRequest & { body?: unknown }): unknown {
+    return {
+      raw: req.rawBody?.toString('utf8'),
+      body: Buffer.isBuffer(req.body) ? 'bytes' : req.body,
+    };
   }
 }
 
@@ -33,7 +45,7 @@ const capture = new Writable({
       pinoHttp: [loggerParams('body-test', 'info').pinoHttp as Options, capture],
     }),
   ],
-  controllers: [ThingsController],
+  controllers: [ThingsController, SignedController],
 })
 class ThingsModule {}
 
@@ -62,17 +74,14 @@ describe('a Kiln HTTP app reading request bodies', () => {
       port: 0,
       shutdownTimeoutMs: 1_000,
       bodyLimit: '1kb',
+      rawBodyPaths: ['/signed'],
     });
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });
   afterAll(() => app?.close());
 
-  const post = (body: string): Promise<Response> =>
-    fetch(`${url}/things`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
+  const post = (body: string, path = '/things', type = 'application/json'): Promise<Response> =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
 
   /** The request's log line, found by the id the answer carries. */
   async function logLineOf(res: Response): Promise<Record<string, unknown>> {
@@ -109,5 +118,43 @@ describe('a Kiln HTTP app reading request bodies', () => {
     const res = await post('{"a":[1,{"b":"]]]]"}]}');
     expect(await res.json()).toEqual({ a: [1, { b: ']]]]' }] });
     expect(await logLineOf(res)).toMatchObject({ level: 30, res: { statusCode: 201 } });
+  });
+
+  it('keeps the exact bytes of a body under a raw path, of any type, and parses none of them', async () => {
+    for (const type of [
+      'application/json; charset=utf-8',
+      'application/x-www-form-urlencoded',
+      'text/plain',
+    ]) {
+      const sent = type.startsWith('application/json') ? '{ "a" :1 }' : 'payload=%7B%7D';
+      const res = await post(sent, '/signed/github', type);
+      expect({ type, answer: await res.json() }).toEqual({
+        type,
+        answer: { raw: sent, body: 'bytes' },
+      });
+    }
+    // Elsewhere a body is parsed, and its bytes are not kept.
+    expect(await (await post('{"a":1}')).json()).toEqual({ a: 1 });
+  });
+
+  it('holds JSON under a raw path to the same depth and size as any other', async () => {
+    for (const [body, status] of [
+      ['['.repeat(MAX_JSON_DEPTH + 1), 400],
+      [`"${'x'.repeat(2000)}"`, 413],
+    ] as const) {
+      expect((await post(body, '/signed/github')).status).toBe(status);
+    }
+    // A form is not JSON: its bytes are kept whatever they hold.
+    const form = await post(
+      '['.repeat(MAX_JSON_DEPTH + 1),
+      '/signed/x',
+      'application/x-www-form-urlencoded',
+    );
+    expect(form.status).toBe(201);
+  });
+
+  it('reads a path that only begins like a raw path as any other', async () => {
+    const res = await post('{"a":1}', '/signedness');
+    expect(res.status).toBe(404);
   });
 });

@@ -9,9 +9,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export const MAX_JSON_DEPTH = 64;
 
+/** The content type the JSON parser reads (body-parser's default), parameters allowed. */
+const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
+
 /** The request as the body parsers leave it: its bytes for signatures, or why parsing failed. */
 export interface ParsedRequest extends IncomingMessage {
-  /** The exact bytes of a JSON or form body (webhook signatures are computed over them). */
+  /** The exact bytes of a body under a raw path (webhook signatures are computed over them). */
   rawBody?: Buffer;
   bodyError?: unknown;
 }
@@ -53,31 +56,49 @@ export function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
   return false;
 }
 
-function keepRaw(req: ParsedRequest, _res: ServerResponse, buffer: Buffer): void {
-  req.rawBody = buffer;
-}
-
-function checkJson(req: ParsedRequest, res: ServerResponse, buffer: Buffer): void {
-  keepRaw(req, res, buffer);
+function checkJson(_req: IncomingMessage, _res: ServerResponse, buffer: Buffer): void {
   if (nestsDeeperThan(buffer, MAX_JSON_DEPTH)) {
     throw new BodyError(400, `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
 }
 
+/** Keeps a raw path's bytes; a JSON body there is held to the same depth as any other. */
+function keepRaw(req: ParsedRequest, res: ServerResponse, buffer: Buffer): void {
+  if (JSON_TYPE.test(req.headers['content-type'] ?? '')) checkJson(req, res, buffer);
+  req.rawBody = buffer;
+}
+
 /**
- * Parses JSON and form bodies of at most `limit` (`'25mb'`), keeping their bytes in
- * `req.rawBody`. A body that fails (malformed, too large, too deep) is not answered by the parser
- * itself but by {@link BodyErrorGuard}, after the request logger has given the request its id:
- * so that answer carries `X-Request-Id` and leaves a log line like any other.
+ * Parses JSON and form bodies of at most `limit` (`'25mb'`). Under `rawPaths` (path prefixes,
+ * `/hooks`) a body of any type is read but not parsed: its exact bytes are in `req.rawBody`, for
+ * a handler that verifies a signature over them and parses them itself (a forge's webhook), which
+ * spares it a JSON parse nobody reads. A body that fails (malformed, too large, too deep) is not
+ * answered by the parser itself but by {@link BodyErrorGuard}, after the request logger has given
+ * the request its id: so that answer carries `X-Request-Id` and leaves a log line like any other.
  */
-export function useBodyParsing(app: NestExpressApplication, limit: string): void {
+export function useBodyParsing(
+  app: NestExpressApplication,
+  limit: string,
+  rawPaths: readonly string[] = [],
+): void {
+  if (rawPaths.length > 0) {
+    // First: a body read here is finished, so the parsers below pass it by.
+    const isRaw = (req: IncomingMessage): boolean => rawPaths.some((path) => isUnder(req, path));
+    app.useBodyParser('raw', { type: isRaw, limit, verify: keepRaw });
+  }
   app.useBodyParser('json', { limit, verify: checkJson });
-  app.useBodyParser('urlencoded', { limit, extended: false, verify: keepRaw });
+  app.useBodyParser('urlencoded', { limit, extended: false });
   app.use((error: unknown, req: ParsedRequest, _res: ServerResponse, next: () => void) => {
     req.bodyError = error;
     next();
   });
   app.useGlobalGuards(new BodyErrorGuard(limit));
+}
+
+/** Whether the request's path is `path` or below it. */
+function isUnder(req: IncomingMessage, path: string): boolean {
+  const url = req.url ?? '';
+  return url.startsWith(path) && ['', '/', '?'].includes(url.charAt(path.length));
 }
 
 /** Answers a request whose body could not be parsed; see {@link useBodyParsing}. */

@@ -23,6 +23,8 @@ export interface HttpAppOptions {
   shutdownTimeoutMs: number;
   /** The largest JSON or form body accepted (`'25mb'`); Nest's own default, `'100kb'`, if unset. */
   bodyLimit?: string;
+  /** Path prefixes whose bodies are kept as bytes, not parsed: see {@link useBodyParsing}. */
+  rawBodyPaths?: readonly string[];
   /** Body parsing is {@link useBodyParsing}'s: `bodyParser` and `rawBody` here are ignored. */
   nestOptions?: NestApplicationOptions;
   /** Last touches before listening (extra middleware, static files, OpenAPI). */
@@ -51,7 +53,7 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
     rawBody: false,
   });
   app.disable('x-powered-by');
-  useBodyParsing(app, options.bodyLimit ?? '100kb');
+  useBodyParsing(app, options.bodyLimit ?? '100kb', options.rawBodyPaths);
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );

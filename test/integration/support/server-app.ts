@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../../../apps/server/src/app.module';
-import { SERVER_BODY_LIMIT } from '../../../apps/server/src/body-limit';
+import { SERVER_BODY_LIMIT, SERVER_RAW_BODY_PATHS } from '../../../apps/server/src/body-limit';
 
 export interface ServerApp {
   app: NestExpressApplication;
@@ -49,6 +49,7 @@ export async function startServerApp(
       port: 0,
       shutdownTimeoutMs: 5_000,
       bodyLimit: SERVER_BODY_LIMIT,
+      rawBodyPaths: SERVER_RAW_BODY_PATHS,
       ...(options.configure === undefined ? {} : { configure: options.configure }),
     });
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
