@@ -117,8 +117,9 @@ export class AgentEnv extends ClusterClientEnv {
 
   /**
    * The most the agent keeps of the commits it downloads from the server (a pack per commit),
-   * every repository together: the least recently used go first, and a commit larger than this is
-   * checked out through git's protocol without being kept.
+   * every repository and the downloads under way together: the least recently used go first, and
+   * a commit larger than this (or than what the downloads under way leave) is checked out through
+   * git's protocol without being kept.
    */
   @EnvInt(16, 16 * 1024 * 1024)
   readonly KILN_AGENT_PACK_CACHE_MB: number = 2048;

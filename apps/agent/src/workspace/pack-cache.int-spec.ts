@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startPackServer, type PackServer } from '../../../../test/integration/support/pack-server';
 import { createUpstream } from '../../../../test/integration/support/upstream';
-import { PackCache } from './pack-cache';
+import { PackCache, PackTooLargeError } from './pack-cache';
 
 describe(PackCache.name, () => {
   let dir: string;
@@ -109,5 +111,66 @@ describe(PackCache.name, () => {
       }),
     ).rejects.toThrow(`the pack of ${sha} is over the cache's 10000 bytes`);
     expect(readdirSync(join(dir, 'cache', 'repo-1.packs'))).toEqual([]);
+  });
+
+  it('counts the downloads under way against its size: one that cannot fit beside them is not kept', async () => {
+    const repo = join(dir, 'upstream');
+    const { sha } = createUpstream(repo, { 'blob.txt': randomBytes(40_000).toString('base64') });
+    server = await startPackServer(() => ({ repositoryDir: join(repo, '.git'), sha }));
+    // A server that announces a pack of 41 kB, sends nothing of it, and hangs up when told.
+    const stalled: ServerResponse[] = [];
+    const slow = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': '41000' }).flushHeaders();
+      stalled.push(response);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const cache = new PackCache(join(dir, 'cache'), { maxBytes: 60_000 });
+    const source = (packUrl: string, commit: string) => ({
+      url: 'http://unused.invalid/repo.git',
+      packUrl,
+      sha: commit,
+      username: 'kiln-task',
+      password: 'tok',
+    });
+    const other = 'f'.repeat(40);
+    try {
+      const first = cache
+        .hold('repo-a', source(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, other))
+        .catch((error: unknown) => error);
+      // Under way: room made for its 41 kB, and its file begun.
+      await vi.waitFor(() => {
+        const packs = readdirSync(join(dir, 'cache', 'repo-a.packs'));
+        expect(
+          packs.some((name) =>
+            existsSync(join(dir, 'cache', 'repo-a.packs', name, 'download.pack')),
+          ),
+        ).toBe(true);
+      });
+
+      // 41 kB more would take the cache to 82 kB of its 60: not downloaded, not kept, not remembered.
+      const refused = await cache
+        .hold('repo-b', source(server.url, sha))
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PackTooLargeError);
+      expect((refused as PackTooLargeError).lasting).toBe(false);
+      expect((refused as Error).message).toMatch(
+        /does not fit now: 41000 of the cache's 60000 bytes are promised/,
+      );
+      expect(server.requests).toBe(1);
+      expect(
+        readdirSync(join(dir, 'cache')).includes('repo-b.packs')
+          ? readdirSync(join(dir, 'cache', 'repo-b.packs'))
+          : [],
+      ).toEqual([]);
+
+      // Once the first download has failed, its room is free again.
+      for (const response of stalled) response.destroy();
+      expect(await first).toBeInstanceOf(Error);
+      await cache.hold('repo-b', source(server.url, sha));
+      expect(readdirSync(join(dir, 'cache', 'repo-b.packs'))).toEqual([sha]);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 });

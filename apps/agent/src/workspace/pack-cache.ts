@@ -24,8 +24,19 @@ const TEMP_SUFFIX = '.tmp';
 /** Commits remembered as too large for the cache, per agent: no task downloads them again. */
 const REMEMBERED_TOO_LARGE = 1024;
 
-/** A commit's pack is larger than the whole cache: its tasks check it out without keeping it. */
-export class PackTooLargeError extends Error {}
+/**
+ * A commit's pack does not fit in the cache: larger than the whole cache (`lasting`, remembered so
+ * that no task downloads it again), or than the room the downloads under way leave now. Either
+ * way the task checks it out without keeping it.
+ */
+export class PackTooLargeError extends Error {
+  constructor(
+    message: string,
+    readonly lasting: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /** A commit's pack in the cache, and its index. */
 export interface CachedPack {
@@ -38,9 +49,11 @@ export interface PackCacheLimits {
   /** Commits kept per repository, the most recently used; default 32. */
   commitsPerRepository?: number;
   /**
-   * Bytes the whole cache may hold, every repository's commits together; default 2 GiB. The least
-   * recently used commits go first; a commit whose pack alone is larger is not kept at all (its
-   * download stops there), and its tasks check out through git's protocol instead.
+   * Bytes the whole cache may hold, every repository's commits and the downloads under way
+   * together; default 2 GiB. Room is made before a download, the least recently used commits
+   * going first; a commit whose pack alone is larger, or that does not fit beside the downloads
+   * under way, is not kept at all (its download stops there, or never starts), and its tasks
+   * check out through git's protocol instead.
    */
   maxBytes?: number;
 }
@@ -69,8 +82,13 @@ export class PackCache {
   private readonly downloads = new KeyedMutex();
   /** Per repository: what an earlier agent left half-made there, removed before first use. */
   private readonly swept = new Map<string, Promise<void>>();
-  /** The size bound being enforced, one pass at a time. */
-  private bounding: Promise<void> = Promise.resolve();
+  /** The size bound being enforced (room made, or the cache trimmed), one pass at a time. */
+  private bounding: Promise<unknown> = Promise.resolve();
+  /**
+   * Bytes promised to downloads under way: counted with the commits on disk against the cache's
+   * size, so that several downloads at once cannot take it over.
+   */
+  private reserved = 0;
   /** `<key>/<sha>` of the commits found too large, oldest first. */
   private readonly tooLarge = new Set<string>();
   private readonly keep: number;
@@ -91,7 +109,7 @@ export class PackCache {
     const dir = join(repository, source.sha);
     await this.sweep(key, repository);
     const commit = `${key}/${source.sha}`;
-    if (this.tooLarge.has(commit)) throw tooLarge(source.sha, this.maxBytes);
+    if (this.tooLarge.has(commit)) throw tooLarge(source.sha, this.maxBytes, true);
     return this.downloads.run(commit, async () => {
       const cached = await findPack(dir);
       if (cached !== undefined) {
@@ -104,10 +122,13 @@ export class PackCache {
       // Made whole beside it, then renamed into place: a directory there is always complete.
       const temp = `${dir}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
       await mkdir(temp, { mode: 0o700 });
+      let promised = 0;
       try {
         const downloaded = join(temp, 'download.pack');
-        await download(source, downloaded, this.maxBytes, signal).catch((error: unknown) => {
-          if (error instanceof PackTooLargeError) this.rememberTooLarge(commit);
+        const room = async (announced: number | undefined): Promise<number> =>
+          (promised = await this.reserve(source.sha, announced));
+        await download(source, downloaded, room, signal).catch((error: unknown) => {
+          if (error instanceof PackTooLargeError && error.lasting) this.rememberTooLarge(commit);
           throw error;
         });
         const name = await indexPack(downloaded);
@@ -117,6 +138,8 @@ export class PackCache {
         await rm(dir, { recursive: true, force: true });
         await rename(temp, dir);
       } finally {
+        // In place (on disk, where the cache's bound counts it) or failed: no longer promised.
+        this.reserved -= promised;
         await rm(temp, { recursive: true, force: true });
       }
       const held = await findPack(dir);
@@ -128,22 +151,63 @@ export class PackCache {
   }
 
   /**
-   * Removes the least recently used commits of every repository, `kept` excepted, while the cache
-   * holds more than its size. Every pass measures what is on disk, so nothing drifts over restarts.
+   * Makes room for a download of `announced` bytes (of the whole cache's size when the server
+   * announced none), removing the least recently used commits until it fits beside those on disk
+   * and the other downloads under way; the bytes it may write. Fails with
+   * {@link PackTooLargeError} when it cannot fit: larger than the whole cache, or than the room
+   * the other downloads leave now (it is then not kept, and not waited for).
    */
-  private bound(kept: string): Promise<void> {
+  private reserve(sha: string, announced: number | undefined): Promise<number> {
+    const bytes = announced ?? this.maxBytes;
+    if (bytes > this.maxBytes) return Promise.reject(tooLarge(sha, this.maxBytes, true));
     const pass = this.bounding.then(async () => {
-      const repositories = (await readdir(this.rootDir).catch(() => [] as string[]))
-        .filter((name) => name.endsWith('.packs'))
-        .map((name) => join(this.rootDir, name));
-      const commits = (await Promise.all(repositories.map(commitsIn))).flat();
-      // A checkout copying from one being removed fails and falls back to git's protocol.
-      for (const { path } of evictions(commits, { maxBytes: this.maxBytes }, kept)) {
-        await rm(path, { recursive: true, force: true });
+      const room = this.maxBytes - this.reserved - bytes;
+      if (room < 0) {
+        throw new PackTooLargeError(
+          `the pack of ${sha} (${bytes} bytes) does not fit now: ${this.reserved} of the cache's ` +
+            `${this.maxBytes} bytes are promised to downloads under way`,
+          false,
+        );
       }
+      await this.removeOldest(await this.commits(), room);
+      this.reserved += bytes;
+      return bytes;
     });
     this.bounding = pass.catch(() => undefined);
     return pass;
+  }
+
+  /**
+   * Removes the least recently used commits of every repository, `kept` excepted, while the cache
+   * holds more than its size beside the downloads under way. Every pass measures what is on disk,
+   * so nothing drifts over restarts.
+   */
+  private bound(kept: string): Promise<void> {
+    const pass = this.bounding.then(async () => {
+      await this.removeOldest(await this.commits(), this.maxBytes - this.reserved, kept);
+    });
+    this.bounding = pass.catch(() => undefined);
+    return pass;
+  }
+
+  /** Every commit of every repository in the cache, measured on disk. */
+  private async commits(): Promise<CachedItem[]> {
+    const repositories = (await readdir(this.rootDir).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.packs'))
+      .map((name) => join(this.rootDir, name));
+    return (await Promise.all(repositories.map(commitsIn))).flat();
+  }
+
+  /** Removes the least recently used of `commits` until they hold at most `maxBytes`. */
+  private async removeOldest(
+    commits: CachedItem[],
+    maxBytes: number,
+    kept?: string,
+  ): Promise<void> {
+    // A checkout copying from one being removed fails and falls back to git's protocol.
+    for (const { path } of evictions(commits, { maxBytes }, kept)) {
+      await rm(path, { recursive: true, force: true });
+    }
   }
 
   private rememberTooLarge(commit: string): void {
@@ -241,11 +305,15 @@ async function measure(path: string): Promise<CachedItem> {
   return { path, bytes: sizes.reduce((sum, size) => sum + size, 0), usedMs };
 }
 
-/** Downloads the commit's pack to `path`; fails once it is over `maxBytes`, keeping no more. */
+/**
+ * Downloads the commit's pack to `path`, once `room` has made room for the length the server
+ * announced (if any) and said how many bytes may be written; fails once it is over that, keeping
+ * no more.
+ */
 async function download(
   source: PackSource,
   path: string,
-  maxBytes: number,
+  room: (announced: number | undefined) => Promise<number>,
   signal?: AbortSignal,
 ): Promise<void> {
   const headers: Record<string, string> = { accept: 'application/x-git-packfile' };
@@ -256,9 +324,13 @@ async function download(
     const text = (await response.text().catch(() => '')).trim().slice(0, 500);
     throw new Error(`the server answered ${response.status}${text === '' ? '' : `: ${text}`}`);
   }
-  if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+  const length = response.headers.get('content-length');
+  let maxBytes: number;
+  try {
+    maxBytes = await room(length === null ? undefined : Number(length));
+  } catch (error) {
     await response.body.cancel();
-    throw tooLarge(source.sha, maxBytes);
+    throw error;
   }
   let bytes = 0;
   // What the server said, checked as it comes: an answer without a length is not believed either.
@@ -266,7 +338,7 @@ async function download(
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       if (bytes > maxBytes) {
-        done(tooLarge(source.sha, maxBytes));
+        done(tooLarge(source.sha, maxBytes, length === null));
       } else {
         done(null, chunk);
       }
@@ -279,8 +351,14 @@ async function download(
   );
 }
 
-function tooLarge(sha: string, maxBytes: number): PackTooLargeError {
-  return new PackTooLargeError(`the pack of ${sha} is over the cache's ${maxBytes} bytes`);
+/** `lasting`: over the whole cache's size, not only over the room made for it. */
+function tooLarge(sha: string, maxBytes: number, lasting: boolean): PackTooLargeError {
+  return new PackTooLargeError(
+    lasting
+      ? `the pack of ${sha} is over the cache's ${maxBytes} bytes`
+      : `the pack of ${sha} is longer than the ${maxBytes} bytes its server announced`,
+    lasting,
+  );
 }
 
 /** Indexes a downloaded pack beside it (`download.idx`), checking every object; its name. */
