@@ -7,6 +7,7 @@ import type { OpenAPIObject, OperationObject, PathItemObject } from '@nestjs/swa
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { compilePipeline } from '@kiln/pipeline';
 import { ACCESS, type Access } from '../../apps/server/src/auth/access';
 import { API_DOCS_PATH, OPENAPI_JSON_PATH, setupOpenApi } from '../../apps/server/src/openapi';
 import { DOCUMENT_FILE, documentText, ROOT } from '../../scripts/api-types/generate';
@@ -54,6 +55,31 @@ describe('OpenAPI document', () => {
   // `npm run api:generate` builds it without running the server (Nest's preview mode): the same.
   it("is docs/openapi.json, from which the clients' types are generated", () => {
     expect(documentText(document)).toBe(readFileSync(join(ROOT, DOCUMENT_FILE), 'utf8'));
+  });
+
+  it("describes a job's plan field by field, as the pipeline compiler makes it", () => {
+    const schema = document.components?.schemas?.JobPlanResponse as
+      { properties?: Record<string, unknown>; required?: string[] } | undefined;
+    const plan = compilePipeline(
+      [
+        'jobs:',
+        '  build:',
+        '    image: gcc:13',
+        '    matrix: { cc: [gcc, clang] }',
+        '    steps: [{ run: make }]',
+        '  test:',
+        '    needs: [build]',
+        '    steps: [{ run: make test }]',
+      ].join('\n'),
+      { event: 'push', branch: 'main' },
+    );
+    if (!('jobs' in plan)) throw new Error('the pipeline was skipped');
+    const documented = Object.keys(schema?.properties ?? {}).sort();
+    for (const job of plan.jobs) {
+      expect(Object.keys(job).filter((field) => !documented.includes(field))).toEqual([]);
+      expect((schema?.required ?? []).filter((field) => !(field in job))).toEqual([]);
+    }
+    expect(documented).toContain('matrix');
   });
 
   it('has every route of the router, and nothing else', () => {

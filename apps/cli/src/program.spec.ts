@@ -3,6 +3,7 @@ import type { RunDetails } from './api-types';
 import { ExitCode } from './errors';
 import { runCli } from './program';
 import { FakeApi, json, memoryIo } from './testing/fake-api';
+import { jobPlan } from './testing/fixtures';
 
 const REPO = {
   id: '0b6f1d0e-3c1a-4d7e-9a55-1f2e3d4c5b6a',
@@ -32,7 +33,7 @@ function runDetails(state: RunDetails['state'], jobState: string): RunDetails {
         key: 'build',
         state: jobState as 'running',
         attempt: 1,
-        plan: {},
+        plan: jobPlan('build'),
         earlierTaskIds: [],
         attempts: [],
         createdAt: '2025-01-10T11:59:00Z',

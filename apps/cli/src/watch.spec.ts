@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Job, RunDetails } from './api-types';
 import { ApiError } from './errors';
+import { jobPlan } from './testing/fixtures';
 import { diffRun, watchRun, type WatchChange } from './watch';
 
 const at = new Date('2025-01-10T12:00:00Z');
@@ -22,7 +23,7 @@ function run(state: RunDetails['state'], jobs: Partial<Job>[]): RunDetails {
       key: `job${i}`,
       state: 'queued',
       attempt: 1,
-      plan: {},
+      plan: jobPlan(`job${i}`),
       earlierTaskIds: [],
       attempts: [],
       createdAt: at.toISOString(),

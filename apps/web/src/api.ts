@@ -26,21 +26,13 @@ export type Schedule = Schemas['ScheduleResponse'];
 
 export type Run = Schemas['RunResponse'];
 
-/** The part of a job's compiled plan the UI reads. */
-// A type, not an interface: it must fit the document's open object (`{ [key: string]: unknown }`).
-export type JobPlan = {
-  needs?: string[];
-  /** In a promote run: the needs the promoted run built (skipped here, still drawn). */
-  promotedNeeds?: string[];
-  resources?: { cpus: number; mem: number };
-};
+export type JobPlan = Schemas['JobPlanResponse'];
 
 export type JobAttempt = Schemas['JobAttemptResponse'];
 
 export type JobUsage = Schemas['JobUsageResponse'];
 
-/** A job, its plan read as {@link JobPlan} (the document says only that the plan is an object). */
-export type Job = Schemas['JobWithAttemptsResponse'] & { plan: JobPlan };
+export type Job = Schemas['JobWithAttemptsResponse'];
 
 /** Which runs a repository's list shows; an unset field does not filter. */
 export type RunFilter = Pick<Query<'Runs_list'>, 'branch' | 'state' | 'event'>;

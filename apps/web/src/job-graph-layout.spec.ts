@@ -2,14 +2,30 @@ import { describe, expect, it } from 'vitest';
 import type { Job, JobPlan } from './api';
 import { layoutJobGraph } from './job-graph-layout';
 
-function job(key: string, state: Job['state'], plan: JobPlan): Job {
+function job(
+  key: string,
+  state: Job['state'],
+  plan: Pick<JobPlan, 'needs' | 'promotedNeeds'>,
+): Job {
   return {
     id: key,
     runId: 'run',
     key,
     state,
     attempt: 0,
-    plan,
+    plan: {
+      key,
+      name: key,
+      steps: [],
+      env: {},
+      resources: { cpus: 1, mem: 512 },
+      timeoutSeconds: 3600,
+      retry: 0,
+      allowFailure: false,
+      secrets: [],
+      artifacts: [],
+      ...plan,
+    },
     createdAt: '',
     earlierTaskIds: [],
     attempts: [],

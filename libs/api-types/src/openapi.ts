@@ -1390,6 +1390,51 @@ export interface components {
          * @enum {string}
          */
         JobAttemptState: "queued" | "running" | "success" | "failure" | "canceled" | "lost";
+        JobPlanResponse: {
+            allowFailure: boolean;
+            /** @description The paths it keeps as artifacts. */
+            artifacts: string[];
+            /** @description Pipeline env, overridden by job env, overridden by the matrix values. */
+            env: {
+                [key: string]: string;
+            };
+            /**
+             * @description Absent: the job runs in a native cgroup container, without an image.
+             * @example gcc:13
+             */
+            image?: string;
+            /**
+             * @description Unique in the run: the job name, plus its matrix values for an expansion.
+             * @example build (node=18)
+             */
+            key: string;
+            /** @example {
+             *       "node": "18"
+             *     } */
+            matrix?: {
+                [key: string]: string;
+            };
+            /**
+             * @description The job's name in `.kiln.yml`.
+             * @example build
+             */
+            name: string;
+            /** @description The keys of the jobs it waits for. */
+            needs: string[];
+            /** @description In a promote run: the keys of the jobs it needs that the promoted run built (skipped here). */
+            promotedNeeds?: string[];
+            resources: components["schemas"]["PlanResourcesResponse"];
+            /**
+             * @description Tries after the first.
+             * @example 0
+             */
+            retry: number;
+            /** @description The names of the secrets it is given. */
+            secrets: string[];
+            steps: components["schemas"]["PlanStepResponse"][];
+            /** @example 3600 */
+            timeoutSeconds: number;
+        };
         JobResponse: {
             agentId?: string;
             /** @description 1 for the first try; a retry or a rerun adds one. 0: never queued (skipped). */
@@ -1408,10 +1453,7 @@ export interface components {
              * @example test
              */
             key: string;
-            /** @description The compiled job: image, steps, resources, needs. */
-            plan: {
-                [key: string]: unknown;
-            };
+            plan: components["schemas"]["JobPlanResponse"];
             /** Format: date-time */
             queuedAt?: string;
             /**
@@ -1460,10 +1502,7 @@ export interface components {
              * @example test
              */
             key: string;
-            /** @description The compiled job: image, steps, resources, needs. */
-            plan: {
-                [key: string]: unknown;
-            };
+            plan: components["schemas"]["JobPlanResponse"];
             /** Format: date-time */
             queuedAt?: string;
             /**
@@ -1519,6 +1558,24 @@ export interface components {
             userId: string;
             /** @example alice */
             username: string;
+        };
+        PlanResourcesResponse: {
+            /** @example 2 */
+            cpus: number;
+            /**
+             * @description MiB
+             * @example 2048
+             */
+            mem: number;
+        };
+        PlanStepResponse: {
+            /** @example make test */
+            name: string;
+            /**
+             * @description The shell script the step runs.
+             * @example make test
+             */
+            run: string;
         };
         PromotedArtifactResponse: {
             /** @description The key of the job that kept it. */

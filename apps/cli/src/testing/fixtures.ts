@@ -1,5 +1,22 @@
 import type { Job, Promotion, Repository, Run, RunDetails } from '../api-types';
 
+/** The plan `.kiln.yml` compiles for a one-step job `key`. */
+export function jobPlan(key: string): Job['plan'] {
+  return {
+    key,
+    name: key,
+    steps: [{ name: 'make', run: 'make' }],
+    env: {},
+    resources: { cpus: 1, mem: 512 },
+    needs: [],
+    timeoutSeconds: 3600,
+    retry: 0,
+    allowFailure: false,
+    secrets: [],
+    artifacts: [],
+  };
+}
+
 /** What the specs of release commands share: a repository, its run #3, promotions of it. */
 export const REPO: Pick<Repository, 'id' | 'forge' | 'fullName' | 'defaultBranch'> = {
   id: '0b6f1d0e-3c1a-4d7e-9a55-1f2e3d4c5b6a',
@@ -47,7 +64,7 @@ export function runDetails(overrides: Partial<Run> = {}, jobs: Partial<Job>[] = 
       key: `job${i}`,
       state: 'success',
       attempt: 1,
-      plan: {},
+      plan: jobPlan(`job${i}`),
       earlierTaskIds: [],
       attempts: [],
       createdAt: base.createdAt,

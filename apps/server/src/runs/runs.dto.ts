@@ -14,6 +14,7 @@ import {
   type Schedule,
   type WaitingJob,
 } from '@kiln/persistence';
+import type { PlanJob, PlanStep } from '@kiln/pipeline';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -259,6 +260,82 @@ export class JobAttemptResponse implements JobAttempt {
   finishedAt?: Date;
 }
 
+const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } } as const;
+
+export class PlanStepResponse implements PlanStep {
+  @ApiProperty({ example: 'make test' })
+  name!: string;
+
+  @ApiProperty({ description: 'The shell script the step runs.', example: 'make test' })
+  run!: string;
+}
+
+export class PlanResourcesResponse {
+  @ApiProperty({ example: 2 })
+  cpus!: number;
+
+  @ApiProperty({ description: 'MiB', example: 2048 })
+  mem!: number;
+}
+
+/** A job as `.kiln.yml` compiled it for a run; a skipped job's has no steps. */
+export class JobPlanResponse implements PlanJob {
+  @ApiProperty({
+    description: 'Unique in the run: the job name, plus its matrix values for an expansion.',
+    example: 'build (node=18)',
+  })
+  key!: string;
+
+  @ApiProperty({ description: "The job's name in `.kiln.yml`.", example: 'build' })
+  name!: string;
+
+  @ApiPropertyOptional({ ...STRING_MAP, example: { node: '18' } })
+  matrix?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    description: 'Absent: the job runs in a native cgroup container, without an image.',
+    example: 'gcc:13',
+  })
+  image?: string;
+
+  @ApiProperty({ type: [PlanStepResponse] })
+  steps!: PlanStepResponse[];
+
+  @ApiProperty({
+    ...STRING_MAP,
+    description: 'Pipeline env, overridden by job env, overridden by the matrix values.',
+  })
+  env!: Record<string, string>;
+
+  @ApiProperty({ type: PlanResourcesResponse })
+  resources!: PlanResourcesResponse;
+
+  @ApiProperty({ type: [String], description: 'The keys of the jobs it waits for.' })
+  needs!: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'In a promote run: the keys of the jobs it needs that the promoted run built (skipped here).',
+  })
+  promotedNeeds?: string[];
+
+  @ApiProperty({ type: 'integer', example: 3600 })
+  timeoutSeconds!: number;
+
+  @ApiProperty({ type: 'integer', description: 'Tries after the first.', example: 0 })
+  retry!: number;
+
+  @ApiProperty()
+  allowFailure!: boolean;
+
+  @ApiProperty({ type: [String], description: 'The names of the secrets it is given.' })
+  secrets!: string[];
+
+  @ApiProperty({ type: [String], description: 'The paths it keeps as artifacts.' })
+  artifacts!: string[];
+}
+
 export class JobResponse implements Job {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -272,12 +349,8 @@ export class JobResponse implements Job {
   @ApiProperty({ enum: [...JOB_STATES], enumName: 'JobState' })
   state!: JobState;
 
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: true,
-    description: 'The compiled job: image, steps, resources, needs.',
-  })
-  plan!: unknown;
+  @ApiProperty({ type: JobPlanResponse })
+  plan!: JobPlanResponse;
 
   @ApiProperty({
     type: 'integer',
