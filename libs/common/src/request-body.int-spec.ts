@@ -120,19 +120,23 @@ describe('a Kiln HTTP app reading request bodies', () => {
     expect(await logLineOf(res)).toMatchObject({ level: 30, res: { statusCode: 201 } });
   });
 
-  it('keeps the exact bytes of a body under a raw path, of any type, and parses none of them', async () => {
-    for (const type of [
-      'application/json; charset=utf-8',
-      'application/x-www-form-urlencoded',
-      'text/plain',
-    ]) {
-      const sent = type.startsWith('application/json') ? '{ "a" :1 }' : 'payload=%7B%7D';
-      const res = await post(sent, '/signed/github', type);
-      expect({ type, answer: await res.json() }).toEqual({
+  it('keeps the exact bytes of a JSON or form body under a raw path, and parses none of them', async () => {
+    for (const [path, type, sent] of [
+      ['/signed/github', 'application/json; charset=utf-8', '{ "a" :1 }'],
+      ['/signed/github', 'application/x-www-form-urlencoded', 'payload=%7B%7D'],
+      // The router matches paths without regard to case: so does the raw parser.
+      ['/SIGNED/github', 'application/json', '{"a":1}'],
+      ['/Signed/github?x=1', 'application/json', '{"a":1}'],
+    ] as const) {
+      const res = await post(sent, path, type);
+      expect({ path, type, answer: await res.json() }).toEqual({
+        path,
         type,
         answer: { raw: sent, body: 'bytes' },
       });
     }
+    // A body of another type is left unread, there as anywhere.
+    expect(await (await post('{"a":1}', '/signed/github', 'text/plain')).json()).toEqual({});
     // Elsewhere a body is parsed, and its bytes are not kept.
     expect(await (await post('{"a":1}')).json()).toEqual({ a: 1 });
   });

@@ -9,8 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** The content type the JSON parser reads (body-parser's default), parameters allowed. */
+/** The content types the parsers read (body-parser's defaults), parameters allowed. */
 const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 
 /** The request as the body parsers leave it: its bytes for signatures, or why parsing failed. */
 export interface ParsedRequest extends IncomingMessage {
@@ -70,7 +71,7 @@ function keepRaw(req: ParsedRequest, res: ServerResponse, buffer: Buffer): void 
 
 /**
  * Parses JSON and form bodies of at most `limit` (`'25mb'`). Under `rawPaths` (path prefixes,
- * `/hooks`) a body of any type is read but not parsed: its exact bytes are in `req.rawBody`, for
+ * `/hooks`) such a body is read but not parsed: its exact bytes are in `req.rawBody`, for
  * a handler that verifies a signature over them and parses them itself (a forge's webhook), which
  * spares it a JSON parse nobody reads. A body that fails (malformed, too large, too deep) is not
  * answered by the parser itself but by {@link BodyErrorGuard}, after the request logger has given
@@ -83,7 +84,14 @@ export function useBodyParsing(
 ): void {
   if (rawPaths.length > 0) {
     // First: a body read here is finished, so the parsers below pass it by.
-    const isRaw = (req: IncomingMessage): boolean => rawPaths.some((path) => isUnder(req, path));
+    // What the other parsers would have read: a body of another type is left unread, as elsewhere.
+    const isRaw = (req: IncomingMessage): boolean => {
+      const type = req.headers['content-type'] ?? '';
+      return (
+        (JSON_TYPE.test(type) || FORM_TYPE.test(type)) &&
+        rawPaths.some((path) => isUnder(req, path))
+      );
+    };
     app.useBodyParser('raw', { type: isRaw, limit, verify: keepRaw });
   }
   app.useBodyParser('json', { limit, verify: checkJson });
@@ -95,10 +103,19 @@ export function useBodyParsing(
   app.useGlobalGuards(new BodyErrorGuard(limit));
 }
 
-/** Whether the request's path is `path` or below it. */
+/**
+ * Whether the request's path is `path` or below it, as the router matches paths: without regard to
+ * case, and from the path alone when the request line holds a whole URL.
+ */
 function isUnder(req: IncomingMessage, path: string): boolean {
-  const url = req.url ?? '';
-  return url.startsWith(path) && ['', '/', '?'].includes(url.charAt(path.length));
+  let pathname: string;
+  try {
+    pathname = new URL(req.url ?? '/', 'http://kiln').pathname.toLowerCase();
+  } catch {
+    return false;
+  }
+  const prefix = path.toLowerCase();
+  return pathname === prefix || pathname.startsWith(`${prefix}/`);
 }
 
 /** Answers a request whose body could not be parsed; see {@link useBodyParsing}. */
