@@ -26,6 +26,16 @@ describe(evictions.name, () => {
     ]);
   });
 
+  it('never removes the items in use, counting them all first', () => {
+    expect(evictions(items, { maxItems: 3 }, new Set(['a', 'c'])).map((i) => i.path)).toEqual([
+      'd',
+    ]);
+    expect(evictions(items, { maxBytes: 15 }, new Set(['a', 'c'])).map((i) => i.path)).toEqual([
+      'd',
+      'b',
+    ]);
+  });
+
   it('keeps only the newest: an older small item does not stay where a newer one went', () => {
     const sizes = [item('new', 5, 3), item('mid', 30, 2), item('old', 5, 1)];
     expect(evictions(sizes, { maxBytes: 20 }).map((i) => i.path)).toEqual(['old', 'mid']);

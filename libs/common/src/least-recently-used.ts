@@ -13,20 +13,22 @@ export interface CacheLimits {
 
 /**
  * What a cache removes so that the rest is within `limits`: its least recently used items, oldest
- * first, never `keep` (the item just added or used, which stays even when it alone is over).
+ * first, never those at the paths in `keep` (the item just added or used, or those in use, which
+ * stay even when they alone are over).
  */
 export function evictions(
   items: readonly CachedItem[],
   limits: CacheLimits,
-  keep?: string,
+  keep: string | ReadonlySet<string> = new Set(),
 ): CachedItem[] {
+  const spared = typeof keep === 'string' ? new Set([keep]) : keep;
   const newestFirst = [...items].sort((a, b) => b.usedMs - a.usedMs);
-  const kept = newestFirst.filter((item) => item.path === keep);
+  const kept = newestFirst.filter((item) => spared.has(item.path));
   let count = kept.length;
   let bytes = kept.reduce((sum, item) => sum + item.bytes, 0);
   const removed: CachedItem[] = [];
   for (const item of newestFirst) {
-    if (item.path === keep) continue;
+    if (spared.has(item.path)) continue;
     const fits =
       count + 1 <= (limits.maxItems ?? Infinity) &&
       bytes + item.bytes <= (limits.maxBytes ?? Infinity);

@@ -173,4 +173,41 @@ describe(PackCache.name, () => {
       await new Promise((resolve) => slow.close(resolve));
     }
   });
+
+  it('keeps no pack of unknown length, and removes nothing to make room for it', async () => {
+    const repo = join(dir, 'upstream');
+    const { sha } = createUpstream(repo, { 'blob.txt': randomBytes(40_000).toString('base64') });
+    server = await startPackServer(() => ({ repositoryDir: join(repo, '.git'), sha }));
+    const cache = new PackCache(join(dir, 'cache'), { maxBytes: 60_000 });
+    const source = (packUrl: string, commit: string) => ({
+      url: 'http://unused.invalid/repo.git',
+      packUrl,
+      sha: commit,
+      username: 'kiln-task',
+      password: 'tok',
+    });
+    await cache.hold('repo-a', source(server.url, sha));
+    // Sent in chunks, with no length, as a proxy may pass a pack on.
+    const chunked = createServer((_request, response) => {
+      response.write(Buffer.alloc(1000));
+      response.end();
+    });
+    await new Promise<void>((resolve) => chunked.listen(0, '127.0.0.1', resolve));
+    try {
+      const other = 'e'.repeat(40);
+      const port = (chunked.address() as AddressInfo).port;
+      const refused = await cache
+        .hold('repo-b', source(`http://127.0.0.1:${port}/`, other))
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PackTooLargeError);
+      expect(refused).toMatchObject({
+        lasting: false,
+        message: `the server announced no length for the pack of ${other}: it is not kept`,
+      });
+      expect(readdirSync(join(dir, 'cache', 'repo-a.packs'))).toEqual([sha]);
+    } finally {
+      chunked.closeAllConnections();
+      await new Promise((resolve) => chunked.close(resolve));
+    }
+  });
 });

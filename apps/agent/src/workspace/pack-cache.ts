@@ -89,6 +89,11 @@ export class PackCache {
    * size, so that several downloads at once cannot take it over.
    */
   private reserved = 0;
+  /**
+   * The commits being held now: downloaded and renamed into place, or found, but not yet handed
+   * to their task. Room made for another download never removes them.
+   */
+  private readonly holding = new Set<string>();
   /** `<key>/<sha>` of the commits found too large, oldest first. */
   private readonly tooLarge = new Set<string>();
   private readonly keep: number;
@@ -111,56 +116,72 @@ export class PackCache {
     const commit = `${key}/${source.sha}`;
     if (this.tooLarge.has(commit)) throw tooLarge(source.sha, this.maxBytes, true);
     return this.downloads.run(commit, async () => {
-      const cached = await findPack(dir);
-      if (cached !== undefined) {
-        // Used now: the last to be removed.
-        const now = new Date();
-        await utimes(dir, now, now).catch(() => undefined);
-        return cached;
-      }
-      await mkdir(repository, { recursive: true, mode: 0o700 });
-      // Made whole beside it, then renamed into place: a directory there is always complete.
-      const temp = `${dir}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
-      await mkdir(temp, { mode: 0o700 });
-      let promised = 0;
+      this.holding.add(dir);
       try {
-        const downloaded = join(temp, 'download.pack');
-        const room = async (announced: number | undefined): Promise<number> =>
-          (promised = await this.reserve(source.sha, announced));
-        await download(source, downloaded, room, signal).catch((error: unknown) => {
-          if (error instanceof PackTooLargeError && error.lasting) this.rememberTooLarge(commit);
-          throw error;
-        });
-        const name = await indexPack(downloaded);
-        await rename(downloaded, join(temp, `pack-${name}.pack`));
-        await rename(join(temp, 'download.idx'), join(temp, `pack-${name}.idx`));
-        // What is there is incomplete (findPack found no pack): an eviction cut short, say.
-        await rm(dir, { recursive: true, force: true });
-        await rename(temp, dir);
+        return await this.holdLocked(repository, dir, commit, source, signal);
       } finally {
-        // In place (on disk, where the cache's bound counts it) or failed: no longer promised.
-        this.reserved -= promised;
-        await rm(temp, { recursive: true, force: true });
+        this.holding.delete(dir);
       }
-      const held = await findPack(dir);
-      if (held === undefined) throw new Error(`the pack of ${source.sha} vanished from the cache`);
-      await this.trim(repository, source.sha);
-      await this.bound(dir);
-      return held;
     });
   }
 
+  /** {@link hold}, for one commit at a time. */
+  private async holdLocked(
+    repository: string,
+    dir: string,
+    commit: string,
+    source: PackSource,
+    signal: AbortSignal | undefined,
+  ): Promise<CachedPack> {
+    const cached = await findPack(dir);
+    if (cached !== undefined) {
+      // Used now: the last to be removed.
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => undefined);
+      return cached;
+    }
+    await mkdir(repository, { recursive: true, mode: 0o700 });
+    // Made whole beside it, then renamed into place: a directory there is always complete.
+    const temp = `${dir}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+    await mkdir(temp, { mode: 0o700 });
+    let promised = 0;
+    try {
+      const downloaded = join(temp, 'download.pack');
+      const room = async (announced: number): Promise<number> =>
+        (promised = await this.reserve(source.sha, announced));
+      await download(source, downloaded, room, signal).catch((error: unknown) => {
+        if (error instanceof PackTooLargeError && error.lasting) this.rememberTooLarge(commit);
+        throw error;
+      });
+      const name = await indexPack(downloaded);
+      await rename(downloaded, join(temp, `pack-${name}.pack`));
+      await rename(join(temp, 'download.idx'), join(temp, `pack-${name}.idx`));
+      // What is there is incomplete (findPack found no pack): an eviction cut short, say.
+      await rm(dir, { recursive: true, force: true });
+      await rename(temp, dir);
+    } finally {
+      // In place (on disk, where the cache's bound counts it) or failed: no longer promised.
+      this.reserved -= promised;
+      await rm(temp, { recursive: true, force: true });
+    }
+    const held = await findPack(dir);
+    if (held === undefined) throw new Error(`the pack of ${source.sha} vanished from the cache`);
+    await this.trim(repository, source.sha);
+    await this.bound(dir);
+    return held;
+  }
+
   /**
-   * Makes room for a download of `announced` bytes (of the whole cache's size when the server
-   * announced none), removing the least recently used commits until it fits beside those on disk
-   * and the other downloads under way; the bytes it may write. Fails with
-   * {@link PackTooLargeError} when it cannot fit: larger than the whole cache, or than the room
-   * the other downloads leave now (it is then not kept, and not waited for).
+   * Makes room for a download of `bytes`, removing the least recently used commits (none being
+   * held) until it fits beside those on disk and the other downloads under way; the bytes it may
+   * write. Fails with {@link PackTooLargeError} when it cannot fit: larger than the whole cache,
+   * or than the room the other downloads leave now (it is then not kept, and not waited for).
    */
-  private reserve(sha: string, announced: number | undefined): Promise<number> {
-    const bytes = announced ?? this.maxBytes;
+  private reserve(sha: string, bytes: number): Promise<number> {
     if (bytes > this.maxBytes) return Promise.reject(tooLarge(sha, this.maxBytes, true));
     const pass = this.bounding.then(async () => {
+      // Read before the disk is measured: a download put in place meanwhile is counted twice
+      // (more removed than needed), never not at all.
       const room = this.maxBytes - this.reserved - bytes;
       if (room < 0) {
         throw new PackTooLargeError(
@@ -169,7 +190,7 @@ export class PackCache {
           false,
         );
       }
-      await this.removeOldest(await this.commits(), room);
+      await this.removeOldest(await this.commits(), room, this.holding);
       this.reserved += bytes;
       return bytes;
     });
@@ -178,13 +199,15 @@ export class PackCache {
   }
 
   /**
-   * Removes the least recently used commits of every repository, `kept` excepted, while the cache
+   * Removes the least recently used commits of every repository, `kept` and those being held
+   * excepted, while the cache
    * holds more than its size beside the downloads under way. Every pass measures what is on disk,
    * so nothing drifts over restarts.
    */
   private bound(kept: string): Promise<void> {
     const pass = this.bounding.then(async () => {
-      await this.removeOldest(await this.commits(), this.maxBytes - this.reserved, kept);
+      const spared = new Set([...this.holding, kept]);
+      await this.removeOldest(await this.commits(), this.maxBytes - this.reserved, spared);
     });
     this.bounding = pass.catch(() => undefined);
     return pass;
@@ -198,14 +221,14 @@ export class PackCache {
     return (await Promise.all(repositories.map(commitsIn))).flat();
   }
 
-  /** Removes the least recently used of `commits` until they hold at most `maxBytes`. */
+  /** Removes the least recently used of `commits`, `spared` excepted, to hold at most `maxBytes`. */
   private async removeOldest(
     commits: CachedItem[],
     maxBytes: number,
-    kept?: string,
+    spared: ReadonlySet<string>,
   ): Promise<void> {
     // A checkout copying from one being removed fails and falls back to git's protocol.
-    for (const { path } of evictions(commits, { maxBytes }, kept)) {
+    for (const { path } of evictions(commits, { maxBytes }, spared)) {
       await rm(path, { recursive: true, force: true });
     }
   }
@@ -222,7 +245,8 @@ export class PackCache {
   private async trim(repository: string, kept: string): Promise<void> {
     const commits = await commitsIn(repository);
     // A checkout copying from one being removed fails and falls back to git's protocol.
-    for (const { path } of evictions(commits, { maxItems: this.keep }, join(repository, kept))) {
+    const spared = new Set([...this.holding, join(repository, kept)]);
+    for (const { path } of evictions(commits, { maxItems: this.keep }, spared)) {
       await rm(path, { recursive: true, force: true });
     }
   }
@@ -307,13 +331,14 @@ async function measure(path: string): Promise<CachedItem> {
 
 /**
  * Downloads the commit's pack to `path`, once `room` has made room for the length the server
- * announced (if any) and said how many bytes may be written; fails once it is over that, keeping
- * no more.
+ * announced and said how many bytes may be written; fails once it is over that, keeping no more.
+ * An answer of no known length (a proxy's doing: Kiln's server announces it) is not kept: room
+ * for it could only be made by emptying the cache.
  */
 async function download(
   source: PackSource,
   path: string,
-  room: (announced: number | undefined) => Promise<number>,
+  room: (announced: number) => Promise<number>,
   signal?: AbortSignal,
 ): Promise<void> {
   const headers: Record<string, string> = { accept: 'application/x-git-packfile' };
@@ -324,12 +349,20 @@ async function download(
     const text = (await response.text().catch(() => '')).trim().slice(0, 500);
     throw new Error(`the server answered ${response.status}${text === '' ? '' : `: ${text}`}`);
   }
-  const length = response.headers.get('content-length');
+  const announced = Number(response.headers.get('content-length') ?? Number.NaN);
+  // Encoded, the length announced is not the length of the pack that fetch decodes.
+  const known = Number.isSafeInteger(announced) && !response.headers.has('content-encoding');
   let maxBytes: number;
   try {
-    maxBytes = await room(length === null ? undefined : Number(length));
+    if (!known) {
+      throw new PackTooLargeError(
+        `the server announced no length for the pack of ${source.sha}: it is not kept`,
+        false,
+      );
+    }
+    maxBytes = await room(announced);
   } catch (error) {
-    await response.body.cancel();
+    await response.body.cancel().catch(() => undefined);
     throw error;
   }
   let bytes = 0;
@@ -338,7 +371,12 @@ async function download(
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;
       if (bytes > maxBytes) {
-        done(tooLarge(source.sha, maxBytes, length === null));
+        done(
+          new PackTooLargeError(
+            `the pack of ${source.sha} is longer than the ${maxBytes} bytes its server announced`,
+            false,
+          ),
+        );
       } else {
         done(null, chunk);
       }
@@ -351,14 +389,8 @@ async function download(
   );
 }
 
-/** `lasting`: over the whole cache's size, not only over the room made for it. */
 function tooLarge(sha: string, maxBytes: number, lasting: boolean): PackTooLargeError {
-  return new PackTooLargeError(
-    lasting
-      ? `the pack of ${sha} is over the cache's ${maxBytes} bytes`
-      : `the pack of ${sha} is longer than the ${maxBytes} bytes its server announced`,
-    lasting,
-  );
+  return new PackTooLargeError(`the pack of ${sha} is over the cache's ${maxBytes} bytes`, lasting);
 }
 
 /** Indexes a downloaded pack beside it (`download.idx`), checking every object; its name. */

@@ -75,8 +75,8 @@ export class SourceCache {
    * Checks the commit out from its pack, downloaded into the cache if need be. Otherwise, for the
    * checkout through git's protocol to take over in an empty workspace: `through-git` when the
    * source serves no pack, or it could not be had or checked out (told as a cache failure; a pack
-   * that does not check out is dropped from the cache), `not-kept` when it is larger than the
-   * whole cache.
+   * that does not check out is dropped from the cache, one that does not fit beside the downloads
+   * under way is not kept), `not-kept` when it is larger than the whole cache.
    */
   private async checkoutPack(
     workspace: string,
@@ -112,7 +112,8 @@ export class SourceCache {
       if (aborted()) throw killed();
       this.onCacheFailure(key, error);
       await emptyDirectory(workspace);
-      return error instanceof PackTooLargeError ? 'not-kept' : 'through-git';
+      // Larger than the whole cache: kept in neither. One that does not fit now may be next time.
+      return error instanceof PackTooLargeError && error.lasting ? 'not-kept' : 'through-git';
     }
     if (aborted()) throw killed();
     return 'checked-out';
