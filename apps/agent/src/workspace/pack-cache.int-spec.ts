@@ -10,6 +10,15 @@ import { startPackServer, type PackServer } from '../../../../test/integration/s
 import { createUpstream } from '../../../../test/integration/support/upstream';
 import { PackCache, PackTooLargeError } from './pack-cache';
 
+/** A commit as a task's source names it, its pack at `packUrl`. */
+const source = (packUrl: string, sha: string) => ({
+  url: 'http://unused.invalid/repo.git',
+  packUrl,
+  sha,
+  username: 'kiln-task',
+  password: 'tok',
+});
+
 describe(PackCache.name, () => {
   let dir: string;
   let server: PackServer | undefined;
@@ -125,13 +134,6 @@ describe(PackCache.name, () => {
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const cache = new PackCache(join(dir, 'cache'), { maxBytes: 60_000 });
-    const source = (packUrl: string, commit: string) => ({
-      url: 'http://unused.invalid/repo.git',
-      packUrl,
-      sha: commit,
-      username: 'kiln-task',
-      password: 'tok',
-    });
     const other = 'f'.repeat(40);
     try {
       const first = cache
@@ -179,13 +181,6 @@ describe(PackCache.name, () => {
     const { sha } = createUpstream(repo, { 'blob.txt': randomBytes(40_000).toString('base64') });
     server = await startPackServer(() => ({ repositoryDir: join(repo, '.git'), sha }));
     const cache = new PackCache(join(dir, 'cache'), { maxBytes: 60_000 });
-    const source = (packUrl: string, commit: string) => ({
-      url: 'http://unused.invalid/repo.git',
-      packUrl,
-      sha: commit,
-      username: 'kiln-task',
-      password: 'tok',
-    });
     await cache.hold('repo-a', source(server.url, sha));
     // Sent in chunks, with no length, as a proxy may pass a pack on.
     const chunked = createServer((_request, response) => {
