@@ -16,6 +16,11 @@ export class FakeLogSink {
   readonly chunks: LogChunkMessage[] = [];
   /** Answers to give before the normal ones, first in first out. */
   readonly overrides: SinkOverride[] = [];
+  /**
+   * Set: of the next chunk, the sink keeps at most this many new bytes, and says where it stands,
+   * as the server holds back the end of a line cut where a secret may continue.
+   */
+  keepAtMost: number | undefined;
   private output = Buffer.alloc(0);
   private eof = false;
   /** When the eof chunk was taken (ms since the epoch). */
@@ -81,11 +86,13 @@ export class FakeLogSink {
       return { status: 409, body: { nextOffset: this.output.length } };
     }
     const unseen = bytes.subarray(this.output.length - chunk.offset);
-    this.output = Buffer.concat([this.output, unseen]);
-    if (chunk.eof === true && !this.eof) {
+    const kept = unseen.subarray(0, this.keepAtMost ?? unseen.length);
+    this.keepAtMost = undefined;
+    this.output = Buffer.concat([this.output, kept]);
+    if (chunk.eof === true && !this.eof && kept.length === unseen.length) {
       this.eof = true;
       this.completedAt = Date.now();
     }
-    return { status: 200 };
+    return { status: 200, body: { nextOffset: this.output.length } };
   }
 }

@@ -118,6 +118,16 @@ describe(LogShipper.name, () => {
     expect(sink.chunks[1]).toMatchObject({ offset: 5, data: 'new\n', eof: true });
   });
 
+  it('sends again the part of a chunk the sink did not keep, from where it says it stands', async () => {
+    writeFileSync(file, 'first line\n');
+    sink.keepAtMost = 4;
+    const shipper = ship();
+    shipper.end();
+    await expect(shipper.done).resolves.toBe('shipped');
+    expect(sink.text).toBe('first line\n');
+    expect(sink.chunks[1]).toMatchObject({ offset: 4, data: 't line\n', eof: true });
+  });
+
   it('retries the same output after a 503 until the sink takes it', async () => {
     writeFileSync(file, 'line\n');
     sink.overrides.push(

@@ -32,7 +32,8 @@ export interface LogShipperOptions {
 }
 
 type Answer =
-  | { kind: 'accepted' }
+  /** `nextOffset`: where the sink stands now, when it says (it may keep less than it was sent). */
+  | { kind: 'accepted'; nextOffset?: number }
   | { kind: 'rewind'; nextOffset: number }
   | { kind: 'refused'; why: string }
   | { kind: 'retry'; why: string };
@@ -108,16 +109,22 @@ export class LogShipper {
         }
         const answer = await this.post(chunk);
         switch (answer.kind) {
-          case 'accepted':
+          case 'accepted': {
             attempt = 0;
-            this.offset += chunk.bytes;
+            // The server may keep less than a chunk it takes (the end of a line cut where a
+            // secret may go on): the rest is sent again, with what follows it.
+            const { nextOffset } = answer;
+            const whole = chunk.offset + chunk.bytes;
+            this.offset =
+              nextOffset !== undefined && nextOffset > chunk.offset ? nextOffset : whole;
             this.seq += 1;
-            if (chunk.eof === true) {
+            if (chunk.eof === true && this.offset >= whole) {
               this.report(true);
               return 'shipped';
             }
             this.report(false);
             break;
+          }
           case 'rewind':
             attempt = 0;
             this.offset = answer.nextOffset;
@@ -254,7 +261,10 @@ export class LogShipper {
         signal: request.signal,
       });
       const text = await res.text();
-      if (res.ok) return { kind: 'accepted' };
+      if (res.ok) {
+        const nextOffset = nextOffsetOf(text);
+        return nextOffset === undefined ? { kind: 'accepted' } : { kind: 'accepted', nextOffset };
+      }
       if (res.status === 409) {
         const nextOffset = nextOffsetOf(text);
         if (nextOffset !== undefined) return { kind: 'rewind', nextOffset };

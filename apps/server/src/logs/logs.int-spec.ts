@@ -321,6 +321,42 @@ describe(LogsService.name, () => {
     expect(client.events.at(-1)).toEqual({ event: 'end', data: { taskId, reason: 'eof' } });
   });
 
+  it('masks a secret that a chunk cut in the middle of a long line splits in two', async () => {
+    const secret = 'Sup3r$ecret/Value+With=Chars';
+    const { jobId, taskIds } = tasks.job(1, [secret]);
+    const taskId = taskIds[0]!;
+    const line = `${'x'.repeat(300)} ${secret} end\n`;
+    // The agent cut the line in the middle of the secret, as it cuts a line longer than a chunk.
+    const first = line.slice(0, line.indexOf(secret) + 9);
+    const answer = await post(taskId, {
+      taskId,
+      seq: 0,
+      offset: 0,
+      bytes: first.length,
+      data: first,
+    });
+    expect(answer.status).toBe(200);
+    const { nextOffset } = answer.body as { nextOffset: number };
+    expect(nextOffset).toBeLessThanOrEqual(line.indexOf(secret));
+    // An agent that goes on where it stopped is told where the server did.
+    const ahead = line.slice(first.length);
+    expect(
+      await post(taskId, {
+        taskId,
+        seq: 1,
+        offset: first.length,
+        bytes: ahead.length,
+        data: ahead,
+      }),
+    ).toEqual({ status: 409, body: { nextOffset } });
+    const rest = line.slice(nextOffset);
+    const last = { taskId, seq: 2, offset: nextOffset, bytes: rest.length, data: rest, eof: true };
+    expect((await post(taskId, last)).status).toBe(200);
+
+    expect((await get(`/api/v1/jobs/${jobId}/log`)).text).toBe(`${'x'.repeat(300)} *** end\n`);
+    expect(await storedText()).not.toContain(secret.slice(0, 9));
+  });
+
   it('stores nothing twice when an overlapping chunk is sent again', async () => {
     const { jobId, taskIds } = tasks.job();
     const taskId = taskIds[0]!;

@@ -12,7 +12,7 @@ import { LogFollower, toStepView, type LogEventSink, type StepView } from './log
 import { LogTasks } from './log-tasks';
 import { renderWithinLimit } from './log-limit';
 import { LogsConfig } from './logs.config';
-import { secretMasker } from './mask';
+import { secretMasker, type SecretMasker } from './mask';
 import { extractStepMarkers } from './step-markers';
 import { TaskTokens } from './task-tokens';
 
@@ -27,7 +27,7 @@ export interface LogIngestResult {
 interface IngestContext {
   nonce: string;
   stepNames: readonly string[];
-  mask: (text: string) => string;
+  masker: SecretMasker;
 }
 
 /** Past this many tasks remembered, the expired ones are forgotten at the next insert. */
@@ -68,9 +68,10 @@ export class LogsService implements BeforeApplicationShutdown {
     }
     const context = await this.ingestContext(taskId);
     const { limitBytes } = this.config;
+    const { data, bytes } = storableNow(chunk, context.masker);
     const result = await this.logs.append(
       taskId,
-      { offset: chunk.offset, bytes: chunk.bytes, data: chunk.data, eof: chunk.eof === true },
+      { offset: chunk.offset, bytes, data, eof: chunk.eof === true },
       (data, firstLine, range) =>
         renderWithinLimit(
           limitBytes,
@@ -177,7 +178,7 @@ export class LogsService implements BeforeApplicationShutdown {
     const context: IngestContext = {
       nonce: this.tokens.stepNonce(taskId),
       stepNames: task.stepNames,
-      mask: secretMasker(task.secrets),
+      masker: secretMasker(task.secrets),
     };
     if (this.ingestContexts.size >= INGEST_CACHE_SWEEP_SIZE) {
       for (const [id, entry] of this.ingestContexts) {
@@ -189,6 +190,31 @@ export class LogsService implements BeforeApplicationShutdown {
   }
 }
 
+/**
+ * The part of a chunk stored now. An agent cuts a line in the middle only when it is longer than a
+ * whole chunk: what could be the start of a secret at the end of such a chunk is held back (the
+ * answer's `nextOffset` says where the agent goes on from), so that a secret the cut falls in is
+ * masked whole in the next chunk. Anything else, and a chunk that would otherwise store nothing,
+ * is stored whole.
+ */
+function storableNow(
+  chunk: LogChunkMessage,
+  masker: SecretMasker,
+): { data: string; bytes: number } {
+  const { data, bytes } = chunk;
+  if (chunk.eof === true || data.endsWith('\n')) return { data, bytes };
+  const end = masker.safeEnd(data);
+  if (end === 0 || end >= data.length) return { data, bytes };
+  const kept = data.slice(0, end);
+  const encoded = Buffer.byteLength(data);
+  // Invalid UTF-8 decodes longer than its bytes: then the cut is approximate (see unseenPart).
+  const keptBytes =
+    encoded === bytes
+      ? Buffer.byteLength(kept)
+      : Math.floor((Buffer.byteLength(kept) / encoded) * bytes);
+  return keptBytes === 0 ? { data, bytes } : { data: kept, bytes: keptBytes };
+}
+
 /** Markers out first (they are not text), then the secrets masked in what is left. */
 function render(
   context: IngestContext,
@@ -197,7 +223,7 @@ function render(
 ): { text: string; steps: TaskStepEvent[] } {
   const { text, steps } = extractStepMarkers(data, context.nonce, firstLine);
   return {
-    text: context.mask(text),
+    text: context.masker.mask(text),
     steps: steps.map((step) =>
       step.kind === 'start'
         ? { ...step, name: context.stepNames[step.idx] ?? `step ${step.idx}` }

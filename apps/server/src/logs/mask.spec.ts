@@ -51,6 +51,32 @@ describe(maskSecrets.name, () => {
 
   it('treats regular expression characters literally', () => {
     expect(maskSecrets('a.*b a+b$ (x|y)', ['a.*b', '(x|y)'])).toBe('*** a+b$ ***');
-    expect(secretMasker([])('unchanged')).toBe('unchanged');
+    expect(secretMasker([]).mask('unchanged')).toBe('unchanged');
+  });
+});
+
+describe('SecretMasker.safeEnd', () => {
+  const secret = 'Sup3r$ecret/Value+With=Chars';
+  const { safeEnd } = secretMasker([secret]);
+  // The longest form of the secret: its hex, two digits a byte.
+  const longest = Buffer.from(secret).toString('hex').length;
+
+  it('holds back the end of a text that could be the start of a secret', () => {
+    const text = `${'x'.repeat(100)} ${secret.slice(0, 9)}`;
+    expect(safeEnd(text)).toBe(text.length - (longest - 1));
+    expect(text.slice(0, safeEnd(text))).not.toContain(secret.slice(0, 9));
+  });
+
+  it('holds back a whole secret that reaches into that end, from its start', () => {
+    // Masked whole after it, the secret starts before the held back end and reaches into it.
+    const text = `${'x'.repeat(100)} ${secret}${'y'.repeat(40)}`;
+    expect(text.length - (longest - 1)).toBeLessThan(101 + secret.length);
+    expect(safeEnd(text)).toBe(101);
+  });
+
+  it('holds nothing back without secrets, and never between two halves of a character', () => {
+    expect(secretMasker([]).safeEnd('abc')).toBe(3);
+    const text = `${'😀'.repeat(40)}`;
+    expect(safeEnd(text) % 2).toBe(0);
   });
 });

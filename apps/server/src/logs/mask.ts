@@ -8,37 +8,66 @@ export const MASK = '***';
  */
 export const MIN_MASKED_LENGTH = 4;
 
+/** Masks the secrets of one task in its output; see {@link secretMasker}. */
+export interface SecretMasker {
+  /** The text with every occurrence of every form of a secret replaced by {@link MASK}. */
+  mask(this: void, text: string): string;
+  /**
+   * How much of `text`, output cut off in the middle of a line, can be masked and stored now: up
+   * to where a form of a secret could begin and run on past its end (or the start of a whole one
+   * that reaches into that tail). The rest waits for the output that follows it, so that no secret
+   * is stored in two halves, each too short to be recognised. The whole text when there are no
+   * secrets.
+   */
+  safeEnd(this: void, text: string): number;
+}
+
 /**
- * A function that replaces every occurrence of each secret value in a text with {@link MASK},
- * and the forms a build is likely to print it in: base64 and base64url (also the start of the
- * base64 of the value followed by more text, as `echo "$SECRET" | base64` prints), the
- * percent-encodings of JavaScript's `encodeURIComponent` and `URLSearchParams`, of Python's
- * `quote` (`/` kept or encoded) and `quote_plus` (`+` for a space), with upper- or lower-case hex
- * digits, and hex (`xxd -p` of a short value, Python's `bytes.hex()`), in either case. A value of
- * several lines is masked line by line (lines of at least {@link MIN_MASKED_LENGTH} characters),
- * so masking never removes a newline and line numbers stay those of the output. Build it once
- * per set of secrets: it compiles one pattern, longest values first, so a value that contains
- * another is masked whole.
+ * Replaces every occurrence of each secret value in a text with {@link MASK}, and the forms a
+ * build is likely to print it in: base64 and base64url (also the start of the base64 of the value
+ * followed by more text, as `echo "$SECRET" | base64` prints), the percent-encodings of
+ * JavaScript's `encodeURIComponent` and `URLSearchParams`, of Python's `quote` (`/` kept or
+ * encoded) and `quote_plus` (`+` for a space), with upper- or lower-case hex digits, and hex
+ * (`xxd -p` of a short value, Python's `bytes.hex()`), in either case. A value of several lines is
+ * masked line by line (lines of at least {@link MIN_MASKED_LENGTH} characters), so masking never
+ * removes a newline and line numbers stay those of the output. Build it once per set of secrets:
+ * it compiles one pattern, longest values first, so a value that contains another is masked whole.
  */
-export function secretMasker(secrets: readonly string[]): (text: string) => string {
+export function secretMasker(secrets: readonly string[]): SecretMasker {
   const forms = new Set<string>();
   for (const secret of secrets) {
     for (const form of maskedForms(secret)) forms.add(form);
   }
-  if (forms.size === 0) return (text) => text;
-  const pattern = new RegExp(
-    [...forms]
-      .sort((a, b) => b.length - a.length)
-      .map(escapeRegExp)
-      .join('|'),
-    'g',
-  );
-  return (text) => text.replace(pattern, MASK);
+  if (forms.size === 0) return { mask: (text) => text, safeEnd: (text) => text.length };
+  const source = [...forms]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegExp)
+    .join('|');
+  const pattern = new RegExp(source, 'g');
+  const longest = Math.max(...[...forms].map((form) => form.length));
+  return {
+    mask: (text) => text.replace(pattern, MASK),
+    safeEnd: (text) => {
+      // A form cut off by the text's end starts in its last `longest - 1` characters.
+      let end = Math.max(0, text.length - (longest - 1));
+      const matches = new RegExp(source, 'g');
+      for (let match = matches.exec(text); match !== null; match = matches.exec(text)) {
+        if (match.index >= end) break;
+        if (match.index + match[0].length > end) {
+          end = match.index;
+          break;
+        }
+      }
+      // Never between the two halves of a character outside the Basic Multilingual Plane.
+      const before = text.charCodeAt(end - 1);
+      return end > 0 && end < text.length && before >= 0xd800 && before <= 0xdbff ? end - 1 : end;
+    },
+  };
 }
 
 /** {@link secretMasker} for one text. */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
-  return secretMasker(secrets)(text);
+  return secretMasker(secrets).mask(text);
 }
 
 function maskedForms(secret: string): string[] {
