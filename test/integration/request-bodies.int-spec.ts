@@ -83,4 +83,44 @@ describe('request bodies the server cannot use', () => {
       /^Content-Type text\/plain is not accepted: webhooks are application\/json/,
     );
   });
+
+  it('answers null in a field that may only be left out with 400, and changes nothing', async () => {
+    const send = (method: string, path: string, body: unknown): Promise<Response> =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` },
+        body: JSON.stringify(body),
+      });
+    const repository = {
+      forge: 'github',
+      fullName: 'acme/nulls',
+      cloneUrl: 'https://github.com/acme/nulls.git',
+      autoCancelPullRequests: true,
+    };
+    const created = await send('POST', '/api/v1/repositories', { ...repository, forgeToken: null });
+    expect(created.status).toBe(400);
+    const made = await send('POST', '/api/v1/repositories', repository);
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as { id: string };
+    for (const change of [{ autoCancelPullRequests: null }, { defaultBranch: null }]) {
+      expect({
+        change,
+        status: (await send('PATCH', `/api/v1/repositories/${id}`, change)).status,
+      }).toEqual({
+        change,
+        status: 400,
+      });
+    }
+    const secret = await send('PUT', `/api/v1/repositories/${id}/secrets/TOKEN`, {
+      value: 'abcdef',
+      environments: null,
+    });
+    expect(secret.status).toBe(400);
+    const now = (await (
+      await fetch(`${server.url}/api/v1/repositories/${id}`, {
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      })
+    ).json()) as { autoCancelPullRequests: boolean; defaultBranch: string };
+    expect(now).toMatchObject({ autoCancelPullRequests: true, defaultBranch: 'main' });
+  });
 });

@@ -6,6 +6,7 @@ export * from './http-error.filter';
 export * from './keyed-mutex';
 export * from './least-recently-used';
 export * from './logging';
+export * from './omittable';
 export * from './ndjson';
 export * from './redact-url';
 export * from './request-body';

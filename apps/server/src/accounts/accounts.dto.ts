@@ -1,3 +1,4 @@
+import { Omittable } from '@kiln/common';
 import {
   REPOSITORY_ROLES,
   type ApiTokenInfo,
@@ -6,15 +7,7 @@ import {
   type User,
 } from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsBoolean,
-  IsIn,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -44,7 +37,7 @@ export class CreateUserDto {
   password!: string;
 
   @ApiPropertyOptional({ description: 'An administrator may do everything.', default: false })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   admin?: boolean;
 }

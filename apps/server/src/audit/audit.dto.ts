@@ -1,14 +1,15 @@
+import { Omittable } from '@kiln/common';
 import type { AuditEvent } from '@kiln/persistence';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 
 /** `<object type>.<verb in the past>`, as AuditLog.record is given it. */
 const ACTION = /^[a-z-]+\.[a-z-]+$/;
 
 export class ListAuditQuery {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -19,12 +20,12 @@ export class ListAuditQuery {
     format: 'uuid',
     description: 'An event id: answers the events before it (the `next` of the previous page).',
   })
-  @IsOptional()
+  @Omittable()
   @IsUUID('4')
   before?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Only events about this repository.' })
-  @IsOptional()
+  @Omittable()
   @IsUUID('4')
   repositoryId?: string;
 
@@ -33,7 +34,7 @@ export class ListAuditQuery {
     example: 'secret.set',
     description: 'Only events of this action.',
   })
-  @IsOptional()
+  @Omittable()
   @Matches(ACTION, { message: 'action must look like `secret.set`' })
   @MaxLength(100)
   action?: string;
@@ -42,7 +43,7 @@ export class ListAuditQuery {
     example: 'alice',
     description: 'Only events of this actor (the user name at the time).',
   })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(63)
   actor?: string;

@@ -1,8 +1,9 @@
+import { Omittable } from '@kiln/common';
 import { LOG_CHUNK_MAX_BYTES, type LogChunkMessage } from '@kiln/contracts';
 import { BadRequestException } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 import type { StepView } from './log-follower';
 
 export class JobLogQuery {
@@ -12,7 +13,7 @@ export class JobLogQuery {
     minimum: 1,
     description: 'Which attempt of the job, from 1; the latest when unset.',
   })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -27,7 +28,7 @@ export class JobLogStreamQuery extends JobLogQuery {
     description:
       'Replay from this byte offset (an `id` of an earlier `log` event); `Last-Event-ID` wins.',
   })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(0)

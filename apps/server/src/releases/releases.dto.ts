@@ -1,3 +1,4 @@
+import { Omittable } from '@kiln/common';
 import {
   PROMOTION_STATES,
   RUN_STATES,
@@ -44,7 +45,7 @@ export class SaveEnvironmentDto {
     default: 0,
     description: 'Distinct release managers who must approve, never the requester.',
   })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(10)
@@ -71,7 +72,7 @@ export class SaveEnvironmentDto {
     default: 1440,
     description: 'A promotion awaiting approval expires after this many minutes.',
   })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(43_200)
@@ -95,7 +96,7 @@ export class RequestPromotionDto {
   environment!: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   comment?: string;
@@ -103,7 +104,7 @@ export class RequestPromotionDto {
 
 export class DecisionDto {
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   comment?: string;
@@ -111,7 +112,7 @@ export class DecisionDto {
 
 export class HistoryQuery {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 20 })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -122,7 +123,7 @@ export class HistoryQuery {
     format: 'uuid',
     description: 'A promotion id: only promotions requested before it (paging).',
   })
-  @IsOptional()
+  @Omittable()
   @IsUUID()
   before?: string;
 }
@@ -132,7 +133,7 @@ export class BoardQuery {
     format: 'uuid',
     description: 'A run: each entry then says whether the policy lets it be promoted there now.',
   })
-  @IsOptional()
+  @Omittable()
   @IsUUID()
   run?: string;
 }

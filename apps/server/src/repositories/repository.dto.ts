@@ -1,3 +1,4 @@
+import { Omittable } from '@kiln/common';
 import {
   FORGES,
   type ArtifactRetention,
@@ -54,7 +55,7 @@ export class CreateRepositoryDto {
   cloneUrl!: string;
 
   @ApiPropertyOptional({ description: 'Unset: `main`.', example: 'main' })
-  @IsOptional()
+  @Omittable()
   @Matches(BRANCH, { message: 'defaultBranch must be a branch name' })
   defaultBranch?: string;
 
@@ -65,7 +66,7 @@ export class CreateRepositoryDto {
     maxLength: 4096,
     writeOnly: true,
   })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MinLength(1)
   @MaxLength(4096)
@@ -76,7 +77,7 @@ export class CreateRepositoryDto {
     description: "The forge's API root; unset: derived from the forge and the clone URL.",
     example: 'https://api.github.com',
   })
-  @IsOptional()
+  @Omittable()
   @Matches(/^https?:\/\/\S+$/, { message: 'apiUrl must be an http(s) URL' })
   apiUrl?: string;
 
@@ -84,14 +85,14 @@ export class CreateRepositoryDto {
     description: 'New pushes to a pull request cancel its older unfinished runs.',
     default: true,
   })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   autoCancelPullRequests?: boolean;
 }
 
 export class UpdateRepositoryDto {
   @ApiPropertyOptional({ example: 'main' })
-  @IsOptional()
+  @Omittable()
   @Matches(BRANCH, { message: 'defaultBranch must be a branch name' })
   defaultBranch?: string;
 
@@ -125,7 +126,7 @@ export class UpdateRepositoryDto {
     description: 'New pushes to a pull request cancel its older unfinished runs.',
     default: true,
   })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   autoCancelPullRequests?: boolean;
 
@@ -181,7 +182,7 @@ export class PutSecretDto {
       'Only deployments (promote runs) to these environments get it; unset: every run whose ' +
       'job lists it. A build that lists a limited secret ends in error saying so.',
   })
-  @IsOptional()
+  @Omittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(20)

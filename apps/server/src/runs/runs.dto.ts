@@ -1,3 +1,4 @@
+import { Omittable } from '@kiln/common';
 import {
   ATTEMPT_OUTCOMES,
   JOB_STATES,
@@ -17,7 +18,7 @@ import {
 import type { PlanJob, PlanStep } from '@kiln/pipeline';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
 const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]{1,255}$/;
 const SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -26,7 +27,7 @@ const SCHEDULE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export class TriggerRunDto {
   /** Unset: the repository's default branch. */
   @ApiPropertyOptional({ description: "Unset: the repository's default branch.", example: 'main' })
-  @IsOptional()
+  @Omittable()
   @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
 
@@ -35,14 +36,14 @@ export class TriggerRunDto {
     description: "A full commit id; unset: the branch's head now.",
     pattern: SHA.source,
   })
-  @IsOptional()
+  @Omittable()
   @Matches(SHA, { message: 'sha must be a full commit id' })
   sha?: string;
 }
 
 export class ListRunsQuery {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -55,14 +56,14 @@ export class ListRunsQuery {
     minimum: 1,
     description: 'A run number: answers the runs before it (the `next` of the previous page).',
   })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
   before?: number;
 
   @ApiPropertyOptional({ description: 'Only runs of this branch.', example: 'main' })
-  @IsOptional()
+  @Omittable()
   @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
 
@@ -71,7 +72,7 @@ export class ListRunsQuery {
     enumName: 'RunEvent',
     description: 'Only runs started by this event.',
   })
-  @IsOptional()
+  @Omittable()
   @IsIn(RUN_EVENTS, { message: `event must be one of ${RUN_EVENTS.join(', ')}` })
   event?: RunEvent;
 
@@ -80,12 +81,12 @@ export class ListRunsQuery {
     enumName: 'RunState',
     description: 'Only runs in this state.',
   })
-  @IsOptional()
+  @Omittable()
   @IsIn(RUN_STATES, { message: `state must be one of ${RUN_STATES.join(', ')}` })
   state?: RunState;
 
   @ApiPropertyOptional({ description: "Only runs of this author (the forge's user name)." })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(255)
   author?: string;
@@ -108,7 +109,7 @@ export class CreateScheduleDto {
   cron!: string;
 
   @ApiPropertyOptional({ description: "Unset: the repository's default branch.", example: 'main' })
-  @IsOptional()
+  @Omittable()
   @Matches(BRANCH, { message: 'branch must be a branch name' })
   branch?: string;
 }
