@@ -9,10 +9,15 @@ import { TaskInfo } from './task.messages';
 import { InvalidMessageError, parseMessage } from './validation';
 
 describe(normalizeArtifactName.name, () => {
-  it.each(['a.txt', 'out/a.txt', 'out/.hidden', 'dir/sub/…é.bin', 'a..b/c..', '.config/x'])(
-    'keeps %j',
-    (name) => expect(normalizeArtifactName(name)).toBe(name),
-  );
+  it.each([
+    'a.txt',
+    'out/a.txt',
+    'out/.hidden',
+    'dir/sub/…é.bin',
+    'a..b/c..',
+    '.config/x',
+    `out/${'a'.repeat(255)}`,
+  ])('keeps %j', (name) => expect(normalizeArtifactName(name)).toBe(name));
 
   it.each([
     ['', 'it is empty'],
@@ -31,6 +36,8 @@ describe(normalizeArtifactName.name, () => {
     ['a\nb', 'it contains a NUL or control character'],
     ['a\u007fb', 'it contains a NUL or control character'],
     ['a'.repeat(1025), 'it is longer than 1024 characters'],
+    [`out/${'a'.repeat(256)}`, 'a segment of it is longer than a file name may be (255 bytes)'],
+    [`${'é'.repeat(128)}/x`, 'a segment of it is longer than a file name may be (255 bytes)'],
   ])('refuses %j: %s', (name, problem) => {
     let error: unknown;
     try {

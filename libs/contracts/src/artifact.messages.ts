@@ -51,6 +51,8 @@ export class ArtifactNameError extends Error {
 }
 
 const MAX_NAME_LENGTH = 1024;
+/** What a file name may take on Linux (NAME_MAX), in bytes: each segment is stored as one. */
+const MAX_SEGMENT_BYTES = 255;
 
 /**
  * The canonical form of an artifact's name, a relative `/`-separated path, or an
@@ -72,6 +74,9 @@ export function normalizeArtifactName(name: string): string {
   if (segments.includes('..')) refuse('it contains a ".." segment');
   if (segments.includes('.')) refuse('it contains a "." segment');
   if (segments.includes('')) refuse('it contains an empty segment');
+  if (segments.some((segment) => Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)) {
+    refuse(`a segment of it is longer than a file name may be (${MAX_SEGMENT_BYTES} bytes)`);
+  }
   return segments.join('/');
 }
 
