@@ -3,7 +3,7 @@ import { BadRequestException, Controller, Headers, HttpStatus, Post, Res } from 
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
 import { MessageBody } from '../http/message-body.decorator';
-import { HttpEventStream, type EventStream } from '../streams/event-stream';
+import { HttpEventStream, subscribing, type EventStream } from '../streams/event-stream';
 
 /**
  * The agent API over HTTP: SUBSCRIBE answers with a stream of LAUNCH/KILL events, and every other
@@ -26,7 +26,8 @@ export class AgentApiController {
       const stream: EventStream = new HttpEventStream(res, () =>
         this.master.agentDisconnected(agentId, stream),
       );
-      this.master.subscribeAgent(call.subscribe, stream);
+      const { subscribe } = call;
+      subscribing(res, () => this.master.subscribeAgent(subscribe, stream));
       return;
     }
     this.master.handleAgentCall(call, streamId);

@@ -3,7 +3,7 @@ import { Controller, Headers, HttpStatus, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { MasterService } from '../cluster/master.service';
 import { MessageBody } from '../http/message-body.decorator';
-import { HttpEventStream, type EventStream } from '../streams/event-stream';
+import { HttpEventStream, subscribing, type EventStream } from '../streams/event-stream';
 
 /** The scheduler API, modelled on Mesos v1's `/api/v1/scheduler`. */
 @Controller('api/v1/scheduler')
@@ -18,10 +18,16 @@ export class SchedulerController {
     @Res() res: Response,
   ): void {
     if (call.type === 'SUBSCRIBE' && call.subscribe !== undefined) {
-      const stream: EventStream = new HttpEventStream(res, () =>
-        this.master.frameworkDisconnected(frameworkId, stream),
-      );
-      const frameworkId = this.master.subscribeFramework(call.subscribe.frameworkInfo, stream);
+      const { frameworkInfo } = call.subscribe;
+      // Known once subscribed (a new framework is given its id then); a stream that closes
+      // before that disconnects the framework it named, if it named one.
+      let frameworkId = frameworkInfo.id;
+      const stream: EventStream = new HttpEventStream(res, () => {
+        if (frameworkId !== undefined) this.master.frameworkDisconnected(frameworkId, stream);
+      });
+      subscribing(res, () => {
+        frameworkId = this.master.subscribeFramework(frameworkInfo, stream);
+      });
       return;
     }
     this.master.handleSchedulerCall(call, streamId);

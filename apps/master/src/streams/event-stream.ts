@@ -24,6 +24,21 @@ export interface EventStream {
  * A long-lived HTTP response carrying one JSON event per line (NDJSON), identified by a stream id
  * that the subscriber sends back on its later calls. The events of one tick go out in one write.
  */
+/**
+ * Subscribes through an HTTP event stream whose headers are out. Should the subscription fail,
+ * no error answer can follow them: the connection is cut, so that the caller sees its stream end
+ * (and subscribes again) rather than wait on it for ever, and the error is thrown on, to be
+ * logged like any other.
+ */
+export function subscribing(res: Response, subscribe: () => void): void {
+  try {
+    subscribe();
+  } catch (error) {
+    res.destroy();
+    throw error;
+  }
+}
+
 export class HttpEventStream implements EventStream {
   readonly id = randomUUID();
   private open = true;
