@@ -24,8 +24,18 @@ export function emptyResources(): Resources {
   return { cpus: 0, mem: 0, disk: 0, ports: [] };
 }
 
+/**
+ * Resources from what a message says, on the 1e-6 grid all sums are kept on: an amount finer than
+ * that (4e-7 of a disk) counts as what it adds up to, so that what a task is given and what it
+ * gives back are the same.
+ */
 export function resources(partial: Partial<Resources>): Resources {
-  return { ...emptyResources(), ...partial, ports: normalizeRanges(partial.ports ?? []) };
+  return {
+    cpus: round(partial.cpus ?? 0),
+    mem: round(partial.mem ?? 0),
+    disk: round(partial.disk ?? 0),
+    ports: normalizeRanges(partial.ports ?? []),
+  };
 }
 
 export function isEmpty(r: Resources): boolean {

@@ -207,8 +207,9 @@ export class ResourceAccounting {
   releaseTask(taskId: string): boolean {
     const holding = this.tasks.get(taskId);
     if (holding === undefined) return false;
-    this.tasks.delete(taskId);
+    // Given back first: should the allocator refuse, the task still holds it, not nobody.
     this.recover(holding, holding.resources, 0);
+    this.tasks.delete(taskId);
     return true;
   }
 

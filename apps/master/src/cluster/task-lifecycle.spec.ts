@@ -2,7 +2,13 @@ import type { TaskInfo, TaskState } from '@kiln/contracts';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TaskLifecycle } from './task-lifecycle';
-import { clusterParts, offersSent, taskInfo } from './testing/cluster-parts';
+import {
+  AGENT_INFO,
+  clusterParts,
+  offersSent,
+  RecordingStream,
+  taskInfo,
+} from './testing/cluster-parts';
 
 describe(TaskLifecycle.name, () => {
   let parts: ReturnType<typeof clusterParts>;
@@ -65,6 +71,79 @@ describe(TaskLifecycle.name, () => {
     update('TASK_FINISHED', 'TASK_FINISHED');
     expect(allocatedOnAgent()).toMatchObject({ cpus: 0, mem: 0 });
     expect(parts.tasks.get('task-1')?.state).toBe('TASK_FINISHED');
+  });
+
+  it("refuses an agent's word on a task that runs on another agent, or for another framework", () => {
+    launch();
+    update('TASK_RUNNING');
+    const sent = parts.frameworkStream.sent.length;
+    parts.agents.register({ ...AGENT_INFO, id: 'agent-2' }, new RecordingStream().asStream());
+    const other = parts.agents.get('agent-2')!;
+    const status = (state: TaskState) => ({
+      taskId: 'task-1',
+      state,
+      source: 'AGENT' as const,
+      uuid: randomUUID(),
+      timestamp: Date.now() / 1000,
+    });
+    expect(() =>
+      lifecycle.agentUpdate(other, {
+        frameworkId: parts.framework.id,
+        status: status('TASK_FAILED'),
+      }),
+    ).toThrow('task task-1 runs on agent agent-1, not on agent agent-2');
+    expect(() =>
+      lifecycle.agentUpdate(parts.agent, {
+        frameworkId: 'fw-other',
+        status: status('TASK_FAILED'),
+      }),
+    ).toThrow('task task-1 is of framework fw-1, not of fw-other');
+    // Still running, still holding what it holds, and the framework told nothing.
+    expect(parts.tasks.get('task-1')?.state).toBe('TASK_RUNNING');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 1, mem: 512 });
+    expect(parts.frameworkStream.sent.length).toBe(sent);
+  });
+
+  it('refuses an ACCEPT in which two tasks ask for the same port', () => {
+    const withPorts = {
+      ...AGENT_INFO,
+      id: 'agent-ports',
+      resources: { ...AGENT_INFO.resources, ports: [[31000, 31009]] as [number, number][] },
+    };
+    parts.agents.register(withPorts, new RecordingStream().asStream());
+    parts.accounting.addAgent(withPorts);
+    parts.allocation.allocate();
+    const offer = offersSent(parts.frameworkStream).find(
+      (o) => (o.resources as { ports?: unknown[] }).ports?.length === 1,
+    );
+    const onPort = (taskId: string): TaskInfo =>
+      ({
+        ...taskInfo(taskId),
+        resources: { cpus: 1, mem: 64, ports: [[31000, 31000]] },
+      }) as TaskInfo;
+
+    expect(() =>
+      lifecycle.accept(parts.framework, {
+        offerIds: [offer!.id],
+        operations: [{ type: 'LAUNCH', launch: { taskInfos: [onPort('a'), onPort('b')] } }],
+      }),
+    ).toThrow('task b asks for ports 31000-31000, which another task of the call asks for too');
+    expect(parts.tasks.has('a')).toBe(false);
+  });
+
+  it('gives back what a task holds of an amount finer than the grid sums are kept on', () => {
+    parts.allocation.allocate();
+    const [offer] = offersSent(parts.frameworkStream);
+    const fine = {
+      ...taskInfo('task-1'),
+      resources: { cpus: 1, mem: 512, disk: 4e-7 },
+    } as TaskInfo;
+    lifecycle.accept(parts.framework, {
+      offerIds: [offer!.id],
+      operations: [{ type: 'LAUNCH', launch: { taskInfos: [fine] } }],
+    });
+    update('TASK_FINISHED');
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 0, mem: 0, disk: 0 });
   });
 
   it('launches the tasks on the agent and keeps only what they need held', () => {

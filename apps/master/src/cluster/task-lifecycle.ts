@@ -63,9 +63,19 @@ export class TaskLifecycle {
         throw new ConflictException(`task id ${task.taskId} is already in use`);
       }
       seen.add(task.taskId);
+      // Summed, a port two tasks ask for counts once: it would be held once and freed twice.
+      const needs = resources(task.resources);
+      const shared = needs.ports.find(([begin, end]) =>
+        wanted.ports.some(([from, to]) => begin <= to && from <= end),
+      );
+      if (shared !== undefined) {
+        throw new BadRequestException(
+          `task ${task.taskId} asks for ports ${shared[0]}-${shared[1]}, which another task of the call asks for too`,
+        );
+      }
       // Whether the agent can contain the task is the agent's call: it answers TASK_ERROR with
       // the reason, which the framework sees like any other outcome of the task.
-      wanted = add(wanted, resources(task.resources));
+      wanted = add(wanted, needs);
     }
     if (!contains(offered, wanted)) {
       throw new BadRequestException(
@@ -142,6 +152,18 @@ export class TaskLifecycle {
       });
     };
     const task = this.tasks.find(status.taskId);
+    // Only the agent that runs a task speaks for it, and only to its framework: another agent's
+    // word would end it (and free what it holds) while it runs on.
+    if (task !== undefined && task.agentId !== agent.info.id) {
+      throw new ForbiddenException(
+        `task ${status.taskId} runs on agent ${task.agentId}, not on agent ${agent.info.id}`,
+      );
+    }
+    if (task !== undefined && task.frameworkId !== update.frameworkId) {
+      throw new ForbiddenException(
+        `task ${status.taskId} is of framework ${task.frameworkId}, not of ${update.frameworkId}`,
+      );
+    }
     if (task !== undefined && progress(status.state) < progress(task.state)) {
       // An update overtaken by a later one: a retry that reached us late, or one a restarted
       // agent resends because its acknowledgement was lost with the agent. A framework must
@@ -150,7 +172,7 @@ export class TaskLifecycle {
       // it, on the framework's behalf, or the task's later updates would never leave the agent.
       return acknowledgeForFramework();
     }
-    if (task !== undefined && task.frameworkId === update.frameworkId) {
+    if (task !== undefined) {
       task.state = status.state;
       task.status = status;
       task.heardFromAgent = true;
