@@ -19,6 +19,7 @@ import {
   TaskStatus,
   type ContainerizerName,
 } from './task.messages';
+import { ROLE_PATTERN } from './scheduler.messages';
 import { ID_PATTERN, IsStringRecord, Nested } from './validation';
 import { TASK_STATES, type TaskState } from './task-state';
 
@@ -60,7 +61,7 @@ export class AgentTask {
   @Matches(ID_PATTERN)
   frameworkId!: string;
 
-  @IsString()
+  @Matches(ROLE_PATTERN, { message: 'role must be lowercase [a-z0-9_.-]' })
   role!: string;
 
   @IsDefined()
@@ -148,7 +149,7 @@ export class AgentLaunch {
   @Matches(ID_PATTERN)
   frameworkId!: string;
 
-  @IsString()
+  @Matches(ROLE_PATTERN, { message: 'role must be lowercase [a-z0-9_.-]' })
   role!: string;
 
   @IsDefined()

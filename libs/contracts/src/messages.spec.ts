@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentEvent } from './agent.messages';
+import { AgentCall, AgentEvent } from './agent.messages';
 import { SchedulerCall } from './scheduler.messages';
 import { InvalidMessageError, parseMessage } from './validation';
 
@@ -81,6 +81,43 @@ describe(parseMessage.name, () => {
     expect(() =>
       parseMessage(AgentEvent, { type: 'LAUNCH', launch: { frameworkId: 'fw', role: 'ci' } }),
     ).toThrow(/launch.task/);
+  });
+});
+
+describe('what an agent says of itself and its tasks', () => {
+  const subscribe = (resources: object, role: string): unknown => ({
+    type: 'SUBSCRIBE',
+    subscribe: {
+      agentInfo: {
+        id: 'agent-1',
+        hostname: 'h',
+        resources,
+        attributes: {},
+        containerizers: ['process'],
+        version: '1',
+      },
+      tasks: [{ frameworkId: 'fw-1', role, taskInfo: task, state: 'TASK_RUNNING' }],
+    },
+  });
+  const problems = (message: unknown): string => {
+    try {
+      parseMessage(AgentCall, message);
+    } catch (error) {
+      if (error instanceof InvalidMessageError) return error.problems.join('\n');
+      throw error;
+    }
+    return '';
+  };
+
+  it('refuses amounts past any cluster, which would overflow the allocator, and roles that are no role', () => {
+    const plenty = { cpus: 8, mem: 1e9, disk: 0, ports: [] };
+    expect(problems(subscribe(plenty, 'ci'))).toBe('');
+    expect(problems(subscribe({ ...plenty, mem: 1e303 }, 'ci'))).toContain(
+      'subscribe.agentInfo.resources.mem must not be greater than 1000000000',
+    );
+    expect(problems(subscribe(plenty, ''))).toContain(
+      'subscribe.tasks.0.role must be lowercase [a-z0-9_.-]',
+    );
   });
 });
 

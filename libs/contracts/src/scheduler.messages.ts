@@ -36,7 +36,8 @@ export type SchedulerCallType = (typeof SCHEDULER_CALL_TYPES)[number];
 /** Header that carries the id of an event stream, on SUBSCRIBE's answer and on later calls. */
 export const STREAM_ID_HEADER = 'kiln-stream-id';
 
-const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** A role's name: what frameworks subscribe to, and what tasks are of. */
+export const ROLE_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 export class FrameworkInfo {
   @IsString()

@@ -22,17 +22,27 @@ export const CONTAINERIZERS = ['process', 'cgroup', 'docker'] as const;
 export type ContainerizerName = (typeof CONTAINERIZERS)[number];
 
 /** {@link Resources} on the wire. */
+/**
+ * The most of one scalar resource a message may name: far beyond any cluster (a billion cores, a
+ * pebibyte in MiB), and small enough that sums of them on the allocator's 1e-6 grid stay exact
+ * (1e9 × 1e6 is below 2^53) and shares stay finite.
+ */
+export const MAX_SCALAR_RESOURCE = 1e9;
+
 export class ResourcesMessage implements Resources {
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(MAX_SCALAR_RESOURCE)
   cpus!: number;
 
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(MAX_SCALAR_RESOURCE)
   mem!: number;
 
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
+  @Max(MAX_SCALAR_RESOURCE)
   disk!: number;
 
   @IsPortRanges()

@@ -78,13 +78,21 @@ export function IsStringRecord(maxEntries = 1000, options?: ValidationOptions): 
 }
 
 /** Inclusive port ranges `[[begin, end], …]` within 0–65535. */
+function overlapping(ranges: readonly (readonly [number, number])[]): boolean {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  return sorted.some((range, i) => i > 0 && range[0] <= sorted[i - 1]![1]);
+}
+
 export function IsPortRanges(options?: ValidationOptions): PropertyDecorator {
   return (target: object, propertyName: string | symbol) => {
     registerDecorator({
       name: 'isPortRanges',
       target: target.constructor,
       propertyName: String(propertyName),
-      options: { message: '$property must be a list of [begin, end] port ranges', ...options },
+      options: {
+        message: '$property must be a list of [begin, end] port ranges, none overlapping another',
+        ...options,
+      },
       validator: {
         validate: (value: unknown) =>
           Array.isArray(value) &&
@@ -97,7 +105,9 @@ export function IsPortRanges(options?: ValidationOptions): PropertyDecorator {
                 (p) => Number.isInteger(p) && (p as number) >= 0 && (p as number) <= 65535,
               ) &&
               (range[0] as number) <= (range[1] as number),
-          ),
+          ) &&
+          // A port named twice would be counted once where it is held, and freed twice.
+          !overlapping(value as [number, number][]),
       },
     });
   };

@@ -132,6 +132,18 @@ describe(MasterService.name, () => {
     );
   }
 
+  it('refuses to suppress or revive a role the framework did not subscribe to (400)', () => {
+    for (const type of ['SUPPRESS', 'REVIVE'] as const) {
+      const roles = { roles: ['other'] };
+      expect(() =>
+        master.handleSchedulerCall(
+          { type, frameworkId, ...(type === 'SUPPRESS' ? { suppress: roles } : { revive: roles }) },
+          framework.id,
+        ),
+      ).toThrow(expect.objectContaining({ status: 400 }) as Error);
+    }
+  });
+
   it('tells the framework when it lost the agent, again on reconciliation, and kills on return', async () => {
     const agent = subscribeAgent('none');
     await launchRunning(agent);

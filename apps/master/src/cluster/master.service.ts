@@ -221,10 +221,10 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         return this.scheduleAllocation();
       }
       case 'REVIVE':
-        this.accounting.revive(framework.id, call.revive?.roles);
+        this.accounting.revive(framework.id, subscribedRoles(framework, call.revive?.roles));
         return this.scheduleAllocation();
       case 'SUPPRESS':
-        this.accounting.suppress(framework.id, call.suppress?.roles);
+        this.accounting.suppress(framework.id, subscribedRoles(framework, call.suppress?.roles));
         return;
       case 'KILL':
         return this.lifecycle.kill(framework, required(call.kill, 'kill').taskId);
@@ -399,4 +399,18 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
 function required<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new BadRequestException(`${field} is required for this call`);
   return value;
+}
+
+/** The roles a REVIVE or SUPPRESS names (all when none): each one the framework subscribed to. */
+function subscribedRoles(
+  framework: FrameworkRecord,
+  roles: readonly string[] | undefined,
+): readonly string[] | undefined {
+  const unknown = roles?.filter((role) => !framework.roles.includes(role)) ?? [];
+  if (unknown.length > 0) {
+    throw new BadRequestException(
+      `framework ${framework.id} is not subscribed to role ${unknown.join(', ')}: its roles are ${framework.roles.join(', ')}`,
+    );
+  }
+  return roles;
 }
