@@ -7,8 +7,16 @@ import { MAX_BUFFERED_BYTES, type EventStream } from './event-stream';
 type Outgoing = { event: object } | { failure: CallFailure } | { processed: number };
 
 /**
+ * What one frame carries at most. A tick can make far more (a RECONCILE of 100,000 tasks, many
+ * in one frame of calls): they go out in several frames, each a string of bounded size, and a
+ * subscriber that does not read them as fast is dropped as any slow one is.
+ */
+const MAX_ITEMS_PER_FRAME = 5_000;
+
+/**
  * One subscriber's events on its WebSocket: what the master sends within one tick goes out as one
- * frame (`{ events, failures }`), however many agents' updates or offers it holds.
+ * frame (`{ events, failures }`), however many agents' updates or offers it holds, up to
+ * {@link MAX_ITEMS_PER_FRAME}.
  */
 export class SocketEventStream implements EventStream {
   readonly id = randomUUID();
@@ -62,13 +70,24 @@ export class SocketEventStream implements EventStream {
   }
 
   private write(items: Outgoing[]): void {
-    if (this.socket.readyState !== WebSocket.OPEN) return;
-    const frame: EventFrame<object> = {};
-    for (const item of items) {
-      if ('event' in item) (frame.events ??= []).push(item.event);
-      else if ('failure' in item) (frame.failures ??= []).push(item.failure);
-      else frame.processed = item.processed;
+    for (let start = 0; start < items.length; start += MAX_ITEMS_PER_FRAME) {
+      if (this.socket.readyState !== WebSocket.OPEN) return;
+      if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+        this.socket.terminate();
+        return;
+      }
+      this.socket.send(JSON.stringify(frameOf(items.slice(start, start + MAX_ITEMS_PER_FRAME))));
     }
-    this.socket.send(JSON.stringify(frame));
   }
+}
+
+/** Items in order as one frame: the events, the failures, and the latest count processed. */
+function frameOf(items: readonly Outgoing[]): EventFrame<object> {
+  const frame: EventFrame<object> = {};
+  for (const item of items) {
+    if ('event' in item) (frame.events ??= []).push(item.event);
+    else if ('failure' in item) (frame.failures ??= []).push(item.failure);
+    else frame.processed = item.processed;
+  }
+  return frame;
 }
