@@ -118,6 +118,22 @@ describe('what an agent says of itself and its tasks', () => {
     expect(problems(subscribe(plenty, ''))).toContain(
       'subscribe.tasks.0.role must be lowercase [a-z0-9_.-]',
     );
+    expect(
+      problems(
+        subscribe(
+          {
+            ...plenty,
+            ports: [
+              [31000, 31005],
+              [31005, 31009],
+            ],
+          },
+          'ci',
+        ),
+      ),
+    ).toContain(
+      'subscribe.agentInfo.resources.ports must be a list of [begin, end] port ranges, none overlapping another',
+    );
   });
 });
 
