@@ -5321,7 +5321,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An event Kiln acts on that names no repository, or a ref git could not store */
+            /** @description An event Kiln acts on that names no repository, a ref git could not store, a commit id that is none, or a pull request number that is no positive integer */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5414,7 +5414,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An event Kiln acts on that names no repository, or a ref git could not store */
+            /** @description An event Kiln acts on that names no repository, a ref git could not store, a commit id that is none, or a pull request number that is no positive integer */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -42,7 +42,7 @@ const Webhook = (): MethodDecorator =>
       404: 'Unknown forge, or no such repository is registered',
       413: 'The body is over 25 MB',
       415: 'The body is not application/json (nor GitHub’s form-encoded JSON)',
-      422: 'An event Kiln acts on that names no repository, or a ref git could not store',
+      422: 'An event Kiln acts on that names no repository, a ref git could not store, a commit id that is none, or a pull request number that is no positive integer',
     }),
   );
 

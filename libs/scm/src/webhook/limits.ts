@@ -38,6 +38,9 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 /** Refuses a ref git would not store; the delivery is malformed rather than cut. */
 export function checkRef(ref: string, what: string): void {
+  const problem = refFormatProblem(ref);
+  if (problem !== undefined)
+    throw new WebhookError(422, `${what} ${JSON.stringify(ref)} ${problem}`);
   if (byteLength(ref) > WEBHOOK_LIMITS.refBytes) {
     throw new WebhookError(422, `${what} is longer than ${WEBHOOK_LIMITS.refBytes} bytes`);
   }
@@ -46,6 +49,36 @@ export function checkRef(ref: string, what: string): void {
       422,
       `${what} has a part longer than ${WEBHOOK_LIMITS.refComponentBytes} bytes`,
     );
+  }
+}
+
+/** Half of a UTF-16 pair on its own: no character, and stored as U+FFFD, another ref. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What makes `ref` no ref git would store (`git check-ref-format`'s rules), if anything. */
+function refFormatProblem(ref: string): string | undefined {
+  if (LONE_SURROGATE.test(ref)) return 'is not valid Unicode';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f~^:?*[\\]/.test(ref)) {
+    return 'has a control character, a space or one of ~ ^ : ? * [ \\';
+  }
+  if (ref.includes('..') || ref.includes('@{') || ref === '@') return 'has "..", "@{", or is "@"';
+  if (ref.startsWith('/') || ref.endsWith('/') || ref.includes('//') || ref.endsWith('.')) {
+    return 'begins or ends with "/", has "//" or ends with "."';
+  }
+  if (ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))) {
+    return 'has a part that begins with "." or ends with ".lock"';
+  }
+  return undefined;
+}
+
+/** A commit id in lowercase hex, whole or abbreviated (Bitbucket's pull requests name 12 digits). */
+const COMMIT_ID = /^[0-9a-f]{7,64}$/;
+
+/** Refuses a commit id that is no hex id of a commit. */
+function checkCommit(sha: string, what: string): void {
+  if (!COMMIT_ID.test(sha)) {
+    throw new WebhookError(422, `${what} ${JSON.stringify(sha.slice(0, 80))} is no commit id`);
   }
 }
 
@@ -64,6 +97,7 @@ export function bounded(event: TriggerEvent): TriggerEvent {
 
 function boundedPush(event: PushEvent): PushEvent {
   checkRef(event.ref, 'the ref');
+  checkCommit(event.after, 'the pushed commit');
   return {
     ...event,
     ...(event.commitMessage === undefined
@@ -79,6 +113,10 @@ function boundedPush(event: PushEvent): PushEvent {
 function boundedPullRequest(event: PullRequestEvent): PullRequestEvent {
   checkRef(event.headBranch, 'the head branch');
   checkRef(event.baseBranch, 'the base branch');
+  checkCommit(event.headSha, 'the head commit');
+  if (!Number.isSafeInteger(event.number) || event.number < 1) {
+    throw new WebhookError(422, `the pull request number ${event.number} is no positive integer`);
+  }
   return {
     ...event,
     title: truncateUtf8(event.title, WEBHOOK_LIMITS.commitMessageBytes),
