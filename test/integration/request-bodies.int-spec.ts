@@ -84,7 +84,7 @@ describe('request bodies the server cannot use', () => {
     );
   });
 
-  it('answers null in a field that may only be left out with 400, and changes nothing', async () => {
+  it('answers null in a field that may only be left out, or a name with a . or .. part, with 400', async () => {
     const send = (method: string, path: string, body: unknown): Promise<Response> =>
       fetch(`${server.url}${path}`, {
         method,
@@ -99,6 +99,10 @@ describe('request bodies the server cannot use', () => {
     };
     const created = await send('POST', '/api/v1/repositories', { ...repository, forgeToken: null });
     expect(created.status).toBe(400);
+    for (const fullName of ['../etc/passwd', 'acme/..', 'acme/./x']) {
+      const odd = await send('POST', '/api/v1/repositories', { ...repository, fullName });
+      expect({ fullName, status: odd.status }).toEqual({ fullName, status: 400 });
+    }
     const made = await send('POST', '/api/v1/repositories', repository);
     expect(made.status).toBe(201);
     const { id } = (await made.json()) as { id: string };

@@ -41,7 +41,10 @@ export class CreateRepositoryDto {
     maxLength: 255,
     example: 'acme/widgets',
   })
-  @Matches(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'fullName must look like owner/name' })
+  // Parts of letters, digits, `_`, `.` and `-`, none of them `.` or `..` alone.
+  @Matches(/^(?!\.\.?(?:\/|$))[\w.-]+(?:\/(?!\.\.?(?:\/|$))[\w.-]+)+$/, {
+    message: 'fullName must look like owner/name',
+  })
   @MaxLength(255)
   fullName!: string;
 
