@@ -212,6 +212,15 @@ describe(TaskLifecycle.name, () => {
     expect(parts.agentStream.sent.at(-1)).toMatchObject({ type: 'ACKNOWLEDGED' });
   });
 
+  it("refuses an acknowledgement that names another agent than the task's, and keeps the task", () => {
+    launch();
+    const end = update('TASK_FAILED');
+    expect(() =>
+      lifecycle.acknowledge(parts.framework, { agentId: 'agent-9', taskId: 'task-1', uuid: end }),
+    ).toThrow('task task-1 runs on agent agent-1, not on agent agent-9');
+    expect(parts.tasks.has('task-1')).toBe(true);
+  });
+
   it('keeps a kill for an agent that is away, and answers TASK_UNKNOWN for a task it never had', () => {
     launch();
     parts.agent.state = 'DISCONNECTED';

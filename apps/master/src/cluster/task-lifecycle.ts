@@ -127,6 +127,13 @@ export class TaskLifecycle {
     if (task !== undefined && task.frameworkId !== framework.id) {
       throw new ForbiddenException(`task ${ack.taskId} belongs to another framework`);
     }
+    // The task's agent waits for this acknowledgement before it sends its next update: one that
+    // names another agent would never reach it, yet complete the task here.
+    if (task !== undefined && task.agentId !== ack.agentId) {
+      throw new BadRequestException(
+        `task ${ack.taskId} runs on agent ${task.agentId}, not on agent ${ack.agentId}`,
+      );
+    }
     const agent = this.agents.get(ack.agentId);
     agent?.stream?.send({
       type: 'ACKNOWLEDGED',
