@@ -1,6 +1,6 @@
 import type { AgentTask, TaskState } from '@kiln/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Reconciliation } from './reconciliation';
+import { MAX_AWAITED_TASKS, Reconciliation } from './reconciliation';
 import { AGENT_INFO, clusterParts, RecordingStream, taskInfo } from './testing/cluster-parts';
 
 const RECOVERY_MS = 1_000;
@@ -119,6 +119,19 @@ describe(Reconciliation.name, () => {
     parts.accounting.addAgent({ ...AGENT_INFO, id: 'agent-9' });
     reconciliation.agentReregistered('agent-9', [reported('kept', 'TASK_RUNNING')]);
     expect(parts.frameworkStream.updates()).toEqual([]);
+  });
+
+  it('remembers at most a bounded number of tasks awaited on agents, answering every one', () => {
+    vi.advanceTimersByTime(RECOVERY_MS);
+    const asked = Array.from({ length: MAX_AWAITED_TASKS + 10 }, (_, i) => ({
+      taskId: `t-${i}`,
+      agentId: `gone-${i}`,
+    }));
+    reconciliation.reconcile(parts.framework, { tasks: asked });
+    expect(parts.frameworkStream.updates()).toHaveLength(MAX_AWAITED_TASKS + 10);
+    const remembered = (reconciliation as unknown as { awaitedAgents: Map<string, unknown> })
+      .awaitedAgents;
+    expect(remembered.size).toBe(MAX_AWAITED_TASKS);
   });
 
   it('answers every task of the framework when it names none', () => {

@@ -17,12 +17,17 @@ import { masterStatus, type TaskBook, type TaskRecord } from './task-book';
  * a framework's RECONCILE (all its tasks, or the ones it names), and an agent's re-registration
  * with the tasks it has (after a partition, an agent restart or a master restart).
  */
+/** Tasks on agents not heard from that the master remembers being asked about, at most. */
+export const MAX_AWAITED_TASKS = 100_000;
+
 export class Reconciliation {
   /**
    * Tasks a framework asked about that are on agents this master has not heard from since it
    * started (agent id to task id to framework id): answered unreachable until the agent returns.
    */
   private readonly awaitedAgents = new Map<string, Map<string, string>>();
+  /** The tasks in {@link awaitedAgents}, all agents together. */
+  private awaitedTasks = 0;
 
   constructor(
     private readonly tasks: TaskBook,
@@ -88,8 +93,14 @@ export class Reconciliation {
    */
   private awaitAgent(framework: FrameworkRecord, taskId: string, agentId: string): void {
     const awaited = this.awaitedAgents.get(agentId) ?? new Map<string, string>();
-    awaited.set(taskId, framework.id);
-    this.awaitedAgents.set(agentId, awaited);
+    // Past the bound, a task is answered but not remembered: when its agent returns, its
+    // framework learns nothing more of it unless it asks again. Agent ids are the framework's
+    // word, so without a bound any id it names would be kept for ever.
+    if (awaited.has(taskId) || this.awaitedTasks < MAX_AWAITED_TASKS) {
+      if (!awaited.has(taskId)) this.awaitedTasks += 1;
+      awaited.set(taskId, framework.id);
+      this.awaitedAgents.set(agentId, awaited);
+    }
     const status = masterStatus(
       taskId,
       'TASK_UNREACHABLE',
@@ -140,6 +151,7 @@ export class Reconciliation {
     const awaited = this.awaitedAgents.get(agentId);
     if (awaited === undefined) return;
     this.awaitedAgents.delete(agentId);
+    this.awaitedTasks -= awaited.size;
     for (const [taskId, frameworkId] of awaited) {
       const framework = this.frameworks.get(frameworkId);
       if (reportedIds.has(taskId) || framework === undefined) continue;
