@@ -83,8 +83,8 @@ export function useBodyParsing(
   rawPaths: readonly string[] = [],
 ): void {
   if (rawPaths.length > 0) {
-    // First: a body read here is finished, so the parsers below pass it by.
-    // What the other parsers would have read: a body of another type is left unread, as elsewhere.
+    // Registered first: a body read here is finished, and the parsers below pass it by. It reads
+    // what they would have: a body of another type is left unread there as anywhere.
     const isRaw = (req: IncomingMessage): boolean => {
       const type = req.headers['content-type'] ?? '';
       return (

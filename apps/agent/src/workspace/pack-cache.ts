@@ -351,7 +351,8 @@ async function download(
   }
   const announced = Number(response.headers.get('content-length') ?? Number.NaN);
   // Encoded, the length announced is not the length of the pack that fetch decodes.
-  const known = Number.isSafeInteger(announced) && !response.headers.has('content-encoding');
+  const known =
+    Number.isSafeInteger(announced) && announced >= 0 && !response.headers.has('content-encoding');
   let maxBytes: number;
   try {
     if (!known) {
@@ -366,7 +367,7 @@ async function download(
     throw error;
   }
   let bytes = 0;
-  // What the server said, checked as it comes: an answer without a length is not believed either.
+  // What the server announced, checked as it comes.
   const capped = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       bytes += chunk.length;

@@ -39,8 +39,10 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 /** Refuses a ref git would not store; the delivery is malformed rather than cut. */
 export function checkRef(ref: string, what: string): void {
   const problem = refFormatProblem(ref);
-  if (problem !== undefined)
-    throw new WebhookError(422, `${what} ${JSON.stringify(ref)} ${problem}`);
+  if (problem !== undefined) {
+    // Quoted short: the ref can be as long as the body.
+    throw new WebhookError(422, `${what} ${JSON.stringify(ref.slice(0, 120))} ${problem}`);
+  }
   if (byteLength(ref) > WEBHOOK_LIMITS.refBytes) {
     throw new WebhookError(422, `${what} is longer than ${WEBHOOK_LIMITS.refBytes} bytes`);
   }
