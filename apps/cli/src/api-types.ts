@@ -20,7 +20,7 @@ export type RunDetails = Schemas['RunDetailsResponse'];
 
 export type SecretPut = Schemas['PutSecretResponse'];
 
-export type AgentResources = Schemas['AgentResourcesResponse'];
+export type AgentResources = Schemas['ResourcesResponse'];
 
 export type Agent = Schemas['AgentResponse'];
 

@@ -1072,15 +1072,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AgentResourcesResponse: {
-            /** @example 4 */
-            cpus: number;
-            /**
-             * @description Memory, in MiB.
-             * @example 8192
-             */
-            mem: number;
-        };
         AgentResponse: {
             /** @example [
              *       "docker",
@@ -1088,13 +1079,13 @@ export interface components {
              *     ] */
             containerizers: string[];
             /** @description What is not in use now. */
-            free: components["schemas"]["AgentResourcesResponse"];
+            free: components["schemas"]["ResourcesResponse"];
             /** @example build-1 */
             hostname: string;
             id: string;
             /** @example ACTIVE */
             state: string;
-            total: components["schemas"]["AgentResourcesResponse"];
+            total: components["schemas"]["ResourcesResponse"];
         };
         AgentsResponse: {
             agents: components["schemas"]["AgentResponse"][];
@@ -1423,7 +1414,7 @@ export interface components {
             needs: string[];
             /** @description In a promote run: the keys of the jobs it needs that the promoted run built (skipped here). */
             promotedNeeds?: string[];
-            resources: components["schemas"]["PlanResourcesResponse"];
+            resources: components["schemas"]["ResourcesResponse"];
             /**
              * @description Tries after the first.
              * @example 0
@@ -1559,15 +1550,6 @@ export interface components {
             /** @example alice */
             username: string;
         };
-        PlanResourcesResponse: {
-            /** @example 2 */
-            cpus: number;
-            /**
-             * @description MiB
-             * @example 2048
-             */
-            mem: number;
-        };
         PlanStepResponse: {
             /** @example make test */
             name: string;
@@ -1692,6 +1674,15 @@ export interface components {
             comment?: string;
             /** @example production */
             environment: string;
+        };
+        ResourcesResponse: {
+            /** @example 4 */
+            cpus: number;
+            /**
+             * @description Memory, in MiB.
+             * @example 8192
+             */
+            mem: number;
         };
         RunDetailsResponse: {
             /**

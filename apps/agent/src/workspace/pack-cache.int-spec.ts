@@ -147,7 +147,8 @@ describe(PackCache.name, () => {
             existsSync(join(dir, 'cache', 'repo-a.packs', name, 'download.pack')),
           ),
         ).toBe(true);
-      });
+        // A busy machine may take more than waitFor's default second over one local request.
+      }, 10_000);
 
       // 41 kB more would take the cache to 82 kB of its 60: not downloaded, not kept, not remembered.
       const refused = await cache

@@ -29,7 +29,7 @@ describe(SocketEventStream.name, () => {
     const stream = new SocketEventStream(socket as unknown as WebSocket, () => undefined);
     for (let n = 0; n < 12_000; n++) stream.send({ n });
     stream.processed(7);
-    await vi.waitFor(() => expect(socket.frames.length).toBe(3));
+    await vi.waitFor(() => expect(socket.frames.length).toBe(3), 10_000);
     expect(socket.frames.map((f) => f.events?.length)).toEqual([5_000, 5_000, 2_000]);
     expect(socket.frames.flatMap((f) => f.events ?? []).map((e) => e.n)).toEqual(
       Array.from({ length: 12_000 }, (_, n) => n),
@@ -41,7 +41,7 @@ describe(SocketEventStream.name, () => {
     const socket = new FakeSocket(MAX_BUFFERED_BYTES + 1);
     const stream = new SocketEventStream(socket as unknown as WebSocket, () => undefined);
     for (let n = 0; n < 100_000; n++) stream.send({ n });
-    await vi.waitFor(() => expect(socket.terminated).toBe(true));
+    await vi.waitFor(() => expect(socket.terminated).toBe(true), 10_000);
     expect(socket.frames.length).toBe(1);
   });
 });

@@ -1,13 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ResourcesResponse } from '../resources.dto';
 import type { AgentSummary } from './cluster-state.client';
-
-export class AgentResourcesResponse {
-  @ApiProperty({ example: 4 })
-  cpus!: number;
-
-  @ApiProperty({ description: 'Memory, in MiB.', example: 8192 })
-  mem!: number;
-}
 
 export class AgentResponse implements AgentSummary {
   @ApiProperty()
@@ -22,11 +15,11 @@ export class AgentResponse implements AgentSummary {
   @ApiProperty({ type: [String], example: ['docker', 'cgroup'] })
   containerizers!: string[];
 
-  @ApiProperty({ type: AgentResourcesResponse })
-  total!: AgentResourcesResponse;
+  @ApiProperty({ type: ResourcesResponse })
+  total!: ResourcesResponse;
 
-  @ApiProperty({ type: AgentResourcesResponse, description: 'What is not in use now.' })
-  free!: AgentResourcesResponse;
+  @ApiProperty({ type: ResourcesResponse, description: 'What is not in use now.' })
+  free!: ResourcesResponse;
 }
 
 export class AgentsResponse {

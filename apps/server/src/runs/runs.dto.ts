@@ -17,6 +17,7 @@ import {
 } from '@kiln/persistence';
 import type { PlanJob, PlanStep } from '@kiln/pipeline';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ResourcesResponse } from '../resources.dto';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
@@ -271,14 +272,6 @@ export class PlanStepResponse implements PlanStep {
   run!: string;
 }
 
-export class PlanResourcesResponse {
-  @ApiProperty({ example: 2 })
-  cpus!: number;
-
-  @ApiProperty({ description: 'MiB', example: 2048 })
-  mem!: number;
-}
-
 /** A job as `.kiln.yml` compiled it for a run; a skipped job's has no steps. */
 export class JobPlanResponse implements PlanJob {
   @ApiProperty({
@@ -308,8 +301,8 @@ export class JobPlanResponse implements PlanJob {
   })
   env!: Record<string, string>;
 
-  @ApiProperty({ type: PlanResourcesResponse })
-  resources!: PlanResourcesResponse;
+  @ApiProperty({ type: ResourcesResponse })
+  resources!: ResourcesResponse;
 
   @ApiProperty({ type: [String], description: 'The keys of the jobs it waits for.' })
   needs!: string[];
