@@ -426,10 +426,15 @@ describe('cgroup containerizer on this host', () => {
        * tests prove the SIGKILL comes after the grace, not how short a grace can be.
        */
       const GRACE_MS = 3_000;
-      /** Handles TERM without exiting, and proves it lived on after it: only SIGKILL ends it. */
+      /**
+       * Handles TERM without exiting, and proves it lived on after it: only SIGKILL ends it. The
+       * proof is renamed into place whole: written in place, a SIGKILL between the truncation and
+       * the write left it empty (seen once under load).
+       */
       const STUBBORN =
         "trap 'echo got TERM; touch termed' TERM; echo up > ready; " +
-        'while :; do if [ -e termed ]; then echo alive > after-term; fi; sleep 0.05; done';
+        'while :; do if [ -e termed ]; then echo alive > alive.tmp && mv alive.tmp after-term; fi; ' +
+        'sleep 0.05; done';
 
       it('gives a cancelled task its TERM trap, then SIGKILLs it after the grace', async () => {
         const containerizer = newContainerizer();
