@@ -3,6 +3,7 @@ export * from './call-socket';
 export * from './deferred';
 export * from './git-env';
 export * from './http-error.filter';
+export * from './keyed-journal';
 export * from './keyed-mutex';
 export * from './least-recently-used';
 export * from './logging';

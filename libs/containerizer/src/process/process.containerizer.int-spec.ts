@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec } from '../containerizer';
 import { DEFAULT_PATH, EXIT_CODE_FILE, ProcessContainerizer } from './process.containerizer';
+import { RuntimeRecords } from './runtime-records';
 import { readProcStatSync } from './proc';
 
 describeContainerizerContract(ProcessContainerizer.name, {
@@ -367,7 +368,7 @@ describe(ProcessContainerizer.name, () => {
       });
       expect(await read(spec, 'stdout')).toBe('done\n');
       await containerizer.destroy(spec.containerId);
-      expect(await exists(join(runtimeDir, `${spec.containerId}.json`))).toBe(false);
+      expect(await new RuntimeRecords(runtimeDir).readAll()).toEqual(new Map());
     });
 
     it('finds the checkpoint in its own records when the agent has none', async () => {

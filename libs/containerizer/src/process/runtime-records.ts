@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { KeyedJournal } from '@kiln/common';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CONTAINER_ID_PATTERN } from '../containerizer';
 
@@ -23,13 +24,22 @@ export interface RuntimeRecord {
 /**
  * A record of every live process container in a directory of the agent's own that outlives agent
  * restarts, so that `recover` can find and destroy the orphans the agent never checkpointed.
- * One agent per directory.
+ * One agent per directory. The records are lines of one journal, `records`, not a file each: a
+ * file per container cost two inodes made and removed per task, the slowest part of a trivial
+ * task's launch on some hosts. They are not synced: a record is about processes, which a crash of
+ * the host ends anyway.
  */
 export class RuntimeRecords {
   readonly dir: string;
+  private readonly journal: KeyedJournal;
 
   constructor(dir: string) {
     this.dir = resolve(dir);
+    this.journal = new KeyedJournal(join(this.dir, 'records'), {
+      keyField: 'containerId',
+      mode: 0o600,
+      durable: false,
+    });
   }
 
   /** Made when first needed. */
@@ -37,39 +47,50 @@ export class RuntimeRecords {
     await mkdir(this.dir, { recursive: true });
   }
 
-  async write(record: RuntimeRecord): Promise<void> {
-    const path = this.pathOf(record.containerId);
-    // Written aside and renamed, so a crash never leaves half a record.
-    await writeFile(`${path}.tmp`, JSON.stringify(record));
-    await rename(`${path}.tmp`, path);
+  write(record: RuntimeRecord): Promise<void> {
+    return this.journal.put(record.containerId, JSON.stringify(record));
   }
 
-  async remove(containerId: string): Promise<void> {
-    await rm(this.pathOf(containerId), { force: true });
+  remove(containerId: string): Promise<void> {
+    return this.journal.remove(containerId);
   }
 
-  /** Every record, by container id; a file that is no record of ours is left alone. */
+  /**
+   * Every record, by container id; a line or file that is no record of ours is left out. Called
+   * once, by `recover`, before any `write`: it leaves the journal with these records only, and
+   * folds in the file per container older agents kept.
+   */
   async readAll(): Promise<Map<string, RuntimeRecord>> {
-    const records = new Map<string, RuntimeRecord>();
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return records;
-    }
-    for (const name of names.filter((n) => n.endsWith('.json'))) {
-      try {
-        const record = parseRuntimeRecord(JSON.parse(await readFile(join(this.dir, name), 'utf8')));
-        if (record !== undefined) records.set(record.containerId, record);
-      } catch {
-        // Not a record of ours: leave it alone.
+    await this.make();
+    const lines = this.journal.readSync(() => undefined);
+    const legacy = (await readdir(this.dir)).filter((name) => name.endsWith('.json'));
+    for (const name of legacy) {
+      const line = await readFile(join(this.dir, name), 'utf8').catch(() => '');
+      const record = parseLine(line);
+      if (record !== undefined && !lines.has(record.containerId)) {
+        lines.set(record.containerId, line);
       }
     }
+    const records = new Map<string, RuntimeRecord>();
+    const kept = new Map<string, string>();
+    for (const [containerId, line] of lines) {
+      const record = parseLine(line);
+      if (record?.containerId !== containerId) continue;
+      records.set(containerId, record);
+      kept.set(containerId, line);
+    }
+    this.journal.resetSync(kept);
+    // Only now that the journal holds them may the older agent's files go.
+    await Promise.all(legacy.map((name) => rm(join(this.dir, name), { force: true })));
     return records;
   }
+}
 
-  private pathOf(containerId: string): string {
-    return join(this.dir, `${containerId}.json`);
+function parseLine(line: string): RuntimeRecord | undefined {
+  try {
+    return parseRuntimeRecord(JSON.parse(line));
+  } catch {
+    return undefined;
   }
 }
 
