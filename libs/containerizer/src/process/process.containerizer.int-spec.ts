@@ -12,12 +12,13 @@ import {
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
 import { spawn, spawnSync } from 'node:child_process';
-import { realpath, symlink, writeFile } from 'node:fs/promises';
+import { readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec } from '../containerizer';
-import { DEFAULT_PATH, EXIT_CODE_FILE, ProcessContainerizer } from './process.containerizer';
-import { RuntimeRecords } from './runtime-records';
+import { DEFAULT_PATH, ProcessContainerizer } from './process.containerizer';
+import { EXIT_FILE_PATTERN } from './exit-journal';
+import { parseCheckpoint, RuntimeRecords } from './runtime-records';
 import { readProcStatSync } from './proc';
 
 describeContainerizerContract(ProcessContainerizer.name, {
@@ -192,7 +193,7 @@ describe(ProcessContainerizer.name, () => {
     expect(readProcStatSync(process.pid)?.pgrp).not.toBe(pgid);
   });
 
-  it('checkpoints the pid and start time of the leader', async () => {
+  it('checkpoints the pid and start time of the leader, and the exit file it was given', async () => {
     const containerizer = await newContainerizer();
     const spec = await specOf('sleep 1000', { maxCompletionTimeMs: 60_000 });
     const pid = await start(containerizer, spec);
@@ -201,6 +202,7 @@ describe(ProcessContainerizer.name, () => {
       startTime: readProcStatSync(pid)?.startTime,
       maxCompletionTimeMs: 60_000,
       deadline: expect.any(Number) as unknown,
+      exits: expect.stringMatching(EXIT_FILE_PATTERN) as unknown,
     });
   });
 
@@ -298,12 +300,16 @@ describe(ProcessContainerizer.name, () => {
     );
   });
 
-  it('records the exit code in the sandbox, out of the way of the task', async () => {
-    const containerizer = await newContainerizer();
-    const spec = await specOf('echo 0 > .exit_code; exit 5');
+  it("records the exit code in the agent's exit file, out of the way of the task", async () => {
+    const runtimeDir = await dirs.make('kiln-runtime-');
+    const containerizer = await newContainerizer(runtimeDir);
+    // The task cannot reach the exit file: a line it writes to descriptor 3 goes nowhere.
+    const spec = await specOf('echo forged 1 0 >&3; exit 5');
     await start(containerizer, spec);
+    const checkpoint = parseCheckpoint(containerizer.checkpoint(spec.containerId));
     expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 5 });
-    expect(await read(spec, EXIT_CODE_FILE)).toBe('5\n');
+    const exits = await readFile(join(runtimeDir, checkpoint?.exits ?? 'none'), 'utf8');
+    expect(exits).toBe(`${spec.containerId} ${checkpoint?.pid} 5\n`);
   });
 
   it('fails the launch of a program that is not on the PATH, naming it', async () => {
@@ -422,6 +428,19 @@ describe(ProcessContainerizer.name, () => {
         reason: 'COMMAND_EXITED_NONZERO',
         exitCode: 3,
       });
+    });
+
+    it("reads the exit code an older agent's wrapper left in the sandbox", async () => {
+      const { runtimeDir, spec, pgid, known } = await launchedByDeadAgent('exit 3');
+      await eventually('the task has ended', async () => !(await isAlive(pgid)));
+      // As an agent from before the exit files checkpointed it, and its wrapper recorded the end.
+      const older: Record<string, unknown> = { ...known.checkpoint };
+      delete older.exits;
+      await writeFile(join(spec.sandbox, '.exit_code'), '6\n');
+
+      const containerizer = await newContainerizer(runtimeDir);
+      await containerizer.recover([{ ...known, checkpoint: older }]);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 6 });
     });
 
     it('reports a task that vanished without an exit code as failed by the restart', async () => {

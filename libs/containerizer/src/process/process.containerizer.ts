@@ -1,7 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   CONTAINER_ID_PATTERN,
   type Containerizer,
@@ -13,7 +11,6 @@ import {
 import {
   assertValidSpec,
   DEFAULT_PATH,
-  EXIT_CODE_FILE,
   findExecutable,
   openOutputs,
   prepareWorkspace,
@@ -21,6 +18,7 @@ import {
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
+import { ExitJournal } from './exit-journal';
 import { GroupUsage } from './group-usage';
 import {
   clockTicksPerSecond,
@@ -64,6 +62,8 @@ const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
   child?: ChildProcess;
+  /** The exit file its wrapper was given, from the launch on (the checkpoint has it later). */
+  exitFile?: string;
   readonly usage: GroupUsage;
   /** The group's members at the last sample: where the next one walks down from. */
   members: readonly number[];
@@ -79,12 +79,13 @@ interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
  * Each container is a process group led by a small `/bin/sh` wrapper (see `wrapper.ts`) in its
  * own session (`detached`), so the agent can signal the whole group and the task survives the
  * agent. The task works in the sandbox's workspace; the wrapper records the command's exit code
- * beside it, in `<sandbox>/.exit_code`, which is how a recovered container's end is told. Limits
- * of a process group, which the cgroup containerizer has not: a process that leaves the group
- * (`setsid`, `setpgid`) escapes kill and destroy; a signal the agent did not send that ends the
- * command alone shows as the exit code a shell reports for it (128 + n), not as a signal; and the
- * task runs as the agent's user on the agent's filesystem, so the workspace keeps a repository's
- * files (and the task's mistakes) off the agent's, but is no wall against a hostile command.
+ * in an exit file of the agent's (see `exit-journal.ts`), which is how a recovered container's
+ * end is told. Limits of a process group, which the cgroup containerizer has not: a process that
+ * leaves the group (`setsid`, `setpgid`) escapes kill and destroy; a signal the agent did not send
+ * that ends the command alone shows as the exit code a shell reports for it (128 + n), not as a
+ * signal; and the task runs as the agent's user on the agent's filesystem, so the workspace keeps
+ * a repository's files (and the task's mistakes) off the agent's, but is no wall against a hostile
+ * command.
  */
 export class ProcessContainerizer
   extends LifecycleContainerizer<ProcessContainer, LeaderExit>
@@ -93,12 +94,14 @@ export class ProcessContainerizer
   readonly name = 'process' as const;
 
   private readonly records: RuntimeRecords;
+  private readonly exits: ExitJournal;
   private readonly ticksPerSecond: number;
   protected readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
 
   constructor(options: ProcessContainerizerOptions) {
     super();
     this.records = new RuntimeRecords(options.runtimeDir);
+    this.exits = new ExitJournal(this.records.dir);
     // Read here, at the agent's start, rather than on the event loop at the first launch.
     this.ticksPerSecond = clockTicksPerSecond();
     this.containers = new ContainerLifecycle<ProcessContainer, LeaderExit>(
@@ -112,8 +115,7 @@ export class ProcessContainerizer
         usage: (container) => container.usage.usage,
         sample: (running) => this.sampleAll(running),
         unheld: (container) => container.child === undefined,
-        // Should this fail, the next recover takes the record for an orphan's and removes it.
-        release: (container) => this.records.remove(container.id),
+        release: (container) => this.release(container),
       },
       {
         defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
@@ -125,6 +127,12 @@ export class ProcessContainerizer
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
     await this.records.make();
     const records = await this.records.readAll();
+    const exitFiles = new Map<string, string>();
+    for (const { containerId, checkpoint } of [...records.values(), ...known]) {
+      const exits = parseCheckpoint(checkpoint)?.exits;
+      if (exits !== undefined) exitFiles.set(containerId, exits);
+    }
+    await this.exits.recover(exitFiles);
     const recovered: string[] = [];
     for (const { containerId, sandbox, checkpoint } of known) {
       const record = records.get(containerId);
@@ -157,19 +165,18 @@ export class ProcessContainerizer
           await findExecutable(spec.command.value, environment.PATH, workspace),
           ...spec.command.arguments,
         ];
-    const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
-    // An exit code left by an earlier run in this sandbox would be taken for this one's.
-    await rm(exitCodeFile, { force: true });
     await this.records.make();
+    const exitFile = await this.exits.take(container.id);
+    container.exitFile = exitFile.name;
 
     const outputs = await openOutputs(sandbox);
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', wrapperArguments(exitCodeFile, environment, argv), {
+      child = spawn('/bin/sh', wrapperArguments(container.id, environment, argv), {
         cwd: workspace,
         env: environment,
-        // The wrapper waits on this pipe for the agent's go (see wrapper.ts).
-        stdio: ['pipe', outputs.stdout, outputs.stderr],
+        // The wrapper waits on the pipe for the agent's go, and writes its exit line to the last.
+        stdio: ['pipe', outputs.stdout, outputs.stderr, exitFile.fd],
         detached: true,
       });
     } finally {
@@ -197,6 +204,7 @@ export class ProcessContainerizer
     const checkpoint: ProcessCheckpoint = {
       pid,
       startTime: leader.startTime,
+      exits: exitFile.name,
       ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
@@ -232,10 +240,30 @@ export class ProcessContainerizer
       this.containers.running(container);
       return;
     }
+    container.exitFile = checkpoint.exits;
     await this.containers.endFound(
       container,
-      (await readRecordedExit(container.sandbox)) ?? { unknown: 'vanished' },
+      (await this.recordedExit(container, checkpoint)) ?? { unknown: 'vanished' },
     );
+  }
+
+  /** How the wrapper says the command ended, if it has. */
+  private recordedExit(
+    container: ProcessContainer,
+    checkpoint: ProcessCheckpoint,
+  ): Promise<{ code: number } | undefined> {
+    // A wrapper of an agent from before the exit files wrote to the sandbox.
+    return checkpoint.exits === undefined
+      ? readRecordedExit(container.sandbox)
+      : this.exits.read(checkpoint.exits, container.id, checkpoint.pid);
+  }
+
+  private async release(container: ProcessContainer): Promise<void> {
+    // Should this fail, the next recover takes the record for an orphan's and removes it.
+    await this.records.remove(container.id);
+    if (container.exitFile !== undefined) {
+      await this.exits.release(container.id, container.exitFile);
+    }
   }
 
   /**
@@ -302,7 +330,7 @@ export class ProcessContainerizer
     container.members = members.map((member) => member.pid);
     if (samples.length > 0) container.usage.record(samples);
     if (container.child === undefined && (leader === undefined || reused || hasExited(leader))) {
-      const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
+      const exit: LeaderExit = (await this.recordedExit(container, checkpoint)) ?? {
         unknown: 'unrecorded',
       };
       // Not awaited: the group may take a grace period to empty, and sampling goes on.

@@ -2,6 +2,7 @@ import { KeyedJournal } from '@kiln/common';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CONTAINER_ID_PATTERN } from '../containerizer';
+import { EXIT_FILE_PATTERN } from './exit-journal';
 
 /** What `checkpoint` returns and `recover` takes back. */
 export interface ProcessCheckpoint {
@@ -12,6 +13,8 @@ export interface ProcessCheckpoint {
   maxCompletionTimeMs?: number;
   /** When the timeout fires, in epoch milliseconds: a recovered container keeps its deadline. */
   deadline?: number;
+  /** The exit file its wrapper was given (see `exit-journal.ts`); unset before there were any. */
+  exits?: string;
 }
 
 /** A live container as the agent's own directory remembers it, whatever the agent checkpointed. */
@@ -96,7 +99,7 @@ function parseLine(line: string): RuntimeRecord | undefined {
 
 export function parseCheckpoint(value: unknown): ProcessCheckpoint | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, maxCompletionTimeMs, deadline } = value as Record<string, unknown>;
+  const { pid, startTime, maxCompletionTimeMs, deadline, exits } = value as Record<string, unknown>;
   const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
   if (!isCount(pid) || !Number.isSafeInteger(startTime)) return undefined;
   return {
@@ -104,6 +107,7 @@ export function parseCheckpoint(value: unknown): ProcessCheckpoint | undefined {
     startTime: startTime as number,
     ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
     ...(typeof deadline === 'number' ? { deadline } : {}),
+    ...(typeof exits === 'string' && EXIT_FILE_PATTERN.test(exits) ? { exits } : {}),
   };
 }
 

@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,11 +23,11 @@ import {
 
 describe(wrapperArguments.name, () => {
   it('passes the command as arguments after the fixes for what the shell changes', () => {
-    const args = wrapperArguments('/s/.exit_code', { IFS: ':', A: '1' }, ['/bin/echo', '$A']);
+    const args = wrapperArguments('task-1', { IFS: ':', A: '1' }, ['/bin/echo', '$A']);
     expect(args.slice(0, 2)).toEqual(['-c', expect.any(String) as unknown]);
     expect(args.slice(2)).toEqual([
       'kiln-container',
-      '/s/.exit_code',
+      'task-1',
       '-PWD',
       'IFS=:',
       '--',
@@ -41,37 +50,52 @@ describe(wrapperArguments.name, () => {
       rmSync(sandbox, { recursive: true, force: true });
     });
 
-    /** Runs `touch ran` under the wrapper with `input` on its standard input. */
-    function run(input: string, environment: Record<string, string> = {}) {
+    /**
+     * Runs `script` (by default `touch ran`) under the wrapper with `input` on its standard input
+     * and the file `exits` as its descriptor 3.
+     */
+    function run(
+      input: string,
+      environment: Record<string, string> = {},
+      script = 'env > seen; touch ran',
+    ) {
       const env = { PATH: '/usr/bin:/bin', ...environment };
-      const result = spawnSync(
-        '/bin/sh',
-        wrapperArguments(join(sandbox, '.exit_code'), env, [
+      const exits = openSync(join(sandbox, 'exits'), 'a');
+      try {
+        const result = spawnSync(
           '/bin/sh',
-          '-c',
-          'env > seen; touch ran',
-        ]),
-        { cwd: sandbox, env, input, encoding: 'utf8' },
-      );
-      return { status: result.status, ran: existsSync(join(sandbox, 'ran')) };
+          wrapperArguments('task-1', env, ['/bin/sh', '-c', script]),
+          { cwd: sandbox, env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe', exits] },
+        );
+        return { status: result.status, ran: existsSync(join(sandbox, 'ran')), pid: result.pid };
+      } finally {
+        closeSync(exits);
+      }
     }
 
-    it('runs the command once it reads go', () => {
-      expect(run(GO_LINE)).toEqual({ status: 0, ran: true });
-      expect(readFileSync(join(sandbox, '.exit_code'), 'utf8')).toBe('0\n');
+    it('runs the command once it reads go, and writes how it ended to its exit file', () => {
+      const { pid, ...ran } = run(GO_LINE);
+      expect(ran).toEqual({ status: 0, ran: true });
+      expect(readFileSync(join(sandbox, 'exits'), 'utf8')).toBe(`task-1 ${pid} 0\n`);
     });
 
     it('never runs the command when its agent died before the go (end of file)', () => {
-      expect(run('')).toEqual({ status: UNRECORDED_EXIT_CODE, ran: false });
-      expect(existsSync(join(sandbox, '.exit_code'))).toBe(false);
+      expect(run('')).toMatchObject({ status: UNRECORDED_EXIT_CODE, ran: false });
+      expect(readFileSync(join(sandbox, 'exits'), 'utf8')).toBe('');
+    });
+
+    it('gives the command no descriptor of the exit file, so it cannot write its own line', () => {
+      const { pid, status } = run(GO_LINE, {}, 'echo task-1 1 0 >&3; echo other 1 0 >&3; exit 4');
+      expect(status).toBe(4);
+      expect(readFileSync(join(sandbox, 'exits'), 'utf8')).toBe(`task-1 ${pid} 4\n`);
     });
 
     it('never runs the command on anything but go', () => {
-      expect(run('gone\n')).toEqual({ status: UNRECORDED_EXIT_CODE, ran: false });
+      expect(run('gone\n')).toMatchObject({ status: UNRECORDED_EXIT_CODE, ran: false });
     });
 
     it('leaves a task variable named like its line as it was, and gives the command no stdin', () => {
-      expect(run(GO_LINE, { go: 'stay' })).toEqual({ status: 0, ran: true });
+      expect(run(GO_LINE, { go: 'stay' })).toMatchObject({ status: 0, ran: true });
       expect(readFileSync(join(sandbox, 'seen'), 'utf8').split('\n')).toContain('go=stay');
       const absent = run(GO_LINE);
       expect(absent.ran).toBe(true);

@@ -3,8 +3,10 @@
  * agent restart the task is no longer the agent's child, so the agent can no longer learn its exit
  * code; the wrapper, which is the task's parent, writes it to a file before it exits.
  *
- * It runs as `/bin/sh -c WRAPPER kiln-container EXIT_FILE FIX... -- COMMAND ARG...`, the command
- * passed as arguments and never pasted into the script, so no quoting can go wrong. Its rules:
+ * It runs as `/bin/sh -c WRAPPER kiln-container CONTAINER_ID FIX... -- COMMAND ARG...`, the command
+ * passed as arguments and never pasted into the script, so no quoting can go wrong. It writes how
+ * the command ended as the line `CONTAINER_ID PID CODE` to its descriptor 3, an exit file the agent
+ * opened for appending (see `exit-journal.ts`); the command gets no descriptor 3. Its rules:
  * - It sets no variable: its environment is the task's, and a variable the task also has (`c`,
  *   `f`…) would be exported to the command changed. Positional parameters and functions only.
  * - A shell changes a few variables of its environment on its own (`PWD` always; `IFS`, `OPTIND`,
@@ -31,22 +33,25 @@ export const GO_LINE = 'go\n';
 const WRAPPER = [
   'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
   'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
-  `kiln_exit() { printf '%s\\n' "$1" > "$2"; exit "$1"; }`,
+  `kiln_exit() { printf '%s %s %s\\n' "$2" "$$" "$1" >&3 2>/dev/null; exit "$1"; }`,
   'kiln_gate() { local go; read -r go && [ "$go" = go ]; }',
   'trap : TERM',
   `kiln_gate || exit ${UNRECORDED_EXIT_CODE}`,
   'exec </dev/null',
   'kiln_env "$@"',
-  'kiln_run "$@"',
+  'kiln_run "$@" 3>&-',
   'kiln_exit "$?" "$1"',
 ].join('\n');
 
 /** Variables `/bin/sh` sets itself at startup, whatever the environment said. */
 const SHELL_MANAGED = ['PWD', 'IFS', 'OPTIND', 'PPID'] as const;
 
-/** The arguments of `/bin/sh` that run `argv` with exactly `environment`, recording its exit code. */
+/**
+ * The arguments of `/bin/sh` that run `argv` with exactly `environment`, recording its exit code
+ * under `containerId` in the exit file given as descriptor 3.
+ */
 export function wrapperArguments(
-  exitCodeFile: string,
+  containerId: string,
   environment: Readonly<Record<string, string>>,
   argv: readonly string[],
 ): string[] {
@@ -56,7 +61,7 @@ export function wrapperArguments(
     // dash exports PWD even when it was not given; the others only when they were.
     return name === 'PWD' ? ['-PWD'] : [];
   });
-  return ['-c', WRAPPER, 'kiln-container', exitCodeFile, ...fixes, '--', ...argv];
+  return ['-c', WRAPPER, 'kiln-container', containerId, ...fixes, '--', ...argv];
 }
 
 /**
@@ -86,8 +91,9 @@ export function parseExitCodeFile(text: string): number | undefined {
 }
 
 /**
- * How the wrapper says the command ended, from `<sandbox>/.exit_code`; undefined if unreadable,
- * a symbolic link or anything but a regular file.
+ * How a command ended, from `<sandbox>/.exit_code`; undefined if unreadable, a symbolic link or
+ * anything but a regular file. The cgroup containerizer's shim writes it, as the process
+ * containerizer's wrapper did before its exit files.
  */
 export async function readRecordedExit(sandbox: string): Promise<{ code: number } | undefined> {
   try {
