@@ -307,7 +307,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       );
       return;
     }
-    this.report(taskId, 'TASK_STARTING');
+    void this.report(taskId, 'TASK_STARTING');
     const starting = new AbortController();
     this.starting.set(taskId, starting);
     // The container is made while the workspace is prepared; its command waits for the workspace.
@@ -385,7 +385,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     checkpoint.container = containerizer.checkpoint(taskId);
-    this.report(taskId, 'TASK_RUNNING');
+    void this.report(taskId, 'TASK_RUNNING');
     await this.awaitTermination(containerizer, checkpoint);
   }
 
@@ -522,7 +522,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       if (termination.state === 'TASK_FINISHED') await this.shipArtifacts(checkpoint);
       // A server that sees the task's end should have its whole log: ship it first (bounded).
       await this.logs.end(taskId, LOG_END_WAIT_MS);
-      this.reportTermination(taskId, termination);
+      // Durable before the container goes: what the container leaves to tell its end (an exit
+      // file, a sandbox) is what a restart would read, until the checkpoint says it ended.
+      await this.reportTermination(taskId, termination);
     }
     await containerizer.destroy(taskId).catch((error: unknown) => {
       this.logger.error(`destroying the container of ${taskId} failed: ${errorMessage(error)}`);
@@ -574,7 +576,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
         containerizer: 'none',
         pending: [],
       });
-      this.report(taskId, 'TASK_DROPPED', undefined, {
+      void this.report(taskId, 'TASK_DROPPED', undefined, {
         message: 'the agent does not know this task',
       });
       return;
@@ -592,8 +594,8 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  private reportTermination(taskId: string, termination: Termination): void {
-    this.report(taskId, termination.state, termination.reason, {
+  private reportTermination(taskId: string, termination: Termination): Promise<void> {
+    return this.report(taskId, termination.state, termination.reason, {
       message: termination.message,
       ...(termination.exitCode === undefined ? {} : { exitCode: termination.exitCode }),
       ...(termination.usage === undefined ? {} : { usage: finalUsage(termination.usage) }),
@@ -625,7 +627,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logs.start(checkpoint, this.stdoutOf(taskId));
       await this.logs.end(taskId, LOG_END_WAIT_MS);
     }
-    this.report(taskId, state, reason, { message });
+    await this.report(taskId, state, reason, { message });
   }
 
   /**
@@ -647,12 +649,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** Saves the status and sends it; resolves once it is durable (or its save failed, logged). */
   private report(
     taskId: string,
     state: TaskState,
     reason?: TaskReason,
     extra: Pick<TaskStatus, 'message' | 'exitCode' | 'usage'> = {},
-  ): void {
+  ): Promise<void> {
     const status: TaskStatus = {
       taskId,
       state,
@@ -663,7 +666,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       ...extra,
     };
     if (reason !== undefined) status.reason = reason;
-    this.updates.update(taskId, status).catch((error: unknown) => {
+    return this.updates.update(taskId, status).catch((error: unknown) => {
       // A disk that refuses the checkpoint is an agent that cannot keep its promises.
       this.logger.error(`checkpointing ${state} of task ${taskId} failed: ${errorMessage(error)}`);
     });

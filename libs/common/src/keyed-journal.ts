@@ -50,6 +50,10 @@ export class KeyedJournal {
   /** The batch still taking lines; it closes when its commit starts. */
   private open: Batch | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** Batches made and not yet written (or failed). */
+  private unsettled = 0;
+  /** A write failed part way: the file may end inside a line, which the next write ends. */
+  private torn = false;
 
   constructor(
     readonly path: string,
@@ -92,6 +96,9 @@ export class KeyedJournal {
 
   /** Makes `lines` the whole journal, at once and durably: what a start keeps of what it read. */
   resetSync(lines: ReadonlyMap<string, string>): void {
+    // It would replace the file under a write under way, and lose that write.
+    if (this.unsettled > 0)
+      throw new Error(`${this.path} is being written: reset it before any put`);
     // An open handle would go on appending to the file this one replaces.
     void this.closeHandle();
     this.live.clear();
@@ -118,13 +125,15 @@ export class KeyedJournal {
   private enqueue(key: string, line: string, removed: boolean): Promise<void> {
     if (this.open === undefined) {
       const batch: Batch = { lines: new Map(), committed: Promise.resolve() };
+      this.unsettled += 1;
       batch.committed = this.committing
         // The rest of this tick's lines join the batch before it is written.
         .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
         .then(() => {
           if (this.open === batch) this.open = undefined;
           return this.commit(batch.lines);
-        });
+        })
+        .finally(() => (this.unsettled -= 1));
       this.committing = batch.committed.catch(() => undefined);
       this.open = batch;
     }
@@ -134,16 +143,20 @@ export class KeyedJournal {
   }
 
   private async commit(lines: Batch['lines']): Promise<void> {
-    const text = [...lines.values()].map(({ line }) => `${line}\n`).join('');
+    const text =
+      (this.torn ? '\n' : '') + [...lines.values()].map(({ line }) => `${line}\n`).join('');
     this.handle ??= await open(this.path, 'a', this.options.mode);
     try {
       await this.handle.write(text);
       if (this.options.durable) await this.handle.datasync();
     } catch (error) {
-      // Whatever part of the batch reached the file, the next write starts on a line of its own.
+      // Whatever part of the batch reached the file, the next write starts on a line of its own:
+      // a line cut short is unreadable, not glued to the next one.
+      this.torn = true;
       await this.closeHandle();
       throw error;
     }
+    this.torn = false;
     this.journalBytes += Buffer.byteLength(text);
     for (const [key, { line, removed }] of lines) {
       this.liveBytes -= Buffer.byteLength(this.live.get(key) ?? '');

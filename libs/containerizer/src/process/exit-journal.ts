@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSandboxFile } from '../launching';
 
@@ -9,8 +9,11 @@ export const EXIT_FILE_PATTERN = /^exits-[0-9a-f]{16}$/;
 /** Launches per exit file before the next launch opens a new one. */
 const DEFAULT_LAUNCHES_PER_FILE = 10_000;
 
-/** The most an exit file can hold: every line of its launches at their longest (an id of 200). */
-const MAX_LINE_BYTES = 256;
+/**
+ * The most of an exit file read: far more than its launches write (about 2 MB at their longest),
+ * and a bound on what a file grown by other writers costs a recovery.
+ */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
 
 /**
  * Where the wrappers of process containers write how their commands ended, so that an agent that
@@ -20,15 +23,17 @@ const MAX_LINE_BYTES = 256;
  * appending and handed it as its descriptor 3 (its command gets no descriptor 3).
  *
  * A wrapper writes to the file it was given, however long it lives, so a file is never rewritten:
- * after {@link launchesPerFile} launches the next launch opens a new one, and a file goes once it
- * is not the current one and no live container was given it. Which file a container was given is
- * part of its checkpoint. One agent per directory.
+ * after about {@link launchesPerFile} launches the next one is opened, and a file goes once it is
+ * not the current one and no live container holds it. Which file a container was given is part of
+ * its checkpoint. One agent per directory.
  */
 export class ExitJournal {
   private current: { name: string; handle: FileHandle; launches: number } | undefined;
-  private opening: Promise<{ name: string; handle: FileHandle }> | undefined;
+  private opening: Promise<void> | undefined;
   /** The live containers given each file. */
   private readonly holders = new Map<string, Set<string>>();
+  /** The file last read, parsed, while it has not grown: a recovery reads one file for many. */
+  private parsed: { name: string; size: number; codes: Map<string, number> } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -36,15 +41,36 @@ export class ExitJournal {
   ) {}
 
   /**
-   * The exit file for a container launched now: its name, for the checkpoint, and the descriptor
-   * to hand its wrapper, open until {@link release} or the file's turn ends.
+   * Counts a launch on the current file, opening the first, or the next once the current has had
+   * its share. Launches at once may then be given a later file than the one they were counted on,
+   * so the share is approximate; what matters is that a file stops growing.
    */
-  async take(containerId: string): Promise<{ name: string; fd: number }> {
-    const { name, handle } = await this.currentFile();
+  async prepare(): Promise<void> {
+    while (this.current === undefined || this.current.launches >= this.launchesPerFile) {
+      // Launches at once share the opening of the next file.
+      this.opening ??= this.openNext().finally(() => (this.opening = undefined));
+      await this.opening;
+    }
+    this.current.launches += 1;
+  }
+
+  /**
+   * The exit file for a container launched now: its name, for the checkpoint, and the descriptor
+   * to hand its wrapper. Called right before the spawn, with no await between: the current file's
+   * descriptor stays open until the next file is, which only {@link prepare} opens.
+   */
+  take(containerId: string): { name: string; fd: number } {
+    const current = this.current;
+    if (current === undefined) throw new Error('no exit file is open: prepare() comes first');
+    this.hold(containerId, current.name);
+    return { name: current.name, fd: current.handle.fd };
+  }
+
+  /** A container the agent found again at its start holds the file its checkpoint names. */
+  hold(containerId: string, name: string): void {
     let holders = this.holders.get(name);
     if (holders === undefined) this.holders.set(name, (holders = new Set()));
     holders.add(containerId);
-    return { name, fd: handle.fd };
   }
 
   /** The container is gone: a file that is not current and no live container holds goes. */
@@ -57,75 +83,67 @@ export class ExitJournal {
     }
   }
 
+  /**
+   * At the agent's start, once the containers it found again hold their files: every other exit
+   * file goes (their containers are gone, and so is anyone to read them).
+   */
+  async removeUnheld(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => []);
+    await Promise.all(
+      names
+        .filter((name) => EXIT_FILE_PATTERN.test(name))
+        .filter((name) => !this.holders.has(name) && this.current?.name !== name)
+        .map((name) => rm(join(this.dir, name), { force: true })),
+    );
+  }
+
   /** The exit code the wrapper of `containerId` (whose pid was `pid`) wrote to `name`, if any. */
   async read(
     name: string,
     containerId: string,
     pid: number,
   ): Promise<{ code: number } | undefined> {
+    const codes = await this.codesOf(name);
+    const code = codes?.get(`${containerId} ${pid}`);
+    return code === undefined ? undefined : { code };
+  }
+
+  /** Every launch's exit code in the file, by `<container id> <pid>`; the last line wins. */
+  private async codesOf(name: string): Promise<Map<string, number> | undefined> {
     if (!EXIT_FILE_PATTERN.test(name)) return undefined;
+    const path = join(this.dir, name);
     let text: string;
+    let size: number;
     try {
-      text = await readSandboxFile(join(this.dir, name), this.launchesPerFile * MAX_LINE_BYTES);
+      size = (await stat(path)).size;
+      if (this.parsed?.name === name && this.parsed.size === size) return this.parsed.codes;
+      text = await readSandboxFile(path, Math.min(size, MAX_READ_BYTES));
     } catch {
       return undefined;
     }
-    const prefix = `${containerId} ${pid} `;
-    // The last whole line of this launch (an id and a pid together are not reused within a file);
-    // what follows the last newline is a line still being written, or never finished.
-    const line = text
-      .split('\n')
-      .slice(0, -1)
-      .reverse()
-      .find((l) => l.startsWith(prefix));
-    const match = /^(\d{1,3})$/.exec(line?.slice(prefix.length) ?? '');
-    return match ? { code: Number(match[1]) } : undefined;
-  }
-
-  /**
-   * At the agent's start, before any launch: the files the recovered containers were given (by
-   * container id) are kept for them, and every other one goes.
-   */
-  async recover(held: ReadonlyMap<string, string>): Promise<void> {
-    for (const [containerId, name] of held) {
-      let holders = this.holders.get(name);
-      if (holders === undefined) this.holders.set(name, (holders = new Set()));
-      holders.add(containerId);
+    const codes = new Map<string, number>();
+    // What follows the last newline is a line still being written, or never finished.
+    for (const line of text.split('\n').slice(0, -1)) {
+      const match = /^(\S+ \d+) (\d{1,3})$/.exec(line);
+      if (match?.[1] !== undefined) codes.set(match[1], Number(match[2]));
     }
-    const names = await readdir(this.dir).catch(() => []);
-    await Promise.all(
-      names
-        .filter((name) => EXIT_FILE_PATTERN.test(name) && !this.holders.has(name))
-        .map((name) => rm(join(this.dir, name), { force: true })),
-    );
+    this.parsed = { name, size, codes };
+    return codes;
   }
 
-  private async currentFile(): Promise<{ name: string; handle: FileHandle }> {
-    const current = this.current;
-    if (current !== undefined && current.launches < this.launchesPerFile) {
-      current.launches += 1;
-      return current;
-    }
-    // Launches at once share the opening of the next file.
-    this.opening ??= this.openNext().finally(() => (this.opening = undefined));
-    await this.opening;
-    return this.currentFile();
-  }
-
-  private async openNext(): Promise<{ name: string; handle: FileHandle }> {
+  private async openNext(): Promise<void> {
     const name = `exits-${randomBytes(8).toString('hex')}`;
     // Made anew (`ax`, appending): a name already there is nobody's to append to.
     const handle = await open(join(this.dir, name), 'ax', 0o600);
     const previous = this.current;
     this.current = { name, handle, launches: 0 };
     if (previous !== undefined) {
-      // Its wrappers keep their own descriptors; the agent needs its own no more.
+      // Its wrappers have their own descriptors, and no launch can take it any more.
       await previous.handle.close();
       if ((this.holders.get(previous.name)?.size ?? 0) === 0) {
         this.holders.delete(previous.name);
         await rm(join(this.dir, previous.name), { force: true });
       }
     }
-    return this.current;
   }
 }

@@ -12,7 +12,7 @@ import {
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec } from '../containerizer';
@@ -57,9 +57,13 @@ describe(ProcessContainerizer.name, () => {
     }
   });
 
-  async function newContainerizer(runtimeDir?: string): Promise<ProcessContainerizer> {
+  async function newContainerizer(
+    runtimeDir?: string,
+    launchesPerExitFile?: number,
+  ): Promise<ProcessContainerizer> {
     const containerizer = new ProcessContainerizer({
       runtimeDir: runtimeDir ?? (await dirs.make('kiln-runtime-')),
+      ...(launchesPerExitFile === undefined ? {} : { launchesPerExitFile }),
     });
     containerizers.push(containerizer);
     return containerizer;
@@ -303,13 +307,40 @@ describe(ProcessContainerizer.name, () => {
   it("records the exit code in the agent's exit file, out of the way of the task", async () => {
     const runtimeDir = await dirs.make('kiln-runtime-');
     const containerizer = await newContainerizer(runtimeDir);
-    // The task cannot reach the exit file: a line it writes to descriptor 3 goes nowhere.
+    // The command is given no descriptor 3: a line it writes there goes nowhere. (It runs as the
+    // agent's user, so it could open the file by its path: this containerizer is no wall.)
     const spec = await specOf('echo forged 1 0 >&3; exit 5');
     await start(containerizer, spec);
     const checkpoint = parseCheckpoint(containerizer.checkpoint(spec.containerId));
     expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 5 });
     const exits = await readFile(join(runtimeDir, checkpoint?.exits ?? 'none'), 'utf8');
     expect(exits).toBe(`${spec.containerId} ${checkpoint?.pid} 5\n`);
+  });
+
+  it('records each exit in the file its launch was given, while launches at once open new files', async () => {
+    const runtimeDir = await dirs.make('kiln-runtime-');
+    const containerizer = await newContainerizer(runtimeDir, 2);
+    const specs = await Promise.all(Array.from({ length: 7 }, (_, i) => specOf(`exit ${i + 1}`)));
+    const checkpoints = await Promise.all(
+      specs.map(async (spec) => {
+        await start(containerizer, spec);
+        return parseCheckpoint(containerizer.checkpoint(spec.containerId));
+      }),
+    );
+    const ends = await Promise.all(specs.map((spec) => containerizer.wait(spec.containerId)));
+
+    expect(ends.map((end) => end?.exitCode)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(new Set(checkpoints.map((c) => c?.exits)).size).toBeGreaterThan(1);
+    for (const [i, spec] of specs.entries()) {
+      const checkpoint = checkpoints[i];
+      const exits = await readFile(join(runtimeDir, checkpoint?.exits ?? 'none'), 'utf8');
+      expect(exits).toContain(`${spec.containerId} ${checkpoint?.pid} ${i + 1}\n`);
+      // Nothing but the task's own output went to its output files.
+      expect(await read(spec, 'stdout')).toBe('');
+    }
+    await Promise.all(specs.map((spec) => containerizer.destroy(spec.containerId)));
+    const left = (await readdir(runtimeDir)).filter((name) => EXIT_FILE_PATTERN.test(name));
+    expect(left).toHaveLength(1);
   });
 
   it('fails the launch of a program that is not on the PATH, naming it', async () => {
@@ -490,7 +521,7 @@ describe(ProcessContainerizer.name, () => {
       const containerizer = await newContainerizer(runtimeDir);
       expect(await containerizer.recover([])).toEqual([]);
       expect(await livingGroupMembers(pgid)).toEqual([]);
-      expect(await exists(join(runtimeDir, `${spec.containerId}.json`))).toBe(false);
+      expect((await new RuntimeRecords(runtimeDir).readAll()).has(spec.containerId)).toBe(false);
       expect(await containerizer.wait(spec.containerId)).toBeUndefined();
     });
 

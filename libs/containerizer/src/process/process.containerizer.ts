@@ -54,9 +54,17 @@ export interface ProcessContainerizerOptions {
   defaultGracePeriodMs?: number;
   /** How often running containers are measured; default 250 ms. */
   sampleIntervalMs?: number;
+  /** Launches given one exit file before the next is opened; default 10,000. */
+  launchesPerExitFile?: number;
 }
 
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
+
+/** A wrapper spawned: its container recorded (or not), and its exit once heard. */
+interface Spawned {
+  recorded: Promise<{ child: ChildProcess; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
+  exit: () => LeaderExit | undefined;
+}
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 
 interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
@@ -101,7 +109,7 @@ export class ProcessContainerizer
   constructor(options: ProcessContainerizerOptions) {
     super();
     this.records = new RuntimeRecords(options.runtimeDir);
-    this.exits = new ExitJournal(this.records.dir);
+    this.exits = new ExitJournal(this.records.dir, options.launchesPerExitFile);
     // Read here, at the agent's start, rather than on the event loop at the first launch.
     this.ticksPerSecond = clockTicksPerSecond();
     this.containers = new ContainerLifecycle<ProcessContainer, LeaderExit>(
@@ -127,12 +135,6 @@ export class ProcessContainerizer
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
     await this.records.make();
     const records = await this.records.readAll();
-    const exitFiles = new Map<string, string>();
-    for (const { containerId, checkpoint } of [...records.values(), ...known]) {
-      const exits = parseCheckpoint(checkpoint)?.exits;
-      if (exits !== undefined) exitFiles.set(containerId, exits);
-    }
-    await this.exits.recover(exitFiles);
     const recovered: string[] = [];
     for (const { containerId, sandbox, checkpoint } of known) {
       const record = records.get(containerId);
@@ -146,11 +148,13 @@ export class ProcessContainerizer
       await this.reattach(containerId, sandbox, found);
       recovered.push(containerId);
     }
-    for (const orphan of records.values()) {
-      if (this.containers.has(orphan.containerId)) continue;
+    const orphans = [...records.values()].filter((o) => !this.containers.has(o.containerId));
+    for (const orphan of orphans) {
       await this.reattach(orphan.containerId, orphan.sandbox, orphan.checkpoint);
-      await this.destroy(orphan.containerId);
     }
+    for (const orphan of orphans) await this.destroy(orphan.containerId);
+    // Every container found again holds its exit file by now: the others' files go.
+    await this.exits.removeUnheld();
     return recovered;
   }
 
@@ -166,55 +170,27 @@ export class ProcessContainerizer
           ...spec.command.arguments,
         ];
     await this.records.make();
-    const exitFile = await this.exits.take(container.id);
-    container.exitFile = exitFile.name;
-
+    await this.exits.prepare();
     const outputs = await openOutputs(sandbox);
-    let child: ChildProcess;
+    // With no await before the spawn: until then, the exit file's descriptor is sure to be open.
+    const exitFile = this.exits.take(container.id);
+    container.exitFile = exitFile.name;
+    // A launch that fails leaves nothing running: nothing holds its exit file.
+    const giveBack = async (error: unknown): Promise<never> => {
+      container.exitFile = undefined;
+      await this.exits.release(container.id, exitFile.name);
+      throw error;
+    };
+    let spawned: Spawned;
     try {
-      child = spawn('/bin/sh', wrapperArguments(container.id, environment, argv), {
-        cwd: workspace,
-        env: environment,
-        // The wrapper waits on the pipe for the agent's go, and writes its exit line to the last.
-        stdio: ['pipe', outputs.stdout, outputs.stderr, exitFile.fd],
-        detached: true,
-      });
+      const task = { workspace, environment, argv };
+      spawned = this.spawnWrapper(container, spec, task, outputs, exitFile);
+    } catch (error) {
+      return await giveBack(error);
     } finally {
       outputs.close();
     }
-    const pid = child.pid;
-    if (pid === undefined) {
-      const [error] = (await once(child, 'error')) as [Error];
-      throw error;
-    }
-    // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped yet
-    // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
-    const leader = readProcStatSync(pid);
-    // Heard from the spawn on, but acted on once the container runs (the lifecycle's `end` ignores it before).
-    let exit: LeaderExit | undefined;
-    child.once('exit', (code, signal) => {
-      exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
-      void this.containers.end(container, exit);
-    });
-    if (leader === undefined) {
-      signalGroup(pid, 'SIGKILL');
-      throw new Error(`/proc/${pid}/stat cannot be read`);
-    }
-    const timeoutMs = spec.maxCompletionTimeMs;
-    const checkpoint: ProcessCheckpoint = {
-      pid,
-      startTime: leader.startTime,
-      exits: exitFile.name,
-      ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
-    };
-    try {
-      // Written right after the spawn, before the launch resolves: the window for orphans is small.
-      await this.records.write({ containerId: container.id, sandbox, checkpoint });
-    } catch (error) {
-      await signalUnlessReused(checkpoint, 'SIGKILL');
-      throw error;
-    }
+    const { child, leader, checkpoint } = await spawned.recorded.catch(giveBack);
     // Only now: a launch in flight has no checkpoint to give.
     container.checkpoint = checkpoint;
     // Recorded: the command may start. A wrapper already gone (killed) makes this an EPIPE,
@@ -225,8 +201,67 @@ export class ProcessContainerizer
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
     this.containers.running(container);
+    const exit = spawned.exit();
     if (exit !== undefined) void this.containers.end(container, exit);
     return { status: 'launched' };
+  }
+
+  /**
+   * Spawns the wrapper, then records the container (it waits for its go meanwhile). `recorded`
+   * rejects, with nothing left running, when either fails; `exit` is the wrapper's exit once
+   * heard, which the lifecycle's `end` ignores until the container runs.
+   */
+  private spawnWrapper(
+    container: ProcessContainer,
+    spec: ContainerSpec,
+    task: { workspace: string; environment: Record<string, string>; argv: string[] },
+    outputs: { stdout: number; stderr: number },
+    exitFile: { name: string; fd: number },
+  ): Spawned {
+    const child = spawn('/bin/sh', wrapperArguments(container.id, task.environment, task.argv), {
+      cwd: task.workspace,
+      env: task.environment,
+      // The wrapper waits on the pipe for the agent's go, and writes its exit line to the last.
+      stdio: ['pipe', outputs.stdout, outputs.stderr, exitFile.fd],
+      detached: true,
+    });
+    let exit: LeaderExit | undefined;
+    const recorded = (async () => {
+      const pid = child.pid;
+      if (pid === undefined) {
+        const [error] = (await once(child, 'error')) as [Error];
+        throw error;
+      }
+      // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped
+      // yet (that takes the event loop), so its stat is there. A file of /proc, no disk's.
+      const leader = readProcStatSync(pid);
+      child.once('exit', (code, signal) => {
+        exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
+        void this.containers.end(container, exit);
+      });
+      if (leader === undefined) {
+        signalGroup(pid, 'SIGKILL');
+        throw new Error(`/proc/${pid}/stat cannot be read`);
+      }
+      const timeoutMs = spec.maxCompletionTimeMs;
+      const checkpoint: ProcessCheckpoint = {
+        pid,
+        startTime: leader.startTime,
+        exits: exitFile.name,
+        ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+        ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+      };
+      try {
+        // Written right after the spawn, before the launch resolves: the window for orphans is
+        // small.
+        await this.records.write({ containerId: container.id, sandbox: spec.sandbox, checkpoint });
+      } catch (error) {
+        await signalUnlessReused(checkpoint, 'SIGKILL');
+        throw error;
+      }
+      return { child, leader, checkpoint };
+    })();
+    return { recorded, exit: () => exit };
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -234,13 +269,16 @@ export class ProcessContainerizer
     const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
+    if (checkpoint.exits !== undefined) {
+      container.exitFile = checkpoint.exits;
+      this.exits.hold(id, checkpoint.exits);
+    }
     const leader = await readProcStat(checkpoint.pid);
     if (isLeader(leader, checkpoint) && !hasExited(leader)) {
       await this.records.write({ containerId: id, sandbox, checkpoint });
       this.containers.running(container);
       return;
     }
-    container.exitFile = checkpoint.exits;
     await this.containers.endFound(
       container,
       (await this.recordedExit(container, checkpoint)) ?? { unknown: 'vanished' },

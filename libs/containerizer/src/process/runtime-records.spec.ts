@@ -36,8 +36,9 @@ describe(RuntimeRecords.name, () => {
   });
 
   it("reads an older agent's file per container into the journal, and removes the files", async () => {
-    writeFileSync(join(dir, 'old.json'), JSON.stringify(recordOf('old')));
+    writeFileSync(join(dir, 'old.json'), JSON.stringify(recordOf('old'), null, 2));
     writeFileSync(join(dir, 'torn.json'), '{"containerId":"torn","sandb');
+    writeFileSync(join(dir, 'old.json.tmp'), '{"containerId":"half');
 
     expect(await new RuntimeRecords(dir).readAll()).toEqual(new Map([['old', recordOf('old')]]));
     expect(readdirSync(dir)).toEqual(['records']);

@@ -66,12 +66,13 @@ export class RuntimeRecords {
   async readAll(): Promise<Map<string, RuntimeRecord>> {
     await this.make();
     const lines = this.journal.readSync(() => undefined);
-    const legacy = (await readdir(this.dir)).filter((name) => name.endsWith('.json'));
-    for (const name of legacy) {
-      const line = await readFile(join(this.dir, name), 'utf8').catch(() => '');
-      const record = parseLine(line);
+    const legacy = (await readdir(this.dir)).filter(
+      (name) => name.endsWith('.json') || name.endsWith('.json.tmp'),
+    );
+    for (const name of legacy.filter((n) => n.endsWith('.json'))) {
+      const record = parseLine(await readFile(join(this.dir, name), 'utf8').catch(() => ''));
       if (record !== undefined && !lines.has(record.containerId)) {
-        lines.set(record.containerId, line);
+        lines.set(record.containerId, JSON.stringify(record));
       }
     }
     const records = new Map<string, RuntimeRecord>();
@@ -83,7 +84,7 @@ export class RuntimeRecords {
       kept.set(containerId, line);
     }
     this.journal.resetSync(kept);
-    // Only now that the journal holds them may the older agent's files go.
+    // Only now that the journal holds them may the older agent's files (and half-written ones) go.
     await Promise.all(legacy.map((name) => rm(join(this.dir, name), { force: true })));
     return records;
   }
