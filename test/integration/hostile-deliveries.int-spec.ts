@@ -116,6 +116,23 @@ describe('hostile deliveries and pipelines', () => {
       });
     });
 
+    it('finds the repository whatever case the payload spells its name in, as forges do', async () => {
+      const repo = await repository('jobs:\n  a:\n    steps: [{ run: x }]\n');
+      const spelled = repo.fullName.replace('acme', 'ACME');
+
+      const { status, body } = await deliver('push', githubPush(spelled, repo.sha), repo.secret);
+
+      expect(status).toBe(202);
+      expect((await runEnded(body.runId as string)).id).toBe(body.runId);
+      expect(
+        await admin.call('POST', '/api/v1/repositories', {
+          forge: 'github',
+          fullName: spelled,
+          cloneUrl: 'https://github.com/ACME/app.git',
+        }),
+      ).toMatchObject({ status: 409 });
+    });
+
     it('answers an organization ping with 200 and why nothing happens', async () => {
       const orgPing = githubExample('ping', (p) => p.repository === undefined);
 

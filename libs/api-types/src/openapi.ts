@@ -1185,7 +1185,7 @@ export interface components {
             /** @description For commit statuses (and private clones); stored sealed, never returned. */
             forgeToken?: string;
             /**
-             * @description `owner/name` as the forge spells it (GitLab: `group/subgroup/name`).
+             * @description `owner/name` as the forge spells it (GitLab: `group/subgroup/name`). Compared in any case, as forges do: a webhook may spell it otherwise, and a second registration in another case is refused.
              * @example acme/widgets
              */
             fullName: string;

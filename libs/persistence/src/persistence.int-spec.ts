@@ -27,6 +27,36 @@ describe.each(TEST_DIALECTS)('migrations on %s', (dialect) => {
   });
 });
 
+describe.each(TEST_DIALECTS)('the migration to names in any case on %s', (dialect) => {
+  it('stops, naming them, at repositories registered twice in different cases', async () => {
+    const database = await createTestDatabase(dialect);
+    try {
+      const { db } = database;
+      // As a database from before it was: no index, no record of the migration.
+      await db.schema.dropIndex('repositories_forge_lower_full_name_key').execute();
+      await sql`DELETE FROM kysely_migration WHERE name = '0012_repository_names_any_case'`.execute(
+        db,
+      );
+      for (const [id, fullName] of [
+        ['r1', 'acme/app'],
+        ['r2', 'Acme/App'],
+      ]) {
+        await sql`INSERT INTO repositories (id, forge, full_name, clone_url, default_branch, created_at, run_counter)
+          VALUES (${id}, 'github', ${fullName}, 'https://forge.test/x.git', 'main', '2026-01-01', 0)`.execute(
+          db,
+        );
+      }
+
+      await expect(migrateToLatest(db)).rejects.toThrow(
+        'migration 0012_repository_names_any_case failed: repositories registered twice under ' +
+          'names that differ only in case (github Acme/App and acme/app)',
+      );
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
 describe(openMigrated.name, () => {
   it('creates the SQLite file under the data directory and migrates it', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'kiln-data-')), 'nested');

@@ -37,7 +37,10 @@ export class CreateRepositoryDto {
 
   /** `owner/name` as the forge spells it (GitLab: `group/subgroup/name`). */
   @ApiProperty({
-    description: '`owner/name` as the forge spells it (GitLab: `group/subgroup/name`).',
+    description:
+      '`owner/name` as the forge spells it (GitLab: `group/subgroup/name`). Compared in any ' +
+      'case, as forges do: a webhook may spell it otherwise, and a second registration in ' +
+      'another case is refused.',
     maxLength: 255,
     example: 'acme/widgets',
   })

@@ -10,6 +10,7 @@ import * as m0008 from './0008_job_attempts';
 import * as m0009 from './0009_idempotency_keys';
 import * as m0010 from './0010_users_disabled';
 import * as m0011 from './0011_run_started_by';
+import * as m0012 from './0012_repository_names_any_case';
 
 /**
  * Every migration, keyed by a name that sorts in the order they run. Append only: a migration
@@ -27,4 +28,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0009_idempotency_keys': m0009,
   '0010_users_disabled': m0010,
   '0011_run_started_by': m0011,
+  '0012_repository_names_any_case': m0012,
 };

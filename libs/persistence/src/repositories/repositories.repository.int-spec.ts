@@ -38,6 +38,16 @@ describe.each(TEST_DIALECTS)(`${RepositoriesRepository.name} on %s`, (dialect) =
     expect(await repositories.list()).toHaveLength(1);
   });
 
+  it('finds a repository by its name in any case, and refuses it again in another case', async () => {
+    const created = await repositories.create({ ...kiln, fullName: 'Acme/Kiln' });
+
+    expect(await repositories.findByName('github', 'acme/KILN')).toEqual(created);
+    await expect(repositories.create(kiln)).rejects.toThrow(
+      new DuplicateRepositoryError('github', 'Acme/Kiln'),
+    );
+    expect(await repositories.list()).toHaveLength(1);
+  });
+
   it('allows the same name on another forge', async () => {
     await repositories.create(kiln);
     await repositories.create({ ...kiln, forge: 'gitea' });

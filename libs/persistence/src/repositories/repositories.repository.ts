@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { DatabaseConnection } from '../connect';
 import { DATABASE } from '../database.token';
 import type { Forge, RepositoryRow } from '../schema';
@@ -77,15 +78,18 @@ export class RepositoriesRepository {
       artifact_retention_days: null,
       artifact_retention_runs: null,
     };
-    // The unique key decides, not a read before the write: two concurrent registrations of one
-    // repository must not both succeed.
+    // The unique keys decide, not a read before the write: two concurrent registrations of one
+    // repository must not both succeed, whatever the case each spells its name in.
     const inserted = await this.connection.db
       .insertInto('repositories')
       .values(row)
-      .onConflict((oc) => oc.columns(['forge', 'full_name']).doNothing())
+      .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();
-    if (inserted === undefined) throw new DuplicateRepositoryError(input.forge, input.fullName);
+    if (inserted === undefined) {
+      const registered = await this.findByName(input.forge, input.fullName);
+      throw new DuplicateRepositoryError(input.forge, registered?.fullName ?? input.fullName);
+    }
     return toRepository(inserted);
   }
 
@@ -98,12 +102,18 @@ export class RepositoriesRepository {
     return row && toRepository(row);
   }
 
+  /** The repository of that name on the forge, in whatever case it is spelled (as forges do). */
   async findByName(forge: Forge, fullName: string): Promise<Repository | undefined> {
     const row = await this.connection.db
       .selectFrom('repositories')
       .selectAll()
       .where('forge', '=', forge)
-      .where('full_name', '=', fullName)
+      // The indexed expression, and the same ASCII folding SQLite's lower() does.
+      .where(
+        sql`lower(full_name)`,
+        '=',
+        fullName.replace(/[A-Z]+/g, (s) => s.toLowerCase()),
+      )
       .executeTakeFirst();
     return row && toRepository(row);
   }
