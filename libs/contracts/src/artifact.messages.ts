@@ -16,6 +16,12 @@ import { Nested } from './message-validator';
 /** The largest artifact file an agent uploads and a server takes. */
 export const ARTIFACT_MAX_BYTES = 1024 ** 3;
 
+/** The most artifact files an agent uploads for one task: more are better one archive. */
+export const ARTIFACTS_MAX_FILES = 1_000;
+
+/** The most bytes of artifacts an agent uploads for one task, all files together. */
+export const ARTIFACTS_MAX_TOTAL_BYTES = 4 * 1024 ** 3;
+
 /** The request header with the lowercase hex SHA-256 of an uploaded artifact's bytes. */
 export const ARTIFACT_SHA256_HEADER = 'x-kiln-sha256';
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collectArtifacts } from './artifact-collector';
+import { collectArtifacts, DEFAULT_COLLECTION_LIMITS } from './artifact-collector';
 
 describe(collectArtifacts.name, () => {
   let dir: string;
@@ -82,12 +82,85 @@ describe(collectArtifacts.name, () => {
   it('refuses a file name that is not a valid artifact name, and a file too large', async () => {
     writeFileSync(join(sandbox, 'out', 'new\nline'), 'x');
     writeFileSync(join(sandbox, 'out', 'back\\slash'), 'x');
-    const { files, refused } = await collectArtifacts(sandbox, ['out/*'], 5);
+    const { files, refused } = await collectArtifacts(sandbox, ['out/*'], undefined, {
+      ...DEFAULT_COLLECTION_LIMITS,
+      maxBytes: 5,
+    });
     expect(files.map((f) => f.name)).toEqual(['out/.hidden']);
     expect(refused).toEqual([
       { name: 'out/a.txt', reason: 'it is larger than 5 bytes (6)' },
       { name: 'out/back\\slash', reason: 'it contains a backslash' },
       { name: 'out/new\nline', reason: 'it contains a NUL or control character' },
     ]);
+  });
+
+  describe('bounded, whatever the build leaves behind', () => {
+    const limits = { ...DEFAULT_COLLECTION_LIMITS, maxFiles: 3, maxRefusals: 2, maxEntries: 50 };
+
+    function many(count: number, name: (i: number) => string, content = 'x'): void {
+      mkdirSync(join(sandbox, 'many'), { recursive: true });
+      for (let i = 0; i < count; i += 1) writeFileSync(join(sandbox, 'many', name(i)), content);
+    }
+
+    it('uploads at most its number of files, refuses a few more by name, and stops looking', async () => {
+      many(8, (i) => `f${i}`);
+      const found = await collectArtifacts(sandbox, ['many/*'], undefined, limits);
+      // Which ones is the directory's order: a build that wants them all archives them.
+      expect(found.files).toHaveLength(3);
+      expect(found.refused).toEqual([
+        {
+          name: expect.stringMatching(/^many\/f\d$/) as unknown,
+          reason: 'the task has 3 artifact files already (archive them into one)',
+        },
+        {
+          name: expect.stringMatching(/^many\/f\d$/) as unknown,
+          reason: 'the task has 3 artifact files already (archive them into one)',
+        },
+      ]);
+      expect(found.stopped).toBe('the search stopped at 5 matches');
+    });
+
+    it('stops looking after its number of entries, and says so', async () => {
+      many(80, (i) => `f${String(i).padStart(2, '0')}`);
+      const found = await collectArtifacts(
+        sandbox,
+        ['nothing-matches/**', 'many/*.none'],
+        undefined,
+        limits,
+      );
+      expect(found).toMatchObject({
+        files: [],
+        stopped: 'the search stopped after 50 files and directories',
+      });
+    });
+
+    it('refuses what would pass the total of bytes', async () => {
+      many(3, (i) => `f${i}`, '12345');
+      const { files, refused } = await collectArtifacts(sandbox, ['many/*'], undefined, {
+        ...limits,
+        maxTotalBytes: 12,
+      });
+      expect(files.map((f) => f.name)).toEqual(['many/f0', 'many/f1']);
+      expect(refused).toEqual([
+        { name: 'many/f2', reason: "the task's artifacts would pass 12 bytes in all" },
+      ]);
+    });
+
+    it('keeps a long refused name cut, not whole', async () => {
+      const long = 'n'.repeat(250);
+      many(1, () => long);
+      const { refused } = await collectArtifacts(sandbox, ['many/*'], undefined, {
+        ...limits,
+        maxBytes: 0,
+      });
+      expect(refused[0]?.name).toBe(`many/${'n'.repeat(195)}…`);
+    });
+
+    it('gives up when the task runs out of time', async () => {
+      many(5, (i) => `f${i}`);
+      await expect(
+        collectArtifacts(sandbox, ['many/*'], AbortSignal.abort(), limits),
+      ).rejects.toThrow();
+    });
   });
 });

@@ -1,6 +1,12 @@
-import { ArtifactNameError, ARTIFACT_MAX_BYTES, normalizeArtifactName } from '@kiln/contracts';
-import type { Dirent } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import {
+  ArtifactNameError,
+  ARTIFACT_MAX_BYTES,
+  ARTIFACTS_MAX_FILES,
+  ARTIFACTS_MAX_TOTAL_BYTES,
+  normalizeArtifactName,
+} from '@kiln/contracts';
+import type { Dir } from 'node:fs';
+import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import picomatch from 'picomatch';
 
@@ -13,8 +19,51 @@ export interface ArtifactFile {
 
 /** A match that is not uploaded, and why (written into the job's log). */
 export interface RefusedArtifact {
+  /** The name, cut when long (the build chose it): {@link quotedName} shows it in a log. */
   name: string;
   reason: string;
+}
+
+/** What the build may make the agent do, whatever it leaves in its workspace. */
+export interface CollectionLimits {
+  /** The largest file. */
+  maxBytes: number;
+  /** The most files uploaded. */
+  maxFiles: number;
+  /** The most bytes uploaded, all files together. */
+  maxTotalBytes: number;
+  /** The most directory entries looked at: a million empty files cost the build nothing. */
+  maxEntries: number;
+  /** The most refusals kept, each with its reason; the rest are counted. */
+  maxRefusals: number;
+}
+
+export const DEFAULT_COLLECTION_LIMITS: CollectionLimits = {
+  maxBytes: ARTIFACT_MAX_BYTES,
+  maxFiles: ARTIFACTS_MAX_FILES,
+  maxTotalBytes: ARTIFACTS_MAX_TOTAL_BYTES,
+  maxEntries: 100_000,
+  maxRefusals: 100,
+};
+
+/** What was found: the files to upload, the refused ones, and what was left unlooked at. */
+export interface Collection {
+  files: ArtifactFile[];
+  refused: RefusedArtifact[];
+  /** Refusals past `maxRefusals`, counted only. */
+  moreRefused: number;
+  /** Why the search stopped before its end, if it did. */
+  stopped?: string;
+}
+
+/** A name the build chose, kept no longer than a log line can show. */
+function cut(name: string): string {
+  return name.length > 200 ? `${name.slice(0, 200)}…` : name;
+}
+
+/** A name the build chose, as a log line shows it: quoted, so it cannot pass for another line. */
+export function quotedName(name: string): string {
+  return JSON.stringify(name);
 }
 
 /**
@@ -27,41 +76,59 @@ export interface RefusedArtifact {
 export async function collectArtifacts(
   sandbox: string,
   patterns: readonly string[],
-  maxBytes = ARTIFACT_MAX_BYTES,
-): Promise<{ files: ArtifactFile[]; refused: RefusedArtifact[] }> {
+  signal?: AbortSignal,
+  limits: CollectionLimits = DEFAULT_COLLECTION_LIMITS,
+): Promise<Collection> {
   const root = await realpath(sandbox);
-  const files: ArtifactFile[] = [];
-  const refused: RefusedArtifact[] = [];
+  const collection: Collection = { files: [], refused: [], moreRefused: 0 };
+  const refuse = (name: string, reason: string): void => {
+    if (collection.refused.length < limits.maxRefusals) {
+      collection.refused.push({ name: cut(name), reason });
+    } else {
+      collection.moreRefused += 1;
+    }
+  };
   const wanted: string[] = [];
   for (const pattern of patterns) {
     // The compiler refuses these already; an agent does not trust what it is sent.
     if (isAbsolute(pattern) || pattern.split(/[\\/]/).includes('..')) {
-      refused.push({ name: pattern, reason: 'the pattern reaches outside the workspace' });
+      refuse(pattern, 'the pattern reaches outside the workspace');
     } else {
       wanted.push(pattern);
     }
   }
-  const matches = wanted.length === 0 ? [] : await match(root, wanted);
-  for (const match of matches) {
+  const found = wanted.length === 0 ? { paths: [] } : await match(root, wanted, limits, signal);
+  if (found.stopped !== undefined) collection.stopped = found.stopped;
+  let totalBytes = 0;
+  for (const match of found.paths) {
+    signal?.throwIfAborted();
     let name: string;
     try {
       name = normalizeArtifactName(match);
     } catch (error) {
       if (!(error instanceof ArtifactNameError)) throw error;
-      refused.push({ name: match, reason: error.problem });
+      refuse(match, error.problem);
       continue;
     }
     const path = join(root, ...name.split('/'));
-    const found = await inspect(root, path);
-    if (typeof found === 'string') {
-      refused.push({ name, reason: found });
-    } else if (found.size > maxBytes) {
-      refused.push({ name, reason: `it is larger than ${maxBytes} bytes (${found.size})` });
+    const file = await inspect(root, path);
+    if (typeof file === 'string') {
+      refuse(name, file);
+    } else if (file.size > limits.maxBytes) {
+      refuse(name, `it is larger than ${limits.maxBytes} bytes (${file.size})`);
+    } else if (totalBytes + file.size > limits.maxTotalBytes) {
+      refuse(name, `the task's artifacts would pass ${limits.maxTotalBytes} bytes in all`);
+    } else if (collection.files.length >= limits.maxFiles) {
+      refuse(
+        name,
+        `the task has ${limits.maxFiles} artifact files already (archive them into one)`,
+      );
     } else {
-      files.push({ name, path: found.path, size: found.size });
+      totalBytes += file.size;
+      collection.files.push({ name, path: file.path, size: file.size });
     }
   }
-  return { files, refused };
+  return collection;
 }
 
 /**
@@ -70,20 +137,46 @@ export async function collectArtifacts(
  * must be seen to be refused, so the walk is this one: from each pattern's static base, into
  * real directories only.
  */
-async function match(root: string, patterns: string[]): Promise<string[]> {
+async function match(
+  root: string,
+  patterns: string[],
+  limits: CollectionLimits,
+  signal: AbortSignal | undefined,
+): Promise<{ paths: string[]; stopped?: string }> {
   const isMatch = picomatch(patterns, { dot: true });
   const found = new Set<string>();
+  // Past this many matches the rest are refused, not kept: a few more are counted than uploaded.
+  const maxMatches = limits.maxFiles + limits.maxRefusals;
+  let entries = 0;
+  let stopped: string | undefined;
   const walk = async (dir: string): Promise<void> => {
-    let entries: Dirent[];
+    let opened: Dir;
     try {
-      entries = await readdir(join(root, dir), { withFileTypes: true });
+      // Read as it goes: a directory of a million names is never held whole.
+      opened = await opendir(join(root, dir));
     } catch {
       return;
     }
-    for (const entry of entries) {
-      const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
-      if (entry.isDirectory()) await walk(path);
-      else if ((entry.isFile() || entry.isSymbolicLink()) && isMatch(path)) found.add(path);
+    try {
+      for await (const entry of opened) {
+        signal?.throwIfAborted();
+        if (stopped !== undefined) return;
+        entries += 1;
+        if (entries > limits.maxEntries) {
+          stopped = `the search stopped after ${limits.maxEntries} files and directories`;
+          return;
+        }
+        const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory()) {
+          await walk(path);
+        } else if ((entry.isFile() || entry.isSymbolicLink()) && isMatch(path)) {
+          found.add(path);
+          if (found.size >= maxMatches) stopped = `the search stopped at ${maxMatches} matches`;
+        }
+      }
+    } finally {
+      // Left early (stopped, aborted), the directory is still open.
+      await opened.close().catch(() => undefined);
     }
   };
   const bases = [...new Set(patterns.map((p) => picomatch.scan(p).base))].sort();
@@ -100,7 +193,7 @@ async function match(root: string, patterns: string[]): Promise<string[]> {
     if (info?.isDirectory() === true) await walk(base);
     else if (info !== undefined && isMatch(base)) found.add(base);
   }
-  return [...found].sort();
+  return { paths: [...found].sort(), ...(stopped === undefined ? {} : { stopped }) };
 }
 
 /** The real path and size of a regular file inside `root`, or why it is not one. */

@@ -64,4 +64,16 @@ describe(uploadArtifacts.name, () => {
     });
     expect(server.requests).toHaveLength(1);
   });
+
+  it('quotes a refused name, so that it cannot pass for a line of the agent on a terminal', async () => {
+    // ESC [1A: the cursor up a line, where the name then prints over the line before.
+    writeFileSync(join(dir, 'out', 'x\u001b[1Akiln: artifact app.tar: uploaded (1 bytes)'), 'x');
+
+    const report = await upload();
+
+    expect(report.lines).toContain(
+      'kiln: artifact "out/x\\u001b[1Akiln: artifact app.tar: uploaded (1 bytes)": refused: ' +
+        'it contains a NUL or control character',
+    );
+  });
 });

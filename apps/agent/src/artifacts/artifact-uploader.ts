@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { collectArtifacts, type ArtifactFile } from './artifact-collector';
+import { collectArtifacts, quotedName, type ArtifactFile } from './artifact-collector';
 import { requestWithRetries } from './artifact-request';
 
 /** What uploading a task's artifacts did, one line per file, for the job's log. */
@@ -25,9 +25,17 @@ export async function uploadArtifacts(
   signal: AbortSignal,
 ): Promise<ArtifactUploadReport> {
   const report: ArtifactUploadReport = { uploaded: 0, failed: 0, lines: [] };
-  const { files, refused } = await collectArtifacts(sandbox, sink.patterns);
+  const { files, refused, moreRefused, stopped } = await collectArtifacts(
+    sandbox,
+    sink.patterns,
+    signal,
+  );
   for (const { name, reason } of refused) {
-    report.lines.push(`kiln: artifact ${name}: refused: ${reason}`);
+    report.lines.push(`kiln: artifact ${quotedName(name)}: refused: ${reason}`);
+  }
+  if (moreRefused > 0) report.lines.push(`kiln: artifacts: ${moreRefused} more refused`);
+  if (stopped !== undefined) {
+    report.lines.push(`kiln: artifacts: ${stopped}; what it did not reach is not uploaded`);
   }
   if (files.length === 0 && refused.length === 0) {
     report.lines.push(`kiln: artifacts: nothing matches ${sink.patterns.join(', ')}`);
