@@ -27,7 +27,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, constants as fsConstants, mkdirSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AGENT_ID } from './agent-identity';
@@ -40,6 +40,7 @@ import { MasterClient, SocketRefusedError, type MasterSession } from './master/m
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
 import { SourceCache } from './workspace/source-cache';
+import { removeTree } from './workspace/remove-tree';
 
 const VERSION = '0.1.0';
 const RECONNECT_BASE_MS = 100;
@@ -743,7 +744,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.log(`task ${taskId} ended ${checkpoint.state}: keeping its sandbox`);
       return;
     }
-    rm(this.sandboxOf(taskId), { recursive: true, force: true }).catch((error: unknown) => {
+    removeTree(this.sandboxOf(taskId)).catch((error: unknown) => {
       this.logger.warn(`removing the sandbox of ${taskId} failed: ${errorMessage(error)}`);
     });
   }

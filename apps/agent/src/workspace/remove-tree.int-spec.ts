@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { removeTree } from './remove-tree';
+
+describe(removeTree.name, () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-remove-tree-'));
+  });
+  // Whatever a failing test leaves, however deep.
+  afterEach(() => execFileSync('rm', ['-rf', '--', dir]));
+
+  /** A tree whose deepest file's path is over 4,096 bytes: made as a build would, going down. */
+  function deepTree(root: string): void {
+    mkdirSync(root);
+    const segment = 'd'.repeat(250);
+    execFileSync(
+      'sh',
+      ['-c', `for i in $(seq 20); do mkdir ${segment}; cd ${segment}; done; echo x > f`],
+      {
+        cwd: root,
+      },
+    );
+  }
+
+  it('removes a tree deeper than a path can be long, which a recursive rm gives up on', async () => {
+    const sandbox = join(dir, 'sandbox');
+    deepTree(sandbox);
+    await expect(rm(sandbox, { recursive: true, force: true })).rejects.toMatchObject({
+      code: 'ENAMETOOLONG',
+    });
+
+    await removeTree(sandbox);
+
+    expect(existsSync(sandbox)).toBe(false);
+  });
+
+  it('removes an ordinary tree, and nothing when there is none', async () => {
+    const sandbox = join(dir, 'sandbox');
+    mkdirSync(join(sandbox, 'workspace'), { recursive: true });
+    writeFileSync(join(sandbox, 'workspace', 'f'), 'x');
+
+    await removeTree(sandbox);
+    await removeTree(sandbox);
+
+    expect(existsSync(sandbox)).toBe(false);
+  });
+});
