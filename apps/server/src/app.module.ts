@@ -15,6 +15,7 @@ import { BootstrapToken } from './accounts/accounts.service';
 import { AuthGuard } from './auth/auth.guard';
 import { ResourceResolver } from './auth/resource-resolver';
 import { HealthModule } from './health/health.module';
+import { IntakePressureService } from './intake/intake-pressure.service';
 import { LiveModule } from './live/live.module';
 import { LogsModule } from './logs/logs.module';
 import { ReleasesModule } from './releases/releases.module';
@@ -64,9 +65,17 @@ export class AppModule {
           ),
         },
         ResourceResolver,
+        IntakePressureService,
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
-      exports: [ServerEnv, ServerUrl, SecretBox, BootstrapToken, ResourceResolver],
+      exports: [
+        ServerEnv,
+        ServerUrl,
+        SecretBox,
+        BootstrapToken,
+        ResourceResolver,
+        IntakePressureService,
+      ],
       global: true,
     };
   }

@@ -5,6 +5,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { IntakePressureService } from '../intake/intake-pressure.service';
 import { SecretBox } from '../secrets/secret-box';
 import { ServerUrl } from '../server-url';
 import { CommitStatuses, CommitStatusError } from './commit-statuses';
@@ -40,8 +41,11 @@ export class StatusesWorker extends WorkerHost {
     private readonly box: SecretBox,
     private readonly serverUrl: ServerUrl,
     @Inject(REDIS) private readonly redis: Redis,
+    pressure: IntakePressureService,
   ) {
     super();
+    // Forges want their webhooks answered more than they want a status a second sooner.
+    pressure.yields(this);
   }
 
   async process(job: Job<unknown>): Promise<void> {

@@ -8,6 +8,7 @@ import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsService } from '../runs/runs.service';
 import { SecretBox } from '../secrets/secret-box';
+import { IntakePressureService } from '../intake/intake-pressure.service';
 import { WebhooksService } from './webhooks.service';
 
 // Real payloads GitHub sent, as collected by @octokit/webhooks-examples.
@@ -115,6 +116,7 @@ describe(WebhooksService.name, () => {
       strict<RepositoriesRepository>('RepositoriesRepository', repositories),
       strict<RunsService>('RunsService', { create }),
       box,
+      new IntakePressureService(),
     );
   });
 

@@ -20,6 +20,7 @@ import {
 import { HttpException, Injectable, NotFoundException } from '@nestjs/common';
 import { RunsService } from '../runs/runs.service';
 import { SecretBox } from '../secrets/secret-box';
+import { IntakePressureService } from '../intake/intake-pressure.service';
 
 export type WebhookOutcome =
   | { status: 202; body: { runId: string; number: number } }
@@ -46,6 +47,7 @@ export class WebhooksService {
     private readonly repositories: RepositoriesRepository,
     private readonly runs: RunsService,
     private readonly box: SecretBox,
+    private readonly pressure: IntakePressureService,
   ) {}
 
   async receive(
@@ -54,6 +56,7 @@ export class WebhooksService {
     rawBody: Buffer | undefined,
     repositoryId?: string,
   ): Promise<WebhookOutcome> {
+    this.pressure.webhook();
     const forge = FORGES.find((f) => f === forgeName);
     if (forge === undefined) {
       throw new NotFoundException(`unknown forge ${forgeName}: one of ${FORGES.join(', ')}`);
