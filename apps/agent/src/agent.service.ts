@@ -40,7 +40,7 @@ import { MasterClient, SocketRefusedError, type MasterSession } from './master/m
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
 import { SourceCache } from './workspace/source-cache';
-import { removeTree } from './workspace/remove-tree';
+import { removeStrays, removeTree } from './workspace/remove-tree';
 
 const VERSION = '0.1.0';
 const RECONNECT_BASE_MS = 100;
@@ -691,6 +691,17 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
           ...(c.container === undefined ? {} : { checkpoint: c.container }),
         })),
       );
+    }
+    // What an agent that died between a task's end and its sandbox's removal left on the disk.
+    if (!this.env.KILN_AGENT_KEEP_FAILED_SANDBOXES) {
+      const known = new Set(checkpoints.map((c) => c.taskInfo.taskId));
+      const removed = await removeStrays(join(this.dataDir, 'sandboxes'), known).catch(
+        (error: unknown) => {
+          this.logger.warn(`removing sandboxes left behind failed: ${errorMessage(error)}`);
+          return [];
+        },
+      );
+      if (removed.length > 0) this.logger.log(`removed ${removed.length} sandboxes left behind`);
     }
     for (const checkpoint of checkpoints) {
       this.updates.track(checkpoint);

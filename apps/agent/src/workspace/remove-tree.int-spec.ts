@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeTree } from './remove-tree';
+import { removeStrays, removeTree } from './remove-tree';
 
 describe(removeTree.name, () => {
   let dir: string;
@@ -49,5 +49,15 @@ describe(removeTree.name, () => {
     await removeTree(sandbox);
 
     expect(existsSync(sandbox)).toBe(false);
+  });
+
+  it('removes the entries of a directory it is not told to keep, deep ones too', async () => {
+    for (const name of ['kept', 'left-behind'])
+      mkdirSync(join(dir, name, 'workspace'), { recursive: true });
+    deepTree(join(dir, 'deep'));
+
+    expect((await removeStrays(dir, new Set(['kept']))).sort()).toEqual(['deep', 'left-behind']);
+    expect(readdirSync(dir)).toEqual(['kept']);
+    expect(await removeStrays(join(dir, 'none'), new Set())).toEqual([]);
   });
 });

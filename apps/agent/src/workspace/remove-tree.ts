@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -18,4 +19,15 @@ export async function removeTree(path: string): Promise<void> {
   } catch {
     await run('rm', ['-rf', '--one-file-system', '--', path]);
   }
+}
+
+/**
+ * Removes every entry of `dir` not named in `keep`, however deep: the sandboxes an agent left
+ * when it died between a task's end and their removal. Answers the names removed.
+ */
+export async function removeStrays(dir: string, keep: ReadonlySet<string>): Promise<string[]> {
+  const names = await readdir(dir).catch(() => []);
+  const strays = names.filter((name) => !keep.has(name));
+  for (const name of strays) await removeTree(join(dir, name));
+  return strays;
 }
