@@ -71,9 +71,9 @@ export class KeyedJournal {
   }
 
   /**
-   * The latest line of every live key on disk, in the order the keys first appear. A line that is no JSON
-   * object with a string key is reported by its number and skipped. Called once, before any `put`;
-   * {@link reset} then says which of them are kept.
+   * The latest line of every live key on disk, in the order the keys first appear. A line that
+   * is no JSON object with a string key is reported by its number and skipped. Called once,
+   * before any `put`; {@link resetSync} then says which of them are kept.
    */
   readSync(onCorrupt: (where: string, error: unknown) => void): Map<string, string> {
     const lines = new Map<string, string>();

@@ -59,13 +59,13 @@ export interface ProcessContainerizerOptions {
 }
 
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
+const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 
 /** A wrapper spawned: its container recorded (or not), and its exit once heard. */
 interface Spawned {
   recorded: Promise<{ child: ChildProcess; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
   exit: () => LeaderExit | undefined;
 }
-const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 
 interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
@@ -297,10 +297,13 @@ export class ProcessContainerizer
   }
 
   private async release(container: ProcessContainer): Promise<void> {
-    // Should this fail, the next recover takes the record for an orphan's and removes it.
-    await this.records.remove(container.id);
-    if (container.exitFile !== undefined) {
-      await this.exits.release(container.id, container.exitFile);
+    try {
+      // Should this fail, the next recover takes the record for an orphan's and removes it.
+      await this.records.remove(container.id);
+    } finally {
+      if (container.exitFile !== undefined) {
+        await this.exits.release(container.id, container.exitFile);
+      }
     }
   }
 

@@ -28,7 +28,7 @@ export interface RuntimeRecord {
  * A record of every live process container in a directory of the agent's own that outlives agent
  * restarts, so that `recover` can find and destroy the orphans the agent never checkpointed.
  * One agent per directory. The records are lines of one journal, `records`, not a file each: a
- * file per container cost two inodes made and removed per task, the slowest part of a trivial
+ * file per container cost an inode made and one removed per task, the slowest part of a trivial
  * task's launch on some hosts. They are not synced: a record is about processes, which a crash of
  * the host ends anyway.
  */
