@@ -454,9 +454,11 @@ function render(
         ' (see the burst figures), so one server process on these 2 shared cores cannot answer' +
         ' 1,000/s: a redelivery, which only looks its delivery up, still costs about 1 ms, most of' +
         " it the HTTP stack (Express, Nest's router and pipes, pino-http's per-request logger;" +
-        ' profiled), with SQLite and the trigger worker, which works through the runs meanwhile,' +
-        ' the rest. It ends them well after the burst (see the runs not ended), so triggering,' +
-        ' not accepting, is the slower path under a burst.',
+        ' profiled), with SQLite the rest. The trigger and commit-status workers step aside while' +
+        ' webhooks saturate the event loop (paused for at most 2 s, then running at least 0.5 s),' +
+        ' and end the runs after the burst (see the runs not ended), so triggering, not' +
+        ' accepting, is the slower path under a burst. Going further takes them out of the' +
+        ' process that answers webhooks (a server role of their own), or a leaner HTTP stack.',
     );
   }
   return (
