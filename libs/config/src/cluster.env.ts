@@ -124,7 +124,10 @@ export class AgentEnv extends ClusterClientEnv {
   @EnvInt(16, 16 * 1024 * 1024)
   readonly KILN_AGENT_PACK_CACHE_MB: number = 2048;
 
-  /** Keep the sandbox of a task that did not finish successfully, for a post-mortem. */
+  /**
+   * Keep the sandbox of a task that did not finish successfully, for a post-mortem. Without it,
+   * an agent also removes at its start the sandboxes of tasks it no longer has.
+   */
   @EnvBool()
   readonly KILN_AGENT_KEEP_FAILED_SANDBOXES: boolean = false;
 }
