@@ -1,14 +1,24 @@
 import {
   chmodSync,
+  close,
   closeSync,
   existsSync,
+  fdatasync,
   fsyncSync,
+  open as openFd,
   openSync,
   readFileSync,
   renameSync,
+  write,
   writeSync,
 } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const openAppending = promisify(openFd);
+const writeAt = promisify(write);
+const syncData = promisify(fdatasync);
+const closeFd = promisify(close);
 
 export interface KeyedJournalOptions {
   /** The field of each line's JSON object that names what the line is about. */
@@ -46,7 +56,11 @@ export class KeyedJournal {
   private readonly live = new Map<string, string>();
   private liveBytes = 0;
   private journalBytes = 0;
-  private handle: FileHandle | undefined;
+  /**
+   * The journal, open for appending: a descriptor, not a FileHandle, as it lives as long as its
+   * owner, which may be dropped without closing it (Node warns of a FileHandle closed by the GC).
+   */
+  private fd: number | undefined;
   /** The batch still taking lines; it closes when its commit starts. */
   private open: Batch | undefined;
   private committing: Promise<void> = Promise.resolve();
@@ -145,10 +159,13 @@ export class KeyedJournal {
   private async commit(lines: Batch['lines']): Promise<void> {
     const text =
       (this.torn ? '\n' : '') + [...lines.values()].map(({ line }) => `${line}\n`).join('');
-    this.handle ??= await open(this.path, 'a', this.options.mode);
+    this.fd ??= await openAppending(this.path, 'a', this.options.mode);
     try {
-      await this.handle.write(text);
-      if (this.options.durable) await this.handle.datasync();
+      const bytes = Buffer.from(text);
+      for (let done = 0; done < bytes.length;) {
+        done += (await writeAt(this.fd, bytes, done, bytes.length - done)).bytesWritten;
+      }
+      if (this.options.durable) await syncData(this.fd);
     } catch (error) {
       // Whatever part of the batch reached the file, the next write starts on a line of its own:
       // a line cut short is unreadable, not glued to the next one.
@@ -194,8 +211,8 @@ export class KeyedJournal {
   }
 
   private async closeHandle(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) await closeFd(fd);
   }
 }

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { close, open } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { readSandboxFile } from '../launching';
 
 /** How an exit file is named: `exits-` and a name of its own, never a path. */
 export const EXIT_FILE_PATTERN = /^exits-[0-9a-f]{16}$/;
+
+const openFile = promisify(open);
+const closeFile = promisify(close);
 
 /** Launches per exit file before the next launch opens a new one. */
 const DEFAULT_LAUNCHES_PER_FILE = 10_000;
@@ -28,7 +33,11 @@ const MAX_READ_BYTES = 16 * 1024 * 1024;
  * its checkpoint. One agent per directory.
  */
 export class ExitJournal {
-  private current: { name: string; handle: FileHandle; launches: number } | undefined;
+  /**
+   * The file launches are given now, open for appending: a descriptor, not a FileHandle, as the
+   * agent keeps it for its life, and tests drop containerizers without closing anything.
+   */
+  private current: { name: string; fd: number; launches: number } | undefined;
   private opening: Promise<void> | undefined;
   /** The live containers given each file. */
   private readonly holders = new Map<string, Set<string>>();
@@ -63,7 +72,7 @@ export class ExitJournal {
     const current = this.current;
     if (current === undefined) throw new Error('no exit file is open: prepare() comes first');
     this.hold(containerId, current.name);
-    return { name: current.name, fd: current.handle.fd };
+    return { name: current.name, fd: current.fd };
   }
 
   /** A container the agent found again at its start holds the file its checkpoint names. */
@@ -134,12 +143,12 @@ export class ExitJournal {
   private async openNext(): Promise<void> {
     const name = `exits-${randomBytes(8).toString('hex')}`;
     // Made anew (`ax`, appending): a name already there is nobody's to append to.
-    const handle = await open(join(this.dir, name), 'ax', 0o600);
+    const fd = await openFile(join(this.dir, name), 'ax', 0o600);
     const previous = this.current;
-    this.current = { name, handle, launches: 0 };
+    this.current = { name, fd, launches: 0 };
     if (previous !== undefined) {
       // Its wrappers have their own descriptors, and no launch can take it any more.
-      await previous.handle.close();
+      await closeFile(previous.fd);
       if ((this.holders.get(previous.name)?.size ?? 0) === 0) {
         this.holders.delete(previous.name);
         await rm(join(this.dir, previous.name), { force: true });
