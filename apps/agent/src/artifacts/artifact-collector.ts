@@ -145,7 +145,7 @@ async function match(
 ): Promise<{ paths: string[]; stopped?: string }> {
   const isMatch = picomatch(patterns, { dot: true });
   const found = new Set<string>();
-  // Past this many matches the rest are refused, not kept: a few more are counted than uploaded.
+  // Enough to upload the most files and list the most refusals; a match past them is not kept.
   const maxMatches = limits.maxFiles + limits.maxRefusals;
   let entries = 0;
   let stopped: string | undefined;

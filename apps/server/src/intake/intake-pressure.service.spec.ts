@@ -19,6 +19,22 @@ function host(): { host: WorkerHost; calls: string[] } {
 
 describe(IntakePressureService.name, () => {
   let utilization: number;
+  let service: IntakePressureService;
+
+  /** The service sampling, with `count` workers yielding to it. */
+  function started(count: number): string[][] {
+    service = new IntakePressureService();
+    const workers = Array.from({ length: count }, host);
+    for (const { host: worker } of workers) service.yields(worker);
+    service.onModuleInit();
+    return workers.map((w) => w.calls);
+  }
+
+  /** `count` webhooks, then one sampling interval. */
+  function webhooksFor(count: number): void {
+    for (let i = 0; i < count; i += 1) service.webhook();
+    vi.advanceTimersByTime(100);
+  }
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -31,56 +47,39 @@ describe(IntakePressureService.name, () => {
     }));
   });
   afterEach(() => {
+    service.onModuleDestroy();
     vi.useRealTimers();
     vi.restoreAllMocks();
   });
 
   it('pauses its workers while webhooks saturate the loop, then resumes them', () => {
-    const service = new IntakePressureService();
-    const a = host();
-    const b = host();
-    service.yields(a.host);
-    service.yields(b.host);
-    service.onModuleInit();
+    const [a, b] = started(2);
 
     utilization = 0.99;
-    for (let i = 0; i < 5; i += 1) service.webhook();
-    vi.advanceTimersByTime(100);
-    expect(a.calls).toEqual(['pause(true)']);
-    expect(b.calls).toEqual(['pause(true)']);
+    webhooksFor(5);
+    expect(a).toEqual(['pause(true)']);
+    expect(b).toEqual(['pause(true)']);
 
     // No more webhooks: whatever keeps the loop busy, the workers come back.
-    vi.advanceTimersByTime(100);
-    expect(a.calls).toEqual(['pause(true)', 'resume']);
-    service.onModuleDestroy();
+    webhooksFor(0);
+    expect(a).toEqual(['pause(true)', 'resume']);
   });
 
   it('resumes its workers after the longest pause, however long the burst', () => {
-    const service = new IntakePressureService();
-    const a = host();
-    service.yields(a.host);
-    service.onModuleInit();
+    const [a] = started(1);
     utilization = 0.99;
 
-    for (let t = 0; t <= MAX_PAUSE_MS; t += 100) {
-      for (let i = 0; i < 5; i += 1) service.webhook();
-      vi.advanceTimersByTime(100);
-    }
+    for (let t = 0; t <= MAX_PAUSE_MS; t += 100) webhooksFor(5);
 
-    expect(a.calls).toEqual(['pause(true)', 'resume']);
-    service.onModuleDestroy();
+    expect(a).toEqual(['pause(true)', 'resume']);
   });
 
   it('leaves its workers alone while the loop has room', () => {
-    const service = new IntakePressureService();
-    const a = host();
-    service.yields(a.host);
-    service.onModuleInit();
+    const [a] = started(1);
     utilization = 0.5;
-    for (let i = 0; i < 5; i += 1) service.webhook();
-    vi.advanceTimersByTime(1_000);
 
-    expect(a.calls).toEqual([]);
-    service.onModuleDestroy();
+    for (let t = 0; t < 1_000; t += 100) webhooksFor(5);
+
+    expect(a).toEqual([]);
   });
 });
