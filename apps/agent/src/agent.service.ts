@@ -12,6 +12,7 @@ import {
   type TaskStatus,
 } from '@kiln/contracts';
 import {
+  OUTPUT_FILE_MODE,
   workspaceOf,
   WORKSPACE_MOUNT_PATH,
   type Containerizer,
@@ -641,7 +642,7 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     const file = await open(
       this.stdoutOf(taskId),
       O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
-      0o644,
+      OUTPUT_FILE_MODE,
     );
     try {
       await file.appendFile(lines.map((line) => `${line}\n`).join(''));

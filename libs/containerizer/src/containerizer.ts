@@ -208,6 +208,14 @@ export interface Containerizer {
   checkpoint(containerId: string): Record<string, unknown> | undefined;
 }
 
+/**
+ * The mode a sandbox's `stdout` and `stderr` are created with: the agent's alone. A task's output
+ * may hold its secrets (the server masks them only once it has the output), and a task that runs
+ * as another user than the agent (the native containerizer's) writes them through descriptors, or
+ * through runc's pipes, never opening them itself.
+ */
+export const OUTPUT_FILE_MODE = 0o600;
+
 /** The name of the {@link workspaceOf workspace} inside a sandbox. */
 export const WORKSPACE_DIR = 'workspace';
 

@@ -1,7 +1,12 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, lstat, mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { ContainerLaunchError, workspaceOf, type ContainerSpec } from './containerizer';
+import {
+  ContainerLaunchError,
+  OUTPUT_FILE_MODE,
+  workspaceOf,
+  type ContainerSpec,
+} from './containerizer';
 
 /*
  * What every containerizer that runs a command on the agent's own filesystem (process, cgroup)
@@ -127,7 +132,7 @@ export async function openOutputs(sandbox: string): Promise<Outputs> {
 
 function openOutput(path: string): Promise<FileHandle> {
   const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
-  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, OUTPUT_FILE_MODE);
 }
 
 /**

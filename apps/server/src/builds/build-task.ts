@@ -46,7 +46,9 @@ export function newTaskId(jobId: string, attempt: number, nonce: string): string
  * The cluster task that runs one job attempt: its steps, in order, in one container, each in its
  * own `sh -e`, stopping at the first failure. Step scripts travel as environment variables, never
  * spliced into the script text, so no quoting can break out of them; markers around each step
- * (with a nonce the build cannot guess) let the server record step boundaries and exit codes.
+ * (with the task's step nonce) let the server record step boundaries and exit codes. The nonce is
+ * in the script's text only, which the native containerizer keeps from the steps (see its
+ * `PRIVATE_SHELL` and `OUTPUT_HOOK`, and docs/security.md); under Docker a step can read it.
  *
  * A kill's SIGTERM goes to every process of the task's group (the containerizers see to that):
  * the running step gets it and may clean up in its own `trap … TERM` for the grace period. The

@@ -1,7 +1,8 @@
 /**
  * Step markers: lines the build script prints around each step so the server can tell the steps
  * apart in a task's output. They carry the task's step nonce (see `TaskTokens.stepNonce`), which
- * the build's own output cannot know, so a build cannot forge or fake the end of a step.
+ * is only in the text of the script around the steps: where the containerizer keeps that text from
+ * the steps (the native one does), a build cannot forge or fake the end of a step.
  */
 
 export type StepMarker =

@@ -17,6 +17,7 @@ const PLAN: BundlePlan = {
   systemFiles: ['/etc/ssl/certs'],
   workspace: '/var/lib/kiln/sandboxes/t1/workspace',
   network: 'private',
+  outputHook: { path: '/bin/sh', args: ['sh', '-c', 'output', '100000'] },
   networkHook: { path: '/bin/sh', args: ['sh', '-c', 'hook'] },
   ids: { hostId: 100_000, size: 65_536 },
   cgroupsPath: '/kiln/agent-1/t1',
@@ -67,10 +68,11 @@ describe(ociConfig.name, () => {
   it("shares the host's network namespace only for network host", () => {
     const { config } = configOf({ network: 'host' });
     expect(config.linux.namespaces.map((n) => n.type)).not.toContain('network');
-    expect(config.hooks).toBeUndefined();
-    expect(configOf({ network: 'none' }).config.hooks).toBeUndefined();
+    const output = { path: '/bin/sh', args: ['sh', '-c', 'output', '100000'] };
+    expect(config.hooks).toEqual({ createRuntime: [output] });
+    expect(configOf({ network: 'none' }).config.hooks).toEqual({ createRuntime: [output] });
     expect(configOf().config.hooks).toEqual({
-      createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'hook'] }],
+      createRuntime: [output, { path: '/bin/sh', args: ['sh', '-c', 'hook'] }],
     });
   });
 

@@ -29,6 +29,41 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_SYS_CHROOT',
 ] as const;
 
+/**
+ * The shell a task's shell command runs in: a copy of the host's `/bin/sh` in the root filesystem
+ * (see `rootfs.ts`) that the task may execute but not read, being the host root's with mode 0111,
+ * and no id of the task's user namespace maps the host's root. The kernel makes a process that
+ * executes a file it cannot read non-dumpable, owned by the namespace the file's owner is mapped
+ * in, the host's: then only CAP_SYS_PTRACE there, which no task holds, reads its memory,
+ * environment and descriptors, through `/proc` or `ptrace`. Its command line stays readable to
+ * all, so the command's text never goes there.
+ *
+ * This is what keeps a build's step markers (see the server's `build-task.ts`) to the script that
+ * prints them: the steps it runs execute the ordinary `/bin/sh`, as the same user, and cannot read
+ * the nonce the markers carry. What the command runs otherwise is the task's as before.
+ */
+export const PRIVATE_SHELL = '/.kiln/sh';
+
+/** The variable a shell command's text reaches {@link PRIVATE_SHELL} in, gone before it runs. */
+export const COMMAND_VARIABLE = '__KILN_COMMAND';
+
+/**
+ * How the container's first process runs a shell command: its text in the environment, which the
+ * shell takes out before it runs it, so that the processes the command starts do not inherit it.
+ */
+export function privateShellCommand(
+  text: string,
+  environment: Readonly<Record<string, string>>,
+): { argv: string[]; environment: Record<string, string> } {
+  const run =
+    `__kiln_command=$${COMMAND_VARIABLE}; unset ${COMMAND_VARIABLE}; ` +
+    'eval "unset __kiln_command; $__kiln_command"';
+  return {
+    argv: [PRIVATE_SHELL, '-c', run, 'sh'],
+    environment: { ...environment, [COMMAND_VARIABLE]: text },
+  };
+}
+
 /** The `/proc` and `/sys` paths runtimes hide (masked) or freeze (read-only): runc's defaults. */
 export const MASKED_PATHS = [
   '/proc/acpi',
@@ -76,6 +111,11 @@ export interface BundlePlan {
    * for installations that trust every build).
    */
   network: 'private' | 'none' | 'host';
+  /**
+   * What takes the container's output pipes back from it, run first (see `OUTPUT_HOOK`). Kiln's
+   * containers always have it; none only for the plain runc benchmarks compare with.
+   */
+  outputHook?: { path: string; args: readonly string[] };
   /** What starts the user-mode network for the container's pid; for `private` only. */
   networkHook?: { path: string; args: readonly string[] };
   /**
@@ -96,9 +136,13 @@ export interface BundlePlan {
 
 const MIB = 1024 * 1024;
 
-/** The hooks runc runs on the host before the process starts: the network, then the gate. */
+/**
+ * The hooks runc runs on the host before the process starts: the output's, the network, then the
+ * gate.
+ */
 function createRuntimeHooks(plan: BundlePlan): { hooks?: { createRuntime: unknown[] } } {
   const hooks = [
+    ...(plan.outputHook === undefined ? [] : [plan.outputHook]),
     ...(plan.network === 'private' && plan.networkHook !== undefined ? [plan.networkHook] : []),
     ...(plan.gateHook === undefined ? [] : [plan.gateHook]),
   ].map((hook) => ({ ...hook, args: [...hook.args] }));

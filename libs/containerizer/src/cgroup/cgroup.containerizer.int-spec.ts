@@ -308,6 +308,45 @@ describe('cgroup containerizer on this host', () => {
       );
     });
 
+    it('keeps the text of a shell command, and what it prints, from the processes it starts', async () => {
+      // The build's step markers live in the text of its command, with a nonce the build's steps
+      // must not learn: they run as the same user as the command's shell, its pid 1. A step tries
+      // every way to that text it has, and writes what it found to descriptor 3.
+      const containerizer = newContainerizer();
+      const secret = `kiln-private-${randomUUID()}`;
+      const probe = [
+        // Its output, opened again for reading through its own descriptor: a pipe, which would
+        // take the command's next lines from runc.
+        'timeout 5 cat /proc/self/fd/4',
+        "tr '\\0' ' ' < /proc/1/cmdline",
+        "tr '\\0' ' ' < /proc/1/environ",
+        "tr '\\0' ' ' < /proc/1/task/1/environ",
+        'env',
+        'cat /proc/1/maps',
+        'ls -l /proc/1/fd/',
+        'cat /proc/1/fd/1',
+        'timeout 10 gdb -q -p 1 -batch -ex "generate-core-file core"',
+        'grep -a -o "kiln-private-[0-9a-f-]*" core',
+        'echo probe-done',
+      ].join('\n');
+      const spec = await specOf(
+        `printf '%s\\n' "marker ${secret}"; sh -c "$PROBE" 3>found || true; ` +
+          `echo through-dev-stdout > /dev/stdout; printf '%s\\n' "${secret} end"`,
+        { environment: { PATH: '/usr/bin:/bin', PROBE: `exec 4>&1 2>&3; {\n${probe}\n} >&3` } },
+      );
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FINISHED',
+      });
+      const found = (await written(spec, 'found')) ?? '';
+      expect(found).toContain('probe-done');
+      expect(found).not.toContain(secret);
+      // The command itself ran and printed it, and what it wrote to /dev/stdout is there too.
+      expect(await readFile(join(spec.sandbox, 'stdout'), 'utf8')).toBe(
+        `marker ${secret}\nthrough-dev-stdout\n${secret} end\n`,
+      );
+    });
+
     it('kills a background child along with the task, and removes the cgroups', async () => {
       const containerizer = newContainerizer();
       const spec = await specOf('sleep 1000 & echo up > ready; wait');

@@ -19,7 +19,7 @@ import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { DEFAULT_CAPABILITIES, ociConfig } from './bundle';
+import { COMMAND_VARIABLE, DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
 import {
   isCgroupPath,
   leaderCheckpoint,
@@ -37,7 +37,15 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { GATE_OPEN, gateHook, gateWordFile, networkHook, refuseAtGate, type Runc } from './runc';
+import {
+  GATE_OPEN,
+  gateHook,
+  gateWordFile,
+  networkHook,
+  outputHook,
+  refuseAtGate,
+  type Runc,
+} from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
@@ -289,12 +297,14 @@ export class CgroupContainerizer
 
   private async start(container: CgroupContainer, spec: ContainerSpec, host: Host): Promise<void> {
     const { sandbox } = spec;
-    const environment = { ...spec.environment };
-    environment.PATH ??= DEFAULT_PATH;
+    const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
     // runc looks a command without a slash up on the task's PATH, inside the container.
-    const argv = spec.command.shell
-      ? ['/bin/sh', '-c', spec.command.value]
-      : [spec.command.value, ...spec.command.arguments];
+    const { argv, environment } = spec.command.shell
+      ? privateShellCommand(spec.command.value, taskEnvironment)
+      : {
+          argv: [spec.command.value, ...spec.command.arguments],
+          environment: taskEnvironment,
+        };
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     const bundle = join(sandbox, BUNDLE_DIR);
     const runc = this.runtime.runc(host.tools.runc);
@@ -328,6 +338,7 @@ export class CgroupContainerizer
       ...rootFilesystem,
       workspace,
       network,
+      outputHook: outputHook(ids.hostId),
       networkHook: networkHook({
         slirp4netns: host.tools.slirp4netns,
         pidFile: networkPidFile,
@@ -584,9 +595,12 @@ export class CgroupContainerizer
 /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
 function refusal(spec: ContainerSpec): string | undefined {
   assertValidSpec(spec);
-  return spec.image === undefined
-    ? undefined
-    : 'the cgroup containerizer cannot run images; docker is needed';
+  if (spec.image !== undefined)
+    return 'the cgroup containerizer cannot run images; docker is needed';
+  if (spec.command.shell && COMMAND_VARIABLE in spec.environment) {
+    return `the cgroup containerizer passes a shell command in ${COMMAND_VARIABLE}, which the task sets`;
+  }
+  return undefined;
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */

@@ -1,10 +1,22 @@
-import { lstat, mkdir, readlink, rename, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CONTAINER_WORKSPACE } from './bundle';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CONTAINER_WORKSPACE, PRIVATE_SHELL } from './bundle';
 
 /*
  * The filesystem every task of the native containerizer starts from when it names no image: the
- * host's toolchains, read-only, under a root of mount points and a generated `/etc`. Made once per
+ * host's toolchains, read-only, under a root of mount points, a generated `/etc` and the shell
+ * that runs a task's shell command. Made once per
  * containerizer in its runtime directory, shared by its containers (all of them read-only), and
  * safe to make again over itself while containers use it: it is only ever added to.
  */
@@ -106,7 +118,20 @@ export async function prepareRootFilesystem(
     const target = await readlink(join('/etc', name)).catch(() => undefined);
     if (target !== undefined) await ensureLink(target, join(etc, name));
   }
+  await installPrivateShell(join(rootfs, PRIVATE_SHELL));
   return { rootfs, etc, systemDirs, systemFiles };
+}
+
+/**
+ * Copies the host's `/bin/sh` to `path`, executable and unreadable to all but the host's root
+ * (see {@link PRIVATE_SHELL}). Copied anew each time: the host's may have been upgraded.
+ */
+async function installPrivateShell(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await copyFile(await realpath('/bin/sh'), temporary);
+  await chmod(temporary, 0o111);
+  await rename(temporary, path);
 }
 
 async function ensureLink(target: string, path: string): Promise<void> {

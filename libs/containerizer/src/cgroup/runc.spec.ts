@@ -1,9 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GATE_HOOK, gateHook, networkHook, refuseAtGate, shimArguments } from './runc';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GATE_HOOK, gateHook, networkHook, outputHook, refuseAtGate, shimArguments } from './runc';
 
 /** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
 function sh(args: string[], input = ''): Promise<number | null> {
@@ -13,6 +13,15 @@ function sh(args: string[], input = ''): Promise<number | null> {
     child.once('exit', resolve);
     child.stdin.end(input);
   });
+}
+
+/** The text of a file another process writes, once it is there. */
+async function eventuallyRead(path: string): Promise<string> {
+  let text: string | undefined;
+  await vi.waitFor(async () => {
+    text = (await readFile(path, 'utf8')).trim();
+  });
+  return text!;
 }
 
 describe('runc shim and network hook', () => {
@@ -46,6 +55,48 @@ describe('runc shim and network hook', () => {
     );
     expect(code).toBe(7);
     expect(await readFile(exitFile, 'utf8')).toBe('7\n');
+  });
+
+  it("gives the output pipes of the state's process to root, writable by its group only", async () => {
+    // A process whose output is a pipe, as runc's container process's is (Node's are sockets).
+    const pidFile = join(dir, 'pid');
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `sh -c 'echo $$ > "$1.tmp" && mv "$1.tmp" "$1" && exec sleep 30' _ '${pidFile}' 2>&1 | cat`,
+      ],
+      { stdio: 'ignore', detached: true },
+    );
+    try {
+      const pid = await eventuallyRead(pidFile);
+      const hook = outputHook(4321);
+      expect(await sh(hook.args.slice(1), `{"pid": ${pid},"status":"creating"}`)).toBe(0);
+      for (const fd of [1, 2]) {
+        const pipe = await stat(`/proc/${pid}/fd/${fd}`);
+        expect(pipe.isFIFO()).toBe(true);
+        expect({ uid: pipe.uid, gid: pipe.gid, mode: pipe.mode & 0o777 }).toEqual({
+          uid: 0,
+          gid: 4321,
+          mode: 0o620,
+        });
+      }
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+
+  it('refuses to start a container whose output is a file, not a pipe', async () => {
+    const output = await open(join(dir, 'stdout'), 'a', 0o600);
+    const child = spawn('sleep', ['30'], { stdio: ['ignore', output.fd, output.fd] });
+    try {
+      const hook = outputHook(4321);
+      expect(await sh(hook.args.slice(1), `{"pid":${child.pid}}`)).toBe(1);
+      expect((await stat(join(dir, 'stdout'))).mode & 0o777).toBe(0o600);
+    } finally {
+      child.kill('SIGKILL');
+      await output.close();
+    }
   });
 
   it('starts slirp4netns for the pid in the state, records its pid, and waits until ready', async () => {

@@ -84,6 +84,48 @@ export function shimArguments(plan: {
 }
 
 /**
+ * The lines of a hook that read the container state runc gives it on standard input and set `pid`
+ * to its process's: by the shell itself, since each program started in a hook is a few
+ * milliseconds more before the container's process can start.
+ */
+const READ_STATE_PID = [
+  'state=',
+  'while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; line=; done',
+  `pid=\${state#*'"pid":'}`,
+  'pid=${pid#"${pid%%[! ]*}"}',
+  'pid=${pid%%[!0-9]*}',
+  '[ -n "$pid" ] || { echo "kiln: no pid in the container state" >&2; exit 1; }',
+];
+
+/**
+ * The first `createRuntime` hook of every container: it takes the container's output back from
+ * it. `runc run` in the foreground gives the container pipes for its standard output and error,
+ * and makes them the container root's, which could then open them again for reading through
+ * `/proc/self/fd` and take what the container's first process prints (a build's step markers)
+ * before runc copies it to the sandbox. The hook gives both pipes to the host's root, writable by
+ * the container's root group only (mode 0620): `/dev/stdout` still opens for writing, and nothing
+ * in the container reads them, nor, not being their owner, changes that. It runs before the
+ * container's process starts, so no process of the task ever held them otherwise.
+ * Argument: `GID`, the host's id of the container's root group.
+ */
+export const OUTPUT_HOOK = [
+  ...READ_STATE_PID,
+  'out=/proc/$pid/fd/1 err=/proc/$pid/fd/2',
+  '{ [ -p "$out" ] && [ -p "$err" ]; } || { echo "kiln: the container\'s output is no pipe" >&2; exit 1; }',
+  'chown "0:$1" "$out" "$err" && chmod 620 "$out" "$err" ||',
+  '  { echo "kiln: cannot take the container\'s output pipes back" >&2; exit 1; }',
+].join('\n');
+
+/** The hook that takes a container's output pipes back from it ({@link OUTPUT_HOOK}). */
+export function outputHook(hostGid: number): { path: string; args: string[]; env: string[] } {
+  return {
+    path: '/bin/sh',
+    args: ['sh', '-c', OUTPUT_HOOK, 'kiln-output', String(hostGid)],
+    env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+  };
+}
+
+/**
  * The `createRuntime` hook that gives a container outbound network: runc runs it on the host once
  * the container's namespaces exist and before its process starts, with the container's state
  * (`"pid":N`) on standard input. It starts slirp4netns in the background for that pid, records
@@ -95,14 +137,7 @@ export function shimArguments(plan: {
  * Arguments: `SLIRP4NETNS PID_FILE LOG_FILE NSENTER`.
  */
 export const NETWORK_HOOK = [
-  // The state, then its pid, read by the shell itself: each program started here is a few
-  // milliseconds more before the container's process can start.
-  'state=',
-  'while IFS= read -r line || [ -n "$line" ]; do state="$state$line"; line=; done',
-  `pid=\${state#*'"pid":'}`,
-  'pid=${pid#"${pid%%[! ]*}"}',
-  'pid=${pid%%[!0-9]*}',
-  '[ -n "$pid" ] || { echo "kiln: no pid in the container state" >&2; exit 1; }',
+  ...READ_STATE_PID,
   `ready=$( { "$1" ${SLIRP4NETNS_OPTIONS.join(' ')} --ready-fd=3 "$pid" tap0 3>&1 >/dev/null 2>>"$3" </dev/null & echo "$!" > "$2"; } | head -c 1 )`,
   '[ "$ready" = 1 ] || { echo "kiln: slirp4netns did not start, see $3" >&2; exit 1; }',
   // The host's loopback fenced off tap0 (see HOST_LOOPBACK_RANGES), the task's own lo untouched:

@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { close, constants as fsConstants, open, write } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { ResourceUsage } from '../containerizer';
+import { OUTPUT_FILE_MODE, type ResourceUsage } from '../containerizer';
 
 /**
  * Whether the engine refused to start a container because its init process had already died
@@ -179,7 +179,7 @@ export class SandboxOutput extends Writable {
   opened(): Promise<this> {
     const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
     return new Promise((resolve, reject) => {
-      open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644, (error, fd) => {
+      open(this.path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, OUTPUT_FILE_MODE, (error, fd) => {
         if (error) return reject(error);
         this.fd = fd;
         resolve(this);
