@@ -22,11 +22,19 @@ export class ArtifactRejectedError extends Error {
   }
 }
 
+/** An upload longer than the `maxBytes` it was allowed. */
+export class ArtifactTooLargeError extends ArtifactRejectedError {
+  constructor(maxBytes: number) {
+    super(`the artifact is larger than ${maxBytes} bytes`);
+    this.name = ArtifactTooLargeError.name;
+  }
+}
+
 /**
  * The bytes of artifacts, behind one small interface so that an S3-compatible store can stand in
- * for the filesystem. `put` stores all of `body` or nothing: a body longer than `maxBytes`, or
- * whose SHA-256 is not `sha256`, is refused with an {@link ArtifactRejectedError} and leaves no
- * trace; a second `put` of a key replaces the first. Keys are normalised names (see
+ * for the filesystem. `put` stores all of `body` or nothing: a body longer than `maxBytes` (an
+ * {@link ArtifactTooLargeError}), or whose SHA-256 is not `sha256`, is refused with an
+ * {@link ArtifactRejectedError} and leaves no trace; a second `put` of a key replaces the first. Keys are normalised names (see
  * normalizeArtifactName); an implementation still checks that a key stays under its root.
  */
 export abstract class ArtifactStorage {

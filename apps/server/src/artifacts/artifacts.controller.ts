@@ -58,6 +58,8 @@ export class ArtifactsController {
     400: 'A name that is not relative to the workspace, too large, or a checksum mismatch',
     401: "No task token, or not this task's",
     404: 'The task is not the current task of a job',
+    409: 'The job attempt keeps 1,000 artifacts already',
+    413: "The artifact would take the job attempt's artifacts over 4 GiB in all",
   })
   upload(
     @Param('taskId') taskId: string,

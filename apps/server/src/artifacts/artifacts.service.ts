@@ -1,8 +1,21 @@
-import { ARTIFACT_MAX_BYTES, ArtifactNameError, normalizeArtifactName } from '@kiln/contracts';
+import { KeyedMutex } from '@kiln/common';
+import {
+  ARTIFACT_MAX_BYTES,
+  ARTIFACTS_MAX_FILES,
+  ARTIFACTS_MAX_TOTAL_BYTES,
+  ArtifactNameError,
+  normalizeArtifactName,
+} from '@kiln/contracts';
 import { ArtifactsRepository, JobsRepository, RunsRepository, type Job } from '@kiln/persistence';
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  NotFoundException,
+  PayloadTooLargeException,
+} from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { ArtifactRejectedError, ArtifactStorage } from './artifact-storage';
+import { ArtifactRejectedError, ArtifactStorage, ArtifactTooLargeError } from './artifact-storage';
 import { toArtifactResponse, type ArtifactResponse } from './artifacts.dto';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -16,6 +29,8 @@ export class ArtifactsService {
     private readonly storage: ArtifactStorage,
     private readonly runs: RunsRepository,
   ) {}
+
+  private readonly uploads = new KeyedMutex();
 
   /**
    * Stores an artifact of the task's attempt (the caller has checked the task's token). `path`
@@ -35,11 +50,48 @@ export class ArtifactsService {
     if (job === undefined) {
       throw new NotFoundException(`task ${taskId} is not the current task of a job`);
     }
+    // One upload of an attempt at a time (in this process), so that its limits hold.
+    return this.uploads.run(`${job.id}/${job.attempt}`, () =>
+      this.store(job, taskId, name, sha256, body),
+    );
+  }
+
+  /**
+   * Stores one artifact within its attempt's limits, the ones an agent keeps to (an agent of
+   * another make, or one a build took over, is held to them here): at most
+   * {@link ARTIFACTS_MAX_FILES} names and {@link ARTIFACTS_MAX_TOTAL_BYTES} in all. A resend of a
+   * name replaces it, and counts once.
+   */
+  private async store(
+    job: Job,
+    taskId: string,
+    name: string,
+    sha256: string,
+    body: Readable,
+  ): Promise<ArtifactResponse> {
+    const others = (await this.artifacts.list(job.id, job.attempt)).filter((a) => a.name !== name);
+    const attempt = `attempt ${job.attempt} of job ${job.id}`;
+    if (others.length >= ARTIFACTS_MAX_FILES) {
+      throw new ConflictException(
+        `${attempt} has ${others.length} artifacts, the most it may keep: ${name} is not stored`,
+      );
+    }
+    const left = ARTIFACTS_MAX_TOTAL_BYTES - others.reduce((sum, a) => sum + a.size, 0);
+    const overTotal = () =>
+      new PayloadTooLargeException(
+        `${attempt} may keep ${ARTIFACTS_MAX_TOTAL_BYTES} bytes of artifacts in all, and ` +
+          `${Math.max(0, left)} are left: ${name} is not stored`,
+      );
+    if (left <= 0) throw overTotal();
+    const maxBytes = Math.min(ARTIFACT_MAX_BYTES, left);
     const key = { runId: job.runId, jobId: job.id, attempt: job.attempt, name };
     let stored;
     try {
-      stored = await this.storage.put(key, body, { sha256, maxBytes: ARTIFACT_MAX_BYTES });
+      stored = await this.storage.put(key, body, { sha256, maxBytes });
     } catch (error) {
+      if (error instanceof ArtifactTooLargeError && maxBytes < ARTIFACT_MAX_BYTES) {
+        throw overTotal();
+      }
       if (error instanceof ArtifactRejectedError) throw new BadRequestException(error.message);
       throw error;
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArtifactRejectedError, type ArtifactKey } from './artifact-storage';
+import { ArtifactRejectedError, ArtifactTooLargeError, type ArtifactKey } from './artifact-storage';
 import { FilesystemArtifactStorage } from './filesystem-artifact-storage';
 
 const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
@@ -57,7 +57,7 @@ describe(FilesystemArtifactStorage.name, () => {
     ).rejects.toThrow(/the SHA-256 of the 5 bytes received is [0-9a-f]{64}, not /);
     await expect(
       storage.put(key('b'), body('hello'), { sha256: sha256('hello'), maxBytes: 4 }),
-    ).rejects.toThrow(new ArtifactRejectedError('the artifact is larger than 4 bytes'));
+    ).rejects.toThrow(new ArtifactTooLargeError(4));
     expect(files()).toEqual([]);
   });
 

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   ArtifactRejectedError,
   ArtifactStorage,
+  ArtifactTooLargeError,
   type ArtifactKey,
   type StoredArtifact,
 } from './artifact-storage';
@@ -39,7 +40,7 @@ export class FilesystemArtifactStorage extends ArtifactStorage {
       transform(chunk: Buffer, _encoding, done) {
         size += chunk.length;
         if (size > expected.maxBytes) {
-          done(new ArtifactRejectedError(`the artifact is larger than ${expected.maxBytes} bytes`));
+          done(new ArtifactTooLargeError(expected.maxBytes));
           return;
         }
         hash.update(chunk);
