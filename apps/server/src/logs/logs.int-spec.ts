@@ -357,6 +357,32 @@ describe(LogsService.name, () => {
     expect(await storedText()).not.toContain(secret.slice(0, 9));
   });
 
+  it("records a step's end that a chunk cut in the middle of a long line splits in two", async () => {
+    // A build that ends a step with a line longer than a chunk, cut where the agent cuts it, so
+    // that the marker the script prints after the step falls across the cut.
+    const { jobId, taskIds } = tasks.job(1, [], ['build', 'test']);
+    const taskId = taskIds[0]!;
+    const nonce = tokens.stepNonce(taskId);
+    const end = stepEndMarker(nonce, 0, '5');
+    const log = `${stepStartMarker(nonce, 0)}\n${'x'.repeat(300)}${end}\n${stepStartMarker(nonce, 1)}\nnext\n`;
+    const cut = log.indexOf(end) + 10;
+    const first = log.slice(0, cut);
+    const answer = await post(taskId, { taskId, seq: 0, offset: 0, bytes: cut, data: first });
+    expect(answer).toEqual({ status: 200, body: { nextOffset: log.indexOf(end) } });
+    const rest = log.slice(log.indexOf(end));
+    const offset = log.indexOf(end);
+    const last = { taskId, seq: 1, offset, bytes: rest.length, data: rest, eof: true };
+    expect((await post(taskId, last)).status).toBe(200);
+
+    expect(JSON.parse((await get(`/api/v1/jobs/${jobId}/steps`)).text)).toMatchObject([
+      { idx: 0, name: 'build', firstLine: 1, exitCode: 5 },
+      { idx: 1, name: 'test' },
+    ]);
+    const text = (await get(`/api/v1/jobs/${jobId}/log`)).text;
+    expect(text).toContain('x'.repeat(300));
+    expect(text).not.toContain('::kiln-step-');
+  });
+
   it('stores nothing twice when an overlapping chunk is sent again', async () => {
     const { jobId, taskIds } = tasks.job();
     const taskId = taskIds[0]!;

@@ -13,7 +13,7 @@ import { LogTasks } from './log-tasks';
 import { renderWithinLimit } from './log-limit';
 import { LogsConfig } from './logs.config';
 import { secretMasker, type SecretMasker } from './mask';
-import { extractStepMarkers } from './step-markers';
+import { extractStepMarkers, markerSafeEnd } from './step-markers';
 import { TaskTokens } from './task-tokens';
 
 /** How a chunk was taken: stored or seen before (`accepted`), or refused for a gap. */
@@ -192,10 +192,10 @@ export class LogsService implements BeforeApplicationShutdown {
 
 /**
  * The part of a chunk stored now. An agent cuts a line in the middle only when it is longer than a
- * whole chunk: what could be the start of a secret at the end of such a chunk is held back (the
- * answer's `nextOffset` says where the agent goes on from), so that a secret the cut falls in is
- * masked whole in the next chunk. Anything else, and a chunk that would otherwise store nothing,
- * is stored whole.
+ * whole chunk: what could be the start of a secret or of a step marker at the end of such a chunk
+ * is held back (the answer's `nextOffset` says where the agent goes on from), so that a secret the
+ * cut falls in is masked whole, and a marker found whole, in the next chunk. Anything else, and a
+ * chunk that would otherwise store nothing, is stored whole.
  */
 function storableNow(
   chunk: LogChunkMessage,
@@ -203,7 +203,7 @@ function storableNow(
 ): { data: string; bytes: number } {
   const { data, bytes } = chunk;
   if (chunk.eof === true || data.endsWith('\n')) return { data, bytes };
-  const end = masker.safeEnd(data);
+  const end = Math.min(masker.safeEnd(data), markerSafeEnd(data));
   if (end === 0 || end >= data.length) return { data, bytes };
   const kept = data.slice(0, end);
   const encoded = Buffer.byteLength(data);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   extractStepMarkers,
+  markerSafeEnd,
   parseStepMarker,
   stepEndMarker,
   stepStartMarker,
@@ -96,5 +97,30 @@ describe(extractStepMarkers.name, () => {
 
   it('returns text without markers as it is', () => {
     expect(extractStepMarkers('a\nb', nonce, 1)).toEqual({ text: 'a\nb', steps: [] });
+  });
+});
+
+describe(markerSafeEnd.name, () => {
+  const end = stepEndMarker(nonce, 2, '1');
+
+  it('holds back a marker that starts near the end of an unended line, from its start', () => {
+    const text = `done\n${'x'.repeat(500)}${end.slice(0, 20)}`;
+    expect(markerSafeEnd(text)).toBe(text.indexOf('::kiln-step-'));
+  });
+
+  it('holds back an end that could start a marker', () => {
+    for (const tail of [':', '::', '::kiln-s', '::kiln-step']) {
+      const text = `${'x'.repeat(500)}${tail}`;
+      expect(markerSafeEnd(text)).toBe(500);
+    }
+  });
+
+  it('keeps the whole of a text whose end could be no marker', () => {
+    for (const text of ['x'.repeat(500), `a ${end}\nafter`, `${'x'.repeat(500)}::kiln-stop`]) {
+      expect(markerSafeEnd(text)).toBe(text.length);
+    }
+    // A marker far from the end is whole: the cut cannot fall in it.
+    const far = `${end}${'x'.repeat(500)}`;
+    expect(markerSafeEnd(far)).toBe(far.length);
   });
 });

@@ -87,6 +87,27 @@ export function extractStepMarkers(
   return { text, steps };
 }
 
+/** The longest a marker line may be that {@link markerSafeEnd} holds back, with room to spare. */
+const MARKER_MAX_LENGTH = 128;
+const PREFIX = '::kiln-step-';
+
+/**
+ * Where a piece of output that ends inside a line (an agent cuts a line longer than a chunk) may
+ * be cut so that no marker is cut in two, which would lose it: before a marker that starts in
+ * that unended line near its end, or before an end that could be the start of one. The length of
+ * `data` when nothing at its end could be part of a marker. A build that ends a step with a line
+ * just longer than a chunk would otherwise hide that step's end.
+ */
+export function markerSafeEnd(data: string): number {
+  const lineStart = data.lastIndexOf('\n') + 1;
+  const at = data.indexOf(PREFIX, Math.max(lineStart, data.length - MARKER_MAX_LENGTH));
+  if (at >= 0) return at;
+  for (let k = Math.min(PREFIX.length - 1, data.length - lineStart); k > 0; k--) {
+    if (data.endsWith(PREFIX.slice(0, k))) return data.length - k;
+  }
+  return data.length;
+}
+
 function checkNonce(nonce: string): string {
   if (!NONCE.test(nonce)) throw new Error(`a step nonce is base64url text, not "${nonce}"`);
   return nonce;
