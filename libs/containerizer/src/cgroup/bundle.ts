@@ -44,24 +44,76 @@ export const DEFAULT_CAPABILITIES = [
  */
 export const PRIVATE_SHELL = '/.kiln/sh';
 
-/** The variable a shell command's text reaches {@link PRIVATE_SHELL} in, gone before it runs. */
-export const COMMAND_VARIABLE = '__KILN_COMMAND';
+/** The variables a shell command's text reaches {@link PRIVATE_SHELL} in: `…_0`, `…_1`, … */
+const TEXT_VARIABLE = '__KILN_COMMAND_';
 
 /**
- * How the container's first process runs a shell command: its text in the environment, which the
- * shell takes out before it runs it, so that the processes the command starts do not inherit it.
+ * The most UTF-16 code units of text per variable: at most 4 bytes of UTF-8 each, under the
+ * kernel's 128 KiB for one string of a new program's environment.
+ */
+const TEXT_PER_VARIABLE = 30_000;
+
+/** A name the shell can export: the others it passes on from its environment as they are. */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What the shell sets for itself at its start, whatever its environment says (dash's). */
+const SET_BY_THE_SHELL = new Set(['IFS', 'OPTIND', 'PPID', 'PWD']);
+
+/**
+ * Run by {@link PRIVATE_SHELL} with the number of text variables as `$1`: joins them, unsets them
+ * (the command's processes do not inherit them), and evaluates the text. Builtins only.
+ */
+const RUN_PRIVATE_TEXT = [
+  '__kiln_n=$1; shift; __kiln_text=; __kiln_i=0',
+  'while [ "$__kiln_i" -lt "$__kiln_n" ]; do',
+  `  eval "__kiln_text=\\$__kiln_text\\$${TEXT_VARIABLE}$__kiln_i; unset ${TEXT_VARIABLE}$__kiln_i"`,
+  '  __kiln_i=$((__kiln_i + 1))',
+  'done',
+  'unset __kiln_n __kiln_i',
+  'eval "unset __kiln_text; $__kiln_text"',
+].join('\n');
+
+/**
+ * How the container's first process runs a shell command with the task's environment, so that
+ * nothing the task chose acts on {@link PRIVATE_SHELL} before the command's text is out of its
+ * environment: the dynamic loader reads `LD_PRELOAD` and the like as the shell starts (a library
+ * of the checkout's, loaded into it, would read the text), and a shell may read `SHELLOPTS`. So the
+ * shell starts with none of the task's variables but those it sets itself and those it could not
+ * export; the text it evaluates exports the others first, as they are, then runs the command.
+ * What the command and its processes see is the task's environment, as from `sh -c`.
  */
 export function privateShellCommand(
   text: string,
   environment: Readonly<Record<string, string>>,
 ): { argv: string[]; environment: Record<string, string> } {
-  const run =
-    `__kiln_command=$${COMMAND_VARIABLE}; unset ${COMMAND_VARIABLE}; ` +
-    'eval "unset __kiln_command; $__kiln_command"';
+  const direct: Record<string, string> = {};
+  const exports: string[] = [];
+  for (const [name, value] of Object.entries(environment)) {
+    if (SHELL_NAME.test(name) && !SET_BY_THE_SHELL.has(name)) {
+      exports.push(`export ${name}='${value.replaceAll("'", "'\\''")}'`);
+    } else {
+      direct[name] = value;
+    }
+  }
+  const pieces = piecesOf([...exports, text].join('\n'), TEXT_PER_VARIABLE);
+  pieces.forEach((piece, index) => (direct[`${TEXT_VARIABLE}${index}`] = piece));
   return {
-    argv: [PRIVATE_SHELL, '-c', run, 'sh'],
-    environment: { ...environment, [COMMAND_VARIABLE]: text },
+    argv: [PRIVATE_SHELL, '-c', RUN_PRIVATE_TEXT, 'sh', String(pieces.length)],
+    environment: direct,
   };
+}
+
+/** `text` in pieces of at most `size` code units, never between the two halves of a pair. */
+function piecesOf(text: string, size: number): string[] {
+  const pieces: string[] = [];
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(text.length, start + size);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
 }
 
 /** The `/proc` and `/sys` paths runtimes hide (masked) or freeze (read-only): runc's defaults. */

@@ -12,7 +12,7 @@ import {
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -345,6 +345,52 @@ describe('cgroup containerizer on this host', () => {
       expect(await readFile(join(spec.sandbox, 'stdout'), 'utf8')).toBe(
         `marker ${secret}\nthrough-dev-stdout\n${secret} end\n`,
       );
+    });
+
+    it("gives its first process none of the task's variables before the command's text is gone", async () => {
+      // The checkout's own library, preloaded by the job's environment into every process that
+      // starts, the task's first one included, writes down each one's environment.
+      const containerizer = newContainerizer();
+      const secret = `kiln-private-${randomUUID()}`;
+      const spec = await specOf(`: ${secret}; sh -c 'echo step'`, {
+        environment: { PATH: '/usr/bin:/bin', LD_PRELOAD: '/workspace/steal.so' },
+      });
+      const workspace = workspaceOf(spec.sandbox);
+      await mkdir(workspace, { recursive: true });
+      await writeFile(
+        join(workspace, 'steal.c'),
+        [
+          '#include <stdio.h>',
+          '#include <unistd.h>',
+          'extern char **environ;',
+          '__attribute__((constructor)) static void steal(void) {',
+          '  char path[64]; snprintf(path, sizeof path, "/workspace/stolen-%d", getpid());',
+          '  FILE *f = fopen(path, "w"); if (!f) return;',
+          '  for (char **e = environ; *e; e++) fprintf(f, "%s\\n", *e);',
+          '  fclose(f);',
+          '}',
+        ].join('\n'),
+      );
+      await promisify(execFile)('gcc', [
+        '-shared',
+        '-fPIC',
+        '-o',
+        join(workspace, 'steal.so'),
+        join(workspace, 'steal.c'),
+      ]);
+      await start(containerizer, spec);
+      expect(await containerizer.wait(spec.containerId)).toMatchObject({
+        state: 'TASK_FINISHED',
+      });
+      const stolen = (await readdir(workspace)).filter((name) => name.startsWith('stolen-'));
+      // The step's shell and echo's at least: the library was loaded where it could be.
+      expect(stolen.length).toBeGreaterThan(0);
+      for (const name of stolen) {
+        const text = await readFile(join(workspace, name), 'utf8');
+        expect(text).not.toContain(secret);
+        expect(text).toContain('LD_PRELOAD=/workspace/steal.so');
+      }
+      expect(await readFile(join(spec.sandbox, 'stdout'), 'utf8')).toBe('step\n');
     });
 
     it('kills a background child along with the task, and removes the cgroups', async () => {

@@ -19,7 +19,7 @@ import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { COMMAND_VARIABLE, DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
+import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
 import {
   isCgroupPath,
   leaderCheckpoint,
@@ -595,12 +595,9 @@ export class CgroupContainerizer
 /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
 function refusal(spec: ContainerSpec): string | undefined {
   assertValidSpec(spec);
-  if (spec.image !== undefined)
-    return 'the cgroup containerizer cannot run images; docker is needed';
-  if (spec.command.shell && COMMAND_VARIABLE in spec.environment) {
-    return `the cgroup containerizer passes a shell command in ${COMMAND_VARIABLE}, which the task sets`;
-  }
-  return undefined;
+  return spec.image === undefined
+    ? undefined
+    : 'the cgroup containerizer cannot run images; docker is needed';
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
