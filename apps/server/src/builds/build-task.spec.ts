@@ -104,6 +104,54 @@ describe(buildTask.name, () => {
     expect(output).not.toContain('after');
   });
 
+  it('prints the markers through its own opening of a piped output, which no step holds', () => {
+    // A step makes its output non-blocking (so that a full pipe fails writes through it), then
+    // lists the script's descriptors; the next step looks for descriptor 3.
+    const task = buildTask(
+      context({
+        steps: steps(
+          "perl -MFcntl -e 'fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die'\n" +
+            'for fd in /proc/$PPID/fd/*; do n=${fd##*/}; ' +
+            'echo "fd $n $(readlink "$fd") $(grep flags "/proc/$PPID/fdinfo/$n")"; done',
+          'if { true >&3; } 2>/dev/null; then echo step-has-3; else echo step-has-no-3; fi',
+        ),
+      }),
+    );
+    // Output to a pipe, as under runc and Docker.
+    const result = spawnSync('/bin/sh', ['-c', '/bin/sh -c "$KILN_SCRIPT" | cat'], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        ...task.command.environment,
+        KILN_SCRIPT: task.command.value,
+      },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    const fds = [...result.stdout.matchAll(/^fd (\d+) (pipe:\[\d+\]) flags:\s+([0-7]+)$/gm)].map(
+      ([, fd, pipe, flags]) => ({ fd: Number(fd), pipe, flags: parseInt(flags!, 8) }),
+    );
+    const O_NONBLOCK = 0o4000;
+    const output = fds.find((d) => d.fd === 1);
+    expect(output?.flags).toBe(output!.flags | O_NONBLOCK);
+    // The script's own opening of the same pipe, which the step could not make non-blocking.
+    const own = fds.filter((d) => d.pipe === output?.pipe && d.fd > 2);
+    expect(own.length).toBeGreaterThan(0);
+    for (const d of own) expect(d.flags & O_NONBLOCK).toBe(0);
+    expect(result.stdout).toContain('\nstep-has-no-3\n');
+    expect(result.stdout).toContain(`::kiln-step-end ${NONCE} 1 0\n`);
+  });
+
+  it('prints the true end of a step that signals the script, then ends the job', () => {
+    const task = buildTask(
+      context({ steps: steps('kill -INT $PPID; sleep 0.2; exit 4', 'echo never') }),
+    );
+
+    expect(run(task)).toEqual({
+      output: [`::kiln-step-start ${NONCE} 0`, `::kiln-step-end ${NONCE} 0 4`, ''].join('\n'),
+      code: 143,
+    });
+  });
+
   it('passes step scripts as environment variables, never inside the script text', () => {
     const tricky = `printf '%s\\n' "it's \\"quoted\\" \\$HOME"; echo '$(id)' \`echo x\``;
     const task = buildTask(context({ steps: steps(tricky, 'echo second') }));

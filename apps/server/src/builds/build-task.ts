@@ -60,14 +60,24 @@ export function buildTask(context: BuildContext): TaskInfo {
   const { run, job, repository } = context;
   const plan = job.plan;
   const stepEnv: Record<string, string> = {};
-  const lines = ['exec 2>&1', 'kiln_term=', "trap 'kiln_term=1' TERM"];
+  const lines = [
+    'exec 2>&1',
+    // The markers' own opening of the output (where it can be opened again: a pipe, a file),
+    // which no step holds: a step can make its output non-blocking and fill it, so that writes
+    // through its open file description fail, but not through this one.
+    '{ command exec 3>>/proc/self/fd/1; } 2>/dev/null || exec 3>&1',
+    'kiln_term=',
+    // A step may signal the script too (it is the container's pid 1 and the step's parent): it
+    // ends the job, but only once the step has, and after the step's true end is printed.
+    "trap 'kiln_term=1' TERM INT QUIT HUP",
+  ];
   plan.steps.forEach((step, idx) => {
     stepEnv[`KILN_STEP_${idx}`] = step.run;
     lines.push(
-      `printf '%s\\n' "${stepStartMarker(context.stepNonce, idx)}"`,
-      `sh -ec "$KILN_STEP_${idx}"`,
+      `printf '%s\\n' "${stepStartMarker(context.stepNonce, idx)}" >&3`,
+      `sh -ec "$KILN_STEP_${idx}" 3>&-`,
       'kiln_code=$?',
-      `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}"`,
+      `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}" >&3`,
       // 128 + SIGTERM: what the task would have ended with, had nothing trapped it.
       '[ -z "$kiln_term" ] || exit 143',
       '[ "$kiln_code" -eq 0 ] || exit "$kiln_code"',

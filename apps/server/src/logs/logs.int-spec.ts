@@ -237,6 +237,7 @@ describe(LogsService.name, () => {
       `using ${secret}\nas ${base64}\n${stepEndMarker(nonce, 0, '0')}\n`,
       `${stepStartMarker(nonce, 1)}\n::kiln-step-end not-the-nonce 1 0\n`,
       `failed\n${stepEndMarker(nonce, 1, '3')}\n`,
+      `a broken ::kiln-step-end ${nonce} 1\n`,
       'no newline at the end',
     ];
     for (const chunk of chunksOf(taskId, parts)) {
@@ -249,7 +250,8 @@ describe(LogsService.name, () => {
     expect(log.status).toBe(200);
     expect(log.type).toBe('text/plain; charset=utf-8');
     expect(log.text).toBe(
-      'cloning\nusing ***\nas ***\n::kiln-step-end not-the-nonce 1 0\nfailed\nno newline at the end',
+      'cloning\nusing ***\nas ***\n::kiln-step-end not-the-nonce 1 0\nfailed\n' +
+        'a broken ::kiln-step-end *** 1\nno newline at the end',
     );
     const steps = await get(`/api/v1/jobs/${jobId}/steps`);
     expect(JSON.parse(steps.text)).toEqual([
@@ -365,13 +367,15 @@ describe(LogsService.name, () => {
     const nonce = tokens.stepNonce(taskId);
     const end = stepEndMarker(nonce, 0, '5');
     const log = `${stepStartMarker(nonce, 0)}\n${'x'.repeat(300)}${end}\n${stepStartMarker(nonce, 1)}\nnext\n`;
-    const cut = log.indexOf(end) + 10;
+    // Past the nonce: the cut falls in the exit code.
+    const cut = log.indexOf(end) + end.length - 1;
     const first = log.slice(0, cut);
     const answer = await post(taskId, { taskId, seq: 0, offset: 0, bytes: cut, data: first });
-    expect(answer).toEqual({ status: 200, body: { nextOffset: log.indexOf(end) } });
-    const rest = log.slice(log.indexOf(end));
-    const offset = log.indexOf(end);
-    const last = { taskId, seq: 1, offset, bytes: rest.length, data: rest, eof: true };
+    expect(answer.status).toBe(200);
+    const { nextOffset } = answer.body as { nextOffset: number };
+    expect(nextOffset).toBeLessThanOrEqual(log.indexOf(end));
+    const rest = log.slice(nextOffset);
+    const last = { taskId, seq: 1, offset: nextOffset, bytes: rest.length, data: rest, eof: true };
     expect((await post(taskId, last)).status).toBe(200);
 
     expect(JSON.parse((await get(`/api/v1/jobs/${jobId}/steps`)).text)).toMatchObject([

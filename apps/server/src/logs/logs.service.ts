@@ -175,10 +175,13 @@ export class LogsService implements BeforeApplicationShutdown {
     if (cached !== undefined && cached.expires > now) return cached.context;
     const task = await this.tasks.forIngest(taskId);
     if (task === undefined) throw new NotFoundException(`task ${taskId} does not exist`);
+    const nonce = this.tokens.stepNonce(taskId);
     const context: IngestContext = {
-      nonce: this.tokens.stepNonce(taskId),
+      nonce,
       stepNames: task.stepNames,
-      masker: secretMasker(task.secrets),
+      // The nonce too: markers are taken out before masking, and a nonce anywhere else in the
+      // text (a marker some way broken) must not reach a reader who could hand it to the build.
+      masker: secretMasker([...task.secrets, nonce]),
     };
     if (this.ingestContexts.size >= INGEST_CACHE_SWEEP_SIZE) {
       for (const [id, entry] of this.ingestContexts) {
