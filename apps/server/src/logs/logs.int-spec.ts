@@ -438,6 +438,14 @@ describe(LogsService.name, () => {
     expect((await post(taskId, { ...chunk, offset: -1 })).status).toBe(400);
     expect((await post(taskId, { ...chunk, extra: 1 })).status).toBe(400);
     expect((await post(taskId, { ...chunk, bytes: 40 })).status).toBe(400);
+    // Text past its bytes, which would be stored twice once the next chunk brings it.
+    expect(await post(taskId, { ...chunk, bytes: 2 })).toMatchObject({
+      status: 400,
+      body: { message: 'data is longer than the 2 bytes it covers' },
+    });
+    // Invalid bytes decode to U+FFFD, three bytes of text for each: not too long.
+    const invalid = { taskId, seq: 0, offset: 0, bytes: 3, data: '\uFFFD\uFFFD\n' };
+    expect(await post(taskId, invalid)).toEqual({ status: 200, body: { nextOffset: 3 } });
     const mismatch = await post(other, chunk, tokens.logToken(other));
     expect(mismatch).toMatchObject({
       status: 400,

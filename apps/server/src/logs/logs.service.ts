@@ -63,8 +63,13 @@ export class LogsService implements BeforeApplicationShutdown {
       throw new BadRequestException(`the chunk is of task ${chunk.taskId}, not of task ${taskId}`);
     }
     // A decoding is never shorter than its bytes (an invalid byte decodes to 3 bytes, U+FFFD).
-    if (Buffer.byteLength(chunk.data) < chunk.bytes) {
+    const encoded = Buffer.byteLength(chunk.data);
+    if (encoded < chunk.bytes) {
       throw new BadRequestException(`data is shorter than the ${chunk.bytes} bytes it covers`);
+    }
+    // Nor longer, but for what invalid bytes decode to: U+FFFD, 3 bytes for at least 1 each.
+    if (encoded - 2 * replacementCharacters(chunk.data) > chunk.bytes) {
+      throw new BadRequestException(`data is longer than the ${chunk.bytes} bytes it covers`);
     }
     const context = await this.ingestContext(taskId);
     const { limitBytes } = this.config;
@@ -216,6 +221,13 @@ function storableNow(
       ? Buffer.byteLength(kept)
       : Math.floor((Buffer.byteLength(kept) / encoded) * bytes);
   return keptBytes === 0 ? { data, bytes } : { data: kept, bytes: keptBytes };
+}
+
+/** How many U+FFFD, the replacement of invalid bytes, are in `text`. */
+function replacementCharacters(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\uFFFD'); at >= 0; at = text.indexOf('\uFFFD', at + 1)) count++;
+  return count;
 }
 
 /** Markers out first (they are not text), then the secrets masked in what is left. */
