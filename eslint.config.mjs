@@ -33,6 +33,17 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       curly: ['error', 'multi-line'],
       'no-console': 'error',
+      // Compiled to CommonJS (the apps' builds), a local of these names hides the module's own,
+      // and the module's exports read as undefined there, while tests (ES modules) pass.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'VariableDeclarator[id.name=/^(exports|module|require)$/], ' +
+            ':function > Identifier.params[name=/^(exports|module|require)$/]',
+          message: 'exports, module and require are CommonJS names: call it something else.',
+        },
+      ],
     },
   },
   {

@@ -162,8 +162,8 @@ function accessRules(app: NestExpressApplication): Map<string, Access> {
   const reflector = app.get(Reflector);
   const scanner = new MetadataScanner();
   const rules = new Map<string, Access>();
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const { metatype } of module.controllers.values()) {
+  for (const nestModule of app.get(ModulesContainer).values()) {
+    for (const { metatype } of nestModule.controllers.values()) {
       if (typeof metatype !== 'function') continue;
       const base = String(Reflect.getMetadata(PATH_METADATA, metatype) ?? '');
       const prototype = metatype.prototype as Record<string, () => unknown>;

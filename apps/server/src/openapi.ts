@@ -101,8 +101,8 @@ function accessByOperationId(app: INestApplication): Map<string, Access | undefi
   const reflector = app.get(Reflector);
   const scanner = new MetadataScanner();
   const accesses = new Map<string, Access | undefined>();
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const { metatype } of module.controllers.values()) {
+  for (const nestModule of app.get(ModulesContainer).values()) {
+    for (const { metatype } of nestModule.controllers.values()) {
       if (typeof metatype !== 'function') continue;
       const prototype = metatype.prototype as Record<string, unknown>;
       for (const name of scanner.getAllMethodNames(prototype)) {

@@ -87,15 +87,16 @@ export function privateShellCommand(
   environment: Readonly<Record<string, string>>,
 ): { argv: string[]; environment: Record<string, string> } {
   const direct: Record<string, string> = {};
-  const exports: string[] = [];
+  // Not `exports`: compiled to CommonJS, a local of that name hides the module's own.
+  const exportLines: string[] = [];
   for (const [name, value] of Object.entries(environment)) {
     if (SHELL_NAME.test(name) && !SET_BY_THE_SHELL.has(name)) {
-      exports.push(`export ${name}='${value.replaceAll("'", "'\\''")}'`);
+      exportLines.push(`export ${name}='${value.replaceAll("'", "'\\''")}'`);
     } else {
       direct[name] = value;
     }
   }
-  const pieces = piecesOf([...exports, text].join('\n'), TEXT_PER_VARIABLE);
+  const pieces = piecesOf([...exportLines, text].join('\n'), TEXT_PER_VARIABLE);
   pieces.forEach((piece, index) => (direct[`${TEXT_VARIABLE}${index}`] = piece));
   return {
     argv: [PRIVATE_SHELL, '-c', RUN_PRIVATE_TEXT, 'sh', String(pieces.length)],
