@@ -152,6 +152,16 @@ describe(buildTask.name, () => {
     });
   });
 
+  it('fails the job when a step keeps the script from printing a marker', () => {
+    // The last step lowers the script's descriptors below what printing its end takes.
+    const task = buildTask(context({ steps: steps('prlimit --pid $PPID --nofile=5: && exit 0') }));
+
+    const { output, code } = run(task);
+
+    expect(output).not.toContain(`::kiln-step-end ${NONCE} 0`);
+    expect(code).toBe(125);
+  });
+
   it('passes step scripts as environment variables, never inside the script text', () => {
     const tricky = `printf '%s\\n' "it's \\"quoted\\" \\$HOME"; echo '$(id)' \`echo x\``;
     const task = buildTask(context({ steps: steps(tricky, 'echo second') }));

@@ -74,10 +74,12 @@ export function buildTask(context: BuildContext): TaskInfo {
   plan.steps.forEach((step, idx) => {
     stepEnv[`KILN_STEP_${idx}`] = step.run;
     lines.push(
-      `printf '%s\\n' "${stepStartMarker(context.stepNonce, idx)}" >&3`,
+      // A marker that cannot be printed (a step lowered the script's limits) fails the job:
+      // a step list without it would be a lie.
+      `printf '%s\\n' "${stepStartMarker(context.stepNonce, idx)}" >&3 || exit 125`,
       `sh -ec "$KILN_STEP_${idx}" 3>&-`,
       'kiln_code=$?',
-      `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}" >&3`,
+      `printf '%s\\n' "${stepEndMarker(context.stepNonce, idx, '$kiln_code')}" >&3 || exit 125`,
       // 128 + SIGTERM: what the task would have ended with, had nothing trapped it.
       '[ -z "$kiln_term" ] || exit 143',
       '[ "$kiln_code" -eq 0 ] || exit "$kiln_code"',

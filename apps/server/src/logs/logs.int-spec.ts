@@ -387,6 +387,36 @@ describe(LogsService.name, () => {
     expect(text).not.toContain('::kiln-step-');
   });
 
+  it("records a step's end cut in two after invalid bytes, which decode longer than they are", async () => {
+    const { jobId, taskIds } = tasks.job(1, [], ['build', 'test']);
+    const taskId = taskIds[0]!;
+    const nonce = tokens.stepNonce(taskId);
+    const end = stepEndMarker(nonce, 0, '5');
+    // Bytes as the build printed them: 0xFF is no UTF-8, and decodes to U+FFFD (3 bytes).
+    const raw = Buffer.concat([
+      Buffer.from(`${stepStartMarker(nonce, 0)}\n`),
+      Buffer.alloc(5_000, 0xff),
+      Buffer.from(`${'x'.repeat(300)}${end}\n${stepStartMarker(nonce, 1)}\nnext\n`),
+    ]);
+    const markerAt = raw.indexOf(end);
+    const cut = markerAt + end.length - 1;
+    const first = raw.subarray(0, cut).toString('utf8');
+    const answer = await post(taskId, { taskId, seq: 0, offset: 0, bytes: cut, data: first });
+    expect(answer).toEqual({ status: 200, body: { nextOffset: markerAt } });
+    const rest = raw.subarray(markerAt);
+    const last = {
+      ...{ taskId, seq: 1, offset: markerAt, bytes: rest.length },
+      ...{ data: rest.toString('utf8'), eof: true },
+    };
+    expect((await post(taskId, last)).status).toBe(200);
+
+    expect(JSON.parse((await get(`/api/v1/jobs/${jobId}/steps`)).text)).toMatchObject([
+      { idx: 0, name: 'build', firstLine: 1, exitCode: 5 },
+      { idx: 1, name: 'test' },
+    ]);
+    expect((await get(`/api/v1/jobs/${jobId}/log`)).text).not.toContain('::kiln-step-');
+  });
+
   it('stores nothing twice when an overlapping chunk is sent again', async () => {
     const { jobId, taskIds } = tasks.job();
     const taskId = taskIds[0]!;

@@ -214,12 +214,11 @@ function storableNow(
   const end = Math.min(masker.safeEnd(data), markerSafeEnd(data));
   if (end === 0 || end >= data.length) return { data, bytes };
   const kept = data.slice(0, end);
-  const encoded = Buffer.byteLength(data);
-  // Invalid UTF-8 decodes longer than its bytes: then the cut is approximate (see unseenPart).
-  const keptBytes =
-    encoded === bytes
-      ? Buffer.byteLength(kept)
-      : Math.floor((Buffer.byteLength(kept) / encoded) * bytes);
+  // Counted from the end: the part held back (a marker, the start of a secret) is what must come
+  // again whole. Exact when it is valid UTF-8, as a marker is; invalid bytes in it decode longer
+  // (U+FFFD, 3 bytes for 1 to 3), so then the count is low and a little of the text before comes
+  // again too, never high, which would lose the start of what is held back.
+  const keptBytes = Math.max(0, bytes - Buffer.byteLength(data.slice(end)));
   return keptBytes === 0 ? { data, bytes } : { data: kept, bytes: keptBytes };
 }
 
