@@ -67,6 +67,42 @@ describe.each(TEST_DIALECTS)(`${TaskLogsRepository.name} on %s`, (dialect) => {
     expect(await text('t1')).toBe('héllo\nwörld\n');
   });
 
+  it('stores nothing of a resend it cannot cut exactly, and says where the log ends', async () => {
+    await logs.append('t1', chunk(0, 'one\n'), plain);
+    // Raw bytes 'one\n' + 0xFF 0xFF + '\n': the decoding is longer than the bytes.
+    const resend = { offset: 0, bytes: 7, data: 'one\n\uFFFD\uFFFD\n', eof: false };
+    expect(await logs.append('t1', resend, plain)).toEqual({ outcome: 'seen', nextOffset: 4 });
+    expect(await text('t1')).toBe('one\n');
+    const rest = { offset: 4, bytes: 3, data: '\uFFFD\uFFFD\n', eof: true };
+    expect(await logs.append('t1', rest, plain)).toMatchObject({ outcome: 'appended' });
+    expect(await text('t1')).toBe('one\n\uFFFD\uFFFD\n');
+  });
+
+  it('stores a NUL of the output as U+FFFD, which any text column holds', async () => {
+    expect(await logs.append('t1', chunk(0, 'binary \0 here\nnext\n'), plain)).toMatchObject({
+      outcome: 'appended',
+      chunk: { lineCount: 2 },
+    });
+    expect(await text('t1')).toBe('binary \uFFFD here\nnext\n');
+  });
+
+  it('starts a new row of dropped output before one would count more bytes than it can', async () => {
+    const dropped: RenderLog = () => ({ text: '', steps: [] });
+    await logs.append('t1', chunk(0, 'kept\n'), plain);
+    await logs.append('t1', chunk(5, 'gone\n'), dropped);
+    // As if 2 GiB had been dropped since: the row's count just under what the column holds.
+    const nearly = 2 ** 31 - 51;
+    await database.db
+      .updateTable('task_logs')
+      .set({ bytes: nearly })
+      .where('task_id', '=', 't1')
+      .where('byte_offset', '=', 5)
+      .execute();
+    const next = await logs.append('t1', chunk(5 + nearly, 'x'.repeat(140)), dropped);
+    expect(next).toMatchObject({ outcome: 'appended', nextOffset: 5 + nearly + 140 });
+    expect(await logs.tail('t1')).toMatchObject({ nextOffset: 5 + nearly + 140 });
+  });
+
   it('ignores a chunk it has seen entirely', async () => {
     await logs.append('t1', chunk(0, 'a\nb\n'), plain);
     const render = recorder();

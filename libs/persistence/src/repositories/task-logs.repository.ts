@@ -88,6 +88,8 @@ type StepRow = Selectable<TaskStepsTable>;
 
 /** Appends of one chunk that lose a race to another append re-read the tail; this many times. */
 const MAX_APPEND_ATTEMPTS = 5;
+/** The most bytes one row counts: its `bytes` column is a 32-bit integer in PostgreSQL. */
+const MAX_ROW_BYTES = 2 ** 31 - 1;
 
 /**
  * Tasks' output as their agents sent it, in contiguous chunks, and the steps seen in it.
@@ -136,8 +138,17 @@ export class TaskLogsRepository {
       return { outcome: 'seen', nextOffset };
     }
     const unseen = unseenPart(incoming.data, incoming.bytes, nextOffset - incoming.offset);
+    // Not to be cut exactly: the sender sends again from where the log ends.
+    if (unseen === undefined) return { outcome: 'seen', nextOffset };
     const rendered = render(unseen, tail.nextLine, { offset: nextOffset, bytes: end - nextOffset });
-    if (rendered.text === '' && tail.textless && tail.offset !== undefined) {
+    // A text column of PostgreSQL holds no NUL: a build's binary output shows it as U+FFFD.
+    const text = rendered.text.replaceAll('\u0000', '\uFFFD');
+    if (
+      text === '' &&
+      tail.textless &&
+      tail.offset !== undefined &&
+      end - tail.offset <= MAX_ROW_BYTES
+    ) {
       const last = { ...tail, offset: tail.offset };
       return this.extend(trx, taskId, last, { end, eof: incoming.eof }, rendered.steps, now);
     }
@@ -146,8 +157,8 @@ export class TaskLogsRepository {
       byte_offset: nextOffset,
       bytes: end - nextOffset,
       first_line: tail.nextLine,
-      line_count: countNewlines(rendered.text),
-      text: rendered.text,
+      line_count: countNewlines(text),
+      text,
       eof: incoming.eof ? 1 : 0,
       created_at: now.toISOString(),
     };
@@ -363,13 +374,15 @@ async function applySteps(
 
 /**
  * The data after its first `skip` bytes. `data` is the UTF-8 decoding of `bytes` raw bytes; when
- * the raw output was not valid UTF-8 the decoding is longer, and the cut is approximate.
+ * the raw output was not valid UTF-8 the decoding is longer, and there is no exact cut: undefined.
  */
-function unseenPart(data: string, bytes: number, skip: number): string {
+function unseenPart(data: string, bytes: number, skip: number): string | undefined {
   if (skip <= 0) return data;
   const encoded = Buffer.from(data, 'utf8');
-  const cut = encoded.length === bytes ? skip : Math.round((skip / bytes) * encoded.length);
-  return encoded.subarray(Math.min(cut, encoded.length)).toString('utf8');
+  // Invalid bytes decode longer than they are (U+FFFD): where the unseen part begins in the text
+  // is then unknown, and a guess would store text twice or lose some, markers included.
+  if (encoded.length !== bytes) return undefined;
+  return encoded.subarray(Math.min(skip, encoded.length)).toString('utf8');
 }
 
 function countNewlines(text: string): number {
