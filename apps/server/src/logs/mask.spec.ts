@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { maskSecrets, secretMasker } from './mask';
+import { MASK, maskSecrets, secretMasker } from './mask';
 
 describe(maskSecrets.name, () => {
   it('masks every occurrence of each value', () => {
@@ -78,5 +79,28 @@ describe('SecretMasker.safeEnd', () => {
     expect(secretMasker([]).safeEnd('abc')).toBe(3);
     const text = `${'😀'.repeat(40)}`;
     expect(safeEnd(text) % 2).toBe(0);
+  });
+});
+
+describe('secretMasker of long secrets', () => {
+  it('masks a secret too long for one pattern, in its forms, and holds its start back at a cut', () => {
+    // 20,000 characters: its hex forms are 40,000, past what V8 compiles into one pattern.
+    const secret = randomBytes(10_000).toString('hex');
+    const masker = secretMasker([secret, 'short-one']);
+    expect(masker.mask(`a ${secret} b short-one c`)).toBe('a *** b *** c');
+    expect(masker.mask(Buffer.from(secret).toString('base64'))).toBe(MASK);
+    expect(masker.mask(Buffer.from(secret).toString('hex'))).toBe(MASK);
+    const cut = `${'z'.repeat(100)}${secret.slice(0, 5_000)}`;
+    expect(masker.safeEnd(cut)).toBeLessThanOrEqual(100);
+    // A whole one that reaches into the held-back end is held back from its start.
+    const whole = `${'z'.repeat(50_000)}${secret}${'z'.repeat(30_000)}`;
+    expect(masker.safeEnd(whole)).toBe(50_000);
+  });
+
+  it('masks every one of many secrets, past what one pattern holds', () => {
+    const secrets = Array.from({ length: 200 }, () => randomBytes(150).toString('hex'));
+    const masker = secretMasker(secrets);
+    const text = secrets.map((s, i) => `${i}:${s}`).join('\n');
+    expect(masker.mask(text)).toBe(secrets.map((_, i) => `${i}:***`).join('\n'));
   });
 });

@@ -1,6 +1,10 @@
 /** What a secret becomes in a stored log. */
 export const MASK = '***';
 
+/** The longest form, and the longest pattern, masked with one regular expression. */
+const PATTERN_FORM_MAX = 256;
+const PATTERN_MAX = 32_768;
+
 /**
  * Values shorter than this are not masked: a 1-3 character secret ("1", "yes", "dev") occurs by
  * chance all over a build log, and masking every occurrence would wreck the log while hiding
@@ -39,23 +43,56 @@ export function secretMasker(secrets: readonly string[]): SecretMasker {
     for (const form of maskedForms(secret)) forms.add(form);
   }
   if (forms.size === 0) return { mask: (text) => text, safeEnd: (text) => text.length };
-  const source = [...forms]
-    .sort((a, b) => b.length - a.length)
-    .map(escapeRegExp)
-    .join('|');
-  const pattern = new RegExp(source, 'g');
-  const longest = Math.max(...[...forms].map((form) => form.length));
+  const sorted = [...forms].sort((a, b) => b.length - a.length);
+  // V8 refuses a pattern that compiles too large (a form of 32,768 characters, the hex of a 16 KiB
+  // secret, is one): long forms, and any past the pattern's budget, are found without it.
+  const inPattern: string[] = [];
+  const plain: string[] = [];
+  let size = 0;
+  for (const form of sorted) {
+    const escaped = escapeRegExp(form);
+    if (form.length <= PATTERN_FORM_MAX && size + escaped.length < PATTERN_MAX) {
+      inPattern.push(escaped);
+      size += escaped.length + 1;
+    } else {
+      plain.push(form);
+    }
+  }
+  const source = inPattern.join('|');
+  const pattern = inPattern.length === 0 ? undefined : new RegExp(source, 'g');
+  const longest = sorted[0]!.length;
+  const patternLongest = sorted.find((form) => !plain.includes(form))?.length ?? 0;
+  // Longest first, so that a value that contains another is masked whole.
+  const longer = plain.filter((form) => form.length > patternLongest);
+  const shorter = plain.filter((form) => form.length <= patternLongest);
   return {
-    mask: (text) => text.replace(pattern, MASK),
+    mask: (text) => {
+      for (const form of longer) text = text.replaceAll(form, MASK);
+      if (pattern !== undefined) text = text.replace(pattern, MASK);
+      for (const form of shorter) text = text.replaceAll(form, MASK);
+      return text;
+    },
     safeEnd: (text) => {
-      // A form cut off by the text's end starts in its last `longest - 1` characters.
+      // A form cut off by the text's end starts in its last `longest - 1` characters; a whole
+      // one that reaches into them is held back from its start. Until no form reaches past `end`.
       let end = Math.max(0, text.length - (longest - 1));
-      const matches = new RegExp(source, 'g');
-      for (let match = matches.exec(text); match !== null; match = matches.exec(text)) {
-        if (match.index >= end) break;
-        if (match.index + match[0].length > end) {
-          end = match.index;
-          break;
+      for (let changed = true; changed;) {
+        changed = false;
+        const matches = pattern === undefined ? undefined : new RegExp(source, 'g');
+        for (let match = matches?.exec(text); match; match = matches?.exec(text)) {
+          if (match.index >= end) break;
+          if (match.index + match[0].length > end) {
+            end = match.index;
+            changed = true;
+            break;
+          }
+        }
+        for (const form of plain) {
+          const at = text.indexOf(form, Math.max(0, end - form.length + 1));
+          if (at >= 0 && at < end) {
+            end = at;
+            changed = true;
+          }
         }
       }
       // Never between the two halves of a character outside the Basic Multilingual Plane.
