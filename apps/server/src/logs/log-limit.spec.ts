@@ -37,6 +37,14 @@ describe(renderWithinLimit.name, () => {
     });
   });
 
+  it('never keeps more than the limit of output that holds invalid bytes', () => {
+    // 10 lines of 100 bytes, then 1,500 bytes 0xFF (3 bytes of text each once decoded) and a newline.
+    const lines = `${'x'.repeat(99)}\n`.repeat(10);
+    const data = `${lines}${'\uFFFD'.repeat(1_500)}\n`;
+    const rendered = renderWithinLimit(500, render, data, 1, { offset: 0, bytes: 1_000 + 1_501 });
+    expect(rendered.text).toBe(`${'x'.repeat(99)}\n`.repeat(5) + limitMarker(500));
+  });
+
   it('marks the cut in the next piece when the log ends exactly at the limit', () => {
     expect(within(8, 'more\n', 8, 3)).toEqual({ text: limitMarker(8), steps: [] });
     expect(within(8, 'more\n', 13, 4)).toEqual({ text: '', steps: [] });

@@ -31,10 +31,9 @@ export function renderWithinLimit(
   if (range.offset + range.bytes <= limitBytes) return renderWhole(data, firstLine);
   if (range.offset > limitBytes) return dropped(renderWhole(data, firstLine), firstLine);
   const encoded = Buffer.from(data, 'utf8');
-  const room = limitBytes - range.offset;
-  // Invalid UTF-8 decodes longer than its bytes: then the cut is approximate.
-  const at =
-    encoded.length === range.bytes ? room : Math.round((room / range.bytes) * encoded.length);
+  // Invalid bytes decode longer than they are (U+FFFD), so the decoding's first `room` bytes
+  // stand for no more than `room` bytes of output: the log never passes its limit.
+  const at = limitBytes - range.offset;
   // (A negative start would search from the end.)
   const cut = at <= 0 ? 0 : encoded.lastIndexOf(0x0a, at - 1) + 1;
   const kept = renderWhole(encoded.subarray(0, cut).toString('utf8'), firstLine);

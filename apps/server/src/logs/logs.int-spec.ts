@@ -417,6 +417,33 @@ describe(LogsService.name, () => {
     expect((await get(`/api/v1/jobs/${jobId}/log`)).text).not.toContain('::kiln-step-');
   });
 
+  it('keeps a secret whole when invalid bytes follow it in a held-back end', async () => {
+    const secret = 'SuperSecretValue123';
+    const { jobId, taskIds } = tasks.job(1, [secret]);
+    const taskId = taskIds[0]!;
+    const raw = Buffer.concat([
+      Buffer.from(`${'x'.repeat(300)}${secret}${'y'.repeat(60)}`),
+      Buffer.alloc(37, 0xff),
+      Buffer.from(' and the rest\n'),
+    ]);
+    const cut = raw.length - ' and the rest\n'.length;
+    const first = raw.subarray(0, cut).toString('utf8');
+    const answer = await post(taskId, { taskId, seq: 0, offset: 0, bytes: cut, data: first });
+    // What it held back is the invalid bytes, which could be the start of a form of the secret.
+    expect(answer).toEqual({ status: 200, body: { nextOffset: 300 + secret.length + 60 } });
+    const from = (answer.body as { nextOffset: number }).nextOffset;
+    const rest = raw.subarray(from);
+    const last = {
+      ...{ taskId, seq: 1, offset: from, bytes: rest.length },
+      ...{ data: rest.toString('utf8'), eof: true },
+    };
+    expect((await post(taskId, last)).status).toBe(200);
+    const text = (await get(`/api/v1/jobs/${jobId}/log`)).text;
+    expect(text).toBe(
+      `${'x'.repeat(300)}***${'y'.repeat(60)}${'\uFFFD'.repeat(37)} and the rest\n`,
+    );
+  });
+
   it('stores nothing twice when an overlapping chunk is sent again', async () => {
     const { jobId, taskIds } = tasks.job();
     const taskId = taskIds[0]!;

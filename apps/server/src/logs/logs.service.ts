@@ -214,11 +214,14 @@ function storableNow(
   const end = Math.min(masker.safeEnd(data), markerSafeEnd(data));
   if (end === 0 || end >= data.length) return { data, bytes };
   const kept = data.slice(0, end);
-  // Counted from the end: the part held back (a marker, the start of a secret) is what must come
-  // again whole. Exact when it is valid UTF-8, as a marker is; invalid bytes in it decode longer
-  // (U+FFFD, 3 bytes for 1 to 3), so then the count is low and a little of the text before comes
-  // again too, never high, which would lose the start of what is held back.
-  const keptBytes = Math.max(0, bytes - Buffer.byteLength(data.slice(end)));
+  // Invalid bytes decode longer than they are (U+FFFD, 3 bytes for 1 to 3): the bytes kept are
+  // counted on a side without them, where the count is exact. Counted from the front when the kept
+  // text has none, else from the end: the part held back (a marker, the start of a secret) is what
+  // must come again whole. Only when both sides have some is the count inexact, and then low: a
+  // little of the text before comes again, never the start of what is held back lost.
+  const keptBytes = kept.includes('\uFFFD')
+    ? Math.max(0, bytes - Buffer.byteLength(data.slice(end)))
+    : Buffer.byteLength(kept);
   return keptBytes === 0 ? { data, bytes } : { data: kept, bytes: keptBytes };
 }
 
