@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   chmod,
   copyFile,
@@ -128,7 +129,7 @@ export async function prepareRootFilesystem(
  */
 async function installPrivateShell(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = temporaryBeside(path);
   await copyFile(await realpath('/bin/sh'), temporary);
   await chmod(temporary, 0o111);
   await rename(temporary, path);
@@ -137,14 +138,22 @@ async function installPrivateShell(path: string): Promise<void> {
 async function ensureLink(target: string, path: string): Promise<void> {
   const existing = await readlink(path).catch(() => undefined);
   if (existing === target) return;
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = temporaryBeside(path);
   await symlink(target, temporary);
   await rename(temporary, path);
 }
 
 /** Running containers see the file: it is replaced whole, never seen half-written. */
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = temporaryBeside(path);
   await writeFile(temporary, text, { mode: 0o644 });
   await rename(temporary, path);
+}
+
+/**
+ * A name beside `path` for a file made before it is renamed over it: of this call alone, as two
+ * containerizers of one process (an agent's tests) may make the same root at once.
+ */
+function temporaryBeside(path: string): string {
+  return `${path}.${randomUUID()}.tmp`;
 }
