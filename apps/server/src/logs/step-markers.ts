@@ -8,8 +8,10 @@
 export type StepMarker =
   { kind: 'start'; idx: number } | { kind: 'end'; idx: number; exitCode: number };
 
-const START = '::kiln-step-start';
-const END = '::kiln-step-end';
+/** What every marker starts with. */
+const PREFIX = '::kiln-step-';
+const START = `${PREFIX}start`;
+const END = `${PREFIX}end`;
 const NONCE = /^[A-Za-z0-9_-]+$/;
 // At most 9 digits: indexes and exit codes fit a 32-bit integer column.
 const MARKER = /^(::kiln-step-start|::kiln-step-end) (\S+) (\d{1,9})(?: (-?\d{1,9}))?\r?\n?$/;
@@ -29,7 +31,7 @@ export function stepEndMarker(nonce: string, idx: number, exitCodeShellExpr: str
 
 /** The marker a whole line (its newline optional) is, or undefined when it is ordinary text. */
 export function parseStepMarker(line: string, nonce: string): StepMarker | undefined {
-  if (!line.startsWith('::kiln-step-')) return undefined;
+  if (!line.startsWith(PREFIX)) return undefined;
   const match = MARKER.exec(line);
   if (match === null || match[2] !== nonce) return undefined;
   const idx = Number(match[3]);
@@ -53,7 +55,7 @@ export function extractStepMarkers(
   nonce: string,
   firstLine: number,
 ): { text: string; steps: StepBoundary[] } {
-  if (!data.includes('::kiln-step-')) return { text: data, steps: [] };
+  if (!data.includes(PREFIX)) return { text: data, steps: [] };
   const steps: StepBoundary[] = [];
   let text = '';
   let line = firstLine;
@@ -65,7 +67,7 @@ export function extractStepMarkers(
     let marker = newline < 0 ? undefined : parseStepMarker(piece, nonce);
     // A step whose output did not end with a newline leaves the end marker at the end of its
     // last line: keep that line (ended) and take the marker.
-    const at = piece.lastIndexOf('::kiln-step-');
+    const at = piece.lastIndexOf(PREFIX);
     if (marker === undefined && newline >= 0 && at > 0) {
       marker = parseStepMarker(piece.slice(at), nonce);
       if (marker !== undefined) {
@@ -89,7 +91,6 @@ export function extractStepMarkers(
 
 /** The longest a marker line may be that {@link markerSafeEnd} holds back, with room to spare. */
 const MARKER_MAX_LENGTH = 128;
-const PREFIX = '::kiln-step-';
 
 /**
  * Where a piece of output that ends inside a line (an agent cuts a line longer than a chunk) may
