@@ -58,4 +58,11 @@ describe(terminationOf.name, () => {
     expect(unrecorded).toMatchObject({ state: 'TASK_FAILED' });
     expect(unrecorded.reason).toBeUndefined();
   });
+
+  it('says a command that never started never ran', () => {
+    const unstarted = terminationOf({ unstarted: true }, undefined, undefined);
+    expect(unstarted).toMatchObject({ state: 'TASK_FAILED', reason: 'AGENT_RESTARTED' });
+    expect(unstarted.message).toContain('never ran');
+    expect(unstarted.exitCode).toBeUndefined();
+  });
 });

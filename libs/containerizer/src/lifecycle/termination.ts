@@ -6,10 +6,14 @@ import type { ResourceUsage, Termination } from '../containerizer';
  * How the leader of a process container ended: an exit code or a signal when it was the agent's
  * child, or what its exit-code file said after a recovery; `vanished` when it was gone before the
  * agent came back without leaving a code, `unrecorded` when it ended under a recovered agent's eyes
- * without one (a SIGKILL leaves the wrapper no chance to write it).
+ * without one (a SIGKILL leaves the wrapper no chance to write it); `unstarted` when it said it
+ * never started the command (its agent died before saying go).
  */
 export type LeaderExit =
-  { code: number } | { signal: NodeJS.Signals } | { unknown: 'vanished' | 'unrecorded' };
+  | { code: number }
+  | { signal: NodeJS.Signals }
+  | { unknown: 'vanished' | 'unrecorded' }
+  | { unstarted: true };
 
 /** A kill that was asked for before the leader ended: it decides the termination. */
 export interface KillRequest {
@@ -47,6 +51,14 @@ export function terminationOf(
   }
   if ('signal' in exit) {
     return { state: 'TASK_FAILED', message: `killed by ${exit.signal}`, ...how, ...withUsage };
+  }
+  if ('unstarted' in exit) {
+    return {
+      state: 'TASK_FAILED',
+      reason: 'AGENT_RESTARTED',
+      message: 'the agent restarted before the command started; it never ran',
+      ...withUsage,
+    };
   }
   if (exit.unknown === 'vanished') {
     return {

@@ -40,6 +40,18 @@ describe(ExitJournal.name, () => {
     expect(await exits.read(name, 'task-10', 200)).toEqual({ code: 4 });
   });
 
+  it('tells a launch whose wrapper never started its command from one that ended', async () => {
+    const exits = await journal();
+    const { name, fd } = exits.take('task-1');
+    writeSync(fd, 'task-1 100 unstarted\n');
+    writeSync(fd, 'task-2 200 125\n');
+    writeSync(fd, 'task-3 300 started\n');
+
+    expect(await exits.read(name, 'task-1', 100)).toEqual({ unstarted: true });
+    expect(await exits.read(name, 'task-2', 200)).toEqual({ code: 125 });
+    expect(await exits.read(name, 'task-3', 300)).toBeUndefined();
+  });
+
   it('reads lines written after an earlier read', async () => {
     const exits = await journal();
     const { name, fd } = exits.take('task-1');

@@ -4,6 +4,13 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readSandboxFile } from '../launching';
+import { UNSTARTED } from './wrapper';
+
+/** A wrapper's line: `<container id> <its pid> <code, or unstarted>`. */
+const EXIT_LINE = new RegExp(`^(\\S+ \\d+) (\\d{1,3}|${UNSTARTED})$`);
+
+/** What a wrapper wrote of its command: how it ended, or that it never started. */
+export type RecordedEnd = { code: number } | { unstarted: true };
 
 /** How an exit file is named: `exits-` and a name of its own, never a path. */
 export const EXIT_FILE_PATTERN = /^exits-[0-9a-f]{16}$/;
@@ -25,7 +32,8 @@ const MAX_READ_BYTES = 16 * 1024 * 1024;
  * restarted can tell the exit code of a task that ended while it was away. A file per container
  * (as the sandbox's `.exit_code` was) costs an inode made and removed per task; here, a wrapper
  * appends one line, `<container id> <its pid> <code>`, to an exit file that the agent opened for
- * appending and handed it as its descriptor 3 (its command gets no descriptor 3).
+ * appending and handed it as its descriptor 3 (its command gets no descriptor 3); a wrapper whose
+ * agent died before its go writes `unstarted` for the code.
  *
  * A wrapper writes to the file it was given, however long it lives, so a file is never rewritten:
  * after about {@link launchesPerFile} launches the next one is opened, and a file goes once it is
@@ -42,7 +50,7 @@ export class ExitJournal {
   /** The live containers given each file. */
   private readonly holders = new Map<string, Set<string>>();
   /** The file last read, parsed, while it has not grown: a recovery reads one file for many. */
-  private parsed: { name: string; size: number; codes: Map<string, number> } | undefined;
+  private parsed: { name: string; size: number; ends: Map<string, RecordedEnd> } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -106,38 +114,36 @@ export class ExitJournal {
     );
   }
 
-  /** The exit code the wrapper of `containerId` (whose pid was `pid`) wrote to `name`, if any. */
-  async read(
-    name: string,
-    containerId: string,
-    pid: number,
-  ): Promise<{ code: number } | undefined> {
-    const codes = await this.codesOf(name);
-    const code = codes?.get(`${containerId} ${pid}`);
-    return code === undefined ? undefined : { code };
+  /**
+   * How the wrapper of `containerId` (whose pid was `pid`) wrote to `name` that its command
+   * ended, or that it never started; undefined if it wrote neither.
+   */
+  async read(name: string, containerId: string, pid: number): Promise<RecordedEnd | undefined> {
+    return (await this.endsOf(name))?.get(`${containerId} ${pid}`);
   }
 
-  /** Every launch's exit code in the file, by `<container id> <pid>`; the last line wins. */
-  private async codesOf(name: string): Promise<Map<string, number> | undefined> {
+  /** Every launch's end in the file, by `<container id> <pid>`; the last line wins. */
+  private async endsOf(name: string): Promise<Map<string, RecordedEnd> | undefined> {
     if (!EXIT_FILE_PATTERN.test(name)) return undefined;
     const path = join(this.dir, name);
     let text: string;
     let size: number;
     try {
       size = (await stat(path)).size;
-      if (this.parsed?.name === name && this.parsed.size === size) return this.parsed.codes;
+      if (this.parsed?.name === name && this.parsed.size === size) return this.parsed.ends;
       text = await readSandboxFile(path, Math.min(size, MAX_READ_BYTES));
     } catch {
       return undefined;
     }
-    const codes = new Map<string, number>();
+    const ends = new Map<string, RecordedEnd>();
     // What follows the last newline is a line still being written, or never finished.
     for (const line of text.split('\n').slice(0, -1)) {
-      const match = /^(\S+ \d+) (\d{1,3})$/.exec(line);
-      if (match?.[1] !== undefined) codes.set(match[1], Number(match[2]));
+      const match = EXIT_LINE.exec(line);
+      if (match?.[1] === undefined || match[2] === undefined) continue;
+      ends.set(match[1], match[2] === UNSTARTED ? { unstarted: true } : { code: Number(match[2]) });
     }
-    this.parsed = { name, size, codes };
-    return codes;
+    this.parsed = { name, size, ends };
+    return ends;
   }
 
   private async openNext(): Promise<void> {

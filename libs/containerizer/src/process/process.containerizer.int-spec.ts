@@ -12,14 +12,16 @@ import {
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, readdir, readFile, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec } from '../containerizer';
 import { DEFAULT_PATH, ProcessContainerizer } from './process.containerizer';
-import { EXIT_FILE_PATTERN } from './exit-journal';
+import { EXIT_FILE_PATTERN, ExitJournal } from './exit-journal';
 import { parseCheckpoint, RuntimeRecords } from './runtime-records';
 import { readProcStatSync } from './proc';
+import { UNRECORDED_EXIT_CODE, wrapperArguments } from './wrapper';
 
 describeContainerizerContract(ProcessContainerizer.name, {
   async setup() {
@@ -510,6 +512,40 @@ describe(ProcessContainerizer.name, () => {
       });
       await containerizer.destroy(spec.containerId);
       expect(await isAlive(pid)).toBe(true);
+    });
+
+    it('forgets a task whose agent died between recording it and its go: it never ran', async () => {
+      // What the containerizer does at a launch, stopped where the agent died: the wrapper spawned
+      // and recorded, its go never written.
+      const runtimeDir = await dirs.make('kiln-runtime-');
+      const spec = await specOf('touch ran');
+      const records = new RuntimeRecords(runtimeDir);
+      await records.make();
+      const exits = new ExitJournal(records.dir);
+      await exits.prepare();
+      const exitFile = exits.take(spec.containerId);
+      const workspace = workspaceOf(spec.sandbox);
+      await mkdir(workspace, { recursive: true });
+      const wrapper = spawn(
+        '/bin/sh',
+        wrapperArguments(spec.containerId, spec.environment, ['/bin/sh', '-c', 'touch ran']),
+        { cwd: workspace, env: spec.environment, stdio: ['pipe', 'ignore', 'ignore', exitFile.fd] },
+      );
+      const pid = wrapper.pid!;
+      groups.add(pid);
+      const checkpoint = { pid, startTime: readProcStatSync(pid)!.startTime, exits: exitFile.name };
+      await records.write({ containerId: spec.containerId, sandbox: spec.sandbox, checkpoint });
+      const exited = once(wrapper, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      wrapper.stdin?.end();
+      expect((await exited)[0]).toBe(UNRECORDED_EXIT_CODE);
+
+      // The agent's checkpoint of the task has no container: the launch never returned.
+      const containerizer = await newContainerizer(runtimeDir);
+      const known = [{ containerId: spec.containerId, sandbox: spec.sandbox }];
+      expect(await containerizer.recover(known)).toEqual([]);
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+      expect(await written(spec, 'ran')).toBeUndefined();
+      expect(await new RuntimeRecords(runtimeDir).readAll()).toEqual(new Map());
     });
 
     it('destroys the orphans it finds that the agent did not know of', async () => {

@@ -18,7 +18,7 @@ import {
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
-import { ExitJournal } from './exit-journal';
+import { ExitJournal, type RecordedEnd } from './exit-journal';
 import { GroupUsage } from './group-usage';
 import {
   clockTicksPerSecond,
@@ -145,8 +145,7 @@ export class ProcessContainerizer
       }
       const found = parseCheckpoint(checkpoint) ?? record?.checkpoint;
       if (found === undefined || !CONTAINER_ID_PATTERN.test(containerId)) continue;
-      await this.reattach(containerId, sandbox, found);
-      recovered.push(containerId);
+      if (await this.reattach(containerId, sandbox, found)) recovered.push(containerId);
     }
     const orphans = [...records.values()].filter((o) => !this.containers.has(o.containerId));
     for (const orphan of orphans) {
@@ -264,8 +263,24 @@ export class ProcessContainerizer
     return { recorded, exit: () => exit };
   }
 
-  /** Watches a container the agent knew of before its restart. */
-  private async reattach(id: string, sandbox: string, checkpoint: ProcessCheckpoint) {
+  /**
+   * Watches a container the agent knew of before its restart; false, forgetting it, if its
+   * command never started.
+   */
+  private async reattach(
+    id: string,
+    sandbox: string,
+    checkpoint: ProcessCheckpoint,
+  ): Promise<boolean> {
+    const leader = await readProcStat(checkpoint.pid);
+    const alive = isLeader(leader, checkpoint) && !hasExited(leader);
+    const end = alive ? undefined : await this.recordedExit(id, sandbox, checkpoint);
+    if (end !== undefined && 'unstarted' in end) {
+      // Its agent died between recording it and the go: the wrapper never ran the command, and
+      // said so. Not recovered, so that the task is told its command never ran.
+      await this.records.remove(id);
+      return false;
+    }
     const container = this.containers.register(id, sandbox);
     container.checkpoint = checkpoint;
     container.settleLaunch(true);
@@ -273,27 +288,25 @@ export class ProcessContainerizer
       container.exitFile = checkpoint.exits;
       this.exits.hold(id, checkpoint.exits);
     }
-    const leader = await readProcStat(checkpoint.pid);
-    if (isLeader(leader, checkpoint) && !hasExited(leader)) {
+    if (alive) {
       await this.records.write({ containerId: id, sandbox, checkpoint });
       this.containers.running(container);
-      return;
+    } else {
+      await this.containers.endFound(container, end ?? { unknown: 'vanished' });
     }
-    await this.containers.endFound(
-      container,
-      (await this.recordedExit(container, checkpoint)) ?? { unknown: 'vanished' },
-    );
+    return true;
   }
 
-  /** How the wrapper says the command ended, if it has. */
+  /** How the wrapper says the command ended (or that it never started), if it has. */
   private recordedExit(
-    container: ProcessContainer,
+    id: string,
+    sandbox: string,
     checkpoint: ProcessCheckpoint,
-  ): Promise<{ code: number } | undefined> {
+  ): Promise<RecordedEnd | undefined> {
     // A wrapper of an agent from before the exit files wrote to the sandbox.
     return checkpoint.exits === undefined
-      ? readRecordedExit(container.sandbox)
-      : this.exits.read(checkpoint.exits, container.id, checkpoint.pid);
+      ? readRecordedExit(sandbox)
+      : this.exits.read(checkpoint.exits, id, checkpoint.pid);
   }
 
   private async release(container: ProcessContainer): Promise<void> {
@@ -371,7 +384,11 @@ export class ProcessContainerizer
     container.members = members.map((member) => member.pid);
     if (samples.length > 0) container.usage.record(samples);
     if (container.child === undefined && (leader === undefined || reused || hasExited(leader))) {
-      const exit: LeaderExit = (await this.recordedExit(container, checkpoint)) ?? {
+      const exit: LeaderExit = (await this.recordedExit(
+        container.id,
+        container.sandbox,
+        checkpoint,
+      )) ?? {
         unknown: 'unrecorded',
       };
       // Not awaited: the group may take a grace period to empty, and sampling goes on.

@@ -16,10 +16,11 @@
  *   caught signals to their default); SIGKILL still ends both.
  * - It starts the command only once the agent has recorded it: it waits for the line `go` on its
  *   standard input, which the agent writes after the container's runtime record. An agent killed
- *   between the spawn and that record closes the pipe by dying: the wrapper reads end-of-file and
- *   exits 125 without running anything, so the restarted agent, finding no record, truthfully
- *   says the command never ran (and the task may be launched again without running twice).
- *   `local` keeps the line out of the command's environment, even one that has a `go` variable.
+ *   before its go closes the pipe by dying: the wrapper reads end-of-file, writes the line
+ *   `CONTAINER_ID PID unstarted` and exits 125 without running anything. The restarted agent,
+ *   finding no record (killed before it) or that line (killed between the record and the go),
+ *   truthfully says the command never ran, and the task may be launched again without running
+ *   twice. `local` keeps the line out of the command's environment, even one with a `go` variable.
  */
 
 import { join } from 'node:path';
@@ -28,15 +29,19 @@ import { EXIT_CODE_FILE, readSandboxFile } from '../launching';
 /** How the wrapper ends when its agent died before recording it: the command never started. */
 export const UNRECORDED_EXIT_CODE = 125;
 
+/** What the wrapper writes in its exit line instead of a code when its command never started. */
+export const UNSTARTED = 'unstarted';
+
 /** What the agent writes to the wrapper's standard input once the container is recorded. */
 export const GO_LINE = 'go\n';
 const WRAPPER = [
   'kiln_env() { shift; while [ "$1" != -- ]; do case $1 in -*) unset "${1#-}";; *) export "$1";; esac; shift; done; }',
   'kiln_run() { shift; while [ "$1" != -- ]; do shift; done; shift; "$@"; }',
   `kiln_exit() { printf '%s %s %s\\n' "$2" "$$" "$1" >&3 2>/dev/null; exit "$1"; }`,
+  `kiln_unstarted() { printf '%s %s ${UNSTARTED}\\n' "$1" "$$" >&3 2>/dev/null; exit ${UNRECORDED_EXIT_CODE}; }`,
   'kiln_gate() { local go; read -r go && [ "$go" = go ]; }',
   'trap : TERM',
-  `kiln_gate || exit ${UNRECORDED_EXIT_CODE}`,
+  'kiln_gate || kiln_unstarted "$1"',
   'exec </dev/null',
   'kiln_env "$@"',
   'kiln_run "$@" 3>&-',
