@@ -68,11 +68,11 @@ const AGENT: AgentSummary = {
   free: { cpus: 4, mem: 4096 },
 };
 
-function task(taskId: string): TaskInfo {
+function task(taskId: string, resources = { cpus: 1, mem: 128 }): TaskInfo {
   return {
     taskId,
     name: taskId,
-    resources: { cpus: 1, mem: 128 },
+    resources,
     command: { shell: true, value: 'true' },
   } as TaskInfo;
 }
@@ -276,6 +276,31 @@ describe(BuildFrameworkService.name, () => {
       { outcome: 'launched', taskId: 'task-1' },
       { outcome: 'launched', taskId: 'task-2' },
     ]);
+  });
+
+  it('serves the demand placed first, however long the one placed after took to get ready', async () => {
+    const framework = start();
+    // The offer (4096 MB) takes one of the two, not both.
+    const hogTask = task('task-hog', { cpus: 1, mem: 3072 });
+    const squeezeTask = task('task-squeeze', { cpus: 1, mem: 2048 });
+    const hogWaits = deferred();
+    outcomes.waiting.mockImplementationOnce(() => hogWaits.promise);
+    const hog = framework.place('job-hog', 1, hogTask);
+    void framework.place('job-squeeze', 1, squeezeTask);
+    await vi.waitFor(() => expect(outcomes.waiting).toHaveBeenCalledTimes(2));
+
+    // Hog's message is still being written when an offer comes: squeeze, ready first, waits.
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-1')] } });
+    await vi.waitFor(() =>
+      expect(client.accept.mock.calls.length + client.decline.mock.calls.length).toBe(1),
+    );
+    expect(client.accept).not.toHaveBeenCalled();
+
+    hogWaits.resolve();
+    await vi.waitFor(() => expect(client.revive).toHaveBeenCalled());
+    feed.push({ type: 'OFFERS', offers: { offers: [offer('offer-2')] } });
+    await expect(hog).resolves.toEqual({ outcome: 'launched', taskId: 'task-hog' });
+    expect(client.accept).toHaveBeenCalledExactlyOnceWith(['offer-2'], [hogTask], 5);
   });
 
   it('keeps a launch whose ACCEPT got no answer, and reconciles it instead of launching it twice', async () => {

@@ -20,6 +20,7 @@ import {
 import { BuildOutcomes, type Recorded } from './build-outcomes';
 import { ClusterStateClient, unplaceableReason } from './cluster-state.client';
 import { DemandQueue } from './demand-queue';
+import { Turns, type Turn } from './turns';
 
 export const FRAMEWORK_NAME = 'kiln-builds';
 const FRAMEWORK_ID_SETTING = 'build-framework-id';
@@ -85,6 +86,8 @@ export class BuildFrameworkService
   private readonly client: SchedulerClient;
   private readonly cluster: ClusterStateClient;
   private readonly demands = new DemandQueue<Demand>();
+  /** The order in which demands join `demands` (see `takeTurn`). */
+  private readonly turns = new Turns();
   private readonly stopSignal = new AbortController();
   private running: Promise<void> | undefined;
   private connected = false;
@@ -155,32 +158,60 @@ export class BuildFrameworkService
   }
 
   /**
+   * A job attempt's place in line for room on the cluster, to be taken as soon as the attempt is
+   * taken up (before its task is prepared) and handed to `place`, which passes it. Demands are
+   * matched oldest first, and a demand's age is its turn: a job queued before another is offered
+   * room first, not whichever's reads and writes came back first. Whoever takes a turn and does
+   * not place it must pass it.
+   */
+  takeTurn(): Turn {
+    return this.turns.take();
+  }
+
+  /**
    * Asks the cluster for room for a job attempt's task; resolves once it is launched (handed to
    * an agent through the master), dropped (the job moved on, or the server stops), or found
-   * unplaceable on the cluster as it is.
+   * unplaceable on the cluster as it is. Its turn, by default, is taken now.
    */
-  async place(jobId: string, attempt: number, task: TaskInfo): Promise<PlaceOutcome> {
-    const image = task.container?.image;
-    const need = {
-      cpus: task.resources.cpus,
-      mem: task.resources.mem,
-      ...(image ? { image } : {}),
-    };
+  async place(
+    jobId: string,
+    attempt: number,
+    task: TaskInfo,
+    turn = this.takeTurn(),
+  ): Promise<PlaceOutcome> {
+    let placed: Promise<PlaceOutcome>;
     try {
-      const reason = unplaceableReason(await this.cluster.agents(), need);
-      if (reason !== undefined) return { outcome: 'unplaceable', reason };
-    } catch (error) {
-      this.logger.debug(`cannot read the cluster's agents: ${errorMessage(error)}`);
+      const image = task.container?.image;
+      const need = {
+        cpus: task.resources.cpus,
+        mem: task.resources.mem,
+        ...(image ? { image } : {}),
+      };
+      try {
+        const reason = unplaceableReason(await this.cluster.agents(), need);
+        if (reason !== undefined) return { outcome: 'unplaceable', reason };
+      } catch (error) {
+        this.logger.debug(`cannot read the cluster's agents: ${errorMessage(error)}`);
+      }
+      await this.outcomes.waiting(
+        jobId,
+        `waiting for an offer of ${need.cpus} cpus and ${need.mem} MB` +
+          (image === undefined ? '' : ' on an agent with Docker'),
+      );
+      // Not before the demands of earlier turns: were it queued first, an offer could go to it
+      // while an earlier job (one before it in its pipeline, say) is still being made ready.
+      await turn.earlierPassed;
+      // Nobody would settle a demand queued once the server stops.
+      if (this.stopping) return { outcome: 'dropped' };
+      placed = new Promise<PlaceOutcome>((resolve) => {
+        this.demands.add({ jobId, attempt, task, image, settle: resolve });
+        this.updateInterest(true);
+      });
+    } finally {
+      // Queued, unplaceable or failed: later turns need not wait for this one.
+      turn.pass();
     }
-    await this.outcomes.waiting(
-      jobId,
-      `waiting for an offer of ${need.cpus} cpus and ${need.mem} MB` +
-        (image === undefined ? '' : ' on an agent with Docker'),
-    );
-    return new Promise<PlaceOutcome>((resolve) => {
-      this.demands.add({ jobId, attempt, task, image, settle: resolve });
-      this.updateInterest(true);
-    });
+    return placed;
   }
 
   /** Kills a task; repeated when the task shows up again before it has ended. */

@@ -3,7 +3,7 @@ import { BuildPayload, QUEUES, toPayload } from '@kiln/queue';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { BuildFrameworkService } from './build-framework.service';
+import { BuildFrameworkService, type PlaceOutcome } from './build-framework.service';
 import { BuildOutcomes } from './build-outcomes';
 
 /** Thrown when the server stops with the job still waiting: the next server takes it. */
@@ -30,9 +30,18 @@ export class BuildsWorker extends WorkerHost implements OnApplicationBootstrap {
 
   async process(job: Job<unknown>): Promise<void> {
     const { jobId, attempt } = toPayload(BuildPayload, QUEUES.builds, job.data);
-    const task = await this.outcomes.prepareLaunch(jobId, attempt);
-    if (task === undefined) return;
-    const placed = await this.framework.place(jobId, attempt, task);
+    // Before anything is awaited: BullMQ hands job attempts out in the order they were queued (a
+    // run's in the order of its pipeline file), and that is the order they are offered room in.
+    const turn = this.framework.takeTurn();
+    let placed: PlaceOutcome;
+    try {
+      const task = await this.outcomes.prepareLaunch(jobId, attempt);
+      if (task === undefined) return;
+      placed = await this.framework.place(jobId, attempt, task, turn);
+    } finally {
+      // Nothing to launch, or its preparation failed: later attempts do not wait for it.
+      turn.pass();
+    }
     switch (placed.outcome) {
       case 'launched':
         return;
