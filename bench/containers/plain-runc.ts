@@ -6,6 +6,7 @@ import {
   ociSeccomp,
   networkHook,
   ociConfig,
+  outputHook,
   prepareRootFilesystem,
   RUNTIME_BASE,
   TASK_ID_RANGES,
@@ -57,11 +58,16 @@ function seccomp(): Promise<Record<string, unknown>> {
   return filter;
 }
 
-/** One container of `echo hi`: prepared untimed, then `runc run` timed from spawn to exit. */
+/**
+ * One container of `echo hi`: prepared untimed, then `runc run` timed from spawn to exit. With
+ * `withOutputHook`, it also runs the hook by which the native containerizer takes the container's
+ * output pipes back from it (see `OUTPUT_HOOK`): the difference prices that hook.
+ */
 export async function plainRuncRun(
   root: string,
   name: string,
   network: 'none' | 'private',
+  withOutputHook = false,
 ): Promise<PlainTiming> {
   await makeRuntimeDir(PLAIN_RUNTIME_DIR);
   const filesystem = await prepareRootFilesystem(join(PLAIN_RUNTIME_DIR, 'root'), 'kiln');
@@ -83,6 +89,7 @@ export async function plainRuncRun(
       pidFile: networkPidFile,
       logFile: join(bundle, 'slirp4netns.log'),
     }),
+    ...(withOutputHook ? { outputHook: outputHook(IDS.hostId) } : {}),
     ids: IDS,
     cgroupsPath: `/${PLAIN_CGROUP_PARENT}/${name}`,
     limits: { cpus: 0.5, memMiB: 64, pidsMax: 1024 },

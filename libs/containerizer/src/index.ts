@@ -13,5 +13,5 @@ export {
 } from './cgroup/seccomp';
 export { TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
 export { prepareRootFilesystem } from './cgroup/rootfs';
-export { networkHook } from './cgroup/runc';
+export { networkHook, outputHook } from './cgroup/runc';
 export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';
