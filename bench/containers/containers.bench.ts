@@ -218,13 +218,14 @@ export async function runContainersBenchmark(): Promise<string> {
   }
 }
 
+/** The runtime that prices the output hook: plain runc with it (see {@link outputHookCost}). */
+const PLAIN_WITH_OUTPUT_HOOK =
+  "plain `runc run`, network none, with the native containerizer's output hook";
+
 /**
  * The native containerizer beside plain `runc run` of the same configuration, with and without
  * the user-mode network (aim: within 1.2×), and slirp4netns's own start cost.
  */
-const PLAIN_WITH_OUTPUT_HOOK =
-  "plain `runc run`, network none, with the native containerizer's output hook";
-
 function nativeVerdicts(p50s: ReadonlyMap<string, number>): string {
   const native = p50s.get('`cgroup` containerizer');
   const nativeNone = p50s.get('`cgroup` containerizer, network none');
