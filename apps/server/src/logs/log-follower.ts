@@ -2,7 +2,7 @@ import { errorMessage, sleep } from '@kiln/common';
 import type { TaskLogChunk, TaskLogsRepository, TaskStep } from '@kiln/persistence';
 import type { Logger } from '@nestjs/common';
 import type { LiveLogChunk, LogBus } from './log-bus';
-import type { LogTasks } from './log-tasks';
+import { latestTaskId, type LogTasks } from './log-tasks';
 import type { LogsConfig } from './logs.config';
 
 /** A step as the API shows it. */
@@ -86,13 +86,19 @@ export class LogFollower {
   private readonly stepsSent = new Map<number, string>();
   private readonly closed: Promise<void>;
 
+  private readonly jobId: string;
+  /** The attempt followed; undefined: the latest that launches a task. */
+  private readonly attempt: number | undefined;
+
   constructor(
     private readonly deps: LogFollowerDeps,
-    private readonly jobId: string,
+    of: { jobId: string; attempt?: number | undefined },
     taskId: string | undefined,
     private readonly from: number,
     private readonly sink: LogEventSink,
   ) {
+    this.jobId = of.jobId;
+    this.attempt = of.attempt;
     this.taskId = taskId;
     this.closed = new Promise((resolve) =>
       sink.onClose(() => {
@@ -147,16 +153,24 @@ export class LogFollower {
     }
   }
 
-  /** A job not launched yet has no task: wait for its first one (or for its end). */
+  /**
+   * An attempt not launched yet has no task: wait for it, or for the job to end or move on to
+   * another attempt (this one then never ran, and has no log).
+   */
   private async waitForTask(): Promise<string | undefined> {
     const signal = new AbortController();
     void this.closed.then(() => signal.abort());
     while (!this.done) {
       const job = await this.deps.tasks.ofJob(this.jobId);
-      const latest = job?.taskIds.at(-1);
-      if (latest !== undefined) return latest;
+      const taskId =
+        job && (this.attempt === undefined ? latestTaskId(job) : job.taskIds.get(this.attempt));
+      if (taskId !== undefined) return taskId;
       if (job === undefined || job.ended) {
         await this.end('job-ended');
+        return undefined;
+      }
+      if (this.attempt !== undefined && job.attempt !== this.attempt) {
+        await this.end('retried');
         return undefined;
       }
       await sleep(this.deps.config.taskPollMs, signal.signal);
@@ -233,7 +247,7 @@ export class LogFollower {
     if (this.done || this.cursor !== before) return;
     const job = await this.deps.tasks.ofJob(this.jobId);
     if (job === undefined || job.ended) await this.end('job-ended');
-    else if (job.taskIds.at(-1) !== this.taskId) await this.end('retried');
+    else if (job.taskIds.get(job.attempt) !== this.taskId) await this.end('retried');
   }
 
   private async sendChunk(chunk: TaskLogChunk): Promise<void> {

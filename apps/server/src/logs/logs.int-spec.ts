@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SecretBox } from '../secrets/secret-box';
-import { LogTasks } from './log-tasks';
+import { LogTasks, type JobAttempts } from './log-tasks';
 import { LogsConfig } from './logs.config';
 import { LOG_CHUNK_BODY_LIMIT, LogsModule } from './logs.module';
 import { LogsService } from './logs.service';
@@ -23,7 +23,8 @@ const REDIS_URL = process.env.KILN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Stands for the runs module: tasks and jobs as a test declares them. */
 class FakeLogTasks extends LogTasks {
   readonly tasks = new Map<string, { secrets: string[]; stepNames: string[] }>();
-  readonly jobs = new Map<string, { taskIds: string[]; ended: boolean }>();
+  /** Each job's attempts' tasks, oldest first; undefined: that attempt has launched none. */
+  readonly jobs = new Map<string, { taskIds: (string | undefined)[]; ended: boolean }>();
   forIngestCalls = 0;
 
   forIngest(taskId: string): Promise<{ secrets: string[]; stepNames: string[] } | undefined> {
@@ -31,9 +32,19 @@ class FakeLogTasks extends LogTasks {
     return Promise.resolve(this.tasks.get(taskId));
   }
 
-  ofJob(jobId: string): Promise<{ taskIds: string[]; ended: boolean } | undefined> {
+  ofJob(jobId: string): Promise<JobAttempts | undefined> {
     const job = this.jobs.get(jobId);
-    return Promise.resolve(job && { taskIds: [...job.taskIds], ended: job.ended });
+    return Promise.resolve(
+      job && {
+        attempt: job.taskIds.length,
+        taskIds: new Map(
+          job.taskIds.flatMap((taskId, i) =>
+            taskId === undefined ? [] : [[i + 1, taskId] as const],
+          ),
+        ),
+        ended: job.ended,
+      },
+    );
   }
 
   /** A job with one attempt per task id, the latest last. */
@@ -646,5 +657,43 @@ describe(LogsService.name, () => {
     await client.closed;
     expect(client.logText()).toBe('done\n');
     expect((await get(`/api/v1/jobs/${jobId}/steps`)).text).toBe('[]');
+  });
+
+  it('waits for the task of a named attempt that is queued and not launched yet', async () => {
+    // The web UI opens a queued job's log by its attempt number, before the job has a task.
+    const jobId = `job-${randomUUID()}`;
+    tasks.jobs.set(jobId, { taskIds: [undefined], ended: false });
+    const opened = await SseClient.open(`${base}/api/v1/jobs/${jobId}/log/stream?attempt=1`);
+    expect(opened.status).toBe(200);
+    const taskId = `task-${randomUUID()}`;
+    tasks.tasks.set(taskId, { secrets: [], stepNames: [] });
+    tasks.jobs.get(jobId)!.taskIds[0] = taskId;
+    await post(taskId, { taskId, seq: 0, offset: 0, bytes: 5, data: 'done\n', eof: true });
+    await opened.client.closed;
+    expect(opened.client.logText()).toBe('done\n');
+    expect(opened.client.events.at(-1)).toEqual({ event: 'end', data: { taskId, reason: 'eof' } });
+  });
+
+  it('serves each attempt its own log when an earlier attempt never launched a task', async () => {
+    const jobId = `job-${randomUUID()}`;
+    const taskId = `task-${randomUUID()}`;
+    tasks.tasks.set(taskId, { secrets: [], stepNames: [] });
+    tasks.jobs.set(jobId, { taskIds: [undefined, taskId], ended: true });
+    await post(taskId, { taskId, seq: 0, offset: 0, bytes: 7, data: 'second\n', eof: true });
+    expect((await get(`/api/v1/jobs/${jobId}/log?attempt=2`)).text).toBe('second\n');
+    expect((await get(`/api/v1/jobs/${jobId}/log`)).text).toBe('second\n');
+    expect((await get(`/api/v1/jobs/${jobId}/log?attempt=1`)).text).toBe('');
+    const { client } = await SseClient.open(`${base}/api/v1/jobs/${jobId}/log/stream?attempt=1`);
+    await client.closed;
+    expect(client.events).toEqual([{ event: 'end', data: { taskId: null, reason: 'job-ended' } }]);
+  });
+
+  it('ends the stream of an attempt that the job left before it launched a task', async () => {
+    const jobId = `job-${randomUUID()}`;
+    tasks.jobs.set(jobId, { taskIds: [undefined], ended: false });
+    const { client } = await SseClient.open(`${base}/api/v1/jobs/${jobId}/log/stream?attempt=1`);
+    tasks.jobs.get(jobId)!.taskIds.push(undefined);
+    await client.closed;
+    expect(client.events).toEqual([{ event: 'end', data: { taskId: null, reason: 'retried' } }]);
   });
 });

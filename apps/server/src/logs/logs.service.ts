@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { LogBus } from './log-bus';
 import { LogFollower, toStepView, type LogEventSink, type StepView } from './log-follower';
-import { LogTasks } from './log-tasks';
+import { latestTaskId, LogTasks } from './log-tasks';
 import { renderWithinLimit } from './log-limit';
 import { LogsConfig } from './logs.config';
 import { secretMasker, type SecretMasker } from './mask';
@@ -141,7 +141,7 @@ export class LogsService implements BeforeApplicationShutdown {
           config: this.config,
           logger: this.logger,
         },
-        jobId,
+        { jobId, attempt: options.attempt },
         taskId,
         options.from ?? 0,
         sink,
@@ -160,18 +160,18 @@ export class LogsService implements BeforeApplicationShutdown {
     for (const follower of this.followers) follower.stop();
   }
 
-  /** The task of a job's attempt; undefined when the job has none yet. */
+  /**
+   * The task of a job's attempt (the latest that launched one by default); undefined when that
+   * attempt has none: not launched yet, or ended before it launched.
+   */
   private async taskOf(jobId: string, attempt: number | undefined): Promise<string | undefined> {
     const job = await this.tasks.ofJob(jobId);
     if (job === undefined) throw new NotFoundException(`job ${jobId} does not exist`);
-    if (attempt === undefined) return job.taskIds.at(-1);
-    const taskId = job.taskIds[attempt - 1];
-    if (taskId === undefined) {
-      throw new NotFoundException(
-        `job ${jobId} has no attempt ${attempt} (it has ${job.taskIds.length})`,
-      );
+    if (attempt === undefined) return latestTaskId(job);
+    if (attempt > job.attempt) {
+      throw new NotFoundException(`job ${jobId} has no attempt ${attempt} (it has ${job.attempt})`);
     }
-    return taskId;
+    return job.taskIds.get(attempt);
   }
 
   private async ingestContext(taskId: string): Promise<IngestContext> {

@@ -1,6 +1,6 @@
 import { JobsRepository, RunsRepository, TERMINAL_JOB_STATES } from '@kiln/persistence';
 import { Injectable } from '@nestjs/common';
-import { LogTasks } from '../logs/log-tasks';
+import { LogTasks, type JobAttempts } from '../logs/log-tasks';
 import { planOf } from './job-plan';
 import { RunProgressService } from './run-progress.service';
 
@@ -24,11 +24,16 @@ export class RunLogTasks extends LogTasks {
     return { secrets: Object.values(secrets), stepNames: plan.steps.map((step) => step.name) };
   }
 
-  async ofJob(jobId: string): Promise<{ taskIds: string[]; ended: boolean } | undefined> {
+  async ofJob(jobId: string): Promise<JobAttempts | undefined> {
     const job = await this.jobs.findById(jobId);
     if (job === undefined) return undefined;
+    // Each attempt's own record: an attempt that never launched a task leaves no gap to count.
+    const attempts = (await this.jobs.attempts([job])).get(job.id) ?? [];
     return {
-      taskIds: [...job.earlierTaskIds, ...(job.taskId === undefined ? [] : [job.taskId])],
+      attempt: job.attempt,
+      taskIds: new Map(
+        attempts.flatMap((a) => (a.taskId === undefined ? [] : [[a.attempt, a.taskId] as const])),
+      ),
       ended: TERMINAL_JOB_STATES.includes(job.state),
     };
   }

@@ -1,0 +1,68 @@
+import {
+  JobsRepository,
+  RepositoriesRepository,
+  RunsRepository,
+  type Job,
+} from '@kiln/persistence';
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RunLogTasks } from './run-log-tasks';
+import type { RunProgressService } from './run-progress.service';
+
+describe.each(TEST_DIALECTS)(`${RunLogTasks.name} on %s`, (dialect) => {
+  let database: TestDatabase;
+  let jobs: JobsRepository;
+  let logTasks: RunLogTasks;
+  let job: Job;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect);
+    jobs = new JobsRepository(database);
+    const runs = new RunsRepository(database);
+    // Only `forIngest` asks the run's progress (for its secrets); these tests ask `ofJob`.
+    logTasks = new RunLogTasks(jobs, runs, {} as RunProgressService);
+    const repository = await new RepositoriesRepository(database).create({
+      forge: 'github',
+      fullName: 'acme/kiln',
+      cloneUrl: 'https://github.com/acme/kiln.git',
+      defaultBranch: 'main',
+    });
+    const created = await runs.create({
+      repositoryId: repository.id,
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: 'a'.repeat(40),
+      fromFork: false,
+    });
+    if (!('run' in created)) throw new Error('expected a new run');
+    await runs.start(created.run.id, [{ key: 'build', state: 'queued', plan: {} }], new Date());
+    const [build] = await jobs.listByRun(created.run.id);
+    if (build === undefined) throw new Error('job not inserted');
+    job = build;
+  });
+  afterEach(() => database.drop());
+
+  it('names a queued attempt that has no task yet, and no task for it', async () => {
+    expect(await logTasks.ofJob(job.id)).toEqual({ attempt: 1, taskIds: new Map(), ended: false });
+    expect(await logTasks.ofJob('no-such-job')).toBeUndefined();
+  });
+
+  it('gives each attempt its own task when an earlier attempt ended before it launched one', async () => {
+    // Attempt 1 is canceled while it waits; a rerun launches attempt 2, which fails; attempt 3
+    // waits for its task.
+    await jobs.transition(job.id, ['queued'], 'canceled', {
+      attemptEnded: { state: 'canceled', message: 'canceled while queued' },
+    });
+    await jobs.transition(job.id, ['canceled'], 'queued', { attempt: 2, taskId: null });
+    await jobs.assignTask(job.id, 2, 'task-2', 'agent-1');
+    await jobs.transition(job.id, ['queued'], 'running');
+    await jobs.transition(job.id, ['running'], 'failure');
+    await jobs.transition(job.id, ['failure'], 'queued', { attempt: 3, taskId: null });
+
+    expect(await logTasks.ofJob(job.id)).toEqual({
+      attempt: 3,
+      taskIds: new Map([[2, 'task-2']]),
+      ended: false,
+    });
+  });
+});
