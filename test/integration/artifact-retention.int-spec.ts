@@ -8,7 +8,12 @@ import {
   RunsRepository,
   type Repository,
 } from '@kiln/persistence';
-import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+import {
+  createTestDatabase,
+  seedStartedRun,
+  TEST_DIALECTS,
+  type TestDatabase,
+} from '@kiln/persistence/testing';
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -305,32 +310,19 @@ describe('scheduled artifact retention (BullMQ on a real Redis)', () => {
     const runs = new RunsRepository(database);
     const artifacts = new ArtifactsRepository(database);
     const storage = new FilesystemArtifactStorage(join(dir, 'artifacts'));
-    const repository = await repositories.create({
-      forge: 'github',
-      fullName: 'acme/scheduled',
-      cloneUrl: 'https://github.com/acme/scheduled.git',
-      defaultBranch: 'main',
-    });
-    for (let i = 0; i < 2; i++) {
-      const created = await runs.create({
-        repositoryId: repository.id,
-        event: 'push',
-        ref: 'refs/heads/main',
-        sha: 'a'.repeat(40),
-        fromFork: false,
-      });
-      if (!('run' in created)) throw new Error('expected a new run');
-      await runs.start(created.run.id, [{ key: 'build', state: 'queued', plan: {} }]);
-      const [job] = await new JobsRepository(database).listByRun(created.run.id);
-      const key = { runId: created.run.id, jobId: job!.id, attempt: 1, name: 'a' };
+    const first = await seedStartedRun(database, ['build']);
+    const { repositoryId } = first;
+    const second = await seedStartedRun(database, ['build'], { repositoryId });
+    for (const seeded of [first, second]) {
+      const key = { runId: seeded.run.id, jobId: seeded.jobs[0]!.id, attempt: 1, name: 'a' };
       const stored = await storage.put(key, Readable.from([Buffer.from('a')]), {
         sha256: sha256('a'),
         maxBytes: 10,
       });
       await artifacts.upsert({ ...key, taskId: 't', ...stored });
-      await runs.transition(created.run.id, ['running'], 'success');
+      await runs.transition(seeded.run.id, ['running'], 'success');
     }
-    await repositories.update(repository.id, { artifactRetentionRuns: 1 });
+    await repositories.update(repositoryId, { artifactRetentionRuns: 1 });
 
     const { hostname, port } = new URL(REDIS_URL);
     const moduleRef = await Test.createTestingModule({
@@ -369,11 +361,11 @@ describe('scheduled artifact retention (BullMQ on a real Redis)', () => {
     // Run the startup sweep now rather than in a minute.
     await startup!.promote();
     const deadline = Date.now() + 10_000;
-    while ((await artifacts.listRunsWithArtifacts(repository.id)).length > 1) {
+    while ((await artifacts.listRunsWithArtifacts(repositoryId)).length > 1) {
       if (Date.now() > deadline) throw new Error('the startup sweep did not run');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect((await artifacts.listRunsWithArtifacts(repository.id)).map((r) => r.runNumber)).toEqual([
+    expect((await artifacts.listRunsWithArtifacts(repositoryId)).map((r) => r.runNumber)).toEqual([
       2,
     ]);
   });

@@ -1,9 +1,12 @@
-import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+import {
+  createTestDatabase,
+  seedStartedRun,
+  TEST_DIALECTS,
+  type TestDatabase,
+} from '@kiln/persistence/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RecordChange } from './record-changes';
 import { JobsRepository, type Job } from './repositories/jobs.repository';
-import { RepositoriesRepository } from './repositories/repositories.repository';
-import { RunsRepository } from './repositories/runs.repository';
 import { UnitOfWork } from './unit-of-work';
 
 describe.each(TEST_DIALECTS)(`${UnitOfWork.name} on %s`, (dialect) => {
@@ -22,27 +25,7 @@ describe.each(TEST_DIALECTS)(`${UnitOfWork.name} on %s`, (dialect) => {
 
   /** Queued jobs `a`, `b`… of one started run. */
   async function queuedJobs(...keys: string[]): Promise<Job[]> {
-    const repository = await new RepositoriesRepository(database).create({
-      forge: 'github',
-      fullName: 'acme/kiln',
-      cloneUrl: 'https://github.com/acme/kiln.git',
-      defaultBranch: 'main',
-    });
-    const runs = new RunsRepository(database);
-    const created = await runs.create({
-      repositoryId: repository.id,
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha: 'a'.repeat(40),
-      fromFork: false,
-    });
-    if (!('run' in created)) throw new Error('expected a new run');
-    await runs.start(
-      created.run.id,
-      keys.map((key) => ({ key, state: 'queued' as const, plan: {} })),
-      new Date(),
-    );
-    return jobs.listByRun(created.run.id);
+    return (await seedStartedRun(database, keys)).jobs;
   }
 
   it('commits every piece at once and leaves their after-commit effects to the caller', async () => {

@@ -1,10 +1,10 @@
+import { JobsRepository, RunsRepository, type Job } from '@kiln/persistence';
 import {
-  JobsRepository,
-  RepositoriesRepository,
-  RunsRepository,
-  type Job,
-} from '@kiln/persistence';
-import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+  createTestDatabase,
+  seedStartedRun,
+  TEST_DIALECTS,
+  type TestDatabase,
+} from '@kiln/persistence/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunLogTasks } from './run-log-tasks';
 import type { RunProgressService } from './run-progress.service';
@@ -18,25 +18,9 @@ describe.each(TEST_DIALECTS)(`${RunLogTasks.name} on %s`, (dialect) => {
   beforeEach(async () => {
     database = await createTestDatabase(dialect);
     jobs = new JobsRepository(database);
-    const runs = new RunsRepository(database);
     // Only `forIngest` asks the run's progress (for its secrets); these tests ask `ofJob`.
-    logTasks = new RunLogTasks(jobs, runs, {} as RunProgressService);
-    const repository = await new RepositoriesRepository(database).create({
-      forge: 'github',
-      fullName: 'acme/kiln',
-      cloneUrl: 'https://github.com/acme/kiln.git',
-      defaultBranch: 'main',
-    });
-    const created = await runs.create({
-      repositoryId: repository.id,
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha: 'a'.repeat(40),
-      fromFork: false,
-    });
-    if (!('run' in created)) throw new Error('expected a new run');
-    await runs.start(created.run.id, [{ key: 'build', state: 'queued', plan: {} }], new Date());
-    const [build] = await jobs.listByRun(created.run.id);
+    logTasks = new RunLogTasks(jobs, new RunsRepository(database), {} as RunProgressService);
+    const [build] = (await seedStartedRun(database, ['build'])).jobs;
     if (build === undefined) throw new Error('job not inserted');
     job = build;
   });

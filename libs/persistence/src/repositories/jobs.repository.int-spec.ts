@@ -1,4 +1,9 @@
-import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '@kiln/persistence/testing';
+import {
+  createTestDatabase,
+  seedStartedRun,
+  TEST_DIALECTS,
+  type TestDatabase,
+} from '@kiln/persistence/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobsRepository, type Job } from './jobs.repository';
 import { RepositoriesRepository } from './repositories.repository';
@@ -29,16 +34,8 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
     planned: NewJob[],
     now = new Date('2026-01-01T00:00:00.000Z'),
   ): Promise<Map<string, Job>> {
-    const created = await runs.create({
-      repositoryId,
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha: 'a'.repeat(40),
-      fromFork: false,
-    });
-    if (!('run' in created)) throw new Error('expected a new run');
-    expect(await runs.start(created.run.id, planned, now)).toBe(true);
-    return new Map((await jobs.listByRun(created.run.id)).map((j) => [j.key, j]));
+    const started = await seedStartedRun(database, planned, { repositoryId, now });
+    return new Map(started.jobs.map((j) => [j.key, j]));
   }
 
   async function oneJob(state: NewJob['state'] = 'queued'): Promise<Job> {
