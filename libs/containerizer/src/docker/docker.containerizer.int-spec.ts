@@ -78,7 +78,9 @@ describe(DockerContainerizer.name, () => {
     }
   });
 
-  function newContainerizer(options: { hostNetwork?: boolean } = {}): DockerContainerizer {
+  function newContainerizer(
+    options: { hostNetwork?: boolean; docker?: Docker } = {},
+  ): DockerContainerizer {
     const containerizer = new DockerContainerizer({ owner: OWNER, ...options });
     containerizers.push(containerizer);
     return containerizer;
@@ -252,6 +254,63 @@ describe(DockerContainerizer.name, () => {
       expect(await networkOf(spec.containerId)).toEqual([]);
       const left = await ownContainers();
       expect(left.map((c) => c.Labels[LABELS.role])).toEqual([undefined]);
+    });
+
+    /**
+     * The engine itself, but the first `times` holders end between the task's create and its
+     * start, as one did in CI: the engine then cannot join the namespace, and nothing of the task
+     * ran. Returns the ids of the holders it ended.
+     */
+    function endingHolders(times: number): { engine: Docker; ended: string[] } {
+      const ended: string[] = [];
+      const engine = new Docker();
+      const create = engine.createContainer.bind(engine);
+      engine.createContainer = async (options: Docker.ContainerCreateOptions) => {
+        const created = await create(options);
+        const holderId = /^container:(.+)$/.exec(options.HostConfig?.NetworkMode ?? '')?.[1];
+        if (holderId !== undefined && ended.length < times) {
+          ended.push(holderId);
+          const holder = engine.getContainer(holderId);
+          await holder.kill();
+          await holder.wait();
+        }
+        return created;
+      };
+      return { engine, ended };
+    }
+
+    it('starts the task afresh on a new network when its holder ended before the task joined it', async () => {
+      const { engine, ended } = endingHolders(1);
+      const containerizer = newContainerizer({ docker: engine });
+      const spec = await specOf('ip -o -4 addr show tap0 > addresses; echo up > ready; sleep 1000');
+      await start(containerizer, spec);
+      await ready(spec);
+      expect(ended).toHaveLength(1);
+      expect(await readIfExists(join(workspaceOf(spec.sandbox), 'addresses'))).toContain(
+        'inet 10.0.2.100/24',
+      );
+      expect(await networkOf(spec.containerId)).toHaveLength(1);
+      // The task and its new holder; the ended holder is gone.
+      const left = await ownContainers();
+      expect(left.map((c) => c.Labels[LABELS.role] ?? 'task').sort()).toEqual(['network', 'task']);
+      expect(left.map((c) => c.Id)).not.toContain(ended[0]);
+    });
+
+    it('fails the launch, naming the ended holder, when every holder ends before the task joins it', async () => {
+      const { engine, ended } = endingHolders(Infinity);
+      const containerizer = newContainerizer({ docker: engine });
+      const spec = await specOf('echo ran > ran');
+      await expect(containerizer.launch(spec)).rejects.toMatchObject({
+        name: 'ContainerLaunchError',
+        reason: 'CONTAINER_LAUNCH_FAILED',
+        message: expect.stringMatching(
+          /network holder ended before the task joined it \(exit code \d+\)/,
+        ) as unknown,
+      });
+      expect(ended).toHaveLength(3);
+      expect(await exists(join(workspaceOf(spec.sandbox), 'ran'))).toBe(false);
+      expect(await networkOf(spec.containerId)).toEqual([]);
+      expect(await ownContainers()).toEqual([]);
     });
 
     it('fails the launch of an image without /bin/sh for its holder, leaving nothing behind', async () => {

@@ -31,6 +31,7 @@ import {
   mergeUsage,
   removeDockerContainer,
   SandboxOutput,
+  statusCodeOf,
   usageOfStats,
   type DockerStatsSample,
   type LimitFiles,
@@ -282,8 +283,10 @@ export class DockerContainerizer
   }
 
   /**
-   * Starts the task, once more from scratch should the engine find the container's init dead
-   * before the command could start ({@link diedBeforeStart}): nothing of the task ran yet.
+   * Starts the task, once more from scratch should the engine refuse its start because the
+   * container's init died ({@link diedBeforeStart}) or because its network holder ended, so that
+   * there was no namespace to join (seen in CI, on a loaded host, with no cause in the holder):
+   * nothing of the task ran yet in either case.
    */
   private async startFresh(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     for (let attempt = 1; ; attempt += 1) {
@@ -291,7 +294,19 @@ export class DockerContainerizer
         await this.start(container, spec);
         return;
       } catch (error) {
-        if (attempt >= START_ATTEMPTS || !diedBeforeStart(error)) throw error;
+        // An engine's refusal, not a lost answer: the task's container did not start.
+        const holderEnded =
+          statusCodeOf(error) === undefined
+            ? undefined
+            : await this.networks.holderEnded(container);
+        const retried = holderEnded !== undefined || diedBeforeStart(error);
+        if (attempt >= START_ATTEMPTS || !retried) {
+          if (holderEnded === undefined) throw error;
+          throw new Error(
+            `its network holder ended before the task joined it (${holderEnded}): ${errorMessage(error)}`,
+            { cause: error },
+          );
+        }
         await this.networks.stop(container);
       }
     }

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { ContainerLaunchError, type ContainerSpec } from '../containerizer';
 import { holderOptions } from './create-options';
-import { removeDockerContainer } from './docker-support';
+import { removeDockerContainer, statusCodeOf } from './docker-support';
 import {
   findSlirp4netns,
   startUserModeNetwork,
@@ -82,6 +82,21 @@ export class TaskNetworks {
       });
     } catch {
       // See above.
+    }
+  }
+
+  /**
+   * How the task's holder ended, if it no longer runs: a task that was to join it cannot have
+   * started. `undefined` while it runs, when there is none, or when the engine does not say.
+   */
+  async holderEnded(container: NetworkedContainer): Promise<string | undefined> {
+    if (container.holderId === undefined) return undefined;
+    try {
+      const { State } = await this.docker.getContainer(container.holderId).inspect();
+      if (State.Running) return undefined;
+      return `exit code ${State.ExitCode}${State.OOMKilled ? ', killed for memory' : ''}`;
+    } catch (error) {
+      return statusCodeOf(error) === 404 ? 'removed' : undefined;
     }
   }
 
