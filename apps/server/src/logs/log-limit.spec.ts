@@ -19,13 +19,24 @@ const render: RenderWhole = (data, firstLine) => {
 };
 
 function within(limit: number, data: string, offset: number, firstLine = 1) {
-  return renderWithinLimit(limit, render, data, firstLine, {
-    offset,
-    bytes: Buffer.byteLength(data),
-  });
+  const range = { offset, bytes: Buffer.byteLength(data) };
+  return renderWithinLimit(limit, render, data, firstLine, range, false);
 }
 
 describe(renderWithinLimit.name, () => {
+  it('tells the part it keeps that it continues a line, and never the part after the cut', () => {
+    const seen: [string, boolean][] = [];
+    const recording: RenderWhole = (data, firstLine, inLine) => {
+      seen.push([data, inLine]);
+      return render(data, firstLine, inLine);
+    };
+    renderWithinLimit(6, recording, 'ab\ncd\nef\n', 0, { offset: 0, bytes: 9 }, true);
+    expect(seen).toEqual([
+      ['ab\ncd\n', true],
+      ['ef\n', false],
+    ]);
+  });
+
   it('keeps output that ends at or before the limit whole', () => {
     expect(within(8, 'abc\nefg\n', 0)).toEqual({ text: 'abc\nefg\n', steps: [] });
   });
@@ -41,7 +52,8 @@ describe(renderWithinLimit.name, () => {
     // 10 lines of 100 bytes, then 1,500 bytes 0xFF (3 bytes of text each once decoded) and a newline.
     const lines = `${'x'.repeat(99)}\n`.repeat(10);
     const data = `${lines}${'\uFFFD'.repeat(1_500)}\n`;
-    const rendered = renderWithinLimit(500, render, data, 1, { offset: 0, bytes: 1_000 + 1_501 });
+    const range = { offset: 0, bytes: 1_000 + 1_501 };
+    const rendered = renderWithinLimit(500, render, data, 1, range, false);
     expect(rendered.text).toBe(`${'x'.repeat(99)}\n`.repeat(5) + limitMarker(500));
   });
 

@@ -6,8 +6,11 @@ export interface RenderedLog {
   steps: TaskStepEvent[];
 }
 
-/** Renders a piece of output whole: its text and its step boundaries. */
-export type RenderWhole = (data: string, firstLine: number) => RenderedLog;
+/**
+ * Renders a piece of output whole: its text and its step boundaries. `inLine`: the piece
+ * continues a line the stored text left unended.
+ */
+export type RenderWhole = (data: string, firstLine: number, inLine: boolean) => RenderedLog;
 
 /** The line that ends a log cut at its limit. */
 export function limitMarker(limitBytes: number): string {
@@ -27,19 +30,21 @@ export function renderWithinLimit(
   data: string,
   firstLine: number,
   range: { offset: number; bytes: number },
+  inLine: boolean,
 ): RenderedLog {
-  if (range.offset + range.bytes <= limitBytes) return renderWhole(data, firstLine);
-  if (range.offset > limitBytes) return dropped(renderWhole(data, firstLine), firstLine);
+  if (range.offset + range.bytes <= limitBytes) return renderWhole(data, firstLine, inLine);
+  if (range.offset > limitBytes) return dropped(renderWhole(data, firstLine, inLine), firstLine);
   const encoded = Buffer.from(data, 'utf8');
   // Invalid bytes decode longer than they are (U+FFFD), so the decoding's first `room` bytes
   // stand for no more than `room` bytes of output: the log never passes its limit.
   const at = limitBytes - range.offset;
   // (A negative start would search from the end.)
   const cut = at <= 0 ? 0 : encoded.lastIndexOf(0x0a, at - 1) + 1;
-  const kept = renderWhole(encoded.subarray(0, cut).toString('utf8'), firstLine);
+  const kept = renderWhole(encoded.subarray(0, cut).toString('utf8'), firstLine, inLine);
   const markerLine = firstLine + countNewlines(kept.text);
   const rest = dropped(
-    renderWhole(encoded.subarray(cut).toString('utf8'), markerLine + 1),
+    // After the marker's line, at a line start.
+    renderWhole(encoded.subarray(cut).toString('utf8'), markerLine + 1, false),
     markerLine + 1,
   );
   return { text: kept.text + limitMarker(limitBytes), steps: [...kept.steps, ...rest.steps] };

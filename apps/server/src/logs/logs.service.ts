@@ -77,13 +77,14 @@ export class LogsService implements BeforeApplicationShutdown {
     const result = await this.logs.append(
       taskId,
       { offset: chunk.offset, bytes, data, eof: chunk.eof === true },
-      (data, firstLine, range) =>
+      (data, firstLine, range, inLine) =>
         renderWithinLimit(
           limitBytes,
-          (piece, line) => render(context, piece, line),
+          (piece, line, pieceInLine) => render(context, piece, line, pieceInLine),
           data,
           firstLine,
           range,
+          inLine,
         ),
     );
     switch (result.outcome) {
@@ -237,8 +238,9 @@ function render(
   context: IngestContext,
   data: string,
   firstLine: number,
+  inLine: boolean,
 ): { text: string; steps: TaskStepEvent[] } {
-  const { text, steps } = extractStepMarkers(data, context.nonce, firstLine);
+  const { text, steps } = extractStepMarkers(data, context.nonce, firstLine, inLine);
   return {
     text: context.masker.mask(text),
     steps: steps.map((step) =>

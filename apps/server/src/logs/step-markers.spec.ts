@@ -90,6 +90,23 @@ describe(extractStepMarkers.name, () => {
     });
   });
 
+  it('ends the line the stored text left unended when a held-back marker starts the piece', () => {
+    // The stored text ended in a step's long last line, cut before its end marker.
+    const data = `::kiln-step-end ${nonce} 0 5\n${stepStartMarker(nonce, 1)}\nnext\n`;
+    expect(extractStepMarkers(data, nonce, 4, true)).toEqual({
+      text: '\nnext\n',
+      steps: [
+        { kind: 'end', idx: 0, exitCode: 5 },
+        { kind: 'start', idx: 1, firstLine: 5 },
+      ],
+    });
+    // Text that continues the line is that line's, marker or not after it.
+    expect(extractStepMarkers(`more\n${stepStartMarker(nonce, 1)}\n`, nonce, 4, true)).toEqual({
+      text: 'more\n',
+      steps: [{ kind: 'start', idx: 1, firstLine: 5 }],
+    });
+  });
+
   it('keeps a forged end marker at the end of a line as text', () => {
     const data = `out::kiln-step-end forged 0 0\n`;
     expect(extractStepMarkers(data, nonce, 1)).toEqual({ text: data, steps: [] });

@@ -48,12 +48,16 @@ export type StepBoundary =
  * Takes the marker lines out of a piece of output whose first line is number `firstLine`. A
  * step's first line is the number the next line kept gets: line numbers count kept lines only.
  * The piece is taken to start at a line start (chunks end on newlines but for lines longer than
- * a chunk, which are no markers); a marker must end its line, newline included.
+ * a chunk, which are no markers); a marker must end its line, newline included. `inLine`: the
+ * stored text before the piece ends inside a line, a line longer than a chunk that the agent cut
+ * (see {@link markerSafeEnd}). A marker that starts the piece then ends that line, as one at the
+ * end of a step's unended last line does.
  */
 export function extractStepMarkers(
   data: string,
   nonce: string,
   firstLine: number,
+  inLine = false,
 ): { text: string; steps: StepBoundary[] } {
   if (!data.includes(PREFIX)) return { text: data, steps: [] };
   const steps: StepBoundary[] = [];
@@ -75,6 +79,9 @@ export function extractStepMarkers(
         line++;
         piece = '';
       }
+    } else if (marker !== undefined && start === 0 && inLine) {
+      text += '\n';
+      line++;
     }
     if (marker === undefined) {
       text += piece;

@@ -54,6 +54,22 @@ describe.each(TEST_DIALECTS)(`${TaskLogsRepository.name} on %s`, (dialect) => {
     expect(await logs.tail('other')).toEqual({ nextOffset: 0, nextLine: 1, eof: false });
   });
 
+  it('tells the renderer whether the data continues a line the stored text left unended', async () => {
+    const inLine: boolean[] = [];
+    const render: RenderLog = (data, _firstLine, _range, continues) => {
+      inLine.push(continues);
+      return { text: data.replace('drop\n', ''), steps: [] };
+    };
+    await logs.append('t1', chunk(0, 'a long line, cut'), render);
+    await logs.append('t1', chunk(16, ' and ended\n'), render);
+    await logs.append('t1', chunk(27, 'é cut'), render);
+    // A chunk that stores no text leaves the line as it was.
+    await logs.append('t1', chunk(33, 'drop\n'), render);
+    await logs.append('t1', chunk(38, '\n', true), render);
+    expect(inLine).toEqual([false, true, false, true, true]);
+    expect(await text('t1')).toBe('a long line, cut and ended\né cut\n');
+  });
+
   it('keeps only the unseen suffix of an overlapping resend, counting bytes, not characters', async () => {
     await logs.append('t1', chunk(0, 'héllo\n'), plain);
     const render = recorder();

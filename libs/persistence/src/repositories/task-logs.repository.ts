@@ -50,12 +50,15 @@ export type TaskStepEvent =
  * Turns the unseen part of a chunk's output into what is stored: the text (masked, step markers
  * taken out; its newlines number the lines) and the step boundaries found in it. `firstLine` is
  * the number of the line the data starts in; `range` the bytes of the task's output it decodes
- * (for a log limit). Pure: it may be called again when a race is lost.
+ * (for a log limit); `inLine` whether the stored text ends inside that line (a line longer than a
+ * chunk, cut by the agent), so that the data continues it. Pure: it may be called again when a
+ * race is lost.
  */
 export type RenderLog = (
   data: string,
   firstLine: number,
   range: { offset: number; bytes: number },
+  inLine: boolean,
 ) => { text: string; steps: TaskStepEvent[] };
 
 export type AppendResult =
@@ -80,6 +83,8 @@ interface LastChunk extends TaskLogTail {
   offset?: number;
   /** Whether the last chunk stored no text (its output was all step markers, or dropped). */
   textless: boolean;
+  /** Whether the stored text ends inside a line: the next chunk's output continues it. */
+  inLine: boolean;
 }
 
 type Db = Kysely<Database>;
@@ -140,7 +145,12 @@ export class TaskLogsRepository {
     const unseen = unseenPart(incoming.data, incoming.bytes, nextOffset - incoming.offset);
     // Not to be cut exactly: the sender sends again from where the log ends.
     if (unseen === undefined) return { outcome: 'seen', nextOffset };
-    const rendered = render(unseen, tail.nextLine, { offset: nextOffset, bytes: end - nextOffset });
+    const rendered = render(
+      unseen,
+      tail.nextLine,
+      { offset: nextOffset, bytes: end - nextOffset },
+      tail.inLine,
+    );
     // A text column of PostgreSQL holds no NUL: a build's binary output shows it as U+FFFD.
     const text = rendered.text.replaceAll('\u0000', '\uFFFD');
     if (
@@ -317,18 +327,39 @@ async function lastChunkOf(db: Db, taskId: string): Promise<LastChunk> {
     .selectFrom('task_logs')
     .select(['byte_offset', 'bytes', 'first_line', 'line_count', 'eof'])
     .select(sql<number>`length(text)`.as('text_length'))
+    .select(sql<string>`substr(text, length(text), 1)`.as('last_character'))
     .where('task_id', '=', taskId)
     .orderBy('byte_offset', 'desc')
     .limit(1)
     .executeTakeFirst();
-  if (last === undefined) return { nextOffset: 0, nextLine: 1, eof: false, textless: false };
+  if (last === undefined) {
+    return { nextOffset: 0, nextLine: 1, eof: false, textless: false, inLine: false };
+  }
   return {
     offset: Number(last.byte_offset),
     nextOffset: Number(last.byte_offset) + last.bytes,
     nextLine: last.first_line + last.line_count,
     eof: last.eof === 1,
     textless: Number(last.text_length) === 0,
+    inLine:
+      Number(last.text_length) > 0
+        ? last.last_character !== '\n'
+        : await endsInLine(db, taskId, Number(last.byte_offset)),
   };
+}
+
+/** Whether the last text stored before byte `before` ends inside a line; skips textless chunks. */
+async function endsInLine(db: Db, taskId: string, before: number): Promise<boolean> {
+  const last = await db
+    .selectFrom('task_logs')
+    .select(sql<string>`substr(text, length(text), 1)`.as('last_character'))
+    .where('task_id', '=', taskId)
+    .where('byte_offset', '<', before)
+    .where(sql<boolean>`length(text) > 0`)
+    .orderBy('byte_offset', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return last !== undefined && last.last_character !== '\n';
 }
 
 /** The steps as they are after the events, each once, by index. */
