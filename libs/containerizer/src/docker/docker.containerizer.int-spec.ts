@@ -259,9 +259,11 @@ describe(DockerContainerizer.name, () => {
     /**
      * The engine itself, but the first `times` holders end between the task's create and its
      * start, as one did in CI: the engine then cannot join the namespace, and nothing of the task
-     * ran. Returns the ids of the holders it ended.
+     * ran. `engine`: ended through the engine, which knows it by the start (409). `process`: its
+     * process SIGKILLed and gone, which the engine may not know yet (runc fails on the namespace's
+     * path, as in CI). Returns the ids of the holders it ended.
      */
-    function endingHolders(times: number): { engine: Docker; ended: string[] } {
+    function endingHolders(times: number, how: 'engine' | 'process') {
       const ended: string[] = [];
       const engine = new Docker();
       const create = engine.createContainer.bind(engine);
@@ -271,33 +273,50 @@ describe(DockerContainerizer.name, () => {
         if (holderId !== undefined && ended.length < times) {
           ended.push(holderId);
           const holder = engine.getContainer(holderId);
-          await holder.kill();
-          await holder.wait();
+          if (how === 'engine') {
+            await holder.kill();
+            await holder.wait();
+          } else {
+            const { State } = await holder.inspect();
+            process.kill(State.Pid, 'SIGKILL');
+            await eventually(
+              'the holder reaped',
+              async () => !(await exists(`/proc/${State.Pid}`)),
+            );
+          }
         }
         return created;
       };
       return { engine, ended };
     }
 
-    it('starts the task afresh on a new network when its holder ended before the task joined it', async () => {
-      const { engine, ended } = endingHolders(1);
-      const containerizer = newContainerizer({ docker: engine });
-      const spec = await specOf('ip -o -4 addr show tap0 > addresses; echo up > ready; sleep 1000');
-      await start(containerizer, spec);
-      await ready(spec);
-      expect(ended).toHaveLength(1);
-      expect(await readIfExists(join(workspaceOf(spec.sandbox), 'addresses'))).toContain(
-        'inet 10.0.2.100/24',
-      );
-      expect(await networkOf(spec.containerId)).toHaveLength(1);
-      // The task and its new holder; the ended holder is gone.
-      const left = await ownContainers();
-      expect(left.map((c) => c.Labels[LABELS.role] ?? 'task').sort()).toEqual(['network', 'task']);
-      expect(left.map((c) => c.Id)).not.toContain(ended[0]);
-    });
+    it.each(['engine', 'process'] as const)(
+      'starts the task afresh on a new network when its holder ended before the task joined it (ended through the %s)',
+      async (how) => {
+        const { engine, ended } = endingHolders(1, how);
+        const containerizer = newContainerizer({ docker: engine });
+        const spec = await specOf(
+          'ip -o -4 addr show tap0 > addresses; echo up > ready; sleep 1000',
+        );
+        await start(containerizer, spec);
+        await ready(spec);
+        expect(ended).toHaveLength(1);
+        expect(await readIfExists(join(workspaceOf(spec.sandbox), 'addresses'))).toContain(
+          'inet 10.0.2.100/24',
+        );
+        expect(await networkOf(spec.containerId)).toHaveLength(1);
+        // The task and its new holder; the ended holder is gone.
+        const left = await ownContainers();
+        expect(left.map((c) => c.Labels[LABELS.role] ?? 'task').sort()).toEqual([
+          'network',
+          'task',
+        ]);
+        expect(left.map((c) => c.Id)).not.toContain(ended[0]);
+      },
+    );
 
     it('fails the launch, naming the ended holder, when every holder ends before the task joins it', async () => {
-      const { engine, ended } = endingHolders(Infinity);
+      const { engine, ended } = endingHolders(Infinity, 'engine');
       const containerizer = newContainerizer({ docker: engine });
       const spec = await specOf('echo ran > ran');
       await expect(containerizer.launch(spec)).rejects.toMatchObject({

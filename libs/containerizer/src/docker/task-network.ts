@@ -4,6 +4,7 @@ import { holderOptions } from './create-options';
 import { removeDockerContainer, statusCodeOf } from './docker-support';
 import {
   findSlirp4netns,
+  isLive,
   startUserModeNetwork,
   stopUserModeNetworks,
   userModeNetworks,
@@ -88,13 +89,18 @@ export class TaskNetworks {
   /**
    * How the task's holder ended, if it no longer runs: a task that was to join it cannot have
    * started. `undefined` while it runs, when there is none, or when the engine does not say.
+   * The engine learns of a holder's end a moment after its process is gone (and runc has failed
+   * to join its namespace), so the host's process table is asked too, as slirp4netns's attach
+   * already does.
    */
   async holderEnded(container: NetworkedContainer): Promise<string | undefined> {
     if (container.holderId === undefined) return undefined;
     try {
       const { State } = await this.docker.getContainer(container.holderId).inspect();
-      if (State.Running) return undefined;
-      return `exit code ${State.ExitCode}${State.OOMKilled ? ', killed for memory' : ''}`;
+      if (!State.Running) {
+        return `exit code ${State.ExitCode}${State.OOMKilled ? ', killed for memory' : ''}`;
+      }
+      return (await isLive(State.Pid)) ? undefined : `its process ${State.Pid} is gone`;
     } catch (error) {
       return statusCodeOf(error) === 404 ? 'removed' : undefined;
     }

@@ -150,8 +150,8 @@ function markerOf(owner: string, containerId: string): string {
   return `${owner}/${containerId}`;
 }
 
-/** Whether the process runs (exists and is not a zombie waiting for its parent). */
-async function isLive(pid: number): Promise<boolean> {
+/** Whether the host's process runs (exists and is not a zombie waiting for its parent). */
+export async function isLive(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // `pid (comm) state …`: comm may hold spaces and parentheses, the state follows the last ')'.
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
