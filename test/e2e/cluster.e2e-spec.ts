@@ -100,7 +100,7 @@ describe('cluster: a master and two agents as processes', () => {
     expect(killed.reason).toBe('TIMEOUT');
   });
 
-  it('reports a task on a kill -9ed agent UNREACHABLE within the heartbeat timeout + 2 s', async () => {
+  it('reports a task on a kill -9ed agent UNREACHABLE once the agent falls silent', async () => {
     const victim = track(
       KilnProcess.start('agent', agentEnv(masterUrl, { KILN_AGENT_RESOURCES: 'cpus:4;mem:2048' })),
     );
@@ -113,13 +113,15 @@ describe('cluster: a master and two agents as processes', () => {
     expect(victim.output).toContain(`as ${running.agentId}`);
 
     victim.signal('SIGKILL');
+    // A deadline for the test, not a figure: the master tells once the agent has been silent for
+    // the agent timeout, and on a loaded machine its sweep may come well after that.
     const unreachable = await fw.waitFor(
       () =>
         fw.updates.find(
           (u) =>
             u.taskId === 'doomed' && (u.state === 'TASK_UNREACHABLE' || u.state === 'TASK_LOST'),
         ),
-      AGENT_TIMEOUT_MS + 2_000,
+      AGENT_TIMEOUT_MS + 30_000,
       'doomed reported unreachable',
     );
     expect(unreachable.reason).toBe('AGENT_UNREACHABLE');
