@@ -1,13 +1,20 @@
-import { JobsRepository, RunsRepository, type Job } from '@kiln/persistence';
+import {
+  JobsRepository,
+  RepositorySecretsRepository,
+  RunsRepository,
+  type Job,
+} from '@kiln/persistence';
 import {
   createTestDatabase,
   seedStartedRun,
   TEST_DIALECTS,
   type TestDatabase,
 } from '@kiln/persistence/testing';
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunLogTasks } from './run-log-tasks';
-import type { RunProgressService } from './run-progress.service';
+import { SecretBox } from '../secrets/secret-box';
+import { JobSecrets } from './job-secrets';
 
 describe.each(TEST_DIALECTS)(`${RunLogTasks.name} on %s`, (dialect) => {
   let database: TestDatabase;
@@ -18,8 +25,11 @@ describe.each(TEST_DIALECTS)(`${RunLogTasks.name} on %s`, (dialect) => {
   beforeEach(async () => {
     database = await createTestDatabase(dialect);
     jobs = new JobsRepository(database);
-    // Only `forIngest` asks the run's progress (for its secrets); these tests ask `ofJob`.
-    logTasks = new RunLogTasks(jobs, new RunsRepository(database), {} as RunProgressService);
+    const secrets = new JobSecrets(
+      new RepositorySecretsRepository(database),
+      new SecretBox(randomBytes(32)),
+    );
+    logTasks = new RunLogTasks(jobs, new RunsRepository(database), secrets);
     const [build] = (await seedStartedRun(database, ['build'])).jobs;
     if (build === undefined) throw new Error('job not inserted');
     job = build;

@@ -2,7 +2,7 @@ import { JobsRepository, RunsRepository, TERMINAL_JOB_STATES } from '@kiln/persi
 import { Injectable } from '@nestjs/common';
 import { LogTasks, type JobAttempts } from '../logs/log-tasks';
 import { planOf } from './job-plan';
-import { RunProgressService } from './run-progress.service';
+import { JobSecrets } from './job-secrets';
 
 /** What the logs need of jobs and their tasks: the values to mask, the steps, the attempts. */
 @Injectable()
@@ -10,7 +10,7 @@ export class RunLogTasks extends LogTasks {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly runs: RunsRepository,
-    private readonly progress: RunProgressService,
+    private readonly jobSecrets: JobSecrets,
   ) {
     super();
   }
@@ -20,7 +20,7 @@ export class RunLogTasks extends LogTasks {
     const run = job && (await this.runs.findById(job.runId));
     if (job === undefined || run === undefined) return undefined;
     const plan = planOf(job);
-    const secrets = await this.progress.secretsFor(run, plan.secrets);
+    const secrets = await this.jobSecrets.of(run, plan.secrets);
     return { secrets: Object.values(secrets), stepNames: plan.steps.map((step) => step.name) };
   }
 

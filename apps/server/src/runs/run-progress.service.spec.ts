@@ -21,6 +21,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { TaskTokens } from '../logs/task-tokens';
 import { SecretBox } from '../secrets/secret-box';
 import { ServerUrl } from '../server-url';
+import { JobSecrets } from './job-secrets';
 import { PipelineQueues } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
 
@@ -213,9 +214,11 @@ describe(RunProgressService.name, () => {
         findById: (id: string) =>
           Promise.resolve({ id, sealedForgeToken: 'sealed' } as unknown as Repository),
       }),
-      strict<RepositorySecretsRepository>('RepositorySecretsRepository', secrets),
+      new JobSecrets(
+        strict<RepositorySecretsRepository>('RepositorySecretsRepository', secrets),
+        box,
+      ),
       strict<PipelineQueues>('PipelineQueues', queues),
-      box,
       new TaskTokens(box),
       new ServerUrl('http://kiln.test'),
       strict<ArtifactsRepository>('ArtifactsRepository', {}),
@@ -557,34 +560,5 @@ describe(RunProgressService.name, () => {
     });
     expect(queues.build).not.toHaveBeenCalled();
     expect(runs.rows.get(RUN_ID)?.state).toBe('failure');
-  });
-
-  it('opens the secrets a job names for a run from the repository itself', async () => {
-    sealedSecrets.set('TOKEN', { sealedValue: box.seal('s3cret') });
-    sealedSecrets.set('OTHER', { sealedValue: box.seal('unused') });
-    const run = await runs.findById(RUN_ID);
-
-    expect(await service.secretsFor(run as Run, ['TOKEN'])).toEqual({ TOKEN: 's3cret' });
-  });
-
-  it('opens a secret limited to environments only for a deployment to one of them', async () => {
-    const scoped = { sealedValue: box.seal('prod'), environments: ['production'] };
-    sealedSecrets.set('DEPLOY_TOKEN', scoped);
-    const build = (await runs.findById(RUN_ID)) as Run;
-
-    expect(await service.secretsFor(build, ['DEPLOY_TOKEN'])).toEqual({});
-    expect(
-      await service.secretsFor({ ...build, environment: 'staging' }, ['DEPLOY_TOKEN']),
-    ).toEqual({});
-    expect(
-      await service.secretsFor({ ...build, environment: 'production' }, ['DEPLOY_TOKEN']),
-    ).toEqual({ DEPLOY_TOKEN: 'prod' });
-  });
-
-  it("withholds every secret from a fork's run", async () => {
-    sealedSecrets.set('TOKEN', { sealedValue: box.seal('s3cret') });
-    const run = { ...(await runs.findById(RUN_ID)), fromFork: true } as Run;
-
-    expect(await service.secretsFor(run, ['TOKEN'])).toEqual({});
   });
 });

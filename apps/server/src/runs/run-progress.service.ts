@@ -4,7 +4,6 @@ import {
   ArtifactsRepository,
   JobsRepository,
   RepositoriesRepository,
-  RepositorySecretsRepository,
   RunsRepository,
   TERMINAL_JOB_STATES,
   TERMINAL_RUN_STATES,
@@ -19,10 +18,9 @@ import { randomBytes } from 'node:crypto';
 import { BuildOutcomes, type Recorded } from '../builds/build-outcomes';
 import { buildTask, newTaskId, type BuildContext } from '../builds/build-task';
 import { TaskTokens } from '../logs/task-tokens';
-import { SecretBox } from '../secrets/secret-box';
-import { secretAvailable } from '../secrets/secret-scope';
 import { ServerUrl } from '../server-url';
 import { planOf } from './job-plan';
+import { JobSecrets } from './job-secrets';
 import { PipelineQueues } from './pipeline-queues';
 
 /**
@@ -45,9 +43,8 @@ export class RunProgressService extends BuildOutcomes {
     private readonly runs: RunsRepository,
     private readonly jobs: JobsRepository,
     private readonly repositories: RepositoriesRepository,
-    private readonly secrets: RepositorySecretsRepository,
+    private readonly jobSecrets: JobSecrets,
     private readonly queues: PipelineQueues,
-    private readonly box: SecretBox,
     private readonly tokens: TaskTokens,
     private readonly serverUrl: ServerUrl,
     private readonly artifacts: ArtifactsRepository,
@@ -90,7 +87,7 @@ export class RunProgressService extends BuildOutcomes {
         ...(run.pullRequest === undefined ? {} : { pullRequest: run.pullRequest }),
       },
       job: { id: job.id, attempt, plan },
-      secrets: await this.secretsFor(run, plan.secrets),
+      secrets: await this.jobSecrets.of(run, plan.secrets),
       taskId,
       logSink: {
         url: this.serverUrl.resolve(`/api/v1/tasks/${taskId}/logs`),
@@ -141,20 +138,6 @@ export class RunProgressService extends BuildOutcomes {
         ? {}
         : { inputs: { token: this.tokens.logToken(taskId), files: [...byName.values()] } }),
     };
-  }
-
-  /**
-   * The job's secrets in the clear: none at all for a fork's pull request (untrusted code), and
-   * of those limited to environments only what a deployment to one of them may have.
-   */
-  async secretsFor(run: Run, names: readonly string[]): Promise<Record<string, string>> {
-    if (run.fromFork || names.length === 0) return {};
-    const sealed = await this.secrets.sealedValues(run.repositoryId, names);
-    return Object.fromEntries(
-      [...sealed]
-        .filter(([, secret]) => secretAvailable(secret, run.environment))
-        .map(([name, secret]) => [name, this.box.open(secret.sealedValue)]),
-    );
   }
 
   claimLaunch(jobId: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {

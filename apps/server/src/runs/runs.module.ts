@@ -18,6 +18,7 @@ import { CommitStatuses } from '../statuses/commit-statuses';
 import { StatusesWorker } from '../statuses/statuses.worker';
 import { PipelineQueues } from './pipeline-queues';
 import { RunLogTasks } from './run-log-tasks';
+import { JobSecrets } from './job-secrets';
 import { RunProgressService } from './run-progress.service';
 import { QueueService } from './queue.service';
 import { RunsController } from './runs.controller';
@@ -48,6 +49,7 @@ import { TriggerWorker } from './trigger.worker';
   providers: [
     PipelineQueues,
     RunsService,
+    JobSecrets,
     RunProgressService,
     QueueService,
     TriggerService,
