@@ -322,12 +322,15 @@ export class TaskLogsRepository {
   }
 }
 
+/** A chunk's last character of text ('' when it has none), the same on SQLite and PostgreSQL. */
+const LAST_CHARACTER = sql<string>`substr(text, length(text), 1)`.as('last_character');
+
 async function lastChunkOf(db: Db, taskId: string): Promise<LastChunk> {
   const last = await db
     .selectFrom('task_logs')
     .select(['byte_offset', 'bytes', 'first_line', 'line_count', 'eof'])
     .select(sql<number>`length(text)`.as('text_length'))
-    .select(sql<string>`substr(text, length(text), 1)`.as('last_character'))
+    .select(LAST_CHARACTER)
     .where('task_id', '=', taskId)
     .orderBy('byte_offset', 'desc')
     .limit(1)
@@ -352,7 +355,7 @@ async function lastChunkOf(db: Db, taskId: string): Promise<LastChunk> {
 async function endsInLine(db: Db, taskId: string, before: number): Promise<boolean> {
   const last = await db
     .selectFrom('task_logs')
-    .select(sql<string>`substr(text, length(text), 1)`.as('last_character'))
+    .select(LAST_CHARACTER)
     .where('task_id', '=', taskId)
     .where('byte_offset', '<', before)
     .where(sql<boolean>`length(text) > 0`)
