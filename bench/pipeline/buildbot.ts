@@ -1,7 +1,7 @@
 // Buildbot, the peer `bench:pipeline` measures Kiln's webhook → first log line against in the same
 // run: a Buildbot 3.7 master and worker from the OS packages on this machine, its GitHub change
-// hook, a scheduler that builds every push at once, a Git step from the same `git daemon` and a
-// shell step printing the line Kiln's job prints.
+// hook, a scheduler that builds every push at once, a Git step from the same repository over the
+// same smart HTTP, and a shell step printing the line Kiln's job prints.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
@@ -52,7 +52,10 @@ export async function buildbotFirstLine(
   const daemons: ChildProcess[] = [];
   try {
     run('buildbot', ['create-master', '-r', master], env);
-    writeFileSync(join(master, 'master.cfg'), masterConfig(git.url('buildbot'), wwwPort, pbPort));
+    writeFileSync(
+      join(master, 'master.cfg'),
+      masterConfig(git.httpUrl('buildbot'), wwwPort, pbPort),
+    );
     run('buildbot-worker', ['create-worker', worker, `127.0.0.1:${pbPort}`, 'w1', 'pass'], env);
     // Both in the foreground, as children: they end with the bench.
     daemons.push(spawn('buildbot', ['start', '--nodaemon', master], { env, stdio: 'ignore' }));

@@ -126,6 +126,28 @@ describe('pipelines: webhooks → runs on the cluster → logs and commit status
     ]);
   });
 
+  it('fetches a push over smart HTTP, as forges serve, with the forge token as credentials', async () => {
+    await git.serveHttp();
+    const commit = git.createRepository('over-http');
+    const repo = await stack.ok<Registered>('POST', '/api/v1/repositories', {
+      forge: 'github',
+      fullName: 'acme/over-http',
+      cloneUrl: git.httpUrl('over-http'),
+      forgeToken: 'forge-token',
+      apiUrl: forge.url,
+    });
+    const sha = commit({ '.kiln.yml': PIPELINE });
+    const accepted = await push(repo, 'acme/over-http', sha);
+    expect(accepted.status).toBe(202);
+    const run = await stack.waitForRun(accepted.body.runId as string);
+    expect(run.state).toBe('success');
+    expect(await stack.log(job(run, 'a').id)).toContain('a says hello from a');
+    const fetches = git.httpRequests.filter((r) => r.path === '/over-http.git/git-upload-pack');
+    expect(fetches.length).toBeGreaterThan(0);
+    const token = `Basic ${Buffer.from('x-access-token:forge-token').toString('base64')}`;
+    expect(new Set(fetches.map((r) => r.authorization))).toEqual(new Set([token]));
+  });
+
   it('fails the run when a fails, and skips b and c', async () => {
     const { repo, commit } = await register('failing');
     const sha = commit({
