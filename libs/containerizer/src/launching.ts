@@ -43,17 +43,25 @@ export function assertValidSpec(spec: ContainerSpec): void {
  * The workspace of the spec's sandbox, which the task runs in: made (empty) when the agent has not
  * made it. It must be a real directory: a link there would give the task (or, with Docker, the
  * engine's bind mount) some other directory of the host.
+ *
+ * One file system call where it can be, as each is a round trip through libuv's pool that a
+ * launch waits for: a directory `mkdir` has just made is a real one, in a sandbox that is a
+ * directory (`mkdir` never follows a link in the place it makes). Only one that was there already
+ * is looked at.
  */
 export async function prepareWorkspace(spec: ContainerSpec): Promise<string> {
   const failed = (why: string) => new ContainerLaunchError('CONTAINER_LAUNCH_FAILED', why);
-  const sandboxStat = await stat(spec.sandbox).catch(() => undefined);
-  if (!sandboxStat?.isDirectory()) {
-    throw failed(`the sandbox ${spec.sandbox} is not an existing directory`);
-  }
   const workspace = workspaceOf(spec.sandbox);
-  await mkdir(workspace).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  });
+  try {
+    await mkdir(workspace);
+    return workspace;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw failed(`the sandbox ${spec.sandbox} is not an existing directory`);
+    }
+    if (code !== 'EEXIST') throw error;
+  }
   if (!(await lstat(workspace)).isDirectory()) {
     throw failed(`the workspace ${workspace} is not a directory (a symbolic link?)`);
   }
@@ -113,14 +121,21 @@ export interface Outputs {
  * agent append to a file elsewhere.
  */
 export async function openOutputs(sandbox: string): Promise<Outputs> {
-  const stdout = await openOutput(join(sandbox, 'stdout'));
-  let stderr: FileHandle;
-  try {
-    stderr = await openOutput(join(sandbox, 'stderr'));
-  } catch (error) {
-    await stdout.close();
-    throw error;
+  // Both at once: a launch waits for one round trip through libuv's pool, not two.
+  const [opened, alsoOpened] = await Promise.allSettled([
+    openOutput(join(sandbox, 'stdout')),
+    openOutput(join(sandbox, 'stderr')),
+  ]);
+  if (opened.status === 'rejected' || alsoOpened.status === 'rejected') {
+    for (const result of [opened, alsoOpened]) {
+      if (result.status === 'fulfilled') await result.value.close();
+    }
+    throw opened.status === 'rejected'
+      ? opened.reason
+      : (alsoOpened as PromiseRejectedResult).reason;
   }
+  const stdout = opened.value;
+  const stderr = alsoOpened.value;
   return {
     stdout: stdout.fd,
     stderr: stderr.fd,

@@ -276,10 +276,12 @@ export class PackCache {
 
 /**
  * Makes the empty `workspace` a repository (`git init`): what a checkout from a pack starts from.
- * It needs nothing of the pack, so it is done while the pack is downloaded.
+ * It needs nothing of the pack, so it is done while the pack is downloaded. Without git's
+ * templates (sample hooks, a description), which no build uses: copying them was 2 of the 7 ms
+ * an init takes alone, and more beside a launch.
  */
 export async function initRepository(workspace: string): Promise<void> {
-  await execFileAsync('git', ['init', '-q'], { cwd: workspace, env: gitEnv() });
+  await execFileAsync('git', ['init', '-q', '--template='], { cwd: workspace, env: gitEnv() });
 }
 
 /**

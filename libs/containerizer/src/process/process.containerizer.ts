@@ -159,18 +159,43 @@ export class ProcessContainerizer
 
   private async start(container: ProcessContainer, spec: ContainerSpec): Promise<LaunchResult> {
     const { sandbox } = spec;
-    const workspace = await prepareWorkspace(spec);
     const environment = { ...spec.environment };
     environment.PATH ??= DEFAULT_PATH;
-    const argv = spec.command.shell
-      ? ['/bin/sh', '-c', spec.command.value]
-      : [
-          await findExecutable(spec.command.value, environment.PATH, workspace),
-          ...spec.command.arguments,
-        ];
-    await this.records.make();
-    await this.exits.prepare();
-    const outputs = await openOutputs(sandbox);
+    // Independent of each other, so done at once: each is a round trip through libuv's pool that
+    // the launch waits for. The workspace's failure, which says what is wrong with the sandbox,
+    // is the one told.
+    const [prepared, opened, made, counted] = await Promise.allSettled([
+      prepareWorkspace(spec),
+      openOutputs(sandbox),
+      this.records.make(),
+      this.exits.prepare(),
+    ]);
+    if (
+      prepared.status === 'rejected' ||
+      opened.status === 'rejected' ||
+      made.status === 'rejected' ||
+      counted.status === 'rejected'
+    ) {
+      if (opened.status === 'fulfilled') opened.value.close();
+      const failed = [prepared, opened, made, counted].find(
+        (result) => result.status === 'rejected',
+      );
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const workspace = prepared.value;
+    const outputs = opened.value;
+    let argv: string[];
+    try {
+      argv = spec.command.shell
+        ? ['/bin/sh', '-c', spec.command.value]
+        : [
+            await findExecutable(spec.command.value, environment.PATH, workspace),
+            ...spec.command.arguments,
+          ];
+    } catch (error) {
+      outputs.close();
+      throw error;
+    }
     // With no await before the spawn: until then, the exit file's descriptor is sure to be open.
     const exitFile = this.exits.take(container.id);
     container.exitFile = exitFile.name;

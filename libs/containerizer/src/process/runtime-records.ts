@@ -45,9 +45,18 @@ export class RuntimeRecords {
     });
   }
 
-  /** Made when first needed. */
-  async make(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+  private made: Promise<void> | undefined;
+
+  /** Made when first needed: once, not a file system call at every launch. */
+  make(): Promise<void> {
+    this.made ??= mkdir(this.dir, { recursive: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        this.made = undefined;
+        throw error;
+      },
+    );
+    return this.made;
   }
 
   write(record: RuntimeRecord): Promise<void> {
