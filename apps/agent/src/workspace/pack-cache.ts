@@ -140,10 +140,10 @@ export class PackCache {
       await utimes(dir, now, now).catch(() => undefined);
       return cached;
     }
-    await mkdir(repository, { recursive: true, mode: 0o700 });
-    // Made whole beside it, then renamed into place: a directory there is always complete.
+    // Made whole beside it, then renamed into place: a directory there is always complete. With
+    // the repository's directory, when it is the first commit's, in one call.
     const temp = `${dir}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
-    await mkdir(temp, { mode: 0o700 });
+    await mkdir(temp, { recursive: true, mode: 0o700 });
     let promised = 0;
     try {
       const downloaded = join(temp, 'download.pack');

@@ -37,6 +37,7 @@ export class SourceCache {
   /** Fetches into one repository's cache, one at a time. */
   private readonly fetches = new KeyedMutex();
   private readonly packs: PackCache;
+  private rooted: Promise<void> | undefined;
 
   constructor(
     private readonly rootDir: string,
@@ -137,10 +138,20 @@ export class SourceCache {
     return { url: `file://${dir}`, sha: source.sha };
   }
 
-  /** The cache's directory, root's alone: no task's user may look into it. */
-  private async ensureRoot(): Promise<void> {
-    await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
-    await chmod(this.rootDir, 0o700);
+  /**
+   * The cache's directory, root's alone: no task's user may look into it. Made (or closed to
+   * others) at the first checkout, not at each: they are two file system round trips before a
+   * checkout's download starts.
+   */
+  private ensureRoot(): Promise<void> {
+    this.rooted ??= (async () => {
+      await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
+      await chmod(this.rootDir, 0o700);
+    })().catch((error: unknown) => {
+      this.rooted = undefined;
+      throw error;
+    });
+    return this.rooted;
   }
 
   private async create(dir: string): Promise<void> {
