@@ -151,6 +151,22 @@ describe(SourceCache.name, () => {
       expect(failures).toEqual([]);
     });
 
+    it('closes the cache to all but root again when it was removed meanwhile', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'again\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const source = { url: upstream.url, sha: upstream.sha, ...credentials };
+      await cache.checkout(workspace('first'), { ...source, packUrl, cacheKey: 'repo-1' });
+      rmSync(join(dir, 'cache'), { recursive: true, force: true });
+      // Served without a pack: fetched into a cache repository of its own, made anew.
+      await cache.checkout(workspace('second'), { ...source, cacheKey: 'repo-2' });
+
+      expect(statSync(join(dir, 'cache')).mode & 0o777).toBe(0o700);
+      expect(readFileSync(join(dir, 'second', 'README.md'), 'utf8')).toBe('again\n');
+    });
+
     it('checks out through git, and says why, when the pack cannot be had', async () => {
       const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'fallback\n' });
       const packUrl = await packed(() => ({ status: 503 }));

@@ -144,10 +144,7 @@ export class SourceCache {
    * checkout's download starts.
    */
   private ensureRoot(): Promise<void> {
-    this.rooted ??= (async () => {
-      await mkdir(this.rootDir, { recursive: true, mode: 0o700 });
-      await chmod(this.rootDir, 0o700);
-    })().catch((error: unknown) => {
+    this.rooted ??= makeRoot(this.rootDir).catch((error: unknown) => {
       this.rooted = undefined;
       throw error;
     });
@@ -155,7 +152,8 @@ export class SourceCache {
   }
 
   private async create(dir: string): Promise<void> {
-    await this.ensureRoot();
+    // Not the memo: git would make a root removed meanwhile open to all (0755).
+    await makeRoot(this.rootDir);
     const temp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
     await simpleGit().env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
     await rename(temp, dir).catch(async (error: unknown) => {
@@ -163,6 +161,12 @@ export class SourceCache {
       if (!(await exists(dir))) throw error;
     });
   }
+}
+
+/** Makes the cache's directory, or closes an existing one to all but root. */
+async function makeRoot(rootDir: string): Promise<void> {
+  await mkdir(rootDir, { recursive: true, mode: 0o700 });
+  await chmod(rootDir, 0o700);
 }
 
 /**

@@ -306,6 +306,16 @@ describe(ProcessContainerizer.name, () => {
     );
   });
 
+  it('makes its runtime directory at the first launch, when no recovery made it', async () => {
+    const runtimeDir = join(await dirs.make('kiln-runtime-'), 'not-yet');
+    const containerizer = await newContainerizer(runtimeDir);
+    const spec = await specOf('exit 4');
+    await start(containerizer, spec);
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ exitCode: 4 });
+    const checkpoint = parseCheckpoint(containerizer.checkpoint(spec.containerId));
+    expect(checkpoint?.exits).toMatch(EXIT_FILE_PATTERN);
+  });
+
   it("records the exit code in the agent's exit file, out of the way of the task", async () => {
     const runtimeDir = await dirs.make('kiln-runtime-');
     const containerizer = await newContainerizer(runtimeDir);

@@ -164,22 +164,19 @@ export class ProcessContainerizer
     // Independent of each other, so done at once: each is a round trip through libuv's pool that
     // the launch waits for. The workspace's failure, which says what is wrong with the sandbox,
     // is the one told.
-    const [prepared, opened, made, counted] = await Promise.allSettled([
+    const [prepared, opened, recorded] = await Promise.allSettled([
       prepareWorkspace(spec),
       openOutputs(sandbox),
-      this.records.make(),
-      this.exits.prepare(),
+      // The exit files are in the records' directory.
+      this.records.make().then(() => this.exits.prepare()),
     ]);
     if (
       prepared.status === 'rejected' ||
       opened.status === 'rejected' ||
-      made.status === 'rejected' ||
-      counted.status === 'rejected'
+      recorded.status === 'rejected'
     ) {
       if (opened.status === 'fulfilled') opened.value.close();
-      const failed = [prepared, opened, made, counted].find(
-        (result) => result.status === 'rejected',
-      );
+      const failed = [prepared, opened, recorded].find((result) => result.status === 'rejected');
       throw (failed as PromiseRejectedResult).reason;
     }
     const workspace = prepared.value;
