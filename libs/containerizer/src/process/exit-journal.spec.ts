@@ -3,6 +3,7 @@ import {
   fstatSync,
   mkdtempSync,
   readdirSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -10,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExitJournal } from './exit-journal';
 
 describe(ExitJournal.name, () => {
@@ -92,6 +93,19 @@ describe(ExitJournal.name, () => {
     expect(readdirSync(dir)).toEqual([second.name]);
   });
 
+  it('keeps a file open for a spawn under way until the wrapper has it, across the next file', async () => {
+    const exits = await journal(1);
+    const taken = exits.take('a');
+    const path = join(dir, taken.name);
+    await exits.prepare();
+    expect(exits.take('b').name).not.toBe(taken.name);
+    // A spawn on another thread is yet to hand this descriptor on: it must still be this file's.
+    expect(readlinkSync(`/proc/self/fd/${taken.fd}`)).toBe(path);
+
+    taken.handedOver();
+    await vi.waitFor(() => expect(descriptorPath(taken.fd)).not.toBe(path));
+  });
+
   it('gives every launch the descriptor of the file it names, across new files', async () => {
     const exits = await journal(2);
     for (let i = 0; i < 5; i += 1) {
@@ -120,3 +134,12 @@ describe(ExitJournal.name, () => {
     expect(readdirSync(dir).sort()).toEqual([name, 'records'].sort());
   });
 });
+
+/** The file descriptor `fd` of this process is open on, if it is open. */
+function descriptorPath(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}

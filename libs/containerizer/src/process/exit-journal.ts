@@ -12,6 +12,16 @@ const EXIT_LINE = new RegExp(`^(\\S+ \\d+) (\\d{1,3}|${UNSTARTED})$`);
 /** What a wrapper wrote of its command: how it ended, or that it never started. */
 export type RecordedEnd = { code: number } | { unstarted: true };
 
+/** The exit file launches are given now. */
+interface ExitFile {
+  name: string;
+  /** Open for appending: a descriptor, not a FileHandle (see ExitJournal.current). */
+  fd: number;
+  launches: number;
+  /** Spawns it was given to that do not hold their own copy of the descriptor yet. */
+  pins: number;
+}
+
 /** How an exit file is named: `exits-` and a name of its own, never a path. */
 export const EXIT_FILE_PATTERN = /^exits-[0-9a-f]{16}$/;
 
@@ -45,7 +55,7 @@ export class ExitJournal {
    * The file launches are given now, open for appending: a descriptor, not a FileHandle, as the
    * agent keeps it for its life, and tests drop containerizers without closing anything.
    */
-  private current: { name: string; fd: number; launches: number } | undefined;
+  private current: ExitFile | undefined;
   private opening: Promise<void> | undefined;
   /** The live containers given each file. */
   private readonly holders = new Map<string, Set<string>>();
@@ -73,14 +83,26 @@ export class ExitJournal {
 
   /**
    * The exit file for a container launched now: its name, for the checkpoint, and the descriptor
-   * to hand its wrapper. Called right before the spawn, with no await between: the current file's
-   * descriptor stays open until the next file is, which only {@link prepare} opens.
+   * to hand its wrapper, which stays open until `handedOver` says the wrapper has its own copy
+   * (spawned, or failed to be). A spawn is asynchronous (another thread makes it), and the
+   * descriptor of a file closed meanwhile could by then be another file's: the wrapper would
+   * write its exit there, and hand it on.
    */
-  take(containerId: string): { name: string; fd: number } {
+  take(containerId: string): { name: string; fd: number; handedOver: () => void } {
     const current = this.current;
     if (current === undefined) throw new Error('no exit file is open: prepare() comes first');
     this.hold(containerId, current.name);
-    return { name: current.name, fd: current.fd };
+    current.pins += 1;
+    let handed = false;
+    const handedOver = (): void => {
+      if (handed) return;
+      handed = true;
+      current.pins -= 1;
+      // Not current any more, and this was the last spawn it was given to: nothing else will be.
+      if (current.pins === 0 && current !== this.current)
+        void closeFile(current.fd).catch(() => {});
+    };
+    return { name: current.name, fd: current.fd, handedOver };
   }
 
   /** A container the agent found again at its start holds the file its checkpoint names. */
@@ -151,10 +173,11 @@ export class ExitJournal {
     // Made anew (`ax`, appending): a name already there is nobody's to append to.
     const fd = await openFile(join(this.dir, name), 'ax', 0o600);
     const previous = this.current;
-    this.current = { name, fd, launches: 0 };
+    this.current = { name, fd, launches: 0, pins: 0 };
     if (previous !== undefined) {
-      // Its wrappers have their own descriptors, and no launch can take it any more.
-      await closeFile(previous.fd);
+      // Its wrappers have their own descriptors, and no launch can take it any more; one still
+      // being spawned closes it once spawned (see take).
+      if (previous.pins === 0) await closeFile(previous.fd);
       if ((this.holders.get(previous.name)?.size ?? 0) === 0) {
         this.holders.delete(previous.name);
         await rm(join(this.dir, previous.name), { force: true });

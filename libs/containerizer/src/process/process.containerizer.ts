@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import {
   CONTAINER_ID_PATTERN,
   type Containerizer,
@@ -14,6 +12,7 @@ import {
   findExecutable,
   openOutputs,
   prepareWorkspace,
+  type Outputs,
 } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
@@ -25,19 +24,14 @@ import {
   hasExited,
   listProcesses,
   readProcMemory,
+  parseProcStat,
   readProcStat,
-  readProcStatSync,
   type ProcStat,
 } from './proc';
-import {
-  groupMembers,
-  isLeader,
-  signalGroup,
-  signalUnlessReused,
-  untilGroupGone,
-} from './process-group';
+import { groupMembers, isLeader, signalUnlessReused, untilGroupGone } from './process-group';
 import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
 import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
+import { WrapperLauncher, type LaunchedWrapper } from './wrapper-launcher';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
@@ -63,13 +57,13 @@ const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 
 /** A wrapper spawned: its container recorded (or not), and its exit once heard. */
 interface Spawned {
-  recorded: Promise<{ child: ChildProcess; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
+  recorded: Promise<{ wrapper: LaunchedWrapper; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
   exit: () => LeaderExit | undefined;
 }
 
 interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
-  child?: ChildProcess;
+  wrapper?: LaunchedWrapper;
   /** The exit file its wrapper was given, from the launch on (the checkpoint has it later). */
   exitFile?: string;
   readonly usage: GroupUsage;
@@ -104,6 +98,7 @@ export class ProcessContainerizer
   private readonly records: RuntimeRecords;
   private readonly exits: ExitJournal;
   private readonly ticksPerSecond: number;
+  private readonly launcher = new WrapperLauncher();
   protected readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
 
   constructor(options: ProcessContainerizerOptions) {
@@ -122,7 +117,7 @@ export class ProcessContainerizer
         measure: (container) => this.sample(container),
         usage: (container) => container.usage.usage,
         sample: (running) => this.sampleAll(running),
-        unheld: (container) => container.child === undefined,
+        unheld: (container) => heardOfNoMore(container),
         release: (container) => this.release(container),
       },
       {
@@ -193,7 +188,7 @@ export class ProcessContainerizer
       outputs.close();
       throw error;
     }
-    // With no await before the spawn: until then, the exit file's descriptor is sure to be open.
+    // Its descriptor stays open until the wrapper has its own copy (see spawnWrapper).
     const exitFile = this.exits.take(container.id);
     container.exitFile = exitFile.name;
     // A launch that fails leaves nothing running: nothing holds its exit file.
@@ -202,23 +197,16 @@ export class ProcessContainerizer
       await this.exits.release(container.id, exitFile.name);
       throw error;
     };
-    let spawned: Spawned;
-    try {
-      const task = { workspace, environment, argv };
-      spawned = this.spawnWrapper(container, spec, task, outputs, exitFile);
-    } catch (error) {
-      return await giveBack(error);
-    } finally {
-      outputs.close();
-    }
-    const { child, leader, checkpoint } = await spawned.recorded.catch(giveBack);
+    const task = { workspace, environment, argv };
+    const spawned = this.spawnWrapper(container, spec, task, outputs, exitFile);
+    const { wrapper, leader, checkpoint } = await spawned.recorded.catch(giveBack);
     // Only now: a launch in flight has no checkpoint to give.
     container.checkpoint = checkpoint;
-    // Recorded: the command may start. A wrapper already gone (killed) makes this an EPIPE,
-    // which its exit reports.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(GO_LINE);
-    container.child = child;
+    // Recorded: the command may start, and does, once the line is in its pipe, even if the agent
+    // dies right after the launch. A wrapper already gone (killed) takes it as EPIPE, and its
+    // exit says so.
+    container.wrapper = wrapper;
+    await wrapper.go(GO_LINE);
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
     this.containers.running(container);
@@ -228,40 +216,44 @@ export class ProcessContainerizer
   }
 
   /**
-   * Spawns the wrapper, then records the container (it waits for its go meanwhile). `recorded`
-   * rejects, with nothing left running, when either fails; `exit` is the wrapper's exit once
-   * heard, which the lifecycle's `end` ignores until the container runs.
+   * Spawns the wrapper (on the launcher's thread), then records the container (it waits for its
+   * go meanwhile). `recorded` rejects, with nothing left running, when either fails; `exit` is
+   * the wrapper's exit once heard, which the lifecycle's `end` ignores until the container runs.
+   * The outputs and the exit file are let go once the wrapper has its own copies.
    */
   private spawnWrapper(
     container: ProcessContainer,
     spec: ContainerSpec,
     task: { workspace: string; environment: Record<string, string>; argv: string[] },
-    outputs: { stdout: number; stderr: number },
-    exitFile: { name: string; fd: number },
+    outputs: Outputs,
+    exitFile: { name: string; fd: number; handedOver: () => void },
   ): Spawned {
-    const child = spawn('/bin/sh', wrapperArguments(container.id, task.environment, task.argv), {
-      cwd: task.workspace,
-      env: task.environment,
-      // The wrapper waits on the pipe for the agent's go, and writes its exit line to the last.
-      stdio: ['pipe', outputs.stdout, outputs.stderr, exitFile.fd],
-      detached: true,
-    });
+    const launched = this.launcher
+      .spawn({
+        args: wrapperArguments(container.id, task.environment, task.argv),
+        cwd: task.workspace,
+        env: task.environment,
+        // The wrapper waits on its standard input for the agent's go, and writes its exit line to
+        // the last.
+        stdio: [outputs.stdout, outputs.stderr, exitFile.fd],
+      })
+      .finally(() => {
+        // The wrapper has its own copies now (or never will).
+        exitFile.handedOver();
+        outputs.close();
+      });
     let exit: LeaderExit | undefined;
     const recorded = (async () => {
-      const pid = child.pid;
-      if (pid === undefined) {
-        const [error] = (await once(child, 'error')) as [Error];
-        throw error;
-      }
-      // Read before anything awaits, and so synchronously: the wrapper cannot have been reaped
-      // yet (that takes the event loop), so its stat is there. A file of /proc, no disk's.
-      const leader = readProcStatSync(pid);
-      child.once('exit', (code, signal) => {
-        exit = code === null ? { signal: signal ?? 'SIGKILL' } : { code };
-        void this.containers.end(container, exit);
+      const wrapper = await launched;
+      const pid = wrapper.pid;
+      // Read by the launcher's thread before it could reap the wrapper: the wrapper's own.
+      const leader = wrapper.stat === undefined ? undefined : parseProcStat(wrapper.stat);
+      void wrapper.exited.then((ended) => {
+        exit = ended;
+        void this.containers.end(container, ended);
       });
       if (leader === undefined) {
-        signalGroup(pid, 'SIGKILL');
+        await wrapper.signal('SIGKILL');
         throw new Error(`/proc/${pid}/stat cannot be read`);
       }
       const timeoutMs = spec.maxCompletionTimeMs;
@@ -277,10 +269,10 @@ export class ProcessContainerizer
         // small.
         await this.records.write({ containerId: container.id, sandbox: spec.sandbox, checkpoint });
       } catch (error) {
-        await signalUnlessReused(checkpoint, 'SIGKILL');
+        if (!(await wrapper.signal('SIGKILL'))) await signalUnlessReused(checkpoint, 'SIGKILL');
         throw error;
       }
-      return { child, leader, checkpoint };
+      return { wrapper, leader, checkpoint };
     })();
     return { recorded, exit: () => exit };
   }
@@ -361,13 +353,12 @@ export class ProcessContainerizer
   private signal(container: ProcessContainer, signal: NodeJS.Signals): void {
     const checkpoint = container.checkpoint;
     if (checkpoint === undefined) return;
-    const child = container.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      // The leader is the agent's child and not yet reaped: its pid, the group's id, is its own.
-      signalGroup(checkpoint.pid, signal);
-    } else {
-      void signalUnlessReused(checkpoint, signal);
-    }
+    const wrapper = container.wrapper;
+    // While the leader is the agent's child and unreaped, its pid (the group's id) is its own: the
+    // launcher's thread, which reaps it, signals the group; otherwise its start time is checked.
+    void (wrapper === undefined ? Promise.resolve(false) : wrapper.signal(signal)).then((sent) =>
+      sent ? undefined : signalUnlessReused(checkpoint, signal),
+    );
   }
 
   private async sampleAll(live: readonly ProcessContainer[]): Promise<void> {
@@ -405,7 +396,7 @@ export class ProcessContainerizer
     if (container.phase !== 'running') return;
     container.members = members.map((member) => member.pid);
     if (samples.length > 0) container.usage.record(samples);
-    if (container.child === undefined && (leader === undefined || reused || hasExited(leader))) {
+    if (heardOfNoMore(container) && (leader === undefined || reused || hasExited(leader))) {
       const exit: LeaderExit = (await this.recordedExit(
         container.id,
         container.sandbox,
@@ -417,6 +408,14 @@ export class ProcessContainerizer
       void this.containers.end(container, exit);
     }
   }
+}
+
+/**
+ * Whether nobody will tell the container's end: it was found again after a restart, or the
+ * launcher's thread that watched its wrapper is gone. Its sampling then finds the end.
+ */
+function heardOfNoMore(container: ProcessContainer): boolean {
+  return container.wrapper === undefined || container.wrapper.lost;
 }
 
 /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
