@@ -206,7 +206,12 @@ export class ProcessContainerizer
     // dies right after the launch. A wrapper already gone (killed) takes it as EPIPE, and its
     // exit says so.
     container.wrapper = wrapper;
-    await wrapper.go(GO_LINE);
+    if (!(await wrapper.go(GO_LINE)) && wrapper.lost) {
+      // Its pipe closed unwritten: the wrapper says its command never started, as it does for an
+      // agent that died before its go. (One reaped before its go was killed: its exit tells.)
+      container.wrapper = undefined;
+      return giveBack(new Error("the launcher's thread was lost before the wrapper's go"));
+    }
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
     this.containers.running(container);

@@ -111,10 +111,11 @@ export interface LaunchedWrapper {
    */
   readonly lost: boolean;
   /**
-   * Writes `line` to its standard input and closes it; resolves once the line is in the pipe
-   * (the wrapper gets it whatever happens to the agent next).
+   * Writes `line` to its standard input and closes it: true once the line is in the pipe (the
+   * wrapper gets it whatever happens to the agent next), false if it never will be (the wrapper
+   * reaped, or the launcher's thread lost: its pipe closed, the wrapper runs nothing).
    */
-  go(line: string): Promise<void>;
+  go(line: string): Promise<boolean>;
   /** Signals its process group if it is unreaped; whether it was. */
   signal(signal: NodeJS.Signals): Promise<boolean>;
 }
@@ -149,7 +150,14 @@ export class WrapperLauncher {
       watched.resolveSpawn = resolve;
       watched.rejectSpawn = reject;
     });
-    this.send({ type: 'spawn', id, ...plan });
+    try {
+      this.send({ type: 'spawn', id, ...plan });
+    } catch (error) {
+      // No thread could be started (the host out of processes, say): this launch fails, and
+      // its caller lets its descriptors go.
+      this.forget(id);
+      watched.rejectSpawn?.(error instanceof Error ? error : new Error(String(error)));
+    }
     return spawned;
   }
 
@@ -165,8 +173,13 @@ export class WrapperLauncher {
     const worker = new Worker(THREAD, { eval: true });
     worker.unref();
     worker.on('message', (report: Report) => this.receive(report));
-    worker.on('error', (error) => this.lost(error));
-    worker.on('exit', (code) => this.lost(new Error(`the launcher's thread exited (${code})`)));
+    // A thread ends with 'error' then 'exit': it is lost once, and its events after that are
+    // not taken for those of the thread that replaced it.
+    const lost = (error: Error): void => {
+      if (this.worker === worker) this.lost(error);
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the launcher's thread exited (${code})`)));
     this.worker = worker;
     return worker;
   }
@@ -219,9 +232,9 @@ export class WrapperLauncher {
       get lost() {
         return watched.lost;
       },
-      go: async (line) => {
-        if (watched.reaped || watched.lost) return;
-        await this.ask((request) => ({ type: 'go', id, line, request }));
+      go: (line) => {
+        if (watched.reaped || watched.lost) return Promise.resolve(false);
+        return this.ask((request) => ({ type: 'go', id, line, request }));
       },
       signal: (signal) => {
         if (watched.reaped || watched.lost) return Promise.resolve(false);
@@ -234,7 +247,12 @@ export class WrapperLauncher {
   private ask(request: (number: number) => Request): Promise<boolean> {
     const number = this.nextRequest++;
     const answered = new Promise<boolean>((resolve) => this.answers.set(number, resolve));
-    this.send(request(number));
+    try {
+      this.send(request(number));
+    } catch {
+      this.answers.delete(number);
+      return Promise.resolve(false);
+    }
     return answered;
   }
 
@@ -244,9 +262,10 @@ export class WrapperLauncher {
   }
 
   /**
-   * The thread is gone: its wrappers are nobody's children to hear from. They are let go, as a
-   * recovered container's leader is (the agent's sampling finds their end in the exit file), and
-   * spawns under way fail.
+   * The thread is gone: its wrappers are nobody's children to hear from (nor reaped: they stay
+   * zombies, their pids never reused, while the agent runs). They are let go, as a recovered
+   * container's leader is (the agent's sampling finds their end in the exit file), and spawns
+   * under way fail. Never seen: the thread's program catches what it can throw.
    */
   private lost(error: Error): void {
     this.worker = undefined;
