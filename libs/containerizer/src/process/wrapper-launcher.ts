@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { deferred, type Deferred } from '@kiln/common';
 import type { LeaderExit } from '../lifecycle/termination';
 
 /*
@@ -121,9 +122,8 @@ export interface LaunchedWrapper {
 }
 
 interface Watched {
-  resolveSpawn?: (wrapper: LaunchedWrapper) => void;
-  rejectSpawn?: (error: Error) => void;
-  resolveExit?: (exit: LeaderExit) => void;
+  spawned: Deferred<LaunchedWrapper>;
+  exited: Deferred<LeaderExit>;
   reaped: boolean;
   lost: boolean;
 }
@@ -144,21 +144,22 @@ export class WrapperLauncher {
     stdio: [number, number, number];
   }): Promise<LaunchedWrapper> {
     const id = this.nextId++;
-    const watched: Watched = { reaped: false, lost: false };
+    const watched: Watched = {
+      spawned: deferred(),
+      exited: deferred(),
+      reaped: false,
+      lost: false,
+    };
     this.watched.set(id, watched);
-    const spawned = new Promise<LaunchedWrapper>((resolve, reject) => {
-      watched.resolveSpawn = resolve;
-      watched.rejectSpawn = reject;
-    });
     try {
       this.send({ type: 'spawn', id, ...plan });
     } catch (error) {
       // No thread could be started (the host out of processes, say): this launch fails, and
       // its caller lets its descriptors go.
       this.forget(id);
-      watched.rejectSpawn?.(error instanceof Error ? error : new Error(String(error)));
+      watched.spawned.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return spawned;
+    return watched.spawned.promise;
   }
 
   private send(request: Request): void {
@@ -192,26 +193,21 @@ export class WrapperLauncher {
     }
     const watched = this.watched.get(report.id);
     switch (report.type) {
-      case 'spawned': {
-        let resolveExit: (exit: LeaderExit) => void = () => undefined;
-        const exited = new Promise<LeaderExit>((resolve) => (resolveExit = resolve));
-        if (watched === undefined) return;
-        watched.resolveExit = resolveExit;
-        watched.resolveSpawn?.(this.wrapper(report.id, report.pid, report.stat, exited, watched));
+      case 'spawned':
+        watched?.spawned.resolve(this.wrapper(report.id, report.pid, report.stat, watched));
         return;
-      }
       case 'failed': {
         this.forget(report.id);
         const error: NodeJS.ErrnoException = new Error(report.message);
         if (report.code !== undefined) error.code = report.code;
-        watched?.rejectSpawn?.(error);
+        watched?.spawned.reject(error);
         return;
       }
       case 'exit':
         this.forget(report.id);
         if (watched === undefined) return;
         watched.reaped = true;
-        watched.resolveExit?.(
+        watched.exited.resolve(
           report.code === null ? { signal: report.signal ?? 'SIGKILL' } : { code: report.code },
         );
         return;
@@ -222,13 +218,12 @@ export class WrapperLauncher {
     id: number,
     pid: number,
     stat: string | undefined,
-    exited: Promise<LeaderExit>,
     watched: Watched,
   ): LaunchedWrapper {
     return {
       pid,
       stat,
-      exited,
+      exited: watched.exited.promise,
       get lost() {
         return watched.lost;
       },
@@ -271,7 +266,7 @@ export class WrapperLauncher {
     this.worker = undefined;
     for (const [id, watched] of this.watched) {
       watched.lost = true;
-      watched.rejectSpawn?.(error);
+      watched.spawned.reject(error);
       this.watched.delete(id);
     }
     for (const [request, resolve] of this.answers) {
