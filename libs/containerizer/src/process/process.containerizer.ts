@@ -128,6 +128,8 @@ export class ProcessContainerizer
   }
 
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
+    // Recovery comes first at an agent's start: the launcher starts beside it, not at a launch.
+    this.launcher.warm();
     await this.records.make();
     const records = await this.records.readAll();
     const recovered: string[] = [];
@@ -210,7 +212,7 @@ export class ProcessContainerizer
       // Its pipe closed unwritten: the wrapper says its command never started, as it does for an
       // agent that died before its go. (One reaped before its go was killed: its exit tells.)
       container.wrapper = undefined;
-      return giveBack(new Error("the launcher's thread was lost before the wrapper's go"));
+      return giveBack(new Error("the launcher was lost before the wrapper's go"));
     }
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
@@ -221,7 +223,7 @@ export class ProcessContainerizer
   }
 
   /**
-   * Spawns the wrapper (on the launcher's thread), then records the container (it waits for its
+   * Spawns the wrapper (from the launcher, see wrapper-launcher.ts), then records the container (it waits for its
    * go meanwhile). `recorded` rejects, with nothing left running, when either fails; `exit` is
    * the wrapper's exit once heard, which the lifecycle's `end` ignores until the container runs.
    * The outputs and the exit file are let go once the wrapper has its own copies.
@@ -251,7 +253,7 @@ export class ProcessContainerizer
     const recorded = (async () => {
       const wrapper = await launched;
       const pid = wrapper.pid;
-      // Read by the launcher's thread before it could reap the wrapper: the wrapper's own.
+      // Read by the launcher before it could reap the wrapper: the wrapper's own.
       const leader = wrapper.stat === undefined ? undefined : parseProcStat(wrapper.stat);
       void wrapper.exited.then((ended) => {
         exit = ended;
@@ -359,8 +361,8 @@ export class ProcessContainerizer
     const checkpoint = container.checkpoint;
     if (checkpoint === undefined) return;
     const wrapper = container.wrapper;
-    // While the leader is the agent's child and unreaped, its pid (the group's id) is its own: the
-    // launcher's thread, which reaps it, signals the group; otherwise its start time is checked.
+    // While the leader is the launcher's child and unreaped, its pid (the group's id) is its own: the
+    // launcher, which reaps it, signals the group; otherwise its start time is checked.
     void (wrapper === undefined ? Promise.resolve(false) : wrapper.signal(signal)).then((sent) =>
       sent ? undefined : signalUnlessReused(checkpoint, signal),
     );
@@ -417,7 +419,7 @@ export class ProcessContainerizer
 
 /**
  * Whether nobody will tell the container's end: it was found again after a restart, or the
- * launcher's thread that watched its wrapper is gone. Its sampling then finds the end.
+ * launcher that watched its wrapper is gone. Its sampling then finds the end.
  */
 function heardOfNoMore(container: ProcessContainer): boolean {
   return container.wrapper === undefined || container.wrapper.lost;

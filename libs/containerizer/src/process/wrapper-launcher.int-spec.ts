@@ -1,8 +1,11 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { spawn as spawnProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseProcStat } from './proc';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseProcStat, readProcStatSync } from './proc';
 import { WrapperLauncher } from './wrapper-launcher';
 
 describe(WrapperLauncher.name, () => {
@@ -27,9 +30,12 @@ describe(WrapperLauncher.name, () => {
       stdio: [output, output, output],
     });
 
-  it("spawns on its thread, with the wrapper's own stat read before it could be reaped", async () => {
+  it("spawns from a process of its own, with the wrapper's own stat read before it could be reaped", async () => {
     const wrapper = await spawn('read -r go; echo "$go $$ in $PWD"; exit 3');
-    expect(parseProcStat(wrapper.stat ?? '')?.pid).toBe(wrapper.pid);
+    const stat = parseProcStat(wrapper.stat ?? '');
+    expect(stat?.pid).toBe(wrapper.pid);
+    // Not this process's child: the agent is never forked (nor stalled) for a launch.
+    expect(stat?.ppid).not.toBe(process.pid);
     await wrapper.go('go\n');
     expect(await wrapper.exited).toEqual({ code: 3 });
     expect(readFileSync(join(dir, 'output'), 'utf8')).toBe(`go ${wrapper.pid} in ${dir}\n`);
@@ -55,5 +61,30 @@ describe(WrapperLauncher.name, () => {
       stdio: [output, output, output],
     });
     await expect(refused).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('dies with its agent: a wrapper still waiting for its go reads nothing and runs nothing', async () => {
+    const root = resolve(__dirname, '../../../..');
+    const agent = spawnProcess(
+      process.execPath,
+      ['--import', 'tsx', resolve(__dirname, '../testing/launching-agent.ts'), dir],
+      // tsx reads tsconfig.json's paths from the working directory.
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(createInterface({ input: agent.stdout }), 'line')) as [string];
+    const { pid, stat } = JSON.parse(line) as { pid: number; stat: string };
+    const launcher = parseProcStat(stat)?.ppid;
+    expect(launcher).not.toBe(agent.pid);
+
+    agent.kill('SIGKILL');
+    await vi.waitFor(
+      () => expect(readFileSync(join(dir, 'output'), 'utf8')).toBe(`${pid} read nothing\n`),
+      { timeout: 10_000 },
+    );
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+    // The launcher is gone with its agent (or a zombie its new parent has yet to reap).
+    await vi.waitFor(() => expect(readProcStatSync(launcher!)?.state ?? 'Z').toBe('Z'), {
+      timeout: 10_000,
+    });
   });
 });
