@@ -146,8 +146,10 @@ export async function openOutputs(sandbox: string): Promise<Outputs> {
 }
 
 function openOutput(path: string): Promise<FileHandle> {
-  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
-  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, OUTPUT_FILE_MODE);
+  // Without waiting: a FIFO in its place would hold a thread of libuv's pool until something read
+  // it. The launcher refuses anything but a regular file (see launcher.ts).
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, OUTPUT_FILE_MODE);
 }
 
 /**

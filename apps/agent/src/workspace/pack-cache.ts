@@ -1,6 +1,6 @@
 import { evictions, gitEnv, KeyedMutex, type CachedItem } from '@kiln/common';
+import { sharedLauncher } from '@kiln/containerizer';
 import type { SourceInfo } from '@kiln/contracts';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -8,10 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { promisify } from 'node:util';
 import { basicAuthorization } from './source-checkout';
-
-const execFileAsync = promisify(execFile);
 
 /** Commits kept per repository: a run's jobs and a few recent pushes' reruns fetch nothing. */
 const DEFAULT_KEPT_COMMITS = 32;
@@ -281,7 +278,10 @@ export class PackCache {
  * an init takes alone, and more beside a launch.
  */
 export async function initRepository(workspace: string): Promise<void> {
-  await execFileAsync('git', ['init', '-q', '--template='], { cwd: workspace, env: gitEnv() });
+  await sharedLauncher().run('git', ['init', '-q', '--template='], {
+    cwd: workspace,
+    env: gitEnv(),
+  });
 }
 
 /**
@@ -303,13 +303,10 @@ export async function checkoutFromPack(
     // The commit's parents are not there: git is told so, as `fetch --depth 1` tells it.
     writeFile(join(git, 'shallow'), `${sha}\n`),
   ]);
-  await execFileAsync(
+  await sharedLauncher().run(
     'git',
     ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha],
-    {
-      cwd: workspace,
-      env: gitEnv(),
-    },
+    { cwd: workspace, env: gitEnv() },
   );
 }
 
@@ -399,7 +396,7 @@ function tooLarge(sha: string, maxBytes: number, lasting: boolean): PackTooLarge
 /** Indexes a downloaded pack beside it (`download.idx`), checking every object; its name. */
 async function indexPack(pack: string): Promise<string> {
   const dir = dirname(pack);
-  const { stdout } = await execFileAsync(
+  const { stdout } = await sharedLauncher().run(
     'git',
     // No reverse index: what it speeds up (object sizes in order) no checkout reads.
     ['-c', 'pack.writeReverseIndex=false', 'index-pack', '-o', join(dir, 'download.idx'), pack],

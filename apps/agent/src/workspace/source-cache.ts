@@ -1,10 +1,9 @@
 import { errorMessage, gitEnv, KeyedMutex } from '@kiln/common';
+import { sharedLauncher } from '@kiln/containerizer';
 import type { SourceInfo } from '@kiln/contracts';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { simpleGit } from 'simple-git';
 import {
   checkoutFromPack,
@@ -20,8 +19,6 @@ import { checkoutSource, SourceCheckoutError } from './source-checkout';
 const CACHE_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 /** Fetched commits are kept under a ref of their own, so that no gc prunes them. */
 const KEPT = 'refs/kiln/commits/';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * The agent's object cache, in a root-only directory no container ever sees: for a source whose
@@ -170,9 +167,9 @@ async function makeRoot(rootDir: string): Promise<void> {
 }
 
 /**
- * The commit, from the cache (which holds it), into the empty workspace: one shell running the
- * three git commands, as each process the agent starts itself costs its event loop a fork of its
- * whole heap. Shallow, like a checkout from the source. No FETCH_HEAD (it would name the cache's
+ * The commit, from the cache (which holds it), into the empty workspace: one shell, started by the
+ * agent's launcher, running the three git commands (one program start where there would be
+ * three). Shallow, like a checkout from the source. No FETCH_HEAD (it would name the cache's
  * path on the agent, nothing a build needs to know) and no automatic maintenance: a workspace
  * lives for one task.
  */
@@ -188,7 +185,7 @@ async function checkoutFromCache(
   try {
     // Not stopped by a kill: that would end the shell and leave its git writing into a sandbox
     // about to be removed. A checkout from the cache is short; the kill is honoured after it.
-    await execFileAsync(
+    await sharedLauncher().run(
       '/bin/sh',
       ['-c', CHECKOUT_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
       { cwd: workspace, env: gitEnv() },

@@ -1,5 +1,5 @@
 import type { TaskReason } from '@kiln/contracts';
-import type { ChildProcess } from 'node:child_process';
+import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -113,7 +113,7 @@ interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   runc?: Runc;
   limits: CgroupLimits;
   /** The shim, while the containerizer that launched it runs; none after a recovery. */
-  child?: ChildProcess;
+  shim?: LaunchedProcess;
   /** The last measurement; the peak is kept here where the kernel keeps none (v2 before 5.19). */
   usage?: ResourceUsage;
   /** Its cgroups and runc state removed after its end (see `ended`). */
@@ -138,8 +138,8 @@ interface Host {
  * runc; this class reads its counters, and ends a task that hit its memory or pids limit at once.
  * cgroup v1 and v2 are both read, behind {@link TaskCgroup}. Needs root: see {@link detectCgroups}.
  *
- * A container is run by a shim (`runc.ts`), the agent's detached child outside the container: it
- * runs `runc run --keep` in the foreground and writes the exit code into the sandbox beside the
+ * A container is run by a shim (`runc.ts`), a detached process outside the container that the
+ * agent's launcher starts (`launcher.ts`): it runs `runc run --keep` in the foreground and writes the exit code into the sandbox beside the
  * workspace, where the task cannot reach it, so that neither an agent restart loses it nor the
  * task forges it. Signals go to the container's processes through its cgroup, never to the shim.
  */
@@ -199,7 +199,7 @@ export class CgroupContainerizer
         measure: (container) => this.measure(container),
         usage: (container) => container.usage,
         sample: (running) => this.sampleAll(running),
-        unheld: (container) => container.child === undefined,
+        unheld: (container) => heardOfNoMore(container),
         release: (container) => this.release(container),
         // Its id range may go to the next container.
         forget: (container) => this.idPool.free(container.id),
@@ -214,6 +214,8 @@ export class CgroupContainerizer
   async recover(known: readonly RecoverableContainer[]): Promise<string[]> {
     const host = await this.host();
     if (!host.supported) return [];
+    // Recovery comes first at an agent's start: the launcher starts beside it, not at a launch.
+    sharedLauncher().warm();
     const recovered: string[] = [];
     const runc = this.runtime.runc(host.tools.runc);
     for (const { containerId, sandbox, checkpoint } of known) {
@@ -363,7 +365,12 @@ export class CgroupContainerizer
     container.runc = runc;
     container.limits = limits;
 
-    const { child, pid, leader, exited } = await spawnShim(
+    const {
+      process: shim,
+      pid,
+      leader,
+      exited,
+    } = await spawnShim(
       {
         runc: host.tools.runc,
         stateDir: runc.stateDir,
@@ -377,7 +384,7 @@ export class CgroupContainerizer
     );
     // runc makes the container meanwhile, up to its gate hook.
     const unready =
-      spec.ready && (await this.openGate(spec.ready, exited, child, workspace, ids.hostId));
+      spec.ready && (await this.openGate(spec.ready, exited, shim, workspace, ids.hostId));
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started || unready !== undefined) {
       await exited;
@@ -403,10 +410,8 @@ export class CgroupContainerizer
       ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
       ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
     };
-    container.child = child;
-    void exited.then(({ code, signal }) =>
-      this.containers.end(container, code === null ? { signal: signal ?? 'SIGKILL' } : { code }),
-    );
+    container.shim = shim;
+    void exited.then((exit) => this.containers.end(container, exit));
     this.running(container);
   }
 
@@ -420,25 +425,23 @@ export class CgroupContainerizer
   private async openGate(
     ready: Promise<void>,
     exited: Promise<unknown>,
-    shim: ChildProcess,
+    shim: LaunchedProcess,
     workspace: string,
     hostId: number,
   ): Promise<{ error: unknown } | undefined> {
-    const gate = shim.stdin;
-    // A shim that died early closes the pipe: what is written then goes nowhere.
-    gate?.on('error', () => undefined);
+    // A shim that died early has closed its end: what is written then goes nowhere.
     try {
       const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
       if (first !== 'ready') {
-        gate?.end();
+        await shim.go('');
         return undefined;
       }
       await chownTree(workspace, hostId);
     } catch (error) {
-      gate?.end();
+      await shim.go('');
       return { error };
     }
-    gate?.end(GATE_OPEN);
+    await shim.go(GATE_OPEN);
     return undefined;
   }
 
@@ -578,7 +581,7 @@ export class CgroupContainerizer
           );
         }
         const checkpoint = container.checkpoint;
-        if (container.child !== undefined || container.phase !== 'running') return;
+        if (!heardOfNoMore(container) || container.phase !== 'running') return;
         const leader = checkpoint && (await readProcStat(checkpoint.pid));
         if (checkpoint === undefined || !isLeader(leader, checkpoint) || hasExited(leader)) {
           const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
@@ -614,6 +617,14 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
 }
 
 /** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
+/**
+ * Whether nobody will tell the container's end: it was found again after a restart, or the
+ * launcher that watched its shim is gone. Its sampling then finds the end.
+ */
+function heardOfNoMore(container: CgroupContainer): boolean {
+  return container.shim === undefined || container.shim.lost;
+}
+
 async function chownTree(dir: string, id: number): Promise<void> {
   await lchown(dir, id, id);
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {

@@ -12,8 +12,8 @@ const run = promisify(execFile);
  */
 
 /**
- * The `/bin/sh` program that runs one container: the agent's detached child, outside the
- * container, so that the exit code it writes is out of the task's reach (the task sees only its
+ * The `/bin/sh` program that runs one container: a detached process outside the container (the
+ * agent's launcher starts it), so that the exit code it writes is out of the task's reach (the task sees only its
  * workspace) and survives an agent restart. `runc run --keep` runs the container in the
  * foreground and keeps it (its cgroup, with the counters that say which limit ended it) until the
  * agent deletes it; the shim then stops the container's user-mode network and writes the code.

@@ -1,14 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 import { DEFAULT_PATH, openOutputs } from '../launching';
-import { readProcStatSync, type ProcStat } from '../process/proc';
+import type { LeaderExit } from '../lifecycle/termination';
+import { parseProcStat, type ProcStat } from '../process/proc';
 import { Changes } from './cgroups';
 import { shimArguments } from './runc';
 
 /*
- * Starting a native container: the shim (see `runc.ts`), the agent's detached child outside the
- * container, runs `runc run` in the foreground; the container runs once runc has written its pid.
+ * Starting a native container: the shim (see `runc.ts`), a detached process outside the container
+ * that the agent's launcher starts (see `launcher.ts`), runs `runc run` in the foreground; the
+ * container runs once runc has written its pid.
  */
 
 /** How often the start of a container is checked for where its bundle cannot be watched. */
@@ -16,50 +18,49 @@ const PID_FILE_POLL_MS = 50;
 /** Where it can, how long the watch is trusted to before the pid file is read again. */
 const WATCHED_PID_FILE_RECHECK_MS = 1_000;
 export interface Shim {
-  child: ChildProcess;
+  /** The shim as the launcher watches it: its gate (`go`), and whether it is still heard of. */
+  process: LaunchedProcess;
   pid: number;
   /** The shim's stat at its start, which tells it from a later process given its pid. */
   leader: ProcStat;
-  /** Settles when the shim has exited (the container has ended, or never started). */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Settles when the shim has exited (the container has ended, or never started); never, if the
+   * launcher is lost first.
+   */
+  exited: Promise<LeaderExit>;
 }
 
 /**
  * Starts the shim of a container, its output appended to the sandbox's files. A gated one (with
  * `plan.gate`) reads the agent's word for its container on its standard input: the agent writes
- * `GATE_OPEN` to `child.stdin`, or ends it (see `SHIM`).
+ * `GATE_OPEN` to it, or ends it (`process.go`, see `SHIM`).
  */
 export async function spawnShim(
   plan: Parameters<typeof shimArguments>[0],
   sandbox: string,
 ): Promise<Shim> {
-  const gated = plan.gate !== undefined;
-  let child: ChildProcess;
   const outputs = await openOutputs(sandbox);
+  let shim: LaunchedProcess;
   try {
-    child = spawn('/bin/sh', shimArguments(plan), {
+    shim = await sharedLauncher().spawn({
+      file: '/bin/sh',
+      args: shimArguments(plan),
       cwd: sandbox,
       // The task's environment is in the bundle; the shim and runc need only a PATH.
       env: { PATH: DEFAULT_PATH },
-      stdio: [gated ? 'pipe' : 'ignore', outputs.stdout, outputs.stderr],
-      detached: true,
+      input: plan.gate === undefined ? 'ignore' : 'pipe',
+      outputs: [outputs.stdout, outputs.stderr],
     });
   } finally {
     outputs.close();
   }
-  const pid = child.pid;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  if (pid === undefined) {
-    await exited;
-    throw new Error('the shim could not be started');
+  // Read by the launcher before it could reap the shim: the shim's own.
+  const leader = shim.stat === undefined ? undefined : parseProcStat(shim.stat);
+  if (leader === undefined) {
+    await shim.signal('SIGKILL');
+    throw new Error(`/proc/${shim.pid}/stat cannot be read`);
   }
-  // Read before anything awaits, and so synchronously: the shim cannot have been reaped yet
-  // (that takes the event loop), so its stat is there. A file of /proc, which no disk holds.
-  const leader = readProcStatSync(pid);
-  if (leader === undefined) throw new Error(`/proc/${pid}/stat cannot be read`);
-  return { child, pid, leader, exited };
+  return { process: shim, pid: shim.pid, leader, exited: shim.exited };
 }
 
 /**

@@ -56,7 +56,7 @@ export function terminationOf(
     return {
       state: 'TASK_FAILED',
       reason: 'AGENT_RESTARTED',
-      message: 'the agent restarted before the command started; it never ran',
+      message: 'the agent, or its launcher, was lost before the command started; it never ran',
       ...withUsage,
     };
   }

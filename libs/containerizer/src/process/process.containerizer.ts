@@ -31,7 +31,7 @@ import {
 import { groupMembers, isLeader, signalUnlessReused, untilGroupGone } from './process-group';
 import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
 import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
-import { WrapperLauncher, type LaunchedWrapper } from './wrapper-launcher';
+import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
@@ -57,13 +57,13 @@ const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 
 /** A wrapper spawned: its container recorded (or not), and its exit once heard. */
 interface Spawned {
-  recorded: Promise<{ wrapper: LaunchedWrapper; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
+  recorded: Promise<{ wrapper: LaunchedProcess; leader: ProcStat; checkpoint: ProcessCheckpoint }>;
   exit: () => LeaderExit | undefined;
 }
 
 interface ProcessContainer extends LiveContainer<ProcessCheckpoint> {
   /** The wrapper, while the containerizer that launched it runs; none after a recovery. */
-  wrapper?: LaunchedWrapper;
+  wrapper?: LaunchedProcess;
   /** The exit file its wrapper was given, from the launch on (the checkpoint has it later). */
   exitFile?: string;
   readonly usage: GroupUsage;
@@ -98,7 +98,7 @@ export class ProcessContainerizer
   private readonly records: RuntimeRecords;
   private readonly exits: ExitJournal;
   private readonly ticksPerSecond: number;
-  private readonly launcher = new WrapperLauncher();
+  private readonly launcher = sharedLauncher();
   protected readonly containers: ContainerLifecycle<ProcessContainer, LeaderExit>;
 
   constructor(options: ProcessContainerizerOptions) {
@@ -206,14 +206,10 @@ export class ProcessContainerizer
     container.checkpoint = checkpoint;
     // Recorded: the command may start, and does, once the line is in its pipe, even if the agent
     // dies right after the launch. A wrapper already gone (killed) takes it as EPIPE, and its
-    // exit says so.
-    container.wrapper = wrapper;
-    if (!(await wrapper.go(GO_LINE)) && wrapper.lost) {
-      // Its pipe closed unwritten: the wrapper says its command never started, as it does for an
-      // agent that died before its go. (One reaped before its go was killed: its exit tells.)
-      container.wrapper = undefined;
-      return giveBack(new Error("the launcher was lost before the wrapper's go"));
-    }
+    // exit says so. Should the launcher be lost meanwhile, whether the line got there is not
+    // known: the container is watched from outside, as a recovered one, and its exit line says
+    // whether the command ran (a go never written: 'unstarted') and how it ended.
+    await wrapper.go(GO_LINE);
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
     this.containers.running(container);
@@ -223,7 +219,7 @@ export class ProcessContainerizer
   }
 
   /**
-   * Spawns the wrapper (from the launcher, see wrapper-launcher.ts), then records the container (it waits for its
+   * Spawns the wrapper (from the launcher, see launcher.ts), then records the container (it waits for its
    * go meanwhile). `recorded` rejects, with nothing left running, when either fails; `exit` is
    * the wrapper's exit once heard, which the lifecycle's `end` ignores until the container runs.
    * The outputs and the exit file are let go once the wrapper has its own copies.
@@ -237,12 +233,14 @@ export class ProcessContainerizer
   ): Spawned {
     const launched = this.launcher
       .spawn({
+        file: '/bin/sh',
         args: wrapperArguments(container.id, task.environment, task.argv),
         cwd: task.workspace,
         env: task.environment,
         // The wrapper waits on its standard input for the agent's go, and writes its exit line to
-        // the last.
-        stdio: [outputs.stdout, outputs.stderr, exitFile.fd],
+        // its descriptor 3.
+        input: 'pipe',
+        outputs: [outputs.stdout, outputs.stderr, exitFile.fd],
       })
       .finally(() => {
         // The wrapper has its own copies now (or never will).

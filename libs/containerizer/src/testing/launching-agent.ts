@@ -1,6 +1,6 @@
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { WrapperLauncher } from '../process/wrapper-launcher';
+import { Launcher } from '../launcher/launcher';
 
 /**
  * An agent that dies before its wrapper's go, for the launcher's tests: run as
@@ -12,11 +12,13 @@ async function main(): Promise<void> {
   const [dir] = process.argv.slice(2);
   if (dir === undefined) throw new Error('usage: launching-agent.ts DIR');
   const output = openSync(join(dir, 'output'), 'a');
-  const wrapper = await new WrapperLauncher().spawn({
+  const wrapper = await new Launcher().spawn({
+    file: '/bin/sh',
     args: ['-c', 'if read -r go; then touch ran; else echo "$$ read nothing"; fi'],
     cwd: dir,
     env: { PATH: '/usr/bin:/bin' },
-    stdio: [output, output, output],
+    input: 'pipe',
+    outputs: [output, output],
   });
   process.stdout.write(`${JSON.stringify({ pid: wrapper.pid, stat: wrapper.stat })}\n`);
   // Held open by the wait for the kill.
