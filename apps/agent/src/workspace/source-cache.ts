@@ -19,6 +19,8 @@ import { checkoutSource, SourceCheckoutError } from './source-checkout';
 const CACHE_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 /** Fetched commits are kept under a ref of their own, so that no gc prunes them. */
 const KEPT = 'refs/kiln/commits/';
+/** The end of a failed checkout's stderr that its error keeps. */
+const FAILURE_TEXT_CHARS = 4096;
 
 /**
  * The agent's object cache, in a root-only directory no container ever sees: for a source whose
@@ -201,9 +203,12 @@ const CHECKOUT_SCRIPT =
   'git -c maintenance.auto=false -c gc.auto=0 fetch -q --no-tags --no-write-fetch-head --depth 1 "$1" "$2" && ' +
   'git -c advice.detachedHead=false checkout -q --detach "$2"';
 
+/** What git said, its end: a hostile repository can make it complain for megabytes. */
 function failureText(error: unknown): string {
   const stderr = (error as { stderr?: unknown }).stderr;
-  return typeof stderr === 'string' && stderr.trim() !== '' ? stderr.trim() : errorMessage(error);
+  return typeof stderr === 'string' && stderr.trim() !== ''
+    ? stderr.trim().slice(-FAILURE_TEXT_CHARS)
+    : errorMessage(error);
 }
 
 async function hasCommit(dir: string, sha: string): Promise<boolean> {

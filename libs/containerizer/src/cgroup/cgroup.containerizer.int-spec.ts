@@ -229,6 +229,22 @@ describe('cgroup containerizer on this host', () => {
       await eventually('the network helper gone', async () => !(await isAlive(helper)));
     });
 
+    it('never starts a container whose launcher was lost at its gate, and ends the launch', async () => {
+      const containerizer = newContainerizer();
+      const workspaceReady = deferred();
+      const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+      const launch = containerizer.launch(spec);
+      await eventually('the container made', () => anyExists(cgroupDirs(spec.containerId)));
+      // The launcher that started the shim (its parent) dies alone; the agent lives on.
+      const shim = await shimOf(spec.containerId);
+      process.kill(shim.ppid, 'SIGKILL');
+      workspaceReady.resolve();
+      // Told, not waited for forever: the shim is watched from outside once nobody reaps it.
+      await expect(withTimeout(launch, 30_000)).rejects.toThrow(/runc could not start/);
+      expect(await written(spec, 'ran')).toBeUndefined();
+      expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
+    });
+
     it('removes, rather than recovers, a container its agent left at the gate', async () => {
       const held = newContainerizer();
       const workspaceReady = deferred();
@@ -698,3 +714,18 @@ describe('cgroup containerizer on this host', () => {
     });
   });
 });
+
+/** The shim of a container (the `/bin/sh` whose arguments name it), and its parent. */
+async function shimOf(containerId: string): Promise<{ pid: number; ppid: number }> {
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = (await readFile(join('/proc', name, 'cmdline'), 'utf8').catch(() => '')).split(
+      '\0',
+    );
+    if (argv[0] !== '/bin/sh' || !argv.includes(containerId)) continue;
+    const stat = await readFile(join('/proc', name, 'stat'), 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return { pid: Number(name), ppid };
+  }
+  throw new Error(`no shim of ${containerId} runs`);
+}

@@ -382,9 +382,14 @@ export class CgroupContainerizer
       },
       sandbox,
     );
-    // runc makes the container meanwhile, up to its gate hook.
-    const unready =
-      spec.ready && (await this.openGate(spec.ready, exited, shim, workspace, ids.hostId));
+    // A gated container is made meanwhile, up to its gate hook; without a gate, the word comes at
+    // once, and runc makes and starts the container (see SHIM).
+    let unready: { error: unknown } | undefined;
+    if (spec.ready !== undefined) {
+      unready = await this.openGate(spec.ready, exited, shim, workspace, ids.hostId);
+    } else {
+      await shim.go(GATE_OPEN);
+    }
     const started = await untilStarted(join(bundle, 'pid'), exited);
     if (!started || unready !== undefined) {
       await exited;
@@ -616,7 +621,6 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
   return word.trim() !== 'go';
 }
 
-/** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
 /**
  * Whether nobody will tell the container's end: it was found again after a restart, or the
  * launcher that watched its shim is gone. Its sampling then finds the end.
@@ -624,6 +628,8 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
 function heardOfNoMore(container: CgroupContainer): boolean {
   return container.shim === undefined || container.shim.lost;
 }
+
+/** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
 
 async function chownTree(dir: string, id: number): Promise<void> {
   await lchown(dir, id, id);

@@ -1,9 +1,18 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GATE_HOOK, gateHook, networkHook, outputHook, refuseAtGate, shimArguments } from './runc';
+import {
+  GATE_HOOK,
+  GATE_OPEN,
+  gateHook,
+  networkHook,
+  outputHook,
+  refuseAtGate,
+  shimArguments,
+} from './runc';
 
 /** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
 function sh(args: string[], input = ''): Promise<number | null> {
@@ -52,9 +61,27 @@ describe('runc shim and network hook', () => {
         exitFile,
         networkPidFile: join(dir, 'missing.pid'),
       }),
+      GATE_OPEN,
     );
     expect(code).toBe(7);
     expect(await readFile(exitFile, 'utf8')).toBe('7\n');
+  });
+
+  it('runs nothing until the agent says go: a shim its agent never heard back from starts nothing', async () => {
+    const ran = join(dir, 'ran');
+    const runc = await fakeProgram('runc', `touch ${ran}`);
+    const code = await sh(
+      shimArguments({
+        runc,
+        stateDir: dir,
+        bundle: dir,
+        containerId: 'c1',
+        exitFile: join(dir, '.exit_code'),
+        networkPidFile: join(dir, 'missing.pid'),
+      }),
+    );
+    expect(code).toBe(125);
+    expect(existsSync(ran)).toBe(false);
   });
 
   it("gives the output pipes of the state's process to root, writable by its group only", async () => {

@@ -13,11 +13,18 @@ const run = promisify(execFile);
 
 /**
  * The `/bin/sh` program that runs one container: a detached process outside the container (the
- * agent's launcher starts it), so that the exit code it writes is out of the task's reach (the task sees only its
- * workspace) and survives an agent restart. `runc run --keep` runs the container in the
- * foreground and keeps it (its cgroup, with the counters that say which limit ended it) until the
- * agent deletes it; the shim then stops the container's user-mode network and writes the code.
- * Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE [GATE]`.
+ * agent's launcher starts it), so that the exit code it writes is out of the task's reach (the
+ * task sees only its workspace) and survives an agent restart. `runc run --keep` runs the
+ * container in the foreground and keeps it (its cgroup, with the counters that say which limit
+ * ended it) until the agent deletes it; the shim then stops the container's user-mode network and
+ * writes the code. Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE
+ * [GATE]`.
+ *
+ * Whatever else, it waits for the agent's word on its standard input (its launcher's pipe) before
+ * anything of the container runs: `go`, or end of file. A shim whose agent never heard back from
+ * its spawn (the launcher lost meanwhile, or the agent dead) so starts nothing that nobody knows
+ * of. Without GATE the word comes right after the spawn, and runc then makes and starts the
+ * container at once.
  *
  * With GATE, a container made before its workspace is ready (see `ContainerSpec.ready`): the
  * shim makes GATE a FIFO, runs runc in the background, and waits for the agent's word on its
@@ -44,6 +51,9 @@ export const SHIM = [
   '  code=$?',
   '  exec 3>&-',
   'else',
+  '  go=',
+  '  read -r go',
+  `  [ "$go" = go ] || { echo "the agent's word never came: not started" >&2; exit 125; }`,
   '  "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null',
   '  code=$?',
   'fi',

@@ -1,9 +1,12 @@
+import { sleep } from '@kiln/common';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 import { DEFAULT_PATH, openOutputs } from '../launching';
 import type { LeaderExit } from '../lifecycle/termination';
-import { parseProcStat, type ProcStat } from '../process/proc';
+import { hasExited, parseProcStat, readProcStat, type ProcStat } from '../process/proc';
+import { isLeader } from '../process/process-group';
+import { readRecordedExit } from '../process/wrapper';
 import { Changes } from './cgroups';
 import { shimArguments } from './runc';
 
@@ -23,17 +26,16 @@ export interface Shim {
   pid: number;
   /** The shim's stat at its start, which tells it from a later process given its pid. */
   leader: ProcStat;
-  /**
-   * Settles when the shim has exited (the container has ended, or never started); never, if the
-   * launcher is lost first.
-   */
+  /** Settles when the shim has exited (the container has ended, or never started). */
   exited: Promise<LeaderExit>;
 }
 
 /**
- * Starts the shim of a container, its output appended to the sandbox's files. A gated one (with
- * `plan.gate`) reads the agent's word for its container on its standard input: the agent writes
- * `GATE_OPEN` to it, or ends it (`process.go`, see `SHIM`).
+ * Starts the shim of a container, its output appended to the sandbox's files. It reads the
+ * agent's word for its container on its standard input: the agent writes `GATE_OPEN` to it, or
+ * ends it (`process.go`, see `SHIM`); a gated one (with `plan.gate`) makes the container
+ * meanwhile. Its exit is heard from the launcher, or, should the launcher be lost first, seen
+ * from outside: its pid no longer its own, and the code it wrote to `plan.exitFile`.
  */
 export async function spawnShim(
   plan: Parameters<typeof shimArguments>[0],
@@ -48,7 +50,7 @@ export async function spawnShim(
       cwd: sandbox,
       // The task's environment is in the bundle; the shim and runc need only a PATH.
       env: { PATH: DEFAULT_PATH },
-      input: plan.gate === undefined ? 'ignore' : 'pipe',
+      input: 'pipe',
       outputs: [outputs.stdout, outputs.stderr],
     });
   } finally {
@@ -60,7 +62,21 @@ export async function spawnShim(
     await shim.signal('SIGKILL');
     throw new Error(`/proc/${shim.pid}/stat cannot be read`);
   }
-  return { process: shim, pid: shim.pid, leader, exited: shim.exited };
+  const watchedFromOutside = shim.whenLost.then(async (): Promise<LeaderExit> => {
+    const leaderOf = { pid: shim.pid, startTime: leader.startTime };
+    for (;;) {
+      const now = await readProcStat(shim.pid);
+      if (!isLeader(now, leaderOf) || hasExited(now)) break;
+      await sleep(PID_FILE_POLL_MS);
+    }
+    return (await readRecordedExit(sandbox)) ?? { unknown: 'unrecorded' };
+  });
+  return {
+    process: shim,
+    pid: shim.pid,
+    leader,
+    exited: Promise.race([shim.exited, watchedFromOutside]),
+  };
 }
 
 /**

@@ -155,6 +155,36 @@ describe(Launcher.name, () => {
     expect(await next.exited).toEqual({ code: 5 });
   });
 
+  it('ends a program it was running when it is lost: nobody would hear of it', async () => {
+    const pidFile = join(dir, 'pid');
+    const ran = launcher.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; sleep 30`], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    const pid = await vi.waitFor(() => {
+      const text = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
+      expect(text).not.toBe('');
+      return Number(text);
+    });
+    const own = readProcStatSync(pid)?.ppid;
+    process.kill(own!, 'SIGKILL');
+    await expect(ran).rejects.toThrow(/launcher/);
+    await vi.waitFor(() => expect(readProcStatSync(pid)?.state ?? 'Z').toBe('Z'), {
+      timeout: 10_000,
+    });
+  });
+
+  it('ends a program that writes past its limit, keeping the end of what it said', async () => {
+    const ran = launcher.run('/bin/sh', ['-c', 'yes complaint | head -c 3000000 >&2; exit 0'], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    await expect(ran).rejects.toBeInstanceOf(RunError);
+    const error = (await ran.catch((e: unknown) => e)) as RunError;
+    expect(error.message.length).toBeLessThan(5_000);
+    expect(error.message).toContain('complaint');
+  });
+
   it('dies with its agent: a wrapper still waiting for its go reads nothing and runs nothing', async () => {
     const root = resolve(__dirname, '../../../..');
     const agent = spawnProcess(

@@ -70,10 +70,19 @@ type Report =
   | { type: 'answer'; request: number; done: boolean };
 
 /**
+ * What a program {@link Launcher.run} runs may write to each output: one past it is ended and
+ * fails (`execFile`'s default). A hostile repository can make git write megabytes of complaints.
+ */
+const RUN_OUTPUT_BYTES = 1024 * 1024;
+/** The end of a failed program's stderr that its error's message keeps. */
+const MESSAGE_STDERR_CHARS = 4096;
+
+/**
  * The launcher's program, plain JavaScript run by `node -e` so that it runs alike from the
  * compiled agent and from the TypeScript sources its tests run. It reads a spawned process's
  * `/proc/<pid>/stat` right after the spawn, before its loop can reap it, so that the stat is that
- * process's. A program it runs (`run`) has its output gathered and sent back whole.
+ * process's. A program it runs (`run`) has its output gathered and sent back whole. Its first line
+ * names it where `ps` shows its command line.
  *
  * A spawned process's outputs are the agent's files, opened again through `/proc/<agent>/fd/<n>`:
  * the same files the agent opened and checked (no path is looked up again, so nothing swapped in
@@ -82,7 +91,7 @@ type Report =
  * Only regular files, and opened without waiting: a FIFO put in an output's place would otherwise
  * hold the launcher (every launch and kill of the agent's) until something read it.
  */
-const LAUNCHER = `
+const LAUNCHER = `/* kiln: the agent's launcher */
 const { execFile, spawn } = require('node:child_process');
 const { closeSync, constants, fstatSync, openSync, readFileSync } = require('node:fs');
 const agent = process.ppid;
@@ -90,11 +99,14 @@ const children = new Map();
 const report = (message) => { if (process.connected) process.send(message); };
 // SIGUSR1 too: it would start Node's inspector.
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1']) process.on(signal, () => {});
-process.on('disconnect', () => process.exit(0));
+// With the programs it runs to their end, which are of its group: nobody waits for them now. What
+// it spawned is of groups of its own, and goes on.
+process.on('disconnect', () => process.kill(0, 'SIGKILL'));
 const reopen = (fds) => {
   const copies = [];
   try {
     for (const fd of fds) {
+      if (process.ppid !== agent) throw Object.assign(new Error('the agent is gone'), { code: 'ESRCH' });
       const copy = openSync('/proc/' + agent + '/fd/' + fd, constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK);
       copies.push(copy);
       if (process.ppid !== agent) throw Object.assign(new Error('the agent is gone'), { code: 'ESRCH' });
@@ -109,7 +121,7 @@ const reopen = (fds) => {
 process.on('message', (request) => {
   const child = children.get(request.id);
   if (request.type === 'run') {
-    execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: ${RUN_OUTPUT_BYTES} }, (error, stdout, stderr) => {
       const ran = { type: 'ran', id: request.id, code: 0, signal: null, stdout, stderr };
       if (error && typeof error.code === 'number') ran.code = error.code;
       else if (error && error.signal) Object.assign(ran, { code: null, signal: error.signal });
@@ -183,6 +195,8 @@ export interface LaunchedProcess {
    * agent watches it from outside, as a container it found again after a restart.
    */
   readonly lost: boolean;
+  /** Settles when the launcher is lost before the process's end (then `exited` never does). */
+  readonly whenLost: Promise<void>;
   /**
    * Writes `line` (which may be empty) to its standard input and closes it: true once the line is
    * in the pipe (the process gets it whatever happens to the agent next), false if it never will
@@ -236,6 +250,8 @@ interface Watched {
   /** Whether the launcher has said how the spawn went. */
   answered: boolean;
   exited: Deferred<LeaderExit>;
+  /** Resolved if the launcher is lost before the process's end. */
+  gone: Deferred<void>;
   reaped: boolean;
   lost: boolean;
 }
@@ -245,6 +261,8 @@ interface Watched {
  * or stuck in the kernel) is taken for lost, and what it watched is watched from outside.
  */
 const ANSWER_TIMEOUT_MS = 15_000;
+/** How late the agent's own loop may run a timer before the wait is taken for its own stall. */
+const LOOP_STALL_MS = 1_000;
 
 export class Launcher {
   private launcher: ChildProcess | undefined;
@@ -263,6 +281,7 @@ export class Launcher {
       spawned: deferred(),
       answered: false,
       exited: deferred(),
+      gone: deferred(),
       reaped: false,
       lost: false,
     };
@@ -318,11 +337,24 @@ export class Launcher {
     launcher.send(request, (error) => {
       if (error !== null) lostIf(`the launcher cannot be told: ${error.message}`);
     });
-    if (unanswered !== undefined) {
-      setTimeout(() => {
-        if (unanswered()) lostIf(`the launcher did not answer within ${ANSWER_TIMEOUT_MS} ms`);
-      }, ANSWER_TIMEOUT_MS).unref();
-    }
+    if (unanswered !== undefined) this.expectAnswer(unanswered, lostIf);
+  }
+
+  /**
+   * Takes the launcher for lost if `unanswered` still holds {@link ANSWER_TIMEOUT_MS} from now.
+   * Judged once what the channel holds has been read (timers run before the loop reads its
+   * sockets), and again later if the agent's own loop was held up meanwhile (a paused VM, say):
+   * an answer waiting to be read is not the launcher's delay.
+   */
+  private expectAnswer(unanswered: () => boolean, lostIf: (why: string) => void): void {
+    const due = Date.now() + ANSWER_TIMEOUT_MS;
+    setTimeout(() => {
+      setImmediate(() => {
+        if (!unanswered()) return;
+        if (Date.now() - due > LOOP_STALL_MS) this.expectAnswer(unanswered, lostIf);
+        else lostIf(`the launcher did not answer within ${ANSWER_TIMEOUT_MS} ms`);
+      }).unref();
+    }, ANSWER_TIMEOUT_MS).unref();
   }
 
   private get busy(): boolean {
@@ -336,6 +368,8 @@ export class Launcher {
       env: {},
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'json',
+      // A group of its own, with the programs it runs to their end: ended together (see lost).
+      detached: true,
     });
     hold(launcher, false);
     launcher.on('message', (report: Report) => {
@@ -409,6 +443,7 @@ export class Launcher {
       get lost() {
         return watched.lost;
       },
+      whenLost: watched.gone.promise,
       go: (line) => {
         if (watched.reaped || watched.lost) return Promise.resolve(false);
         return this.ask((request) => ({ type: 'go', id, line, request }));
@@ -454,7 +489,10 @@ export class Launcher {
     this.watched.clear();
     this.running.clear();
     this.answers.clear();
-    for (const process of watched) process.lost = true;
+    for (const process of watched) {
+      process.lost = true;
+      process.gone.resolve();
+    }
     for (const resolve of answers) resolve(false);
     let failed = false;
     const fail = (): void => {
@@ -472,8 +510,15 @@ export class Launcher {
     // Not for ever: a process stuck in the kernel does not die of a SIGKILL until it is out.
     setTimeout(fail, ANSWER_TIMEOUT_MS).unref();
     // Whatever is left of it, which could still spawn: what it started now would be nobody's to
-    // watch. Its children waiting for the agent's word read the end of their input.
-    launcher.kill('SIGKILL');
+    // watch. Its children waiting for the agent's word read the end of their input; the
+    // programs it ran to their end, of its group, end with it (nobody would hear of them).
+    const group = launcher.pid;
+    try {
+      if (group === undefined) throw new Error('never started');
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      launcher.kill('SIGKILL');
+    }
   }
 }
 
@@ -502,6 +547,16 @@ function hold(launcher: ChildProcess, held: boolean): void {
 /** A run's report as its result, or as the error `execFile` would have given. */
 function ranResult(file: string, ran: Extract<Report, { type: 'ran' }>): RunResult | RunError {
   const { stdout, stderr } = ran;
+  const said = stderr.trim().slice(-MESSAGE_STDERR_CHARS);
+  if (ran.failure?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+    return new RunError(
+      `${file} wrote more than ${RUN_OUTPUT_BYTES} bytes to an output and was ended${said === '' ? '' : `: ${said}`}`,
+      ran.failure.code,
+      'SIGTERM',
+      stdout,
+      stderr,
+    );
+  }
   if (ran.failure !== undefined) {
     return new RunError(
       `cannot run ${file}: ${ran.failure.message}`,
@@ -514,7 +569,7 @@ function ranResult(file: string, ran: Extract<Report, { type: 'ran' }>): RunResu
   if (ran.code === 0) return { stdout, stderr };
   const how = ran.code === null ? `was ended by ${ran.signal ?? 'a signal'}` : `exited ${ran.code}`;
   return new RunError(
-    `${file} ${how}${stderr.trim() === '' ? '' : `: ${stderr.trim()}`}`,
+    `${file} ${how}${said === '' ? '' : `: ${said}`}`,
     ran.code ?? undefined,
     ran.signal ?? undefined,
     stdout,
