@@ -49,37 +49,29 @@ describe('runc shim and network hook', () => {
     return path;
   }
 
+  /** The arguments of a shim running `runc`, its exit code to `<dir>/.exit_code`. */
+  const shimFor = (runc: string, gate?: string): string[] =>
+    shimArguments({
+      runc,
+      stateDir: dir,
+      bundle: dir,
+      containerId: 'c1',
+      exitFile: join(dir, '.exit_code'),
+      networkPidFile: join(dir, 'missing.pid'),
+      ...(gate === undefined ? {} : { gate }),
+    });
+
   it("records runc's exit code whole, outside the container, and exits with it", async () => {
     const runc = await fakeProgram('runc', 'exit 7');
-    const exitFile = join(dir, '.exit_code');
-    const code = await sh(
-      shimArguments({
-        runc,
-        stateDir: dir,
-        bundle: dir,
-        containerId: 'c1',
-        exitFile,
-        networkPidFile: join(dir, 'missing.pid'),
-      }),
-      GATE_OPEN,
-    );
+    const code = await sh(shimFor(runc), GATE_OPEN);
     expect(code).toBe(7);
-    expect(await readFile(exitFile, 'utf8')).toBe('7\n');
+    expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('7\n');
   });
 
   it('runs nothing until the agent says go: a shim its agent never heard back from starts nothing', async () => {
     const ran = join(dir, 'ran');
     const runc = await fakeProgram('runc', `touch ${ran}`);
-    const code = await sh(
-      shimArguments({
-        runc,
-        stateDir: dir,
-        bundle: dir,
-        containerId: 'c1',
-        exitFile: join(dir, '.exit_code'),
-        networkPidFile: join(dir, 'missing.pid'),
-      }),
-    );
+    const code = await sh(shimFor(runc));
     expect(code).toBe(125);
     expect(existsSync(ran)).toBe(false);
   });
@@ -193,15 +185,7 @@ describe('runc shim and network hook', () => {
     }
 
     function shim(runc: string): string[] {
-      return shimArguments({
-        runc,
-        stateDir: dir,
-        bundle: dir,
-        containerId: 'c1',
-        exitFile: join(dir, '.exit_code'),
-        networkPidFile: join(dir, 'missing.pid'),
-        gate: join(dir, 'gate'),
-      });
+      return shimFor(runc, join(dir, 'gate'));
     }
 
     it("starts the container's process on the agent's go", async () => {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseProcStat, readProcStatSync } from '../process/proc';
-import { Launcher, RunError } from './launcher';
+import { Launcher, RunError, type SpawnPlan } from './launcher';
 
 describe(Launcher.name, () => {
   let dir: string;
@@ -26,7 +26,8 @@ describe(Launcher.name, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const spawn = (script: string) =>
+  /** `/bin/sh -c script` in the test's directory, its input a pipe, its outputs `output`. */
+  const spawn = (script: string, plan: Partial<SpawnPlan> = {}) =>
     launcher.spawn({
       file: '/bin/sh',
       args: ['-c', script],
@@ -34,6 +35,7 @@ describe(Launcher.name, () => {
       env: { PATH: '/usr/bin:/bin' },
       input: 'pipe',
       outputs: [output, output, output],
+      ...plan,
     });
 
   it("spawns from a process of its own, with the child's own stat read before it could be reaped", async () => {
@@ -60,26 +62,12 @@ describe(Launcher.name, () => {
   });
 
   it('fails a spawn the system refuses, naming why', async () => {
-    const refused = launcher.spawn({
-      file: '/bin/sh',
-      args: ['-c', 'true'],
-      cwd: join(dir, 'missing'),
-      env: {},
-      input: 'ignore',
-      outputs: [output, output],
-    });
+    const refused = spawn('true', { cwd: join(dir, 'missing') });
     await expect(refused).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('gives no word to a process spawned without a pipe, and says so', async () => {
-    const spawned = await launcher.spawn({
-      file: '/bin/sh',
-      args: ['-c', 'read -r word; echo "read [$word]"'],
-      cwd: dir,
-      env: { PATH: '/usr/bin:/bin' },
-      input: 'ignore',
-      outputs: [output, output],
-    });
+    const spawned = await spawn('read -r word; echo "read [$word]"', { input: 'ignore' });
     expect(await spawned.go('go\n')).toBe(false);
     expect(await spawned.exited).toEqual({ code: 0 });
     expect(readFileSync(join(dir, 'output'), 'utf8')).toBe('read []\n');
@@ -125,14 +113,7 @@ describe(Launcher.name, () => {
     // Open for reading and writing, which never waits: as if something read it.
     const pipe = openSync(fifo, 'r+');
     opened.push(pipe);
-    const refused = launcher.spawn({
-      file: '/bin/sh',
-      args: ['-c', 'echo into the fifo'],
-      cwd: dir,
-      env: { PATH: '/usr/bin:/bin' },
-      input: 'ignore',
-      outputs: [pipe, output],
-    });
+    const refused = spawn('echo into the fifo', { outputs: [pipe, output] });
     await expect(refused).rejects.toThrow('an output is not a regular file');
     // And it goes on launching.
     const wrapper = await spawn('exit 4');
