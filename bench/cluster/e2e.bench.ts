@@ -83,7 +83,9 @@ export async function runClusterE2eBenchmark(): Promise<string> {
     ` each after ${WARMUP} of the same tasks that are not counted (Kiln's warm-up at the same` +
     ' load as what it precedes).' +
     ' (b): one master and 4 agents (8 cpus each, 32 task slots in all) as separate processes on' +
-    ' the same machine with the `process` containerizer, and one framework on a WebSocket (as' +
+    ' the same machine with the `process` containerizer (each agent starting its tasks from' +
+    ' its launcher, a small process of its own, rather than forking itself), and one framework' +
+    ' on a WebSocket (as' +
     " Kiln's build framework); all tasks queued at once, so ACCEPT → RUNNING includes the wait of" +
     ' a task behind the others an agent launches at once, on the cores shared by all processes.' +
     " (b'): the same cluster, the tasks offered at a steady half of (b)'s rate; ACCEPT → RUNNING" +
