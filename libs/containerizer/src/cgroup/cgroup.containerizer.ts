@@ -1,5 +1,5 @@
 import type { TaskReason } from '@kiln/contracts';
-import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
+import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -199,7 +199,7 @@ export class CgroupContainerizer
         measure: (container) => this.measure(container),
         usage: (container) => container.usage,
         sample: (running) => this.sampleAll(running),
-        unheld: (container) => heardOfNoMore(container),
+        unheld: (container) => heardOfNoMore(container.shim),
         release: (container) => this.release(container),
         // Its id range may go to the next container.
         forget: (container) => this.idPool.free(container.id),
@@ -586,7 +586,7 @@ export class CgroupContainerizer
           );
         }
         const checkpoint = container.checkpoint;
-        if (!heardOfNoMore(container) || container.phase !== 'running') return;
+        if (!heardOfNoMore(container.shim) || container.phase !== 'running') return;
         const leader = checkpoint && (await readProcStat(checkpoint.pid));
         if (checkpoint === undefined || !isLeader(leader, checkpoint) || hasExited(leader)) {
           const exit: LeaderExit = (await readRecordedExit(container.sandbox)) ?? {
@@ -619,14 +619,6 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
   if (!(await exists(gate))) return false;
   const word = await readFile(gateWordFile(gate), 'utf8').catch(() => '');
   return word.trim() !== 'go';
-}
-
-/**
- * Whether nobody will tell the container's end: it was found again after a restart, or the
- * launcher that watched its shim is gone. Its sampling then finds the end.
- */
-function heardOfNoMore(container: CgroupContainer): boolean {
-  return container.shim === undefined || container.shim.lost;
 }
 
 /** Gives the tree to `id` (user and group), links themselves rather than what they point to. */

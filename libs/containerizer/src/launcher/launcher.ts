@@ -19,9 +19,9 @@ import type { LeaderExit } from '../lifecycle/termination';
  * answers so, and the agent checks the pid's start time first (signalUnlessReused), as for a
  * container it found again after a restart.
  *
- * The launcher lives as long as the agent: it ignores the signals that end a service, and exits
- * when its channel to the agent closes, which the kernel does when the agent dies, however it
- * dies. A process waiting for the agent's word on its standard input (a wrapper's go, a shim's
+ * The launcher lives as long as the agent: it ignores the signals that end a service, and ends
+ * (with the programs it runs to their end) when its channel to the agent closes, which the kernel
+ * does when the agent dies, however it dies. A process waiting for the agent's word on its standard input (a wrapper's go, a shim's
  * gate) then reads the end of it, the launcher's pipe, and runs nothing, as when the agent held
  * that pipe itself. Were the launcher to die alone, what it spawned would be reparented (and
  * reaped) by the system, and the agent watches it from outside (see {@link LaunchedProcess.lost}).
@@ -489,16 +489,16 @@ export class Launcher {
     this.watched.clear();
     this.running.clear();
     this.answers.clear();
-    for (const process of watched) {
-      process.lost = true;
-      process.gone.resolve();
+    for (const child of watched) {
+      child.lost = true;
+      child.gone.resolve();
     }
     for (const resolve of answers) resolve(false);
     let failed = false;
     const fail = (): void => {
       if (failed) return;
       failed = true;
-      for (const process of watched) process.spawned.reject(error);
+      for (const child of watched) child.spawned.reject(error);
       for (const { ran } of running) ran.reject(error);
     };
     if (launcher === undefined || launcher.exitCode !== null || launcher.signalCode !== null) {
@@ -520,6 +520,15 @@ export class Launcher {
       launcher.kill('SIGKILL');
     }
   }
+}
+
+/**
+ * Whether nobody will tell the end of what the launcher spawned: nothing was (a container found
+ * again after a restart), or the launcher that watched it is gone. Its container's sampling then
+ * finds the end from outside.
+ */
+export function heardOfNoMore(launched: LaunchedProcess | undefined): boolean {
+  return launched === undefined || launched.lost;
 }
 
 let shared: Launcher | undefined;

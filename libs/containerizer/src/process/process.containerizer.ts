@@ -31,7 +31,7 @@ import {
 import { groupMembers, isLeader, signalUnlessReused, untilGroupGone } from './process-group';
 import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
 import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
-import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
+import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';
@@ -117,7 +117,7 @@ export class ProcessContainerizer
         measure: (container) => this.sample(container),
         usage: (container) => container.usage.usage,
         sample: (running) => this.sampleAll(running),
-        unheld: (container) => heardOfNoMore(container),
+        unheld: (container) => heardOfNoMore(container.wrapper),
         release: (container) => this.release(container),
       },
       {
@@ -209,6 +209,7 @@ export class ProcessContainerizer
     // exit says so. Should the launcher be lost meanwhile, whether the line got there is not
     // known: the container is watched from outside, as a recovered one, and its exit line says
     // whether the command ran (a go never written: 'unstarted') and how it ended.
+    container.wrapper = wrapper;
     await wrapper.go(GO_LINE);
     // The first sample, read above anyway: a task that ends before the next one still has usage.
     container.usage.record([{ stat: leader }]);
@@ -219,10 +220,10 @@ export class ProcessContainerizer
   }
 
   /**
-   * Spawns the wrapper (from the launcher, see launcher.ts), then records the container (it waits for its
-   * go meanwhile). `recorded` rejects, with nothing left running, when either fails; `exit` is
-   * the wrapper's exit once heard, which the lifecycle's `end` ignores until the container runs.
-   * The outputs and the exit file are let go once the wrapper has its own copies.
+   * Spawns the wrapper (from the launcher, see launcher.ts), then records the container (it waits
+   * for its go meanwhile). `recorded` rejects, with nothing left running, when either fails;
+   * `exit` is the wrapper's exit once heard, which the lifecycle's `end` ignores until the
+   * container runs. The outputs and the exit file are let go once the wrapper has its own copies.
    */
   private spawnWrapper(
     container: ProcessContainer,
@@ -401,7 +402,7 @@ export class ProcessContainerizer
     if (container.phase !== 'running') return;
     container.members = members.map((member) => member.pid);
     if (samples.length > 0) container.usage.record(samples);
-    if (heardOfNoMore(container) && (leader === undefined || reused || hasExited(leader))) {
+    if (heardOfNoMore(container.wrapper) && (leader === undefined || reused || hasExited(leader))) {
       const exit: LeaderExit = (await this.recordedExit(
         container.id,
         container.sandbox,
@@ -413,14 +414,6 @@ export class ProcessContainerizer
       void this.containers.end(container, exit);
     }
   }
-}
-
-/**
- * Whether nobody will tell the container's end: it was found again after a restart, or the
- * launcher that watched its wrapper is gone. Its sampling then finds the end.
- */
-function heardOfNoMore(container: ProcessContainer): boolean {
-  return container.wrapper === undefined || container.wrapper.lost;
 }
 
 /** Why this containerizer cannot run a valid spec, if it cannot; throws for an invalid one. */
