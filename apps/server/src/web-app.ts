@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 
 /** Where `npm run build:web` writes the web app: `dist/web`, beside `dist/apps/server/src`. */
 export const WEB_APP_DIR = resolve(__dirname, '../../../web');
@@ -26,9 +26,11 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /**
- * Serves the built web app at `/`: its files, and `index.html` for every other page path
- * (the app routes in the browser). Returns false, serving nothing, when it is not built.
- * Runs before Nest's routes: it answers only GET/HEAD outside {@link SERVER_PATHS}.
+ * Serves the built web app at `/`: its hashed `assets/`, the files beside `index.html` (Vite's
+ * `public/`: the favicon), and `index.html` for every other page path (the app routes in the
+ * browser). Returns false, serving nothing, when it is not built. Runs before Nest's routes, and
+ * answers only GET/HEAD outside {@link SERVER_PATHS}: an API call never waits on the disk for a
+ * file that is not there, and no file of the web app can answer in a route's place.
  */
 export function serveWebApp(app: NestExpressApplication, dir = WEB_APP_DIR): boolean {
   const index = join(dir, 'index.html');
@@ -36,32 +38,36 @@ export function serveWebApp(app: NestExpressApplication, dir = WEB_APP_DIR): boo
     new Logger('WebApp').warn(`no web app at ${dir} (npm run build:web): serving the API only`);
     return false;
   }
-  const assets = join(dir, 'assets') + sep;
-  app.useStaticAssets(dir, {
+  app.useStaticAssets(join(dir, 'assets'), {
+    prefix: '/assets',
     index: false,
     redirect: false,
-    setHeaders: (res: ServerResponse, path: string) => {
-      if (path.startsWith(assets)) {
-        res.setHeader('cache-control', IMMUTABLE);
-      } else {
-        res.setHeader('cache-control', 'no-cache');
-        if (path.endsWith('.html')) setPageHeaders(res);
-      }
-    },
+    setHeaders: (res: ServerResponse) => res.setHeader('cache-control', IMMUTABLE),
   });
+  // Read once: the build writes them with the app, and a path is looked up without a disk call.
+  const rootFiles = new Set(
+    readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+      .map((entry) => `/${entry.name}`),
+  );
   app.use((req: Request, res: Response, next: NextFunction) => {
-    // A missing file (`/assets/old-hash.js`) is a 404, not the page.
-    const isPage =
-      (req.method === 'GET' || req.method === 'HEAD') &&
-      !SERVER_PATHS.test(req.path) &&
-      extname(req.path) === '';
-    if (!isPage) {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || SERVER_PATHS.test(req.path)) {
+      next();
+      return;
+    }
+    // A missing file (`/favicon.png`, `/assets/old-hash.js`) is Nest's 404, not the page.
+    const file = rootFiles.has(req.path)
+      ? join(dir, req.path)
+      : extname(req.path) === ''
+        ? index
+        : undefined;
+    if (file === undefined) {
       next();
       return;
     }
     res.setHeader('cache-control', 'no-cache');
-    setPageHeaders(res);
-    res.sendFile(index, (error?: Error) => {
+    if (file.endsWith('.html')) setPageHeaders(res);
+    res.sendFile(file, (error?: Error) => {
       if (error !== undefined) next(error);
     });
   });
