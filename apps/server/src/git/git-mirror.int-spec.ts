@@ -311,6 +311,26 @@ describe(GitMirror.name, () => {
     expect(error.message).toMatch(/\.kiln\.yml .* is 1048577 bytes, over the limit/);
   });
 
+  it('refuses to read a directory whose listing is over the limit, on the way to a file', async () => {
+    // A push of a few megabytes can hold a tree of gigabytes: a million entries, all one blob.
+    const files = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`ci/file-${i}.txt`, 'same\n']),
+    );
+    const sha = upstream.commit({ ...files, '.kiln.yml': 'root\n', 'ci/.kiln.yml': 'ci\n' });
+    const bounded = new GitMirror(join(dir, 'bounded'), { maxTreeBytes: 4096 });
+    try {
+      await expect(bounded.readFile('repo', upstream.url, sha, '.kiln.yml')).resolves.toBe(
+        'root\n',
+      );
+      const error = await caught(bounded.readFile('repo', upstream.url, sha, 'ci/.kiln.yml'));
+      expect(error.message).toMatch(
+        /the directory ci at [0-9a-f]{40} of .* lists \d+ bytes of entries, over the limit of 4096/,
+      );
+    } finally {
+      bounded.onApplicationShutdown();
+    }
+  });
+
   it('replaces a mirror left half-created by a crash', async () => {
     const sha = upstream.commit({ '.kiln.yml': 'ok\n' });
     mkdirSync(join(root, 'repo.git', 'objects'), { recursive: true });

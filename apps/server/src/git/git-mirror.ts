@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
-import { CatFileBatch, parseTree } from './cat-file-batch';
+import { CatFileBatch, findTreeEntry, type GitObject } from './cat-file-batch';
 
 /** Credentials for http(s) clone URLs. Sent per command; never written to disk or git config. */
 export interface GitAuth {
@@ -34,6 +34,12 @@ const SCP_LIKE_URL = /^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 const URL_SCHEMES = new Set(['http:', 'https:', 'git:', 'ssh:', 'file:']);
 /** A `.kiln.yml` is a few kilobytes: anything this big is a mistake or an attack on memory. */
 const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * A directory listed on the way to a file is read whole into the server's memory: 16 MiB is some
+ * 400,000 entries, far more than any real directory, where a push of a few megabytes can make a
+ * tree of gigabytes (its entries compress to almost nothing).
+ */
+const MAX_TREE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
 /** Long-lived object readers kept at once (one per recently used repository). */
 const MAX_READERS = 16;
@@ -63,12 +69,14 @@ export class GitMirror {
   private readonly writes = new KeyedMutex();
   private readonly batches = new Map<string, CatFileBatch>();
   private readonly timeoutMs: number;
+  private readonly maxTreeBytes: number;
 
   constructor(
     private readonly rootDir: string,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; maxTreeBytes?: number } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxTreeBytes = options.maxTreeBytes ?? MAX_TREE_BYTES;
   }
 
   /**
@@ -148,23 +156,39 @@ export class GitMirror {
     commit: string,
     path: string,
   ): Promise<{ mode: string; oid: string } | undefined> {
-    const batch = this.batchFor(remote);
-    let tree = await this.withDeadline(
-      remote,
-      batch.contents(`${commit}^{tree}`),
-      `list ${commit}`,
-    );
     const parts = path.split('/');
+    let tree = `${commit}^{tree}`;
     for (const [i, part] of parts.entries()) {
-      if (tree?.object.type !== 'tree') return undefined;
-      const entry = parseTree(tree.content, tree.object.oid.length / 2).find(
-        (e) => e.name === part,
-      );
+      const listing = await this.readTree(remote, commit, tree, parts.slice(0, i).join('/'));
+      if (listing === undefined) return undefined;
+      const entry = findTreeEntry(listing.content, listing.object.oid.length / 2, part);
       if (entry === undefined || i === parts.length - 1) return entry;
       if (entry.mode !== '40000') return undefined;
-      tree = await this.withDeadline(remote, batch.contents(entry.oid), `list ${part}`);
+      tree = entry.oid;
     }
     return undefined;
+  }
+
+  /**
+   * The tree `name` (the directory `dir` of `commit`), sized up before it is read: one bigger
+   * than {@link maxTreeBytes} is refused rather than held in memory and searched.
+   */
+  private async readTree(
+    remote: Remote,
+    commit: string,
+    name: string,
+    dir: string,
+  ): Promise<{ object: GitObject; content: Buffer } | undefined> {
+    const batch = this.batchFor(remote);
+    const shown = dir === '' ? 'the root directory' : `the directory ${dir}`;
+    const info = await this.withDeadline(remote, batch.info(name), `size up ${shown}`);
+    if (info?.type !== 'tree') return undefined;
+    if (info.size > this.maxTreeBytes) {
+      throw new GitMirrorError(
+        `${shown} at ${commit} of ${redactUrl(remote.url)} lists ${info.size} bytes of entries, over the limit of ${this.maxTreeBytes}`,
+      );
+    }
+    return this.withDeadline(remote, batch.contents(info.oid), `list ${shown}`);
   }
 
   /** The mirror's long-lived object reader; a few are kept, the least recently used go. */
