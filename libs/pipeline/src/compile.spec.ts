@@ -583,6 +583,20 @@ jobs:
       ]);
     });
 
+    it('refuses a mapping or a list of more than 1000 items at its start, before composing it', () => {
+      // A 1 MiB file holds 70,000 variables: composing them compared each key with every other.
+      const env = Array.from({ length: 1001 }, (_, i) => `      V${i}: x`).join('\n');
+      expect(problemsOf(`jobs:\n  a:\n    steps: [{ run: x }]\n    env:\n${env}\n`)).toEqual([
+        '5:7 : a mapping of more than 1000 items',
+      ]);
+      const values = Array.from({ length: 1001 }, (_, i) => `v${i}`).join(', ');
+      expect(problemsOf(`jobs:\n  a:\n    steps: [{ run: x }]\n    needs: [${values}]\n`)).toEqual([
+        '4:12 : a list of more than 1000 items',
+      ]);
+      const steps = Array.from({ length: 1000 }, () => '      - run: x').join('\n');
+      expect(compile(`jobs:\n  a:\n    steps:\n${steps}\n`).jobs[0]?.steps).toHaveLength(1000);
+    });
+
     it('reports an alias inside the node its own anchor names, at the alias', () => {
       expect(problemsOf('x: &a [*a]\njobs:\n  b:\n    steps: [{ run: x }]\n')).toEqual([
         '1:8 x: nested deeper than 32 levels through aliases (an alias inside the node its anchor names repeats for ever)',

@@ -19,6 +19,12 @@ import type { PipelineProblem } from './errors';
  * recurse, so a file nested a few thousand levels deep would otherwise end in a stack overflow.
  */
 export const MAX_NESTING = 32;
+/**
+ * Items of one mapping or list. A pipeline's longest is its jobs (200 at most, matrix included);
+ * the YAML composer checks each key of a mapping against every key before it, so one mapping of
+ * the 70,000 variables a 1 MiB file holds took the server's event loop for most of a minute.
+ */
+export const MAX_COLLECTION_ITEMS = 1000;
 /** Alias expansions allowed, so a "billion laughs" file cannot blow up into gigabytes. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -59,12 +65,12 @@ export class SourceMap {
     // the composer and everything after it, which recurse, see it. The line counter is filled by
     // this one pass only: a second would count every line twice.
     const tokens = Array.from(new Parser(this.lineCounter.addNewLine).parse(source));
-    const tooDeep = deepestCollection(tokens);
-    if (tooDeep !== undefined) {
+    const tooBig = oversizedCollection(tokens);
+    if (tooBig !== undefined) {
       this.syntaxProblems.push({
-        ...this.position(tooDeep),
+        ...this.position(tooBig.offset),
         path: '',
-        message: `nested deeper than ${MAX_NESTING} levels`,
+        message: tooBig.message,
       });
       this.value = undefined;
       return;
@@ -181,12 +187,16 @@ export class SourceMap {
 }
 
 /**
- * The offset of the first mapping or list nested deeper than {@link MAX_NESTING} in the parser's
- * tokens, or undefined. Iterative on purpose: the point is not to recurse as deep as the file.
+ * The first mapping or list in the parser's tokens nested deeper than {@link MAX_NESTING} or
+ * holding more than {@link MAX_COLLECTION_ITEMS} items, with what is wrong with it; or undefined.
+ * Iterative on purpose: the point is not to recurse as deep as the file.
  */
-function deepestCollection(tokens: CST.Token[]): number | undefined {
+function oversizedCollection(tokens: CST.Token[]): { offset: number; message: string } | undefined {
   const pending: [CST.Token, number][] = tokens.map((token) => [token, 0]);
-  let first: number | undefined;
+  let first: { offset: number; message: string } | undefined;
+  const found = (offset: number, message: string): void => {
+    if (first === undefined || offset < first.offset) first = { offset, message };
+  };
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [token, depth] = next;
     if (token.type === 'document') {
@@ -197,7 +207,17 @@ function deepestCollection(tokens: CST.Token[]): number | undefined {
       token.type === 'flow-collection'
     ) {
       if (depth >= MAX_NESTING) {
-        first = Math.min(first ?? token.offset, token.offset);
+        found(token.offset, `nested deeper than ${MAX_NESTING} levels`);
+        continue;
+      }
+      if (token.items.length > MAX_COLLECTION_ITEMS) {
+        const list =
+          token.type === 'block-seq' ||
+          (token.type === 'flow-collection' && token.start.source === '[');
+        found(
+          token.offset,
+          `a ${list ? 'list' : 'mapping'} of more than ${MAX_COLLECTION_ITEMS} items`,
+        );
         continue;
       }
       for (const item of token.items) {
