@@ -128,6 +128,21 @@ describe(GitMirror.name, () => {
     ).toContain(UNKNOWN_SHA);
   });
 
+  it('refuses to read the message of a commit larger than 1 MiB', async () => {
+    writeFileSync(join(upstream.work, 'a.txt'), 'a\n');
+    writeFileSync(join(dir, 'message'), 'x'.repeat(1024 * 1024 + 1));
+    git(upstream.work, 'add', '-A');
+    git(upstream.work, 'commit', '--quiet', '--file', join(dir, 'message'));
+    git(upstream.work, 'push', '--quiet', 'origin', 'main');
+    const sha = git(upstream.work, 'rev-parse', 'HEAD');
+
+    const error = await caught(mirror.commitInfo('repo-1', upstream.url, sha));
+
+    expect(error.message).toMatch(
+      new RegExp(`the commit ${sha} of .* is \\d+ bytes, over the limit of 1048576`),
+    );
+  });
+
   it('reads files in subdirectories and returns undefined for a missing file or a directory', async () => {
     const sha = upstream.commit({ 'ci/build.yml': 'build\n', '.kiln.yml': 'x: 1\n' });
 

@@ -35,6 +35,12 @@ const URL_SCHEMES = new Set(['http:', 'https:', 'git:', 'ssh:', 'file:']);
 /** A `.kiln.yml` is a few kilobytes: anything this big is a mistake or an attack on memory. */
 const MAX_FILE_BYTES = 1024 * 1024;
 /**
+ * A commit whose author and message are read (a run started by hand or by a schedule). Its
+ * message is kept to 64 KiB; a bigger object is a message of megabytes, which git prints whole
+ * and would be held whole here: a push of 880 KB made one of 200 MB (22 s, half a gigabyte).
+ */
+const MAX_COMMIT_BYTES = 1024 * 1024;
+/**
  * A directory listed on the way to a file is read whole into the server's memory: 16 MiB is some
  * 400,000 entries, far more than any real directory, where a push of a few megabytes can make a
  * tree of gigabytes (its entries compress to almost nothing).
@@ -266,6 +272,16 @@ export class GitMirror {
     const commit = checkSha(sha);
     const remote = await this.open(key, cloneUrl, auth);
     await this.requireCommit(remote, commit);
+    const info = await this.withDeadline(
+      remote,
+      this.batchFor(remote).info(commit),
+      `size up ${commit}`,
+    );
+    if (info !== undefined && info.size > MAX_COMMIT_BYTES) {
+      throw new GitMirrorError(
+        `the commit ${commit} of ${redactUrl(cloneUrl)} is ${info.size} bytes, over the limit of ${MAX_COMMIT_BYTES}`,
+      );
+    }
     // NUL never appears in a name or a message: git refuses it in both.
     const shown = await this.git(
       remote,
