@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { git as gitIn } from '../../../../test/e2e/support/git';
-import { CatFileBatch, parseTree } from './cat-file-batch';
+import { CatFileBatch, findTreeEntry } from './cat-file-batch';
 
 describe(CatFileBatch.name, () => {
   let dir: string;
@@ -40,12 +40,16 @@ describe(CatFileBatch.name, () => {
     expect(small?.content.toString()).toBe('hello\n');
     expect(big?.content.length).toBe(300_000);
     expect(missing).toBeUndefined();
-    const entries = parseTree(tree!.content, 20);
-    expect(entries.map((e) => [e.mode, e.name])).toEqual([
-      ['100644', 'small.txt'],
-      ['40000', 'sub'],
-    ]);
-    expect(entries[0]?.oid).toBe(git('rev-parse', `${head}:small.txt`));
+    expect(findTreeEntry(tree!.content, 20, 'small.txt')).toEqual({
+      mode: '100644',
+      oid: git('rev-parse', `${head}:small.txt`),
+    });
+    expect(findTreeEntry(tree!.content, 20, 'sub')).toEqual({
+      mode: '40000',
+      oid: git('rev-parse', `${head}:sub`),
+    });
+    expect(findTreeEntry(tree!.content, 20, 'sub/big.txt')).toBeUndefined();
+    expect(findTreeEntry(tree!.content, 20, 'small')).toBeUndefined();
   });
 
   it('finds a commit made after it started', async () => {

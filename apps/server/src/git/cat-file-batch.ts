@@ -179,24 +179,3 @@ export function findTreeEntry(
   }
   return undefined;
 }
-
-/** The entries of a tree object: mode, name and object id. */
-export function parseTree(
-  content: Buffer,
-  oidBytes: number,
-): { mode: string; name: string; oid: string }[] {
-  const entries: { mode: string; name: string; oid: string }[] = [];
-  let at = 0;
-  while (at < content.length) {
-    const space = content.indexOf(0x20, at);
-    const nul = content.indexOf(0x00, space);
-    if (space < 0 || nul < 0) break;
-    entries.push({
-      mode: content.subarray(at, space).toString('ascii'),
-      name: content.subarray(space + 1, nul).toString('utf8'),
-      oid: content.subarray(nul + 1, nul + 1 + oidBytes).toString('hex'),
-    });
-    at = nul + 1 + oidBytes;
-  }
-  return entries;
-}
