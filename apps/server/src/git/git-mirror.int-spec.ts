@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { git } from '../../../../test/e2e/support/git';
 import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
 import { serveUploadPack } from './git-http-backend';
-import { GitMirror, GitMirrorError } from './git-mirror';
+import { GitContentRefused, GitMirror, GitMirrorError } from './git-mirror';
 
 const UNKNOWN_SHA = 'deadbeef'.repeat(5);
 const ZERO_SHA = '0'.repeat(40);
@@ -138,6 +138,7 @@ describe(GitMirror.name, () => {
 
     const error = await caught(mirror.commitInfo('repo-1', upstream.url, sha));
 
+    expect(error).toBeInstanceOf(GitContentRefused);
     expect(error.message).toMatch(
       new RegExp(`the commit ${sha} of .* is \\d+ bytes, over the limit of 1048576`),
     );
@@ -323,6 +324,7 @@ describe(GitMirror.name, () => {
 
     const error = await caught(mirror.readFile('repo', upstream.url, sha, '.kiln.yml'));
 
+    expect(error).toBeInstanceOf(GitContentRefused);
     expect(error.message).toMatch(/\.kiln\.yml .* is 1048577 bytes, over the limit/);
   });
 
@@ -338,6 +340,7 @@ describe(GitMirror.name, () => {
         'root\n',
       );
       const error = await caught(bounded.readFile('repo', upstream.url, sha, 'ci/.kiln.yml'));
+      expect(error).toBeInstanceOf(GitContentRefused);
       expect(error.message).toMatch(
         /the directory ci at [0-9a-f]{40} of .* lists \d+ bytes of entries, over the limit of 4096/,
       );

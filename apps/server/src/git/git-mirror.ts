@@ -27,6 +27,17 @@ export class GitMirrorError extends Error {
   }
 }
 
+/**
+ * What a commit holds is refused (a file, a directory or the commit itself over its limit): it is
+ * the same on every attempt, so it is no failure to retry, unlike a forge that does not answer.
+ */
+export class GitContentRefused extends GitMirrorError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GitContentRefused';
+  }
+}
+
 const KEY = /^[A-Za-z0-9_-]+$/;
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i;
 const ALL_ZERO = /^0+$/;
@@ -124,7 +135,7 @@ export class GitMirror {
     const info = await this.withDeadline(remote, batch.info(entry.oid), `size up ${path}`);
     if (info === undefined) return undefined;
     if (info.size > MAX_FILE_BYTES) {
-      throw new GitMirrorError(
+      throw new GitContentRefused(
         `${path} at ${commit} of ${redactUrl(cloneUrl)} is ${info.size} bytes, over the limit of ${MAX_FILE_BYTES}`,
       );
     }
@@ -190,7 +201,7 @@ export class GitMirror {
     const info = await this.withDeadline(remote, batch.info(name), `size up ${shown}`);
     if (info?.type !== 'tree') return undefined;
     if (info.size > this.maxTreeBytes) {
-      throw new GitMirrorError(
+      throw new GitContentRefused(
         `${shown} at ${commit} of ${redactUrl(remote.url)} lists ${info.size} bytes of entries, over the limit of ${this.maxTreeBytes}`,
       );
     }
@@ -278,7 +289,7 @@ export class GitMirror {
       `size up ${commit}`,
     );
     if (info !== undefined && info.size > MAX_COMMIT_BYTES) {
-      throw new GitMirrorError(
+      throw new GitContentRefused(
         `the commit ${commit} of ${redactUrl(cloneUrl)} is ${info.size} bytes, over the limit of ${MAX_COMMIT_BYTES}`,
       );
     }

@@ -17,7 +17,7 @@ import {
 } from '@kiln/pipeline';
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { CommitPacks } from '../git/commit-pack';
-import { GitMirror } from '../git/git-mirror';
+import { GitContentRefused, GitMirror } from '../git/git-mirror';
 import { SecretBox } from '../secrets/secret-box';
 import { secretAvailable } from '../secrets/secret-scope';
 import { skippedPlan } from './job-plan';
@@ -73,7 +73,10 @@ export class TriggerService implements OnApplicationBootstrap {
       );
     } catch (error) {
       // The forge may be down or the push not replicated yet: the queue retries with backoff.
-      if (!lastAttempt) throw new TransientTriggerError(errorMessage(error));
+      // Content over a limit is refused the same way every time: the run ends now.
+      if (!lastAttempt && !(error instanceof GitContentRefused)) {
+        throw new TransientTriggerError(errorMessage(error));
+      }
       return this.fail(run, [
         `${PIPELINE_FILE}: cannot read it at ${run.sha}: ${errorMessage(error)}`,
       ]);
