@@ -252,6 +252,12 @@ describe(compilePipeline.name, () => {
       expect(problemsOf('jobs:\n  a: 1\n  a: 2\n')).toEqual(['3:3 : Map keys must be unique']);
     });
 
+    it('refuses a second YAML document, where the first is read', () => {
+      expect(problemsOf('jobs:\n  a:\n    steps: [{ run: x }]\n---\njobs: {}\n')).toEqual([
+        '4:1 : a second YAML document (after `---`): the file must hold one',
+      ]);
+    });
+
     it('reports a cycle as a path at the need that closes it', () => {
       expect(
         problemsOf(`jobs:

@@ -1,11 +1,12 @@
 import {
+  Composer,
   isMap,
   isPair,
   isScalar,
   isSeq,
   LineCounter,
-  parseDocument,
   Parser,
+  YAMLParseError,
   visit,
   type CST,
   type Document,
@@ -75,8 +76,7 @@ export class SourceMap {
       this.value = undefined;
       return;
     }
-    // prettyErrors off: we want the bare message, and compute the position with our own counter.
-    const doc = parseDocument(source, { prettyErrors: false });
+    const doc = firstDocument(tokens, source);
     for (const error of [...doc.errors]) {
       this.syntaxProblems.push({
         ...this.position(error.pos[0]),
@@ -184,6 +184,34 @@ export class SourceMap {
       });
     }
   }
+}
+
+/**
+ * The first document of the parser's tokens, as `parseDocument` makes it (a second document is an
+ * error), from the tokens already made: parsing a file twice cost as much as everything else that
+ * is done with it (a second of the event loop on a file of 1 MiB of short lines).
+ */
+function firstDocument(tokens: CST.Token[], source: string): Document.Parsed {
+  // prettyErrors off: we want the bare message, and compute the position with our own counter.
+  const composer = new Composer({ prettyErrors: false });
+  let first: Document.Parsed | undefined;
+  for (const doc of composer.compose(tokens, true, source.length)) {
+    if (first === undefined) {
+      first = doc;
+      continue;
+    }
+    first.errors.push(
+      new YAMLParseError(
+        [doc.range[0], doc.range[1]],
+        'MULTIPLE_DOCS',
+        'a second YAML document (after `---`): the file must hold one',
+      ),
+    );
+    break;
+  }
+  // compose(…, true, …) ends with a document, an empty one for an empty source.
+  if (first === undefined) throw new Error('the YAML composer made no document');
+  return first;
 }
 
 /**
