@@ -23,6 +23,7 @@ import { RunProgressService } from './run-progress.service';
 import { QueueService } from './queue.service';
 import { RunsController } from './runs.controller';
 import { RunsService } from './runs.service';
+import { PipelineCompiler } from './pipeline-compiler';
 import { TriggerService } from './trigger.service';
 import { SchedulesService } from './schedules.service';
 import { SchedulesWorker } from './schedules.worker';
@@ -53,6 +54,8 @@ import { TriggerWorker } from './trigger.worker';
     RunProgressService,
     QueueService,
     TriggerService,
+    // Made here, not by Nest's injector: its options are the tests' business.
+    { provide: PipelineCompiler, useFactory: () => new PipelineCompiler() },
     TriggerWorker,
     SchedulesService,
     SchedulesWorker,

@@ -35,6 +35,7 @@ function triggerFailingWith(error: Error) {
     { report } as never,
     {} as never,
     {} as never,
+    {} as never,
   );
   return { trigger, transition, report };
 }

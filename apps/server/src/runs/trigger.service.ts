@@ -9,7 +9,6 @@ import {
   type Run,
 } from '@kiln/persistence';
 import {
-  compilePipeline,
   formatProblem,
   PipelineConfigError,
   type TriggerContext,
@@ -22,6 +21,7 @@ import { SecretBox } from '../secrets/secret-box';
 import { secretAvailable } from '../secrets/secret-scope';
 import { skippedPlan } from './job-plan';
 import { mirrorAuth } from './mirror-auth';
+import { PipelineCompiler } from './pipeline-compiler';
 import { PipelineQueues } from './pipeline-queues';
 import { RunProgressService } from './run-progress.service';
 import { RunsService } from './runs.service';
@@ -52,6 +52,7 @@ export class TriggerService implements OnApplicationBootstrap {
     private readonly progress: RunProgressService,
     private readonly runsService: RunsService,
     private readonly packs: CommitPacks,
+    private readonly compiler: PipelineCompiler,
   ) {}
 
   /** `lastAttempt`: a transient failure now ends the run instead of asking for a retry. */
@@ -86,7 +87,7 @@ export class TriggerService implements OnApplicationBootstrap {
     }
     let compiled;
     try {
-      compiled = compilePipeline(source, contextOf(run), PIPELINE_FILE);
+      compiled = await this.compiler.compile(source, contextOf(run), PIPELINE_FILE);
     } catch (error) {
       if (error instanceof PipelineConfigError) {
         return this.fail(
