@@ -1,80 +1,12 @@
-import { readNdjson } from '@kiln/common';
-import { STREAM_ID_HEADER, type AgentEvent, type TaskStatus } from '@kiln/contracts';
+import type { TaskStatus } from '@kiln/contracts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HandAgent } from './support/hand-agent';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
 import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-updates-token-0123456789';
-
-/**
- * An agent speaking the agent API by hand, so the test controls exactly which updates reach
- * the master and when: what a real agent does after a restart that lost an acknowledgement.
- */
-class HandAgent {
-  readonly events: AgentEvent[] = [];
-  private streamId = '';
-  private readonly controller = new AbortController();
-
-  constructor(
-    private readonly url: string,
-    readonly id = `hand-${randomUUID()}`,
-  ) {}
-
-  async subscribe(): Promise<void> {
-    const res = await fetch(`${this.url}/api/v1/agent`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        type: 'SUBSCRIBE',
-        subscribe: {
-          agentInfo: {
-            id: this.id,
-            hostname: 'hand',
-            resources: { cpus: 1, mem: 256, disk: 0, ports: [] },
-            attributes: {},
-            containerizers: ['process'],
-            version: 'test',
-          },
-          tasks: [],
-        },
-      }),
-      signal: this.controller.signal,
-    });
-    expect(res.status).toBe(200);
-    this.streamId = res.headers.get(STREAM_ID_HEADER) ?? '';
-    const body = res.body!;
-    void (async () => {
-      try {
-        for await (const event of readNdjson(body)) this.events.push(event as AgentEvent);
-      } catch {
-        // Closed at the end of the test.
-      }
-    })();
-  }
-
-  async update(frameworkId: string, status: TaskStatus): Promise<void> {
-    const res = await fetch(`${this.url}/api/v1/agent`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        'content-type': 'application/json',
-        [STREAM_ID_HEADER]: this.streamId,
-      },
-      body: JSON.stringify({ type: 'UPDATE', agentId: this.id, update: { frameworkId, status } }),
-    });
-    expect(res.status).toBe(202);
-  }
-
-  acknowledged(uuid: string): boolean {
-    return this.events.some((e) => e.type === 'ACKNOWLEDGED' && e.acknowledged?.uuid === uuid);
-  }
-
-  close(): void {
-    this.controller.abort();
-  }
-}
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -96,7 +28,7 @@ describe('master: task updates', () => {
   afterAll(() => master.dispose());
 
   it('acknowledges an overtaken update for the framework, and never forwards it', async () => {
-    const agent = new HandAgent(url);
+    const agent = new HandAgent(url, TOKEN);
     await agent.subscribe();
     const framework = await TestFramework.start(url, TOKEN, { name: 'updates', roles: ['ci'] });
     try {

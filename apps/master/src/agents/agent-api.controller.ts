@@ -23,11 +23,14 @@ export class AgentApiController {
     if (call.type === 'SUBSCRIBE') {
       if (call.subscribe === undefined) throw new BadRequestException('subscribe is required');
       const agentId = call.subscribe.agentInfo.id;
-      const stream: EventStream = new HttpEventStream(res, () =>
-        this.master.agentDisconnected(agentId, stream),
-      );
+      const open = (): EventStream => {
+        const stream: EventStream = new HttpEventStream(res, () =>
+          this.master.agentDisconnected(agentId, stream),
+        );
+        return stream;
+      };
       const { subscribe } = call;
-      subscribing(res, () => this.master.subscribeAgent(subscribe, stream));
+      subscribing(res, () => this.master.subscribeAgent(subscribe, open));
       return;
     }
     this.master.handleAgentCall(call, streamId);

@@ -59,7 +59,7 @@ describe(MasterService.name, () => {
             ? []
             : [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_RUNNING' }],
       },
-      stream,
+      () => stream,
     );
     return stream;
   }
@@ -220,7 +220,7 @@ describe(MasterService.name, () => {
         },
         tasks: [{ frameworkId, role: 'ci', taskInfo: TASK, state: 'TASK_FINISHED' }],
       },
-      back,
+      () => back,
     );
     await vi.advanceTimersByTimeAsync(1);
     expect(() => reportState('TASK_FINISHED', back)).not.toThrow();

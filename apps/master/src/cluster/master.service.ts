@@ -289,8 +289,15 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   // ---- Agents ---------------------------------------------------------------------------------
 
-  subscribeAgent(subscribe: AgentSubscribe, stream: EventStream): void {
+  /**
+   * Registers (or re-registers) an agent with the tasks it reports, on the stream `open` opens
+   * once the registration is known to be acceptable: a refused one is answered with its reason
+   * (a 4xx over HTTP) and leaves the master as it was.
+   */
+  subscribeAgent(subscribe: AgentSubscribe, open: () => EventStream): void {
     const { agentInfo: info } = subscribe;
+    this.reconciliation.checkReported(info, subscribe.tasks);
+    const stream = open();
     // Whatever the master counted on the agent before is replaced by what it reports now.
     this.offers.rescind(({ offer }) => offer.agentId === info.id, 'agent_reregistered', false);
     this.accounting.removeAgent(info.id);

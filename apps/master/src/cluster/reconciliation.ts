@@ -1,11 +1,19 @@
 import {
+  contains,
+  formatResources,
   isTerminal,
   resources,
+  sharedPorts,
+  shortfall,
+  sum,
+  type AgentInfo,
   type AgentTask,
   type Reconcile,
   type ReconcileTask,
+  type Resources,
   type TaskStatus,
 } from '@kiln/contracts';
+import { BadRequestException } from '@nestjs/common';
 import type { EventStream } from '../streams/event-stream';
 import type { AgentRegistry } from './agent-registry';
 import { sendUpdate, type FrameworkRecord, type FrameworkRegistry } from './framework-registry';
@@ -110,6 +118,41 @@ export class Reconciliation {
     status.agentId = agentId;
     status.unreachableTime = this.recovery.startedAt / 1000;
     sendUpdate(framework, status);
+  }
+
+  /**
+   * Refuses, before anything changes, a (re-)registration whose tasks the agent cannot hold. Its
+   * live tasks are counted on it as {@link agentReregistered} counts them (as the master launched
+   * them, if it did), and the allocator cannot count more than the agent has: halfway through,
+   * the agent would be registered, some tasks adopted, and no SUBSCRIBED ever sent. An agent that
+   * restarted with less than its tasks still use, or whose list is corrupt, is told what is wrong.
+   */
+  checkReported(info: AgentInfo, reported: readonly AgentTask[]): void {
+    const seen = new Set<string>();
+    const live: { taskId: string; holds: Resources }[] = [];
+    for (const task of reported) {
+      const taskId = task.taskInfo.taskId;
+      if (seen.has(taskId)) throw new BadRequestException(`task ${taskId} is reported twice`);
+      seen.add(taskId);
+      if (isTerminal(task.state)) continue;
+      const launched = this.tasks.get(taskId)?.info ?? task.taskInfo;
+      live.push({ taskId, holds: resources(launched.resources) });
+    }
+    const shared = sharedPorts(live.map((t) => t.holds));
+    if (shared !== undefined) {
+      const [first, second] = [live[shared.holders[0]], live[shared.holders[1]]];
+      throw new BadRequestException(
+        `tasks ${first?.taskId} and ${second?.taskId} both hold ports ${shared.range[0]}-${shared.range[1]}`,
+      );
+    }
+    const total = resources(info.resources);
+    const used = sum(live.map((t) => t.holds));
+    if (!contains(total, used)) {
+      throw new BadRequestException(
+        `agent ${info.id}'s tasks hold more than it has: ${shortfall(total, used).join('; ')} ` +
+          `(it has ${formatResources(total)})`,
+      );
+    }
   }
 
   /**

@@ -124,7 +124,7 @@ export class ClusterSocketServer implements OnApplicationBootstrap, OnApplicatio
     if (api === 'agent') {
       const { subscribe } = parseMessage(AgentCall, json);
       if (subscribe === undefined) throw new HttpException('subscribe is required', 400);
-      this.master.subscribeAgent(subscribe, stream);
+      this.master.subscribeAgent(subscribe, () => stream);
       const agentId = subscribe.agentInfo.id;
       return () => this.master.agentDisconnected(agentId, stream);
     }

@@ -25,16 +25,17 @@ export interface EventStream {
  * that the subscriber sends back on its later calls. The events of one tick go out in one write.
  */
 /**
- * Subscribes through an HTTP event stream whose headers are out. Should the subscription fail,
- * no error answer can follow them: the connection is cut, so that the caller sees its stream end
- * (and subscribes again) rather than wait on it for ever, and the error is thrown on, to be
- * logged like any other.
+ * Subscribes through an HTTP event stream. A subscription refused before its stream opened is
+ * answered like any refused call, with its status and reason. Should it fail once the stream's
+ * headers are out, no error answer can follow them: the connection is cut, so that the caller
+ * sees its stream end (and subscribes again) rather than wait on it for ever, and the error is
+ * thrown on, to be logged like any other.
  */
 export function subscribing(res: Response, subscribe: () => void): void {
   try {
     subscribe();
   } catch (error) {
-    res.destroy();
+    if (res.headersSent) res.destroy();
     throw error;
   }
 }

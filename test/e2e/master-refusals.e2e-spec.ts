@@ -1,0 +1,120 @@
+import { CallSocket, SocketCallError } from '@kiln/common';
+import type { AgentCall, AgentTask, ResourcesMessage } from '@kiln/contracts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HandAgent } from './support/hand-agent';
+import { KilnProcess } from './support/kiln-process';
+import { printProcessesOnFailure } from './support/on-failure';
+import { shellTask } from './support/test-framework';
+
+const TOKEN = 'e2e-refusals-token-0123456789';
+
+/** What a refused call must leave as it was. */
+interface StateView {
+  agents: { id: string; state: string; resources: { used: object } }[];
+  frameworks: { id: string }[];
+  tasks: { taskId: string; state: string }[];
+}
+
+describe('the master refuses what it cannot carry out, and stays whole', () => {
+  beforeEach(printProcessesOnFailure);
+  let master: KilnProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    master = KilnProcess.start('master', { KILN_CLUSTER_TOKEN: TOKEN });
+    url = await master.url();
+  });
+  afterAll(() => master.dispose());
+
+  async function state(): Promise<StateView> {
+    const res = await fetch(`${url}/api/v1/state`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const body = (await res.json()) as StateView;
+    return {
+      agents: body.agents.map(({ id, state, resources }) => ({
+        id,
+        state,
+        resources: { used: resources.used },
+      })),
+      frameworks: body.frameworks.map(({ id }) => ({ id })),
+      tasks: body.tasks.map(({ taskId, state }) => ({ taskId, state })),
+    };
+  }
+
+  /** A task an agent says it still runs, as it does when it re-registers after a restart. */
+  function running(taskId: string, resources: ResourcesMessage): AgentTask {
+    return {
+      frameworkId: 'framework-gone-with-the-master',
+      role: 'ci',
+      state: 'TASK_RUNNING',
+      taskInfo: { ...shellTask(taskId, 'sleep 600'), resources },
+    };
+  }
+
+  const small: ResourcesMessage = { cpus: 1, mem: 128, disk: 0, ports: [[31000, 31010]] };
+
+  it('refuses an agent whose tasks hold more than it has, and registers none of it', async () => {
+    const agent = new HandAgent(url, TOKEN);
+    const before = await state();
+    try {
+      // Restarted with fewer cpus than its two running tasks use.
+      const tasks = [
+        running('over-1', { cpus: 0.8, mem: 64, disk: 0, ports: [] }),
+        running('over-2', { cpus: 0.8, mem: 64, disk: 0, ports: [] }),
+      ];
+      const refused = await agent.trySubscribe({ resources: small, tasks });
+      expect(refused.status).toBe(400);
+      expect(refused.message).toMatch(/tasks hold more than it has: needs 1\.6 cpus, has 1/);
+      expect(await state()).toEqual(before);
+
+      // Over a WebSocket the same: the call is refused, the connection stays for another try.
+      const socket = await CallSocket.open<AgentCall>(`${url}/api/v1/agent`, TOKEN);
+      try {
+        const subscribe = (reported: AgentTask[]): Promise<void> =>
+          socket.call({
+            type: 'SUBSCRIBE',
+            subscribe: {
+              agentInfo: {
+                id: agent.id,
+                hostname: 'hand',
+                resources: small,
+                attributes: {},
+                containerizers: ['process'],
+                version: 'test',
+              },
+              tasks: reported,
+            },
+          });
+        const clash = subscribe([
+          running('port-1', { cpus: 0.1, mem: 8, disk: 0, ports: [[31000, 31002]] }),
+          running('port-2', { cpus: 0.1, mem: 8, disk: 0, ports: [[31002, 31002]] }),
+        ]);
+        await expect(clash).rejects.toBeInstanceOf(SocketCallError);
+        await expect(clash).rejects.toMatchObject({
+          status: 400,
+          message: expect.stringMatching(
+            /port-1 and port-2 both hold ports 31002-31002/,
+          ) as unknown,
+        });
+        expect(await state()).toEqual(before);
+
+        // Told what is wrong, it comes back with what it can hold, and its task is counted.
+        await subscribe([running('over-1', { cpus: 0.8, mem: 64, disk: 0, ports: [] })]);
+        await vi.waitFor(async () => {
+          const after = await state();
+          expect(after.agents).toContainEqual({
+            id: agent.id,
+            state: 'ACTIVE',
+            resources: { used: { cpus: 0.8, mem: 64, disk: 0, ports: [] } },
+          });
+          expect(after.tasks).toContainEqual({ taskId: 'over-1', state: 'TASK_RUNNING' });
+        });
+      } finally {
+        socket.close();
+      }
+    } finally {
+      agent.close();
+    }
+  });
+});
