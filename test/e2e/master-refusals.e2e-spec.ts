@@ -1,5 +1,13 @@
 import { CallSocket, SocketCallError } from '@kiln/common';
-import type { AgentCall, AgentTask, ResourcesMessage } from '@kiln/contracts';
+import type {
+  AgentCall,
+  AgentTask,
+  Offer,
+  ResourcesMessage,
+  SchedulerCall,
+  SchedulerEvent,
+  TaskInfo,
+} from '@kiln/contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HandAgent } from './support/hand-agent';
 import { KilnProcess } from './support/kiln-process';
@@ -114,6 +122,71 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
         socket.close();
       }
     } finally {
+      agent.close();
+    }
+  });
+
+  it('answers an ACCEPT of tens of thousands of tasks, each on a port of its own, at once', async () => {
+    const agent = new HandAgent(url, TOKEN);
+    await agent.subscribe({ resources: { cpus: 64, mem: 65_536, disk: 0, ports: [[1, 65_535]] } });
+    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
+    const events: SchedulerEvent[] = [];
+    void (async () => {
+      for await (const event of socket.events()) events.push(event as SchedulerEvent);
+    })().catch(() => undefined);
+    try {
+      await socket.call({
+        type: 'SUBSCRIBE',
+        subscribe: { frameworkInfo: { name: 'many-ports', roles: ['ports'] } },
+      });
+      const { frameworkId, offer } = await vi.waitFor(() => {
+        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
+        const offers = events.flatMap((e) => (e.type === 'OFFERS' ? e.offers.offers : []));
+        const found = offers.find((o: Offer) => o.agentId === agent.id);
+        if (subscribed?.type !== 'SUBSCRIBED' || found === undefined) throw new Error('no offer');
+        return { frameworkId: subscribed.subscribed.frameworkId, offer: found };
+      });
+      // Every other port, so that no two tasks' ports merge into one range: what the master
+      // adds up, checks and takes from the offer is 30,000 ranges.
+      const tasks: TaskInfo[] = Array.from({ length: 30_000 }, (_, i) => ({
+        ...shellTask(`port-${i}`, 'true'),
+        resources: { cpus: 0, mem: 0, disk: 0, ports: [[2 * i + 1, 2 * i + 1]] },
+      }));
+      const accept = (taskInfos: TaskInfo[]): Promise<void> =>
+        socket.call({
+          type: 'ACCEPT',
+          frameworkId,
+          accept: {
+            offerIds: [offer.id],
+            operations: Array.from({ length: Math.ceil(taskInfos.length / 1000) }, (_, op) => ({
+              type: 'LAUNCH' as const,
+              launch: { taskInfos: taskInfos.slice(op * 1000, (op + 1) * 1000) },
+            })),
+          },
+        });
+
+      // One task too many for the offer: the whole call is refused, and nothing changes.
+      const before = await state();
+      const beyond = {
+        ...shellTask('port-beyond', 'true'),
+        resources: { cpus: 65, mem: 0, disk: 0, ports: [] },
+      };
+      await expect(accept([...tasks, beyond])).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/needs 65 cpus, has 64/) as unknown,
+      });
+      expect(await state()).toEqual(before);
+
+      await accept(tasks);
+      const after = await state();
+      expect(after.tasks.filter((t) => t.taskId.startsWith('port-'))).toHaveLength(30_000);
+      const used = after.agents.find((a) => a.id === agent.id)?.resources.used as {
+        ports: [number, number][];
+      };
+      expect(used.ports).toHaveLength(30_000);
+      expect(used.ports.at(-1)).toEqual([59_999, 59_999]);
+    } finally {
+      socket.close();
       agent.close();
     }
   });

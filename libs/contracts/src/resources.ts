@@ -220,16 +220,24 @@ export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {
   return merged;
 }
 
+/**
+ * `from` without `remove`, in one sweep over both sorted: what is left of an agent's range once
+ * thousands of tasks took a port each is as many pieces, and cutting them one removal at a time
+ * would walk them all for each.
+ */
 function subtractRanges(from: readonly PortRange[], remove: readonly PortRange[]): PortRange[] {
-  let result = normalizeRanges(from);
-  for (const [rb, re] of remove) {
-    result = result.flatMap(([b, e]): PortRange[] => {
-      if (re < b || rb > e) return [[b, e]];
-      const pieces: PortRange[] = [];
-      if (b < rb) pieces.push([b, rb - 1]);
-      if (re < e) pieces.push([re + 1, e]);
-      return pieces;
-    });
+  const cuts = normalizeRanges(remove);
+  const result: PortRange[] = [];
+  let next = 0;
+  for (const [begin, end] of normalizeRanges(from)) {
+    while (next < cuts.length && cuts[next]![1] < begin) next++;
+    let left = begin;
+    for (let i = next; i < cuts.length && cuts[i]![0] <= end; i++) {
+      const [cutBegin, cutEnd] = cuts[i]!;
+      if (cutBegin > left) result.push([left, cutBegin - 1]);
+      left = Math.max(left, cutEnd + 1);
+    }
+    if (left <= end) result.push([left, end]);
   }
   return result;
 }

@@ -5,11 +5,10 @@ import {
   type QuotaLimit,
 } from '@kiln/cluster';
 import {
-  add,
   contains,
-  emptyResources,
   resources as toResources,
   subtract,
+  sum,
   type AgentInfo,
   type Resources,
 } from '@kiln/contracts';
@@ -173,12 +172,11 @@ export class ResourceAccounting {
     offerIds.forEach((id) => this.offers.delete(id));
     if (first === undefined) return; // the agent left the books: the tasks hold nothing there
     const { frameworkId, agentId, role } = first;
-    const offered = held.reduce((sum, h) => add(sum, h.resources), emptyResources());
-    let used = emptyResources();
+    const offered = sum(held.map((h) => h.resources));
     for (const task of tasks) {
       this.tasks.set(task.taskId, { frameworkId, agentId, role, resources: task.resources });
-      used = add(used, task.resources);
     }
+    const used = sum(tasks.map((task) => task.resources));
     if (!contains(offered, used)) {
       throw new Error(`tasks launched with more than their offers hold on agent ${agentId}`);
     }
@@ -224,13 +222,15 @@ export class ResourceAccounting {
     return this.offers.get(offerId);
   }
 
-  /** Per agent, what its tasks hold. */
+  /** Per agent, what its tasks hold (added up once per agent: an agent may run thousands). */
   usedByAgent(): Map<string, Resources> {
-    const used = new Map<string, Resources>();
+    const held = new Map<string, Resources[]>();
     for (const { agentId, resources } of this.tasks.values()) {
-      used.set(agentId, add(used.get(agentId) ?? emptyResources(), resources));
+      const list = held.get(agentId) ?? [];
+      list.push(resources);
+      held.set(agentId, list);
     }
-    return used;
+    return new Map([...held].map(([agentId, list]) => [agentId, sum(list)]));
   }
 
   snapshot(): AllocatorSnapshot {
