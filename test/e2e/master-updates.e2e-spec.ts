@@ -1,6 +1,6 @@
 import type { TaskStatus } from '@kiln/contracts';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HandAgent } from './support/hand-agent';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
@@ -63,6 +63,51 @@ describe('master: task updates', () => {
         'TASK_RUNNING',
         'TASK_FINISHED',
       ]);
+    } finally {
+      agent.close();
+      await framework.close();
+    }
+  });
+
+  it('never lets an ended task end again in another state', async () => {
+    const agent = new HandAgent(url, TOKEN);
+    await agent.subscribe();
+    const framework = await TestFramework.start(url, TOKEN, { name: 'ends', roles: ['ci'] });
+    try {
+      framework.launch({
+        ...shellTask('t2', 'true'),
+        resources: { cpus: 1, mem: 64, disk: 0, ports: [] },
+      });
+      await vi.waitFor(() => expect(agent.events.some((e) => e.type === 'LAUNCH')).toBe(true));
+      const status = (state: TaskStatus['state']): TaskStatus => ({
+        taskId: 't2',
+        state,
+        source: 'AGENT',
+        uuid: randomUUID(),
+        timestamp: Date.now() / 1000,
+        agentId: agent.id,
+      });
+      await agent.update(framework.id, status('TASK_FINISHED'));
+      await framework.waitForState('t2', 'TASK_FINISHED');
+
+      // A replayed or corrupt checkpoint says the task ended otherwise, before and after the
+      // framework acknowledged its end: acknowledged for the framework, never forwarded.
+      for (const state of ['TASK_KILLED', 'TASK_FAILED'] as const) {
+        const late = status(state);
+        await agent.update(framework.id, late);
+        await vi.waitFor(() => expect(agent.acknowledged(late.uuid!)).toBe(true));
+      }
+      expect(framework.statusesOf('t2').map((u) => u.state)).toEqual(['TASK_FINISHED']);
+      const res = await fetch(`${url}/api/v1/state`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const cluster = (await res.json()) as {
+        tasks: { taskId: string; state: string }[];
+        completedTasks: { taskId: string; state: string }[];
+      };
+      expect(
+        [...cluster.tasks, ...cluster.completedTasks].filter((t) => t.taskId === 't2'),
+      ).toEqual([expect.objectContaining({ state: 'TASK_FINISHED' })]);
     } finally {
       agent.close();
       await framework.close();

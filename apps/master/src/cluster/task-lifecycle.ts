@@ -8,6 +8,7 @@ import {
   sum,
   type AgentUpdate,
   type SchedulerCall,
+  type TaskState,
 } from '@kiln/contracts';
 import { BadRequestException, ConflictException, ForbiddenException, Logger } from '@nestjs/common';
 import type { AgentRecord, AgentRegistry } from './agent-registry';
@@ -173,7 +174,7 @@ export class TaskLifecycle {
         `task ${status.taskId} is of framework ${task.frameworkId}, not of ${update.frameworkId}`,
       );
     }
-    if (task !== undefined && progress(status.state) < progress(task.state)) {
+    if (task !== undefined && overtaken(task.state, status.state)) {
       // An update overtaken by a later one: a retry that reached us late, or one a restarted
       // agent resends because its acknowledgement was lost with the agent. A framework must
       // never see a task go back (say run again after it ended), so it is not forwarded; but
@@ -202,4 +203,14 @@ export class TaskLifecycle {
     // A disconnected framework misses it; the agent retries until it is acknowledged.
     sendUpdate(framework, status);
   }
+}
+
+/**
+ * Whether an update in `next` comes too late for a task in `current`: it would move the task
+ * back, or end an ended task again in another state (a replayed or corrupt checkpoint), which
+ * would tell its framework it ended twice, differently, and show it as it no longer is. A repeat
+ * of the end it had is a retry, and goes through.
+ */
+function overtaken(current: TaskState, next: TaskState): boolean {
+  return progress(next) < progress(current) || (isTerminal(current) && next !== current);
 }
