@@ -60,7 +60,7 @@ interface SerializedRequest {
 }
 
 /** What a log line says of its request: {@link LOGGED_HEADERS} and nothing else of its headers. */
-export function requestForLog(req: SerializedRequest): Record<string, unknown> {
+function requestForLog(req: SerializedRequest): Record<string, unknown> {
   const headers: Record<string, string | string[]> = {};
   for (const name of LOGGED_HEADERS) {
     const value = req.headers[name];
