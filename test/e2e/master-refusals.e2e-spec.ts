@@ -15,6 +15,8 @@ import { printProcessesOnFailure } from './support/on-failure';
 import { shellTask } from './support/test-framework';
 
 const TOKEN = 'e2e-refusals-token-0123456789';
+/** How long a round trip through the master (an offer: an allocation cycle) may take when busy. */
+const WAIT = { timeout: 10_000 };
 
 /** What a refused call must leave as it was. */
 interface StateView {
@@ -117,7 +119,7 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
             resources: { used: { cpus: 0.8, mem: 64, disk: 0, ports: [] } },
           });
           expect(after.tasks).toContainEqual({ taskId: 'over-1', state: 'TASK_RUNNING' });
-        });
+        }, WAIT);
       } finally {
         socket.close();
       }
@@ -145,7 +147,7 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
         const found = offers.find((o: Offer) => o.agentId === agent.id);
         if (subscribed?.type !== 'SUBSCRIBED' || found === undefined) throw new Error('no offer');
         return { frameworkId: subscribed.subscribed.frameworkId, offer: found };
-      });
+      }, WAIT);
       // Every other port, so that no two tasks' ports merge into one range: what the master
       // adds up, checks and takes from the offer is 30,000 ranges.
       const tasks: TaskInfo[] = Array.from({ length: 30_000 }, (_, i) => ({

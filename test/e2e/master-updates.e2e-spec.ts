@@ -7,14 +7,8 @@ import { printProcessesOnFailure } from './support/on-failure';
 import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-updates-token-0123456789';
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** How long a round trip through the master may take on a busy machine. */
+const WAIT = { timeout: 10_000 };
 
 describe('master: task updates', () => {
   beforeEach(printProcessesOnFailure);
@@ -27,32 +21,46 @@ describe('master: task updates', () => {
   });
   afterAll(() => master.dispose());
 
-  it('acknowledges an overtaken update for the framework, and never forwards it', async () => {
+  /**
+   * A hand-driven agent and a framework, with task `taskId` launched on the agent; `status` makes
+   * an update of it as the agent would send it.
+   */
+  async function launched(taskId: string, name: string) {
     const agent = new HandAgent(url, TOKEN);
     await agent.subscribe();
-    const framework = await TestFramework.start(url, TOKEN, { name: 'updates', roles: ['ci'] });
+    const framework = await TestFramework.start(url, TOKEN, { name, roles: ['ci'] });
+    framework.launch({
+      ...shellTask(taskId, 'true'),
+      resources: { cpus: 1, mem: 64, disk: 0, ports: [] },
+    });
+    await vi.waitFor(() => expect(agent.events.some((e) => e.type === 'LAUNCH')).toBe(true), WAIT);
+    const status = (state: TaskStatus['state']): TaskStatus => ({
+      taskId,
+      state,
+      source: 'AGENT',
+      uuid: randomUUID(),
+      timestamp: Date.now() / 1000,
+      agentId: agent.id,
+    });
+    const close = async (): Promise<void> => {
+      agent.close();
+      await framework.close();
+    };
+    return { agent, framework, status, close };
+  }
+
+  it('acknowledges an overtaken update for the framework, and never forwards it', async () => {
+    const { agent, framework, status, close } = await launched('t1', 'updates');
     try {
-      framework.launch({
-        ...shellTask('t1', 'true'),
-        resources: { cpus: 1, mem: 64, disk: 0, ports: [] },
-      });
-      await until('the LAUNCH', () => agent.events.some((e) => e.type === 'LAUNCH'));
-      const status = (state: TaskStatus['state']): TaskStatus => ({
-        taskId: 't1',
-        state,
-        source: 'AGENT',
-        uuid: randomUUID(),
-        timestamp: Date.now() / 1000,
-        agentId: agent.id,
-      });
       const starting = status('TASK_STARTING');
       const running = status('TASK_RUNNING');
       await agent.update(framework.id, running);
-      await until('RUNNING acknowledged', () => agent.acknowledged(running.uuid!));
+      await vi.waitFor(() => expect(agent.acknowledged(running.uuid!)).toBe(true), WAIT);
 
       // A restarted agent resends the STARTING whose acknowledgement it never recorded.
       await agent.update(framework.id, starting);
-      await until('the overtaken STARTING acknowledged', () => agent.acknowledged(starting.uuid!));
+      // The overtaken STARTING is acknowledged.
+      await vi.waitFor(() => expect(agent.acknowledged(starting.uuid!)).toBe(true), WAIT);
       expect(framework.statusesOf('t1').map((u) => u.state)).toEqual(['TASK_RUNNING']);
 
       // And the task's later updates flow as before.
@@ -64,29 +72,13 @@ describe('master: task updates', () => {
         'TASK_FINISHED',
       ]);
     } finally {
-      agent.close();
-      await framework.close();
+      await close();
     }
   });
 
   it('never lets an ended task end again in another state', async () => {
-    const agent = new HandAgent(url, TOKEN);
-    await agent.subscribe();
-    const framework = await TestFramework.start(url, TOKEN, { name: 'ends', roles: ['ci'] });
+    const { agent, framework, status, close } = await launched('t2', 'ends');
     try {
-      framework.launch({
-        ...shellTask('t2', 'true'),
-        resources: { cpus: 1, mem: 64, disk: 0, ports: [] },
-      });
-      await vi.waitFor(() => expect(agent.events.some((e) => e.type === 'LAUNCH')).toBe(true));
-      const status = (state: TaskStatus['state']): TaskStatus => ({
-        taskId: 't2',
-        state,
-        source: 'AGENT',
-        uuid: randomUUID(),
-        timestamp: Date.now() / 1000,
-        agentId: agent.id,
-      });
       await agent.update(framework.id, status('TASK_FINISHED'));
       await framework.waitForState('t2', 'TASK_FINISHED');
 
@@ -95,7 +87,7 @@ describe('master: task updates', () => {
       for (const state of ['TASK_KILLED', 'TASK_FAILED'] as const) {
         const late = status(state);
         await agent.update(framework.id, late);
-        await vi.waitFor(() => expect(agent.acknowledged(late.uuid!)).toBe(true));
+        await vi.waitFor(() => expect(agent.acknowledged(late.uuid!)).toBe(true), WAIT);
       }
       expect(framework.statusesOf('t2').map((u) => u.state)).toEqual(['TASK_FINISHED']);
       const res = await fetch(`${url}/api/v1/state`, {
@@ -109,8 +101,7 @@ describe('master: task updates', () => {
         [...cluster.tasks, ...cluster.completedTasks].filter((t) => t.taskId === 't2'),
       ).toEqual([expect.objectContaining({ state: 'TASK_FINISHED' })]);
     } finally {
-      agent.close();
-      await framework.close();
+      await close();
     }
   });
 });

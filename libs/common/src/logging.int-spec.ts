@@ -78,11 +78,14 @@ describe("a Kiln HTTP app's request log", () => {
     });
     expect(res.status).toBe(202);
     const id = res.headers.get('x-request-id') ?? '';
-    const line = await vi.waitFor(() => {
-      const found = written.find((text) => text.includes(id) && text.includes('"req"'));
-      if (found === undefined) throw new Error(`no log line for request ${id}`);
-      return found;
-    });
+    const line = await vi.waitFor(
+      () => {
+        const found = written.find((text) => text.includes(id) && text.includes('"req"'));
+        if (found === undefined) throw new Error(`no log line for request ${id}`);
+        return found;
+      },
+      { timeout: 10_000 },
+    );
     const { req } = JSON.parse(line) as { req: { headers: Record<string, string> } };
     expect(req).toMatchObject({ id, method: 'POST', url: '/hooks/github' });
     expect(req.headers).toEqual({
