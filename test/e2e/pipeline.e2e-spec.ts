@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TaskTokens } from '../../apps/server/src/logs/task-tokens';
+import { SecretBox } from '../../apps/server/src/secrets/secret-box';
 import {
   FakeForge,
   giteaPush,
@@ -355,6 +357,11 @@ jobs:
       expect(listed.status, listed.stdout).not.toBe(0);
       expect(listed.stderr).toMatch(/401|Authentication failed|could not read Username/);
     }
+    // With it, the task's commit is all there is (the mirror's other refs are not the task's).
+    const box = SecretBox.fromConfig(undefined, join(stack.serverDataDir, 'secret.key'));
+    const own = basic(new TaskTokens(box).logToken(taskId));
+    const listed = spawnSync('git', ['-c', own, 'ls-remote', source], { encoding: 'utf8' });
+    expect(listed.stdout, listed.stderr).toBe(`${sha}\trefs/kiln/commit\n`);
     const pushed = await fetch(`${source}/info/refs?service=git-receive-pack`);
     expect(pushed.status).toBe(401);
     await stack.ok('POST', `/api/v1/runs/${runId}/cancel`);

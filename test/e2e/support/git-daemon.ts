@@ -71,6 +71,7 @@ export class GitDaemon {
       const repository = join(this.root, 'repos', `${match[1]}.git`);
       serveUploadPack(
         repository,
+        'whole repository',
         match[2] as 'info/refs' | 'git-upload-pack',
         request,
         response,

@@ -12,24 +12,40 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_HEADER_BYTES = 16 * 1024;
 
 /**
+ * What one fetch may take of a repository:
+ * - a namespace (`GIT_NAMESPACE`) whose refs are all it sees and all it may ask for, over
+ *   protocol v0 only: what a task gets, its commit and that commit's history. Protocol v2's
+ *   upload-pack serves any object it is asked for by id, advertised or not, reachable or not
+ *   (git's design for v2, whatever `uploadpack.allowAnySHA1InWant` says), so a namespace alone
+ *   would narrow nothing under it;
+ * - the whole repository, any commit by id and either protocol: what a forge serves (GitHub's,
+ *   GitLab's), for the tests' forges.
+ */
+export type UploadPackScope = { namespace: string } | 'whole repository';
+
+/**
  * Serves a fetch from the bare repository `repositoryDir` through `git http-backend`, git's own
  * smart HTTP server, run as a CGI program: it speaks both protocol versions, inflates gzipped
  * requests and streams packs, so none of that is rewritten here. Pushes are refused twice over:
- * only upload-pack paths are routed here, and `http.receivepack` is off. Any commit of the
- * repository may be asked for by id (`uploadpack.allowAnySHA1InWant`): agents fetch exactly the
- * commit of their task, which the mirror keeps under a ref of its own.
+ * only upload-pack paths are routed here, and `http.receivepack` is off.
  */
 export async function serveUploadPack(
   repositoryDir: string,
+  scope: UploadPackScope,
   path: UploadPackPath,
   request: IncomingMessage,
   response: ServerResponse,
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://mirror');
+  const whole = scope === 'whole repository';
   const config: Record<string, string> = {
     'http.receivepack': 'false',
     'http.uploadpack': 'true',
-    'uploadpack.allowAnySHA1InWant': 'true',
+    // Only a want of an advertised tip is served (v0 checks each want against the namespace's
+    // refs again on every request, HTTP being stateless).
+    'uploadpack.allowAnySHA1InWant': whole ? 'true' : 'false',
+    'uploadpack.allowReachableSHA1InWant': 'false',
+    'uploadpack.allowTipSHA1InWant': 'false',
   };
   const header = (name: string): string => {
     const value = request.headers[name];
@@ -45,7 +61,8 @@ export async function serveUploadPack(
       QUERY_STRING: url.search.slice(1),
       CONTENT_TYPE: header('content-type'),
       HTTP_CONTENT_ENCODING: header('content-encoding'),
-      GIT_PROTOCOL: header('git-protocol'),
+      // No `Git-Protocol` passed on: v0 (see UploadPackScope).
+      ...(whole ? { GIT_PROTOCOL: header('git-protocol') } : { GIT_NAMESPACE: scope.namespace }),
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_CONFIG_COUNT: String(Object.keys(config).length),
       ...Object.fromEntries(

@@ -1,5 +1,6 @@
 import { freePort } from '@kiln/queue/testing';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import {
   existsSync,
@@ -368,7 +369,7 @@ describe(GitMirror.name, () => {
       const path = new URL(request.url ?? '/', 'http://forge').pathname;
       requests.push(`${request.method ?? ''} ${path}`);
       const route = path.endsWith('/info/refs') ? 'info/refs' : 'git-upload-pack';
-      void serveUploadPack(upstream.bare, route, request, response);
+      void serveUploadPack(upstream.bare, 'whole repository', route, request, response);
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -418,6 +419,80 @@ describe(GitMirror.name, () => {
     await expect(
       mirror.readFile('repo', upstream.url, second, '.kiln.yml', undefined, 'refs/heads/feature'),
     ).resolves.toBe('two\n');
+  });
+
+  it("serves a task's fetch its commit and that commit's history, nothing else the mirror holds", async () => {
+    const base = upstream.commit({ 'README.md': 'base\n' });
+    const task = upstream.commit({ 'README.md': 'task\n' });
+    const later = upstream.commit({ 'README.md': 'later\n' });
+    git(upstream.work, 'checkout', '-q', '--orphan', 'secret');
+    const secret = upstream.commit({ 'README.md': 'secret\n' });
+    git(upstream.work, 'push', '-q', 'origin', 'secret');
+    // The mirror holds every one of them (read for runs of their own).
+    await mirror.readFile('repo', upstream.url, later, 'README.md', undefined, 'refs/heads/main');
+    await mirror.readFile(
+      'repo',
+      upstream.url,
+      secret,
+      'README.md',
+      undefined,
+      'refs/heads/secret',
+    );
+    const { dir: mirrorDir, namespace } = await mirror.withCommitNamespace(
+      'repo',
+      upstream.url,
+      task,
+      undefined,
+      'refs/heads/main',
+    );
+    const server = createHttpServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://server').pathname;
+      const route = path.endsWith('/info/refs') ? 'info/refs' : 'git-upload-pack';
+      void serveUploadPack(mirrorDir, { namespace }, route, request, response);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/source.git`;
+    // Asynchronously: the server answering it runs on this event loop.
+    const run = (cwd: string, args: string[]) =>
+      new Promise<{ ok: boolean; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          'git',
+          args,
+          { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } },
+          (error, stdout, stderr) => resolve({ ok: error === null, stdout, stderr }),
+        );
+      });
+    const fetchAs = async (version: number, sha: string) => {
+      const client = join(dir, `client-${version}-${sha}`);
+      git(dir, 'init', '--quiet', client);
+      const fetched = await run(client, [
+        '-c',
+        `protocol.version=${version}`,
+        'fetch',
+        '--quiet',
+        url,
+        sha,
+      ]);
+      return { ...fetched, client };
+    };
+
+    try {
+      for (const version of [0, 2]) {
+        const fetched = await fetchAs(version, task);
+        expect(fetched.ok, fetched.stderr).toBe(true);
+        expect(git(fetched.client, 'rev-list', 'FETCH_HEAD')).toBe(`${task}\n${base}`);
+        for (const other of [later, secret]) {
+          const refused = await fetchAs(version, other);
+          expect(refused.ok).toBe(false);
+          expect(refused.stderr).toMatch(/not our ref|unadvertised object/);
+        }
+      }
+      const listed = await run(dir, ['ls-remote', url]);
+      expect(listed.stdout).toBe(`${task}\trefs/kiln/commit\n`);
+    } finally {
+      server.close();
+    }
   });
 
   it.each([

@@ -6,10 +6,12 @@ import {
   TimeoutError,
   withTimeout,
 } from '@kiln/common';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
 import { CatFileBatch, findTreeEntry, type GitObject } from './cat-file-batch';
 
@@ -62,6 +64,12 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const MAX_READERS = 16;
 /** Commits fetched by id are kept under a ref so that `git gc` does not prune them. */
 const FETCHED_COMMITS = 'refs/kiln/commits/';
+/**
+ * A namespace per commit (named by its id) holding one ref to it: what a task's fetch over git's
+ * smart HTTP sees of the mirror (see `serveUploadPack`).
+ */
+const COMMIT_NAMESPACES = 'refs/namespaces/';
+const NAMESPACED_COMMIT = 'refs/kiln/commit';
 /** The refs a push or pull request names, which a fetched commit is stored as. */
 const PUSHED_REF = /^refs\/(heads|tags|pull|merge-requests|pull-requests)\//;
 
@@ -159,6 +167,31 @@ export class GitMirror {
     const remote = await this.open(key, cloneUrl, auth);
     await this.requireCommit(remote, commit, ref);
     return remote.dir;
+  }
+
+  /**
+   * As {@link withCommit}, with a namespace of the mirror whose one ref is `sha`: a fetch served
+   * in it (see `serveUploadPack`) gets that commit and its history, nothing else the mirror holds.
+   */
+  async withCommitNamespace(
+    key: string,
+    cloneUrl: string,
+    sha: string,
+    auth?: GitAuth,
+    ref?: string,
+  ): Promise<{ dir: string; namespace: string }> {
+    const commit = checkSha(sha);
+    const dir = await this.withCommit(key, cloneUrl, commit, auth, ref);
+    const name = `${COMMIT_NAMESPACES}${commit}/${NAMESPACED_COMMIT}`;
+    // update-ref rather than simple-git: it prints nothing, for which simple-git waits 50 ms more.
+    await this.writes.run(key, () =>
+      runGit(dir, ['update-ref', name, commit], this.timeoutMs).catch((error: unknown) => {
+        throw new GitMirrorError(
+          `cannot name ${commit} in ${key}'s mirror: ${errorMessage(error)}`,
+        );
+      }),
+    );
+    return { dir, namespace: commit };
   }
 
   /** Stops the mirrors' reader processes. */
@@ -458,6 +491,13 @@ export class GitMirror {
       );
     }
   }
+}
+
+const execGit = promisify(execFile);
+
+/** Runs git in `dir` with the mirror's environment, killed after `timeoutMs`. */
+async function runGit(dir: string, args: string[], timeoutMs: number): Promise<void> {
+  await execGit('git', args, { cwd: dir, env: gitEnv(), timeout: timeoutMs });
 }
 
 /** simple-git only fails a command that wrote to stderr; a silent non-zero exit fails too here. */

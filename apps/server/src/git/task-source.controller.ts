@@ -56,7 +56,8 @@ export class TaskSourceController {
       res.status(403).type('text/plain').send('only fetches (git-upload-pack) are served\n');
       return;
     }
-    await serveUploadPack(await this.source.repositoryDir(taskId), 'info/refs', req, res);
+    const { repositoryDir, namespace } = await this.source.namespaceOf(taskId);
+    await serveUploadPack(repositoryDir, { namespace }, 'info/refs', req, res);
   }
 
   @Allow.public()
@@ -79,7 +80,8 @@ export class TaskSourceController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await serveUploadPack(await this.source.repositoryDir(taskId), 'git-upload-pack', req, res);
+    const { repositoryDir, namespace } = await this.source.namespaceOf(taskId);
+    await serveUploadPack(repositoryDir, { namespace }, 'git-upload-pack', req, res);
   }
 
   @Allow.public()

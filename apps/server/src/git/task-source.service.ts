@@ -1,4 +1,10 @@
-import { JobsRepository, RepositoriesRepository, RunsRepository } from '@kiln/persistence';
+import {
+  JobsRepository,
+  RepositoriesRepository,
+  RunsRepository,
+  type Repository,
+  type Run,
+} from '@kiln/persistence';
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { mirrorAuth } from '../runs/mirror-auth';
 import { SecretBox } from '../secrets/secret-box';
@@ -22,21 +28,27 @@ export class TaskSource {
   ) {}
 
   /**
-   * The mirror's directory for the task (whose token the caller has checked). Only the current
-   * task of a job gets it, and only its own repository's: a token is good for nothing else.
+   * The mirror's directory for the task (whose token the caller has checked), and the namespace of
+   * it that names the task's commit alone: a token is good for that commit and nothing else.
    */
-  async repositoryDir(taskId: string): Promise<string> {
-    return (await this.commitOf(taskId)).repositoryDir;
+  async namespaceOf(taskId: string): Promise<{ repositoryDir: string; namespace: string }> {
+    const { run, repository } = await this.runOf(taskId);
+    const { dir, namespace } = await this.mirror.withCommitNamespace(
+      repository.id,
+      repository.cloneUrl,
+      run.sha,
+      mirrorAuth(repository, this.box),
+      run.ref,
+    );
+    return { repositoryDir: dir, namespace };
   }
 
-  /** The task's commit (its run's), in its mirror; for the caller as {@link repositoryDir}. */
+  /**
+   * The task's commit (its run's), in its mirror. Only the current task of a job gets it, and only
+   * its own repository's.
+   */
   async commitOf(taskId: string): Promise<TaskCommit> {
-    const job = await this.jobs.findByTaskId(taskId);
-    const run = job && (await this.runs.findById(job.runId));
-    const repository = run && (await this.repositories.findById(run.repositoryId));
-    if (run === undefined || repository === undefined) {
-      throw new NotFoundException(`task ${taskId} is not the current task of a job`);
-    }
+    const { run, repository } = await this.runOf(taskId);
     const repositoryDir = await this.mirror.withCommit(
       repository.id,
       repository.cloneUrl,
@@ -45,5 +57,15 @@ export class TaskSource {
       run.ref,
     );
     return { repositoryDir, sha: run.sha };
+  }
+
+  private async runOf(taskId: string): Promise<{ run: Run; repository: Repository }> {
+    const job = await this.jobs.findByTaskId(taskId);
+    const run = job && (await this.runs.findById(job.runId));
+    const repository = run && (await this.repositories.findById(run.repositoryId));
+    if (run === undefined || repository === undefined) {
+      throw new NotFoundException(`task ${taskId} is not the current task of a job`);
+    }
+    return { run, repository };
   }
 }
