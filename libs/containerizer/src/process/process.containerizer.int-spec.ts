@@ -34,6 +34,9 @@ describeContainerizerContract(ProcessContainerizer.name, {
   },
 });
 
+/** A sampling interval no test outlasts: the containerizer never samples on its own. */
+const HOUR_MS = 3_600_000;
+
 describe(ProcessContainerizer.name, () => {
   const dirs = new TempDirs();
   const containerizers: ProcessContainerizer[] = [];
@@ -61,11 +64,11 @@ describe(ProcessContainerizer.name, () => {
 
   async function newContainerizer(
     runtimeDir?: string,
-    launchesPerExitFile?: number,
+    options: { launchesPerExitFile?: number; sampleIntervalMs?: number } = {},
   ): Promise<ProcessContainerizer> {
     const containerizer = new ProcessContainerizer({
       runtimeDir: runtimeDir ?? (await dirs.make('kiln-runtime-')),
-      ...(launchesPerExitFile === undefined ? {} : { launchesPerExitFile }),
+      ...options,
     });
     containerizers.push(containerizer);
     return containerizer;
@@ -316,6 +319,57 @@ describe(ProcessContainerizer.name, () => {
     expect(checkpoint?.exits).toMatch(EXIT_FILE_PATTERN);
   });
 
+  // A task's end comes two ways: heard from the launcher that spawned it, at once, or found by
+  // the sampling of its processes, where nobody is left to hear it. Sampling an hour apart, only
+  // hearing can end the first task; only sampling, the second.
+  it('hears the end of a task it launched, with no sample to find it', async () => {
+    const containerizer = await newContainerizer(undefined, { sampleIntervalMs: HOUR_MS });
+    const spec = await specOf('exit 3');
+    await start(containerizer, spec);
+
+    expect(await withTimeout(containerizer.wait(spec.containerId), 10_000)).toMatchObject({
+      state: 'TASK_FAILED',
+      exitCode: 3,
+    });
+  });
+
+  it('finds the end of a task by sampling once the launcher that would hear it is lost', async () => {
+    const sampled = await newContainerizer(undefined, { sampleIntervalMs: 50 });
+    const unsampled = await newContainerizer(undefined, { sampleIntervalMs: HOUR_MS });
+    const specs = await Promise.all(
+      [sampled, unsampled].map(() =>
+        specOf('echo up > ready; while [ ! -e release ]; do sleep 0.02; done; exit 6'),
+      ),
+    );
+    const [one, other] = specs as [ContainerSpec, ContainerSpec];
+    const pgid = await start(sampled, one);
+    await start(unsampled, other);
+    await Promise.all(specs.map((spec) => ready(spec)));
+    // The launcher both share (the wrappers' parent) dies: no one hears either end now.
+    const launcher = readProcStatSync(pgid)?.ppid;
+    expect(launcher).toBeGreaterThan(1);
+    process.kill(launcher!, 'SIGKILL');
+    await eventually('the launcher gone', () => readProcStatSync(pgid)?.ppid !== launcher);
+    const ends = [sampled.wait(one.containerId), unsampled.wait(other.containerId)] as const;
+    let otherEnded = false;
+    void ends[1].then(() => (otherEnded = true));
+    await Promise.all(
+      specs.map((spec) => writeFile(join(workspaceOf(spec.sandbox), 'release'), '')),
+    );
+
+    expect(await withTimeout(ends[0], 10_000)).toMatchObject({ exitCode: 6 });
+    // The other task has ended as well, and its containerizer cannot know: only a sample, an hour
+    // away, would find it.
+    await eventually(
+      'the other task gone',
+      async () => !(await isAlive(pidOf(unsampled.checkpoint(other.containerId)))),
+    );
+    expect(otherEnded).toBe(false);
+    // A sample asked for (its usage) finds it.
+    await unsampled.usage(other.containerId);
+    expect(await withTimeout(ends[1], 10_000)).toMatchObject({ exitCode: 6 });
+  });
+
   it("records the exit code in the agent's exit file, out of the way of the task", async () => {
     const runtimeDir = await dirs.make('kiln-runtime-');
     const containerizer = await newContainerizer(runtimeDir);
@@ -331,7 +385,7 @@ describe(ProcessContainerizer.name, () => {
 
   it('records each exit in the file its launch was given, while launches at once open new files', async () => {
     const runtimeDir = await dirs.make('kiln-runtime-');
-    const containerizer = await newContainerizer(runtimeDir, 2);
+    const containerizer = await newContainerizer(runtimeDir, { launchesPerExitFile: 2 });
     const specs = await Promise.all(Array.from({ length: 7 }, (_, i) => specOf(`exit ${i + 1}`)));
     const checkpoints = await Promise.all(
       specs.map(async (spec) => {
