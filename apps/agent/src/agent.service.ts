@@ -1,61 +1,31 @@
-import { backoffDelay, deferred, errorMessage, sleep } from '@kiln/common';
 import { AgentEnv } from '@kiln/config';
-import {
-  isTerminal,
-  type AgentEvent,
-  type AgentInfo,
-  type AgentLaunch,
-  type AgentTask,
-  type ContainerizerName,
-  type TaskReason,
-  type TaskState,
-  type TaskStatus,
+import type {
+  AgentEvent,
+  AgentInfo,
+  AgentTask,
+  ContainerizerName,
+  TaskState,
+  TaskStatus,
 } from '@kiln/contracts';
-import {
-  OUTPUT_FILE_MODE,
-  workspaceOf,
-  WORKSPACE_MOUNT_PATH,
-  type Containerizer,
-  type LaunchResult,
-  type Termination,
-} from '@kiln/containerizer';
+import type { Containerizer } from '@kiln/containerizer';
 import {
   Inject,
   Injectable,
-  Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { chmodSync, constants as fsConstants, mkdirSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AGENT_ID } from './agent-identity';
-import { fetchArtifactInputs } from './artifacts/artifact-inputs';
-import { uploadArtifacts } from './artifacts/artifact-uploader';
 import { CONTAINERIZERS } from './containerizers.token';
 import { fingerprint } from './fingerprint/fingerprint';
-import { LogShipping } from './logs/log-shipping';
-import { MasterClient, SocketRefusedError, type MasterSession } from './master/master-client';
+import { MasterConnection } from './master/master-connection';
 import { StatusUpdateManager } from './tasks/status-update-manager';
-import { TaskStore, type TaskCheckpoint } from './tasks/task-store';
-import { SourceCache } from './workspace/source-cache';
-import { removeStrays, removeTree } from './workspace/remove-tree';
+import { TaskRunner } from './tasks/task-runner';
+import { TaskStore } from './tasks/task-store';
 
 const VERSION = '0.1.0';
-const RECONNECT_BASE_MS = 100;
-const RECONNECT_MAX_MS = 5_000;
-/** Missing this many master heartbeats in a row means the stream is dead, even if still open. */
-const MISSED_MASTER_HEARTBEATS = 3;
-/** How long a task's terminal state waits for its log to reach the server. */
-const LOG_END_WAIT_MS = 5_000;
-/** How long a task's artifact inputs may take to download, all of them. */
-const ARTIFACT_DOWNLOAD_WAIT_MS = 10 * 60_000;
-/** How long a succeeded task's artifacts may take to upload, all of them. */
-const ARTIFACT_UPLOAD_WAIT_MS = 10 * 60_000;
-/** How long a done task's sandbox is kept for its log shipper to finish. */
-const LOG_RELEASE_WAIT_MS = 30_000;
 
 /**
  * A Kiln agent: registers this host's resources with the master, runs the tasks it is sent
@@ -64,29 +34,15 @@ const LOG_RELEASE_WAIT_MS = 30_000;
  */
 @Injectable()
 export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(AgentService.name);
   private readonly dataDir: string;
-  private readonly agentId: string;
-  private readonly store: TaskStore;
-  private readonly sources: SourceCache;
   private readonly updates: StatusUpdateManager;
-  private readonly logs: LogShipping;
-  private readonly master: MasterClient;
-  private readonly stopping = new AbortController();
-  private session: MasterSession | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private readonly byName: Map<string, Containerizer>;
-  /**
-   * Tasks being prepared (checkout, inputs): their containerizer does not know them yet, so a
-   * KILL stops them here, and their command never starts.
-   */
-  private readonly starting = new Map<string, AbortController>();
+  private readonly tasks: TaskRunner;
+  private readonly connection: MasterConnection;
 
   constructor(
     private readonly env: AgentEnv,
     @Inject(CONTAINERIZERS) private readonly containerizers: readonly Containerizer[],
-    @Inject(AGENT_ID) agentId: string,
+    @Inject(AGENT_ID) private readonly agentId: string,
   ) {
     this.dataDir = resolve(env.KILN_DATA_DIR);
     mkdirSync(this.dataDir, { recursive: true });
@@ -96,100 +52,44 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     const sandboxes = join(this.dataDir, 'sandboxes');
     mkdirSync(sandboxes, { recursive: true });
     chmodSync(sandboxes, 0o711);
-    this.agentId = agentId;
-    this.store = new TaskStore(this.dataDir);
-    this.sources = new SourceCache(
-      join(this.dataDir, 'source-cache'),
-      (key, error) =>
-        this.logger.warn(
-          `source cache of ${key} failed (${errorMessage(error)}): fetching directly`,
-        ),
-      { maxBytes: env.KILN_AGENT_PACK_CACHE_MB * 1024 * 1024 },
-    );
-    this.logs = new LogShipping(this.store);
-    this.master = new MasterClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, (call, error) =>
-      this.logger.warn(
-        `the master refused a ${call.type} call (${error.status}): ${error.message}`,
-      ),
-    );
+    const store = new TaskStore(this.dataDir);
     this.updates = new StatusUpdateManager(
-      this.store,
+      store,
       (frameworkId, status, latestState) => this.sendUpdate(frameworkId, status, latestState),
-      (checkpoint) => this.onTaskDone(checkpoint),
+      (checkpoint) => this.tasks.onTaskDone(checkpoint),
     );
-    this.byName = new Map(containerizers.map((c): [string, Containerizer] => [c.name, c]));
+    this.tasks = new TaskRunner({
+      env,
+      agentId,
+      dataDir: this.dataDir,
+      containerizers,
+      store,
+      updates: this.updates,
+    });
+    this.connection = new MasterConnection(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, agentId, {
+      subscribeCall: () => this.subscribeCall(),
+      onEvent: (event) => this.onEvent(event),
+      onConnected: (connected) => this.updates.setConnected(connected),
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.recover();
-    this.running = this.connectLoop();
+    await this.tasks.recover();
+    this.connection.start();
   }
 
   async onModuleDestroy(): Promise<void> {
     // Tasks keep running: a restarted agent re-attaches to them (Mesos' agent recovery).
-    this.stopping.abort();
-    clearInterval(this.heartbeatTimer);
+    const disconnected = this.connection.stop();
     this.updates.stop();
-    await Promise.all([this.running, this.logs.stop()]);
+    await Promise.all([disconnected, this.tasks.stop()]);
   }
 
   get id(): string {
     return this.agentId;
   }
 
-  // ---- Connection -----------------------------------------------------------------------------
-
-  private async connectLoop(): Promise<void> {
-    let attempt = 0;
-    while (!this.stopping.signal.aborted) {
-      const connection = new AbortController();
-      const abortConnection = (): void => connection.abort();
-      this.stopping.signal.addEventListener('abort', abortConnection, { once: true });
-      try {
-        const subscription = await this.master.subscribe(
-          await this.subscribeCall(),
-          connection.signal,
-        );
-        this.session = subscription;
-        let watchdog: NodeJS.Timeout | undefined;
-        let heartbeatMs = 5_000;
-        const feed = (): void => {
-          clearTimeout(watchdog);
-          watchdog = setTimeout(() => {
-            this.logger.warn('the master stopped sending heartbeats: reconnecting');
-            connection.abort();
-          }, heartbeatMs * MISSED_MASTER_HEARTBEATS).unref();
-        };
-        feed();
-        for await (const event of subscription.events) {
-          if (event.type === 'SUBSCRIBED' && event.subscribed) {
-            heartbeatMs = event.subscribed.heartbeatIntervalMs;
-            attempt = 0;
-            this.onSubscribed(heartbeatMs);
-          }
-          feed();
-          this.onEvent(event);
-        }
-        clearTimeout(watchdog);
-        if (!this.stopping.signal.aborted) this.logger.warn('the master ended the stream');
-      } catch (error) {
-        if (!this.stopping.signal.aborted) {
-          const unauthorized = error instanceof SocketRefusedError && error.status === 401;
-          this.logger.warn(
-            `cannot reach the master at ${this.env.KILN_MASTER_URL}: ${errorMessage(error)}` +
-              (unauthorized ? ' (check KILN_CLUSTER_TOKEN)' : ''),
-          );
-        }
-      } finally {
-        this.stopping.signal.removeEventListener('abort', abortConnection);
-        connection.abort();
-      }
-      this.onDisconnected();
-      attempt += 1;
-      await sleep(backoffDelay(attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS), this.stopping.signal);
-    }
-  }
-
+  /** What this agent has and runs, as it (re-)subscribes. */
   private async subscribeCall(): Promise<{ agentInfo: AgentInfo; tasks: AgentTask[] }> {
     const found = await fingerprint(
       this.dataDir,
@@ -216,29 +116,13 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     };
   }
 
-  private onSubscribed(heartbeatMs: number): void {
-    this.logger.log(`registered with the master at ${this.env.KILN_MASTER_URL} as ${this.agentId}`);
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      this.session?.send({ type: 'HEARTBEAT', agentId: this.agentId });
-    }, heartbeatMs);
-    this.heartbeatTimer.unref();
-    this.updates.setConnected(true);
-  }
-
-  private onDisconnected(): void {
-    this.session = undefined;
-    clearInterval(this.heartbeatTimer);
-    this.updates.setConnected(false);
-  }
-
   private onEvent(event: AgentEvent): void {
     switch (event.type) {
       case 'LAUNCH':
-        if (event.launch) void this.launch(event.launch);
+        if (event.launch) void this.tasks.launch(event.launch);
         return;
       case 'KILL':
-        if (event.kill) void this.kill(event.kill.frameworkId, event.kill.taskId);
+        if (event.kill) void this.tasks.kill(event.kill.frameworkId, event.kill.taskId);
         return;
       case 'ACKNOWLEDGED':
         if (event.acknowledged) {
@@ -252,536 +136,10 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private sendUpdate(frameworkId: string, status: TaskStatus, latestState: TaskState): void {
-    if (this.session === undefined) throw new Error('not connected to the master');
-    this.session.send({
+    this.connection.send({
       type: 'UPDATE',
       agentId: this.agentId,
       update: { frameworkId, status, latestState },
     });
   }
-
-  // ---- Tasks ----------------------------------------------------------------------------------
-
-  private async launch({ frameworkId, role, task }: AgentLaunch): Promise<void> {
-    const taskId = task.taskId;
-    if (this.updates.get(taskId) !== undefined) {
-      this.logger.warn(`ignoring a second LAUNCH of task ${taskId}`);
-      return;
-    }
-    // A task with an image needs Docker; one without takes the agent's first choice (cgroups
-    // where they work, like DC/OS's default).
-    const wanted =
-      task.container?.type ??
-      (task.container?.image === undefined ? this.containerizers[0]?.name : 'docker') ??
-      'process';
-    const containerizer = this.byName.get(wanted);
-    const sandbox = this.sandboxOf(taskId);
-    // The task's files (checkout, inputs, what it makes) go in the workspace, the agent's files
-    // beside it: nothing the repository or the build puts there can replace the agent's.
-    const workspace = workspaceOf(sandbox);
-    const checkpoint: TaskCheckpoint = {
-      frameworkId,
-      role,
-      taskInfo: task,
-      state: 'TASK_STAGING',
-      containerizer: wanted,
-      pending: [],
-      workspace,
-    };
-    this.updates.track(checkpoint);
-    if (containerizer === undefined) {
-      // Never run a task some other way than it asked for: refuse it with the reason.
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_ERROR',
-        'CONTAINERIZER_NOT_SUPPORTED',
-        `this agent has no ${wanted} containerizer (it has ${[...this.byName.keys()].join(', ')})` +
-          (wanted === 'docker' ? ': a task with an image needs Docker' : ''),
-      );
-      return;
-    }
-    if (task.container?.image !== undefined && wanted !== 'docker') {
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_ERROR',
-        'CONTAINERIZER_NOT_SUPPORTED',
-        `a task with an image needs the docker containerizer, not ${wanted}`,
-      );
-      return;
-    }
-    void this.report(taskId, 'TASK_STARTING');
-    const starting = new AbortController();
-    this.starting.set(taskId, starting);
-    // The container is made while the workspace is prepared; its command waits for the workspace.
-    const ready = task.source !== undefined || task.inputs !== undefined ? deferred() : undefined;
-    let launched: Promise<LaunchOutcome> | undefined;
-    try {
-      try {
-        await mkdir(workspace, { recursive: true });
-      } catch (error) {
-        await this.reportUnrun(
-          checkpoint,
-          'TASK_FAILED',
-          'CONTAINER_LAUNCH_FAILED',
-          errorMessage(error),
-          'the sandbox could not be made',
-        );
-        return;
-      }
-      this.logs.start(checkpoint, this.stdoutOf(taskId));
-      // A launch that fails while the workspace is prepared stops the preparation: its failure
-      // is the task's end, told at once rather than after a checkout that would be for nothing.
-      const launchFailed = new AbortController();
-      // Nothing to prepare: launched below, once kills go to the containerizer.
-      if (ready !== undefined) {
-        launched = this.launchContainer(containerizer, checkpoint, ready.promise).then(
-          (outcome) => {
-            if ('error' in outcome || outcome.result.status === 'not-supported') {
-              launchFailed.abort();
-            }
-            return outcome;
-          },
-        );
-      }
-      const unprepared = await this.prepare(
-        checkpoint,
-        workspace,
-        starting.signal,
-        launchFailed.signal,
-      );
-      const stoppedForTheLaunch = launchFailed.signal.aborted && !starting.signal.aborted;
-      if (unprepared !== undefined && !stoppedForTheLaunch) {
-        // Its container undone first: once its end is told, its resources are offered again.
-        if (launched !== undefined) {
-          ready?.reject(new Error('the task ended before its command started'));
-          await launched;
-          await containerizer.destroy(taskId).catch(() => undefined);
-        }
-        await unprepared();
-        return;
-      }
-    } finally {
-      // From here on the containerizer has the task: it takes the kills.
-      this.starting.delete(taskId);
-    }
-    ready?.resolve();
-    const outcome = await (launched ?? this.launchContainer(containerizer, checkpoint, undefined));
-    if ('error' in outcome) {
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_FAILED',
-        'CONTAINER_LAUNCH_FAILED',
-        errorMessage(outcome.error),
-        'the container failed to start',
-      );
-      await containerizer.destroy(taskId).catch(() => undefined);
-      return;
-    }
-    if (outcome.result.status === 'not-supported') {
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_ERROR',
-        'CONTAINERIZER_NOT_SUPPORTED',
-        outcome.result.reason,
-      );
-      return;
-    }
-    checkpoint.container = containerizer.checkpoint(taskId);
-    void this.report(taskId, 'TASK_RUNNING');
-    await this.awaitTermination(containerizer, checkpoint);
-  }
-
-  /** Launches the task's container, its command held until `ready` resolves; never rejects. */
-  private launchContainer(
-    containerizer: Containerizer,
-    checkpoint: TaskCheckpoint,
-    ready: Promise<void> | undefined,
-  ): Promise<LaunchOutcome> {
-    const task = checkpoint.taskInfo;
-    const taskId = task.taskId;
-    const sandbox = this.sandboxOf(taskId);
-    return containerizer
-      .launch({
-        containerId: taskId,
-        command: task.command.shell
-          ? { shell: true, value: task.command.value }
-          : { shell: false, value: task.command.value, arguments: task.command.arguments ?? [] },
-        environment: {
-          ...task.command.environment,
-          KILN_TASK_ID: taskId,
-          // Where the task works (as the task sees it: a container has it mounted, the native
-          // one too); the agent's files beside it are none of its business.
-          KILN_SANDBOX:
-            containerizer.name === 'process' ? workspaceOf(sandbox) : WORKSPACE_MOUNT_PATH,
-        },
-        sandbox,
-        resources: task.resources,
-        ...(task.maxCompletionTimeSeconds === undefined
-          ? {}
-          : { maxCompletionTimeMs: task.maxCompletionTimeSeconds * 1000 }),
-        ...(task.container?.image === undefined ? {} : { image: task.container.image }),
-        ...(task.container?.network === undefined ? {} : { network: task.container.network }),
-        ...(ready === undefined ? {} : { ready }),
-      })
-      .then(
-        (result) => ({ result }),
-        (error: unknown) => ({ error }),
-      );
-  }
-
-  /**
-   * Checks the task's source out and fetches its inputs into its workspace. When either fails, or
-   * the task is killed (`signal`) meanwhile, what reports its end (once its container is undone);
-   * undefined when the workspace is ready. `launchFailed` stops it too, for the launch's failure
-   * to be told instead.
-   */
-  private async prepare(
-    checkpoint: TaskCheckpoint,
-    workspace: string,
-    signal: AbortSignal,
-    launchFailed: AbortSignal,
-  ): Promise<(() => Promise<void>) | undefined> {
-    const task = checkpoint.taskInfo;
-    const taskId = task.taskId;
-    const stop = AbortSignal.any([signal, launchFailed]);
-    const unprepared = (reason: TaskReason, error: unknown, what: string) => () =>
-      this.reportUnprepared(checkpoint, signal, reason, error, what);
-    if (task.source !== undefined) {
-      try {
-        await this.sources.checkout(workspace, task.source, stop);
-      } catch (error) {
-        return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
-      }
-    }
-    if (task.inputs !== undefined) {
-      let lines: string[];
-      try {
-        lines = await fetchArtifactInputs(
-          workspace,
-          task.inputs,
-          AbortSignal.any([AbortSignal.timeout(ARTIFACT_DOWNLOAD_WAIT_MS), stop]),
-        );
-      } catch (error) {
-        return unprepared('ARTIFACT_INPUTS_FAILED', error, 'fetching artifacts failed');
-      }
-      await this.appendOutput(taskId, lines).catch((error: unknown) => {
-        this.logger.warn(
-          `writing the inputs of ${taskId} to its log failed: ${errorMessage(error)}`,
-        );
-      });
-    }
-    return signal.aborted ? () => this.reportKilledBeforeStart(checkpoint) : undefined;
-  }
-
-  /** A step of the preparation failed: the task ends failed, or killed if a KILL stopped it. */
-  private reportUnprepared(
-    checkpoint: TaskCheckpoint,
-    signal: AbortSignal,
-    reason: TaskReason,
-    error: unknown,
-    what: string,
-  ): Promise<void> {
-    return signal.aborted
-      ? this.reportKilledBeforeStart(checkpoint)
-      : this.reportUnrun(checkpoint, 'TASK_FAILED', reason, errorMessage(error), what);
-  }
-
-  private reportKilledBeforeStart(checkpoint: TaskCheckpoint): Promise<void> {
-    return this.reportUnrun(
-      checkpoint,
-      'TASK_KILLED',
-      'KILLED_BY_FRAMEWORK',
-      'killed before its command started',
-      'killed',
-    );
-  }
-
-  private async awaitTermination(
-    containerizer: Containerizer,
-    checkpoint: TaskCheckpoint,
-  ): Promise<void> {
-    const taskId = checkpoint.taskInfo.taskId;
-    const termination = await containerizer.wait(taskId);
-    if (termination === undefined && !commandMayHaveRun(checkpoint)) {
-      // The agent died before the container started (during the checkout, say): nothing of the
-      // task ran, so it is dropped, which a framework may launch again (Mesos' TASK_DROPPED).
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_DROPPED',
-        'AGENT_RESTARTED',
-        'the agent restarted before the command started; it never ran',
-      );
-    } else if (termination === undefined) {
-      await this.reportUnrun(
-        checkpoint,
-        'TASK_FAILED',
-        'AGENT_RESTARTED',
-        'the task was gone when the agent restarted',
-      );
-    } else {
-      // A server that sees the task's end has its artifacts: they go first (bounded), then the
-      // log, which says what became of them.
-      if (termination.state === 'TASK_FINISHED') await this.shipArtifacts(checkpoint);
-      // A server that sees the task's end should have its whole log: ship it first (bounded).
-      await this.logs.end(taskId, LOG_END_WAIT_MS);
-      // Durable before the container goes: what the container leaves to tell its end (an exit
-      // file, a sandbox) is what a restart would read, until the checkpoint says it ended.
-      await this.reportTermination(taskId, termination);
-    }
-    await containerizer.destroy(taskId).catch((error: unknown) => {
-      this.logger.error(`destroying the container of ${taskId} failed: ${errorMessage(error)}`);
-    });
-  }
-
-  /** Uploads the artifacts of a succeeded task, writing what became of each into its output. */
-  private async shipArtifacts(checkpoint: TaskCheckpoint): Promise<void> {
-    const sink = checkpoint.taskInfo.artifacts;
-    if (sink === undefined) return;
-    const taskId = checkpoint.taskInfo.taskId;
-    let lines: string[];
-    try {
-      const report = await uploadArtifacts(
-        // A task an agent from before the workspace launched worked in its sandbox itself.
-        checkpoint.workspace ?? this.sandboxOf(taskId),
-        sink,
-        AbortSignal.timeout(ARTIFACT_UPLOAD_WAIT_MS),
-      );
-      lines = report.lines;
-      if (report.failed > 0) this.logger.warn(`${report.failed} artifacts of ${taskId} failed`);
-    } catch (error) {
-      lines = [`kiln: artifacts: ${errorMessage(error)}`];
-    }
-    try {
-      await this.appendOutput(taskId, lines);
-    } catch (error) {
-      this.logger.warn(
-        `writing the artifacts of ${taskId} to its log failed: ${errorMessage(error)}`,
-      );
-    }
-  }
-
-  private async kill(frameworkId: string, taskId: string): Promise<void> {
-    const checkpoint = this.updates.get(taskId);
-    if (checkpoint === undefined) {
-      // A kill for a task this agent never had (or already forgot): say so, acknowledged like
-      // any update, so the framework stops waiting for it.
-      this.updates.track({
-        frameworkId,
-        role: '',
-        taskInfo: {
-          taskId,
-          name: taskId,
-          command: { shell: true, value: '' },
-          resources: { cpus: 0, mem: 0, disk: 0, ports: [] },
-        },
-        state: 'TASK_STAGING',
-        containerizer: 'none',
-        pending: [],
-      });
-      void this.report(taskId, 'TASK_DROPPED', undefined, {
-        message: 'the agent does not know this task',
-      });
-      return;
-    }
-    if (isTerminal(checkpoint.state)) return;
-    const starting = this.starting.get(taskId);
-    if (starting !== undefined) {
-      starting.abort();
-      return;
-    }
-    const containerizer = this.byName.get(checkpoint.containerizer);
-    await containerizer?.kill(taskId, {
-      gracePeriodMs: this.env.KILN_AGENT_KILL_GRACE_MS,
-      reason: 'KILLED_BY_FRAMEWORK',
-    });
-  }
-
-  private reportTermination(taskId: string, termination: Termination): Promise<void> {
-    return this.report(taskId, termination.state, termination.reason, {
-      message: termination.message,
-      ...(termination.exitCode === undefined ? {} : { exitCode: termination.exitCode }),
-      ...(termination.usage === undefined ? {} : { usage: finalUsage(termination.usage) }),
-    });
-  }
-
-  /**
-   * Reports a task that ends without its command having run to its end, after writing why into
-   * its output and shipping that (bounded), so a user reading the build log sees the reason.
-   */
-  private async reportUnrun(
-    checkpoint: TaskCheckpoint,
-    state: TaskState,
-    reason: TaskReason,
-    message: string,
-    what?: string,
-  ): Promise<void> {
-    const taskId = checkpoint.taskInfo.taskId;
-    if (checkpoint.taskInfo.logSink !== undefined) {
-      const sandbox = this.sandboxOf(taskId);
-      try {
-        await mkdir(sandbox, { recursive: true });
-        await this.appendOutput(taskId, [
-          `kiln: ${what === undefined ? '' : `${what}: `}${message}`,
-        ]);
-      } catch (error) {
-        this.logger.warn(`writing the end of the log of ${taskId} failed: ${errorMessage(error)}`);
-      }
-      this.logs.start(checkpoint, this.stdoutOf(taskId));
-      await this.logs.end(taskId, LOG_END_WAIT_MS);
-    }
-    await this.report(taskId, state, reason, { message });
-  }
-
-  /**
-   * Appends the agent's own lines to a task's output. Never through a symbolic link: the task
-   * works in its workspace, away from this file, but should a link get here anyway (a task of an
-   * agent from before the workspace), it must not make the agent write somewhere else.
-   */
-  private async appendOutput(taskId: string, lines: readonly string[]): Promise<void> {
-    const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fsConstants;
-    const file = await open(
-      this.stdoutOf(taskId),
-      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW,
-      OUTPUT_FILE_MODE,
-    );
-    try {
-      await file.appendFile(lines.map((line) => `${line}\n`).join(''));
-    } finally {
-      await file.close();
-    }
-  }
-
-  /** Saves the status and sends it; resolves once it is durable (or its save failed, logged). */
-  private report(
-    taskId: string,
-    state: TaskState,
-    reason?: TaskReason,
-    extra: Pick<TaskStatus, 'message' | 'exitCode' | 'usage'> = {},
-  ): Promise<void> {
-    const status: TaskStatus = {
-      taskId,
-      state,
-      source: 'AGENT',
-      uuid: randomUUID(),
-      timestamp: Date.now() / 1000,
-      agentId: this.agentId,
-      ...extra,
-    };
-    if (reason !== undefined) status.reason = reason;
-    return this.updates.update(taskId, status).catch((error: unknown) => {
-      // A disk that refuses the checkpoint is an agent that cannot keep its promises.
-      this.logger.error(`checkpointing ${state} of task ${taskId} failed: ${errorMessage(error)}`);
-    });
-  }
-
-  // ---- Recovery -------------------------------------------------------------------------------
-
-  /** Picks up the tasks of a previous run of this agent: re-attach, or report what happened. */
-  private async recover(): Promise<void> {
-    const checkpoints = this.store.loadAll((file, error) =>
-      this.logger.error(`skipping unreadable task checkpoint ${file}: ${errorMessage(error)}`),
-    );
-    for (const containerizer of this.containerizers) {
-      const mine = checkpoints.filter(
-        (c) => c.containerizer === containerizer.name && !isTerminal(c.state),
-      );
-      await containerizer.recover(
-        mine.map((c) => ({
-          containerId: c.taskInfo.taskId,
-          sandbox: this.sandboxOf(c.taskInfo.taskId),
-          ...(c.container === undefined ? {} : { checkpoint: c.container }),
-        })),
-      );
-    }
-    // What an agent that died between a task's end and its sandbox's removal left on the disk.
-    if (!this.env.KILN_AGENT_KEEP_FAILED_SANDBOXES) {
-      const known = new Set(checkpoints.map((c) => c.taskInfo.taskId));
-      const removed = await removeStrays(join(this.dataDir, 'sandboxes'), known).catch(
-        (error: unknown) => {
-          this.logger.warn(`removing sandboxes left behind failed: ${errorMessage(error)}`);
-          return [];
-        },
-      );
-      if (removed.length > 0) this.logger.log(`removed ${removed.length} sandboxes left behind`);
-    }
-    for (const checkpoint of checkpoints) {
-      this.updates.track(checkpoint);
-      const taskId = checkpoint.taskInfo.taskId;
-      // Resumes from the checkpointed cursor; the server ignores what it already has.
-      this.logs.start(checkpoint, this.stdoutOf(taskId));
-      if (isTerminal(checkpoint.state)) {
-        // Its end was reported before its log was complete: the rest follows in the background.
-        void this.logs.end(taskId, LOG_END_WAIT_MS);
-        continue;
-      }
-      const containerizer = this.byName.get(checkpoint.containerizer);
-      if (containerizer === undefined) {
-        void this.reportUnrun(
-          checkpoint,
-          'TASK_FAILED',
-          'AGENT_RESTARTED',
-          `the ${checkpoint.containerizer} containerizer is not available after the restart`,
-        );
-        continue;
-      }
-      this.logger.log(`recovered task ${taskId} (${checkpoint.state})`);
-      void this.awaitTermination(containerizer, checkpoint);
-    }
-  }
-
-  /**
-   * The agent's directory for a task: its output (`stdout`, `stderr`) and the containerizer's
-   * files, beside the task's {@link workspaceOf workspace}, which is all of it the task is given.
-   */
-  private sandboxOf(taskId: string): string {
-    return join(this.dataDir, 'sandboxes', taskId);
-  }
-
-  private stdoutOf(taskId: string): string {
-    return join(this.sandboxOf(taskId), 'stdout');
-  }
-
-  /** The framework has the task's final state: its sandbox goes, unless kept for a post-mortem. */
-  private onTaskDone(checkpoint: TaskCheckpoint): void {
-    // The log shipper reads the sandbox: it finishes (bounded) before the sandbox goes.
-    void this.logs
-      .release(checkpoint.taskInfo.taskId, LOG_RELEASE_WAIT_MS)
-      .then(() => this.removeSandbox(checkpoint));
-  }
-
-  private removeSandbox(checkpoint: TaskCheckpoint): void {
-    const taskId = checkpoint.taskInfo.taskId;
-    const failed = checkpoint.state !== 'TASK_FINISHED';
-    if (failed && this.env.KILN_AGENT_KEEP_FAILED_SANDBOXES) {
-      this.logger.log(`task ${taskId} ended ${checkpoint.state}: keeping its sandbox`);
-      return;
-    }
-    removeTree(this.sandboxOf(taskId)).catch((error: unknown) => {
-      this.logger.warn(`removing the sandbox of ${taskId} failed: ${errorMessage(error)}`);
-    });
-  }
-}
-
-/** How a launch ended: what the containerizer answered, or why it failed. */
-type LaunchOutcome = { result: LaunchResult } | { error: unknown };
-
-/** What a terminal status says of usage: totals, not the last instant's memory. */
-function finalUsage(usage: NonNullable<Termination['usage']>): NonNullable<TaskStatus['usage']> {
-  const { cpuSeconds, memPeakBytes } = usage;
-  return {
-    ...(cpuSeconds === undefined ? {} : { cpuSeconds }),
-    ...(memPeakBytes === undefined ? {} : { memPeakBytes }),
-  };
-}
-
-/**
- * Whether a task's command may have started: once it is reported running, or its container has
- * a checkpoint. Before that, a container the containerizer cannot recover was never launched
- * (the containerizers recover a launched container by its id even without a checkpoint).
- */
-function commandMayHaveRun(checkpoint: TaskCheckpoint): boolean {
-  return (
-    checkpoint.container !== undefined ||
-    !['TASK_STAGING', 'TASK_STARTING'].includes(checkpoint.state)
-  );
 }
