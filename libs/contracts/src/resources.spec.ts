@@ -9,6 +9,7 @@ import {
   ResourceSyntaxError,
   shortfall,
   subtract,
+  type PortRange,
 } from './resources';
 
 describe(parseResources.name, () => {
@@ -76,6 +77,26 @@ describe('resource arithmetic', () => {
       resources({ cpus: 0.1 }),
     );
     expect(contains(resources({ cpus: 0.3 }), three)).toBe(true);
+  });
+
+  it('changes a long port list where a port comes or goes, keeping the ranges it does not touch', () => {
+    // Every other port, as thousands of single-port tasks leave an agent's: a list copied and
+    // sorted anew on each change made giving them all back quadratic.
+    const ports = Array.from({ length: 2_000 }, (_, i): PortRange => [2 * i, 2 * i]);
+    const free = resources({ ports });
+    const released = add(free, resources({ ports: [[1_001, 1_001]] }));
+    expect(released.ports.slice(499, 502)).toEqual([
+      [998, 998],
+      [1_000, 1_002],
+      [1_004, 1_004],
+    ]);
+    expect(released.ports[0]).toBe(free.ports[0]);
+    expect(released.ports[1_998]).toBe(free.ports[1_999]);
+
+    const taken = subtract(released, resources({ ports: [[1_001, 1_001]] }));
+    expect(taken).toEqual(free);
+    expect(taken.ports[0]).toBe(free.ports[0]);
+    expect(taken.ports[1_999]).toBe(free.ports[1_999]);
   });
 
   it('says what is missing', () => {

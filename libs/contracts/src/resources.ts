@@ -7,11 +7,14 @@ export interface Resources {
   cpus: number;
   mem: number;
   disk: number;
-  /** Sorted, non-overlapping, inclusive `[begin, end]` ranges. */
-  ports: PortRange[];
+  /**
+   * Sorted, non-overlapping, inclusive `[begin, end]` ranges. Read-only: the functions below share
+   * lists and ranges between what they are given and what they return instead of copying them.
+   */
+  ports: readonly PortRange[];
 }
 
-export type PortRange = [begin: number, end: number];
+export type PortRange = readonly [begin: number, end: number];
 
 /** The scalar kinds of resource that DRF shares are computed over. */
 export const SCALARS = ['cpus', 'mem', 'disk'] as const;
@@ -47,7 +50,7 @@ export function add(a: Resources, b: Resources): Resources {
     cpus: round(a.cpus + b.cpus),
     mem: round(a.mem + b.mem),
     disk: round(a.disk + b.disk),
-    ports: normalizeRanges([...a.ports, ...b.ports]),
+    ports: uniteRanges(a.ports, b.ports),
   };
 }
 
@@ -104,7 +107,7 @@ export function contains(outer: Resources, inner: Resources): boolean {
     inner.cpus <= outer.cpus + EPSILON &&
     inner.mem <= outer.mem + EPSILON &&
     inner.disk <= outer.disk + EPSILON &&
-    inner.ports.every(([b, e]) => outer.ports.some(([ob, oe]) => ob <= b && e <= oe))
+    (inner.ports.length === 0 || inner.ports.every(rangeHolder(outer.ports)))
   );
 }
 
@@ -116,9 +119,8 @@ export function shortfall(available: Resources, wanted: Resources): string[] {
       missing.push(`needs ${format(wanted[kind])} ${kind}, has ${format(available[kind])}`);
     }
   }
-  const outside = wanted.ports.filter(
-    ([b, e]) => !available.ports.some(([ob, oe]) => ob <= b && e <= oe),
-  );
+  const held = rangeHolder(available.ports);
+  const outside = wanted.ports.filter((range) => !held(range));
   if (outside.length > 0) missing.push(`ports ${formatRanges(outside)} are not available`);
   return missing;
 }
@@ -209,37 +211,179 @@ function parseRanges(text: string, value: string): PortRange[] {
   return normalizeRanges(ranges);
 }
 
+/**
+ * Port lists this module built, and so knows to be normalized: sorted, each range apart from the
+ * next by at least one port. A change to one is found by bisection and made in one copy, without
+ * reading all of it first: an agent's free ports, cut into tens of thousands of pieces by as many
+ * single-port tasks, change on every task that ends. Port lists are read-only, so a list stays
+ * what it was built as; one a caller built is checked with one read each time instead, as its
+ * caller might still change it.
+ */
+const builtNormalized = new WeakSet<readonly PortRange[]>();
+
+function built(ranges: PortRange[]): PortRange[] {
+  builtNormalized.add(ranges);
+  return ranges;
+}
+
+function isNormalized(ranges: readonly PortRange[]): boolean {
+  if (builtNormalized.has(ranges)) return true;
+  let reach = -Infinity;
+  for (const [begin, end] of ranges) {
+    if (begin <= reach + 1 || end < begin) return false;
+    reach = end;
+  }
+  return true;
+}
+
+/** Sorted, with overlapping and adjacent ranges merged: the form every function here returns. */
 export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const merged: PortRange[] = [];
+  // Ranges of its own, so the last one may grow in place.
+  const merged: Array<[begin: number, end: number]> = [];
   for (const [begin, end] of sorted) {
     const last = merged[merged.length - 1];
     if (last && begin <= last[1] + 1) last[1] = Math.max(last[1], end);
     else merged.push([begin, end]);
   }
-  return merged;
+  // A range that ends before it begins (the message validator refuses those) stays as it is.
+  return isNormalized(merged) ? built(merged) : merged;
 }
 
 /**
- * `from` without `remove`, in one sweep over both sorted: what is left of an agent's range once
- * thousands of tasks took a port each is as many pieces, and cutting them one removal at a time
- * would walk them all for each.
+ * The index of the first range at or after `from` that ends at or after `port` (the length if
+ * none does), in a normalized list: the one range that may hold `port`, or else the next one.
  */
-function subtractRanges(from: readonly PortRange[], remove: readonly PortRange[]): PortRange[] {
-  const cuts = normalizeRanges(remove);
-  const result: PortRange[] = [];
-  let next = 0;
-  for (const [begin, end] of normalizeRanges(from)) {
-    while (next < cuts.length && cuts[next]![1] < begin) next++;
-    let left = begin;
-    for (let i = next; i < cuts.length && cuts[i]![0] <= end; i++) {
-      const [cutBegin, cutEnd] = cuts[i]!;
-      if (cutBegin > left) result.push([left, cutBegin - 1]);
-      left = Math.max(left, cutEnd + 1);
-    }
-    if (left <= end) result.push([left, end]);
+function firstEndingFrom(ranges: readonly PortRange[], port: number, from: number): number {
+  let low = from;
+  let high = ranges.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ranges[middle]![1] < port) low = middle + 1;
+    else high = middle;
   }
-  return result;
+  return low;
+}
+
+/** Whether one range of `ranges` holds all of a range: found by bisection if they are normalized. */
+function rangeHolder(ranges: readonly PortRange[]): (range: PortRange) => boolean {
+  if (!isNormalized(ranges)) {
+    return ([begin, end]) => ranges.some(([b, e]) => b <= begin && end <= e);
+  }
+  return ([begin, end]) => {
+    const holder = ranges[firstEndingFrom(ranges, begin, 0)];
+    return holder !== undefined && holder[0] <= begin && end <= holder[1];
+  };
+}
+
+/**
+ * `a` and `b` together. Each range of the shorter list is placed into the longer one by
+ * bisection, and the ranges it does not touch are kept, not rebuilt: a port given back to a list
+ * of n ranges costs log n comparisons and one copy of the list.
+ */
+function uniteRanges(a: readonly PortRange[], b: readonly PortRange[]): readonly PortRange[] {
+  if (!isNormalized(a) || !isNormalized(b)) return normalizeRanges([...a, ...b]);
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+  if (short.length === 0) return long;
+  const result = new Splice(long);
+  let next = 0;
+  let taken = 0;
+  while (taken < short.length) {
+    const [shortBegin, shortEnd] = short[taken++]!;
+    // Ranges that end before this one, without even touching it, stay as they are.
+    next = result.keep(next, firstEndingFrom(long, shortBegin - 1, next));
+    let begin = shortBegin;
+    let end = shortEnd;
+    if (next < long.length && long[next]![0] < begin) begin = long[next]![0];
+    // Takes in whatever of either list begins within the range so far or right after it.
+    for (;;) {
+      if (next < long.length && long[next]![0] <= end + 1) {
+        end = Math.max(end, long[next++]![1]);
+      } else if (taken < short.length && short[taken]![0] <= end + 1) {
+        end = Math.max(end, short[taken++]![1]);
+      } else {
+        break;
+      }
+    }
+    result.add([begin, end]);
+  }
+  result.keep(next, long.length);
+  return result.join();
+}
+
+/**
+ * `from` without `remove`. The first range of `from` that each range to remove touches is found
+ * by bisection, and the ranges it does not touch are kept, not rebuilt: a port taken out of a list
+ * of n ranges costs log n comparisons and one copy of the list, and the ports of thousands of
+ * tasks taken out at once no more than one sweep over both lists.
+ */
+function subtractRanges(
+  from: readonly PortRange[],
+  remove: readonly PortRange[],
+): readonly PortRange[] {
+  const ranges = isNormalized(from) ? from : normalizeRanges(from);
+  const cuts = isNormalized(remove) ? remove : normalizeRanges(remove);
+  if (cuts.length === 0) return ranges;
+  const result = new Splice(ranges);
+  let next = 0;
+  let cut = 0;
+  while (cut < cuts.length && next < ranges.length) {
+    const [cutBegin, cutEnd] = cuts[cut]!;
+    next = result.keep(next, firstEndingFrom(ranges, cutBegin, next));
+    const range = ranges[next];
+    if (range === undefined) break;
+    const [begin, end] = range;
+    if (begin > cutEnd) {
+      cut++; // it falls between two ranges
+      continue;
+    }
+    let left = begin;
+    while (cut < cuts.length && cuts[cut]![0] <= end) {
+      const [b, e] = cuts[cut]!;
+      if (b > left) result.add([left, b - 1]);
+      left = Math.max(left, e + 1);
+      if (e > end) break; // it cuts into the next range too
+      cut++;
+    }
+    if (left <= end) result.add([left, end]);
+    next++;
+  }
+  result.keep(next, ranges.length);
+  return result.join();
+}
+
+/**
+ * A new port list made of runs of an old one and of new ranges, copied once into a list of its
+ * final length: a list of more than about 16,000 ranges is a large object to V8, whose every
+ * allocation costs far more than its copy, and growing one range by range would allocate several.
+ */
+class Splice {
+  private readonly parts: PortRange[][] = [];
+  private added: PortRange[] = [];
+
+  constructor(private readonly source: readonly PortRange[]) {}
+
+  /** Keeps the source's ranges from `from` up to `to` as they are; returns `to`. */
+  keep(from: number, to: number): number {
+    if (from < to) {
+      if (this.added.length > 0) this.parts.push(this.added);
+      this.added = [];
+      this.parts.push(this.source.slice(from, to));
+    }
+    return to;
+  }
+
+  add(range: PortRange): void {
+    this.added.push(range);
+  }
+
+  join(): PortRange[] {
+    if (this.added.length > 0) this.parts.push(this.added);
+    // concat takes the parts as arguments: a sweep may make more of them than a call can take.
+    const list =
+      this.parts.length <= 1_000 ? ([] as PortRange[]).concat(...this.parts) : this.parts.flat();
+    return built(list);
+  }
 }
 
 function formatRanges(ranges: readonly PortRange[]): string {

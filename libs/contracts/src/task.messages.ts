@@ -46,7 +46,7 @@ export class ResourcesMessage implements Resources {
   disk!: number;
 
   @IsPortRanges()
-  ports!: PortRange[];
+  ports!: readonly PortRange[];
 }
 
 export class CommandInfo {

@@ -116,11 +116,10 @@ describe(TaskLifecycle.name, () => {
     const offer = offersSent(parts.frameworkStream).find(
       (o) => (o.resources as { ports?: unknown[] }).ports?.length === 1,
     );
-    const onPort = (taskId: string): TaskInfo =>
-      ({
-        ...taskInfo(taskId),
-        resources: { cpus: 1, mem: 64, ports: [[31000, 31000]] },
-      }) as TaskInfo;
+    const onPort = (taskId: string): TaskInfo => ({
+      ...taskInfo(taskId),
+      resources: { cpus: 1, mem: 64, disk: 0, ports: [[31000, 31000]] },
+    });
 
     expect(() =>
       lifecycle.accept(parts.framework, {
