@@ -1,5 +1,5 @@
 import { HierarchicalDrfAllocator, type Allocation } from '@kiln/cluster';
-import { resources, type PortRange } from '@kiln/contracts';
+import { resources, subtract, sum, type PortRange, type Resources } from '@kiln/contracts';
 import { percentile, reportSection, table } from '../support/report';
 
 /** Sized like the Mesos allocator benchmark whose published figure is the anchor below. */
@@ -40,6 +40,19 @@ export interface AllocatorBenchmarkResult {
   scenarios: CycleFigures[];
   /** Median seconds for the master to decline one cycle's offers (recoverResources with filters). */
   recoverSeconds: number;
+  fragmentedRelease: ReleaseFigures;
+}
+
+/** Single-port tasks given back one by one on an agent whose ports they cut into pieces. */
+export interface ReleaseFigures {
+  tasks: number;
+  /** Of them, how many were given back and timed. */
+  released: number;
+  /** Wall-clock seconds per recoverResources call. */
+  median: number;
+  p99: number;
+  /** Seconds for all the timed releases together. */
+  total: number;
 }
 
 interface Sample {
@@ -219,6 +232,56 @@ function idleCrowd(cycles: number): Sample[] {
   return samples;
 }
 
+/** Tasks of the release scenario, each on a port of its own, every other port of the agent's. */
+const PORT_TASKS = 20_000;
+const FIRST_PORT = 20_000;
+
+/**
+ * (4) One framework launched {@link PORT_TASKS} tasks on every other port of one agent, as the
+ * master does (the whole agent offered, the rest of the offer given back at once), so that both
+ * what it holds there and what is free are that many single-port ranges. The tasks then end in a
+ * random order and each is given back alone: every release changes two long range lists.
+ * `releases` caps how many are timed, for code too slow to give back all of them.
+ */
+export function fragmentedRelease(releases = PORT_TASKS): ReleaseFigures {
+  const allocator = new HierarchicalDrfAllocator();
+  const lastPort = FIRST_PORT + 2 * PORT_TASKS - 1;
+  allocator.addAgent(
+    'agent-ports',
+    resources({ cpus: PORT_TASKS, mem: PORT_TASKS * 64, ports: [[FIRST_PORT, lastPort]] }),
+  );
+  allocator.addFramework('framework-ports', ['builds']);
+  const [offer] = allocator.allocate(0);
+  if (offer === undefined) throw new Error('the agent was not offered');
+  const tasks: Resources[] = Array.from({ length: PORT_TASKS }, (_, i) =>
+    resources({ cpus: 1, mem: 64, ports: [[FIRST_PORT + 2 * i, FIRST_PORT + 2 * i]] }),
+  );
+  const rest = subtract(offer.resources, sum(tasks));
+  allocator.recoverResources(offer.frameworkId, offer.agentId, offer.role, rest, 0, 0);
+
+  let seed = 7;
+  const random = (): number => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+  for (let i = tasks.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [tasks[i], tasks[j]] = [tasks[j]!, tasks[i]!];
+  }
+  const seconds: number[] = [];
+  for (const task of tasks.slice(0, releases)) {
+    const start = process.hrtime.bigint();
+    allocator.recoverResources(offer.frameworkId, offer.agentId, offer.role, task, 0, 0);
+    seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+  const total = seconds.reduce((a, b) => a + b, 0);
+  seconds.sort((a, b) => a - b);
+  return {
+    tasks: PORT_TASKS,
+    released: seconds.length,
+    median: percentile(seconds, 50),
+    p99: percentile(seconds, 99),
+    total,
+  };
+}
+
 export function runAllocatorBenchmark(cycles = 10): AllocatorBenchmarkResult {
   const full = fullCycles(cycles);
   const steady = steadyDeclines(cycles * 2);
@@ -240,11 +303,13 @@ export function runAllocatorBenchmark(cycles = 10): AllocatorBenchmarkResult {
       steady.declineSeconds.sort((a, b) => a - b),
       50,
     ),
+    fragmentedRelease: fragmentedRelease(),
   };
 }
 
 export function reportAllocatorBenchmark(result: AllocatorBenchmarkResult): void {
   const ms = (s: number): string => (s * 1000).toFixed(1);
+  const ms3 = (s: number): string => (s * 1000).toFixed(3);
   const whole = (n: number): string => Math.round(n).toLocaleString('en-US');
   const rows = result.scenarios.map((s) => [
     s.scenario,
@@ -284,6 +349,14 @@ export function reportAllocatorBenchmark(result: AllocatorBenchmarkResult): void
     `First cycle after the agents joined (cold code, one full re-sort): ` +
       `${ms(result.coldCycleSeconds)} ms. Declining one steady-state cycle's offers ` +
       `(10,000 recoverResources calls with filters): ${ms(result.recoverSeconds)} ms (median).`,
+    '',
+    `Giving back ${whole(result.fragmentedRelease.released)} single-port tasks one by one on an ` +
+      `agent whose ports they cut into ${whole(result.fragmentedRelease.tasks)} pieces (every ` +
+      `other port; what is free and what the framework holds are that many ranges), in a ` +
+      `random order: ${ms(result.fragmentedRelease.total / result.fragmentedRelease.released)} ms ` +
+      `per release on average, median ${ms3(result.fragmentedRelease.median)} ms, 99th ` +
+      `percentile ${ms(result.fragmentedRelease.p99)} ms, ` +
+      `${result.fragmentedRelease.total.toFixed(1)} s in all.`,
     '',
     `Mesos' own benchmark took 1.06 s per cycle for 10,000 agents × 1,000 frameworks after its ` +
       `optimisation (3.2 s before); a full cycle here took a median ${ms(full?.median ?? NaN)} ms, ` +
