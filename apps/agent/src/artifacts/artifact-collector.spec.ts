@@ -61,8 +61,23 @@ describe(collectArtifacts.name, () => {
     ]);
     expect(files).toEqual([{ name: 'out/alias', path: join(sandbox, 'out', 'a.txt'), size: 6 }]);
     expect(refused).toEqual([
+      { name: 'out/inner', reason: 'it is a symbolic link to out/sub, not to a regular file' },
       { name: 'out/up', reason: `it is a symbolic link to ${dir}, outside the workspace` },
     ]);
+  });
+
+  // Patterns and names both come from the repository. As a regular expression (a glob library's),
+  // `[^/]*a[^/]*a…b` tries every way of splitting the `a`s among the stars before it fails:
+  // years for this one, in the agent's only thread.
+  it('matches a hostile pattern against a hostile name at once, where a regular expression would not end', async () => {
+    writeFileSync(join(sandbox, 'out', 'a'.repeat(255)), 'x');
+    const { files, refused, stopped } = await collectArtifacts(sandbox, [
+      `out/${'*a'.repeat(100)}b`,
+      'out/sub/*',
+    ]);
+    expect(files.map((f) => f.name)).toEqual(['out/sub/b.bin']);
+    expect(refused).toEqual([]);
+    expect(stopped).toBeUndefined();
   });
 
   it('refuses patterns that reach outside the sandbox (as the compiler does)', async () => {
@@ -132,6 +147,19 @@ describe(collectArtifacts.name, () => {
         files: [],
         stopped: 'the search stopped after 50 files and directories',
       });
+    });
+
+    it('stops matching once the patterns took their work, and says which one', async () => {
+      many(10, (i) => `${'a'.repeat(200)}${i}`);
+      const hostile = `many/${'*a'.repeat(50)}b`;
+      const found = await collectArtifacts(sandbox, ['many/*0', hostile], undefined, {
+        ...limits,
+        maxMatchSteps: 10_000,
+      });
+      expect(found.stopped).toBe(
+        `the search stopped: matching names against ${JSON.stringify(hostile)} took too much ` +
+          'work (10000 steps in all); simpler patterns take less',
+      );
     });
 
     it('refuses what would pass the total of bytes', async () => {

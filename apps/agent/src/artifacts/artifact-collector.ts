@@ -5,10 +5,11 @@ import {
   ARTIFACTS_MAX_TOTAL_BYTES,
   normalizeArtifactName,
 } from '@kiln/contracts';
+import { Glob, GlobBudgetSpent, type GlobBudget } from '@kiln/pipeline';
 import type { Dir } from 'node:fs';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import picomatch from 'picomatch';
+import { setImmediate } from 'node:timers/promises';
 
 /** A sandbox file to upload: its artifact name and the real path of its bytes. */
 export interface ArtifactFile {
@@ -36,6 +37,12 @@ export interface CollectionLimits {
   maxEntries: number;
   /** The most refusals kept, each with its reason; the rest are counted. */
   maxRefusals: number;
+  /**
+   * The most work matching names against the patterns may take, in steps of a glob (see
+   * `Glob.matches`): patterns and names both come from the repository, and a hostile pair can
+   * cost a million steps a name. About 30 ns each; the default is a few seconds in all.
+   */
+  maxMatchSteps: number;
 }
 
 export const DEFAULT_COLLECTION_LIMITS: CollectionLimits = {
@@ -44,6 +51,7 @@ export const DEFAULT_COLLECTION_LIMITS: CollectionLimits = {
   maxTotalBytes: ARTIFACTS_MAX_TOTAL_BYTES,
   maxEntries: 100_000,
   maxRefusals: 100,
+  maxMatchSteps: 2 ** 27,
 };
 
 /** What was found: the files to upload, the refused ones, and what was left unlooked at. */
@@ -131,11 +139,14 @@ export async function collectArtifacts(
   return collection;
 }
 
+/** Matching work done between two turns of the event loop: tens of milliseconds at most. */
+const MATCH_STEPS_PER_TURN = 1_000_000;
+
 /**
  * The paths (relative, `/`-separated, sorted) of the files and symbolic links under `root` that
- * match `patterns`. Glob libraries that do not follow links leave links out altogether; a link
- * must be seen to be refused, so the walk is this one: from each pattern's static base, into
- * real directories only.
+ * match `patterns` (the pipeline's globs). Glob libraries that do not follow links leave links
+ * out altogether; a link must be seen to be refused, so the walk is this one: from each
+ * pattern's static base, into real directories only.
  */
 async function match(
   root: string,
@@ -143,7 +154,17 @@ async function match(
   limits: CollectionLimits,
   signal: AbortSignal | undefined,
 ): Promise<{ paths: string[]; stopped?: string }> {
-  const isMatch = picomatch(patterns, { dot: true });
+  const globs = patterns.map((pattern) => new Glob(pattern));
+  const budget: GlobBudget = { left: limits.maxMatchSteps };
+  let turn = budget.left;
+  // Other tasks' work goes on between the matches of a long search.
+  const isMatch = async (path: string): Promise<boolean> => {
+    if (turn - budget.left >= MATCH_STEPS_PER_TURN) {
+      await setImmediate();
+      turn = budget.left;
+    }
+    return globs.some((glob) => glob.matches(path, budget));
+  };
   const found = new Set<string>();
   // Enough to upload the most files and list the most refusals; a match past them is not kept.
   const maxMatches = limits.maxFiles + limits.maxRefusals;
@@ -169,7 +190,7 @@ async function match(
         const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
         if (entry.isDirectory()) {
           await walk(path);
-        } else if ((entry.isFile() || entry.isSymbolicLink()) && isMatch(path)) {
+        } else if ((entry.isFile() || entry.isSymbolicLink()) && (await isMatch(path))) {
           found.add(path);
           if (found.size >= maxMatches) stopped = `the search stopped at ${maxMatches} matches`;
         }
@@ -179,21 +200,38 @@ async function match(
       await opened.close().catch(() => undefined);
     }
   };
-  const bases = [...new Set(patterns.map((p) => picomatch.scan(p).base))].sort();
+  const bases = [...new Set(patterns.map(staticBase))].sort();
   // A base under another base is walked with it.
   const roots = bases.filter(
     (b, i) => !bases.slice(0, i).some((a) => a === '' || b.startsWith(`${a}/`)),
   );
-  for (const base of roots) {
-    if (base === '') {
-      await walk('');
-      continue;
+  try {
+    for (const base of roots) {
+      if (base === '') {
+        await walk('');
+        continue;
+      }
+      const info = await lstat(join(root, base)).catch(() => undefined);
+      if (info?.isDirectory() === true) await walk(base);
+      // A link where a pattern wants a directory is not walked: refused, it says where it goes.
+      else if (info?.isSymbolicLink() === true || (info !== undefined && (await isMatch(base)))) {
+        found.add(base);
+      }
     }
-    const info = await lstat(join(root, base)).catch(() => undefined);
-    if (info?.isDirectory() === true) await walk(base);
-    else if (info !== undefined && isMatch(base)) found.add(base);
+  } catch (error) {
+    if (!(error instanceof GlobBudgetSpent)) throw error;
+    stopped =
+      `the search stopped: matching names against ${quotedName(cut(error.glob))} took too ` +
+      `much work (${limits.maxMatchSteps} steps in all); simpler patterns take less`;
   }
   return { paths: [...found].sort(), ...(stopped === undefined ? {} : { stopped }) };
+}
+
+/** The segments of `pattern` before its first wildcard: where its matches can be, all of them. */
+function staticBase(pattern: string): string {
+  const segments = pattern.split('/');
+  const wild = segments.findIndex((segment) => /[*?]/.test(segment));
+  return (wild === -1 ? segments : segments.slice(0, wild)).join('/');
 }
 
 /** The real path and size of a regular file inside `root`, or why it is not one. */
@@ -214,6 +252,10 @@ async function inspect(
     return `it is a symbolic link to ${real}, outside the workspace`;
   }
   const info = await stat(real);
-  if (!info.isFile()) return 'it is not a regular file';
+  if (!info.isFile()) {
+    return real === path
+      ? 'it is not a regular file'
+      : `it is a symbolic link to ${within}, not to a regular file`;
+  }
   return { path: real, size: info.size };
 }
