@@ -1,8 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeStrays, removeTree } from './remove-tree';
 
@@ -39,6 +48,26 @@ describe(removeTree.name, () => {
 
     expect(existsSync(sandbox)).toBe(false);
   });
+
+  // A build makes millions of empty files for nothing. Removing them must not take the agent's
+  // memory, or the agent dies at each removal, and at each restart (the sandboxes left behind).
+  it('removes a directory of more names than the agent could hold in a small heap', async () => {
+    const sandbox = join(dir, 'sandbox');
+    mkdirSync(join(sandbox, 'workspace'), { recursive: true });
+    const long = 'x'.repeat(200);
+    for (let i = 0; i < 40_000; i += 1) {
+      closeSync(openSync(join(sandbox, 'workspace', `${long}${i}`), 'w'));
+    }
+    // An agent with a 24 MiB heap (tsx's own fits in it), removing the sandbox.
+    const script = `require(${JSON.stringify(resolve(__dirname, 'remove-tree.ts'))}).removeTree(process.argv[1])`;
+    await promisify(execFile)(
+      process.execPath,
+      ['--max-old-space-size=24', '--import', 'tsx', '-e', script, sandbox],
+      { timeout: 60_000 },
+    );
+
+    expect(existsSync(sandbox)).toBe(false);
+  }, 120_000);
 
   it('removes an ordinary tree, and nothing when there is none', async () => {
     const sandbox = join(dir, 'sandbox');

@@ -1,24 +1,22 @@
 import { execFile } from 'node:child_process';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
 /**
- * Removes the directory tree at `path`, however deep. Node's recursive `rm` names every entry by
- * its whole path, and gives up (ENAMETOOLONG) on a tree deeper than a path can be long: a build
- * that nests directories past 4,096 bytes would keep its sandbox on the agent's disk for good.
- * coreutils' `rm` walks by directory handles and has no such bound; it runs only when the first
- * try failed, so the common case costs no process. `--one-file-system` leaves anything mounted
- * inside alone.
+ * Removes the directory tree at `path`, whatever the build left in it, with coreutils' `rm`.
+ * Node's recursive `rm` would do it in the agent: it lists each directory whole, and starts the
+ * removal of all its entries at once, in the agent's memory (a directory of 40,000 long names
+ * takes more than 24 MiB of heap; of millions, more than the agent has, so it dies, and again at
+ * its restart, when it removes the sandboxes left behind), and it gives up (ENAMETOOLONG) on a
+ * tree deeper than a path can be long. `rm` walks by directory handles, reads a directory a
+ * batch at a time, and its memory is not the agent's. `--one-file-system` leaves anything
+ * mounted inside alone. One process per sandbox removed, after the task is done.
  */
 export async function removeTree(path: string): Promise<void> {
-  try {
-    await rm(path, { recursive: true, force: true });
-  } catch {
-    await run('rm', ['-rf', '--one-file-system', '--', path]);
-  }
+  await run('rm', ['-rf', '--one-file-system', '--', path]);
 }
 
 /**
