@@ -109,6 +109,17 @@ describe(collectArtifacts.name, () => {
     ]);
   });
 
+  it('refuses a file whose name is not UTF-8, and uploads the others', async () => {
+    // A Linux name is bytes: 0xff is none of UTF-8's, so Node reads it as U+FFFD.
+    writeFileSync(
+      Buffer.concat([Buffer.from(`${join(sandbox, 'out')}/a`), Buffer.from([0xff])]),
+      'x',
+    );
+    const { files, refused } = await collectArtifacts(sandbox, ['out/*']);
+    expect(files.map((f) => f.name)).toEqual(['out/.hidden', 'out/a.txt']);
+    expect(refused).toEqual([{ name: 'out/a\uFFFD', reason: 'its name is not UTF-8' }]);
+  });
+
   describe('bounded, whatever the build leaves behind', () => {
     const limits = { ...DEFAULT_COLLECTION_LIMITS, maxFiles: 3, maxRefusals: 2, maxEntries: 50 };
 

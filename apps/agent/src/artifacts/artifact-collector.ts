@@ -243,8 +243,11 @@ async function inspect(
   try {
     real = await realpath(path);
   } catch {
-    return (await lstat(path)).isSymbolicLink()
-      ? 'it is a symbolic link to nothing'
+    const info = await lstat(path).catch(() => undefined);
+    if (info?.isSymbolicLink() === true) return 'it is a symbolic link to nothing';
+    // Node lists a name that is not UTF-8 with U+FFFD for its bytes: no file is named so.
+    return info === undefined && path.includes('\uFFFD')
+      ? 'its name is not UTF-8'
       : 'it cannot be read';
   }
   const within = relative(root, real);
