@@ -9,6 +9,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,41 @@ describe(SourceCache.name, () => {
       expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('direct\n');
     }
     expect(existsSync(join(dir, 'cache'))).toBe(false);
+  });
+
+  it("leaves the host's git configuration out of a checkout: its hooks never run there", async () => {
+    // What an administrator's own git setup could bring to a hostile repository's checkout, run
+    // by the agent as root: a global hook (or filter, or fsmonitor) acting in the workspace.
+    const home = join(dir, 'home');
+    const hooks = join(home, 'hooks');
+    const ran = join(dir, 'hook-ran');
+    mkdirSync(hooks, { recursive: true });
+    writeFileSync(join(hooks, 'post-checkout'), `#!/bin/sh\ntouch '${ran}'\n`, { mode: 0o755 });
+    writeFileSync(join(home, '.gitconfig'), `[core]\n\thooksPath = ${hooks}\n`);
+    const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'hooked\n' });
+    packServer = await startPackServer(() => ({
+      repositoryDir: join(dir, 'upstream', '.git'),
+      sha: upstream.sha,
+    }));
+    const packUrl = packServer.url;
+    const home0 = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      // From git's own fetch, and from the cache's pack.
+      await cache.checkout(workspace('fetched'), { url: upstream.url, sha: upstream.sha });
+      await cache.checkout(workspace('packed'), {
+        url: upstream.url,
+        packUrl,
+        sha: upstream.sha,
+        cacheKey: 'repo-1',
+      });
+    } finally {
+      process.env.HOME = home0;
+    }
+
+    expect(readFileSync(join(dir, 'fetched', 'README.md'), 'utf8')).toBe('hooked\n');
+    expect(readFileSync(join(dir, 'packed', 'README.md'), 'utf8')).toBe('hooked\n');
+    expect(existsSync(ran)).toBe(false);
   });
 
   describe('from a server that serves the commit as a pack', () => {

@@ -1,4 +1,4 @@
-import { errorMessage, gitEnv, KeyedMutex } from '@kiln/common';
+import { errorMessage, gitEnv, GIT_ENV_OPTIONS, KeyedMutex } from '@kiln/common';
 import { sharedLauncher } from '@kiln/containerizer';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
@@ -154,7 +154,7 @@ export class SourceCache {
     // Not the memo: git would make a root removed meanwhile open to all (0755).
     await makeRoot(this.rootDir);
     const temp = `${dir}.${randomBytes(4).toString('hex')}.tmp`;
-    await simpleGit().env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
+    await simpleGit(GIT_ENV_OPTIONS).env(gitEnv()).raw(['init', '--bare', '--quiet', temp]);
     await rename(temp, dir).catch(async (error: unknown) => {
       await rm(temp, { recursive: true, force: true });
       if (!(await exists(dir))) throw error;
@@ -212,7 +212,7 @@ function failureText(error: unknown): string {
 }
 
 async function hasCommit(dir: string, sha: string): Promise<boolean> {
-  return simpleGit({ baseDir: dir })
+  return simpleGit({ ...GIT_ENV_OPTIONS, baseDir: dir })
     .env(gitEnv())
     .raw(['cat-file', '-t', sha])
     .then(

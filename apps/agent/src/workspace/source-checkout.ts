@@ -1,4 +1,4 @@
-import { backoffDelay, errorMessage, gitEnv, sleep } from '@kiln/common';
+import { backoffDelay, errorMessage, gitEnv, GIT_ENV_OPTIONS, sleep } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
@@ -57,7 +57,7 @@ export async function checkoutSource(
     config.push(`http.extraHeader=Authorization: ${authorization}`);
   }
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
-  const git = simpleGit({ baseDir: dir, config }).env(gitEnv());
+  const git = simpleGit({ ...GIT_ENV_OPTIONS, baseDir: dir, config }).env(gitEnv());
   const deadline = Date.now() + (options.retryForMs ?? SOURCE_RETRY_MS);
   const { keepAs } = options;
   // A checkout that fails means the commit is not there (yet): one command where a lookup and

@@ -1,6 +1,7 @@
 import {
   errorMessage,
   gitEnv,
+  GIT_ENV_OPTIONS,
   KeyedMutex,
   redactUrl,
   TimeoutError,
@@ -474,6 +475,7 @@ export class GitMirror {
     }
     const env = gitEnv();
     const git = simpleGit({
+      ...GIT_ENV_OPTIONS,
       baseDir: remote.dir,
       config,
       abort: AbortSignal.timeout(this.timeoutMs),
