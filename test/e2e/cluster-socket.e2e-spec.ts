@@ -1,5 +1,10 @@
 import { CallSocket, SocketCallError, SocketRefusedError } from '@kiln/common';
-import type { SchedulerCall, SchedulerEvent } from '@kiln/contracts';
+import {
+  MAX_CALLS_PER_FRAME,
+  MAX_FRAME_BYTES,
+  type SchedulerCall,
+  type SchedulerEvent,
+} from '@kiln/contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { KilnProcess } from './support/kiln-process';
@@ -97,6 +102,56 @@ describe('the master over WebSockets, beside its HTTP API', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send('{"calls": "not a list"}');
     expect(await closed).toBe(1008);
+  });
+
+  it('closes a connection that sends a frame larger than the master reads', async () => {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/scheduler`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    // Valid JSON of no calls, one byte over: the size alone is refused, before any parsing.
+    const frame = '{"calls":[]}';
+    ws.send(frame + ' '.repeat(MAX_FRAME_BYTES - frame.length + 1));
+    expect(await closed).toBe(1009);
+  });
+
+  it('sends a tick of calls in frames the master reads, and refuses alone a call none could hold', async () => {
+    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
+    const events = collect(socket);
+    try {
+      await socket.call({
+        type: 'SUBSCRIBE',
+        subscribe: { frameworkInfo: { name: 'socket-many', roles: ['socket'] } },
+      });
+      const frameworkId = await vi.waitFor(() => {
+        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
+        if (subscribed?.type !== 'SUBSCRIBED') throw new Error('no SUBSCRIBED yet');
+        return subscribed.subscribed.frameworkId;
+      });
+
+      // One tick: more calls than a frame may carry, then one larger than a frame, then one more.
+      const many = Array.from({ length: MAX_CALLS_PER_FRAME + 1 }, () =>
+        socket.call({ type: 'SUPPRESS', frameworkId }),
+      );
+      const huge = socket.call({
+        type: 'KILL',
+        frameworkId,
+        kill: { taskId: 'x'.repeat(MAX_FRAME_BYTES) },
+      });
+      const after = socket.call({ type: 'REVIVE', frameworkId });
+
+      const answers = await Promise.allSettled([Promise.all(many), huge, after]);
+      expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((answers[1] as PromiseRejectedResult).reason).toMatchObject({
+        status: 413,
+        message: expect.stringMatching(
+          new RegExp(`more than the ${MAX_FRAME_BYTES} the master reads in one frame`),
+        ) as unknown,
+      });
+    } finally {
+      socket.close();
+    }
   });
 
   it('launches tasks for a framework on the HTTP API and one on a WebSocket side by side', async () => {

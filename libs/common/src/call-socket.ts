@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { EventFrame } from '@kiln/contracts';
+import { MAX_CALLS_PER_FRAME, MAX_FRAME_BYTES, type EventFrame } from '@kiln/contracts';
 import WebSocket from 'ws';
 
 /** The server refused to open the connection (a 401 for a wrong token, say). */
@@ -66,8 +66,14 @@ interface Pending {
  * (or its `failures`), and events come in as the frames hold them. It does not reconnect by
  * itself: a client decides what a lost connection means.
  */
+/** `{"calls":[` and `]}` around a frame's calls. */
+const FRAME_OVERHEAD = '{"calls":[]}'.length;
+
+/** What goes in place of a call too large to send: the master refuses it, as any unknown call. */
+const OVERSIZED_CALL = '{"type":"OVERSIZED"}';
+
 export class CallSocket<Call> {
-  private readonly outgoing: TickBatcher<Call>;
+  private readonly outgoing: TickBatcher<{ seq: number; call: Call }>;
   /** Events received and not yet read, a frame's worth at a time. */
   private readonly received: unknown[][] = [];
   private readonly pending = new Map<number, Pending>();
@@ -77,9 +83,7 @@ export class CallSocket<Call> {
   private failure: Error | undefined;
 
   private constructor(private readonly socket: WebSocket) {
-    this.outgoing = new TickBatcher((calls) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ calls }));
-    });
+    this.outgoing = new TickBatcher((calls) => this.write(calls));
     socket.on('message', (data, isBinary) => {
       if (isBinary) return this.fail(new Error('the master sent a binary frame'));
       let frame: EventFrame<unknown>;
@@ -153,8 +157,49 @@ export class CallSocket<Call> {
     const answered = new Promise<void>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
     });
-    this.outgoing.add(call);
+    this.outgoing.add({ seq, call });
     return answered;
+  }
+
+  /**
+   * Sends a tick's calls, in order, in as few frames as the master reads: each of at most
+   * {@link MAX_CALLS_PER_FRAME} calls and {@link MAX_FRAME_BYTES} bytes, as a larger one would
+   * close the connection. A call that no frame could hold is refused here, and a placeholder the
+   * master refuses goes in its place: the master numbers calls by their order, so every later
+   * call's answer stays its own.
+   */
+  private write(calls: readonly { seq: number; call: Call }[]): void {
+    let frame: string[] = [];
+    let bytes = 0;
+    const send = (): void => {
+      if (frame.length > 0 && this.socket.readyState === WebSocket.OPEN) {
+        this.socket.send(`{"calls":[${frame.join(',')}]}`);
+      }
+      frame = [];
+      bytes = FRAME_OVERHEAD;
+    };
+    send();
+    for (const { seq, call } of calls) {
+      let json = JSON.stringify(call);
+      let size = Buffer.byteLength(json) + 1;
+      if (FRAME_OVERHEAD + size > MAX_FRAME_BYTES) {
+        this.refuse(seq, size);
+        json = OVERSIZED_CALL;
+        size = OVERSIZED_CALL.length + 1;
+      }
+      if (frame.length === MAX_CALLS_PER_FRAME || bytes + size > MAX_FRAME_BYTES) send();
+      frame.push(json);
+      bytes += size;
+    }
+    send();
+  }
+
+  private refuse(seq: number, size: number): void {
+    const message =
+      `the call is ${size - 1} bytes: more than the ${MAX_FRAME_BYTES} the master reads in ` +
+      'one frame';
+    this.pending.get(seq)?.reject(new SocketCallError(413, message));
+    this.pending.delete(seq);
   }
 
   /** The events received, in order, until the connection closes; throws if it failed. */

@@ -46,5 +46,15 @@ export interface CallFailure {
 /** The most calls one frame may carry: a larger frame is refused whole. */
 export const MAX_CALLS_PER_FRAME = 10_000;
 
+/**
+ * The largest frame the master reads, and the largest body of one call over HTTP. A larger frame
+ * closes the connection (code 1009), a larger body is answered `413`. The master parses a frame
+ * whole before anything else runs, so the bound is what one client can hold it up for: 16 MiB
+ * parse in well under a second where 64 MiB took seconds on a busy machine. The largest calls
+ * Kiln makes fit many times over (an ACCEPT of 30,000 tasks is about 4 MiB, a RECONCILE of the
+ * most tasks one may name under 1 MiB); a client splits a tick's calls into frames within it.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
 /** The close code the master uses when a connection misbehaves (RFC 6455: policy violation). */
 export const POLICY_VIOLATION = 1008;

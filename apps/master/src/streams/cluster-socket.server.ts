@@ -4,6 +4,7 @@ import {
   AgentCall,
   InvalidMessageError,
   MAX_CALLS_PER_FRAME,
+  MAX_FRAME_BYTES,
   parseMessage,
   POLICY_VIOLATION,
   SchedulerCall,
@@ -23,9 +24,6 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { ClusterToken } from '../auth/cluster-token.guard';
 import { MasterService } from '../cluster/master.service';
 import { SocketEventStream } from './socket-event-stream';
-
-/** The largest frame the master reads: a batch of 10,000 calls fits many times over. */
-const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 type Api = 'agent' | 'scheduler';
 
