@@ -1,18 +1,20 @@
 import { CallSocket, SocketCallError } from '@kiln/common';
-import type {
-  AgentCall,
-  AgentTask,
-  Offer,
-  ResourcesMessage,
-  SchedulerCall,
-  SchedulerEvent,
-  TaskInfo,
+import {
+  MAX_RECONCILE_TASKS,
+  STREAM_ID_HEADER,
+  type AgentCall,
+  type AgentTask,
+  type Offer,
+  type ResourcesMessage,
+  type SchedulerCall,
+  type SchedulerEvent,
+  type TaskInfo,
 } from '@kiln/contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HandAgent } from './support/hand-agent';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
-import { shellTask } from './support/test-framework';
+import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-refusals-token-0123456789';
 /** How long a round trip through the master (an offer: an allocation cycle) may take when busy. */
@@ -125,6 +127,71 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
       }
     } finally {
       agent.close();
+    }
+  });
+
+  it('refuses a RECONCILE naming more tasks than one may, over HTTP and a WebSocket, saying so', async () => {
+    const limit = MAX_RECONCILE_TASKS;
+    const named = (n: number): { taskId: string; agentId: string }[] =>
+      Array.from({ length: n }, (_, i) => ({ taskId: `reconciled-${i}`, agentId: `agent-${i}` }));
+    const tooMany = new RegExp(
+      `reconcile\\.tasks names ${limit + 1} tasks: one RECONCILE may name at most ${limit}`,
+    );
+    const framework = await TestFramework.start(url, TOKEN, { name: 'asks', roles: ['ci'] });
+    try {
+      const reconcile = (n: number): Promise<Response> =>
+        fetch(`${url}/api/v1/scheduler`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            [STREAM_ID_HEADER]: framework.client.streamId!,
+          },
+          body: JSON.stringify({
+            type: 'RECONCILE',
+            frameworkId: framework.id,
+            reconcile: { tasks: named(n) },
+          }),
+        });
+      const refused = await reconcile(limit + 1);
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { message: string }).message).toMatch(tooMany);
+      // At the limit, the call is taken (its body is far over the 100 kB HTTP bodies once had).
+      expect((await reconcile(limit)).status).toBe(202);
+      // Kiln's client asks about more in several calls.
+      await framework.client.reconcile(named(limit + 1));
+    } finally {
+      await framework.close();
+    }
+
+    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
+    const events: SchedulerEvent[] = [];
+    void (async () => {
+      for await (const event of socket.events()) events.push(event as SchedulerEvent);
+    })().catch(() => undefined);
+    try {
+      await socket.call({
+        type: 'SUBSCRIBE',
+        subscribe: { frameworkInfo: { name: 'asks-on-a-socket', roles: ['ci'] } },
+      });
+      const frameworkId = await vi.waitFor(() => {
+        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
+        if (subscribed?.type !== 'SUBSCRIBED') throw new Error('no SUBSCRIBED yet');
+        return subscribed.subscribed.frameworkId;
+      }, WAIT);
+      const call = socket.call({
+        type: 'RECONCILE',
+        frameworkId,
+        reconcile: { tasks: named(limit + 1) },
+      });
+      await expect(call).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(tooMany) as unknown,
+      });
+      // The connection stays: the next call is carried out.
+      await socket.call({ type: 'SUPPRESS', frameworkId });
+    } finally {
+      socket.close();
     }
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentCall, AgentEvent } from './agent.messages';
-import { SchedulerCall } from './scheduler.messages';
+import { MAX_RECONCILE_TASKS, SchedulerCall } from './scheduler.messages';
 import { InvalidMessageError, parseMessage } from './validation';
 
 const task = {
@@ -64,6 +64,21 @@ describe(parseMessage.name, () => {
     );
     expect(() => parseMessage(SchedulerCall, { type: 'REVIVE' })).toThrow(/frameworkId/);
     expect(() => parseMessage(SchedulerCall, { type: 'SUBSCRIBE' })).toThrow(/subscribe/);
+  });
+
+  it('refuses a RECONCILE naming more tasks than one may, saying how many and the limit', () => {
+    const tasks = (n: number): { taskId: string }[] =>
+      Array.from({ length: n }, (_, i) => ({ taskId: `t-${i}` }));
+    const reconcile = (n: number): unknown => ({
+      type: 'RECONCILE',
+      frameworkId: 'fw',
+      reconcile: { tasks: tasks(n) },
+    });
+    expect(() => parseMessage(SchedulerCall, reconcile(MAX_RECONCILE_TASKS))).not.toThrow();
+    expect(() => parseMessage(SchedulerCall, reconcile(MAX_RECONCILE_TASKS + 1))).toThrow(
+      `reconcile.tasks names ${MAX_RECONCILE_TASKS + 1} tasks: one RECONCILE may name at most ` +
+        `${MAX_RECONCILE_TASKS}; send them in several calls`,
+    );
   });
 
   it('refuses unknown fields and non-objects', () => {

@@ -160,10 +160,21 @@ export class ReconcileTask {
   agentId?: string;
 }
 
+/**
+ * The most tasks one explicit RECONCILE may name. Its answer is an update per task, about 2.5 MB
+ * for 10,000, which a subscriber's stream holds with room to spare (a stream that falls 16 MiB
+ * behind is dropped); a framework with more tasks sends several calls, as Kiln's client does.
+ */
+export const MAX_RECONCILE_TASKS = 10_000;
+
 export class Reconcile {
   /** Empty: implicit reconciliation, the latest state of every task the master knows. */
   @IsArray()
-  @ArrayMaxSize(100_000)
+  @ArrayMaxSize(MAX_RECONCILE_TASKS, {
+    message: ({ value }) =>
+      `tasks names ${(value as unknown[]).length} tasks: one RECONCILE may name at most ` +
+      `${MAX_RECONCILE_TASKS}; send them in several calls`,
+  })
   @IsDefined()
   @Nested(() => ReconcileTask, { each: true })
   tasks!: ReconcileTask[];

@@ -7,6 +7,7 @@ import {
   withTimeout,
 } from '@kiln/common';
 import {
+  MAX_RECONCILE_TASKS,
   SCHEDULER_EVENT_TYPES,
   STREAM_ID_HEADER,
   type FrameworkInfo,
@@ -147,8 +148,17 @@ export class SchedulerClient {
     });
   }
 
-  reconcile(tasks: { taskId: string; agentId?: string }[]): Promise<void> {
-    return this.call({ type: 'RECONCILE', reconcile: { tasks } });
+  /**
+   * Asks for the latest state of `tasks` (of every task, when empty), in calls of at most
+   * {@link MAX_RECONCILE_TASKS}, one after another: the master answers a framework's calls in
+   * order, and holds only so many unanswered.
+   */
+  async reconcile(tasks: { taskId: string; agentId?: string }[]): Promise<void> {
+    if (tasks.length === 0) return this.call({ type: 'RECONCILE', reconcile: { tasks } });
+    for (let start = 0; start < tasks.length; start += MAX_RECONCILE_TASKS) {
+      const slice = tasks.slice(start, start + MAX_RECONCILE_TASKS);
+      await this.call({ type: 'RECONCILE', reconcile: { tasks: slice } });
+    }
   }
 
   teardown(): Promise<void> {
