@@ -9,8 +9,11 @@ export interface FrameworkRecord {
   failoverTimeoutMs: number;
   stream?: EventStream;
   failoverTimer?: NodeJS.Timeout;
-  /** Explicit reconciliations of tasks not known yet, answered when agents had time to return. */
-  deferredReconcile: ReconcileTask[];
+  /**
+   * Tasks explicitly reconciled and not known yet, by id, answered when agents had the time to
+   * return (at most `MAX_DEFERRED_TASKS`).
+   */
+  deferredReconcile: Map<string, ReconcileTask>;
 }
 
 /** The frameworks the master knows: subscribed, failing over, or only known from agents' tasks. */

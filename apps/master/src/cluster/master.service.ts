@@ -156,7 +156,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
         name: info.name,
         roles: [...info.roles],
         failoverTimeoutMs: (info.failoverTimeoutSeconds ?? DEFAULT_FAILOVER_SECONDS) * 1000,
-        deferredReconcile: [],
+        deferredReconcile: new Map(),
       };
       this.frameworks.add(framework);
       this.accounting.addFramework(id, framework.roles);
@@ -277,7 +277,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       name: '(awaiting re-subscription)',
       roles: [task.role],
       failoverTimeoutMs: ADOPTED_FRAMEWORK_FAILOVER_MS,
-      deferredReconcile: [],
+      deferredReconcile: new Map(),
     };
     this.frameworks.add(framework);
     this.accounting.addAbsentFramework(framework.id, framework.roles);

@@ -1,6 +1,12 @@
 import type { AgentTask, TaskState } from '@kiln/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_AWAITED_TASKS, Reconciliation } from './reconciliation';
+import {
+  ANSWER_SLICE,
+  MAX_AWAITED_TASKS,
+  MAX_DEFERRED_TASKS,
+  MAX_UNANSWERED_TASKS,
+  Reconciliation,
+} from './reconciliation';
 import { AGENT_INFO, clusterParts, RecordingStream, taskInfo } from './testing/cluster-parts';
 
 const RECOVERY_MS = 1_000;
@@ -127,11 +133,139 @@ describe(Reconciliation.name, () => {
       taskId: `t-${i}`,
       agentId: `gone-${i}`,
     }));
-    reconciliation.reconcile(parts.framework, { tasks: asked });
+    for (let start = 0; start < asked.length; start += 10_000) {
+      reconciliation.reconcile(parts.framework, { tasks: asked.slice(start, start + 10_000) });
+      vi.runAllTimers();
+    }
     expect(parts.frameworkStream.updates()).toHaveLength(MAX_AWAITED_TASKS + 10);
     const remembered = (reconciliation as unknown as { awaitedAgents: Map<string, unknown> })
       .awaitedAgents;
     expect(remembered.size).toBe(MAX_AWAITED_TASKS);
+  });
+
+  it('answers a large reconciliation in slices, in order, letting other work run between them', async () => {
+    vi.useRealTimers();
+    const total = 2 * ANSWER_SLICE + ANSWER_SLICE / 2;
+    const asked = Array.from({ length: total }, (_, i) => `task-${i}`);
+    for (const taskId of asked) placed(taskId, 'TASK_RUNNING', true);
+    const updates = (): string[] => parts.frameworkStream.updates().map((u) => u.taskId);
+
+    reconciliation.reconcile(parts.framework, { tasks: asked.map((taskId) => ({ taskId })) });
+    // A slice in the turn that brought the call; the rest after other work had its turn: an
+    // agent's heartbeat, another framework's call, here the test's own callback.
+    expect(updates()).toHaveLength(ANSWER_SLICE);
+    const seenBetween = new Promise<number>((resolve) =>
+      setImmediate(() => resolve(updates().length)),
+    );
+    expect(await seenBetween).toBeLessThan(total);
+    await vi.waitFor(() => expect(updates()).toHaveLength(total), { timeout: 10_000 });
+    expect(updates()).toEqual(asked);
+  });
+
+  it('answers the reconciliations of several frameworks in turn', () => {
+    const other = new RecordingStream();
+    const second = { ...parts.framework, id: 'fw-2', stream: other.asStream() };
+    second.deferredReconcile = new Map();
+    parts.frameworks.add(second);
+    vi.advanceTimersByTime(RECOVERY_MS);
+    const asked = (prefix: string): { taskId: string; agentId: string }[] =>
+      Array.from({ length: 3 * ANSWER_SLICE }, (_, i) => ({
+        taskId: `${prefix}-${i}`,
+        agentId: 'agent-1',
+      }));
+
+    reconciliation.reconcile(parts.framework, { tasks: asked('a') });
+    reconciliation.reconcile(second, { tasks: asked('b') });
+    // Each had a slice; the second does not wait for the whole of the first's.
+    expect(parts.frameworkStream.updates()).toHaveLength(ANSWER_SLICE);
+    expect(other.updates()).toHaveLength(ANSWER_SLICE);
+    vi.runOnlyPendingTimers();
+    vi.runOnlyPendingTimers();
+    expect(parts.frameworkStream.updates()).toHaveLength(2 * ANSWER_SLICE);
+    expect(other.updates()).toHaveLength(2 * ANSWER_SLICE);
+    vi.runAllTimers();
+    expect(other.updates()).toHaveLength(3 * ANSWER_SLICE);
+  });
+
+  it('stops answering a subscription that ended: the framework asks again on its new one', () => {
+    vi.advanceTimersByTime(RECOVERY_MS);
+    const tasks = Array.from({ length: 3 * ANSWER_SLICE }, (_, i) => ({
+      taskId: `t-${i}`,
+      agentId: 'agent-1',
+    }));
+    reconciliation.reconcile(parts.framework, { tasks });
+    const next = new RecordingStream();
+    parts.framework.stream = next.asStream();
+    vi.runAllTimers();
+    expect(parts.frameworkStream.updates()).toHaveLength(ANSWER_SLICE);
+    expect(next.updates()).toEqual([]);
+  });
+
+  it("refuses a reconciliation while too many of the framework's tasks wait for their answers", () => {
+    vi.advanceTimersByTime(RECOVERY_MS);
+    const call = (n: number): void =>
+      reconciliation.reconcile(parts.framework, {
+        tasks: Array.from({ length: 10_000 }, (_, i) => ({ taskId: `t-${n}-${i}` })),
+      });
+    let calls = 0;
+    for (; calls * 10_000 - ANSWER_SLICE < MAX_UNANSWERED_TASKS; calls++) call(calls);
+    expect(thrownBy(() => call(calls))).toMatchObject({
+      status: 429,
+      message: expect.stringMatching(
+        new RegExp(`still being sent, and may have at most ${MAX_UNANSWERED_TASKS}`),
+      ) as unknown,
+    });
+    // Nothing of the refused call is answered; once the others are out, it may ask again.
+    vi.runAllTimers();
+    expect(parts.frameworkStream.updates()).toHaveLength(calls * 10_000);
+    expect(() => call(calls)).not.toThrow();
+  });
+
+  it('keeps a task asked about during recovery once, however often it is asked about', () => {
+    const asked = { tasks: [{ taskId: 'task-1', agentId: 'agent-9' }] };
+    for (let i = 0; i < 3; i++) reconciliation.reconcile(parts.framework, asked);
+    reconciliation.reconcile(parts.framework, {
+      tasks: [{ taskId: 'task-1', agentId: 'agent-1' }],
+    });
+    expect([...parts.framework.deferredReconcile.values()]).toEqual([
+      { taskId: 'task-1', agentId: 'agent-1' },
+    ]);
+
+    vi.advanceTimersByTime(RECOVERY_MS);
+    reconciliation.answerDeferred();
+    expect(parts.frameworkStream.updates()).toMatchObject([
+      { taskId: 'task-1', state: 'TASK_UNKNOWN', reason: 'RECONCILIATION' },
+    ]);
+  });
+
+  it('refuses a call that would keep more tasks through recovery than one framework may, keeping none of it', () => {
+    const call = (from: number, n: number): void =>
+      reconciliation.reconcile(parts.framework, {
+        tasks: Array.from({ length: n }, (_, i) => ({ taskId: `t-${from + i}` })),
+      });
+    for (let from = 0; from < MAX_DEFERRED_TASKS; from += 10_000) call(from, 10_000);
+    expect(parts.framework.deferredReconcile.size).toBe(MAX_DEFERRED_TASKS);
+
+    // Asking again about tasks already kept grows nothing, and is taken.
+    call(0, 10_000);
+    // One more: refused whole, naming the bound, what is kept and what the call adds.
+    expect(thrownBy(() => call(MAX_DEFERRED_TASKS - 5, 10))).toMatchObject({
+      status: 429,
+      message: expect.stringMatching(
+        new RegExp(
+          `keeps at most ${MAX_DEFERRED_TASKS} of them per framework, framework fw-1 has ` +
+            `${MAX_DEFERRED_TASKS}, and this call adds 5`,
+        ),
+      ) as unknown,
+    });
+    expect(parts.framework.deferredReconcile.size).toBe(MAX_DEFERRED_TASKS);
+    expect(parts.frameworkStream.updates()).toEqual([]);
+
+    vi.advanceTimersByTime(RECOVERY_MS);
+    reconciliation.answerDeferred();
+    vi.runAllTimers();
+    expect(parts.frameworkStream.updates()).toHaveLength(MAX_DEFERRED_TASKS);
+    expect(parts.framework.deferredReconcile.size).toBe(0);
   });
 
   it('answers every task of the framework when it names none', () => {
@@ -200,3 +334,13 @@ describe(Reconciliation.name, () => {
     ]);
   });
 });
+
+/** What `fn` throws (it must throw). */
+function thrownBy(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}

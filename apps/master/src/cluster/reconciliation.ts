@@ -13,7 +13,7 @@ import {
   type Resources,
   type TaskStatus,
 } from '@kiln/contracts';
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
 import type { EventStream } from '../streams/event-stream';
 import type { AgentRegistry } from './agent-registry';
 import { sendUpdate, type FrameworkRecord, type FrameworkRegistry } from './framework-registry';
@@ -28,6 +28,41 @@ import { masterStatus, type TaskBook, type TaskRecord } from './task-book';
 /** Tasks on agents not heard from that the master remembers being asked about, at most. */
 export const MAX_AWAITED_TASKS = 100_000;
 
+/**
+ * Tasks of one framework the master keeps to answer once agents had the time to re-register
+ * after its restart, at most: as many as it remembers awaited on agents, for all frameworks.
+ */
+export const MAX_DEFERRED_TASKS = 100_000;
+
+/**
+ * Tasks of one framework whose answers may wait to be sent, at most: its further RECONCILEs are
+ * refused until they are out, so a framework cannot ask faster than it is answered for ever.
+ */
+export const MAX_UNANSWERED_TASKS = 100_000;
+
+/**
+ * Tasks answered in one turn of the event loop, at most (a few milliseconds' work): a large
+ * reconciliation goes out in slices, with agents' heartbeats and other frameworks' calls between.
+ */
+export const ANSWER_SLICE = 1_000;
+
+/** One RECONCILE's tasks, answered from `next` on. */
+interface Asked {
+  readonly tasks: readonly ReconcileTask[];
+  /** Implicit reconciliation: the framework's live tasks when it asked, each answered if still live. */
+  readonly implicit: boolean;
+  next: number;
+}
+
+/** A framework's reconciliations still to answer, oldest first, on the subscription that asked. */
+interface Unanswered {
+  readonly framework: FrameworkRecord;
+  readonly stream: EventStream | undefined;
+  readonly calls: Asked[];
+  /** The tasks of {@link calls} not answered yet. */
+  count: number;
+}
+
 export class Reconciliation {
   /**
    * Tasks a framework asked about that are on agents this master has not heard from since it
@@ -36,6 +71,11 @@ export class Reconciliation {
   private readonly awaitedAgents = new Map<string, Map<string, string>>();
   /** The tasks in {@link awaitedAgents}, all agents together. */
   private awaitedTasks = 0;
+  /** Frameworks with reconciliations to answer, in the order they are served, by id. */
+  private readonly unanswered = new Map<string, Unanswered>();
+  private sliceScheduled = false;
+  /** Whether the reconciliations deferred through the recovery were handed on to be answered. */
+  private recovered = false;
 
   constructor(
     private readonly tasks: TaskBook,
@@ -51,44 +91,192 @@ export class Reconciliation {
     private readonly adoptFramework: (task: AgentTask) => void,
   ) {}
 
-  /** Answers with the latest state of each task asked for (all the framework's if none is named). */
+  /**
+   * Answers with the latest state of each task asked for (all the framework's if none is named).
+   * A task's state is read as its answer is sent, so an answer never tells of an older state than
+   * an update sent before it; answers to one framework go out in the order it asked. A call is
+   * refused whole, before any of it is answered or kept, when too many of the framework's tasks
+   * still wait for their answers, or (while the master recovers) to be answered at all.
+   */
   reconcile(framework: FrameworkRecord, reconcile: Reconcile): void {
+    const waiting = this.unansweredOf(framework)?.count ?? 0;
+    if (waiting >= MAX_UNANSWERED_TASKS) {
+      throw new HttpException(
+        `framework ${framework.id} has ${waiting} reconciled tasks whose answers are still being ` +
+          `sent, and may have at most ${MAX_UNANSWERED_TASKS}: ask again once they have come`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
     if (reconcile.tasks.length === 0) {
+      const tasks: ReconcileTask[] = [];
       for (const task of this.tasks.values()) {
-        if (task.frameworkId === framework.id) this.sendLatest(framework, task);
+        if (task.frameworkId === framework.id) tasks.push({ taskId: task.info.taskId });
       }
+      this.enqueue(framework, { tasks, implicit: true, next: 0 });
       return;
     }
-    this.answer(framework, reconcile.tasks, Date.now() < this.recovery.deadline);
+    const now = this.recovering() ? this.defer(framework, reconcile.tasks) : reconcile.tasks;
+    this.enqueue(framework, { tasks: now, implicit: false, next: 0 });
   }
 
   /** Once agents had the time to re-register: answers the reconciliations deferred until then. */
   answerDeferred(): void {
+    this.recovered = true;
     for (const framework of this.frameworks.values()) {
-      const deferred = framework.deferredReconcile.splice(0);
-      if (deferred.length > 0) this.answer(framework, deferred, false);
+      const deferred = [...framework.deferredReconcile.values()];
+      framework.deferredReconcile.clear();
+      this.enqueue(framework, { tasks: deferred, implicit: false, next: 0 });
     }
   }
 
-  private answer(
-    framework: FrameworkRecord,
-    asked: readonly ReconcileTask[],
-    recovering: boolean,
-  ): void {
-    for (const { taskId, agentId } of asked) {
-      const task = this.tasks.find(taskId);
-      if (task !== undefined && task.frameworkId === framework.id) {
-        this.sendLatest(framework, task);
-      } else if (recovering) {
-        framework.deferredReconcile.push(agentId === undefined ? { taskId } : { taskId, agentId });
-      } else if (agentId !== undefined && this.agents.get(agentId) === undefined) {
-        this.awaitAgent(framework, taskId, agentId);
-      } else {
-        sendUpdate(
-          framework,
-          masterStatus(taskId, 'TASK_UNKNOWN', 'RECONCILIATION', 'the cluster has no such task'),
-        );
+  private recovering(): boolean {
+    return !this.recovered && Date.now() < this.recovery.deadline;
+  }
+
+  /**
+   * While agents may still be re-registering: keeps the tasks asked for that this master does not
+   * know, to answer once they had the time, and returns the others, to answer now. A task asked
+   * about again is kept once, with the agent named last.
+   *
+   * Past {@link MAX_DEFERRED_TASKS}, the call is refused whole (429), and nothing of it is kept or
+   * answered. A Mesos master answers nothing for a task whose agent may still re-register, and
+   * its frameworks ask again, with backoff, until every task is answered; Kiln keeps the question
+   * instead, which spares that retry but costs memory the framework decides. Dropping the oldest
+   * kept tasks would break the promise silently, for tasks the framework no longer knows it must
+   * ask about again; a refusal tells it exactly which ones to ask about, and when.
+   */
+  private defer(framework: FrameworkRecord, asked: readonly ReconcileTask[]): ReconcileTask[] {
+    const known: ReconcileTask[] = [];
+    const unknown = new Map<string, ReconcileTask>();
+    for (const task of asked) {
+      if (this.isKnown(framework, task.taskId)) known.push(task);
+      else unknown.set(task.taskId, task);
+    }
+    const deferred = framework.deferredReconcile;
+    let added = 0;
+    for (const taskId of unknown.keys()) if (!deferred.has(taskId)) added += 1;
+    if (deferred.size + added > MAX_DEFERRED_TASKS) {
+      const seconds = Math.ceil((this.recovery.deadline - Date.now()) / 1000);
+      throw new HttpException(
+        `the master restarted and answers tasks it does not know yet once agents had the time ` +
+          `to re-register (in ${seconds} s); it keeps at most ${MAX_DEFERRED_TASKS} of them per ` +
+          `framework, framework ${framework.id} has ${deferred.size}, and this call adds ` +
+          `${added}: ask about them then`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    for (const [taskId, task] of unknown) deferred.set(taskId, copyAsked(task));
+    return known;
+  }
+
+  private isKnown(framework: FrameworkRecord, taskId: string): boolean {
+    return this.tasks.find(taskId)?.frameworkId === framework.id;
+  }
+
+  /**
+   * Queues a call's tasks to answer, behind the framework's earlier ones. A framework with none
+   * waiting is answered a slice at once: most calls are no larger, and are answered in the turn
+   * that brought them.
+   */
+  private enqueue(framework: FrameworkRecord, asked: Asked): void {
+    if (asked.tasks.length === 0) return;
+    let waiting = this.unansweredOf(framework);
+    if (waiting === undefined) {
+      waiting = { framework, stream: framework.stream, calls: [], count: 0 };
+      this.unanswered.set(framework.id, waiting);
+    }
+    waiting.calls.push(asked);
+    waiting.count += asked.tasks.length;
+    if (waiting.calls.length === 1) {
+      this.answerSlice(waiting);
+      if (waiting.count === 0) this.unanswered.delete(framework.id);
+    }
+    this.scheduleSlice();
+  }
+
+  /**
+   * The framework's reconciliations still to answer. Those its previous subscription asked for
+   * are dropped: nothing would tell their answers from the new subscription's, and a framework
+   * that subscribes again reconciles again.
+   */
+  private unansweredOf(framework: FrameworkRecord): Unanswered | undefined {
+    const waiting = this.unanswered.get(framework.id);
+    if (waiting !== undefined && !this.stillAsking(waiting)) {
+      this.unanswered.delete(framework.id);
+      return undefined;
+    }
+    return waiting;
+  }
+
+  private stillAsking(waiting: Unanswered): boolean {
+    const { framework, stream } = waiting;
+    return this.frameworks.get(framework.id) === framework && framework.stream === stream;
+  }
+
+  private scheduleSlice(): void {
+    if (this.sliceScheduled || this.unanswered.size === 0) return;
+    this.sliceScheduled = true;
+    setImmediate(() => {
+      this.sliceScheduled = false;
+      this.answerNext();
+      this.scheduleSlice();
+    });
+  }
+
+  /** Answers a slice of the next framework's tasks; the frameworks take turns. */
+  private answerNext(): void {
+    const waiting = this.unanswered.values().next().value;
+    if (waiting === undefined) return;
+    const id = waiting.framework.id;
+    this.unanswered.delete(id);
+    if (!this.stillAsking(waiting)) return;
+    this.answerSlice(waiting);
+    if (waiting.count > 0) this.unanswered.set(id, waiting);
+  }
+
+  private answerSlice(waiting: Unanswered): void {
+    let budget = ANSWER_SLICE;
+    while (budget > 0) {
+      const asked = waiting.calls[0];
+      if (asked === undefined) return;
+      const end = Math.min(asked.tasks.length, asked.next + budget);
+      budget -= end - asked.next;
+      waiting.count -= end - asked.next;
+      for (; asked.next < end; asked.next++) {
+        this.answerOne(waiting.framework, asked, asked.tasks[asked.next]!);
       }
+      if (asked.next === asked.tasks.length) waiting.calls.shift();
+    }
+  }
+
+  private answerOne(
+    framework: FrameworkRecord,
+    asked: Asked,
+    { taskId, agentId }: ReconcileTask,
+  ): void {
+    if (asked.implicit) {
+      // Gone from the live tasks since: the framework acknowledged its end.
+      const task = this.tasks.get(taskId);
+      if (task?.frameworkId === framework.id) this.sendLatest(framework, task);
+      return;
+    }
+    const task = this.tasks.find(taskId);
+    if (task !== undefined && task.frameworkId === framework.id) {
+      this.sendLatest(framework, task);
+    } else if (this.recovering()) {
+      // Known when asked for, and no longer (out of the completed tasks kept): kept like the
+      // unknown tasks of its call if there is room; if not, left unanswered, as Mesos leaves it.
+      const deferred = framework.deferredReconcile;
+      if (deferred.has(taskId) || deferred.size < MAX_DEFERRED_TASKS) {
+        deferred.set(taskId, copyAsked({ taskId, agentId }));
+      }
+    } else if (agentId !== undefined && this.agents.get(agentId) === undefined) {
+      this.awaitAgent(framework, taskId, agentId);
+    } else {
+      sendUpdate(
+        framework,
+        masterStatus(taskId, 'TASK_UNKNOWN', 'RECONCILIATION', 'the cluster has no such task'),
+      );
     }
   }
 
@@ -275,4 +463,9 @@ export class Reconciliation {
     }
     sendUpdate(framework, status);
   }
+}
+
+/** A task asked about, as kept until it is answered: its id, and its agent if one was named. */
+function copyAsked({ taskId, agentId }: ReconcileTask): ReconcileTask {
+  return agentId === undefined ? { taskId } : { taskId, agentId };
 }

@@ -34,6 +34,11 @@ export interface TaskRecord {
 export class TaskBook {
   private readonly live = new Map<string, TaskRecord>();
   private readonly completedTasks: TaskRecord[] = [];
+  /**
+   * The completed tasks by id (the latest of an id): a reconciliation of thousands of unknown
+   * tasks looks each up here, and a search of the list took each a thousand comparisons.
+   */
+  private readonly completedById = new Map<string, TaskRecord>();
 
   constructor(
     private readonly accounting: ResourceAccounting,
@@ -46,7 +51,7 @@ export class TaskBook {
 
   /** A live task, or else a completed one. */
   find(taskId: string): TaskRecord | undefined {
-    return this.live.get(taskId) ?? this.completedTasks.find((t) => t.info.taskId === taskId);
+    return this.live.get(taskId) ?? this.completedById.get(taskId);
   }
 
   has(taskId: string): boolean {
@@ -89,7 +94,13 @@ export class TaskBook {
     if (this.live.get(task.info.taskId) !== task) return;
     this.live.delete(task.info.taskId);
     this.completedTasks.push(task);
-    if (this.completedTasks.length > COMPLETED_TASKS_KEPT) this.completedTasks.shift();
+    this.completedById.set(task.info.taskId, task);
+    if (this.completedTasks.length > COMPLETED_TASKS_KEPT) {
+      const dropped = this.completedTasks.shift();
+      if (dropped !== undefined && this.completedById.get(dropped.info.taskId) === dropped) {
+        this.completedById.delete(dropped.info.taskId);
+      }
+    }
   }
 }
 

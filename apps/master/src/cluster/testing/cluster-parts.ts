@@ -87,7 +87,7 @@ export function clusterParts(): {
     roles: ['ci'],
     failoverTimeoutMs: 60_000,
     stream: frameworkStream.asStream(),
-    deferredReconcile: [],
+    deferredReconcile: new Map(),
   };
   frameworks.add(framework);
   accounting.addFramework(framework.id, framework.roles);
