@@ -60,18 +60,18 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/**
- * A client's end of the cluster's WebSocket protocol (`socket.messages.ts` in the contracts):
- * calls go out batched per tick, each answered through the master's cumulative `processed` count
- * (or its `failures`), and events come in as the frames hold them. It does not reconnect by
- * itself: a client decides what a lost connection means.
- */
 /** `{"calls":[` and `]}` around a frame's calls. */
 const FRAME_OVERHEAD = '{"calls":[]}'.length;
 
 /** What goes in place of a call too large to send: the master refuses it, as any unknown call. */
 const OVERSIZED_CALL = '{"type":"OVERSIZED"}';
 
+/**
+ * A client's end of the cluster's WebSocket protocol (`socket.messages.ts` in the contracts):
+ * calls go out batched per tick, each answered through the master's cumulative `processed` count
+ * (or its `failures`), and events come in as the frames hold them. It does not reconnect by
+ * itself: a client decides what a lost connection means.
+ */
 export class CallSocket<Call> {
   private readonly outgoing: TickBatcher<{ seq: number; call: Call }>;
   /** Events received and not yet read, a frame's worth at a time. */
