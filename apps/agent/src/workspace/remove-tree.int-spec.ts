@@ -80,6 +80,29 @@ describe(removeTree.name, () => {
     expect(existsSync(sandbox)).toBe(false);
   });
 
+  it('removes the trees asked for at once, and fails only the one it could not remove', async () => {
+    const sandboxes = ['one', 'two', 'mounted', 'three'].map((name) => join(dir, name));
+    for (const sandbox of sandboxes) mkdirSync(join(sandbox, 'workspace'), { recursive: true });
+    // A file system mounted inside a sandbox is left alone (--one-file-system), and so is the
+    // sandbox holding it.
+    const mount = join(dir, 'mounted', 'workspace');
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mount]);
+    try {
+      const removals = await Promise.allSettled(sandboxes.map((sandbox) => removeTree(sandbox)));
+
+      expect(removals.map((r) => r.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+      ]);
+      expect(String((removals[2] as PromiseRejectedResult).reason)).toContain(mount);
+      expect(readdirSync(dir)).toEqual(['mounted']);
+    } finally {
+      execFileSync('umount', [mount]);
+    }
+  });
+
   it('removes the entries of a directory it is not told to keep, deep ones too', async () => {
     for (const name of ['kept', 'left-behind'])
       mkdirSync(join(dir, name, 'workspace'), { recursive: true });
