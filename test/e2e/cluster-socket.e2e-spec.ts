@@ -1,14 +1,10 @@
 import { CallSocket, SocketCallError, SocketRefusedError } from '@kiln/common';
-import {
-  MAX_CALLS_PER_FRAME,
-  MAX_FRAME_BYTES,
-  type SchedulerCall,
-  type SchedulerEvent,
-} from '@kiln/contracts';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_CALLS_PER_FRAME, MAX_FRAME_BYTES } from '@kiln/contracts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
+import { SocketFramework } from './support/socket-framework';
 import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-socket-token-0123456789abcdef';
@@ -35,15 +31,6 @@ describe('the master over WebSockets, beside its HTTP API', () => {
     await Promise.all([agent.dispose(), master.dispose()]);
   });
 
-  /** Every event the socket brings, read in the background. */
-  function collect(socket: CallSocket<SchedulerCall>): SchedulerEvent[] {
-    const events: SchedulerEvent[] = [];
-    void (async () => {
-      for await (const event of socket.events()) events.push(event as SchedulerEvent);
-    })().catch(() => undefined);
-    return events;
-  }
-
   it('refuses a connection without the cluster token, as the HTTP API does', async () => {
     const opening = CallSocket.open(`${url}/api/v1/scheduler`, 'not-the-token');
     await expect(opening).rejects.toBeInstanceOf(SocketRefusedError);
@@ -54,8 +41,8 @@ describe('the master over WebSockets, beside its HTTP API', () => {
   });
 
   it('answers each refused call with its status and keeps the connection', async () => {
-    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
-    const events = collect(socket);
+    const framework = await SocketFramework.open(url, TOKEN);
+    const { socket, events } = framework;
     try {
       const early = socket.call({ type: 'REVIVE', frameworkId: 'nobody' });
       await expect(early).rejects.toBeInstanceOf(SocketCallError);
@@ -64,15 +51,7 @@ describe('the master over WebSockets, beside its HTTP API', () => {
         message: expect.stringMatching(/first call on a connection must be SUBSCRIBE/) as unknown,
       });
 
-      await socket.call({
-        type: 'SUBSCRIBE',
-        subscribe: { frameworkInfo: { name: 'socket-test', roles: ['socket'] } },
-      });
-      const frameworkId = await vi.waitFor(() => {
-        const id = events.find((e) => e.type === 'SUBSCRIBED')?.subscribed?.frameworkId;
-        if (id === undefined) throw new Error('no SUBSCRIBED yet');
-        return id;
-      });
+      const frameworkId = await framework.subscribe('socket-test', ['socket']);
 
       // Three calls in one frame: the bad one in the middle is refused alone.
       const answers = await Promise.allSettled([
@@ -90,7 +69,7 @@ describe('the master over WebSockets, beside its HTTP API', () => {
         .poll(() => events.some((e) => e.type === 'OFFERS'), { timeout: 10_000 })
         .toBe(true);
     } finally {
-      socket.close();
+      framework.close();
     }
   });
 
@@ -117,18 +96,10 @@ describe('the master over WebSockets, beside its HTTP API', () => {
   });
 
   it('sends a tick of calls in frames the master reads, and refuses alone a call none could hold', async () => {
-    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
-    const events = collect(socket);
+    const framework = await SocketFramework.open(url, TOKEN);
+    const { socket } = framework;
     try {
-      await socket.call({
-        type: 'SUBSCRIBE',
-        subscribe: { frameworkInfo: { name: 'socket-many', roles: ['socket'] } },
-      });
-      const frameworkId = await vi.waitFor(() => {
-        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
-        if (subscribed?.type !== 'SUBSCRIBED') throw new Error('no SUBSCRIBED yet');
-        return subscribed.subscribed.frameworkId;
-      });
+      const frameworkId = await framework.subscribe('socket-many', ['socket']);
 
       // One tick: more calls than a frame may carry, then one larger than a frame, then one more.
       const many = Array.from({ length: MAX_CALLS_PER_FRAME + 1 }, () =>
@@ -150,7 +121,7 @@ describe('the master over WebSockets, beside its HTTP API', () => {
         ) as unknown,
       });
     } finally {
-      socket.close();
+      framework.close();
     }
   });
 

@@ -6,14 +6,13 @@ import {
   type AgentTask,
   type Offer,
   type ResourcesMessage,
-  type SchedulerCall,
-  type SchedulerEvent,
   type TaskInfo,
 } from '@kiln/contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HandAgent } from './support/hand-agent';
 import { KilnProcess } from './support/kiln-process';
 import { printProcessesOnFailure } from './support/on-failure';
+import { SocketFramework } from './support/socket-framework';
 import { shellTask, TestFramework } from './support/test-framework';
 
 const TOKEN = 'e2e-refusals-token-0123456789';
@@ -164,21 +163,10 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
       await framework.close();
     }
 
-    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
-    const events: SchedulerEvent[] = [];
-    void (async () => {
-      for await (const event of socket.events()) events.push(event as SchedulerEvent);
-    })().catch(() => undefined);
+    const onSocket = await SocketFramework.open(url, TOKEN);
+    const { socket } = onSocket;
     try {
-      await socket.call({
-        type: 'SUBSCRIBE',
-        subscribe: { frameworkInfo: { name: 'asks-on-a-socket', roles: ['ci'] } },
-      });
-      const frameworkId = await vi.waitFor(() => {
-        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
-        if (subscribed?.type !== 'SUBSCRIBED') throw new Error('no SUBSCRIBED yet');
-        return subscribed.subscribed.frameworkId;
-      }, WAIT);
+      const frameworkId = await onSocket.subscribe('asks-on-a-socket', ['ci']);
       const call = socket.call({
         type: 'RECONCILE',
         frameworkId,
@@ -191,29 +179,22 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
       // The connection stays: the next call is carried out.
       await socket.call({ type: 'SUPPRESS', frameworkId });
     } finally {
-      socket.close();
+      onSocket.close();
     }
   });
 
   it('answers an ACCEPT of tens of thousands of tasks, each on a port of its own, at once', async () => {
     const agent = new HandAgent(url, TOKEN);
     await agent.subscribe({ resources: { cpus: 64, mem: 65_536, disk: 0, ports: [[1, 65_535]] } });
-    const socket = await CallSocket.open<SchedulerCall>(`${url}/api/v1/scheduler`, TOKEN);
-    const events: SchedulerEvent[] = [];
-    void (async () => {
-      for await (const event of socket.events()) events.push(event as SchedulerEvent);
-    })().catch(() => undefined);
+    const framework = await SocketFramework.open(url, TOKEN);
+    const { socket, events } = framework;
     try {
-      await socket.call({
-        type: 'SUBSCRIBE',
-        subscribe: { frameworkInfo: { name: 'many-ports', roles: ['ports'] } },
-      });
-      const { frameworkId, offer } = await vi.waitFor(() => {
-        const subscribed = events.find((e) => e.type === 'SUBSCRIBED');
+      const frameworkId = await framework.subscribe('many-ports', ['ports']);
+      const offer = await vi.waitFor(() => {
         const offers = events.flatMap((e) => (e.type === 'OFFERS' ? e.offers.offers : []));
         const found = offers.find((o: Offer) => o.agentId === agent.id);
-        if (subscribed?.type !== 'SUBSCRIBED' || found === undefined) throw new Error('no offer');
-        return { frameworkId: subscribed.subscribed.frameworkId, offer: found };
+        if (found === undefined) throw new Error('no offer of the agent yet');
+        return found;
       }, WAIT);
       // Every other port, so that no two tasks' ports merge into one range: what the master
       // adds up, checks and takes from the offer is 30,000 ranges.
@@ -255,7 +236,7 @@ describe('the master refuses what it cannot carry out, and stays whole', () => {
       expect(used.ports).toHaveLength(30_000);
       expect(used.ports.at(-1)).toEqual([59_999, 59_999]);
     } finally {
-      socket.close();
+      framework.close();
       agent.close();
     }
   });
