@@ -31,22 +31,23 @@ class BodyError extends Error {
   }
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
 /**
  * Whether `bytes` (JSON, not yet parsed) nests deeper than `limit`. Counts brackets outside
  * strings in one pass, before anything recursive sees the body; a malformed body is left to the
- * JSON parser to report.
+ * JSON parser to report. Strings are skipped by the buffer's own search for their closing quote:
+ * they are most of a forge's payload (its URLs), and looking at each of their bytes here took
+ * longer than `JSON.parse` of the whole body.
  */
 export function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
-    if (inString) {
-      if (byte === 0x5c)
-        i++; // a backslash escapes the next character, a quote included
-      else if (byte === 0x22) inString = false;
-    } else if (byte === 0x22) {
-      inString = true;
+    if (byte === QUOTE) {
+      i = closingQuote(bytes, i);
+      if (i < 0) return false;
     } else if (byte === 0x7b || byte === 0x5b) {
       depth++;
       if (depth > limit) return true;
@@ -55,6 +56,21 @@ export function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Where the string opened at `open` ends: the next quote that no backslash escapes (one after an
+ * even run of backslashes, which escape each other). -1 when the string never ends.
+ */
+function closingQuote(bytes: Uint8Array, open: number): number {
+  let at = open;
+  for (;;) {
+    at = bytes.indexOf(QUOTE, at + 1);
+    if (at < 0) return -1;
+    let backslashes = 0;
+    while (at - backslashes - 1 > open && bytes[at - backslashes - 1] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
 }
 
 function checkJson(_req: IncomingMessage, _res: ServerResponse, buffer: Buffer): void {
