@@ -1,7 +1,6 @@
-import { Controller, HttpCode, Module, Post } from '@nestjs/common';
+import { Controller, HttpCode, Logger, Module, Post } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { LoggerModule } from 'nestjs-pino';
-import type { Options } from 'pino-http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loggerParams } from './logging';
@@ -12,6 +11,15 @@ class HooksController {
   @Post('github')
   @HttpCode(202)
   receive(): { ok: true } {
+    return { ok: true };
+  }
+
+  /** Logs a line of its own, after the request's first turn of the event loop. */
+  @Post('gitlab')
+  @HttpCode(202)
+  async receiveLogged(): Promise<{ ok: true }> {
+    await new Promise((resolve) => setImmediate(resolve));
+    new Logger('Hooks').log('handled a gitlab hook');
     return { ok: true };
   }
 }
@@ -31,11 +39,7 @@ const capture = new Writable({
 });
 
 @Module({
-  imports: [
-    LoggerModule.forRoot({
-      pinoHttp: [loggerParams('log-test', 'info').pinoHttp as Options, capture],
-    }),
-  ],
+  imports: [LoggerModule.forRoot(loggerParams('log-test', 'info', capture))],
   controllers: [HooksController],
 })
 class HooksModule {}
@@ -96,5 +100,21 @@ describe("a Kiln HTTP app's request log", () => {
       'x-github-delivery': 'delivery-1',
     });
     for (const value of Object.values(secrets)) expect(line).not.toContain(value);
+  });
+
+  it("gives a line logged while serving a request that request's id, not the request", async () => {
+    const res = await fetch(`${url}/hooks/gitlab`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    const id = res.headers.get('x-request-id') ?? '';
+    const line = await vi.waitFor(
+      () => {
+        const found = written.find((text) => text.includes('handled a gitlab hook'));
+        if (found === undefined) throw new Error('the handler logged no line');
+        return found;
+      },
+      { timeout: 10_000 },
+    );
+    expect(JSON.parse(line)).toMatchObject({ reqId: id, context: 'Hooks', app: 'log-test' });
+    expect(JSON.parse(line)).not.toHaveProperty('req');
   });
 });

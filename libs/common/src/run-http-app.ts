@@ -7,9 +7,9 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Logger, PinoLogger } from 'nestjs-pino';
+import { Logger, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
 import { HttpErrorFilter } from './http-error.filter';
-import { loggerParams } from './logging';
+import { loggerOf, loggerParams, requestLogging } from './logging';
 import { useBodyParsing } from './request-body';
 
 export interface HttpAppOptions {
@@ -32,8 +32,9 @@ export interface HttpAppOptions {
 }
 
 /**
- * Boots a Kiln HTTP process the same way for every app: pino logs, one validation pipe, one error
- * filter, and a shutdown on SIGTERM/SIGINT that drains before it exits.
+ * Boots a Kiln HTTP process the same way for every app: pino logs (its module imports
+ * nestjs-pino's `LoggerModule` with {@link loggerParams}) and {@link requestLogging}, one
+ * validation pipe, one error filter, and a shutdown on SIGTERM/SIGINT that drains before it exits.
  *
  * Nest closes in this order: `onModuleDestroy` and `beforeApplicationShutdown` (stop workers and
  * timers), then the HTTP server (stop accepting, let in-flight requests finish), then
@@ -53,6 +54,8 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
     rawBody: false,
   });
   app.disable('x-powered-by');
+  // First: a body the parsers refuse is answered and logged with the request's id.
+  app.use(requestLogging(loggerOf(app.get<Params>(PARAMS_PROVIDER_TOKEN, { strict: false }))));
   useBodyParsing(app, options.bodyLimit ?? '100kb', options.rawBodyPaths);
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
