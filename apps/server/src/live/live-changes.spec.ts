@@ -2,26 +2,18 @@ import { strict } from '@kiln/common/testing';
 import type { RecordChange } from '@kiln/persistence';
 import type { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
-import { LIVE_CHANNEL, LiveChanges } from './live-changes';
+import { LIVE_CHANNEL, LiveChanges, parseRecordChanges } from './live-changes';
 
-/** A connection that records what each pipeline published. */
+/** A connection that records what was published. */
 function connection() {
-  const pipelines: [string, string][][] = [];
+  const published: [string, string][] = [];
   const redis = strict<Redis>('Redis', {
-    pipeline: () => {
-      const published: [string, string][] = [];
-      pipelines.push(published);
-      const pipeline = {
-        publish: (channel: string, message: string) => {
-          published.push([channel, message]);
-          return pipeline;
-        },
-        exec: () => Promise.resolve(published.map(() => [null, 1])),
-      };
-      return pipeline;
+    publish: (channel: string, message: string) => {
+      published.push([channel, message]);
+      return Promise.resolve(1);
     },
   });
-  return { redis, pipelines };
+  return { redis, published };
 }
 
 const change = (id: string): RecordChange => ({
@@ -32,22 +24,36 @@ const change = (id: string): RecordChange => ({
 });
 
 describe(LiveChanges.name, () => {
-  it('publishes the changes of one turn in order, in one pipeline', async () => {
-    const { redis, pipelines } = connection();
+  it('publishes the changes of one turn in order, in one message', async () => {
+    const { redis, published } = connection();
     const changes = new LiveChanges(redis);
 
     changes.changed(change('run-1'));
     changes.changed(change('run-2'));
-    await vi.waitFor(() => expect(pipelines).toHaveLength(1));
+    await vi.waitFor(() => expect(published).toHaveLength(1));
     changes.changed(change('run-3'));
-    await vi.waitFor(() => expect(pipelines).toHaveLength(2));
+    await vi.waitFor(() => expect(published).toHaveLength(2));
 
-    expect(pipelines).toEqual([
-      [
-        [LIVE_CHANNEL, JSON.stringify(change('run-1'))],
-        [LIVE_CHANNEL, JSON.stringify(change('run-2'))],
-      ],
-      [[LIVE_CHANNEL, JSON.stringify(change('run-3'))]],
+    expect(published).toEqual([
+      [LIVE_CHANNEL, JSON.stringify([change('run-1'), change('run-2')])],
+      [LIVE_CHANNEL, JSON.stringify([change('run-3')])],
     ]);
+    expect(published.map(([, message]) => parseRecordChanges(message))).toEqual([
+      [change('run-1'), change('run-2')],
+      [change('run-3')],
+    ]);
+  });
+});
+
+describe(parseRecordChanges.name, () => {
+  it('reads one change, as a replica of an earlier version publishes it', () => {
+    expect(parseRecordChanges(JSON.stringify(change('run-1')))).toEqual([change('run-1')]);
+  });
+
+  it('refuses a message of which one change is malformed', () => {
+    const malformed = { kind: 'run', id: 'run-2', repositoryId: 7 };
+    expect(parseRecordChanges(JSON.stringify([change('run-1'), malformed]))).toBeUndefined();
+    expect(parseRecordChanges('not json')).toBeUndefined();
+    expect(parseRecordChanges(JSON.stringify([change('run-1'), null]))).toBeUndefined();
   });
 });

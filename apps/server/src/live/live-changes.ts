@@ -22,9 +22,9 @@ export class LiveChanges implements RecordChanges {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   /**
-   * Publishes the change, in order, with the others reported in the same turn as one pipeline:
-   * a burst of webhooks records its runs a batch at a time, and a write to Redis for each of
-   * their changes cost the server more than recording them.
+   * Publishes the change, in order, with the others reported in the same turn as one message: a
+   * burst of webhooks records its runs a batch at a time, and a message for each of their changes
+   * cost the server more than recording them (and again in every replica that received them).
    */
   changed(change: RecordChange): void {
     this.due.push(change);
@@ -34,30 +34,32 @@ export class LiveChanges implements RecordChanges {
   private publishDue(): void {
     const changes = this.due;
     this.due = [];
-    const pipeline = this.redis.pipeline();
-    for (const change of changes) pipeline.publish(LIVE_CHANNEL, JSON.stringify(change));
-    void pipeline.exec().then(
-      (replies) => {
-        const failed = replies?.filter(([error]) => error !== null).length ?? changes.length;
-        if (failed > 0)
-          this.logger.warn(`could not publish ${failed} of ${changes.length} changes`);
-      },
-      (error: unknown) =>
+    this.redis
+      .publish(LIVE_CHANNEL, JSON.stringify(changes))
+      .catch((error: unknown) =>
         this.logger.warn(`could not publish ${changes.length} changes: ${errorMessage(error)}`),
-    );
+      );
   }
 }
 
 const STRING_FIELDS = ['id', 'repositoryId', 'runId', 'state'] as const;
 
-/** A change as read from the channel, or undefined when it is not one (checked at the boundary). */
-export function parseRecordChange(payload: string): RecordChange | undefined {
+/**
+ * The changes a message on the channel carries, in order (a list, or one change as a replica of an
+ * earlier version publishes it), or undefined when it is not that (checked at the boundary).
+ */
+export function parseRecordChanges(payload: string): RecordChange[] | undefined {
   let value: unknown;
   try {
     value = JSON.parse(payload);
   } catch {
     return undefined;
   }
+  const changes = (Array.isArray(value) ? value : [value]).map(recordChangeOf);
+  return changes.every((change) => change !== undefined) ? changes : undefined;
+}
+
+function recordChangeOf(value: unknown): RecordChange | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const record = value as Record<string, unknown>;
   if (typeof record.id !== 'string') return undefined;

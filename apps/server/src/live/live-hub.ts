@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { ResourceResolver } from '../auth/resource-resolver';
 import type { SseEvent } from '../sse-stream';
 import { EventRing } from './event-ring';
-import { LIVE_CHANNEL, parseRecordChange } from './live-changes';
+import { LIVE_CHANNEL, parseRecordChanges } from './live-changes';
 import { topicsOf } from './live-topics';
 
 /** What a live page is told: which of its topics changed, and what changed, in brief. */
@@ -71,14 +71,16 @@ export class LiveHub implements OnModuleInit, BeforeApplicationShutdown, OnAppli
       this.logger.warn(`live pages' connection to Redis: ${error.message}`),
     );
     subscriber.on('message', (_channel: string, payload: string) => {
-      const change = parseRecordChange(payload);
-      if (change === undefined) {
+      const changes = parseRecordChanges(payload);
+      if (changes === undefined) {
         this.logger.warn(`ignored a malformed message on ${LIVE_CHANNEL}`);
         return;
       }
-      this.receive(change).catch((error: unknown) =>
-        this.logger.warn(`a ${change.kind} change was not passed on: ${errorMessage(error)}`),
-      );
+      for (const change of changes) {
+        this.receive(change).catch((error: unknown) =>
+          this.logger.warn(`a ${change.kind} change was not passed on: ${errorMessage(error)}`),
+        );
+      }
     });
     this.subscriber = subscriber;
     await subscriber.subscribe(LIVE_CHANNEL);
