@@ -40,13 +40,15 @@ export class AppModule {
           inject: [REDIS],
           useFactory: (redis: Redis) => ({ connection: redis, prefix: QUEUE_PREFIX }),
         }),
+        // Routes are matched in the order their modules come, one after the other: a forge's
+        // burst of webhooks goes first, past no other route.
+        WebhooksModule,
         LiveModule,
         HealthModule,
         AuditModule,
         AccountsModule,
         RepositoriesModule,
         RunsModule,
-        WebhooksModule,
         LogsModule,
         ArtifactsModule,
         ReleasesModule,

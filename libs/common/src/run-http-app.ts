@@ -54,6 +54,8 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
     rawBody: false,
   });
   app.disable('x-powered-by');
+  // An ETag per answer is a SHA-1 of its body, and no client of Kiln's API revalidates with one.
+  app.set('etag', false);
   // First: a body the parsers refuse is answered and logged with the request's id.
   app.use(requestLogging(loggerOf(app.get<Params>(PARAMS_PROVIDER_TOKEN, { strict: false }))));
   useBodyParsing(app, options.bodyLimit ?? '100kb', options.rawBodyPaths);
