@@ -386,6 +386,39 @@ jobs:
       expect(keys(compile(pipeline, { ...push, changedFiles: ['README.md'] }))).toContain('docs');
     });
 
+    it('refuses a file whose path globs would take more than their budget to match', () => {
+      // Every glob a run of `*a`: matched against long names of `a`s, each keeps hundreds of ways
+      // open at every character. Without a budget this took minutes of the compile thread.
+      const glob = `${'*a'.repeat(300)}b`;
+      const source = [
+        'jobs:',
+        '  a:',
+        '    steps: [{ run: x }]',
+        '    when:',
+        '      path:',
+        ...Array.from({ length: 20 }, () => `        - "${glob}"`),
+        '',
+      ].join('\n');
+      const changedFiles = Array.from({ length: 200 }, () => 'a'.repeat(1_000));
+      let thrown: unknown;
+      try {
+        compilePipeline(source, { ...push, changedFiles });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(PipelineConfigError);
+      expect((thrown as PipelineConfigError).problems).toEqual([
+        {
+          line: 6,
+          column: 9,
+          path: 'jobs.a.when.path',
+          message: expect.stringMatching(
+            /^matching the `when` globs of this file took more than 33554432 steps \(the push changed 200 files\)/,
+          ) as string,
+        },
+      ]);
+    });
+
     it('skips the jobs that need a skipped job, naming it and keeping what each needs', () => {
       const plan = compile(pipeline, { event: 'push', branch: 'release/2', environment: 'prod' });
       expect(plan.skipped).toEqual([
