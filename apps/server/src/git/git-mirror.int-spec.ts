@@ -1,6 +1,6 @@
 import { freePort } from '@kiln/queue/testing';
 import { randomUUID } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
   existsSync,
@@ -155,6 +155,39 @@ describe(GitMirror.name, () => {
       mirror.readFile('repo', upstream.url, sha, 'missing.yml'),
     ).resolves.toBeUndefined();
     await expect(mirror.readFile('repo', upstream.url, sha, 'ci')).resolves.toBeUndefined();
+  });
+
+  it('refuses a commit whose objects git finds malformed, and keeps none of them', async () => {
+    upstream.commit({ '.kiln.yml': 'x: 1\n' });
+    // A tree naming the same file twice: git fsck's duplicateEntries, which git itself never
+    // writes, but a forge that does not check what is pushed to it keeps and serves.
+    const blob = execFileSync('git', ['hash-object', '-w', '--stdin'], {
+      cwd: upstream.bare,
+      input: 'x',
+    })
+      .toString()
+      .trim();
+    const entry = Buffer.concat([Buffer.from('100644 a\0'), Buffer.from(blob, 'hex')]);
+    const tree = execFileSync(
+      'git',
+      ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'],
+      {
+        cwd: upstream.bare,
+        input: Buffer.concat([entry, entry]),
+      },
+    )
+      .toString()
+      .trim();
+    const sha = git(upstream.bare, 'commit-tree', tree, '-m', 'malformed');
+    git(upstream.bare, 'update-ref', 'refs/heads/main', sha);
+
+    const error = await caught(
+      mirror.readFile('repo', upstream.url, sha, '.kiln.yml', undefined, 'refs/heads/main'),
+    );
+
+    expect(error).toBeInstanceOf(GitContentRefused);
+    expect(error.message).toContain('duplicateEntries');
+    expect(() => git(join(root, 'repo.git'), 'cat-file', '-e', tree)).toThrow();
   });
 
   it('throws a GitMirrorError naming the sha when the remote has no such commit', async () => {

@@ -31,8 +31,9 @@ export class GitMirrorError extends Error {
 }
 
 /**
- * What a commit holds is refused (a file, a directory or the commit itself over its limit): it is
- * the same on every attempt, so it is no failure to retry, unlike a forge that does not answer.
+ * What a commit holds is refused (a file, a directory or the commit itself over its limit, or an
+ * object git's checks find malformed): it is the same on every attempt, so it is no failure to
+ * retry, unlike a forge that does not answer.
  */
 export class GitContentRefused extends GitMirrorError {
   constructor(message: string) {
@@ -446,11 +447,17 @@ export class GitMirror {
     });
   }
 
-  /** Fetches one refspec from the remote; false when git fails (the caller has another way). */
+  /**
+   * Fetches one refspec from the remote; false when git fails (the caller has another way), but
+   * for objects git refuses ({@link GitContentRefused}), which another way would only fetch again.
+   */
   private fetched(remote: Remote, refspec: string, what: string): Promise<boolean> {
     return this.git(remote, ['fetch', '--verbose', '--no-tags', remote.url, refspec], what).then(
       () => true,
-      () => false,
+      (error: unknown) => {
+        if (error instanceof GitContentRefused) throw error;
+        return false;
+      },
     );
   }
 
@@ -469,7 +476,10 @@ export class GitMirror {
    * extra 50 ms after a command that wrote nothing, which tripled the time to read a file.
    */
   private async git(remote: Remote, args: string[], what: string): Promise<string> {
-    const config: string[] = [];
+    // Every object fetched is checked as git checks a push it receives: a malformed tree or
+    // commit (which a forge that does not check pushes lets in) goes no further, neither into
+    // the mirror nor to the agents that check commits out of it, as root on their hosts.
+    const config: string[] = ['fetch.fsckObjects=true'];
     if (remote.auth !== undefined && /^https?:/i.test(remote.url)) {
       config.push(`http.extraHeader=Authorization: Basic ${basicCredentials(remote.auth)}`);
     }
@@ -484,13 +494,13 @@ export class GitMirror {
     try {
       return await git.raw(args);
     } catch (error) {
-      const why =
-        error instanceof GitPluginError && error.plugin === 'abort'
-          ? `timed out after ${this.timeoutMs} ms`
-          : gitLine(errorMessage(error));
-      throw new GitMirrorError(
-        redact(`cannot ${what} of ${redactUrl(remote.url)}: ${why}`, remote),
-      );
+      const timedOut = error instanceof GitPluginError && error.plugin === 'abort';
+      const said = errorMessage(error);
+      const why = timedOut ? `timed out after ${this.timeoutMs} ms` : gitLine(said);
+      const message = redact(`cannot ${what} of ${redactUrl(remote.url)}: ${why}`, remote);
+      // The same objects are refused the same way every time: no retry will fetch them.
+      const malformed = !timedOut && said.split('\n').some((line) => FSCK_ERROR.test(line));
+      throw malformed ? new GitContentRefused(message) : new GitMirrorError(message);
     }
   }
 }
@@ -509,18 +519,22 @@ const failOnExitCode: SimpleGitOptions['errors'] = (error, result) => {
   return stderr.length > 0 ? stderr : new Error(`git exited with code ${result.exitCode}`);
 };
 
-/** The line of git's stderr that says what went wrong (`fatal:` first), not its progress chatter. */
+/** What git says of an object its checks refuse: `error: object <id>: <check>: <what>`. */
+const FSCK_ERROR = /^error: object [0-9a-f]+: \w+: /;
+
+/**
+ * The line of git's stderr that says what went wrong (`fatal:` first), not its progress chatter;
+ * with the object a check refused, when that is why.
+ */
 function gitLine(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '');
-  return (
-    lines.find((line) => line.startsWith('fatal:')) ??
-    lines.find((line) => line.startsWith('error:')) ??
-    lines.at(-1) ??
-    'git failed'
-  );
+  const fatal = lines.find((line) => line.startsWith('fatal:'));
+  const refused = lines.find((line) => FSCK_ERROR.test(line));
+  if (fatal !== undefined && refused !== undefined) return `${fatal} (${refused})`;
+  return fatal ?? lines.find((line) => line.startsWith('error:')) ?? lines.at(-1) ?? 'git failed';
 }
 
 function basicCredentials(auth: GitAuth): string {
