@@ -28,6 +28,11 @@ export class FrameworkRegistry {
     return this.frameworks.has(frameworkId);
   }
 
+  /** How many frameworks the master keeps, subscribed or waiting out their failover timeout. */
+  get size(): number {
+    return this.frameworks.size;
+  }
+
   add(framework: FrameworkRecord): void {
     this.frameworks.set(framework.id, framework);
   }

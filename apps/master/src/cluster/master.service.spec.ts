@@ -3,7 +3,7 @@ import type { AgentEvent, SchedulerEvent, TaskInfo, TaskStatus } from '@kiln/con
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MasterMetrics } from './master.metrics';
-import { MasterService } from './master.service';
+import { MAX_FRAMEWORKS, MasterService } from './master.service';
 
 const AGENT_TIMEOUT_MS = 1_000;
 
@@ -249,6 +249,46 @@ describe(MasterService.name, () => {
       taskId: 'task-1',
       state: 'TASK_LOST',
       reason: 'AGENT_RESTARTED',
+    });
+  });
+
+  describe('frameworks it keeps', () => {
+    /** Subscribes frameworks with new ids until the master keeps MAX_FRAMEWORKS. */
+    function fill(): string[] {
+      const ids = [frameworkId];
+      while (ids.length < MAX_FRAMEWORKS) {
+        ids.push(master.subscribeFramework({ name: 'f', roles: ['ci'] }, new RecordingStream()));
+      }
+      return ids;
+    }
+
+    it('refuses a new framework once it keeps the most, naming the limit', () => {
+      fill();
+      expect(() =>
+        master.subscribeFramework({ name: 'one-too-many', roles: ['ci'] }, new RecordingStream()),
+      ).toThrow(`the master keeps ${MAX_FRAMEWORKS} frameworks already`);
+      expect(() =>
+        master.checkSubscription({ id: randomUUID(), name: 'unknown-id', roles: ['ci'] }),
+      ).toThrow(expect.objectContaining({ status: 429 }) as Error);
+    });
+
+    it('lets a framework it keeps subscribe again, and a new one once another is torn down', () => {
+      const ids = fill();
+      const again = new RecordingStream();
+      expect(master.subscribeFramework({ id: ids[1], name: 'f', roles: ['ci'] }, again)).toBe(
+        ids[1],
+      );
+      // Gone, with no failover timeout to wait out: torn down, and its place is free.
+      const gone = new RecordingStream();
+      const goneId = master.subscribeFramework(
+        { id: ids[2], name: 'f', roles: ['ci'], failoverTimeoutSeconds: 0 },
+        gone,
+      );
+      master.frameworkDisconnected(goneId, gone);
+      vi.advanceTimersByTime(1);
+      expect(() =>
+        master.subscribeFramework({ name: 'newcomer', roles: ['ci'] }, new RecordingStream()),
+      ).not.toThrow();
     });
   });
 });

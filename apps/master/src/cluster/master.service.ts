@@ -10,6 +10,7 @@ import {
 } from '@kiln/contracts';
 import {
   BadRequestException,
+  HttpException,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
@@ -35,6 +36,14 @@ import { TaskBook } from './task-book';
 import { TaskLifecycle } from './task-lifecycle';
 
 export type { ClusterState } from './cluster-state';
+
+/**
+ * The most frameworks the master keeps at once, subscribed or waiting out their failover timeout
+ * (up to a week): a framework's every subscription with a new id is one more, and each is in
+ * every allocation cycle's sort. Kiln runs a handful (its builds, its services); Mesos clusters
+ * run tens.
+ */
+export const MAX_FRAMEWORKS = 1_000;
 
 /** How long the master keeps a framework nobody re-subscribed after a master restart. */
 const ADOPTED_FRAMEWORK_FAILOVER_MS = 10 * 60_000;
@@ -138,8 +147,24 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   // ---- Frameworks -----------------------------------------------------------------------------
 
+  /**
+   * Refuses (429) a subscription of a new framework while the master keeps
+   * {@link MAX_FRAMEWORKS}; a framework it keeps may always subscribe again. Called before an
+   * HTTP subscription's stream starts, so that the refusal is its answer.
+   */
+  checkSubscription(info: FrameworkInfo): void {
+    if (info.id !== undefined && this.frameworks.has(info.id)) return;
+    if (this.frameworks.size < MAX_FRAMEWORKS) return;
+    throw new HttpException(
+      `the master keeps ${MAX_FRAMEWORKS} frameworks already, its most: a framework that` +
+        ' disconnected is torn down once its failover timeout has passed; subscribe again then',
+      429,
+    );
+  }
+
   /** Subscribes (or fails over) a framework on `stream`; returns its id. */
   subscribeFramework(info: FrameworkInfo, stream: EventStream): string {
+    this.checkSubscription(info);
     const id = info.id ?? randomUUID();
     let framework = this.frameworks.get(id);
     if (framework?.stream?.isOpen === true) {

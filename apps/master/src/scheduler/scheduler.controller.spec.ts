@@ -1,4 +1,5 @@
 import type { SchedulerCall } from '@kiln/contracts';
+import { HttpException } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import type { MasterService } from '../cluster/master.service';
@@ -33,6 +34,7 @@ function subscribe(frameworkInfo: { id?: string; name: string; roles: string[] }
 describe(SchedulerController.name, () => {
   it('cuts the stream of a subscription that fails, and disconnects only the framework it named', () => {
     const master = {
+      checkSubscription: vi.fn(),
       subscribeFramework: vi.fn(() => {
         throw new Error('the allocator refused');
       }),
@@ -58,5 +60,25 @@ describe(SchedulerController.name, () => {
     ).toThrow('the allocator refused');
     expect(again.destroyed).toBe(true);
     expect(master.frameworkDisconnected).toHaveBeenCalledWith('fw-1', expect.anything());
+  });
+
+  it('answers a refused subscription with the refusal, before its stream starts', () => {
+    const refusal = new HttpException('the master keeps 1000 frameworks already', 429);
+    const master = {
+      checkSubscription: vi.fn(() => {
+        throw refusal;
+      }),
+      subscribeFramework: vi.fn(),
+      frameworkDisconnected: vi.fn(),
+    };
+    const controller = new SchedulerController(master as unknown as MasterService);
+
+    const res = new FakeResponse();
+    expect(() =>
+      controller.call(subscribe({ name: 'one-too-many', roles: ['ci'] }), undefined, res as never),
+    ).toThrow(refusal);
+    // Nothing of a stream was sent: Nest answers with the 429 and its message.
+    expect(res.headersSent).toBe(false);
+    expect(master.subscribeFramework).not.toHaveBeenCalled();
   });
 });

@@ -21,6 +21,8 @@ export class SchedulerController {
       const { frameworkInfo } = call.subscribe;
       // Known once subscribed (a new framework is given its id then); a stream that closes
       // before that disconnects the framework it named, if it named one.
+      // Before the stream's headers go out: a refusal is then the call's answer.
+      this.master.checkSubscription(frameworkInfo);
       let frameworkId = frameworkInfo.id;
       const stream: EventStream = new HttpEventStream(res, () => {
         if (frameworkId !== undefined) this.master.frameworkDisconnected(frameworkId, stream);
