@@ -1,8 +1,6 @@
-import { loggerParams } from '@kiln/common';
 import { MasterEnv } from '@kiln/config';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import { AgentApiController } from './agents/agent-api.controller';
 import { ClusterTokenGuard } from './auth/cluster-token.guard';
 import { MasterMetrics } from './cluster/master.metrics';
@@ -16,7 +14,6 @@ export class MasterModule {
   static forRoot(env: MasterEnv): DynamicModule {
     return {
       module: MasterModule,
-      imports: [LoggerModule.forRoot(loggerParams('kiln-master', env.KILN_LOG_LEVEL))],
       controllers: [SchedulerController, AgentApiController, OperatorController],
       providers: [
         { provide: MasterEnv, useValue: env },

@@ -1,4 +1,3 @@
-import { loggerParams } from '@kiln/common';
 import { ServerEnv } from '@kiln/config';
 import { PersistenceModule } from '@kiln/persistence';
 import { QUEUE_PREFIX, REDIS, RedisModule } from '@kiln/queue';
@@ -6,7 +5,6 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Redis } from 'ioredis';
-import { LoggerModule } from 'nestjs-pino';
 import { join, resolve } from 'node:path';
 import { AccountsModule } from './accounts/accounts.module';
 import { ArtifactsModule } from './artifacts/artifacts.module';
@@ -33,7 +31,6 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        LoggerModule.forRoot(loggerParams('kiln-server', env.KILN_LOG_LEVEL)),
         PersistenceModule.forRoot({ url: env.KILN_DATABASE_URL, dataDir: env.KILN_DATA_DIR }),
         RedisModule.forRoot({ url: env.REDIS_URL, connectionName: 'kiln-server' }),
         BullModule.forRootAsync({

@@ -1,9 +1,7 @@
 import { Controller, HttpCode, Logger, Module, Post } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { LoggerModule } from 'nestjs-pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loggerParams } from './logging';
 import { runHttpApp } from './run-http-app';
 
 @Controller('hooks')
@@ -39,7 +37,6 @@ const capture = new Writable({
 });
 
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams('log-test', 'info', capture))],
   controllers: [HooksController],
 })
 class HooksModule {}
@@ -52,6 +49,7 @@ describe("a Kiln HTTP app's request log", () => {
     app = await runHttpApp({
       name: 'log-test',
       logLevel: 'info',
+      logDestination: capture,
       module: HooksModule,
       host: '127.0.0.1',
       port: 0,

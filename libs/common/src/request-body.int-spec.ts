@@ -1,9 +1,7 @@
 import { Body, Controller, Module, Post, Req } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { LoggerModule } from 'nestjs-pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loggerParams } from './logging';
 import { MAX_JSON_DEPTH, nestsDeeperThan, type ParsedRequest } from './request-body';
 import { runHttpApp } from './run-http-app';
 
@@ -39,7 +37,6 @@ const capture = new Writable({
 });
 
 @Module({
-  imports: [LoggerModule.forRoot(loggerParams('body-test', 'info', capture))],
   controllers: [ThingsController, SignedController],
 })
 class ThingsModule {}
@@ -95,6 +92,7 @@ describe('a Kiln HTTP app reading request bodies', () => {
     app = await runHttpApp({
       name: 'body-test',
       logLevel: 'info',
+      logDestination: capture,
       module: ThingsModule,
       host: '127.0.0.1',
       port: 0,

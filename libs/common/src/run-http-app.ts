@@ -1,4 +1,5 @@
 import {
+  Module,
   ValidationPipe,
   type DynamicModule,
   type INestApplicationContext,
@@ -7,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Logger, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
+import { Logger, LoggerModule, PinoLogger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { HttpErrorFilter } from './http-error.filter';
 import { loggerOf, loggerParams, requestLogging } from './logging';
 import { useBodyParsing } from './request-body';
@@ -16,6 +18,8 @@ export interface HttpAppOptions {
   /** Process name used in messages and logs, e.g. `kiln-server`. */
   name: string;
   logLevel: string;
+  /** Where log lines go: stdout, but for a test that reads them. */
+  logDestination?: DestinationStream;
   module: Type | DynamicModule;
   host: string;
   port: number;
@@ -31,10 +35,14 @@ export interface HttpAppOptions {
   configure?: (app: NestExpressApplication) => void | Promise<void>;
 }
 
+/** The root of a Kiln HTTP app: its logging (one logger, the boot's too), then the app's module. */
+@Module({})
+class HttpAppRoot {}
+
 /**
- * Boots a Kiln HTTP process the same way for every app: pino logs (its module imports
- * nestjs-pino's `LoggerModule` with {@link loggerParams}) and {@link requestLogging}, one
- * validation pipe, one error filter, and a shutdown on SIGTERM/SIGINT that drains before it exits.
+ * Boots a Kiln HTTP process the same way for every app: pino logs through nestjs-pino (set up
+ * here, not by the app's module) and {@link requestLogging}, one validation pipe, one error
+ * filter, and a shutdown on SIGTERM/SIGINT that drains before it exits.
  *
  * Nest closes in this order: `onModuleDestroy` and `beforeApplicationShutdown` (stop workers and
  * timers), then the HTTP server (stop accepting, let in-flight requests finish), then
@@ -43,9 +51,13 @@ export interface HttpAppOptions {
  */
 export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressApplication> {
   // The JSON logger exists before Nest does, so even a failed boot logs in the same format.
-  const params = loggerParams(options.name, options.logLevel);
+  const params = loggerParams(options.name, options.logLevel, options.logDestination);
   const logger = new Logger(new PinoLogger(params), params);
-  const app = await NestFactory.create<NestExpressApplication>(options.module, {
+  const root: DynamicModule = {
+    module: HttpAppRoot,
+    imports: [LoggerModule.forRoot(params), options.module],
+  };
+  const app = await NestFactory.create<NestExpressApplication>(root, {
     logger,
     // Without this Nest calls process.abort() on a failed boot; we want a clear message instead.
     abortOnError: false,
@@ -57,7 +69,7 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
   // An ETag per answer is a SHA-1 of its body, and no client of Kiln's API revalidates with one.
   app.set('etag', false);
   // First: a body the parsers refuse is answered and logged with the request's id.
-  app.use(requestLogging(loggerOf(app.get<Params>(PARAMS_PROVIDER_TOKEN, { strict: false }))));
+  app.use(requestLogging(loggerOf(params)));
   useBodyParsing(app, options.bodyLimit ?? '100kb', options.rawBodyPaths);
   app.useGlobalPipes(
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
@@ -77,6 +89,8 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
 export interface DaemonOptions {
   name: string;
   logLevel: string;
+  /** Where log lines go: stdout, but for a test that reads them. */
+  logDestination?: DestinationStream;
   module: Type | DynamicModule;
   shutdownTimeoutMs: number;
 }
