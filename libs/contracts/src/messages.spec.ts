@@ -99,6 +99,32 @@ describe(parseMessage.name, () => {
   });
 });
 
+describe(InvalidMessageError.name, () => {
+  it('names the first 20 problems of a long list in its message, and counts the rest', () => {
+    const badTasks = Array.from({ length: 1_000 }, () => ({ ...task, taskId: '../etc' }));
+    let error: unknown;
+    try {
+      parseMessage(SchedulerCall, {
+        type: 'ACCEPT',
+        frameworkId: 'fw-1',
+        accept: {
+          offerIds: ['o-1'],
+          operations: [{ type: 'LAUNCH', launch: { taskInfos: badTasks } }],
+        },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidMessageError);
+    const { message, problems } = error as InvalidMessageError;
+    expect(problems).toHaveLength(1_000);
+    expect(message).toContain('accept.operations.0.launch.taskInfos.19.taskId');
+    expect(message).not.toContain('taskInfos.20.');
+    expect(message).toMatch(/; and 980 more problems$/);
+    expect(message.length).toBeLessThan(2_000);
+  });
+});
+
 describe('what an agent says of itself and its tasks', () => {
   const subscribe = (resources: object, role: string): unknown => ({
     type: 'SUBSCRIBE',

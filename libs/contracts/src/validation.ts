@@ -6,12 +6,23 @@ export { Nested } from './message-validator';
 /** Ids of agents, frameworks, tasks and offers: safe in file names, URLs and log lines. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
+/**
+ * The most problems an {@link InvalidMessageError}'s message names: an ACCEPT of 1,000 bad tasks
+ * (or a frame of 10,000 such calls) would otherwise be answered with every one of its problems,
+ * an answer as large as the call, which the answering side builds and sends.
+ */
+export const MAX_PROBLEMS_TOLD = 20;
+
 export class InvalidMessageError extends Error {
   constructor(
     what: string,
     readonly problems: readonly string[],
   ) {
-    super(`invalid ${what}: ${problems.join('; ')}`);
+    const more = problems.length - MAX_PROBLEMS_TOLD;
+    super(
+      `invalid ${what}: ${problems.slice(0, MAX_PROBLEMS_TOLD).join('; ')}` +
+        (more > 0 ? `; and ${more} more problems` : ''),
+    );
     this.name = 'InvalidMessageError';
   }
 }
