@@ -89,8 +89,6 @@ export async function runHttpApp(options: HttpAppOptions): Promise<NestExpressAp
 export interface DaemonOptions {
   name: string;
   logLevel: string;
-  /** Where log lines go: stdout, but for a test that reads them. */
-  logDestination?: DestinationStream;
   module: Type | DynamicModule;
   shutdownTimeoutMs: number;
 }
