@@ -10,44 +10,35 @@ const task = {
   resources: { cpus: 1, mem: 128, disk: 0, ports: [] },
 };
 
+/** An ACCEPT call launching `taskInfos`, as a framework sends it. */
+function acceptLaunching(taskInfos: object[]): object {
+  return {
+    type: 'ACCEPT',
+    frameworkId: 'fw-1',
+    accept: { offerIds: ['o-1'], operations: [{ type: 'LAUNCH', launch: { taskInfos } }] },
+  };
+}
+
+/** What parsing `json` as a SchedulerCall throws, or undefined when it parses. */
+function parseError(json: object): unknown {
+  try {
+    parseMessage(SchedulerCall, json);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe(parseMessage.name, () => {
   it('accepts a well-formed ACCEPT with a LAUNCH', () => {
-    const call = parseMessage(SchedulerCall, {
-      type: 'ACCEPT',
-      frameworkId: 'fw-1',
-      accept: {
-        offerIds: ['o-1'],
-        operations: [{ type: 'LAUNCH', launch: { taskInfos: [task] } }],
-      },
-    });
+    const call = parseMessage(SchedulerCall, acceptLaunching([task]));
     expect(call.accept?.operations[0]?.launch.taskInfos[0]?.taskId).toBe('build-1');
   });
 
   it('names every invalid field with its path', () => {
-    const error = (() => {
-      try {
-        parseMessage(SchedulerCall, {
-          type: 'ACCEPT',
-          frameworkId: 'fw-1',
-          accept: {
-            offerIds: ['o-1'],
-            operations: [
-              {
-                type: 'LAUNCH',
-                launch: {
-                  taskInfos: [
-                    { ...task, taskId: '../etc', resources: { ...task.resources, cpus: -1 } },
-                  ],
-                },
-              },
-            ],
-          },
-        });
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
+    const error = parseError(
+      acceptLaunching([{ ...task, taskId: '../etc', resources: { ...task.resources, cpus: -1 } }]),
+    );
     expect(error).toBeInstanceOf(InvalidMessageError);
     const problems = (error as InvalidMessageError).problems.join('\n');
     expect(problems).toContain(
@@ -102,19 +93,7 @@ describe(parseMessage.name, () => {
 describe(InvalidMessageError.name, () => {
   it('names the first 20 problems of a long list in its message, and counts the rest', () => {
     const badTasks = Array.from({ length: 1_000 }, () => ({ ...task, taskId: '../etc' }));
-    let error: unknown;
-    try {
-      parseMessage(SchedulerCall, {
-        type: 'ACCEPT',
-        frameworkId: 'fw-1',
-        accept: {
-          offerIds: ['o-1'],
-          operations: [{ type: 'LAUNCH', launch: { taskInfos: badTasks } }],
-        },
-      });
-    } catch (e) {
-      error = e;
-    }
+    const error = parseError(acceptLaunching(badTasks));
     expect(error).toBeInstanceOf(InvalidMessageError);
     const { message, problems } = error as InvalidMessageError;
     expect(problems).toHaveLength(1_000);

@@ -20,8 +20,8 @@ export const DEFAULTS = { cpus: 1, mem: 1024, timeoutSeconds: 60 * 60, retry: 0 
 export const LIMITS = { matrixPerJob: 50, jobsPerRun: 200, timeoutSeconds: 24 * 60 * 60 } as const;
 /**
  * What matching a file's `when` branch and path globs may cost, all of them together, in the steps
- * of {@link Glob.matches}: about a second here, where 50 globs matched against 3,000 changed files,
- * none matching, take 80 ms. Globs and changed files are each bounded in number (1,000
+ * of {@link Glob.matches}: about a second here, where 50 globs matched against 3,000 changed
+ * files, none matching, take 80 ms. Globs and changed files are each bounded in number (1,000
  * items a list; the forge's list of a push) but not in length: a file of long globs matched
  * against a push of many long names held the compile thread, and every pipeline queued behind
  * it, until the compile timed out.
