@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
+import { runProgram } from '@kiln/containerizer';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
 
 /** Trees removed by one `rm`, at most: its command line stays short. */
 const TREES_PER_RM = 64;
@@ -29,7 +26,8 @@ let removing = false;
  * its restart, when it removes the sandboxes left behind), and it gives up (ENAMETOOLONG) on a
  * tree deeper than a path can be long. `rm` walks by directory handles, reads a directory a
  * batch at a time, and its memory is not the agent's. `--one-file-system` leaves anything
- * mounted inside alone.
+ * mounted inside alone. It starts from the agent's launcher: a fork of the agent would stall its
+ * event loop (see launcher.ts).
  *
  * The trees asked for within {@link GATHER_MS} of each other go to one `rm`, and one runs at a
  * time: on an agent ending dozens of short tasks a second, a process for each sandbox would be
@@ -65,7 +63,7 @@ async function removeWaiting(): Promise<void> {
 
 async function removeAll(batch: readonly Removal[]): Promise<void> {
   try {
-    await run('rm', ['-rf', '--one-file-system', '--', ...batch.map((r) => r.path)]);
+    await runProgram('rm', ['-rf', '--one-file-system', '--', ...batch.map((r) => r.path)]);
     for (const removal of batch) removal.resolve();
   } catch (error) {
     // `rm` goes on past a tree it cannot remove: the others are gone. Each one left fails, with

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runProgram } from '../launcher/launcher';
 import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../network/user-mode';
-
-const run = promisify(execFile);
 
 /*
  * How the native containerizer drives `runc`: the shim that runs a container and records how it
@@ -251,15 +249,28 @@ export class Runc {
 
   /** The ids of the containers runc knows in the state directory. */
   async list(): Promise<string[]> {
-    const { stdout } = await run(this.path, ['--root', this.stateDir, 'list', '--format', 'json']);
+    const { stdout } = await runProgram(this.path, [
+      '--root',
+      this.stateDir,
+      'list',
+      '--format',
+      'json',
+    ]);
     const parsed = JSON.parse(stdout.trim() === '' ? 'null' : stdout) as { id: string }[] | null;
     return (parsed ?? []).map((container) => container.id);
   }
 
   /** Kills whatever is left of the container and removes it (its cgroup and state); idempotent. */
   async delete(containerId: string): Promise<void> {
+    // Without its state runc knows no such container: no program to start to hear it say so, at
+    // the end of every task whose state went with its end.
+    const known = await lstat(join(this.stateDir, containerId)).then(
+      () => true,
+      () => false,
+    );
+    if (!known) return;
     try {
-      await run(this.path, ['--root', this.stateDir, 'delete', '--force', containerId]);
+      await runProgram(this.path, ['--root', this.stateDir, 'delete', '--force', containerId]);
     } catch (error) {
       const { stderr } = error as { stderr?: unknown };
       if (typeof stderr !== 'string') throw error;

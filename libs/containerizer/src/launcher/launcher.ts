@@ -3,8 +3,9 @@ import { deferred, type Deferred } from '@kiln/common';
 import type { LeaderExit } from '../lifecycle/termination';
 
 /*
- * Starts the programs an agent runs, its containers' wrappers and shims and the git commands of
- * its checkouts, from a small process of their own, the launcher, a child of the agent. libuv's
+ * Starts the programs an agent runs, its containers' wrappers and shims, the git commands of its
+ * checkouts and its own few (`rm`, `runc`, `nsenter`: {@link runProgram}), from a small process of
+ * their own, the launcher, a child of the agent. libuv's
  * spawn forks the process that calls it, and a fork costs in proportion to the memory whose
  * mappings it copies, once at the fork and again when the copy is dropped at the child's exec.
  * Worse, while the kernel copies a process's mappings, every thread of that process that touches
@@ -541,6 +542,23 @@ export function sharedLauncher(): Launcher {
   shared ??= new Launcher();
   return shared;
 }
+
+/**
+ * Runs one of the agent's own programs (`rm`, `runc`, `nsenter`) to its end, as `execFile` would
+ * from the agent, but from the shared launcher: a fork of the agent would stall its event loop,
+ * every launch and status update with it, while the kernel copies its mappings. In `/`, with the
+ * agent's `PATH` unless `env` says otherwise.
+ */
+export function runProgram(
+  file: string,
+  args: string[],
+  env: Record<string, string> = { PATH: process.env.PATH ?? SYSTEM_PATH },
+): Promise<RunResult> {
+  return sharedLauncher().run(file, args, { cwd: '/', env });
+}
+
+/** Where the agent's programs are when it was started without a `PATH`. */
+const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Whether the launcher holds the agent's event loop open (its process and its channel). */
 function hold(launcher: ChildProcess, held: boolean): void {

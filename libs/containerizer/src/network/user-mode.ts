@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { runProgram } from '../launcher/launcher';
 
 /*
  * What every task's user-mode network (slirp4netns) is started with, for the native and the
@@ -40,15 +37,18 @@ export function fenceArguments(range: string): string[] {
  * rules.
  */
 export async function fenceHostLoopback(pid: number, nsenter = 'nsenter'): Promise<void> {
-  for (const range of HOST_LOOPBACK_RANGES) {
-    try {
-      await run(nsenter, [`--net=/proc/${pid}/ns/net`, 'ip', ...fenceArguments(range)], {
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      });
-    } catch (error) {
-      const { stderr } = error as { stderr?: unknown };
-      if (typeof stderr === 'string' && stderr.includes('File exists')) continue;
-      throw error;
-    }
-  }
+  // Both at once: the rules are independent, and a launch waits for them.
+  await Promise.all(
+    HOST_LOOPBACK_RANGES.map(async (range) => {
+      try {
+        await runProgram(nsenter, [`--net=/proc/${pid}/ns/net`, 'ip', ...fenceArguments(range)], {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+        });
+      } catch (error) {
+        const { stderr } = error as { stderr?: unknown };
+        if (typeof stderr === 'string' && stderr.includes('File exists')) return;
+        throw error;
+      }
+    }),
+  );
 }

@@ -10,6 +10,7 @@ import {
   type ContainerSpec,
   type Termination,
 } from '../containerizer';
+import { programsForked } from './forks';
 import {
   eventually,
   exists,
@@ -24,6 +25,12 @@ export interface ContainerizerContractOptions {
   setup(): Promise<{ containerizer: Containerizer; teardown: () => Promise<void> }>;
   /** Merged into every spec: e.g. the image (with `/bin/sh`) that docker runs the commands in. */
   spec?: Partial<ContainerSpec>;
+  /**
+   * The programs a task's launch and end start from the agent's own process rather than from its
+   * launcher, and so fork the agent (see launcher.ts): none, but where the launcher cannot start
+   * them.
+   */
+  forksTheAgentFor?: string[];
 }
 
 /** The environment every contract task gets: enough to find `sh`, `sleep` and `printf`. */
@@ -121,6 +128,14 @@ export function describeContainerizerContract(
       await containerizer.wait(spec.containerId);
       expect(await output(spec, 'stdout')).toBe('from before\nout\nmore\n');
       expect(await output(spec, 'stderr')).toBe('err\n');
+    });
+
+    it("starts a task's programs from the agent's launcher, never forking the agent", async () => {
+      const forked = await programsForked(async () => {
+        const { spec } = await run('echo hi');
+        await containerizer.destroy(spec.containerId);
+      });
+      expect(forked).toEqual(options.forksTheAgentFor ?? []);
     });
 
     it('reports exit 0 as finished and any other code as failed with that code', async () => {
