@@ -4,6 +4,7 @@ export * from './deferred';
 export * from './git-env';
 export * from './http-error.filter';
 export * from './keyed-journal';
+export * from './launcher';
 export * from './keyed-mutex';
 export * from './least-recently-used';
 export * from './logging';

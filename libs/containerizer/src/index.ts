@@ -1,12 +1,4 @@
 export * from './containerizer';
-// The agent's one launcher, which starts its programs without forking the agent (see launcher.ts).
-export {
-  RunError,
-  runProgram,
-  sharedLauncher,
-  type Launcher,
-  type RunResult,
-} from './launcher/launcher';
 export * from './process/process.containerizer';
 export * from './docker/docker.containerizer';
 export * from './cgroup/cgroup.containerizer';

@@ -1,5 +1,4 @@
-import { evictions, gitEnv, KeyedMutex, type CachedItem } from '@kiln/common';
-import { sharedLauncher } from '@kiln/containerizer';
+import { evictions, gitEnv, KeyedMutex, sharedLauncher, type CachedItem } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';

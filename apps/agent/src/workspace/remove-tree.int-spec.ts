@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { programsForked } from '@kiln/containerizer/testing';
+import { programsForked } from '@kiln/common/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeStrays, removeTree } from './remove-tree';
 

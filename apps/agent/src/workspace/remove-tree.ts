@@ -1,4 +1,4 @@
-import { runProgram } from '@kiln/containerizer';
+import { runProgram } from '@kiln/common';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 

@@ -1,5 +1,4 @@
-import { errorMessage, gitEnv, GIT_ENV_OPTIONS, KeyedMutex } from '@kiln/common';
-import { sharedLauncher } from '@kiln/containerizer';
+import { errorMessage, gitEnv, GIT_ENV_OPTIONS, KeyedMutex, sharedLauncher } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';

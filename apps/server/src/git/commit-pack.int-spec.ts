@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { programsForked } from '@kiln/common/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startPackServer, type PackServer } from '../../../../test/integration/support/pack-server';
 import { createUpstream } from '../../../../test/integration/support/upstream';
@@ -97,6 +98,17 @@ describe(CommitPacks.name, () => {
     const bytes = Buffer.from(await again.arrayBuffer());
     expect(Number(again.headers.get('content-length'))).toBe(bytes.length);
     for (const pack of first) expect(pack.equals(bytes)).toBe(true);
+  });
+
+  it('packs a commit with git started from the launcher, never forking the server', async () => {
+    const upstream = createUpstream(join(dir, 'upstream'), { 'a.txt': 'a\n' });
+    const mirror = join(dir, 'upstream', '.git');
+    const packs = new CommitPacks();
+
+    expect(await programsForked(() => packs.packOf(mirror, upstream.sha).then(() => {}))).toEqual(
+      [],
+    );
+    git(dir, 'index-pack', join(mirror, 'kiln-packs', `${upstream.sha}.pack`));
   });
 
   it('keeps the most recently used packs of a mirror', async () => {

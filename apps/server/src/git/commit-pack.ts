@@ -1,5 +1,11 @@
-import { evictions, gitEnv, type CachedItem } from '@kiln/common';
-import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  errorMessage,
+  evictions,
+  gitEnv,
+  RunError,
+  sharedLauncher,
+  type CachedItem,
+} from '@kiln/common';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
@@ -183,50 +189,34 @@ async function itemsIn(dir: string): Promise<CachedItem[]> {
 }
 
 /**
- * Packs `sha` of `repositoryDir` into the file `path` with git's own programs, durably: a pack
- * renamed into place is served as it is from then on.
+ * Packs `sha` of `repositoryDir` into the file `path` with git's own program, durably: a pack
+ * renamed into place is served as it is from then on. `--shallow` stops the walk at the commit,
+ * as upload-pack does for `fetch --depth 1`. Run from the launcher (see launcher.ts): the shell
+ * makes the file, the server's only, and is then replaced by `git pack-objects`.
  */
 async function writePack(repositoryDir: string, sha: string, path: string): Promise<void> {
-  const env = { ...gitEnv(), GIT_DIR: repositoryDir };
-  const signal = AbortSignal.timeout(WRITE_TIMEOUT_MS);
-  const output = await open(path, 'wx', 0o600);
   try {
-    const list = spawn('git', ['rev-list', '--objects', '--no-walk', sha], {
-      env,
-      signal,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const pack = spawn('git', ['pack-objects', '--stdout', '-q'], {
-      env,
-      signal,
-      stdio: ['pipe', output.fd, 'pipe'],
-    });
-    // Heard from now on: a small pack is made before anything below has been awaited.
-    const exits = Promise.all([exitOf(list), exitOf(pack)]);
-    const stderr = { list: '', pack: '' };
-    list.stderr.setEncoding('utf8').on('data', (text: string) => (stderr.list += text));
-    pack.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr.pack += text));
-    // Never an unhandled EPIPE: a pack-objects that ended (failed) stops the listing.
-    if (pack.stdin !== null) {
-      void pipeline(list.stdout, pack.stdin).catch(() => list.kill('SIGTERM'));
-    }
-    const [listCode, packCode] = await exits;
-    if (listCode !== 0 || packCode !== 0) {
-      const why = signal.aborted
+    await sharedLauncher().run(
+      '/bin/sh',
+      ['-c', 'umask 077 && set -C && exec git pack-objects --revs --stdout -q > "$1"', 'sh', path],
+      {
+        cwd: repositoryDir,
+        env: { ...gitEnv(), GIT_DIR: repositoryDir },
+        input: `--shallow ${sha}\n${sha}\n`,
+        timeoutMs: WRITE_TIMEOUT_MS,
+      },
+    );
+  } catch (error) {
+    const why =
+      error instanceof RunError && error.timedOut
         ? `not packed within ${WRITE_TIMEOUT_MS / 60_000} minutes`
-        : (listCode !== 0 && stderr.list.trim() !== '' ? stderr.list : stderr.pack).trim() ||
-          'no output';
-      throw new CommitPackError(`cannot pack ${sha}: ${why}`);
-    }
-    await output.sync();
-  } finally {
-    await output.close();
+        : (error instanceof RunError ? error.stderr : errorMessage(error)).trim() || 'no output';
+    throw new CommitPackError(`cannot pack ${sha}: ${why}`);
   }
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('error', () => resolve(-1));
-    child.once('close', resolve);
-  });
+  const written = await open(path, 'r');
+  try {
+    await written.sync();
+  } finally {
+    await written.close();
+  }
 }

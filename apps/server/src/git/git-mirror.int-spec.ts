@@ -17,6 +17,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { programsForked } from '@kiln/common/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { git } from '../../../../test/e2e/support/git';
 import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
@@ -188,6 +189,20 @@ describe(GitMirror.name, () => {
     expect(error).toBeInstanceOf(GitContentRefused);
     expect(error.message).toContain('duplicateEntries');
     expect(() => git(join(root, 'repo.git'), 'cat-file', '-e', tree)).toThrow();
+  });
+
+  it('fetches and names a commit with git started from the launcher, never forking the server', async () => {
+    const first = upstream.commit({ '.kiln.yml': 'one\n' });
+    // Its object reader, one long-lived git per mirror, is started by this first read.
+    await mirror.readFile('repo-1', upstream.url, first, '.kiln.yml');
+    const second = upstream.commit({ '.kiln.yml': 'two\n' });
+
+    const forked = await programsForked(async () => {
+      expect(await mirror.readFile('repo-1', upstream.url, second, '.kiln.yml')).toBe('two\n');
+      await mirror.withCommitNamespace('repo-1', upstream.url, second);
+    });
+
+    expect(forked).toEqual([]);
   });
 
   it('throws a GitMirrorError naming the sha when the remote has no such commit', async () => {

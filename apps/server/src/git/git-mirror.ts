@@ -1,19 +1,17 @@
 import {
   errorMessage,
   gitEnv,
-  GIT_ENV_OPTIONS,
   KeyedMutex,
   redactUrl,
+  RunError,
+  sharedLauncher,
   TimeoutError,
   withTimeout,
 } from '@kiln/common';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { GitPluginError, simpleGit, type SimpleGitOptions } from 'simple-git';
 import { CatFileBatch, findTreeEntry, type GitObject } from './cat-file-batch';
 
 /** Credentials for http(s) clone URLs. Sent per command; never written to disk or git config. */
@@ -62,6 +60,11 @@ const MAX_COMMIT_BYTES = 1024 * 1024;
  */
 const MAX_TREE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * What a git command may print: a commit's message of up to {@link MAX_COMMIT_BYTES}, re-encoded
+ * to UTF-8, or the names of the files a push changed.
+ */
+const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 /** Long-lived object readers kept at once (one per recently used repository). */
 const MAX_READERS = 16;
 /** Commits fetched by id are kept under a ref so that `git gc` does not prune them. */
@@ -185,13 +188,8 @@ export class GitMirror {
     const commit = checkSha(sha);
     const dir = await this.withCommit(key, cloneUrl, commit, auth, ref);
     const name = `${COMMIT_NAMESPACES}${commit}/${NAMESPACED_COMMIT}`;
-    // update-ref rather than simple-git: it prints nothing, for which simple-git waits 50 ms more.
     await this.writes.run(key, () =>
-      runGit(dir, ['update-ref', name, commit], this.timeoutMs).catch((error: unknown) => {
-        throw new GitMirrorError(
-          `cannot name ${commit} in ${key}'s mirror: ${errorMessage(error)}`,
-        );
-      }),
+      this.git({ key, dir, url: cloneUrl }, ['update-ref', name, commit], `name ${commit}`),
     );
     return { dir, namespace: commit };
   }
@@ -471,9 +469,9 @@ export class GitMirror {
   }
 
   /**
-   * Runs one git command in `remote.dir`, killed after the timeout. Every command here prints
-   * something (`-t` rather than `-e`, `--verbose` rather than `--quiet`): simple-git waits an
-   * extra 50 ms after a command that wrote nothing, which tripled the time to read a file.
+   * Runs one git command in `remote.dir`, ended after the timeout: from the process's launcher
+   * (see launcher.ts), as a fork of the server would stall its event loop, webhooks and the build
+   * framework's calls with it, for 10 to 40 ms here.
    */
   private async git(remote: Remote, args: string[], what: string): Promise<string> {
     // Every object fetched is checked as git checks a push it receives: a malformed tree or
@@ -483,19 +481,24 @@ export class GitMirror {
     if (remote.auth !== undefined && /^https?:/i.test(remote.url)) {
       config.push(`http.extraHeader=Authorization: Basic ${basicCredentials(remote.auth)}`);
     }
-    const env = gitEnv();
-    const git = simpleGit({
-      ...GIT_ENV_OPTIONS,
-      baseDir: remote.dir,
-      config,
-      abort: AbortSignal.timeout(this.timeoutMs),
-      errors: failOnExitCode,
-    }).env(env);
     try {
-      return await git.raw(args);
+      const { stdout } = await sharedLauncher().run(
+        'git',
+        [...config.flatMap((setting) => ['-c', setting]), ...args],
+        {
+          cwd: remote.dir,
+          env: gitEnv(),
+          timeoutMs: this.timeoutMs,
+          outputBytes: MAX_OUTPUT_BYTES,
+        },
+      );
+      return stdout;
     } catch (error) {
-      const timedOut = error instanceof GitPluginError && error.plugin === 'abort';
-      const said = errorMessage(error);
+      const timedOut = error instanceof RunError && error.timedOut;
+      const said =
+        error instanceof RunError && error.stderr.trim() !== ''
+          ? error.stderr
+          : errorMessage(error);
       const why = timedOut ? `timed out after ${this.timeoutMs} ms` : gitLine(said);
       const message = redact(`cannot ${what} of ${redactUrl(remote.url)}: ${why}`, remote);
       // The same objects are refused the same way every time: no retry will fetch them.
@@ -504,20 +507,6 @@ export class GitMirror {
     }
   }
 }
-
-const execGit = promisify(execFile);
-
-/** Runs git in `dir` with the mirror's environment, killed after `timeoutMs`. */
-async function runGit(dir: string, args: string[], timeoutMs: number): Promise<void> {
-  await execGit('git', args, { cwd: dir, env: gitEnv(), timeout: timeoutMs });
-}
-
-/** simple-git only fails a command that wrote to stderr; a silent non-zero exit fails too here. */
-const failOnExitCode: SimpleGitOptions['errors'] = (error, result) => {
-  if (error !== undefined || result.exitCode === 0) return error;
-  const stderr = Buffer.concat(result.stdErr);
-  return stderr.length > 0 ? stderr : new Error(`git exited with code ${result.exitCode}`);
-};
 
 /** What git says of an object its checks refuse: `error: object <id>: <check>: <what>`. */
 const FSCK_ERROR = /^error: object [0-9a-f]+: \w+: /;

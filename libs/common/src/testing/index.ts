@@ -1,1 +1,2 @@
 export * from './strict';
+export * from './forks';

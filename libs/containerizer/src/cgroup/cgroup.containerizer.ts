@@ -1,5 +1,5 @@
 import type { TaskReason } from '@kiln/contracts';
-import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
+import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '@kiln/common';
 import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';

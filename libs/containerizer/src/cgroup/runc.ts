@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runProgram } from '../launcher/launcher';
+import { runProgram } from '@kiln/common';
 import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../network/user-mode';
 
 /*

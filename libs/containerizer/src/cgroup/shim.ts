@@ -1,7 +1,7 @@
 import { sleep } from '@kiln/common';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
+import { sharedLauncher, type LaunchedProcess } from '@kiln/common';
 import { DEFAULT_PATH, openOutputs } from '../launching';
 import type { LeaderExit } from '../lifecycle/termination';
 import { hasExited, parseProcStat, readProcStat, type ProcStat } from '../process/proc';

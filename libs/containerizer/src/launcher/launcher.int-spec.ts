@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseProcStat, readProcStatSync } from '../process/proc';
-import { Launcher, RunError, type SpawnPlan } from './launcher';
+import { Launcher, RunError, type SpawnPlan } from '@kiln/common';
 
 describe(Launcher.name, () => {
   let dir: string;
@@ -164,6 +164,36 @@ describe(Launcher.name, () => {
     const error = (await ran.catch((e: unknown) => e)) as RunError;
     expect(error.message.length).toBeLessThan(5_000);
     expect(error.message).toContain('complaint');
+  });
+
+  it('gives a program its input, then its end', async () => {
+    const ran = await launcher.run('/bin/sh', ['-c', 'cat; echo end'], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      input: 'given\n',
+    });
+    expect(ran.stdout).toBe('given\nend\n');
+  });
+
+  it('ends a program that runs past its timeout, and says it was that', async () => {
+    const ran = launcher.run('/bin/sh', ['-c', 'echo waiting >&2; exec sleep 60'], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 200,
+    });
+    await expect(ran).rejects.toMatchObject({
+      timedOut: true,
+      signal: 'SIGTERM',
+      message: '/bin/sh did not end within 200 ms and was ended: waiting',
+    });
+  });
+
+  it('lets a program write more than the default when told, and no more', async () => {
+    const script = 'head -c 2000000 /dev/zero';
+    const options = { cwd: dir, env: { PATH: '/usr/bin:/bin' } };
+    await expect(launcher.run('/bin/sh', ['-c', script], options)).rejects.toBeInstanceOf(RunError);
+    const ran = await launcher.run('/bin/sh', ['-c', script], { ...options, outputBytes: 4e6 });
+    expect(ran.stdout.length).toBe(2_000_000);
   });
 
   it('dies with its agent: a wrapper still waiting for its go reads nothing and runs nothing', async () => {

@@ -1,19 +1,10 @@
+import type { LeaderExit } from '@kiln/common';
 import type { TaskReason } from '@kiln/contracts';
 import { constants } from 'node:os';
 import type { ResourceUsage, Termination } from '../containerizer';
 
-/**
- * How the leader of a process container ended: an exit code or a signal when it was the agent's
- * child, or what its exit-code file said after a recovery; `vanished` when it was gone before the
- * agent came back without leaving a code, `unrecorded` when it ended under a recovered agent's eyes
- * without one (a SIGKILL leaves the wrapper no chance to write it); `unstarted` when it said it
- * never started the command (its agent died before saying go).
- */
-export type LeaderExit =
-  | { code: number }
-  | { signal: NodeJS.Signals }
-  | { unknown: 'vanished' | 'unrecorded' }
-  | { unstarted: true };
+// Defined beside the launcher, which hears the leaders' exits.
+export type { LeaderExit };
 
 /** A kill that was asked for before the leader ended: it decides the termination. */
 export interface KillRequest {

@@ -1,4 +1,4 @@
-import { runProgram } from '../launcher/launcher';
+import { runProgram } from '@kiln/common';
 
 /*
  * What every task's user-mode network (slirp4netns) is started with, for the native and the

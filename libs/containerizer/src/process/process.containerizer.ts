@@ -31,7 +31,7 @@ import {
 import { groupMembers, isLeader, signalUnlessReused, untilGroupGone } from './process-group';
 import { parseCheckpoint, RuntimeRecords, type ProcessCheckpoint } from './runtime-records';
 import { environmentProblem, GO_LINE, readRecordedExit, wrapperArguments } from './wrapper';
-import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '../launcher/launcher';
+import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '@kiln/common';
 
 // Their home moved to launching.ts, shared with the cgroup containerizer; still exported from here.
 export { DEFAULT_PATH, EXIT_CODE_FILE } from '../launching';

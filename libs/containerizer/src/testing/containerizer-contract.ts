@@ -1,4 +1,5 @@
 import { deferred, withTimeout } from '@kiln/common';
+import { programsForked } from '@kiln/common/testing';
 import { resources } from '@kiln/contracts';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,6 @@ import {
   type ContainerSpec,
   type Termination,
 } from '../containerizer';
-import { programsForked } from './forks';
 import {
   eventually,
   exists,

@@ -2,4 +2,3 @@ export * from './containerizer-contract';
 export * from './helpers';
 export * from './other-agent';
 export * from './hostile-build';
-export * from './forks';

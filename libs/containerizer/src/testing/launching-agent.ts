@@ -1,6 +1,6 @@
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Launcher } from '../launcher/launcher';
+import { Launcher } from '@kiln/common';
 
 /**
  * An agent that dies before its wrapper's go, for the launcher's tests: run as

@@ -1,7 +1,7 @@
 import { ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { vi } from 'vitest';
-import { sharedLauncher } from '../launcher/launcher';
+import { sharedLauncher } from '../launcher';
 
 /**
  * The programs `work` starts by forking this process (the agent's, in a test) rather than from

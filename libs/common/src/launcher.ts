@@ -1,18 +1,33 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { deferred, type Deferred } from '@kiln/common';
-import type { LeaderExit } from '../lifecycle/termination';
+import { deferred, type Deferred } from './deferred';
+
+/**
+ * How the leader of a process container ended: an exit code or a signal when it was the agent's
+ * child, or what its exit-code file said after a recovery; `vanished` when it was gone before the
+ * agent came back without leaving a code, `unrecorded` when it ended under a recovered agent's eyes
+ * without one (a SIGKILL leaves the wrapper no chance to write it); `unstarted` when it said it
+ * never started the command (its agent died before saying go).
+ */
+export type LeaderExit =
+  | { code: number }
+  | { signal: NodeJS.Signals }
+  | { unknown: 'vanished' | 'unrecorded' }
+  | { unstarted: true };
 
 /*
- * Starts the programs an agent runs, its containers' wrappers and shims, the git commands of its
- * checkouts and its own few (`rm`, `runc`, `nsenter`: {@link runProgram}), from a small process of
- * their own, the launcher, a child of the agent. libuv's
- * spawn forks the process that calls it, and a fork costs in proportion to the memory whose
- * mappings it copies, once at the fork and again when the copy is dropped at the child's exec.
- * Worse, while the kernel copies a process's mappings, every thread of that process that touches
- * memory waits: with the spawns on a thread of the agent's own (~130 MB), its event loop stalled
- * at each, and the agents took 15–18 ms of CPU per task at bench:cluster's load. From the
- * launcher, a bare Node.js program, they take about 5 ms, and the machine's CPU per task fell by
- * a quarter.
+ * Starts the programs a Kiln process runs from a small process of their own, the launcher, its
+ * child: an agent's containers' wrappers and shims, the git commands of its checkouts and its own
+ * few (`rm`, `runc`, `nsenter`: {@link runProgram}); the git commands of the server's mirrors and
+ * the packs it makes of their commits. libuv's spawn forks the process that calls it, and a fork
+ * costs in proportion to the memory whose mappings it copies, once at the fork and again when the
+ * copy is dropped at the child's exec. Worse, while the kernel copies a process's mappings, every
+ * thread of that process that touches memory waits: with the spawns on a thread of the agent's own
+ * (~130 MB), its event loop stalled at each, and the agents took 15–18 ms of CPU per task at
+ * bench:cluster's load. From the launcher, a bare Node.js program, they take about 5 ms, and the
+ * machine's CPU per task fell by a quarter. The server's event loop stalled the same way, for
+ * 10–40 ms at each of the three or four programs a run started (a `spawn` of a 250 MB process
+ * here: 19 ms at the median, 40 ms at the 90th percentile), holding up webhooks and the build
+ * framework's calls with it.
  *
  * A child is reaped by the loop that spawned it, so the launcher is the one that knows whether a
  * process it spawned has been reaped: it alone signals a group by its leader's pid, and only while
@@ -22,9 +37,9 @@ import type { LeaderExit } from '../lifecycle/termination';
  *
  * The launcher lives as long as the agent: it ignores the signals that end a service, and ends
  * (with the programs it runs to their end) when its channel to the agent closes, which the kernel
- * does when the agent dies, however it dies. A process waiting for the agent's word on its standard input (a wrapper's go, a shim's
- * gate) then reads the end of it, the launcher's pipe, and runs nothing, as when the agent held
- * that pipe itself. Were the launcher to die alone, what it spawned would be reparented (and
+ * does when the agent dies, however it dies. A process waiting for the agent's word on its standard
+ * input (a wrapper's go, a shim's gate) then reads the end of it, the launcher's pipe, and runs
+ * nothing, as when the agent held that pipe itself. Were the launcher to die alone, what it spawned would be reparented (and
  * reaped) by the system, and the agent watches it from outside (see {@link LaunchedProcess.lost}).
  */
 
@@ -49,6 +64,12 @@ type Request =
       args: string[];
       cwd: string;
       env: Record<string, string>;
+      /** Ended (SIGTERM) after this long; 0: never. */
+      timeoutMs: number;
+      /** Its standard input, then its end. */
+      input: string;
+      /** What it may write to each output: one past it is ended and fails. */
+      outputBytes: number;
     }
   | { type: 'go'; id: number; line: string; request: number }
   | { type: 'signal'; id: number; signal: NodeJS.Signals; request: number };
@@ -67,12 +88,15 @@ type Report =
       stderr: string;
       /** Why it could not run at all (no such program, say). */
       failure?: { message: string; code: string | undefined };
+      /** Ended for running longer than its timeout. */
+      timedOut?: true;
     }
   | { type: 'answer'; request: number; done: boolean };
 
 /**
- * What a program {@link Launcher.run} runs may write to each output: one past it is ended and
- * fails (`execFile`'s default). A hostile repository can make git write megabytes of complaints.
+ * What a program {@link Launcher.run} runs may write to each output unless told otherwise: one
+ * past it is ended and fails (`execFile`'s default). A hostile repository can make git write
+ * megabytes of complaints.
  */
 const RUN_OUTPUT_BYTES = 1024 * 1024;
 /** The end of a failed program's stderr that its error's message keeps. */
@@ -122,13 +146,17 @@ const reopen = (fds) => {
 process.on('message', (request) => {
   const child = children.get(request.id);
   if (request.type === 'run') {
-    execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: ${RUN_OUTPUT_BYTES} }, (error, stdout, stderr) => {
+    const running = execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: request.outputBytes, timeout: request.timeoutMs }, (error, stdout, stderr) => {
       const ran = { type: 'ran', id: request.id, code: 0, signal: null, stdout, stderr };
+      if (error && error.killed && error.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') ran.timedOut = true;
       if (error && typeof error.code === 'number') ran.code = error.code;
       else if (error && error.signal) Object.assign(ran, { code: null, signal: error.signal });
       else if (error) ran.failure = { message: String(error.message), code: error.code };
       report(ran);
     });
+    // A program that ends without reading all of it is no failure of the launcher's (EPIPE).
+    running.stdin.on('error', () => {});
+    running.stdin.end(request.input);
   } else if (request.type === 'spawn') {
     let spawned;
     let stdio;
@@ -240,6 +268,8 @@ export class RunError extends Error {
     readonly signal: NodeJS.Signals | undefined,
     readonly stdout: string,
     readonly stderr: string,
+    /** Ended for running longer than its timeout. */
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'RunError';
@@ -271,7 +301,10 @@ export class Launcher {
   private nextRequest = 1;
   private readonly watched = new Map<number, Watched>();
   /** Programs running to their end, by id. */
-  private readonly running = new Map<number, { file: string; ran: Deferred<RunResult> }>();
+  private readonly running = new Map<
+    number,
+    { file: string; ran: Deferred<RunResult>; timeoutMs: number; outputBytes: number }
+  >();
   /** Requests waiting for the launcher's answer, by request number. */
   private readonly answers = new Map<number, (done: boolean) => void>();
 
@@ -300,18 +333,26 @@ export class Launcher {
 
   /**
    * Runs a short program to its end, as `execFile` does: what it wrote, or a {@link RunError}
-   * when it did not exit 0.
+   * when it did not exit 0 (or ran past `timeoutMs`, and was ended). Its standard input is
+   * `input`, then its end.
    */
   run(
     file: string,
     args: string[],
-    options: { cwd: string; env: Record<string, string> },
+    options: {
+      cwd: string;
+      env: Record<string, string>;
+      timeoutMs?: number;
+      input?: string;
+      outputBytes?: number;
+    },
   ): Promise<RunResult> {
     const id = this.nextId++;
     const ran = deferred<RunResult>();
-    this.running.set(id, { file, ran });
+    const { cwd, env, timeoutMs = 0, input = '', outputBytes = RUN_OUTPUT_BYTES } = options;
+    this.running.set(id, { file, ran, timeoutMs, outputBytes });
     try {
-      this.send({ type: 'run', id, file, args, ...options });
+      this.send({ type: 'run', id, file, args, cwd, env, timeoutMs, input, outputBytes });
     } catch (error) {
       this.forget(id);
       ran.reject(asError(error));
@@ -400,7 +441,7 @@ export class Launcher {
       const running = this.running.get(report.id);
       this.forget(report.id);
       if (running === undefined) return;
-      const result = ranResult(running.file, report);
+      const result = ranResult(running, report);
       if (result instanceof RunError) running.ran.reject(result);
       else running.ran.resolve(result);
       return;
@@ -572,12 +613,25 @@ function hold(launcher: ChildProcess, held: boolean): void {
 }
 
 /** A run's report as its result, or as the error `execFile` would have given. */
-function ranResult(file: string, ran: Extract<Report, { type: 'ran' }>): RunResult | RunError {
+function ranResult(
+  { file, timeoutMs, outputBytes }: { file: string; timeoutMs: number; outputBytes: number },
+  ran: Extract<Report, { type: 'ran' }>,
+): RunResult | RunError {
   const { stdout, stderr } = ran;
   const said = stderr.trim().slice(-MESSAGE_STDERR_CHARS);
+  if (ran.timedOut === true) {
+    return new RunError(
+      `${file} did not end within ${timeoutMs} ms and was ended${said === '' ? '' : `: ${said}`}`,
+      undefined,
+      ran.signal ?? 'SIGTERM',
+      stdout,
+      stderr,
+      true,
+    );
+  }
   if (ran.failure?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
     return new RunError(
-      `${file} wrote more than ${RUN_OUTPUT_BYTES} bytes to an output and was ended${said === '' ? '' : `: ${said}`}`,
+      `${file} wrote more than ${outputBytes} bytes to an output and was ended${said === '' ? '' : `: ${said}`}`,
       ran.failure.code,
       'SIGTERM',
       stdout,
