@@ -18,7 +18,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { programsForked } from '@kiln/common/testing';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { git } from '../../../../test/e2e/support/git';
 import { GitDaemon } from '../../../../test/e2e/support/git-daemon';
 import { serveUploadPack } from './git-http-backend';
@@ -203,6 +203,28 @@ describe(GitMirror.name, () => {
     });
 
     expect(forked).toEqual([]);
+  });
+
+  it("leaves the mirror's maintenance out of its fetches, and does it once a while after", async () => {
+    mirror.onApplicationShutdown();
+    mirror = new GitMirror(root, { maintenanceDelayMs: 5_000 });
+    const first = upstream.commit({ '.kiln.yml': 'one\n' });
+    await mirror.readFile('repo-1', upstream.url, first, '.kiln.yml');
+    // Each fetch keeps its objects as a pack, and more than one pack calls for a repack.
+    const bare = join(root, 'repo-1.git');
+    git(bare, 'config', 'fetch.unpackLimit', '1');
+    git(bare, 'config', 'gc.autoPackLimit', '1');
+    const packs = () =>
+      readdirSync(join(bare, 'objects', 'pack')).filter((name) => name.endsWith('.pack'));
+
+    for (const n of [2, 3]) {
+      const sha = upstream.commit({ '.kiln.yml': `${n}\n` });
+      await mirror.readFile('repo-1', upstream.url, sha, '.kiln.yml');
+    }
+    // Git's own maintenance at the end of the second fetch would have repacked.
+    expect(packs()).toHaveLength(3);
+
+    await vi.waitFor(() => expect(packs()).toHaveLength(1), { timeout: 30_000, interval: 100 });
   });
 
   it('throws a GitMirrorError naming the sha when the remote has no such commit', async () => {

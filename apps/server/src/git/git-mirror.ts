@@ -8,6 +8,7 @@ import {
   TimeoutError,
   withTimeout,
 } from '@kiln/common';
+import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
@@ -60,6 +61,8 @@ const MAX_COMMIT_BYTES = 1024 * 1024;
  */
 const MAX_TREE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** How long after a fetch a mirror is maintained (see `maintainLater`). */
+const MAINTENANCE_DELAY_MS = 30_000;
 /**
  * What a git command may print: a commit's message of up to {@link MAX_COMMIT_BYTES}, re-encoded
  * to UTF-8, or the names of the files a push changed.
@@ -96,17 +99,22 @@ interface Remote {
  * fetches, which git makes safe by writing objects before the refs that name them.
  */
 export class GitMirror {
+  private readonly logger = new Logger(GitMirror.name);
   private readonly writes = new KeyedMutex();
   private readonly batches = new Map<string, CatFileBatch>();
+  /** Mirrors fetched into whose maintenance is due, by key. */
+  private readonly maintenance = new Map<string, NodeJS.Timeout>();
   private readonly timeoutMs: number;
   private readonly maxTreeBytes: number;
+  private readonly maintenanceDelayMs: number;
 
   constructor(
     private readonly rootDir: string,
-    options: { timeoutMs?: number; maxTreeBytes?: number } = {},
+    options: { timeoutMs?: number; maxTreeBytes?: number; maintenanceDelayMs?: number } = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxTreeBytes = options.maxTreeBytes ?? MAX_TREE_BYTES;
+    this.maintenanceDelayMs = options.maintenanceDelayMs ?? MAINTENANCE_DELAY_MS;
   }
 
   /**
@@ -194,10 +202,12 @@ export class GitMirror {
     return { dir, namespace: commit };
   }
 
-  /** Stops the mirrors' reader processes. */
+  /** Stops the mirrors' reader processes; the maintenance due is left to the next start. */
   onApplicationShutdown(): void {
     for (const batch of this.batches.values()) batch.close();
     this.batches.clear();
+    for (const timer of this.maintenance.values()) clearTimeout(timer);
+    this.maintenance.clear();
   }
 
   /** The tree entry of `path` at `commit` (walking its directories), or undefined. */
@@ -292,11 +302,7 @@ export class GitMirror {
       throw new GitMirrorError(`${redactUrl(cloneUrl)} has no branch or tag ${ref}`);
     }
     return this.writes.run(key, async () => {
-      await this.git(
-        remote,
-        ['fetch', '--verbose', '--no-tags', remote.url, `+${name}:${name}`],
-        `fetch ${name}`,
-      );
+      await this.fetch(remote, ['--no-tags', remote.url, `+${name}:${name}`], `fetch ${name}`);
       const resolved = await this.git(
         remote,
         ['rev-parse', '--verify', `${name}^{commit}`],
@@ -427,11 +433,9 @@ export class GitMirror {
         );
         if (fetched && (await this.hasCommit(remote, sha))) return true;
       }
-      await this.git(
+      await this.fetch(
         remote,
         [
-          'fetch',
-          '--verbose',
           '--no-tags',
           // Branches the remote deleted go: one of them could clash with a new one.
           '--prune',
@@ -450,7 +454,7 @@ export class GitMirror {
    * for objects git refuses ({@link GitContentRefused}), which another way would only fetch again.
    */
   private fetched(remote: Remote, refspec: string, what: string): Promise<boolean> {
-    return this.git(remote, ['fetch', '--verbose', '--no-tags', remote.url, refspec], what).then(
+    return this.fetch(remote, ['--no-tags', remote.url, refspec], what).then(
       () => true,
       (error: unknown) => {
         if (error instanceof GitContentRefused) throw error;
@@ -466,6 +470,37 @@ export class GitMirror {
       `look up ${sha}`,
     );
     return object?.type === 'commit';
+  }
+
+  /**
+   * `git fetch` into the mirror, without the maintenance git runs at the end of a fetch (a program
+   * start, and at times a repack, that the run waiting for its `.kiln.yml` would wait for): the
+   * mirror is maintained a while later instead, once for the fetches meanwhile.
+   */
+  private async fetch(remote: Remote, args: string[], what: string): Promise<string> {
+    const fetched = await this.git(remote, ['fetch', '--no-auto-maintenance', ...args], what);
+    this.maintainLater(remote);
+    return fetched;
+  }
+
+  /**
+   * `git maintenance run --auto` in the mirror {@link maintenanceDelayMs} after a fetch: what
+   * git does at the end of a fetch (pack loose objects and packs once there are many, gc), once
+   * for all the fetches meanwhile. A failure is logged; the next fetch asks again.
+   */
+  private maintainLater(remote: Remote): void {
+    if (this.maintenance.has(remote.key)) return;
+    const timer = setTimeout(() => {
+      this.maintenance.delete(remote.key);
+      this.writes
+        .run(remote.key, () =>
+          this.git(remote, ['maintenance', 'run', '--auto'], 'maintain the mirror'),
+        )
+        .catch((error: unknown) => this.logger.warn(errorMessage(error)));
+    }, this.maintenanceDelayMs);
+    // Never what keeps a process from ending.
+    timer.unref();
+    this.maintenance.set(remote.key, timer);
   }
 
   /**
