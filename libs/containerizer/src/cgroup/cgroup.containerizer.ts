@@ -1,6 +1,6 @@
 import type { TaskReason } from '@kiln/contracts';
 import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '@kiln/common';
-import { lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -50,6 +50,7 @@ import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
 import { spawnShim, untilStarted } from './shim';
+import { chownTree } from './workspace-owner';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
 
 export type { CgroupCheckpoint } from './checkpoint';
@@ -619,15 +620,6 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
   if (!(await exists(gate))) return false;
   const word = await readFile(gateWordFile(gate), 'utf8').catch(() => '');
   return word.trim() !== 'go';
-}
-
-/** Gives the tree to `id` (user and group), links themselves rather than what they point to. */
-
-async function chownTree(dir: string, id: number): Promise<void> {
-  await lchown(dir, id, id);
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    await lchown(join(entry.parentPath, entry.name), id, id);
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
