@@ -39,8 +39,11 @@ export type LeaderExit =
  * (with the programs it runs to their end) when its channel to the agent closes, which the kernel
  * does when the agent dies, however it dies. A process waiting for the agent's word on its standard
  * input (a wrapper's go, a shim's gate) then reads the end of it, the launcher's pipe, and runs
- * nothing, as when the agent held that pipe itself. Were the launcher to die alone, what it spawned would be reparented (and
- * reaped) by the system, and the agent watches it from outside (see {@link LaunchedProcess.lost}).
+ * nothing, as when the agent held that pipe itself. Were the launcher to die alone, what it
+ * spawned would be reparented (and reaped) by the system, and the agent watches it from outside
+ * (see {@link LaunchedProcess.lost}).
+ *
+ * Here and below, "the agent" is whichever process the launcher serves: an agent or the server.
  */
 
 /** What the agent asks of the launcher. */
@@ -116,7 +119,7 @@ const MESSAGE_STDERR_CHARS = 4096;
  * Only regular files, and opened without waiting: a FIFO put in an output's place would otherwise
  * hold the launcher (every launch and kill of the agent's) until something read it.
  */
-const LAUNCHER = `/* kiln: the agent's launcher */
+const LAUNCHER = `/* kiln: the launcher */
 const { execFile, spawn } = require('node:child_process');
 const { closeSync, constants, fstatSync, openSync, readFileSync } = require('node:fs');
 const agent = process.ppid;
