@@ -69,7 +69,7 @@ describe('artifacts: a job keeps its files, never what links out of its workspac
     expect(Buffer.from(await res.arrayBuffer()).toString('utf8')).toBe('hello\n');
 
     expect(log).toContain(
-      'kiln: artifact "out/leak": refused: it is a symbolic link to /etc/passwd, outside the workspace',
+      'kiln: artifact "out/leak": refused: it is a symbolic link to no file in the workspace',
     );
     expect(log).toContain('kiln: artifact out/a.txt: uploaded (6 bytes)');
     const missing = await stack.api('GET', `/api/v1/jobs/${job.id}/artifacts/out/leak`);

@@ -140,7 +140,7 @@ describe('releases: a build that passed is promoted through environments, on the
     const buildJob = run.jobs.find((job) => job.key === 'build')!;
     const buildLog = await stack.log(buildJob.id);
     expect(buildLog).toContain(
-      'kiln: artifact "dist/leak": refused: it is a symbolic link to /etc/passwd, outside the workspace',
+      'kiln: artifact "dist/leak": refused: it is a symbolic link to no file in the workspace',
     );
     const [artifact] = await stack.ok<{ name: string; sha256: string }[]>(
       'GET',

@@ -102,7 +102,7 @@ describe('artifacts: agent upload → server storage → listing and download', 
       uploaded: 2,
       failed: 0,
       lines: [
-        'kiln: artifact "out/leak": refused: it is a symbolic link to /etc/passwd, outside the workspace',
+        'kiln: artifact "out/leak": refused: it is a symbolic link to no file in the workspace',
         'kiln: artifact out/a.txt: uploaded (6 bytes)',
         'kiln: artifact out/sub dir/b%?#.bin: uploaded (70000 bytes)',
       ],

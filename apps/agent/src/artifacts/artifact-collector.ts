@@ -211,12 +211,17 @@ async function match(
         await walk('');
         continue;
       }
+      // A link on the way to where a pattern's matches are, or where a pattern wants a
+      // directory, is not walked: the agent would list what it names, a host directory perhaps.
+      // Refused, it says what it is.
+      const link = await linkOnTheWay(root, base);
+      if (link !== undefined) {
+        found.add(link);
+        continue;
+      }
       const info = await lstat(join(root, base)).catch(() => undefined);
       if (info?.isDirectory() === true) await walk(base);
-      // A link where a pattern wants a directory is not walked: refused, it says where it goes.
-      else if (info?.isSymbolicLink() === true || (info !== undefined && (await isMatch(base)))) {
-        found.add(base);
-      }
+      else if (info !== undefined && (await isMatch(base))) found.add(base);
     }
   } catch (error) {
     if (!(error instanceof GlobBudgetSpent)) throw error;
@@ -227,12 +232,34 @@ async function match(
   return { paths: [...found].sort(), ...(stopped === undefined ? {} : { stopped }) };
 }
 
+/**
+ * The first of `base`'s leading paths (`a`, `a/b`, `a/b/c`) that is a symbolic link, if any:
+ * `lstat` of the whole path would follow every link but the last.
+ */
+async function linkOnTheWay(root: string, base: string): Promise<string | undefined> {
+  let path = '';
+  for (const segment of base.split('/')) {
+    path = path === '' ? segment : `${path}/${segment}`;
+    const info = await lstat(join(root, path)).catch(() => undefined);
+    if (info === undefined) return undefined;
+    if (info.isSymbolicLink()) return path;
+  }
+  return undefined;
+}
+
 /** The segments of `pattern` before its first wildcard: where its matches can be, all of them. */
 function staticBase(pattern: string): string {
   const segments = pattern.split('/');
   const wild = segments.findIndex((segment) => /[*?]/.test(segment));
   return (wild === -1 ? segments : segments.slice(0, wild)).join('/');
 }
+
+/**
+ * Why a link out of the workspace, or to nothing, is refused: the same words for both, and never
+ * where it goes. The agent follows it as root on the host, and the job's log would otherwise
+ * tell the build what is there, or whether a host path exists at all.
+ */
+const LINK_OUT = 'it is a symbolic link to no file in the workspace';
 
 /** The real path and size of a regular file inside `root`, or why it is not one. */
 async function inspect(
@@ -244,7 +271,7 @@ async function inspect(
     real = await realpath(path);
   } catch {
     const info = await lstat(path).catch(() => undefined);
-    if (info?.isSymbolicLink() === true) return 'it is a symbolic link to nothing';
+    if (info?.isSymbolicLink() === true) return LINK_OUT;
     // Node lists a name that is not UTF-8 with U+FFFD for its bytes: no file is named so.
     return info === undefined && path.includes('\uFFFD')
       ? 'its name is not UTF-8'
@@ -252,7 +279,7 @@ async function inspect(
   }
   const within = relative(root, real);
   if (within === '' || within.startsWith(`..${sep}`) || within === '..' || isAbsolute(within)) {
-    return `it is a symbolic link to ${real}, outside the workspace`;
+    return LINK_OUT;
   }
   const info = await stat(real);
   if (!info.isFile()) {
