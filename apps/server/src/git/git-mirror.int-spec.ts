@@ -17,6 +17,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { sharedLauncher } from '@kiln/common';
 import { programsForked } from '@kiln/common/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { git } from '../../../../test/e2e/support/git';
@@ -203,6 +204,27 @@ describe(GitMirror.name, () => {
     });
 
     expect(forked).toEqual([]);
+  });
+
+  it("names a commit's namespace once for all the requests of a task's fetch", async () => {
+    const commit = upstream.commit({ 'README.md': 'one\n' });
+    const launcher = sharedLauncher();
+    const run = vi.spyOn(launcher, 'run');
+    try {
+      // A fetch over smart HTTP asks twice (its refs, then its pack), a retried fetch again.
+      const named = await Promise.all(
+        [1, 2, 3].map(() => mirror.withCommitNamespace('repo-1', upstream.url, commit)),
+      );
+      expect(new Set(named.map((n) => n.namespace))).toEqual(new Set([commit]));
+      await mirror.withCommitNamespace('repo-1', upstream.url, commit);
+      const updates = run.mock.calls.filter(([, args]) => args?.includes('update-ref'));
+      expect(updates).toHaveLength(1);
+      expect(
+        git(join(root, 'repo-1.git'), 'rev-parse', `refs/namespaces/${commit}/refs/kiln/commit`),
+      ).toBe(commit);
+    } finally {
+      run.mockRestore();
+    }
   });
 
   it("leaves the mirror's maintenance out of its fetches, and does it once a while after", async () => {

@@ -78,6 +78,11 @@ const FETCHED_COMMITS = 'refs/kiln/commits/';
  */
 const COMMIT_NAMESPACES = 'refs/namespaces/';
 const NAMESPACED_COMMIT = 'refs/kiln/commit';
+/**
+ * Commits remembered as named, per mirror: past it, the memory starts again (a commit asked for
+ * again is named again, which git does as a no-op).
+ */
+const MAX_NAMED_COMMITS = 10_000;
 /** The refs a push or pull request names, which a fetched commit is stored as. */
 const PUSHED_REF = /^refs\/(heads|tags|pull|merge-requests|pull-requests)\//;
 
@@ -102,6 +107,12 @@ export class GitMirror {
   private readonly logger = new Logger(GitMirror.name);
   private readonly writes = new KeyedMutex();
   private readonly batches = new Map<string, CatFileBatch>();
+  /**
+   * The commits whose namespace each mirror (by key) holds, named by this process: both requests
+   * of a task's fetch over smart HTTP ask for the namespace, and a name made once stays (nothing
+   * removes one but the mirror's own re-creation).
+   */
+  private readonly named = new Map<string, Set<string>>();
   /** Mirrors fetched into whose maintenance is due, by key. */
   private readonly maintenance = new Map<string, NodeJS.Timeout>();
   private readonly timeoutMs: number;
@@ -195,10 +206,18 @@ export class GitMirror {
   ): Promise<{ dir: string; namespace: string }> {
     const commit = checkSha(sha);
     const dir = await this.withCommit(key, cloneUrl, commit, auth, ref);
-    const name = `${COMMIT_NAMESPACES}${commit}/${NAMESPACED_COMMIT}`;
-    await this.writes.run(key, () =>
-      this.git({ key, dir, url: cloneUrl }, ['update-ref', name, commit], `name ${commit}`),
-    );
+    const named = this.named.get(key) ?? new Set<string>();
+    this.named.set(key, named);
+    if (!named.has(commit)) {
+      const name = `${COMMIT_NAMESPACES}${commit}/${NAMESPACED_COMMIT}`;
+      await this.writes.run(key, async () => {
+        // Another request of the same fetch may have named it while this one waited.
+        if (named.has(commit)) return;
+        await this.git({ key, dir, url: cloneUrl }, ['update-ref', name, commit], `name ${commit}`);
+        if (named.size >= MAX_NAMED_COMMITS) named.clear();
+        named.add(commit);
+      });
+    }
     return { dir, namespace: commit };
   }
 
@@ -393,6 +412,7 @@ export class GitMirror {
       }
     }
     await rm(remote.dir, { recursive: true, force: true });
+    this.named.delete(remote.key);
     const temp = join(this.rootDir, `${tempPrefix}${randomBytes(6).toString('hex')}`);
     await this.git({ ...remote, dir: this.rootDir }, ['init', '--bare', temp], 'create the mirror');
     await rename(temp, remote.dir);
