@@ -17,6 +17,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
+import { EXIT_CODE_FILE } from '../launching';
+import { killEarlierShim } from './shim';
 import { CgroupContainerizer, type CgroupContainerizerOptions } from './cgroup.containerizer';
 import { detectCgroups, v1Hierarchies } from './detect';
 import { CONTROLLER_NAMES } from './controllers';
@@ -696,6 +698,34 @@ describe('cgroup containerizer on this host', () => {
         expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       });
 
+      it('stops the network helper of a container an earlier agent left under the id it launches', async () => {
+        const spec = await specOf('echo up > ready; sleep 1000');
+        await launchFromAnotherAgent(spec);
+        await ready(spec);
+        const helper = await networkHelperOf(spec.containerId);
+        await rm(join(workspaceOf(spec.sandbox), 'ready'));
+
+        await start(newContainerizer(), spec);
+        await ready(spec);
+
+        await eventually('the earlier network helper gone', async () => !(await isAlive(helper)));
+        expect(await networkHelperOf(spec.containerId)).not.toBe(helper);
+      });
+
+      it('finds the shim of a container an earlier agent left, and kills it, not the container', async () => {
+        const spec = await specOf('echo up > ready; sleep 1000');
+        await launchFromAnotherAgent(spec);
+        await ready(spec);
+        const shim = await shimOf(spec.containerId);
+        const pids = await cgroupPids(spec.containerId);
+
+        await killEarlierShim(join('/run/kiln/cgroup', PARENT, 'runc'), spec.containerId);
+
+        await eventually('the shim gone', async () => !(await isAlive(shim.pid)));
+        for (const pid of pids) expect(await isAlive(pid)).toBe(true);
+        expect(await exists(join(spec.sandbox, EXIT_CODE_FILE))).toBe(false);
+      });
+
       it('destroys the orphan cgroups it finds that the agent did not know of', async () => {
         const spec = await specOf(
           '(while :; do echo x >> tick; sleep 0.02; done) & echo up > ready; sleep 1000',
@@ -714,6 +744,15 @@ describe('cgroup containerizer on this host', () => {
     });
   });
 });
+
+/** The slirp4netns giving a container its network, as its launch recorded it. */
+async function networkHelperOf(containerId: string): Promise<number> {
+  const pidFile = join('/run/kiln/cgroup', PARENT, 'network', `${containerId}.pid`);
+  const pid = Number((await readIfExists(pidFile))?.trim());
+  if (!(pid > 0) || !(await isAlive(pid)))
+    throw new Error(`no network helper of ${containerId} runs`);
+  return pid;
+}
 
 /** The shim of a container (the `/bin/sh` whose arguments name it), and its parent. */
 async function shimOf(containerId: string): Promise<{ pid: number; ppid: number }> {

@@ -49,7 +49,7 @@ import {
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { spawnShim, untilStarted } from './shim';
+import { killEarlierShim, spawnShim, untilStarted } from './shim';
 import { chownTree } from './workspace-owner';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
 
@@ -313,6 +313,8 @@ export class CgroupContainerizer
     const runc = this.runtime.runc(host.tools.runc);
     const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
     const networkPidFile = this.runtime.networkPidFile(container.id);
+    // First: what an earlier launch of the id left would write into this one's files.
+    await this.clearEarlierLaunch(runc, cgroup, container.id);
     // Independent of each other, so done at once: every task's start waits for the slowest only.
     const [workspace, rootFilesystem] = await Promise.all([
       // The sandbox is checked first: a missing one fails with a message, not an ENOENT.
@@ -324,8 +326,6 @@ export class CgroupContainerizer
         return prepared;
       }),
       this.runtime.prepareRootFilesystem(),
-      rm(networkPidFile, { force: true }),
-      this.clearEarlierLaunch(runc, cgroup, container.id),
     ]);
     const limits: CgroupLimits = {
       cpus: spec.resources.cpus,
@@ -451,9 +451,14 @@ export class CgroupContainerizer
     return undefined;
   }
 
-  /** A container left by a launch of this id that the agent lost track of is no home for a new one. */
+  /**
+   * A container left by a launch of this id that the agent lost track of is no home for a new
+   * one: its shim goes first, then the container, its network helper (and the pid file that
+   * named it) and its cgroup.
+   */
   private async clearEarlierLaunch(runc: Runc, cgroup: TaskCgroup, id: string): Promise<void> {
-    if (await exists(join(runc.stateDir, id))) await this.runtime.deleteContainer(runc, id);
+    await killEarlierShim(runc.stateDir, id);
+    await this.runtime.deleteContainer(runc, id);
     if (await cgroup.exists()) await destroyCgroup(cgroup);
   }
 

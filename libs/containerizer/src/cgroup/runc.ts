@@ -66,6 +66,9 @@ export const SHIM = [
   'exit "$code"',
 ].join('\n');
 
+/** The shim's `$0`, which names it among the host's processes. */
+export const SHIM_NAME = 'kiln-shim';
+
 /** The arguments of `/bin/sh` that run the {@link SHIM}. */
 export function shimArguments(plan: {
   runc: string;
@@ -80,7 +83,7 @@ export function shimArguments(plan: {
   return [
     '-c',
     SHIM,
-    'kiln-shim',
+    SHIM_NAME,
     plan.runc,
     plan.stateDir,
     plan.bundle,

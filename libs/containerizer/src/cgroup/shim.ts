@@ -8,7 +8,7 @@ import { hasExited, parseProcStat, readProcStat, type ProcStat } from '../proces
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
 import { Changes } from './cgroups';
-import { shimArguments } from './runc';
+import { SHIM_NAME, shimArguments } from './runc';
 
 /*
  * Starting a native container: the shim (see `runc.ts`), a detached process outside the container
@@ -77,6 +77,29 @@ export async function spawnShim(
     leader,
     exited: Promise.race([shim.exited, watchedFromOutside]),
   };
+}
+
+/**
+ * Kills the shim of a container that runc still knows of (an earlier launch of the id, which the
+ * agent lost track of): found from the container's first process, whose parent is `runc run` and
+ * grandparent the shim, named in the shim's arguments. Once runc deletes the container, a shim
+ * left running would record that end in the sandbox, where a new launch of the id keeps its own,
+ * and stop the network helper of whatever pid file it then finds.
+ */
+export async function killEarlierShim(stateDir: string, containerId: string): Promise<void> {
+  const state = await readFile(join(stateDir, containerId, 'state.json'), 'utf8').catch(() => '');
+  const init = Number(/"init_process_pid":(\d+)/.exec(state)?.[1]);
+  if (!(init > 0)) return;
+  const runc = (await readProcStat(init))?.ppid;
+  const shim = runc === undefined ? undefined : (await readProcStat(runc))?.ppid;
+  if (shim === undefined || shim <= 1) return;
+  const argv = (await readFile(`/proc/${shim}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  if (argv[3] !== SHIM_NAME || argv[7] !== containerId) return;
+  try {
+    process.kill(shim, 'SIGKILL');
+  } catch {
+    // It ended meanwhile.
+  }
 }
 
 /**
