@@ -662,6 +662,45 @@ jobs:
       ]);
     });
 
+    // Aliases share one string where the file is parsed; the plan goes on as copies (to the
+    // server's main thread, to the database, to every agent), 100 to an alias, 50 to a matrix.
+    it('refuses a file whose aliases and matrix expand past the limit of its plan', () => {
+      const run = 'x'.repeat(20_000);
+      const aliases = Array.from({ length: 99 }, () => '      - run: *b').join('\n');
+      const source = `jobs:
+  a:
+    matrix: { M: [v0, v1, v2, v3] }
+    steps:
+      - run: &b "${run}"
+${aliases}
+`;
+      expect(source.length).toBeLessThan(30_000);
+      expect(problemsOf(source)).toEqual([
+        '1:1 jobs: the pipeline expands to more than 4 MiB of jobs, steps and variables (aliases and matrices included), the limit of a plan',
+      ]);
+      // A skipped pipeline's reason quotes the file's globs: bounded the same way.
+      const globs = Array.from({ length: 99 }, () => '*g').join(', ');
+      const skipped = compilePipeline(
+        `when: { branch: [&g "${'y'.repeat(50_000)}", ${globs}] }\njobs:\n  a: { steps: [{ run: x }] }\n`,
+        push,
+      );
+      expect('skippedPipeline' in skipped && skipped.skippedPipeline.length).toBeLessThan(2_000);
+    });
+
+    it('lists at most 100 problems, and quotes no value past a readable length', () => {
+      const aliases = (n: number, anchor: string) =>
+        Array.from({ length: n }, () => `*${anchor}`).join(', ');
+      const source = `jobs:
+  a:
+    when: { event: [&e "${'z'.repeat(10_000)}", ${aliases(99, 'e')}, &f "${'w'.repeat(10_000)}", ${aliases(49, 'f')}] }
+    steps: [{ run: x }]
+`;
+      const problems = problemsOf(source);
+      expect(problems).toHaveLength(101);
+      expect(problems.at(-1)).toMatch(/^3:\d+ jobs\.a\.when\.event: and 50 more problems$/);
+      for (const problem of problems) expect(problem.length).toBeLessThan(600);
+    });
+
     it('still compiles ordinary anchors and aliases', () => {
       const plan = compile(`jobs:
   a: { steps: &steps [{ run: make }] }

@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parseDuration } from './duration';
 import { JobDto, PipelineDto } from './dto';
-import { PipelineConfigError, type PipelineProblem } from './errors';
+import { cutText, PipelineConfigError, type PipelineProblem } from './errors';
 import { Glob, GlobBudgetSpent, type GlobBudget } from './glob';
 import { imageReferenceProblem } from './image-reference';
 import { SourceMap, type Path } from './source-map';
@@ -17,7 +17,20 @@ import {
 export const JOB_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const DEFAULTS = { cpus: 1, mem: 1024, timeoutSeconds: 60 * 60, retry: 0 } as const;
-export const LIMITS = { matrixPerJob: 50, jobsPerRun: 200, timeoutSeconds: 24 * 60 * 60 } as const;
+export const LIMITS = {
+  matrixPerJob: 50,
+  jobsPerRun: 200,
+  timeoutSeconds: 24 * 60 * 60,
+  /**
+   * The characters of a plan's text (its jobs' steps, variables, names, skip reasons), each copy
+   * counted: aliases share one string where the file is parsed, but the plan is copied to the
+   * server's main thread, into the database and to every agent. A file of a few KiB that
+   * repeats a long step by aliases in a matrix would otherwise expand to gigabytes there.
+   */
+  planChars: 4 * 1024 * 1024,
+} as const;
+/** The longest reason given for a skip: the reason quotes the file's globs, which may be long. */
+const MAX_REASON_CHARS = 1_000;
 /**
  * What matching a file's `when` branch and path globs may cost, all of them together, in the steps
  * of {@link Glob.matches}: about a second here, where 50 globs matched against 3,000 changed
@@ -86,7 +99,14 @@ export function compilePipeline(
   try {
     const pipelineMiss = when === undefined ? undefined : mismatch(when, context, budget);
     if (pipelineMiss !== undefined) return { skippedPipeline: `pipeline when: ${pipelineMiss}` };
-    return plan(jobs, context, budget);
+    const planned = plan(jobs, context, budget);
+    if (exceeds(planned, LIMITS.planChars)) {
+      const message =
+        `the pipeline expands to more than ${LIMITS.planChars / 1024 / 1024} MiB of jobs, steps` +
+        ' and variables (aliases and matrices included), the limit of a plan';
+      throw new PipelineConfigError(fileName, [map.problem(['jobs'], message, 'key')]);
+    }
+    return planned;
   } catch (error) {
     if (!(error instanceof WhenTooCostly)) throw error;
     const message =
@@ -503,6 +523,11 @@ function expand(job: JobSpec): { key: string; matrix?: Record<string, string> }[
  * `budget`, shared by the file's filters: {@link WhenTooCostly} once it is spent.
  */
 function mismatch(when: When, context: TriggerContext, budget: GlobBudget): string | undefined {
+  const why = mismatchOf(when, context, budget);
+  return why === undefined ? undefined : cutText(why, MAX_REASON_CHARS);
+}
+
+function mismatchOf(when: When, context: TriggerContext, budget: GlobBudget): string | undefined {
   const list = (items: string[]) => `[${items.join(', ')}]`;
   const anyMatches = (globs: string[], names: readonly string[], at: string): boolean => {
     const compiled = globs.map((glob) => new Glob(glob));
@@ -535,6 +560,23 @@ function mismatch(when: When, context: TriggerContext, budget: GlobBudget): stri
     }
   }
   return undefined;
+}
+
+/**
+ * Whether the text of `value` (its strings and keys, each copy counted as it will be copied) is
+ * longer than `max` characters. Stops counting once it is.
+ */
+function exceeds(value: unknown, max: number): boolean {
+  let left = max;
+  const visit = (node: unknown): boolean => {
+    if (typeof node === 'string') return (left -= node.length) < 0;
+    if (Array.isArray(node)) return node.some(visit);
+    if (typeof node === 'object' && node !== null) {
+      return Object.entries(node).some(([key, item]) => (left -= key.length) < 0 || visit(item));
+    }
+    return false;
+  };
+  return visit(value);
 }
 
 /** Orders jobs so each comes after its needs; ties keep the file's order, so plans are stable. */
