@@ -4,6 +4,7 @@ import type { Repository, Run } from './api-types';
 import { configPath, readStoredConfig, resolveConfig, type ResolvedConfig } from './config';
 import { NotFoundError, UsageError } from './errors';
 import { colorEnabled, Painter } from './output';
+import { terminalText, TerminalFilter } from './terminal-text';
 
 export interface OutputStream {
   write(text: string): unknown;
@@ -75,8 +76,28 @@ export class CommandContext {
     });
   }
 
+  /**
+   * Text the command composed (names, messages, tables): on a terminal, with no control sequence
+   * but the plain colours it paints (see terminal-text.ts); in a pipe, as it is.
+   */
   out(text: string): void {
-    this.io.stdout.write(text);
+    this.io.stdout.write(this.io.stdout.isTTY === true ? terminalText(text, 'text') : text);
+  }
+
+  /**
+   * A build's log, chunk by chunk: on a terminal, its colours and carriage returns only (unless
+   * `raw`); in a pipe, byte for byte.
+   */
+  logWriter(raw = false): { write(chunk: string): void; end(): void } {
+    const filter = this.io.stdout.isTTY === true && !raw ? new TerminalFilter('log') : undefined;
+    return {
+      write: (chunk) => {
+        this.io.stdout.write(filter === undefined ? chunk : filter.write(chunk));
+      },
+      end: () => {
+        if (filter !== undefined) this.io.stdout.write(filter.end());
+      },
+    };
   }
 
   /** One JSON document (pretty on a terminal, compact in a pipe). */
@@ -92,7 +113,8 @@ export class CommandContext {
 
   /** A note for people, on stderr, so stdout stays the command's output. */
   note(text: string): void {
-    this.io.stderr.write(`kiln: ${text}\n`);
+    const line = `kiln: ${text}\n`;
+    this.io.stderr.write(this.io.stderr.isTTY === true ? terminalText(line, 'text') : line);
   }
 
   /**

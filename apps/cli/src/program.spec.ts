@@ -280,6 +280,56 @@ describe(runCli.name, () => {
     expect(io.stderrText()).toMatch(/^kiln: the log stream dropped/);
   });
 
+  describe('on a terminal, what builds wrote', () => {
+    const JOB = '3f0e2c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6';
+    const ESC = '\u001b';
+    const hostile = `${ESC}]52;c;Y3VybCBldmlsIHwgc2g=\u0007${ESC}]0;pwned\u0007${ESC}[1A${ESC}[2K`;
+
+    it("prints a log's colours and none of its other control sequences, unless --raw or piped", async () => {
+      const log = `${ESC}[32mok${ESC}[0m\n${hostile}done\n`;
+      api.on(`GET /api/v1/jobs/${JOB}/log`, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(log);
+      });
+      const tty = memoryIo(env, { tty: true });
+      expect(await runCli(['logs', JOB], tty)).toBe(ExitCode.Ok);
+      expect(tty.stdoutText()).toBe(`${ESC}[32mok${ESC}[0m\ndone\n`);
+      const raw = memoryIo(env, { tty: true });
+      expect(await runCli(['logs', '--raw', JOB], raw)).toBe(ExitCode.Ok);
+      expect(raw.stdoutText()).toBe(log);
+      const piped = memoryIo(env);
+      expect(await runCli(['logs', JOB], piped)).toBe(ExitCode.Ok);
+      expect(piped.stdoutText()).toBe(log);
+    });
+
+    it('follows a log the same way', async () => {
+      api.on(`GET /api/v1/jobs/${JOB}/log/stream`, (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const text = (t: string) => `event: log\ndata: ${JSON.stringify({ text: t })}\n\n`;
+        // The clipboard's sequence cut in two by the chunks it came in.
+        res.end(
+          `${text(`a${hostile.slice(0, 9)}`)}${text(`${hostile.slice(9)}b\n`)}event: end\ndata: {"reason":"eof"}\n\n`,
+        );
+      });
+      api.reply(`GET /api/v1/jobs/${JOB}`, { id: JOB, state: 'success', attempt: 1 });
+      const io = memoryIo(env, { tty: true });
+      expect(await runCli(['logs', '-f', JOB], io)).toBe(ExitCode.Ok);
+      expect(io.stdoutText()).toBe('ab\n');
+    });
+
+    it("prints a run's errors and job keys without their control sequences", async () => {
+      const run = runDetails('failure', 'failure');
+      run.errors = [`.kiln.yml:1:1: jobs.${hostile}x: invalid job name`];
+      run.jobs[0]!.key = `build (M=${hostile})`;
+      api.reply(`GET /api/v1/runs/${RUN_ID}`, run);
+      const io = memoryIo(env, { tty: true });
+      await runCli(['run', 'view', RUN_ID], io);
+      expect(io.stdoutText()).toContain('jobs.x: invalid job name');
+      expect(io.stdoutText()).toContain('build (M=)');
+      expect(io.stdoutText()).not.toContain(']52;');
+      expect(io.stdoutText()).not.toContain(`${ESC}[1A`);
+    });
+  });
+
   it('exits 1 after following the log of a job that failed, once the job has ended', async () => {
     const JOB = '3f0e2c1a-1b2c-4d5e-8f90-a1b2c3d4e5f6';
     api.on(`GET /api/v1/jobs/${JOB}/log/stream`, (_req, res) => {

@@ -8,6 +8,7 @@ import { followEventStream } from '../sse';
 interface LogsOptions {
   follow?: boolean;
   attempt?: number;
+  raw?: boolean;
 }
 
 export function registerLogs(program: Command, io: CliIo): void {
@@ -17,16 +18,21 @@ export function registerLogs(program: Command, io: CliIo): void {
     .argument('<job-id>', 'the job', uuidArgument('the job id'))
     .option('-f, --follow', 'stream the log as it is written, until it ends')
     .option('--attempt <n>', 'which attempt (default: the latest)', positiveInteger('--attempt'))
+    .option('--raw', "on a terminal too, every control sequence of the build's output")
     .addHelpText(
       'after',
-      '\nThe log is written raw to stdout. With -f --json, one line per event:\n' +
-        '{"event":"log"|"step"|"end","id":…,"data":{…}}.',
+      '\nThe log goes to stdout as the build wrote it; on a terminal, only its colours and\n' +
+        'carriage returns of its control sequences (the build is untrusted: others could\n' +
+        'write your clipboard or rewrite lines shown), unless --raw. With -f --json, one\n' +
+        'line per event: {"event":"log"|"step"|"end","id":…,"data":{…}}.',
     )
     .action(async (jobId: string, options: LogsOptions, command: Command) => {
       const ctx = CommandContext.of(io, command);
       const client = ctx.client();
+      const log = ctx.logWriter(options.raw === true);
       if (options.follow === true) {
-        await follow(ctx, client, jobId, options.attempt);
+        await follow(ctx, client, jobId, options.attempt, log);
+        log.end();
         // The log of a job that failed is a failure to follow, as `run watch` has it.
         const state = await endedState(ctx, client, jobId, options.attempt);
         if (state !== 'success') throw new ExitWith(ExitCode.RunFailed);
@@ -38,11 +44,14 @@ export function registerLogs(program: Command, io: CliIo): void {
       for await (const chunk of stream) {
         const part = decoder.decode(chunk, { stream: true });
         if (ctx.json) text += part;
-        else ctx.out(part);
+        else log.write(part);
       }
       const rest = decoder.decode();
       if (ctx.json) ctx.printJson({ jobId, text: text + rest });
-      else ctx.out(rest);
+      else {
+        log.write(rest);
+        log.end();
+      }
     });
 }
 
@@ -55,6 +64,7 @@ async function follow(
   client: ApiClient,
   jobId: string,
   attempt: number | undefined,
+  log: { write(chunk: string): void },
 ): Promise<void> {
   for (;;) {
     const events = followEventStream({
@@ -83,7 +93,7 @@ async function follow(
           data,
         });
       } else if (event.event === 'log' && 'text' in data && typeof data.text === 'string') {
-        ctx.out(data.text);
+        log.write(data.text);
       }
       if (event.event === 'end') {
         reason = 'reason' in data ? data.reason : undefined;
