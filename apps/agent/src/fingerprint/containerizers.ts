@@ -77,6 +77,12 @@ export async function workingContainerizers(
     }
   }
   logger.log(`containerizers: ${found.map((c) => c.name).join(', ')}`);
+  if (found[0]?.name === 'process') {
+    logger.warn(
+      'tasks without an image run with the process containerizer, as this agent itself and ' +
+        'isolated from nothing: give this agent trusted builds only (see docs/security.md)',
+    );
+  }
   return found;
 }
 
