@@ -35,6 +35,8 @@ describe(normalizeArtifactName.name, () => {
     ['a\u0000b', 'it contains a NUL or control character'],
     ['a\nb', 'it contains a NUL or control character'],
     ['a\u007fb', 'it contains a NUL or control character'],
+    ['a\u009b31mb', 'it contains a NUL or control character'],
+    ['a\u009d0;titleb', 'it contains a NUL or control character'],
     ['a'.repeat(1025), 'it is longer than 1024 characters'],
     [`out/${'a'.repeat(256)}`, 'a segment of it is longer than a file name may be (255 bytes)'],
     [`${'é'.repeat(128)}/x`, 'a segment of it is longer than a file name may be (255 bytes)'],

@@ -72,8 +72,9 @@ export function normalizeArtifactName(name: string): string {
   };
   if (name === '') refuse('it is empty');
   if (name.length > MAX_NAME_LENGTH) refuse(`it is longer than ${MAX_NAME_LENGTH} characters`);
+  // C0, DEL and C1 (U+0080–U+009F: a terminal may take U+009B for CSI, U+009D for OSC).
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) refuse('it contains a NUL or control character');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) refuse('it contains a NUL or control character');
   if (name.includes('\\')) refuse('it contains a backslash');
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) refuse('it is an absolute path');
   const segments = name.split('/');
