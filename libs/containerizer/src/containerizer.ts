@@ -44,8 +44,9 @@ export interface ContainerSpec {
   /** A container image; only `docker` runs images, the others answer `not-supported`. */
   image?: string;
   /**
-   * `host` shares the agent's network; `none` gives the task only a loopback. Unset: the
-   * containerizer's default (docker: `none`, unless the agent opted in to the host's network).
+   * `host` shares the agent's network; `none` gives the task only a loopback. Unset: a network
+   * of the task's own with outbound access through slirp4netns (the host's, where the agent opted
+   * in to it); the `process` containerizer runs every task in the agent's.
    */
   network?: 'host' | 'none';
   /**

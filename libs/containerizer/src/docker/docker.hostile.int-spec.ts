@@ -10,7 +10,10 @@ import {
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type Termination } from '../containerizer';
@@ -25,6 +28,7 @@ import { DockerContainerizer, LABELS } from './docker.containerizer';
 const IMAGE = 'kiln-test/busybox:latest';
 const OWNER = `test-${randomUUID()}`;
 const docker = new Docker();
+const run = promisify(execFile);
 
 describe(`${DockerContainerizer.name} against a hostile build`, () => {
   const dirs = new TempDirs();
@@ -141,6 +145,39 @@ describe(`${DockerContainerizer.name} against a hostile build`, () => {
       expect(output).toMatch(/^lo\ntap0\n$/m);
       expect(connections).toBe(0);
     });
+  });
+
+  // The holder runs the task's image, whose /bin/sh is the build's to choose: it runs from the
+  // holder's start, before the task does.
+  it("cannot reach the host's loopback from its image's own code in its network holder", async () => {
+    const received: string[] = [];
+    const listener = createSocket('udp4', (message) => received.push(message.toString()));
+    await new Promise<void>((resolve) => listener.bind(0, '127.0.0.1', resolve));
+    const dir = await dirs.make('holder-probe-');
+    const tag = `kiln-test/holder-probe:${randomUUID()}`;
+    try {
+      await run('gcc', [
+        '-static',
+        '-O1',
+        '-o',
+        join(dir, 'sh'),
+        join(__dirname, 'testing', 'holder-probe.c'),
+      ]);
+      await writeFile(
+        join(dir, 'Dockerfile'),
+        `FROM ${IMAGE}\nRUN rm /bin/sh\nCOPY sh /bin/sh\nENV PROBE_PORT=${listener.address().port}\n`,
+      );
+      await run('docker', ['build', '-q', '-t', tag, dir]);
+      const { termination } = await build('echo ran', { image: tag });
+      expect(termination).toMatchObject({ state: 'TASK_FINISHED' });
+      expect(received).toEqual([]);
+    } finally {
+      listener.close();
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
   });
 
   it('cannot mount, chroot, nsenter or unshare its way to the host', async () => {

@@ -39,7 +39,9 @@ describe('the user-mode network of a Docker task', () => {
     // FIFO nobody writes, without a child (a forked child bears its name until it execs).
     const fifo = join(dir, 'never');
     await promisify(execFile)('mkfifo', [fifo]);
-    const slirp4netns = await fakeSlirp4netns(`printf 1 >&3; exec 3>&-; read -r _ < '${fifo}'`);
+    const slirp4netns = await fakeSlirp4netns(
+      `echo started >> '${join(dir, 'fences')}'; printf 1 >&3; exec 3>&-; read -r _ < '${fifo}'`,
+    );
     const nsenter = await fakeNsenter();
     const pid = await startUserModeNetwork({
       slirp4netns,
@@ -49,11 +51,16 @@ describe('the user-mode network of a Docker task', () => {
       nsenter,
     });
     expect(await userModeNetworks(owner)).toEqual(new Map([['task-a', [pid]]]));
-    // The host's loopback is fenced off the task's tap device.
-    expect((await readFile(join(dir, 'fences'), 'utf8')).trim().split('\n')).toEqual([
-      '--net=/proc/1/ns/net ip rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
+    // The host's loopback is fenced off the task's tap device, before slirp4netns starts: the
+    // holder runs the image's own code from its start.
+    const [first, second, started] = (await readFile(join(dir, 'fences'), 'utf8'))
+      .trim()
+      .split('\n');
+    expect([first, second].sort()).toEqual([
       '--net=/proc/1/ns/net ip rule add pref 1 oif tap0 to 0.0.0.0/8 prohibit',
+      '--net=/proc/1/ns/net ip rule add pref 1 oif tap0 to 127.0.0.0/8 prohibit',
     ]);
+    expect(started).toBe('started');
     // Another agent's tasks are not this one's.
     expect(await userModeNetworks(`${owner}-other`)).toEqual(new Map());
 
@@ -61,10 +68,24 @@ describe('the user-mode network of a Docker task', () => {
     expect(await userModeNetworks(owner)).toEqual(new Map());
   });
 
+  it('fails, starting no slirp4netns, when the fence cannot be made', async () => {
+    const slirp4netns = await fakeSlirp4netns(`echo started >> '${join(dir, 'started')}'`);
+    await expect(
+      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-d', nsenter: 'false' }),
+    ).rejects.toThrow("cannot fence the host's loopback off the task's network");
+    await expect(readFile(join(dir, 'started'), 'utf8')).rejects.toThrow('ENOENT');
+  });
+
   it('fails when slirp4netns ends without being ready, leaving nothing running', async () => {
     const slirp4netns = await fakeSlirp4netns('exit 1');
     await expect(
-      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-b', nsenter: 'false' }),
+      startUserModeNetwork({
+        slirp4netns,
+        pid: 1,
+        owner,
+        containerId: 'task-b',
+        nsenter: await fakeNsenter(),
+      }),
     ).rejects.toThrow('slirp4netns ended before it was ready (exit code 1)');
     expect(await userModeNetworks(owner)).toEqual(new Map());
   });
@@ -72,7 +93,13 @@ describe('the user-mode network of a Docker task', () => {
   it('fails when slirp4netns says it is not ready, and stops it', async () => {
     const slirp4netns = await fakeSlirp4netns('printf 0 >&3; while :; do sleep 0.05; done');
     await expect(
-      startUserModeNetwork({ slirp4netns, pid: 1, owner, containerId: 'task-c', nsenter: 'false' }),
+      startUserModeNetwork({
+        slirp4netns,
+        pid: 1,
+        owner,
+        containerId: 'task-c',
+        nsenter: await fakeNsenter(),
+      }),
     ).rejects.toThrow('slirp4netns said it is not ready');
     // SIGKILLed: gone once reaped, which the wait below allows for.
     await expect.poll(async () => userModeNetworks(owner), { timeout: 5_000 }).toEqual(new Map());

@@ -42,7 +42,8 @@ export async function findSlirp4netns(): Promise<string | undefined> {
  * Starts slirp4netns for the network namespace of host process `pid` and resolves with its pid
  * once it says the namespace is configured (tap0 10.0.2.100/24, default route through 10.0.2.2).
  * The options are the native containerizer's ({@link SLIRP4NETNS_OPTIONS}), and the host's
- * loopback is fenced off the task's tap device as there ({@link fenceHostLoopback}). Its messages are dropped: the sandbox holds the task's output only.
+ * loopback is fenced off the task's tap device as there ({@link fenceHostLoopback}), before
+ * slirp4netns starts. Its messages are dropped: the sandbox holds the task's output only.
  */
 export async function startUserModeNetwork(plan: {
   slirp4netns: string;
@@ -52,6 +53,14 @@ export async function startUserModeNetwork(plan: {
   /** `nsenter` (util-linux), which runs `ip` in the task's namespace; found on PATH by default. */
   nsenter?: string;
 }): Promise<number> {
+  // Before slirp4netns attaches: the holder runs the task's image, whose own code runs from the
+  // holder's start and would reach the host's loopback until the rules are there. `ip rule`
+  // takes tap0 by name before the device exists.
+  try {
+    await fenceHostLoopback(plan.pid, plan.nsenter);
+  } catch (error) {
+    throw new Error(`cannot fence the host's loopback off the task's network: ${String(error)}`);
+  }
   const child = spawn(
     plan.slirp4netns,
     [
@@ -94,12 +103,6 @@ export async function startUserModeNetwork(plan: {
   }
   child.unref();
   if (child.pid === undefined) throw new Error('slirp4netns has no pid');
-  try {
-    await fenceHostLoopback(plan.pid, plan.nsenter);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`cannot fence the host's loopback off the task's network: ${String(error)}`);
-  }
   return child.pid;
 }
 
