@@ -26,18 +26,26 @@ export const LABELS = {
   stderrOffset: 'io.kiln.stderr-offset',
   maxCompletionTimeMs: 'io.kiln.max-completion-time-ms',
   deadline: 'io.kiln.deadline',
-  /** `network` on a task's network holder; a task's own container has none. */
+  /** `network` on a task's network holder, `task` on the task's own container. */
   role: 'io.kiln.role',
 } as const;
 
 /** The label value of a network holder's {@link LABELS.role}. */
 export const NETWORK_ROLE = 'network';
+/**
+ * The label value of a task's own container's {@link LABELS.role}: set, as every label above is,
+ * so that none comes from the task's image, whose labels the engine gives its containers too.
+ */
+export const TASK_ROLE = 'task';
 
 /** What `recover` knows of a container: the agent's checkpoint, else the container's labels. */
 export function checkpointOf(info: Docker.ContainerInfo, saved: DockerCheckpoint | undefined) {
   if (saved !== undefined && saved.dockerId === info.Id) return saved;
   const number = (label: string) => {
-    const value = Number(info.Labels[label]);
+    const text = info.Labels[label];
+    // Empty: a task without a timeout (the label is set so that its image cannot set it).
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
     return Number.isFinite(value) ? value : undefined;
   };
   const timeoutMs = number(LABELS.maxCompletionTimeMs);

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { ContainerSpec } from '../containerizer';
-import { LABELS, NETWORK_ROLE, type DockerCheckpoint } from './checkpoint';
+import { LABELS, NETWORK_ROLE, TASK_ROLE, type DockerCheckpoint } from './checkpoint';
 import { USER_MODE_DNS } from './user-mode-network';
 
 /* How the engine is asked to run a task: its container's configuration and its network holder's. */
@@ -42,6 +42,11 @@ const DEFAULT_HOME = '/tmp';
 const HOLDER_COMMAND = ['/bin/sh', '-c', 'read -r _'];
 /** The holder's memory: a shell waiting on a read. */
 const HOLDER_MEMORY_BYTES = 16 * 1024 * 1024;
+/**
+ * The holder's CPU, a tenth of one: a shell waiting on a read needs none, but the holder runs the
+ * task's image, whose `/bin/sh` is the build's to choose, for as long as the task runs.
+ */
+const HOLDER_NANO_CPUS = 100_000_000;
 
 /** The engine's configuration of a task's container: see {@link DockerContainerizer}. */
 export function taskContainerOptions(
@@ -54,17 +59,19 @@ export function taskContainerOptions(
   const argv = spec.command.shell
     ? ['/bin/sh', '-c', spec.command.value]
     : [spec.command.value, ...spec.command.arguments];
-  const labels: Record<string, string> = {
+  const timed = checkpoint.maxCompletionTimeMs !== undefined && checkpoint.deadline !== undefined;
+  // Every label the agent reads back, set here: the engine gives a container its image's labels
+  // too, and a build's image must not say what its container is (a holder), nor its deadline.
+  const labels: Record<(typeof LABELS)[keyof typeof LABELS], string> = {
     [LABELS.managed]: 'true',
     [LABELS.containerId]: spec.containerId,
     [LABELS.owner]: agent.owner,
+    [LABELS.role]: TASK_ROLE,
     [LABELS.stdoutOffset]: String(checkpoint.stdoutOffset),
     [LABELS.stderrOffset]: String(checkpoint.stderrOffset),
+    [LABELS.maxCompletionTimeMs]: timed ? String(checkpoint.maxCompletionTimeMs) : '',
+    [LABELS.deadline]: timed ? String(checkpoint.deadline) : '',
   };
-  if (checkpoint.maxCompletionTimeMs !== undefined && checkpoint.deadline !== undefined) {
-    labels[LABELS.maxCompletionTimeMs] = String(checkpoint.maxCompletionTimeMs);
-    labels[LABELS.deadline] = String(checkpoint.deadline);
-  }
   const { cpus, mem } = spec.resources;
   const memBytes = Math.round(mem * 1024 * 1024);
   const environment: Record<string, string> = { HOME: DEFAULT_HOME, ...spec.environment };
@@ -151,6 +158,7 @@ export function holderOptions(
       ReadonlyRootfs: true,
       Memory: HOLDER_MEMORY_BYTES,
       MemorySwap: HOLDER_MEMORY_BYTES,
+      NanoCpus: HOLDER_NANO_CPUS,
       PidsLimit: 4,
       LogConfig: { Type: 'none', Config: {} },
       RestartPolicy: { Name: 'no' },

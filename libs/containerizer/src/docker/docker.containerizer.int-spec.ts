@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
 import { DockerContainerizer, LABELS, WORKSPACE_MOUNT_PATH } from './docker.containerizer';
+import { TASK_ROLE } from './checkpoint';
 import { stopUserModeNetworks, userModeNetworks } from './user-mode-network';
 
 const IMAGE = 'kiln-test/busybox:latest';
@@ -255,7 +256,7 @@ describe(DockerContainerizer.name, () => {
       expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
       expect(await networkOf(spec.containerId)).toEqual([]);
       const left = await ownContainers();
-      expect(left.map((c) => c.Labels[LABELS.role])).toEqual([undefined]);
+      expect(left.map((c) => c.Labels[LABELS.role])).toEqual([TASK_ROLE]);
     });
 
     /**
