@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TempDirs } from '../testing/helpers';
 import {
+  canonicalImageName,
   diedBeforeStart,
   isImageReference,
   mergeUsage,
@@ -154,5 +155,26 @@ describe(limitFilesOf.name, () => {
     expect(await cgroupCounter(join(dir, 'memory.oom_control'), 'oom_kill')).toBe(3);
     expect(await cgroupCounter(join(dir, 'memory.oom_control'), 'oom')).toBeUndefined();
     expect(await cgroupCounter(join(dir, 'missing'), 'max')).toBeUndefined();
+  });
+});
+
+describe(canonicalImageName.name, () => {
+  // The engine looks a name it cannot find up again as a prefix of an image's id: `e` would run
+  // whichever image the engine holds whose id starts with e, another project's private one.
+  it.each([
+    ['e', 'docker.io/library/e:latest'],
+    ['deadbeef', 'docker.io/library/deadbeef:latest'],
+    ['node:20', 'docker.io/library/node:20'],
+    ['acme/app', 'docker.io/acme/app:latest'],
+    ['docker.io/busybox', 'docker.io/library/busybox:latest'],
+    ['localhost:5000/app', 'localhost:5000/app:latest'],
+    ['127.0.0.1:5000/kiln-test/busybox:1', '127.0.0.1:5000/kiln-test/busybox:1'],
+    [`alpine@sha256:${'a'.repeat(64)}`, `docker.io/library/alpine@sha256:${'a'.repeat(64)}`],
+    [
+      `alpine:3.19@sha256:${'0'.repeat(64)}`,
+      `docker.io/library/alpine:3.19@sha256:${'0'.repeat(64)}`,
+    ],
+  ])('names %s in full: %s', (image, full) => {
+    expect(canonicalImageName(image)).toBe(full);
   });
 });

@@ -50,6 +50,26 @@ const REFERENCE = new RegExp(`^(${NAME})(?::${TAG})?(?:@${DIGEST})?$`);
 /** The longest name (without tag or digest) the grammar allows. */
 const NAME_MAX_LENGTH = 255;
 
+/**
+ * A valid image reference in full: its registry host, its path (`library/` for Docker Hub's
+ * official images) and its tag (`latest` unless it has a tag or a digest). The engine looks a
+ * name it cannot find up again as a prefix of an image's id: `e` would run whichever image the
+ * engine holds whose id starts with e (another project's, a private one), where the full name
+ * `docker.io/library/e:latest` is only ever that name.
+ */
+export function canonicalImageName(image: string): string {
+  const match = REFERENCE.exec(image);
+  const name = match?.[1];
+  if (name === undefined) throw new Error(`${JSON.stringify(image)} is no image reference`);
+  const rest = image.slice(name.length);
+  const host = registryHostOf(name);
+  const named = name.startsWith(`${host}/`);
+  const path = named ? name.slice(host.length + 1) : name;
+  const fullPath = host === DOCKER_HUB && !path.includes('/') ? `library/${path}` : path;
+  const tagged = rest.startsWith(':') || rest.startsWith('@') ? rest : `:latest${rest}`;
+  return `${host}/${fullPath}${tagged}`;
+}
+
 /** Whether `image` is a valid image reference (`[host[:port]/]path[:tag][@digest]`). */
 export function isImageReference(image: string): boolean {
   const match = REFERENCE.exec(image);

@@ -405,6 +405,19 @@ describe(DockerContainerizer.name, () => {
     expect((await docker.getImage(REGISTRY_IMAGE).inspect()).RepoTags).toContain(REGISTRY_IMAGE);
   });
 
+  it('runs the image a build names, never one the engine holds by a prefix of its id', async () => {
+    const containerizer = newContainerizer();
+    const { Id } = await docker.getImage(IMAGE).inspect();
+    const prefix = Id.replace(/^sha256:/, '').slice(0, 1);
+    const spec = await specOf('echo ran', { image: prefix });
+    // Docker Hub has no such image, or cannot be reached from here: either way, nothing runs.
+    await expect(containerizer.launch(spec)).rejects.toMatchObject({
+      name: 'ContainerLaunchError',
+      message: expect.stringContaining(`docker.io/library/${prefix}:latest`) as unknown,
+    });
+    expect(await read(spec, 'stdout')).not.toBe('ran\n');
+  });
+
   it('fails the launch of an image that cannot be pulled, naming it', async () => {
     const containerizer = newContainerizer();
     const image = `127.0.0.1:5000/kiln-test/no-such-image-${randomUUID()}:latest`;

@@ -26,6 +26,7 @@ import { taskContainerOptions } from './create-options';
 import {
   cgroupCounter,
   diedBeforeStart,
+  canonicalImageName,
   isImageReference,
   limitFilesOf,
   mergeUsage,
@@ -268,7 +269,8 @@ export class DockerContainerizer
           `image ${JSON.stringify(image)} is not a valid image reference ([host[:port]/]name[:tag][@digest])`,
         );
       }
-      await this.startFresh(container, { ...spec, image });
+      // In full: never a name the engine could take for a prefix of another image's id.
+      await this.startFresh(container, { ...spec, image: canonicalImageName(image) });
     } catch (error) {
       await this.networks.stop(container).catch(() => {
         // Left for the next recover to clean up.
