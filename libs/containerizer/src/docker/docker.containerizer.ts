@@ -353,7 +353,7 @@ export class DockerContainerizer
     try {
       // Attached before the start, so that not a byte of a short task's output is missed.
       const stream = await created.attach({ stream: true, stdout: true, stderr: true });
-      container.output = pipeOutput(this.docker, stream, stdout, stderr);
+      container.output = pipeOutput(stream, stdout, stderr);
       await created.start();
     } catch (error) {
       stdout.destroy();
@@ -400,7 +400,7 @@ export class DockerContainerizer
       ]);
       // Replays the whole log and, while the container runs, follows it.
       const stream = await container.docker.logs({ follow: true, stdout: true, stderr: true });
-      container.output = pipeOutput(this.docker, stream, stdout, stderr);
+      container.output = pipeOutput(stream, stdout, stderr);
     } catch {
       // The output is lost (sandbox gone, log unreadable); the end can still be told.
     }
