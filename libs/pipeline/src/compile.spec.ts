@@ -699,6 +699,15 @@ ${aliases}
       expect(problems).toHaveLength(101);
       expect(problems.at(-1)).toMatch(/^3:\d+ jobs\.a\.when\.event: and 50 more problems$/);
       for (const problem of problems) expect(problem.length).toBeLessThan(600);
+      // The server's compile thread sends them over, and its main thread makes the error again.
+      let thrown: unknown;
+      try {
+        compilePipeline(source, push);
+      } catch (error) {
+        thrown = error;
+      }
+      const sent = (thrown as PipelineConfigError).problems;
+      expect(new PipelineConfigError('.kiln.yml', sent).problems).toEqual(sent);
     });
 
     it('still compiles ordinary anchors and aliases', () => {

@@ -19,9 +19,12 @@ export class PipelineConfigError extends Error {
     readonly fileName: string,
     problems: readonly PipelineProblem[],
   ) {
-    const listed = problems.slice(0, MAX_PROBLEMS).map(readable);
+    // One more than the most is listed as it is, so that a list made here (the summary its last)
+    // is the same when made again: the server's compile thread sends its problems over.
+    const whole = problems.length <= MAX_PROBLEMS + 1;
+    const listed = problems.slice(0, whole ? MAX_PROBLEMS + 1 : MAX_PROBLEMS).map(readable);
     const next = problems[MAX_PROBLEMS];
-    if (next !== undefined) {
+    if (!whole && next !== undefined) {
       const more = problems.length - MAX_PROBLEMS;
       listed.push({ ...readable(next), message: `and ${more} more problems` });
     }
