@@ -8,16 +8,27 @@ export interface RegistryCredentials {
   password: string;
 }
 
+/**
+ * How long a pull may go without a word of progress from the engine before it is given up, as
+ * the kubelet's image pull progress deadline: the engine puts no limit on a registry that stops
+ * answering, and the task's launch (its timeout not started yet, a kill waiting on it) with it.
+ */
+const PROGRESS_DEADLINE_MS = 60_000;
+
 /** The engine's images, pulled (with the registry's credentials) when a task needs one. */
 export class Images {
   /** Pulls in flight by image, so that tasks launched together pull their image once. */
   private readonly pulls = new Map<string, Promise<void>>();
+  private readonly progressDeadlineMs: number;
 
   constructor(
     private readonly docker: Docker,
     /** Credentials per registry host (`registry.example.com:5000`, `docker.io`). */
     private readonly registryAuth: Record<string, RegistryCredentials>,
-  ) {}
+    options: { progressDeadlineMs?: number } = {},
+  ) {
+    this.progressDeadlineMs = options.progressDeadlineMs ?? PROGRESS_DEADLINE_MS;
+  }
 
   /** Pulls the image unless the engine has it; tasks launched together pull it once. */
   async ensure(image: string): Promise<void> {
@@ -44,23 +55,41 @@ export class Images {
   private async pull(image: string): Promise<void> {
     const host = registryHostOf(image);
     const credentials = this.registryAuth[host];
-    const options = credentials ? { authconfig: { ...credentials, serveraddress: host } } : {};
+    const stalled = new AbortController();
+    const stall = new Error(`no progress for ${this.progressDeadlineMs / 1000} s`);
+    let timer: NodeJS.Timeout | undefined;
+    const watch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stalled.abort(stall), this.progressDeadlineMs);
+    };
+    const options = {
+      ...(credentials ? { authconfig: { ...credentials, serveraddress: host } } : {}),
+      abortSignal: stalled.signal,
+    };
     try {
+      watch();
       const stream = await this.docker.pull(image, options);
       const events = await new Promise<{ error?: string }[]>((resolve, reject) => {
-        this.docker.modem.followProgress(stream, (error: Error | null, output: unknown[]) =>
-          error ? reject(error) : resolve(output as { error?: string }[]),
+        stalled.signal.addEventListener('abort', () => reject(stall), { once: true });
+        this.docker.modem.followProgress(
+          stream,
+          (error: Error | null, output: unknown[]) =>
+            error ? reject(error) : resolve(output as { error?: string }[]),
+          watch,
         );
       });
       // The engine reports a failure half-way through the pull as an event, not as an error.
       const failed = events.find((event) => event.error !== undefined);
       if (failed !== undefined) throw new Error(failed.error);
     } catch (error) {
+      const why = stalled.signal.aborted ? stall : error;
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
-        `image ${image} could not be pulled: ${errorMessage(error)}`,
-        { cause: error },
+        `image ${image} could not be pulled: ${errorMessage(why)}`,
+        { cause: why },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
