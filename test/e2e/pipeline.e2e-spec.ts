@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -365,6 +366,23 @@ jobs:
     const pushed = await fetch(`${source}/info/refs?service=git-receive-pack`);
     expect(pushed.status).toBe(401);
     await stack.ok('POST', `/api/v1/runs/${runId}/cancel`);
+
+    // Once its job has ended, the token gets neither the commit nor a say in the artifacts.
+    const token = new TaskTokens(box).logToken(taskId);
+    const bearer = { authorization: `Bearer ${token}` };
+    const ended = spawnSync('git', ['-c', own, 'ls-remote', source], { encoding: 'utf8' });
+    expect(ended.status).not.toBe(0);
+    expect(ended.stderr).toContain('409');
+    const packed = await fetch(pack, { headers: bearer });
+    expect(packed.status).toBe(409);
+    expect(await packed.text()).toContain(`job ${jobId} has ended (canceled)`);
+    const late = await fetch(`${stack.serverUrl}/api/v1/tasks/${taskId}/artifacts/late.txt`, {
+      method: 'PUT',
+      headers: { ...bearer, 'x-kiln-sha256': createHash('sha256').update('late').digest('hex') },
+      body: 'late',
+    });
+    expect(late.status).toBe(409);
+    expect(await stack.ok('GET', `/api/v1/jobs/${jobId}/artifacts`)).toEqual([]);
   });
 
   it('cancels a run mid-job and leaves no task running on the agent', async () => {

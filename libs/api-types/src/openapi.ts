@@ -4664,7 +4664,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The job attempt keeps 1,000 artifacts already */
+            /** @description The task's job has ended, or its attempt keeps 1,000 artifacts already */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4727,6 +4727,15 @@ export interface operations {
             };
             /** @description Not an artifact of the run the task deploys */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The task's job has ended */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4827,6 +4836,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The task's job has ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     TaskSource_refs: {
@@ -4888,6 +4906,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The task's job has ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     TaskSource_pack: {
@@ -4921,6 +4948,15 @@ export interface operations {
             };
             /** @description The task is not the current task of a job */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The task's job has ended */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -58,7 +58,7 @@ export class ArtifactsController {
     400: 'A name that is not relative to the workspace, too large, or a checksum mismatch',
     401: "No task token, or not this task's",
     404: 'The task is not the current task of a job',
-    409: 'The job attempt keeps 1,000 artifacts already',
+    409: "The task's job has ended, or its attempt keeps 1,000 artifacts already",
     413: "The artifact would take the job attempt's artifacts over 4 GiB in all",
   })
   upload(
@@ -89,6 +89,7 @@ export class ArtifactsController {
     400: 'Not an artifact name',
     401: "No task token, or not this task's",
     404: 'Not an artifact of the run the task deploys',
+    409: "The task's job has ended",
   })
   async input(
     @Param('taskId') taskId: string,

@@ -24,7 +24,9 @@ import {
 import { ArtifactsService } from './artifacts.service';
 
 const TASK_ID = 'job-j1-1-abc';
-const JOB = { id: 'j1', runId: 'r1', attempt: 1 } as Job;
+const JOB = { id: 'j1', runId: 'r1', attempt: 1, state: 'running' } as Job;
+const ENDED_TASK_ID = 'job-j2-1-def';
+const ENDED_JOB = { id: 'j2', runId: 'r1', attempt: 1, state: 'success' } as Job;
 
 /** The attempt's artifact rows in memory, as the repository keeps them: one per name. */
 class FakeArtifacts {
@@ -88,7 +90,10 @@ describe(ArtifactsService.name, () => {
     storage = new MeasuringStorage();
     service = new ArtifactsService(
       strict<JobsRepository>('JobsRepository', {
-        findByTaskId: (taskId: string) => Promise.resolve(taskId === TASK_ID ? JOB : undefined),
+        findByTaskId: (taskId: string) =>
+          Promise.resolve(
+            taskId === TASK_ID ? JOB : taskId === ENDED_TASK_ID ? ENDED_JOB : undefined,
+          ),
       }),
       strict<ArtifactsRepository>('ArtifactsRepository', artifacts),
       storage,
@@ -154,5 +159,20 @@ describe(ArtifactsService.name, () => {
     const results = await Promise.allSettled(['a', 'b', 'c'].map((n) => upload(n, 'four')));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
     expect(storage.allowed).toEqual([8, 4]);
+  });
+
+  it("refuses a task's uploads and inputs once its job has ended: its artifacts are then final", async () => {
+    const late = (call: () => Promise<unknown>) =>
+      expect(call()).rejects.toThrow(
+        new ConflictException(
+          `job j2 has ended (success): task ${ENDED_TASK_ID} may no longer act on it`,
+        ),
+      );
+    await late(() =>
+      service.upload(ENDED_TASK_ID, 'out/replaced', '0'.repeat(64), Readable.from([])),
+    );
+    await late(() => service.input(ENDED_TASK_ID, 'j1', 'out/a'));
+    expect(storage.allowed).toEqual([]);
+    expect(artifacts.rows.size).toBe(0);
   });
 });

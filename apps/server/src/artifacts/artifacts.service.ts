@@ -16,6 +16,7 @@ import {
 } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { ArtifactRejectedError, ArtifactStorage, ArtifactTooLargeError } from './artifact-storage';
+import { jobOfLiveTask } from '../runs/live-task';
 import { toArtifactResponse, type ArtifactResponse } from './artifacts.dto';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -46,10 +47,7 @@ export class ArtifactsService {
     if (sha256 === undefined || !SHA256.test(sha256)) {
       throw new BadRequestException('x-kiln-sha256 must be the lowercase hex SHA-256 of the body');
     }
-    const job = await this.jobs.findByTaskId(taskId);
-    if (job === undefined) {
-      throw new NotFoundException(`task ${taskId} is not the current task of a job`);
-    }
+    const job = jobOfLiveTask(await this.jobs.findByTaskId(taskId), taskId);
     // One upload of an attempt at a time (in this process), so that its limits hold.
     return this.uploads.run(`${job.id}/${job.attempt}`, () =>
       this.store(job, taskId, name, sha256, body),
@@ -141,8 +139,8 @@ export class ArtifactsService {
     jobId: string,
     path: string | string[],
   ): Promise<{ artifact: ArtifactResponse; body: Readable }> {
-    const job = await this.jobs.findByTaskId(taskId);
-    const run = job && (await this.runs.findById(job.runId));
+    const job = jobOfLiveTask(await this.jobs.findByTaskId(taskId), taskId);
+    const run = await this.runs.findById(job.runId);
     if (run === undefined) {
       throw new NotFoundException(`task ${taskId} is not the current task of a job`);
     }

@@ -45,6 +45,7 @@ export class TaskSourceController {
     401: "No task token, or not this task's",
     403: 'A service other than git-upload-pack (a push)',
     404: 'The task is not the current task of a job',
+    409: "The task's job has ended",
   })
   async refs(
     @Param('taskId') taskId: string,
@@ -74,6 +75,7 @@ export class TaskSourceController {
   @ApiErrors({
     401: "No task token, or not this task's",
     404: 'The task is not the current task of a job',
+    409: "The task's job has ended",
   })
   async uploadPack(
     @Param('taskId') taskId: string,
@@ -98,6 +100,7 @@ export class TaskSourceController {
   @ApiErrors({
     401: "No task token, or not this task's",
     404: 'The task is not the current task of a job',
+    409: "The task's job has ended",
   })
   async pack(@Param('taskId') taskId: string, @Res() res: Response): Promise<void> {
     const { repositoryDir, sha } = await this.source.commitOf(taskId);

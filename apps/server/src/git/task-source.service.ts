@@ -6,6 +6,7 @@ import {
   type Run,
 } from '@kiln/persistence';
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { jobOfLiveTask } from '../runs/live-task';
 import { mirrorAuth } from '../runs/mirror-auth';
 import { SecretBox } from '../secrets/secret-box';
 import { GitMirror } from './git-mirror';
@@ -60,8 +61,8 @@ export class TaskSource {
   }
 
   private async runOf(taskId: string): Promise<{ run: Run; repository: Repository }> {
-    const job = await this.jobs.findByTaskId(taskId);
-    const run = job && (await this.runs.findById(job.runId));
+    const job = jobOfLiveTask(await this.jobs.findByTaskId(taskId), taskId);
+    const run = await this.runs.findById(job.runId);
     const repository = run && (await this.repositories.findById(run.repositoryId));
     if (run === undefined || repository === undefined) {
       throw new NotFoundException(`task ${taskId} is not the current task of a job`);
