@@ -207,6 +207,13 @@ export interface Containerizer {
    * flight and for unknown ids.
    */
   checkpoint(containerId: string): Record<string, unknown> | undefined;
+
+  /**
+   * The host id (user and group) the container's files belong to, once its launch has begun:
+   * what the agent checks its source out as. `undefined` where tasks run as the agent's own user
+   * or as the host's root, and for unknown ids.
+   */
+  workspaceOwner?(containerId: string): number | undefined;
 }
 
 /**

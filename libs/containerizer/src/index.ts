@@ -12,6 +12,7 @@ export {
   type DockerSeccompProfile,
 } from './cgroup/seccomp';
 export { TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
+export { chownTree } from './cgroup/workspace-owner';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook, outputHook } from './cgroup/runc';
 export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';

@@ -182,6 +182,8 @@ export class TaskRunner {
       const unprepared = await this.prepare(
         checkpoint,
         workspace,
+        // Known once the launch has begun (above): the user the checkout runs as.
+        () => (launched === undefined ? undefined : containerizer.workspaceOwner?.(taskId)),
         starting.signal,
         launchFailed.signal,
       );
@@ -266,14 +268,15 @@ export class TaskRunner {
   }
 
   /**
-   * Checks the task's source out and fetches its inputs into its workspace. When either fails, or
-   * the task is killed (`signal`) meanwhile, what reports its end (once its container is undone);
-   * undefined when the workspace is ready. `launchFailed` stops it too, for the launch's failure
-   * to be told instead.
+   * Checks the task's source out (as `ownerOf()`, the host user its files belong to, if it has
+   * one) and fetches its inputs into its workspace. When either fails, or the task is killed
+   * (`signal`) meanwhile, what reports its end (once its container is undone); undefined when the
+   * workspace is ready. `launchFailed` stops it too, for the launch's failure to be told instead.
    */
   private async prepare(
     checkpoint: TaskCheckpoint,
     workspace: string,
+    ownerOf: () => number | undefined,
     signal: AbortSignal,
     launchFailed: AbortSignal,
   ): Promise<(() => Promise<void>) | undefined> {
@@ -284,7 +287,7 @@ export class TaskRunner {
       this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
       try {
-        await this.sources.checkout(workspace, task.source, stop);
+        await this.sources.checkout(workspace, task.source, stop, ownerOf());
       } catch (error) {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }

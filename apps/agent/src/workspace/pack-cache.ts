@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { checkOutCommit } from './owned-checkout';
 import { basicAuthorization } from './source-checkout';
 
 /** Commits kept per repository: a run's jobs and a few recent pushes' reruns fetch nothing. */
@@ -286,12 +287,13 @@ export async function initRepository(workspace: string): Promise<void> {
 /**
  * Makes the repository `initRepository` left in `workspace` a shallow checkout of `sha` from a
  * copy of its pack: the agent's cache stays the agent's (a copy, not a link: the task owns what is
- * in its workspace).
+ * in its workspace). The checkout itself runs as `ownerId` ({@link checkOutCommit}).
  */
 export async function checkoutFromPack(
   workspace: string,
   cached: CachedPack,
   sha: string,
+  ownerId: number | undefined,
 ): Promise<void> {
   const git = join(workspace, '.git');
   const packs = join(git, 'objects', 'pack');
@@ -302,11 +304,7 @@ export async function checkoutFromPack(
     // The commit's parents are not there: git is told so, as `fetch --depth 1` tells it.
     writeFile(join(git, 'shallow'), `${sha}\n`),
   ]);
-  await sharedLauncher().run(
-    'git',
-    ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', sha],
-    { cwd: workspace, env: gitEnv() },
-  );
+  await checkOutCommit(workspace, sha, ownerId);
 }
 
 /** The commits of a repository's directory, each with its size and when it was last used. */

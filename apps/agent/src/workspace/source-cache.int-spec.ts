@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -44,6 +45,15 @@ describe(SourceCache.name, () => {
     const path = join(dir, name);
     mkdirSync(path);
     return path;
+  }
+
+  const credentials = { username: 'kiln-task', password: 'tok' };
+  const gitIn = (w: string, ...args: string[]): string =>
+    execFileSync('git', args, { cwd: w, encoding: 'utf8' }).trim();
+
+  async function packed(answer: () => PackAnswer): Promise<string> {
+    packServer = await startPackServer(answer);
+    return packServer.url;
   }
 
   it('fetches a commit once: a second task of it checks out with its source gone', async () => {
@@ -152,15 +162,6 @@ describe(SourceCache.name, () => {
   });
 
   describe('from a server that serves the commit as a pack', () => {
-    const credentials = { username: 'kiln-task', password: 'tok' };
-    const gitIn = (w: string, ...args: string[]): string =>
-      execFileSync('git', args, { cwd: w, encoding: 'utf8' }).trim();
-
-    async function packed(answer: () => PackAnswer): Promise<string> {
-      packServer = await startPackServer(answer);
-      return packServer.url;
-    }
-
     it("downloads a commit's pack once: a second task of it checks out with the server gone", async () => {
       const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'packed\n' });
       const packUrl = await packed(() => ({
@@ -304,5 +305,47 @@ describe(SourceCache.name, () => {
       ).rejects.toThrow(/stopped: the task was killed/);
       expect(failures).toEqual([]);
     });
+  });
+
+  describe("as the task's user", () => {
+    /** A host id of no user here, as a task's range starts. */
+    const OWNER = 1_234_568;
+    const owned = (path: string) => lstatSync(path).uid === OWNER;
+
+    it.each([
+      ['its pack', 'pack'],
+      ["the agent's cache repository", 'cache'],
+      ['git, from the source', 'direct'],
+      ['git, when its pack lacks the commit', 'wrong pack'],
+    ] as const)(
+      'checks a commit out through %s, every file of it then the owner’s',
+      async (_, way) => {
+        const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'owned\n' });
+        const other = createUpstream(join(dir, 'other'), { 'README.md': 'wrong\n' });
+        const packUrl = way.endsWith('pack')
+          ? await packed(() => ({
+              repositoryDir: join(dir, way === 'pack' ? 'upstream' : 'other', '.git'),
+              sha: way === 'pack' ? upstream.sha : other.sha,
+            }))
+          : undefined;
+        const w = workspace('w');
+        const source = {
+          url: upstream.url,
+          sha: upstream.sha,
+          ...(way === 'direct' ? {} : { cacheKey: 'repo-1' }),
+          ...(packUrl === undefined ? {} : { packUrl, ...credentials }),
+        };
+
+        await cache.checkout(w, source, undefined, OWNER);
+
+        expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('owned\n');
+        // Root's git refuses another user's repository, but where told to trust it.
+        expect(gitIn(w, '-c', `safe.directory=${w}`, 'rev-parse', 'HEAD')).toBe(upstream.sha);
+        for (const path of ['', 'README.md', '.git', '.git/index', '.git/HEAD', '.git/shallow']) {
+          expect(owned(join(w, path)), path).toBe(true);
+        }
+        expect(failures).toHaveLength(way === 'wrong pack' ? 1 : 0);
+      },
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { errorMessage, gitEnv, GIT_ENV_OPTIONS, KeyedMutex, sharedLauncher } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { access, chmod, lchown, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import {
@@ -12,6 +12,7 @@ import {
   PackTooLargeError,
   type PackCacheLimits,
 } from './pack-cache';
+import { checkOutCommit } from './owned-checkout';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
 /** A repository key as the server names it (its id): safe as a directory name. */
@@ -52,13 +53,21 @@ export class SourceCache {
   /**
    * Checks `source` out into the task's `workspace`: through the cache when the source names a
    * cache key, directly otherwise, and directly should the cache itself fail. A source that
-   * cannot be fetched fails the same either way ({@link SourceCheckoutError}).
+   * cannot be fetched fails the same either way ({@link SourceCheckoutError}). The agent fetches
+   * the commit's objects; git checks the commit out as `ownerId`, the host user the task's files
+   * belong to, if it has one ({@link checkOutCommit}).
    */
-  async checkout(workspace: string, source: SourceInfo, signal?: AbortSignal): Promise<void> {
-    const packed = await this.checkoutPack(workspace, source, signal);
+  async checkout(
+    workspace: string,
+    source: SourceInfo,
+    signal?: AbortSignal,
+    ownerId?: number,
+  ): Promise<void> {
+    const packed = await this.checkoutPack(workspace, source, signal, ownerId);
     if (packed === 'checked-out') return;
+    const direct = { ...(signal ? { signal } : {}), ...(ownerId === undefined ? {} : { ownerId }) };
     // Too large for the pack cache: not kept in the other one either.
-    if (packed === 'not-kept') return checkoutSource(workspace, source, { signal });
+    if (packed === 'not-kept') return checkoutSource(workspace, source, direct);
     let cached: SourceInfo | undefined;
     try {
       cached = await this.hold(source, signal);
@@ -66,8 +75,8 @@ export class SourceCache {
       if (error instanceof SourceCheckoutError) throw error;
       this.onCacheFailure(source.cacheKey ?? '', error);
     }
-    if (cached === undefined) return checkoutSource(workspace, source, { signal });
-    await checkoutFromCache(workspace, cached, signal);
+    if (cached === undefined) return checkoutSource(workspace, source, direct);
+    await checkoutFromCache(workspace, cached, signal, ownerId);
   }
 
   /**
@@ -81,6 +90,7 @@ export class SourceCache {
     workspace: string,
     source: SourceInfo,
     signal: AbortSignal | undefined,
+    ownerId: number | undefined,
   ): Promise<'checked-out' | 'through-git' | 'not-kept'> {
     const key = source.cacheKey;
     const packed = packSourceOf(source);
@@ -101,16 +111,22 @@ export class SourceCache {
       const init = await initialized;
       if (init !== undefined) throw init.error;
       // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
-      await checkoutFromPack(workspace, cached, source.sha).catch(async (error: unknown) => {
-        await this.packs.evict(key, source.sha);
-        throw error;
-      });
+      await checkoutFromPack(workspace, cached, source.sha, ownerId).catch(
+        async (error: unknown) => {
+          await this.packs.evict(key, source.sha);
+          throw error;
+        },
+      );
     } catch (error) {
       await initialized;
       if (error instanceof SourceCheckoutError) throw error;
       if (aborted()) throw killed();
       this.onCacheFailure(key, error);
       await emptyDirectory(workspace);
+      // The agent's again, for git's protocol to take over: git, as the agent, refuses a
+      // repository of another user's.
+      if (ownerId !== undefined)
+        await lchown(workspace, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
       // Larger than the whole cache: kept in neither. One that does not fit now may be next time.
       return error instanceof PackTooLargeError && error.lasting ? 'not-kept' : 'through-git';
     }
@@ -169,15 +185,16 @@ async function makeRoot(rootDir: string): Promise<void> {
 
 /**
  * The commit, from the cache (which holds it), into the empty workspace: one shell, started by the
- * agent's launcher, running the three git commands (one program start where there would be
- * three). Shallow, like a checkout from the source. No FETCH_HEAD (it would name the cache's
- * path on the agent, nothing a build needs to know) and no automatic maintenance: a workspace
- * lives for one task.
+ * agent's launcher, running the two git commands that fetch it (one program start where there
+ * would be two), then the checkout, as `ownerId` if given ({@link checkOutCommit}). Shallow, like
+ * a checkout from the source. No FETCH_HEAD (it would name the cache's path on the agent, nothing
+ * a build needs to know) and no automatic maintenance: a workspace lives for one task.
  */
 async function checkoutFromCache(
   workspace: string,
   cached: SourceInfo,
   signal: AbortSignal | undefined,
+  ownerId: number | undefined,
 ): Promise<void> {
   const killed = () => new SourceCheckoutError(cached, 'stopped: the task was killed');
   // A function: the signal can be aborted while the checkout runs.
@@ -188,19 +205,19 @@ async function checkoutFromCache(
     // about to be removed. A checkout from the cache is short; the kill is honoured after it.
     await sharedLauncher().run(
       '/bin/sh',
-      ['-c', CHECKOUT_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
+      ['-c', FETCH_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
       { cwd: workspace, env: gitEnv() },
     );
+    await checkOutCommit(workspace, cached.sha, ownerId);
   } catch (error) {
     throw new SourceCheckoutError(cached, failureText(error));
   }
   if (aborted()) throw killed();
 }
 
-const CHECKOUT_SCRIPT =
+const FETCH_SCRIPT =
   'git init -q && ' +
-  'git -c maintenance.auto=false -c gc.auto=0 fetch -q --no-tags --no-write-fetch-head --depth 1 "$1" "$2" && ' +
-  'git -c advice.detachedHead=false checkout -q --detach "$2"';
+  'git -c maintenance.auto=false -c gc.auto=0 fetch -q --no-tags --no-write-fetch-head --depth 1 "$1" "$2"';
 
 /** What git said, its end: a hostile repository can make it complain for megabytes. */
 function failureText(error: unknown): string {

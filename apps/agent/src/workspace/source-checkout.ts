@@ -1,6 +1,7 @@
 import { backoffDelay, errorMessage, gitEnv, GIT_ENV_OPTIONS, sleep } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { checkOutCommit } from './owned-checkout';
 
 export class SourceCheckoutError extends Error {
   constructor(source: SourceInfo, why: string) {
@@ -22,6 +23,8 @@ export interface CheckoutOptions {
   keepAs?: string;
   /** Stops the waiting for an unreachable server (the task was killed meanwhile). */
   signal?: AbortSignal;
+  /** The host user the checkout runs as ({@link checkOutCommit}); not with `keepAs`. */
+  ownerId?: number;
 }
 
 /**
@@ -59,17 +62,25 @@ export async function checkoutSource(
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ ...GIT_ENV_OPTIONS, baseDir: dir, config }).env(gitEnv());
   const deadline = Date.now() + (options.retryForMs ?? SOURCE_RETRY_MS);
-  const { keepAs } = options;
-  // A checkout that fails means the commit is not there (yet): one command where a lookup and
-  // a checkout would be two. Likewise a ref to an object that is not there is refused.
-  const place = (): Promise<boolean> =>
-    (keepAs === undefined
-      ? git.checkout(['--detach', source.sha])
-      : git.raw(['update-ref', keepAs, source.sha])
-    ).then(
+  const { keepAs, ownerId } = options;
+  const succeeds = (done: Promise<unknown>): Promise<boolean> =>
+    done.then(
       () => true,
       () => false,
     );
+  // A checkout that fails means the commit is not there (yet): one command where a lookup and
+  // a checkout would be two. Likewise a ref to an object that is not there is refused.
+  const place = async (): Promise<boolean> => {
+    if (keepAs !== undefined) return succeeds(git.raw(['update-ref', keepAs, source.sha]));
+    if (ownerId === undefined) return succeeds(checkOutCommit(dir, source.sha, undefined));
+    // The owner's checkout is the last git command in the repository: the agent's git never runs
+    // where another user has been (its config and hooks would be that user's). So it runs once
+    // the commit is there, and its failure is the checkout's.
+    const type = await git.raw(['cat-file', '-t', source.sha]).catch(() => '');
+    if (type.trim() !== 'commit') return false;
+    await checkOutCommit(dir, source.sha, ownerId);
+    return true;
+  };
   for (let attempt = 1; ; attempt += 1) {
     try {
       if (keepAs === undefined) await git.init();

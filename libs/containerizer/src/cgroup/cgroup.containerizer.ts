@@ -291,6 +291,14 @@ export class CgroupContainerizer
     return new TaskCgroup(host.version, host.root, path, this.hierarchies(host));
   }
 
+  /**
+   * The container's root as a host id: the first of its range, which its launch holds from the
+   * call on (the range is taken here if the launch has not come to it yet).
+   */
+  workspaceOwner(containerId: string): number | undefined {
+    return this.containers.has(containerId) ? this.idPool.take(containerId).hostId : undefined;
+  }
+
   /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */
   private async measure(container: CgroupContainer): Promise<void> {
     const cgroup = container.cgroup;

@@ -1,0 +1,87 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createUpstream } from '../../../../test/integration/support/upstream';
+import { checkOutCommit } from './owned-checkout';
+
+/** A host id of no user here, as a task's range starts (run as root, like the agent). */
+const OWNER = 1_234_567;
+
+/**
+ * Stands for a git that a hostile commit took over: code running as whatever the checkout runs
+ * as. It says who and where it is, and leaves a process behind, detached.
+ */
+const TAKEN_OVER = `#!/bin/sh
+{
+  echo "uid=$(id -u) groups=$(id -G)"
+  echo "net=$(readlink /proc/self/ns/net)"
+  echo "tmp=$(ls -A /tmp | tr '\\n' ' ')"
+  grep NoNewPrivs /proc/self/status
+} > taken-over
+setsid sleep 1000 < /dev/null > /dev/null 2>&1 &
+`;
+
+describe(checkOutCommit.name, () => {
+  let dir: string;
+
+  beforeEach(() => {
+    // Root's alone (0700), as the agent's data directory may be: the owner cannot pass through.
+    dir = mkdtempSync(join(tmpdir(), 'kiln-owned-checkout-'));
+  });
+  afterEach(() => {
+    spawnSync('pkill', ['-KILL', '-u', String(OWNER)]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A workspace holding the commit's objects, as the agent leaves it before the checkout. */
+  function fetched(files: Record<string, string>): { workspace: string; sha: string } {
+    const upstream = createUpstream(join(dir, 'upstream'), files);
+    const workspace = join(dir, 'workspace');
+    mkdirSync(workspace);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: workspace });
+    git('init', '-q');
+    git('fetch', '-q', '--depth', '1', upstream.url, upstream.sha);
+    return { workspace, sha: upstream.sha };
+  }
+
+  it("checks the commit out as the task's user, with no network, and leaves none of its processes", async () => {
+    const { workspace, sha } = fetched({ 'README.md': 'owned\n', 'main.c': 'int main;\n' });
+    const hook = join(workspace, '.git', 'hooks', 'post-checkout');
+    mkdirSync(join(workspace, '.git', 'hooks'), { recursive: true });
+    writeFileSync(hook, TAKEN_OVER, { mode: 0o755 });
+
+    await checkOutCommit(workspace, sha, OWNER);
+
+    expect(readFileSync(join(workspace, 'main.c'), 'utf8')).toBe('int main;\n');
+    for (const path of ['', 'main.c', '.git/index', '.git/HEAD', '.git/objects']) {
+      expect(lstatSync(join(workspace, path)).uid, path).toBe(OWNER);
+    }
+    const said = readFileSync(join(workspace, 'taken-over'), 'utf8');
+    expect(said).toContain(`uid=${OWNER} groups=${OWNER}\n`);
+    expect(said).toMatch(/NoNewPrivs:\s+1/);
+    expect(said).not.toContain(`net=${readlinkSync('/proc/self/ns/net')}`);
+    // Its /tmp is its own, holding the workspace alone.
+    expect(said).toContain('tmp=workspace \n');
+    // What it left running ended with the checkout: no process of the owner's is left.
+    const left = spawnSync('pgrep', ['-u', String(OWNER)], { encoding: 'utf8' });
+    expect(left.stdout).toBe('');
+    expect(left.status).toBe(1);
+  });
+
+  it("fails naming git's words when the commit is not in the repository", async () => {
+    const { workspace } = fetched({ 'README.md': 'x\n' });
+    await expect(checkOutCommit(workspace, 'f'.repeat(40), OWNER)).rejects.toThrow(
+      /reference is not a tree|did not match any|unable to read tree/,
+    );
+  });
+});
