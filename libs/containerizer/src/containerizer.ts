@@ -68,7 +68,9 @@ export interface ContainerSpec {
 export type LaunchResult =
   | { status: 'launched' }
   | { status: 'already-launched' }
-  | { status: 'not-supported'; reason: string };
+  | { status: 'not-supported'; reason: string }
+  /** A kill stopped the launch (an image pull, say) before the command started: nothing runs. */
+  | { status: 'killed'; reason: TaskReason; message: string };
 
 /** What a container has used. Fields an implementation cannot measure are left out. */
 export interface ResourceUsage {

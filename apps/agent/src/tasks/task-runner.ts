@@ -172,7 +172,8 @@ export class TaskRunner {
       if (ready !== undefined) {
         launched = this.launchContainer(containerizer, checkpoint, ready.promise).then(
           (outcome) => {
-            if ('error' in outcome || outcome.result.status === 'not-supported') {
+            const { status } = 'error' in outcome ? { status: 'failed' } : outcome.result;
+            if (status === 'failed' || status === 'not-supported' || status === 'killed') {
               launchFailed.abort();
             }
             return outcome;
@@ -222,6 +223,11 @@ export class TaskRunner {
         'CONTAINERIZER_NOT_SUPPORTED',
         outcome.result.reason,
       );
+      return;
+    }
+    if (outcome.result.status === 'killed') {
+      const { reason, message } = outcome.result;
+      await this.reportUnrun(checkpoint, 'TASK_KILLED', reason, message, 'killed');
       return;
     }
     checkpoint.container = containerizer.checkpoint(taskId);

@@ -18,6 +18,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
 import { DockerContainerizer, LABELS, WORKSPACE_MOUNT_PATH } from './docker.containerizer';
 import { TASK_ROLE } from './checkpoint';
+import { startStalledRegistry } from './testing/stalled-registry';
 import { stopUserModeNetworks, userModeNetworks } from './user-mode-network';
 
 const IMAGE = 'kiln-test/busybox:latest';
@@ -428,6 +429,27 @@ describe(DockerContainerizer.name, () => {
       message: expect.stringContaining(image) as unknown,
     });
     expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+  });
+
+  it('stops a launch waiting on a stalled pull when its task is killed, as killed', async () => {
+    const registry = await startStalledRegistry();
+    try {
+      const containerizer = newContainerizer();
+      const spec = await specOf('echo ran', { image: registry.image });
+      const launch = containerizer.launch(spec);
+      await registry.asked;
+      // Without the kill, the launch would wait for the pull's 60 s deadline.
+      await withTimeout(containerizer.kill(spec.containerId, { gracePeriodMs: 0 }), 10_000);
+      expect(await launch).toEqual({
+        status: 'killed',
+        reason: 'KILLED_BY_FRAMEWORK',
+        message: 'killed at the request of the framework before its command started',
+      });
+      expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+      expect(await read(spec, 'stdout')).not.toBe('ran\n');
+    } finally {
+      await registry.close();
+    }
   });
 
   it('leaves no container behind when a task with a background child is cancelled', async () => {

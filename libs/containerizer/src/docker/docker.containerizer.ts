@@ -316,7 +316,7 @@ export class DockerContainerizer
 
   private async start(container: DockerContainer, spec: ContainerSpec & { image: string }) {
     const workspace = await prepareWorkspace(spec);
-    await this.images.ensure(spec.image);
+    await this.images.ensure(spec.image, container.launchSignal);
     const network = spec.network ?? (this.hostNetwork ? 'host' : 'private');
     const networkMode =
       network === 'private' ? `container:${await this.networks.start(container, spec)}` : network;

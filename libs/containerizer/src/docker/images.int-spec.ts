@@ -1,34 +1,35 @@
 import Docker from 'dockerode';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Images } from './images';
+import { startStalledRegistry } from './testing/stalled-registry';
 
 describe(Images.name, () => {
-  // A registry a build names answers the engine's first check, then never sends the manifest:
-  // the engine waits on it for good, and the task's launch with it.
   it('gives up a pull that makes no progress, naming the image', async () => {
-    const registry = createServer((request, response) => {
-      if (request.url === '/v2/') {
-        response
-          .writeHead(200, {
-            'content-type': 'application/json',
-            'docker-distribution-api-version': 'registry/2.0',
-          })
-          .end('{}');
-      }
-      // Anything else: never answered.
-    });
-    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
-    const image = `127.0.0.1:${(registry.address() as AddressInfo).port}/kiln-test/stalled:latest`;
+    const registry = await startStalledRegistry();
     try {
       const images = new Images(new Docker(), {}, { progressDeadlineMs: 1_000 });
-      await expect(images.ensure(image)).rejects.toThrow(
-        `image ${image} could not be pulled: no progress for 1 s`,
+      await expect(images.ensure(registry.image)).rejects.toThrow(
+        `image ${registry.image} could not be pulled: no progress for 1 s`,
       );
     } finally {
-      registry.closeAllConnections();
-      await new Promise((resolve) => registry.close(resolve));
+      await registry.close();
+    }
+  });
+
+  it("gives up one task's wait for a pull when told to, the pull going on for the others", async () => {
+    const registry = await startStalledRegistry();
+    try {
+      const images = new Images(new Docker(), {}, { progressDeadlineMs: 2_000 });
+      const stopped = new AbortController();
+      const killed = images.ensure(registry.image, stopped.signal);
+      const other = images.ensure(registry.image);
+      await registry.asked;
+      stopped.abort();
+      await expect(killed).rejects.toThrow(`the wait for image ${registry.image} was given up`);
+      // The other task's wait ends with the pull itself.
+      await expect(other).rejects.toThrow('no progress for 2 s');
+    } finally {
+      await registry.close();
     }
   });
 });

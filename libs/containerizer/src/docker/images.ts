@@ -30,8 +30,11 @@ export class Images {
     this.progressDeadlineMs = options.progressDeadlineMs ?? PROGRESS_DEADLINE_MS;
   }
 
-  /** Pulls the image unless the engine has it; tasks launched together pull it once. */
-  async ensure(image: string): Promise<void> {
+  /**
+   * Pulls the image unless the engine has it; tasks launched together pull it once. `stopped`
+   * gives up this task's wait for the pull (its task was killed); the pull goes on for the others.
+   */
+  async ensure(image: string, stopped?: AbortSignal): Promise<void> {
     try {
       await this.docker.getImage(image).inspect();
       return;
@@ -49,7 +52,18 @@ export class Images {
       pull = this.pull(image).finally(() => this.pulls.delete(image));
       this.pulls.set(image, pull);
     }
-    await pull;
+    if (stopped === undefined) return pull;
+    let leave: (() => void) | undefined;
+    const given = new Promise<never>((_, reject) => {
+      leave = () => reject(new Error(`the wait for image ${image} was given up`));
+      if (stopped.aborted) leave();
+      else stopped.addEventListener('abort', leave, { once: true });
+    });
+    try {
+      await Promise.race([pull, given]);
+    } finally {
+      if (leave !== undefined) stopped.removeEventListener('abort', leave);
+    }
   }
 
   private async pull(image: string): Promise<void> {

@@ -69,6 +69,38 @@ describe(ContainerLifecycle.name, () => {
     expect(results.map((r) => r.status).sort()).toEqual(['already-launched', 'launched']);
   });
 
+  it('tells a launch in flight of a kill: one that gives up is killed, one that makes it is killed running', async () => {
+    const { runtime, lifecycle } = setup();
+    let started: LiveContainer | undefined;
+    runtime.startResult = () =>
+      new Promise((_, reject) => {
+        started?.launchSignal.addEventListener('abort', () => reject(new Error('gave up')));
+      });
+    const create = runtime.create;
+    runtime.create = (base) => (started = create(base));
+    const launch = lifecycle.launch(specOf());
+    await lifecycle.kill('c1', { gracePeriodMs: 0 });
+    expect(await launch).toEqual({
+      status: 'killed',
+      reason: 'KILLED_BY_FRAMEWORK',
+      message: 'killed at the request of the framework before its command started',
+    });
+    expect(await lifecycle.wait('c1')).toBeUndefined();
+
+    // A start that does not listen runs, and the kill then ends it as any running container.
+    let finish!: () => void;
+    runtime.startResult = () =>
+      new Promise((resolve) => (finish = () => resolve({ status: 'launched' })));
+    const second = lifecycle.launch(specOf());
+    const killed = lifecycle.kill('c1', { gracePeriodMs: 0 });
+    finish();
+    expect(await second).toEqual({ status: 'launched' });
+    await vi.waitFor(() => expect(runtime.signals).toEqual(['SIGKILL']));
+    void lifecycle.end(started!, { signal: 'SIGKILL' });
+    await killed;
+    expect(await lifecycle.wait('c1')).toMatchObject({ state: 'TASK_KILLED' });
+  });
+
   it('forgets the id of a failed launch, which may then be launched anew', async () => {
     const { runtime, lifecycle } = setup();
     runtime.startResult = () => Promise.reject(new Error('no such program'));

@@ -43,6 +43,13 @@ export interface LiveContainer<C extends TimedCheckpoint = TimedCheckpoint> {
   /** Settles when `launch` (or `recover`) has: true if the container exists. */
   readonly launched: Promise<boolean>;
   settleLaunch(launched: boolean): void;
+  /**
+   * Aborted by a kill that comes while the container is launching: a runtime's start may give up
+   * a long wait with it (an image pull), and its launch is then `killed`.
+   */
+  readonly launchSignal: AbortSignal;
+  /** The kill that came while the container was launching, which {@link launchSignal} told. */
+  launchKill?: KillRequest;
   /** Set once the container runs: a launch in flight has no checkpoint to give. */
   checkpoint?: C;
   kill?: KillUnderWay;
@@ -57,7 +64,7 @@ export interface LiveContainer<C extends TimedCheckpoint = TimedCheckpoint> {
 }
 
 /** The lifecycle's part of a container's record when it is registered. */
-export type NewContainer = Omit<LiveContainer, 'checkpoint'>;
+export type NewContainer = Omit<LiveContainer, 'checkpoint' | 'launchKill'>;
 
 /**
  * What a containerizer does for its containers that the lifecycle does not: how it starts one,
@@ -126,6 +133,8 @@ export interface ContainerLifecycleOptions {
  */
 export class ContainerLifecycle<E extends LiveContainer, Exit> {
   private readonly containers = new Map<string, E>();
+  /** What aborts each launch in flight's {@link LiveContainer.launchSignal}. */
+  private readonly launchAborts = new WeakMap<E, AbortController>();
   private readonly sampler: SharedSampler;
 
   constructor(
@@ -167,6 +176,8 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
     } catch (error) {
       this.forget(container);
       container.settleLaunch(false);
+      // Stopped by the kill, or failed meanwhile: either way its command never ran.
+      if (container.launchKill !== undefined) return { status: 'killed', ...container.launchKill };
       if (error instanceof ContainerLaunchError) throw error;
       throw new ContainerLaunchError(
         'CONTAINER_LAUNCH_FAILED',
@@ -185,9 +196,19 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
   }
 
   async kill(containerId: string, options: KillOptions = {}): Promise<void> {
+    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
+    const launching = this.containers.get(containerId);
+    // A launch waiting on something long (an image pull) is told to give up: a start that still
+    // makes it runs, and is killed below.
+    if (launching?.phase === 'launching' && launching.launchKill === undefined) {
+      launching.launchKill = {
+        reason,
+        message: `${killMessage(reason)} before its command started`,
+      };
+      this.launchAborts.get(launching)?.abort();
+    }
     const container = await this.launched(containerId);
     if (container === undefined) return;
-    const reason = options.reason ?? 'KILLED_BY_FRAMEWORK';
     this.stop(
       container,
       options.gracePeriodMs ?? this.options.defaultGracePeriodMs,
@@ -224,15 +245,21 @@ export class ContainerLifecycle<E extends LiveContainer, Exit> {
   register(id: string, sandbox: string): E {
     let settleLaunch!: (launched: boolean) => void;
     let terminate!: (termination: Termination) => void;
+    const launchAbort = new AbortController();
     const container = this.runtime.create({
       id,
       sandbox,
       phase: 'launching',
       launched: new Promise<boolean>((resolve) => (settleLaunch = resolve)),
-      settleLaunch: (launched) => settleLaunch(launched),
+      settleLaunch: (launched) => {
+        this.launchAborts.delete(container);
+        settleLaunch(launched);
+      },
+      launchSignal: launchAbort.signal,
       termination: new Promise<Termination>((resolve) => (terminate = resolve)),
       terminate: (termination) => terminate(termination),
     });
+    this.launchAborts.set(container, launchAbort);
     this.containers.set(id, container);
     return container;
   }
