@@ -92,6 +92,29 @@ describe('agent: sources, capabilities and recovery', () => {
     expect(failed.message).toContain(`no commit ${'f'.repeat(40)}`);
   });
 
+  it("checks a Docker task's commit out for it, the workspace its root's", async () => {
+    const commit = git.createRepository('docker-app');
+    const sha = commit({ 'version.txt': 'in docker\n' }, 'first');
+    const fw = await framework();
+    fw.launch(
+      shellTask(
+        'docker-checkout',
+        'test "$(cat version.txt)" = "in docker" && ' +
+          'test "$(stat -c %u:%g . version.txt .git/index | sort -u)" = 0:0',
+        {
+          container: { type: 'docker', image: 'kiln-test/busybox' },
+          source: { url: git.url('docker-app'), sha, ref: 'main' },
+        },
+      ),
+    );
+    const finished = await fw.waitFor(() =>
+      fw
+        .statusesOf('docker-checkout')
+        .find((s) => s.state !== 'TASK_STARTING' && s.state !== 'TASK_RUNNING'),
+    );
+    expect(finished).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
+  });
+
   it('refuses a task with an image on an agent without Docker, naming Docker', async () => {
     // Only this agent has room for the task: the one of the first test has 2 cpus.
     const dockerless = startAgent({

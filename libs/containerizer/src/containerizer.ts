@@ -211,11 +211,18 @@ export interface Containerizer {
   checkpoint(containerId: string): Record<string, unknown> | undefined;
 
   /**
-   * The host id (user and group) the container's files belong to, once its launch has begun:
-   * what the agent checks its source out as. `undefined` where tasks run as the agent's own user
-   * or as the host's root, and for unknown ids.
+   * Who checks the container's source out, and whom the workspace then belongs to, once its
+   * launch has begun. `undefined` where tasks run as the agent's own user, and for unknown ids.
    */
-  workspaceOwner?(containerId: string): number | undefined;
+  workspaceOwner?(containerId: string): WorkspaceOwnership | undefined;
+}
+
+/** The host users of a task's workspace (each id is a user and a group alike). */
+export interface WorkspaceOwnership {
+  /** The host user the checkout runs as: one no other task has while the container lives. */
+  checkoutUser: number;
+  /** The workspace's owner once checked out: the host user the container's root is. */
+  owner: number;
 }
 
 /**

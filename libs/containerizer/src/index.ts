@@ -11,7 +11,7 @@ export {
   ociSeccomp,
   type DockerSeccompProfile,
 } from './cgroup/seccomp';
-export { TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
+export { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
 export { chownTree } from './cgroup/workspace-owner';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook, outputHook } from './cgroup/runc';

@@ -3,6 +3,7 @@ import type { AgentEnv } from '@kiln/config';
 import {
   CgroupContainerizer,
   DockerContainerizer,
+  IdPool,
   ProcessContainerizer,
   TASK_ID_RANGES,
   type Containerizer,
@@ -27,6 +28,9 @@ export async function workingContainerizers(
   const allowed = allowedNames(env.KILN_AGENT_CONTAINERIZERS);
   const found: Containerizer[] = [];
   const grace = env.KILN_AGENT_KILL_GRACE_MS;
+  // One pool for both kinds of container: ids the native containerizer maps a container's users
+  // to, and the Docker one checks a task's source out as, are never two tasks' at once.
+  const idPool = new IdPool({ firstHostId: env.KILN_AGENT_FIRST_HOST_ID, ...TASK_ID_RANGES });
 
   if (allowed.has('cgroup')) {
     const seccompProfile = env.KILN_AGENT_SECCOMP_PROFILE;
@@ -42,7 +46,7 @@ export async function workingContainerizers(
         new CgroupContainerizer({
           parent: `kiln/${agentId}`,
           defaultGracePeriodMs: grace,
-          idPool: { firstHostId: env.KILN_AGENT_FIRST_HOST_ID, ...TASK_ID_RANGES },
+          idPool,
           hostNetwork: env.KILN_AGENT_HOST_NETWORK,
           ...(seccompProfile === undefined ? {} : { seccompProfile }),
         }),
@@ -67,6 +71,8 @@ export async function workingContainerizers(
           owner: agentId,
           defaultGracePeriodMs: grace,
           hostNetwork: env.KILN_AGENT_HOST_NETWORK,
+          // Only root may check out as another user.
+          ...(process.getuid?.() === 0 ? { idPool } : {}),
           ...(env.KILN_AGENT_REGISTRY_AUTH === undefined
             ? {}
             : { registryAuth: parseRegistryAuth(env.KILN_AGENT_REGISTRY_AUTH) }),

@@ -14,6 +14,7 @@ import {
   type Containerizer,
   type LaunchResult,
   type Termination,
+  type WorkspaceOwnership,
 } from '@kiln/containerizer';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -274,15 +275,15 @@ export class TaskRunner {
   }
 
   /**
-   * Checks the task's source out (as `ownerOf()`, the host user its files belong to, if it has
-   * one) and fetches its inputs into its workspace. When either fails, or the task is killed
+   * Checks the task's source out (as `ownershipOf()` says, if its containerizer gives one) and
+   * fetches its inputs into its workspace. When either fails, or the task is killed
    * (`signal`) meanwhile, what reports its end (once its container is undone); undefined when the
    * workspace is ready. `launchFailed` stops it too, for the launch's failure to be told instead.
    */
   private async prepare(
     checkpoint: TaskCheckpoint,
     workspace: string,
-    ownerOf: () => number | undefined,
+    ownershipOf: () => WorkspaceOwnership | undefined,
     signal: AbortSignal,
     launchFailed: AbortSignal,
   ): Promise<(() => Promise<void>) | undefined> {
@@ -293,7 +294,7 @@ export class TaskRunner {
       this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
       try {
-        await this.sources.checkout(workspace, task.source, stop, ownerOf());
+        await this.sources.checkout(workspace, task.source, stop, ownershipOf());
       } catch (error) {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }

@@ -25,6 +25,7 @@ const TAKEN_OVER = `#!/bin/sh
 {
   echo "uid=$(id -u) groups=$(id -G)"
   echo "net=$(readlink /proc/self/ns/net)"
+  echo "pid1=$(cat /proc/1/comm)"
   echo "tmp=$(ls -A /tmp | tr '\\n' ' ')"
   grep NoNewPrivs /proc/self/status
 } > taken-over
@@ -60,7 +61,7 @@ describe(checkOutCommit.name, () => {
     mkdirSync(join(workspace, '.git', 'hooks'), { recursive: true });
     writeFileSync(hook, TAKEN_OVER, { mode: 0o755 });
 
-    await checkOutCommit(workspace, sha, OWNER);
+    await checkOutCommit(workspace, sha, { checkoutUser: OWNER, owner: OWNER });
 
     expect(readFileSync(join(workspace, 'main.c'), 'utf8')).toBe('int main;\n');
     for (const path of ['', 'main.c', '.git/index', '.git/HEAD', '.git/objects']) {
@@ -70,6 +71,8 @@ describe(checkOutCommit.name, () => {
     expect(said).toContain(`uid=${OWNER} groups=${OWNER}\n`);
     expect(said).toMatch(/NoNewPrivs:\s+1/);
     expect(said).not.toContain(`net=${readlinkSync('/proc/self/ns/net')}`);
+    // Its /proc is its pid namespace's, where git is the first process.
+    expect(said).toContain('pid1=git\n');
     // Its /tmp is its own, holding the workspace alone.
     expect(said).toContain('tmp=workspace \n');
     // What it left running ended with the checkout: no process of the owner's is left.
@@ -80,8 +83,25 @@ describe(checkOutCommit.name, () => {
 
   it("fails naming git's words when the commit is not in the repository", async () => {
     const { workspace } = fetched({ 'README.md': 'x\n' });
-    await expect(checkOutCommit(workspace, 'f'.repeat(40), OWNER)).rejects.toThrow(
+    const ownership = { checkoutUser: OWNER, owner: OWNER };
+    await expect(checkOutCommit(workspace, 'f'.repeat(40), ownership)).rejects.toThrow(
       /reference is not a tree|did not match any|unable to read tree/,
     );
+  });
+
+  it("gives the workspace to its owner once a checkout by another user is over (Docker's root)", async () => {
+    const { workspace, sha } = fetched({ 'README.md': 'for root\n' });
+    mkdirSync(join(workspace, '.git', 'hooks'), { recursive: true });
+    writeFileSync(join(workspace, '.git', 'hooks', 'post-checkout'), TAKEN_OVER, { mode: 0o755 });
+
+    await checkOutCommit(workspace, sha, { checkoutUser: OWNER, owner: 0 });
+
+    expect(readFileSync(join(workspace, 'taken-over'), 'utf8')).toContain(`uid=${OWNER} `);
+    for (const path of ['', 'README.md', 'taken-over', '.git/index']) {
+      expect(lstatSync(join(workspace, path)).uid, path).toBe(0);
+    }
+    // Root's git takes the repository as its own again.
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: workspace, encoding: 'utf8' });
+    expect(head.trim()).toBe(sha);
   });
 });

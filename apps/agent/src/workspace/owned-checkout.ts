@@ -1,13 +1,13 @@
 import { gitEnv, sharedLauncher } from '@kiln/common';
-import { chownTree } from '@kiln/containerizer';
+import { chownTree, type WorkspaceOwnership } from '@kiln/containerizer';
 
 const CHECKOUT = ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach'];
 
 /**
- * Run as root in the checkout's new namespaces, in the workspace: shows the owner the workspace
- * at `/tmp/workspace` (on a `/tmp` of its own), then becomes the owner and runs git there. The
- * owner may not pass through the agent's data directory to the workspace, nor need it: git
- * resolves every path from `/` up, which that directory would refuse. `"."` is the shell's
+ * Run as root in the checkout's new namespaces, in the workspace: shows the checkout's user the
+ * workspace at `/tmp/workspace` (on a `/tmp` of its own), then becomes that user and runs git
+ * there. The user may not pass through the agent's data directory to the workspace, nor need it:
+ * git resolves every path from `/` up, which that directory would refuse. `"."` is the shell's
  * working directory, the workspace, even once `/tmp` is covered.
  */
 const OWNED_CHECKOUT_SCRIPT = [
@@ -16,45 +16,49 @@ const OWNED_CHECKOUT_SCRIPT = [
   'mkdir /tmp/workspace',
   'mount --no-canonicalize --bind . /tmp/workspace',
   'cd /tmp/workspace',
-  'owner=$1',
+  'user=$1',
   'shift',
-  'exec setpriv --reuid="$owner" --regid="$owner" --clear-groups --no-new-privs -- git "$@"',
+  'exec setpriv --reuid="$user" --regid="$user" --clear-groups --no-new-privs -- git "$@"',
 ].join('\n');
 
 /**
  * Checks `sha` out of the repository in `workspace`, whose objects the agent has put there. This
  * is where git reads what a commit's author wrote (paths, links, `.gitattributes`) and writes
- * files after it, so with `ownerId` (the host id of the task's container's root) it runs as that
- * host user, never as the agent's root:
- * - the workspace, holding only what the agent put there, is given to the owner first;
- * - git runs in namespaces of its own: no network (what it needs is on disk), mounts of its own,
- *   and a pid namespace whose end ends everything it started, so no process of the owner's is
- *   left to race the agent's later work on the workspace as root (its ownership walk, the inputs,
- *   the artifacts);
+ * files after it, so with an `ownership` it runs as a host user of the task's own
+ * (`checkoutUser`), never as the agent's root:
+ * - the workspace, holding only what the agent put there, is given to that user first;
+ * - git runs in namespaces of its own: no network (what it needs is on disk), mounts of its own
+ *   (a `/proc` of its pid namespace, a `/tmp` holding the workspace alone), and a pid namespace
+ *   whose end ends everything it started, so no process of that user's is left to race the
+ *   agent's later work on the workspace as root (its ownership walks, the inputs, the artifacts);
  * - with no new privileges (a setuid program gives none) and no supplementary groups.
  *
- * A commit that took git over would hold a host user owning the task's files and nothing else,
- * for as long as the checkout lasts. Without `ownerId`, the task runs as the agent's own user or
- * as the host's root (the `process` and `docker` containerizers), and so does its checkout.
+ * The workspace then goes to `owner` (the container's root) if that is another user. A commit that
+ * took git over would hold a host user owning the task's files and nothing else, for as long as
+ * the checkout lasts. Without an ownership (the `process` containerizer, whose task runs as the
+ * agent's own user), git runs as the agent.
  */
 export async function checkOutCommit(
   workspace: string,
   sha: string,
-  ownerId: number | undefined,
+  ownership: WorkspaceOwnership | undefined,
 ): Promise<void> {
-  if (ownerId === undefined) {
+  if (ownership === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
     return;
   }
-  await chownTree(workspace, ownerId);
+  const { checkoutUser, owner } = ownership;
+  await chownTree(workspace, checkoutUser);
   await sharedLauncher().run(
     'unshare',
     [
-      ...['--pid', '--net', '--ipc', '--mount', '--fork', '--kill-child', '--'],
-      ...['/bin/sh', '-c', OWNED_CHECKOUT_SCRIPT, 'kiln-checkout', String(ownerId)],
+      ...['--pid', '--mount-proc', '--net', '--ipc', '--mount', '--fork', '--kill-child', '--'],
+      ...['/bin/sh', '-c', OWNED_CHECKOUT_SCRIPT, 'kiln-checkout', String(checkoutUser)],
       ...[...CHECKOUT, sha],
     ],
-    // A home the owner cannot read would have git warn of each file it looks for there.
+    // A home the user cannot read would have git warn of each file it looks for there.
     { cwd: workspace, env: { ...gitEnv(), HOME: '/nonexistent' } },
   );
+  // Nothing of the checkout's user is left running: the walk races nothing.
+  if (owner !== checkoutUser) await chownTree(workspace, owner);
 }

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { WorkspaceOwnership } from '@kiln/containerizer';
 import { checkOutCommit } from './owned-checkout';
 import { basicAuthorization } from './source-checkout';
 
@@ -287,13 +288,13 @@ export async function initRepository(workspace: string): Promise<void> {
 /**
  * Makes the repository `initRepository` left in `workspace` a shallow checkout of `sha` from a
  * copy of its pack: the agent's cache stays the agent's (a copy, not a link: the task owns what is
- * in its workspace). The checkout itself runs as `ownerId` ({@link checkOutCommit}).
+ * in its workspace). The checkout itself runs as `ownership` says ({@link checkOutCommit}).
  */
 export async function checkoutFromPack(
   workspace: string,
   cached: CachedPack,
   sha: string,
-  ownerId: number | undefined,
+  ownership: WorkspaceOwnership | undefined,
 ): Promise<void> {
   const git = join(workspace, '.git');
   const packs = join(git, 'objects', 'pack');
@@ -304,7 +305,7 @@ export async function checkoutFromPack(
     // The commit's parents are not there: git is told so, as `fetch --depth 1` tells it.
     writeFile(join(git, 'shallow'), `${sha}\n`),
   ]);
-  await checkOutCommit(workspace, sha, ownerId);
+  await checkOutCommit(workspace, sha, ownership);
 }
 
 /** The commits of a repository's directory, each with its size and when it was last used. */

@@ -336,7 +336,7 @@ describe(SourceCache.name, () => {
           ...(packUrl === undefined ? {} : { packUrl, ...credentials }),
         };
 
-        await cache.checkout(w, source, undefined, OWNER);
+        await cache.checkout(w, source, undefined, { checkoutUser: OWNER, owner: OWNER });
 
         expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('owned\n');
         // Root's git refuses another user's repository, but where told to trust it.

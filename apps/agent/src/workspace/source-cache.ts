@@ -12,6 +12,7 @@ import {
   PackTooLargeError,
   type PackCacheLimits,
 } from './pack-cache';
+import type { WorkspaceOwnership } from '@kiln/containerizer';
 import { checkOutCommit } from './owned-checkout';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
@@ -54,18 +55,21 @@ export class SourceCache {
    * Checks `source` out into the task's `workspace`: through the cache when the source names a
    * cache key, directly otherwise, and directly should the cache itself fail. A source that
    * cannot be fetched fails the same either way ({@link SourceCheckoutError}). The agent fetches
-   * the commit's objects; git checks the commit out as `ownerId`, the host user the task's files
-   * belong to, if it has one ({@link checkOutCommit}).
+   * the commit's objects; git checks the commit out as `ownership` says, if the task's
+   * containerizer gives one ({@link checkOutCommit}).
    */
   async checkout(
     workspace: string,
     source: SourceInfo,
     signal?: AbortSignal,
-    ownerId?: number,
+    ownership?: WorkspaceOwnership,
   ): Promise<void> {
-    const packed = await this.checkoutPack(workspace, source, signal, ownerId);
+    const packed = await this.checkoutPack(workspace, source, signal, ownership);
     if (packed === 'checked-out') return;
-    const direct = { ...(signal ? { signal } : {}), ...(ownerId === undefined ? {} : { ownerId }) };
+    const direct = {
+      ...(signal ? { signal } : {}),
+      ...(ownership === undefined ? {} : { ownership }),
+    };
     // Too large for the pack cache: not kept in the other one either.
     if (packed === 'not-kept') return checkoutSource(workspace, source, direct);
     let cached: SourceInfo | undefined;
@@ -76,7 +80,7 @@ export class SourceCache {
       this.onCacheFailure(source.cacheKey ?? '', error);
     }
     if (cached === undefined) return checkoutSource(workspace, source, direct);
-    await checkoutFromCache(workspace, cached, signal, ownerId);
+    await checkoutFromCache(workspace, cached, signal, ownership);
   }
 
   /**
@@ -90,7 +94,7 @@ export class SourceCache {
     workspace: string,
     source: SourceInfo,
     signal: AbortSignal | undefined,
-    ownerId: number | undefined,
+    ownership: WorkspaceOwnership | undefined,
   ): Promise<'checked-out' | 'through-git' | 'not-kept'> {
     const key = source.cacheKey;
     const packed = packSourceOf(source);
@@ -111,7 +115,7 @@ export class SourceCache {
       const init = await initialized;
       if (init !== undefined) throw init.error;
       // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
-      await checkoutFromPack(workspace, cached, source.sha, ownerId).catch(
+      await checkoutFromPack(workspace, cached, source.sha, ownership).catch(
         async (error: unknown) => {
           await this.packs.evict(key, source.sha);
           throw error;
@@ -125,7 +129,7 @@ export class SourceCache {
       await emptyDirectory(workspace);
       // The agent's again, for git's protocol to take over: git, as the agent, refuses a
       // repository of another user's.
-      if (ownerId !== undefined)
+      if (ownership !== undefined)
         await lchown(workspace, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
       // Larger than the whole cache: kept in neither. One that does not fit now may be next time.
       return error instanceof PackTooLargeError && error.lasting ? 'not-kept' : 'through-git';
@@ -186,7 +190,7 @@ async function makeRoot(rootDir: string): Promise<void> {
 /**
  * The commit, from the cache (which holds it), into the empty workspace: one shell, started by the
  * agent's launcher, running the two git commands that fetch it (one program start where there
- * would be two), then the checkout, as `ownerId` if given ({@link checkOutCommit}). Shallow, like
+ * would be two), then the checkout, as `ownership` says ({@link checkOutCommit}). Shallow, like
  * a checkout from the source. No FETCH_HEAD (it would name the cache's path on the agent, nothing
  * a build needs to know) and no automatic maintenance: a workspace lives for one task.
  */
@@ -194,7 +198,7 @@ async function checkoutFromCache(
   workspace: string,
   cached: SourceInfo,
   signal: AbortSignal | undefined,
-  ownerId: number | undefined,
+  ownership: WorkspaceOwnership | undefined,
 ): Promise<void> {
   const killed = () => new SourceCheckoutError(cached, 'stopped: the task was killed');
   // A function: the signal can be aborted while the checkout runs.
@@ -208,7 +212,7 @@ async function checkoutFromCache(
       ['-c', FETCH_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
       { cwd: workspace, env: gitEnv() },
     );
-    await checkOutCommit(workspace, cached.sha, ownerId);
+    await checkOutCommit(workspace, cached.sha, ownership);
   } catch (error) {
     throw new SourceCheckoutError(cached, failureText(error));
   }

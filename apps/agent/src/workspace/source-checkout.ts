@@ -1,6 +1,7 @@
 import { backoffDelay, errorMessage, gitEnv, GIT_ENV_OPTIONS, sleep } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import type { WorkspaceOwnership } from '@kiln/containerizer';
 import { checkOutCommit } from './owned-checkout';
 
 export class SourceCheckoutError extends Error {
@@ -23,8 +24,8 @@ export interface CheckoutOptions {
   keepAs?: string;
   /** Stops the waiting for an unreachable server (the task was killed meanwhile). */
   signal?: AbortSignal;
-  /** The host user the checkout runs as ({@link checkOutCommit}); not with `keepAs`. */
-  ownerId?: number;
+  /** Who checks the commit out, and owns it then ({@link checkOutCommit}); not with `keepAs`. */
+  ownership?: WorkspaceOwnership;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function checkoutSource(
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ ...GIT_ENV_OPTIONS, baseDir: dir, config }).env(gitEnv());
   const deadline = Date.now() + (options.retryForMs ?? SOURCE_RETRY_MS);
-  const { keepAs, ownerId } = options;
+  const { keepAs, ownership } = options;
   const succeeds = (done: Promise<unknown>): Promise<boolean> =>
     done.then(
       () => true,
@@ -72,13 +73,13 @@ export async function checkoutSource(
   // a checkout would be two. Likewise a ref to an object that is not there is refused.
   const place = async (): Promise<boolean> => {
     if (keepAs !== undefined) return succeeds(git.raw(['update-ref', keepAs, source.sha]));
-    if (ownerId === undefined) return succeeds(checkOutCommit(dir, source.sha, undefined));
+    if (ownership === undefined) return succeeds(checkOutCommit(dir, source.sha, undefined));
     // The owner's checkout is the last git command in the repository: the agent's git never runs
     // where another user has been (its config and hooks would be that user's). So it runs once
     // the commit is there, and its failure is the checkout's.
     const type = await git.raw(['cat-file', '-t', source.sha]).catch(() => '');
     if (type.trim() !== 'commit') return false;
-    await checkOutCommit(dir, source.sha, ownerId);
+    await checkOutCommit(dir, source.sha, ownership);
     return true;
   };
   for (let attempt = 1; ; attempt += 1) {

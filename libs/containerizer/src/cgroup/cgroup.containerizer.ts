@@ -11,6 +11,7 @@ import {
   type RecoverableContainer,
   type ResourceUsage,
   type Termination,
+  type WorkspaceOwnership,
 } from '../containerizer';
 import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
@@ -87,9 +88,10 @@ export interface CgroupContainerizerOptions {
    * The host ids containers' users map to: `count` ranges of `size` ids from `firstHostId`, one
    * range per running container. No host user may own ids there, and two agents on one host need
    * pools apart. Default 1024 ranges of 65536 from 2^30, above what `useradd` hands out in
-   * `/etc/subuid` (up to 600100000).
+   * `/etc/subuid` (up to 600100000). A pool itself where the agent shares it with the Docker
+   * containerizer, whose tasks' checkouts take ids of it too.
    */
-  idPool?: IdPoolOptions;
+  idPool?: IdPoolOptions | IdPool;
   /**
    * Share the agent's network with tasks of network `host` (the spec's default) instead of giving
    * each its own namespace with outbound access through slirp4netns. The task can then reach every
@@ -182,7 +184,10 @@ export class CgroupContainerizer
       options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+')),
       HOSTNAME,
     );
-    this.idPool = new IdPool(options.idPool ?? DEFAULT_ID_POOL);
+    this.idPool =
+      options.idPool instanceof IdPool
+        ? options.idPool
+        : new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
     this.containers = new ContainerLifecycle<CgroupContainer, LeaderExit>(
       {
@@ -292,11 +297,14 @@ export class CgroupContainerizer
   }
 
   /**
-   * The container's root as a host id: the first of its range, which its launch holds from the
-   * call on (the range is taken here if the launch has not come to it yet).
+   * The container's root as a host id, the first of its range, which its launch holds from the
+   * call on (the range is taken here if the launch has not come to it yet): it checks the source
+   * out, and owns it.
    */
-  workspaceOwner(containerId: string): number | undefined {
-    return this.containers.has(containerId) ? this.idPool.take(containerId).hostId : undefined;
+  workspaceOwner(containerId: string): WorkspaceOwnership | undefined {
+    if (!this.containers.has(containerId)) return undefined;
+    const { hostId } = this.idPool.take(containerId);
+    return { checkoutUser: hostId, owner: hostId };
   }
 
   /** Reads the cgroup's counters into the container's usage; keeps the last one if it is gone. */

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { workspaceOf, type ContainerSpec, type LaunchResult } from '../containerizer';
 import { DockerContainerizer, LABELS, WORKSPACE_MOUNT_PATH } from './docker.containerizer';
+import { IdPool } from '../cgroup/id-pool';
 import { TASK_ROLE } from './checkpoint';
 import { startStalledRegistry } from './testing/stalled-registry';
 import { stopUserModeNetworks, userModeNetworks } from './user-mode-network';
@@ -429,6 +430,24 @@ describe(DockerContainerizer.name, () => {
       message: expect.stringContaining(image) as unknown,
     });
     expect(await containerizer.wait(spec.containerId)).toBeUndefined();
+  });
+
+  it("gives a task's checkout a host user of the agent's pool, and the workspace to root", async () => {
+    const idPool = new IdPool({ firstHostId: 2_000_000_000, size: 65_536, count: 2 });
+    const containerizer = new DockerContainerizer({ owner: OWNER, idPool });
+    containerizers.push(containerizer);
+    const spec = await specOf('true');
+    expect(containerizer.workspaceOwner(spec.containerId)).toBeUndefined();
+    const launch = containerizer.launch(spec);
+    const ownership = containerizer.workspaceOwner(spec.containerId);
+    expect(ownership).toEqual({ checkoutUser: 2_000_000_000, owner: 0 });
+    expect(await launch).toEqual({ status: 'launched' });
+    // Held while the container lives, whoever else launches.
+    expect(idPool.take('another')).toMatchObject({ hostId: 2_000_065_536 });
+    idPool.free('another');
+    await containerizer.wait(spec.containerId);
+    await containerizer.destroy(spec.containerId);
+    expect(idPool.take('after')).toMatchObject({ hostId: 2_000_000_000 });
   });
 
   it('stops a launch waiting on a stalled pull when its task is killed, as killed', async () => {

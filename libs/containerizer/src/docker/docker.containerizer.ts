@@ -10,7 +10,9 @@ import {
   type RecoverableContainer,
   type ResourceUsage,
   type Termination,
+  type WorkspaceOwnership,
 } from '../containerizer';
+import type { IdPool } from '../cgroup/id-pool';
 import { assertValidSpec, prepareWorkspace } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
@@ -75,6 +77,12 @@ export interface DockerContainerizerOptions {
   defaultGracePeriodMs?: number;
   /** How often running containers are measured and checked against their limits; default 500 ms. */
   sampleIntervalMs?: number;
+  /**
+   * Host ids for the tasks' checkouts, one per container from its launch until it is destroyed
+   * (the agent's pool, shared with the native containerizer). Without it, the agent checks the
+   * source out as itself.
+   */
+  idPool?: IdPool;
 }
 
 export type DockerDetection = { available: true } | { available: false; reason: string };
@@ -82,6 +90,8 @@ export type DockerDetection = { available: true } | { available: false; reason: 
 /** Starts of a task whose container died before its command ran (see startFresh). */
 const START_ATTEMPTS = 3;
 
+/** The host's root: the container's root, as the engine runs it without user remapping. */
+const ROOT = 0;
 const DEFAULT_PIDS_LIMIT = 1024;
 const DEFAULT_OWNER = 'agent';
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
@@ -151,6 +161,7 @@ export class DockerContainerizer
   private readonly pidsLimit: number;
   private readonly hostNetwork: boolean;
   private readonly owner: string;
+  private readonly idPool: IdPool | undefined;
   protected readonly containers: ContainerLifecycle<DockerContainer, number | undefined>;
 
   constructor(options: DockerContainerizerOptions = {}) {
@@ -160,6 +171,7 @@ export class DockerContainerizer
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.hostNetwork = options.hostNetwork ?? false;
     this.owner = options.owner ?? DEFAULT_OWNER;
+    this.idPool = options.idPool;
     this.networks = new TaskNetworks(this.docker, this.owner, options.slirp4netns);
     this.containers = new ContainerLifecycle<DockerContainer, number | undefined>(
       {
@@ -183,12 +195,23 @@ export class DockerContainerizer
         // The engine's wait request holds the event loop, for a recovered container too.
         unheld: () => false,
         release: (container) => this.release(container),
+        forget: (container) => this.idPool?.free(container.id),
       },
       {
         defaultGracePeriodMs: options.defaultGracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS,
         sampleIntervalMs: options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS,
       },
     );
+  }
+
+  /**
+   * A host user of the pool's checks the source out (the host's root is the container's root:
+   * a git that a commit took over would be it too), then the workspace is root's, as the task
+   * runs as root without the engine's user remapping.
+   */
+  workspaceOwner(containerId: string): WorkspaceOwnership | undefined {
+    if (this.idPool === undefined || !this.containers.has(containerId)) return undefined;
+    return { checkoutUser: this.idPool.take(containerId).hostId, owner: ROOT };
   }
 
   /** Whether the engine answers, for the agent's fingerprint; the reason when it does not. */
