@@ -347,5 +347,31 @@ describe(SourceCache.name, () => {
         expect(failures).toHaveLength(way === 'wrong pack' ? 1 : 0);
       },
     );
+
+    it("fails for good when the owner's checkout fails: the agent's git never runs after it", async () => {
+      // A name git can store but no file system holds, which puts "timed out" in git's error: a
+      // retry would have root's git init the owner's repository, following the owner's links.
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'x\n' });
+      const gitUp = (...args: string[]) =>
+        execFileSync('git', args, { cwd: join(dir, 'upstream'), encoding: 'utf8' }).trim();
+      const blob = gitUp('rev-parse', 'HEAD:README.md');
+      const tree = execFileSync('git', ['mktree'], {
+        cwd: join(dir, 'upstream'),
+        input: `100644 blob ${blob}\ttimed out ${'a'.repeat(300)}\n`,
+        encoding: 'utf8',
+      }).trim();
+      const sha = gitUp('commit-tree', tree, '-p', upstream.sha, '-m', 'too long');
+      gitUp('update-ref', 'refs/heads/main', sha);
+      const w = workspace('w');
+
+      const failed = cache.checkout(w, { url: upstream.url, sha }, undefined, {
+        checkoutUser: OWNER,
+        owner: OWNER,
+      });
+
+      await expect(failed).rejects.toThrow(SourceCheckoutError);
+      await expect(failed).rejects.toThrow(/File name too long/);
+      await expect(failed).rejects.not.toThrow(/dubious ownership/);
+    });
   });
 });

@@ -11,6 +11,12 @@ export class SourceCheckoutError extends Error {
   }
 }
 
+/**
+ * The checkout by the task's own user failed: never tried again, whatever its words (a commit can
+ * make them read like a network's), as the agent's git must not run where that user has been.
+ */
+class OwnedCheckoutFailure extends Error {}
+
 /** How long a checkout keeps trying a server it cannot reach (the server restarting, say). */
 export const SOURCE_RETRY_MS = 60_000;
 
@@ -79,7 +85,9 @@ export async function checkoutSource(
     // the commit is there, and its failure is the checkout's.
     const type = await git.raw(['cat-file', '-t', source.sha]).catch(() => '');
     if (type.trim() !== 'commit') return false;
-    await checkOutCommit(dir, source.sha, ownership);
+    await checkOutCommit(dir, source.sha, ownership).catch((error: unknown) => {
+      throw new OwnedCheckoutFailure(errorMessage(error));
+    });
     return true;
   };
   for (let attempt = 1; ; attempt += 1) {
@@ -89,7 +97,8 @@ export async function checkoutSource(
       return;
     } catch (error) {
       const message = errorMessage(error);
-      if (!UNREACHABLE.test(message) || Date.now() >= deadline || options.signal?.aborted) {
+      const final = error instanceof OwnedCheckoutFailure || !UNREACHABLE.test(message);
+      if (final || Date.now() >= deadline || options.signal?.aborted) {
         throw new SourceCheckoutError(source, redact(message, source));
       }
     }
