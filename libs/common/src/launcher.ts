@@ -67,13 +67,16 @@ type Request =
       args: string[];
       cwd: string;
       env: Record<string, string>;
-      /** Ended (SIGTERM) after this long; 0: never. */
+      /** Ended (with `killSignal`) after this long; 0: never. */
       timeoutMs: number;
+      /** What ends it: at its timeout, past its output's bound, or when stopped. */
+      killSignal: NodeJS.Signals;
       /** Its standard input, then its end. */
       input: string;
       /** What it may write to each output: one past it is ended and fails. */
       outputBytes: number;
     }
+  | { type: 'stop'; id: number }
   | { type: 'go'; id: number; line: string; request: number }
   | { type: 'signal'; id: number; signal: NodeJS.Signals; request: number };
 
@@ -93,6 +96,8 @@ type Report =
       failure?: { message: string; code: string | undefined };
       /** Ended for running longer than its timeout. */
       timedOut?: true;
+      /** Ended when the agent stopped it. */
+      stopped?: true;
     }
   | { type: 'answer'; request: number; done: boolean };
 
@@ -124,6 +129,7 @@ const { execFile, spawn } = require('node:child_process');
 const { closeSync, constants, fstatSync, openSync, readFileSync } = require('node:fs');
 const agent = process.ppid;
 const children = new Map();
+const runs = new Map();
 const report = (message) => { if (process.connected) process.send(message); };
 // SIGUSR1 too: it would start Node's inspector.
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1']) process.on(signal, () => {});
@@ -149,17 +155,27 @@ const reopen = (fds) => {
 process.on('message', (request) => {
   const child = children.get(request.id);
   if (request.type === 'run') {
-    const running = execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: request.outputBytes, timeout: request.timeoutMs }, (error, stdout, stderr) => {
+    const running = execFile(request.file, request.args, { cwd: request.cwd, env: request.env, maxBuffer: request.outputBytes, timeout: request.timeoutMs, killSignal: request.killSignal }, (error, stdout, stderr) => {
+      const stopped = runs.get(request.id).stopped;
+      runs.delete(request.id);
       const ran = { type: 'ran', id: request.id, code: 0, signal: null, stdout, stderr };
-      if (error && error.killed && error.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') ran.timedOut = true;
+      if (stopped) ran.stopped = true;
+      else if (error && error.killed && error.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') ran.timedOut = true;
       if (error && typeof error.code === 'number') ran.code = error.code;
       else if (error && error.signal) Object.assign(ran, { code: null, signal: error.signal });
       else if (error) ran.failure = { message: String(error.message), code: error.code };
       report(ran);
     });
+    runs.set(request.id, { running, killSignal: request.killSignal, stopped: false });
     // A program that ends without reading all of it is no failure of the launcher's (EPIPE).
     running.stdin.on('error', () => {});
     running.stdin.end(request.input);
+  } else if (request.type === 'stop') {
+    const run = runs.get(request.id);
+    if (run) {
+      run.stopped = true;
+      run.running.kill(run.killSignal);
+    }
   } else if (request.type === 'spawn') {
     let spawned;
     let stdio;
@@ -336,8 +352,8 @@ export class Launcher {
 
   /**
    * Runs a short program to its end, as `execFile` does: what it wrote, or a {@link RunError}
-   * when it did not exit 0 (or ran past `timeoutMs`, and was ended). Its standard input is
-   * `input`, then its end.
+   * when it did not exit 0 (or ran past `timeoutMs`, or `stop` was aborted, and it was ended with
+   * `killSignal`, SIGTERM by default). Its standard input is `input`, then its end.
    */
   run(
     file: string,
@@ -346,19 +362,42 @@ export class Launcher {
       cwd: string;
       env: Record<string, string>;
       timeoutMs?: number;
+      killSignal?: NodeJS.Signals;
+      stop?: AbortSignal;
       input?: string;
       outputBytes?: number;
     },
   ): Promise<RunResult> {
     const id = this.nextId++;
     const ran = deferred<RunResult>();
-    const { cwd, env, timeoutMs = 0, input = '', outputBytes = RUN_OUTPUT_BYTES } = options;
+    const { cwd, env, timeoutMs = 0, killSignal = 'SIGTERM', stop } = options;
+    const { input = '', outputBytes = RUN_OUTPUT_BYTES } = options;
     this.running.set(id, { file, ran, timeoutMs, outputBytes });
     try {
-      this.send({ type: 'run', id, file, args, cwd, env, timeoutMs, input, outputBytes });
+      this.send({
+        type: 'run',
+        ...{ id, file, args, cwd, env },
+        ...{ timeoutMs, killSignal, input, outputBytes },
+      });
     } catch (error) {
       this.forget(id);
       ran.reject(asError(error));
+    }
+    if (stop !== undefined) {
+      const ask = (): void => {
+        if (!this.running.has(id)) return;
+        try {
+          this.send({ type: 'stop', id });
+        } catch {
+          // No launcher to ask: the run ended with it, and says so.
+        }
+      };
+      if (stop.aborted) ask();
+      else stop.addEventListener('abort', ask, { once: true });
+      void ran.promise.then(
+        () => stop.removeEventListener('abort', ask),
+        () => stop.removeEventListener('abort', ask),
+      );
     }
     return ran.promise;
   }
@@ -622,6 +661,9 @@ function ranResult(
 ): RunResult | RunError {
   const { stdout, stderr } = ran;
   const said = stderr.trim().slice(-MESSAGE_STDERR_CHARS);
+  if (ran.stopped === true) {
+    return new RunError(`${file} was stopped`, undefined, ran.signal ?? undefined, stdout, stderr);
+  }
   if (ran.timedOut === true) {
     return new RunError(
       `${file} did not end within ${timeoutMs} ms and was ended${said === '' ? '' : `: ${said}`}`,

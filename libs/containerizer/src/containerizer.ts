@@ -212,7 +212,8 @@ export interface Containerizer {
 
   /**
    * Who checks the container's source out, and whom the workspace then belongs to, once its
-   * launch has begun. `undefined` where tasks run as the agent's own user, and for unknown ids.
+   * launch has begun; `undefined` for an id it is not launching. Absent where tasks run as the
+   * agent's own user, whose checkouts run as the agent.
    */
   workspaceOwner?(containerId: string): WorkspaceOwnership | undefined;
 }

@@ -184,8 +184,7 @@ export class TaskRunner {
       const unprepared = await this.prepare(
         checkpoint,
         workspace,
-        // Known once the launch has begun (above): the user the checkout runs as.
-        () => (launched === undefined ? undefined : containerizer.workspaceOwner?.(taskId)),
+        () => this.ownershipOf(containerizer, taskId, launched !== undefined),
         starting.signal,
         launchFailed.signal,
       );
@@ -317,6 +316,24 @@ export class TaskRunner {
       });
     }
     return signal.aborted ? () => this.reportKilledBeforeStart(checkpoint) : undefined;
+  }
+
+  /**
+   * Who checks the task's source out, known once its launch has begun. A containerizer that has
+   * users of the task's own has one for each task it launches: with none (its launch refused),
+   * nothing is checked out, rather than as the agent.
+   */
+  private ownershipOf(
+    containerizer: Containerizer,
+    taskId: string,
+    launching: boolean,
+  ): WorkspaceOwnership | undefined {
+    if (containerizer.workspaceOwner === undefined) return undefined;
+    const ownership = launching ? containerizer.workspaceOwner(taskId) : undefined;
+    if (ownership === undefined) {
+      throw new Error('its container is not being launched: nothing is checked out for it');
+    }
+    return ownership;
   }
 
   /** A step of the preparation failed: the task ends failed, or killed if a KILL stopped it. */

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -10,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createUpstream } from '../../../../test/integration/support/upstream';
 import { checkOutCommit } from './owned-checkout';
 
@@ -28,6 +29,8 @@ const TAKEN_OVER = `#!/bin/sh
   echo "pid1=$(cat /proc/1/comm)"
   echo "tmp=$(ls -A /tmp | tr '\\n' ' ')"
   grep NoNewPrivs /proc/self/status
+  echo "processes=$(ulimit -p) file-blocks=$(ulimit -f)"
+  echo left > /var/tmp/kiln-taken-over && echo left > /dev/shm/kiln-taken-over
 } > taken-over
 setsid sleep 1000 < /dev/null > /dev/null 2>&1 &
 `;
@@ -71,8 +74,12 @@ describe(checkOutCommit.name, () => {
     expect(said).toContain(`uid=${OWNER} groups=${OWNER}\n`);
     expect(said).toMatch(/NoNewPrivs:\s+1/);
     expect(said).not.toContain(`net=${readlinkSync('/proc/self/ns/net')}`);
-    // Its /proc is its pid namespace's, where git is the first process.
-    expect(said).toContain('pid1=git\n');
+    // Its /proc is its pid namespace's, whose first process is the agent's shell around git.
+    expect(said).toContain('pid1=sh\n');
+    expect(said).toContain('processes=256 file-blocks=8388608\n');
+    // What it wrote where anyone may write went with it.
+    expect(existsSync('/var/tmp/kiln-taken-over')).toBe(false);
+    expect(existsSync('/dev/shm/kiln-taken-over')).toBe(false);
     // Its /tmp is its own, holding the workspace alone.
     expect(said).toContain('tmp=workspace \n');
     // What it left running ended with the checkout: no process of the owner's is left.
@@ -103,5 +110,31 @@ describe(checkOutCommit.name, () => {
     // Root's git takes the repository as its own again.
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: workspace, encoding: 'utf8' });
     expect(head.trim()).toBe(sha);
+  });
+
+  it("ends a checkout by the task's user at once when the task is killed, with all it started", async () => {
+    const { workspace, sha } = fetched({ 'README.md': 'slow\n' });
+    mkdirSync(join(workspace, '.git', 'hooks'), { recursive: true });
+    // A git that stalls, holding SIGTERM off as unshare itself does.
+    const stalling = "#!/bin/sh\ntrap '' TERM\necho stalled > stalled\nsleep 1000\n";
+    writeFileSync(join(workspace, '.git', 'hooks', 'post-checkout'), stalling, { mode: 0o755 });
+    const killed = new AbortController();
+
+    const checkout = checkOutCommit(
+      workspace,
+      sha,
+      { checkoutUser: OWNER, owner: OWNER },
+      killed.signal,
+    );
+    await vi.waitFor(() => expect(existsSync(join(workspace, 'stalled'))).toBe(true), {
+      timeout: 10_000,
+    });
+    killed.abort();
+
+    await expect(checkout).rejects.toThrow('unshare was stopped');
+    await vi.waitFor(() => {
+      const left = spawnSync('pgrep', ['-u', String(OWNER)], { encoding: 'utf8' });
+      expect(left.stdout).toBe('');
+    });
   });
 });

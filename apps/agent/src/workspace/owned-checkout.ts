@@ -3,10 +3,12 @@ import { chownTree, type WorkspaceOwnership } from '@kiln/containerizer';
 
 const CHECKOUT = ['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach'];
 
+/** How long a checkout by a task's user may take: past it, it is ended, and the task fails. */
+export const OWNED_CHECKOUT_DEADLINE_MS = 10 * 60_000;
+
 /**
  * Run as root in the checkout's new namespaces, in the workspace: shows the checkout's user the
- * workspace at `/tmp/workspace` (on a `/tmp` of its own), then becomes that user and runs git
- * there. The user may not pass through the agent's data directory to the workspace, nor need it:
+ * workspace at `/tmp/workspace` (on a `/tmp` of its own), then runs git there as that user. The user may not pass through the agent's data directory to the workspace, nor need it:
  * git resolves every path from `/` up, which that directory would refuse. `"."` is the shell's
  * working directory, the workspace, even once `/tmp` is covered.
  */
@@ -15,10 +17,20 @@ const OWNED_CHECKOUT_SCRIPT = [
   'mount -t tmpfs -o size=64k,mode=0755,nosuid,nodev kiln-checkout /tmp',
   'mkdir /tmp/workspace',
   'mount --no-canonicalize --bind . /tmp/workspace',
+  // The host's other directories anyone may write to: nothing the user writes outlives it.
+  'for shared in /var/tmp /dev/shm; do',
+  '  [ ! -d "$shared" ] || mount -t tmpfs -o size=1m,mode=1777,nosuid,nodev kiln-checkout "$shared"',
+  'done',
   'cd /tmp/workspace',
+  // At most 256 processes of the user's, files of 4 GiB, 16 GiB of address space each.
+  'ulimit -p 256',
+  'ulimit -f 8388608',
+  'ulimit -v 16777216',
   'user=$1',
   'shift',
-  'exec setpriv --reuid="$user" --regid="$user" --clear-groups --no-new-privs -- git "$@"',
+  // Not exec'd: the shell stays the namespace's first process, as root, whose parent-death
+  // signal (unshare's --kill-child) a change of user would clear. Its end ends the namespace.
+  'setpriv --reuid="$user" --regid="$user" --clear-groups --no-new-privs -- git "$@"',
 ].join('\n');
 
 /**
@@ -28,10 +40,13 @@ const OWNED_CHECKOUT_SCRIPT = [
  * (`checkoutUser`), never as the agent's root:
  * - the workspace, holding only what the agent put there, is given to that user first;
  * - git runs in namespaces of its own: no network (what it needs is on disk), mounts of its own
- *   (a `/proc` of its pid namespace, a `/tmp` holding the workspace alone), and a pid namespace
- *   whose end ends everything it started, so no process of that user's is left to race the
- *   agent's later work on the workspace as root (its ownership walks, the inputs, the artifacts);
- * - with no new privileges (a setuid program gives none) and no supplementary groups.
+ *   (a `/proc` of its pid namespace, a `/tmp` holding the workspace alone, a `/var/tmp` and
+ *   `/dev/shm` of its own), and a pid namespace whose end ends everything it started, so no
+ *   process of that user's is left to race the agent's later work on the workspace as root (its
+ *   ownership walks, the inputs, the artifacts);
+ * - with no new privileges (a setuid program gives none), no supplementary groups, bounded
+ *   processes, file sizes and address space, and a deadline ({@link OWNED_CHECKOUT_DEADLINE_MS});
+ *   a kill (`stop`) ends it at once.
  *
  * The workspace then goes to `owner` (the container's root) if that is another user. A commit that
  * took git over would hold a host user owning the task's files and nothing else, for as long as
@@ -42,6 +57,8 @@ export async function checkOutCommit(
   workspace: string,
   sha: string,
   ownership: WorkspaceOwnership | undefined,
+  /** Ends the checkout by the task's user (the task was killed); one as the agent runs on. */
+  stop?: AbortSignal,
 ): Promise<void> {
   if (ownership === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
@@ -56,8 +73,15 @@ export async function checkOutCommit(
       ...['/bin/sh', '-c', OWNED_CHECKOUT_SCRIPT, 'kiln-checkout', String(checkoutUser)],
       ...[...CHECKOUT, sha],
     ],
-    // A home the user cannot read would have git warn of each file it looks for there.
-    { cwd: workspace, env: { ...gitEnv(), HOME: '/nonexistent' } },
+    {
+      cwd: workspace,
+      // A home the user cannot read would have git warn of each file it looks for there.
+      env: { ...gitEnv(), HOME: '/nonexistent' },
+      timeoutMs: OWNED_CHECKOUT_DEADLINE_MS,
+      // unshare holds SIGTERM back; SIGKILL ends it, and it its namespace (`--kill-child`).
+      killSignal: 'SIGKILL',
+      ...(stop === undefined ? {} : { stop }),
+    },
   );
   // Nothing of the checkout's user is left running: the walk races nothing.
   if (owner !== checkoutUser) await chownTree(workspace, owner);

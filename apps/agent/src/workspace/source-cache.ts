@@ -114,10 +114,11 @@ export class SourceCache {
       if (aborted()) throw killed();
       const init = await initialized;
       if (init !== undefined) throw init.error;
-      // Not stopped by a kill, as a checkout from the cache (see checkoutFromCache).
-      await checkoutFromPack(workspace, cached, source.sha, ownership).catch(
+      // Stopped by a kill as a checkout from the cache is (see checkoutFromCache).
+      await checkoutFromPack(workspace, cached, source.sha, ownership, signal).catch(
         async (error: unknown) => {
-          await this.packs.evict(key, source.sha);
+          // A pack that does not check out goes; a checkout a kill stopped says nothing of it.
+          if (!aborted()) await this.packs.evict(key, source.sha);
           throw error;
         },
       );
@@ -205,14 +206,15 @@ async function checkoutFromCache(
   const aborted = (): boolean => signal?.aborted === true;
   if (aborted()) throw killed();
   try {
-    // Not stopped by a kill: that would end the shell and leave its git writing into a sandbox
-    // about to be removed. A checkout from the cache is short; the kill is honoured after it.
+    // The agent's git is not stopped by a kill: that would end the shell and leave its git
+    // writing into a sandbox about to be removed. A fetch from the cache is short; the kill is
+    // honoured after it. A checkout by the task's user ends at once, its namespace with it.
     await sharedLauncher().run(
       '/bin/sh',
       ['-c', FETCH_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
       { cwd: workspace, env: gitEnv() },
     );
-    await checkOutCommit(workspace, cached.sha, ownership);
+    await checkOutCommit(workspace, cached.sha, ownership, signal);
   } catch (error) {
     throw new SourceCheckoutError(cached, failureText(error));
   }

@@ -85,7 +85,7 @@ export async function checkoutSource(
     // the commit is there, and its failure is the checkout's.
     const type = await git.raw(['cat-file', '-t', source.sha]).catch(() => '');
     if (type.trim() !== 'commit') return false;
-    await checkOutCommit(dir, source.sha, ownership).catch((error: unknown) => {
+    await checkOutCommit(dir, source.sha, ownership, options.signal).catch((error: unknown) => {
       throw new OwnedCheckoutFailure(errorMessage(error));
     });
     return true;

@@ -437,9 +437,11 @@ describe(DockerContainerizer.name, () => {
     const containerizer = new DockerContainerizer({ owner: OWNER, idPool });
     containerizers.push(containerizer);
     const spec = await specOf('true');
-    expect(containerizer.workspaceOwner(spec.containerId)).toBeUndefined();
+    // Without a pool the agent checks out as itself: a containerizer of no owners.
+    expect(newContainerizer().workspaceOwner).toBeUndefined();
+    expect(containerizer.workspaceOwner?.(spec.containerId)).toBeUndefined();
     const launch = containerizer.launch(spec);
-    const ownership = containerizer.workspaceOwner(spec.containerId);
+    const ownership = containerizer.workspaceOwner?.(spec.containerId);
     expect(ownership).toEqual({ checkoutUser: 2_000_000_000, owner: 0 });
     expect(await launch).toEqual({ status: 'launched' });
     // Held while the container lives, whoever else launches.

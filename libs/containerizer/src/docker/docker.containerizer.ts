@@ -171,7 +171,14 @@ export class DockerContainerizer
     this.pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.hostNetwork = options.hostNetwork ?? false;
     this.owner = options.owner ?? DEFAULT_OWNER;
-    this.idPool = options.idPool;
+    const idPool = options.idPool;
+    this.idPool = idPool;
+    if (idPool !== undefined) {
+      this.workspaceOwner = (containerId) =>
+        this.containers.has(containerId)
+          ? { checkoutUser: idPool.take(containerId).hostId, owner: ROOT }
+          : undefined;
+    }
     this.networks = new TaskNetworks(this.docker, this.owner, options.slirp4netns);
     this.containers = new ContainerLifecycle<DockerContainer, number | undefined>(
       {
@@ -205,14 +212,11 @@ export class DockerContainerizer
   }
 
   /**
-   * A host user of the pool's checks the source out (the host's root is the container's root:
-   * a git that a commit took over would be it too), then the workspace is root's, as the task
-   * runs as root without the engine's user remapping.
+   * With a pool: a host user of it checks the source out (the host's root is the container's
+   * root: a git that a commit took over would be it too), then the workspace is root's, as the
+   * task runs as root without the engine's user remapping.
    */
-  workspaceOwner(containerId: string): WorkspaceOwnership | undefined {
-    if (this.idPool === undefined || !this.containers.has(containerId)) return undefined;
-    return { checkoutUser: this.idPool.take(containerId).hostId, owner: ROOT };
-  }
+  readonly workspaceOwner?: (containerId: string) => WorkspaceOwnership | undefined;
 
   /** Whether the engine answers, for the agent's fingerprint; the reason when it does not. */
   static async detect(docker: Docker = new Docker()): Promise<DockerDetection> {

@@ -188,6 +188,29 @@ describe(Launcher.name, () => {
     });
   });
 
+  it('stops a program when told, with the signal it was given: one that ignores SIGTERM too', async () => {
+    const stop = new AbortController();
+    const ran = launcher.run('/bin/sh', ['-c', "trap '' TERM; echo up; exec sleep 60"], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      killSignal: 'SIGKILL',
+      stop: stop.signal,
+    });
+    // Told once it runs: a stop before the launcher has it is a stop all the same.
+    stop.abort();
+    await expect(ran).rejects.toMatchObject({ signal: 'SIGKILL', timedOut: false });
+  });
+
+  it('ends a program past its timeout with the signal it was given', async () => {
+    const ran = launcher.run('/bin/sh', ['-c', "trap '' TERM; exec sleep 60"], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 200,
+      killSignal: 'SIGKILL',
+    });
+    await expect(ran).rejects.toMatchObject({ timedOut: true });
+  });
+
   it('lets a program write more than the default when told, and no more', async () => {
     const script = 'head -c 2000000 /dev/zero';
     const options = { cwd: dir, env: { PATH: '/usr/bin:/bin' } };
