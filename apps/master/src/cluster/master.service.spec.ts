@@ -132,6 +132,19 @@ describe(MasterService.name, () => {
     );
   }
 
+  it('refuses a SUBSCRIBE sent on a subscribed stream as one that opens a stream (400)', () => {
+    const again = {
+      type: 'SUBSCRIBE' as const,
+      subscribe: { frameworkInfo: { name: 'builds', roles: ['ci'], id: frameworkId } },
+    };
+    expect(() => master.handleSchedulerCall(again, framework.id)).toThrow(
+      expect.objectContaining({
+        status: 400,
+        message: 'SUBSCRIBE opens a stream: send it without a stream id',
+      }) as Error,
+    );
+  });
+
   it('refuses to suppress or revive a role the framework did not subscribe to (400)', () => {
     for (const type of ['SUPPRESS', 'REVIVE'] as const) {
       const roles = { roles: ['other'] };

@@ -233,10 +233,12 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Checks a non-SUBSCRIBE call's framework and stream, then carries it out. */
   handleSchedulerCall(call: SchedulerCall, streamId: string | undefined): void {
+    // Before the framework is looked up: a SUBSCRIBE names its id elsewhere (in its info).
+    if (call.type === 'SUBSCRIBE') {
+      throw new BadRequestException('SUBSCRIBE opens a stream: send it without a stream id');
+    }
     const framework = this.frameworks.subscribed(call.frameworkId, streamId);
     switch (call.type) {
-      case 'SUBSCRIBE':
-        throw new BadRequestException('SUBSCRIBE opens a stream: send it without a stream id');
       case 'ACCEPT':
         return this.lifecycle.accept(framework, required(call.accept, 'accept'));
       case 'DECLINE': {

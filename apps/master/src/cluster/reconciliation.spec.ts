@@ -279,6 +279,22 @@ describe(Reconciliation.name, () => {
     ]);
   });
 
+  it("answers a framework's implicit reconciliation from its own tasks, never every task's", () => {
+    placed('task-1', 'TASK_RUNNING', true);
+    parts.tasks.add({
+      ...parts.tasks.get('task-1')!,
+      info: taskInfo('other'),
+      frameworkId: 'fw-2',
+    });
+    // Read for each of a frame's thousands of calls, every task of the cluster held the loop.
+    parts.tasks.values = () => {
+      throw new Error('an implicit reconciliation read every task of the cluster');
+    };
+
+    reconciliation.reconcile(parts.framework, { tasks: [] });
+    expect(parts.frameworkStream.updates()).toMatchObject([{ taskId: 'task-1' }]);
+  });
+
   it('counts the running tasks an agent comes back with, and loses or drops the ones it lacks', () => {
     placed('kept', 'TASK_RUNNING', true);
     placed('lost', 'TASK_RUNNING', true);

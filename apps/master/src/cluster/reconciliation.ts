@@ -109,8 +109,8 @@ export class Reconciliation {
     }
     if (reconcile.tasks.length === 0) {
       const tasks: ReconcileTask[] = [];
-      for (const task of this.tasks.values()) {
-        if (task.frameworkId === framework.id) tasks.push({ taskId: task.info.taskId });
+      for (const task of this.tasks.ofFramework(framework.id)) {
+        tasks.push({ taskId: task.info.taskId });
       }
       this.enqueue(framework, { tasks, implicit: true, next: 0 });
       return;

@@ -39,6 +39,12 @@ export class TaskBook {
    * tasks looks each up here, and a search of the list took each a thousand comparisons.
    */
   private readonly completedById = new Map<string, TaskRecord>();
+  /**
+   * The live tasks of each framework: a framework's implicit reconciliation reads its own, where a
+   * walk of every task of the cluster for each of a frame's thousands of calls held the master's
+   * loop for seconds (its agents' heartbeats unread, and the agents taken for lost).
+   */
+  private readonly byFramework = new Map<string, Set<TaskRecord>>();
 
   constructor(
     private readonly accounting: ResourceAccounting,
@@ -59,11 +65,24 @@ export class TaskBook {
   }
 
   add(task: TaskRecord): void {
+    const earlier = this.live.get(task.info.taskId);
+    if (earlier !== undefined) this.unindex(earlier);
     this.live.set(task.info.taskId, task);
+    let ofFramework = this.byFramework.get(task.frameworkId);
+    if (ofFramework === undefined) {
+      ofFramework = new Set();
+      this.byFramework.set(task.frameworkId, ofFramework);
+    }
+    ofFramework.add(task);
   }
 
   values(): IterableIterator<TaskRecord> {
     return this.live.values();
+  }
+
+  /** The framework's live tasks. */
+  ofFramework(frameworkId: string): Iterable<TaskRecord> {
+    return this.byFramework.get(frameworkId) ?? [];
   }
 
   /** Live tasks placed on `agentId` that have not ended. */
@@ -89,10 +108,17 @@ export class TaskBook {
     if (isTerminal(state)) this.complete(task);
   }
 
+  private unindex(task: TaskRecord): void {
+    const ofFramework = this.byFramework.get(task.frameworkId);
+    ofFramework?.delete(task);
+    if (ofFramework?.size === 0) this.byFramework.delete(task.frameworkId);
+  }
+
   /** An ended task whose end was acknowledged (or never will be) leaves the live set. */
   complete(task: TaskRecord): void {
     if (this.live.get(task.info.taskId) !== task) return;
     this.live.delete(task.info.taskId);
+    this.unindex(task);
     this.completedTasks.push(task);
     this.completedById.set(task.info.taskId, task);
     if (this.completedTasks.length > COMPLETED_TASKS_KEPT) {
