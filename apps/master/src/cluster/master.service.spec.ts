@@ -42,13 +42,13 @@ describe(MasterService.name, () => {
   let framework: RecordingStream;
   let frameworkId: string;
 
-  function subscribeAgent(tasks: 'none' | 'running'): RecordingStream {
+  function subscribeAgent(tasks: 'none' | 'running', id = 'agent-1'): RecordingStream {
     const stream = new RecordingStream();
     master.subscribeAgent(
       {
         agentInfo: {
-          id: 'agent-1',
-          hostname: 'a1',
+          id,
+          hostname: id,
           resources: { cpus: 4, mem: 4096, disk: 0, ports: [] },
           attributes: {},
           containerizers: ['process'],
@@ -190,6 +190,17 @@ describe(MasterService.name, () => {
     expect((back.sent as AgentEvent[]).map((e) => e.type)).toEqual(['SUBSCRIBED', 'KILL']);
     expect(back.sent[1]).toEqual({ type: 'KILL', kill: { frameworkId, taskId: 'task-1' } });
     expect(framework.updates().at(-1)).toMatchObject({ taskId: 'task-1', state: 'TASK_RUNNING' });
+  });
+
+  it('kills a second copy of a running task that another agent comes back with', async () => {
+    const agent = subscribeAgent('none');
+    await launchRunning(agent);
+
+    const second = subscribeAgent('running', 'agent-2');
+    expect((second.sent as AgentEvent[]).map((e) => e.type)).toEqual(['SUBSCRIBED', 'KILL']);
+    expect(second.sent[1]).toEqual({ type: 'KILL', kill: { frameworkId, taskId: 'task-1' } });
+    // The task runs on where it was, and agent-1 was told nothing.
+    expect(agent.sent).not.toContainEqual(expect.objectContaining({ type: 'KILL' }));
   });
 
   it('sends no kill to a returning agent whose tasks nobody asked to kill', async () => {

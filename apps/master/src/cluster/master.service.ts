@@ -330,7 +330,7 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
     this.accounting.removeAgent(info.id);
     const previous = this.agents.register(info, stream);
     this.accounting.addAgent(info);
-    this.reconciliation.agentReregistered(info.id, subscribe.tasks);
+    const strays = this.reconciliation.agentReregistered(info.id, subscribe.tasks);
     this.logger.log(
       `agent ${info.hostname} (${info.id}) ${previous ? 're-registered' : 'registered'} with ` +
         `${formatResources(info.resources)} and ${subscribe.tasks.length} task(s)`,
@@ -343,6 +343,13 @@ export class MasterService implements OnApplicationBootstrap, OnModuleDestroy {
       },
     });
     this.reconciliation.sendPendingKills(subscribe.tasks, stream);
+    for (const { frameworkId, taskInfo } of strays) {
+      this.logger.warn(
+        `agent ${info.id} runs a second copy of task ${taskInfo.taskId}, which runs on another ` +
+          'agent: killing it',
+      );
+      stream.send({ type: 'KILL', kill: { frameworkId, taskId: taskInfo.taskId } });
+    }
     this.scheduleAllocation();
   }
 

@@ -330,6 +330,24 @@ describe(Reconciliation.name, () => {
     ]);
   });
 
+  it('leaves a task where it runs when another agent comes back with a copy of it, for that copy to be killed', () => {
+    placed('task-1', 'TASK_RUNNING', true);
+    agentBack();
+    reconciliation.agentReregistered('agent-1', [reported('task-1', 'TASK_RUNNING')]);
+    const second = { ...AGENT_INFO, id: 'agent-2', hostname: 'second' };
+    parts.agents.register(second, new RecordingStream().asStream());
+    parts.accounting.addAgent(second);
+
+    const strays = reconciliation.agentReregistered('agent-2', [
+      reported('task-1', 'TASK_RUNNING'),
+    ]);
+
+    expect(strays.map((t) => t.taskInfo.taskId)).toEqual(['task-1']);
+    expect(parts.tasks.get('task-1')).toMatchObject({ agentId: 'agent-1', state: 'TASK_RUNNING' });
+    expect(allocatedOnAgent()).toMatchObject({ cpus: 1, mem: 512 });
+    expect(parts.frameworkStream.updates()).toEqual([]);
+  });
+
   it('adopts the framework of a reported task it does not know', () => {
     agentBack();
 

@@ -346,11 +346,16 @@ export class Reconciliation {
   /**
    * An agent (re-)registered with `reported` tasks: they are counted on it again, the tasks the
    * master placed there that it no longer has are lost or dropped. The agent must be in the
-   * accounting's books, with nothing counted on it yet.
+   * accounting's books, with nothing counted on it yet. Returns the reported tasks that are second
+   * copies of a task another agent runs (see {@link isStray}), for the agent to be told to kill.
    */
-  agentReregistered(agentId: string, reported: readonly AgentTask[]): void {
+  agentReregistered(agentId: string, reported: readonly AgentTask[]): AgentTask[] {
     const reportedIds = new Set(reported.map((t) => t.taskInfo.taskId));
-    for (const task of reported) this.adoptTask(agentId, task);
+    const strays: AgentTask[] = [];
+    for (const task of reported) {
+      if (this.isStray(agentId, task)) strays.push(task);
+      else this.adoptTask(agentId, task);
+    }
     this.answerAwaited(agentId, reportedIds);
     for (const task of this.tasks.runningOn(agentId)) {
       if (reportedIds.has(task.info.taskId)) continue;
@@ -372,6 +377,25 @@ export class Reconciliation {
         );
       }
     }
+    return strays;
+  }
+
+  /**
+   * Whether the agent's running `reported` task is a second copy of one another agent runs and
+   * told of: a framework that launched an id again while this master did not know the first (it
+   * had restarted), as Mesos takes it, a framework's error. The task stays where it is: moving it
+   * freed what the other copy holds, and left that agent's word on it refused for good.
+   */
+  private isStray(agentId: string, reported: AgentTask): boolean {
+    const task = this.tasks.get(reported.taskInfo.taskId);
+    return (
+      task !== undefined &&
+      task.agentId !== agentId &&
+      task.heardFromAgent === true &&
+      !isTerminal(task.state) &&
+      !isTerminal(reported.state) &&
+      this.agents.get(task.agentId)?.state === 'ACTIVE'
+    );
   }
 
   /**

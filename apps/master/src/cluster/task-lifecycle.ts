@@ -163,11 +163,16 @@ export class TaskLifecycle {
     };
     const task = this.tasks.find(status.taskId);
     // Only the agent that runs a task speaks for it, and only to its framework: another agent's
-    // word would end it (and free what it holds) while it runs on.
+    // word would end it (and free what it holds) while it runs on. Such a word is of a second copy
+    // of the task (killed when its agent registered, see Reconciliation.isStray): it is
+    // acknowledged, so that the agent stops sending it, and goes no further.
     if (task !== undefined && task.agentId !== agent.info.id) {
-      throw new ForbiddenException(
-        `task ${status.taskId} runs on agent ${task.agentId}, not on agent ${agent.info.id}`,
+      this.logger.warn(
+        `dropped ${status.state} of task ${status.taskId} from agent ${agent.info.id}: the task ` +
+          `runs on agent ${task.agentId}`,
       );
+      acknowledgeForFramework();
+      return;
     }
     if (task !== undefined && task.frameworkId !== update.frameworkId) {
       throw new ForbiddenException(
