@@ -120,6 +120,9 @@ describe('a Kiln HTTP app reading request bodies', () => {
 
   it.each([
     ['truncated JSON', '{"a": [1, 2', 400, /^the body is not valid JSON: /],
+    // Valid JSON, but no object nor array: what every API here takes.
+    ['a JSON null', 'null', 400, /^the body must be a JSON object or array$/],
+    ['a JSON number', ' 1e999', 400, /^the body must be a JSON object or array$/],
     [
       'a body over the limit',
       `"${'x'.repeat(2000)}"`,

@@ -150,8 +150,15 @@ export class BodyErrorGuard implements CanActivate {
     switch (type) {
       case 'entity.too.large':
         return new HttpException(`the request body is larger than the limit of ${this.limit}`, 413);
-      case 'entity.parse.failed':
+      case 'entity.parse.failed': {
+        // The parser takes objects and arrays only: another JSON value is not the JSON it says.
+        const { body } = error as { body?: unknown };
+        const first = typeof body === 'string' ? body.trimStart()[0] : undefined;
+        if (first !== undefined && first !== '{' && first !== '[') {
+          return new HttpException('the body must be a JSON object or array', 400);
+        }
         return new HttpException(`the body is not valid JSON: ${String(message)}`, 400);
+      }
       case 'encoding.unsupported':
       case 'charset.unsupported':
         return new HttpException(String(message), 415);
