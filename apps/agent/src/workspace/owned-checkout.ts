@@ -8,8 +8,9 @@ export const OWNED_CHECKOUT_DEADLINE_MS = 10 * 60_000;
 
 /**
  * Run as root in the checkout's new namespaces, in the workspace: shows the checkout's user the
- * workspace at `/tmp/workspace` (on a `/tmp` of its own), then runs git there as that user. The user may not pass through the agent's data directory to the workspace, nor need it:
- * git resolves every path from `/` up, which that directory would refuse. `"."` is the shell's
+ * workspace at `/tmp/workspace` (on a `/tmp` of its own), then runs git there as that user. The
+ * user may not pass through the agent's data directory to the workspace, nor need it: git
+ * resolves every path from `/` up, which that directory would refuse. `"."` is the shell's
  * working directory, the workspace, even once `/tmp` is covered.
  */
 const OWNED_CHECKOUT_SCRIPT = [
@@ -78,7 +79,7 @@ export async function checkOutCommit(
       // A home the user cannot read would have git warn of each file it looks for there.
       env: { ...gitEnv(), HOME: '/nonexistent' },
       timeoutMs: OWNED_CHECKOUT_DEADLINE_MS,
-      // unshare holds SIGTERM back; SIGKILL ends it, and it its namespace (`--kill-child`).
+      // unshare holds SIGTERM back; SIGKILL ends it, and with it the namespace (`--kill-child`).
       killSignal: 'SIGKILL',
       ...(stop === undefined ? {} : { stop }),
     },
