@@ -111,6 +111,18 @@ export class PipelineQueues {
     await this.trigger(runId);
   }
 
+  /**
+   * Queues a job attempt's build again unless the queue holds it (waiting, under way, or done):
+   * what the database holds as queued, after the queue lost it. One that failed for good goes
+   * first, as a new add of its id would be a no-op.
+   */
+  async rebuild(jobId: string, attempt: number): Promise<void> {
+    const earlier = await this.builds.getJob(`${jobId}-${attempt}`);
+    if (earlier !== undefined && !(await earlier.isFailed())) return;
+    await earlier?.remove();
+    await this.build(jobId, attempt);
+  }
+
   /** A queued job attempt; lower `priority` numbers go first (BullMQ: 0 = none, 1 = highest). */
   async build(jobId: string, attempt: number, priority = 0): Promise<void> {
     await this.builds.add(

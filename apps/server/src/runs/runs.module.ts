@@ -16,6 +16,7 @@ import { LogsModule } from '../logs/logs.module';
 import { RepositoriesModule } from '../repositories/repositories.module';
 import { CommitStatuses } from '../statuses/commit-statuses';
 import { StatusesWorker } from '../statuses/statuses.worker';
+import { DueWork } from './due-work.service';
 import { PipelineQueues } from './pipeline-queues';
 import { RunLogTasks } from './run-log-tasks';
 import { JobSecrets } from './job-secrets';
@@ -54,6 +55,7 @@ import { TriggerWorker } from './trigger.worker';
     RunProgressService,
     QueueService,
     TriggerService,
+    DueWork,
     // Made here, not by Nest's injector: its options are the tests' business.
     { provide: PipelineCompiler, useFactory: () => new PipelineCompiler() },
     TriggerWorker,

@@ -14,7 +14,7 @@ import {
   type TriggerContext,
   type TriggerEvent,
 } from '@kiln/pipeline';
-import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { CommitPacks } from '../git/commit-pack';
 import { GitContentRefused, GitMirror } from '../git/git-mirror';
 import { SecretBox } from '../secrets/secret-box';
@@ -38,7 +38,7 @@ export class TransientTriggerError extends Error {}
  * `line:column`; nothing here throws a user's mistake back at the queue.
  */
 @Injectable()
-export class TriggerService implements OnApplicationBootstrap {
+export class TriggerService {
   private readonly logger = new Logger(TriggerService.name);
 
   constructor(
@@ -178,16 +178,6 @@ export class TriggerService implements OnApplicationBootstrap {
    * Queues the trigger of every pending run again at start: one whose trigger never reached the
    * queue (a crash right after the run was recorded) would wait for ever otherwise.
    */
-  async onApplicationBootstrap(): Promise<void> {
-    try {
-      for (const run of await this.runs.listByState(['pending'])) {
-        await this.queues.retrigger(run.id);
-      }
-    } catch (error) {
-      this.logger.error(`re-queuing pending runs failed: ${errorMessage(error)}`);
-    }
-  }
-
   private async fail(run: Run, errors: string[]): Promise<void> {
     const failed = await this.runs.transition(run.id, ['pending'], 'error', { errors });
     if (failed !== undefined) await this.progress.report(failed, 'error');
