@@ -1,4 +1,4 @@
-import { errorMessage } from '@kiln/common';
+import { errorMessage, KeyedMutex } from '@kiln/common';
 import { RepositoriesRepository, RunsRepository } from '@kiln/persistence';
 import { QUEUES, REDIS, REPORTED_STATES, StatusPayload, toPayload } from '@kiln/queue';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
@@ -29,10 +29,13 @@ return 0`;
  * Reports runs' states to their forges as commit statuses, retried with backoff (forges have
  * outages and rate limits). States are reported in order: one older than what the forge already
  * shows (a retry overtaken by a later state) is dropped, so a commit never goes back to pending.
+ * A run's states are reported one at a time (in this process): taken from the queue together, a
+ * slow `running` would otherwise reach the forge after `success`, and the commit show it for good.
  */
 @Processor(QUEUES.statuses, { concurrency: 16 })
 export class StatusesWorker extends WorkerHost {
   private readonly logger = new Logger(StatusesWorker.name);
+  private readonly perRun = new KeyedMutex();
 
   constructor(
     private readonly runs: RunsRepository,
@@ -50,6 +53,10 @@ export class StatusesWorker extends WorkerHost {
 
   async process(job: Job<unknown>): Promise<void> {
     const { runId, state } = toPayload(StatusPayload, QUEUES.statuses, job.data);
+    await this.perRun.run(runId, () => this.report(runId, state));
+  }
+
+  private async report(runId: string, state: (typeof REPORTED_STATES)[number]): Promise<void> {
     const run = await this.runs.findById(runId);
     const repository = run && (await this.repositories.findById(run.repositoryId));
     if (run === undefined || repository === undefined) return;
