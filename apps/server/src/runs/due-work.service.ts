@@ -19,7 +19,7 @@ export const DUE_WORK_SWEEP_MS = 60_000;
  * for good (found by a tester: runs `running` for ever, a job `queued` with no task). At the start,
  * then every {@link DUE_WORK_SWEEP_MS}:
  * - each pending run's trigger (at the start only: a trigger is retried by its queue);
- * - each queued job's build, while it has no task, unless its queue holds it;
+ * - each queued job's build, while it has no task, unless its queue holds it (see {@link sweep});
  * - each running run moved on, as a job's end moves it: a blocked job whose needs have ended is
  *   queued, and a run whose jobs have all ended ends.
  *
@@ -32,6 +32,7 @@ export class DueWork implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DueWork.name);
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly runs: RunsRepository,
@@ -40,48 +41,68 @@ export class DueWork implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly progress: RunProgressService,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.step('re-queuing pending runs', async () => {
-      for (const run of await this.runs.listByState(['pending'])) {
-        await this.queues.retrigger(run.id);
-      }
+  /** Not waited for: the server serves meanwhile (a Redis away would hold its start). */
+  onApplicationBootstrap(): void {
+    void this.sweep({ starting: true }).then(() => {
+      if (this.stopped) return;
+      this.timer = setInterval(() => void this.sweep({ starting: false }), DUE_WORK_SWEEP_MS);
+      // Never what keeps a process from ending.
+      this.timer.unref();
     });
-    await this.sweep();
-    this.timer = setInterval(() => void this.sweep(), DUE_WORK_SWEEP_MS);
-    // Never what keeps a process from ending.
-    this.timer.unref();
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.sweeping;
   }
 
-  /** One pass over the queued jobs and running runs; one at a time. */
-  sweep(): Promise<void> {
-    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+  /**
+   * One pass, one at a time. At the start, a build that failed for good is queued again too (a
+   * server stopping fails what it held); later only one its queue lost, so that a build that
+   * fails whatever is tried (a key changed, say) is not tried again every minute.
+   */
+  sweep({ starting }: { starting: boolean }): Promise<void> {
+    this.sweeping ??= this.sweepOnce(starting).finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 
-  private async sweepOnce(): Promise<void> {
-    await this.step('re-queuing queued jobs', async () => {
-      for (const job of await this.jobs.listByState(['queued'])) {
-        if (job.taskId === undefined) await this.queues.rebuild(job.id, job.attempt);
+  private async sweepOnce(starting: boolean): Promise<void> {
+    if (starting) {
+      await this.each('re-queuing pending run', this.runs.listByState(['pending']), (run) =>
+        this.queues.retrigger(run.id),
+      );
+    }
+    await this.each('re-queuing queued job', this.jobs.listByState(['queued']), async (job) => {
+      if (job.taskId === undefined) {
+        await this.queues.rebuild(job.id, job.attempt, { failed: starting });
       }
     });
-    await this.step('moving running runs on', async () => {
-      for (const run of await this.runs.listByState(['running'])) {
-        await this.progress.advance(run.id);
-      }
-    });
+    await this.each('moving on running run', this.runs.listByState(['running']), (run) =>
+      this.progress.advance(run.id),
+    );
   }
 
-  /** A step that fails is logged, and tried again at the next sweep. */
-  private async step(what: string, work: () => Promise<void>): Promise<void> {
+  /** Each item apart: one that fails is logged, and tried again at the next sweep. */
+  private async each<T extends { id: string }>(
+    what: string,
+    items: Promise<T[]>,
+    work: (item: T) => Promise<void>,
+  ): Promise<void> {
+    let listed: T[];
     try {
-      await work();
+      listed = await items;
     } catch (error) {
-      this.logger.error(`${what} failed: ${errorMessage(error)}`);
+      this.logger.error(`${what}s failed: ${errorMessage(error)}`);
+      return;
+    }
+    for (const item of listed) {
+      if (this.stopped) return;
+      try {
+        await work(item);
+      } catch (error) {
+        this.logger.error(`${what} ${item.id} failed: ${errorMessage(error)}`);
+      }
     }
   }
 }

@@ -113,12 +113,12 @@ export class PipelineQueues {
 
   /**
    * Queues a job attempt's build again unless the queue holds it (waiting, under way, or done):
-   * what the database holds as queued, after the queue lost it. One that failed for good goes
-   * first, as a new add of its id would be a no-op.
+   * what the database holds as queued, after the queue lost it. With `failed`, one that failed for
+   * good is queued again too (it goes first, as a new add of its id would be a no-op).
    */
-  async rebuild(jobId: string, attempt: number): Promise<void> {
+  async rebuild(jobId: string, attempt: number, { failed }: { failed: boolean }): Promise<void> {
     const earlier = await this.builds.getJob(`${jobId}-${attempt}`);
-    if (earlier !== undefined && !(await earlier.isFailed())) return;
+    if (earlier !== undefined && !(failed && (await earlier.isFailed()))) return;
     await earlier?.remove();
     await this.build(jobId, attempt);
   }

@@ -119,4 +119,43 @@ describe(RunsService.name, () => {
     expect(recorded.sizes).toEqual([3, 1, 1, 1]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
+
+  it('starts the failed jobs again before the run: a run seen running with every job ended would end', async () => {
+    const ended = { ...run, state: 'failure', event: 'push' } as Run;
+    const failed = { id: 'job-a', runId: run.id, key: 'a', state: 'failure', attempt: 1 };
+    const writes: string[] = [];
+    const rerunning = new RunsService(
+      strict('RunsRepository', {
+        findById: () => Promise.resolve(ended),
+        transition: (_id: string, _from: unknown, to: string) => {
+          writes.push(`run → ${to}`);
+          return Promise.resolve({ ...ended, state: to });
+        },
+      }),
+      strict('JobsRepository', {
+        listByRun: () => Promise.resolve([failed]),
+        attempts: () => Promise.resolve(new Map()),
+        transition: (id: string, _from: unknown, to: string) => {
+          writes.push(`${id} → ${to}`);
+          return Promise.resolve({ ...failed, state: to });
+        },
+      }),
+      strict('PipelineQueues', { ready: () => Promise.resolve(true) }),
+      strict('RunProgressService', {
+        report: () => Promise.resolve(),
+        advance: () => Promise.resolve(),
+      }),
+      strict<never>('BuildFrameworkService', {}),
+      strict<never>('GitMirror', {}),
+      strict<never>('SecretBox', {}),
+      strict<never>('PromotionsRepository', {}),
+      strict<never>('AuditLog', {}),
+      strict<never>('RepositoriesRepository', {}),
+      strict<never>('AccountsRepository', {}),
+    );
+
+    await rerunning.rerunFailed(run.id);
+
+    expect(writes).toEqual(['job-a → blocked', 'run → running']);
+  });
 });

@@ -348,9 +348,8 @@ export class RunsService {
     if (again.length + skippedByFailure.length === 0) {
       throw new ConflictException(`run #${run.number} has no failed jobs`);
     }
-    if ((await this.runs.transition(runId, [run.state], 'running')) === undefined) {
-      throw new ConflictException(`run #${run.number} changed meanwhile; try again`);
-    }
+    // The jobs first, then the run: a run seen running with all its jobs ended is one to end
+    // (DueWork's sweep ends it so), which would end the rerun before its jobs start again.
     for (const job of [...again, ...skippedByFailure]) {
       await this.jobs.transition(job.id, [job.state], 'blocked', {
         attempt: job.attempt + 1,
@@ -361,6 +360,9 @@ export class RunsService {
         usage: null,
         statusMessage: null,
       });
+    }
+    if ((await this.runs.transition(runId, [run.state], 'running')) === undefined) {
+      throw new ConflictException(`run #${run.number} changed meanwhile; try again`);
     }
     await this.progress.report({ ...run, state: 'running' }, 'pending');
     await this.progress.advance(runId);

@@ -174,10 +174,6 @@ export class TriggerService {
     if (run?.state === 'pending') await this.fail(run, [`Kiln could not start the run: ${why}`]);
   }
 
-  /**
-   * Queues the trigger of every pending run again at start: one whose trigger never reached the
-   * queue (a crash right after the run was recorded) would wait for ever otherwise.
-   */
   private async fail(run: Run, errors: string[]): Promise<void> {
     const failed = await this.runs.transition(run.id, ['pending'], 'error', { errors });
     if (failed !== undefined) await this.progress.report(failed, 'error');
