@@ -23,15 +23,14 @@ const OWNED_CHECKOUT_SCRIPT = [
   '  [ ! -d "$shared" ] || mount -t tmpfs -o size=1m,mode=1777,nosuid,nodev kiln-checkout "$shared"',
   'done',
   'cd /tmp/workspace',
-  // At most 256 processes of the user's, files of 4 GiB, 16 GiB of address space each.
-  'ulimit -p 256',
-  'ulimit -f 8388608',
-  'ulimit -v 16777216',
   'user=$1',
   'shift',
   // Not exec'd: the shell stays the namespace's first process, as root, whose parent-death
   // signal (unshare's --kill-child) a change of user would clear. Its end ends the namespace.
-  'setpriv --reuid="$user" --regid="$user" --clear-groups --no-new-privs -- git "$@"',
+  // At most 256 processes of the user's, files of 4 GiB, 16 GiB of address space each (by
+  // util-linux's prlimit: shells' `ulimit` options differ).
+  'prlimit --nproc=256 --fsize=4294967296 --as=17179869184 \\',
+  '  setpriv --reuid="$user" --regid="$user" --clear-groups --no-new-privs -- git "$@"',
 ].join('\n');
 
 /**
