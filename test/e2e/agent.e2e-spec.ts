@@ -93,6 +93,7 @@ describe('agent: sources, capabilities and recovery', () => {
   });
 
   it("checks a Docker task's commit out for it, the workspace its root's", async () => {
+    await startAgent().url();
     const commit = git.createRepository('docker-app');
     const sha = commit({ 'version.txt': 'in docker\n' }, 'first');
     const fw = await framework();
@@ -113,6 +114,22 @@ describe('agent: sources, capabilities and recovery', () => {
         .find((s) => s.state !== 'TASK_STARTING' && s.state !== 'TASK_RUNNING'),
     );
     expect(finished).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
+  });
+
+  it('ends a task its containerizer refuses with that refusal, checking nothing out for it', async () => {
+    await startAgent().url();
+    const commit = git.createRepository('refused-app');
+    const sha = commit({ 'version.txt': 'never\n' }, 'first');
+    const fw = await framework();
+    fw.launch(
+      shellTask('refused', 'true', {
+        container: { type: 'docker', image: 'kiln-test/busybox', network: 'host' },
+        source: { url: git.url('refused-app'), sha, ref: 'main' },
+      }),
+    );
+    const refused = await fw.waitForState('refused', 'TASK_ERROR');
+    expect(refused).toMatchObject({ reason: 'CONTAINERIZER_NOT_SUPPORTED' });
+    expect(refused.message).toMatch(/no host network/);
   });
 
   it('refuses a task with an image on an agent without Docker, naming Docker', async () => {

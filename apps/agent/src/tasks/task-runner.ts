@@ -292,8 +292,17 @@ export class TaskRunner {
     const unprepared = (reason: TaskReason, error: unknown, what: string) => () =>
       this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
+      let ownership: WorkspaceOwnership | undefined;
       try {
-        await this.sources.checkout(workspace, task.source, stop, ownershipOf());
+        ownership = ownershipOf();
+      } catch (error) {
+        // A launch refused at once: its failure, told once its answer has come (in a turn), is
+        // what the task ends with, not this.
+        await new Promise((resolve) => setImmediate(resolve));
+        return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
+      }
+      try {
+        await this.sources.checkout(workspace, task.source, stop, ownership);
       } catch (error) {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }
