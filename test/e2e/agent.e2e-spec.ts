@@ -1,4 +1,5 @@
 import { detectCgroups } from '@kiln/containerizer';
+import type { TaskInfo } from '@kiln/contracts';
 import { freePort } from '@kiln/queue/testing';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -92,21 +93,34 @@ describe('agent: sources, capabilities and recovery', () => {
     expect(failed.message).toContain(`no commit ${'f'.repeat(40)}`);
   });
 
-  it("checks a Docker task's commit out for it, the workspace its root's", async () => {
+  /**
+   * Starts an agent of its own and launches `taskId` in `container` on the commit of a new
+   * repository `name` holding `version.txt`.
+   */
+  async function launchOnCommit(
+    name: string,
+    version: string,
+    taskId: string,
+    command: string,
+    container: NonNullable<TaskInfo['container']>,
+  ): Promise<TestFramework> {
     await startAgent().url();
-    const commit = git.createRepository('docker-app');
-    const sha = commit({ 'version.txt': 'in docker\n' }, 'first');
+    const sha = git.createRepository(name)({ 'version.txt': version }, 'first');
     const fw = await framework();
     fw.launch(
-      shellTask(
-        'docker-checkout',
-        'test "$(cat version.txt)" = "in docker" && ' +
-          'test "$(stat -c %u:%g . version.txt .git/index | sort -u)" = 0:0',
-        {
-          container: { type: 'docker', image: 'kiln-test/busybox' },
-          source: { url: git.url('docker-app'), sha, ref: 'main' },
-        },
-      ),
+      shellTask(taskId, command, { container, source: { url: git.url(name), sha, ref: 'main' } }),
+    );
+    return fw;
+  }
+
+  it("checks a Docker task's commit out for it, the workspace its root's", async () => {
+    const fw = await launchOnCommit(
+      'docker-app',
+      'in docker\n',
+      'docker-checkout',
+      'test "$(cat version.txt)" = "in docker" && ' +
+        'test "$(stat -c %u:%g . version.txt .git/index | sort -u)" = 0:0',
+      { type: 'docker', image: 'kiln-test/busybox' },
     );
     const finished = await fw.waitFor(() =>
       fw
@@ -117,16 +131,11 @@ describe('agent: sources, capabilities and recovery', () => {
   });
 
   it('ends a task its containerizer refuses with that refusal, checking nothing out for it', async () => {
-    await startAgent().url();
-    const commit = git.createRepository('refused-app');
-    const sha = commit({ 'version.txt': 'never\n' }, 'first');
-    const fw = await framework();
-    fw.launch(
-      shellTask('refused', 'true', {
-        container: { type: 'docker', image: 'kiln-test/busybox', network: 'host' },
-        source: { url: git.url('refused-app'), sha, ref: 'main' },
-      }),
-    );
+    const fw = await launchOnCommit('refused-app', 'never\n', 'refused', 'true', {
+      type: 'docker',
+      image: 'kiln-test/busybox',
+      network: 'host',
+    });
     const refused = await fw.waitForState('refused', 'TASK_ERROR');
     expect(refused).toMatchObject({ reason: 'CONTAINERIZER_NOT_SUPPORTED' });
     expect(refused.message).toMatch(/no host network/);
