@@ -130,6 +130,22 @@ describe('agent: sources, capabilities and recovery', () => {
     expect(finished).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
   });
 
+  it('fails a task whose commit its container cannot check out, for that reason', async () => {
+    await startAgent().url();
+    git.createRepository('unwritable')({ 'version.txt': 'one\n' }, 'first');
+    // A name git stores, and no file system holds: the checkout in the task's container fails.
+    const sha = git.pushTree('unwritable', 'a'.repeat(300), 'x\n');
+    const fw = await framework();
+    fw.launch(
+      shellTask('unwritable', 'echo the command ran', {
+        source: { url: git.url('unwritable'), sha, ref: 'main' },
+      }),
+    );
+    const failed = await fw.waitForState('unwritable', 'TASK_FAILED');
+    expect(failed.reason).toBe('SOURCE_CHECKOUT_FAILED');
+    expect(failed.message).toMatch(/^the checkout failed: git exited with code \d+/);
+  });
+
   it('ends a task its containerizer refuses with that refusal, checking nothing out for it', async () => {
     const fw = await launchOnCommit('refused-app', 'never\n', 'refused', 'true', {
       type: 'docker',

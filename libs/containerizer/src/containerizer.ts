@@ -56,6 +56,14 @@ export interface ContainerSpec {
    * slower of the two, not for both one after the other. None: the workspace is ready.
    */
   ready?: Promise<void>;
+  /**
+   * The commit the container checks out in its workspace before its command starts, for a
+   * containerizer that {@link Containerizer.checksOut checks out}: the workspace, once `ready`,
+   * holds a repository with the commit's objects and no files. The checkout runs as the task's
+   * own user, inside the container's namespaces and limits; one that fails ends the task failed
+   * with reason `SOURCE_CHECKOUT_FAILED`, its command never started. Needs `ready`.
+   */
+  checkout?: { commit: string };
 }
 
 /**
@@ -216,6 +224,14 @@ export interface Containerizer {
    * agent's own user, whose checkouts run as the agent.
    */
   workspaceOwner?(containerId: string): WorkspaceOwnership | undefined;
+
+  /**
+   * Whether this containerizer checks a task's commit out inside its container
+   * ({@link ContainerSpec.checkout}), where the checkout has the task's user, namespaces and
+   * limits and no program more than git; the agent then only puts the commit's objects into the
+   * workspace.
+   */
+  readonly checksOut?: boolean;
 }
 
 /** The host users of a task's workspace (each id is a user and a group alike). */

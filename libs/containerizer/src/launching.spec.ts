@@ -10,11 +10,46 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { resources } from '@kiln/contracts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerLaunchError, type ContainerSpec } from './containerizer';
-import { openOutputs, prepareWorkspace } from './launching';
+import { assertValidSpec, openOutputs, prepareWorkspace } from './launching';
+
+describe(assertValidSpec.name, () => {
+  const spec: ContainerSpec = {
+    containerId: 'task-1',
+    command: { shell: true, value: 'make' },
+    environment: {},
+    sandbox: '/sandbox',
+    resources: resources({ cpus: 1, mem: 64 }),
+    ready: Promise.resolve(),
+  };
+
+  it('refuses a checkout of anything but a commit id, which git could take for an option', () => {
+    for (const commit of ['--orphan=x', 'main', 'A'.repeat(40), 'a'.repeat(39)]) {
+      const refused = (() => {
+        try {
+          assertValidSpec({ ...spec, checkout: { commit } });
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      expect(refused).toBeInstanceOf(ContainerLaunchError);
+      expect(refused).toMatchObject({ reason: 'TASK_INVALID' });
+      expect(String(refused)).toContain('is not a commit id to check out');
+    }
+    expect(() => assertValidSpec({ ...spec, checkout: { commit: 'a'.repeat(64) } })).not.toThrow();
+  });
+
+  it('refuses a checkout in a workspace it is not told is ready', () => {
+    const unready: ContainerSpec = { ...spec, checkout: { commit: 'a'.repeat(40) } };
+    delete unready.ready;
+    expect(() => assertValidSpec(unready)).toThrow(/a checkout needs a workspace made ready/);
+  });
+});
 
 describe('launching', () => {
   let dir: string;

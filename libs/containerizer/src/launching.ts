@@ -19,6 +19,9 @@ export const EXIT_CODE_FILE = '.exit_code';
 /** The `PATH` a task gets when its environment has none: what Mesos gives its tasks. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** A commit's id: SHA-1's or SHA-256's, in hexadecimal. */
+const COMMIT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
 export function assertValidSpec(spec: ContainerSpec): void {
   const invalid = (why: string) =>
     new ContainerLaunchError('TASK_INVALID', `invalid container spec ${spec.containerId}: ${why}`);
@@ -32,6 +35,13 @@ export function assertValidSpec(spec: ContainerSpec): void {
     if (name === '' || name.includes('=') || name.includes('\0') || value.includes('\0')) {
       throw invalid(`${JSON.stringify(name)} cannot be an environment variable`);
     }
+  }
+  if (spec.checkout !== undefined) {
+    // An argument of git's: an id, never something it could take for an option.
+    if (!COMMIT_ID.test(spec.checkout.commit)) {
+      throw invalid(`${JSON.stringify(spec.checkout.commit)} is not a commit id to check out`);
+    }
+    if (spec.ready === undefined) throw invalid('a checkout needs a workspace made ready');
   }
   const timeout = spec.maxCompletionTimeMs;
   if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -104,6 +104,21 @@ export class GitDaemon {
       git(work, 'push', 'origin', 'main');
       return git(work, 'rev-parse', 'HEAD');
     };
+  }
+
+  /**
+   * Pushes a commit of repository `name` (made by {@link createRepository}) holding one file at
+   * `path`, which no working tree need hold (a name too long for any file system, say); its id.
+   */
+  pushTree(name: string, path: string, content: string): string {
+    const work = join(this.root, 'work', name);
+    const made = (args: string[], input: string) =>
+      execFileSync('git', args, { cwd: work, input, encoding: 'utf8' }).trim();
+    const blob = made(['hash-object', '-w', '--stdin'], content);
+    const tree = made(['mktree'], `100644 blob ${blob}\t${path}\n`);
+    const sha = git(work, 'commit-tree', tree, '-p', 'HEAD', '-m', 'tree');
+    git(work, 'push', 'origin', `${sha}:refs/heads/main`);
+    return sha;
   }
 
   async stop(): Promise<void> {

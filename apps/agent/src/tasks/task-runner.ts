@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fetchArtifactInputs } from '../artifacts/artifact-inputs';
 import { uploadArtifacts } from '../artifacts/artifact-uploader';
 import { LogShipping } from '../logs/log-shipping';
+import type { CheckoutBy } from '../workspace/owned-checkout';
 import { removeStrays, removeTree } from '../workspace/remove-tree';
 import { SourceCache } from '../workspace/source-cache';
 import type { StatusUpdateManager } from './status-update-manager';
@@ -151,6 +152,12 @@ export class TaskRunner {
     this.starting.set(taskId, starting);
     // The container is made while the workspace is prepared; its command waits for the workspace.
     const ready = task.source !== undefined || task.inputs !== undefined ? deferred() : undefined;
+    // A containerizer that can checks the commit out in the container, the agent putting only its
+    // objects into the workspace; not where inputs come after the checkout (in its way there).
+    const checkout =
+      task.source !== undefined && task.inputs === undefined && containerizer.checksOut === true
+        ? { commit: task.source.sha }
+        : undefined;
     let launched: Promise<LaunchOutcome> | undefined;
     try {
       try {
@@ -171,7 +178,7 @@ export class TaskRunner {
       const launchFailed = new AbortController();
       // Nothing to prepare: launched below, once kills go to the containerizer.
       if (ready !== undefined) {
-        launched = this.launchContainer(containerizer, checkpoint, ready.promise).then(
+        launched = this.launchContainer(containerizer, checkpoint, ready.promise, checkout).then(
           (outcome) => {
             const { status } = 'error' in outcome ? { status: 'failed' } : outcome.result;
             if (status === 'failed' || status === 'not-supported' || status === 'killed') {
@@ -184,7 +191,10 @@ export class TaskRunner {
       const unprepared = await this.prepare(
         checkpoint,
         workspace,
-        () => this.ownershipOf(containerizer, taskId, launched !== undefined),
+        () => {
+          const ownership = this.ownershipOf(containerizer, taskId, launched !== undefined);
+          return checkout === undefined ? ownership : 'container';
+        },
         starting.signal,
         launchFailed.signal,
       );
@@ -240,6 +250,7 @@ export class TaskRunner {
     containerizer: Containerizer,
     checkpoint: TaskCheckpoint,
     ready: Promise<void> | undefined,
+    checkout?: { commit: string },
   ): Promise<LaunchOutcome> {
     const task = checkpoint.taskInfo;
     const taskId = task.taskId;
@@ -266,6 +277,7 @@ export class TaskRunner {
         ...(task.container?.image === undefined ? {} : { image: task.container.image }),
         ...(task.container?.network === undefined ? {} : { network: task.container.network }),
         ...(ready === undefined ? {} : { ready }),
+        ...(checkout === undefined ? {} : { checkout }),
       })
       .then(
         (result) => ({ result }),
@@ -274,7 +286,7 @@ export class TaskRunner {
   }
 
   /**
-   * Checks the task's source out (as `ownershipOf()` says, if its containerizer gives one) and
+   * Checks the task's source out (as `checkoutBy()` says: see {@link CheckoutBy}) and
    * fetches its inputs into its workspace. When either fails, or the task is killed
    * (`signal`) meanwhile, what reports its end (once its container is undone); undefined when the
    * workspace is ready. `launchFailed` stops it too, for the launch's failure to be told instead.
@@ -282,7 +294,7 @@ export class TaskRunner {
   private async prepare(
     checkpoint: TaskCheckpoint,
     workspace: string,
-    ownershipOf: () => WorkspaceOwnership | undefined,
+    checkoutBy: () => CheckoutBy | undefined,
     signal: AbortSignal,
     launchFailed: AbortSignal,
   ): Promise<(() => Promise<void>) | undefined> {
@@ -292,9 +304,9 @@ export class TaskRunner {
     const unprepared = (reason: TaskReason, error: unknown, what: string) => () =>
       this.reportUnprepared(checkpoint, signal, reason, error, what);
     if (task.source !== undefined) {
-      let ownership: WorkspaceOwnership | undefined;
+      let by: CheckoutBy | undefined;
       try {
-        ownership = ownershipOf();
+        by = checkoutBy();
       } catch (error) {
         // A launch refused at once: its failure, told once its answer has come (in a turn), is
         // what the task ends with, not this.
@@ -302,7 +314,7 @@ export class TaskRunner {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }
       try {
-        await this.sources.checkout(workspace, task.source, stop, ownership);
+        await this.sources.checkout(workspace, task.source, stop, by);
       } catch (error) {
         return unprepared('SOURCE_CHECKOUT_FAILED', error, 'source checkout failed');
       }

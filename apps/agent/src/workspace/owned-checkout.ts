@@ -34,6 +34,14 @@ const OWNED_CHECKOUT_SCRIPT = [
 ].join('\n');
 
 /**
+ * Who checks a commit out once the agent has put its objects into the workspace: a host user of
+ * the task's ({@link WorkspaceOwnership}), or the task's container itself, before its command
+ * (`'container'`: see `ContainerSpec.checkout`), which has the task's namespaces and limits and
+ * starts no program but git. Without either, the agent, as itself.
+ */
+export type CheckoutBy = WorkspaceOwnership | 'container';
+
+/**
  * Checks `sha` out of the repository in `workspace`, whose objects the agent has put there. This
  * is where git reads what a commit's author wrote (paths, links, `.gitattributes`) and writes
  * files after it, so with an `ownership` it runs as a host user of the task's own
@@ -51,15 +59,17 @@ const OWNED_CHECKOUT_SCRIPT = [
  * The workspace then goes to `owner` (the container's root) if that is another user. A commit that
  * took git over would hold a host user owning the task's files and nothing else, for as long as
  * the checkout lasts. Without an ownership (the `process` containerizer, whose task runs as the
- * agent's own user), git runs as the agent.
+ * agent's own user), git runs as the agent; with `'container'`, nothing runs here.
  */
 export async function checkOutCommit(
   workspace: string,
   sha: string,
-  ownership: WorkspaceOwnership | undefined,
+  ownership: CheckoutBy | undefined,
   /** Ends the checkout by the task's user (the task was killed); one as the agent runs on. */
   stop?: AbortSignal,
 ): Promise<void> {
+  // The commit's objects are there: its container checks it out.
+  if (ownership === 'container') return;
   if (ownership === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
     return;

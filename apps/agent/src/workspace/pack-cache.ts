@@ -7,8 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { WorkspaceOwnership } from '@kiln/containerizer';
-import { checkOutCommit } from './owned-checkout';
+import { checkOutCommit, type CheckoutBy } from './owned-checkout';
 import { basicAuthorization } from './source-checkout';
 
 /** Commits kept per repository: a run's jobs and a few recent pushes' reruns fetch nothing. */
@@ -295,7 +294,7 @@ export async function checkoutFromPack(
   workspace: string,
   cached: CachedPack,
   sha: string,
-  ownership: WorkspaceOwnership | undefined,
+  ownership: CheckoutBy | undefined,
   stop?: AbortSignal,
 ): Promise<void> {
   const git = join(workspace, '.git');

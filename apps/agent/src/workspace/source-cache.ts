@@ -12,8 +12,7 @@ import {
   PackTooLargeError,
   type PackCacheLimits,
 } from './pack-cache';
-import type { WorkspaceOwnership } from '@kiln/containerizer';
-import { checkOutCommit } from './owned-checkout';
+import { checkOutCommit, type CheckoutBy } from './owned-checkout';
 import { checkoutSource, SourceCheckoutError } from './source-checkout';
 
 /** A repository key as the server names it (its id): safe as a directory name. */
@@ -62,7 +61,7 @@ export class SourceCache {
     workspace: string,
     source: SourceInfo,
     signal?: AbortSignal,
-    ownership?: WorkspaceOwnership,
+    ownership?: CheckoutBy,
   ): Promise<void> {
     const packed = await this.checkoutPack(workspace, source, signal, ownership);
     if (packed === 'checked-out') return;
@@ -94,7 +93,7 @@ export class SourceCache {
     workspace: string,
     source: SourceInfo,
     signal: AbortSignal | undefined,
-    ownership: WorkspaceOwnership | undefined,
+    ownership: CheckoutBy | undefined,
   ): Promise<'checked-out' | 'through-git' | 'not-kept'> {
     const key = source.cacheKey;
     const packed = packSourceOf(source);
@@ -199,7 +198,7 @@ async function checkoutFromCache(
   workspace: string,
   cached: SourceInfo,
   signal: AbortSignal | undefined,
-  ownership: WorkspaceOwnership | undefined,
+  ownership: CheckoutBy | undefined,
 ): Promise<void> {
   const killed = () => new SourceCheckoutError(cached, 'stopped: the task was killed');
   // A function: the signal can be aborted while the checkout runs.

@@ -1,8 +1,7 @@
 import { backoffDelay, errorMessage, gitEnv, GIT_ENV_OPTIONS, sleep } from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import type { WorkspaceOwnership } from '@kiln/containerizer';
-import { checkOutCommit } from './owned-checkout';
+import { checkOutCommit, type CheckoutBy } from './owned-checkout';
 
 export class SourceCheckoutError extends Error {
   constructor(source: SourceInfo, why: string) {
@@ -31,7 +30,7 @@ export interface CheckoutOptions {
   /** Stops the waiting for an unreachable server (the task was killed meanwhile). */
   signal?: AbortSignal;
   /** Who checks the commit out, and owns it then ({@link checkOutCommit}); not with `keepAs`. */
-  ownership?: WorkspaceOwnership;
+  ownership?: CheckoutBy;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   ociConfig,
   PRIVATE_SHELL,
   privateShellCommand,
+  shellText,
   READONLY_PATHS,
   type BundlePlan,
 } from './bundle';
@@ -188,5 +189,17 @@ describe(privateShellCommand.name, () => {
       expect(Buffer.byteLength(piece)).toBeLessThan(128 * 1024);
     }
     expect(run('printf %s "$LONG"', { LONG: long })).toBe(long);
+  });
+
+  it('runs a command without a shell as given, by `exec`', () => {
+    const text = shellText({ shell: false, value: 'printf', arguments: ['%s|', "it's", '$HOME'] });
+    expect(run(text, { PATH: '/usr/bin:/bin' })).toBe("it's|$HOME|");
+  });
+
+  it('names the commit to check out last, after the count of text variables', () => {
+    const commit = 'a'.repeat(40);
+    const { argv } = privateShellCommand('make', {}, { commit });
+    expect(argv.slice(-2)).toEqual(['1', commit]);
+    expect(privateShellCommand('make', {}).argv.at(-1)).toBe('1');
   });
 });

@@ -1,4 +1,5 @@
 import { cfsQuotaUs, CFS_PERIOD_US } from './controllers';
+import type { ContainerSpec } from '../containerizer';
 
 /*
  * The OCI runtime configuration (`config.json` of a bundle) that `runc` runs one task with: a pure
@@ -59,9 +60,24 @@ const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** What the shell sets for itself at its start, whatever its environment says (dash's). */
 const SET_BY_THE_SHELL = new Set(['IFS', 'OPTIND', 'PPID', 'PWD']);
 
+/** What a container's checkout tells on its descriptor 3 ({@link CHECKOUT_REPORT_FD}) once done. */
+export const CHECKED_OUT = 'checked-out';
+
+/** The descriptor on which the first process of a container that checks out reports it. */
+export const CHECKOUT_REPORT_FD = 3;
+
 /**
  * Run by {@link PRIVATE_SHELL} with the number of text variables as `$1`: joins them, unsets them
- * (the command's processes do not inherit them), and evaluates the text. Builtins only.
+ * (the command's processes do not inherit them), and evaluates the text. Builtins only, but for
+ * the checkout.
+ *
+ * With a commit as `$2`, the commit is checked out in the workspace first (whose repository holds
+ * its objects and no files yet), as the container's own user, by the host's git (under `/usr`,
+ * which the container sees read-only): with none of the task's variables (their exports are in
+ * the text, not yet evaluated) and no configuration but the repository's own. How it went is
+ * told on descriptor 3, which runc was given for it, and which nothing after it holds: git, then
+ * the command, run without it, so only this shell's word is ever written there. A checkout that
+ * fails ends the container with git's exit code before the command starts.
  */
 const RUN_PRIVATE_TEXT = [
   '__kiln_n=$1; shift; __kiln_text=; __kiln_i=0',
@@ -70,6 +86,14 @@ const RUN_PRIVATE_TEXT = [
   '  __kiln_i=$((__kiln_i + 1))',
   'done',
   'unset __kiln_n __kiln_i',
+  'if [ "$#" -gt 0 ]; then',
+  '  HOME=/nonexistent GIT_CONFIG_NOSYSTEM=1 PATH=/usr/local/bin:/usr/bin:/bin \\',
+  `    git -c advice.detachedHead=false checkout -q --detach "$1" ${CHECKOUT_REPORT_FD}>&- ||`,
+  `    { __kiln_i=$?; echo "failed $__kiln_i" >&${CHECKOUT_REPORT_FD}; exit "$__kiln_i"; }`,
+  `  echo ${CHECKED_OUT} >&${CHECKOUT_REPORT_FD}`,
+  `  exec ${CHECKOUT_REPORT_FD}>&-`,
+  '  shift',
+  'fi',
   'eval "unset __kiln_text; $__kiln_text"',
 ].join('\n');
 
@@ -85,13 +109,15 @@ const RUN_PRIVATE_TEXT = [
 export function privateShellCommand(
   text: string,
   environment: Readonly<Record<string, string>>,
+  /** Checked out before the text runs, its outcome told on descriptor 3 (see RUN_PRIVATE_TEXT). */
+  checkout?: { commit: string },
 ): { argv: string[]; environment: Record<string, string> } {
   const direct: Record<string, string> = {};
   // Not `exports`: compiled to CommonJS, a local of that name hides the module's own.
   const exportLines: string[] = [];
   for (const [name, value] of Object.entries(environment)) {
     if (SHELL_NAME.test(name) && !SET_BY_THE_SHELL.has(name)) {
-      exportLines.push(`export ${name}='${value.replaceAll("'", "'\\''")}'`);
+      exportLines.push(`export ${name}=${singleQuoted(value)}`);
     } else {
       direct[name] = value;
     }
@@ -99,9 +125,27 @@ export function privateShellCommand(
   const pieces = piecesOf([...exportLines, text].join('\n'), TEXT_PER_VARIABLE);
   pieces.forEach((piece, index) => (direct[`${TEXT_VARIABLE}${index}`] = piece));
   return {
-    argv: [PRIVATE_SHELL, '-c', RUN_PRIVATE_TEXT, 'sh', String(pieces.length)],
+    argv: [
+      PRIVATE_SHELL,
+      '-c',
+      RUN_PRIVATE_TEXT,
+      'sh',
+      String(pieces.length),
+      ...(checkout === undefined ? [] : [checkout.commit]),
+    ],
     environment: direct,
   };
+}
+
+/** The command as the private shell's text: one without a shell is executed by it (`exec`). */
+export function shellText(command: ContainerSpec['command']): string {
+  if (command.shell) return command.value;
+  return `exec ${[command.value, ...command.arguments].map(singleQuoted).join(' ')}`;
+}
+
+/** `word` as one word of the shell, as it is. */
+function singleQuoted(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** `text` in pieces of at most `size` code units, never between the two halves of a pair. */

@@ -475,6 +475,142 @@ describe('cgroup containerizer on this host', () => {
       expect(await written(spec, 'listing')).toBe(`${name}\n`);
     });
 
+    describe('checking the commit out in the container', () => {
+      /**
+       * A commit of a new repository, its objects (and nothing else) in the spec's workspace, as
+       * the agent leaves them for a container that checks out; and what a git taken over by the
+       * commit would run there, as a `post-checkout` hook (which no commit can bring: the agent
+       * made the repository).
+       */
+      async function objectsOf(
+        spec: ContainerSpec,
+        files: Record<string, string>,
+        hook?: string,
+      ): Promise<string> {
+        const source = await dirs.make();
+        const git = (cwd: string, ...args: string[]) =>
+          promisify(execFile)('git', args, { cwd }).then(({ stdout }) => stdout.trim());
+        await git(source, 'init', '-q');
+        for (const [name, text] of Object.entries(files)) await writeFile(join(source, name), text);
+        await git(source, 'add', '.');
+        await git(
+          source,
+          '-c',
+          'user.name=k',
+          '-c',
+          'user.email=k@example.com',
+          'commit',
+          '-qm',
+          'x',
+        );
+        const sha = await git(source, 'rev-parse', 'HEAD');
+        const workspace = workspaceOf(spec.sandbox);
+        await mkdir(workspace, { recursive: true });
+        await git(workspace, 'init', '-q', '--template=');
+        await git(workspace, 'fetch', '-q', '--no-write-fetch-head', source, sha);
+        if (hook !== undefined) {
+          await mkdir(join(workspace, '.git', 'hooks'));
+          await writeFile(
+            join(workspace, '.git', 'hooks', 'post-checkout'),
+            `#!/bin/sh\n${hook}\n`,
+            {
+              mode: 0o755,
+            },
+          );
+        }
+        return sha;
+      }
+
+      it("checks out as the container's root, in its cgroup and namespaces, before the command", async () => {
+        const containerizer = newContainerizer();
+        const workspaceReady = deferred();
+        const spec = await specOf(
+          "stat -c '%u %g' . version.txt .git/index | sort -u; cat version.txt; git rev-parse HEAD; " +
+            // Failing, for the checkout's report to be read: a forged one would turn it into a
+            // failed checkout's.
+            'git status --porcelain; exit 4',
+          { ready: workspaceReady.promise },
+        );
+        const sha = await objectsOf(
+          spec,
+          { 'version.txt': 'one\n' },
+          // What a git the commit took over could do: it tries to tell the agent the checkout
+          // failed, and to keep a process running past the checkout.
+          'cat /proc/self/uid_map > .git/hook-uid-map; cat /proc/self/cgroup > .git/hook-cgroup; ' +
+            'echo "failed 9" >&3 2>/dev/null; echo "failed 9" > /proc/$PPID/fd/3 2>/dev/null; true',
+        );
+        const launch = containerizer.launch({ ...spec, checkout: { commit: sha } });
+        workspaceReady.resolve();
+        expect(await launch).toEqual({ status: 'launched' });
+        const termination = await containerizer.wait(spec.containerId);
+        const stderr = await readIfExists(join(spec.sandbox, 'stderr'));
+        expect(termination, stderr).toMatchObject({
+          state: 'TASK_FAILED',
+          reason: 'COMMAND_EXITED_NONZERO',
+          exitCode: 4,
+        });
+        // The container's root owns what git wrote (a host root's file shows as the overflow id).
+        expect(await readFile(join(spec.sandbox, 'stdout'), 'utf8')).toBe(`0 0\none\n${sha}\n`);
+        const uidMap = (await written(spec, '.git/hook-uid-map'))!.trim().split(/\s+/);
+        expect(uidMap[0]).toBe('0');
+        expect(Number(uidMap[1])).toBeGreaterThan(0);
+        // In the container's cgroup: the root of its cgroup namespace, in every hierarchy (a
+        // process of the host's shows its whole path there).
+        const cgroups = (await written(spec, '.git/hook-cgroup'))!.trim().split('\n');
+        expect(cgroups.length).toBeGreaterThan(0);
+        for (const line of cgroups) expect(line).toMatch(/:\/$/);
+      });
+
+      it('fails a task whose commit does not check out for that, its command never started', async () => {
+        const containerizer = newContainerizer();
+        const workspaceReady = deferred();
+        const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+        await objectsOf(spec, { 'version.txt': 'one\n' });
+        const launch = containerizer.launch({ ...spec, checkout: { commit: 'f'.repeat(40) } });
+        workspaceReady.resolve();
+        expect(await launch).toEqual({ status: 'launched' });
+        const termination = await containerizer.wait(spec.containerId);
+        expect(termination).toMatchObject({
+          state: 'TASK_FAILED',
+          reason: 'SOURCE_CHECKOUT_FAILED',
+          exitCode: 128,
+        });
+        expect(termination?.message).toMatch(/^the checkout failed: git exited with code 128/);
+        expect(await written(spec, 'ran')).toBeUndefined();
+        // git's own words are the task's to read.
+        expect(await readIfExists(join(spec.sandbox, 'stderr'))).toContain('f'.repeat(40));
+      });
+
+      it("takes a command's failure for its own, whatever it writes where the checkout reports", async () => {
+        const containerizer = newContainerizer();
+        const workspaceReady = deferred();
+        const spec = await specOf(
+          {
+            shell: false,
+            value: 'sh',
+            arguments: [
+              '-c',
+              'echo "failed 3" >&3; echo "failed 3" > /proc/1/fd/3; cat "$1"; exit 3',
+              'sh',
+              "it's.txt",
+            ],
+          },
+          { ready: workspaceReady.promise },
+        );
+        const sha = await objectsOf(spec, { "it's.txt": 'quoted\n' });
+        const launch = containerizer.launch({ ...spec, checkout: { commit: sha } });
+        workspaceReady.resolve();
+        expect(await launch).toEqual({ status: 'launched' });
+        expect(await containerizer.wait(spec.containerId)).toMatchObject({
+          state: 'TASK_FAILED',
+          reason: 'COMMAND_EXITED_NONZERO',
+          exitCode: 3,
+        });
+        // A command without a shell, run as given after the checkout.
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('quoted\n');
+      });
+    });
+
     describe("the host's toolchains", () => {
       it('builds a C project with make and gcc, and runs node and git', async () => {
         const containerizer = newContainerizer();

@@ -20,7 +20,7 @@ import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
+import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand, shellText } from './bundle';
 import {
   isCgroupPath,
   leaderCheckpoint,
@@ -151,6 +151,7 @@ export class CgroupContainerizer
   implements Containerizer
 {
   readonly name = 'cgroup' as const;
+  readonly checksOut = true;
 
   /** Whether this host can run the cgroup containerizer, or why not: for the agent to fingerprint. */
   static detect(options?: DetectCgroupsOptions): Promise<CgroupDetection> {
@@ -318,12 +319,16 @@ export class CgroupContainerizer
     const { sandbox } = spec;
     const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
     // runc looks a command without a slash up on the task's PATH, inside the container.
-    const { argv, environment } = spec.command.shell
-      ? privateShellCommand(spec.command.value, taskEnvironment)
-      : {
-          argv: [spec.command.value, ...spec.command.arguments],
-          environment: taskEnvironment,
-        };
+    const { checkout } = spec;
+    // A checkout goes first, by the private shell, which then runs the command: a command
+    // without a shell is executed by it (`exec`) as runc would have.
+    const { argv, environment } =
+      spec.command.shell || checkout !== undefined
+        ? privateShellCommand(shellText(spec.command), taskEnvironment, checkout)
+        : {
+            argv: [spec.command.value, ...spec.command.arguments],
+            environment: taskEnvironment,
+          };
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     const bundle = join(sandbox, BUNDLE_DIR);
     const runc = this.runtime.runc(host.tools.runc);
@@ -351,6 +356,7 @@ export class CgroupContainerizer
     const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
     const ids = this.idPool.take(container.id);
     const gate = spec.ready === undefined ? undefined : gateOf(sandbox);
+    const checkoutReport = checkout === undefined ? undefined : checkoutReportOf(sandbox);
     const config = ociConfig({
       argv,
       environment,
@@ -374,6 +380,8 @@ export class CgroupContainerizer
     });
     await Promise.all([
       writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
+      // Made here, root's alone: the shim only appends to it (see SHIM).
+      checkoutReport === undefined ? undefined : writeFile(checkoutReport, '', { mode: 0o600 }),
       // The container's root is the range's first id: the workspace becomes its own (a gated
       // one once it is ready, below).
       gate === undefined ? chownTree(workspace, ids.hostId) : undefined,
@@ -396,6 +404,7 @@ export class CgroupContainerizer
         exitFile: exitCodeFile,
         networkPidFile,
         ...(gate === undefined ? {} : { gate }),
+        ...(checkoutReport === undefined ? {} : { checkoutReport }),
       },
       sandbox,
     );
@@ -552,6 +561,17 @@ export class CgroupContainerizer
         reason: limitation,
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
+    } else if (termination.state === 'TASK_FAILED') {
+      const failedCheckout = await readFailedCheckout(container.sandbox);
+      if (failedCheckout !== undefined) {
+        termination = {
+          ...termination,
+          reason: 'SOURCE_CHECKOUT_FAILED',
+          message:
+            `the checkout failed: git exited with code ${failedCheckout} (its words are in the ` +
+            "task's log); the command never started",
+        };
+      }
     }
     // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
     // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
@@ -628,6 +648,22 @@ function refusal(spec: ContainerSpec): string | undefined {
   return spec.image === undefined
     ? undefined
     : 'the cgroup containerizer cannot run images; docker is needed';
+}
+
+/** Where a container that checks out reports how it went (see `SHIM`). */
+function checkoutReportOf(sandbox: string): string {
+  return join(sandbox, BUNDLE_DIR, 'checkout');
+}
+
+/**
+ * The exit code of git's checkout, if the container's checkout failed. Only the container's
+ * private shell writes the report, before its command starts: a command cannot make its own
+ * failure read as a checkout's.
+ */
+async function readFailedCheckout(sandbox: string): Promise<number | undefined> {
+  const report = await readFile(checkoutReportOf(sandbox), 'utf8').catch(() => '');
+  const failed = /^failed (\d+)$/m.exec(report);
+  return failed?.[1] === undefined ? undefined : Number(failed[1]);
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */

@@ -16,7 +16,7 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * container in the foreground and keeps it (its cgroup, with the counters that say which limit
  * ended it) until the agent deletes it; the shim then stops the container's user-mode network and
  * writes the code. Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE
- * [GATE]`.
+ * [GATE [CHECKOUT_REPORT]]`.
  *
  * Whatever else, it waits for the agent's word on its standard input (its launcher's pipe) before
  * anything of the container runs: `go`, or end of file. A shim whose agent never heard back from
@@ -32,12 +32,23 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * no descriptor of the shim's, and the agent's end of the shim's standard input is a socket,
  * which no path opens: hence the FIFO.) The shim holds the FIFO open for as long as runc runs: a
  * hook never waits on a FIFO nobody will write, unless the shim itself was killed.
+ *
+ * With CHECKOUT_REPORT, a file the agent made (root's alone), the container checks its commit out
+ * before its command: runc passes the container's first process the file, opened for appending,
+ * as its descriptor 3 (`--preserve-fds 1`), on which it reports the checkout (see the bundle's
+ * private shell). A descriptor lets the container write there and nothing else: the file itself
+ * it can neither open nor read.
  */
 export const SHIM = [
   'if [ -n "$7" ]; then',
   // Opened for reading and writing, which never blocks: the word waits in the FIFO for the hook.
   '  mkfifo -m 600 "$7" && exec 3<>"$7" || exit 125',
-  '  "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null 3>&- &',
+  '  if [ -n "$8" ]; then',
+  '    "$1" --root "$2" run --keep --preserve-fds 1 --bundle "$3" --pid-file "$3/pid" "$4" \\',
+  '      </dev/null 3>>"$8" &',
+  '  else',
+  '    "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null 3>&- &',
+  '  fi',
   '  runc=$!',
   '  go=',
   '  read -r go',
@@ -79,6 +90,8 @@ export function shimArguments(plan: {
   networkPidFile: string;
   /** The FIFO of a gated container's word (see {@link SHIM}); none: not gated. */
   gate?: string;
+  /** Where a gated container that checks out reports it (see {@link SHIM}). */
+  checkoutReport?: string;
 }): string[] {
   return [
     '-c',
@@ -91,6 +104,7 @@ export function shimArguments(plan: {
     plan.exitFile,
     plan.networkPidFile,
     ...(plan.gate === undefined ? [] : [plan.gate]),
+    ...(plan.gate === undefined || plan.checkoutReport === undefined ? [] : [plan.checkoutReport]),
   ];
 }
 
