@@ -126,8 +126,19 @@ const MESSAGE_STDERR_CHARS = 4096;
  */
 const LAUNCHER = `/* kiln: the launcher */
 const { execFile, spawn } = require('node:child_process');
-const { closeSync, constants, fstatSync, openSync, readFileSync } = require('node:fs');
+const { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync } = require('node:fs');
 const agent = process.ppid;
+// What the agent's own parent left it open (a supervisor's pipe, say), past the descriptors Node
+// makes close on exec as it starts, would reach every program run from here, a checkout as a
+// task's user among them: closed, but for the outputs and the channel to the agent (0 to 3).
+for (const name of readdirSync('/proc/self/fd')) {
+  const fd = Number(name);
+  if (!(fd > 3)) continue;
+  let flags;
+  try { flags = /^flags:\\s*([0-7]+)$/m.exec(readFileSync('/proc/self/fdinfo/' + fd, 'utf8')); } catch { continue; }
+  // O_CLOEXEC, as fdinfo shows it (octal) on Linux.
+  if (flags && (parseInt(flags[1], 8) & 0o2000000) === 0) closeSync(fd);
+}
 const children = new Map();
 const runs = new Map();
 const report = (message) => { if (process.connected) process.send(message); };

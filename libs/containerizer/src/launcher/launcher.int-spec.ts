@@ -219,6 +219,28 @@ describe(Launcher.name, () => {
     expect(ran.stdout.length).toBe(2_000_000);
   });
 
+  it("passes on nothing its agent's parent left the agent: only the program's own three outputs", async () => {
+    const root = resolve(__dirname, '../../../..');
+    const agent = spawnProcess(
+      process.execPath,
+      ['--import', 'tsx', resolve(__dirname, '../testing/descriptors-agent.ts')],
+      // Descriptor 20 of the agent is a pipe of this test's, as a supervisor may leave one. (Node
+      // makes its first descriptors close on exec as it starts, up to the first it lacks past 15.)
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit', ...Array<'ignore'>(17).fill('ignore'), 'pipe'],
+      },
+    );
+    started.push(agent);
+    let listed = '';
+    agent.stdout?.on('data', (chunk: Buffer) => (listed += chunk.toString()));
+    const [code] = (await once(agent, 'close')) as [number];
+    expect(code).toBe(0);
+    // `ls` lists its own descriptors, and the one it reads the directory with.
+    const descriptors = listed.trim().split('\n').map(Number);
+    expect(descriptors.sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+  });
+
   it('dies with its agent: a wrapper still waiting for its go reads nothing and runs nothing', async () => {
     const root = resolve(__dirname, '../../../..');
     const agent = spawnProcess(
