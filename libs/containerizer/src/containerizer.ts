@@ -61,7 +61,8 @@ export interface ContainerSpec {
    * containerizer that {@link Containerizer.checksOut checks out}: the workspace, once `ready`,
    * holds a repository with the commit's objects and no files. The checkout runs as the task's
    * own user, inside the container's namespaces and limits; one that fails ends the task failed
-   * with reason `SOURCE_CHECKOUT_FAILED`, its command never started. Needs `ready`.
+   * with reason `SOURCE_CHECKOUT_FAILED`, its command never started. It counts against the
+   * task's limits and time like the command. Needs `ready` and a shell command.
    */
   checkout?: { commit: string };
 }

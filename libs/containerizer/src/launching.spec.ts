@@ -44,6 +44,13 @@ describe(assertValidSpec.name, () => {
     expect(() => assertValidSpec({ ...spec, checkout: { commit: 'a'.repeat(64) } })).not.toThrow();
   });
 
+  it('refuses a checkout before a command without a shell, which the shell would run', () => {
+    const command = { shell: false as const, value: 'make', arguments: [] };
+    expect(() =>
+      assertValidSpec({ ...spec, command, checkout: { commit: 'a'.repeat(40) } }),
+    ).toThrow(/a checkout needs a shell command/);
+  });
+
   it('refuses a checkout in a workspace it is not told is ready', () => {
     const unready: ContainerSpec = { ...spec, checkout: { commit: 'a'.repeat(40) } };
     delete unready.ready;

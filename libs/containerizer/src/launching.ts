@@ -42,6 +42,9 @@ export function assertValidSpec(spec: ContainerSpec): void {
       throw invalid(`${JSON.stringify(spec.checkout.commit)} is not a commit id to check out`);
     }
     if (spec.ready === undefined) throw invalid('a checkout needs a workspace made ready');
+    // Run by the shell that then runs the command, which would pass a command without one
+    // another environment than the task's (only names a shell can export).
+    if (!spec.command.shell) throw invalid('a checkout needs a shell command');
   }
   const timeout = spec.maxCompletionTimeMs;
   if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {

@@ -153,9 +153,13 @@ export class TaskRunner {
     // The container is made while the workspace is prepared; its command waits for the workspace.
     const ready = task.source !== undefined || task.inputs !== undefined ? deferred() : undefined;
     // A containerizer that can checks the commit out in the container, the agent putting only its
-    // objects into the workspace; not where inputs come after the checkout (in its way there).
+    // objects into the workspace: not where inputs come after the checkout (in its way there),
+    // nor for a command without a shell (the container's shell checks out).
     const checkout =
-      task.source !== undefined && task.inputs === undefined && containerizer.checksOut === true
+      task.source !== undefined &&
+      task.inputs === undefined &&
+      task.command.shell &&
+      containerizer.checksOut === true
         ? { commit: task.source.sha }
         : undefined;
     let launched: Promise<LaunchOutcome> | undefined;

@@ -59,7 +59,8 @@ export type CheckoutBy = WorkspaceOwnership | 'container';
  * The workspace then goes to `owner` (the container's root) if that is another user. A commit that
  * took git over would hold a host user owning the task's files and nothing else, for as long as
  * the checkout lasts. Without an ownership (the `process` containerizer, whose task runs as the
- * agent's own user), git runs as the agent; with `'container'`, nothing runs here.
+ * agent's own user), git runs as the agent; with `'container'`, it only checks that the commit's
+ * objects are all there.
  */
 export async function checkOutCommit(
   workspace: string,
@@ -68,8 +69,17 @@ export async function checkOutCommit(
   /** Ends the checkout by the task's user (the task was killed); one as the agent runs on. */
   stop?: AbortSignal,
 ): Promise<void> {
-  // The commit's objects are there: its container checks it out.
-  if (ownership === 'container') return;
+  if (ownership === 'container') {
+    // Its container checks it out: whether the repository holds all of it (the commit, its tree
+    // and its files) is all that is looked at here, by the agent's git in the repository the
+    // agent made, before anything of the task's has run. A pack that lacks any fails here, where
+    // the cache drops it and git's protocol takes over, not in the container.
+    await sharedLauncher().run('git', ['rev-list', '--objects', '--quiet', sha], {
+      cwd: workspace,
+      env: gitEnv(),
+    });
+    return;
+  }
   if (ownership === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
     return;

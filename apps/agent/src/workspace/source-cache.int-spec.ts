@@ -236,6 +236,23 @@ describe(SourceCache.name, () => {
       expect(existsSync(join(dir, 'cache', 'repo-1.packs', upstream.sha))).toBe(false);
     });
 
+    it("drops a pack that lacks the commit where the container checks out, fetching the commit's objects through git", async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'right\n' });
+      const other = createUpstream(join(dir, 'other'), { 'README.md': 'wrong\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'other', '.git'),
+        sha: other.sha,
+      }));
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      const w = workspace('w');
+      await cache.checkout(w, { ...source, ...credentials }, undefined, 'container');
+      // Nothing checked out: the container does that, from the objects now there.
+      expect(existsSync(join(w, 'README.md'))).toBe(false);
+      expect(gitIn(w, 'rev-list', '--objects', upstream.sha)).toContain(upstream.sha);
+      expect(failures).toHaveLength(1);
+      expect(existsSync(join(dir, 'cache', 'repo-1.packs', upstream.sha))).toBe(false);
+    });
+
     it('sends the task token: a server that refuses it leaves the checkout to git', async () => {
       const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'token\n' });
       const packUrl = await packed(() => ({

@@ -7,7 +7,6 @@ import {
   ociConfig,
   PRIVATE_SHELL,
   privateShellCommand,
-  shellText,
   READONLY_PATHS,
   type BundlePlan,
 } from './bundle';
@@ -189,11 +188,6 @@ describe(privateShellCommand.name, () => {
       expect(Buffer.byteLength(piece)).toBeLessThan(128 * 1024);
     }
     expect(run('printf %s "$LONG"', { LONG: long })).toBe(long);
-  });
-
-  it('runs a command without a shell as given, by `exec`', () => {
-    const text = shellText({ shell: false, value: 'printf', arguments: ['%s|', "it's", '$HOME'] });
-    expect(run(text, { PATH: '/usr/bin:/bin' })).toBe("it's|$HOME|");
   });
 
   it('names the commit to check out last, after the count of text variables', () => {

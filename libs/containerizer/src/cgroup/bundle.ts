@@ -1,5 +1,4 @@
 import { cfsQuotaUs, CFS_PERIOD_US } from './controllers';
-import type { ContainerSpec } from '../containerizer';
 
 /*
  * The OCI runtime configuration (`config.json` of a bundle) that `runc` runs one task with: a pure
@@ -135,12 +134,6 @@ export function privateShellCommand(
     ],
     environment: direct,
   };
-}
-
-/** The command as the private shell's text: one without a shell is executed by it (`exec`). */
-export function shellText(command: ContainerSpec['command']): string {
-  if (command.shell) return command.value;
-  return `exec ${[command.value, ...command.arguments].map(singleQuoted).join(' ')}`;
 }
 
 /** `word` as one word of the shell, as it is. */

@@ -537,7 +537,8 @@ describe('cgroup containerizer on this host', () => {
           // What a git the commit took over could do: it tries to tell the agent the checkout
           // failed, and to keep a process running past the checkout.
           'cat /proc/self/uid_map > .git/hook-uid-map; cat /proc/self/cgroup > .git/hook-cgroup; ' +
-            'echo "failed 9" >&3 2>/dev/null; echo "failed 9" > /proc/$PPID/fd/3 2>/dev/null; true',
+            'for fd in /proc/$PPID/fd/3 /proc/1/fd/3; do echo "failed 9" > $fd; done 2>/dev/null; ' +
+            'echo "failed 9" >&3 2>/dev/null; true',
         );
         const launch = containerizer.launch({ ...spec, checkout: { commit: sha } });
         workspaceReady.resolve();
@@ -585,19 +586,10 @@ describe('cgroup containerizer on this host', () => {
         const containerizer = newContainerizer();
         const workspaceReady = deferred();
         const spec = await specOf(
-          {
-            shell: false,
-            value: 'sh',
-            arguments: [
-              '-c',
-              'echo "failed 3" >&3; echo "failed 3" > /proc/1/fd/3; cat "$1"; exit 3',
-              'sh',
-              "it's.txt",
-            ],
-          },
+          'echo "failed 3" >&3; echo "failed 3" > /proc/1/fd/3; cat version.txt; exit 3',
           { ready: workspaceReady.promise },
         );
-        const sha = await objectsOf(spec, { "it's.txt": 'quoted\n' });
+        const sha = await objectsOf(spec, { 'version.txt': 'one\n' });
         const launch = containerizer.launch({ ...spec, checkout: { commit: sha } });
         workspaceReady.resolve();
         expect(await launch).toEqual({ status: 'launched' });
@@ -606,8 +598,25 @@ describe('cgroup containerizer on this host', () => {
           reason: 'COMMAND_EXITED_NONZERO',
           exitCode: 3,
         });
-        // A command without a shell, run as given after the checkout.
-        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('quoted\n');
+        expect(await readIfExists(join(spec.sandbox, 'stdout'))).toBe('one\n');
+      });
+
+      it('says a task its time ran out for while it checked out never started its command', async () => {
+        const containerizer = newContainerizer();
+        const workspaceReady = deferred();
+        const spec = await specOf('echo ran > ran', {
+          ready: workspaceReady.promise,
+          maxCompletionTimeMs: 1_000,
+        });
+        // A checkout slower than the task's time: it counts against it, as the command does.
+        const sha = await objectsOf(spec, { 'version.txt': 'one\n' }, 'sleep 30');
+        const launch = containerizer.launch({ ...spec, checkout: { commit: sha } });
+        workspaceReady.resolve();
+        expect(await launch).toEqual({ status: 'launched' });
+        const termination = await containerizer.wait(spec.containerId);
+        expect(termination).toMatchObject({ state: 'TASK_KILLED', reason: 'TIMEOUT' });
+        expect(termination?.message).toMatch(/, during the checkout: the command never started$/);
+        expect(await written(spec, 'ran')).toBeUndefined();
       });
     });
 

@@ -20,7 +20,7 @@ import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand, shellText } from './bundle';
+import { CHECKED_OUT, DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
 import {
   isCgroupPath,
   leaderCheckpoint,
@@ -320,15 +320,13 @@ export class CgroupContainerizer
     const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
     // runc looks a command without a slash up on the task's PATH, inside the container.
     const { checkout } = spec;
-    // A checkout goes first, by the private shell, which then runs the command: a command
-    // without a shell is executed by it (`exec`) as runc would have.
-    const { argv, environment } =
-      spec.command.shell || checkout !== undefined
-        ? privateShellCommand(shellText(spec.command), taskEnvironment, checkout)
-        : {
-            argv: [spec.command.value, ...spec.command.arguments],
-            environment: taskEnvironment,
-          };
+    // A checkout goes first, by the private shell (a checkout comes with a shell command).
+    const { argv, environment } = spec.command.shell
+      ? privateShellCommand(spec.command.value, taskEnvironment, checkout)
+      : {
+          argv: [spec.command.value, ...spec.command.arguments],
+          environment: taskEnvironment,
+        };
     const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
     const bundle = join(sandbox, BUNDLE_DIR);
     const runc = this.runtime.runc(host.tools.runc);
@@ -561,18 +559,8 @@ export class CgroupContainerizer
         reason: limitation,
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
-    } else if (termination.state === 'TASK_FAILED') {
-      const failedCheckout = await readFailedCheckout(container.sandbox);
-      if (failedCheckout !== undefined) {
-        termination = {
-          ...termination,
-          reason: 'SOURCE_CHECKOUT_FAILED',
-          message:
-            `the checkout failed: git exited with code ${failedCheckout} (its words are in the ` +
-            "task's log); the command never started",
-        };
-      }
     }
+    termination = await afterCheckout(container.sandbox, termination);
     // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
     // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
     // the container (and so a relaunch of its id) waits for it.
@@ -656,14 +644,44 @@ function checkoutReportOf(sandbox: string): string {
 }
 
 /**
- * The exit code of git's checkout, if the container's checkout failed. Only the container's
- * private shell writes the report, before its command starts: a command cannot make its own
- * failure read as a checkout's.
+ * The termination of a container that was to check its commit out, as the checkout's report
+ * tells. Only the container's private shell writes the report, before its command starts, so a
+ * command cannot make its own failure read as a checkout's. A checkout that failed, or that ended
+ * without a word (a signal), is the task's failure, `SOURCE_CHECKOUT_FAILED`; one that a limit or
+ * a kill ended keeps that reason and says when it came. Unchanged for a container that had
+ * nothing to check out, or whose checkout was done.
  */
-async function readFailedCheckout(sandbox: string): Promise<number | undefined> {
-  const report = await readFile(checkoutReportOf(sandbox), 'utf8').catch(() => '');
-  const failed = /^failed (\d+)$/m.exec(report);
-  return failed?.[1] === undefined ? undefined : Number(failed[1]);
+async function afterCheckout(sandbox: string, termination: Termination): Promise<Termination> {
+  const report = await readFile(checkoutReportOf(sandbox), 'utf8').catch(() => undefined);
+  if (report === undefined || report.split('\n').includes(CHECKED_OUT)) return termination;
+  // Never started at all: the launch's own account stands.
+  if (termination.reason === 'AGENT_RESTARTED') return termination;
+  const { reason } = termination;
+  if (
+    termination.state === 'TASK_FAILED' &&
+    (reason === undefined || reason === 'COMMAND_EXITED_NONZERO')
+  ) {
+    const code = /^failed (\d+)$/m.exec(report)?.[1];
+    return {
+      ...termination,
+      reason: 'SOURCE_CHECKOUT_FAILED',
+      message: `${checkoutFailure(code === undefined ? undefined : Number(code), termination.message)}; the command never started`,
+    };
+  }
+  return {
+    ...termination,
+    message: `${termination.message}, during the checkout: the command never started`,
+  };
+}
+
+/** Why a container's checkout failed, from git's exit code if the report gave one. */
+function checkoutFailure(code: number | undefined, ending: string): string {
+  if (code === undefined) return `the checkout did not finish (${ending})`;
+  // The shell's code for a program it cannot find.
+  if (code === 127) {
+    return "the checkout failed: there is no git in the container (it sees the agent host's git under /usr or /bin)";
+  }
+  return `the checkout failed: git exited with code ${code} (its words are in the task's log)`;
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */

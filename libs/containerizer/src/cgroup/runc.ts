@@ -37,7 +37,9 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * before its command: runc passes the container's first process the file, opened for appending,
  * as its descriptor 3 (`--preserve-fds 1`), on which it reports the checkout (see the bundle's
  * private shell). A descriptor lets the container write there and nothing else: the file itself
- * it can neither open nor read.
+ * it can neither open nor read. runc keeps it open while the container runs; the hooks, which
+ * runc starts from Go, get none of its descriptors (the network hook's own 3 is slirp4netns's
+ * ready pipe). A helper started from runc's process some other way would inherit it.
  */
 export const SHIM = [
   'if [ -n "$7" ]; then',
