@@ -410,6 +410,12 @@ export class TaskRunner {
       // A server that sees the task's end has its artifacts: they go first (bounded), then the
       // log, which says what became of them.
       if (termination.state === 'TASK_FINISHED') await this.shipArtifacts(checkpoint);
+      const { source } = checkpoint.taskInfo;
+      if (termination.reason === 'SOURCE_CHECKOUT_FAILED' && source !== undefined) {
+        await this.sources.dropPack(source).catch((error: unknown) => {
+          this.logger.warn(`dropping the pack of ${source.sha} failed: ${errorMessage(error)}`);
+        });
+      }
       // A server that sees the task's end should have its whole log: ship it first (bounded).
       await this.logs.end(taskId, LOG_END_WAIT_MS);
       // Durable before the container goes: what the container leaves to tell its end (an exit

@@ -59,8 +59,7 @@ export type CheckoutBy = WorkspaceOwnership | 'container';
  * The workspace then goes to `owner` (the container's root) if that is another user. A commit that
  * took git over would hold a host user owning the task's files and nothing else, for as long as
  * the checkout lasts. Without an ownership (the `process` containerizer, whose task runs as the
- * agent's own user), git runs as the agent; with `'container'`, it only checks that the commit's
- * objects are all there.
+ * agent's own user), git runs as the agent; with `'container'`, nothing runs here.
  */
 export async function checkOutCommit(
   workspace: string,
@@ -69,17 +68,8 @@ export async function checkOutCommit(
   /** Ends the checkout by the task's user (the task was killed); one as the agent runs on. */
   stop?: AbortSignal,
 ): Promise<void> {
-  if (ownership === 'container') {
-    // Its container checks it out: whether the repository holds all of it (the commit, its tree
-    // and its files) is all that is looked at here, by the agent's git in the repository the
-    // agent made, before anything of the task's has run. A pack that lacks any fails here, where
-    // the cache drops it and git's protocol takes over, not in the container.
-    await sharedLauncher().run('git', ['rev-list', '--objects', '--quiet', sha], {
-      cwd: workspace,
-      env: gitEnv(),
-    });
-    return;
-  }
+  // Its container checks it out, from the objects put there (see SourceCache.dropPack).
+  if (ownership === 'container') return;
   if (ownership === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
     return;

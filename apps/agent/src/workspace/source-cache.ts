@@ -139,6 +139,18 @@ export class SourceCache {
   }
 
   /**
+   * Drops the commit's pack, should the cache hold one: its checkout in a task's container
+   * failed, and the next task of the commit downloads it again rather than failing on it too (a
+   * pack lacking part of the commit fails there, where the agent runs no git of its own). What
+   * git fetched, into a cache or a workspace, it checked whole as it fetched.
+   */
+  async dropPack(source: SourceInfo): Promise<void> {
+    const key = source.cacheKey;
+    if (packSourceOf(source) === undefined || key === undefined || !CACHE_KEY.test(key)) return;
+    await this.packs.evict(key, source.sha);
+  }
+
+  /**
    * The source to check the task's commit out from: the cache, holding the commit (fetched from
    * `source` if it lacked it). `undefined` when the source names no cache key.
    */
