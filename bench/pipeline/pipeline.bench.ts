@@ -500,30 +500,29 @@ function render(
   const misses: string[] = [];
   if (p50 > 150 || p99 > 1_000) {
     misses.push(
-      'The latency misses its aim. Where it goes (traced 2026-12-06 on the agent, p50 ~170 ms, on' +
-        ' a machine where a program starts in 1–2 ms): ~60 ms on the server until the run has its' +
-        " job, ~45 ms of it the `git fetch` of the pushed commit into the server's mirror (three" +
-        ' requests over smart HTTP, each answered by a `git http-backend` of its own); offer,' +
-        ' ACCEPT and LAUNCH ~15 ms; then ~90 ms on the agent, where the checkout is what the job' +
-        " waits for: the commit's pack (made by the server once the run had its jobs) is" +
-        " downloaded and indexed (30–75 ms) while `git init` makes the workspace's repository" +
-        ' (13 ms alone, 25–60 ms beside the rest), then checked out (10–20 ms); the container' +
-        ' waits at its gate meanwhile (runc gets there in 20–35 ms), and starts the step 15–30 ms' +
-        ' after the gate opens; ~5 ms shipping the line. Every one of these stages is a few' +
-        ' program starts and file system round trips, longer where the machine is loaded' +
-        ' (2026-12-05, where every program start cost 10–30 ms: p50 444–496 ms).' +
-        ' Traced again 2026-12-07 on a machine where `sh -c true` starts in ~5 ms (p50 ~530 ms):' +
-        " ~200 ms the mirror's `git fetch` (two requests, and six program starts on the server's" +
-        ' side alone: fetch, remote-http twice, unpack-objects, the connectivity check and' +
-        ' `maintenance --auto`), ~60 ms until the agent has the task, ~55 ms until the server' +
-        ' starts serving the pack, ~40 ms to index it, ~35 ms to check it out, and ~80 ms from the' +
-        ' open gate to the line shipped.' +
-        ' Later that day the server stopped forking itself for its git programs (its launcher' +
-        ' starts them now: each fork held its event loop for 10–40 ms, three or four times a' +
-        " run) and waiting for git's maintenance at the end of each fetch. Side by side, on a" +
-        ' machine where a bare spawn of `sh -c true` ran ~110/s: p50 455–479 ms against 496–572' +
-        " ms before. Of the ~200 ms until the run has its job, ~185 ms are the mirror's fetch:" +
-        " about ten program starts between git's client and the bench's `git http-backend`." +
+      'The latency misses its aim. Where it goes (traced with `perf record` of every program' +
+        ' start and end, 2026-12-07, on a machine where a bare spawn of `sh -c true` takes ~2 ms,' +
+        ' git ~10 ms and a util-linux program ~12 ms; p50 ~490 ms): ~20 ms until the server' +
+        " fetches, ~135 ms the `git fetch` of the pushed commit into the server's mirror (two" +
+        " requests over smart HTTP, each answered by a `git http-backend` of its own, and git's" +
+        ' remote helper, index-pack and connectivity check on the fetching side), ~40 ms until' +
+        " the run has its job and the server makes the commit's pack, ~45 ms until the agent has" +
+        ' the task (queue, offer, ACCEPT, LAUNCH), then ~230 ms on the agent, nearly all of it the' +
+        " container's start: the shim and runc until the container's hooks run (~105 ms), the" +
+        ' hooks (~65 ms: taking the output pipes back, then slirp4netns and the fences of the' +
+        " task's network, ~45 ms), runc from the open gate to the first process (~30 ms), git" +
+        " checking the commit out in the container (~13 ms) and the step's shell (~5 ms). The" +
+        " commit's pack is downloaded and indexed meanwhile (~50 ms), off the path since the" +
+        ' container checks its commit out itself (2026-12-07; before, the checkout ran on the' +
+        " host through ten program starts, which the container's start waited beside: p50" +
+        ' 519 ms against 486–499 ms in runs minutes apart, LAUNCH to the line 288 ms against' +
+        ' 260–267 ms). What is left is the start of a container and' +
+        " the mirror's fetch, each a dozen program starts; a pool of containers made before" +
+        ' their tasks and held at their gate would take the first off the path.' +
+        ' Earlier: 2026-12-07 16:47, on a machine where a bare spawn of `sh -c true` ran 650/s, p50' +
+        ' 209 ms with the checkout on the host; traced 2026-12-06, where a program starts in 1–2 ms, p50 ~170' +
+        ' ms (~60 ms on the server, ~15 ms offer to LAUNCH, ~90 ms on the agent); 2026-12-05,' +
+        ' where every program start cost 10–30 ms, p50 444–496 ms.' +
         ' The figures move with the load of the machine.',
     );
   }
