@@ -20,7 +20,8 @@ import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { CHECKED_OUT, DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
+import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
+import { afterCheckout } from './checkout-report';
 import {
   isCgroupPath,
   leaderCheckpoint,
@@ -560,7 +561,7 @@ export class CgroupContainerizer
         message: `${limitationMessage(limitation, container.limits)}; ${termination.message}`,
       };
     }
-    termination = await afterCheckout(container.sandbox, termination);
+    termination = await afterCheckout(checkoutReportOf(container.sandbox), termination);
     // Removed once the end is decided, not before it is told: an rmdir of a v1 cgroup waits on
     // the kernel for milliseconds per hierarchy, which no task's end should wait for. Destroying
     // the container (and so a relaunch of its id) waits for it.
@@ -641,47 +642,6 @@ function refusal(spec: ContainerSpec): string | undefined {
 /** Where a container that checks out reports how it went (see `SHIM`). */
 function checkoutReportOf(sandbox: string): string {
   return join(sandbox, BUNDLE_DIR, 'checkout');
-}
-
-/**
- * The termination of a container that was to check its commit out, as the checkout's report
- * tells. Only the container's private shell writes the report, before its command starts, so a
- * command cannot make its own failure read as a checkout's. A checkout that failed, or that ended
- * without a word (a signal), is the task's failure, `SOURCE_CHECKOUT_FAILED`; one that a limit or
- * a kill ended keeps that reason and says when it came. Unchanged for a container that had
- * nothing to check out, or whose checkout was done.
- */
-async function afterCheckout(sandbox: string, termination: Termination): Promise<Termination> {
-  const report = await readFile(checkoutReportOf(sandbox), 'utf8').catch(() => undefined);
-  if (report === undefined || report.split('\n').includes(CHECKED_OUT)) return termination;
-  // Never started at all: the launch's own account stands.
-  if (termination.reason === 'AGENT_RESTARTED') return termination;
-  const { reason } = termination;
-  if (
-    termination.state === 'TASK_FAILED' &&
-    (reason === undefined || reason === 'COMMAND_EXITED_NONZERO')
-  ) {
-    const code = /^failed (\d+)$/m.exec(report)?.[1];
-    return {
-      ...termination,
-      reason: 'SOURCE_CHECKOUT_FAILED',
-      message: `${checkoutFailure(code === undefined ? undefined : Number(code), termination.message)}; the command never started`,
-    };
-  }
-  return {
-    ...termination,
-    message: `${termination.message}, during the checkout: the command never started`,
-  };
-}
-
-/** Why a container's checkout failed, from git's exit code if the report gave one. */
-function checkoutFailure(code: number | undefined, ending: string): string {
-  if (code === undefined) return `the checkout did not finish (${ending})`;
-  // The shell's code for a program it cannot find.
-  if (code === 127) {
-    return "the checkout failed: there is no git in the container (it sees the agent host's git under /usr or /bin)";
-  }
-  return `the checkout failed: git exited with code ${code} (its words are in the task's log)`;
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
