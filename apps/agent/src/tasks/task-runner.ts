@@ -196,6 +196,7 @@ export class TaskRunner {
         checkpoint,
         workspace,
         () => {
+          // Asked either way: it refuses (nothing is put into the workspace) for a launch refused.
           const ownership = this.ownershipOf(containerizer, taskId, launched !== undefined);
           return checkout === undefined ? ownership : 'container';
         },

@@ -44,7 +44,7 @@ export type CheckoutBy = WorkspaceOwnership | 'container';
 /**
  * Checks `sha` out of the repository in `workspace`, whose objects the agent has put there. This
  * is where git reads what a commit's author wrote (paths, links, `.gitattributes`) and writes
- * files after it, so with an `ownership` it runs as a host user of the task's own
+ * files after it, so with an ownership (`by`) it runs as a host user of the task's own
  * (`checkoutUser`), never as the agent's root:
  * - the workspace, holding only what the agent put there, is given to that user first;
  * - git runs in namespaces of its own: no network (what it needs is on disk), mounts of its own
@@ -64,17 +64,17 @@ export type CheckoutBy = WorkspaceOwnership | 'container';
 export async function checkOutCommit(
   workspace: string,
   sha: string,
-  ownership: CheckoutBy | undefined,
+  by: CheckoutBy | undefined,
   /** Ends the checkout by the task's user (the task was killed); one as the agent runs on. */
   stop?: AbortSignal,
 ): Promise<void> {
   // Its container checks it out, from the objects put there (see SourceCache.dropPack).
-  if (ownership === 'container') return;
-  if (ownership === undefined) {
+  if (by === 'container') return;
+  if (by === undefined) {
     await sharedLauncher().run('git', [...CHECKOUT, sha], { cwd: workspace, env: gitEnv() });
     return;
   }
-  const { checkoutUser, owner } = ownership;
+  const { checkoutUser, owner } = by;
   await chownTree(workspace, checkoutUser);
   await sharedLauncher().run(
     'unshare',

@@ -287,14 +287,14 @@ export async function initRepository(workspace: string): Promise<void> {
 /**
  * Makes the repository `initRepository` left in `workspace` a shallow checkout of `sha` from a
  * copy of its pack: the agent's cache stays the agent's (a copy, not a link: the task owns what is
- * in its workspace). The checkout itself runs as `ownership` says, and `stop` ends one by the
+ * in its workspace). The checkout itself runs as `by` says, and `stop` ends one by the
  * task's user ({@link checkOutCommit}).
  */
 export async function checkoutFromPack(
   workspace: string,
   cached: CachedPack,
   sha: string,
-  ownership: CheckoutBy | undefined,
+  by: CheckoutBy | undefined,
   stop?: AbortSignal,
 ): Promise<void> {
   const git = join(workspace, '.git');
@@ -306,7 +306,7 @@ export async function checkoutFromPack(
     // The commit's parents are not there: git is told so, as `fetch --depth 1` tells it.
     writeFile(join(git, 'shallow'), `${sha}\n`),
   ]);
-  await checkOutCommit(workspace, sha, ownership, stop);
+  await checkOutCommit(workspace, sha, by, stop);
 }
 
 /** The commits of a repository's directory, each with its size and when it was last used. */

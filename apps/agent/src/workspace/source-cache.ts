@@ -54,20 +54,20 @@ export class SourceCache {
    * Checks `source` out into the task's `workspace`: through the cache when the source names a
    * cache key, directly otherwise, and directly should the cache itself fail. A source that
    * cannot be fetched fails the same either way ({@link SourceCheckoutError}). The agent fetches
-   * the commit's objects; git checks the commit out as `ownership` says, if the task's
+   * the commit's objects; git checks the commit out as `by` says, if the task's
    * containerizer gives one ({@link checkOutCommit}).
    */
   async checkout(
     workspace: string,
     source: SourceInfo,
     signal?: AbortSignal,
-    ownership?: CheckoutBy,
+    by?: CheckoutBy,
   ): Promise<void> {
-    const packed = await this.checkoutPack(workspace, source, signal, ownership);
+    const packed = await this.checkoutPack(workspace, source, signal, by);
     if (packed === 'checked-out') return;
     const direct = {
       ...(signal ? { signal } : {}),
-      ...(ownership === undefined ? {} : { ownership }),
+      ...(by === undefined ? {} : { by }),
     };
     // Too large for the pack cache: not kept in the other one either.
     if (packed === 'not-kept') return checkoutSource(workspace, source, direct);
@@ -79,7 +79,7 @@ export class SourceCache {
       this.onCacheFailure(source.cacheKey ?? '', error);
     }
     if (cached === undefined) return checkoutSource(workspace, source, direct);
-    await checkoutFromCache(workspace, cached, signal, ownership);
+    await checkoutFromCache(workspace, cached, signal, by);
   }
 
   /**
@@ -93,7 +93,7 @@ export class SourceCache {
     workspace: string,
     source: SourceInfo,
     signal: AbortSignal | undefined,
-    ownership: CheckoutBy | undefined,
+    by: CheckoutBy | undefined,
   ): Promise<'checked-out' | 'through-git' | 'not-kept'> {
     const key = source.cacheKey;
     const packed = packSourceOf(source);
@@ -114,7 +114,7 @@ export class SourceCache {
       const init = await initialized;
       if (init !== undefined) throw init.error;
       // Stopped by a kill as a checkout from the cache is (see checkoutFromCache).
-      await checkoutFromPack(workspace, cached, source.sha, ownership, signal).catch(
+      await checkoutFromPack(workspace, cached, source.sha, by, signal).catch(
         async (error: unknown) => {
           // A pack that does not check out goes; a checkout a kill stopped says nothing of it.
           if (!aborted()) await this.packs.evict(key, source.sha);
@@ -128,8 +128,8 @@ export class SourceCache {
       this.onCacheFailure(key, error);
       await emptyDirectory(workspace);
       // The agent's again, for git's protocol to take over: git, as the agent, refuses a
-      // repository of another user's.
-      if (ownership !== undefined)
+      // repository of another user's (the container's checkout leaves it the agent's).
+      if (typeof by === 'object')
         await lchown(workspace, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
       // Larger than the whole cache: kept in neither. One that does not fit now may be next time.
       return error instanceof PackTooLargeError && error.lasting ? 'not-kept' : 'through-git';
@@ -202,7 +202,7 @@ async function makeRoot(rootDir: string): Promise<void> {
 /**
  * The commit, from the cache (which holds it), into the empty workspace: one shell, started by the
  * agent's launcher, running the two git commands that fetch it (one program start where there
- * would be two), then the checkout, as `ownership` says ({@link checkOutCommit}). Shallow, like
+ * would be two), then the checkout, as `by` says ({@link checkOutCommit}). Shallow, like
  * a checkout from the source. No FETCH_HEAD (it would name the cache's path on the agent, nothing
  * a build needs to know) and no automatic maintenance: a workspace lives for one task.
  */
@@ -210,7 +210,7 @@ async function checkoutFromCache(
   workspace: string,
   cached: SourceInfo,
   signal: AbortSignal | undefined,
-  ownership: CheckoutBy | undefined,
+  by: CheckoutBy | undefined,
 ): Promise<void> {
   const killed = () => new SourceCheckoutError(cached, 'stopped: the task was killed');
   // A function: the signal can be aborted while the checkout runs.
@@ -225,7 +225,7 @@ async function checkoutFromCache(
       ['-c', FETCH_SCRIPT, 'kiln-checkout', cached.url, cached.sha],
       { cwd: workspace, env: gitEnv() },
     );
-    await checkOutCommit(workspace, cached.sha, ownership, signal);
+    await checkOutCommit(workspace, cached.sha, by, signal);
   } catch (error) {
     throw new SourceCheckoutError(cached, failureText(error));
   }

@@ -30,7 +30,7 @@ export interface CheckoutOptions {
   /** Stops the waiting for an unreachable server (the task was killed meanwhile). */
   signal?: AbortSignal;
   /** Who checks the commit out, and owns it then ({@link checkOutCommit}); not with `keepAs`. */
-  ownership?: CheckoutBy;
+  by?: CheckoutBy;
 }
 
 /**
@@ -68,7 +68,7 @@ export async function checkoutSource(
   // Never a prompt (a build has nobody at its terminal), never the agent's EDITOR or PAGER.
   const git = simpleGit({ ...GIT_ENV_OPTIONS, baseDir: dir, config }).env(gitEnv());
   const deadline = Date.now() + (options.retryForMs ?? SOURCE_RETRY_MS);
-  const { keepAs, ownership } = options;
+  const { keepAs, by } = options;
   const succeeds = (done: Promise<unknown>): Promise<boolean> =>
     done.then(
       () => true,
@@ -78,13 +78,13 @@ export async function checkoutSource(
   // a checkout would be two. Likewise a ref to an object that is not there is refused.
   const place = async (): Promise<boolean> => {
     if (keepAs !== undefined) return succeeds(git.raw(['update-ref', keepAs, source.sha]));
-    if (ownership === undefined) return succeeds(checkOutCommit(dir, source.sha, undefined));
+    if (by === undefined) return succeeds(checkOutCommit(dir, source.sha, undefined));
     // The owner's checkout is the last git command in the repository: the agent's git never runs
     // where another user has been (its config and hooks would be that user's). So it runs once
     // the commit is there, and its failure is the checkout's.
     const type = await git.raw(['cat-file', '-t', source.sha]).catch(() => '');
     if (type.trim() !== 'commit') return false;
-    await checkOutCommit(dir, source.sha, ownership, options.signal).catch((error: unknown) => {
+    await checkOutCommit(dir, source.sha, by, options.signal).catch((error: unknown) => {
       throw new OwnedCheckoutFailure(errorMessage(error));
     });
     return true;

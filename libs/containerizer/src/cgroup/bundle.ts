@@ -62,8 +62,11 @@ const SET_BY_THE_SHELL = new Set(['IFS', 'OPTIND', 'PPID', 'PWD']);
 /** What a container's checkout tells on its descriptor 3 ({@link CHECKOUT_REPORT_FD}) once done. */
 export const CHECKED_OUT = 'checked-out';
 
-/** The descriptor on which the first process of a container that checks out reports it. */
-export const CHECKOUT_REPORT_FD = 3;
+/**
+ * The descriptor on which the first process of a container that checks out reports it: the first
+ * that runc's `--preserve-fds` passes on (see the shim).
+ */
+const CHECKOUT_REPORT_FD = 3;
 
 /**
  * Run by {@link PRIVATE_SHELL} with the number of text variables as `$1`: joins them, unsets them
