@@ -602,7 +602,13 @@ export async function runPipelineBenchmark(): Promise<string> {
   try {
     // Settled, not raced: whatever started is stopped below even if another part failed.
     const started = await Promise.allSettled([
-      PipelineStack.start({ logLevel: 'warn' }).then((s) => (stack = s)),
+      PipelineStack.start({
+        logLevel: 'warn',
+        // Passed on, to measure the agent without the containers it makes ahead of tasks.
+        ...(process.env.KILN_AGENT_WARM_CONTAINERS === undefined
+          ? {}
+          : { agentEnv: { KILN_AGENT_WARM_CONTAINERS: process.env.KILN_AGENT_WARM_CONTAINERS } }),
+      }).then((s) => (stack = s)),
       freePort()
         .then((port) => GitDaemon.start(port))
         .then(async (g) => {

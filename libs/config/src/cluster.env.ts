@@ -116,6 +116,15 @@ export class AgentEnv extends ClusterClientEnv {
   readonly KILN_AGENT_HOST_NETWORK: boolean = false;
 
   /**
+   * Native containers the agent makes ahead of their tasks, of the kind of the last task it ran
+   * (its network, CPU and memory): a task that finds one starts in it without waiting for runc,
+   * its namespaces, mounts and network. Each waits at its gate with nothing of any task in it, and
+   * is used once. 0 makes none.
+   */
+  @EnvInt(0, 64)
+  readonly KILN_AGENT_WARM_CONTAINERS: number = 1;
+
+  /**
    * The most the agent keeps of the commits it downloads from the server (a pack per commit),
    * every repository and the downloads under way together: the least recently used go first, and
    * a commit larger than this (or than what the downloads under way leave) is checked out through

@@ -227,6 +227,20 @@ export interface Containerizer {
   workspaceOwner?(containerId: string): WorkspaceOwnership | undefined;
 
   /**
+   * Gives the spec's task a container made ahead of it, if one of its kind waits, for its launch
+   * to run it in: its sandbox takes the spec's sandbox's place, so it is called before the agent
+   * makes the sandbox. True if it did; the agent then either launches the spec or destroys the
+   * container id, which releases the container.
+   */
+  takeWarm?(spec: ContainerSpec): Promise<boolean>;
+
+  /**
+   * Undoes what it made ahead of tasks to come ({@link takeWarm}); the tasks' containers run on.
+   * For the agent's end.
+   */
+  close?(): Promise<void>;
+
+  /**
    * Whether this containerizer checks a task's commit out inside its container
    * ({@link ContainerSpec.checkout}), where the checkout has the task's user, namespaces and
    * limits and no program more than git; the agent then only puts the commit's objects into the

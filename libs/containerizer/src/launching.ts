@@ -62,7 +62,7 @@ export function assertValidSpec(spec: ContainerSpec): void {
  * directory (`mkdir` never follows a link in the place it makes). Only one that was there already
  * is looked at.
  */
-export async function prepareWorkspace(spec: ContainerSpec): Promise<string> {
+export async function prepareWorkspace(spec: Pick<ContainerSpec, 'sandbox'>): Promise<string> {
   const failed = (why: string) => new ContainerLaunchError('CONTAINER_LAUNCH_FAILED', why);
   const workspace = workspaceOf(spec.sandbox);
   try {

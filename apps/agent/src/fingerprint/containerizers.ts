@@ -48,6 +48,9 @@ export async function workingContainerizers(
           defaultGracePeriodMs: grace,
           idPool,
           hostNetwork: env.KILN_AGENT_HOST_NETWORK,
+          // Beside the sandboxes, on their file system: a warm container's is renamed to a task's.
+          warm: { count: env.KILN_AGENT_WARM_CONTAINERS, dir: join(dataDir, 'warm') },
+          warn: (message) => logger.warn(message),
           ...(seccompProfile === undefined ? {} : { seccompProfile }),
         }),
       );

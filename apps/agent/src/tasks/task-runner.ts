@@ -12,6 +12,7 @@ import {
   workspaceOf,
   WORKSPACE_MOUNT_PATH,
   type Containerizer,
+  type ContainerSpec,
   type LaunchResult,
   type Termination,
   type WorkspaceOwnership,
@@ -95,9 +96,15 @@ export class TaskRunner {
     this.logs = new LogShipping(this.store);
   }
 
-  /** Stops shipping logs; the tasks themselves run on, for the next agent to re-attach to. */
-  stop(): Promise<void> {
-    return this.logs.stop();
+  /**
+   * Stops shipping logs, and undoes the containers made for tasks to come; the tasks themselves
+   * run on, for the next agent to re-attach to.
+   */
+  async stop(): Promise<void> {
+    await Promise.all([
+      this.logs.stop(),
+      ...this.containerizers.map((containerizer) => containerizer.close?.()),
+    ]);
   }
 
   async launch({ frameworkId, role, task }: AgentLaunch): Promise<void> {
@@ -162,11 +169,15 @@ export class TaskRunner {
       containerizer.checksOut === true
         ? { commit: task.source.sha }
         : undefined;
+    const spec = this.containerSpec(containerizer, checkpoint, ready?.promise, checkout);
+    // A container made ahead of the task takes the sandbox's place, before anything is in it.
+    const warm = (await containerizer.takeWarm?.(spec).catch(() => false)) ?? false;
     let launched: Promise<LaunchOutcome> | undefined;
     try {
       try {
         await mkdir(workspace, { recursive: true });
       } catch (error) {
+        if (warm) await containerizer.destroy(taskId).catch(() => undefined);
         await this.reportUnrun(
           checkpoint,
           'TASK_FAILED',
@@ -182,15 +193,13 @@ export class TaskRunner {
       const launchFailed = new AbortController();
       // Nothing to prepare: launched below, once kills go to the containerizer.
       if (ready !== undefined) {
-        launched = this.launchContainer(containerizer, checkpoint, ready.promise, checkout).then(
-          (outcome) => {
-            const { status } = 'error' in outcome ? { status: 'failed' } : outcome.result;
-            if (status === 'failed' || status === 'not-supported' || status === 'killed') {
-              launchFailed.abort();
-            }
-            return outcome;
-          },
-        );
+        launched = this.launchContainer(containerizer, spec).then((outcome) => {
+          const { status } = 'error' in outcome ? { status: 'failed' } : outcome.result;
+          if (status === 'failed' || status === 'not-supported' || status === 'killed') {
+            launchFailed.abort();
+          }
+          return outcome;
+        });
       }
       const unprepared = await this.prepare(
         checkpoint,
@@ -209,6 +218,9 @@ export class TaskRunner {
         if (launched !== undefined) {
           ready?.reject(new Error('the task ended before its command started'));
           await launched;
+        }
+        // Its container, or the warm one it took, is undone.
+        if (launched !== undefined || warm) {
           await containerizer.destroy(taskId).catch(() => undefined);
         }
         await unprepared();
@@ -219,7 +231,7 @@ export class TaskRunner {
       this.starting.delete(taskId);
     }
     ready?.resolve();
-    const outcome = await (launched ?? this.launchContainer(containerizer, checkpoint, undefined));
+    const outcome = await (launched ?? this.launchContainer(containerizer, spec));
     if ('error' in outcome) {
       await this.reportUnrun(
         checkpoint,
@@ -250,44 +262,50 @@ export class TaskRunner {
     await this.awaitTermination(containerizer, checkpoint);
   }
 
-  /** Launches the task's container, its command held until `ready` resolves; never rejects. */
-  private launchContainer(
+  /** The task's container as the containerizer is asked for it, its command held until `ready`. */
+  private containerSpec(
     containerizer: Containerizer,
     checkpoint: TaskCheckpoint,
     ready: Promise<void> | undefined,
     checkout?: { commit: string },
-  ): Promise<LaunchOutcome> {
+  ): ContainerSpec {
     const task = checkpoint.taskInfo;
     const taskId = task.taskId;
     const sandbox = this.sandboxOf(taskId);
-    return containerizer
-      .launch({
-        containerId: taskId,
-        command: task.command.shell
-          ? { shell: true, value: task.command.value }
-          : { shell: false, value: task.command.value, arguments: task.command.arguments ?? [] },
-        environment: {
-          ...task.command.environment,
-          KILN_TASK_ID: taskId,
-          // Where the task works (as the task sees it: a container has it mounted, the native
-          // one too); the agent's files beside it are none of its business.
-          KILN_SANDBOX:
-            containerizer.name === 'process' ? workspaceOf(sandbox) : WORKSPACE_MOUNT_PATH,
-        },
-        sandbox,
-        resources: task.resources,
-        ...(task.maxCompletionTimeSeconds === undefined
-          ? {}
-          : { maxCompletionTimeMs: task.maxCompletionTimeSeconds * 1000 }),
-        ...(task.container?.image === undefined ? {} : { image: task.container.image }),
-        ...(task.container?.network === undefined ? {} : { network: task.container.network }),
-        ...(ready === undefined ? {} : { ready }),
-        ...(checkout === undefined ? {} : { checkout }),
-      })
-      .then(
-        (result) => ({ result }),
-        (error: unknown) => ({ error }),
-      );
+    return {
+      containerId: taskId,
+      command: task.command.shell
+        ? { shell: true, value: task.command.value }
+        : { shell: false, value: task.command.value, arguments: task.command.arguments ?? [] },
+      environment: {
+        ...task.command.environment,
+        KILN_TASK_ID: taskId,
+        // Where the task works (as the task sees it: a container has it mounted, the native
+        // one too); the agent's files beside it are none of its business.
+        KILN_SANDBOX:
+          containerizer.name === 'process' ? workspaceOf(sandbox) : WORKSPACE_MOUNT_PATH,
+      },
+      sandbox,
+      resources: task.resources,
+      ...(task.maxCompletionTimeSeconds === undefined
+        ? {}
+        : { maxCompletionTimeMs: task.maxCompletionTimeSeconds * 1000 }),
+      ...(task.container?.image === undefined ? {} : { image: task.container.image }),
+      ...(task.container?.network === undefined ? {} : { network: task.container.network }),
+      ...(ready === undefined ? {} : { ready }),
+      ...(checkout === undefined ? {} : { checkout }),
+    };
+  }
+
+  /** Launches the task's container; never rejects. */
+  private launchContainer(
+    containerizer: Containerizer,
+    spec: ContainerSpec,
+  ): Promise<LaunchOutcome> {
+    return containerizer.launch(spec).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
   }
 
   /**

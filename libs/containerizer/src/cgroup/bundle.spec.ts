@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   CONTAINER_WORKSPACE,
   DEFAULT_CAPABILITIES,
   MASKED_PATHS,
   ociConfig,
-  PRIVATE_SHELL,
-  privateShellCommand,
   READONLY_PATHS,
   type BundlePlan,
 } from './bundle';
@@ -133,67 +130,5 @@ describe(ociConfig.name, () => {
     const { config } = configOf();
     expect(config.process.args).toEqual(['/bin/sh', '-c', 'make']);
     expect(config.process.env).toEqual(['PATH=/usr/bin:/bin', 'TOKEN=a=b']);
-  });
-});
-
-describe(privateShellCommand.name, () => {
-  /** Runs the command as the container would, with the host's `/bin/sh` for the private shell. */
-  function run(text: string, environment: Record<string, string>): string {
-    const { argv, environment: env } = privateShellCommand(text, environment);
-    expect(argv[0]).toBe(PRIVATE_SHELL);
-    return execFileSync('/bin/sh', argv.slice(1), { env, encoding: 'utf8' });
-  }
-
-  it("starts the shell with none of the task's variables the loader or the shell could act on", () => {
-    const { argv, environment } = privateShellCommand('make', {
-      LD_PRELOAD: '/workspace/evil.so',
-      SHELLOPTS: 'xtrace',
-      PATH: '/usr/bin:/bin',
-      IFS: ':',
-      'not.a-shell-name': 'kept',
-    });
-    expect(argv.join(' ')).not.toContain('make');
-    expect(Object.keys(environment).sort()).toEqual([
-      'IFS',
-      '__KILN_COMMAND_0',
-      'not.a-shell-name',
-    ]);
-    expect(environment.__KILN_COMMAND_0).toContain("export LD_PRELOAD='/workspace/evil.so'");
-  });
-
-  it("gives the command and its processes the task's environment, as `sh -c` does", () => {
-    const tricky = 'it\'s "quoted" $HOME `x` \\ é 😀\nand a second line';
-    const environment = {
-      TRICKY: tricky,
-      PATH: '/usr/bin:/bin',
-      IFS: ':',
-      'dotted.name': 'as is',
-    };
-    const command = 'printf "%s|" "$TRICKY" "$#" "$0" "$IFS"; env | sort';
-    const out = run(command, environment);
-    expect(out.startsWith(`${tricky}|0|sh| \t\n|`)).toBe(true);
-    expect(out).toBe(
-      execFileSync('/bin/sh', ['-c', command, 'sh'], { env: environment, encoding: 'utf8' }),
-    );
-    expect(out).not.toContain('__KILN');
-    expect(out).not.toContain('__kiln');
-  });
-
-  it('carries a text longer than one variable may hold, cut anywhere, whole', () => {
-    // Past the kernel's 128 KiB for one string, and four-byte characters across the cuts.
-    const long = '😀'.repeat(70_000);
-    const { environment } = privateShellCommand('printf %s "$LONG"', { LONG: long });
-    expect(Object.keys(environment).length).toBeGreaterThan(4);
-    for (const piece of Object.values(environment)) {
-      expect(Buffer.byteLength(piece)).toBeLessThan(128 * 1024);
-    }
-    expect(run('printf %s "$LONG"', { LONG: long })).toBe(long);
-  });
-
-  it('names the commit to check out last, after the count of text variables', () => {
-    const commit = 'a'.repeat(40);
-    const { argv } = privateShellCommand('make', {}, { commit });
-    expect(argv.slice(-2)).toEqual(['1', commit]);
-    expect(privateShellCommand('make', {}).argv.at(-1)).toBe('1');
   });
 });

@@ -1,11 +1,9 @@
 import type { TaskReason } from '@kiln/contracts';
 import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '@kiln/common';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { release } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CONTAINER_ID_PATTERN,
-  ContainerLaunchError,
   type Containerizer,
   type ContainerSpec,
   type RecoverableContainer,
@@ -13,14 +11,14 @@ import {
   type Termination,
   type WorkspaceOwnership,
 } from '../containerizer';
-import { assertValidSpec, DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
+import { assertValidSpec, DEFAULT_PATH } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
-import { ContainerLifecycle, notReady, type LiveContainer } from '../lifecycle/container-lifecycle';
+import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { DEFAULT_CAPABILITIES, ociConfig, privateShellCommand } from './bundle';
+import { deliveredText, deliveredTextCommand, privateShellCommand } from './private-shell';
 import { afterCheckout } from './checkout-report';
 import {
   isCgroupPath,
@@ -28,32 +26,30 @@ import {
   parseCheckpoint,
   type CgroupCheckpoint,
 } from './checkpoint';
-import { listChildCgroups, TaskCgroup, type CgroupVersion } from './cgroups';
+import {
+  checkoutReportOf,
+  ContainerMaker,
+  gateOf,
+  HOSTNAME,
+  type Host,
+  type MadeContainer,
+} from './container-maker';
+import { listChildCgroups, TaskCgroup } from './cgroups';
 import { CONTROLLER_NAMES, type CgroupLimits } from './controllers';
 import { limitationMessage, limitationOf, measureCgroup } from './counters';
 import {
   detectCgroups,
   v1Hierarchies,
   type CgroupDetection,
-  type CgroupTools,
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import {
-  GATE_OPEN,
-  gateHook,
-  gateWordFile,
-  networkHook,
-  outputHook,
-  refuseAtGate,
-  type Runc,
-} from './runc';
+import { gateWordFile, heldFile, refuseAtGate, type Runc } from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
-import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { killEarlierShim, spawnShim, untilStarted } from './shim';
-import { chownTree } from './workspace-owner';
+import { untilWritten } from './shim';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
+import { WarmContainers, type ContainerShape } from './warm-containers';
 
 export type { CgroupCheckpoint } from './checkpoint';
 
@@ -99,20 +95,25 @@ export interface CgroupContainerizerOptions {
    * service on the host's loopback: for installations that trust every build only.
    */
   hostNetwork?: boolean;
+  /**
+   * Containers made ahead of their tasks (see `warm-containers.ts`): `count` of the shape of the
+   * last task with a shell command, their sandboxes made in `dir` (on the file system of the
+   * agent's sandboxes, which they are renamed into; root's, emptied at recovery). None by default.
+   */
+  warm?: { count: number; dir: string; refillAfterMs?: number };
+  /** Told what went wrong where no task's end says it (a warm container that failed). */
+  warn?: (message: string) => void;
 }
 
 const DEFAULT_PARENT = 'kiln';
 const DEFAULT_ID_POOL: IdPoolOptions = { firstHostId: 2 ** 30, ...TASK_ID_RANGES };
-/** The task's hostname, the same for every task: nothing of the agent's. */
-const HOSTNAME = 'kiln';
-/** Where the shim's `runc run` runs the container from: `<sandbox>/.runc`, the agent's. */
-const BUNDLE_DIR = '.runc';
 const DEFAULT_PIDS_MAX = 1024;
-const DEFAULT_TMP_SIZE_MIB = 64;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
 interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   cgroup?: TaskCgroup;
+  /** Its name to runc: its own id, or the name it was made under as a warm container. */
+  runcId?: string;
   /** The runc that runs it, which removes it once it has ended. */
   runc?: Runc;
   limits: CgroupLimits;
@@ -122,13 +123,6 @@ interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   usage?: ResourceUsage;
   /** Its cgroups and runc state removed after its end (see `ended`). */
   removed?: Promise<void>;
-}
-
-interface Host {
-  version: CgroupVersion;
-  root: string;
-  tools: CgroupTools;
-  seccomp: DockerSeccompProfile;
 }
 
 /**
@@ -167,8 +161,10 @@ export class CgroupContainerizer
   private readonly runtime: RuntimeState;
   private readonly idPool: IdPool;
   private readonly hostNetwork: boolean;
+  private readonly warm: WarmContainers<MadeContainer>;
+  private readonly warmDir: string | undefined;
   private readonly seccompProfile: string | undefined;
-  private seccomp: Record<string, unknown> | undefined;
+  private readonly maker: ContainerMaker;
   private detection: Promise<CgroupDetection> | undefined;
 
   constructor(options: CgroupContainerizerOptions = {}) {
@@ -191,6 +187,25 @@ export class CgroupContainerizer
         ? options.idPool
         : new IdPool(options.idPool ?? DEFAULT_ID_POOL);
     this.hostNetwork = options.hostNetwork ?? false;
+    this.maker = new ContainerMaker({
+      runtime: this.runtime,
+      idPool: this.idPool,
+      parent,
+      pidsMax: this.pidsMax,
+      tmpSizeMiB: this.tmpSizeMiB,
+      cgroupOf: (host, path) => this.cgroupOf(host, path),
+    });
+    this.warmDir = options.warm?.dir;
+    this.warm = new WarmContainers<MadeContainer>({
+      count: options.warm?.count ?? 0,
+      dir: options.warm?.dir ?? '',
+      ...(options.warm?.refillAfterMs === undefined
+        ? {}
+        : { refillAfterMs: options.warm.refillAfterMs }),
+      make: (runcId, sandbox, shape) => this.makeWarm(runcId, sandbox, shape),
+      discard: (made) => this.maker.discard(made, made.runcId, true),
+      warn: options.warn ?? (() => undefined),
+    });
     this.containers = new ContainerLifecycle<CgroupContainer, LeaderExit>(
       {
         create: (base) => ({ ...base, limits: {} }),
@@ -249,7 +264,13 @@ export class CgroupContainerizer
       await this.reattach(containerId, sandbox, cgroup, found, runc);
       recovered.push(containerId);
     }
-    const listed = new Set(known.map((container) => container.containerId));
+    // A container made warm keeps the name it was made under, which its checkpoint records.
+    const listed = new Set(
+      known.flatMap(({ containerId, checkpoint }) => {
+        const runcId = parseCheckpoint(checkpoint)?.runcId;
+        return runcId === undefined ? [containerId] : [containerId, runcId];
+      }),
+    );
     for (const name of await runc.list().catch(() => [])) {
       if (listed.has(name) || this.containers.has(name)) continue;
       await this.runtime.deleteContainer(runc, name).catch(() => undefined);
@@ -267,17 +288,14 @@ export class CgroupContainerizer
       if (listed.has(name) || this.containers.has(name)) continue;
       await destroyCgroup(this.cgroupOf(host, `${this.parent}/${name}`));
     }
+    // The sandboxes of warm containers an earlier agent made (theirs are gone above).
+    if (this.warmDir !== undefined) {
+      for (const name of await readdir(this.warmDir).catch(() => [] as string[])) {
+        if (this.warm.holds(name)) continue;
+        await rm(join(this.warmDir, name), { recursive: true, force: true });
+      }
+    }
     return recovered;
-  }
-
-  /** Every task's seccomp filter: Docker's default profile for the capabilities tasks hold. */
-  private seccompOf(host: Host): Record<string, unknown> {
-    this.seccomp ??= ociSeccomp(host.seccomp, {
-      capabilities: DEFAULT_CAPABILITIES,
-      arch: process.arch,
-      kernel: release(),
-    });
-    return this.seccomp;
   }
 
   /** Detects the host's cgroups once, on first use. */
@@ -316,174 +334,107 @@ export class CgroupContainerizer
     container.usage = (await measureCgroup(cgroup, container.usage)) ?? container.usage;
   }
 
+  /**
+   * Gives the task a warm container of its shape if one waits (see `warm-containers.ts`), its
+   * sandbox renamed to the spec's: called before the agent makes the sandbox, which must not
+   * exist yet. Its launch then runs the task in it. False when none can be given: the launch
+   * makes the container.
+   */
+  async takeWarm(spec: ContainerSpec): Promise<boolean> {
+    const shape = deliverableShape(spec, this.hostNetwork);
+    if (shape === undefined || this.containers.has(spec.containerId)) return false;
+    const taken = await this.warm.take(spec.containerId, spec.sandbox, shape);
+    if (taken === undefined) return false;
+    // Its id range is the task's from now on: the task's id names it to the id pool.
+    this.idPool.rename(taken.runcId, spec.containerId);
+    return true;
+  }
+
+  /** Releases the warm container a task took and never launched in, as well as its container. */
+  override async destroy(containerId: string): Promise<void> {
+    const unlaunched = this.containers.has(containerId) ? undefined : this.warm.claim(containerId);
+    if (unlaunched !== undefined) await this.maker.discard(unlaunched, containerId, false);
+    await super.destroy(containerId);
+  }
+
+  /** Discards the warm containers waiting for a task, and makes no more: for the agent's end. */
+  close(): Promise<void> {
+    return this.warm.close();
+  }
+
   private async start(container: CgroupContainer, spec: ContainerSpec, host: Host): Promise<void> {
-    const { sandbox } = spec;
-    const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
-    // runc looks a command without a slash up on the task's PATH, inside the container.
-    const { checkout } = spec;
-    // A checkout goes first, by the private shell (a checkout comes with a shell command).
-    const { argv, environment } = spec.command.shell
-      ? privateShellCommand(spec.command.value, taskEnvironment, checkout)
-      : {
-          argv: [spec.command.value, ...spec.command.arguments],
-          environment: taskEnvironment,
-        };
-    const exitCodeFile = join(sandbox, EXIT_CODE_FILE);
-    const bundle = join(sandbox, BUNDLE_DIR);
-    const runc = this.runtime.runc(host.tools.runc);
-    const cgroup = this.cgroupOf(host, `${this.parent}/${container.id}`);
-    const networkPidFile = this.runtime.networkPidFile(container.id);
-    // First: what an earlier launch of the id left would write into this one's files.
-    await this.clearEarlierLaunch(runc, cgroup, container.id);
-    // Independent of each other, so done at once: every task's start waits for the slowest only.
-    const [workspace, rootFilesystem] = await Promise.all([
-      // The sandbox is checked first: a missing one fails with a message, not an ENOENT.
-      prepareWorkspace(spec).then(async (prepared) => {
-        // An exit code left by an earlier run in this sandbox would be taken for this one's.
-        await rm(exitCodeFile, { force: true });
-        await rm(bundle, { recursive: true, force: true });
-        await mkdir(bundle, { mode: 0o700 });
-        return prepared;
-      }),
-      this.runtime.prepareRootFilesystem(),
-    ]);
-    const limits: CgroupLimits = {
-      cpus: spec.resources.cpus,
-      memMiB: spec.resources.mem,
-      pidsMax: this.pidsMax,
-    };
-    const network = spec.network === 'none' ? 'none' : this.hostNetwork ? 'host' : 'private';
-    const ids = this.idPool.take(container.id);
-    const gate = spec.ready === undefined ? undefined : gateOf(sandbox);
-    const checkoutReport = checkout === undefined ? undefined : checkoutReportOf(sandbox);
-    const config = ociConfig({
-      argv,
-      environment,
-      ...rootFilesystem,
-      workspace,
-      network,
-      outputHook: outputHook(ids.hostId),
-      networkHook: networkHook({
-        slirp4netns: host.tools.slirp4netns,
-        pidFile: networkPidFile,
-        logFile: join(bundle, 'slirp4netns.log'),
-      }),
-      ids,
-      cgroupsPath: `/${cgroup.path}`,
-      limits,
-      tmpSizeMiB:
-        this.tmpSizeMiB ?? (spec.resources.mem > 0 ? spec.resources.mem : DEFAULT_TMP_SIZE_MIB),
-      hostname: HOSTNAME,
-      seccomp: this.seccompOf(host),
-      ...(gate === undefined ? {} : { gateHook: gateHook(gate) }),
-    });
-    await Promise.all([
-      writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
-      // Made here, root's alone: the shim only appends to it (see SHIM).
-      checkoutReport === undefined ? undefined : writeFile(checkoutReport, '', { mode: 0o600 }),
-      // The container's root is the range's first id: the workspace becomes its own (a gated
-      // one once it is ready, below).
-      gate === undefined ? chownTree(workspace, ids.hostId) : undefined,
-    ]);
-    container.cgroup = cgroup;
-    container.runc = runc;
-    container.limits = limits;
-
-    const {
-      process: shim,
-      pid,
-      leader,
-      exited,
-    } = await spawnShim(
-      {
-        runc: host.tools.runc,
-        stateDir: runc.stateDir,
-        bundle,
-        containerId: container.id,
-        exitFile: exitCodeFile,
-        networkPidFile,
-        ...(gate === undefined ? {} : { gate }),
-        ...(checkoutReport === undefined ? {} : { checkoutReport }),
-      },
-      sandbox,
-    );
-    // A gated container is made meanwhile, up to its gate hook; without a gate, the word comes at
-    // once, and runc makes and starts the container (see SHIM).
-    let unready: { error: unknown } | undefined;
-    if (spec.ready !== undefined) {
-      unready = await this.openGate(spec.ready, exited, shim, workspace, ids.hostId);
-    } else {
-      await shim.go(GATE_OPEN);
-    }
-    const started = await untilStarted(join(bundle, 'pid'), exited);
-    if (!started || unready !== undefined) {
-      await exited;
-      // A gate hook still waiting has no shim left to tell it: it is told no, and runc ends.
-      const refusal = gate === undefined ? undefined : await refuseAtGate(gate);
-      await this.runtime.deleteContainer(runc, container.id).catch(() => undefined);
-      await refusal?.close();
-      if (unready !== undefined) throw notReady(container.id, unready.error);
-      const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
-      throw new ContainerLaunchError(
-        'CONTAINER_LAUNCH_FAILED',
-        `runc could not start container ${container.id}: ${log.split('\n').pop() ?? 'no message'}`,
-      );
-    }
-    // runc has read it; it holds the task's environment (secrets), which no file should keep.
-    await rm(join(bundle, 'config.json'), { force: true });
-    const timeoutMs = spec.maxCompletionTimeMs;
-    container.checkpoint = {
-      pid,
-      startTime: leader.startTime,
-      cgroup: cgroup.path,
-      hostId: ids.hostId,
-      ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
-    };
-    container.shim = shim;
-    void exited.then((exit) => this.containers.end(container, exit));
+    const made = this.warm.claim(container.id) ?? (await this.makeFor(container, spec, host));
+    container.cgroup = made.cgroup;
+    container.runc = made.runc;
+    container.runcId = made.runcId;
+    container.limits = made.limits;
+    container.checkpoint = await this.maker.start(made, spec, container.id);
+    const shim = made.shim!;
+    container.shim = shim.process;
+    void shim.exited.then((exit) => this.containers.end(container, exit));
     this.running(container);
+    // Tasks of this shape come: the next may find its container made.
+    if (made.delivers) this.warm.wanted(made.shape, container.termination);
   }
 
-  /**
-   * Waits for the workspace, then lets the container's process start: the workspace is given to
-   * the container's root first (what was checked out into it meanwhile included). Ends the shim's
-   * standard input either way, which fails the gate unless `go` came first; what kept the
-   * workspace from being ready, if anything. A shim that ends first (runc failed) is not kept
-   * waiting for the workspace: its failure is the launch's.
-   */
-  private async openGate(
-    ready: Promise<void>,
-    exited: Promise<unknown>,
-    shim: LaunchedProcess,
-    workspace: string,
-    hostId: number,
-  ): Promise<{ error: unknown } | undefined> {
-    // A shim that died early has closed its end: what is written then goes nowhere.
-    try {
-      const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
-      if (first !== 'ready') {
-        await shim.go('');
-        return undefined;
-      }
-      await chownTree(workspace, hostId);
-    } catch (error) {
-      await shim.go('');
-      return { error };
+  /** Makes the spec's container for its launch (no warm one was taken), up to its gate if it has one. */
+  private makeFor(
+    container: CgroupContainer,
+    spec: ContainerSpec,
+    host: Host,
+  ): Promise<MadeContainer> {
+    const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
+    const delivered =
+      spec.command.shell && deliveredText(spec.command.value, taskEnvironment) !== undefined;
+    // runc looks a command without a slash up on the task's PATH, inside the container. A
+    // checkout goes first, by the private shell (a checkout comes with a shell command).
+    const command = delivered
+      ? deliveredTextCommand()
+      : spec.command.shell
+        ? privateShellCommand(spec.command.value, taskEnvironment, spec.checkout)
+        : { argv: [spec.command.value, ...spec.command.arguments], environment: taskEnvironment };
+    return this.maker.make(
+      {
+        runcId: container.id,
+        sandbox: spec.sandbox,
+        shape: shapeOf(spec, this.hostNetwork),
+        command,
+        delivers: delivered,
+        reports: delivered || spec.checkout !== undefined,
+        gated: spec.ready !== undefined,
+      },
+      host,
+    );
+  }
+
+  /** Makes a warm container: up to its gate, for a task of the shape to take. */
+  private async makeWarm(
+    runcId: string,
+    sandbox: string,
+    shape: ContainerShape,
+  ): Promise<MadeContainer> {
+    const host = await this.host();
+    if (!host.supported) throw new Error(host.reason);
+    await mkdir(sandbox, { recursive: true });
+    const made = await this.maker.make(
+      {
+        runcId,
+        sandbox,
+        shape,
+        command: deliveredTextCommand(),
+        delivers: true,
+        reports: true,
+        gated: true,
+      },
+      host,
+    );
+    const gate = gateOf(sandbox);
+    if (!(await untilWritten(heldFile(gate), () => true, made.shim!.exited))) {
+      await this.maker.discard(made, runcId, true);
+      const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
+      throw new Error(`runc could not make it: ${log.split('\n').pop() ?? 'no message'}`);
     }
-    await shim.go(GATE_OPEN);
-    return undefined;
-  }
-
-  /**
-   * A container left by a launch of this id that the agent lost track of is no home for a new
-   * one: its shim goes first, then the container, its network helper (and the pid file that
-   * named it) and its cgroup.
-   */
-  private async clearEarlierLaunch(runc: Runc, cgroup: TaskCgroup, id: string): Promise<void> {
-    await killEarlierShim(runc.stateDir, id);
-    await this.runtime.deleteContainer(runc, id);
-    if (await cgroup.exists()) await destroyCgroup(cgroup);
+    return made;
   }
 
   /** Watches a container the agent knew of before its restart. */
@@ -497,6 +448,7 @@ export class CgroupContainerizer
     const container = this.containers.register(id, sandbox);
     container.cgroup = cgroup;
     container.runc = runc;
+    if (found?.runcId !== undefined) container.runcId = found.runcId;
     container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
     // Its range stays its own while it runs (and its files are that range's until removed).
     if (found?.hostId !== undefined) this.idPool.reclaim(id, found.hostId);
@@ -584,7 +536,8 @@ export class CgroupContainerizer
         await removeFromEveryHierarchy(cgroup);
       }
       if (container.runc !== undefined) {
-        await rm(join(container.runc.stateDir, container.id), { recursive: true, force: true });
+        const runcId = container.runcId ?? container.id;
+        await rm(join(container.runc.stateDir, runcId), { recursive: true, force: true });
       }
     } catch {
       // Left for destroy() and the next recover.
@@ -596,7 +549,9 @@ export class CgroupContainerizer
     await container.removed;
     // `ended` removed it unless that failed; the retry is cheap, and idempotent.
     if (container.runc !== undefined) {
-      await this.runtime.deleteContainer(container.runc, container.id).catch(() => undefined);
+      await this.runtime
+        .deleteContainer(container.runc, container.runcId ?? container.id)
+        .catch(() => undefined);
     }
     if (container.cgroup !== undefined) await destroyCgroup(container.cgroup);
   }
@@ -639,14 +594,31 @@ function refusal(spec: ContainerSpec): string | undefined {
     : 'the cgroup containerizer cannot run images; docker is needed';
 }
 
-/** Where a container that checks out reports how it went (see `SHIM`). */
-function checkoutReportOf(sandbox: string): string {
-  return join(sandbox, BUNDLE_DIR, 'checkout');
+/** What the spec's container is made with. */
+function shapeOf(spec: ContainerSpec, hostNetwork: boolean): ContainerShape {
+  return {
+    network: spec.network === 'none' ? 'none' : hostNetwork ? 'host' : 'private',
+    cpus: spec.resources.cpus,
+    memMiB: spec.resources.mem,
+  };
 }
 
-/** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
-function gateOf(sandbox: string): string {
-  return join(sandbox, BUNDLE_DIR, 'gate');
+/**
+ * The shape of the spec's container if a warm one can run it: a valid spec of a shell command
+ * whose variables can all be delivered with it (see `deliveredText`), without an image.
+ */
+function deliverableShape(spec: ContainerSpec, hostNetwork: boolean): ContainerShape | undefined {
+  try {
+    if (refusal(spec) !== undefined) return undefined;
+  } catch {
+    // Invalid: its launch says why.
+    return undefined;
+  }
+  const environment = { PATH: DEFAULT_PATH, ...spec.environment };
+  if (!spec.command.shell || deliveredText(spec.command.value, environment) === undefined) {
+    return undefined;
+  }
+  return shapeOf(spec, hostNetwork);
 }
 
 /** Whether the sandbox's container was gated, and its agent never said go. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Termination } from '../containerizer';
-import { CHECKED_OUT } from './bundle';
+import { CHECKED_OUT } from './private-shell';
 
 /**
  * The termination of a container that was to check its commit out, as the checkout's report

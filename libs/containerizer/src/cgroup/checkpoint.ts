@@ -1,4 +1,5 @@
 import { hasExited, readProcStat, type ProcStat } from '../process/proc';
+import { CONTAINER_ID_PATTERN } from '../containerizer';
 import type { TaskCgroup } from './cgroups';
 
 /** What `checkpoint` returns and `recover` takes back. */
@@ -14,6 +15,8 @@ export interface CgroupCheckpoint {
   deadline?: number;
   /** The first host id of the container's id range, held until the container is removed. */
   hostId?: number;
+  /** Its name to runc, where that is not the container's id: one made warm, before its task. */
+  runcId?: string;
 }
 
 /**
@@ -42,7 +45,7 @@ export function isCgroupPath(path: string): boolean {
 
 export function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline, hostId } = value as Record<
+  const { pid, startTime, cgroup, maxCompletionTimeMs, deadline, hostId, runcId } = value as Record<
     string,
     unknown
   >;
@@ -56,5 +59,6 @@ export function parseCheckpoint(value: unknown): CgroupCheckpoint | undefined {
     ...(typeof maxCompletionTimeMs === 'number' ? { maxCompletionTimeMs } : {}),
     ...(typeof deadline === 'number' ? { deadline } : {}),
     ...(isCount(hostId) ? { hostId } : {}),
+    ...(typeof runcId === 'string' && CONTAINER_ID_PATTERN.test(runcId) ? { runcId } : {}),
   };
 }

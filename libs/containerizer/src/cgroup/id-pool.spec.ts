@@ -14,6 +14,19 @@ describe(IdPool.name, () => {
     expect(pool.take('c')).toEqual({ hostId: 1_000_000, size: 65_536 });
   });
 
+  it('hands a warm container range on to the task it runs, which then holds and frees it', () => {
+    const pool = new IdPool(OPTIONS);
+    const range = pool.take('warm-1');
+    pool.rename('warm-1', 'task-1');
+    expect(pool.take('task-1')).toEqual(range);
+    expect(pool.take('warm-2')).not.toEqual(range);
+    pool.free('warm-1');
+    expect(pool.take('task-2')).not.toEqual(range);
+    pool.free('task-1');
+    expect(pool.take('task-3')).toEqual(range);
+    expect(() => pool.rename('task-2', 'task-3')).toThrow(/already holds/);
+  });
+
   it('refuses a container when every range is held, naming why', () => {
     const pool = new IdPool(OPTIONS);
     for (const id of ['a', 'b', 'c']) pool.take(id);

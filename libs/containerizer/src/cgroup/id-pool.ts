@@ -74,6 +74,18 @@ export class IdPool {
     return true;
   }
 
+  /**
+   * The range `from` holds is held by `to` from now on (a container made ahead of its task, which
+   * it now runs under the task's id); a no-op if `from` holds none. `to` must hold none.
+   */
+  rename(from: string, to: string): void {
+    const slot = this.slots.get(from);
+    if (slot === undefined) return;
+    if (this.slots.has(to)) throw new Error(`id pool: ${to} already holds a range`);
+    this.slots.delete(from);
+    this.slots.set(to, slot);
+  }
+
   /** The container is gone: its range may be given to the next. */
   free(containerId: string): void {
     const slot = this.slots.get(containerId);

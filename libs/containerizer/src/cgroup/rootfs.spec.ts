@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PRIVATE_SHELL } from './bundle';
+import { PRIVATE_SHELL } from './private-shell';
 import { prepareRootFilesystem } from './rootfs';
 
 describe(prepareRootFilesystem.name, () => {

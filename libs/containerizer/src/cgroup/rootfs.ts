@@ -12,7 +12,8 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CONTAINER_WORKSPACE, PRIVATE_SHELL } from './bundle';
+import { CONTAINER_WORKSPACE } from './bundle';
+import { PRIVATE_SHELL } from './private-shell';
 
 /*
  * The filesystem every task of the native containerizer starts from when it names no image: the

@@ -1,6 +1,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,9 +25,9 @@ import {
 } from './runc';
 
 /** Runs `/bin/sh` with `args`, `input` on its standard input: its exit code. */
-function sh(args: string[], input = ''): Promise<number | null> {
+function sh(args: string[], input = '', cwd?: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', args, { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn('/bin/sh', args, { cwd, stdio: ['pipe', 'ignore', 'ignore'] });
     child.once('error', reject);
     child.once('exit', resolve);
     child.stdin.end(input);
@@ -32,6 +42,16 @@ async function eventuallyRead(path: string): Promise<string> {
   });
   return text!;
 }
+
+const PLAIN = {
+  runc: 'runc',
+  stateDir: '/run/kiln/runc',
+  bundle: '.runc',
+  containerId: 'c1',
+  exitFile: '.exit_code',
+  networkPidFile: '/run/kiln/network/c1.pid',
+  pidFile: '/run/kiln/pids/c1',
+};
 
 describe('runc shim and network hook', () => {
   let dir: string;
@@ -50,7 +70,11 @@ describe('runc shim and network hook', () => {
   }
 
   /** The arguments of a shim running `runc`, its exit code to `<dir>/.exit_code`. */
-  const shimFor = (runc: string, gate?: string): string[] =>
+  const shimFor = (
+    runc: string,
+    gate?: string,
+    delivered?: { checkoutReport: string; text?: string },
+  ): string[] =>
     shimArguments({
       runc,
       stateDir: dir,
@@ -58,8 +82,25 @@ describe('runc shim and network hook', () => {
       containerId: 'c1',
       exitFile: join(dir, '.exit_code'),
       networkPidFile: join(dir, 'missing.pid'),
+      pidFile: join(dir, 'pid'),
       ...(gate === undefined ? {} : { gate }),
+      ...delivered,
     });
+
+  it('passes runc the report as descriptor 3 and the text as 4, and tells it to keep them', async () => {
+    const runc = await fakeProgram(
+      'runc',
+      'echo "$@" > "$(dirname "$0")/args"; cat <&4 > "$(dirname "$0")/got"; echo reported >&3',
+    );
+    await writeFile(join(dir, 'text'), 'kiln-text -\nmake');
+    await writeFile(join(dir, 'report'), '');
+    const delivered = { checkoutReport: join(dir, 'report'), text: join(dir, 'text') };
+    expect(await sh(shimFor(runc, undefined, delivered), GATE_OPEN)).toBe(0);
+    expect(await readFile(join(dir, 'args'), 'utf8')).toContain('run --keep --preserve-fds 2 ');
+    expect(await readFile(join(dir, 'got'), 'utf8')).toBe('kiln-text -\nmake');
+    expect(await readFile(join(dir, 'report'), 'utf8')).toBe('reported\n');
+    expect(() => shimArguments({ ...PLAIN, text: 'text' })).toThrow(/checkout report/);
+  });
 
   it("records runc's exit code whole, outside the container, and exits with it", async () => {
     const runc = await fakeProgram('runc', 'exit 7');
@@ -199,6 +240,28 @@ describe('runc shim and network hook', () => {
       expect(await sh(shim(runc), '')).toBe(1);
       await expect(readFile(join(dir, 'ran'), 'utf8')).rejects.toThrow(/ENOENT/);
       expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('1\n');
+    });
+
+    it('says it is held once its hook waits, and ends in the sandbox it was renamed to meanwhile', async () => {
+      // Paths in the sandbox relative to it, as the containerizer gives them.
+      const sandbox = join(dir, 'warm');
+      const renamed = join(dir, 'task');
+      await mkdir(sandbox);
+      const runc = await fakeProgram(
+        'runc',
+        `echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(sandbox, 'gate')}" || exit 1\n` +
+          'echo ran > ran',
+      );
+      const args = shimArguments({ ...PLAIN, runc, gate: 'gate' });
+      const child = spawn('/bin/sh', args, { cwd: sandbox, stdio: ['pipe', 'ignore', 'ignore'] });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await vi.waitFor(() => expect(existsSync(join(sandbox, 'gate.held'))).toBe(true));
+      await rename(sandbox, renamed);
+      child.stdin.end(GATE_OPEN);
+      expect(await exited).toBe(0);
+      expect(await readFile(join(renamed, 'ran'), 'utf8')).toBe('ran\n');
+      expect(await readFile(join(renamed, '.exit_code'), 'utf8')).toBe('0\n');
+      expect(await readFile(join(renamed, 'gate.word'), 'utf8')).toBe('go\n');
     });
 
     it('records the code of a runc that fails before its gate', async () => {

@@ -16,7 +16,10 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * container in the foreground and keeps it (its cgroup, with the counters that say which limit
  * ended it) until the agent deletes it; the shim then stops the container's user-mode network and
  * writes the code. Arguments: `RUNC STATE_DIR BUNDLE CONTAINER_ID EXIT_FILE NETWORK_PID_FILE
- * [GATE [CHECKOUT_REPORT]]`.
+ * PID_FILE GATE CHECKOUT_REPORT TEXT`, the last three empty where there is none. The paths in the
+ * sandbox (the shim's working directory) are given relative to it, and runc's pid file outside
+ * it: a container made ahead of its task (a warm one) keeps running while its sandbox is renamed
+ * to the task's.
  *
  * Whatever else, it waits for the agent's word on its standard input (its launcher's pipe) before
  * anything of the container runs: `go`, or end of file. A shim whose agent never heard back from
@@ -35,28 +38,30 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  *
  * With CHECKOUT_REPORT, a file the agent made (root's alone), the container checks its commit out
  * before its command: runc passes the container's first process the file, opened for appending,
- * as its descriptor 3 (`--preserve-fds 1`), on which it reports the checkout (see the bundle's
- * private shell). A descriptor lets the container write there and nothing else: the file itself
- * it can neither open nor read. runc keeps it open while the container runs; the hooks, which
- * runc starts from Go, get none of its descriptors (the network hook's own 3 is slirp4netns's
- * ready pipe). A helper started from runc's process some other way would inherit it.
+ * as its descriptor 3 (`--preserve-fds`), on which it reports the checkout (see the private
+ * shell). A descriptor lets the container write there and nothing else: the file itself it can
+ * neither open nor read. With TEXT too, a file the agent made (root's alone, and written before
+ * its word `go`), it is passed opened for reading as descriptor 4, on which the private shell reads
+ * the command's text (see `deliveredText`). runc keeps both open while the container runs; the
+ * hooks, which runc starts from Go, get none of its descriptors (the network hook's own 3 is
+ * slirp4netns's ready pipe). A helper started from runc's process some other way would inherit
+ * them.
  */
 export const SHIM = [
-  'if [ -n "$7" ]; then',
+  // The descriptors runc passes the container's first process: the report, then the text.
+  'fds=',
+  'if [ -n "${10}" ]; then fds="--preserve-fds 2"; elif [ -n "$9" ]; then fds="--preserve-fds 1"; fi',
+  'if [ -n "$8" ]; then',
   // Opened for reading and writing, which never blocks: the word waits in the FIFO for the hook.
-  '  mkfifo -m 600 "$7" && exec 3<>"$7" || exit 125',
-  '  if [ -n "$8" ]; then',
-  '    "$1" --root "$2" run --keep --preserve-fds 1 --bundle "$3" --pid-file "$3/pid" "$4" \\',
-  '      </dev/null 3>>"$8" &',
-  '  else',
-  '    "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null 3>&- &',
-  '  fi',
+  '  mkfifo -m 600 "$8" && exec 3<>"$8" || exit 125',
+  '  "$1" --root "$2" run --keep $fds --bundle "$3" --pid-file "$7" "$4" \\',
+  '    </dev/null 3>>"${9:-/dev/null}" 4<"${10:-/dev/null}" &',
   '  runc=$!',
   '  go=',
   '  read -r go',
   '  [ "$go" = go ] || go=no',
   // Recorded first, for a restarted agent to tell a container that never started (see GATE_WORD).
-  `  printf '%s\\n' "$go" > "$7.word"`,
+  `  printf '%s\\n' "$go" > "$8.word"`,
   `  printf '%s\\n' "$go" >&3`,
   '  wait "$runc"',
   '  code=$?',
@@ -65,7 +70,8 @@ export const SHIM = [
   '  go=',
   '  read -r go',
   `  [ "$go" = go ] || { echo "the agent's word never came: not started" >&2; exit 125; }`,
-  '  "$1" --root "$2" run --keep --bundle "$3" --pid-file "$3/pid" "$4" </dev/null',
+  '  "$1" --root "$2" run --keep $fds --bundle "$3" --pid-file "$7" "$4" \\',
+  '    </dev/null 3>>"${9:-/dev/null}" 4<"${10:-/dev/null}"',
   '  code=$?',
   'fi',
   // Builtins only from here: every fork is time on each task's way out.
@@ -86,15 +92,24 @@ export const SHIM_NAME = 'kiln-shim';
 export function shimArguments(plan: {
   runc: string;
   stateDir: string;
+  /** The bundle, relative to the sandbox. */
   bundle: string;
   containerId: string;
+  /** Where the exit code goes, relative to the sandbox. */
   exitFile: string;
   networkPidFile: string;
-  /** The FIFO of a gated container's word (see {@link SHIM}); none: not gated. */
+  /** Where runc writes the container's pid once its process runs: outside the sandbox. */
+  pidFile: string;
+  /** The FIFO of a gated container's word (see {@link SHIM}), relative to the sandbox; none: not gated. */
   gate?: string;
-  /** Where a gated container that checks out reports it (see {@link SHIM}). */
+  /** Where a container that checks out reports it (see {@link SHIM}), relative to the sandbox. */
   checkoutReport?: string;
+  /** Where a container's command is delivered (see {@link SHIM}), relative to the sandbox. */
+  text?: string;
 }): string[] {
+  if (plan.text !== undefined && plan.checkoutReport === undefined) {
+    throw new Error('a delivered text comes with a checkout report, on the descriptor before it');
+  }
   return [
     '-c',
     SHIM,
@@ -105,8 +120,10 @@ export function shimArguments(plan: {
     plan.containerId,
     plan.exitFile,
     plan.networkPidFile,
-    ...(plan.gate === undefined ? [] : [plan.gate]),
-    ...(plan.gate === undefined || plan.checkoutReport === undefined ? [] : [plan.checkoutReport]),
+    plan.pidFile,
+    plan.gate ?? '',
+    plan.checkoutReport ?? '',
+    plan.text ?? '',
   ];
 }
 
@@ -209,12 +226,16 @@ export function networkHook(plan: {
  * on the host once the namespaces, mounts and network exist, and starts the container's process
  * only if it exits 0. It reads the container state runc gives it, then the shim's word from the
  * FIFO (see {@link SHIM}): `go` once the agent has the workspace ready, anything else if not.
+ * Once it holds the FIFO open, it says so with the file `GATE.held` (see {@link heldFile}).
  * Builtins only. Argument: `GATE`.
  */
 export const GATE_HOOK = [
   'while read -r _; do :; done',
+  // Open before the container is said to be held: its sandbox may be renamed from then on.
+  'exec 5<"$1"',
+  ': > "$1.held"',
   'go=',
-  'read -r go < "$1"',
+  'read -r go <&5',
   '[ "$go" = go ] || { echo "kiln: the workspace was not made ready: not started" >&2; exit 1; }',
 ].join('\n');
 
@@ -235,6 +256,14 @@ export function gateHook(gate: string): { path: string; args: string[]; env: str
  */
 export function gateWordFile(gate: string): string {
   return `${gate}.word`;
+}
+
+/**
+ * The file a gate hook makes once it waits for its word: the container is then made, and held,
+ * and runc opens nothing more by path in the sandbox before its process starts.
+ */
+export function heldFile(gate: string): string {
+  return `${gate}.held`;
 }
 
 /** The line the agent writes to a gated shim's standard input to start its container. */

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
 import { Runc } from './runc';
@@ -41,12 +41,21 @@ export class RuntimeState {
   }
 
   /**
+   * Where runc writes a container's pid once its process runs: out of the sandbox, which a warm
+   * container's start outlives under another name.
+   */
+  pidFile(runcId: string): string {
+    return join(this.dir, 'pids', runcId);
+  }
+
+  /**
    * Removes a container from runc (killing what is left of it, and its cgroup) and stops its
    * network helper; idempotent.
    */
   async deleteContainer(runc: Runc, containerId: string): Promise<void> {
     await runc.delete(containerId);
     await stopNetworkHelper(this.networkPidFile(containerId));
+    await rm(this.pidFile(containerId), { force: true });
   }
 
   /**
@@ -57,5 +66,6 @@ export class RuntimeState {
     await makeRuntimeDir(this.dir);
     await mkdir(join(this.dir, 'runc'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.dir, 'network'), { recursive: true, mode: 0o700 });
+    await mkdir(join(this.dir, 'pids'), { recursive: true, mode: 0o700 });
   }
 }

@@ -31,7 +31,7 @@ export interface Shim {
 }
 
 /**
- * Starts the shim of a container, its output appended to the sandbox's files. It reads the
+ * Starts the shim of a container in its sandbox, its output appended to the sandbox's files. It reads the
  * agent's word for its container on its standard input: the agent writes `GATE_OPEN` to it, or
  * ends it (`process.go`, see `SHIM`); a gated one (with `plan.gate`) makes the container
  * meanwhile. Its exit is heard from the launcher, or, should the launcher be lost first, seen
@@ -39,8 +39,10 @@ export interface Shim {
  */
 export async function spawnShim(
   plan: Parameters<typeof shimArguments>[0],
-  sandbox: string,
+  /** Where the sandbox is: a warm container's is renamed to its task's while the shim runs. */
+  place: { readonly sandbox: string },
 ): Promise<Shim> {
+  const sandbox = place.sandbox;
   const outputs = await openOutputs(sandbox);
   let shim: LaunchedProcess;
   try {
@@ -69,7 +71,7 @@ export async function spawnShim(
       if (!isLeader(now, leaderOf) || hasExited(now)) break;
       await sleep(PID_FILE_POLL_MS);
     }
-    return (await readRecordedExit(sandbox)) ?? { unknown: 'unrecorded' };
+    return (await readRecordedExit(place.sandbox)) ?? { unknown: 'unrecorded' };
   });
   return {
     process: shim,
@@ -106,21 +108,33 @@ export async function killEarlierShim(stateDir: string, containerId: string): Pr
  * Resolves true once runc has written the container's pid file (its process runs), false if the
  * shim exited first (runc could not start it).
  */
-export async function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<boolean> {
-  const dir = join(pidFile, '..');
+export function untilStarted(pidFile: string, exited: Promise<unknown>): Promise<boolean> {
+  return untilWritten(pidFile, (text) => /^\d+$/.test(text.trim()), exited);
+}
+
+/**
+ * Resolves true once `file` is there and its text passes `written`, false if the shim exited
+ * first.
+ */
+export async function untilWritten(
+  file: string,
+  written: (text: string) => boolean,
+  exited: Promise<unknown>,
+): Promise<boolean> {
+  const dir = join(file, '..');
   let ended = false;
   void exited.then(() => (ended = true));
-  const written = () =>
-    readFile(pidFile, 'utf8').then(
-      (text) => /^\d+$/.test(text.trim()),
+  const check = () =>
+    readFile(file, 'utf8').then(
+      (text) => written(text),
       () => false,
     );
-  // The directory is watched rather than polled: runc renames the file into place.
+  // The directory is watched rather than polled: runc renames its pid file into place.
   const changes = new Changes(dir, PID_FILE_POLL_MS, WATCHED_PID_FILE_RECHECK_MS);
   try {
     for (;;) {
-      if (await written()) return true;
-      if (ended) return await written();
+      if (await check()) return true;
+      if (ended) return await check();
       await Promise.race([exited, changes.next()]);
     }
   } finally {
