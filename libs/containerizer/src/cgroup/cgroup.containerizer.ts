@@ -1,6 +1,6 @@
 import type { TaskReason } from '@kiln/contracts';
 import { heardOfNoMore, sharedLauncher, type LaunchedProcess } from '@kiln/common';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CONTAINER_ID_PATTERN,
@@ -30,6 +30,7 @@ import {
   checkoutReportOf,
   ContainerMaker,
   gateOf,
+  runcIdIn,
   HOSTNAME,
   type Host,
   type MadeContainer,
@@ -44,10 +45,10 @@ import {
   type DetectCgroupsOptions,
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
-import { gateWordFile, heldFile, refuseAtGate, type Runc } from './runc';
+import { gateWordFile, refuseAtGate, type Runc } from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
-import { untilWritten } from './shim';
+import { untilStarted } from './shim';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
 import { WarmContainers, type ContainerShape } from './warm-containers';
 
@@ -110,6 +111,8 @@ const DEFAULT_ID_POOL: IdPoolOptions = { firstHostId: 2 ** 30, ...TASK_ID_RANGES
 const DEFAULT_PIDS_MAX = 1024;
 const DEFAULT_GRACE_PERIOD_MS = 3_000;
 const DEFAULT_SAMPLE_INTERVAL_MS = 250;
+/** The warm containers' directory: searchable by their roots, listable by none but root. */
+const WARM_DIR_MODE = 0o711;
 interface CgroupContainer extends LiveContainer<CgroupCheckpoint> {
   cgroup?: TaskCgroup;
   /** Its name to runc: its own id, or the name it was made under as a warm container. */
@@ -163,6 +166,7 @@ export class CgroupContainerizer
   private readonly hostNetwork: boolean;
   private readonly warm: WarmContainers<MadeContainer>;
   private readonly warmDir: string | undefined;
+  private warmDirMade: Promise<void> | undefined;
   private readonly seccompProfile: string | undefined;
   private readonly maker: ContainerMaker;
   private detection: Promise<CgroupDetection> | undefined;
@@ -241,36 +245,35 @@ export class CgroupContainerizer
     sharedLauncher().warm();
     const recovered: string[] = [];
     const runc = this.runtime.runc(host.tools.runc);
+    // A container made warm keeps the name it was made under, which its checkpoint records, or
+    // without one (the agent died before it wrote it) its bundle.
+    const listed = new Set<string>();
     for (const { containerId, sandbox, checkpoint } of known) {
+      listed.add(containerId);
       if (this.containers.has(containerId)) {
         recovered.push(containerId);
         continue;
       }
       if (!CONTAINER_ID_PATTERN.test(containerId)) continue;
       const found = parseCheckpoint(checkpoint);
-      const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${containerId}`);
+      const runcId = found?.runcId ?? (await runcIdIn(sandbox)) ?? containerId;
+      listed.add(runcId);
+      const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${runcId}`);
       if (found === undefined && (await heldAtGate(sandbox))) {
         // Made before its workspace was ready, and its agent died before saying go: its command
         // never ran, nor will. Removed, not recovered, so the task is told it never ran. Its gate
         // hook, should its shim have died too, is told no.
         const refusal = await refuseAtGate(gateOf(sandbox));
-        await this.runtime.deleteContainer(runc, containerId).catch(() => undefined);
+        await this.runtime.deleteContainer(runc, runcId).catch(() => undefined);
         await destroyCgroup(cgroup);
         await refusal?.close();
         continue;
       }
       // Without a checkpoint, a cgroup of ours with that name is the only sign it is ours.
       if (found === undefined && !(await cgroup.exists())) continue;
-      await this.reattach(containerId, sandbox, cgroup, found, runc);
+      await this.reattach(containerId, sandbox, cgroup, found, runc, runcId);
       recovered.push(containerId);
     }
-    // A container made warm keeps the name it was made under, which its checkpoint records.
-    const listed = new Set(
-      known.flatMap(({ containerId, checkpoint }) => {
-        const runcId = parseCheckpoint(checkpoint)?.runcId;
-        return runcId === undefined ? [containerId] : [containerId, runcId];
-      }),
-    );
     for (const name of await runc.list().catch(() => [])) {
       if (listed.has(name) || this.containers.has(name)) continue;
       await this.runtime.deleteContainer(runc, name).catch(() => undefined);
@@ -401,10 +404,26 @@ export class CgroupContainerizer
         command,
         delivers: delivered,
         reports: delivered || spec.checkout !== undefined,
-        gated: spec.ready !== undefined,
+        // A delivered command waits for the word, which comes once the text is written.
+        gated: delivered || spec.ready !== undefined,
       },
       host,
     );
+  }
+
+  /**
+   * The warm containers' directory, searchable and not listable by others, as the agent's
+   * sandboxes are (a local user who could list it could hold a future task's workspace open).
+   */
+  private makeWarmDir(): Promise<void> {
+    const dir = this.warmDir;
+    if (dir === undefined) return Promise.reject(new Error('no directory for warm containers'));
+    this.warmDirMade ??= (async () => {
+      await mkdir(dir, { recursive: true, mode: WARM_DIR_MODE });
+      await chmod(dir, WARM_DIR_MODE);
+    })();
+    this.warmDirMade.catch(() => (this.warmDirMade = undefined));
+    return this.warmDirMade;
   }
 
   /** Makes a warm container: up to its gate, for a task of the shape to take. */
@@ -415,7 +434,8 @@ export class CgroupContainerizer
   ): Promise<MadeContainer> {
     const host = await this.host();
     if (!host.supported) throw new Error(host.reason);
-    await mkdir(sandbox, { recursive: true });
+    await this.makeWarmDir();
+    await mkdir(sandbox);
     const made = await this.maker.make(
       {
         runcId,
@@ -428,8 +448,8 @@ export class CgroupContainerizer
       },
       host,
     );
-    const gate = gateOf(sandbox);
-    if (!(await untilWritten(heldFile(gate), () => true, made.shim!.exited))) {
+    // Its process waits for the word in its private shell, its sandbox free to move.
+    if (!(await untilStarted(this.runtime.pidFile(runcId), made.shim!.exited))) {
       await this.maker.discard(made, runcId, true);
       const log = (await readFile(join(sandbox, 'stderr'), 'utf8').catch(() => '')).trim();
       throw new Error(`runc could not make it: ${log.split('\n').pop() ?? 'no message'}`);
@@ -444,14 +464,18 @@ export class CgroupContainerizer
     cgroup: TaskCgroup,
     found: CgroupCheckpoint | undefined,
     runc: Runc,
+    runcId: string,
   ): Promise<void> {
     const container = this.containers.register(id, sandbox);
     container.cgroup = cgroup;
     container.runc = runc;
-    if (found?.runcId !== undefined) container.runcId = found.runcId;
-    container.checkpoint = found ?? (await leaderCheckpoint(cgroup));
-    // Its range stays its own while it runs (and its files are that range's until removed).
-    if (found?.hostId !== undefined) this.idPool.reclaim(id, found.hostId);
+    container.runcId = runcId;
+    const known = found ?? (await leaderCheckpoint(cgroup));
+    container.checkpoint = known === undefined || runcId === id ? known : { ...known, runcId };
+    // Its range stays its own while it runs (and its files are that range's until removed):
+    // without a checkpoint, its first process's user namespace says which it is.
+    const hostId = found?.hostId ?? (known === undefined ? undefined : await hostIdOf(known.pid));
+    if (hostId !== undefined) this.idPool.reclaim(id, hostId);
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
     const leader = checkpoint && (await readProcStat(checkpoint.pid));
@@ -627,6 +651,13 @@ async function heldAtGate(sandbox: string): Promise<boolean> {
   if (!(await exists(gate))) return false;
   const word = await readFile(gateWordFile(gate), 'utf8').catch(() => '');
   return word.trim() !== 'go';
+}
+
+/** The host id a process's user namespace maps its root to, if it can be read. */
+async function hostIdOf(pid: number): Promise<number | undefined> {
+  const map = await readFile(`/proc/${pid}/uid_map`, 'utf8').catch(() => '');
+  const [inside, outside] = map.trim().split(/\s+/).map(Number);
+  return inside === 0 && Number.isSafeInteger(outside) && outside! > 0 ? outside : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -2,7 +2,12 @@ import { type LaunchedProcess } from '@kiln/common';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { ContainerLaunchError, workspaceOf, type ContainerSpec } from '../containerizer';
+import {
+  CONTAINER_ID_PATTERN,
+  ContainerLaunchError,
+  workspaceOf,
+  type ContainerSpec,
+} from '../containerizer';
 import { DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
 import { notReady } from '../lifecycle/container-lifecycle';
 import { DEFAULT_CAPABILITIES, ociConfig, type IdRange } from './bundle';
@@ -12,10 +17,19 @@ import type { CgroupLimits } from './controllers';
 import type { CgroupTools } from './detect';
 import type { IdPool } from './id-pool';
 import { deliveredText } from './private-shell';
-import { GATE_OPEN, gateHook, networkHook, outputHook, refuseAtGate, type Runc } from './runc';
+import {
+  GATE_OPEN,
+  gateHook,
+  gateWordFile,
+  networkHook,
+  outputHook,
+  refuseAtGate,
+  type Runc,
+} from './runc';
+import type { RootFilesystem } from './rootfs';
 import type { RuntimeState } from './runtime-state';
 import { ociSeccomp, type DockerSeccompProfile } from './seccomp';
-import { killEarlierShim, spawnShim, untilStarted, type Shim } from './shim';
+import { killEarlierShim, spawnShim, untilStarted, untilWritten, type Shim } from './shim';
 import { destroyCgroup } from './teardown';
 import type { ContainerShape, WarmContainer } from './warm-containers';
 import { chownTree } from './workspace-owner';
@@ -35,6 +49,8 @@ const BUNDLE_DIR = '.runc';
 const GATE = 'gate';
 const CHECKOUT_REPORT = 'checkout';
 const TEXT = 'text';
+/** In a container's bundle: its name to runc and its cgroups (see {@link runcIdIn}). */
+const RUNC_ID = 'runc-id';
 const DEFAULT_TMP_SIZE_MIB = 64;
 
 /** Where a container that checks out reports how it went (see `SHIM`). */
@@ -42,9 +58,28 @@ export function checkoutReportOf(sandbox: string): string {
   return join(sandbox, BUNDLE_DIR, CHECKOUT_REPORT);
 }
 
+/**
+ * The name runc and the cgroups know the sandbox's container by, as its bundle records it: a warm
+ * container's is not its task's id. Undefined where none is recorded.
+ */
+export async function runcIdIn(sandbox: string): Promise<string | undefined> {
+  const name = await readFile(join(sandbox, BUNDLE_DIR, RUNC_ID), 'utf8').catch(() => undefined);
+  return name !== undefined && CONTAINER_ID_PATTERN.test(name) ? name : undefined;
+}
+
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
 export function gateOf(sandbox: string): string {
   return join(sandbox, BUNDLE_DIR, GATE);
+}
+
+/**
+ * Whether the shim passed `go` on to its container, once it has recorded the word it passed, or
+ * false if it exited first (see SHIM).
+ */
+async function wordWasGo(gate: string, exited: Promise<unknown>): Promise<boolean> {
+  const word = gateWordFile(gate);
+  if (!(await untilWritten(word, (text) => text.endsWith('\n'), exited))) return false;
+  return (await readFile(word, 'utf8')).trim() === 'go';
 }
 
 /** What the host gives containers: its cgroups, the programs they are run with, seccomp. */
@@ -67,7 +102,10 @@ export interface MakePlan {
   delivers: boolean;
   /** A checkout report is passed to it, and read at its end (see `checkout-report.ts`). */
   reports: boolean;
-  /** Made up to its gate hook, which holds its process until the agent's word. */
+  /**
+   * Its process waits for the agent's word (see SHIM): at the gate hook, before it starts, or in
+   * its private shell, where its command is delivered.
+   */
   gated: boolean;
 }
 
@@ -99,15 +137,15 @@ export class ContainerMaker {
   constructor(private readonly options: ContainerMakerOptions) {}
 
   /**
-   * Makes a container up to its gate (a gated one), or up to the agent's word (see SHIM): its
-   * bundle, its sandbox's files, and its shim, which runs runc.
+   * Makes a container up to the agent's word (see SHIM): its bundle, its sandbox's files, and its
+   * shim, which runs runc; a gated one is made, and one whose command is delivered started, at
+   * once, the others once the word comes.
    */
   async make(plan: MakePlan, host: Host): Promise<MadeContainer> {
     const { runcId, sandbox, shape } = plan;
     const bundle = join(sandbox, BUNDLE_DIR);
     const runc = this.options.runtime.runc(host.tools.runc);
     const cgroup = this.options.cgroupOf(host, `${this.options.parent}/${runcId}`);
-    const networkPidFile = this.options.runtime.networkPidFile(runcId);
     // First: what an earlier launch of the id left would write into this one's files.
     await this.clearEarlierLaunch(runc, cgroup, runcId);
     // Independent of each other, so done at once: every task's start waits for the slowest only.
@@ -128,6 +166,38 @@ export class ContainerMaker {
       pidsMax: this.options.pidsMax,
     };
     const ids = this.options.idPool.take(runcId);
+    try {
+      return await this.bundleAndRun(plan, host, {
+        bundle,
+        workspace,
+        rootFilesystem,
+        ids,
+        limits,
+      });
+    } catch (error) {
+      // Nothing runs with its range: the next container may have it.
+      this.options.idPool.free(runcId);
+      throw error;
+    }
+  }
+
+  /** Writes the container's bundle and starts its shim: the second half of {@link make}. */
+  private async bundleAndRun(
+    plan: MakePlan,
+    host: Host,
+    made: {
+      bundle: string;
+      workspace: string;
+      rootFilesystem: RootFilesystem;
+      ids: IdRange;
+      limits: CgroupLimits;
+    },
+  ): Promise<MadeContainer> {
+    const { runcId, shape } = plan;
+    const { bundle, workspace, rootFilesystem, ids, limits } = made;
+    const runc = this.options.runtime.runc(host.tools.runc);
+    const cgroup = this.options.cgroupOf(host, `${this.options.parent}/${runcId}`);
+    const networkPidFile = this.options.runtime.networkPidFile(runcId);
     const config = ociConfig({
       ...plan.command,
       ...rootFilesystem,
@@ -146,10 +216,13 @@ export class ContainerMaker {
         this.options.tmpSizeMiB ?? (shape.memMiB > 0 ? shape.memMiB : DEFAULT_TMP_SIZE_MIB),
       hostname: HOSTNAME,
       seccomp: this.seccompOf(host),
-      ...(plan.gated ? { gateHook: gateHook(join(bundle, GATE)) } : {}),
+      // A container whose command is delivered waits in its private shell, no hook.
+      ...(plan.gated && !plan.delivers ? { gateHook: gateHook(join(bundle, GATE)) } : {}),
     });
     await Promise.all([
       writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
+      // What names it to runc, for a restarted agent that has no record of the task it runs.
+      writeFile(join(bundle, RUNC_ID), runcId, { mode: 0o600 }),
       // Made here, root's alone: the shim only appends to the one and reads the other (see SHIM).
       plan.reports ? writeFile(join(bundle, CHECKOUT_REPORT), '', { mode: 0o600 }) : undefined,
       plan.delivers ? writeFile(join(bundle, TEXT), '', { mode: 0o600 }) : undefined,
@@ -157,9 +230,9 @@ export class ContainerMaker {
       // one once it is ready, see `give`).
       plan.gated ? undefined : chownTree(workspace, ids.hostId),
     ]);
-    const made: MadeContainer = { ...plan, ids, cgroup, runc, limits };
+    const container: MadeContainer = { ...plan, ids, cgroup, runc, limits };
     // Relative to the shim's working directory, the sandbox: a warm container's is renamed.
-    const shim = await spawnShim(
+    container.shim = await spawnShim(
       {
         runc: host.tools.runc,
         stateDir: runc.stateDir,
@@ -172,10 +245,9 @@ export class ContainerMaker {
         ...(plan.reports ? { checkoutReport: join(BUNDLE_DIR, CHECKOUT_REPORT) } : {}),
         ...(plan.delivers ? { text: join(BUNDLE_DIR, TEXT) } : {}),
       },
-      made,
+      container,
     );
-    made.shim = shim;
-    return made;
+    return container;
   }
 
   /**
@@ -200,13 +272,18 @@ export class ContainerMaker {
           spec.checkout,
         )
       : undefined;
-    if (made.delivers && (delivering === undefined || !spec.command.shell)) {
-      // Never so: a warm container is given only what it can run (see deliverableShape).
+    try {
+      if (made.delivers && (delivering === undefined || !spec.command.shell)) {
+        // Never so: a warm container is given only what it can run (see deliverableShape).
+        throw new Error(`container ${containerId} was given a command it cannot run`);
+      }
+      // Written before the word: the container reads it once its gate is open.
+      if (delivering !== undefined) await writeFile(join(bundle, TEXT), delivering);
+    } catch (error) {
+      // Its disk full, say: the container is undone before its range can be another's.
       await this.discard(made, containerId, false);
-      throw new Error(`container ${containerId} was given a command it cannot run`);
+      throw error;
     }
-    // Written before the word: the container reads it once its gate is open.
-    if (delivering !== undefined) await writeFile(join(bundle, TEXT), delivering);
     let unready: { error: unknown } | undefined;
     if (made.gated) {
       unready = await this.openGate(
@@ -219,7 +296,11 @@ export class ContainerMaker {
     } else {
       await shim.process.go(GATE_OPEN);
     }
-    const started = await untilStarted(this.options.runtime.pidFile(runcId), exited);
+    // A process that waits in its private shell has run nothing until the word it got was go,
+    // which the shim records before it passes it on (see SHIM).
+    const started =
+      (await untilStarted(this.options.runtime.pidFile(runcId), exited)) &&
+      (!made.delivers || unready !== undefined || (await wordWasGo(join(bundle, GATE), exited)));
     if (!started || unready !== undefined) {
       await exited;
       // A gate hook still waiting has no shim left to tell it: it is told no, and runc ends.

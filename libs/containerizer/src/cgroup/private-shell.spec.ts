@@ -86,6 +86,7 @@ describe(deliveredText.name, () => {
   function run(
     delivered: string | undefined,
     cwd = dir,
+    word = 'go\n',
   ): { status: number | null; out: string; report: string } {
     const { argv, environment } = deliveredTextCommand();
     expect(argv[0]).toBe(PRIVATE_SHELL);
@@ -93,14 +94,17 @@ describe(deliveredText.name, () => {
     const reportFile = join(dir, 'report');
     writeFileSync(textFile, delivered ?? '');
     writeFileSync(reportFile, '');
+    const wordFile = join(dir, 'word');
+    writeFileSync(wordFile, word);
     const text = openSync(textFile, 'r');
     const report = openSync(reportFile, 'a');
+    const said = openSync(wordFile, 'r');
     try {
       const result = spawnSync('/bin/sh', argv.slice(1), {
         cwd,
         env: environment,
         encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe', report, text],
+        stdio: ['ignore', 'pipe', 'pipe', report, text, said],
       });
       return {
         status: result.status,
@@ -110,6 +114,7 @@ describe(deliveredText.name, () => {
     } finally {
       closeSync(text);
       closeSync(report);
+      closeSync(said);
     }
   }
 
@@ -143,8 +148,8 @@ describe(deliveredText.name, () => {
 
   it('runs the command without the descriptors the text and the report came on', () => {
     const command =
-      'for fd in 3 4; do if { true >&$fd; } 2>/dev/null; then echo "$fd open"; else echo "$fd closed"; fi; done';
-    expect(run(deliveredText(command, {})).out).toBe('3 closed\n4 closed\n');
+      'for fd in 3 4 5; do if { true >&$fd; } 2>/dev/null; then echo "$fd open"; else echo "$fd closed"; fi; done';
+    expect(run(deliveredText(command, {})).out).toBe('3 closed\n4 closed\n5 closed\n');
   });
 
   it('runs nothing, and fails, when no text was delivered', () => {

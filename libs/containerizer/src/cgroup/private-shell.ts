@@ -35,6 +35,12 @@ const CHECKOUT_REPORT_FD = 3;
  */
 const TEXT_FD = 4;
 
+/**
+ * The descriptor on which a container whose command is delivered waits for the agent's word
+ * before it reads the text: the shim's gate FIFO (see `SHIM`), the third `--preserve-fds` passes.
+ */
+const WORD_FD = 5;
+
 /** The first word of a delivered text: a descriptor that holds none says nothing was delivered. */
 const TEXT_HEADER = 'kiln-text';
 
@@ -91,12 +97,16 @@ const RUN_PRIVATE_TEXT = [
 
 /**
  * Run by {@link PRIVATE_SHELL} in a container whose command is delivered on descriptor 4 (see
- * {@link deliveredText}), which the container may be made long before: reads it whole (by the
- * host's `cat`, while nothing of the task runs yet), closes the descriptor, checks the commit the
- * text's first line names out ({@link CHECK_OUT}), and evaluates the rest. A descriptor without
- * a text on it (nothing was delivered) runs nothing: the container fails with 125.
+ * {@link deliveredText}), which the container may be made long before: waits for the agent's
+ * word `go` on descriptor 5 (it comes once the workspace is ready and the text written; any other
+ * word, or none, and the container ends with 125, having run nothing), then reads the text whole
+ * (by the host's `cat`, while nothing of the task runs yet), closes the descriptors, checks the
+ * commit the text's first line names out ({@link CHECK_OUT}), and evaluates the rest. A
+ * descriptor without a text on it (nothing was delivered) runs nothing either.
  */
 const RUN_DELIVERED_TEXT = [
+  `__kiln_text=; read -r __kiln_text <&${WORD_FD}; exec ${WORD_FD}<&-`,
+  `[ "$__kiln_text" = go ] || { echo "kiln: the agent did not start the task" >&2; exit 125; }`,
   `__kiln_text=$(PATH=/usr/bin:/bin exec cat <&${TEXT_FD} ${CHECKOUT_REPORT_FD}>&-) || exit 125`,
   `exec ${TEXT_FD}<&-`,
   "__kiln_nl='",
@@ -152,8 +162,9 @@ export function privateShellCommand(
 
 /**
  * The first process of a container whose command is delivered on a descriptor
- * ({@link deliveredText}): the same for every task, so that the container can be made before its
- * task is known. It starts with no variables at all.
+ * ({@link deliveredText}): the same for every task, so that the container can be made, and its
+ * process started, before its task is known. It starts with no variables at all, and waits for
+ * the agent's word on descriptor 5 before it reads its command.
  */
 export function deliveredTextCommand(): { argv: string[]; environment: Record<string, string> } {
   return { argv: [PRIVATE_SHELL, '-c', RUN_DELIVERED_TEXT, 'sh'], environment: {} };

@@ -87,19 +87,25 @@ describe('runc shim and network hook', () => {
       ...delivered,
     });
 
-  it('passes runc the report as descriptor 3 and the text as 4, and tells it to keep them', async () => {
+  it('passes runc the report as descriptor 3, the text as 4 and the word as 5, and tells it to keep them', async () => {
+    // What the private shell does with them: the word first, then the text.
     const runc = await fakeProgram(
       'runc',
-      'echo "$@" > "$(dirname "$0")/args"; cat <&4 > "$(dirname "$0")/got"; echo reported >&3',
+      'echo "$@" > "$(dirname "$0")/args"; read -r word <&5; echo "$word" > "$(dirname "$0")/word"\n' +
+        'cat <&4 > "$(dirname "$0")/got"; echo reported >&3',
     );
     await writeFile(join(dir, 'text'), 'kiln-text -\nmake');
     await writeFile(join(dir, 'report'), '');
     const delivered = { checkoutReport: join(dir, 'report'), text: join(dir, 'text') };
-    expect(await sh(shimFor(runc, undefined, delivered), GATE_OPEN)).toBe(0);
-    expect(await readFile(join(dir, 'args'), 'utf8')).toContain('run --keep --preserve-fds 2 ');
+    expect(await sh(shimFor(runc, join(dir, 'gate'), delivered), GATE_OPEN)).toBe(0);
+    expect(await readFile(join(dir, 'args'), 'utf8')).toContain('run --keep --preserve-fds 3 ');
+    expect(await readFile(join(dir, 'word'), 'utf8')).toBe('go\n');
     expect(await readFile(join(dir, 'got'), 'utf8')).toBe('kiln-text -\nmake');
     expect(await readFile(join(dir, 'report'), 'utf8')).toBe('reported\n');
-    expect(() => shimArguments({ ...PLAIN, text: 'text' })).toThrow(/checkout report/);
+    expect(() => shimArguments({ ...PLAIN, gate: 'gate', text: 'text' })).toThrow(
+      /checkout report/,
+    );
+    expect(() => shimArguments({ ...PLAIN, checkoutReport: 'c', text: 'text' })).toThrow(/gate/);
   });
 
   it("records runc's exit code whole, outside the container, and exits with it", async () => {
@@ -242,20 +248,20 @@ describe('runc shim and network hook', () => {
       expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('1\n');
     });
 
-    it('says it is held once its hook waits, and ends in the sandbox it was renamed to meanwhile', async () => {
+    it('ends in the sandbox it was renamed to while it waited for the word', async () => {
       // Paths in the sandbox relative to it, as the containerizer gives them.
       const sandbox = join(dir, 'warm');
       const renamed = join(dir, 'task');
       await mkdir(sandbox);
       const runc = await fakeProgram(
         'runc',
-        `echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(sandbox, 'gate')}" || exit 1\n` +
+        `echo waiting > waiting; echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(sandbox, 'gate')}" || exit 1\n` +
           'echo ran > ran',
       );
       const args = shimArguments({ ...PLAIN, runc, gate: 'gate' });
       const child = spawn('/bin/sh', args, { cwd: sandbox, stdio: ['pipe', 'ignore', 'ignore'] });
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      await vi.waitFor(() => expect(existsSync(join(sandbox, 'gate.held'))).toBe(true));
+      await vi.waitFor(() => expect(existsSync(join(sandbox, 'waiting'))).toBe(true));
       await rename(sandbox, renamed);
       child.stdin.end(GATE_OPEN);
       expect(await exited).toBe(0);

@@ -40,9 +40,11 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * before its command: runc passes the container's first process the file, opened for appending,
  * as its descriptor 3 (`--preserve-fds`), on which it reports the checkout (see the private
  * shell). A descriptor lets the container write there and nothing else: the file itself it can
- * neither open nor read. With TEXT too, a file the agent made (root's alone, and written before
- * its word `go`), it is passed opened for reading as descriptor 4, on which the private shell reads
- * the command's text (see `deliveredText`). runc keeps both open while the container runs; the
+ * neither open nor read. With TEXT too (and GATE), a file the agent made (root's alone, and
+ * written before its word `go`), it is passed opened for reading as descriptor 4, on which the
+ * private shell reads the command's text (see `deliveredText`), and the gate's FIFO as descriptor
+ * 5, on which the private shell itself waits for the word: such a container's process starts at
+ * once, and waits there, with no gate hook. runc keeps them open while the container runs; the
  * hooks, which runc starts from Go, get none of its descriptors (the network hook's own 3 is
  * slirp4netns's ready pipe). A helper started from runc's process some other way would inherit
  * them.
@@ -50,12 +52,12 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
 export const SHIM = [
   // The descriptors runc passes the container's first process: the report, then the text.
   'fds=',
-  'if [ -n "${10}" ]; then fds="--preserve-fds 2"; elif [ -n "$9" ]; then fds="--preserve-fds 1"; fi',
+  'if [ -n "${10}" ]; then fds="--preserve-fds 3"; elif [ -n "$9" ]; then fds="--preserve-fds 1"; fi',
   'if [ -n "$8" ]; then',
   // Opened for reading and writing, which never blocks: the word waits in the FIFO for the hook.
   '  mkfifo -m 600 "$8" && exec 3<>"$8" || exit 125',
   '  "$1" --root "$2" run --keep $fds --bundle "$3" --pid-file "$7" "$4" \\',
-  '    </dev/null 3>>"${9:-/dev/null}" 4<"${10:-/dev/null}" &',
+  '    </dev/null 5<&3 3>>"${9:-/dev/null}" 4<"${10:-/dev/null}" &',
   '  runc=$!',
   '  go=',
   '  read -r go',
@@ -71,7 +73,7 @@ export const SHIM = [
   '  read -r go',
   `  [ "$go" = go ] || { echo "the agent's word never came: not started" >&2; exit 125; }`,
   '  "$1" --root "$2" run --keep $fds --bundle "$3" --pid-file "$7" "$4" \\',
-  '    </dev/null 3>>"${9:-/dev/null}" 4<"${10:-/dev/null}"',
+  '    </dev/null 3>>"${9:-/dev/null}" 4</dev/null 5</dev/null',
   '  code=$?',
   'fi',
   // Builtins only from here: every fork is time on each task's way out.
@@ -107,8 +109,10 @@ export function shimArguments(plan: {
   /** Where a container's command is delivered (see {@link SHIM}), relative to the sandbox. */
   text?: string;
 }): string[] {
-  if (plan.text !== undefined && plan.checkoutReport === undefined) {
-    throw new Error('a delivered text comes with a checkout report, on the descriptor before it');
+  if (plan.text !== undefined && (plan.checkoutReport === undefined || plan.gate === undefined)) {
+    throw new Error(
+      'a delivered text comes with a checkout report and a gate, on the descriptors around it',
+    );
   }
   return [
     '-c',
@@ -226,16 +230,12 @@ export function networkHook(plan: {
  * on the host once the namespaces, mounts and network exist, and starts the container's process
  * only if it exits 0. It reads the container state runc gives it, then the shim's word from the
  * FIFO (see {@link SHIM}): `go` once the agent has the workspace ready, anything else if not.
- * Once it holds the FIFO open, it says so with the file `GATE.held` (see {@link heldFile}).
  * Builtins only. Argument: `GATE`.
  */
 export const GATE_HOOK = [
   'while read -r _; do :; done',
-  // Open before the container is said to be held: its sandbox may be renamed from then on.
-  'exec 5<"$1"',
-  ': > "$1.held"',
   'go=',
-  'read -r go <&5',
+  'read -r go < "$1"',
   '[ "$go" = go ] || { echo "kiln: the workspace was not made ready: not started" >&2; exit 1; }',
 ].join('\n');
 
@@ -256,14 +256,6 @@ export function gateHook(gate: string): { path: string; args: string[]; env: str
  */
 export function gateWordFile(gate: string): string {
   return `${gate}.word`;
-}
-
-/**
- * The file a gate hook makes once it waits for its word: the container is then made, and held,
- * and runc opens nothing more by path in the sandbox before its process starts.
- */
-export function heldFile(gate: string): string {
-  return `${gate}.held`;
 }
 
 /** The line the agent writes to a gated shim's standard input to start its container. */

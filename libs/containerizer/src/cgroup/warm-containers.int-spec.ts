@@ -10,7 +10,7 @@ import {
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -96,12 +96,11 @@ describe('warm native containers on this host', () => {
     };
   }
 
-  /** The warm containers waiting: their runc ids, once each is held at its gate. */
+  /** The warm containers waiting: their runc ids, once each is made and waits for a task. */
   async function held(): Promise<string[]> {
     const names = await readdir(warmDir).catch(() => [] as string[]);
-    const gated = await Promise.all(
-      names.map((name) => exists(join(warmDir, name, '.runc', 'gate.held'))),
-    );
+    // Its process runs (runc has written its pid), and waits for the agent's word.
+    const gated = await Promise.all(names.map((name) => exists(join(RUNTIME_DIR, 'pids', name))));
     return names.filter((_, index) => gated[index]);
   }
 
@@ -112,6 +111,18 @@ describe('warm native containers on this host', () => {
   const given = (containerizer: CgroupContainerizer, spec: ContainerSpec) =>
     eventually('a warm container given to the task', () => containerizer.takeWarm(spec));
 
+  /** Kills the task, and sees its container, made warm under `runcId`, gone. */
+  async function killedAndGone(
+    containerizer: CgroupContainerizer,
+    spec: ContainerSpec,
+    runcId: string,
+  ): Promise<void> {
+    await containerizer.kill(spec.containerId, { gracePeriodMs: 0 });
+    expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
+    await containerizer.destroy(spec.containerId);
+    expect(await exists(join(CGROUP_ROOT, 'pids', PARENT, runcId))).toBe(false);
+  }
+
   /** Runs a task cold, which makes the warm containers of its shape once it has ended. */
   async function warmUp(
     containerizer: CgroupContainerizer,
@@ -121,7 +132,7 @@ describe('warm native containers on this host', () => {
     await mkdir(spec.sandbox);
     expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
     expect(await containerizer.wait(spec.containerId)).toMatchObject({ state: 'TASK_FINISHED' });
-    await eventually('a warm container held at its gate', async () => (await held()).length === 1);
+    await eventually('a warm container waiting', async () => (await held()).length === 1);
     return held();
   }
 
@@ -244,13 +255,7 @@ describe('warm native containers on this host', () => {
     await eventually('another warm container', async () => (await held()).length === 1);
     const [untaken] = await held();
 
-    const restarted = new CgroupContainerizer({
-      parent: PARENT,
-      defaultGracePeriodMs: 500,
-      runtimeDir: RUNTIME_DIR,
-      warm: { count: 1, dir: warmDir, refillAfterMs: 60_000 },
-    });
-    containerizers.push(restarted);
+    const restarted = await newContainerizer();
     expect(
       await restarted.recover([
         { containerId: spec.containerId, sandbox: spec.sandbox, checkpoint },
@@ -261,9 +266,48 @@ describe('warm native containers on this host', () => {
     expect(await exists(join(RUNTIME_DIR, 'runc', untaken!))).toBe(false);
     expect(await exists(join(CGROUP_ROOT, 'pids', PARENT, untaken!))).toBe(false);
     expect(await readdir(warmDir)).toEqual([]);
-    await restarted.kill(spec.containerId, { gracePeriodMs: 0 });
-    expect(await restarted.wait(spec.containerId)).toMatchObject({ state: 'TASK_KILLED' });
-    await restarted.destroy(spec.containerId);
+    await killedAndGone(restarted, spec, warm!);
+  });
+
+  it('is taken back with its task by a restarted agent that has no record of it, from its bundle', async () => {
+    const containerizer = await newContainerizer();
+    const [warm] = await warmUp(containerizer);
+    const spec = await specOf('exec sleep 600');
+    await given(containerizer, spec);
+    expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
+    const { pid, hostId } = parseCheckpoint(containerizer.checkpoint(spec.containerId))!;
+
+    // The agent died after the command started, before it recorded where: no checkpoint.
+    const restarted = await newContainerizer();
+    expect(
+      await restarted.recover([{ containerId: spec.containerId, sandbox: spec.sandbox }]),
+    ).toEqual([spec.containerId]);
+    const recovered = parseCheckpoint(restarted.checkpoint(spec.containerId));
+    expect(recovered?.runcId).toBe(warm);
+    expect(await isAlive(pid)).toBe(true);
+    expect(await exists(join(RUNTIME_DIR, 'runc', warm!))).toBe(true);
+    // Its id range is its own still: a new container is given another.
+    expect(restarted.workspaceOwner(spec.containerId)?.owner).toBe(hostId);
+    await killedAndGone(restarted, spec, warm!);
+  });
+
+  it('undoes a warm container its task could not be given (its disk full, say), before its ids go to another', async () => {
+    const containerizer = await newContainerizer();
+    const [warm] = await warmUp(containerizer);
+    const spec = await specOf('echo ran > ran');
+    await given(containerizer, spec);
+    // Where the text goes, a directory: writing it fails as a full disk would.
+    await rm(join(spec.sandbox, '.runc', 'text'));
+    await mkdir(join(spec.sandbox, '.runc', 'text'));
+    await expect(containerizer.launch(spec)).rejects.toThrow(/EISDIR/);
+    expect(await exists(join(RUNTIME_DIR, 'runc', warm!))).toBe(false);
     expect(await exists(join(CGROUP_ROOT, 'pids', PARENT, warm!))).toBe(false);
+    expect(await readIfExists(join(workspaceOf(spec.sandbox), 'ran'))).toBeUndefined();
+  });
+
+  it('keeps its containers where no other user can list them', async () => {
+    const containerizer = await newContainerizer();
+    await warmUp(containerizer);
+    expect((await stat(warmDir)).mode & 0o777).toBe(0o711);
   });
 });

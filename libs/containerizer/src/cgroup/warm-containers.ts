@@ -94,7 +94,9 @@ export class WarmContainers<W extends WarmContainer> {
       this.options.warn(
         `a warm container could not become ${containerId}'s: ${errorMessage(error)}`,
       );
-      this.ready.push(container);
+      // Kept for the next task, unless the pool was closed meanwhile.
+      if (this.closed) await this.discard(container);
+      else this.ready.push(container);
       return undefined;
     }
     container.sandbox = sandbox;
