@@ -15,7 +15,11 @@ const BENCH_CGROUP_PARENT = 'kiln-bench';
 export function removeBenchCgroupParent(): void {
   const root = '/sys/fs/cgroup';
   for (const dir of [root, ...safeList(root).map((name) => join(root, name))]) {
-    for (const parent of [BENCH_CGROUP_PARENT, PLAIN_CGROUP_PARENT]) {
+    for (const parent of [
+      `${BENCH_CGROUP_PARENT}/warm`,
+      BENCH_CGROUP_PARENT,
+      PLAIN_CGROUP_PARENT,
+    ]) {
       try {
         rmdirSync(join(dir, parent));
       } catch {
@@ -38,6 +42,20 @@ export function benchCgroupContainerizer(
   containerizers: readonly Containerizer[],
 ): Containerizer | undefined {
   return containerizers.find((containerizer) => containerizer.name === 'cgroup');
+}
+
+/**
+ * The native containerizer with a warm container made ahead of each task (as an agent has one by
+ * default), its containers in a parent cgroup of their own.
+ */
+export async function warmCgroupContainerizer(
+  root: string,
+): Promise<CgroupContainerizer | undefined> {
+  if (!(await CgroupContainerizer.detect()).supported) return undefined;
+  return new CgroupContainerizer({
+    parent: `${BENCH_CGROUP_PARENT}/warm`,
+    warm: { count: 1, dir: join(root, 'warm') },
+  });
 }
 
 /** The small local image `scripts/services.sh` builds. */

@@ -247,6 +247,21 @@ describe('cgroup containerizer on this host', () => {
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
     });
 
+    it('never starts the command of a container killed while it waits for its workspace', async () => {
+      const containerizer = newContainerizer();
+      const spec = await specOf('echo ran > ran', { ready: deferred().promise });
+      const launch = containerizer.launch(spec);
+      await eventually('the container made', () => anyExists(cgroupDirs(spec.containerId)));
+      await containerizer.kill(spec.containerId);
+      expect(await launch).toMatchObject({ status: 'killed', reason: 'KILLED_BY_FRAMEWORK' });
+      expect(await written(spec, 'ran')).toBeUndefined();
+      // Its shim removes what runc kept of a container that ran nothing.
+      await eventually(
+        'the container gone',
+        async () => !(await anyExists(cgroupDirs(spec.containerId))),
+      );
+    });
+
     it('removes, rather than recovers, a container its agent left at the gate', async () => {
       const held = newContainerizer();
       const workspaceReady = deferred();

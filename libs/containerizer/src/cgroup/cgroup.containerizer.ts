@@ -29,8 +29,9 @@ import {
 import {
   checkoutReportOf,
   ContainerMaker,
+  bundleRecordIn,
   gateOf,
-  runcIdIn,
+  type BundleRecord,
   HOSTNAME,
   type Host,
   type MadeContainer,
@@ -48,7 +49,7 @@ import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { gateWordFile, refuseAtGate, type Runc } from './runc';
 import { RUNTIME_BASE } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
-import { untilStarted } from './shim';
+import { killEarlierShim, untilStarted } from './shim';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
 import { WarmContainers, type ContainerShape } from './warm-containers';
 
@@ -256,8 +257,19 @@ export class CgroupContainerizer
       }
       if (!CONTAINER_ID_PATTERN.test(containerId)) continue;
       const found = parseCheckpoint(checkpoint);
-      const runcId = found?.runcId ?? (await runcIdIn(sandbox)) ?? containerId;
+      // Without a checkpoint, what the container's bundle recorded of it.
+      const record = found === undefined ? await bundleRecordIn(sandbox) : undefined;
+      const runcId = found?.runcId ?? record?.runcId ?? containerId;
       listed.add(runcId);
+      // Its shim, should it still wait for a word, is stopped before the word is read: a word
+      // it passed on after this read could start the command of a container about to go.
+      if (
+        found === undefined &&
+        (await exists(gateOf(sandbox))) &&
+        !(await wordRecorded(sandbox))
+      ) {
+        await killEarlierShim(runc.stateDir, runcId);
+      }
       const cgroup = this.cgroupOf(host, found?.cgroup ?? `${this.parent}/${runcId}`);
       if (found === undefined && (await heldAtGate(sandbox))) {
         // Made before its workspace was ready, and its agent died before saying go: its command
@@ -271,7 +283,7 @@ export class CgroupContainerizer
       }
       // Without a checkpoint, a cgroup of ours with that name is the only sign it is ours.
       if (found === undefined && !(await cgroup.exists())) continue;
-      await this.reattach(containerId, sandbox, cgroup, found, runc, runcId);
+      await this.reattach(containerId, sandbox, cgroup, found, runc, runcId, record);
       recovered.push(containerId);
     }
     for (const name of await runc.list().catch(() => [])) {
@@ -371,7 +383,7 @@ export class CgroupContainerizer
     container.runc = made.runc;
     container.runcId = made.runcId;
     container.limits = made.limits;
-    container.checkpoint = await this.maker.start(made, spec, container.id);
+    container.checkpoint = await this.maker.start(made, spec, container.id, container.launchSignal);
     const shim = made.shim!;
     container.shim = shim.process;
     void shim.exited.then((exit) => this.containers.end(container, exit));
@@ -465,16 +477,19 @@ export class CgroupContainerizer
     found: CgroupCheckpoint | undefined,
     runc: Runc,
     runcId: string,
+    /** What its bundle recorded, where there is no checkpoint: its name, range and deadline. */
+    record: BundleRecord | undefined,
   ): Promise<void> {
     const container = this.containers.register(id, sandbox);
     container.cgroup = cgroup;
     container.runc = runc;
     container.runcId = runcId;
-    const known = found ?? (await leaderCheckpoint(cgroup));
-    container.checkpoint = known === undefined || runcId === id ? known : { ...known, runcId };
-    // Its range stays its own while it runs (and its files are that range's until removed):
-    // without a checkpoint, its first process's user namespace says which it is.
-    const hostId = found?.hostId ?? (known === undefined ? undefined : await hostIdOf(known.pid));
+    const fromCgroup = found === undefined ? await leaderCheckpoint(cgroup) : undefined;
+    container.checkpoint =
+      found ?? (fromCgroup === undefined ? undefined : { ...fromCgroup, ...record, runcId });
+    if (container.checkpoint?.runcId === id) delete container.checkpoint.runcId;
+    // Its range stays its own while it runs (and its files are that range's until removed).
+    const hostId = container.checkpoint?.hostId;
     if (hostId !== undefined) this.idPool.reclaim(id, hostId);
     container.settleLaunch(true);
     const checkpoint = container.checkpoint;
@@ -645,19 +660,17 @@ function deliverableShape(spec: ContainerSpec, hostNetwork: boolean): ContainerS
   return shapeOf(spec, hostNetwork);
 }
 
+/** Whether the shim of the sandbox's gated container has recorded the word it passed on. */
+async function wordRecorded(sandbox: string): Promise<boolean> {
+  return exists(gateWordFile(gateOf(sandbox)));
+}
+
 /** Whether the sandbox's container was gated, and its agent never said go. */
 async function heldAtGate(sandbox: string): Promise<boolean> {
   const gate = gateOf(sandbox);
   if (!(await exists(gate))) return false;
   const word = await readFile(gateWordFile(gate), 'utf8').catch(() => '');
   return word.trim() !== 'go';
-}
-
-/** The host id a process's user namespace maps its root to, if it can be read. */
-async function hostIdOf(pid: number): Promise<number | undefined> {
-  const map = await readFile(`/proc/${pid}/uid_map`, 'utf8').catch(() => '');
-  const [inside, outside] = map.trim().split(/\s+/).map(Number);
-  return inside === 0 && Number.isSafeInteger(outside) && outside! > 0 ? outside : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {

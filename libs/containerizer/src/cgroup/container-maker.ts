@@ -49,8 +49,8 @@ const BUNDLE_DIR = '.runc';
 const GATE = 'gate';
 const CHECKOUT_REPORT = 'checkout';
 const TEXT = 'text';
-/** In a container's bundle: its name to runc and its cgroups (see {@link runcIdIn}). */
-const RUNC_ID = 'runc-id';
+/** In a container's bundle: what a restarted agent needs of it (see {@link bundleRecordIn}). */
+const RECORD = 'record.json';
 const DEFAULT_TMP_SIZE_MIB = 64;
 
 /** Where a container that checks out reports how it went (see `SHIM`). */
@@ -59,12 +59,45 @@ export function checkoutReportOf(sandbox: string): string {
 }
 
 /**
- * The name runc and the cgroups know the sandbox's container by, as its bundle records it: a warm
- * container's is not its task's id. Undefined where none is recorded.
+ * What the container's bundle records of it, for an agent restarted before it recorded the
+ * container in its task's checkpoint: the name runc and the cgroups know it by (a warm
+ * container's is not its task's id) and its id range from its making, its timeout from the word
+ * that started its task.
  */
-export async function runcIdIn(sandbox: string): Promise<string | undefined> {
-  const name = await readFile(join(sandbox, BUNDLE_DIR, RUNC_ID), 'utf8').catch(() => undefined);
-  return name !== undefined && CONTAINER_ID_PATTERN.test(name) ? name : undefined;
+export type BundleRecord = Pick<
+  CgroupCheckpoint,
+  'runcId' | 'hostId' | 'maxCompletionTimeMs' | 'deadline'
+> & { runcId: string; hostId: number };
+
+/** The sandbox's container's {@link BundleRecord}; undefined where none is, or it is not one. */
+export async function bundleRecordIn(sandbox: string): Promise<BundleRecord | undefined> {
+  const text = await readFile(join(sandbox, BUNDLE_DIR, RECORD), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const { runcId, hostId, maxCompletionTimeMs, deadline } = (value ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+  if (typeof runcId !== 'string' || !CONTAINER_ID_PATTERN.test(runcId) || !isCount(hostId)) {
+    return undefined;
+  }
+  return {
+    runcId,
+    hostId,
+    ...(isCount(maxCompletionTimeMs) ? { maxCompletionTimeMs } : {}),
+    ...(isCount(deadline) ? { deadline } : {}),
+  };
+}
+
+/** Writes the container's {@link BundleRecord}, root's alone, beside its bundle. */
+function writeBundleRecord(bundle: string, record: BundleRecord): Promise<void> {
+  return writeFile(join(bundle, RECORD), JSON.stringify(record), { mode: 0o600 });
 }
 
 /** The FIFO through which a gated container gets the agent's word (see `SHIM`). */
@@ -175,7 +208,13 @@ export class ContainerMaker {
         limits,
       });
     } catch (error) {
-      // Nothing runs with its range: the next container may have it.
+      // Nothing runs with its range once whatever runc made of it is gone (a shim that started
+      // and was lost): the next container may have it then.
+      await this.clearEarlierLaunch(
+        this.options.runtime.runc(host.tools.runc),
+        this.options.cgroupOf(host, `${this.options.parent}/${runcId}`),
+        runcId,
+      ).catch(() => undefined);
       this.options.idPool.free(runcId);
       throw error;
     }
@@ -222,7 +261,7 @@ export class ContainerMaker {
     await Promise.all([
       writeFile(join(bundle, 'config.json'), JSON.stringify(config)),
       // What names it to runc, for a restarted agent that has no record of the task it runs.
-      writeFile(join(bundle, RUNC_ID), runcId, { mode: 0o600 }),
+      writeBundleRecord(bundle, { runcId, hostId: ids.hostId }),
       // Made here, root's alone: the shim only appends to the one and reads the other (see SHIM).
       plan.reports ? writeFile(join(bundle, CHECKOUT_REPORT), '', { mode: 0o600 }) : undefined,
       plan.delivers ? writeFile(join(bundle, TEXT), '', { mode: 0o600 }) : undefined,
@@ -259,6 +298,8 @@ export class ContainerMaker {
     made: MadeContainer,
     spec: ContainerSpec,
     containerId: string,
+    /** A kill before the word: the container is told no, and its command never starts. */
+    stop?: AbortSignal,
   ): Promise<CgroupCheckpoint> {
     const { sandbox, runc, runcId } = made;
     const shim = made.shim!;
@@ -284,6 +325,18 @@ export class ContainerMaker {
       await this.discard(made, containerId, false);
       throw error;
     }
+    const timeoutMs = spec.maxCompletionTimeMs;
+    let deadline: number | undefined;
+    // Its timeout runs from the word that starts its command, recorded beside its bundle first.
+    const beforeGo = async () => {
+      deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      await writeBundleRecord(bundle, {
+        runcId,
+        hostId: made.ids.hostId,
+        ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
+        ...(deadline === undefined ? {} : { deadline }),
+      });
+    };
     let unready: { error: unknown } | undefined;
     if (made.gated) {
       unready = await this.openGate(
@@ -292,8 +345,12 @@ export class ContainerMaker {
         shim.process,
         workspace,
         made.ids.hostId,
+        // A kill ends the wait for a workspace; one that comes once it is ready finds it running.
+        spec.ready === undefined ? undefined : stop,
+        beforeGo,
       );
     } else {
+      await beforeGo();
       await shim.process.go(GATE_OPEN);
     }
     // A process that waits in its private shell has run nothing until the word it got was go,
@@ -328,7 +385,6 @@ export class ContainerMaker {
         ? rm(join(bundle, CHECKOUT_REPORT), { force: true })
         : undefined,
     ]);
-    const timeoutMs = spec.maxCompletionTimeMs;
     return {
       pid,
       startTime: leader.startTime,
@@ -336,7 +392,7 @@ export class ContainerMaker {
       hostId: made.ids.hostId,
       ...(runcId === containerId ? {} : { runcId }),
       ...(timeoutMs === undefined ? {} : { maxCompletionTimeMs: timeoutMs }),
-      ...(timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs }),
+      ...(deadline === undefined ? {} : { deadline }),
     };
   }
 
@@ -372,15 +428,23 @@ export class ContainerMaker {
     shim: LaunchedProcess,
     workspace: string,
     hostId: number,
+    stop: AbortSignal | undefined,
+    beforeGo: () => Promise<void>,
   ): Promise<{ error: unknown } | undefined> {
     // A shim that died early has closed its end: what is written then goes nowhere.
     try {
-      const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
+      const stopped = new Promise<'stopped'>((resolve) => {
+        if (stop?.aborted === true) resolve('stopped');
+        stop?.addEventListener('abort', () => resolve('stopped'), { once: true });
+      });
+      const first = await Promise.race([ready.then(() => 'ready' as const), exited, stopped]);
+      if (first === 'stopped') throw new Error('the task was killed before its command started');
       if (first !== 'ready') {
         await shim.go('');
         return undefined;
       }
       await chownTree(workspace, hostId);
+      await beforeGo();
     } catch (error) {
       await shim.go('');
       return { error };

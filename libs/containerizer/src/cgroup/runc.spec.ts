@@ -226,7 +226,8 @@ describe('runc shim and network hook', () => {
       expect(hook.args.slice(0, 3)).toEqual(['sh', '-c', GATE_HOOK]);
       return fakeProgram(
         'runc',
-        `echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(dir, 'gate')}" || exit 1\n` +
+        'if [ "$3" = delete ]; then echo "$@" > "$(dirname "$0")/deleted"; exit 0; fi\n' +
+          `echo '{"pid":4242}' | sh -c '${GATE_HOOK}' kiln-gate "${join(dir, 'gate')}" || exit 1\n` +
           'echo ran > "$(dirname "$0")/ran"',
       );
     }
@@ -239,6 +240,8 @@ describe('runc shim and network hook', () => {
       const runc = await gatedRunc();
       expect(await sh(shim(runc), 'go\n')).toBe(0);
       expect(await readFile(join(dir, 'ran'), 'utf8')).toBe('ran\n');
+      // Kept for the agent, which reads its counters and removes it.
+      expect(existsSync(join(dir, 'deleted'))).toBe(false);
     });
 
     it('never starts it when the agent ends its input without go (it gave up, or died)', async () => {
@@ -246,6 +249,10 @@ describe('runc shim and network hook', () => {
       expect(await sh(shim(runc), '')).toBe(1);
       await expect(readFile(join(dir, 'ran'), 'utf8')).rejects.toThrow(/ENOENT/);
       expect(await readFile(join(dir, '.exit_code'), 'utf8')).toBe('1\n');
+      // runc keeps what ran nothing: the shim deletes it.
+      expect(await readFile(join(dir, 'deleted'), 'utf8')).toBe(
+        `--root ${dir} delete --force c1\n`,
+      );
     });
 
     it('ends in the sandbox it was renamed to while it waited for the word', async () => {

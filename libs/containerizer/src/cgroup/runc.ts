@@ -34,7 +34,9 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * the container's process starts, and which fails the start unless the word is `go`. (A hook gets
  * no descriptor of the shim's, and the agent's end of the shim's standard input is a socket,
  * which no path opens: hence the FIFO.) The shim holds the FIFO open for as long as runc runs: a
- * hook never waits on a FIFO nobody will write, unless the shim itself was killed.
+ * hook never waits on a FIFO nobody will write, unless the shim itself was killed. A container
+ * whose word was not `go` ran nothing of its task, and the shim deletes it once runc has ended
+ * (`--keep` would keep its cgroup for the agent, which may be gone).
  *
  * With CHECKOUT_REPORT, a file the agent made (root's alone), the container checks its commit out
  * before its command: runc passes the container's first process the file, opened for appending,
@@ -68,6 +70,8 @@ export const SHIM = [
   '  wait "$runc"',
   '  code=$?',
   '  exec 3>&-',
+  // A container told no ran nothing of its task: it goes, cgroup and all (runc keeps it).
+  '  [ "$go" = go ] || "$1" --root "$2" delete --force "$4" >/dev/null 2>&1',
   'else',
   '  go=',
   '  read -r go',

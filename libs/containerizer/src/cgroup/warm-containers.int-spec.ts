@@ -272,18 +272,23 @@ describe('warm native containers on this host', () => {
   it('is taken back with its task by a restarted agent that has no record of it, from its bundle', async () => {
     const containerizer = await newContainerizer();
     const [warm] = await warmUp(containerizer);
-    const spec = await specOf('exec sleep 600');
+    const spec = await specOf('exec sleep 600', { maxCompletionTimeMs: 600_000 });
     await given(containerizer, spec);
     expect(await containerizer.launch(spec)).toEqual({ status: 'launched' });
-    const { pid, hostId } = parseCheckpoint(containerizer.checkpoint(spec.containerId))!;
+    const { pid, hostId, deadline } = parseCheckpoint(containerizer.checkpoint(spec.containerId))!;
 
     // The agent died after the command started, before it recorded where: no checkpoint.
     const restarted = await newContainerizer();
     expect(
       await restarted.recover([{ containerId: spec.containerId, sandbox: spec.sandbox }]),
     ).toEqual([spec.containerId]);
-    const recovered = parseCheckpoint(restarted.checkpoint(spec.containerId));
-    expect(recovered?.runcId).toBe(warm);
+    // Its name, its id range and its deadline, as its bundle recorded them before its start.
+    expect(parseCheckpoint(restarted.checkpoint(spec.containerId))).toMatchObject({
+      runcId: warm,
+      hostId,
+      maxCompletionTimeMs: 600_000,
+      deadline,
+    });
     expect(await isAlive(pid)).toBe(true);
     expect(await exists(join(RUNTIME_DIR, 'runc', warm!))).toBe(true);
     // Its id range is its own still: a new container is given another.
