@@ -372,6 +372,11 @@ export class CgroupContainerizer
     await super.destroy(containerId);
   }
 
+  /** How many warm containers wait for a task now. */
+  get warmWaiting(): number {
+    return this.warm.waiting;
+  }
+
   /** Discards the warm containers waiting for a task, and makes no more: for the agent's end. */
   close(): Promise<void> {
     return this.warm.close();
@@ -416,8 +421,7 @@ export class CgroupContainerizer
         command,
         delivers: delivered,
         reports: delivered || spec.checkout !== undefined,
-        // A delivered command waits for the word, which comes once the text is written.
-        gated: delivered || spec.ready !== undefined,
+        gated: spec.ready !== undefined,
       },
       host,
     );

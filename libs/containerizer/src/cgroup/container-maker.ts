@@ -357,7 +357,10 @@ export class ContainerMaker {
     // which the shim records before it passes it on (see SHIM).
     const started =
       (await untilStarted(this.options.runtime.pidFile(runcId), exited)) &&
-      (!made.delivers || unready !== undefined || (await wordWasGo(join(bundle, GATE), exited)));
+      (!made.delivers ||
+        !made.gated ||
+        unready !== undefined ||
+        (await wordWasGo(join(bundle, GATE), exited)));
     if (!started || unready !== undefined) {
       await exited;
       // A gate hook still waiting has no shim left to tell it: it is told no, and runc ends.

@@ -37,7 +37,8 @@ const TEXT_FD = 4;
 
 /**
  * The descriptor on which a container whose command is delivered waits for the agent's word
- * before it reads the text: the shim's gate FIFO (see `SHIM`), the third `--preserve-fds` passes.
+ * before it reads the text, the third `--preserve-fds` passes: the shim's gate FIFO, or the word
+ * the shim got before it ran runc (see `SHIM`).
  */
 const WORD_FD = 5;
 

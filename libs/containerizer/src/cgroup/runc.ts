@@ -42,11 +42,12 @@ import { fenceArguments, HOST_LOOPBACK_RANGES, SLIRP4NETNS_OPTIONS } from '../ne
  * before its command: runc passes the container's first process the file, opened for appending,
  * as its descriptor 3 (`--preserve-fds`), on which it reports the checkout (see the private
  * shell). A descriptor lets the container write there and nothing else: the file itself it can
- * neither open nor read. With TEXT too (and GATE), a file the agent made (root's alone, and
- * written before its word `go`), it is passed opened for reading as descriptor 4, on which the
- * private shell reads the command's text (see `deliveredText`), and the gate's FIFO as descriptor
- * 5, on which the private shell itself waits for the word: such a container's process starts at
- * once, and waits there, with no gate hook. runc keeps them open while the container runs; the
+ * neither open nor read. With TEXT too, a file the agent made (root's alone, and written before
+ * its word `go`), it is passed opened for reading as descriptor 4, on which the private shell
+ * reads the command's text (see `deliveredText`), and the word as descriptor 5: with GATE the
+ * gate's FIFO, on which the private shell itself waits for it (such a container's process starts
+ * at once, and waits there, with no gate hook), without it the word the shim got before it ran
+ * runc. runc keeps them open while the container runs; the
  * hooks, which runc starts from Go, get none of its descriptors (the network hook's own 3 is
  * slirp4netns's ready pipe). A helper started from runc's process some other way would inherit
  * them.
@@ -76,8 +77,11 @@ export const SHIM = [
   '  go=',
   '  read -r go',
   `  [ "$go" = go ] || { echo "the agent's word never came: not started" >&2; exit 125; }`,
+  // The agent's word came before runc: a delivered command's shell is given it as it starts.
   '  "$1" --root "$2" run --keep $fds --bundle "$3" --pid-file "$7" "$4" \\',
-  '    </dev/null 3>>"${9:-/dev/null}" 4</dev/null 5</dev/null',
+  `    </dev/null 3>>"\${9:-/dev/null}" 4<"\${10:-/dev/null}" 5<<'WORD'`,
+  'go',
+  'WORD',
   '  code=$?',
   'fi',
   // Builtins only from here: every fork is time on each task's way out.
@@ -113,10 +117,8 @@ export function shimArguments(plan: {
   /** Where a container's command is delivered (see {@link SHIM}), relative to the sandbox. */
   text?: string;
 }): string[] {
-  if (plan.text !== undefined && (plan.checkoutReport === undefined || plan.gate === undefined)) {
-    throw new Error(
-      'a delivered text comes with a checkout report and a gate, on the descriptors around it',
-    );
+  if (plan.text !== undefined && plan.checkoutReport === undefined) {
+    throw new Error('a delivered text comes with a checkout report, on the descriptor before it');
   }
   return [
     '-c',

@@ -136,6 +136,11 @@ export class WarmContainers<W extends WarmContainer> {
     void ended?.then(fill, fill);
   }
 
+  /** How many containers wait for a task now, made. */
+  get waiting(): number {
+    return this.ready.length;
+  }
+
   /** Whether a container of this name (its runc id) is one of this pool's, made or being made. */
   holds(runcId: string): boolean {
     return this.names.has(runcId);
