@@ -36,6 +36,33 @@ const RUN_POLL_MS = 5;
 /** How long the bench waits for the burst's runs to end, to say how far behind triggering is. */
 const DRAIN_WAIT_MS = 10_000;
 
+/**
+ * Where a push's time goes, from the last trace (`perf record` of every program start and end,
+ * system-wide, during a run of this bench): prose, updated with each trace.
+ */
+const WHERE_THE_TIME_GOES =
+  'Traced 2026-12-07 22:40 UTC with `perf record` of every program start and end, system-wide,' +
+  ' on this machine (a bare spawn of `sh` ~1–2 ms, git 3–8 ms; p50 165 ms under the trace): ~10 ms' +
+  " until the server fetches; ~60 ms the `git fetch` of the pushed commit into the server's" +
+  " mirror (two requests over smart HTTP, each answered by the forge's `git http-backend` and" +
+  " `upload-pack`, and git's remote helper, index-pack and connectivity check on the server's" +
+  ' side); ~12 ms until the run has its job and the server has packed the commit; ~10 ms until' +
+  ' the agent has the task (queue, offer, ACCEPT, LAUNCH); then ~50 ms on the agent: the' +
+  " commit's pack downloaded from the server (~25 ms, a `git init` of the workspace beside it)" +
+  " and indexed (`git index-pack`, ~5 ms), the workspace given to the container's root and the" +
+  ' word given (~10 ms) to a container made before the task, whose first process waits for it:' +
+  ' it reads its script (`cat`), checks the commit out (~5 ms) and runs the step (~3 ms); then' +
+  ' the line goes to the server and out on the stream. The making of that container (the shim,' +
+  ' runc, its namespaces and mounts, its hooks, slirp4netns and its fences: ~75 ms here) is off' +
+  ' the path: the agent keeps one made ahead (`KILN_AGENT_WARM_CONTAINERS`, default 1), made' +
+  ' again once the task has ended. With none kept (`KILN_AGENT_WARM_CONTAINERS=0` for this' +
+  ' bench, 50 pushes) p50 was 225 ms minutes before a run with one at 171 ms: LAUNCH to the' +
+  ' line 130 ms against 75 ms. Three runs with one, 2026-12-07 22:40–22:51: 208, 164 and 171 ms.' +
+  ' Before warm containers (2026-12-07 19:50, on a machine where git started in ~10 ms)' +
+  ' 493 ms, nearly half of it the making of the container. Earlier still: 2026-12-06, where a' +
+  ' program starts in 1–2 ms, p50 ~170 ms; 2026-12-05, where every program start cost 10–30 ms,' +
+  ' 444–496 ms. The figures move with the load of the machine.';
+
 const LATENCY_PIPELINE = `
 jobs:
   first:
@@ -500,30 +527,8 @@ function render(
   const misses: string[] = [];
   if (p50 > 150 || p99 > 1_000) {
     misses.push(
-      'The latency misses its aim. Where it goes (traced with `perf record` of every program' +
-        ' start and end, 2026-12-07, on a machine where a bare spawn of `sh -c true` takes ~2 ms,' +
-        ' git ~10 ms and a util-linux program ~12 ms; p50 ~490 ms): ~20 ms until the server' +
-        " fetches, ~135 ms the `git fetch` of the pushed commit into the server's mirror (two" +
-        " requests over smart HTTP, each answered by a `git http-backend` of its own, and git's" +
-        ' remote helper, index-pack and connectivity check on the fetching side), ~40 ms until' +
-        " the run has its job and the server makes the commit's pack, ~45 ms until the agent has" +
-        ' the task (queue, offer, ACCEPT, LAUNCH), then ~230 ms on the agent, nearly all of it the' +
-        " container's start: the shim and runc until the container's hooks run (~105 ms), the" +
-        ' hooks (~65 ms: taking the output pipes back, then slirp4netns and the fences of the' +
-        " task's network, ~45 ms), runc from the open gate to the first process (~30 ms), git" +
-        " checking the commit out in the container (~13 ms) and the step's shell (~5 ms). The" +
-        " commit's pack is downloaded and indexed meanwhile (~50 ms), off the path since the" +
-        ' container checks its commit out itself (2026-12-07; before, the checkout ran on the' +
-        " host through ten program starts, which the container's start waited beside: p50" +
-        ' 519 ms against 486–499 ms in runs minutes apart, LAUNCH to the line 288 ms against' +
-        ' 260–267 ms). What is left is the start of a container and' +
-        " the mirror's fetch, each a dozen program starts; a pool of containers made before" +
-        ' their tasks and held at their gate would take the first off the path.' +
-        ' Earlier: 2026-12-07 16:47, on a machine where a bare spawn of `sh -c true` ran 650/s, p50' +
-        ' 209 ms with the checkout on the host; traced 2026-12-06, where a program starts in 1–2 ms, p50 ~170' +
-        ' ms (~60 ms on the server, ~15 ms offer to LAUNCH, ~90 ms on the agent); 2026-12-05,' +
-        ' where every program start cost 10–30 ms, p50 444–496 ms.' +
-        ' The figures move with the load of the machine.',
+      'The latency misses its aim: what is left is mostly the forge answering the fetch, and the' +
+        " server's and the agent's event loops between the steps (see where the time goes, above).",
     );
   }
   if (perSecond < 1_000) {
@@ -564,6 +569,7 @@ function render(
     ' it late), and polls the plain log every 10 ms beside it as a cross-check. Each run ends' +
     ' before the next push. Where the time goes (each stage from just before the POST):\n\n' +
     table(['stage', 'p50', 'p99'], breakdown) +
+    `\n\n${WHERE_THE_TIME_GOES}` +
     '\n\nA stream opened as soon as the job exists, before it has its task (what a UI does right' +
     ' after a push), looks for the task every `LogsConfig.taskPollMs` (100 ms); on the warm-up' +
     ' pushes it got the line ' +
