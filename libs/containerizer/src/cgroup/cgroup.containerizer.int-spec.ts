@@ -12,7 +12,7 @@ import {
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,12 +22,12 @@ import { killEarlierShim } from './shim';
 import { CgroupContainerizer, type CgroupContainerizerOptions } from './cgroup.containerizer';
 import { detectCgroups, v1Hierarchies } from './detect';
 import { CONTROLLER_NAMES } from './controllers';
+import { CGROUP_ROOT, testCgroupParent } from './test-parent.fixture';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
 const ROOT = resolve(__dirname, '../../../..');
 
-/** A parent cgroup of this test file's own, so that its orphan hunts touch nothing else. */
-const PARENT = `kiln-test-${randomUUID()}`;
+const TEST_PARENT = testCgroupParent();
+const PARENT = TEST_PARENT.parent;
 const HIERARCHIES = v1Hierarchies(CONTROLLER_NAMES);
 
 /** These tests need root and cgroup v1, as on the CI hosts; {@link detectCgroups} says more. */
@@ -54,14 +54,7 @@ async function cgroupPids(containerId: string): Promise<number[]> {
     .map(Number);
 }
 
-afterAll(async () => {
-  // The parent cgroup is this file's: every test has removed its children by now. runc made it
-  // in every hierarchy, and the containerizer's runtime directory is this file's too.
-  for (const hierarchy of await readdir(CGROUP_ROOT)) {
-    await rmdir(join(CGROUP_ROOT, hierarchy, PARENT)).catch(() => undefined);
-  }
-  await rm(join('/run/kiln/cgroup', PARENT), { recursive: true, force: true });
-});
+afterAll(() => TEST_PARENT.remove());
 
 describe('cgroup containerizer on this host', () => {
   // These tests need root and cgroup v1 hierarchies (Kiln's test machines): a host without them

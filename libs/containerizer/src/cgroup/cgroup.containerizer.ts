@@ -397,7 +397,7 @@ export class CgroupContainerizer
     if (made.delivers) this.warm.wanted(made.shape, container.termination);
   }
 
-  /** Makes the spec's container for its launch (no warm one was taken), up to its gate if it has one. */
+  /** Makes the spec's container for its launch (no warm one was taken), up to the agent's word. */
   private makeFor(
     container: CgroupContainer,
     spec: ContainerSpec,
@@ -442,7 +442,7 @@ export class CgroupContainerizer
     return this.warmDirMade;
   }
 
-  /** Makes a warm container: up to its gate, for a task of the shape to take. */
+  /** Makes a warm container, its first process waiting, for a task of the shape to take. */
   private async makeWarm(
     runcId: string,
     sandbox: string,

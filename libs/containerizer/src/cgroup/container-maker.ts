@@ -36,7 +36,7 @@ import { chownTree } from './workspace-owner';
 
 /*
  * Making a native container and starting a task's process in it, apart: a container is made (its
- * bundle, its sandbox's files, its shim running runc) up to its gate or the agent's word, then
+ * bundle, its sandbox's files, its shim running runc) up to the agent's word, then
  * given its task's command and started. A warm container is made long before its task; the others
  * just before (see `warm-containers.ts`).
  */

@@ -9,8 +9,7 @@ import {
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,23 +17,18 @@ import { workspaceOf, type ContainerSpec } from '../containerizer';
 import { CgroupContainerizer } from './cgroup.containerizer';
 import { parseCheckpoint } from './checkpoint';
 import { detectCgroups } from './detect';
+import { CGROUP_ROOT, testCgroupParent } from './test-parent.fixture';
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
-/** A parent cgroup of this file's own, so that its orphan hunts touch nothing else. */
-const PARENT = `kiln-test-${randomUUID()}`;
-const RUNTIME_DIR = join('/run/kiln/cgroup', PARENT);
+const TEST_PARENT = testCgroupParent();
+const PARENT = TEST_PARENT.parent;
+const RUNTIME_DIR = TEST_PARENT.runtimeDir;
 
 const git = (cwd: string, ...args: string[]) =>
   promisify(execFile)('git', ['-c', 'user.name=k', '-c', 'user.email=k@example.com', ...args], {
     cwd,
   }).then(({ stdout }) => stdout.trim());
 
-afterAll(async () => {
-  for (const hierarchy of await readdir(CGROUP_ROOT)) {
-    await rmdir(join(CGROUP_ROOT, hierarchy, PARENT)).catch(() => undefined);
-  }
-  await rm(RUNTIME_DIR, { recursive: true, force: true });
-});
+afterAll(() => TEST_PARENT.remove());
 
 describe('warm native containers on this host', () => {
   beforeAll(async () => {

@@ -6,9 +6,9 @@ import { dirname, join } from 'node:path';
 /*
  * Containers made ahead of their tasks: most of a native container's start (runc, its namespaces
  * and mounts, the network and its helper) is the same for every task of one shape, and takes
- * tens of program starts. A warm container is made up to its gate, where it waits with nothing of
- * any task in it; a task of its shape then takes it, its sandbox renamed to the task's, its
- * command delivered, its gate opened. Each is used once.
+ * tens of program starts. A warm container is made, its first process waiting for the agent's
+ * word, with nothing of any task in it; a task of its shape then takes it, its sandbox renamed
+ * to the task's, its command delivered, the word given. Each is used once.
  */
 
 /** What a container is made with, before its task is known: tasks of one shape share it. */
@@ -24,7 +24,7 @@ export function sameShape(a: ContainerShape, b: ContainerShape): boolean {
   return a.network === b.network && a.cpus === b.cpus && a.memMiB === b.memMiB;
 }
 
-/** A container made up to its gate, waiting for a task. */
+/** A container made ahead of its task, its first process waiting for the agent's word. */
 export interface WarmContainer {
   /** Its name to runc and its cgroups, which it keeps for life. */
   runcId: string;
@@ -44,7 +44,7 @@ export interface WarmContainersOptions<W extends WarmContainer> {
    * renamed into.
    */
   dir: string;
-  /** Makes a container of the shape up to its gate, its sandbox (made empty) at `sandbox`. */
+  /** Makes a container of the shape, waiting for a task, its sandbox (made empty) at `sandbox`. */
   make: (runcId: string, sandbox: string, shape: ContainerShape) => Promise<W>;
   /** Undoes one no task took (or whose task never launched), its sandbox included. */
   discard: (container: W) => Promise<void>;
