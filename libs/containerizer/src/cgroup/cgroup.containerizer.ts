@@ -303,6 +303,12 @@ export class CgroupContainerizer
       if (listed.has(name) || this.containers.has(name)) continue;
       await destroyCgroup(this.cgroupOf(host, `${this.parent}/${name}`));
     }
+    // Network helpers and pid files of containers gone above, or never known to runc.
+    const inRunc = new Set(await runc.list().catch(() => [] as string[]));
+    await this.runtime.sweep(
+      (name) =>
+        listed.has(name) || inRunc.has(name) || this.containers.has(name) || this.warm.holds(name),
+    );
     // The sandboxes of warm containers an earlier agent made (theirs are gone above).
     if (this.warmDir !== undefined) {
       for (const name of await readdir(this.warmDir).catch(() => [] as string[])) {

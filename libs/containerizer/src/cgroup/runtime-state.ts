@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRootFilesystem, type RootFilesystem } from './rootfs';
 import { Runc } from './runc';
@@ -56,6 +56,24 @@ export class RuntimeState {
     await runc.delete(containerId);
     await stopNetworkHelper(this.networkPidFile(containerId));
     await rm(this.pidFile(containerId), { force: true });
+  }
+
+  /**
+   * Stops the network helpers, and removes the pid files, of the containers runc no longer has
+   * and `kept` does not name: what a container's shim left when something killed it before it
+   * stopped its helper itself (its container's cgroup is no home for the helper, which runs on
+   * the host).
+   */
+  async sweep(kept: (runcId: string) => boolean): Promise<void> {
+    for (const kind of ['network', 'pids'] as const) {
+      const dir = join(this.dir, kind);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const runcId = kind === 'network' ? name.replace(/\.pid$/, '') : name;
+        if (kept(runcId)) continue;
+        if (kind === 'network') await stopNetworkHelper(join(dir, name));
+        else await rm(join(dir, name), { force: true });
+      }
+    }
   }
 
   /**

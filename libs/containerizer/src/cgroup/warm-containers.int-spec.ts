@@ -8,8 +8,8 @@ import {
   TempDirs,
   uniqueContainerId,
 } from '@kiln/containerizer/testing';
-import { execFile } from 'node:child_process';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -308,5 +308,22 @@ describe('warm native containers on this host', () => {
     const containerizer = await newContainerizer();
     await warmUp(containerizer);
     expect((await stat(warmDir)).mode & 0o777).toBe(0o711);
+  });
+
+  it("stops, at an agent's start, the network helper a killed shim left of a container gone", async () => {
+    // A helper whose container and shim were killed: a slirp4netns (by name) with a pid file.
+    const helper = join(await dirs.make(), 'slirp4netns');
+    await copyFile('/bin/sleep', helper);
+    await chmod(helper, 0o755);
+    const child = spawn(helper, ['600'], { stdio: 'ignore', detached: true });
+    try {
+      const pidFile = join(RUNTIME_DIR, 'network', 'gone-1.pid');
+      await writeFile(pidFile, `${child.pid}\n`);
+      await (await newContainerizer()).recover([]);
+      await eventually('the helper stopped', async () => !(await isAlive(child.pid!)));
+      expect(await exists(pidFile)).toBe(false);
+    } finally {
+      if (await isAlive(child.pid!)) process.kill(child.pid!, 'SIGKILL');
+    }
   });
 });
