@@ -19,6 +19,11 @@ export const EXIT_CODE_FILE = '.exit_code';
 /** The `PATH` a task gets when its environment has none: what Mesos gives its tasks. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** The environment a task's command runs with: its own, with {@link DEFAULT_PATH} if it has none. */
+export function taskEnvironment(spec: Pick<ContainerSpec, 'environment'>): Record<string, string> {
+  return { PATH: DEFAULT_PATH, ...spec.environment };
+}
+
 /** A commit's id: SHA-1's or SHA-256's, in hexadecimal. */
 const COMMIT_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 

@@ -11,14 +11,14 @@ import {
   type Termination,
   type WorkspaceOwnership,
 } from '../containerizer';
-import { assertValidSpec, DEFAULT_PATH } from '../launching';
+import { assertValidSpec, taskEnvironment } from '../launching';
 import { LifecycleContainerizer } from '../lifecycle/lifecycle-containerizer';
 import { ContainerLifecycle, type LiveContainer } from '../lifecycle/container-lifecycle';
 import { terminationOf, type LeaderExit } from '../lifecycle/termination';
 import { hasExited, readProcStat } from '../process/proc';
 import { isLeader } from '../process/process-group';
 import { readRecordedExit } from '../process/wrapper';
-import { deliveredText, deliveredTextCommand, privateShellCommand } from './private-shell';
+import { canDeliver, deliveredTextCommand, privateShellCommand } from './private-shell';
 import { afterCheckout } from './checkout-report';
 import {
   isCgroupPath,
@@ -409,16 +409,15 @@ export class CgroupContainerizer
     spec: ContainerSpec,
     host: Host,
   ): Promise<MadeContainer> {
-    const taskEnvironment = { PATH: DEFAULT_PATH, ...spec.environment };
-    const delivered =
-      spec.command.shell && deliveredText(spec.command.value, taskEnvironment) !== undefined;
+    const environment = taskEnvironment(spec);
+    const delivered = delivers(spec);
     // runc looks a command without a slash up on the task's PATH, inside the container. A
     // checkout goes first, by the private shell (a checkout comes with a shell command).
     const command = delivered
       ? deliveredTextCommand()
       : spec.command.shell
-        ? privateShellCommand(spec.command.value, taskEnvironment, spec.checkout)
-        : { argv: [spec.command.value, ...spec.command.arguments], environment: taskEnvironment };
+        ? privateShellCommand(spec.command.value, environment, spec.checkout)
+        : { argv: [spec.command.value, ...spec.command.arguments], environment };
     return this.maker.make(
       {
         runcId: container.id,
@@ -663,11 +662,12 @@ function deliverableShape(spec: ContainerSpec, hostNetwork: boolean): ContainerS
     // Invalid: its launch says why.
     return undefined;
   }
-  const environment = { PATH: DEFAULT_PATH, ...spec.environment };
-  if (!spec.command.shell || deliveredText(spec.command.value, environment) === undefined) {
-    return undefined;
-  }
-  return shapeOf(spec, hostNetwork);
+  return delivers(spec) ? shapeOf(spec, hostNetwork) : undefined;
+}
+
+/** Whether the spec's command is delivered to its container (see `deliveredText`). */
+function delivers(spec: ContainerSpec): boolean {
+  return spec.command.shell && canDeliver(taskEnvironment(spec));
 }
 
 /** Whether the shim of the sandbox's gated container has recorded the word it passed on. */

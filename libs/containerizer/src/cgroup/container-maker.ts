@@ -8,7 +8,7 @@ import {
   workspaceOf,
   type ContainerSpec,
 } from '../containerizer';
-import { DEFAULT_PATH, EXIT_CODE_FILE, prepareWorkspace } from '../launching';
+import { EXIT_CODE_FILE, prepareWorkspace, taskEnvironment } from '../launching';
 import { notReady } from '../lifecycle/container-lifecycle';
 import { DEFAULT_CAPABILITIES, ociConfig, type IdRange } from './bundle';
 import type { CgroupCheckpoint } from './checkpoint';
@@ -307,11 +307,7 @@ export class ContainerMaker {
     const bundle = join(sandbox, BUNDLE_DIR);
     const workspace = workspaceOf(sandbox);
     const delivering = made.delivers
-      ? deliveredText(
-          spec.command.value,
-          { PATH: DEFAULT_PATH, ...spec.environment },
-          spec.checkout,
-        )
+      ? deliveredText(spec.command.value, taskEnvironment(spec), spec.checkout)
       : undefined;
     try {
       if (made.delivers && (delivering === undefined || !spec.command.shell)) {

@@ -178,13 +178,18 @@ export function deliveredTextCommand(): { argv: string[]; environment: Record<st
  * variable no shell can export (a name with a dot, say), which only a program's environment can
  * carry: such a task's container is made with its command ({@link privateShellCommand}).
  */
+/** Whether every variable of `environment` can be delivered with a text ({@link deliveredText}). */
+export function canDeliver(environment: Readonly<Record<string, string>>): boolean {
+  return Object.keys(environment).every(exportable);
+}
+
 export function deliveredText(
   text: string,
   environment: Readonly<Record<string, string>>,
   checkout?: { commit: string },
 ): string | undefined {
-  const { exported, direct } = exportsOf(environment);
-  if (Object.keys(direct).length > 0) return undefined;
+  if (!canDeliver(environment)) return undefined;
+  const { exported } = exportsOf(environment);
   return [`${TEXT_HEADER} ${checkout?.commit ?? '-'}`, ...exported, text].join('\n');
 }
 
@@ -197,13 +202,18 @@ function exportsOf(environment: Readonly<Record<string, string>>): {
   // Not `exports`: compiled to CommonJS, a local of that name hides the module's own.
   const exported: string[] = [];
   for (const [name, value] of Object.entries(environment)) {
-    if (SHELL_NAME.test(name) && !SET_BY_THE_SHELL.has(name)) {
+    if (exportable(name)) {
       exported.push(`export ${name}=${singleQuoted(value)}`);
     } else {
       direct[name] = value;
     }
   }
   return { exported, direct };
+}
+
+/** Whether the shell can export a variable of this name, rather than take it from its start. */
+function exportable(name: string): boolean {
+  return SHELL_NAME.test(name) && !SET_BY_THE_SHELL.has(name);
 }
 
 /** `word` as one word of the shell, as it is. */
