@@ -9,20 +9,27 @@ export interface AgentSummary {
   free: { cpus: number; mem: number };
 }
 
-/** Reads the master's operator API: which agents exist and how big they are. */
+/**
+ * Reads the master's operator API: which agents exist and how big they are. One per process,
+ * shared by everything that asks, so that an answer is never older than one given before it:
+ * a page that reloads because the cluster watcher saw a change gets that change or a later one.
+ */
 export class ClusterStateClient {
-  private cached: { at: number; agents: AgentSummary[] } | undefined;
+  /** The last answer, by when its request was sent (what it can be no older than). */
+  private cached: { sentAt: number; agents: AgentSummary[] } | undefined;
 
   constructor(
     private readonly masterUrl: string,
     private readonly token: string,
-    private readonly maxAgeMs = 2_000,
+    private readonly maxAgeMs = 1_000,
   ) {}
 
-  async agents(): Promise<AgentSummary[]> {
-    if (this.cached !== undefined && Date.now() - this.cached.at < this.maxAgeMs) {
+  /** The agents as the master saw them at most `maxAgeMs` ago (0: ask it now). */
+  async agents(maxAgeMs = this.maxAgeMs): Promise<AgentSummary[]> {
+    if (this.cached !== undefined && Date.now() - this.cached.sentAt < maxAgeMs) {
       return this.cached.agents;
     }
+    const sentAt = Date.now();
     const res = await fetch(new URL('/api/v1/state', this.masterUrl), {
       headers: { authorization: `Bearer ${this.token}` },
       signal: AbortSignal.timeout(5_000),
@@ -51,7 +58,8 @@ export class ClusterStateClient {
         mem: a.resources.total.mem - a.resources.used.mem,
       },
     }));
-    this.cached = { at: Date.now(), agents };
+    // A slow answer to an earlier request must not replace a newer one.
+    if (this.cached === undefined || this.cached.sentAt <= sentAt) this.cached = { sentAt, agents };
     return agents;
   }
 }

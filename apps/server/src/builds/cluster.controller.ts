@@ -1,4 +1,3 @@
-import { ServerEnv } from '@kiln/config';
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { errorMessage } from '@kiln/common';
@@ -11,11 +10,7 @@ import { AgentsResponse } from './cluster.dto';
 @ApiTags('cluster')
 @Controller('api/v1')
 export class ClusterController {
-  private readonly cluster: ClusterStateClient;
-
-  constructor(env: ServerEnv) {
-    this.cluster = new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, 1_000);
-  }
+  constructor(private readonly cluster: ClusterStateClient) {}
 
   @Allow.user()
   @Get('agents')

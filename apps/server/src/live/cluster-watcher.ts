@@ -1,4 +1,3 @@
-import { ServerEnv } from '@kiln/config';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ClusterStateClient } from '../builds/cluster-state.client';
 import { LiveHub } from './live-hub';
@@ -14,17 +13,14 @@ export const CLUSTER_WATCH_MS = 2_000;
  */
 @Injectable()
 export class ClusterWatcher implements OnModuleInit, OnApplicationShutdown {
-  private readonly cluster: ClusterStateClient;
   private timer: NodeJS.Timeout | undefined;
   private last: string | undefined;
   private reading = false;
 
   constructor(
     private readonly hub: LiveHub,
-    env: ServerEnv,
-  ) {
-    this.cluster = new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN, 1_000);
-  }
+    private readonly cluster: ClusterStateClient,
+  ) {}
 
   onModuleInit(): void {
     this.hub.onWatchedTopics((topics) => {
@@ -55,7 +51,9 @@ export class ClusterWatcher implements OnModuleInit, OnApplicationShutdown {
     if (this.reading) return;
     this.reading = true;
     try {
-      const now = JSON.stringify(await this.cluster.agents().catch(() => 'unreachable'));
+      // Asked afresh, and through the client page loads share: the load a change causes is
+      // answered with this reading or a later one, never an older one that a cache still held.
+      const now = JSON.stringify(await this.cluster.agents(0).catch(() => 'unreachable'));
       if (this.last !== undefined && now !== this.last && this.timer !== undefined) {
         this.hub.publish({ topics: ['cluster'], kind: 'cluster' });
       }

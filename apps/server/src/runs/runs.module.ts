@@ -7,6 +7,7 @@ import { BuildFrameworkService } from '../builds/build-framework.service';
 import { BuildOutcomes } from '../builds/build-outcomes';
 import { BuildsWorker } from '../builds/builds.worker';
 import { ClusterController } from '../builds/cluster.controller';
+import { ClusterStateClient } from '../builds/cluster-state.client';
 import { CommitPacks } from '../git/commit-pack';
 import { GitMirror } from '../git/git-mirror';
 import { TaskSourceController } from '../git/task-source.controller';
@@ -66,6 +67,13 @@ import { TriggerWorker } from './trigger.worker';
     StatusesWorker,
     CommitStatuses,
     TaskSource,
+    // One for the process: the cluster page's loads and its watcher's readings share its answers.
+    {
+      provide: ClusterStateClient,
+      inject: [ServerEnv],
+      useFactory: (env: ServerEnv) =>
+        new ClusterStateClient(env.KILN_MASTER_URL, env.KILN_CLUSTER_TOKEN),
+    },
     {
       provide: CommitPacks,
       inject: [ServerEnv],
@@ -80,6 +88,6 @@ import { TriggerWorker } from './trigger.worker';
       useFactory: (env: ServerEnv) => new GitMirror(join(resolve(env.KILN_DATA_DIR), 'mirrors')),
     },
   ],
-  exports: [RunsService, RunProgressService, PipelineQueues, LogTasks],
+  exports: [RunsService, RunProgressService, PipelineQueues, LogTasks, ClusterStateClient],
 })
 export class RunsModule {}
