@@ -157,6 +157,8 @@ export class TaskRunner {
     void this.report(taskId, 'TASK_STARTING');
     const starting = new AbortController();
     this.starting.set(taskId, starting);
+    // The commit's pack comes while the sandbox and container are made ready (a kill stops it).
+    if (task.source !== undefined) this.sources.prefetch(task.source, starting.signal);
     // The container is made while the workspace is prepared; its command waits for the workspace.
     const ready = task.source !== undefined || task.inputs !== undefined ? deferred() : undefined;
     // A containerizer that can checks the commit out in the container, the agent putting only its

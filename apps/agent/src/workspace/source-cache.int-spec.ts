@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   startPackServer,
   type PackAnswer,
@@ -185,6 +185,45 @@ describe(SourceCache.name, () => {
       expect(gitIn(second, 'config', '--list', '--local')).not.toContain(join(dir, 'cache'));
       expect(gitIn(second, 'fsck', '--no-progress')).toBe('');
       expect(existsSync(join(second, '.git', 'FETCH_HEAD'))).toBe(false);
+      expect(failures).toEqual([]);
+    });
+
+    it("downloads a pack once when the checkout comes while the LAUNCH's prefetch is under way", async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'early\n' });
+      const packUrl = await packed(() => ({
+        repositoryDir: join(dir, 'upstream', '.git'),
+        sha: upstream.sha,
+      }));
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      cache.prefetch({ ...source, ...credentials });
+      // Asked for before any checkout is.
+      await vi.waitFor(() => expect(packServer?.requests).toBe(1));
+      const w = workspace('w');
+      await cache.checkout(w, { ...source, ...credentials });
+
+      expect(packServer?.requests).toBe(1);
+      expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('early\n');
+      expect(failures).toEqual([]);
+    });
+
+    it('downloads the pack again for the checkout when the prefetch failed', async () => {
+      const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'second try\n' });
+      let answered = 0;
+      const packUrl = await packed(() =>
+        (answered += 1) === 1
+          ? { status: 503 }
+          : { repositoryDir: join(dir, 'upstream', '.git'), sha: upstream.sha },
+      );
+      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
+      cache.prefetch({ ...source, ...credentials });
+      // Asked for before any checkout is.
+      await vi.waitFor(() => expect(packServer?.requests).toBe(1));
+      const w = workspace('w');
+      await cache.checkout(w, { ...source, ...credentials });
+
+      expect(packServer?.requests).toBe(2);
+      expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('second try\n');
+      // The prefetch's failure is not the cache's: the checkout had its pack.
       expect(failures).toEqual([]);
     });
 

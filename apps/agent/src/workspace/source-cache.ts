@@ -139,6 +139,22 @@ export class SourceCache {
   }
 
   /**
+   * Starts downloading the commit's pack into the cache, where the task's checkout looks for it:
+   * called as the task's LAUNCH arrives, so that the download and its indexing overlap the
+   * making ready of the task's container and sandbox instead of following them. A checkout that
+   * comes meanwhile waits for this download rather than starting another. Never rejects: the
+   * checkout meets (and reports) a failure again, and tries once more.
+   */
+  prefetch(source: SourceInfo, signal?: AbortSignal): void {
+    const key = source.cacheKey;
+    const packed = packSourceOf(source);
+    if (packed === undefined || key === undefined || !CACHE_KEY.test(key)) return;
+    this.ensureRoot()
+      .then(() => this.packs.hold(key, packed, signal))
+      .catch(() => undefined);
+  }
+
+  /**
    * Drops the commit's pack, should the cache hold one: its checkout in a task's container
    * failed, and the next task of the commit downloads it again rather than failing on it too (a
    * pack lacking part of the commit fails there, where the agent runs no git of its own). What

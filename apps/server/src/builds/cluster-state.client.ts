@@ -21,7 +21,7 @@ export class ClusterStateClient {
   constructor(
     private readonly masterUrl: string,
     private readonly token: string,
-    private readonly maxAgeMs = 1_000,
+    private readonly maxAgeMs = 2_000,
   ) {}
 
   /** The agents as the master saw them at most `maxAgeMs` ago (0: ask it now). */

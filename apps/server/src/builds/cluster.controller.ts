@@ -19,7 +19,8 @@ export class ClusterController {
   @ApiErrors({ 503: 'The cluster master cannot be read (the error is logged under `errorId`)' })
   async agents(): Promise<{ agents: AgentSummary[] }> {
     try {
-      return { agents: await this.cluster.agents() };
+      // At most a second old: the page shows what the master says, not what it said a while ago.
+      return { agents: await this.cluster.agents(1_000) };
     } catch (error) {
       throw new ServiceUnavailableException(
         `the cluster master cannot be read: ${errorMessage(error)}`,

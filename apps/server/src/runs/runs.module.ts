@@ -88,6 +88,13 @@ import { TriggerWorker } from './trigger.worker';
       useFactory: (env: ServerEnv) => new GitMirror(join(resolve(env.KILN_DATA_DIR), 'mirrors')),
     },
   ],
-  exports: [RunsService, RunProgressService, PipelineQueues, LogTasks, ClusterStateClient],
+  exports: [
+    RunsService,
+    RunProgressService,
+    PipelineQueues,
+    LogTasks,
+    ClusterStateClient,
+    TriggerService,
+  ],
 })
 export class RunsModule {}

@@ -64,4 +64,33 @@ describe(TriggerService.name, () => {
     });
     expect(report).toHaveBeenCalledWith(expect.objectContaining({ state: 'error' }), 'error');
   });
+
+  it('reads a commit ahead into the mirror once, however many runs of it are accepted', async () => {
+    const withCommit = vi.fn(() => Promise.reject(new GitMirrorError('the forge is down')));
+    // Only the mirror is reached: the repository has no forge token for the box to open.
+    const trigger = new TriggerService(
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      { withCommit } as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+      {} as never,
+    );
+
+    trigger.readAhead(repository, run);
+    trigger.readAhead(repository, { ...run, id: 'run-2' });
+    trigger.readAhead(repository, { ...run, id: 'run-3', sha: 'b'.repeat(40) });
+    // A failure is the trigger's to meet and tell: nothing rejects here.
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(withCommit.mock.calls.map((call: unknown[]) => call[2])).toEqual([
+      'a'.repeat(40),
+      'b'.repeat(40),
+    ]);
+  });
 });

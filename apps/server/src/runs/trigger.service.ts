@@ -28,6 +28,9 @@ import { RunsService } from './runs.service';
 
 export const PIPELINE_FILE = '.kiln.yml';
 
+/** How many commits read ahead are remembered: a burst of one commit's webhooks reads it once. */
+const READ_AHEADS_REMEMBERED = 1_024;
+
 /** A failure worth retrying (the forge or the network); anything else ends the run in `error`. */
 export class TransientTriggerError extends Error {}
 
@@ -40,6 +43,8 @@ export class TransientTriggerError extends Error {}
 @Injectable()
 export class TriggerService {
   private readonly logger = new Logger(TriggerService.name);
+  /** `<repository>/<sha>` of the commits read ahead lately, oldest first. */
+  private readonly readAheads = new Set<string>();
 
   constructor(
     private readonly runs: RunsRepository,
@@ -54,6 +59,33 @@ export class TriggerService {
     private readonly packs: CommitPacks,
     private readonly compiler: PipelineCompiler,
   ) {}
+
+  /**
+   * Starts fetching a new run's commit into the mirror as soon as its webhook is accepted, so
+   * that its trigger, queued meanwhile, finds the commit there or on its way (the mirror fetches
+   * into a repository one fetch at a time, and fetches nothing it has). Never rejects: the
+   * trigger meets a failure again, and says so.
+   */
+  readAhead(repository: Repository, run: Run): void {
+    const key = `${repository.id}/${run.sha}`;
+    if (this.readAheads.has(key)) return;
+    this.readAheads.add(key);
+    if (this.readAheads.size > READ_AHEADS_REMEMBERED) {
+      for (const oldest of this.readAheads) {
+        this.readAheads.delete(oldest);
+        break;
+      }
+    }
+    this.mirror
+      .withCommit(
+        repository.id,
+        repository.cloneUrl,
+        run.sha,
+        mirrorAuth(repository, this.box),
+        run.ref,
+      )
+      .catch(() => undefined);
+  }
 
   /** `lastAttempt`: a transient failure now ends the run instead of asking for a retry. */
   async start(runId: string, lastAttempt: boolean): Promise<void> {

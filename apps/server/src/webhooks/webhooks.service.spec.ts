@@ -7,6 +7,7 @@ import examples from '@octokit/webhooks-examples';
 import { createHmac } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunsService } from '../runs/runs.service';
+import { TriggerService } from '../runs/trigger.service';
 import { SecretBox } from '../secrets/secret-box';
 import { IntakePressureService } from '../intake/intake-pressure.service';
 import { WebhooksService } from './webhooks.service';
@@ -76,6 +77,7 @@ describe(WebhooksService.name, () => {
   let registered: Repository[];
   let create: ReturnType<typeof vi.fn<RunsService['create']>>;
   let service: WebhooksService;
+  let readAhead: ReturnType<typeof vi.fn<TriggerService['readAhead']>>;
 
   const run = (over: Partial<Run> = {}): Run => ({
     id: 'run-1',
@@ -109,6 +111,7 @@ describe(WebhooksService.name, () => {
       findByName: (forge: string, fullName: string) =>
         Promise.resolve(registered.find((r) => r.forge === forge && r.fullName === fullName)),
     };
+    readAhead = vi.fn<TriggerService['readAhead']>();
     create = vi
       .fn<RunsService['create']>()
       .mockImplementation((input: NewRun) => Promise.resolve({ run: run(input) }));
@@ -117,6 +120,7 @@ describe(WebhooksService.name, () => {
       strict<RunsService>('RunsService', { create }),
       box,
       new IntakePressureService(),
+      strict<TriggerService>('TriggerService', { readAhead }),
     );
   });
 
@@ -139,6 +143,17 @@ describe(WebhooksService.name, () => {
         changedFiles: ['README.md'],
       } satisfies NewRun,
       { forge: 'github', deliveryId: 'delivery-1', event: 'push' } satisfies Delivery,
+    );
+  });
+
+  it("starts fetching the run's commit as it accepts the push, before its trigger runs", async () => {
+    const { headers, raw } = delivery('push', pushToBranch);
+
+    await service.receive('github', headers, raw);
+
+    expect(readAhead).toHaveBeenCalledExactlyOnceWith(
+      expect.objectContaining({ id: 'repo-1' }),
+      expect.objectContaining({ id: 'run-1', sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246' }),
     );
   });
 
@@ -334,6 +349,7 @@ describe(WebhooksService.name, () => {
       status: 200,
       body: { message: 'delivery delivery-7 was received before', duplicateOf: 'run-0' },
     });
+    expect(readAhead).not.toHaveBeenCalled();
   });
 
   describe('verifies every delivery for a registered repository first', () => {

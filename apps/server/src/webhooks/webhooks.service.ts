@@ -19,6 +19,7 @@ import {
 } from '@kiln/scm';
 import { HttpException, Injectable, NotFoundException } from '@nestjs/common';
 import { RunsService } from '../runs/runs.service';
+import { TriggerService } from '../runs/trigger.service';
 import { SecretBox } from '../secrets/secret-box';
 import { IntakePressureService } from '../intake/intake-pressure.service';
 
@@ -48,6 +49,7 @@ export class WebhooksService {
     private readonly runs: RunsService,
     private readonly box: SecretBox,
     private readonly pressure: IntakePressureService,
+    private readonly trigger: TriggerService,
   ) {}
 
   async receive(
@@ -117,6 +119,8 @@ export class WebhooksService {
       event: event.kind,
     });
     if ('run' in result) {
+      // The commit is on its way into the mirror while the run's trigger is queued.
+      this.trigger.readAhead(repository, result.run);
       return { status: 202, body: { runId: result.run.id, number: result.run.number } };
     }
     return {
