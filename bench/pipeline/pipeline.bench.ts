@@ -31,7 +31,7 @@ const WARMUP_BURSTS_MAX = 6;
 /** Settled: a warm-up burst's CPU per webhook within this share of the burst's before it. */
 const SETTLED = 0.1;
 const CONCURRENCY = 64;
-/** How often the bench asks whether the run has its job yet (to follow the job's log). */
+/** How often a warm-up push asks whether the run has its job yet (see the report). */
 const RUN_POLL_MS = 5;
 /** How long the bench waits for the burst's runs to end, to say how far behind triggering is. */
 const DRAIN_WAIT_MS = 10_000;
@@ -41,27 +41,29 @@ const DRAIN_WAIT_MS = 10_000;
  * system-wide, during a run of this bench): prose, updated with each trace.
  */
 const WHERE_THE_TIME_GOES =
-  'Traced 2026-12-07 22:40 UTC with `perf record` of every program start and end, system-wide,' +
-  ' on this machine (a bare spawn of `sh` ~1–2 ms, git 3–8 ms; p50 165 ms under the trace): ~10 ms' +
-  " until the server fetches; ~60 ms the `git fetch` of the pushed commit into the server's" +
-  " mirror (two requests over smart HTTP, each answered by the forge's `git http-backend` and" +
-  " `upload-pack`, and git's remote helper, index-pack and connectivity check on the server's" +
-  ' side); ~12 ms until the run has its job and the server has packed the commit; ~10 ms until' +
-  ' the agent has the task (queue, offer, ACCEPT, LAUNCH); then ~50 ms on the agent: the' +
-  " commit's pack downloaded from the server (~25 ms, a `git init` of the workspace beside it)" +
-  " and indexed (`git index-pack`, ~5 ms), the workspace given to the container's root and the" +
-  ' word given (~10 ms) to a container made before the task, whose first process waits for it:' +
-  ' it reads its script (`cat`), checks the commit out (~5 ms) and runs the step (~3 ms); then' +
-  ' the line goes to the server and out on the stream. The making of that container (the shim,' +
-  ' runc, its namespaces and mounts, its hooks, slirp4netns and its fences: ~75 ms here) is off' +
-  ' the path: the agent keeps one made ahead (`KILN_AGENT_WARM_CONTAINERS`, default 1), made' +
-  ' again once the task has ended. With none kept (`KILN_AGENT_WARM_CONTAINERS=0` for this' +
-  ' bench, 50 pushes) p50 was 225 ms minutes before a run with one at 171 ms: LAUNCH to the' +
-  ' line 130 ms against 75 ms. Three runs with one, 2026-12-07 22:40–22:51: 208, 164 and 171 ms.' +
-  ' Before warm containers (2026-12-07 19:50, on a machine where git started in ~10 ms)' +
-  ' 493 ms, nearly half of it the making of the container. Earlier still: 2026-12-06, where a' +
-  ' program starts in 1–2 ms, p50 ~170 ms; 2026-12-05, where every program start cost 10–30 ms,' +
-  ' 444–496 ms. The figures move with the load of the machine.';
+  'Traced 2026-12-08 00:45 UTC with a timestamp written at each stage by the three processes (a' +
+  ' build made for the trace only; 30 pushes, p50 131 ms under it), medians from just before the' +
+  ' POST: the trigger starts at 5 ms, the commit already on its way into the mirror since the' +
+  ' webhook was accepted (read ahead); the `git fetch` ends and `.kiln.yml` is read at 53 ms (two' +
+  " requests over smart HTTP, each answered by the forge's `git http-backend` and `upload-pack`," +
+  " and git's remote helper, unpacking and connectivity check on the server's side: ~40 ms on an" +
+  ' idle machine); the jobs are stored and the build queued at 59 ms; the build framework has its' +
+  ' offer at 68 ms (queue, REVIVE, allocation) and ACCEPTs, and the agent has the LAUNCH at 71 ms.' +
+  " The agent asks for the commit's pack at once (74 ms) and takes the container made ahead of the" +
+  ' task meanwhile; it has the pack at 89 ms, indexed (`git index-pack`) at 94 ms and its objects' +
+  " in the workspace at 99 ms, when it gives the container its word. The container's first" +
+  ' process, waiting for that word, reads its script (`cat`), checks the commit out and runs the' +
+  ' step; the agent ships the line at 114 ms, the server stores it at 120 ms and sends it on the' +
+  ' stream at ~128 ms. The making of that container (the shim, runc, its namespaces and mounts,' +
+  ' its hooks, slirp4netns and its fences: ~75 ms here) is off the path: the agent keeps one made' +
+  ' ahead (`KILN_AGENT_WARM_CONTAINERS`, default 1), made again once the task has ended. With' +
+  ' none kept (`KILN_AGENT_WARM_CONTAINERS=0` for this bench, 2026-12-07, 50 pushes) p50 was' +
+  ' 225 ms minutes before a run with one at 171 ms. Before the read-ahead and the early pack' +
+  ' download (2026-12-08, with the polling follower): 150, 154 and 143 ms. Before warm containers' +
+  ' (2026-12-07 19:50, on a machine where git started in ~10 ms) 493 ms, nearly half of it the' +
+  ' making of the container; 2026-12-05, where every program start cost 10–30 ms, 444–496 ms.' +
+  ' The figures move with the load of the machine: runs of the same build minutes apart differ' +
+  ' by 20 ms and more.';
 
 const LATENCY_PIPELINE = `
 jobs:
@@ -151,8 +153,6 @@ interface PushTiming {
   taskMs: number;
   /** The step's line arrived on the job's SSE log stream. */
   firstLineMs: number;
-  /** The step's line was in `GET /api/v1/jobs/:jobId/log`, polled every 10 ms (cross-check). */
-  polledMs: number;
 }
 
 /** Opens the job's SSE log stream and resolves once `needle` has arrived on it. */
@@ -190,6 +190,76 @@ async function untilInLog(stack: PipelineStack, jobId: string, needle: string): 
   while (!(await stack.log(jobId)).includes(needle)) {
     if (Date.now() > deadline) throw new Error(`no ${needle} in the log of ${jobId} within 30 s`);
     await sleep(10);
+  }
+}
+
+/**
+ * Follows a run as its page does: the run's live events (`GET /api/v1/events?topics=run:<id>`),
+ * the run loaded on the stream's `ready` and after each event (one load at a time, and one more
+ * for the events that came during it), until `done` holds for a load's answer. No polling: the
+ * server does for the bench what it does for a page that watches the run.
+ */
+async function followRun(
+  stack: PipelineStack,
+  runId: string,
+  done: (run: RunView) => boolean,
+): Promise<RunView> {
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(new Error(`run ${runId} not done within 30 s`)),
+    30_000,
+  );
+  try {
+    const res = await fetch(
+      `${stack.serverUrl}/api/v1/events?topics=${encodeURIComponent(`run:${runId}`)}`,
+      {
+        headers: { authorization: `Bearer ${API_TOKEN}`, accept: 'text/event-stream' },
+        signal: abort.signal,
+      },
+    );
+    if (res.status !== 200 || res.body === null) {
+      throw new Error(`events of run ${runId}: ${res.status} ${await res.text()}`);
+    }
+    let finished: RunView | undefined;
+    let loading: Promise<void> | undefined;
+    let again = false;
+    const load = (): void => {
+      if (loading !== undefined) {
+        again = true;
+        return;
+      }
+      loading = stack.run(runId).then((run) => {
+        loading = undefined;
+        if (done(run)) {
+          finished = run;
+          abort.abort();
+        } else if (again) {
+          again = false;
+          load();
+        }
+      });
+      loading.catch(() => abort.abort());
+    };
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        // Each whole event (ready, change or reset) asks for a load.
+        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+          if (/^event: (ready|change|reset)$/m.test(text.slice(0, end))) load();
+          text = text.slice(end + 2);
+        }
+      }
+    } catch (error) {
+      if (finished === undefined) throw error;
+    }
+    await loading;
+    if (finished === undefined) throw new Error(`the events of run ${runId} ended`);
+    return finished;
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
   }
 }
 
@@ -231,27 +301,36 @@ async function firstLineLatency(bench: Bench, stack: PipelineStack): Promise<Lat
     const acceptedMs = since();
     if (accepted.status !== 202) throw new Error(`push ${i}: ${JSON.stringify(accepted)}`);
     const runId = accepted.body.runId as string;
-    const withJob = await untilRun(stack, runId, (r) => r.jobs.length > 0 || r.state !== 'pending');
-    const jobId = withJob.jobs[0]?.id;
-    if (jobId === undefined) throw new Error(`run ${runId} has no job: ${JSON.stringify(withJob)}`);
-    const jobMs = since();
-    const polled = untilInLog(stack, jobId, needle).then(since);
-    let taskMs = NaN;
     if (warmup) {
-      // A follower who opens the stream of a job that has no task yet (see the report).
+      // A follower who opens the stream of a job that has no task yet, beside one who polls the
+      // plain log every 10 ms (see the report).
+      const withJob = await untilRun(
+        stack,
+        runId,
+        (r) => r.jobs.length > 0 || r.state !== 'pending',
+      );
+      const jobId = withJob.jobs[0]?.id;
+      if (jobId === undefined)
+        throw new Error(`run ${runId} has no job: ${JSON.stringify(withJob)}`);
+      const polled = untilInLog(stack, jobId, needle).then(since);
       await untilOnStream(stack.serverUrl, jobId, needle);
+      queuedStreamMs.push(since() - (await polled));
     } else {
-      await untilRun(stack, runId, (r) => r.jobs[0]?.taskId !== undefined || r.state !== 'running');
-      taskMs = since();
+      let jobMs = NaN;
+      const withTask = await followRun(stack, runId, (run) => {
+        if (run.jobs.length > 0 && Number.isNaN(jobMs)) jobMs = since();
+        return run.jobs[0]?.taskId !== undefined || !['pending', 'running'].includes(run.state);
+      });
+      const taskMs = since();
+      const jobId = withTask.jobs[0]?.id;
+      if (jobId === undefined)
+        throw new Error(`run ${runId} has no job: ${JSON.stringify(withTask)}`);
       await untilOnStream(stack.serverUrl, jobId, needle);
+      timings.push({ acceptedMs, jobMs, taskMs, firstLineMs: since() });
     }
-    const firstLineMs = since();
-    const polledMs = await polled;
     // One push at a time: the next starts on an idle, warm system.
     const ended = await stack.waitForRun(runId, undefined, 30_000);
     if (ended.state !== 'success') throw new Error(`run ${runId}: ${JSON.stringify(ended)}`);
-    if (warmup) queuedStreamMs.push(firstLineMs - polledMs);
-    else timings.push({ acceptedMs, jobMs, taskMs, firstLineMs, polledMs });
   }
   return { timings, queuedStreamMs };
 }
@@ -474,7 +553,6 @@ function render(
     ['run has its job (`.kiln.yml` read and compiled)', sorted((t) => t.jobMs)],
     ['job has its task (offered, accepted, launched)', sorted((t) => t.taskMs)],
     ['first line on the SSE stream', first],
-    ['first line in `GET …/log` polled every 10 ms (cross-check)', sorted((t) => t.polledMs)],
   ];
   const breakdown = stages.map(([name, values]) => [
     name,
@@ -563,16 +641,21 @@ function render(
     ' moved with it. `.kiln.yml` has one job without an' +
     ' image (the agent runs it with the `cgroup` containerizer) whose single step is' +
     ' `echo first-line-$KILN_COMMIT_SHA`. Measured from just before the POST until that line' +
-    " arrives on the job's SSE stream `GET /api/v1/jobs/:jobId/log/stream`; the bench polls" +
-    ` \`GET /api/v1/runs/:runId\` every ${RUN_POLL_MS} ms for the job and opens the stream once the` +
-    ' job has its task (the stream replays the stored log first, so nothing is missed by opening' +
-    ' it late), and polls the plain log every 10 ms beside it as a cross-check. Each run ends' +
-    ' before the next push. Where the time goes (each stage from just before the POST):\n\n' +
+    " arrives on the job's SSE stream `GET /api/v1/jobs/:jobId/log/stream`. The bench follows each" +
+    " run as the run's page does: its live events (`GET /api/v1/events?topics=run:<id>`), the run" +
+    ' loaded on each, and the stream opened once the job has its task (it replays the stored log' +
+    ' first, so nothing is missed by opening it late). Until 2026-12-08 it polled' +
+    ` \`GET /api/v1/runs/:runId\` every ${RUN_POLL_MS} ms and the plain log every 10 ms instead,` +
+    ' some 300 requests a second during each push, on a machine of two cores shared with the' +
+    ' processes it timed: the server spent 6.5–6.6 s of CPU on 53 pushes that way against 4.2–4.8 s' +
+    ' this way, and p50 was 177 and 185 ms against 130 and 154 ms (the same build, alternating,' +
+    ' minutes apart, without Buildbot and the burst). Each run ends before the next push. Where' +
+    ' the time goes (each stage from just before the POST, as the follower saw it):\n\n' +
     table(['stage', 'p50', 'p99'], breakdown) +
     `\n\n${WHERE_THE_TIME_GOES}` +
     '\n\nA stream opened as soon as the job exists, before it has its task (what a UI does right' +
     ' after a push), looks for the task every `LogsConfig.taskPollMs` (100 ms); on the warm-up' +
-    ' pushes it got the line ' +
+    ` pushes, which find the job by polling the run every ${RUN_POLL_MS} ms, it got the line ` +
     (queued.length === 0
       ? '(not measured this run)'
       : `${queued.map((v) => ms(v)).join(', ')} after the polled plain log had it (negative: earlier)`) +

@@ -5,6 +5,7 @@ import {
   type TestDatabase,
 } from '@kiln/persistence/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RecordChange } from '../record-changes';
 import { JobsRepository, type Job } from './jobs.repository';
 import { RepositoriesRepository } from './repositories.repository';
 import { RunsRepository, type NewJob } from './runs.repository';
@@ -150,6 +151,15 @@ describe.each(TEST_DIALECTS)(`${JobsRepository.name} on %s`, (dialect) => {
     expect(await jobs.assignTask(job.id, 1, 'task-1', 'agent-1')).toBe(true);
     expect(await jobs.assignTask(job.id, 1, 'task-2', 'agent-1')).toBe(false);
     expect((await jobs.findById(job.id))?.taskId).toBe('task-1');
+  });
+
+  it("tells of a job's assigned task, and of no assignment refused", async () => {
+    const job = await oneJob();
+    const told: RecordChange[] = [];
+    const watched = new JobsRepository(database, { changed: (change) => told.push(change) });
+    await watched.assignTask(job.id, 1, 'task-1', 'agent-1');
+    await watched.assignTask(job.id, 1, 'task-2', 'agent-1');
+    expect(told).toEqual([{ kind: 'job', id: job.id, runId: job.runId }]);
   });
 
   it('assigns exactly one of many concurrent tasks to an attempt', async () => {

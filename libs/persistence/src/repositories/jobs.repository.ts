@@ -300,15 +300,19 @@ export class JobsRepository {
    * false if the job has one already, moved on, or is at another attempt.
    */
   async assignTask(id: string, attempt: number, taskId: string, agentId: string): Promise<boolean> {
-    const result = await this.db
+    const assigned = await this.db
       .updateTable('jobs')
       .set({ task_id: taskId, agent_id: agentId })
       .where('id', '=', id)
       .where('attempt', '=', attempt)
       .where('state', '=', 'queued')
       .where('task_id', 'is', null)
+      .returning('run_id')
       .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    if (assigned === undefined) return false;
+    // Its page shows the agent, and its log can be followed from now on: told, not found later.
+    await this.changed({ kind: 'job', id, runId: assigned.run_id });
+    return true;
   }
 
   /** Forgets a task that was never launched (the cluster does not know it): launch anew. */
