@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { githubPush, webhookHeaders } from './support/forge';
 import { GitDaemon } from './support/git-daemon';
-import { killProcessesUnder, removeAgentCgroups } from './support/kiln-process';
+import { killProcessesUnder, removeAgentLeftovers } from './support/kiln-process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -33,7 +33,7 @@ describe('npm start', () => {
       await once(kiln, 'exit');
     }
     killProcessesUnder(dataDir);
-    removeAgentCgroups(join(dataDir, 'agent'));
+    removeAgentLeftovers(join(dataDir, 'agent'));
     rmSync(dataDir, { recursive: true, force: true });
     await Promise.all([redis?.stop(), git?.stop()]);
   });
@@ -162,7 +162,7 @@ describe('npm start', () => {
         }
       }
       killProcessesUnder(ownDataDir);
-      removeAgentCgroups(join(ownDataDir, 'agent'));
+      removeAgentLeftovers(join(ownDataDir, 'agent'));
       rmSync(ownDataDir, { recursive: true, force: true });
     }
   });

@@ -8,7 +8,9 @@ import {
   readlinkSync,
   rmdirSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
+import { RUNTIME_BASE } from '@kiln/containerizer';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -138,7 +140,7 @@ export class KilnProcess {
     if (this.app === 'agent') {
       // SIGKILLed tasks take a moment to leave their cgroups; until then rmdir says busy.
       const deadline = Date.now() + 5_000;
-      while (!removeAgentCgroups(this.dataDir) && Date.now() < deadline) {
+      while (!removeAgentLeftovers(this.dataDir) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -168,17 +170,24 @@ export function killProcessesUnder(dir: string): number {
 }
 
 /**
- * Removes the cgroups a killed agent left (`kiln/<agent id>` in every hierarchy), deepest first,
- * once {@link killProcessesUnder} has emptied them: a test run leaves nothing behind. True when
- * none is left.
+ * Removes what a killed agent left outside its data directory, once {@link killProcessesUnder}
+ * has killed its shims: a test run leaves nothing behind. A shim killed that way cannot stop its
+ * container's network helper (slirp4netns runs on the host, in no container's cgroup, with no
+ * working directory in the sandbox), so the helpers the agent's runtime directory records are
+ * killed; then whatever is left in its cgroups (`kiln/<agent id>` in every hierarchy: a warm
+ * container's `runc init`, waiting for a word that never comes), the cgroups, deepest first, and
+ * the runtime directory. True when no cgroup is left.
  */
-export function removeAgentCgroups(dataDir: string): boolean {
+export function removeAgentLeftovers(dataDir: string): boolean {
   let agentId: string;
   try {
     agentId = readFileSync(join(dataDir, 'agent-id'), 'utf8').trim();
   } catch {
     return true; // the agent never started far enough to have an id
   }
+  // The native containerizer's runtime directory for the cgroup parent `kiln/<agent id>`.
+  const runtimeDir = join(RUNTIME_BASE, 'cgroup', `kiln+${agentId}`);
+  stopNetworkHelpers(join(runtimeDir, 'network'));
   const root = '/sys/fs/cgroup';
   let hierarchies: string[];
   try {
@@ -189,6 +198,12 @@ export function removeAgentCgroups(dataDir: string): boolean {
   let clean = true;
   for (const hierarchy of [root, ...hierarchies]) {
     const mine = join(hierarchy, 'kiln', agentId);
+    try {
+      // cgroup v2: every process in the subtree, SIGKILLed by the kernel.
+      writeFileSync(join(mine, 'cgroup.kill'), '1');
+    } catch {
+      // Not v2, or not there.
+    }
     removeTree(mine);
     if (existsSync(mine)) clean = false;
     try {
@@ -197,7 +212,29 @@ export function removeAgentCgroups(dataDir: string): boolean {
       // Another agent still has cgroups there, or it never existed.
     }
   }
+  if (clean) rmSync(runtimeDir, { recursive: true, force: true });
   return clean;
+}
+
+/** SIGKILLs the slirp4netns whose pids the `*.pid` files in `dir` record (only slirp4netns). */
+function stopNetworkHelpers(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.pid'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    try {
+      const pid = Number(readFileSync(join(dir, name), 'utf8').trim());
+      // A recorded pid may since be another process's.
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'slirp4netns') {
+        process.kill(pid, 'SIGKILL');
+      }
+    } catch {
+      // Gone already, or never started.
+    }
+  }
 }
 
 function removeTree(dir: string): void {
