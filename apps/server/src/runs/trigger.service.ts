@@ -76,15 +76,7 @@ export class TriggerService {
         break;
       }
     }
-    this.mirror
-      .withCommit(
-        repository.id,
-        repository.cloneUrl,
-        run.sha,
-        mirrorAuth(repository, this.box),
-        run.ref,
-      )
-      .catch(() => undefined);
+    this.runCommitInMirror(repository, run).catch(() => undefined);
   }
 
   /** `lastAttempt`: a transient failure now ends the run instead of asking for a retry. */
@@ -183,18 +175,22 @@ export class TriggerService {
 
   /** Has the run's commit packed for its agents, who will meet (and report) a failure again. */
   private preparePack(repository: Repository, run: Run): void {
-    this.mirror
-      .withCommit(
-        repository.id,
-        repository.cloneUrl,
-        run.sha,
-        mirrorAuth(repository, this.box),
-        run.ref,
-      )
+    this.runCommitInMirror(repository, run)
       .then((dir) => this.packs.packOf(dir, run.sha))
       .catch((error: unknown) =>
         this.logger.warn(`run ${run.id}: cannot pack ${run.sha} yet: ${errorMessage(error)}`),
       );
+  }
+
+  /** The repository's mirror, holding the run's commit (fetched as the run's ref names it). */
+  private runCommitInMirror(repository: Repository, run: Run): Promise<string> {
+    return this.mirror.withCommit(
+      repository.id,
+      repository.cloneUrl,
+      run.sha,
+      mirrorAuth(repository, this.box),
+      run.ref,
+    );
   }
 
   /**
