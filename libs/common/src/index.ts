@@ -7,6 +7,7 @@ export * from './keyed-journal';
 export * from './launcher';
 export * from './keyed-mutex';
 export * from './least-recently-used';
+export * from './recent-keys';
 export * from './logging';
 export * from './omittable';
 export * from './ndjson';

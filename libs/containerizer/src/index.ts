@@ -15,4 +15,4 @@ export { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './cgroup/id-pool';
 export { chownTree } from './cgroup/workspace-owner';
 export { prepareRootFilesystem } from './cgroup/rootfs';
 export { networkHook, outputHook } from './cgroup/runc';
-export { makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';
+export { defaultRuntimeDir, makeRuntimeDir, RUNTIME_BASE } from './cgroup/runtime-dir';

@@ -10,7 +10,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { RUNTIME_BASE } from '@kiln/containerizer';
+import { defaultRuntimeDir } from '@kiln/containerizer';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -185,8 +185,7 @@ export function removeAgentLeftovers(dataDir: string): boolean {
   } catch {
     return true; // the agent never started far enough to have an id
   }
-  // The native containerizer's runtime directory for the cgroup parent `kiln/<agent id>`.
-  const runtimeDir = join(RUNTIME_BASE, 'cgroup', `kiln+${agentId}`);
+  const runtimeDir = defaultRuntimeDir(`kiln/${agentId}`);
   stopNetworkHelpers(join(runtimeDir, 'network'));
   const root = '/sys/fs/cgroup';
   let hierarchies: string[];

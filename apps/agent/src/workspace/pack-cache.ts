@@ -1,4 +1,11 @@
-import { evictions, gitEnv, KeyedMutex, sharedLauncher, type CachedItem } from '@kiln/common';
+import {
+  evictions,
+  gitEnv,
+  KeyedMutex,
+  RecentKeys,
+  sharedLauncher,
+  type CachedItem,
+} from '@kiln/common';
 import type { SourceInfo } from '@kiln/contracts';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -91,8 +98,8 @@ export class PackCache {
    * to their task. Room made for another download never removes them.
    */
   private readonly holding = new Set<string>();
-  /** `<key>/<sha>` of the commits found too large, oldest first. */
-  private readonly tooLarge = new Set<string>();
+  /** `<key>/<sha>` of the commits found too large lately. */
+  private readonly tooLarge = new RecentKeys(REMEMBERED_TOO_LARGE);
   private readonly keep: number;
   private readonly maxBytes: number;
 
@@ -147,7 +154,7 @@ export class PackCache {
       const room = async (announced: number): Promise<number> =>
         (promised = await this.reserve(source.sha, announced));
       await download(source, downloaded, room, signal).catch((error: unknown) => {
-        if (error instanceof PackTooLargeError && error.lasting) this.rememberTooLarge(commit);
+        if (error instanceof PackTooLargeError && error.lasting) this.tooLarge.add(commit);
         throw error;
       });
       const name = await indexPack(downloaded);
@@ -227,14 +234,6 @@ export class PackCache {
     // A checkout copying from one being removed fails and falls back to git's protocol.
     for (const { path } of evictions(commits, { maxBytes }, spared)) {
       await rm(path, { recursive: true, force: true });
-    }
-  }
-
-  private rememberTooLarge(commit: string): void {
-    this.tooLarge.add(commit);
-    for (const oldest of this.tooLarge) {
-      if (this.tooLarge.size <= REMEMBERED_TOO_LARGE) break;
-      this.tooLarge.delete(oldest);
     }
   }
 

@@ -188,18 +188,28 @@ describe(SourceCache.name, () => {
       expect(failures).toEqual([]);
     });
 
+    /** Prefetches the pack, and checks it out once the server was asked for it: the workspace. */
+    async function prefetchThenCheckOut(source: {
+      url: string;
+      packUrl: string;
+      sha: string;
+    }): Promise<string> {
+      const cached = { ...source, cacheKey: 'repo-1', ...credentials };
+      cache.prefetch(cached);
+      // Asked for before any checkout is.
+      await vi.waitFor(() => expect(packServer?.requests).toBe(1));
+      const w = workspace('w');
+      await cache.checkout(w, cached);
+      return w;
+    }
+
     it("downloads a pack once when the checkout comes while the LAUNCH's prefetch is under way", async () => {
       const upstream = createUpstream(join(dir, 'upstream'), { 'README.md': 'early\n' });
       const packUrl = await packed(() => ({
         repositoryDir: join(dir, 'upstream', '.git'),
         sha: upstream.sha,
       }));
-      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
-      cache.prefetch({ ...source, ...credentials });
-      // Asked for before any checkout is.
-      await vi.waitFor(() => expect(packServer?.requests).toBe(1));
-      const w = workspace('w');
-      await cache.checkout(w, { ...source, ...credentials });
+      const w = await prefetchThenCheckOut({ url: upstream.url, packUrl, sha: upstream.sha });
 
       expect(packServer?.requests).toBe(1);
       expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('early\n');
@@ -214,12 +224,7 @@ describe(SourceCache.name, () => {
           ? { status: 503 }
           : { repositoryDir: join(dir, 'upstream', '.git'), sha: upstream.sha },
       );
-      const source = { url: upstream.url, packUrl, sha: upstream.sha, cacheKey: 'repo-1' };
-      cache.prefetch({ ...source, ...credentials });
-      // Asked for before any checkout is.
-      await vi.waitFor(() => expect(packServer?.requests).toBe(1));
-      const w = workspace('w');
-      await cache.checkout(w, { ...source, ...credentials });
+      const w = await prefetchThenCheckOut({ url: upstream.url, packUrl, sha: upstream.sha });
 
       expect(packServer?.requests).toBe(2);
       expect(readFileSync(join(w, 'README.md'), 'utf8')).toBe('second try\n');

@@ -1,4 +1,4 @@
-import { errorMessage } from '@kiln/common';
+import { errorMessage, RecentKeys } from '@kiln/common';
 import {
   JobsRepository,
   RepositoriesRepository,
@@ -43,8 +43,8 @@ export class TransientTriggerError extends Error {}
 @Injectable()
 export class TriggerService {
   private readonly logger = new Logger(TriggerService.name);
-  /** `<repository>/<sha>` of the commits read ahead lately, oldest first. */
-  private readonly readAheads = new Set<string>();
+  /** `<repository>/<sha>` of the commits read ahead lately. */
+  private readonly readAheads = new RecentKeys(READ_AHEADS_REMEMBERED);
 
   constructor(
     private readonly runs: RunsRepository,
@@ -67,15 +67,7 @@ export class TriggerService {
    * trigger meets a failure again, and says so.
    */
   readAhead(repository: Repository, run: Run): void {
-    const key = `${repository.id}/${run.sha}`;
-    if (this.readAheads.has(key)) return;
-    this.readAheads.add(key);
-    if (this.readAheads.size > READ_AHEADS_REMEMBERED) {
-      for (const oldest of this.readAheads) {
-        this.readAheads.delete(oldest);
-        break;
-      }
-    }
+    if (!this.readAheads.add(`${repository.id}/${run.sha}`)) return;
     this.runCommitInMirror(repository, run).catch(() => undefined);
   }
 

@@ -47,7 +47,7 @@ import {
 } from './detect';
 import { IdPool, TASK_ID_RANGES, type IdPoolOptions } from './id-pool';
 import { gateWordFile, refuseAtGate, type Runc } from './runc';
-import { RUNTIME_BASE } from './runtime-dir';
+import { defaultRuntimeDir } from './runtime-dir';
 import { RuntimeState } from './runtime-state';
 import { killEarlierShim, untilStarted } from './shim';
 import { destroyCgroup, removeFromEveryHierarchy, untilCgroupEmpty } from './teardown';
@@ -183,10 +183,7 @@ export class CgroupContainerizer
     this.pidsMax = options.pidsMax ?? DEFAULT_PIDS_MAX;
     this.tmpSizeMiB = options.tmpSizeMiB;
     this.seccompProfile = options.seccompProfile;
-    this.runtime = new RuntimeState(
-      options.runtimeDir ?? join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+')),
-      HOSTNAME,
-    );
+    this.runtime = new RuntimeState(options.runtimeDir ?? defaultRuntimeDir(parent), HOSTNAME);
     this.idPool =
       options.idPool instanceof IdPool
         ? options.idPool

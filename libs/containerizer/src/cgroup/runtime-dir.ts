@@ -1,8 +1,13 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /** Kiln's own directory under `/run`: every native containerizer's runtime directory is in it. */
 export const RUNTIME_BASE = '/run/kiln';
+
+/** The runtime directory a native containerizer keeps by default for its cgroup `parent`. */
+export function defaultRuntimeDir(parent: string): string {
+  return join(RUNTIME_BASE, 'cgroup', parent.replaceAll('/', '+'));
+}
 
 /** Searchable by all, listable by none: the containers' root walks it, nobody can look inside. */
 const SEARCH_ONLY = 0o711;
