@@ -259,7 +259,10 @@ describe('cgroup containerizer on this host', () => {
       const held = newContainerizer();
       const workspaceReady = deferred();
       const spec = await specOf('echo ran > ran', { ready: workspaceReady.promise });
+      // Its failure is awaited at the end, but may come as soon as recovery stops its shim: taken
+      // now, or it would be an unhandled rejection meanwhile.
       const launch = held.launch(spec);
+      const launchFailed = expect(launch).rejects.toThrow();
       await eventually('the container made', () => anyExists(cgroupDirs(spec.containerId)));
       // The agent restarted: its task's checkpoint names no container, as the launch never ended.
       const restarted = newContainerizer();
@@ -270,7 +273,7 @@ describe('cgroup containerizer on this host', () => {
       expect(await anyExists(cgroupDirs(spec.containerId))).toBe(false);
       expect(await exists(join('/run/kiln/cgroup', PARENT, 'runc', spec.containerId))).toBe(false);
       workspaceReady.reject(new Error('the agent died'));
-      await expect(launch).rejects.toThrow();
+      await launchFailed;
       expect(await written(spec, 'ran')).toBeUndefined();
     });
 
