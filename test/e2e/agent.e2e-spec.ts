@@ -1,6 +1,7 @@
 import { detectCgroups } from '@kiln/containerizer';
 import type { TaskInfo } from '@kiln/contracts';
 import { freePort } from '@kiln/queue/testing';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,17 @@ describe('agent: sources, capabilities and recovery', () => {
     await agent.url();
     // A build may leave a setuid program in its workspace: a local user must not find it.
     expect(statSync(join(agent.dataDir, 'sandboxes')).mode & 0o777).toBe(0o711);
+  });
+
+  it('has ext4 spread its sandboxes across block groups, so a steady stream of tasks does not slow each launch', async () => {
+    const agent = startAgent();
+    await agent.url();
+    // The data directory is in the temporary directory, on ext4 on the machines Kiln is tested on.
+    const sandboxes = join(agent.dataDir, 'sandboxes');
+    expect(execFileSync('stat', ['-f', '-c', '%T', sandboxes], { encoding: 'utf8' })).toMatch(
+      /^ext2\/ext3/,
+    );
+    expect(execFileSync('lsattr', ['-d', sandboxes], { encoding: 'utf8' })).toMatch(/^\S*T\S* /);
   });
 
   it('checks out the exact commit the task names, not the newest', async () => {

@@ -11,6 +11,7 @@ import type { Containerizer } from '@kiln/containerizer';
 import {
   Inject,
   Injectable,
+  Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
@@ -24,6 +25,7 @@ import { MasterConnection } from './master/master-connection';
 import { StatusUpdateManager } from './tasks/status-update-manager';
 import { TaskRunner } from './tasks/task-runner';
 import { TaskStore } from './tasks/task-store';
+import { spreadSandboxes } from './workspace/spread-sandboxes';
 
 const VERSION = '0.1.0';
 
@@ -34,7 +36,9 @@ const VERSION = '0.1.0';
  */
 @Injectable()
 export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(AgentService.name);
   private readonly dataDir: string;
+  private readonly sandboxes: string;
   private readonly updates: StatusUpdateManager;
   private readonly tasks: TaskRunner;
   private readonly connection: MasterConnection;
@@ -49,9 +53,9 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
     // Nobody but root may list the sandboxes: a build (root in a Docker container, or the
     // native containers' mapped uid) can leave a setuid program in its workspace, and a local
     // user must not find it. Search stays open, as the native containers' own mounts need it.
-    const sandboxes = join(this.dataDir, 'sandboxes');
-    mkdirSync(sandboxes, { recursive: true });
-    chmodSync(sandboxes, 0o711);
+    this.sandboxes = join(this.dataDir, 'sandboxes');
+    mkdirSync(this.sandboxes, { recursive: true });
+    chmodSync(this.sandboxes, 0o711);
     const store = new TaskStore(this.dataDir);
     this.updates = new StatusUpdateManager(
       store,
@@ -74,6 +78,10 @@ export class AgentService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const unspread = await spreadSandboxes(this.sandboxes);
+    if (unspread !== undefined) {
+      this.logger.debug(`sandboxes stay in their directory's block group: ${unspread}`);
+    }
     await this.tasks.recover();
     this.connection.start();
   }
